@@ -1,0 +1,135 @@
+// Package config reads a service's typed configuration from the environment,
+// once, at start, and renders it for the start-up log with secrets masked.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Base holds the settings every service reads.
+type Base struct {
+	// Instance names this process in logs; defaults to the host name.
+	Instance string `env:"INSTANCE"`
+	LogLevel string `env:"LOG_LEVEL"`
+	OpsAddr  string `env:"OPS_ADDR"`
+	NATSURL  string `env:"NATS_URL"`
+}
+
+// DB holds the settings of a service that talks to PostgreSQL.
+type DB struct {
+	DatabaseURL string `env:"DATABASE_URL" secret:"dsn"`
+	PoolMaxSize int32  `env:"DB_POOL_MAX_SIZE"`
+}
+
+// NewBase returns the defaults shared by all services, with the service's own ops address.
+func NewBase(opsAddr string) Base {
+	host, _ := os.Hostname()
+	return Base{
+		Instance: host,
+		LogLevel: "info",
+		OpsAddr:  opsAddr,
+		NATSURL:  "nats://127.0.0.1:4222",
+	}
+}
+
+// NewDB returns the defaults of the database settings with the service's own pool size.
+func NewDB(poolMaxSize int32) DB {
+	return DB{
+		DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot?sslmode=disable",
+		PoolMaxSize: poolMaxSize,
+	}
+}
+
+// Validate reports a setting that cannot work.
+func (d DB) Validate() error {
+	if d.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is empty")
+	}
+	if d.PoolMaxSize < 1 {
+		return fmt.Errorf("DB_POOL_MAX_SIZE=%d: must be at least 1", d.PoolMaxSize)
+	}
+	return nil
+}
+
+// Validator is a configuration that can check itself after loading.
+type Validator interface {
+	Validate() error
+}
+
+// Load overlays the environment on cfg, which holds the service's defaults,
+// and validates the result when cfg implements Validator.
+func Load[T any](cfg T) (T, error) {
+	if err := env.Parse(&cfg); err != nil {
+		return cfg, fmt.Errorf("reading configuration: %w", err)
+	}
+	if v, ok := any(&cfg).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return cfg, fmt.Errorf("invalid configuration: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+// Fields flattens a configuration struct into environment-name → value pairs
+// for the start-up log. Fields tagged `secret:"true"` are masked; fields tagged
+// `secret:"dsn"` keep everything but the password.
+func Fields(cfg any) map[string]any {
+	out := map[string]any{}
+	collect(reflect.ValueOf(cfg), out)
+	return out
+}
+
+func collect(v reflect.Value, out map[string]any) {
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, ok := f.Tag.Lookup("env")
+		if !ok {
+			collect(fv, out)
+			continue
+		}
+		name, _, _ = strings.Cut(name, ",")
+		switch f.Tag.Get("secret") {
+		case "true":
+			out[name] = Mask(fv.String())
+		case "dsn":
+			out[name] = RedactURL(fv.String())
+		default:
+			out[name] = fv.Interface()
+		}
+	}
+}
+
+// Mask hides a secret, telling only whether it is set.
+func Mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// RedactURL hides the password of a URL such as a DSN. A value that does not
+// parse as a URL is masked whole, since it may be a key=value DSN with a password.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return Mask(s)
+	}
+	return u.Redacted()
+}

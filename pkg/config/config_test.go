@@ -1,0 +1,53 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/config"
+)
+
+type svc struct {
+	config.Base
+	config.DB
+	Token   string        `env:"TELEGRAM_BOT_TOKEN" secret:"true"`
+	Timeout time.Duration `env:"HANDLER_TIMEOUT"`
+}
+
+func (s svc) Validate() error { return s.DB.Validate() }
+
+func TestLoadKeepsDefaultsAndOverlaysEnvironment(t *testing.T) {
+	t.Setenv("DB_POOL_MAX_SIZE", "7")
+	t.Setenv("HANDLER_TIMEOUT", "3s")
+	cfg, err := config.Load(svc{Base: config.NewBase(":9102"), DB: config.NewDB(10), Timeout: 25 * time.Second})
+	require.NoError(t, err)
+	require.Equal(t, int32(7), cfg.PoolMaxSize)
+	require.Equal(t, 3*time.Second, cfg.Timeout)
+	require.Equal(t, ":9102", cfg.OpsAddr)
+	require.Equal(t, "info", cfg.LogLevel)
+}
+
+func TestLoadRejectsInvalid(t *testing.T) {
+	t.Setenv("DB_POOL_MAX_SIZE", "0")
+	_, err := config.Load(svc{Base: config.NewBase(":9102"), DB: config.NewDB(10)})
+	require.ErrorContains(t, err, "DB_POOL_MAX_SIZE=0")
+
+	t.Setenv("DB_POOL_MAX_SIZE", "many")
+	_, err = config.Load(svc{Base: config.NewBase(":9102"), DB: config.NewDB(10)})
+	require.Error(t, err)
+}
+
+func TestFieldsMaskSecrets(t *testing.T) {
+	cfg := svc{
+		Base:  config.NewBase(":9102"),
+		DB:    config.DB{DatabaseURL: "postgres://bot:hunter2@db:5432/vpnbot", PoolMaxSize: 3},
+		Token: "123:secret-token",
+	}
+	f := config.Fields(cfg)
+	require.Equal(t, "***", f["TELEGRAM_BOT_TOKEN"])
+	require.Equal(t, "postgres://bot:xxxxx@db:5432/vpnbot", f["DATABASE_URL"])
+	require.Equal(t, int32(3), f["DB_POOL_MAX_SIZE"])
+	require.Equal(t, "***", config.RedactURL("host=db password=hunter2"))
+}

@@ -1,0 +1,39 @@
+package obs
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Event names on-call searches for. Each log line that reports one of them
+// carries it in the `event` field.
+const (
+	EventServiceStart        = "SERVICE_START"
+	EventServiceStop         = "SERVICE_STOP"
+	EventConfig              = "CONFIG"
+	EventDBPoolMaxSize       = "DB_POOL_MAX_SIZE"
+	EventLivenessCheckFailed = "LIVENESS_CHECK_FAILED"
+	EventWatchdogGraceEnd    = "WATCHDOG_GRACE_END"
+	EventUpdateHandled       = "UPDATE_HANDLED"
+	EventHandlerTimeout      = "WEBHOOK_HANDLER_TIMEOUT"
+	EventLeaderAcquired      = "LEADER_ACQUIRED"
+	EventLeaderLost          = "LEADER_LOST"
+)
+
+// NewLogger returns the JSON logger of a service, writing to w (stdout when nil).
+func NewLogger(w io.Writer, service, instance, level string) (zerolog.Logger, error) {
+	if w == nil {
+		w = os.Stdout
+	}
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("LOG_LEVEL=%q: %w", level, err)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().
+		Str("service", service).Str("instance", instance).Logger(), nil
+}

@@ -1,0 +1,3 @@
+module github.com/vpnbot/vpnbot/proto
+
+go 1.26

@@ -1,0 +1,5 @@
+module github.com/vpnbot/vpnbot/services/migrate
+
+go 1.26.0
+
+replace github.com/vpnbot/vpnbot/pkg => ../../pkg
