@@ -19,7 +19,7 @@ type Base struct {
 	Instance string `env:"INSTANCE"`
 	LogLevel string `env:"LOG_LEVEL"`
 	OpsAddr  string `env:"OPS_ADDR"`
-	NATSURL  string `env:"NATS_URL"`
+	NATSURL  string `env:"NATS_URL" secret:"dsn"`
 }
 
 // DB holds the settings of a service that talks to PostgreSQL.

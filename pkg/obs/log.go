@@ -33,7 +33,12 @@ func NewLogger(w io.Writer, service, instance, level string) (zerolog.Logger, er
 	if err != nil {
 		return zerolog.Nop(), fmt.Errorf("LOG_LEVEL=%q: %w", level, err)
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
-	return zerolog.New(w).Level(lvl).With().Timestamp().
+	return zerolog.New(w).Level(lvl).Hook(timestamp).With().
 		Str("service", service).Str("instance", instance).Logger(), nil
 }
+
+// timestamp adds the time with sub-second precision, without touching
+// zerolog's global TimeFieldFormat (which would race with other loggers).
+var timestamp = zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(zerolog.TimestampFieldName, time.Now().UTC().Format(time.RFC3339Nano))
+})

@@ -62,6 +62,7 @@ func TestOpsReportsChecksAndLogsLivenessFailureOnce(t *testing.T) {
 	require.Equal(t, 1, strings.Count(logs.String(), obs.EventLivenessCheckFailed), logs.String())
 	require.Contains(t, logs.String(), `"service":"test"`)
 	require.Contains(t, logs.String(), `"instance":"i1"`)
+	require.Contains(t, logs.String(), `"time":"`)
 
 	code, body = get(t, h, "/metrics")
 	require.Equal(t, http.StatusOK, code)

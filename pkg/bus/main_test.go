@@ -1,0 +1,187 @@
+package bus_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// logBuffer collects a runner's log lines; handlers and loops write from
+// many goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines returns the log lines that contain all of parts.
+func (b *logBuffer) lines(parts ...string) []string {
+	var out []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		ok := l != ""
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func newLog() (*logBuffer, zerolog.Logger) {
+	b := &logBuffer{}
+	return b, zerolog.New(b).With().Timestamp().Logger()
+}
+
+// fastConfig is a runner configuration with short timeouts, for tests.
+func fastConfig(partitions int) bus.RunnerConfig {
+	return bus.RunnerConfig{
+		Stream:         bus.StreamUpdates,
+		SubjectPrefix:  "tg.updates",
+		Durable:        "bot-handler",
+		Partitions:     partitions,
+		HandlerTimeout: time.Second,
+		RetryBase:      50 * time.Millisecond,
+		RetryMax:       200 * time.Millisecond,
+		FetchWait:      300 * time.Millisecond,
+	}
+}
+
+// setup starts a server with the updates stream and returns a JetStream
+// handle to it.
+func setup(t *testing.T) (*bustest.Server, jetstream.JetStream) {
+	t.Helper()
+	srv := bustest.NewServer(t)
+	_, js := bustest.Connect(t, srv.URL())
+	require.NoError(t, bus.EnsureUpdatesStream(context.Background(), js))
+	return srv, js
+}
+
+// startRunner runs a runner until the test ends, then checks that Run
+// returned nil.
+func startRunner(t *testing.T, js jetstream.JetStream, cfg bus.RunnerConfig, h bus.Handler, log zerolog.Logger, reg prometheus.Registerer) *bus.Runner {
+	t.Helper()
+	r, err := bus.NewRunner(js, cfg, h, log, reg)
+	require.NoError(t, err)
+	run(t, r)
+	return r
+}
+
+// run runs r until the test ends, then checks that Run returned nil.
+func run(t *testing.T, r *bus.Runner) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+func publish(t *testing.T, js jetstream.JetStream, partition int, body, msgID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dup, err := bus.Publish(ctx, js, bus.UpdatesSubject(partition), []byte(body), msgID)
+	require.NoError(t, err)
+	require.False(t, dup, "message %s already in the stream", msgID)
+}
+
+// metric returns the value of the counter or gauge name with the given
+// label values, or -1 when there is no such series.
+func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return -1
+}
+
+// requireMetric waits until metric reports want: metrics move just after
+// the handler's effects a test can see.
+func requireMetric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string, want float64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return metric(t, reg, name, labels) == want }, 5*time.Second, 10*time.Millisecond,
+		"%s%v: have %v, want %v", name, labels, metric(t, reg, name, labels), want)
+}
+
+// requireLog waits until a log line holds all of parts.
+func requireLog(t *testing.T, logs *logBuffer, parts ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(logs.lines(parts...)) > 0 }, 5*time.Second, 10*time.Millisecond,
+		"no log line with %q in:\n%s", parts, logs)
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), name)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	return info.State.Msgs
+}
+
+func listDLQ(t *testing.T, js jetstream.JetStream) []bus.DLQEntry {
+	t.Helper()
+	entries, err := bus.ListDLQ(context.Background(), js, bus.StreamUpdates, 0)
+	require.NoError(t, err)
+	return entries
+}

@@ -1,0 +1,93 @@
+package bus_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+)
+
+func TestPartitionIsStableAndSpread(t *testing.T) {
+	t.Parallel()
+	// Pinned values: the gateway and the bot-handler of different versions
+	// must agree, so the hash can never change.
+	for key, want := range map[int64]int{0: 5, 1: 18, 42: 23, -1001234567890: 28, 123456789: 33, 7: 32} {
+		require.Equal(t, want, bus.Partition(key, bus.DefaultPartitions), "key %d", key)
+	}
+	require.Equal(t, 0, bus.Partition(42, 1))
+	require.Equal(t, "tg.updates.17", bus.UpdatesSubject(17))
+
+	const n, keys = bus.DefaultPartitions, 64000
+	counts := make([]int, n)
+	for k := range int64(keys) {
+		p := bus.Partition(k*7919-500000, n) // spread-out ids, negative (group chats) too
+		require.True(t, p >= 0 && p < n)
+		counts[p]++
+	}
+	for p, c := range counts {
+		require.InDelta(t, keys/n, c, keys/n/5, "partition %d holds %d keys", p, c)
+	}
+}
+
+func TestPublishDeduplicatesByMsgID(t *testing.T) {
+	t.Parallel()
+	_, js := setup(t)
+	ctx := context.Background()
+
+	dup, err := bus.Publish(ctx, js, bus.UpdatesSubject(3), []byte(`{"update_id":1}`), "bot1:1")
+	require.NoError(t, err)
+	require.False(t, dup)
+	dup, err = bus.Publish(ctx, js, bus.UpdatesSubject(3), []byte(`{"update_id":1}`), "bot1:1")
+	require.NoError(t, err)
+	require.True(t, dup, "Telegram's retry of the same update must be reported a duplicate")
+	require.EqualValues(t, 1, streamMsgs(t, js, bus.StreamUpdates))
+
+	_, err = bus.Publish(ctx, js, "nobody.listens", []byte("x"), "id")
+	require.Error(t, err, "a subject no stream holds must fail, not pass silently")
+}
+
+func TestEnsureStreamsIsIdempotentAndRepairsDrift(t *testing.T) {
+	t.Parallel()
+	srv := bustest.NewServer(t)
+	_, js := bustest.Connect(t, srv.URL())
+	ctx := context.Background()
+
+	for range 2 {
+		require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
+		require.NoError(t, bus.EnsureDLQStream(ctx, js))
+	}
+	updates := streamConfig(t, js, bus.StreamUpdates)
+	require.Equal(t, []string{"tg.updates.*"}, updates.Subjects)
+	require.Equal(t, jetstream.WorkQueuePolicy, updates.Retention)
+	require.Equal(t, jetstream.FileStorage, updates.Storage)
+	require.Equal(t, time.Hour, updates.Duplicates)
+	dlq := streamConfig(t, js, bus.StreamDLQ)
+	require.Equal(t, []string{"dlq.>"}, dlq.Subjects)
+	require.Equal(t, jetstream.LimitsPolicy, dlq.Retention)
+	require.Equal(t, jetstream.FileStorage, dlq.Storage)
+	require.Equal(t, 14*24*time.Hour, dlq.MaxAge)
+
+	// Someone edits the streams by hand; the next service start puts them back.
+	updates.Duplicates = time.Minute
+	_, err := js.UpdateStream(ctx, updates)
+	require.NoError(t, err)
+	dlq.MaxAge = time.Hour
+	_, err = js.UpdateStream(ctx, dlq)
+	require.NoError(t, err)
+	require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
+	require.NoError(t, bus.EnsureDLQStream(ctx, js))
+	require.Equal(t, time.Hour, streamConfig(t, js, bus.StreamUpdates).Duplicates)
+	require.Equal(t, 14*24*time.Hour, streamConfig(t, js, bus.StreamDLQ).MaxAge)
+}
+
+func streamConfig(t *testing.T, js jetstream.JetStream, name string) jetstream.StreamConfig {
+	t.Helper()
+	s, err := js.Stream(context.Background(), name)
+	require.NoError(t, err)
+	return s.CachedInfo().Config
+}

@@ -1,0 +1,81 @@
+package procs_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/procs"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func script(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "svc.sh")
+	require.NoError(t, os.WriteFile(path, []byte("#!/usr/bin/env bash\n"+body), 0o755))
+	return path
+}
+
+func TestStartPrefixesOutputAndReportsExit(t *testing.T) {
+	var out syncBuffer
+	p, err := procs.Start("echoer", script(t, `echo "hello $GREETING"; echo oops >&2; exit 3`), []string{"GREETING=world"}, &out)
+	require.NoError(t, err)
+	err = p.Wait(context.Background())
+	require.ErrorContains(t, err, "exit status 3")
+	require.Contains(t, out.String(), "echoer         | hello world\n")
+	require.Contains(t, out.String(), "echoer         | oops\n")
+}
+
+func TestStopEndsAProcessThatHandlesSIGTERM(t *testing.T) {
+	var out syncBuffer
+	p, err := procs.Start("svc", script(t, `trap 'echo stopping; exit 0' TERM; echo up; while true; do sleep 0.05; done`), nil, &out)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "up") }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, p.Stop(5*time.Second))
+	require.Contains(t, out.String(), "stopping")
+}
+
+func TestStopKillsAProcessThatIgnoresSIGTERM(t *testing.T) {
+	var out syncBuffer
+	p, err := procs.Start("stubborn", script(t, `trap '' TERM; echo up; while true; do sleep 0.05; done`), nil, &out)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "up") }, 5*time.Second, 10*time.Millisecond)
+	err = p.Stop(300 * time.Millisecond)
+	require.ErrorContains(t, err, "killed")
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("process still running after Stop")
+	}
+}
+
+func TestRootFindsTheWorkspace(t *testing.T) {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root, err := procs.Root(wd)
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(root, "go.work"))
+}
