@@ -1,0 +1,82 @@
+package pgdbtest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/pgdb"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func schemaExists(t *testing.T, name string) bool {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), pgdbtest.BaseURL(t))
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(context.Background()) }()
+	var exists bool
+	require.NoError(t, conn.QueryRow(t.Context(),
+		"SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", name).Scan(&exists))
+	return exists
+}
+
+func TestSchemasAreIsolatedMigratedAndDropped(t *testing.T) {
+	t.Parallel()
+	var a, b *pgdbtest.DB
+	t.Run("two tests", func(t *testing.T) {
+		a, b = pgdbtest.New(t), pgdbtest.New(t)
+		require.NotEqual(t, a.Schema, b.Schema)
+
+		_, err := a.Pool.Exec(t.Context(), "INSERT INTO users (id, username) VALUES (42, 'alice')")
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, b.Pool.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&n))
+		require.Zero(t, n, "b sees a's rows")
+
+		// The DSN, as a subprocess would use it, lands in the same schema.
+		conn, err := pgx.Connect(t.Context(), a.DSN)
+		require.NoError(t, err)
+		defer func() { _ = conn.Close(context.Background()) }()
+		var username string
+		require.NoError(t, conn.QueryRow(t.Context(), "SELECT username FROM users WHERE id = 42").Scan(&username))
+		require.Equal(t, "alice", username)
+		require.True(t, schemaExists(t, a.Schema))
+	})
+	require.False(t, schemaExists(t, a.Schema), "schema %s left behind", a.Schema)
+	require.False(t, schemaExists(t, b.Schema), "schema %s left behind", b.Schema)
+}
+
+func TestProxyCutIsAnOutageAndRestoreHeals(t *testing.T) {
+	t.Parallel()
+	db := pgdbtest.New(t)
+	proxy := pgdbtest.NewProxy(t, db.Addr())
+	pool, err := pgxpool.New(t.Context(), proxy.DSN(db.DSN))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = pool.Exec(t.Context(), "INSERT INTO users (id) VALUES (1)")
+	require.NoError(t, err)
+
+	proxy.Cut()
+	// Every way of reaching the database now fails as an outage: the idle
+	// connection is dead, and a new one is refused.
+	for range 3 {
+		_, err = pool.Exec(t.Context(), "SELECT 1")
+		require.Error(t, err)
+		require.True(t, pgdb.IsUnavailable(err), "%v", err)
+	}
+
+	proxy.Restore()
+	require.Eventually(t, func() bool {
+		var n int
+		return pool.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&n) == nil && n == 1
+	}, 5*time.Second, 20*time.Millisecond)
+}

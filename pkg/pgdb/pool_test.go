@@ -1,0 +1,158 @@
+package pgdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/pgdb"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+)
+
+func TestOpenLogsPoolSizeAndExportsPoolMetrics(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := pgdbtest.New(t)
+	var logs logBuffer
+	log := testLogger(&logs)
+	reg := prometheus.NewRegistry()
+	// Trust authentication ignores the password, which must not reach the log.
+	dsn, err := url.Parse(db.DSN)
+	require.NoError(t, err)
+	dsn.User = url.UserPassword("postgres", "s3cret-pw")
+	service := "pgdb-open-" + db.Schema
+
+	pool, err := pgdb.Open(ctx, config.DB{DatabaseURL: dsn.String(), PoolMaxSize: 7}, service, log, reg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	require.EqualValues(t, 7, pool.Config().MaxConns)
+	evs := logs.events(t, obs.EventDBPoolMaxSize)
+	require.Len(t, evs, 1)
+	require.EqualValues(t, 7, evs[0]["value"])
+	require.Equal(t, "DB_POOL_MAX_SIZE=7", evs[0]["message"])
+	require.Contains(t, evs[0]["dsn"], "postgres:xxxxx@")
+	require.NotContains(t, logs.String(), "s3cret-pw")
+
+	// The pool reaches the schema of the DSN and names its sessions after the service.
+	var sessions int
+	require.NoError(t, pool.QueryRow(ctx,
+		"SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", service).Scan(&sessions))
+	require.Equal(t, 1, sessions)
+	var current string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT current_schema()").Scan(&current))
+	require.Equal(t, db.Schema, current)
+
+	require.EqualValues(t, 7, metric(t, reg, "vpnbot_db_pool_max_conns", nil))
+	require.EqualValues(t, 0, metric(t, reg, "vpnbot_db_pool_acquired_conns", nil))
+	require.EqualValues(t, 1, metric(t, reg, "vpnbot_db_pool_idle_conns", nil))
+	require.EqualValues(t, 1, metric(t, reg, "vpnbot_db_pool_total_conns", nil))
+	require.EqualValues(t, 2, metric(t, reg, "vpnbot_db_pool_acquire_total", nil))
+	require.EqualValues(t, 1, metric(t, reg, "vpnbot_db_pool_empty_acquire_total", nil),
+		"only the first acquire waited, for the connection to open")
+	require.Greater(t, metric(t, reg, "vpnbot_db_pool_acquire_wait_seconds_total", nil), 0.0)
+}
+
+func TestOpenRejectsBadDSNWithoutLeakingIt(t *testing.T) {
+	t.Parallel()
+	_, err := pgdb.Open(t.Context(), config.DB{
+		DatabaseURL: "postgres://postgres:s3cret-pw@127.0.0.1:notaport/db", PoolMaxSize: 1,
+	}, "pgdb-test", zerolog.Nop(), nil)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret-pw")
+}
+
+func TestServiceStartsWhileDatabaseIsDownAndBecomesReady(t *testing.T) {
+	t.Parallel()
+	db := pgdbtest.New(t)
+	proxy := pgdbtest.NewProxy(t, db.Addr())
+	proxy.Cut()
+
+	pool, err := pgdb.Open(t.Context(), config.DB{DatabaseURL: proxy.DSN(db.DSN), PoolMaxSize: 2},
+		"pgdb-test", zerolog.Nop(), nil)
+	require.NoError(t, err, "a database down at start must not stop the service")
+	t.Cleanup(pool.Close)
+	ready := pgdb.Ping(pool)
+
+	err = ready(t.Context())
+	require.Error(t, err)
+	require.True(t, pgdb.IsUnavailable(err), "%v", err)
+
+	proxy.Restore()
+	require.Eventually(t, func() bool { return ready(t.Context()) == nil }, 5*time.Second, 20*time.Millisecond)
+	_, err = pool.Exec(t.Context(), "INSERT INTO users (id) VALUES (1)")
+	require.NoError(t, err)
+}
+
+func TestIsUnavailableTellsOutagesFromQueryErrors(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := pgdbtest.New(t)
+
+	t.Run("connection cut while in use, and no new connection", func(t *testing.T) {
+		proxy := pgdbtest.NewProxy(t, db.Addr())
+		conn, err := pgx.Connect(ctx, proxy.DSN(db.DSN))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		_, err = conn.Exec(ctx, "SELECT 1")
+		require.NoError(t, err)
+
+		proxy.Cut()
+		_, err = conn.Exec(ctx, "SELECT 1")
+		require.Error(t, err)
+		require.True(t, pgdb.IsUnavailable(err), "%v", err)
+		require.True(t, pgdb.IsUnavailable(fmt.Errorf("saving the user: %w", err)), "wrapped")
+
+		_, err = pgx.Connect(ctx, proxy.DSN(db.DSN))
+		require.Error(t, err)
+		require.True(t, pgdb.IsUnavailable(err), "%v", err)
+	})
+
+	t.Run("backend terminated by an administrator", func(t *testing.T) {
+		conn, err := pgx.Connect(ctx, db.DSN)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		var terminated bool
+		require.NoError(t, db.Pool.QueryRow(ctx, "SELECT pg_terminate_backend($1)", conn.PgConn().PID()).Scan(&terminated))
+		require.True(t, terminated)
+
+		_, err = conn.Exec(ctx, "SELECT 1")
+		require.Error(t, err)
+		require.True(t, pgdb.IsUnavailable(err), "%v", err)
+	})
+
+	t.Run("query and data errors", func(t *testing.T) {
+		_, err := db.Pool.Exec(ctx, "SELEC 1")
+		require.Error(t, err)
+		require.False(t, pgdb.IsUnavailable(err), "syntax error: %v", err)
+
+		_, err = db.Pool.Exec(ctx, "INSERT INTO users (id) VALUES (7)")
+		require.NoError(t, err)
+		_, err = db.Pool.Exec(ctx, "INSERT INTO users (id) VALUES (7)")
+		require.Error(t, err)
+		require.False(t, pgdb.IsUnavailable(err), "unique violation: %v", err)
+
+		err = db.Pool.QueryRow(ctx, "SELECT id FROM users WHERE id = 8").Scan(new(int64))
+		require.ErrorIs(t, err, pgx.ErrNoRows)
+		require.False(t, pgdb.IsUnavailable(err))
+
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err = db.Pool.Exec(short, "SELECT pg_sleep(5)")
+		require.Error(t, err)
+		require.False(t, pgdb.IsUnavailable(err), "the caller's own deadline: %v", err)
+
+		require.False(t, pgdb.IsUnavailable(nil))
+		require.False(t, pgdb.IsUnavailable(errors.New("invoice not found")))
+	})
+}

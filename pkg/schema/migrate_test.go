@@ -1,0 +1,174 @@
+package schema_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/schema"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// emptySchema creates a schema with nothing in it, dropped when the test ends,
+// and returns a pool whose search_path is that schema.
+func emptySchema(t *testing.T) (*pgxpool.Pool, string) {
+	t.Helper()
+	base := pgdbtest.BaseURL(t)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	// Named as pgdbtest names its schemas, so that it sweeps this one too
+	// should the test binary crash before the cleanup.
+	name := fmt.Sprintf("test_%d_%s", time.Now().Unix(), hex.EncodeToString(b))
+	admin, err := pgx.Connect(t.Context(), base)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := admin.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
+		require.NoError(t, err)
+		require.NoError(t, admin.Close(context.Background()))
+	})
+	_, err = admin.Exec(t.Context(), "CREATE SCHEMA "+name)
+	require.NoError(t, err)
+	return poolIn(t, base, name), name
+}
+
+func poolIn(t *testing.T, base, schemaName string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(base)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["search_path"] = schemaName
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// logBuffer collects log lines written by concurrent migrators.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) applied(t *testing.T) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		if m["event"] == schema.EventMigrationApplied {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func tablesIn(t *testing.T, pool *pgxpool.Pool, schemaName string) []string {
+	t.Helper()
+	rows, err := pool.Query(t.Context(),
+		"SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", schemaName)
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return names
+}
+
+func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	pool, name := emptySchema(t)
+	var logs logBuffer
+	log := zerolog.New(&logs)
+
+	require.NoError(t, schema.Migrate(t.Context(), pool, log))
+	applied := logs.applied(t)
+	require.Len(t, applied, 1)
+	require.EqualValues(t, 1, applied[0]["version"])
+	require.Equal(t, "00001_init.sql", applied[0]["file"])
+	require.Equal(t, []string{"goose_db_version", "processed_updates", "users"}, tablesIn(t, pool, name))
+	var indexed bool
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_indexes
+		WHERE schemaname = $1 AND tablename = 'processed_updates' AND indexdef LIKE '%(handled_at)%')`, name).Scan(&indexed))
+	require.True(t, indexed, "the inbox cannot be pruned by age without an index on handled_at")
+
+	require.NoError(t, schema.Migrate(t.Context(), pool, log))
+	require.Len(t, logs.applied(t), 1, "the second run applied something again")
+}
+
+func TestConcurrentMigratorsApplyEachMigrationOnce(t *testing.T) {
+	t.Parallel()
+	_, name := emptySchema(t)
+	var logs logBuffer
+	base := pgdbtest.BaseURL(t)
+	errs := make(chan error, 3)
+	for range cap(errs) {
+		pool := poolIn(t, base, name)
+		go func() { errs <- schema.Migrate(t.Context(), pool, zerolog.New(&logs)) }()
+	}
+	for range cap(errs) {
+		require.NoError(t, <-errs)
+	}
+	require.Len(t, logs.applied(t), 1)
+}
+
+func TestMigrateFailsWhenTheSchemaDoesNotExist(t *testing.T) {
+	t.Parallel()
+	pool := poolIn(t, pgdbtest.BaseURL(t), "no_such_schema_for_vpnbot")
+	err := schema.Migrate(t.Context(), pool, zerolog.Nop())
+	require.ErrorContains(t, err, "no schema of the search_path exists")
+}
+
+func TestSchemaEnforcesUsersAndInboxInvariants(t *testing.T) {
+	t.Parallel()
+	db := pgdbtest.New(t)
+	ctx := t.Context()
+
+	_, err := db.Pool.Exec(ctx, "INSERT INTO users (id, chat_id, language_code) VALUES (1, 1, 'de')")
+	require.NoError(t, err)
+	var language string
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT language FROM users WHERE id = 1").Scan(&language))
+	require.Equal(t, "en", language, "a user whose Telegram language we do not speak gets English")
+	_, err = db.Pool.Exec(ctx, "UPDATE users SET language = 'de' WHERE id = 1")
+	requireSQLState(t, err, "23514") // check_violation
+
+	_, err = db.Pool.Exec(ctx, "INSERT INTO processed_updates (bot_id, update_id) VALUES (10, 500)")
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, "INSERT INTO processed_updates (bot_id, update_id) VALUES (10, 500)")
+	requireSQLState(t, err, "23505") // unique_violation: a redelivered update is seen as handled
+	_, err = db.Pool.Exec(ctx, "INSERT INTO processed_updates (bot_id, update_id) VALUES (11, 500)")
+	require.NoError(t, err, "update ids of another bot are another sequence")
+}
+
+func requireSQLState(t *testing.T, err error, code string) {
+	t.Helper()
+	var pgErr *pgconn.PgError
+	require.True(t, errors.As(err, &pgErr), "want SQLSTATE %s, got %v", code, err)
+	require.Equal(t, code, pgErr.Code)
+}
