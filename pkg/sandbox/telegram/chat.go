@@ -1,0 +1,267 @@
+package telegram
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// User is a fake Telegram user talking to the bot in a private chat whose
+// chat id is the user id.
+type User struct {
+	ID           int64  `json:"id"`
+	FirstName    string `json:"first_name"`
+	Username     string `json:"username"`
+	LanguageCode string `json:"language_code"`
+}
+
+// Button is an inline keyboard button of a message the bot sent.
+type Button struct {
+	Text string `json:"text"`
+	Data string `json:"data,omitempty"` // callback_data
+	URL  string `json:"url,omitempty"`
+}
+
+// Message is a message the bot sent, as the chat shows it now.
+type Message struct {
+	ID     int64 `json:"id"`
+	ChatID int64 `json:"chat_id"`
+	// Text is the text (or a photo's caption) as the bot sent it, markup
+	// included; Plain is what the user reads (HTML tags removed).
+	Text      string     `json:"text"`
+	Plain     string     `json:"plain"`
+	ParseMode string     `json:"parse_mode,omitempty"`
+	Buttons   [][]Button `json:"buttons,omitempty"`
+	// ReplyTo is the id of the message this one replies to, or 0.
+	ReplyTo int64 `json:"reply_to,omitempty"`
+	// Photo holds the uploaded bytes of a photo (also when it was resent by
+	// file_id); PhotoURL is set when the bot sent a photo by URL.
+	Photo    []byte    `json:"photo,omitempty"`
+	PhotoURL string    `json:"photo_url,omitempty"`
+	Edits    int       `json:"edits"`
+	Date     time.Time `json:"date"`
+}
+
+// chat is one private chat: the messages of both sides share one id sequence,
+// as in Telegram.
+type chat struct {
+	lastID   int64
+	messages []*storedMessage // in send order; deleted ones removed
+}
+
+type storedMessage struct {
+	Message
+	fromBot  bool
+	entities []apiEntity
+	photo    []apiPhotoSize
+	markup   *apiMarkup
+	editDate time.Time
+}
+
+// SetUser sets the profile of a fake user; users never set get a default
+// profile with language "en".
+func (s *Server) SetUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.ID] = u
+}
+
+func (s *Server) userLocked(id int64) User {
+	if u, ok := s.users[id]; ok {
+		return u
+	}
+	return User{ID: id, FirstName: "Test", Username: fmt.Sprintf("user%d", id), LanguageCode: "en"}
+}
+
+func (s *Server) chatLocked(id int64) *chat {
+	c, ok := s.chats[id]
+	if !ok {
+		c = &chat{}
+		s.chats[id] = c
+	}
+	return c
+}
+
+func (c *chat) add(m *storedMessage) {
+	c.lastID++
+	m.ID = c.lastID
+	c.messages = append(c.messages, m)
+}
+
+func (c *chat) find(id int64) *storedMessage {
+	for _, m := range c.messages {
+		if m.ID == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// Messages returns what the bot sent to a chat, in send order, as the chat
+// shows it now: edits applied, deleted messages left out.
+func (s *Server) Messages(chatID int64) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.messagesLocked(chatID)
+}
+
+func (s *Server) messagesLocked(chatID int64) []Message {
+	c, ok := s.chats[chatID]
+	if !ok {
+		return nil
+	}
+	var out []Message
+	for _, m := range c.messages {
+		if !m.fromBot {
+			continue
+		}
+		cp := m.Message
+		cp.Buttons = make([][]Button, len(m.Buttons))
+		for i, row := range m.Buttons {
+			cp.Buttons[i] = slices.Clone(row)
+		}
+		if len(m.Buttons) == 0 {
+			cp.Buttons = nil
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+// WaitMessages waits until the bot has sent at least n messages to a chat
+// (deleted ones do not count) and returns them, or fails when ctx ends.
+func (s *Server) WaitMessages(ctx context.Context, chatID int64, n int) ([]Message, error) {
+	for {
+		s.mu.Lock()
+		msgs := s.messagesLocked(chatID)
+		changed := s.changed
+		s.mu.Unlock()
+		if len(msgs) >= n {
+			return msgs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return msgs, fmt.Errorf("waiting for %d messages in chat %d, have %d: %w", n, chatID, len(msgs), ctx.Err())
+		case <-s.ctx.Done():
+			return msgs, fmt.Errorf("waiting for %d messages in chat %d, have %d: sandbox closed", n, chatID, len(msgs))
+		case <-changed:
+		}
+	}
+}
+
+// Block makes the user block the bot: sending methods to their chat now fail
+// with 403 "Forbidden: bot was blocked by the user".
+func (s *Server) Block(userID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blocked[userID] = true
+}
+
+// Unblock lets the bot write to the user again.
+func (s *Server) Unblock(userID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.blocked, userID)
+}
+
+// Wire types: the Bot API's JSON objects, with only the fields we produce.
+
+type apiUser struct {
+	ID           int64  `json:"id"`
+	IsBot        bool   `json:"is_bot"`
+	FirstName    string `json:"first_name"`
+	Username     string `json:"username,omitempty"`
+	LanguageCode string `json:"language_code,omitempty"`
+}
+
+type apiChat struct {
+	ID        int64  `json:"id"`
+	Type      string `json:"type"`
+	FirstName string `json:"first_name,omitempty"`
+	Username  string `json:"username,omitempty"`
+}
+
+type apiEntity struct {
+	Type     string `json:"type"`
+	Offset   int    `json:"offset"`
+	Length   int    `json:"length"`
+	URL      string `json:"url,omitempty"`
+	Language string `json:"language,omitempty"`
+}
+
+type apiPhotoSize struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	FileSize     int    `json:"file_size,omitempty"`
+}
+
+type apiButton struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data,omitempty"`
+	URL          string `json:"url,omitempty"`
+}
+
+type apiMarkup struct {
+	InlineKeyboard [][]apiButton `json:"inline_keyboard"`
+}
+
+type apiMessage struct {
+	MessageID       int64          `json:"message_id"`
+	From            *apiUser       `json:"from,omitempty"`
+	Chat            apiChat        `json:"chat"`
+	Date            int64          `json:"date"`
+	EditDate        int64          `json:"edit_date,omitempty"`
+	ReplyToMessage  *apiMessage    `json:"reply_to_message,omitempty"`
+	Text            string         `json:"text,omitempty"`
+	Entities        []apiEntity    `json:"entities,omitempty"`
+	Photo           []apiPhotoSize `json:"photo,omitempty"`
+	Caption         string         `json:"caption,omitempty"`
+	CaptionEntities []apiEntity    `json:"caption_entities,omitempty"`
+	ReplyMarkup     *apiMarkup     `json:"reply_markup,omitempty"`
+}
+
+func (s *Server) botUser() *apiUser {
+	return &apiUser{ID: s.botID, IsBot: true, FirstName: botFirstName, Username: s.cfg.BotUsername}
+}
+
+func fromUser(u User) *apiUser {
+	return &apiUser{ID: u.ID, FirstName: u.FirstName, Username: u.Username, LanguageCode: u.LanguageCode}
+}
+
+func (s *Server) privateChat(id int64) apiChat {
+	u := s.userLocked(id)
+	return apiChat{ID: id, Type: "private", FirstName: u.FirstName, Username: u.Username}
+}
+
+// apiMessageLocked renders a stored message as the Bot API returns it.
+func (s *Server) apiMessageLocked(m *storedMessage, withReply bool) *apiMessage {
+	out := &apiMessage{
+		MessageID:   m.ID,
+		Chat:        s.privateChat(m.ChatID),
+		Date:        m.Date.Unix(),
+		ReplyMarkup: m.markup,
+	}
+	if m.fromBot {
+		out.From = s.botUser()
+	} else {
+		out.From = fromUser(s.userLocked(m.ChatID))
+	}
+	if !m.editDate.IsZero() {
+		out.EditDate = m.editDate.Unix()
+	}
+	if len(m.photo) > 0 {
+		out.Photo = m.photo
+		out.Caption, out.CaptionEntities = m.Plain, m.entities
+	} else {
+		out.Text, out.Entities = m.Plain, m.entities
+	}
+	if withReply && m.ReplyTo != 0 {
+		if target := s.chatLocked(m.ChatID).find(m.ReplyTo); target != nil {
+			out.ReplyToMessage = s.apiMessageLocked(target, false)
+		}
+	}
+	return out
+}

@@ -1,0 +1,29 @@
+// Package telegram is a fake Telegram Bot API server for tests and `make run`.
+//
+// It speaks the real protocol (`/bot<token>/<method>` with JSON, form or
+// multipart bodies; `{"ok":...}` answers with Telegram's error codes and
+// descriptions), so the production adapters — telebot.v3 in the bot-handler
+// and sender, plain HTTP in the gateway — are what gets exercised, not a mock
+// of them.
+//
+// It behaves the way Telegram does where our design depends on it:
+//   - Updates written by fake users (SendText, PressButton, Enqueue) are
+//     delivered to the registered webhook with the secret header, one queue per
+//     chat: a chat's next update leaves only after the previous one got a 2xx,
+//     failed deliveries are retried with a growing delay, and different chats
+//     are delivered in parallel up to max_connections. Without a webhook they
+//     wait for getUpdates (long polling, offset confirms); getUpdates while a
+//     webhook is set answers 409 like Telegram.
+//   - Sending methods are flood-limited per chat and bot-wide (429 with
+//     retry_after), and users who blocked the bot answer 403.
+//   - HTML parse_mode is checked like Telegram checks it (unsupported or
+//     unclosed tags fail with 400 "can't parse entities"), edits that change
+//     nothing fail with "message is not modified", and callback data longer
+//     than 64 bytes fails with BUTTON_DATA_INVALID — mistakes that would
+//     otherwise surface only in production.
+//
+// Tests inspect what the bot sent through Messages/WaitMessages (the chat as
+// the user sees it: edits applied, deleted messages gone) and inject failures
+// (latency, error statuses, hangs) with Inject. The same controls are served
+// as a small JSON API under /sandbox/ for `make run` and curl.
+package telegram

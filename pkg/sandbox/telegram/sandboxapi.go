@@ -1,0 +1,179 @@
+package telegram
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// routeSandboxAPI serves the control API for `make run` and curl: fake users
+// write and press buttons, tests read chats, block users, inject faults and
+// read counters.
+func (s *Server) routeSandboxAPI(mux *http.ServeMux) {
+	mux.HandleFunc("PUT /sandbox/users/{id}", s.apiSetUser)
+	mux.HandleFunc("POST /sandbox/users/{id}/messages", s.apiSendText)
+	mux.HandleFunc("POST /sandbox/users/{id}/callbacks", s.apiPressButton)
+	mux.HandleFunc("POST /sandbox/users/{id}/block", s.apiBlock(true))
+	mux.HandleFunc("POST /sandbox/users/{id}/unblock", s.apiBlock(false))
+	mux.HandleFunc("GET /sandbox/chats/{id}/messages", s.apiMessages)
+	mux.HandleFunc("POST /sandbox/faults", s.apiInject)
+	mux.HandleFunc("DELETE /sandbox/faults", func(w http.ResponseWriter, _ *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /sandbox/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc("/sandbox/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such sandbox endpoint"})
+	})
+}
+
+func apiFail(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("id %q is not a positive integer", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func decodeBody(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return fmt.Errorf("reading JSON body: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) apiSetUser(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	var u User
+	if err := decodeBody(r, &u); err != nil {
+		apiFail(w, err)
+		return
+	}
+	u.ID = id
+	s.SetUser(u)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiSendText(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	var body struct {
+		Text string `json:"text"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		apiFail(w, err)
+		return
+	}
+	if body.Text == "" {
+		apiFail(w, errors.New("text is empty"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"update_id": s.SendText(id, body.Text)})
+}
+
+func (s *Server) apiPressButton(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	var body struct {
+		MessageID int64  `json:"message_id"`
+		Data      string `json:"data"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		apiFail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"update_id": s.PressButton(id, body.MessageID, body.Data)})
+}
+
+func (s *Server) apiBlock(block bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			apiFail(w, err)
+			return
+		}
+		if block {
+			s.Block(id)
+		} else {
+			s.Unblock(id)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	msgs := s.Messages(id)
+	if msgs == nil {
+		msgs = []Message{}
+	}
+	writeJSON(w, http.StatusOK, msgs)
+}
+
+// faultJSON is a Fault as the API takes it; latency is a Go duration
+// ("250ms", "2s") or a number of milliseconds.
+type faultJSON struct {
+	Method     string       `json:"method"`
+	ChatID     int64        `json:"chat_id"`
+	Latency    durationJSON `json:"latency"`
+	Status     int          `json:"status"`
+	RetryAfter int          `json:"retry_after"`
+	Hang       bool         `json:"hang"`
+	Times      int          `json:"times"`
+}
+
+type durationJSON time.Duration
+
+func (d *durationJSON) UnmarshalJSON(b []byte) error {
+	var text string
+	if err := json.Unmarshal(b, &text); err == nil {
+		v, err := time.ParseDuration(text)
+		if err != nil {
+			return fmt.Errorf("parsing latency: %w", err)
+		}
+		*d = durationJSON(v)
+		return nil
+	}
+	var ms float64
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return fmt.Errorf("latency is neither a duration nor milliseconds: %w", err)
+	}
+	*d = durationJSON(time.Duration(ms * float64(time.Millisecond)))
+	return nil
+}
+
+func (s *Server) apiInject(w http.ResponseWriter, r *http.Request) {
+	var f faultJSON
+	if err := decodeBody(r, &f); err != nil {
+		apiFail(w, err)
+		return
+	}
+	s.Inject(Fault{
+		Method: f.Method, ChatID: f.ChatID, Latency: time.Duration(f.Latency), Status: f.Status,
+		RetryAfter: f.RetryAfter, Hang: f.Hang, Times: f.Times,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,367 @@
+package telegram
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+// Config sets up a Server. Zero values take the defaults documented on each field.
+type Config struct {
+	// Token is the one bot token accepted, e.g. "123456:TEST"; the bot's user
+	// id is the number before ':'.
+	Token string
+	// BotUsername is the bot's username in getMe and in sent messages
+	// (default "vpnbot_test_bot").
+	BotUsername string
+	// GlobalRate is the bot-wide limit of sending calls per second
+	// (default 30; < 0 means unlimited).
+	GlobalRate float64
+	// ChatRate is the per-chat limit of sending calls per second
+	// (default 1; < 0 means unlimited).
+	ChatRate float64
+	// ChatBurst is how many sending calls a chat may make at once before
+	// ChatRate applies (default 3).
+	ChatBurst int
+	// RetryBase is the delay before the first redelivery of a failed webhook
+	// update (default 200ms); it doubles on each failure up to RetryMax.
+	RetryBase time.Duration
+	// RetryMax caps the webhook redelivery delay (default 10s).
+	RetryMax time.Duration
+	// WebhookTimeout is how long one webhook delivery may take before it
+	// counts as failed (default 30s).
+	WebhookTimeout time.Duration
+	// Log receives the server's own logs (webhook changes, delivery failures).
+	Log zerolog.Logger
+}
+
+const (
+	defaultBotUsername    = "vpnbot_test_bot"
+	defaultGlobalRate     = 30
+	defaultChatRate       = 1
+	defaultChatBurst      = 3
+	defaultRetryBase      = 200 * time.Millisecond
+	defaultRetryMax       = 10 * time.Second
+	defaultWebhookTimeout = 30 * time.Second
+	defaultMaxConnections = 40
+	botFirstName          = "VPN Bot"
+	maxUploadBytes        = 50 << 20 // Telegram's upload limit for bots
+)
+
+// Server is a fake Telegram Bot API. Create it with New, serve it with Start
+// (or mount Handler yourself) and always Close it.
+type Server struct {
+	cfg    Config
+	botID  int64
+	log    zerolog.Logger
+	mux    *http.ServeMux
+	client *http.Client // webhook deliveries
+
+	// ctx is cancelled by Close; every goroutine the server starts or serves
+	// watches it and is counted in wg.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	closed    bool
+	srv       *http.Server
+	serveDone chan struct{}
+	url       string
+
+	users     map[int64]User
+	blocked   map[int64]bool
+	chats     map[int64]*chat
+	files     map[string][]byte // file_id → bytes of photos the bot uploaded
+	nextFile  int64
+	callbacks map[string]*callbackState
+	commands  map[string]json.RawMessage // scope|language → commands as set
+
+	faults       []*activeFault
+	faultsPoke   chan struct{} // closed (and replaced) by ClearFaults to release hangs
+	requests     map[string]int
+	tooMany      int
+	forbidden    int
+	deliveries   int
+	deliveryFail int
+
+	global    *rate.Limiter // nil when unlimited
+	chatLimit map[int64]*rate.Limiter
+
+	// changed is closed (and replaced) whenever updates or messages change, to
+	// wake long polls and WaitMessages.
+	changed chan struct{}
+
+	updates updateQueue
+}
+
+// New returns a server for cfg. It starts no goroutine until Start or a
+// webhook is registered.
+func New(cfg Config) *Server {
+	if cfg.BotUsername == "" {
+		cfg.BotUsername = defaultBotUsername
+	}
+	if cfg.GlobalRate == 0 {
+		cfg.GlobalRate = defaultGlobalRate
+	}
+	if cfg.ChatRate == 0 {
+		cfg.ChatRate = defaultChatRate
+	}
+	if cfg.ChatBurst <= 0 {
+		cfg.ChatBurst = defaultChatBurst
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = defaultRetryBase
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = defaultRetryMax
+	}
+	if cfg.RetryMax < cfg.RetryBase {
+		cfg.RetryMax = cfg.RetryBase
+	}
+	if cfg.WebhookTimeout <= 0 {
+		cfg.WebhookTimeout = defaultWebhookTimeout
+	}
+	botID, _ := strconv.ParseInt(strings.SplitN(cfg.Token, ":", 2)[0], 10, 64)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:        cfg,
+		botID:      botID,
+		log:        cfg.Log.With().Str("component", "sandbox-telegram").Logger(),
+		client:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}},
+		ctx:        ctx,
+		cancel:     cancel,
+		users:      map[int64]User{},
+		blocked:    map[int64]bool{},
+		chats:      map[int64]*chat{},
+		files:      map[string][]byte{},
+		callbacks:  map[string]*callbackState{},
+		commands:   map[string]json.RawMessage{},
+		faultsPoke: make(chan struct{}),
+		requests:   map[string]int{},
+		chatLimit:  map[int64]*rate.Limiter{},
+		changed:    make(chan struct{}),
+		updates:    newUpdateQueue(),
+	}
+	if cfg.GlobalRate > 0 {
+		s.global = rate.NewLimiter(rate.Limit(cfg.GlobalRate), max(1, int(cfg.GlobalRate)))
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("/", s.serveBotAPI)
+	s.routeSandboxAPI(s.mux)
+	return s
+}
+
+// Handler serves the Bot API (/bot<token>/<method>) and the sandbox control
+// API (/sandbox/...).
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Counting every request lets Close wait for hung and long-polling
+		// handlers, which all return once the server's context is cancelled.
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			writeError(w, &apiError{code: http.StatusServiceUnavailable, desc: "Service Unavailable"})
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
+// background until Close.
+func (s *Server) Start(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("starting telegram sandbox: server is closed")
+	}
+	if s.srv != nil {
+		return errors.New("starting telegram sandbox: already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("starting telegram sandbox: %w", err)
+	}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.serveDone = make(chan struct{})
+	s.url = "http://" + ln.Addr().String()
+	go func(srv *http.Server, done chan struct{}) {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("telegram sandbox stopped serving")
+		}
+	}(s.srv, s.serveDone)
+	s.log.Info().Str("url", s.url).Msg("telegram sandbox listening")
+	return nil
+}
+
+// URL is the base URL to give telebot as Settings.URL, e.g.
+// http://127.0.0.1:PORT; empty before Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// Close stops serving, releases hung and long-polling requests, stops webhook
+// delivery and waits for all of it. It is safe to call more than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	srv, done := s.srv, s.serveDone
+	s.mu.Unlock()
+
+	s.cancel()
+	if srv != nil {
+		_ = srv.Close() // closing connections is all we want; its error is the listener's
+		<-done
+	}
+	s.wg.Wait()
+	s.client.CloseIdleConnections()
+}
+
+// broadcastLocked wakes everyone waiting for updates or messages to change.
+func (s *Server) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// apiError is a Bot API error answer.
+type apiError struct {
+	code       int
+	desc       string
+	retryAfter int
+}
+
+func badRequest(desc string) *apiError {
+	return &apiError{code: http.StatusBadRequest, desc: "Bad Request: " + desc}
+}
+
+func floodError(retryAfter int) *apiError {
+	return &apiError{
+		code:       http.StatusTooManyRequests,
+		desc:       "Too Many Requests: retry after " + strconv.Itoa(retryAfter),
+		retryAfter: retryAfter,
+	}
+}
+
+var errBlocked = &apiError{code: http.StatusForbidden, desc: "Forbidden: bot was blocked by the user"}
+
+type apiResponse struct {
+	OK          bool            `json:"ok"`
+	Result      any             `json:"result,omitempty"`
+	ErrorCode   int             `json:"error_code,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Parameters  *responseParams `json:"parameters,omitempty"`
+}
+
+type responseParams struct {
+	RetryAfter int `json:"retry_after,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // a client that went away is not our error
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	resp := apiResponse{ErrorCode: e.code, Description: e.desc}
+	if e.retryAfter > 0 {
+		resp.Parameters = &responseParams{RetryAfter: e.retryAfter}
+	}
+	writeJSON(w, e.code, resp)
+}
+
+// serveBotAPI answers /bot<token>/<method> the way api.telegram.org does.
+func (s *Server) serveBotAPI(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
+	if !ok {
+		writeError(w, &apiError{code: http.StatusNotFound, desc: "Not Found"})
+		return
+	}
+	token, name, _ := strings.Cut(rest, "/")
+	if token != s.cfg.Token || s.cfg.Token == "" {
+		writeError(w, &apiError{code: http.StatusUnauthorized, desc: "Unauthorized"})
+		return
+	}
+	// Telegram matches method names case-insensitively.
+	m, ok := methods[strings.ToLower(name)]
+	if !ok {
+		writeError(w, &apiError{code: http.StatusNotFound, desc: "Not Found"})
+		return
+	}
+	s.mu.Lock()
+	s.requests[m.name]++
+	s.mu.Unlock()
+
+	p, err := parseParams(r)
+	if err != nil {
+		s.log.Debug().Err(err).Str("method", m.name).Msg("unreadable request")
+		s.answer(w, m.name, nil, badRequest(err.Error()))
+		return
+	}
+	req := &request{ctx: r.Context(), params: p}
+	chatID, _ := p.int64("chat_id")
+
+	if e := s.applyFault(r.Context(), m.name, chatID); e != nil {
+		s.answer(w, m.name, nil, e)
+		return
+	}
+	if m.sends {
+		if e := s.admitSend(chatID); e != nil {
+			s.answer(w, m.name, nil, e)
+			return
+		}
+	}
+	result, e := m.fn(s, req)
+	s.answer(w, m.name, result, e)
+}
+
+// answer writes a method's result or error and counts refusals for Stats.
+func (s *Server) answer(w http.ResponseWriter, method string, result any, e *apiError) {
+	if e == nil {
+		if d, ok := result.(described); ok {
+			writeJSON(w, http.StatusOK, apiResponse{OK: true, Result: d.result, Description: d.desc})
+			return
+		}
+		writeJSON(w, http.StatusOK, apiResponse{OK: true, Result: result})
+		return
+	}
+	s.mu.Lock()
+	switch e.code {
+	case http.StatusTooManyRequests:
+		s.tooMany++
+	case http.StatusForbidden:
+		s.forbidden++
+	}
+	s.mu.Unlock()
+	s.log.Debug().Str("method", method).Int("code", e.code).Str("description", e.desc).Msg("bot api call refused")
+	writeError(w, e)
+}
+
+// described is a result that Telegram answers with a description too
+// ("Webhook was set").
+type described struct {
+	result any
+	desc   string
+}
