@@ -1,0 +1,223 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
+)
+
+const (
+	testToken  = "123456:TEST-token_value"
+	testBotID  = "123456"
+	testSecret = "s3cret_webhook-token"
+)
+
+// harness is one gateway running against its own embedded NATS.
+type harness struct {
+	nats    *bustest.Server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	ops     *obs.Ops
+	ln      net.Listener
+	url     string // http://host:port of the webhook server
+	logs    *syncBuffer
+	client  *http.Client
+	cancel  context.CancelFunc
+	done    chan error
+	stopped sync.Once
+	runErr  error
+}
+
+// startGateway runs a webhook-mode gateway; configure may change the
+// configuration, knowing the URL the gateway will listen on.
+func startGateway(t *testing.T, configure func(cfg *gateway.Config, url string)) *harness {
+	t.Helper()
+	h := &harness{nats: bustest.NewServer(t), logs: &syncBuffer{}, done: make(chan error, 1)}
+	h.nc, h.js = bustest.Connect(t, h.nats.URL())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	h.ln, h.url = ln, "http://"+ln.Addr().String()
+
+	cfg := gateway.DefaultConfig()
+	cfg.BotToken = testToken
+	cfg.WebhookSecret = testSecret
+	cfg.HTTPAddr = ln.Addr().String()
+	cfg.TelegramAPIURL = "http://127.0.0.1:1" // nothing to call unless a test says so
+	cfg.PublishTimeout = 2 * time.Second
+	cfg.WatchdogGrace = 0
+	if configure != nil {
+		configure(&cfg, h.url)
+	}
+	require.NoError(t, cfg.Validate())
+
+	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
+	h.ops = obs.NewOps(log)
+	gw, err := gateway.New(cfg, gateway.Deps{Log: log, NC: h.nc, JS: h.js, Ops: h.ops})
+	require.NoError(t, err)
+	h.client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- gw.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		if err := h.stop(); err != nil {
+			t.Errorf("gateway stopped with: %v", err)
+		}
+	})
+	require.Eventually(t, func() bool { return h.ops.Ready(context.Background()) == nil },
+		10*time.Second, 20*time.Millisecond, "gateway never became ready")
+	return h
+}
+
+// stop cancels the gateway and returns what Run returned.
+func (h *harness) stop() error {
+	h.stopped.Do(func() {
+		h.cancel()
+		select {
+		case h.runErr = <-h.done:
+		case <-time.After(20 * time.Second):
+			h.runErr = errors.New("Run did not return within 20s of cancel")
+		}
+	})
+	return h.runErr
+}
+
+// post sends body to the webhook with the secret header (none when secret is nil).
+func (h *harness) post(t *testing.T, body []byte, secret *string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.url+gateway.WebhookPath, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if secret != nil {
+		req.Header.Set(gateway.SecretHeader, *secret)
+	}
+	resp, err := h.client.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp
+}
+
+func ptr(s string) *string { return &s }
+
+// stored returns what TG_UPDATES holds, in stream order.
+func stored(js jetstream.JetStream) ([]*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, bus.StreamUpdates)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// waitStored waits until the stream holds exactly n messages and returns them.
+func waitStored(t *testing.T, js jetstream.JetStream, n int, within time.Duration) []*jetstream.RawStreamMsg {
+	t.Helper()
+	var msgs []*jetstream.RawStreamMsg
+	var err error
+	require.Eventually(t, func() bool {
+		msgs, err = stored(js)
+		return err == nil && len(msgs) >= n
+	}, within, 20*time.Millisecond, "stream never held %d messages", n)
+	require.Len(t, msgs, n)
+	return msgs
+}
+
+// metric returns the value of a counter or gauge, or the sample count of a
+// histogram, with the given labels (0 when it has no such series yet).
+func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if !hasLabels(m, labels) {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+func hasLabels(m *dto.Metric, kv []string) bool {
+	for i := 0; i+1 < len(kv); i += 2 {
+		found := false
+		for _, l := range m.GetLabel() {
+			found = found || (l.GetName() == kv[i] && l.GetValue() == kv[i+1])
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func update(id, chatID int64, text string) []byte {
+	return fmt.Appendf(nil, `{"update_id":%d,"message":{"message_id":%d,"from":{"id":%d,"is_bot":false,"first_name":"U"},"chat":{"id":%d,"type":"private"},"date":1700000000,"text":%q}}`,
+		id, id, chatID, chatID, text)
+}
+
+// syncBuffer collects log lines written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(), substr) }

@@ -1,0 +1,249 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
+)
+
+func TestWebhookStoresUpdateInItsChatsPartition(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	body := update(7001, -1001234567890, "hello")
+
+	resp := h.post(t, body, ptr(testSecret))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	msgs := waitStored(t, h.js, 1, 5*time.Second)
+	require.Equal(t, bus.UpdatesSubject(bus.Partition(-1001234567890, bus.DefaultPartitions)), msgs[0].Subject)
+	require.Equal(t, testBotID+":7001", msgs[0].Header.Get(nats.MsgIdHdr))
+	require.Equal(t, body, msgs[0].Data, "the raw body is stored byte for byte")
+	require.Equal(t, 1.0, metric(t, h.ops.Registry(), "vpnbot_gateway_requests_total", "status", "200"))
+	require.Equal(t, 1.0, metric(t, h.ops.Registry(), "vpnbot_gateway_publish_duration_seconds"))
+	require.Equal(t, 1.0, metric(t, h.ops.Registry(), "vpnbot_gateway_request_duration_seconds"))
+}
+
+func TestWebhookStoresARedeliveredUpdateOnce(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	body := update(7002, 42, "again")
+
+	require.Equal(t, http.StatusOK, h.post(t, body, ptr(testSecret)).StatusCode)
+	require.Equal(t, http.StatusOK, h.post(t, body, ptr(testSecret)).StatusCode)
+
+	waitStored(t, h.js, 1, 5*time.Second)
+	require.Equal(t, 1.0, metric(t, h.ops.Registry(), "vpnbot_gateway_duplicates_total"))
+	require.Equal(t, 2.0, metric(t, h.ops.Registry(), "vpnbot_gateway_requests_total", "status", "200"))
+}
+
+func TestWebhookRefusesWrongOrMissingSecretButCountsTheRequest(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	body := update(7003, 42, "intruder")
+
+	before := time.Now()
+	require.Equal(t, http.StatusUnauthorized, h.post(t, body, ptr("wrong-secret")).StatusCode)
+	require.Equal(t, http.StatusUnauthorized, h.post(t, body, nil).StatusCode)
+	require.Equal(t, http.StatusUnauthorized, h.post(t, body, ptr(testSecret+"x")).StatusCode)
+
+	msgs, err := stored(h.js)
+	require.NoError(t, err)
+	require.Empty(t, msgs, "nothing from a caller without the secret is stored")
+	reg := h.ops.Registry()
+	require.Equal(t, 3.0, metric(t, reg, "vpnbot_gateway_requests_total", "status", "401"))
+	// The request time is stamped before the secret check (on-call sees that
+	// Telegram reaches us even when the secret is misconfigured).
+	require.GreaterOrEqual(t, metric(t, reg, "vpnbot_gateway_last_request_timestamp_seconds"), float64(before.Unix()))
+	logs := h.logs.String()
+	require.Equal(t, 3, h.logs.count(`"event":"WEBHOOK_REJECTED"`), logs)
+	require.Contains(t, logs, `"reason":"bad_secret"`)
+	require.Contains(t, logs, `"reason":"no_secret"`)
+	require.NotContains(t, logs, testSecret)
+	require.NotContains(t, logs, "intruder")
+}
+
+func TestWebhookRejectsBadBodies(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	huge := append(update(7004, 42, strings.Repeat("x", gateway.MaxBodyBytes)), ' ')
+
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int
+		reason string
+	}{
+		{"over 1 MiB", huge, http.StatusRequestEntityTooLarge, "body_too_large"},
+		{"not JSON", []byte("private words, not json"), http.StatusBadRequest, "not_json"},
+		{"no update_id", []byte(`{"message":{"chat":{"id":42},"text":"private words"}}`), http.StatusBadRequest, "no_update_id"},
+		{"update_id zero", []byte(`{"update_id":0}`), http.StatusBadRequest, "no_update_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := h.post(t, tc.body, ptr(testSecret))
+			require.Equal(t, tc.status, resp.StatusCode)
+			require.Contains(t, h.logs.String(), `"reason":"`+tc.reason+`"`)
+		})
+	}
+	msgs, err := stored(h.js)
+	require.NoError(t, err)
+	require.Empty(t, msgs)
+	require.Equal(t, 3.0, metric(t, h.ops.Registry(), "vpnbot_gateway_requests_total", "status", "400"))
+	require.Equal(t, 1.0, metric(t, h.ops.Registry(), "vpnbot_gateway_requests_total", "status", "413"))
+	require.NotContains(t, h.logs.String(), "private words", "bodies are never logged")
+}
+
+func TestWebhookAnswers503WhileNATSIsDownAndRecovers(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	h.nats.Stop()
+	require.Eventually(t, func() bool { return h.ops.Ready(context.Background()) != nil },
+		5*time.Second, 10*time.Millisecond, "readiness must follow the NATS connection")
+
+	start := time.Now()
+	resp := h.post(t, update(7005, 42, "during outage"), ptr(testSecret))
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "1", resp.Header.Get("Retry-After"))
+	require.Less(t, time.Since(start), 2*time.Second+time.Second, "bounded by PUBLISH_TIMEOUT")
+	require.Contains(t, h.logs.String(), `"event":"PUBLISH_FAILED"`)
+	require.Equal(t, 1.0, metric(t, h.ops.Registry(), "vpnbot_gateway_requests_total", "status", "503"))
+
+	h.nats.Restart()
+	require.Eventually(t, func() bool { return h.ops.Ready(context.Background()) == nil },
+		10*time.Second, 20*time.Millisecond, "ready again once NATS is back")
+	require.Equal(t, http.StatusOK, h.post(t, update(7005, 42, "during outage"), ptr(testSecret)).StatusCode)
+	waitStored(t, h.js, 1, 5*time.Second)
+}
+
+func TestShutdownLetsARequestInFlightFinish(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	body := update(7006, 42, "slow client")
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, h.url+gateway.WebhookPath, pr)
+	require.NoError(t, err)
+	req.Header.Set(gateway.SecretHeader, testSecret)
+	statuses := make(chan int, 1)
+	go func() {
+		resp, err := h.client.Do(req)
+		if err != nil {
+			statuses <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		statuses <- resp.StatusCode
+	}()
+	_, err = pw.Write(body[:10])
+	require.NoError(t, err)
+	// The handler has started once it stamped the request.
+	require.Eventually(t, func() bool {
+		return metric(t, h.ops.Registry(), "vpnbot_gateway_last_request_timestamp_seconds") > 0
+	}, 5*time.Second, 10*time.Millisecond)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.stop() }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Run returned (%v) while a request was in flight", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	_, err = pw.Write(body[10:])
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+
+	select {
+	case status := <-statuses:
+		require.Equal(t, http.StatusOK, status)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight got no answer")
+	}
+	require.NoError(t, <-stopped)
+	waitStored(t, h.js, 1, 5*time.Second)
+}
+
+func TestLivenessFailsWhenTheWebhookServerDies(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	require.NoError(t, h.ops.Live(context.Background()))
+
+	require.NoError(t, h.ln.Close())
+	err := h.stop()
+	require.ErrorContains(t, err, "serving the webhook")
+	require.ErrorContains(t, h.ops.Live(context.Background()), "webhook_server")
+	require.Contains(t, h.logs.String(), obs.EventLivenessCheckFailed)
+	h.runErr = nil // the failure was the point; keep the cleanup quiet
+}
+
+func TestWatchdogWarnsOnceWhenNoTrafficCame(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, func(cfg *gateway.Config, _ string) { cfg.WatchdogGrace = 100 * time.Millisecond })
+	require.Eventually(t, func() bool { return h.logs.count(obs.EventWatchdogGraceEnd) > 0 },
+		5*time.Second, 10*time.Millisecond)
+	require.Equal(t, 1, h.logs.count(obs.EventWatchdogGraceEnd))
+	require.Contains(t, h.logs.String(), "WEBHOOK_PUBLIC_URL")
+}
+
+func TestWatchdogStaysQuietWhenEvenARejectedRequestCame(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, func(cfg *gateway.Config, _ string) { cfg.WatchdogGrace = 300 * time.Millisecond })
+	require.Equal(t, http.StatusUnauthorized, h.post(t, update(7007, 42, "x"), ptr("wrong")).StatusCode)
+	require.Eventually(t, func() bool { return h.logs.count("watchdog grace period over") > 0 },
+		5*time.Second, 10*time.Millisecond)
+	require.Zero(t, h.logs.count(obs.EventWatchdogGraceEnd))
+}
+
+func TestWebhookOnlyAcceptsPOST(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	resp, err := h.client.Get(h.url + gateway.WebhookPath)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// FuzzWebhook feeds arbitrary bodies, with the right secret, to the webhook
+// handler publishing to a real JetStream: whatever the body, the answer is
+// one a Telegram client understands, never a crash.
+func FuzzWebhook(f *testing.F) {
+	for _, seed := range [][]byte{
+		update(1, 42, "hi"), []byte(`{"update_id":2}`), []byte(`{"update_id":-1}`), []byte(`null`),
+		[]byte(`{"update_id":3,"callback_query":{"from":{"id":5},"message":{"chat":{"id":6}}}}`),
+		[]byte(`[1,2]`), []byte(`{"update_id":1e3}`), {0xff, 0xfe}, nil,
+	} {
+		f.Add(seed)
+	}
+	srv := bustest.NewServer(f)
+	nc, js := bustest.Connect(f, srv.URL())
+	require.NoError(f, bus.EnsureUpdatesStream(context.Background(), js))
+	cfg := gateway.DefaultConfig()
+	cfg.BotToken, cfg.WebhookSecret, cfg.PublishTimeout = testToken, testSecret, 2*time.Second
+	require.NoError(f, cfg.Validate())
+	gw, err := gateway.New(cfg, gateway.Deps{Log: zerolog.Nop(), NC: nc, JS: js, Ops: obs.NewOps(zerolog.Nop())})
+	require.NoError(f, err)
+	handler := gw.Handler()
+
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, gateway.WebhookPath, bytes.NewReader(body))
+		req.Header.Set(gateway.SecretHeader, testSecret)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("body %q answered %d", body, rec.Code)
+		}
+	})
+}
