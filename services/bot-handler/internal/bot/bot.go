@@ -1,0 +1,221 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	tele "gopkg.in/telebot.v3"
+
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
+)
+
+// Event names of this package's log lines that on-call searches for.
+const (
+	// EventFloodWait is Telegram answering 429: the update is retried later.
+	EventFloodWait = "FLOOD_WAIT"
+	// EventUserBlocked is a 403 in a private chat: the user blocked the bot.
+	EventUserBlocked = "USER_BLOCKED"
+	// EventHandlerPanic is a handler that panicked; the update is given up.
+	EventHandlerPanic = "HANDLER_PANIC"
+)
+
+// Kinds of update, as Process reports them for logs.
+const (
+	KindStart   = "start"
+	KindHelp    = "help"
+	KindOther   = "other"
+	KindIgnored = "ignored"
+)
+
+const (
+	// getMeTimeout bounds one getMe attempt at start.
+	getMeTimeout = 10 * time.Second
+	// getMeFirstDelay and getMeMaxDelay shape the backoff between attempts.
+	getMeFirstDelay = 500 * time.Millisecond
+	getMeMaxDelay   = 30 * time.Second
+	// maxStartParam is the longest deep-link payload Telegram allows; a
+	// longer one was typed by hand and is cut rather than stored whole.
+	maxStartParam = 64
+)
+
+// Users is what the handlers remember about the people they talk to.
+type Users interface {
+	UpsertStartingUser(ctx context.Context, u store.StartingUser) (language string, err error)
+	UserLanguage(ctx context.Context, userID int64) (language string, found bool, err error)
+	MarkBlocked(ctx context.Context, userID int64) error
+}
+
+// Config is what a Bot needs.
+type Config struct {
+	// APIURL is the Bot API base URL, such as https://api.telegram.org.
+	APIURL string
+	Token  string
+	Users  Users
+	Log    zerolog.Logger
+	// Registerer takes the Bot API metrics.
+	Registerer prometheus.Registerer
+}
+
+// Bot handles updates; one Bot serves any number of concurrent updates.
+type Bot struct {
+	apiURL  string
+	token   string
+	users   Users
+	log     zerolog.Logger
+	http    *http.Transport
+	metrics *apiMetrics
+	me      *tele.User
+}
+
+// New returns a bot that knows who it is: it asks Telegram (getMe), retrying
+// with backoff until Telegram answers or ctx is done, because commands
+// addressed as /cmd@botname are recognised by the bot's username.
+func New(ctx context.Context, cfg Config) (*Bot, error) {
+	metrics, err := newAPIMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	// Every partition may be talking to Telegram at once; keep their
+	// connections instead of opening one per request.
+	base.MaxIdleConnsPerHost = 100
+	b := &Bot{
+		apiURL:  cfg.APIURL,
+		token:   cfg.Token,
+		users:   cfg.Users,
+		log:     cfg.Log,
+		http:    base,
+		metrics: metrics,
+	}
+	if err := b.identify(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Close drops the idle connections to Telegram.
+func (b *Bot) Close() { b.http.CloseIdleConnections() }
+
+func (b *Bot) identify(ctx context.Context) error {
+	delay := getMeFirstDelay
+	for attempt := 1; ; attempt++ {
+		me, err := b.getMe(ctx)
+		if err == nil {
+			b.me = me
+			b.log.Info().Int64("bot_id", me.ID).Str("username", me.Username).Msg("bot identified")
+			return nil
+		}
+		b.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", delay).Msg("asking Telegram who the bot is failed")
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("asking Telegram who the bot is: %w", errors.Join(ctx.Err(), err))
+		case <-t.C:
+		}
+		delay = min(2*delay, getMeMaxDelay)
+	}
+}
+
+func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, getMeTimeout)
+	defer cancel()
+	tb, err := b.telebot(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	data, err := tb.Raw("getMe", nil)
+	if err != nil {
+		return nil, redact(fmt.Errorf("calling getMe: %w", err), b.token)
+	}
+	var resp struct {
+		Result *tele.User `json:"result"`
+	}
+	if err := json.Unmarshal(data, &resp); err != nil || resp.Result == nil || resp.Result.ID == 0 {
+		return nil, fmt.Errorf("getMe answered without a bot: %.200s", data)
+	}
+	return resp.Result, nil
+}
+
+// telebot returns a throwaway telebot.Bot whose requests carry ctx.
+func (b *Bot) telebot(ctx context.Context, onError func(error, tele.Context)) (*tele.Bot, error) {
+	tb, err := tele.NewBot(tele.Settings{
+		URL:         b.apiURL,
+		Token:       b.token,
+		Updates:     1, // the update channel is never used: updates come from the stream
+		Offline:     true,
+		Synchronous: true,
+		OnError:     onError,
+		Client: &http.Client{
+			Transport: transport{ctx: ctx, next: b.http, metrics: b.metrics},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the telebot client: %w", err)
+	}
+	if b.me != nil {
+		tb.Me = b.me
+	}
+	return tb, nil
+}
+
+// run is one update being processed: the context its handlers work under and
+// the route they took.
+type run struct {
+	ctx  context.Context
+	kind string
+	err  error
+}
+
+// Process handles one update under ctx and returns the kind of update it
+// was. Errors wrap ErrRejected when retrying cannot help; any other error is
+// worth retrying. Error texts never contain the bot token.
+func (b *Bot) Process(ctx context.Context, u tele.Update) (kind string, err error) {
+	r := &run{ctx: ctx, kind: KindIgnored}
+	defer func() {
+		if p := recover(); p != nil {
+			b.log.Error().Str("event", EventHandlerPanic).Int("update_id", u.ID).
+				Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack()).Msg("handler panicked")
+			err = fmt.Errorf("%w: handler panicked: %v", ErrRejected, p)
+		}
+		kind, err = r.kind, redact(err, b.token)
+	}()
+	tb, err := b.telebot(ctx, func(err error, _ tele.Context) { r.err = err })
+	if err != nil {
+		return "", err
+	}
+	b.routes(tb, r)
+	// Synchronous: the handler has returned, and r.err is set, when ProcessUpdate returns.
+	tb.ProcessUpdate(u)
+	return r.kind, classify(r.err)
+}
+
+// classify marks the errors that retrying cannot fix.
+func classify(err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && !apiErr.Retryable() {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	return err
+}
+
+// route wraps a handler: it records the route taken and gives the handler
+// the update's context. The bot talks to people one to one, so it stays
+// silent in groups and channels.
+func (r *run) route(kind string, h func(ctx context.Context, c tele.Context) error) tele.HandlerFunc {
+	return func(c tele.Context) error {
+		if c.Chat() == nil || c.Chat().Type != tele.ChatPrivate || c.Sender() == nil {
+			return nil
+		}
+		r.kind = kind
+		return h(r.ctx, c)
+	}
+}

@@ -1,0 +1,57 @@
+package bot_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestLanguageFollowsTheTelegramClient(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]string{
+		"ru":    bot.Russian,
+		"ru-RU": bot.Russian,
+		"RU":    bot.Russian,
+		"en":    bot.English,
+		"uk":    bot.English,
+		"":      bot.English,
+	} {
+		require.Equal(t, want, bot.LanguageFor(code), "language_code %q", code)
+	}
+}
+
+func TestStartWithoutTelegramFailsWithoutLeakingTheToken(t *testing.T) {
+	t.Parallel()
+	// A port nobody listens on: every getMe fails at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	var logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, err = bot.New(ctx, bot.Config{
+		APIURL:     "http://" + addr,
+		Token:      "42:very-secret",
+		Log:        zerolog.New(&logs),
+		Registerer: prometheus.NewRegistry(),
+	})
+	require.ErrorContains(t, err, "asking Telegram who the bot is")
+	require.NotContains(t, err.Error(), "very-secret")
+	require.Contains(t, logs.String(), "getMe", "each failed attempt is logged")
+	require.NotContains(t, logs.String(), "very-secret")
+}

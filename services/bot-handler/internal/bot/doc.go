@@ -1,0 +1,19 @@
+// Package bot is what the bot says: it routes one Telegram update to its
+// handler with telebot.v3 and answers through the Bot API.
+//
+// telebot is built to own a long-running loop, but here the loop is the
+// stream consumer, which gives every update a context with a deadline. So each
+// update gets a throwaway offline, synchronous telebot.Bot (cheap: a few maps)
+// whose handlers close over that update's context and whose HTTP transport
+// attaches the context to every Bot API request. That way a handler sees its
+// context without any shared map, the handler's error comes straight back to
+// the caller, and a request to a hung Telegram ends when the update's deadline
+// does instead of outliving it.
+//
+// The same transport turns every non-2xx Bot API answer into an *APIError,
+// which is how errors are classified: 429 and 5xx are retried, 403 in a
+// private chat means the user blocked the bot (recorded, nothing to retry),
+// any other 4xx is ErrRejected (retrying cannot help).
+//
+// Texts live in texts.go, in English and Russian.
+package bot

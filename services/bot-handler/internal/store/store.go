@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store runs the bot-handler's statements on a connection pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a store over pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// StartingUser is what a /start tells about the user who sent it.
+type StartingUser struct {
+	ID           int64
+	ChatID       int64
+	Username     string
+	FirstName    string
+	LanguageCode string
+	// Language is the bot language to give a user seen for the first time.
+	Language string
+	// StartParam is the /start payload (a referral or campaign tag), kept
+	// only from the user's very first /start.
+	StartParam string
+}
+
+// The language and start parameter are written only by the INSERT branch:
+// a returning user keeps the language they have (issue 3 lets them change it)
+// and the campaign that brought them in. A /start also means the user can be
+// written to again, so it clears blocked_at.
+const upsertUserSQL = `
+INSERT INTO users (id, chat_id, username, first_name, language_code, language, start_param)
+VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''))
+ON CONFLICT (id) DO UPDATE SET
+	chat_id       = EXCLUDED.chat_id,
+	username      = EXCLUDED.username,
+	first_name    = EXCLUDED.first_name,
+	language_code = EXCLUDED.language_code,
+	blocked_at    = NULL,
+	updated_at    = now()
+RETURNING language`
+
+// UpsertStartingUser records the user of a /start in one statement and
+// returns the language to talk to them in.
+func (s *Store) UpsertStartingUser(ctx context.Context, u StartingUser) (string, error) {
+	var lang string
+	err := s.pool.QueryRow(ctx, upsertUserSQL,
+		u.ID, u.ChatID, u.Username, u.FirstName, u.LanguageCode, u.Language, u.StartParam,
+	).Scan(&lang)
+	if err != nil {
+		return "", fmt.Errorf("upserting user %d: %w", u.ID, err)
+	}
+	return lang, nil
+}
+
+// UserLanguage returns the stored language of a user; found is false for a
+// user who never sent /start.
+func (s *Store) UserLanguage(ctx context.Context, userID int64) (lang string, found bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT language FROM users WHERE id = $1`, userID).Scan(&lang)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("reading language of user %d: %w", userID, err)
+	}
+	return lang, true, nil
+}
+
+// MarkBlocked records that a user blocked the bot, so nothing is sent to them
+// until they /start again. The first time they were seen blocked is kept.
+func (s *Store) MarkBlocked(ctx context.Context, userID int64) error {
+	_, err := s.pool.Exec(ctx,
+		`UPDATE users SET blocked_at = now(), updated_at = now() WHERE id = $1 AND blocked_at IS NULL`, userID)
+	if err != nil {
+		return fmt.Errorf("marking user %d blocked: %w", userID, err)
+	}
+	return nil
+}
+
+// IsProcessed reports whether the bot already handled the update.
+func (s *Store) IsProcessed(ctx context.Context, botID int64, updateID int64) (bool, error) {
+	var done bool
+	err := s.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM processed_updates WHERE bot_id = $1 AND update_id = $2)`,
+		botID, updateID).Scan(&done)
+	if err != nil {
+		return false, fmt.Errorf("checking inbox for update %d: %w", updateID, err)
+	}
+	return done, nil
+}
+
+// MarkProcessed records the update as handled. Recording it twice is not an
+// error: two deliveries of one update may race to the end.
+func (s *Store) MarkProcessed(ctx context.Context, botID int64, updateID int64) error {
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO processed_updates (bot_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		botID, updateID)
+	if err != nil {
+		return fmt.Errorf("recording update %d in the inbox: %w", updateID, err)
+	}
+	return nil
+}

@@ -1,0 +1,11 @@
+// Package updates is the bot-handler's consumer of TG_UPDATES: it turns one
+// delivery of a raw Telegram update into one handled update.
+//
+// Deliveries are at least once (a redelivery after a lost ack, the gateway
+// publishing an update again after the stream's duplicate window), so the
+// handler keeps an inbox in PostgreSQL: an update already recorded there is
+// acknowledged without effect, and one handled now is recorded after its
+// handler succeeded. What the handler returns tells the stream runner what to
+// do next: nil acknowledges, a bus.Permanent error dead-letters at once (an
+// update that can never be handled), any other error is retried later.
+package updates

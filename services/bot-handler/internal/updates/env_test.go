@@ -1,0 +1,339 @@
+package updates_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/pgdb"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const (
+	tokenSecret = "TEST-secret-token"
+	token       = "123456:" + tokenSecret
+	botUsername = "vpnbot_test_bot"
+)
+
+// env is one test's world: a fresh schema, an embedded NATS, and the
+// Telegram sandbox, with a pump that plays the gateway (getUpdates →
+// JetStream, partitioned by chat, Nats-Msg-Id "<bot id>:<update_id>").
+type env struct {
+	t          *testing.T
+	db         *pgdbtest.DB
+	natsURL    string
+	js         jetstream.JetStream
+	sb         *sandboxtg.Server
+	botID      int64
+	partitions int
+	client     *http.Client
+	offset     int64
+	logs       *syncBuffer
+}
+
+func newEnv(t *testing.T, partitions int) *env {
+	t.Helper()
+	e := &env{
+		t:          t,
+		db:         pgdbtest.New(t),
+		partitions: partitions,
+		client:     &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
+		logs:       &syncBuffer{},
+	}
+	var err error
+	e.botID, err = telegram.BotID(token)
+	require.NoError(t, err)
+	ns := bustest.NewServer(t)
+	e.natsURL = ns.URL()
+	_, e.js = bustest.Connect(t, e.natsURL)
+	require.NoError(t, updates.DeclareStreams(e.ctx(10*time.Second), e.js, zerolog.Nop()))
+
+	e.sb = sandboxtg.New(sandboxtg.Config{Token: token, BotUsername: botUsername, GlobalRate: -1, ChatRate: -1})
+	require.NoError(t, e.sb.Start("127.0.0.1:0"))
+	t.Cleanup(func() {
+		e.sb.Close()
+		e.client.CloseIdleConnections()
+		// Whatever happened, the bot token never reaches the logs.
+		require.NotContains(t, e.logs.String(), tokenSecret)
+		if t.Failed() {
+			t.Logf("service logs:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+// ctx is a context for one step of the test.
+func (e *env) ctx(d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+// instance is one bot-handler replica.
+type instance struct {
+	runner *bus.Runner
+	reg    *prometheus.Registry
+	stop   func()
+}
+
+// start runs a bot-handler replica on pool with the given handler deadline,
+// on a NATS connection of its own.
+func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	log := zerolog.New(e.logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	users := store.New(pool)
+	b, err := bot.New(ctx, bot.Config{APIURL: e.sb.URL(), Token: token, Users: users, Log: log, Registerer: reg})
+	require.NoError(e.t, err)
+	h, err := updates.NewHandler(e.botID, users, b, log, reg)
+	require.NoError(e.t, err)
+	_, js := bustest.Connect(e.t, e.natsURL)
+	r, err := bus.NewRunner(js, bus.RunnerConfig{
+		Stream:         bus.StreamUpdates,
+		SubjectPrefix:  bus.UpdatesSubjectPrefix,
+		Durable:        updates.Durable,
+		Partitions:     e.partitions,
+		HandlerTimeout: handlerTimeout,
+		MaxDeliver:     10,
+		RetryBase:      100 * time.Millisecond,
+		RetryMax:       time.Second,
+		FetchWait:      500 * time.Millisecond,
+		Gate:           pgdb.Ping(pool),
+	}, h.Handle, log, reg)
+	require.NoError(e.t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx)
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			b.Close()
+		})
+	}
+	e.t.Cleanup(stop)
+	return &instance{runner: r, reg: reg, stop: stop}
+}
+
+// sent is a user's message as the gateway published it.
+type sent struct {
+	UpdateID  int64
+	ChatID    int64
+	MessageID int64
+	MsgID     string
+	Subject   string
+	Raw       json.RawMessage
+}
+
+// say makes user write text to the bot in the sandbox; forward publishes it.
+func (e *env) say(user int64, text string) {
+	e.sb.SendText(user, text)
+}
+
+// forward plays the gateway: it takes every update the sandbox holds and
+// publishes it to TG_UPDATES, in order.
+func (e *env) forward() []sent {
+	e.t.Helper()
+	var out []sent
+	for {
+		body, err := json.Marshal(map[string]any{"offset": e.offset, "timeout": 0, "limit": 100})
+		require.NoError(e.t, err)
+		resp, err := e.client.Post(e.sb.URL()+"/bot"+token+"/getUpdates", "application/json", bytes.NewReader(body))
+		require.NoError(e.t, err)
+		var answer struct {
+			OK     bool              `json:"ok"`
+			Result []json.RawMessage `json:"result"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&answer)
+		_ = resp.Body.Close()
+		require.NoError(e.t, err)
+		require.True(e.t, answer.OK)
+		if len(answer.Result) == 0 {
+			return out
+		}
+		for _, raw := range answer.Result {
+			meta, err := telegram.ParseUpdate(raw)
+			require.NoError(e.t, err)
+			var msg struct {
+				Message struct {
+					MessageID int64 `json:"message_id"`
+				} `json:"message"`
+			}
+			require.NoError(e.t, json.Unmarshal(raw, &msg))
+			s := sent{
+				UpdateID:  meta.UpdateID,
+				ChatID:    meta.ChatID,
+				MessageID: msg.Message.MessageID,
+				MsgID:     fmt.Sprintf("%d:%d", e.botID, meta.UpdateID),
+				Subject:   bus.UpdatesSubject(bus.Partition(meta.RoutingKey(), e.partitions)),
+				Raw:       raw,
+			}
+			e.publish(s.Subject, s.Raw, s.MsgID)
+			out = append(out, s)
+			e.offset = meta.UpdateID + 1
+		}
+	}
+}
+
+func (e *env) publish(subject string, data []byte, msgID string) {
+	e.t.Helper()
+	dup, err := bus.Publish(e.ctx(5*time.Second), e.js, subject, data, msgID)
+	require.NoError(e.t, err)
+	require.False(e.t, dup, "publish of %s was taken for a duplicate", msgID)
+}
+
+// waitReplies waits until the bot has sent n messages to chat.
+func (e *env) waitReplies(chat int64, n int, within time.Duration) []sandboxtg.Message {
+	e.t.Helper()
+	msgs, err := e.sb.WaitMessages(e.ctx(within), chat, n)
+	require.NoError(e.t, err)
+	return msgs
+}
+
+// requireAnsweredInOrder checks that chat got exactly one answer per message,
+// each a reply to its message, in the order of the messages.
+func (e *env) requireAnsweredInOrder(chat int64, messages []sent) {
+	e.t.Helper()
+	var want, got []int64
+	for _, m := range messages {
+		if m.ChatID == chat {
+			want = append(want, m.MessageID)
+		}
+	}
+	for _, m := range e.sb.Messages(chat) {
+		got = append(got, m.ReplyTo)
+	}
+	require.Equal(e.t, want, got, "replies in chat %d, by the message they answer", chat)
+}
+
+func (e *env) inboxCount() int {
+	e.t.Helper()
+	var n int
+	require.NoError(e.t, e.db.Pool.QueryRow(e.ctx(5*time.Second), `SELECT count(*) FROM processed_updates`).Scan(&n))
+	return n
+}
+
+func (e *env) dlq() []bus.DLQEntry {
+	e.t.Helper()
+	entries, err := bus.ListDLQ(e.ctx(5*time.Second), e.js, bus.StreamUpdates, 0)
+	require.NoError(e.t, err)
+	return entries
+}
+
+// streamEmpty reports whether every published update has been settled
+// (TG_UPDATES is a work queue: acknowledged messages leave it).
+func (e *env) streamEmpty() bool {
+	e.t.Helper()
+	s, err := e.js.Stream(e.ctx(5*time.Second), bus.StreamUpdates)
+	require.NoError(e.t, err)
+	info, err := s.Info(e.ctx(5 * time.Second))
+	require.NoError(e.t, err)
+	return info.State.Msgs == 0
+}
+
+// settle waits until every published update is settled: acknowledged
+// (after its inbox row was written) or dead-lettered.
+func (e *env) settle() {
+	e.t.Helper()
+	require.Eventually(e.t, e.streamEmpty, 10*time.Second, 20*time.Millisecond, "updates still in TG_UPDATES")
+}
+
+// proxiedPool is a pool of the code under test that reaches the test's
+// schema through a proxy the test can cut.
+func (e *env) proxiedPool() (*pgxpool.Pool, *pgdbtest.Proxy) {
+	e.t.Helper()
+	cfg, err := pgx.ParseConfig(e.db.DSN)
+	require.NoError(e.t, err)
+	proxy := pgdbtest.NewProxy(e.t, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))))
+	pool, err := pgdb.Open(e.ctx(5*time.Second), config.DB{DatabaseURL: proxy.DSN(e.db.DSN), PoolMaxSize: 4}, "bot-handler-test", zerolog.Nop(), nil)
+	require.NoError(e.t, err)
+	e.t.Cleanup(pool.Close)
+	return pool, proxy
+}
+
+// partner returns a user other than user whose chat maps to the same partition.
+func (e *env) partner(user int64) int64 {
+	p := bus.Partition(user, e.partitions)
+	for other := user + 1; ; other++ {
+		if bus.Partition(other, e.partitions) == p {
+			return other
+		}
+	}
+}
+
+// counter reads the value of a counter with one label on reg.
+func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabel(m, label, value) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+// syncBuffer collects the service's logs from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,147 @@
+package updates
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	tele "gopkg.in/telebot.v3"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
+)
+
+// Outcomes of a delivery, the outcome label of vpnbot_bot_updates_total.
+const (
+	OutcomeHandled   = "handled"   // handled now and recorded in the inbox
+	OutcomeDuplicate = "duplicate" // already in the inbox: acknowledged without effect
+	OutcomeMalformed = "malformed" // not a Telegram update: dead-lettered
+	OutcomeRejected  = "rejected"  // cannot succeed, e.g. Telegram refused the answer: dead-lettered
+	OutcomeExpired   = "expired"   // failed past the handler deadline: given up
+	OutcomeRetry     = "retry"     // failed for now (database, Telegram 429/5xx): retried
+)
+
+// Inbox remembers which updates were handled.
+type Inbox interface {
+	IsProcessed(ctx context.Context, botID, updateID int64) (bool, error)
+	MarkProcessed(ctx context.Context, botID, updateID int64) error
+}
+
+// Processor handles one decoded update and says what kind it was. Its errors
+// wrap bot.ErrRejected when retrying cannot help.
+type Processor interface {
+	Process(ctx context.Context, u tele.Update) (kind string, err error)
+}
+
+// Handler handles deliveries of TG_UPDATES; its Handle method is the
+// bus.Handler.
+type Handler struct {
+	botID   int64
+	inbox   Inbox
+	bot     Processor
+	log     zerolog.Logger
+	updates *prometheus.CounterVec
+	latency prometheus.Histogram
+}
+
+// NewHandler returns the handler of bot botID's updates and registers its
+// metrics on reg.
+func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg prometheus.Registerer) (*Handler, error) {
+	h := &Handler{
+		botID: botID,
+		inbox: inbox,
+		bot:   p,
+		log:   log,
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vpnbot_bot_updates_total",
+			Help: "Deliveries of Telegram updates by outcome (handled, duplicate, malformed, rejected, expired, retry).",
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vpnbot_bot_update_duration_seconds",
+			Help:    "Time to handle one update, inbox included, for updates handled now.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25},
+		}),
+	}
+	for _, c := range []prometheus.Collector{h.updates, h.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering the update metrics: %w", err)
+		}
+	}
+	// Zero series for every outcome, so alerts on their rates see them from the start.
+	for _, o := range []string{OutcomeHandled, OutcomeDuplicate, OutcomeMalformed, OutcomeRejected, OutcomeExpired, OutcomeRetry} {
+		h.updates.WithLabelValues(o)
+	}
+	return h, nil
+}
+
+// Handle handles one delivery of an update.
+func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
+	start := time.Now()
+	meta, err := telegram.ParseUpdate(d.Data)
+	var u tele.Update
+	if err == nil {
+		err = json.Unmarshal(d.Data, &u)
+	}
+	if err != nil {
+		h.updates.WithLabelValues(OutcomeMalformed).Inc()
+		return bus.Permanent(fmt.Errorf("decoding the update in %s seq %d: %w", d.Subject, d.StreamSeq, err))
+	}
+	log := h.log.With().Int64("update_id", meta.UpdateID).Int64("chat_id", meta.ChatID).Logger()
+
+	kind, duplicate, err := h.handle(ctx, meta.UpdateID, u)
+	switch {
+	case err == nil && duplicate:
+		h.updates.WithLabelValues(OutcomeDuplicate).Inc()
+		log.Debug().Uint64("deliveries", d.NumDelivered).Msg("update already handled; acknowledged without effect")
+		return nil
+	case err == nil:
+		took := time.Since(start)
+		h.updates.WithLabelValues(OutcomeHandled).Inc()
+		h.latency.Observe(took.Seconds())
+		log.Info().Str("event", obs.EventUpdateHandled).Str("kind", kind).
+			Dur("duration", took).Uint64("deliveries", d.NumDelivered).Msg("update handled")
+		return nil
+	case errors.Is(err, bot.ErrRejected):
+		h.updates.WithLabelValues(OutcomeRejected).Inc()
+		return bus.Permanent(err)
+	case ctx.Err() != nil:
+		// Past the deadline the update is given up, not retried: whatever
+		// hung (Telegram, the database) would most likely hang again, and the
+		// partition's next updates are waiting.
+		h.updates.WithLabelValues(OutcomeExpired).Inc()
+		return bus.Permanent(fmt.Errorf("gave up at the handler deadline: %w", err))
+	default:
+		h.updates.WithLabelValues(OutcomeRetry).Inc()
+		var apiErr *bot.APIError
+		if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+			return bus.RetryAfter(err, apiErr.RetryAfter)
+		}
+		return err
+	}
+}
+
+// handle runs the update through the inbox and the bot; duplicate means it
+// had been handled before.
+func (h *Handler) handle(ctx context.Context, updateID int64, u tele.Update) (kind string, duplicate bool, err error) {
+	done, err := h.inbox.IsProcessed(ctx, h.botID, updateID)
+	if err != nil || done {
+		return "", done, err
+	}
+	kind, err = h.bot.Process(ctx, u)
+	if err != nil {
+		return kind, false, fmt.Errorf("handling update %d (%s): %w", updateID, kind, err)
+	}
+	// Recorded after the handler succeeded: a crash in between means the
+	// update runs again (the user may get an answer twice), never that it is
+	// lost.
+	if err := h.inbox.MarkProcessed(ctx, h.botID, updateID); err != nil {
+		return kind, false, err
+	}
+	return kind, false, nil
+}

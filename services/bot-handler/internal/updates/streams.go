@@ -1,0 +1,46 @@
+package updates
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+)
+
+// Durable is the name prefix of the bot-handler's consumers: partition p is
+// read by "bot-handler-<p>", shared by every replica.
+const Durable = "bot-handler"
+
+const (
+	declareFirstDelay = 500 * time.Millisecond
+	declareMaxDelay   = 10 * time.Second
+)
+
+// DeclareStreams declares the streams the bot-handler reads (TG_UPDATES) and
+// writes (DLQ), so it can start first on an empty NATS. While NATS does not
+// answer it retries with backoff, until ctx is done.
+func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) error {
+	delay := declareFirstDelay
+	for {
+		err := bus.EnsureUpdatesStream(ctx, js)
+		if err == nil {
+			err = bus.EnsureDLQStream(ctx, js)
+		}
+		if err == nil {
+			return nil
+		}
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("cannot declare the streams yet")
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(ctx.Err(), err)
+		case <-t.C:
+		}
+		delay = min(2*delay, declareMaxDelay)
+	}
+}

@@ -1,0 +1,163 @@
+// Command bot-handler handles Telegram updates from the TG_UPDATES stream:
+// one durable consumer per partition keeps each chat's order across replicas,
+// every update runs under a deadline, and an inbox table makes a redelivered
+// update a no-op.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/pgdb"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
+)
+
+const service = "bot-handler"
+
+// drainTimeout bounds the NATS drain at shutdown.
+const drainTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, service+":", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := config.Load(defaultConfig())
+	if err != nil {
+		return err
+	}
+	log, err := obs.NewLogger(nil, service, cfg.Instance, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("event", obs.EventServiceStart).Msg("starting")
+	defer log.Info().Str("event", obs.EventServiceStop).Msg("stopped")
+	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
+	botID, err := telegram.BotID(cfg.TelegramToken)
+	if err != nil {
+		return fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err)
+	}
+
+	ops := obs.NewOps(log)
+	pool, err := pgdb.Open(ctx, cfg.DB, service, log, ops.Registry())
+	if err != nil {
+		return err
+	}
+	// Deferred in reverse: NATS is drained before the pool closes.
+	defer pool.Close()
+	nc, js, err := bus.Connect(ctx, cfg.NATSURL, service+"@"+cfg.Instance, log)
+	if err != nil {
+		return err
+	}
+	defer drain(nc, log)
+
+	// The runner exists only once the bot knows who it is (getMe may wait for
+	// Telegram); until then the service is live but not ready.
+	var runner atomic.Pointer[bus.Runner]
+	ops.AddLiveness("consumer", func(ctx context.Context) error {
+		if r := runner.Load(); r != nil {
+			return r.Live(ctx)
+		}
+		return nil
+	})
+	ops.AddReadiness("nats", bus.Ready(nc))
+	ops.AddReadiness("postgres", pgdb.Ping(pool))
+	ops.AddReadiness("consumer", func(ctx context.Context) error {
+		if r := runner.Load(); r != nil {
+			return r.Ready(ctx)
+		}
+		return errors.New("starting")
+	})
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
+	g.Go(func() error {
+		if err := updates.DeclareStreams(ctx, js, log); err != nil {
+			return startErr(ctx, err)
+		}
+		users := store.New(pool)
+		b, err := bot.New(ctx, bot.Config{
+			APIURL:     cfg.TelegramAPIURL,
+			Token:      cfg.TelegramToken,
+			Users:      users,
+			Log:        log,
+			Registerer: ops.Registry(),
+		})
+		if err != nil {
+			return startErr(ctx, err)
+		}
+		defer b.Close()
+		h, err := updates.NewHandler(botID, users, b, log, ops.Registry())
+		if err != nil {
+			return err
+		}
+		r, err := bus.NewRunner(js, bus.RunnerConfig{
+			Stream:         bus.StreamUpdates,
+			SubjectPrefix:  bus.UpdatesSubjectPrefix,
+			Durable:        updates.Durable,
+			Partitions:     cfg.Partitions,
+			HandlerTimeout: cfg.HandlerTimeout,
+			MaxDeliver:     cfg.MaxDeliver,
+			RetryBase:      cfg.RetryBase,
+			RetryMax:       cfg.RetryMax,
+			FetchWait:      cfg.FetchWait,
+			// While PostgreSQL is down nothing can be handled: stop fetching
+			// rather than burn deliveries into the DLQ.
+			Gate: pgdb.Ping(pool),
+		}, h.Handle, log, ops.Registry())
+		if err != nil {
+			return err
+		}
+		runner.Store(r)
+		// Returns once ctx is done and the handlers in flight have finished.
+		return r.Run(ctx)
+	})
+	return g.Wait()
+}
+
+// startErr is err, unless start-up was cut short by shutdown, which is no error.
+func startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// drain lets the NATS connection flush what it still holds, then closes it.
+func drain(nc *nats.Conn, log zerolog.Logger) {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		log.Warn().Err(err).Msg("draining NATS failed; closing")
+		nc.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(drainTimeout):
+		log.Warn().Msg("draining NATS timed out; closing")
+		nc.Close()
+	}
+}
