@@ -44,6 +44,9 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	log.Info().Str("event", obs.EventServiceStart).Fields(config.Fields(cfg)).Msg("gateway starting")
+	// Every service states its share of the connection budget, the gateway's
+	// being none: on-call checks one event across the fleet.
+	log.Info().Str("event", obs.EventDBPoolMaxSize).Int("value", 0).Msg("DB_POOL_MAX_SIZE=0 (the gateway uses no database)")
 	defer func() {
 		ev := log.Info()
 		if err != nil {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+)
+
+func TestListAndReplayADeadLetter(t *testing.T) {
+	srv := bustest.NewServer(t)
+	_, js := bustest.Connect(t, srv.URL())
+	ctx := context.Background()
+	require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
+	t.Setenv("NATS_URL", srv.URL())
+
+	// A handler that refuses the update once, as a poison message would be,
+	// then accepts it after the "fix".
+	fixed := make(chan struct{})
+	handled := make(chan string, 1)
+	runner, err := bus.NewRunner(js, bus.RunnerConfig{
+		Stream: bus.StreamUpdates, SubjectPrefix: bus.UpdatesSubjectPrefix, Durable: "bot-handler",
+		Partitions: 1, HandlerTimeout: time.Second, FetchWait: 200 * time.Millisecond,
+	}, func(_ context.Context, d bus.Delivery) error {
+		select {
+		case <-fixed:
+			handled <- string(d.Data)
+			return nil
+		default:
+			return bus.Permanent(errors.New("unknown command format"))
+		}
+	}, zerolog.Nop(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(rctx) }()
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+
+	_, err = bus.Publish(ctx, js, bus.UpdatesSubject(0), []byte(`{"update_id":7}`), "1:7")
+	require.NoError(t, err)
+
+	var out bytes.Buffer
+	require.Eventually(t, func() bool {
+		out.Reset()
+		require.NoError(t, run(ctx, []string{"list"}, &out))
+		return bytes.Contains(out.Bytes(), []byte("1 dead letter(s)"))
+	}, 10*time.Second, 100*time.Millisecond)
+	require.Contains(t, out.String(), "permanent")
+	require.Contains(t, out.String(), "tg.updates.0")
+	require.Contains(t, out.String(), "unknown command format")
+
+	entries, err := bus.ListDLQ(ctx, js, bus.StreamUpdates, 10)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+
+	close(fixed)
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"replay", "1"}, &out))
+	require.Contains(t, out.String(), "replayed 1")
+	select {
+	case body := <-handled:
+		require.Equal(t, `{"update_id":7}`, body)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replayed update was not handled")
+	}
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"list"}, &out))
+	require.Contains(t, out.String(), "0 dead letter(s)")
+}
+
+func TestBadCommandLinesSayHowToUseIt(t *testing.T) {
+	t.Setenv("NATS_URL", bustest.NewServer(t).URL())
+	for _, args := range [][]string{nil, {"purge"}, {"replay"}} {
+		require.ErrorIs(t, run(context.Background(), args, &bytes.Buffer{}), errUsage, "%v", args)
+	}
+	require.ErrorContains(t, run(context.Background(), []string{"replay", "x"}, &bytes.Buffer{}), "not a DLQ sequence number")
+}
