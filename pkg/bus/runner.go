@@ -391,13 +391,15 @@ func (r *Runner) process(ctx context.Context, p int, msg jetstream.Msg) {
 		Uint64("deliveries", d.NumDelivered).Str("msg_id", d.MsgID).Logger()
 
 	start := time.Now()
-	returned, herr := r.call(ctx, d, log)
+	returned, expired, herr := r.call(ctx, d, log)
 	r.m.duration.Observe(time.Since(start).Seconds())
 	r.beats[p].Beat()
 
 	var outcome string
 	switch {
-	case !returned:
+	case !returned || (herr != nil && expired):
+		// A handler that failed because its deadline passed (it noticed
+		// its ctx a moment before the runner did) is a timeout too.
 		log.Error().Str("event", obs.EventHandlerTimeout).Dur("timeout", r.cfg.HandlerTimeout).
 			Msg("handler did not return by its deadline; message given up")
 		outcome = r.deadLetter(ctx, msg, d, DLQReasonTimeout,
@@ -433,9 +435,9 @@ const (
 // call runs the handler in its own goroutine under HandlerTimeout and waits
 // for it, but not past the deadline: a handler that ignores its ctx is
 // abandoned (returned=false) and left to finish on its own, counted in the
-// abandoned gauge until it does. Shutdown (ctx) does not cut the handler
-// short; it keeps its own deadline.
-func (r *Runner) call(ctx context.Context, d Delivery, log zerolog.Logger) (returned bool, err error) {
+// abandoned gauge until it does; expired says the deadline had passed.
+// Shutdown (ctx) does not cut the handler short; it keeps its own deadline.
+func (r *Runner) call(ctx context.Context, d Delivery, log zerolog.Logger) (returned, expired bool, err error) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.HandlerTimeout)
 	defer cancel()
 	var state atomic.Int32
@@ -451,15 +453,15 @@ func (r *Runner) call(ctx context.Context, d Delivery, log zerolog.Logger) (retu
 	}()
 	select {
 	case err := <-result:
-		return true, err
+		return true, hctx.Err() != nil, err
 	case <-hctx.Done():
 	}
 	if state.CompareAndSwap(handlerRunning, handlerAbandoned) {
 		r.m.abandoned.Inc()
-		return false, nil
+		return false, true, nil
 	}
 	// It returned just as the deadline passed: take its result.
-	return true, <-result
+	return true, true, <-result
 }
 
 // safeHandle turns a handler panic into an error, so one bad message cannot

@@ -326,6 +326,31 @@ func TestRunnerGivesUpHungHandlerAndMovesOn(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "a late-returning handler leaves the abandoned gauge")
 }
 
+func TestRunnerCountsAHandlerFailingAtItsDeadlineAsATimeout(t *testing.T) {
+	t.Parallel()
+	_, js := setup(t)
+	reg := prometheus.NewRegistry()
+	logs, log := newLog()
+	var rec recorder
+	startRunner(t, js, fastConfig(1), func(ctx context.Context, d bus.Delivery) error {
+		rec.add(d)
+		if string(d.Data) == "slow" {
+			<-ctx.Done() // a well-behaved handler: gives up with its ctx
+			return fmt.Errorf("calling Telegram: %w", ctx.Err())
+		}
+		return nil
+	}, log, reg)
+	publish(t, js, 0, "slow", "bot1:1")
+	publish(t, js, 0, "next", "bot1:2")
+
+	require.Eventually(t, func() bool { return rec.count("next") == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Len(t, logs.lines(obs.EventHandlerTimeout), 1, logs.String())
+	entries := listDLQ(t, js)
+	require.Len(t, entries, 1)
+	require.Equal(t, bus.DLQReasonTimeout, entries[0].Reason, "not retried: it would most likely hang again")
+	require.Equal(t, 1, rec.count("slow"))
+}
+
 func TestRunnerGateClosedConsumesNoDeliveries(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
