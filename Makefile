@@ -1,0 +1,58 @@
+# vpnbot — make help lists the targets.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+# Every module of the workspace: go test ./... does not span a go.work.
+MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
+SERVICES := gateway bot-handler migrate dlq devstack
+GO_TEST_FLAGS ?= -count=1 -timeout 15m
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the whole system locally (embedded NATS, local PostgreSQL, every service, sandbox Telegram)
+	@scripts/ensure-postgres.sh
+	go run ./services/devstack
+
+.PHONY: test
+test: ## every module's tests against real PostgreSQL and embedded NATS, plus standalone builds and lint
+	@scripts/ensure-postgres.sh
+	@$(MAKE) --no-print-directory lint standalone
+	@set -e; for m in $(MODULES); do \
+		echo "== go test $${m#$(CURDIR)/}"; \
+		(cd $$m && go test $(GO_TEST_FLAGS) ./...); \
+	done
+
+.PHONY: standalone
+standalone: ## build each module alone (GOWORK=off), as its image would
+	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off go build ./...); done
+
+.PHONY: lint
+lint: ## gofmt and go vet over every module
+	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
+
+.PHONY: build
+build: ## build every service binary into bin/
+	@mkdir -p bin
+	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .); done
+
+.PHONY: bench
+bench: ## load the gateway and the whole pipeline, print a table
+	@scripts/ensure-postgres.sh
+	cd e2e && go run ./cmd/bench
+
+.PHONY: generate
+generate: ## regenerate generated code (go generate in every module)
+	@set -e; for m in $(MODULES); do (cd $$m && go generate ./...); done
+
+.PHONY: fuzz
+fuzz: ## run the webhook decoding fuzz targets for a short while
+	cd pkg && go test -run '^$$' -fuzz FuzzParseUpdate -fuzztime 30s ./telegram
+	cd services/gateway && go test -run '^$$' -fuzz FuzzWebhook -fuzztime 30s ./internal/...
+
+.PHONY: clean
+clean: ## remove local state (.data/) and binaries
+	rm -rf .data bin artifacts

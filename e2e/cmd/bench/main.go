@@ -1,0 +1,232 @@
+// Command bench is `make bench`: it loads the gateway next to a bare
+// publish-only handler (the ceiling) on the same machine and NATS, then drives
+// the whole pipeline (sandbox Telegram → gateway → JetStream → bot-handler →
+// sandbox) at a fixed rate, and prints a table of throughput and latencies.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
+	"github.com/vpnbot/vpnbot/pkg/procs"
+	"github.com/vpnbot/vpnbot/pkg/stack"
+)
+
+type options struct {
+	conns        int
+	warmup       time.Duration
+	duration     time.Duration
+	rounds       int
+	rate         int
+	chats        int
+	pipelineFor  time.Duration
+	botHandlers  int
+	databaseURL  string
+	serviceLogTo string
+}
+
+const (
+	benchToken  = "123456:BENCH-TOKEN"
+	benchBotID  = 123456
+	benchSecret = "bench-secret"
+)
+
+func main() {
+	var o options
+	flag.IntVar(&o.conns, "conns", 64, "concurrent connections for the gateway load")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up of each gateway run")
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "measured length of each gateway run")
+	flag.IntVar(&o.rounds, "rounds", 2, "alternating ceiling/gateway rounds; the best of each is reported")
+	flag.IntVar(&o.rate, "rate", 500, "updates per second for the pipeline run")
+	flag.IntVar(&o.chats, "chats", 1000, "distinct chats in the pipeline run")
+	flag.DurationVar(&o.pipelineFor, "pipeline-duration", 20*time.Second, "length of the pipeline run")
+	flag.IntVar(&o.botHandlers, "bot-handlers", 2, "bot-handler replicas in the pipeline run")
+	flag.StringVar(&o.databaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "server on which a throwaway database is created for the pipeline run")
+	flag.StringVar(&o.serviceLogTo, "service-log", "", "file for the services' logs (default: a temporary file)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := procs.Root(wd)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "vpnbot-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	logPath := o.serviceLogTo
+	if logPath == "" {
+		logPath = filepath.Join(dir, "services.log")
+	}
+	logs, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+
+	bin := filepath.Join(dir, "bin")
+	fmt.Println("building the services…")
+	if err := procs.Build(ctx, root, bin, "gateway", "bot-handler", "migrate"); err != nil {
+		return err
+	}
+	if err := procs.BuildPackage(ctx, filepath.Join(root, "e2e", "cmd", "ceiling"), filepath.Join(bin, "ceiling")); err != nil {
+		return err
+	}
+
+	if err := benchGateway(ctx, o, dir, bin, logs); err != nil {
+		return fmt.Errorf("gateway benchmark: %w", err)
+	}
+	if err := benchPipeline(ctx, o, dir, bin, logs); err != nil {
+		return fmt.Errorf("pipeline benchmark: %w", err)
+	}
+	return nil
+}
+
+func benchGateway(ctx context.Context, o options, dir, bin string, logs io.Writer) error {
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: filepath.Join(dir, "nats-gateway")})
+	if err != nil {
+		return err
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	nc, js, err := bus.Connect(ctx, ns.ClientURL(), "bench", nopLog)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := bus.EnsureUpdatesStream(ctx, js); err != nil {
+		return err
+	}
+
+	var ceilAddr, gwAddr, gwOps string
+	for _, a := range []*string{&ceilAddr, &gwAddr, &gwOps} {
+		if *a, err = stack.FreeAddr(); err != nil {
+			return err
+		}
+	}
+	ceiling, err := procs.Start("ceiling", filepath.Join(bin, "ceiling"), []string{
+		"NATS_URL=" + ns.ClientURL(), "HTTP_ADDR=" + ceilAddr,
+	}, logs)
+	if err != nil {
+		return err
+	}
+	defer ceiling.Stop(10 * time.Second)
+	gateway, err := procs.Start("gateway", filepath.Join(bin, "gateway"), []string{
+		"NATS_URL=" + ns.ClientURL(), "HTTP_ADDR=" + gwAddr, "OPS_ADDR=" + gwOps,
+		"TELEGRAM_BOT_TOKEN=" + benchToken, "TELEGRAM_WEBHOOK_SECRET=" + benchSecret,
+		"TELEGRAM_API_URL=http://127.0.0.1:1", // never called: no WEBHOOK_PUBLIC_URL
+	}, logs)
+	if err != nil {
+		return err
+	}
+	defer gateway.Stop(10 * time.Second)
+	if err := waitOK(ctx, "http://"+gwOps+"/readyz"); err != nil {
+		return fmt.Errorf("gateway not ready: %w", err)
+	}
+	if err := waitListening(ctx, ceilAddr); err != nil {
+		return fmt.Errorf("ceiling not listening: %w", err)
+	}
+
+	stream, err := js.Stream(ctx, bus.StreamUpdates)
+	if err != nil {
+		return err
+	}
+	targets := []target{
+		ceilingTarget("http://"+ceilAddr, benchBotID, bus.DefaultPartitions),
+		gatewayTarget("http://"+gwAddr, benchSecret),
+	}
+	best := map[string]loadResult{}
+	var ids atomic.Int64
+	for round := 1; round <= o.rounds; round++ {
+		for _, t := range targets {
+			fmt.Printf("round %d: %s, %d connections, %s…\n", round, t.name, o.conns, o.duration)
+			r := runLoad(ctx, t, o.conns, o.warmup, o.duration, &ids)
+			if err := stream.Purge(ctx); err != nil {
+				return fmt.Errorf("purging %s: %w", bus.StreamUpdates, err)
+			}
+			if prev, ok := best[t.name]; !ok || r.throughput() > prev.throughput() {
+				best[t.name] = r
+			}
+		}
+	}
+	c, g := best[targets[0].name], best[targets[1].name]
+	fmt.Printf("\nGateway ingest: %d connections, %s per run, best of %d rounds (same machine, same NATS)\n\n", o.conns, o.duration, o.rounds)
+	fmt.Println("| target | requests/s | p50 | p99 | errors |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, r := range []loadResult{c, g} {
+		fmt.Printf("| %s | %.0f | %s | %s | %d |\n", r.name, r.throughput(), ms(r.percentile(0.50)), ms(r.percentile(0.99)), r.errors)
+	}
+	ratio := g.throughput() / c.throughput()
+	p99 := float64(g.percentile(0.99)) / float64(c.percentile(0.99))
+	fmt.Printf("\ngateway/ceiling throughput: %.1f %% (goal ≥ 85 %%: %s); p99: %.2f× (goal ≤ 1.25×: %s)\n\n",
+		100*ratio, verdict(ratio >= 0.85), p99, verdict(p99 <= 1.25))
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func waitOK(ctx context.Context, url string) error {
+	return poll(ctx, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+func waitListening(ctx context.Context, addr string) error {
+	return poll(ctx, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+}
+
+func poll(ctx context.Context, ok func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// webhookURL asks the Bot API at apiURL which webhook it delivers to, as the
+// gateway itself would (getWebhookInfo).
+func webhookURL(ctx context.Context, c *http.Client, apiURL, token string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/bot"+token+"/getWebhookInfo", strings.NewReader("{}"))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("getWebhookInfo: %w", err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		OK          bool   `json:"ok"`
+		Description string `json:"description"`
+		Result      struct {
+			URL string `json:"url"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return "", fmt.Errorf("getWebhookInfo: reading the answer: %w", err)
+	}
+	if !answer.OK {
+		return "", fmt.Errorf("getWebhookInfo: %s", answer.Description)
+	}
+	return answer.Result.URL, nil
+}
+
+// Metrics scrapes a service's /metrics (see OpsURL for service and replica)
+// and returns the value of every metric name summed over its series, so
+// m["vpnbot_bot_updates_total"] counts the updates of every outcome.
+// Each series is there too under its exposition name with sorted labels,
+// e.g. m[`vpnbot_bot_updates_total{outcome="handled"}`]. A histogram or
+// summary gives <name>_count and <name>_sum, as in the text format.
+func (s *Stack) Metrics(ctx context.Context, service string, replica int) (map[string]float64, error) {
+	base := s.OpsURL(service, replica)
+	if base == "" {
+		return nil, fmt.Errorf("scraping %s %d: no such service", service, replica)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s %d: %w", service, replica, err)
+	}
+	// The text format is the one expfmt's parser reads.
+	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s %d: %w", service, replica, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scraping %s %d: %s", service, replica, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s %d: parsing: %w", service, replica, err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := seriesLabels(m)
+			add := func(name string, v float64) {
+				out[name] += v
+				out[name+labels] += v
+			}
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				add(name, m.GetCounter().GetValue())
+			case dto.MetricType_GAUGE:
+				add(name, m.GetGauge().GetValue())
+			case dto.MetricType_HISTOGRAM:
+				add(name+"_count", float64(m.GetHistogram().GetSampleCount()))
+				add(name+"_sum", m.GetHistogram().GetSampleSum())
+			case dto.MetricType_SUMMARY:
+				add(name+"_count", float64(m.GetSummary().GetSampleCount()))
+				add(name+"_sum", m.GetSummary().GetSampleSum())
+			default:
+				add(name, m.GetUntyped().GetValue())
+			}
+		}
+	}
+	return out, nil
+}
+
+// seriesLabels renders a series' labels as the text format does, sorted:
+// {a="x",b="y"}; empty without labels.
+func seriesLabels(m *dto.Metric) string {
+	if len(m.GetLabel()) == 0 {
+		return ""
+	}
+	pairs := make([]string, 0, len(m.GetLabel()))
+	for _, l := range m.GetLabel() {
+		pairs = append(pairs, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	sort.Strings(pairs)
+	return "{" + strings.Join(pairs, ",") + "}"
+}

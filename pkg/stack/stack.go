@@ -1,0 +1,596 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
+	"github.com/vpnbot/vpnbot/pkg/procs"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+)
+
+// Names of the services a Stack runs, as built from services/<name> and as
+// OpsURL and Metrics take them.
+const (
+	Gateway    = "gateway"
+	BotHandler = "bot-handler"
+	Migrate    = "migrate"
+)
+
+// Defaults of Config.
+const (
+	DefaultToken       = "123456:SANDBOX-TOKEN"
+	DefaultSandboxAddr = "127.0.0.1:0"
+)
+
+const (
+	// readyTimeout bounds the wait for one service to report ready (or the
+	// migrate job to finish): long enough for a cold start on a busy machine,
+	// short enough that a service that will never be ready fails the start.
+	readyTimeout = 60 * time.Second
+	// stopGrace is how long a service gets to shut down after SIGTERM
+	// before it is killed; above the services' own drain timeouts (10 s).
+	stopGrace = 15 * time.Second
+	// pollInterval paces the readiness and webhook polls.
+	pollInterval = 50 * time.Millisecond
+	// probeTimeout bounds one HTTP probe of a service or the sandbox.
+	probeTimeout = 2 * time.Second
+)
+
+// Binaries lists the services a Stack runs, for procs.Build when a caller
+// builds them once for several stacks (Config.Prebuilt).
+func Binaries() []string { return []string{Migrate, Gateway, BotHandler} }
+
+// Config describes the system to start. Zero values take the defaults in the
+// field comments.
+type Config struct {
+	// Dir is the state directory (required): NATS keeps its store in
+	// Dir/nats, so a restart on the same Dir keeps streams and messages.
+	Dir string
+	// BinDir holds the service binaries (default Dir/bin). Start builds them
+	// there unless Prebuilt.
+	BinDir string
+	// Prebuilt says the binaries are already in BinDir, e.g. built once in a
+	// test binary's TestMain.
+	Prebuilt bool
+	// Root is the repository root to build from (default: the folder
+	// holding go.work above the working directory).
+	Root string
+	// DatabaseURL is the PostgreSQL database; the migrate job brings its
+	// schema up to date first (a no-op when it already is).
+	DatabaseURL string
+	// NATSPort is the embedded NATS client port (default: a free port).
+	NATSPort int
+	// SandboxAddr is where the fake Telegram listens (default 127.0.0.1:0).
+	SandboxAddr string
+	// GatewayAddr is the gateway's webhook address (default: a free
+	// 127.0.0.1 port).
+	GatewayAddr string
+	// BotHandlers is the number of bot-handler replicas (default 1).
+	BotHandlers int
+	// Token is the bot token (default DefaultToken).
+	Token string
+	// WebhookSecret is the webhook's secret token (default: random).
+	WebhookSecret string
+	// GlobalRate and ChatRate are the sandbox's flood limits in sending
+	// calls per second (0 = the sandbox's defaults, -1 = unlimited).
+	GlobalRate, ChatRate float64
+	// Env is added to every service's environment, after the Stack's own
+	// settings, so it may override them (e.g. "HANDLER_TIMEOUT=2s").
+	Env []string
+	// Output receives every service's output, each line prefixed with the
+	// service's name (default os.Stdout).
+	Output io.Writer
+	// Log receives the Stack's and the sandbox's own logs.
+	Log zerolog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Dir == "" {
+		return c, errors.New("stack: Config.Dir is required")
+	}
+	if c.DatabaseURL == "" {
+		return c, errors.New("stack: Config.DatabaseURL is required")
+	}
+	if c.BinDir == "" {
+		c.BinDir = filepath.Join(c.Dir, "bin")
+	}
+	if c.SandboxAddr == "" {
+		c.SandboxAddr = DefaultSandboxAddr
+	}
+	if c.GatewayAddr == "" {
+		addr, err := FreeAddr()
+		if err != nil {
+			return c, err
+		}
+		c.GatewayAddr = addr
+	}
+	if c.BotHandlers <= 0 {
+		c.BotHandlers = 1
+	}
+	if c.Token == "" {
+		c.Token = DefaultToken
+	}
+	if c.WebhookSecret == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return c, fmt.Errorf("stack: generating the webhook secret: %w", err)
+		}
+		c.WebhookSecret = hex.EncodeToString(b) // within Telegram's alphabet
+	}
+	if c.Output == nil {
+		c.Output = os.Stdout
+	}
+	return c, nil
+}
+
+// Stack is a running system. Its methods may be called from several
+// goroutines.
+type Stack struct {
+	// Sandbox is the fake Telegram: fake users write to the bot through it,
+	// and it records what the bot sent.
+	Sandbox *sandboxtg.Server
+	// NATSURL is the embedded broker's client URL; it stays the same across
+	// StopNATS and StartNATS.
+	NATSURL string
+	// GatewayURL is the gateway's base URL, e.g. http://127.0.0.1:PORT.
+	GatewayURL string
+	// WebhookURL is where the sandbox delivers updates:
+	// GatewayURL + /telegram/webhook.
+	WebhookURL string
+	// WebhookSecret is the secret the gateway expects in the
+	// X-Telegram-Bot-Api-Secret-Token header.
+	WebhookSecret string
+
+	cfg      Config
+	log      zerolog.Logger
+	natsDir  string
+	natsPort int
+	http     *http.Client
+
+	mu       sync.Mutex
+	closed   bool
+	nats     *server.Server // nil while stopped
+	gateway  *service
+	handlers []*service
+}
+
+// service is one long-running service process and what it takes to start it
+// again the same way.
+type service struct {
+	name    string // binary
+	label   string // output prefix, e.g. bot-handler-1
+	opsAddr string
+	env     []string
+	proc    *procs.Proc // nil while not running
+}
+
+// Start starts the system and returns once every service is ready; see the
+// package documentation for the order. On error, whatever was started is
+// stopped again.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{
+		cfg:           cfg,
+		log:           cfg.Log.With().Str("component", "stack").Logger(),
+		natsDir:       filepath.Join(cfg.Dir, "nats"),
+		http:          &http.Client{Timeout: probeTimeout, Transport: &http.Transport{}},
+		WebhookSecret: cfg.WebhookSecret,
+	}
+	defer func() {
+		if err != nil {
+			if cerr := s.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("stopping what had started: %w", cerr))
+			}
+		}
+	}()
+
+	port := cfg.NATSPort
+	if port == 0 {
+		port = -1 // natsembed's "any free port"
+	}
+	srv, err := natsembed.Start(natsembed.Options{Port: port, StoreDir: s.natsDir})
+	if err != nil {
+		return nil, fmt.Errorf("starting NATS: %w", err)
+	}
+	s.nats = srv
+	// StartNATS must come back on the same port so that clients reconnect.
+	s.natsPort = srv.Addr().(*net.TCPAddr).Port
+	s.NATSURL = srv.ClientURL()
+
+	s.Sandbox = sandboxtg.New(sandboxtg.Config{
+		Token:      cfg.Token,
+		GlobalRate: cfg.GlobalRate,
+		ChatRate:   cfg.ChatRate,
+		Log:        cfg.Log,
+	})
+	if err := s.Sandbox.Start(cfg.SandboxAddr); err != nil {
+		return nil, err
+	}
+
+	if !cfg.Prebuilt {
+		if err := s.build(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+
+	s.GatewayURL = "http://" + dialable(cfg.GatewayAddr)
+	s.WebhookURL = s.GatewayURL + "/telegram/webhook"
+	gwOps, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s.gateway = &service{name: Gateway, label: Gateway, opsAddr: gwOps, env: s.env(
+		"INSTANCE="+Gateway,
+		"OPS_ADDR="+gwOps,
+		"HTTP_ADDR="+cfg.GatewayAddr,
+		"TELEGRAM_WEBHOOK_SECRET="+cfg.WebhookSecret,
+		"WEBHOOK_PUBLIC_URL="+s.GatewayURL,
+	)}
+	if err := s.run(ctx, s.gateway); err != nil {
+		return nil, err
+	}
+	if err := s.waitWebhook(ctx); err != nil {
+		return nil, err
+	}
+
+	for i := range cfg.BotHandlers {
+		if err := s.startBotHandler(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	s.log.Info().Str("nats", s.NATSURL).Str("sandbox", s.Sandbox.URL()).Str("gateway", s.GatewayURL).
+		Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
+	return s, nil
+}
+
+// env is the environment every service gets, then the service's own
+// settings, then Config.Env (a later entry wins).
+func (s *Stack) env(own ...string) []string {
+	env := []string{
+		"NATS_URL=" + s.NATSURL,
+		"DATABASE_URL=" + s.cfg.DatabaseURL,
+		"TELEGRAM_BOT_TOKEN=" + s.cfg.Token,
+		"TELEGRAM_API_URL=" + s.Sandbox.URL(),
+	}
+	env = append(env, own...)
+	return append(env, s.cfg.Env...)
+}
+
+func (s *Stack) build(ctx context.Context) error {
+	root := s.cfg.Root
+	if root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("finding the repository to build: %w", err)
+		}
+		if root, err = procs.Root(wd); err != nil {
+			return fmt.Errorf("finding the repository to build: %w", err)
+		}
+	}
+	start := time.Now()
+	if err := procs.Build(ctx, root, s.cfg.BinDir, Binaries()...); err != nil {
+		return err
+	}
+	s.log.Info().Dur("took", time.Since(start)).Str("bin_dir", s.cfg.BinDir).Msg("services built")
+	return nil
+}
+
+// migrate runs the migrate job to completion; its output is in the error when
+// it fails.
+func (s *Stack) migrate(ctx context.Context) error {
+	var out bytes.Buffer
+	p, err := procs.Start(Migrate, filepath.Join(s.cfg.BinDir, Migrate),
+		s.env("INSTANCE="+Migrate), io.MultiWriter(s.cfg.Output, &out))
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := p.Wait(wctx); err != nil {
+		if ctx.Err() == nil && wctx.Err() == nil {
+			// Output is complete once the process is done.
+			return fmt.Errorf("migrating the database: %w\n%s", err, out.String())
+		}
+		p.Kill()
+		return fmt.Errorf("migrating the database: not done within %s: %w\n%s", readyTimeout, err, out.String())
+	}
+	return nil
+}
+
+// run starts svc and waits until its /readyz answers 200.
+func (s *Stack) run(ctx context.Context, svc *service) error {
+	p, err := procs.Start(svc.label, filepath.Join(s.cfg.BinDir, svc.name), svc.env, s.cfg.Output)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		p.Kill()
+		return fmt.Errorf("starting %s: the stack is closed", svc.label)
+	}
+	svc.proc = p
+	s.mu.Unlock()
+	if err := s.waitReady(ctx, svc.label, svc.opsAddr, p); err != nil {
+		return err
+	}
+	s.log.Info().Str("service", svc.label).Int("pid", p.Pid()).Str("ops", "http://"+svc.opsAddr).Msg("service ready")
+	return nil
+}
+
+// waitReady polls the service's /readyz until it answers 200, the process
+// exits, or readyTimeout passes.
+func (s *Stack) waitReady(ctx context.Context, label, opsAddr string, p *procs.Proc) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	url := "http://" + opsAddr + "/readyz"
+	last := "no answer yet"
+	for {
+		status, body, err := s.get(ctx, url)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case status == http.StatusOK:
+			return nil
+		default:
+			last = fmt.Sprintf("%d %s", status, bytes.TrimSpace(body))
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("%s exited before it was ready: %v", label, p.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready (%s): %w", label, last, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// waitWebhook waits until the sandbox delivers to the gateway, which the
+// gateway asks for at start (setWebhook), as it would ask Telegram.
+func (s *Stack) waitWebhook(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		url, err := webhookURL(ctx, s.http, s.Sandbox.URL(), s.cfg.Token)
+		if err == nil && url == s.WebhookURL {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the gateway did not register its webhook %s with the sandbox (have %q, %v): %w",
+				s.WebhookURL, url, err, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func (s *Stack) get(ctx context.Context, url string) (status int, body []byte, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return resp.StatusCode, body, err
+}
+
+// StopNATS shuts the broker down, as an outage would look to the services.
+// Stopping a stopped broker does nothing.
+func (s *Stack) StopNATS() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopNATSLocked()
+}
+
+func (s *Stack) stopNATSLocked() {
+	if s.nats == nil {
+		return
+	}
+	s.nats.Shutdown()
+	s.nats.WaitForShutdown()
+	s.nats = nil
+	s.log.Info().Msg("NATS stopped")
+}
+
+// StartNATS starts a stopped broker again on the same port and store, so
+// streams, consumers and stored messages survive and clients reconnect.
+func (s *Stack) StartNATS() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("starting NATS: the stack is closed")
+	}
+	if s.nats != nil {
+		return errors.New("starting NATS: already running")
+	}
+	srv, err := natsembed.Start(natsembed.Options{Port: s.natsPort, StoreDir: s.natsDir})
+	if err != nil {
+		return fmt.Errorf("starting NATS again on port %d: %w", s.natsPort, err)
+	}
+	s.nats = srv
+	s.log.Info().Msg("NATS started again")
+	return nil
+}
+
+// KillBotHandler kills replica i with SIGKILL, as a crash or an OOM kill
+// would, and waits for it to be gone. A replica that is not running is left
+// alone.
+func (s *Stack) KillBotHandler(i int) {
+	s.mu.Lock()
+	var p *procs.Proc
+	if i >= 0 && i < len(s.handlers) {
+		p, s.handlers[i].proc = s.handlers[i].proc, nil
+	}
+	s.mu.Unlock()
+	if p == nil {
+		s.log.Warn().Int("replica", i).Msg("KillBotHandler: replica not running")
+		return
+	}
+	p.Kill()
+	s.log.Info().Int("replica", i).Msg("bot-handler killed")
+}
+
+// StopBotHandler stops replica i gracefully (SIGTERM, then SIGKILL after the
+// grace period) and reports whether it stopped cleanly.
+func (s *Stack) StopBotHandler(i int) error {
+	s.mu.Lock()
+	var p *procs.Proc
+	if i >= 0 && i < len(s.handlers) {
+		p, s.handlers[i].proc = s.handlers[i].proc, nil
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("stopping bot-handler %d: not running", i)
+	}
+	return p.Stop(stopGrace)
+}
+
+// StartBotHandler starts replica i again (with its former ops address), or a
+// new replica when i is the number of replicas so far, and waits until it
+// is ready.
+func (s *Stack) StartBotHandler(i int) error {
+	return s.startBotHandler(context.Background(), i)
+}
+
+func (s *Stack) startBotHandler(ctx context.Context, i int) error {
+	s.mu.Lock()
+	switch {
+	case i < 0 || i > len(s.handlers):
+		s.mu.Unlock()
+		return fmt.Errorf("starting bot-handler %d: there are %d replicas", i, len(s.handlers))
+	case i < len(s.handlers) && s.handlers[i].proc != nil:
+		s.mu.Unlock()
+		return fmt.Errorf("starting bot-handler %d: already running", i)
+	}
+	if i == len(s.handlers) {
+		s.handlers = append(s.handlers, nil)
+	}
+	svc := s.handlers[i]
+	s.mu.Unlock()
+
+	if svc == nil {
+		ops, err := FreeAddr()
+		if err != nil {
+			return err
+		}
+		label := BotHandler + "-" + strconv.Itoa(i)
+		svc = &service{name: BotHandler, label: label, opsAddr: ops, env: s.env(
+			"INSTANCE="+label,
+			"OPS_ADDR="+ops,
+		)}
+		s.mu.Lock()
+		s.handlers[i] = svc
+		s.mu.Unlock()
+	}
+	return s.run(ctx, svc)
+}
+
+// OpsURL is the base URL of a service's ops endpoint (/livez, /readyz,
+// /metrics): Gateway (replica ignored) or BotHandler replica. It is empty for
+// an unknown service or replica.
+func (s *Stack) OpsURL(service string, replica int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case service == Gateway && s.gateway != nil:
+		return "http://" + s.gateway.opsAddr
+	case service == BotHandler && replica >= 0 && replica < len(s.handlers) && s.handlers[replica] != nil:
+		return "http://" + s.handlers[replica].opsAddr
+	}
+	return ""
+}
+
+// Close stops every service (SIGTERM, SIGKILL past a grace period), then the
+// sandbox, then NATS. It reports each service that did not stop cleanly: one
+// that had exited on its own with an error, failed at shutdown, or had to be
+// killed. Closing a closed stack does nothing.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var running []*procs.Proc
+	for _, svc := range append([]*service{s.gateway}, s.handlers...) {
+		if svc != nil && svc.proc != nil {
+			running = append(running, svc.proc)
+			svc.proc = nil
+		}
+	}
+	s.mu.Unlock()
+
+	if s.Sandbox != nil {
+		// A handler hanging on an injected fault would otherwise hold its
+		// service's shutdown up to its own deadline.
+		s.Sandbox.ClearFaults()
+	}
+	errs := make([]error, len(running))
+	var wg sync.WaitGroup
+	for i, p := range running {
+		wg.Go(func() { errs[i] = p.Stop(stopGrace) })
+	}
+	wg.Wait()
+
+	if s.Sandbox != nil {
+		s.Sandbox.Close()
+	}
+	s.mu.Lock()
+	s.stopNATSLocked()
+	s.mu.Unlock()
+	s.http.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago: it listens on port 0, takes the port and closes.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	return addr, nil
+}
+
+// dialable turns a listen address into one to connect to: a missing or
+// unspecified host becomes 127.0.0.1.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

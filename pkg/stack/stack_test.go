@@ -1,0 +1,143 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/url"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// lockedBuffer collects the services' output; procs writes it from several
+// goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func hostPort(t *testing.T, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	return u.Host
+}
+
+// TestStartAnswersAUserAndCloseLeavesNothingBehind builds the services, starts
+// the system with one bot-handler, has a user write /start and expects the
+// bot's reply in the chat; then Close must leave no process running and no
+// port bound.
+func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
+	db := pgdbtest.New(t)
+	var out lockedBuffer
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	bin := t.TempDir()
+	s, err := Start(ctx, Config{
+		Dir:         t.TempDir(),
+		BinDir:      bin,
+		DatabaseURL: db.DSN,
+		GlobalRate:  -1,
+		ChatRate:    -1,
+		Output:      &out,
+	})
+	require.NoError(t, err, "output:\n%s", out.String())
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			_ = s.Close()
+		}
+		if t.Failed() {
+			t.Logf("service output:\n%s", out.String())
+		}
+	})
+
+	const user = 1001
+	s.Sandbox.SendText(user, "/start")
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	msgs, err := s.Sandbox.WaitMessages(wctx, user, 1)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.EqualValues(t, 1, msgs[0].ReplyTo, "the reply answers the user's /start, the chat's first message")
+	require.NotEmpty(t, msgs[0].Plain)
+
+	// The operator's view of the same update; it is counted once the
+	// handler has returned, a moment after the reply went out.
+	var m map[string]float64
+	require.Eventually(t, func() bool {
+		m, err = s.Metrics(ctx, BotHandler, 0)
+		return err == nil && m[`vpnbot_bot_updates_total{outcome="handled"}`] == 1
+	}, 5*time.Second, 20*time.Millisecond, "metrics: %v %v", err, m)
+	require.Equal(t, 1.0, m["vpnbot_bot_updates_total"], "summed over outcomes")
+	_, err = s.Metrics(ctx, Gateway, 0)
+	require.NoError(t, err)
+	_, err = s.Metrics(ctx, BotHandler, 1)
+	require.Error(t, err, "there is no second replica")
+
+	// A replica stopped gracefully and started again takes up the work.
+	require.NoError(t, s.StopBotHandler(0), "a bot-handler stops cleanly on SIGTERM")
+	require.Error(t, s.StopBotHandler(0), "it is no longer running")
+	require.NoError(t, s.StartBotHandler(0))
+	require.Error(t, s.StartBotHandler(0), "it is already running")
+	const later = 1002
+	s.Sandbox.SendText(later, "/help")
+	msgs, err = s.Sandbox.WaitMessages(wctx, later, 1)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, msgs[0].ReplyTo)
+
+	s.mu.Lock()
+	pids := []int{s.gateway.proc.Pid(), s.handlers[0].proc.Pid()}
+	addrs := []string{s.gateway.opsAddr, s.handlers[0].opsAddr, hostPort(t, s.GatewayURL),
+		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL)}
+	s.mu.Unlock()
+
+	closed = true
+	require.NoError(t, s.Close(), "every service stops cleanly on SIGTERM")
+	require.NoError(t, s.Close(), "a second Close does nothing")
+	for _, pid := range pids {
+		require.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "process %d still exists", pid)
+	}
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		require.NoError(t, err, "%s is still bound", addr)
+		require.NoError(t, ln.Close())
+	}
+
+	t.Run("a failed migration stops the start and says why", func(t *testing.T) {
+		var out lockedBuffer
+		_, err := Start(ctx, Config{
+			Dir:         t.TempDir(),
+			BinDir:      bin,
+			Prebuilt:    true, // built above
+			DatabaseURL: "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2",
+			Output:      &out,
+		})
+		require.ErrorContains(t, err, "migrating the database")
+		require.ErrorContains(t, err, `"event":"SERVICE_STOP"`, "the job's own log is in the error")
+		require.Contains(t, out.String(), "migrate", "and in Output, prefixed with the job's name")
+	})
+}
