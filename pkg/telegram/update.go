@@ -1,10 +1,11 @@
 package telegram
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+
+	"github.com/tidwall/gjson"
 )
 
 // Sentinel errors of ParseUpdate, wrapped with details.
@@ -32,49 +33,16 @@ func (m UpdateMeta) RoutingKey() int64 {
 	return m.UserID
 }
 
-// updateKinds are the update fields that name a chat or a user, in the order
-// they are looked at. A real update carries exactly one of them; the fixed
-// order keeps the result deterministic for anything else.
-var updateKinds = [...]string{
-	"message",
-	"edited_message",
-	"channel_post",
-	"edited_channel_post",
-	"business_connection",
-	"business_message",
-	"edited_business_message",
-	"deleted_business_messages",
-	"message_reaction",
-	"message_reaction_count",
-	"inline_query",
-	"chosen_inline_result",
-	"callback_query",
-	"shipping_query",
-	"pre_checkout_query",
-	"purchased_paid_media",
-	"poll_answer",
-	"my_chat_member",
-	"chat_member",
-	"chat_join_request",
-	"chat_boost",
-	"removed_chat_boost",
-}
-
-type idOnly struct {
-	ID int64 `json:"id"`
-}
-
-// party is the union of the fields by which the update kinds above name their
-// chat and user: messages and member updates have chat and from; queries have
-// from; poll_answer and message_reaction have user; a callback_query has the
-// chat of its message.
-type party struct {
-	Chat    *idOnly `json:"chat"`
-	From    *idOnly `json:"from"`
-	User    *idOnly `json:"user"`
-	Message *struct {
-		Chat *idOnly `json:"chat"`
-	} `json:"message"`
+// kinds are the update fields that name a chat or a user. A real update
+// carries exactly one of them; for anything else the first one found in the
+// body decides.
+var kinds = map[string]bool{
+	"message": true, "edited_message": true, "channel_post": true, "edited_channel_post": true,
+	"business_connection": true, "business_message": true, "edited_business_message": true,
+	"deleted_business_messages": true, "message_reaction": true, "message_reaction_count": true,
+	"inline_query": true, "chosen_inline_result": true, "callback_query": true, "shipping_query": true,
+	"pre_checkout_query": true, "purchased_paid_media": true, "poll_answer": true, "my_chat_member": true,
+	"chat_member": true, "chat_join_request": true, "chat_boost": true, "removed_chat_boost": true,
 }
 
 // ParseUpdate decodes only what routing needs from a raw update. It fails
@@ -83,52 +51,66 @@ type party struct {
 // unknown update kind, a chat id of the wrong type — leaves ChatID and UserID
 // zero rather than failing: the update is still worth delivering, and the
 // handler that decodes it fully decides what it means.
+//
+// The gateway parses every update it stores, so this reads the body with
+// gjson in a couple of passes and no allocations, rather than decoding it.
 func ParseUpdate(raw []byte) (UpdateMeta, error) {
-	var fields map[string]json.RawMessage
-	// A JSON null decodes into a nil map without error, hence the first-byte check.
-	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+	if !gjson.ValidBytes(raw) {
 		return UpdateMeta{}, ErrNotJSON
 	}
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return UpdateMeta{}, fmt.Errorf("%w: %w", ErrNotJSON, err)
+	root := gjson.ParseBytes(raw)
+	if !root.IsObject() {
+		return UpdateMeta{}, ErrNotJSON
 	}
 	var meta UpdateMeta
-	idRaw, ok := fields["update_id"]
-	if !ok {
+	var id, kind gjson.Result
+	root.ForEach(func(key, value gjson.Result) bool {
+		switch {
+		case key.Str == "update_id" && !id.Exists():
+			id = value
+		case kinds[key.Str] && !kind.Exists():
+			kind = value
+		}
+		return !id.Exists() || !kind.Exists()
+	})
+	if !id.Exists() {
 		return UpdateMeta{}, fmt.Errorf("%w: field missing", ErrNoUpdateID)
 	}
-	// Unmarshalling into int64 rejects fractions, exponents, strings and overflow.
-	if err := json.Unmarshal(idRaw, &meta.UpdateID); err != nil || meta.UpdateID <= 0 {
-		return UpdateMeta{}, fmt.Errorf("%w: got %.32s", ErrNoUpdateID, idRaw)
+	if meta.UpdateID = integer(id); meta.UpdateID <= 0 {
+		return UpdateMeta{}, fmt.Errorf("%w: got %.32s", ErrNoUpdateID, id.Raw)
 	}
-	meta.ChatID, meta.UserID = locate(fields)
+	meta.ChatID, meta.UserID = ids(kind)
 	return meta, nil
 }
 
-// locate returns the chat and user of the first update kind present in fields.
-func locate(fields map[string]json.RawMessage) (chatID, userID int64) {
-	for _, kind := range updateKinds {
-		body, ok := fields[kind]
-		if !ok {
-			continue
-		}
-		var p party
-		if json.Unmarshal(body, &p) != nil {
-			return 0, 0
-		}
-		switch {
-		case p.Chat != nil:
-			chatID = p.Chat.ID
-		case p.Message != nil && p.Message.Chat != nil:
-			chatID = p.Message.Chat.ID
-		}
-		switch {
-		case p.From != nil:
-			userID = p.From.ID
-		case p.User != nil:
-			userID = p.User.ID
-		}
-		return chatID, userID
+// integer is r as an int64 when it is an integer literal that fits (no
+// fraction, exponent, string or overflow), else 0.
+func integer(r gjson.Result) int64 {
+	if r.Type != gjson.Number {
+		return 0
 	}
-	return 0, 0
+	n, err := strconv.ParseInt(r.Raw, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// ids returns the chat and user an update kind names: messages and member
+// updates have chat and from; queries have from; poll_answer and
+// message_reaction have user; a callback_query has the chat of its message.
+// A value of the wrong type counts as absent.
+func ids(kind gjson.Result) (chatID, userID int64) {
+	if !kind.IsObject() {
+		return 0, 0
+	}
+	chatID = integer(kind.Get("chat.id"))
+	if chatID == 0 {
+		chatID = integer(kind.Get("message.chat.id"))
+	}
+	userID = integer(kind.Get("from.id"))
+	if userID == 0 {
+		userID = integer(kind.Get("user.id"))
+	}
+	return chatID, userID
 }

@@ -71,8 +71,8 @@ var updates = []struct {
 		telegram.UpdateMeta{UpdateID: 10026}},
 	{"unknown kind", `{"update_id":10027,"something_new":{"chat":{"id":5}}}`,
 		telegram.UpdateMeta{UpdateID: 10027}},
-	{"chat id of the wrong type", `{"update_id":10028,"message":{"chat":{"id":"111"},"from":{"id":111}}}`,
-		telegram.UpdateMeta{UpdateID: 10028}},
+	{"chat id of the wrong type: the user still routes it", `{"update_id":10028,"message":{"chat":{"id":"111"},"from":{"id":111}}}`,
+		telegram.UpdateMeta{UpdateID: 10028, UserID: 111}},
 	{"largest update id, whitespace around", " \n{\"update_id\":9223372036854775807}\n",
 		telegram.UpdateMeta{UpdateID: 9223372036854775807}},
 }
@@ -156,4 +156,15 @@ func FuzzParseUpdate(f *testing.F) {
 			t.Fatalf("compact form parsed differently: %+v then %+v, %v", meta, c, err)
 		}
 	})
+}
+
+// BenchmarkParseUpdate is the gateway's per-request decoding cost.
+func BenchmarkParseUpdate(b *testing.B) {
+	raw := []byte(`{"update_id":123456,"message":{"message_id":123456,"from":{"id":1000123,"is_bot":false,"first_name":"Load","username":"load_1000123","language_code":"en"},"chat":{"id":1000123,"first_name":"Load","username":"load_1000123","type":"private"},"date":1764250000,"text":"hello, how do I connect on Android?"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := telegram.ParseUpdate(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -48,7 +48,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 64, "concurrent connections for the gateway load")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up of each gateway run")
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "measured length of each gateway run")
-	flag.IntVar(&o.rounds, "rounds", 2, "alternating ceiling/gateway rounds; the best of each is reported")
+	flag.IntVar(&o.rounds, "rounds", 3, "alternating ceiling/gateway rounds; the best of each is reported")
 	flag.IntVar(&o.rate, "rate", 500, "updates per second for the pipeline run")
 	flag.IntVar(&o.chats, "chats", 1000, "distinct chats in the pipeline run")
 	flag.DurationVar(&o.pipelineFor, "pipeline-duration", 20*time.Second, "length of the pipeline run")
