@@ -44,6 +44,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	hba=/etc/postgresql/$version/main/pg_hba.conf
 	sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
 	sed -i -E 's/^(local\s+all\s+postgres\s+)\S+/\1trust/' "$hba"
+	# The package may have started the cluster already: make it read the new rules.
+	pg_ctlcluster --skip-systemctl-redirect "$version" main reload 2>/dev/null || true
 	if start_cluster; then exit 0; fi
 fi
 

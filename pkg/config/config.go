@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -20,6 +21,9 @@ type Base struct {
 	LogLevel string `env:"LOG_LEVEL"`
 	OpsAddr  string `env:"OPS_ADDR"`
 	NATSURL  string `env:"NATS_URL" secret:"dsn"`
+	// WatchdogExitAfter, when set, makes the process exit once its liveness
+	// check has failed for that long: for runs without an orchestrator.
+	WatchdogExitAfter time.Duration `env:"WATCHDOG_EXIT_AFTER"`
 }
 
 // DB holds the settings of a service that talks to PostgreSQL.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -29,6 +30,19 @@ type Ops struct {
 	liveness  map[string]Check
 	readiness map[string]Check
 	failing   map[string]bool // liveness checks currently failing, to log each failure once
+
+	watchdogAfter time.Duration // 0: no self-watchdog
+}
+
+// watchdogInterval is how often the self-watchdog looks at liveness.
+const watchdogInterval = 5 * time.Second
+
+// SetWatchdog makes Serve also run the self-watchdog (see Watchdog): the
+// process exits once liveness has failed for exitAfter. 0 turns it off.
+func (o *Ops) SetWatchdog(exitAfter time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.watchdogAfter = exitAfter
 }
 
 // NewOps returns an ops endpoint with a fresh metrics registry holding the Go
@@ -138,11 +152,24 @@ func (o *Ops) serveCheck(check func(context.Context) error) http.HandlerFunc {
 	}
 }
 
-// Serve listens on addr and serves the ops endpoint until ctx is done.
+// Serve listens on addr and serves the ops endpoint until ctx is done, with
+// the self-watchdog beside it when SetWatchdog asked for one.
 func (o *Ops) Serve(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on OPS_ADDR %s: %w", addr, err)
+	}
+	o.mu.Lock()
+	after := o.watchdogAfter
+	o.mu.Unlock()
+	if after > 0 {
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			o.Watchdog(wctx, after, watchdogInterval, os.Exit)
+		}()
+		defer func() { stop(); <-done }()
 	}
 	return ServeHTTP(ctx, ln, o.Handler())
 }

@@ -92,6 +92,7 @@ func run(ctx context.Context) error {
 	})
 
 	g, ctx := errgroup.WithContext(ctx)
+	ops.SetWatchdog(cfg.WatchdogExitAfter)
 	g.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
 	g.Go(func() error {
 		if err := updates.DeclareStreams(ctx, js, log); err != nil {

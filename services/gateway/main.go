@@ -72,6 +72,7 @@ func run(ctx context.Context) (err error) {
 	}
 
 	eg, ctx := errgroup.WithContext(ctx)
+	ops.SetWatchdog(cfg.WatchdogExitAfter)
 	eg.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
 	eg.Go(func() error { return gw.Run(ctx, ln) })
 	return eg.Wait()
