@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +15,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/stack"
@@ -231,23 +228,14 @@ func chatRange(first int64, n int) []int64 {
 	return out
 }
 
-// output collects the services' prefixed output for the test to search.
+// output collects the services' prefixed output for the test to search;
+// procs writes it one line at a time.
 type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write is called by procs one line at a time.
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
+	obstest.LogBuffer
 }
 
 func (o *output) tail(n int) string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	lines := strings.SplitAfter(o.buf.String(), "\n")
+	lines := strings.SplitAfter(o.String(), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "")
 }
 
@@ -267,16 +255,11 @@ func (l logLine) str(key string) string {
 // prefix starts with source, in output order, for which match (if not nil)
 // holds.
 func (o *output) events(source, ev string, match func(logLine) bool) []logLine {
-	o.mu.Lock()
-	data := slices.Clone(o.buf.Bytes())
-	o.mu.Unlock()
 	var out []logLine
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		prefix, body, ok := strings.Cut(sc.Text(), " | ")
+	for _, line := range o.Lines(ev) {
+		prefix, body, ok := strings.Cut(line, " | ")
 		prefix = strings.TrimSpace(prefix)
-		if !ok || !strings.HasPrefix(prefix, source) || !strings.Contains(body, ev) {
+		if !ok || !strings.HasPrefix(prefix, source) {
 			continue
 		}
 		l := logLine{Source: prefix}

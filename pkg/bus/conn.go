@@ -84,3 +84,26 @@ func Ready(nc *nats.Conn) func(ctx context.Context) error {
 		return nil
 	}
 }
+
+// Drain closes nc once its work is done, waiting at most timeout. A service
+// calls it at shutdown, after it has stopped publishing and consuming,
+// instead of Close: draining lets the subscriptions handle the messages
+// already delivered to them and flushes what the connection still buffers
+// until the server has it, while Close drops the former and does not wait
+// for the latter.
+func Drain(nc *nats.Conn, timeout time.Duration, log zerolog.Logger) {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		// A connection that is down cannot drain; it is closed all the same.
+		log.Warn().Err(err).Msg("could not drain the NATS connection")
+		nc.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(timeout):
+		log.Warn().Dur("timeout", timeout).Msg("draining the NATS connection timed out; closing it")
+		nc.Close()
+	}
+}

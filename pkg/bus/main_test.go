@@ -1,10 +1,7 @@
 package bus_test
 
 import (
-	"bytes"
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,49 +13,17 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// logBuffer collects a runner's log lines; handlers and loops write from
-// many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the log lines that contain all of parts.
-func (b *logBuffer) lines(parts ...string) []string {
-	var out []string
-	for _, l := range strings.Split(b.String(), "\n") {
-		ok := l != ""
-		for _, p := range parts {
-			ok = ok && strings.Contains(l, p)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func newLog() (*logBuffer, zerolog.Logger) {
-	b := &logBuffer{}
-	return b, zerolog.New(b).With().Timestamp().Logger()
+// newLog returns a logger and the buffer a test reads its lines from.
+func newLog() (*obstest.LogBuffer, zerolog.Logger) {
+	b := &obstest.LogBuffer{}
+	return b, obstest.NewLogger(b)
 }
 
 // fastConfig is a runner configuration with short timeouts, for tests.
@@ -121,38 +86,15 @@ func publish(t *testing.T, js jetstream.JetStream, partition int, body, msgID st
 	require.False(t, dup, "message %s already in the stream", msgID)
 }
 
-// metric returns the value of the counter or gauge name with the given
-// label values, or -1 when there is no such series.
+// metric returns the value of the series name{labels}, or -1 when there is
+// no such series.
 func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if have[k] != v {
-					continue series
-				}
-			}
-			switch {
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
-			case m.GetHistogram() != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
+	v, ok := obstest.Metric(t, reg, name, labels)
+	if !ok {
+		return -1
 	}
-	return -1
+	return v
 }
 
 // requireMetric waits until metric reports want: metrics move just after
@@ -164,9 +106,9 @@ func requireMetric(t *testing.T, reg *prometheus.Registry, name string, labels m
 }
 
 // requireLog waits until a log line holds all of parts.
-func requireLog(t *testing.T, logs *logBuffer, parts ...string) {
+func requireLog(t *testing.T, logs *obstest.LogBuffer, parts ...string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(logs.lines(parts...)) > 0 }, 5*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return len(logs.Lines(parts...)) > 0 }, 5*time.Second, 10*time.Millisecond,
 		"no log line with %q in:\n%s", parts, logs)
 }
 

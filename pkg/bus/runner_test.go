@@ -167,7 +167,7 @@ func TestRunnerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
 	requireMetric(t, reg, "vpnbot_consumer_messages_total", outcome("retry"), 1)
 	requireMetric(t, reg, "vpnbot_consumer_messages_total", outcome("ok"), 3)
 	requireMetric(t, reg, "vpnbot_consumer_redeliveries_total", updatesLabels, 1)
-	require.Len(t, logs.lines(`"level":"warn"`, "connection reset by peer", `"stream_seq":1`), 1)
+	require.Len(t, logs.Lines(`"level":"warn"`, "connection reset by peer", `"stream_seq":1`), 1)
 	require.Empty(t, listDLQ(t, js))
 }
 
@@ -305,7 +305,7 @@ func TestRunnerGivesUpHungHandlerAndMovesOn(t *testing.T) {
 	require.GreaterOrEqual(t, waited, cfg.HandlerTimeout, "the handler gets its whole deadline")
 	require.Less(t, waited, cfg.HandlerTimeout+time.Second, "the partition moves on within deadline + 1s")
 
-	timeouts := logs.lines(obs.EventHandlerTimeout)
+	timeouts := logs.Lines(obs.EventHandlerTimeout)
 	require.Len(t, timeouts, 1, logs.String())
 	require.Contains(t, timeouts[0], `"subject":"tg.updates.0"`)
 	require.Contains(t, timeouts[0], `"stream_seq":1`)
@@ -344,7 +344,7 @@ func TestRunnerCountsAHandlerFailingAtItsDeadlineAsATimeout(t *testing.T) {
 	publish(t, js, 0, "next", "bot1:2")
 
 	require.Eventually(t, func() bool { return rec.count("next") == 1 }, 10*time.Second, 10*time.Millisecond)
-	require.Len(t, logs.lines(obs.EventHandlerTimeout), 1, logs.String())
+	require.Len(t, logs.Lines(obs.EventHandlerTimeout), 1, logs.String())
 	entries := listDLQ(t, js)
 	require.Len(t, entries, 1)
 	require.Equal(t, bus.DLQReasonTimeout, entries[0].Reason, "not retried: it would most likely hang again")
@@ -391,7 +391,7 @@ func TestRunnerGateClosedConsumesNoDeliveries(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 0, ci.Delivered.Consumer, "nothing is delivered while the gate is closed")
 	require.EqualValues(t, 1, ci.NumPending)
-	require.NotEmpty(t, logs.lines(bus.EventGateClosed))
+	require.NotEmpty(t, logs.Lines(bus.EventGateClosed))
 
 	dbDown.Store(false)
 	require.Eventually(t, func() bool { return len(rec.deliveries()) == 1 }, 5*time.Second, 10*time.Millisecond)
@@ -480,7 +480,7 @@ func TestConnectBeforeNATSIsUp(t *testing.T) {
 	require.NoError(t, err, "a service starts before NATS")
 	t.Cleanup(nc.Close)
 	require.Error(t, bus.Ready(nc)(ctx))
-	require.NotEmpty(t, logs.lines(bus.EventNATSDisconnected))
+	require.NotEmpty(t, logs.Lines(bus.EventNATSDisconnected))
 
 	srv.Restart()
 	require.Eventually(t, func() bool { return bus.Ready(nc)(ctx) == nil }, 10*time.Second, 20*time.Millisecond)

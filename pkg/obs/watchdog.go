@@ -22,8 +22,11 @@ func (o *Ops) Watchdog(ctx context.Context, exitAfter, interval time.Duration, e
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case <-t.C:
 			err := o.Live(ctx)
+			// Measured after the check, not from the tick: a failure then
+			// counts from no earlier than it could have been seen.
+			now := time.Now()
 			switch {
 			case err == nil:
 				failingSince = time.Time{}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 )
@@ -22,12 +23,22 @@ const (
 	fastRetry = 100 * time.Millisecond
 )
 
+// newElection sets up one test's election: a fresh database, an advisory
+// lock key no other test contends for, and a context whose cancellation stops
+// the contenders started with it (at the latest when the test ends).
+func newElection(t *testing.T) (*pgdbtest.DB, int64, context.Context, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	return pgdbtest.New(t), rand.Int64(), ctx, cancel
+}
+
 // contender is one replica taking part in an election, with its own logs and
 // metrics, as a separate process would have.
 type contender struct {
 	appName string
 	elector *pgdb.Elector
-	logs    *logBuffer
+	logs    *obstest.LogBuffer
 	reg     *prometheus.Registry
 	done    chan error // Run's result
 }
@@ -53,8 +64,8 @@ func startContenderWith(ctx context.Context, t *testing.T, connCfg *pgx.ConnConf
 	retry time.Duration, lead func(context.Context) error,
 ) *contender {
 	t.Helper()
-	logs := &logBuffer{}
-	log := testLogger(logs)
+	logs := &obstest.LogBuffer{}
+	log := obstest.NewLogger(logs)
 	connCfg.RuntimeParams["application_name"] = appName
 	c := &contender{appName: appName, logs: logs, reg: prometheus.NewRegistry(), done: make(chan error, 1)}
 	c.elector = pgdb.NewElector(connCfg, key, job, log, c.reg)
@@ -134,10 +145,7 @@ func receive(t *testing.T, ch <-chan string, what string) string {
 
 func TestElectorOneLeaderAndFailoverWhenItsConnectionDies(t *testing.T) {
 	t.Parallel()
-	db := pgdbtest.New(t)
-	key := rand.Int64()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+	db, key, ctx, cancel := newElection(t)
 	started, ended := make(chan string, 4), make(chan string, 4)
 	names := []string{"elector-a-" + db.Schema, "elector-b-" + db.Schema}
 	contenders := map[string]*contender{}
@@ -159,7 +167,7 @@ func TestElectorOneLeaderAndFailoverWhenItsConnectionDies(t *testing.T) {
 	require.False(t, second.elector.IsLeader())
 	require.EqualValues(t, 1, metric(t, first.reg, "vpnbot_leader", map[string]string{"name": job}))
 	require.EqualValues(t, 0, metric(t, second.reg, "vpnbot_leader", map[string]string{"name": job}))
-	require.Len(t, first.logs.events(t, obs.EventLeaderAcquired), 1)
+	require.Len(t, first.logs.Events(t, obs.EventLeaderAcquired), 1)
 	holder, pid := lockHolder(t, db, key)
 	require.Equal(t, first.appName, holder)
 
@@ -170,14 +178,14 @@ func TestElectorOneLeaderAndFailoverWhenItsConnectionDies(t *testing.T) {
 	require.True(t, terminated)
 	require.Equal(t, first.appName, receive(t, ended, "the old leader's job to stop"))
 	require.Equal(t, second.appName, receive(t, started, "the standby to take over"))
-	require.Eventually(t, func() bool { return len(first.logs.events(t, obs.EventLeaderLost)) > 0 },
+	require.Eventually(t, func() bool { return len(first.logs.Events(t, obs.EventLeaderLost)) > 0 },
 		takeover, 20*time.Millisecond)
 	require.False(t, first.elector.IsLeader())
 	require.True(t, second.elector.IsLeader())
 	require.EqualValues(t, 0, metric(t, first.reg, "vpnbot_leader", map[string]string{"name": job}))
 	require.EqualValues(t, 1, metric(t, second.reg, "vpnbot_leader", map[string]string{"name": job}))
 	require.EqualValues(t, 1, metric(t, second.reg, "vpnbot_leader_changes_total", map[string]string{"name": job}))
-	lost := first.logs.events(t, obs.EventLeaderLost)
+	lost := first.logs.Events(t, obs.EventLeaderLost)
 	require.Len(t, lost, 1)
 	require.Equal(t, "warn", lost[0]["level"])
 	require.Contains(t, lost[0]["cause"], "leader connection lost")
@@ -194,10 +202,7 @@ func TestElectorOneLeaderAndFailoverWhenItsConnectionDies(t *testing.T) {
 
 func TestElectorReleasesTheLockWhenLeadPanics(t *testing.T) {
 	t.Parallel()
-	db := pgdbtest.New(t)
-	key := rand.Int64()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+	db, key, ctx, cancel := newElection(t)
 	started, ended := make(chan string, 2), make(chan string, 2)
 	crash := make(chan struct{})
 	// The panicking replica waits long before contending again, so the lock
@@ -213,9 +218,9 @@ func TestElectorReleasesTheLockWhenLeadPanics(t *testing.T) {
 	close(crash)
 	require.Equal(t, "b", receive(t, started, "the standby to take over"))
 	// The standby may lead before the panicked replica has logged its loss.
-	require.Eventually(t, func() bool { return len(a.logs.events(t, obs.EventLeaderLost)) > 0 },
+	require.Eventually(t, func() bool { return len(a.logs.Events(t, obs.EventLeaderLost)) > 0 },
 		takeover, 20*time.Millisecond)
-	lost := a.logs.events(t, obs.EventLeaderLost)
+	lost := a.logs.Events(t, obs.EventLeaderLost)
 	require.Len(t, lost, 1)
 	require.Equal(t, "error", lost[0]["level"])
 	require.Contains(t, lost[0]["error"], "bug in the job")
@@ -235,10 +240,7 @@ func TestElectorReleasesTheLockWhenLeadPanics(t *testing.T) {
 
 func TestElectorLeadsAgainAfterLeadFails(t *testing.T) {
 	t.Parallel()
-	db := pgdbtest.New(t)
-	key := rand.Int64()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+	db, key, ctx, cancel := newElection(t)
 	started, ended := make(chan string, 2), make(chan string, 2)
 	terms := 0
 	c := startContender(ctx, t, db, key, "elector-retry-"+db.Schema, fastRetry, func(ctx context.Context) error {
@@ -252,13 +254,13 @@ func TestElectorLeadsAgainAfterLeadFails(t *testing.T) {
 	require.Equal(t, "c", receive(t, started, "the second term"))
 	require.True(t, c.elector.IsLeader())
 	require.EqualValues(t, 2, metric(t, c.reg, "vpnbot_leader_changes_total", map[string]string{"name": job}))
-	lost := c.logs.events(t, obs.EventLeaderLost)
+	lost := c.logs.Events(t, obs.EventLeaderLost)
 	require.Len(t, lost, 1)
 	require.Contains(t, lost[0]["error"], "crypto pay unreachable")
 
 	cancel()
 	c.waitStopped(t)
-	lost = c.logs.events(t, obs.EventLeaderLost)
+	lost = c.logs.Events(t, obs.EventLeaderLost)
 	require.Len(t, lost, 2)
 	require.Equal(t, "info", lost[1]["level"], "a shutdown is not a warning")
 	requireNothingLeft(t, db, key, c.appName)
@@ -266,11 +268,8 @@ func TestElectorLeadsAgainAfterLeadFails(t *testing.T) {
 
 func TestElectorLeadsAgainAfterADatabaseOutage(t *testing.T) {
 	t.Parallel()
-	db := pgdbtest.New(t)
+	db, key, ctx, cancel := newElection(t)
 	proxy := pgdbtest.NewProxy(t, db.Addr())
-	key := rand.Int64()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	started, ended := make(chan string, 2), make(chan string, 2)
 	c := startContenderWith(ctx, t, proxyConnConfig(t, proxy, db), key, "elector-outage-"+db.Schema, fastRetry,
 		leadUntilDone("c", started, ended))
@@ -279,10 +278,10 @@ func TestElectorLeadsAgainAfterADatabaseOutage(t *testing.T) {
 	proxy.Cut()
 	receive(t, ended, "the job to stop when the database went away")
 	require.False(t, c.elector.IsLeader())
-	const cannotConnect = "leader election: cannot connect, retrying"
-	require.Eventually(t, func() bool { return len(c.logs.lines(t, "message", cannotConnect)) > 0 },
+	const cannotConnect = `"message":"leader election: cannot connect, retrying"`
+	require.Eventually(t, func() bool { return len(c.logs.Lines(cannotConnect)) > 0 },
 		takeover, 20*time.Millisecond)
-	require.Never(t, func() bool { return len(c.logs.lines(t, "message", cannotConnect)) > 1 },
+	require.Never(t, func() bool { return len(c.logs.Lines(cannotConnect)) > 1 },
 		5*fastRetry, fastRetry/2, "an outage must be logged once, not at every retry")
 
 	proxy.Restore()

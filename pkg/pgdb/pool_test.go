@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 )
@@ -23,8 +24,8 @@ func TestOpenLogsPoolSizeAndExportsPoolMetrics(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db := pgdbtest.New(t)
-	var logs logBuffer
-	log := testLogger(&logs)
+	var logs obstest.LogBuffer
+	log := obstest.NewLogger(&logs)
 	reg := prometheus.NewRegistry()
 	// Trust authentication ignores the password, which must not reach the log.
 	dsn, err := url.Parse(db.DSN)
@@ -37,7 +38,7 @@ func TestOpenLogsPoolSizeAndExportsPoolMetrics(t *testing.T) {
 	t.Cleanup(pool.Close)
 
 	require.EqualValues(t, 7, pool.Config().MaxConns)
-	evs := logs.events(t, obs.EventDBPoolMaxSize)
+	evs := logs.Events(t, obs.EventDBPoolMaxSize)
 	require.Len(t, evs, 1)
 	require.EqualValues(t, 7, evs[0]["value"])
 	require.Equal(t, "DB_POOL_MAX_SIZE=7", evs[0]["message"])

@@ -1,36 +1,18 @@
 package procs_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func script(t *testing.T, body string) string {
 	t.Helper()
@@ -40,7 +22,7 @@ func script(t *testing.T, body string) string {
 }
 
 func TestStartPrefixesOutputAndReportsExit(t *testing.T) {
-	var out syncBuffer
+	var out obstest.LogBuffer
 	p, err := procs.Start("echoer", script(t, `echo "hello $GREETING"; echo oops >&2; exit 3`), []string{"GREETING=world"}, &out)
 	require.NoError(t, err)
 	err = p.Wait(context.Background())
@@ -50,7 +32,7 @@ func TestStartPrefixesOutputAndReportsExit(t *testing.T) {
 }
 
 func TestStopEndsAProcessThatHandlesSIGTERM(t *testing.T) {
-	var out syncBuffer
+	var out obstest.LogBuffer
 	p, err := procs.Start("svc", script(t, `trap 'echo stopping; exit 0' TERM; echo up; while true; do sleep 0.05; done`), nil, &out)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "up") }, 5*time.Second, 10*time.Millisecond)
@@ -59,7 +41,7 @@ func TestStopEndsAProcessThatHandlesSIGTERM(t *testing.T) {
 }
 
 func TestStopKillsAProcessThatIgnoresSIGTERM(t *testing.T) {
-	var out syncBuffer
+	var out obstest.LogBuffer
 	p, err := procs.Start("stubborn", script(t, `trap '' TERM; echo up; while true; do sleep 0.05; done`), nil, &out)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "up") }, 5*time.Second, 10*time.Millisecond)

@@ -1,15 +1,13 @@
 package schema_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/schema"
 )
@@ -61,36 +60,6 @@ func poolIn(t *testing.T, base, schemaName string) *pgxpool.Pool {
 	return pool
 }
 
-// logBuffer collects log lines written by concurrent migrators.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) applied(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		if m["event"] == schema.EventMigrationApplied {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func tablesIn(t *testing.T, pool *pgxpool.Pool, schemaName string) []string {
 	t.Helper()
 	rows, err := pool.Query(t.Context(),
@@ -104,38 +73,59 @@ func tablesIn(t *testing.T, pool *pgxpool.Pool, schemaName string) []string {
 func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
 	t.Parallel()
 	pool, name := emptySchema(t)
-	var logs logBuffer
-	log := zerolog.New(&logs)
+	var logs obstest.LogBuffer
+	log := obstest.NewLogger(&logs)
 
 	require.NoError(t, schema.Migrate(t.Context(), pool, log))
-	applied := logs.applied(t)
-	require.Len(t, applied, 1)
-	require.EqualValues(t, 1, applied[0]["version"])
-	require.Equal(t, "00001_init.sql", applied[0]["file"])
-	require.Equal(t, []string{"goose_db_version", "processed_updates", "users"}, tablesIn(t, pool, name))
+	files := migrationFiles(t)
+	applied := logs.Events(t, schema.EventMigrationApplied)
+	require.Len(t, applied, len(files))
+	for i, a := range applied {
+		require.EqualValues(t, i+1, a["version"], "migrations apply in order")
+		require.Equal(t, files[i], a["file"])
+	}
+	require.Equal(t, []string{
+		"goose_db_version", "invoices", "notifications_sent", "plans", "processed_updates",
+		"subscriptions", "trials", "users", "vpn_accesses",
+	}, tablesIn(t, pool, name))
 	var indexed bool
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_indexes
 		WHERE schemaname = $1 AND tablename = 'processed_updates' AND indexdef LIKE '%(handled_at)%')`, name).Scan(&indexed))
 	require.True(t, indexed, "the inbox cannot be pruned by age without an index on handled_at")
 
 	require.NoError(t, schema.Migrate(t.Context(), pool, log))
-	require.Len(t, logs.applied(t), 1, "the second run applied something again")
+	require.Len(t, logs.Events(t, schema.EventMigrationApplied), len(files), "the second run applied something again")
+}
+
+// migrationFiles lists the numbered migration files, in order.
+func migrationFiles(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir("migrations")
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
+	}
+	require.NotEmpty(t, names)
+	return names
 }
 
 func TestConcurrentMigratorsApplyEachMigrationOnce(t *testing.T) {
 	t.Parallel()
 	_, name := emptySchema(t)
-	var logs logBuffer
+	var logs obstest.LogBuffer
 	base := pgdbtest.BaseURL(t)
 	errs := make(chan error, 3)
 	for range cap(errs) {
 		pool := poolIn(t, base, name)
-		go func() { errs <- schema.Migrate(t.Context(), pool, zerolog.New(&logs)) }()
+		go func() { errs <- schema.Migrate(t.Context(), pool, obstest.NewLogger(&logs)) }()
 	}
 	for range cap(errs) {
 		require.NoError(t, <-errs)
 	}
-	require.Len(t, logs.applied(t), 1)
+	require.Len(t, logs.Events(t, schema.EventMigrationApplied), len(migrationFiles(t)), "each migration applied once in all")
 }
 
 func TestMigrateFailsWhenTheSchemaDoesNotExist(t *testing.T) {

@@ -442,12 +442,7 @@ func (s *Stack) StartNATS() error {
 // would, and waits for it to be gone. A replica that is not running is left
 // alone.
 func (s *Stack) KillBotHandler(i int) {
-	s.mu.Lock()
-	var p *procs.Proc
-	if i >= 0 && i < len(s.handlers) {
-		p, s.handlers[i].proc = s.handlers[i].proc, nil
-	}
-	s.mu.Unlock()
+	p := s.takeBotHandler(i)
 	if p == nil {
 		s.log.Warn().Int("replica", i).Msg("KillBotHandler: replica not running")
 		return
@@ -459,16 +454,23 @@ func (s *Stack) KillBotHandler(i int) {
 // StopBotHandler stops replica i gracefully (SIGTERM, then SIGKILL after the
 // grace period) and reports whether it stopped cleanly.
 func (s *Stack) StopBotHandler(i int) error {
-	s.mu.Lock()
-	var p *procs.Proc
-	if i >= 0 && i < len(s.handlers) {
-		p, s.handlers[i].proc = s.handlers[i].proc, nil
-	}
-	s.mu.Unlock()
+	p := s.takeBotHandler(i)
 	if p == nil {
 		return fmt.Errorf("stopping bot-handler %d: not running", i)
 	}
 	return p.Stop(stopGrace)
+}
+
+// takeBotHandler detaches the process of replica i, for the caller to end;
+// it is nil when the replica is not running.
+func (s *Stack) takeBotHandler(i int) *procs.Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var p *procs.Proc
+	if i >= 0 && i < len(s.handlers) {
+		p, s.handlers[i].proc = s.handlers[i].proc, nil
+	}
+	return p
 }
 
 // StartBotHandler starts replica i again (with its former ops address), or a

@@ -1,11 +1,9 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/url"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,30 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// lockedBuffer collects the services' output; procs writes it from several
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func hostPort(t *testing.T, rawURL string) string {
@@ -52,7 +32,7 @@ func hostPort(t *testing.T, rawURL string) string {
 // port bound.
 func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	db := pgdbtest.New(t)
-	var out lockedBuffer
+	var out obstest.LogBuffer
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	bin := t.TempDir()
@@ -128,7 +108,7 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	}
 
 	t.Run("a failed migration stops the start and says why", func(t *testing.T) {
-		var out lockedBuffer
+		var out obstest.LogBuffer
 		_, err := Start(ctx, Config{
 			Dir:         t.TempDir(),
 			BinDir:      bin,

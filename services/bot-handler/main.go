@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
@@ -71,7 +69,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer drain(nc, log)
+	defer bus.Drain(nc, drainTimeout, log)
 
 	// The runner exists only once the bot knows who it is (getMe may wait for
 	// Telegram); until then the service is live but not ready.
@@ -144,21 +142,4 @@ func startErr(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
-}
-
-// drain lets the NATS connection flush what it still holds, then closes it.
-func drain(nc *nats.Conn, log zerolog.Logger) {
-	closed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := nc.Drain(); err != nil {
-		log.Warn().Err(err).Msg("draining NATS failed; closing")
-		nc.Close()
-		return
-	}
-	select {
-	case <-closed:
-	case <-time.After(drainTimeout):
-		log.Warn().Msg("draining NATS timed out; closing")
-		nc.Close()
-	}
 }

@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
@@ -59,7 +57,7 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	defer drain(nc, log)
+	defer bus.Drain(nc, drainTimeout, log)
 
 	ops := obs.NewOps(log)
 	gw, err := gateway.New(cfg, gateway.Deps{Log: log, NC: nc, JS: js, Ops: ops})
@@ -76,23 +74,4 @@ func run(ctx context.Context) (err error) {
 	eg.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
 	eg.Go(func() error { return gw.Run(ctx, ln) })
 	return eg.Wait()
-}
-
-// drain flushes what is still buffered and closes the connection, after the
-// HTTP server and the poller have stopped publishing.
-func drain(nc *nats.Conn, log zerolog.Logger) {
-	closed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := nc.Drain(); err != nil {
-		// A connection that is down cannot drain; it is closed all the same.
-		log.Warn().Err(err).Msg("could not drain the NATS connection")
-		nc.Close()
-		return
-	}
-	select {
-	case <-closed:
-	case <-time.After(drainTimeout):
-		log.Warn().Dur("timeout", drainTimeout).Msg("draining the NATS connection timed out; closing it")
-		nc.Close()
-	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -24,6 +23,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
@@ -56,7 +56,7 @@ type env struct {
 	partitions int
 	client     *http.Client
 	offset     int64
-	logs       *syncBuffer
+	logs       *obstest.LogBuffer
 }
 
 func newEnv(t *testing.T, partitions int) *env {
@@ -66,7 +66,7 @@ func newEnv(t *testing.T, partitions int) *env {
 		db:         pgdbtest.New(t),
 		partitions: partitions,
 		client:     &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
-		logs:       &syncBuffer{},
+		logs:       &obstest.LogBuffer{},
 	}
 	var err error
 	e.botID, err = telegram.BotID(token)
@@ -110,7 +110,7 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance 
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
-	log := zerolog.New(e.logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	log := obstest.NewLogger(e.logs)
 	users := store.New(pool)
 	b, err := bot.New(ctx, bot.Config{APIURL: e.sb.URL(), Token: token, Users: users, Log: log, Registerer: reg})
 	require.NoError(e.t, err)
@@ -293,47 +293,10 @@ func (e *env) partner(user int64) int64 {
 	}
 }
 
-// counter reads the value of a counter with one label on reg.
+// counter reads the value of a counter with one label on reg (0 before it
+// counted anything).
 func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if hasLabel(m, label, value) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
-		}
-	}
-	return false
-}
-
-// syncBuffer collects the service's logs from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	v, _ := obstest.Metric(t, reg, name, map[string]string{label: value})
+	return v
 }

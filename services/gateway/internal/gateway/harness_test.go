@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,13 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
 )
 
@@ -39,7 +37,7 @@ type harness struct {
 	ops     *obs.Ops
 	ln      net.Listener
 	url     string // http://host:port of the webhook server
-	logs    *syncBuffer
+	logs    *obstest.LogBuffer
 	client  *http.Client
 	cancel  context.CancelFunc
 	done    chan error
@@ -51,7 +49,7 @@ type harness struct {
 // configuration, knowing the URL the gateway will listen on.
 func startGateway(t *testing.T, configure func(cfg *gateway.Config, url string)) *harness {
 	t.Helper()
-	h := &harness{nats: bustest.NewServer(t), logs: &syncBuffer{}, done: make(chan error, 1)}
+	h := &harness{nats: bustest.NewServer(t), logs: &obstest.LogBuffer{}, done: make(chan error, 1)}
 	h.nc, h.js = bustest.Connect(t, h.nats.URL())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -69,7 +67,7 @@ func startGateway(t *testing.T, configure func(cfg *gateway.Config, url string))
 	}
 	require.NoError(t, cfg.Validate())
 
-	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
+	log := obstest.NewLogger(h.logs)
 	h.ops = obs.NewOps(log)
 	gw, err := gateway.New(cfg, gateway.Deps{Log: log, NC: h.nc, JS: h.js, Ops: h.ops})
 	require.NoError(t, err)
@@ -158,66 +156,19 @@ func waitStored(t *testing.T, js jetstream.JetStream, n int, within time.Duratio
 }
 
 // metric returns the value of a counter or gauge, or the sample count of a
-// histogram, with the given labels (0 when it has no such series yet).
+// histogram, with the given label name, value pairs (0 when it has no such
+// series yet).
 func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if !hasLabels(m, labels) {
-				continue
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
 	}
-	return 0
-}
-
-func hasLabels(m *dto.Metric, kv []string) bool {
-	for i := 0; i+1 < len(kv); i += 2 {
-		found := false
-		for _, l := range m.GetLabel() {
-			found = found || (l.GetName() == kv[i] && l.GetValue() == kv[i+1])
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	v, _ := obstest.Metric(t, reg, name, want)
+	return v
 }
 
 func update(id, chatID int64, text string) []byte {
 	return fmt.Appendf(nil, `{"update_id":%d,"message":{"message_id":%d,"from":{"id":%d,"is_bot":false,"first_name":"U"},"chat":{"id":%d,"type":"private"},"date":1700000000,"text":%q}}`,
 		id, id, chatID, chatID, text)
 }
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(), substr) }

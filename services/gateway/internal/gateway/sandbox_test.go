@@ -72,7 +72,7 @@ func TestSandboxWebhookRedeliversEverythingAfterANATSOutage(t *testing.T) {
 		cfg.WebhookMaxConnections = 10
 	})
 	api := apiClient(t, sb)
-	require.Eventually(t, func() bool { return h.logs.count(gateway.EventWebhookRegistered) == 1 },
+	require.Eventually(t, func() bool { return len(h.logs.Lines(gateway.EventWebhookRegistered)) == 1 },
 		10*time.Second, 20*time.Millisecond, "webhook never registered: %s", h.logs)
 	info, err := api.GetWebhookInfo(context.Background())
 	require.NoError(t, err)
@@ -109,7 +109,7 @@ func TestSandboxRegistrationSetsTheSecretOnEveryStart(t *testing.T) {
 		cfg.TelegramAPIURL = sb.URL()
 		cfg.WebhookPublicURL = u + "/custom/path"
 	})
-	require.Eventually(t, func() bool { return h.logs.count(gateway.EventWebhookRegistered) == 1 },
+	require.Eventually(t, func() bool { return len(h.logs.Lines(gateway.EventWebhookRegistered)) == 1 },
 		10*time.Second, 20*time.Millisecond)
 	require.Contains(t, h.logs.String(), `"changed":["url","allowed_updates"]`)
 	info, err := api.GetWebhookInfo(context.Background())
@@ -123,7 +123,7 @@ func TestSandboxRegistrationSetsTheSecretOnEveryStart(t *testing.T) {
 		cfg.TelegramAPIURL = sb.URL()
 		cfg.WebhookPublicURL = url + "/custom/path"
 	})
-	require.Eventually(t, func() bool { return h2.logs.count(gateway.EventWebhookRegistered) == 1 },
+	require.Eventually(t, func() bool { return len(h2.logs.Lines(gateway.EventWebhookRegistered)) == 1 },
 		10*time.Second, 20*time.Millisecond)
 	require.Contains(t, h2.logs.String(), `"changed":[]`)
 	require.Equal(t, 2, sb.Stats().Requests["setWebhook"])
@@ -165,7 +165,7 @@ func TestSandboxPollModeStoresUpdatesInOrderAndConfirmsOnlyStoredOnes(t *testing
 	down := []int64{sb.SendText(201, "while down 1"), sb.SendText(202, "while down 2"), sb.SendText(201, "while down 3")}
 	// The poller has the first of them and keeps failing to store it…
 	require.Eventually(t, func() bool {
-		return h.logs.count(`"update_id":`+strconv.FormatInt(down[0], 10)) >= 2
+		return len(h.logs.Lines(`"update_id":`+strconv.FormatInt(down[0], 10))) >= 2
 	}, 10*time.Second, 10*time.Millisecond, "the poller never tried to store update %d: %s", down[0], h.logs)
 	require.Contains(t, h.logs.String(), gateway.EventPublishFailed)
 	// …and confirms none of them to Telegram meanwhile.

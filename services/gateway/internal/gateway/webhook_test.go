@@ -69,7 +69,7 @@ func TestWebhookRefusesWrongOrMissingSecretButCountsTheRequest(t *testing.T) {
 	// Telegram reaches us even when the secret is misconfigured).
 	require.GreaterOrEqual(t, metric(t, reg, "vpnbot_gateway_last_request_timestamp_seconds"), float64(before.Unix()))
 	logs := h.logs.String()
-	require.Equal(t, 3, h.logs.count(`"event":"WEBHOOK_REJECTED"`), logs)
+	require.Len(t, h.logs.Lines(`"event":"WEBHOOK_REJECTED"`), 3, logs)
 	require.Contains(t, logs, `"reason":"bad_secret"`)
 	require.Contains(t, logs, `"reason":"no_secret"`)
 	require.NotContains(t, logs, testSecret)
@@ -190,9 +190,9 @@ func TestLivenessFailsWhenTheWebhookServerDies(t *testing.T) {
 func TestWatchdogWarnsOnceWhenNoTrafficCame(t *testing.T) {
 	t.Parallel()
 	h := startGateway(t, func(cfg *gateway.Config, _ string) { cfg.WatchdogGrace = 100 * time.Millisecond })
-	require.Eventually(t, func() bool { return h.logs.count(obs.EventWatchdogGraceEnd) > 0 },
+	require.Eventually(t, func() bool { return len(h.logs.Lines(obs.EventWatchdogGraceEnd)) > 0 },
 		5*time.Second, 10*time.Millisecond)
-	require.Equal(t, 1, h.logs.count(obs.EventWatchdogGraceEnd))
+	require.Len(t, h.logs.Lines(obs.EventWatchdogGraceEnd), 1)
 	require.Contains(t, h.logs.String(), "WEBHOOK_PUBLIC_URL")
 }
 
@@ -200,9 +200,9 @@ func TestWatchdogStaysQuietWhenEvenARejectedRequestCame(t *testing.T) {
 	t.Parallel()
 	h := startGateway(t, func(cfg *gateway.Config, _ string) { cfg.WatchdogGrace = 300 * time.Millisecond })
 	require.Equal(t, http.StatusUnauthorized, h.post(t, update(7007, 42, "x"), ptr("wrong")).StatusCode)
-	require.Eventually(t, func() bool { return h.logs.count("watchdog grace period over") > 0 },
+	require.Eventually(t, func() bool { return len(h.logs.Lines("watchdog grace period over")) > 0 },
 		5*time.Second, 10*time.Millisecond)
-	require.Zero(t, h.logs.count(obs.EventWatchdogGraceEnd))
+	require.Empty(t, h.logs.Lines(obs.EventWatchdogGraceEnd))
 }
 
 func TestWebhookOnlyAcceptsPOST(t *testing.T) {
