@@ -21,6 +21,7 @@ type Button struct {
 	Text string `json:"text"`
 	Data string `json:"data,omitempty"` // callback_data
 	URL  string `json:"url,omitempty"`
+	Pay  bool   `json:"pay,omitempty"` // the Pay button of an invoice
 }
 
 // Message is a message the bot sent, as the chat shows it now.
@@ -37,10 +38,13 @@ type Message struct {
 	ReplyTo int64 `json:"reply_to,omitempty"`
 	// Photo holds the uploaded bytes of a photo (also when it was resent by
 	// file_id); PhotoURL is set when the bot sent a photo by URL.
-	Photo    []byte    `json:"photo,omitempty"`
-	PhotoURL string    `json:"photo_url,omitempty"`
-	Edits    int       `json:"edits"`
-	Date     time.Time `json:"date"`
+	Photo    []byte `json:"photo,omitempty"`
+	PhotoURL string `json:"photo_url,omitempty"`
+	// Invoice is set on an invoice (sendInvoice); its text is empty. Without
+	// Buttons, Telegram shows the user its own Pay button.
+	Invoice *Invoice  `json:"invoice,omitempty"`
+	Edits   int       `json:"edits"`
+	Date    time.Time `json:"date"`
 }
 
 // chat is one private chat: the messages of both sides share one id sequence,
@@ -57,6 +61,12 @@ type storedMessage struct {
 	photo    []apiPhotoSize
 	markup   *apiMarkup
 	editDate time.Time
+	// startParam is an invoice's start_parameter; paying marks an invoice
+	// whose pre-checkout query is waiting for the bot.
+	startParam string
+	paying     bool
+	// payment is set on the user's service message of a successful payment.
+	payment *apiSuccessfulPayment
 }
 
 // SetUser sets the profile of a fake user; users never set get a default
@@ -123,6 +133,10 @@ func (s *Server) messagesLocked(chatID int64) []Message {
 		}
 		if len(m.Buttons) == 0 {
 			cp.Buttons = nil
+		}
+		if m.Invoice != nil {
+			inv := *m.Invoice
+			cp.Invoice = &inv
 		}
 		out = append(out, cp)
 	}
@@ -202,6 +216,7 @@ type apiButton struct {
 	Text         string `json:"text"`
 	CallbackData string `json:"callback_data,omitempty"`
 	URL          string `json:"url,omitempty"`
+	Pay          bool   `json:"pay,omitempty"`
 }
 
 type apiMarkup struct {
@@ -220,7 +235,10 @@ type apiMessage struct {
 	Photo           []apiPhotoSize `json:"photo,omitempty"`
 	Caption         string         `json:"caption,omitempty"`
 	CaptionEntities []apiEntity    `json:"caption_entities,omitempty"`
-	ReplyMarkup     *apiMarkup     `json:"reply_markup,omitempty"`
+	Invoice         *apiInvoice    `json:"invoice,omitempty"`
+	// SuccessfulPayment is a service message from the user: no text.
+	SuccessfulPayment *apiSuccessfulPayment `json:"successful_payment,omitempty"`
+	ReplyMarkup       *apiMarkup            `json:"reply_markup,omitempty"`
 }
 
 func (s *Server) botUser() *apiUser {
@@ -252,10 +270,18 @@ func (s *Server) apiMessageLocked(m *storedMessage, withReply bool) *apiMessage 
 	if !m.editDate.IsZero() {
 		out.EditDate = m.editDate.Unix()
 	}
-	if len(m.photo) > 0 {
+	switch {
+	case len(m.photo) > 0:
 		out.Photo = m.photo
 		out.Caption, out.CaptionEntities = m.Plain, m.entities
-	} else {
+	case m.Invoice != nil:
+		out.Invoice = &apiInvoice{
+			Title: m.Invoice.Title, Description: m.Invoice.Description, StartParameter: m.startParam,
+			Currency: m.Invoice.Currency, TotalAmount: m.Invoice.Total,
+		}
+	case m.payment != nil:
+		out.SuccessfulPayment = m.payment
+	default:
 		out.Text, out.Entities = m.Plain, m.entities
 	}
 	if withReply && m.ReplyTo != 0 {

@@ -16,6 +16,12 @@
 //     webhook is set answers 409 like Telegram.
 //   - Sending methods are flood-limited per chat and bot-wide (429 with
 //     retry_after), and users who blocked the bot answer 403.
+//   - Payments in Telegram Stars run as in Telegram: sendInvoice (XTR only;
+//     other currencies need a payment provider and fail), then PayInvoice
+//     sends the bot a pre_checkout_query, waits up to 10 s for
+//     answerPreCheckoutQuery and, if the bot accepted, sends a message with
+//     successful_payment and a unique charge id. ResendSuccessfulPayment
+//     delivers such a message again, as Telegram may.
 //   - HTML parse_mode is checked like Telegram checks it (unsupported or
 //     unclosed tags fail with 400 "can't parse entities"), edits that change
 //     nothing fail with "message is not modified", and callback data longer

@@ -27,6 +27,8 @@ var methods = func() map[string]method {
 		{name: "getMe", fn: (*Server).getMe},
 		{name: "sendMessage", sends: true, fn: (*Server).sendMessage},
 		{name: "sendPhoto", sends: true, fn: (*Server).sendPhoto},
+		{name: "sendInvoice", sends: true, fn: (*Server).sendInvoice},
+		{name: "answerPreCheckoutQuery", fn: (*Server).answerPreCheckoutQuery},
 		{name: "editMessageText", sends: true, fn: (*Server).editMessageText},
 		{name: "editMessageReplyMarkup", sends: true, fn: (*Server).editMessageReplyMarkup},
 		{name: "deleteMessage", fn: (*Server).deleteMessage},
@@ -112,7 +114,7 @@ func (p params) inlineKeyboard() (*apiMarkup, [][]Button, *apiError) {
 			if e != nil {
 				return nil, nil, e
 			}
-			apiRow = append(apiRow, apiButton{Text: b.Text, CallbackData: b.Data, URL: b.URL})
+			apiRow = append(apiRow, apiButton{Text: b.Text, CallbackData: b.Data, URL: b.URL, Pay: b.Pay})
 			btnRow = append(btnRow, b)
 		}
 		out.InlineKeyboard = append(out.InlineKeyboard, apiRow)
@@ -131,6 +133,7 @@ func inlineButton(fields map[string]json.RawMessage) (Button, *apiError) {
 		return v
 	}
 	b.Text, b.Data, b.URL = str("text"), str("callback_data"), str("url")
+	b.Pay = string(fields["pay"]) == "true"
 	if b.Text == "" {
 		return b, badRequest("can't parse inline keyboard button: Text must be non-empty")
 	}
@@ -182,22 +185,33 @@ func (s *Server) replyToLocked(p params, chatID int64) (int64, *apiError) {
 	return id, nil
 }
 
+// messageText reads and renders the text of sendMessage and
+// editMessageText, refusing what Telegram refuses: a text that is empty once
+// rendered, or longer than maxTextLen.
+func (p params) messageText() (text, parseMode, plain string, entities []apiEntity, e *apiError) {
+	text, parseMode = p.str("text"), p.str("parse_mode")
+	plain, entities, e = renderText(text, parseMode)
+	if e != nil {
+		return "", "", "", nil, e
+	}
+	if strings.TrimSpace(plain) == "" {
+		return "", "", "", nil, badRequest("message text is empty")
+	}
+	if utf16Len(plain) > maxTextLen {
+		return "", "", "", nil, badRequest("message is too long")
+	}
+	return text, parseMode, plain, entities, nil
+}
+
 func (s *Server) sendMessage(r *request) (any, *apiError) {
 	p := r.params
 	chatID, e := p.chatID()
 	if e != nil {
 		return nil, e
 	}
-	text, parseMode := p.str("text"), p.str("parse_mode")
-	plain, entities, e := renderText(text, parseMode)
+	text, parseMode, plain, entities, e := p.messageText()
 	if e != nil {
 		return nil, e
-	}
-	if strings.TrimSpace(plain) == "" {
-		return nil, badRequest("message text is empty")
-	}
-	if utf16Len(plain) > maxTextLen {
-		return nil, badRequest("message is too long")
 	}
 	markup, buttons, e := p.inlineKeyboard()
 	if e != nil {
@@ -350,16 +364,9 @@ func (s *Server) editMessageText(r *request) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	text, parseMode := p.str("text"), p.str("parse_mode")
-	plain, entities, e := renderText(text, parseMode)
+	text, parseMode, plain, entities, e := p.messageText()
 	if e != nil {
 		return nil, e
-	}
-	if strings.TrimSpace(plain) == "" {
-		return nil, badRequest("message text is empty")
-	}
-	if utf16Len(plain) > maxTextLen {
-		return nil, badRequest("message is too long")
 	}
 	// Like Telegram, an edit without reply_markup removes the keyboard.
 	markup, buttons, e := p.inlineKeyboard()
@@ -373,7 +380,7 @@ func (s *Server) editMessageText(r *request) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	if len(m.photo) > 0 {
+	if len(m.photo) > 0 || m.Invoice != nil {
 		return nil, badRequest("there is no text in the message to edit")
 	}
 	if plain == m.Plain && slices.Equal(entities, m.entities) && buttonsEqual(buttons, m.Buttons) {
@@ -406,6 +413,11 @@ func (s *Server) editMessageReplyMarkup(r *request) (any, *apiError) {
 	}
 	if buttonsEqual(buttons, m.Buttons) {
 		return nil, badRequest(errNotModified)
+	}
+	if m.Invoice != nil {
+		if e := invoiceButtons(buttons); e != nil {
+			return nil, e
+		}
 	}
 	m.markup, m.Buttons = markup, buttons
 	m.Edits++

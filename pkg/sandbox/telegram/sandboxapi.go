@@ -16,6 +16,8 @@ func (s *Server) routeSandboxAPI(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /sandbox/users/{id}", s.apiSetUser)
 	mux.HandleFunc("POST /sandbox/users/{id}/messages", s.apiSendText)
 	mux.HandleFunc("POST /sandbox/users/{id}/callbacks", s.apiPressButton)
+	mux.HandleFunc("POST /sandbox/users/{id}/invoices/{message_id}/pay", s.apiPayInvoice)
+	mux.HandleFunc("POST /sandbox/users/{id}/payments/{charge_id}/resend", s.apiResendPayment)
 	mux.HandleFunc("POST /sandbox/users/{id}/block", s.apiBlock(true))
 	mux.HandleFunc("POST /sandbox/users/{id}/unblock", s.apiBlock(false))
 	mux.HandleFunc("GET /sandbox/chats/{id}/messages", s.apiMessages)
@@ -37,9 +39,14 @@ func apiFail(w http.ResponseWriter, err error) {
 }
 
 func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return pathInt(r, "id")
+}
+
+// pathInt reads the path wildcard name as a positive integer.
+func pathInt(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("id %q is not a positive integer", r.PathValue("id"))
+		return 0, fmt.Errorf("%s %q is not a positive integer", name, r.PathValue(name))
 	}
 	return id, nil
 }
@@ -102,6 +109,42 @@ func (s *Server) apiPressButton(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"update_id": s.PressButton(id, body.MessageID, body.Data)})
+}
+
+// apiPayInvoice answers once the payment has ended, which takes as long as
+// the bot needs to answer the pre-checkout query (at most
+// Config.PreCheckoutTimeout).
+func (s *Server) apiPayInvoice(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	msgID, err := pathInt(r, "message_id")
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	res, err := s.PayInvoice(id, msgID)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) apiResendPayment(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	updateID, err := s.ResendSuccessfulPayment(id, r.PathValue("charge_id"))
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"update_id": updateID})
 }
 
 func (s *Server) apiBlock(block bool) http.HandlerFunc {

@@ -41,6 +41,9 @@ type Config struct {
 	// WebhookTimeout is how long one webhook delivery may take before it
 	// counts as failed (default 30s).
 	WebhookTimeout time.Duration
+	// PreCheckoutTimeout is how long a payment waits for the bot's
+	// answerPreCheckoutQuery before it is cancelled (default 10s, as Telegram).
+	PreCheckoutTimeout time.Duration
 	// Log receives the server's own logs (webhook changes, delivery failures).
 	Log zerolog.Logger
 }
@@ -54,6 +57,7 @@ const (
 	defaultRetryMax       = 10 * time.Second
 	defaultWebhookTimeout = 30 * time.Second
 	defaultMaxConnections = 40
+	defaultPreCheckout    = 10 * time.Second
 	botFirstName          = "VPN Bot"
 	maxUploadBytes        = 50 << 20 // Telegram's upload limit for bots
 )
@@ -86,6 +90,9 @@ type Server struct {
 	nextFile  int64
 	callbacks map[string]*callbackState
 	commands  map[string]json.RawMessage // scope|language → commands as set
+
+	preCheckouts map[string]*preCheckout   // pre_checkout_query id → the bot's answer
+	payments     map[string]*storedMessage // telegram_payment_charge_id → the successful_payment message
 
 	faults       []*activeFault
 	faultsPoke   chan struct{} // closed (and replaced) by ClearFaults to release hangs
@@ -132,27 +139,32 @@ func New(cfg Config) *Server {
 	if cfg.WebhookTimeout <= 0 {
 		cfg.WebhookTimeout = defaultWebhookTimeout
 	}
+	if cfg.PreCheckoutTimeout <= 0 {
+		cfg.PreCheckoutTimeout = defaultPreCheckout
+	}
 	botID, _ := strconv.ParseInt(strings.SplitN(cfg.Token, ":", 2)[0], 10, 64)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:        cfg,
-		botID:      botID,
-		log:        cfg.Log.With().Str("component", "sandbox-telegram").Logger(),
-		client:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}},
-		ctx:        ctx,
-		cancel:     cancel,
-		users:      map[int64]User{},
-		blocked:    map[int64]bool{},
-		chats:      map[int64]*chat{},
-		files:      map[string][]byte{},
-		callbacks:  map[string]*callbackState{},
-		commands:   map[string]json.RawMessage{},
-		faultsPoke: make(chan struct{}),
-		requests:   map[string]int{},
-		chatLimit:  map[int64]*rate.Limiter{},
-		changed:    make(chan struct{}),
-		updates:    newUpdateQueue(),
+		cfg:          cfg,
+		botID:        botID,
+		log:          cfg.Log.With().Str("component", "sandbox-telegram").Logger(),
+		client:       &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}},
+		ctx:          ctx,
+		cancel:       cancel,
+		users:        map[int64]User{},
+		blocked:      map[int64]bool{},
+		chats:        map[int64]*chat{},
+		files:        map[string][]byte{},
+		callbacks:    map[string]*callbackState{},
+		commands:     map[string]json.RawMessage{},
+		preCheckouts: map[string]*preCheckout{},
+		payments:     map[string]*storedMessage{},
+		faultsPoke:   make(chan struct{}),
+		requests:     map[string]int{},
+		chatLimit:    map[int64]*rate.Limiter{},
+		changed:      make(chan struct{}),
+		updates:      newUpdateQueue(),
 	}
 	if cfg.GlobalRate > 0 {
 		s.global = rate.NewLimiter(rate.Limit(cfg.GlobalRate), max(1, int(cfg.GlobalRate)))

@@ -90,9 +90,10 @@ func (s *Server) pokeDispatcherLocked() {
 }
 
 type apiUpdate struct {
-	UpdateID      int64             `json:"update_id"`
-	Message       *apiMessage       `json:"message,omitempty"`
-	CallbackQuery *apiCallbackQuery `json:"callback_query,omitempty"`
+	UpdateID         int64                `json:"update_id"`
+	Message          *apiMessage          `json:"message,omitempty"`
+	CallbackQuery    *apiCallbackQuery    `json:"callback_query,omitempty"`
+	PreCheckoutQuery *apiPreCheckoutQuery `json:"pre_checkout_query,omitempty"`
 }
 
 type apiCallbackQuery struct {
