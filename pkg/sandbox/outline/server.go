@@ -1,0 +1,362 @@
+package outline
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config sets up a Server. Zero values take the defaults documented on each field.
+type Config struct {
+	// SecretPath is the API's secret path prefix, without slashes (default:
+	// random, as the installer makes it).
+	SecretPath string
+	// Hostname is the host put in access URLs and in the certificate
+	// (default 127.0.0.1).
+	Hostname string
+	// Port is the port put in access URLs of new keys (default 8388).
+	Port int
+	// Log receives the server's own logs (failed TLS handshakes and the like).
+	Log zerolog.Logger
+}
+
+const (
+	defaultHostname = "127.0.0.1"
+	defaultPort     = 8388
+	defaultMethod   = "chacha20-ietf-poly1305"
+)
+
+// Key is an access key as the server holds it.
+type Key struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Password  string `json:"password"`
+	Port      int    `json:"port"`
+	Method    string `json:"method"`
+	DataLimit *int64 `json:"dataLimitBytes,omitempty"` // nil: no limit
+	AccessURL string `json:"accessUrl"`
+}
+
+// Server is a fake Outline management API. Create it with New, serve it with
+// Start (or mount Handler behind your own TLS) and always Close it.
+type Server struct {
+	cfg        Config
+	log        zerolog.Logger
+	prefix     string // "/" + secret path
+	cert       tls.Certificate
+	certSHA256 string
+	api        *http.ServeMux // routes relative to the prefix
+	control    *http.ServeMux // /sandbox/...
+
+	// ctx is cancelled by Close; every request served watches it and is
+	// counted in wg, so Close can release hangs and wait for them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	closed     bool
+	srv        *http.Server
+	serveDone  chan struct{}
+	addr       string
+	client     *http.Client
+	keys       map[string]*Key
+	order      []string // key ids in creation order
+	nextID     int
+	requests   map[string]int // route → calls
+	faults     []*activeFault
+	faultsPoke chan struct{} // closed (and replaced) by ClearFaults to release hangs
+}
+
+// New returns a server for cfg with a fresh self-signed certificate. It
+// starts nothing until Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.Hostname == "" {
+		cfg.Hostname = defaultHostname
+	}
+	if cfg.Port <= 0 {
+		cfg.Port = defaultPort
+	}
+	if cfg.SecretPath == "" {
+		cfg.SecretPath = randomString(16)
+	}
+	cfg.SecretPath = strings.Trim(cfg.SecretPath, "/")
+	cert, err := selfSigned(cfg.Hostname)
+	if err != nil {
+		return nil, fmt.Errorf("making the certificate: %w", err)
+	}
+	sum := sha256.Sum256(cert.Certificate[0])
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Log.With().Str("component", "sandbox-outline").Logger(),
+		prefix: "/" + cfg.SecretPath,
+		cert:   cert,
+		// Upper-case hex, as the installer prints certSha256.
+		certSHA256: strings.ToUpper(hex.EncodeToString(sum[:])),
+		ctx:        ctx,
+		cancel:     cancel,
+		keys:       map[string]*Key{},
+		requests:   map[string]int{},
+		faultsPoke: make(chan struct{}),
+	}
+	s.routeAPI()
+	s.routeControl()
+	return s, nil
+}
+
+// selfSigned makes a certificate like shadowbox's: self-signed, for the
+// server's address, trusted only through its pinned SHA-256.
+func selfSigned(hostname string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: hostname},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	if ip := net.ParseIP(hostname); ip != nil {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+	} else {
+		tmpl.DNSNames = append(tmpl.DNSNames, hostname)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Handler serves the management API under the secret path and the sandbox
+// control API under /sandbox/. It expects TLS in front of it.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "server is closed")
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
+
+		if strings.HasPrefix(r.URL.Path, "/sandbox/") {
+			s.control.ServeHTTP(w, r)
+			return
+		}
+		rest, ok := s.cutPrefix(r.URL.Path)
+		if !ok {
+			writeError(w, http.StatusNotFound, "ResourceNotFound", r.URL.Path+" does not exist")
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawPath = rest, ""
+		s.api.ServeHTTP(w, r2)
+	})
+}
+
+// cutPrefix strips the secret path, comparing it in constant time as
+// shadowbox does, so its length and bytes cannot be probed by timing.
+func (s *Server) cutPrefix(path string) (string, bool) {
+	n := min(len(path), len(s.prefix))
+	match := subtle.ConstantTimeCompare([]byte(path[:n]), []byte(s.prefix[:n])) == 1
+	if !match || len(path) < len(s.prefix) {
+		return "", false
+	}
+	rest := path[len(s.prefix):]
+	if rest != "" && rest[0] != '/' {
+		return "", false
+	}
+	return rest, true
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves Handler over TLS in
+// the background until Close.
+func (s *Server) Start(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("starting outline sandbox: server is closed")
+	}
+	if s.srv != nil {
+		return errors.New("starting outline sandbox: already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("starting outline sandbox: %w", err)
+	}
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12},
+		// Clients that reject the certificate (the point of some tests) make
+		// the server log a handshake error; that belongs in our debug log.
+		ErrorLog: log.New(debugWriter{s.log}, "", 0),
+	}
+	s.serveDone = make(chan struct{})
+	s.addr = ln.Addr().String()
+	go func(srv *http.Server, done chan struct{}) {
+		defer close(done)
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("outline sandbox stopped serving")
+		}
+	}(s.srv, s.serveDone)
+	s.log.Info().Str("addr", s.addr).Msg("outline sandbox listening")
+	return nil
+}
+
+type debugWriter struct{ log zerolog.Logger }
+
+func (d debugWriter) Write(p []byte) (int, error) {
+	d.log.Debug().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// APIURL is the management API URL with its secret path, as the installer
+// prints it for the Outline Manager; empty before Start.
+func (s *Server) APIURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addr == "" {
+		return ""
+	}
+	return "https://" + s.addr + s.prefix
+}
+
+// CertSHA256 is the upper-case hex SHA-256 of the server's DER certificate,
+// the certSha256 clients pin.
+func (s *Server) CertSHA256() string { return s.certSHA256 }
+
+// ManagerConfig is the line the installer prints for the Outline Manager:
+// {"apiUrl":"...","certSha256":"..."}.
+func (s *Server) ManagerConfig() string {
+	data, _ := json.Marshal(map[string]string{"apiUrl": s.APIURL(), "certSha256": s.certSHA256}) // strings always marshal
+	return string(data)
+}
+
+// Client returns an HTTP client that trusts the server's certificate, for
+// tests that call the API directly. Close closes its idle connections.
+func (s *Server) Client() *http.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		pool := x509.NewCertPool()
+		leaf, err := x509.ParseCertificate(s.cert.Certificate[0])
+		if err == nil { // it was made by New, so it parses
+			pool.AddCert(leaf)
+		}
+		s.client = &http.Client{Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		}}
+	}
+	return s.client
+}
+
+// Close stops serving, releases hanging requests and waits for all of them.
+// It is safe to call more than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	srv, done, client := s.srv, s.serveDone, s.client
+	s.mu.Unlock()
+
+	s.cancel()
+	if srv != nil {
+		_ = srv.Close() // closing the listener and connections is all we want
+		<-done
+	}
+	s.wg.Wait()
+	if client != nil {
+		client.CloseIdleConnections()
+	}
+}
+
+// Keys returns the keys in creation order.
+func (s *Server) Keys() []Key {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Key, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.keys[id].clone())
+	}
+	return out
+}
+
+// Key returns the key with id, if it exists.
+func (s *Server) Key(id string) (Key, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[id]
+	if !ok {
+		return Key{}, false
+	}
+	return k.clone(), true
+}
+
+// Requests counts the calls a route received (as named in the package doc,
+// e.g. "PUT /access-keys/{id}"), failed ones included; "" counts all.
+func (s *Server) Requests(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if route != "" {
+		return s.requests[route]
+	}
+	total := 0
+	for _, n := range s.requests {
+		total += n
+	}
+	return total
+}
+
+func (k *Key) clone() Key {
+	c := *k
+	if k.DataLimit != nil {
+		v := *k.DataLimit
+		c.DataLimit = &v
+	}
+	return c
+}

@@ -1,0 +1,249 @@
+package remnawave
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config sets up a Server. Zero values take the defaults documented on each field.
+type Config struct {
+	// Token is the one API token accepted as "Authorization: Bearer <token>".
+	// Empty refuses every API call.
+	Token string
+	// SubscriptionBaseURL starts users' subscription URLs, which end in
+	// "/<shortUuid>" (default: http://<the request's host>/api/sub).
+	SubscriptionBaseURL string
+	// Log receives the server's own logs.
+	Log zerolog.Logger
+}
+
+// User statuses, as the panel names them.
+const (
+	StatusActive   = "ACTIVE"
+	StatusDisabled = "DISABLED"
+	StatusLimited  = "LIMITED"
+	StatusExpired  = "EXPIRED"
+)
+
+// User is a panel user as the server holds it.
+type User struct {
+	UUID      string `json:"uuid"`
+	ID        int64  `json:"id"`
+	ShortUUID string `json:"shortUuid"`
+	Username  string `json:"username"`
+	// Status is what the panel reports now: EXPIRED once ExpireAt has passed
+	// for a user that is otherwise ACTIVE.
+	Status               string    `json:"status"`
+	ExpireAt             time.Time `json:"expireAt"`
+	TrafficLimitBytes    int64     `json:"trafficLimitBytes"`
+	TrafficLimitStrategy string    `json:"trafficLimitStrategy"`
+	Description          *string   `json:"description"`
+	Tag                  *string   `json:"tag"`
+	TelegramID           *int64    `json:"telegramId"`
+	Email                *string   `json:"email"`
+	ActiveInternalSquads []string  `json:"activeInternalSquads"`
+	VlessUUID            string    `json:"vlessUuid"`
+	TrojanPassword       string    `json:"trojanPassword"`
+	SSPassword           string    `json:"ssPassword"`
+	SubscriptionURL      string    `json:"subscriptionUrl"`
+	CreatedAt            time.Time `json:"createdAt"`
+	UpdatedAt            time.Time `json:"updatedAt"`
+}
+
+// Server is a fake Remnawave panel. Create it with New, serve it with Start
+// (or mount Handler yourself) and always Close it.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	api     *http.ServeMux
+	control *http.ServeMux
+
+	// ctx is cancelled by Close; every request served watches it and is
+	// counted in wg, so Close can release hangs and wait for them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	closed     bool
+	srv        *http.Server
+	serveDone  chan struct{}
+	url        string
+	users      map[string]*User // by uuid
+	order      []string         // uuids in creation order
+	nextID     int64
+	requests   map[string]int // route → calls
+	faults     []*activeFault
+	faultsPoke chan struct{} // closed (and replaced) by ClearFaults to release hangs
+}
+
+// New returns a server for cfg. It starts nothing until Start.
+func New(cfg Config) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Log.With().Str("component", "sandbox-remnawave").Logger(),
+		ctx:        ctx,
+		cancel:     cancel,
+		users:      map[string]*User{},
+		nextID:     1,
+		requests:   map[string]int{},
+		faultsPoke: make(chan struct{}),
+	}
+	s.routeAPI()
+	s.routeControl()
+	return s
+}
+
+// Handler serves the panel API under /api/ and the sandbox control API
+// under /sandbox/.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusServiceUnavailable, nestError{StatusCode: http.StatusServiceUnavailable, Message: "Service Unavailable"})
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
+		if strings.HasPrefix(r.URL.Path, "/sandbox/") {
+			s.control.ServeHTTP(w, r)
+			return
+		}
+		s.api.ServeHTTP(w, r)
+	})
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
+// background until Close.
+func (s *Server) Start(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("starting remnawave sandbox: server is closed")
+	}
+	if s.srv != nil {
+		return errors.New("starting remnawave sandbox: already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("starting remnawave sandbox: %w", err)
+	}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.serveDone = make(chan struct{})
+	s.url = "http://" + ln.Addr().String()
+	go func(srv *http.Server, done chan struct{}) {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("remnawave sandbox stopped serving")
+		}
+	}(s.srv, s.serveDone)
+	s.log.Info().Str("url", s.url).Msg("remnawave sandbox listening")
+	return nil
+}
+
+// URL is the panel's base URL (the API is under /api), e.g.
+// http://127.0.0.1:PORT; empty before Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// Close stops serving, releases hanging requests and waits for all of them.
+// It is safe to call more than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	srv, done := s.srv, s.serveDone
+	s.mu.Unlock()
+
+	s.cancel()
+	if srv != nil {
+		_ = srv.Close() // closing the listener and connections is all we want
+		<-done
+	}
+	s.wg.Wait()
+}
+
+// Users returns the users in creation order, with their status as the panel
+// reports it now.
+func (s *Server) Users() []User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	out := make([]User, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.users[id].view(now))
+	}
+	return out
+}
+
+// User returns the user with username, if it exists.
+func (s *Server) User(username string) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.byUsernameLocked(username)
+	if u == nil {
+		return User{}, false
+	}
+	return u.view(time.Now()), true
+}
+
+// Requests counts the calls a route received (as named in the package doc,
+// e.g. "POST /api/users"), refused and failed ones included; "" counts all.
+func (s *Server) Requests(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if route != "" {
+		return s.requests[route]
+	}
+	total := 0
+	for _, n := range s.requests {
+		total += n
+	}
+	return total
+}
+
+func (s *Server) byUsernameLocked(username string) *User {
+	for _, id := range s.order {
+		if u := s.users[id]; u.Username == username {
+			return u
+		}
+	}
+	return nil
+}
+
+// authorized checks the bearer token in constant time.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.cfg.Token == "" {
+		return false
+	}
+	want := []byte("Bearer " + s.cfg.Token)
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1
+}
+
+// view is a copy of u with the status the panel would report at now.
+func (u *User) view(now time.Time) User {
+	c := *u
+	c.ActiveInternalSquads = append([]string(nil), u.ActiveInternalSquads...)
+	if c.Status == StatusActive && !c.ExpireAt.After(now) {
+		c.Status = StatusExpired
+	}
+	return c
+}

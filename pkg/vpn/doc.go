@@ -1,0 +1,26 @@
+// Package vpn creates, extends and revokes users' VPN access on a VPN panel.
+//
+// A Provisioner is one panel. Two adapters speak the panels' real management
+// APIs: Outline (shadowbox access keys, reached at a secret API URL over a
+// self-signed certificate that is pinned by its SHA-256, as the Outline
+// Manager does) and Remnawave (panel users with an expiry, a subscription URL
+// and a bearer API token).
+//
+// Every method is idempotent, because the activation and expiry workers retry
+// whatever failed and several replicas may act on the same subscription. The
+// panel itself is the record of what exists: the access for a subscription is
+// named after it ("vpnbot-42" as an Outline key id, "vpnbot_42" as a
+// Remnawave username), so a Create that timed out after the panel acted, or
+// that raced another replica, is answered by finding the access it made
+// instead of making a second one.
+//
+// Errors say what kind of failure it was, with sentinels to test against:
+// ErrUnavailable (panel down, 5xx, too slow: retry later), ErrUnauthorized
+// (wrong token or secret path: an operator must fix the configuration),
+// ErrUntrustedCertificate (the panel's certificate does not match) and
+// ErrNotFound (the access is not on the panel). Neither the Outline API URL's
+// secret path nor the Remnawave token ever appears in an error.
+//
+// The package measures nothing and logs nothing: callers time each call and
+// count its outcome by Name.
+package vpn
