@@ -1,0 +1,32 @@
+// Package shop is the domain of what a user buys: plans, the one free trial,
+// orders (invoices) paid with Crypto Pay or Telegram Stars, subscription
+// periods, and the VPN access of each period. The bot-handler and the workers
+// (payment-watcher, activation, expiry-cleanup) call it; all its SQL lives here.
+//
+// Every rule that money depends on is enforced by PostgreSQL, not by reading
+// and then writing in Go, so any number of replicas, webhooks and pollers may
+// run the same operation at the same time:
+//
+//   - one trial per user, ever: the trials primary key;
+//   - at most one active subscription per user: a partial unique index, which
+//     purchases and trials upsert into (INSERT … ON CONFLICT DO UPDATE), so a
+//     payment extends the active period from GREATEST(now, expires_at);
+//   - an invoice pays once: UPDATE … WHERE status IN ('pending', 'expired')
+//     RETURNING, and a Telegram charge id is UNIQUE;
+//   - an invoice's order (user, plan, price, duration) is copied from the plan
+//     when ordered and a trigger forbids changing it, so an old invoice paid
+//     late grants what it offered, whatever the plan costs now;
+//   - one VPN access per period: a UNIQUE subscription_id, inserted with
+//     ON CONFLICT DO NOTHING after the panel call.
+//
+// Checks in Go are made only on fields the database keeps immutable (whose
+// invoice it is, its price), where reading first cannot race.
+//
+// No network call happens inside a transaction: Activate and Revoke read the
+// period, call the VPN panel with no connection held, then write in one short
+// statement or transaction that re-checks what it read. A panel failure leaves
+// the database as it was, and the caller retries later.
+//
+// Time comes from Config.NowFunc and is passed to every statement, so that tests
+// can move the clock; the database never reads its own clock here.
+package shop

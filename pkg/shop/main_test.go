@@ -1,0 +1,115 @@
+package shop_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// clock is a test's time, moved by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// env is a shop over a fresh schema, with its clock.
+type env struct {
+	db    *pgdbtest.DB
+	pool  *pgxpool.Pool
+	shop  *shop.Shop
+	clock *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := pgdbtest.New(t)
+	// The shop gets a pool of its own: large enough for the races to be
+	// concurrent in the database rather than queued for a connection, and
+	// named, so pg_stat_activity tells its connections apart.
+	cfg, err := pgxpool.ParseConfig(db.DSN)
+	require.NoError(t, err)
+	cfg.MaxConns = 24
+	cfg.ConnConfig.RuntimeParams["application_name"] = db.Schema
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	// Whole seconds, as the shop stores them, so that expected times compare
+	// equal to what it returns.
+	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	return &env{db: db, pool: pool, clock: c, shop: shop.New(pool, shop.Config{NowFunc: c.Now})}
+}
+
+// addUser records users as a /start does.
+func (e *env) addUser(t *testing.T, ids ...int64) {
+	t.Helper()
+	for _, id := range ids {
+		_, err := e.pool.Exec(t.Context(), `INSERT INTO users (id, chat_id) VALUES ($1, $1)`, id)
+		require.NoError(t, err)
+	}
+}
+
+// count runs a count(*) query.
+func (e *env) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, e.pool.QueryRow(t.Context(), sql, args...).Scan(&n))
+	return n
+}
+
+// order makes an invoice of the plan.
+func (e *env) order(t *testing.T, userID int64, planID, provider string) shop.Invoice {
+	t.Helper()
+	inv, err := e.shop.CreateOrder(t.Context(), userID, planID, provider)
+	require.NoError(t, err)
+	return inv
+}
+
+// pay applies the invoice's payment, which must take effect.
+func (e *env) pay(t *testing.T, inv shop.Invoice) shop.Subscription {
+	t.Helper()
+	sub, applied, err := e.shop.ApplyPayment(t.Context(), inv.ID, "")
+	require.NoError(t, err)
+	require.True(t, applied)
+	return sub
+}
+
+// race runs f from n goroutines released at once and returns once all are done.
+func race(n int, f func(i int)) {
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			f(i)
+		}()
+	}
+	start.Done()
+	done.Wait()
+}
+
+const day = 24 * time.Hour

@@ -1,0 +1,284 @@
+package shop_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/shop"
+)
+
+func TestOneInvoiceReportedPaidManyTimesAtOnceExtendsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	trial, err := e.shop.StartTrial(t.Context(), 1)
+	require.NoError(t, err)
+	inv := e.order(t, 1, "m1", shop.ProviderCryptoPay)
+
+	// The webhook, the poller and their replicas all see the payment.
+	const reporters = 20
+	applied := make([]bool, reporters)
+	subs := make([]shop.Subscription, reporters)
+	errs := make([]error, reporters)
+	race(reporters, func(i int) { subs[i], applied[i], errs[i] = e.shop.ApplyPayment(t.Context(), inv.ID, "") })
+
+	n := 0
+	for i := range reporters {
+		require.NoError(t, errs[i])
+		require.Equal(t, trial.ID, subs[i].ID, "every report names the period the payment went to")
+		if applied[i] {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "applied %d times", n)
+	sub, err := e.shop.ActiveSubscription(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, trial.ExpiresAt.Add(30*day), sub.ExpiresAt, "the trial's remaining time plus one month, once")
+	require.Equal(t, shop.KindTrial, sub.Kind, "a paid-for trial stays the period it started as")
+
+	paid, err := e.shop.Invoice(t.Context(), inv.ID)
+	require.NoError(t, err)
+	require.Equal(t, shop.InvoicePaid, paid.Status)
+	require.Equal(t, trial.ID, paid.SubscriptionID)
+	require.Equal(t, e.clock.Now(), *paid.PaidAt)
+}
+
+func TestPaymentsOfOneUserAtOnceEachExtendOnePeriod(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	// A user with no subscription pays three orders at the same moment: one
+	// period is started, and each payment adds its own plan.
+	invs := []shop.Invoice{
+		e.order(t, 1, "m1", shop.ProviderCryptoPay),
+		e.order(t, 1, "m3", shop.ProviderCryptoPay),
+		e.order(t, 1, "m1", shop.ProviderStars),
+	}
+	errs := make([]error, len(invs))
+	race(len(invs), func(i int) { _, _, errs[i] = e.shop.ApplyPayment(t.Context(), invs[i].ID, "") })
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, e.count(t, `SELECT count(*) FROM subscriptions WHERE user_id = 1`))
+	sub, err := e.shop.ActiveSubscription(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, e.clock.Now().Add(150*day), sub.ExpiresAt)
+	require.Equal(t, shop.KindPaid, sub.Kind)
+}
+
+func TestAnOlderInvoicePaidAfterANewerOneGrantsItsOwnPlan(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	older := e.order(t, 1, "m1", shop.ProviderCryptoPay)
+	e.clock.Advance(5 * time.Minute)
+	newer := e.order(t, 1, "m12", shop.ProviderCryptoPay)
+
+	// The plan the older invoice was made for changes after the order.
+	_, err := e.pool.Exec(t.Context(), `UPDATE plans SET price_usd = 9.99, price_stars = 500, duration_days = 7 WHERE id = 'm1'`)
+	require.NoError(t, err)
+
+	start := e.clock.Now()
+	e.pay(t, newer)
+	sub := e.pay(t, older)
+	require.Equal(t, start.Add(365*day+30*day), sub.ExpiresAt, "each invoice grants the plan it was ordered for")
+
+	got, err := e.shop.Invoice(t.Context(), older.ID)
+	require.NoError(t, err)
+	require.Equal(t, "4.99", got.PriceUSD, "a price change reached an existing invoice")
+	require.Equal(t, 250, got.PriceStars)
+	require.Equal(t, 30*day, got.Duration)
+	require.Equal(t, "m1", got.PlanID)
+
+	// A new order takes the new price.
+	fresh := e.order(t, 1, "m1", shop.ProviderStars)
+	require.Equal(t, "9.99", fresh.PriceUSD)
+	require.Equal(t, 500, fresh.PriceStars)
+	require.Equal(t, 7*day, fresh.Duration)
+}
+
+func TestExtendingAddsToExpiryOrStartsFromNowOrStartsANewPeriod(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	t0 := e.clock.Now()
+	first := e.pay(t, e.order(t, 1, "m1", shop.ProviderCryptoPay))
+	require.Equal(t, t0, first.StartsAt)
+	require.Equal(t, t0.Add(30*day), first.ExpiresAt)
+
+	// Active: the new month is added to the current expiry.
+	e.clock.Advance(10 * day)
+	sub := e.pay(t, e.order(t, 1, "m1", shop.ProviderCryptoPay))
+	require.Equal(t, first.ID, sub.ID)
+	require.Equal(t, t0.Add(60*day), sub.ExpiresAt)
+
+	// Expired but not yet revoked: the month starts from now, on the same period.
+	e.clock.Advance(55 * day)
+	sub = e.pay(t, e.order(t, 1, "m3", shop.ProviderCryptoPay))
+	require.Equal(t, first.ID, sub.ID)
+	require.Equal(t, t0, sub.StartsAt)
+	require.Equal(t, e.clock.Now().Add(90*day), sub.ExpiresAt)
+
+	// Revoked: the next payment starts a new period.
+	e.clock.Advance(100 * day)
+	require.NoError(t, e.shop.Revoke(t.Context(), first.ID, nil))
+	next := e.pay(t, e.order(t, 1, "m1", shop.ProviderStars))
+	require.NotEqual(t, first.ID, next.ID)
+	require.Equal(t, shop.KindPaid, next.Kind)
+	require.Equal(t, e.clock.Now(), next.StartsAt)
+	require.Equal(t, e.clock.Now().Add(30*day), next.ExpiresAt)
+	old, err := e.shop.Subscription(t.Context(), first.ID)
+	require.NoError(t, err)
+	require.Equal(t, shop.StatusRevoked, old.Status)
+}
+
+func TestAnExpiredInvoicePaidAnywayIsApplied(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	inv := e.order(t, 1, "m1", shop.ProviderCryptoPay)
+	require.Equal(t, e.clock.Now().Add(shop.DefaultInvoiceTTL), inv.ExpiresAt)
+	e.clock.Advance(2 * time.Hour)
+	expired, err := e.shop.ExpireInvoice(t.Context(), inv.ID)
+	require.NoError(t, err)
+	require.True(t, expired)
+	expired, err = e.shop.ExpireInvoice(t.Context(), inv.ID)
+	require.NoError(t, err)
+	require.False(t, expired, "expired twice")
+
+	// Crypto Pay reports it paid after all: the money was taken.
+	sub := e.pay(t, inv)
+	require.Equal(t, e.clock.Now().Add(30*day), sub.ExpiresAt)
+	expired, err = e.shop.ExpireInvoice(t.Context(), inv.ID)
+	require.NoError(t, err)
+	require.False(t, expired, "a paid invoice expired")
+	got, err := e.shop.Invoice(t.Context(), inv.ID)
+	require.NoError(t, err)
+	require.Equal(t, shop.InvoicePaid, got.Status)
+}
+
+func TestApplyPaymentOfAnUnknownInvoiceFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, applied, err := e.shop.ApplyPayment(t.Context(), 12345, "")
+	require.ErrorIs(t, err, shop.ErrUnknownInvoice)
+	require.False(t, applied)
+}
+
+func TestDuplicatedSuccessfulPaymentExtendsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	inv := e.order(t, 1, "m3", shop.ProviderStars)
+	payload := shop.StarsPayload(inv.ID)
+	require.Equal(t, fmt.Sprintf("order:%d", inv.ID), payload)
+	checked, err := e.shop.ValidateCheckout(t.Context(), 1, payload, "XTR", 650)
+	require.NoError(t, err)
+	require.Equal(t, inv.ID, checked.ID)
+
+	// Telegram delivers the successful_payment once, then again (a retried
+	// update), and several replicas race on more copies.
+	sub, applied, err := e.shop.ApplyStarsPayment(t.Context(), 1, payload, "charge-1", 650)
+	require.NoError(t, err)
+	require.True(t, applied)
+	require.Equal(t, e.clock.Now().Add(90*day), sub.ExpiresAt)
+	_, applied, err = e.shop.ApplyStarsPayment(t.Context(), 1, payload, "charge-1", 650)
+	require.NoError(t, err)
+	require.False(t, applied)
+
+	inv2 := e.order(t, 1, "m1", shop.ProviderStars)
+	const copies = 10
+	appliedN := make([]bool, copies)
+	errs := make([]error, copies)
+	race(copies, func(i int) {
+		_, appliedN[i], errs[i] = e.shop.ApplyStarsPayment(t.Context(), 1, shop.StarsPayload(inv2.ID), "charge-2", 250)
+	})
+	n := 0
+	for i := range copies {
+		require.NoError(t, errs[i])
+		if appliedN[i] {
+			n++
+		}
+	}
+	require.Equal(t, 1, n)
+	active, err := e.shop.ActiveSubscription(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, e.clock.Now().Add(120*day), active.ExpiresAt)
+	got, err := e.shop.Invoice(t.Context(), inv2.ID)
+	require.NoError(t, err)
+	require.Equal(t, "charge-2", got.ChargeID)
+
+	// A second charge for a paid invoice bought nothing: reported for a refund.
+	_, applied, err = e.shop.ApplyStarsPayment(t.Context(), 1, payload, "charge-3", 650)
+	require.ErrorIs(t, err, shop.ErrChargeConflict)
+	require.ErrorContains(t, err, "charge-3")
+	require.False(t, applied)
+	// A charge that paid one invoice does not pay another.
+	inv3 := e.order(t, 1, "m1", shop.ProviderStars)
+	_, applied, err = e.shop.ApplyStarsPayment(t.Context(), 1, shop.StarsPayload(inv3.ID), "charge-1", 250)
+	require.ErrorIs(t, err, shop.ErrChargeConflict)
+	require.False(t, applied)
+	got, err = e.shop.Invoice(t.Context(), inv3.ID)
+	require.NoError(t, err)
+	require.Equal(t, shop.InvoicePending, got.Status)
+
+	active, err = e.shop.ActiveSubscription(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, e.clock.Now().Add(120*day), active.ExpiresAt, "a refused charge extended the subscription")
+}
+
+func TestCheckoutMismatchesAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1, 2)
+	inv := e.order(t, 1, "m1", shop.ProviderStars)
+	payload := shop.StarsPayload(inv.ID)
+	paid := e.order(t, 1, "m1", shop.ProviderStars)
+	_, _, err := e.shop.ApplyStarsPayment(t.Context(), 1, shop.StarsPayload(paid.ID), "c", 250)
+	require.NoError(t, err)
+	crypto := e.order(t, 1, "m1", shop.ProviderCryptoPay)
+	expired := e.order(t, 1, "m1", shop.ProviderStars)
+	_, err = e.shop.ExpireInvoice(t.Context(), expired.ID)
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name     string
+		user     int64
+		payload  string
+		currency string
+		total    int
+	}{
+		{"another user's order", 2, payload, "XTR", 250},
+		{"wrong amount", 1, payload, "XTR", 249},
+		{"wrong currency", 1, payload, "USD", 250},
+		{"paid order", 1, shop.StarsPayload(paid.ID), "XTR", 250},
+		{"expired order", 1, shop.StarsPayload(expired.ID), "XTR", 250},
+		{"crypto pay order", 1, shop.StarsPayload(crypto.ID), "XTR", 250},
+		{"unknown order", 1, shop.StarsPayload(99999), "XTR", 250},
+		{"not an order", 1, "hello", "XTR", 250},
+		{"malformed order", 1, "order:-1", "XTR", 250},
+	} {
+		_, err := e.shop.ValidateCheckout(t.Context(), tc.user, tc.payload, tc.currency, tc.total)
+		require.ErrorIs(t, err, shop.ErrCheckoutMismatch, tc.name)
+	}
+
+	// Past its TTL, an order not yet marked expired is refused as well.
+	e.clock.Advance(shop.DefaultInvoiceTTL)
+	_, err = e.shop.ValidateCheckout(t.Context(), 1, payload, "XTR", 250)
+	require.ErrorIs(t, err, shop.ErrCheckoutMismatch)
+	require.ErrorContains(t, err, "expired")
+
+	// And a successful_payment that does not match its order is not applied.
+	_, applied, err := e.shop.ApplyStarsPayment(t.Context(), 2, payload, "c2", 250)
+	require.ErrorIs(t, err, shop.ErrCheckoutMismatch)
+	require.False(t, applied)
+	_, applied, err = e.shop.ApplyStarsPayment(t.Context(), 1, payload, "c2", 1)
+	require.ErrorIs(t, err, shop.ErrCheckoutMismatch)
+	require.False(t, applied)
+	got, err := e.shop.Invoice(t.Context(), inv.ID)
+	require.NoError(t, err)
+	require.Equal(t, shop.InvoicePending, got.Status)
+}

@@ -1,0 +1,140 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Subscription is one period of continuous access of a user.
+type Subscription struct {
+	ID     int64
+	UserID int64
+	// Kind is how the period started: KindTrial or KindPaid. A trial paid for
+	// before it ran out stays one period of kind trial.
+	Kind string
+	// Status is StatusActive until the period's access is revoked. An active
+	// period may be past ExpiresAt: it waits out the grace before revocation,
+	// and a payment in that time extends it from now.
+	Status    string
+	StartsAt  time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+	// Access is the period's VPN access; nil until it is activated.
+	Access *Access
+}
+
+// Access is the VPN access of a period.
+type Access struct {
+	// Panel is the provisioner's name (outline, remnawave).
+	Panel      string
+	ExternalID string
+	// URL is what the user puts in their VPN app.
+	URL string
+	// ExpiresAt is the expiry set on the panel; nil for a panel without one
+	// (Outline), whose keys live until revoked.
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	// RevokedAt is set once the access is removed from the panel: a key to
+	// show a user has none.
+	RevokedAt *time.Time
+}
+
+// subscriptionSelect reads periods with their access; callers add WHERE,
+// ORDER BY and LIMIT.
+const subscriptionSelect = `
+SELECT s.id, s.user_id, s.kind, s.status, s.starts_at, s.expires_at, s.revoked_at,
+       a.panel, a.external_id, a.access_url, a.expires_at, a.created_at, a.revoked_at
+FROM subscriptions s
+LEFT JOIN vpn_accesses a ON a.subscription_id = s.id`
+
+func scanSubscription(row pgx.Row) (Subscription, error) {
+	var sub Subscription
+	var panel, externalID, url *string
+	var accessExpires, accessCreated, accessRevoked *time.Time
+	err := row.Scan(&sub.ID, &sub.UserID, &sub.Kind, &sub.Status, &sub.StartsAt, &sub.ExpiresAt, &sub.RevokedAt,
+		&panel, &externalID, &url, &accessExpires, &accessCreated, &accessRevoked)
+	if err != nil {
+		return Subscription{}, err
+	}
+	inUTC(&sub.StartsAt, &sub.ExpiresAt)
+	inUTCOpt(&sub.RevokedAt, &accessExpires, &accessCreated, &accessRevoked)
+	if panel != nil {
+		sub.Access = &Access{
+			Panel: *panel, ExternalID: *externalID, URL: *url,
+			ExpiresAt: accessExpires, CreatedAt: *accessCreated, RevokedAt: accessRevoked,
+		}
+	}
+	return sub, nil
+}
+
+func collectSubscriptions(rows pgx.Rows) ([]Subscription, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Subscription, error) { return scanSubscription(row) })
+}
+
+// ActiveSubscription returns the user's active period, or nil when there is
+// none. It may be past its expiry (see Subscription.Status).
+func (s *Shop) ActiveSubscription(ctx context.Context, userID int64) (*Subscription, error) {
+	sub, err := scanSubscription(s.pool.QueryRow(ctx,
+		subscriptionSelect+` WHERE s.user_id = $1 AND s.status = 'active'`, userID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the active subscription of user %d: %w", userID, err)
+	}
+	return &sub, nil
+}
+
+// Subscription returns the period with the id, or ErrUnknownSubscription.
+func (s *Shop) Subscription(ctx context.Context, id int64) (Subscription, error) {
+	sub, err := subscriptionByID(ctx, s.pool, id)
+	if err != nil {
+		return Subscription{}, fmt.Errorf("reading subscription %d: %w", id, err)
+	}
+	return sub, nil
+}
+
+func subscriptionByID(ctx context.Context, q querier, id int64) (Subscription, error) {
+	sub, err := scanSubscription(q.QueryRow(ctx, subscriptionSelect+` WHERE s.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Subscription{}, ErrUnknownSubscription
+	}
+	return sub, err
+}
+
+// grantSQL gives a user $4 more access, starting at $3: it extends their
+// active period from GREATEST($3, expires_at), or, when they have none,
+// starts a new one of kind $2. The partial unique index on active periods is
+// the conflict target, so concurrent grants to one user serialize on that row
+// and each adds its own duration.
+//
+// $5 restricts the extension to periods that have expired by $3 (a trial must
+// not be added to a running subscription): a conflict that fails it returns
+// no row and changes nothing.
+const grantSQL = `
+INSERT INTO subscriptions AS s (user_id, kind, status, starts_at, expires_at, created_at, updated_at)
+VALUES ($1, $2, 'active', $3, $3::timestamptz + $4::interval, $3, $3)
+ON CONFLICT (user_id) WHERE status = 'active' DO UPDATE
+	SET expires_at = GREATEST(EXCLUDED.starts_at, s.expires_at) + $4::interval,
+	    updated_at = EXCLUDED.updated_at
+	WHERE NOT $5 OR s.expires_at <= EXCLUDED.starts_at
+RETURNING s.id`
+
+// grant runs grantSQL; found is false when $5 refused the extension.
+func grant(ctx context.Context, q querier, userID int64, kind string, now time.Time, d time.Duration, onlyExpired bool) (id int64, found bool, err error) {
+	err = q.QueryRow(ctx, grantSQL, userID, kind, now, d, onlyExpired).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if isForeignKeyViolation(err) {
+		return 0, false, ErrUnknownUser
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return id, true, nil
+}

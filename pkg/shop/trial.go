@@ -1,0 +1,47 @@
+package shop
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// StartTrial gives the user their one free trial: a period of
+// Config.TrialDuration from now. It fails with ErrTrialUsed when the user took
+// it before, including by a concurrent press, and with ErrAlreadySubscribed
+// (leaving the trial unspent) when they have a running subscription. A user
+// whose paid period has expired but is not revoked yet gets the trial on that
+// period, from now, so they keep their key.
+func (s *Shop) StartTrial(ctx context.Context, userID int64) (Subscription, error) {
+	now := s.now()
+	var sub Subscription
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The primary key decides: a concurrent insert waits for this
+		// transaction and then finds the row, or takes over if it rolls back.
+		tag, err := tx.Exec(ctx, `INSERT INTO trials (user_id, started_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING`,
+			userID, now)
+		if isForeignKeyViolation(err) {
+			return ErrUnknownUser
+		}
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrTrialUsed
+		}
+		id, found, err := grant(ctx, tx, userID, KindTrial, now, s.cfg.TrialDuration, true)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrAlreadySubscribed // rolls the trial back
+		}
+		sub, err = subscriptionByID(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Subscription{}, fmt.Errorf("starting the trial of user %d: %w", userID, err)
+	}
+	return sub, nil
+}

@@ -1,0 +1,107 @@
+package shop_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/shop"
+)
+
+func TestConcurrentTrialPressesGiveOneTrial(t *testing.T) {
+	t.Parallel()
+	for _, presses := range []int{2, 20} {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.addUser(t, 1)
+			errs := make([]error, presses)
+			subs := make([]shop.Subscription, presses)
+			race(presses, func(i int) { subs[i], errs[i] = e.shop.StartTrial(t.Context(), 1) })
+
+			won := -1
+			for i, err := range errs {
+				if err == nil {
+					require.Equal(t, -1, won, "two presses got a trial")
+					won = i
+					continue
+				}
+				require.ErrorIs(t, err, shop.ErrTrialUsed)
+			}
+			require.NotEqual(t, -1, won, "no press got the trial")
+			sub := subs[won]
+			require.Equal(t, shop.KindTrial, sub.Kind)
+			require.Equal(t, shop.StatusActive, sub.Status)
+			require.Equal(t, e.clock.Now(), sub.StartsAt)
+			require.Equal(t, e.clock.Now().Add(shop.DefaultTrialDuration), sub.ExpiresAt)
+			require.Nil(t, sub.Access, "a trial has no key until activation")
+			require.Equal(t, 1, e.count(t, `SELECT count(*) FROM trials WHERE user_id = 1`))
+			require.Equal(t, 1, e.count(t, `SELECT count(*) FROM subscriptions WHERE user_id = 1`))
+		})
+	}
+}
+
+func TestTrialIsOncePerUserEver(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	first, err := e.shop.StartTrial(t.Context(), 1)
+	require.NoError(t, err)
+
+	// Long after the trial ran out and was revoked, there is no second one.
+	e.clock.Advance(10 * day)
+	require.NoError(t, e.shop.Revoke(t.Context(), first.ID, nil))
+	_, err = e.shop.StartTrial(t.Context(), 1)
+	require.ErrorIs(t, err, shop.ErrTrialUsed)
+	active, err := e.shop.ActiveSubscription(t.Context(), 1)
+	require.NoError(t, err)
+	require.Nil(t, active)
+
+	_, err = e.shop.StartTrial(t.Context(), 999)
+	require.ErrorIs(t, err, shop.ErrUnknownUser)
+}
+
+func TestTrialIsRefusedWhileSubscribedAndNotSpent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	paid := e.pay(t, e.order(t, 1, "m1", shop.ProviderCryptoPay))
+
+	_, err := e.shop.StartTrial(t.Context(), 1)
+	require.ErrorIs(t, err, shop.ErrAlreadySubscribed)
+	require.Zero(t, e.count(t, `SELECT count(*) FROM trials`), "a refused trial was spent")
+	sub, err := e.shop.ActiveSubscription(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, paid.ExpiresAt, sub.ExpiresAt, "the refused trial changed the subscription")
+
+	// Once the paid period has run out (and awaits revocation), the trial
+	// continues that period from now, so the user keeps their key.
+	e.clock.Advance(31 * day)
+	trial, err := e.shop.StartTrial(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, paid.ID, trial.ID)
+	require.Equal(t, shop.KindPaid, trial.Kind, "the period started paid")
+	require.Equal(t, e.clock.Now().Add(shop.DefaultTrialDuration), trial.ExpiresAt)
+}
+
+func TestStartTrialUsesTheConfiguredDuration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	s := shop.New(e.pool, shop.Config{TrialDuration: day, NowFunc: e.clock.Now})
+	sub, err := s.StartTrial(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, e.clock.Now().Add(day), sub.ExpiresAt)
+}
+
+// errorsIs counts errs that are target.
+func errorsIs(errs []error, target error) int {
+	n := 0
+	for _, err := range errs {
+		if errors.Is(err, target) {
+			n++
+		}
+	}
+	return n
+}
