@@ -37,7 +37,7 @@ func TestOneInvoiceReportedPaidManyTimesAtOnceExtendsOnce(t *testing.T) {
 	sub, err := e.shop.ActiveSubscription(t.Context(), 1)
 	require.NoError(t, err)
 	require.Equal(t, trial.ExpiresAt.Add(30*day), sub.ExpiresAt, "the trial's remaining time plus one month, once")
-	require.Equal(t, shop.KindTrial, sub.Kind, "a paid-for trial stays the period it started as")
+	require.Equal(t, shop.KindPaid, sub.Kind, "a paid-for trial goes on as a paid period")
 
 	paid, err := e.shop.Invoice(t.Context(), inv.ID)
 	require.NoError(t, err)

@@ -13,8 +13,9 @@ import (
 type Subscription struct {
 	ID     int64
 	UserID int64
-	// Kind is how the period started: KindTrial or KindPaid. A trial paid for
-	// before it ran out stays one period of kind trial.
+	// Kind is KindTrial for a trial period until it is paid for, then
+	// KindPaid: a trial paid for before it ran out goes on as one period
+	// (same key), which the user sees as their paid subscription.
 	Kind string
 	// Status is StatusActive until the period's access is revoked. An active
 	// period may be past ExpiresAt: it waits out the grace before revocation,
@@ -120,6 +121,7 @@ INSERT INTO subscriptions AS s (user_id, kind, status, starts_at, expires_at, cr
 VALUES ($1, $2, 'active', $3, $3::timestamptz + $4::interval, $3, $3)
 ON CONFLICT (user_id) WHERE status = 'active' DO UPDATE
 	SET expires_at = GREATEST(EXCLUDED.starts_at, s.expires_at) + $4::interval,
+	    kind = CASE WHEN EXCLUDED.kind = 'paid' THEN 'paid' ELSE s.kind END,
 	    updated_at = EXCLUDED.updated_at
 	WHERE NOT $5 OR s.expires_at <= EXCLUDED.starts_at
 RETURNING s.id`
