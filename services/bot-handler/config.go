@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
@@ -23,6 +26,16 @@ type Config struct {
 	RetryBase      time.Duration `env:"RETRY_BASE"`
 	RetryMax       time.Duration `env:"RETRY_MAX"`
 	FetchWait      time.Duration `env:"FETCH_WAIT"`
+	// AdminIDs are the Telegram user ids allowed /stats and /user.
+	AdminIDs []int64 `env:"ADMIN_IDS"`
+	// SupportContact is shown to users who need help, e.g. "@vpnbot_support".
+	SupportContact string `env:"SUPPORT_CONTACT"`
+	// CryptoPayToken enables Crypto Pay; without it only Stars are offered.
+	CryptoPayToken  string        `env:"CRYPTOPAY_TOKEN" secret:"true"`
+	CryptoPayAPIURL string        `env:"CRYPTOPAY_API_URL"`
+	CryptoPayAssets []string      `env:"CRYPTOPAY_ASSETS"`
+	TrialDuration   time.Duration `env:"TRIAL_DURATION"`
+	InvoiceTTL      time.Duration `env:"INVOICE_TTL"`
 }
 
 func defaultConfig() Config {
@@ -36,6 +49,12 @@ func defaultConfig() Config {
 		RetryBase:      time.Second,
 		RetryMax:       time.Minute,
 		FetchWait:      5 * time.Second,
+		SupportContact: "@vpnbot_support",
+		// The mainnet API; https://testnet-pay.crypt.bot for testing.
+		CryptoPayAPIURL: cryptopay.DefaultBaseURL,
+		CryptoPayAssets: []string{"USDT", "TON", "BTC"},
+		TrialDuration:   shop.DefaultTrialDuration,
+		InvoiceTTL:      shop.DefaultInvoiceTTL,
 	}
 }
 
@@ -64,6 +83,27 @@ func (c Config) Validate() error {
 	}
 	if c.FetchWait <= 0 {
 		errs = append(errs, fmt.Errorf("FETCH_WAIT=%s: must be positive", c.FetchWait))
+	}
+	if c.SupportContact == "" {
+		errs = append(errs, errors.New("SUPPORT_CONTACT is empty"))
+	}
+	for _, id := range c.AdminIDs {
+		if id <= 0 {
+			errs = append(errs, fmt.Errorf("ADMIN_IDS: %d is not a Telegram user id", id))
+		}
+	}
+	if u, err := url.Parse(c.CryptoPayAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("CRYPTOPAY_API_URL=%q: not an http(s) URL", c.CryptoPayAPIURL))
+	}
+	if c.CryptoPayToken != "" && len(c.CryptoPayAssets) == 0 {
+		errs = append(errs, errors.New("CRYPTOPAY_ASSETS is empty"))
+	}
+	if c.TrialDuration < time.Hour {
+		errs = append(errs, fmt.Errorf("TRIAL_DURATION=%s: must be at least 1h", c.TrialDuration))
+	}
+	// Crypto Pay invoices live 1 s to 31 days.
+	if c.InvoiceTTL < time.Minute || c.InvoiceTTL > cryptopay.MaxExpiresIn {
+		errs = append(errs, fmt.Errorf("INVOICE_TTL=%s: must be between 1m and %s", c.InvoiceTTL, cryptopay.MaxExpiresIn))
 	}
 	return errors.Join(errs...)
 }

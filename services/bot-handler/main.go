@@ -18,8 +18,10 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
@@ -97,12 +99,32 @@ func run(ctx context.Context) error {
 			return startErr(ctx, err)
 		}
 		users := store.New(pool)
+		// A nil interface, not a nil *Client, hides the Crypto Pay button.
+		var invoicer bot.Invoicer
+		if cfg.CryptoPayToken == "" {
+			log.Info().Msg("CRYPTOPAY_TOKEN is not set: Crypto Pay is off, plans are paid with Telegram Stars only")
+		} else {
+			cp, err := cryptopay.New(cryptopay.Config{
+				BaseURL: cfg.CryptoPayAPIURL, Token: cfg.CryptoPayToken, Registerer: ops.Registry(),
+			})
+			if err != nil {
+				return err
+			}
+			invoicer = cp
+		}
 		b, err := bot.New(ctx, bot.Config{
-			APIURL:     cfg.TelegramAPIURL,
-			Token:      cfg.TelegramToken,
-			Users:      users,
-			Log:        log,
-			Registerer: ops.Registry(),
+			APIURL:       cfg.TelegramAPIURL,
+			Token:        cfg.TelegramToken,
+			Users:        users,
+			Shop:         shop.New(pool, shop.Config{TrialDuration: cfg.TrialDuration, InvoiceTTL: cfg.InvoiceTTL}),
+			CryptoPay:    invoicer,
+			CryptoAssets: cfg.CryptoPayAssets,
+			InvoiceTTL:   cfg.InvoiceTTL,
+			Activations:  bot.StreamActivations{JS: js},
+			AdminIDs:     cfg.AdminIDs,
+			Support:      cfg.SupportContact,
+			Log:          log,
+			Registerer:   ops.Registry(),
 		})
 		if err != nil {
 			return startErr(ctx, err)

@@ -13,6 +13,8 @@ import (
 	"github.com/rs/zerolog"
 	tele "gopkg.in/telebot.v3"
 
+	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
 
@@ -28,10 +30,15 @@ const (
 
 // Kinds of update, as Process reports them for logs.
 const (
-	KindStart   = "start"
-	KindHelp    = "help"
-	KindOther   = "other"
-	KindIgnored = "ignored"
+	KindStart    = "start"
+	KindHelp     = "help"
+	KindLanguage = "language"
+	KindAdmin    = "admin"
+	KindCallback = "callback"
+	KindCheckout = "checkout"
+	KindPayment  = "payment"
+	KindOther    = "other"
+	KindIgnored  = "ignored"
 )
 
 const (
@@ -49,7 +56,32 @@ const (
 type Users interface {
 	UpsertStartingUser(ctx context.Context, u store.StartingUser) (language string, err error)
 	UserLanguage(ctx context.Context, userID int64) (language string, found bool, err error)
+	SetLanguage(ctx context.Context, userID int64, language string) (found bool, err error)
 	MarkBlocked(ctx context.Context, userID int64) error
+}
+
+// Shop is the domain operations the flows call (shop.Shop).
+type Shop interface {
+	StartTrial(ctx context.Context, userID int64) (shop.Subscription, error)
+	Plans(ctx context.Context) ([]shop.Plan, error)
+	Plan(ctx context.Context, id string) (shop.Plan, error)
+	CreateOrder(ctx context.Context, userID int64, planID, provider string) (shop.Invoice, error)
+	AttachExternal(ctx context.Context, invoiceID int64, externalID, payURL string) error
+	ValidateCheckout(ctx context.Context, userID int64, payload, currency string, total int) (shop.Invoice, error)
+	ApplyStarsPayment(ctx context.Context, userID int64, payload, chargeID string, total int) (shop.Subscription, bool, error)
+	ActiveSubscription(ctx context.Context, userID int64) (*shop.Subscription, error)
+	Stats(ctx context.Context) (shop.Stats, error)
+	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)
+}
+
+// Invoicer creates Crypto Pay invoices (cryptopay.Client).
+type Invoicer interface {
+	CreateInvoice(ctx context.Context, in cryptopay.CreateInvoice) (cryptopay.Invoice, error)
+}
+
+// Activations asks the activation worker to create a period's VPN access.
+type Activations interface {
+	RequestActivation(ctx context.Context, sub shop.Subscription, reason string, at time.Time) error
 }
 
 // Config is what a Bot needs.
@@ -58,20 +90,43 @@ type Config struct {
 	APIURL string
 	Token  string
 	Users  Users
-	Log    zerolog.Logger
+	Shop   Shop
+	// CryptoPay creates Crypto Pay invoices; nil hides the Crypto Pay button
+	// (Stars only).
+	CryptoPay Invoicer
+	// CryptoAssets are the assets a Crypto Pay invoice accepts.
+	CryptoAssets []string
+	// InvoiceTTL is how long a Crypto Pay invoice can be paid.
+	InvoiceTTL  time.Duration
+	Activations Activations
+	// AdminIDs are the Telegram user ids that may use /stats and /user.
+	AdminIDs []int64
+	// Support is the support contact shown to users, e.g. "@vpnbot_support".
+	Support string
+	// NowFunc is the clock (default time.Now).
+	NowFunc func() time.Time
+	Log     zerolog.Logger
 	// Registerer takes the Bot API metrics.
 	Registerer prometheus.Registerer
 }
 
 // Bot handles updates; one Bot serves any number of concurrent updates.
 type Bot struct {
-	apiURL  string
-	token   string
-	users   Users
-	log     zerolog.Logger
-	http    *http.Transport
-	metrics *apiMetrics
-	me      *tele.User
+	apiURL       string
+	token        string
+	users        Users
+	shop         Shop
+	cryptoPay    Invoicer
+	cryptoAssets []string
+	invoiceTTL   time.Duration
+	activations  Activations
+	admins       map[int64]bool
+	support      string
+	now          func() time.Time
+	log          zerolog.Logger
+	http         *http.Transport
+	metrics      *apiMetrics
+	me           *tele.User
 }
 
 // New returns a bot that knows who it is: it asks Telegram (getMe), retrying
@@ -86,13 +141,28 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 	// Every partition may be talking to Telegram at once; keep their
 	// connections instead of opening one per request.
 	base.MaxIdleConnsPerHost = 100
+	admins := make(map[int64]bool, len(cfg.AdminIDs))
+	for _, id := range cfg.AdminIDs {
+		admins[id] = true
+	}
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
 	b := &Bot{
-		apiURL:  cfg.APIURL,
-		token:   cfg.Token,
-		users:   cfg.Users,
-		log:     cfg.Log,
-		http:    base,
-		metrics: metrics,
+		apiURL:       cfg.APIURL,
+		token:        cfg.Token,
+		users:        cfg.Users,
+		shop:         cfg.Shop,
+		cryptoPay:    cfg.CryptoPay,
+		cryptoAssets: cfg.CryptoAssets,
+		invoiceTTL:   cfg.InvoiceTTL,
+		activations:  cfg.Activations,
+		admins:       admins,
+		support:      cfg.Support,
+		now:          cfg.NowFunc,
+		log:          cfg.Log,
+		http:         base,
+		metrics:      metrics,
 	}
 	if err := b.identify(ctx); err != nil {
 		b.Close()
@@ -173,6 +243,18 @@ type run struct {
 	ctx  context.Context
 	kind string
 	err  error
+}
+
+// routeUser wraps a handler of an update that comes from a user without a
+// chat (a pre-checkout query).
+func (r *run) routeUser(kind string, h func(ctx context.Context, c tele.Context) error) tele.HandlerFunc {
+	return func(c tele.Context) error {
+		if c.Sender() == nil {
+			return nil
+		}
+		r.kind = kind
+		return h(r.ctx, c)
+	}
 }
 
 // Process handles one update under ctx and returns the kind of update it

@@ -15,5 +15,12 @@
 // private chat means the user blocked the bot (recorded, nothing to retry),
 // any other 4xx is ErrRejected (retrying cannot help).
 //
-// Texts live in texts.go, in English and Russian.
+// What the user sees is built by pure functions in screens.go (what a screen
+// shows + language → HTML text and inline keyboard), golden-tested in English
+// and Russian against testdata/golden (`go test ./internal/bot -update`
+// rewrites them); the words live in texts.go. flows.go runs the flows: button
+// presses are answered first and edit their message in place; the trial,
+// orders and payments are pkg/shop's operations, so every money rule is the
+// database's; Crypto Pay is called outside any transaction; Telegram Stars
+// payments are validated at pre-checkout and applied once per charge id.
 package bot

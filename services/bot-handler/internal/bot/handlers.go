@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	tele "gopkg.in/telebot.v3"
 
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
 
@@ -16,6 +18,13 @@ import (
 func (b *Bot) routes(tb *tele.Bot, r *run) {
 	tb.Handle("/start", r.route(KindStart, b.onStart))
 	tb.Handle("/help", r.route(KindHelp, b.onHelp))
+	tb.Handle("/language", r.route(KindLanguage, b.onLanguage))
+	tb.Handle("/stats", r.route(KindAdmin, b.onStats))
+	tb.Handle("/user", r.route(KindAdmin, b.onUser))
+	tb.Handle(tele.OnCallback, r.route(KindCallback, b.onCallback))
+	tb.Handle(tele.OnPayment, r.route(KindPayment, b.onPayment))
+	// A pre-checkout query comes from a user, not a chat.
+	tb.Handle(tele.OnCheckout, r.routeUser(KindCheckout, b.onCheckout))
 	// Anything else a person sends gets a pointer to /help rather than silence.
 	other := r.route(KindOther, b.onOther)
 	for _, end := range []string{tele.OnText, tele.OnMedia, tele.OnContact, tele.OnLocation, tele.OnVenue, tele.OnDice} {
@@ -37,7 +46,7 @@ func (b *Bot) onStart(ctx context.Context, c tele.Context) error {
 	if err != nil {
 		return err
 	}
-	return b.reply(ctx, c, textsIn(lang).welcomeFor(s.FirstName))
+	return b.reply(ctx, c, WelcomeScreen(lang, s.FirstName))
 }
 
 func (b *Bot) onHelp(ctx context.Context, c tele.Context) error {
@@ -45,7 +54,15 @@ func (b *Bot) onHelp(ctx context.Context, c tele.Context) error {
 	if err != nil {
 		return err
 	}
-	return b.reply(ctx, c, textsIn(lang).help)
+	return b.reply(ctx, c, HelpScreen(lang, b.support))
+}
+
+func (b *Bot) onLanguage(ctx context.Context, c tele.Context) error {
+	lang, err := b.language(ctx, c.Sender())
+	if err != nil {
+		return err
+	}
+	return b.reply(ctx, c, LanguageScreen(lang))
 }
 
 func (b *Bot) onOther(ctx context.Context, c tele.Context) error {
@@ -53,7 +70,42 @@ func (b *Bot) onOther(ctx context.Context, c tele.Context) error {
 	if err != nil {
 		return err
 	}
-	return b.reply(ctx, c, textsIn(lang).fallback)
+	return b.reply(ctx, c, FallbackScreen(lang))
+}
+
+// onStats is /stats; to anyone but an admin it is an unknown command.
+func (b *Bot) onStats(ctx context.Context, c tele.Context) error {
+	if !b.admins[c.Sender().ID] {
+		return b.onOther(ctx, c)
+	}
+	lang, err := b.language(ctx, c.Sender())
+	if err != nil {
+		return err
+	}
+	st, err := b.shop.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	return b.reply(ctx, c, StatsScreen(lang, st))
+}
+
+// onUser is /user <id>; to anyone but an admin it is an unknown command.
+func (b *Bot) onUser(ctx context.Context, c tele.Context) error {
+	if !b.admins[c.Sender().ID] {
+		return b.onOther(ctx, c)
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(c.Message().Payload), 10, 64)
+	if err != nil {
+		return b.reply(ctx, c, AdminUsageScreen())
+	}
+	info, err := b.shop.UserInfo(ctx, id)
+	if errors.Is(err, shop.ErrUnknownUser) {
+		return b.reply(ctx, c, AdminNoUserScreen(id))
+	}
+	if err != nil {
+		return err
+	}
+	return b.reply(ctx, c, UserInfoScreen(info))
 }
 
 // language is the language the user chose, or for a user who never sent
@@ -69,10 +121,59 @@ func (b *Bot) language(ctx context.Context, u *tele.User) (string, error) {
 	return lang, nil
 }
 
+// options are the send options of a screen.
+func options(s Screen, more ...any) []any {
+	opts := append([]any{tele.ModeHTML, tele.NoPreview}, more...)
+	if len(s.Buttons) > 0 {
+		rows := make([][]tele.InlineButton, 0, len(s.Buttons))
+		for _, row := range s.Buttons {
+			r := make([]tele.InlineButton, 0, len(row))
+			for _, btn := range row {
+				r = append(r, tele.InlineButton{Text: btn.Text, Data: btn.Data, URL: btn.URL})
+			}
+			rows = append(rows, r)
+		}
+		opts = append(opts, &tele.ReplyMarkup{InlineKeyboard: rows})
+	}
+	return opts
+}
+
 // reply answers the update's message as a reply to it, so the user sees what
 // the answer is about even when answers to quick messages interleave.
-func (b *Bot) reply(ctx context.Context, c tele.Context, text string) error {
-	err := c.Reply(text, tele.AllowWithoutReply)
+func (b *Bot) reply(ctx context.Context, c tele.Context, s Screen) error {
+	return b.delivered(ctx, c, c.Reply(s.Text, options(s, tele.AllowWithoutReply)...))
+}
+
+// send sends a screen as a new message.
+func (b *Bot) send(ctx context.Context, c tele.Context, s Screen) error {
+	return b.delivered(ctx, c, c.Send(s.Text, options(s)...))
+}
+
+// show puts a screen in place of the message whose button was pressed, so
+// navigating does not pile up messages. A message that cannot be edited (too
+// old, deleted) gets the screen as a new message instead.
+func (b *Bot) show(ctx context.Context, c tele.Context, s Screen) error {
+	if c.Callback() == nil || c.Callback().Message == nil {
+		return b.send(ctx, c, s)
+	}
+	err := c.Edit(s.Text, options(s)...)
+	var apiErr *APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest:
+		if strings.Contains(apiErr.Description, "message is not modified") {
+			return nil // pressed twice: the screen is already there
+		}
+		return b.send(ctx, c, s)
+	}
+	return b.delivered(ctx, c, err)
+}
+
+// delivered settles the outcome of a message to the user: a user who blocked
+// the bot is recorded and the update is done; flood control is logged and
+// the update retried.
+func (b *Bot) delivered(ctx context.Context, c tele.Context, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -94,7 +195,7 @@ func (b *Bot) reply(ctx context.Context, c tele.Context, text string) error {
 				Dur("retry_after", apiErr.RetryAfter).Msg("Telegram flood control; the update will be retried")
 		}
 	}
-	return fmt.Errorf("replying in chat %d: %w", c.Chat().ID, err)
+	return fmt.Errorf("answering in chat %d: %w", c.Chat().ID, err)
 }
 
 // startParam is the deep-link payload of a /start, as Telegram allows it.

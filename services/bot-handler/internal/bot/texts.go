@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Languages the bot speaks; they are the values of users.language.
@@ -10,6 +11,10 @@ const (
 	English = "en"
 	Russian = "ru"
 )
+
+// languages are the languages a user can choose, in the order of the
+// language screen.
+var languages = []string{English, Russian}
 
 // LanguageFor picks the bot language for a Telegram language_code: Russian
 // for any "ru" variant, English otherwise.
@@ -20,44 +25,266 @@ func LanguageFor(languageCode string) string {
 	return English
 }
 
-// texts is everything the bot says, in one language.
+// texts is everything the bot says, in one language. Texts are HTML (the
+// parse mode of every screen): values put into them are escaped by the
+// screens.
 type texts struct {
+	lang     string
 	welcome  string // takes the user's first name
 	stranger string // stands in for a missing first name
-	help     string
+	help     string // takes the support contact
 	fallback string
+
+	menu string
+	// Buttons of the main menu and of navigation.
+	btnTrial, btnPlans, btnSubscription, btnLanguage, btnHelp, btnSupport, btnMenu, btnBack string
+
+	trialStarted      string // takes the trial's end
+	trialUsed         string
+	alreadySubscribed string
+	needStart         string
+
+	plans        string
+	planLine     string // title, duration, USD price, Stars price
+	plan         string // title, duration, USD price, Stars price
+	btnPlan      string // title, USD price, Stars price
+	btnPayCrypto string // takes the USD price
+	btnPayStars  string // takes the Stars price
+	cryptoOnly   string // shown when only Stars is on offer
+	cryptoPay    string // title, USD price
+	btnPayURL    string // takes the USD price
+	paymentsDown string
+	starsSent    string
+	invoiceTitle string // takes the plan title
+	invoiceDesc  string // takes the plan title and duration
+
+	checkoutRefused  string
+	checkoutProblem  string
+	paymentReceived  string // takes the new expiry
+	keyOnItsWay      string // added when the period has no key yet
+	paymentConflict  string // takes the support contact
+	paymentDuplicate string
+
+	noSubscription  string
+	expired         string // takes the expiry
+	subscription    string // kind, expiry
+	kindTrial       string
+	kindPaid        string
+	keyPending      string
+	keyIntro        string // takes the key, escaped, in <code>
+	qrCaption       string
+	setupPick       string
+	setupOutline    map[string]string // per platform
+	setupV2Ray      map[string]string // per platform
+	platformNames   map[string]string
+	chooseLanguage  string
+	languageNames   map[string]string
+	languageChanged string
+
+	stats  string // users, active, trials, payments, revenue, stars
+	months [12]string
+	days   [3]string // one, few, many
 }
 
 // textsIn returns the texts of lang, English for a language the bot does not speak.
-func textsIn(lang string) texts {
+func textsIn(lang string) *texts {
 	if lang == Russian {
-		return texts{
-			welcome: "Привет, %s! Я продаю быстрый и надёжный VPN: бесплатный пробный период, " +
-				"оплата криптовалютой или звёздами Telegram, ключ приходит сразу.\n\n" +
-				"Что я умею — /help",
-			stranger: "друг",
-			help: "Команды:\n" +
-				"/start — начать сначала\n" +
-				"/help — эта справка",
-			fallback: "Я понимаю только команды. Список — /help",
-		}
+		return &ru
 	}
-	return texts{
-		welcome: "Hi, %s! I sell fast, reliable VPN access: a free trial, " +
-			"payment in crypto or Telegram Stars, and your key right away.\n\n" +
-			"See what I can do: /help",
-		stranger: "there",
-		help: "Commands:\n" +
-			"/start — start over\n" +
-			"/help — this help",
-		fallback: "I only understand commands. See /help",
-	}
+	return &en
+}
+
+// Platforms with setup instructions, in button order.
+const (
+	PlatformAndroid = "android"
+	PlatformIOS     = "ios"
+	PlatformWindows = "windows"
+	PlatformMacOS   = "macos"
+)
+
+var platforms = []string{PlatformAndroid, PlatformIOS, PlatformWindows, PlatformMacOS}
+
+var platformNames = map[string]string{
+	PlatformAndroid: "Android", PlatformIOS: "iOS", PlatformWindows: "Windows", PlatformMacOS: "macOS",
+}
+
+var languageNames = map[string]string{English: "English", Russian: "Русский"}
+
+var en = texts{
+	lang: English,
+	welcome: "Hi, %s! I sell fast, reliable VPN access: a free trial, " +
+		"payment in crypto or Telegram Stars, and your key right away.\n\n" +
+		"See what I can do: /help",
+	stranger: "there",
+	help: "Commands:\n" +
+		"/start — the main menu\n" +
+		"/language — choose the language\n" +
+		"/help — this help\n\n" +
+		"Questions or problems? Write to %s.",
+	fallback: "I only understand commands. See /help",
+
+	menu:     "What would you like to do?",
+	btnTrial: "🎁 Free trial", btnPlans: "💳 Plans", btnSubscription: "🔑 My subscription",
+	btnLanguage: "🌐 Language", btnHelp: "❓ Help", btnSupport: "💬 Support", btnMenu: "☰ Menu", btnBack: "« Back",
+
+	trialStarted:      "Your trial runs until %s. Your key is on its way.",
+	trialUsed:         "You have already used your free trial, sorry. Have a look at the plans: they start at a few dollars a month.",
+	alreadySubscribed: "You already have an active subscription, so a trial would add nothing.",
+	needStart:         "Please send /start first.",
+
+	plans:        "Choose a plan:",
+	planLine:     "• <b>%s</b> — %s, $%s or ⭐%d",
+	plan:         "<b>%s</b>\nDuration: %s\nPrice: $%s or ⭐%d\n\nHow would you like to pay?",
+	btnPlan:      "%s — $%s / ⭐%d",
+	btnPayCrypto: "Crypto Pay ($%s)",
+	btnPayStars:  "Telegram Stars (⭐%d)",
+	cryptoOnly:   "Crypto payments are not available right now; you can pay with Telegram Stars.",
+	cryptoPay:    "<b>%s</b> for $%s.\n\nPay with Crypto Pay using the button below: the invoice is valid for a limited time. Your subscription starts as soon as the payment arrives.",
+	btnPayURL:    "Pay $%s",
+	paymentsDown: "Payments are down for a moment, try again in a minute.",
+	starsSent:    "Here is your invoice: pay it with Telegram Stars.",
+	invoiceTitle: "VPN %s",
+	invoiceDesc:  "VPN access: %s (%s).",
+
+	checkoutRefused:  "This invoice is no longer valid. Please choose the plan again.",
+	checkoutProblem:  "Something went wrong on our side. Please try again in a minute.",
+	paymentReceived:  "Payment received, your subscription runs until %s.",
+	keyOnItsWay:      " Your key is on its way.",
+	paymentConflict:  "We received your payment but could not apply it automatically. Support will sort it out: %s.",
+	paymentDuplicate: "This payment was already received.",
+
+	noSubscription: "You have no subscription yet. Take the free trial or choose a plan.",
+	expired:        "Your subscription ended on %s. Choose a plan to continue.",
+	subscription:   "<b>%s</b>, active until %s.",
+	kindTrial:      "Free trial",
+	kindPaid:       "Subscription",
+	keyPending:     "Your key is being prepared; it will arrive here in a moment.",
+	keyIntro:       "Your key (tap to copy):\n<code>%s</code>",
+	qrCaption:      "Scan this QR code in your VPN app.",
+	setupPick:      "Setup instructions:",
+	setupOutline: map[string]string{
+		PlatformAndroid: "<b>Android</b>\n1. Install Outline from Google Play.\n2. Copy your key.\n3. Open Outline, tap +, paste the key and connect.",
+		PlatformIOS:     "<b>iOS</b>\n1. Install Outline from the App Store.\n2. Copy your key.\n3. Open Outline, tap +, paste the key and connect.",
+		PlatformWindows: "<b>Windows</b>\n1. Download Outline Client from getoutline.org.\n2. Copy your key.\n3. Open Outline, click +, paste the key and connect.",
+		PlatformMacOS:   "<b>macOS</b>\n1. Install Outline from the Mac App Store.\n2. Copy your key.\n3. Open Outline, click +, paste the key and connect.",
+	},
+	setupV2Ray: map[string]string{
+		PlatformAndroid: "<b>Android</b>\n1. Install Hiddify or v2rayNG.\n2. Copy your subscription link.\n3. Add it as a new profile (import from clipboard) and connect.",
+		PlatformIOS:     "<b>iOS</b>\n1. Install Hiddify or Streisand from the App Store.\n2. Copy your subscription link.\n3. Add it from the clipboard and connect.",
+		PlatformWindows: "<b>Windows</b>\n1. Install Hiddify from hiddify.com.\n2. Copy your subscription link.\n3. Click «New profile», add from clipboard and connect.",
+		PlatformMacOS:   "<b>macOS</b>\n1. Install Hiddify from hiddify.com.\n2. Copy your subscription link.\n3. Click «New profile», add from clipboard and connect.",
+	},
+	platformNames:   platformNames,
+	chooseLanguage:  "Choose your language:",
+	languageNames:   languageNames,
+	languageChanged: "Language set to English.",
+
+	stats:  "<b>Stats</b>\nUsers: %d\nActive subscriptions: %d\nTrials taken: %d\nPayments today: %d\nRevenue today: $%s\nStars today: ⭐%d",
+	months: [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
+	days:   [3]string{"%d day", "%d days", "%d days"},
+}
+
+var ru = texts{
+	lang: Russian,
+	welcome: "Привет, %s! Я продаю быстрый и надёжный VPN: бесплатный пробный период, " +
+		"оплата криптовалютой или звёздами Telegram, ключ приходит сразу.\n\n" +
+		"Что я умею — /help",
+	stranger: "друг",
+	help: "Команды:\n" +
+		"/start — главное меню\n" +
+		"/language — выбрать язык\n" +
+		"/help — эта справка\n\n" +
+		"Вопросы или проблемы? Пишите %s.",
+	fallback: "Я понимаю только команды. Список — /help",
+
+	menu:     "Что будем делать?",
+	btnTrial: "🎁 Пробный период", btnPlans: "💳 Тарифы", btnSubscription: "🔑 Моя подписка",
+	btnLanguage: "🌐 Язык", btnHelp: "❓ Помощь", btnSupport: "💬 Поддержка", btnMenu: "☰ Меню", btnBack: "« Назад",
+
+	trialStarted:      "Пробный период действует до %s. Ключ уже в пути.",
+	trialUsed:         "Вы уже воспользовались бесплатным пробным периодом, извините. Посмотрите тарифы: они начинаются с нескольких долларов в месяц.",
+	alreadySubscribed: "У вас уже есть активная подписка, пробный период ничего не добавит.",
+	needStart:         "Сначала отправьте /start.",
+
+	plans:        "Выберите тариф:",
+	planLine:     "• <b>%s</b> — %s, $%s или ⭐%d",
+	plan:         "<b>%s</b>\nСрок: %s\nЦена: $%s или ⭐%d\n\nКак будете платить?",
+	btnPlan:      "%s — $%s / ⭐%d",
+	btnPayCrypto: "Crypto Pay ($%s)",
+	btnPayStars:  "Звёзды Telegram (⭐%d)",
+	cryptoOnly:   "Оплата криптовалютой сейчас недоступна; можно оплатить звёздами Telegram.",
+	cryptoPay:    "<b>%s</b> за $%s.\n\nОплатите через Crypto Pay кнопкой ниже: счёт действует ограниченное время. Подписка начнётся, как только придёт оплата.",
+	btnPayURL:    "Оплатить $%s",
+	paymentsDown: "Платежи временно недоступны, попробуйте через минуту.",
+	starsSent:    "Вот ваш счёт: оплатите его звёздами Telegram.",
+	invoiceTitle: "VPN %s",
+	invoiceDesc:  "Доступ к VPN: %s (%s).",
+
+	checkoutRefused:  "Этот счёт больше не действует. Выберите тариф заново.",
+	checkoutProblem:  "У нас что-то пошло не так. Попробуйте через минуту.",
+	paymentReceived:  "Оплата получена, подписка действует до %s.",
+	keyOnItsWay:      " Ключ уже в пути.",
+	paymentConflict:  "Мы получили оплату, но не смогли зачесть её автоматически. Поддержка во всём разберётся: %s.",
+	paymentDuplicate: "Эта оплата уже получена.",
+
+	noSubscription: "У вас пока нет подписки. Возьмите пробный период или выберите тариф.",
+	expired:        "Подписка закончилась %s. Выберите тариф, чтобы продолжить.",
+	subscription:   "<b>%s</b>, действует до %s.",
+	kindTrial:      "Пробный период",
+	kindPaid:       "Подписка",
+	keyPending:     "Ключ готовится и скоро придёт сюда.",
+	keyIntro:       "Ваш ключ (нажмите, чтобы скопировать):\n<code>%s</code>",
+	qrCaption:      "Отсканируйте этот QR-код в приложении VPN.",
+	setupPick:      "Инструкции по настройке:",
+	setupOutline: map[string]string{
+		PlatformAndroid: "<b>Android</b>\n1. Установите Outline из Google Play.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
+		PlatformIOS:     "<b>iOS</b>\n1. Установите Outline из App Store.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
+		PlatformWindows: "<b>Windows</b>\n1. Скачайте Outline Client с getoutline.org.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
+		PlatformMacOS:   "<b>macOS</b>\n1. Установите Outline из Mac App Store.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
+	},
+	setupV2Ray: map[string]string{
+		PlatformAndroid: "<b>Android</b>\n1. Установите Hiddify или v2rayNG.\n2. Скопируйте ссылку подписки.\n3. Добавьте её как новый профиль (импорт из буфера) и подключитесь.",
+		PlatformIOS:     "<b>iOS</b>\n1. Установите Hiddify или Streisand из App Store.\n2. Скопируйте ссылку подписки.\n3. Добавьте её из буфера обмена и подключитесь.",
+		PlatformWindows: "<b>Windows</b>\n1. Установите Hiddify с hiddify.com.\n2. Скопируйте ссылку подписки.\n3. Нажмите «Новый профиль», добавьте из буфера и подключитесь.",
+		PlatformMacOS:   "<b>macOS</b>\n1. Установите Hiddify с hiddify.com.\n2. Скопируйте ссылку подписки.\n3. Нажмите «Новый профиль», добавьте из буфера и подключитесь.",
+	},
+	platformNames:   platformNames,
+	chooseLanguage:  "Выберите язык:",
+	languageNames:   languageNames,
+	languageChanged: "Язык: русский.",
+
+	stats:  "<b>Статистика</b>\nПользователей: %d\nАктивных подписок: %d\nПробных периодов: %d\nПлатежей сегодня: %d\nВыручка сегодня: $%s\nЗвёзд сегодня: ⭐%d",
+	months: [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"},
+	days:   [3]string{"%d день", "%d дня", "%d дней"},
 }
 
 // welcomeFor greets a user by first name after /start.
-func (t texts) welcomeFor(firstName string) string {
+func (t *texts) welcomeFor(firstName string) string {
 	if firstName == "" {
 		firstName = t.stranger
 	}
 	return fmt.Sprintf(t.welcome, firstName)
+}
+
+// date writes a time the way users read it: "2 Jan 2027 15:04 UTC", with the
+// month in the user's language. Always UTC, so that every user, replica and
+// golden file sees the same text.
+func (t *texts) date(ts time.Time) string {
+	ts = ts.UTC()
+	return fmt.Sprintf("%d %s %d %s UTC", ts.Day(), t.months[ts.Month()-1], ts.Year(), ts.Format("15:04"))
+}
+
+// duration writes a plan's length in days, with the plural the language wants.
+func (t *texts) duration(d time.Duration) string {
+	n := int(d / (24 * time.Hour))
+	form := t.days[2]
+	switch {
+	case t.lang == Russian && n%10 == 1 && n%100 != 11:
+		form = t.days[0]
+	case t.lang == Russian && n%10 >= 2 && n%10 <= 4 && (n%100 < 12 || n%100 > 14):
+		form = t.days[1]
+	case t.lang != Russian && n == 1:
+		form = t.days[0]
+	}
+	return fmt.Sprintf(form, n)
 }

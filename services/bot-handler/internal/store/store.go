@@ -73,6 +73,17 @@ func (s *Store) UserLanguage(ctx context.Context, userID int64) (lang string, fo
 	return lang, true, nil
 }
 
+// SetLanguage stores the language a user chose; found is false for a user
+// who never sent /start.
+func (s *Store) SetLanguage(ctx context.Context, userID int64, lang string) (found bool, err error) {
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE users SET language = $2, updated_at = now() WHERE id = $1`, userID, lang)
+	if err != nil {
+		return false, fmt.Errorf("setting language of user %d: %w", userID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // MarkBlocked records that a user blocked the bot, so nothing is sent to them
 // until they /start again. The first time they were seen blocked is kept.
 func (s *Store) MarkBlocked(ctx context.Context, userID int64) error {

@@ -23,10 +23,13 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
@@ -38,20 +41,24 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	tokenSecret = "TEST-secret-token"
-	token       = "123456:" + tokenSecret
-	botUsername = "vpnbot_test_bot"
+	cryptoPayToken = "1234:CRYPTO-secret"
+	tokenSecret    = "TEST-secret-token"
+	token          = "123456:" + tokenSecret
+	botUsername    = "vpnbot_test_bot"
 )
 
 // env is one test's world: a fresh schema, an embedded NATS, and the
 // Telegram sandbox, with a pump that plays the gateway (getUpdates →
 // JetStream, partitioned by chat, Nats-Msg-Id "<bot id>:<update_id>").
 type env struct {
-	t          *testing.T
-	db         *pgdbtest.DB
-	natsURL    string
-	js         jetstream.JetStream
-	sb         *sandboxtg.Server
+	t       *testing.T
+	db      *pgdbtest.DB
+	natsURL string
+	js      jetstream.JetStream
+	sb      *sandboxtg.Server
+	cp      *sandboxcp.Server
+	// admin is the Telegram user id the replicas take for an admin.
+	admin      int64
 	botID      int64
 	partitions int
 	client     *http.Client
@@ -78,7 +85,11 @@ func newEnv(t *testing.T, partitions int) *env {
 
 	e.sb = sandboxtg.New(sandboxtg.Config{Token: token, BotUsername: botUsername, GlobalRate: -1, ChatRate: -1})
 	require.NoError(t, e.sb.Start("127.0.0.1:0"))
+	e.cp = sandboxcp.New(sandboxcp.Config{Token: cryptoPayToken, Log: zerolog.Nop()})
+	require.NoError(t, e.cp.Start("127.0.0.1:0"))
+	e.admin = 777
 	t.Cleanup(func() {
+		e.cp.Close()
 		e.sb.Close()
 		e.client.CloseIdleConnections()
 		// Whatever happened, the bot token never reaches the logs.
@@ -99,9 +110,10 @@ func (e *env) ctx(d time.Duration) context.Context {
 
 // instance is one bot-handler replica.
 type instance struct {
-	runner *bus.Runner
-	reg    *prometheus.Registry
-	stop   func()
+	runner  *bus.Runner
+	handler *updates.Handler
+	reg     *prometheus.Registry
+	stop    func()
 }
 
 // start runs a bot-handler replica on pool with the given handler deadline,
@@ -112,7 +124,24 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance 
 	reg := prometheus.NewRegistry()
 	log := obstest.NewLogger(e.logs)
 	users := store.New(pool)
-	b, err := bot.New(ctx, bot.Config{APIURL: e.sb.URL(), Token: token, Users: users, Log: log, Registerer: reg})
+	cpHTTP := &http.Transport{}
+	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.cp.URL(), Token: cryptoPayToken, HTTPClient: &http.Client{Transport: cpHTTP}})
+	require.NoError(e.t, err)
+	_, events := bustest.Connect(e.t, e.natsURL)
+	b, err := bot.New(ctx, bot.Config{
+		APIURL:       e.sb.URL(),
+		Token:        token,
+		Users:        users,
+		Shop:         shop.New(pool, shop.Config{}),
+		CryptoPay:    cp,
+		CryptoAssets: []string{"USDT", "TON"},
+		InvoiceTTL:   time.Hour,
+		Activations:  bot.StreamActivations{JS: events},
+		AdminIDs:     []int64{e.admin},
+		Support:      "@vpnbot_support",
+		Log:          log,
+		Registerer:   reg,
+	})
 	require.NoError(e.t, err)
 	h, err := updates.NewHandler(e.botID, users, b, log, reg)
 	require.NoError(e.t, err)
@@ -141,10 +170,11 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance 
 			cancel()
 			<-done
 			b.Close()
+			cpHTTP.CloseIdleConnections()
 		})
 	}
 	e.t.Cleanup(stop)
-	return &instance{runner: r, reg: reg, stop: stop}
+	return &instance{runner: r, handler: h, reg: reg, stop: stop}
 }
 
 // sent is a user's message as the gateway published it.
@@ -166,24 +196,23 @@ func (e *env) say(user int64, text string) {
 // publishes it to TG_UPDATES, in order.
 func (e *env) forward() []sent {
 	e.t.Helper()
+	return e.forwardWith(nil)
+}
+
+// forwardWith is forward with each update passed through change first (nil
+// leaves them as they are), as a forger between Telegram and us would.
+func (e *env) forwardWith(change func(json.RawMessage) json.RawMessage) []sent {
+	e.t.Helper()
 	var out []sent
 	for {
-		body, err := json.Marshal(map[string]any{"offset": e.offset, "timeout": 0, "limit": 100})
-		require.NoError(e.t, err)
-		resp, err := e.client.Post(e.sb.URL()+"/bot"+token+"/getUpdates", "application/json", bytes.NewReader(body))
-		require.NoError(e.t, err)
-		var answer struct {
-			OK     bool              `json:"ok"`
-			Result []json.RawMessage `json:"result"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&answer)
-		_ = resp.Body.Close()
-		require.NoError(e.t, err)
-		require.True(e.t, answer.OK)
-		if len(answer.Result) == 0 {
+		batch := e.getUpdates()
+		if len(batch) == 0 {
 			return out
 		}
-		for _, raw := range answer.Result {
+		for _, raw := range batch {
+			if change != nil {
+				raw = change(raw)
+			}
 			meta, err := telegram.ParseUpdate(raw)
 			require.NoError(e.t, err)
 			var msg struct {
@@ -202,9 +231,31 @@ func (e *env) forward() []sent {
 			}
 			e.publish(s.Subject, s.Raw, s.MsgID)
 			out = append(out, s)
-			e.offset = meta.UpdateID + 1
 		}
 	}
+}
+
+// getUpdates takes the next updates the sandbox holds, confirming them.
+func (e *env) getUpdates() []json.RawMessage {
+	e.t.Helper()
+	body, err := json.Marshal(map[string]any{"offset": e.offset, "timeout": 0, "limit": 100})
+	require.NoError(e.t, err)
+	resp, err := e.client.Post(e.sb.URL()+"/bot"+token+"/getUpdates", "application/json", bytes.NewReader(body))
+	require.NoError(e.t, err)
+	var answer struct {
+		OK     bool              `json:"ok"`
+		Result []json.RawMessage `json:"result"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	_ = resp.Body.Close()
+	require.NoError(e.t, err)
+	require.True(e.t, answer.OK)
+	for _, raw := range answer.Result {
+		meta, err := telegram.ParseUpdate(raw)
+		require.NoError(e.t, err)
+		e.offset = meta.UpdateID + 1
+	}
+	return answer.Result
 }
 
 func (e *env) publish(subject string, data []byte, msgID string) {

@@ -21,7 +21,7 @@ const (
 )
 
 // DeclareStreams declares the streams the bot-handler reads (TG_UPDATES) and
-// writes (DLQ), so it can start first on an empty NATS. While NATS does not
+// writes (DLQ, EVENTS), so it can start first on an empty NATS. While NATS does not
 // answer it retries with backoff, until ctx is done.
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) error {
 	delay := declareFirstDelay
@@ -29,6 +29,9 @@ func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Log
 		err := bus.EnsureUpdatesStream(ctx, js)
 		if err == nil {
 			err = bus.EnsureDLQStream(ctx, js)
+		}
+		if err == nil {
+			err = bus.EnsureEventsStream(ctx, js)
 		}
 		if err == nil {
 			return nil

@@ -1,0 +1,316 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+	tele "gopkg.in/telebot.v3"
+
+	"github.com/vpnbot/vpnbot/pkg/shop"
+)
+
+// Event names of the payment flows' log lines.
+const (
+	// EventPaymentApplied is a Stars payment that extended a subscription.
+	EventPaymentApplied = "PAYMENT_APPLIED"
+	// EventPaymentConflict is money taken that bought nothing (a charge id
+	// clashing with another, a payment of an order that is not the user's):
+	// support refunds it.
+	EventPaymentConflict = "PAYMENT_CONFLICT"
+	// EventCryptoPayDown is Crypto Pay failing to create an invoice.
+	EventCryptoPayDown = "CRYPTOPAY_UNAVAILABLE"
+)
+
+// Reasons of activation requests.
+const (
+	ReasonTrial   = "trial"
+	ReasonPayment = "payment"
+)
+
+// qrSize is the QR code's side in pixels: sharp on any phone, ~2 KB of PNG.
+const qrSize = 512
+
+// onCallback answers a button press, then runs what the button stands for.
+// The answer comes first: it stops the client's spinner, and Telegram
+// refusing it as too old means the press is stale (the update waited in the
+// stream past Telegram's limit for answers), so it is skipped rather than
+// acted on long after the user gave up.
+func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
+	cb := c.Callback()
+	if err := c.Respond(); err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest && strings.Contains(apiErr.Description, "query is too old") {
+			b.log.Debug().Str("data", cb.Data).Int64("user_id", c.Sender().ID).Msg("stale button press skipped")
+			return nil
+		}
+		return err
+	}
+	lang, err := b.language(ctx, c.Sender())
+	if err != nil {
+		return err
+	}
+	d := cb.Data
+	switch {
+	case d == cbTrial:
+		return b.trial(ctx, c, lang)
+	case d == cbPlans:
+		return b.plans(ctx, c, lang)
+	case strings.HasPrefix(d, cbPlan):
+		return b.plan(ctx, c, lang, strings.TrimPrefix(d, cbPlan))
+	case strings.HasPrefix(d, cbPayCrypto):
+		return b.payCrypto(ctx, c, lang, strings.TrimPrefix(d, cbPayCrypto))
+	case strings.HasPrefix(d, cbPayStars):
+		return b.payStars(ctx, c, lang, strings.TrimPrefix(d, cbPayStars))
+	case d == cbSub:
+		return b.subscription(ctx, c, lang)
+	case strings.HasPrefix(d, cbSetup):
+		return b.setup(ctx, c, lang, strings.TrimPrefix(d, cbSetup))
+	case d == cbLanguage:
+		return b.show(ctx, c, LanguageScreen(lang))
+	case strings.HasPrefix(d, cbSetLang):
+		return b.setLanguage(ctx, c, strings.TrimPrefix(d, cbSetLang))
+	case d == cbHelp:
+		return b.show(ctx, c, HelpScreen(lang, b.support))
+	default:
+		// cbMenu, and buttons of an older version of the bot.
+		return b.show(ctx, c, MenuScreen(lang))
+	}
+}
+
+func (b *Bot) trial(ctx context.Context, c tele.Context, lang string) error {
+	sub, err := b.shop.StartTrial(ctx, c.Sender().ID)
+	switch {
+	case errors.Is(err, shop.ErrTrialUsed):
+		return b.show(ctx, c, TrialUsedScreen(lang))
+	case errors.Is(err, shop.ErrAlreadySubscribed):
+		return b.show(ctx, c, AlreadySubscribedScreen(lang))
+	case errors.Is(err, shop.ErrUnknownUser):
+		return b.show(ctx, c, NeedStartScreen(lang))
+	case err != nil:
+		return err
+	}
+	// The trial starts once per user, so its start names this request for
+	// good: a retry of the publish is stored once.
+	b.requestActivation(ctx, sub, ReasonTrial, sub.StartsAt)
+	return b.show(ctx, c, TrialStartedScreen(lang, sub.ExpiresAt))
+}
+
+// requestActivation wakes the activation worker. It is only a wake-up (the
+// worker polls for periods without access), so a failed publish is logged,
+// not retried: retrying the update would not start the trial again.
+func (b *Bot) requestActivation(ctx context.Context, sub shop.Subscription, reason string, at time.Time) {
+	if err := b.activations.RequestActivation(ctx, sub, reason, at); err != nil {
+		b.log.Warn().Err(err).Int64("subscription_id", sub.ID).Str("reason", reason).
+			Msg("activation request not published; the activation worker's polling will find the subscription")
+	}
+}
+
+func (b *Bot) plans(ctx context.Context, c tele.Context, lang string) error {
+	plans, err := b.shop.Plans(ctx)
+	if err != nil {
+		return err
+	}
+	return b.show(ctx, c, PlansScreen(lang, plans))
+}
+
+// orderPlan reads the plan a button names; ok is false when it is no longer
+// on offer, and the plans are shown instead.
+func (b *Bot) orderPlan(ctx context.Context, c tele.Context, lang, planID string) (p shop.Plan, ok bool, err error) {
+	p, err = b.shop.Plan(ctx, planID)
+	if errors.Is(err, shop.ErrUnknownPlan) {
+		return shop.Plan{}, false, b.plans(ctx, c, lang)
+	}
+	return p, err == nil, err
+}
+
+func (b *Bot) plan(ctx context.Context, c tele.Context, lang, planID string) error {
+	p, ok, err := b.orderPlan(ctx, c, lang, planID)
+	if !ok {
+		return err
+	}
+	return b.show(ctx, c, PlanScreen(lang, p, b.cryptoPay != nil))
+}
+
+// payCrypto makes an order, then its Crypto Pay invoice (no transaction is
+// open meanwhile), then attaches the invoice to the order. If Crypto Pay
+// fails, the order stays pending without an external id and simply expires
+// (the payment-watcher expires it after the TTL): nothing was offered to pay.
+func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string) error {
+	if b.cryptoPay == nil {
+		return b.plan(ctx, c, lang, planID)
+	}
+	p, ok, err := b.orderPlan(ctx, c, lang, planID)
+	if !ok {
+		return err
+	}
+	inv, err := b.shop.CreateOrder(ctx, c.Sender().ID, p.ID, shop.ProviderCryptoPay)
+	switch {
+	case errors.Is(err, shop.ErrUnknownUser):
+		return b.show(ctx, c, NeedStartScreen(lang))
+	case err != nil:
+		return err
+	}
+	title := textsIn(lang).planTitle(p)
+	ci, err := b.cryptoPay.CreateInvoice(ctx, cryptoInvoice(inv, title, b.cryptoAssets, b.invoiceTTL))
+	if err != nil {
+		b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("invoice_id", inv.ID).
+			Msg("creating the Crypto Pay invoice failed; the order will expire unpaid")
+		return b.show(ctx, c, PaymentsDownScreen(lang, p.ID))
+	}
+	payURL := ci.BotInvoiceURL
+	if payURL == "" {
+		payURL = ci.MiniAppInvoiceURL
+	}
+	if err := b.shop.AttachExternal(ctx, inv.ID, strconv.FormatInt(ci.InvoiceID, 10), payURL); err != nil {
+		return err
+	}
+	return b.show(ctx, c, CryptoInvoiceScreen(lang, inv, title, payURL))
+}
+
+// payStars makes an order and sends its Telegram Stars invoice. Telegram
+// rejects a reply_markup on a Stars invoice other than its own Pay button, so
+// none is sent.
+func (b *Bot) payStars(ctx context.Context, c tele.Context, lang, planID string) error {
+	p, ok, err := b.orderPlan(ctx, c, lang, planID)
+	if !ok {
+		return err
+	}
+	inv, err := b.shop.CreateOrder(ctx, c.Sender().ID, p.ID, shop.ProviderStars)
+	switch {
+	case errors.Is(err, shop.ErrUnknownUser):
+		return b.show(ctx, c, NeedStartScreen(lang))
+	case err != nil:
+		return err
+	}
+	title, description := StarsInvoice(lang, p)
+	_, err = c.Bot().Raw("sendInvoice", map[string]any{
+		"chat_id":        c.Chat().ID,
+		"title":          title,
+		"description":    description,
+		"payload":        shop.StarsPayload(inv.ID),
+		"provider_token": "",
+		"currency":       shop.StarsCurrency,
+		"prices":         []map[string]any{{"label": title, "amount": inv.PriceStars}},
+	})
+	if err := b.delivered(ctx, c, err); err != nil {
+		return err
+	}
+	return b.show(ctx, c, StarsSentScreen(lang))
+}
+
+// onCheckout answers a pre_checkout_query: yes only for a pending order of
+// this user at this price. Telegram gives the answer seconds, so a failure on
+// our side is answered "no, try again" rather than retried.
+func (b *Bot) onCheckout(ctx context.Context, c tele.Context) error {
+	q := c.PreCheckoutQuery()
+	lang, err := b.language(ctx, q.Sender)
+	if err != nil {
+		lang = LanguageFor(q.Sender.LanguageCode)
+	}
+	answer := map[string]any{"pre_checkout_query_id": q.ID, "ok": true}
+	log := b.log.With().Int64("user_id", q.Sender.ID).Str("payload", q.Payload).Int("total", q.Total).Logger()
+	if _, err := b.shop.ValidateCheckout(ctx, q.Sender.ID, q.Payload, q.Currency, q.Total); err != nil {
+		problem := !errors.Is(err, shop.ErrCheckoutMismatch)
+		if problem {
+			log.Error().Err(err).Msg("pre-checkout could not be validated; refused")
+		} else {
+			log.Info().Err(err).Msg("pre-checkout refused")
+		}
+		answer["ok"] = false
+		answer["error_message"] = CheckoutRefusal(lang, problem)
+	}
+	_, err = c.Bot().Raw("answerPreCheckoutQuery", answer)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest {
+		// Answered too late: Telegram cancelled the payment, nothing was charged.
+		log.Warn().Err(err).Msg("pre-checkout answer came too late")
+		return nil
+	}
+	return err
+}
+
+// onPayment applies a successful_payment once per charge id: Telegram may
+// deliver it again, and a payment applied already is acknowledged silently.
+func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
+	p := c.Message().Payment
+	userID := c.Sender().ID
+	lang, err := b.language(ctx, c.Sender())
+	if err != nil {
+		return err
+	}
+	log := b.log.With().Int64("user_id", userID).Str("charge_id", p.TelegramChargeID).
+		Str("payload", p.Payload).Int("total", p.Total).Logger()
+	sub, applied, err := b.shop.ApplyStarsPayment(ctx, userID, p.Payload, p.TelegramChargeID, p.Total)
+	switch {
+	case errors.Is(err, shop.ErrChargeConflict), errors.Is(err, shop.ErrCheckoutMismatch):
+		log.Error().Err(err).Str("event", EventPaymentConflict).Msg("Stars payment not applied; refund it")
+		return b.send(ctx, c, PaymentConflictScreen(lang, b.support))
+	case err != nil:
+		return err
+	case !applied:
+		log.Info().Int64("subscription_id", sub.ID).Msg("Stars payment delivered again; already applied")
+		return nil
+	}
+	log.Info().Str("event", EventPaymentApplied).Int64("subscription_id", sub.ID).
+		Time("expires_at", sub.ExpiresAt).Msg("Stars payment applied")
+	// The new expiry is this payment's own: a retry publishes the same id.
+	b.requestActivation(ctx, sub, ReasonPayment, sub.ExpiresAt)
+	hasKey := sub.Access != nil && sub.Access.RevokedAt == nil
+	return b.send(ctx, c, PaymentReceivedScreen(lang, sub.ExpiresAt, hasKey))
+}
+
+// subscription shows the user's subscription, and with a key its QR code as
+// a photo below.
+func (b *Bot) subscription(ctx context.Context, c tele.Context, lang string) error {
+	sub, err := b.shop.ActiveSubscription(ctx, c.Sender().ID)
+	if err != nil {
+		return err
+	}
+	v := SubscriptionView{Sub: sub, Now: b.now()}
+	if err := b.show(ctx, c, SubscriptionScreen(lang, v)); err != nil {
+		return err
+	}
+	key := v.key()
+	if key == "" || !v.running() {
+		return nil
+	}
+	png, err := qrcode.Encode(key, qrcode.Medium, qrSize)
+	if err != nil {
+		return errors.Join(ErrRejected, err) // a key too long for a QR code stays so
+	}
+	photo := &tele.Photo{File: tele.FromReader(bytes.NewReader(png)), Caption: QRCaption(lang)}
+	return b.delivered(ctx, c, c.Send(photo))
+}
+
+func (b *Bot) setup(ctx context.Context, c tele.Context, lang, platform string) error {
+	sub, err := b.shop.ActiveSubscription(ctx, c.Sender().ID)
+	if err != nil {
+		return err
+	}
+	v := SubscriptionView{Sub: sub, Now: b.now()}
+	if v.key() == "" {
+		return b.show(ctx, c, SubscriptionScreen(lang, v))
+	}
+	return b.show(ctx, c, SetupScreen(lang, platform, v.key()))
+}
+
+func (b *Bot) setLanguage(ctx context.Context, c tele.Context, lang string) error {
+	if !slices.Contains(languages, lang) {
+		lang = English
+	}
+	found, err := b.users.SetLanguage(ctx, c.Sender().ID, lang)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return b.show(ctx, c, NeedStartScreen(lang))
+	}
+	return b.show(ctx, c, LanguageChangedScreen(lang))
+}

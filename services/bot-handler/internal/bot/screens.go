@@ -1,0 +1,397 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vpnbot/vpnbot/pkg/shop"
+)
+
+// Callback data of the inline buttons. Each fits Telegram's 64 bytes with
+// any plan id the plans table holds.
+const (
+	cbMenu      = "menu"
+	cbTrial     = "trial"
+	cbPlans     = "plans"
+	cbPlan      = "plan:"   // + plan id
+	cbPayCrypto = "pay:cp:" // + plan id
+	cbPayStars  = "pay:st:" // + plan id
+	cbSub       = "sub"
+	cbSetup     = "setup:" // + platform
+	cbLanguage  = "lang"
+	cbSetLang   = "lang:" // + language
+	cbHelp      = "help"
+)
+
+// Screen is one message of the bot: HTML text and an inline keyboard. Screens
+// are built by pure functions of what they show and the language, so every
+// one of them can be golden-tested.
+type Screen struct {
+	Text    string
+	Buttons [][]Button
+}
+
+// Button is an inline button: it sends Data back, or opens URL.
+type Button struct {
+	Text string
+	Data string
+	URL  string
+}
+
+func data(text, d string) Button { return Button{Text: text, Data: d} }
+
+func menuButton(t *texts) []Button { return []Button{data(t.btnMenu, cbMenu)} }
+
+// menuKeyboard is the main menu.
+func menuKeyboard(t *texts) [][]Button {
+	return [][]Button{
+		{data(t.btnTrial, cbTrial), data(t.btnPlans, cbPlans)},
+		{data(t.btnSubscription, cbSub)},
+		{data(t.btnLanguage, cbLanguage), data(t.btnHelp, cbHelp)},
+	}
+}
+
+// WelcomeScreen answers /start: a greeting and the main menu.
+func WelcomeScreen(lang, firstName string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: esc(t.welcomeFor(firstName)), Buttons: menuKeyboard(t)}
+}
+
+// MenuScreen is the main menu.
+func MenuScreen(lang string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: t.menu, Buttons: menuKeyboard(t)}
+}
+
+// HelpScreen lists the commands and the support contact, with a button to
+// write to it when it is a Telegram username.
+func HelpScreen(lang, support string) Screen {
+	t := textsIn(lang)
+	rows := [][]Button{menuButton(t)}
+	if name, ok := strings.CutPrefix(support, "@"); ok && name != "" {
+		rows = [][]Button{{{Text: t.btnSupport, URL: "https://t.me/" + name}, data(t.btnMenu, cbMenu)}}
+	}
+	return Screen{Text: fmt.Sprintf(t.help, esc(support)), Buttons: rows}
+}
+
+// FallbackScreen answers what the bot does not understand.
+func FallbackScreen(lang string) Screen {
+	return Screen{Text: textsIn(lang).fallback}
+}
+
+// NeedStartScreen answers a user the bot has no record of.
+func NeedStartScreen(lang string) Screen {
+	return Screen{Text: textsIn(lang).needStart}
+}
+
+// TrialStartedScreen confirms the trial.
+func TrialStartedScreen(lang string, expires time.Time) Screen {
+	t := textsIn(lang)
+	return Screen{
+		Text:    fmt.Sprintf(t.trialStarted, t.date(expires)),
+		Buttons: [][]Button{{data(t.btnSubscription, cbSub)}, menuButton(t)},
+	}
+}
+
+// TrialUsedScreen politely refuses a second trial.
+func TrialUsedScreen(lang string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: t.trialUsed, Buttons: [][]Button{{data(t.btnPlans, cbPlans)}, menuButton(t)}}
+}
+
+// AlreadySubscribedScreen refuses a trial to a subscriber.
+func AlreadySubscribedScreen(lang string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: t.alreadySubscribed, Buttons: [][]Button{{data(t.btnSubscription, cbSub)}, menuButton(t)}}
+}
+
+func (t *texts) planTitle(p shop.Plan) string {
+	if t.lang == Russian {
+		return p.TitleRU
+	}
+	return p.TitleEN
+}
+
+// PlansScreen lists the plans on offer, one button each.
+func PlansScreen(lang string, plans []shop.Plan) Screen {
+	t := textsIn(lang)
+	lines := []string{t.plans, ""}
+	var rows [][]Button
+	for _, p := range plans {
+		title := esc(t.planTitle(p))
+		lines = append(lines, fmt.Sprintf(t.planLine, title, t.duration(p.Duration), p.PriceUSD, p.PriceStars))
+		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPlan, t.planTitle(p), p.PriceUSD, p.PriceStars), cbPlan+p.ID)})
+	}
+	rows = append(rows, []Button{data(t.btnBack, cbMenu)})
+	return Screen{Text: strings.Join(lines, "\n"), Buttons: rows}
+}
+
+// PlanScreen shows one plan and the ways to pay for it; without Crypto Pay
+// (cryptoPay false) only Stars is offered.
+func PlanScreen(lang string, p shop.Plan, cryptoPay bool) Screen {
+	t := textsIn(lang)
+	text := fmt.Sprintf(t.plan, esc(t.planTitle(p)), t.duration(p.Duration), p.PriceUSD, p.PriceStars)
+	var rows [][]Button
+	if cryptoPay {
+		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPayCrypto, p.PriceUSD), cbPayCrypto+p.ID)})
+	} else {
+		text += "\n\n" + t.cryptoOnly
+	}
+	rows = append(rows,
+		[]Button{data(fmt.Sprintf(t.btnPayStars, p.PriceStars), cbPayStars+p.ID)},
+		[]Button{data(t.btnBack, cbPlans)})
+	return Screen{Text: text, Buttons: rows}
+}
+
+// CryptoInvoiceScreen sends the user to pay a Crypto Pay invoice.
+func CryptoInvoiceScreen(lang string, inv shop.Invoice, title, payURL string) Screen {
+	t := textsIn(lang)
+	return Screen{
+		Text: fmt.Sprintf(t.cryptoPay, esc(title), inv.PriceUSD),
+		Buttons: [][]Button{
+			{{Text: fmt.Sprintf(t.btnPayURL, inv.PriceUSD), URL: payURL}},
+			{data(t.btnBack, cbPlan+inv.PlanID)},
+		},
+	}
+}
+
+// PaymentsDownScreen says a payment provider is not answering.
+func PaymentsDownScreen(lang, planID string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: t.paymentsDown, Buttons: [][]Button{{data(t.btnBack, cbPlan+planID)}}}
+}
+
+// StarsSentScreen replaces the plan screen once its Stars invoice is sent below.
+func StarsSentScreen(lang string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: t.starsSent, Buttons: [][]Button{{data(t.btnBack, cbPlans)}}}
+}
+
+// StarsInvoice is the title and description of a Stars invoice, within
+// Telegram's limits (32 and 255 characters).
+func StarsInvoice(lang string, p shop.Plan) (title, description string) {
+	t := textsIn(lang)
+	return cut(fmt.Sprintf(t.invoiceTitle, t.planTitle(p)), 32),
+		cut(fmt.Sprintf(t.invoiceDesc, t.planTitle(p), t.duration(p.Duration)), 255)
+}
+
+// CheckoutRefusal is the error_message of a refused pre-checkout query;
+// problem is true when our side failed rather than the order.
+func CheckoutRefusal(lang string, problem bool) string {
+	if problem {
+		return textsIn(lang).checkoutProblem
+	}
+	return textsIn(lang).checkoutRefused
+}
+
+// PaymentReceivedScreen confirms a payment; a period without a key yet is
+// told that the key is coming (a renewal keeps the key the user has).
+func PaymentReceivedScreen(lang string, expires time.Time, hasKey bool) Screen {
+	t := textsIn(lang)
+	text := fmt.Sprintf(t.paymentReceived, t.date(expires))
+	if !hasKey {
+		text += t.keyOnItsWay
+	}
+	return Screen{
+		Text:    text,
+		Buttons: [][]Button{{data(t.btnSubscription, cbSub)}, menuButton(t)},
+	}
+}
+
+// PaymentConflictScreen tells a user whose payment could not be applied
+// that support will sort it out.
+func PaymentConflictScreen(lang, support string) Screen {
+	return Screen{Text: fmt.Sprintf(textsIn(lang).paymentConflict, esc(support))}
+}
+
+// SubscriptionView is what the subscription screen shows.
+type SubscriptionView struct {
+	// Sub is the user's active period; nil when they have none.
+	Sub *shop.Subscription
+	// Now tells a period past its expiry (waiting out the grace) from a running one.
+	Now time.Time
+}
+
+// key is the access URL to show, or "" while there is none.
+func (v SubscriptionView) key() string {
+	if v.Sub == nil || v.Sub.Access == nil || v.Sub.Access.RevokedAt != nil {
+		return ""
+	}
+	return v.Sub.Access.URL
+}
+
+// running reports whether the period gives access now.
+func (v SubscriptionView) running() bool {
+	return v.Sub != nil && v.Sub.ExpiresAt.After(v.Now)
+}
+
+// SubscriptionScreen shows the user's subscription: none, ended, waiting for
+// its key, or the key with setup buttons per platform.
+func SubscriptionScreen(lang string, v SubscriptionView) Screen {
+	t := textsIn(lang)
+	switch {
+	case v.Sub == nil:
+		return Screen{Text: t.noSubscription, Buttons: [][]Button{
+			{data(t.btnTrial, cbTrial), data(t.btnPlans, cbPlans)}, menuButton(t)}}
+	case !v.running():
+		return Screen{Text: fmt.Sprintf(t.expired, t.date(v.Sub.ExpiresAt)), Buttons: [][]Button{
+			{data(t.btnPlans, cbPlans)}, menuButton(t)}}
+	}
+	kind := t.kindPaid
+	if v.Sub.Kind == shop.KindTrial {
+		kind = t.kindTrial
+	}
+	text := fmt.Sprintf(t.subscription, kind, t.date(v.Sub.ExpiresAt))
+	key := v.key()
+	if key == "" {
+		return Screen{Text: text + "\n\n" + t.keyPending, Buttons: [][]Button{
+			{data(t.btnPlans, cbPlans)}, menuButton(t)}}
+	}
+	text += "\n\n" + fmt.Sprintf(t.keyIntro, esc(key)) + "\n\n" + t.setupPick
+	return Screen{Text: text, Buttons: append(setupButtons(t), []Button{data(t.btnPlans, cbPlans)}, menuButton(t))}
+}
+
+func setupButtons(t *texts) [][]Button {
+	var row []Button
+	var rows [][]Button
+	for _, p := range platforms {
+		row = append(row, data(t.platformNames[p], cbSetup+p))
+		if len(row) == 2 {
+			rows, row = append(rows, row), nil
+		}
+	}
+	return rows
+}
+
+// isOutlineKey reports whether a key is an Outline (Shadowsocks) key rather
+// than a subscription URL for v2ray-style clients (Remnawave).
+func isOutlineKey(key string) bool {
+	return strings.HasPrefix(key, "ss://") || strings.HasPrefix(key, "ssconf://")
+}
+
+// SetupScreen is the setup instructions of one platform for the kind of key
+// the user has.
+func SetupScreen(lang, platform, key string) Screen {
+	t := textsIn(lang)
+	steps := t.setupV2Ray
+	if isOutlineKey(key) {
+		steps = t.setupOutline
+	}
+	text, ok := steps[platform]
+	if !ok {
+		text = t.setupPick
+	}
+	return Screen{Text: text, Buttons: [][]Button{{data(t.btnBack, cbSub)}}}
+}
+
+// QRCaption is the caption of the key's QR code.
+func QRCaption(lang string) string { return textsIn(lang).qrCaption }
+
+// LanguageScreen offers the languages.
+func LanguageScreen(lang string) Screen {
+	t := textsIn(lang)
+	var row []Button
+	for _, l := range languages {
+		row = append(row, data(t.languageNames[l], cbSetLang+l))
+	}
+	return Screen{Text: t.chooseLanguage, Buttons: [][]Button{row, menuButton(t)}}
+}
+
+// LanguageChangedScreen confirms the new language with the main menu in it.
+func LanguageChangedScreen(lang string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: t.languageChanged + "\n\n" + t.menu, Buttons: menuKeyboard(t)}
+}
+
+// StatsScreen is /stats for an admin.
+func StatsScreen(lang string, st shop.Stats) Screen {
+	t := textsIn(lang)
+	return Screen{Text: fmt.Sprintf(t.stats, st.Users, st.ActiveSubscriptions, st.Trials, st.PaymentsToday,
+		st.RevenueTodayUSD, st.StarsToday)}
+}
+
+// UserInfoScreen is /user for an admin: the raw fields, in English whatever
+// the admin's language, as they are the database's words.
+func UserInfoScreen(u shop.UserInfo) Screen {
+	t := textsIn(English)
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("<b>User %d</b>", u.ID)
+	w("Name: %s", esc(orDash(u.FirstName)))
+	w("Username: %s", esc(orDash(at(u.Username))))
+	w("Language: %s (client %s)", esc(u.Language), esc(orDash(u.LanguageCode)))
+	w("Came from: %s", esc(orDash(u.StartParam)))
+	w("Joined: %s", t.date(u.CreatedAt))
+	if u.BlockedAt != nil {
+		w("Blocked the bot: %s", t.date(*u.BlockedAt))
+	}
+	if u.Trial != nil {
+		w("Trial: taken %s", t.date(*u.Trial))
+	} else {
+		w("Trial: not taken")
+	}
+	if s := u.Subscription; s != nil {
+		w("Subscription %d: %s, %s, %s – %s", s.ID, s.Kind, s.Status, t.date(s.StartsAt), t.date(s.ExpiresAt))
+		switch {
+		case s.Access == nil:
+			w("Access: none yet")
+		case s.Access.RevokedAt != nil:
+			w("Access: %s %s, revoked %s", s.Access.Panel, esc(s.Access.ExternalID), t.date(*s.Access.RevokedAt))
+		default:
+			w("Access: %s %s", s.Access.Panel, esc(s.Access.ExternalID))
+		}
+	} else {
+		w("Subscription: none")
+	}
+	if len(u.Invoices) == 0 {
+		w("Invoices: none")
+	} else {
+		w("Invoices:")
+	}
+	for _, inv := range u.Invoices {
+		price := "$" + inv.PriceUSD
+		if inv.Provider == shop.ProviderStars {
+			price = fmt.Sprintf("⭐%d", inv.PriceStars)
+		}
+		w("• #%d %s %s %s %s, %s", inv.ID, inv.PlanID, inv.Provider, price, inv.Status, t.date(inv.CreatedAt))
+	}
+	return Screen{Text: strings.TrimRight(b.String(), "\n")}
+}
+
+// esc escapes a value for Telegram's HTML: only the three characters it
+// requires, as Telegram decodes few named entities.
+func esc(s string) string { return htmlEscaper.Replace(s) }
+
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func at(username string) string {
+	if username == "" {
+		return ""
+	}
+	return "@" + username
+}
+
+// cut shortens s to at most n characters.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// AdminUsageScreen answers a /user without a user id.
+func AdminUsageScreen() Screen { return Screen{Text: "Usage: /user &lt;telegram user id&gt;"} }
+
+// AdminNoUserScreen answers /user for an id the bot has never seen.
+func AdminNoUserScreen(id int64) Screen {
+	return Screen{Text: fmt.Sprintf("No user %d: they never started the bot.", id)}
+}

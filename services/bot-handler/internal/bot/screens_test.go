@@ -1,0 +1,171 @@
+package bot
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/shop"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the screens as they are now")
+
+// render writes a screen as a person reads it: the text, then one line per
+// keyboard row, each button with what it sends or opens.
+func render(s Screen) string {
+	var b strings.Builder
+	b.WriteString(s.Text)
+	b.WriteString("\n---\n")
+	for _, row := range s.Buttons {
+		for i, btn := range row {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			if btn.URL != "" {
+				fmt.Fprintf(&b, "[%s → %s]", btn.Text, btn.URL)
+			} else {
+				fmt.Fprintf(&b, "[%s → %s]", btn.Text, btn.Data)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func TestScreensMatchGoldenFiles(t *testing.T) {
+	t.Parallel()
+	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.UTC)
+	now := expires.Add(-48 * time.Hour)
+	plans := []shop.Plan{
+		{ID: "m1", TitleEN: "1 month", TitleRU: "1 месяц", Duration: 30 * 24 * time.Hour, PriceUSD: "4.99", PriceStars: 250},
+		{ID: "m3", TitleEN: "3 months", TitleRU: "3 месяца", Duration: 90 * 24 * time.Hour, PriceUSD: "12.99", PriceStars: 650},
+		{ID: "d1", TitleEN: "1 day <test>", TitleRU: "1 день <тест>", Duration: 24 * time.Hour, PriceUSD: "0.50", PriceStars: 25},
+	}
+	order := shop.Invoice{ID: 17, PlanID: "m1", PriceUSD: "4.99", PriceStars: 250}
+	outline := &shop.Subscription{ID: 5, Kind: shop.KindPaid, Status: shop.StatusActive, StartsAt: now, ExpiresAt: expires,
+		Access: &shop.Access{Panel: "outline", ExternalID: "17", URL: "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1"}}
+	remnawave := &shop.Subscription{ID: 6, Kind: shop.KindTrial, Status: shop.StatusActive, ExpiresAt: expires,
+		Access: &shop.Access{Panel: "remnawave", URL: "https://panel.example.com/api/sub/abc&def"}}
+	pending := &shop.Subscription{ID: 7, Kind: shop.KindTrial, Status: shop.StatusActive, ExpiresAt: expires}
+	ended := &shop.Subscription{ID: 8, Kind: shop.KindPaid, Status: shop.StatusActive, ExpiresAt: now.Add(-time.Hour)}
+
+	screens := map[string]func(lang string) Screen{
+		"welcome":            func(l string) Screen { return WelcomeScreen(l, "Alice <&>") },
+		"welcome_no_name":    func(l string) Screen { return WelcomeScreen(l, "") },
+		"menu":               MenuScreen,
+		"help":               func(l string) Screen { return HelpScreen(l, "@vpnbot_support") },
+		"help_email":         func(l string) Screen { return HelpScreen(l, "support@example.com") },
+		"fallback":           FallbackScreen,
+		"need_start":         NeedStartScreen,
+		"trial_started":      func(l string) Screen { return TrialStartedScreen(l, expires) },
+		"trial_used":         TrialUsedScreen,
+		"already_subscribed": AlreadySubscribedScreen,
+		"plans":              func(l string) Screen { return PlansScreen(l, plans) },
+		"plan":               func(l string) Screen { return PlanScreen(l, plans[0], true) },
+		"plan_stars_only":    func(l string) Screen { return PlanScreen(l, plans[1], false) },
+		"crypto_invoice": func(l string) Screen {
+			return CryptoInvoiceScreen(l, order, textsIn(l).planTitle(plans[0]), "https://t.me/CryptoBot?start=IVabc")
+		},
+		"payments_down":        func(l string) Screen { return PaymentsDownScreen(l, "m1") },
+		"stars_sent":           StarsSentScreen,
+		"stars_invoice":        func(l string) Screen { ti, d := StarsInvoice(l, plans[2]); return Screen{Text: ti + "\n" + d} },
+		"checkout_refused":     func(l string) Screen { return Screen{Text: CheckoutRefusal(l, false)} },
+		"checkout_problem":     func(l string) Screen { return Screen{Text: CheckoutRefusal(l, true)} },
+		"payment_received":     func(l string) Screen { return PaymentReceivedScreen(l, expires, false) },
+		"payment_received_key": func(l string) Screen { return PaymentReceivedScreen(l, expires, true) },
+		"payment_conflict":     func(l string) Screen { return PaymentConflictScreen(l, "@vpnbot_support") },
+		"sub_none":             func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Now: now}) },
+		"sub_ended":            func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: ended, Now: now}) },
+		"sub_pending":          func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: pending, Now: now}) },
+		"sub_outline":          func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now}) },
+		"sub_remnawave":        func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now}) },
+		"qr_caption":           func(l string) Screen { return Screen{Text: QRCaption(l)} },
+		"language":             LanguageScreen,
+		"language_changed":     LanguageChangedScreen,
+		"stats": func(l string) Screen {
+			return StatsScreen(l, shop.Stats{Users: 120, ActiveSubscriptions: 40, Trials: 75, PaymentsToday: 3, RevenueTodayUSD: "17.98", StarsToday: 250})
+		},
+	}
+	for _, p := range platforms {
+		screens["setup_outline_"+p] = func(l string) Screen { return SetupScreen(l, p, outline.Access.URL) }
+		screens["setup_remnawave_"+p] = func(l string) Screen { return SetupScreen(l, p, remnawave.Access.URL) }
+	}
+	paid := expires.Add(-time.Hour)
+	admin := map[string]Screen{
+		"admin_usage":   AdminUsageScreen(),
+		"admin_no_user": AdminNoUserScreen(42),
+		"admin_user": UserInfoScreen(shop.UserInfo{
+			ID: 1001, ChatID: 1001, Username: "alice", FirstName: "Alice", LanguageCode: "en-US", Language: "en",
+			StartParam: "promo42", CreatedAt: now, Trial: &now, Subscription: outline,
+			Invoices: []shop.Invoice{
+				{ID: 18, PlanID: "m3", Provider: shop.ProviderStars, PriceStars: 650, Status: shop.InvoicePaid, PaidAt: &paid, CreatedAt: paid},
+				{ID: 17, PlanID: "m1", Provider: shop.ProviderCryptoPay, PriceUSD: "4.99", Status: shop.InvoiceExpired, CreatedAt: now},
+			},
+		}),
+		"admin_user_new": UserInfoScreen(shop.UserInfo{ID: 1002, Language: "ru", CreatedAt: now}),
+	}
+
+	dir := filepath.Join("testdata", "golden")
+	if *update {
+		require.NoError(t, os.RemoveAll(dir))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+	}
+	check := func(name, got string) {
+		path := filepath.Join(dir, name+".txt")
+		if *update {
+			require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+			return
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "no golden file for %s: run go test ./internal/bot -update", name)
+		require.Equal(t, string(want), got, "screen %s differs from %s (go test ./internal/bot -update rewrites it)", name, path)
+	}
+	for name, screen := range screens {
+		for _, lang := range languages {
+			s := screen(lang)
+			requireValidScreen(t, name, s)
+			check(name+"."+lang, render(s))
+		}
+	}
+	for name, s := range admin {
+		requireValidScreen(t, name, s)
+		check(name, render(s))
+	}
+	if !*update {
+		files, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Len(t, files, len(screens)*len(languages)+len(admin), "golden files of screens that no longer exist")
+	}
+}
+
+// requireValidScreen checks what Telegram would refuse: a button without
+// text, or with no action or callback data over 64 bytes.
+func requireValidScreen(t *testing.T, name string, s Screen) {
+	t.Helper()
+	require.NotEmpty(t, s.Text, name)
+	for _, row := range s.Buttons {
+		for _, btn := range row {
+			require.NotEmpty(t, btn.Text, name)
+			require.True(t, (btn.Data == "") != (btn.URL == ""), "%s: button %q needs exactly one action", name, btn.Text)
+			require.LessOrEqual(t, len(btn.Data), 64, name)
+		}
+	}
+}
+
+func TestDatesAndDurationsReadNaturally(t *testing.T) {
+	t.Parallel()
+	ts := time.Date(2027, time.May, 9, 3, 7, 0, 0, time.FixedZone("MSK", 3*3600))
+	require.Equal(t, "9 May 2027 00:07 UTC", textsIn(English).date(ts))
+	require.Equal(t, "9 мая 2027 00:07 UTC", textsIn(Russian).date(ts))
+	for days, want := range map[int]string{1: "1 день", 2: "2 дня", 5: "5 дней", 11: "11 дней", 21: "21 день", 30: "30 дней", 90: "90 дней", 365: "365 дней", 22: "22 дня"} {
+		require.Equal(t, want, textsIn(Russian).duration(time.Duration(days)*24*time.Hour))
+	}
+	require.Equal(t, "1 day", textsIn(English).duration(24*time.Hour))
+	require.Equal(t, "30 days", textsIn(English).duration(30*24*time.Hour))
+}

@@ -1,0 +1,333 @@
+package updates_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+)
+
+// started makes user /start the bot and returns the welcome message, which
+// carries the main menu.
+func (e *env) started(user int64) sandboxtg.Message {
+	e.t.Helper()
+	e.say(user, "/start")
+	e.forward()
+	m := e.waitReplies(user, 1, answerWithin)[0]
+	return m
+}
+
+// press makes user press the button with data on message msg, publishes the
+// callback and waits until the bot answered it.
+func (e *env) press(user, msg int64, data string) {
+	e.t.Helper()
+	id := e.sb.PressButton(user, msg, data)
+	e.forward()
+	require.Eventually(e.t, func() bool { _, ok := e.sb.CallbackAnswer(id); return ok },
+		answerWithin, 10*time.Millisecond, "the press of %q is answered", data)
+}
+
+// screen waits until user's message msg reads want, and returns it.
+func (e *env) screen(user, msg int64, want string) sandboxtg.Message {
+	e.t.Helper()
+	var got sandboxtg.Message
+	require.Eventually(e.t, func() bool {
+		for _, m := range e.sb.Messages(user) {
+			if m.ID == msg {
+				got = m
+				return strings.Contains(m.Plain, want)
+			}
+		}
+		return false
+	}, answerWithin, 10*time.Millisecond, "message %d shows %q", msg, want)
+	return got
+}
+
+func hasButton(m sandboxtg.Message, data string) bool {
+	for _, row := range m.Buttons {
+		for _, b := range row {
+			if b.Data == data {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (e *env) count(sql string, args ...any) int {
+	e.t.Helper()
+	var n int
+	require.NoError(e.t, e.db.Pool.QueryRow(e.ctx(5*time.Second), sql, args...).Scan(&n))
+	return n
+}
+
+func (e *env) activationRequests() int {
+	e.t.Helper()
+	s, err := e.js.Stream(e.ctx(5*time.Second), bus.StreamEvents)
+	require.NoError(e.t, err)
+	// Only activation requests are published on EVENTS here.
+	info, err := s.Info(e.ctx(5 * time.Second))
+	require.NoError(e.t, err)
+	return int(info.State.Msgs)
+}
+
+func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	inst := e.start(e.db.Pool, handlerTimeout)
+	const alice, boris = 11001, 11002
+	menu := e.started(alice)
+	for _, d := range []string{"trial", "plans", "sub", "lang", "help"} {
+		require.True(t, hasButton(menu, d), "the main menu has %q", d)
+	}
+
+	// Two presses in a row: the partition serializes them.
+	e.sb.PressButton(alice, menu.ID, "trial")
+	e.sb.PressButton(alice, menu.ID, "trial")
+	e.forward()
+	e.settle()
+	m := e.screen(alice, menu.ID, "already used your free trial")
+	require.True(t, hasButton(m, "plans"), "a refused trial offers the plans")
+
+	// Two presses handled at the very same time, bypassing the stream.
+	bmenu := e.started(boris)
+	e.sb.PressButton(boris, bmenu.ID, "trial")
+	e.sb.PressButton(boris, bmenu.ID, "trial")
+	raws := e.pull()
+	require.Len(t, raws, 2)
+	var wg sync.WaitGroup
+	errs := make([]error, len(raws))
+	for i, raw := range raws {
+		wg.Go(func() { errs[i] = inst.handler.Handle(e.ctx(handlerTimeout), bus.Delivery{Data: raw, NumDelivered: 1}) })
+	}
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+
+	require.Equal(t, 2, e.count(`SELECT count(*) FROM trials`))
+	require.Equal(t, 2, e.count(`SELECT count(*) FROM subscriptions WHERE kind = 'trial'`))
+	require.Equal(t, 2, e.activationRequests(), "one activation request per trial")
+	shown := e.sb.Messages(boris)[0].Plain
+	require.True(t, strings.Contains(shown, "Your trial runs until") || strings.Contains(shown, "already used"), shown)
+
+	// Later, a trial again: refused politely.
+	e.say(alice, "/start")
+	e.forward()
+	again := e.waitReplies(alice, 2, answerWithin)[1]
+	e.press(alice, again.ID, "trial")
+	e.screen(alice, again.ID, "already used your free trial")
+	require.Equal(t, 2, e.activationRequests())
+	require.Empty(t, e.dlq())
+}
+
+// pull takes the updates the sandbox holds without publishing them.
+func (e *env) pull() []json.RawMessage {
+	e.t.Helper()
+	var out []json.RawMessage
+	for batch := e.getUpdates(); len(batch) > 0; batch = e.getUpdates() {
+		out = append(out, batch...)
+	}
+	return out
+}
+
+func TestPlanPaidWithCryptoPayOrStars(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	e.start(e.db.Pool, handlerTimeout)
+	const user = 12001
+	menu := e.started(user)
+
+	// Crypto Pay: a pay button to an invoice of the plan's price naming the order.
+	e.press(user, menu.ID, "plans")
+	e.screen(user, menu.ID, "1 month")
+	e.press(user, menu.ID, "plan:m1")
+	e.press(user, menu.ID, "pay:cp:m1")
+	m := e.screen(user, menu.ID, "for $4.99")
+	require.Equal(t, "Pay $4.99", m.Buttons[0][0].Text)
+	invoices := e.cp.Invoices()
+	require.Len(t, invoices, 1)
+	require.Equal(t, invoices[0].BotInvoiceURL, m.Buttons[0][0].URL)
+	require.Equal(t, "4.99", invoices[0].Amount)
+	require.Equal(t, "USD", invoices[0].Fiat)
+	var orderID int64
+	require.NoError(t, e.db.Pool.QueryRow(e.ctx(5*time.Second),
+		`SELECT id FROM invoices WHERE provider = 'cryptopay' AND external_id = $1`,
+		strconv.FormatInt(invoices[0].InvoiceID, 10)).Scan(&orderID))
+	require.Equal(t, "order:"+strconv.FormatInt(orderID, 10), invoices[0].Payload)
+
+	// Stars: an invoice in XTR, paid once however often Telegram says so.
+	e.press(user, menu.ID, "plan:m1")
+	e.press(user, menu.ID, "pay:st:m1")
+	var inv sandboxtg.Message
+	require.Eventually(t, func() bool {
+		for _, m := range e.sb.Messages(user) {
+			if m.Invoice != nil {
+				inv = m
+				return true
+			}
+		}
+		return false
+	}, answerWithin, 10*time.Millisecond)
+	require.Equal(t, "XTR", inv.Invoice.Currency)
+	require.Equal(t, int64(250), inv.Invoice.Total)
+	require.LessOrEqual(t, len([]rune(inv.Invoice.Title)), 32)
+
+	paid := e.pay(user, inv.ID, nil)
+	require.True(t, paid.Accepted, "the pre-checkout was accepted: %+v", paid)
+	e.forward()
+	var received []sandboxtg.Message
+	require.Eventually(t, func() bool {
+		received = nil
+		for _, m := range e.sb.Messages(user) {
+			if strings.Contains(m.Plain, "Payment received") {
+				received = append(received, m)
+			}
+		}
+		return len(received) == 1
+	}, answerWithin, 10*time.Millisecond)
+	e.settle()
+	expiry := e.expiry(user)
+	require.WithinDuration(t, time.Now().Add(30*24*time.Hour), expiry, time.Minute)
+
+	_, err := e.sb.ResendSuccessfulPayment(user, paid.ChargeID)
+	require.NoError(t, err)
+	before := len(e.sb.Messages(user))
+	e.forward()
+	e.settle()
+	require.Equal(t, expiry, e.expiry(user), "a payment delivered twice extends once")
+	require.Len(t, e.sb.Messages(user), before, "no second success message")
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE status = 'paid'`))
+	require.Equal(t, 1, e.activationRequests())
+	require.Contains(t, e.logs.String(), "PAYMENT_APPLIED")
+
+	// A pre-checkout whose amount was changed on the way is refused.
+	e.press(user, menu.ID, "pay:st:m3")
+	var inv3 sandboxtg.Message
+	require.Eventually(t, func() bool {
+		for _, m := range e.sb.Messages(user) {
+			if m.Invoice != nil && m.Invoice.Total == 650 {
+				inv3 = m
+				return true
+			}
+		}
+		return false
+	}, answerWithin, 10*time.Millisecond)
+	refused := e.pay(user, inv3.ID, func(raw json.RawMessage) json.RawMessage {
+		return json.RawMessage(strings.Replace(string(raw), `"total_amount":650`, `"total_amount":1`, 1))
+	})
+	require.False(t, refused.Accepted)
+	require.Contains(t, refused.ErrorMessage, "no longer valid")
+	require.Equal(t, expiry, e.expiry(user))
+	require.Empty(t, e.dlq())
+}
+
+// pay makes user pay the invoice message, forwarding the pre-checkout query
+// (through change, if set) while the payment waits for the bot.
+func (e *env) pay(user, msg int64, change func(json.RawMessage) json.RawMessage) sandboxtg.PaymentResult {
+	e.t.Helper()
+	type result struct {
+		r   sandboxtg.PaymentResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := e.sb.PayInvoice(user, msg)
+		done <- result{r, err}
+	}()
+	timeout := time.After(answerWithin)
+	for {
+		select {
+		case r := <-done:
+			require.NoError(e.t, r.err)
+			return r.r
+		case <-timeout:
+			e.t.Fatal("the payment did not end")
+		case <-time.After(20 * time.Millisecond):
+			e.forwardWith(change)
+		}
+	}
+}
+
+func (e *env) expiry(user int64) time.Time {
+	e.t.Helper()
+	var ts time.Time
+	require.NoError(e.t, e.db.Pool.QueryRow(e.ctx(5*time.Second),
+		`SELECT expires_at FROM subscriptions WHERE user_id = $1 AND status = 'active'`, user).Scan(&ts))
+	return ts
+}
+
+func TestLanguageKeyAndQRCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	e.start(e.db.Pool, handlerTimeout)
+	const user = 13001
+	menu := e.started(user)
+	e.press(user, menu.ID, "lang")
+	e.press(user, menu.ID, "lang:ru")
+	e.screen(user, menu.ID, "Что будем делать?")
+	e.press(user, menu.ID, "trial")
+	e.screen(user, menu.ID, "Пробный период действует до")
+	e.press(user, menu.ID, "sub")
+	e.screen(user, menu.ID, "Ключ готовится")
+
+	// The activation worker's part, done here directly.
+	const key = "ss://Y2hhY2hhMjAtaWV0Zi1wb2x5MTMwNTpzZWNyZXQ@vpn.example.com:8388/?outline=1"
+	_, err := e.db.Pool.Exec(e.ctx(5*time.Second), `
+		INSERT INTO vpn_accesses (subscription_id, panel, external_id, access_url)
+		SELECT id, 'outline', '1', $2 FROM subscriptions WHERE user_id = $1 AND status = 'active'`, user, key)
+	require.NoError(t, err)
+	e.press(user, menu.ID, "sub")
+	m := e.screen(user, menu.ID, key)
+	require.Contains(t, m.Text, "<code>"+key+"</code>")
+	require.True(t, hasButton(m, "setup:ios"))
+	var photo sandboxtg.Message
+	require.Eventually(t, func() bool {
+		for _, m := range e.sb.Messages(user) {
+			if len(m.Photo) > 0 {
+				photo = m
+				return true
+			}
+		}
+		return false
+	}, answerWithin, 10*time.Millisecond)
+	require.True(t, bytes.HasPrefix(photo.Photo, []byte("\x89PNG\r\n\x1a\n")), "the QR code is a PNG")
+	require.Contains(t, photo.Plain, "QR")
+
+	e.press(user, menu.ID, "setup:ios")
+	e.screen(user, menu.ID, "Outline из App Store")
+}
+
+func TestAdminCommandsAndStaleButtons(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	e.start(e.db.Pool, handlerTimeout)
+	const user = 14001
+	e.started(user)
+	e.started(e.admin)
+	e.say(e.admin, "/stats")
+	e.say(user, "/stats")
+	e.say(e.admin, "/user 14001")
+	e.forward()
+	stats := e.waitReplies(e.admin, 3, answerWithin)
+	require.Contains(t, stats[1].Plain, "Users: 2")
+	require.Contains(t, stats[2].Plain, "User 14001")
+	require.Contains(t, e.waitReplies(user, 2, answerWithin)[1].Plain, "I only understand commands")
+
+	// A press Telegram no longer takes answers for (its query id is unknown
+	// now): acknowledged and skipped, not retried or dead-lettered.
+	e.sb.Enqueue(user, json.RawMessage(`{"callback_query":{"id":"stale-1","from":{"id":14001,"is_bot":false,"first_name":"U"},`+
+		`"message":{"message_id":1,"date":1,"chat":{"id":14001,"type":"private"}},"chat_instance":"1","data":"trial"}}`))
+	e.forward()
+	e.settle()
+	require.Empty(t, e.dlq())
+	require.Equal(t, 0, e.count(`SELECT count(*) FROM trials`), "a stale press does nothing")
+	require.Equal(t, 6, e.inboxCount())
+}
