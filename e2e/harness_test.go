@@ -37,7 +37,10 @@ type system struct {
 	*stack.Stack
 	t   *testing.T
 	out *output
-	js  jetstream.JetStream
+	// db is the test's schema, which the services use too (unless a
+	// Proxy stands between them); its Pool is the test's own.
+	db *pgdbtest.DB
+	js jetstream.JetStream
 	// http is the test's own client for the services' HTTP endpoints.
 	http *http.Client
 	// botID is the bot's id, the first half of every update's Nats-Msg-Id.
@@ -106,7 +109,7 @@ func start(t *testing.T, o options) *system {
 	_, js := bustest.Connect(t, s.NATSURL)
 	client := &http.Client{Timeout: 15 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
-	return &system{Stack: s, t: t, out: out, js: js, http: client, botID: botID}
+	return &system{Stack: s, t: t, out: out, db: db, js: js, http: client, botID: botID}
 }
 
 // msgID is the Nats-Msg-Id the gateway gives update updateID.

@@ -1,12 +1,14 @@
 // Package stack runs the whole system on one machine: an embedded NATS
-// JetStream server, the fake Telegram Bot API of pkg/sandbox/telegram, and
-// every service as its own child process (pkg/procs), wired to each other
-// through their environment. `make run`, the end-to-end tests and the load
-// benchmark all start the system this way, so they exercise the same
-// binaries, configuration and start-up order as a deployment.
+// JetStream server, the fake Telegram Bot API of pkg/sandbox/telegram, the
+// fake Crypto Pay of pkg/sandbox/cryptopay and the fake Outline panel of
+// pkg/sandbox/outline (all three in-process), and every service as its own
+// child process (pkg/procs), wired to each other through their environment.
+// `make run`, the end-to-end tests and the load benchmark all start the
+// system this way, so they exercise the same binaries, configuration and
+// start-up order as a deployment.
 //
 // Start brings the system up in the order a deployment would: the broker and
-// the sandbox first, then the migrate job to completion, then the gateway
+// the sandboxes first, then the migrate job to completion, then the gateway
 // (which registers its webhook with the sandbox, as with Telegram), then the
 // bot-handler replicas. It returns only once every service reports ready, so
 // whatever a caller does next meets a working system.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
 	"github.com/vpnbot/vpnbot/pkg/procs"
+	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
+	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 )
 
@@ -36,6 +39,11 @@ const (
 const (
 	DefaultToken       = "123456:SANDBOX-TOKEN"
 	DefaultSandboxAddr = "127.0.0.1:0"
+	// DefaultCryptoPayToken has the shape of a Crypto Pay app token
+	// (<app id>:<secret>).
+	DefaultCryptoPayToken = "4321:SANDBOX-CRYPTOPAY-TOKEN"
+	// DefaultSupportContact is the support contact the bot shows users.
+	DefaultSupportContact = "@vpnbot_sandbox_support"
 )
 
 const (
@@ -78,6 +86,12 @@ type Config struct {
 	NATSPort int
 	// SandboxAddr is where the fake Telegram listens (default 127.0.0.1:0).
 	SandboxAddr string
+	// CryptoPayAddr is where the fake Crypto Pay listens (default
+	// 127.0.0.1:0); its pay pages are served there too.
+	CryptoPayAddr string
+	// OutlineAddr is where the fake Outline panel listens, over TLS
+	// (default 127.0.0.1:0).
+	OutlineAddr string
 	// GatewayAddr is the gateway's webhook address (default: a free
 	// 127.0.0.1 port).
 	GatewayAddr string
@@ -85,6 +99,15 @@ type Config struct {
 	BotHandlers int
 	// Token is the bot token (default DefaultToken).
 	Token string
+	// CryptoPayToken is the Crypto Pay API token the sandbox accepts and the
+	// bot-handler is given (default DefaultCryptoPayToken).
+	CryptoPayToken string
+	// AdminIDs are the Telegram users the bot-handler treats as admins
+	// (default none).
+	AdminIDs []int64
+	// SupportContact is the contact the bot gives users (default
+	// DefaultSupportContact).
+	SupportContact string
 	// WebhookSecret is the webhook's secret token (default: random).
 	WebhookSecret string
 	// GlobalRate and ChatRate are the sandbox's flood limits in sending
@@ -126,6 +149,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Token == "" {
 		c.Token = DefaultToken
 	}
+	if c.CryptoPayAddr == "" {
+		c.CryptoPayAddr = DefaultSandboxAddr
+	}
+	if c.OutlineAddr == "" {
+		c.OutlineAddr = DefaultSandboxAddr
+	}
+	if c.CryptoPayToken == "" {
+		c.CryptoPayToken = DefaultCryptoPayToken
+	}
+	if c.SupportContact == "" {
+		c.SupportContact = DefaultSupportContact
+	}
 	if c.WebhookSecret == "" {
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
@@ -145,6 +180,13 @@ type Stack struct {
 	// Sandbox is the fake Telegram: fake users write to the bot through it,
 	// and it records what the bot sent.
 	Sandbox *sandboxtg.Server
+	// CryptoPay is the fake Crypto Pay the bot-handler makes invoices with
+	// (CRYPTOPAY_API_URL); tests pay them with MarkPaid. It sends no
+	// webhook until SetWebhook.
+	CryptoPay *sandboxcp.Server
+	// Outline is the fake Outline panel (APIURL, CertSHA256) for whoever
+	// activates VPN access; no service of the Stack calls it yet.
+	Outline *sandboxoutline.Server
 	// NATSURL is the embedded broker's client URL; it stays the same across
 	// StopNATS and StartNATS.
 	NATSURL string
@@ -225,6 +267,17 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Sandbox.Start(cfg.SandboxAddr); err != nil {
 		return nil, err
 	}
+	s.CryptoPay = sandboxcp.New(sandboxcp.Config{Token: cfg.CryptoPayToken, Log: cfg.Log})
+	if err := s.CryptoPay.Start(cfg.CryptoPayAddr); err != nil {
+		return nil, err
+	}
+	s.Outline, err = sandboxoutline.New(sandboxoutline.Config{Log: cfg.Log})
+	if err != nil {
+		return nil, fmt.Errorf("starting the outline sandbox: %w", err)
+	}
+	if err := s.Outline.Start(cfg.OutlineAddr); err != nil {
+		return nil, err
+	}
 
 	if !cfg.Prebuilt {
 		if err := s.build(ctx); err != nil {
@@ -261,7 +314,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	s.log.Info().Str("nats", s.NATSURL).Str("sandbox", s.Sandbox.URL()).Str("gateway", s.GatewayURL).
-		Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
+		Str("cryptopay", s.CryptoPay.URL()).Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
 	return s, nil
 }
 
@@ -505,6 +558,10 @@ func (s *Stack) startBotHandler(ctx context.Context, i int) error {
 		svc = &service{name: BotHandler, label: label, opsAddr: ops, env: s.env(
 			"INSTANCE="+label,
 			"OPS_ADDR="+ops,
+			"CRYPTOPAY_TOKEN="+s.cfg.CryptoPayToken,
+			"CRYPTOPAY_API_URL="+s.CryptoPay.URL(),
+			"ADMIN_IDS="+joinIDs(s.cfg.AdminIDs),
+			"SUPPORT_CONTACT="+s.cfg.SupportContact,
 		)}
 		s.mu.Lock()
 		s.handlers[i] = svc
@@ -529,7 +586,7 @@ func (s *Stack) OpsURL(service string, replica int) string {
 }
 
 // Close stops every service (SIGTERM, SIGKILL past a grace period), then the
-// sandbox, then NATS. It reports each service that did not stop cleanly: one
+// sandboxes, then NATS. It reports each service that did not stop cleanly: one
 // that had exited on its own with an error, failed at shutdown, or had to be
 // killed. Closing a closed stack does nothing.
 func (s *Stack) Close() error {
@@ -548,10 +605,16 @@ func (s *Stack) Close() error {
 	}
 	s.mu.Unlock()
 
+	// A handler hanging on an injected fault would otherwise hold its
+	// service's shutdown up to its own deadline.
 	if s.Sandbox != nil {
-		// A handler hanging on an injected fault would otherwise hold its
-		// service's shutdown up to its own deadline.
 		s.Sandbox.ClearFaults()
+	}
+	if s.CryptoPay != nil {
+		s.CryptoPay.ClearFaults()
+	}
+	if s.Outline != nil {
+		s.Outline.ClearFaults()
 	}
 	errs := make([]error, len(running))
 	var wg sync.WaitGroup
@@ -562,6 +625,12 @@ func (s *Stack) Close() error {
 
 	if s.Sandbox != nil {
 		s.Sandbox.Close()
+	}
+	if s.CryptoPay != nil {
+		s.CryptoPay.Close()
+	}
+	if s.Outline != nil {
+		s.Outline.Close()
 	}
 	s.mu.Lock()
 	s.stopNATSLocked()
@@ -582,6 +651,15 @@ func FreeAddr() (string, error) {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
 	return addr, nil
+}
+
+// joinIDs renders ids as an environment list: 1,2,3.
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
 }
 
 // dialable turns a listen address into one to connect to: a missing or

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"net"
+	"net/http"
 	"net/url"
 	"syscall"
 	"testing"
@@ -11,8 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 func TestMain(m *testing.M) {
@@ -29,7 +32,7 @@ func hostPort(t *testing.T, rawURL string) string {
 // TestStartAnswersAUserAndCloseLeavesNothingBehind builds the services, starts
 // the system with one bot-handler, has a user write /start and expects the
 // bot's reply in the chat; then Close must leave no process running and no
-// port bound.
+// port bound, the sandboxes' included.
 func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	db := pgdbtest.New(t)
 	var out obstest.LogBuffer
@@ -78,6 +81,21 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	_, err = s.Metrics(ctx, BotHandler, 1)
 	require.Error(t, err, "there is no second replica")
 
+	// The payment and VPN sandboxes answer the real clients, with the
+	// credentials the Stack hands out.
+	cpHTTP := &http.Client{Transport: &http.Transport{}}
+	defer cpHTTP.CloseIdleConnections()
+	cp, err := cryptopay.New(cryptopay.Config{BaseURL: s.CryptoPay.URL(), Token: DefaultCryptoPayToken, HTTPClient: cpHTTP})
+	require.NoError(t, err)
+	_, err = cp.GetMe(ctx)
+	require.NoError(t, err, "the Crypto Pay sandbox accepts the stack's token")
+	outline, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: s.Outline.APIURL(), CertSHA256: s.Outline.CertSHA256()})
+	require.NoError(t, err)
+	keys, err := outline.List(ctx)
+	require.NoError(t, err, "the Outline sandbox answers over its pinned certificate")
+	require.Empty(t, keys)
+	require.NoError(t, outline.Close())
+
 	// A replica stopped gracefully and started again takes up the work.
 	require.NoError(t, s.StopBotHandler(0), "a bot-handler stops cleanly on SIGTERM")
 	require.Error(t, s.StopBotHandler(0), "it is no longer running")
@@ -92,7 +110,8 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	s.mu.Lock()
 	pids := []int{s.gateway.proc.Pid(), s.handlers[0].proc.Pid()}
 	addrs := []string{s.gateway.opsAddr, s.handlers[0].opsAddr, hostPort(t, s.GatewayURL),
-		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL)}
+		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL),
+		hostPort(t, s.CryptoPay.URL()), hostPort(t, s.Outline.APIURL())}
 	s.mu.Unlock()
 
 	closed = true

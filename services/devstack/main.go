@@ -125,10 +125,13 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 }
 
 func printWelcome(st *stack.Stack) {
-	sb := st.Sandbox.URL()
+	sb, cp := st.Sandbox.URL(), st.CryptoPay.URL()
 	fmt.Printf(`
 vpnbot is running: gateway %s, sandbox Telegram %s, NATS %s.
 Ops endpoints: gateway %s, bot-handler %s (/livez /readyz /metrics).
+Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
+  pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
+Sandbox Outline panel, as its installer prints it: %s
 
 Act as Telegram user 42:
   curl -d '{"text":"/start"}' %s/sandbox/users/42/messages
@@ -137,5 +140,6 @@ Make Telegram answer 429 twice:
   curl -d '{"method":"sendMessage","status":429,"retry_after":3,"times":2}' %s/sandbox/faults
 
 Ctrl-C stops everything; state is kept under .data/ and in the database.
-`, st.GatewayURL, sb, st.NATSURL, st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0), sb, sb, sb)
+`, st.GatewayURL, sb, st.NATSURL, st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0),
+		cp, cp, cp, st.Outline.ManagerConfig(), sb, sb, sb)
 }
