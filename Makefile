@@ -43,6 +43,7 @@ build: ## build every service binary into bin/
 bench: ## load the gateway and the whole pipeline, print a table
 	@scripts/ensure-postgres.sh
 	cd e2e && go run ./cmd/bench
+	cd services/bot-handler && go test -run '^$$' -bench . -benchtime 200x ./internal/updates/
 
 .PHONY: generate
 generate: ## regenerate generated code (go generate in every module)
