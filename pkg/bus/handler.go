@@ -18,6 +18,9 @@ type Delivery struct {
 	NumDelivered uint64 // 1 on the first delivery
 	StreamSeq    uint64
 	Partition    int
+	// Published is when the stream stored the message: how long it waited
+	// is Now minus Published, whatever its deliveries.
+	Published time.Time
 }
 
 // Handler handles one message. Returning nil acknowledges it. An error makes

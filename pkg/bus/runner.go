@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 // Event names of the Runner, in the `event` field of their log lines (besides
@@ -243,7 +244,7 @@ func (r *Runner) loop(ctx context.Context, p int) {
 					log.Warn().Err(err).Msg("cannot declare consumer; retrying")
 				}
 				failing = true
-				sleep(ctx, declareRetry)
+				retry.Sleep(ctx, declareRetry)
 				continue
 			}
 			r.declared[p].Store(true)
@@ -255,7 +256,7 @@ func (r *Runner) loop(ctx context.Context, p int) {
 		if r.gate(ctx, false) != nil {
 			// The backlog grows during an outage: keep the lag gauge honest.
 			r.refreshPending(ctx, p, cons, &refreshedAt)
-			sleep(ctx, gatePoll)
+			retry.Sleep(ctx, gatePoll)
 			continue
 		}
 		msg, err := r.fetch(ctx, cons)
@@ -266,7 +267,7 @@ func (r *Runner) loop(ctx context.Context, p int) {
 			log.Warn().Err(err).Msg("fetch failed; declaring the consumer again")
 			cons = nil
 			r.declared[p].Store(false)
-			sleep(ctx, declareRetry)
+			retry.Sleep(ctx, declareRetry)
 			continue
 		}
 		if msg != nil {
@@ -386,6 +387,7 @@ func (r *Runner) process(ctx context.Context, p int, msg jetstream.Msg) {
 		NumDelivered: meta.NumDelivered,
 		StreamSeq:    meta.Sequence.Stream,
 		Partition:    p,
+		Published:    meta.Timestamp,
 	}
 	log := r.log.With().Int("partition", p).Str("subject", d.Subject).Uint64("stream_seq", d.StreamSeq).
 		Uint64("deliveries", d.NumDelivered).Str("msg_id", d.MsgID).Logger()
@@ -568,14 +570,4 @@ func (r *Runner) gate(ctx context.Context, fresh bool) error {
 		}
 	}
 	return err
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -144,9 +144,11 @@ func TestRunnerKeepsPartitionOrderAcrossReplicas(t *testing.T) {
 func TestRunnerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
+	before := time.Now()
 	for _, b := range []string{"1", "2", "3"} {
 		publish(t, js, 0, b, "bot1:"+b)
 	}
+	after := time.Now()
 	reg := prometheus.NewRegistry()
 	var rec recorder
 	logs, log := newLog()
@@ -164,6 +166,9 @@ func TestRunnerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rec.deliveries()) >= 4 }, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"1#1", "1#2", "2#1", "3#1"}, rec.bodies(),
 		"a retried message must be handled again before the later messages of its partition")
+	seen := rec.deliveries()
+	require.WithinRange(t, seen[0].Published, before.Add(-time.Second), after.Add(time.Second), "Published is when the stream stored it")
+	require.Equal(t, seen[0].Published, seen[1].Published, "a redelivery keeps the time the message was stored")
 	requireMetric(t, reg, "vpnbot_consumer_messages_total", outcome("retry"), 1)
 	requireMetric(t, reg, "vpnbot_consumer_messages_total", outcome("ok"), 3)
 	requireMetric(t, reg, "vpnbot_consumer_redeliveries_total", updatesLabels, 1)

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 const (
@@ -139,7 +140,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context) error)
 			// closing is the release that cannot fail to happen.
 			closeConn(conn)
 		}
-		wait(ctx, e.retryInterval())
+		retry.Sleep(ctx, e.retryInterval())
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func (e *Elector) contend(ctx context.Context, conn *pgx.Conn, lead func(ctx con
 			e.log.Info().Msg("leader election: another instance leads, standing by")
 			loggedStandby = true
 		}
-		if !wait(ctx, e.retryInterval()) {
+		if !retry.Sleep(ctx, e.retryInterval()) {
 			return nil
 		}
 	}
@@ -264,16 +265,4 @@ func closeConn(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	_ = conn.Close(ctx) // the socket is closed whatever the error; the session ends with it
-}
-
-// wait sleeps for d or until ctx is done, reporting whether ctx is still live.
-func wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	CryptoPayAssets []string      `env:"CRYPTOPAY_ASSETS"`
 	TrialDuration   time.Duration `env:"TRIAL_DURATION"`
 	InvoiceTTL      time.Duration `env:"INVOICE_TTL"`
+	// CallbackMaxAge is how long a button press may wait in the stream (an
+	// outage, a backlog) and still be acted on; 0 acts on every press.
+	CallbackMaxAge time.Duration `env:"CALLBACK_MAX_AGE"`
 }
 
 func defaultConfig() Config {
@@ -55,6 +58,7 @@ func defaultConfig() Config {
 		CryptoPayAssets: []string{"USDT", "TON", "BTC"},
 		TrialDuration:   shop.DefaultTrialDuration,
 		InvoiceTTL:      shop.DefaultInvoiceTTL,
+		CallbackMaxAge:  time.Minute,
 	}
 }
 
@@ -102,6 +106,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("TRIAL_DURATION=%s: must be at least 1h", c.TrialDuration))
 	}
 	// Crypto Pay invoices live 1 s to 31 days.
+	if c.CallbackMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("CALLBACK_MAX_AGE=%s: must not be negative", c.CallbackMaxAge))
+	}
 	if c.InvoiceTTL < time.Minute || c.InvoiceTTL > cryptopay.MaxExpiresIn {
 		errs = append(errs, fmt.Errorf("INVOICE_TTL=%s: must be between 1m and %s", c.InvoiceTTL, cryptopay.MaxExpiresIn))
 	}

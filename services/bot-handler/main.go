@@ -130,7 +130,7 @@ func run(ctx context.Context) error {
 			return startErr(ctx, err)
 		}
 		defer b.Close()
-		h, err := updates.NewHandler(botID, users, b, log, ops.Registry())
+		h, err := updates.NewHandler(botID, users, b, log, ops.Registry(), updates.WithCallbackMaxAge(cfg.CallbackMaxAge))
 		if err != nil {
 			return err
 		}

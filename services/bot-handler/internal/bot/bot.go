@@ -14,6 +14,7 @@ import (
 	tele "gopkg.in/telebot.v3"
 
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
@@ -175,7 +176,7 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 func (b *Bot) Close() { b.http.CloseIdleConnections() }
 
 func (b *Bot) identify(ctx context.Context) error {
-	delay := getMeFirstDelay
+	delay := retry.Backoff{Min: getMeFirstDelay, Max: getMeMaxDelay}
 	for attempt := 1; ; attempt++ {
 		me, err := b.getMe(ctx)
 		if err == nil {
@@ -183,15 +184,11 @@ func (b *Bot) identify(ctx context.Context) error {
 			b.log.Info().Int64("bot_id", me.ID).Str("username", me.Username).Msg("bot identified")
 			return nil
 		}
-		b.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", delay).Msg("asking Telegram who the bot is failed")
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		wait := delay.Next()
+		b.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("asking Telegram who the bot is failed")
+		if !retry.Sleep(ctx, wait) {
 			return fmt.Errorf("asking Telegram who the bot is: %w", errors.Join(ctx.Err(), err))
-		case <-t.C:
 		}
-		delay = min(2*delay, getMeMaxDelay)
 	}
 }
 

@@ -25,7 +25,12 @@ const (
 	OutcomeRejected  = "rejected"  // cannot succeed, e.g. Telegram refused the answer: dead-lettered
 	OutcomeExpired   = "expired"   // failed past the handler deadline: given up
 	OutcomeRetry     = "retry"     // failed for now (database, Telegram 429/5xx): retried
+	OutcomeStale     = "stale"     // a button press older than CALLBACK_MAX_AGE: skipped
 )
+
+// EventCallbackStale is a button press skipped because it waited in the
+// stream longer than Telegram accepts an answer to it (after an outage).
+const EventCallbackStale = "CALLBACK_STALE"
 
 // Inbox remembers which updates were handled.
 type Inbox interface {
@@ -48,11 +53,25 @@ type Handler struct {
 	log     zerolog.Logger
 	updates *prometheus.CounterVec
 	latency prometheus.Histogram
+	// callbackMaxAge is how long a button press may wait in the stream and
+	// still be handled; 0 handles every press.
+	callbackMaxAge time.Duration
+}
+
+// Option changes a Handler's defaults.
+type Option func(*Handler)
+
+// WithCallbackMaxAge skips button presses that waited in the stream longer
+// than maxAge: Telegram no longer takes an answer to them, and the person
+// who pressed has moved on, so acting on them (editing a menu minutes later)
+// would only surprise.
+func WithCallbackMaxAge(maxAge time.Duration) Option {
+	return func(h *Handler) { h.callbackMaxAge = maxAge }
 }
 
 // NewHandler returns the handler of bot botID's updates and registers its
 // metrics on reg.
-func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg prometheus.Registerer) (*Handler, error) {
+func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg prometheus.Registerer, opts ...Option) (*Handler, error) {
 	h := &Handler{
 		botID: botID,
 		inbox: inbox,
@@ -60,7 +79,7 @@ func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg p
 		log:   log,
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vpnbot_bot_updates_total",
-			Help: "Deliveries of Telegram updates by outcome (handled, duplicate, malformed, rejected, expired, retry).",
+			Help: "Deliveries of Telegram updates by outcome (handled, duplicate, malformed, rejected, expired, retry, stale).",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "vpnbot_bot_update_duration_seconds",
@@ -68,13 +87,16 @@ func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg p
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25},
 		}),
 	}
+	for _, o := range opts {
+		o(h)
+	}
 	for _, c := range []prometheus.Collector{h.updates, h.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering the update metrics: %w", err)
 		}
 	}
 	// Zero series for every outcome, so alerts on their rates see them from the start.
-	for _, o := range []string{OutcomeHandled, OutcomeDuplicate, OutcomeMalformed, OutcomeRejected, OutcomeExpired, OutcomeRetry} {
+	for _, o := range []string{OutcomeHandled, OutcomeDuplicate, OutcomeMalformed, OutcomeRejected, OutcomeExpired, OutcomeRetry, OutcomeStale} {
 		h.updates.WithLabelValues(o)
 	}
 	return h, nil
@@ -93,6 +115,12 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 		return bus.Permanent(fmt.Errorf("decoding the update in %s seq %d: %w", d.Subject, d.StreamSeq, err))
 	}
 	log := h.log.With().Int64("update_id", meta.UpdateID).Int64("chat_id", meta.ChatID).Logger()
+	if waited := time.Since(d.Published); u.Callback != nil && h.callbackMaxAge > 0 && waited > h.callbackMaxAge {
+		h.updates.WithLabelValues(OutcomeStale).Inc()
+		log.Info().Str("event", EventCallbackStale).Dur("waited", waited).Str("data", u.Callback.Data).
+			Msg("button press too old to answer; skipped")
+		return nil
+	}
 
 	kind, duplicate, err := h.handle(ctx, meta.UpdateID, u)
 	switch {
@@ -111,11 +139,10 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 		h.updates.WithLabelValues(OutcomeRejected).Inc()
 		return bus.Permanent(err)
 	case ctx.Err() != nil:
-		// Past the deadline the update is given up, not retried: whatever
-		// hung (Telegram, the database) would most likely hang again, and the
-		// partition's next updates are waiting.
+		// The runner gives a failure past the deadline up (timeout, DLQ),
+		// not retried: whatever hung would most likely hang again.
 		h.updates.WithLabelValues(OutcomeExpired).Inc()
-		return bus.Permanent(fmt.Errorf("gave up at the handler deadline: %w", err))
+		return fmt.Errorf("gave up at the handler deadline: %w", err)
 	default:
 		h.updates.WithLabelValues(OutcomeRetry).Inc()
 		var apiErr *bot.APIError

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 // Durable is the name prefix of the bot-handler's consumers: partition p is
@@ -24,7 +25,7 @@ const (
 // writes (DLQ, EVENTS), so it can start first on an empty NATS. While NATS does not
 // answer it retries with backoff, until ctx is done.
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) error {
-	delay := declareFirstDelay
+	delay := retry.Backoff{Min: declareFirstDelay, Max: declareMaxDelay}
 	for {
 		err := bus.EnsureUpdatesStream(ctx, js)
 		if err == nil {
@@ -36,14 +37,10 @@ func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Log
 		if err == nil {
 			return nil
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("cannot declare the streams yet")
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		wait := delay.Next()
+		log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot declare the streams yet")
+		if !retry.Sleep(ctx, wait) {
 			return errors.Join(ctx.Err(), err)
-		case <-t.C:
 		}
-		delay = min(2*delay, declareMaxDelay)
 	}
 }

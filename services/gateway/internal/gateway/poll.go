@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/gateway/internal/botapi"
 )
@@ -28,7 +29,7 @@ func (g *Gateway) poll(ctx context.Context) {
 	}
 	var offset, confirmed int64
 	defer func() { g.confirmOffset(ctx, offset, confirmed) }()
-	delay := backoff{min: time.Second, max: 30 * time.Second}
+	delay := retry.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		g.pollBeat.Beat()
 		pctx, cancel := context.WithTimeout(ctx, pollSeconds*time.Second+pollSlack)
@@ -42,7 +43,7 @@ func (g *Gateway) poll(ctx context.Context) {
 		if err != nil {
 			wait := retryDelay(err, &delay)
 			g.logPollError(err, wait)
-			if !sleep(ctx, wait) {
+			if !retry.Sleep(ctx, wait) {
 				return
 			}
 			continue
@@ -66,19 +67,19 @@ func (g *Gateway) poll(ctx context.Context) {
 		if len(updates) > 0 && offset == confirmed {
 			// Only malformed updates: Telegram would answer the same at once,
 			// so slow down rather than spin.
-			if !sleep(ctx, delay.next()) {
+			if !retry.Sleep(ctx, delay.Next()) {
 				return
 			}
 			continue
 		}
-		delay.reset()
+		delay.Reset()
 	}
 }
 
 // deleteWebhook retries deleteWebhook until it succeeds; false when ctx
 // ended first.
 func (g *Gateway) deleteWebhook(ctx context.Context) bool {
-	delay := backoff{min: time.Second, max: 30 * time.Second}
+	delay := retry.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		dctx, cancel := context.WithTimeout(ctx, apiCallTimeout)
 		err := g.api.DeleteWebhook(dctx, false)
@@ -93,7 +94,7 @@ func (g *Gateway) deleteWebhook(ctx context.Context) bool {
 		}
 		wait := retryDelay(err, &delay)
 		g.log.Warn().Str("event", EventPollFailed).Err(err).Dur("retry_in", wait).Msg("could not delete the webhook; retrying")
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return false
 		}
 	}
@@ -102,7 +103,7 @@ func (g *Gateway) deleteWebhook(ctx context.Context) bool {
 // publishPolled stores one polled update, retrying with a growing delay
 // until it is stored; false when ctx ended first.
 func (g *Gateway) publishPolled(ctx context.Context, raw json.RawMessage, meta telegram.UpdateMeta) bool {
-	delay := backoff{min: 100 * time.Millisecond, max: 5 * time.Second}
+	delay := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
 		g.pollBeat.Beat()
 		subject, duplicate, err := g.pub.publish(ctx, raw, meta, ModePoll)
@@ -114,11 +115,11 @@ func (g *Gateway) publishPolled(ctx context.Context, raw json.RawMessage, meta t
 		if ctx.Err() != nil {
 			return false
 		}
-		wait := delay.next()
+		wait := delay.Next()
 		g.log.Error().Str("event", EventPublishFailed).Err(err).Int64("update_id", meta.UpdateID).
 			Str("subject", subject).Int("attempt", attempt).Dur("retry_in", wait).
 			Msg("could not store the polled update; retrying it (it stays unconfirmed at Telegram)")
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 	"slices"
 	"time"
 
@@ -23,7 +24,7 @@ func (g *Gateway) registerWebhook(ctx context.Context) {
 		AllowedUpdates: g.cfg.WebhookAllowedUpdates,
 		MaxConnections: g.cfg.WebhookMaxConnections,
 	}
-	delay := backoff{min: time.Second, max: time.Minute}
+	delay := retry.Backoff{Min: time.Second, Max: time.Minute}
 	for attempt := 1; ; attempt++ {
 		err := g.setWebhook(ctx, want)
 		if err == nil || ctx.Err() != nil {
@@ -32,7 +33,7 @@ func (g *Gateway) registerWebhook(ctx context.Context) {
 		wait := retryDelay(err, &delay)
 		g.log.Error().Str("event", EventWebhookRegisterFailed).Err(err).Int("attempt", attempt).
 			Str("url", want.URL).Dur("retry_in", wait).Msg("could not register the webhook with Telegram; retrying")
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return
 		}
 	}
@@ -84,8 +85,8 @@ func webhookChanges(have botapi.WebhookInfo, want botapi.SetWebhookParams) []str
 
 // retryDelay is the next delay of d, or longer when Telegram asked for it
 // (429 retry_after).
-func retryDelay(err error, d *backoff) time.Duration {
-	wait := d.next()
+func retryDelay(err error, d *retry.Backoff) time.Duration {
+	wait := d.Next()
 	if apiErr, ok := errors.AsType[*botapi.APIError](err); ok && apiErr.RetryAfter > 0 {
 		wait = max(wait, time.Duration(apiErr.RetryAfter)*time.Second)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 // declareTimeout bounds one attempt to declare the stream.
@@ -14,7 +15,7 @@ const declareTimeout = 5 * time.Second
 // start before the broker), then declares it again whenever a publish finds
 // nothing listening on its subject. It returns when ctx is done.
 func (g *Gateway) keepStream(ctx context.Context) {
-	delay := backoff{min: 200 * time.Millisecond, max: 5 * time.Second}
+	delay := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
 		dctx, cancel := context.WithTimeout(ctx, declareTimeout)
 		err := bus.EnsureUpdatesStream(dctx, g.js)
@@ -24,15 +25,15 @@ func (g *Gateway) keepStream(ctx context.Context) {
 		}
 		if err != nil {
 			g.streamReady.Store(false)
-			wait := delay.next()
+			wait := delay.Next()
 			g.log.Warn().Str("event", EventStreamDeclareFailed).Err(err).Int("attempt", attempt).
 				Dur("retry_in", wait).Msg("could not declare the updates stream; retrying")
-			if !sleep(ctx, wait) {
+			if !retry.Sleep(ctx, wait) {
 				return
 			}
 			continue
 		}
-		delay.reset()
+		delay.Reset()
 		if !g.streamReady.Swap(true) {
 			g.log.Info().Str("event", EventStreamDeclared).Str("stream", bus.StreamUpdates).Msg("updates stream declared")
 		}

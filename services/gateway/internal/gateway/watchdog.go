@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 // watchGrace logs WATCHDOG_GRACE_END once if no update (in webhook mode: no
@@ -13,7 +14,7 @@ func (g *Gateway) watchGrace(ctx context.Context) {
 	if g.cfg.WatchdogGrace <= 0 {
 		return
 	}
-	if !sleep(ctx, g.cfg.WatchdogGrace) {
+	if !retry.Sleep(ctx, g.cfg.WatchdogGrace) {
 		return
 	}
 	if g.traffic.seen() {
