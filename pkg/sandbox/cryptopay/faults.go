@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // Fault is a failure injected into API calls. A matching call first waits
@@ -23,27 +25,14 @@ type Fault struct {
 	Times  int  // how many calls it affects; 0 = until cleared
 }
 
-type activeFault struct {
-	Fault
-	remaining int
-}
-
 // Inject adds a fault; the first matching fault, in injection order, applies
 // to each call.
 func (s *Server) Inject(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &activeFault{Fault: f, remaining: f.Times})
+	s.faults.Inject(fault.Fault{Route: f.Method, Latency: f.Latency, Status: f.Status, Hang: f.Hang, Times: f.Times}, struct{}{})
 }
 
 // ClearFaults removes every fault and releases the calls hanging on one.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-	close(s.faultsPoke)
-	s.faultsPoke = make(chan struct{})
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // faultAnswer is the status a fault answers with.
 type faultAnswer int
@@ -65,48 +54,13 @@ func (f faultAnswer) write(w http.ResponseWriter) {
 
 // applyFault plays the first fault matching a call; nil means "serve it".
 func (s *Server) applyFault(ctx context.Context, method string) *faultAnswer {
-	s.mu.Lock()
-	var f *Fault
-	for i, af := range s.faults {
-		if af.Method != "" && af.Method != method {
-			continue
-		}
-		cp := af.Fault
-		f = &cp
-		if af.Times > 0 {
-			af.remaining--
-			if af.remaining <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		break
-	}
-	released := s.faultsPoke
-	s.mu.Unlock()
-	if f == nil {
+	f, met := s.faults.Take(method, nil)
+	if !met {
 		return nil
 	}
-
-	unavailable := faultAnswer(http.StatusServiceUnavailable)
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return &unavailable
-		case <-s.ctx.Done():
-			return &unavailable
-		}
-	}
-	if f.Hang {
-		select {
-		case <-released:
-		case <-ctx.Done():
-			return &unavailable
-		case <-s.ctx.Done():
-			return &unavailable
-		}
+	if f.Wait(ctx) != nil {
+		unavailable := faultAnswer(http.StatusServiceUnavailable)
+		return &unavailable
 	}
 	if f.Status == 0 {
 		return nil

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // routeSandboxAPI serves the control API for `make run` and curl: list
@@ -25,11 +27,9 @@ func (s *Server) routeSandboxAPI(mux *http.ServeMux) {
 		return s.Invoice(id)
 	}))
 	mux.HandleFunc("PUT /sandbox/webhook", s.apiSetWebhook)
-	mux.HandleFunc("POST /sandbox/faults", s.apiInject)
-	mux.HandleFunc("DELETE /sandbox/faults", func(w http.ResponseWriter, _ *http.Request) {
-		s.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	fault.HandleControl(mux, func(f faultJSON) {
+		s.Inject(Fault{Method: f.Method, Latency: time.Duration(f.Latency), Status: f.Status, Hang: f.Hang, Times: f.Times})
+	}, s.ClearFaults)
 	mux.HandleFunc("GET /sandbox/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
@@ -77,46 +77,11 @@ func (s *Server) apiSetWebhook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// faultJSON is a Fault as the API takes it; latency is a Go duration
-// ("250ms", "2s") or a number of milliseconds.
+// faultJSON is a Fault as the API takes it.
 type faultJSON struct {
-	Method  string          `json:"method"`
-	Latency json.RawMessage `json:"latency"`
-	Status  int             `json:"status"`
-	Hang    bool            `json:"hang"`
-	Times   int             `json:"times"`
-}
-
-func parseLatency(raw json.RawMessage) (time.Duration, error) {
-	if len(raw) == 0 {
-		return 0, nil
-	}
-	var text string
-	if err := json.Unmarshal(raw, &text); err == nil {
-		d, err := time.ParseDuration(text)
-		if err != nil {
-			return 0, fmt.Errorf("parsing latency: %w", err)
-		}
-		return d, nil
-	}
-	var ms float64
-	if err := json.Unmarshal(raw, &ms); err != nil {
-		return 0, fmt.Errorf("latency is neither a duration nor milliseconds: %w", err)
-	}
-	return time.Duration(ms * float64(time.Millisecond)), nil
-}
-
-func (s *Server) apiInject(w http.ResponseWriter, r *http.Request) {
-	var f faultJSON
-	if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
-		apiFail(w, http.StatusBadRequest, fmt.Errorf("reading JSON body: %w", err))
-		return
-	}
-	latency, err := parseLatency(f.Latency)
-	if err != nil {
-		apiFail(w, http.StatusBadRequest, err)
-		return
-	}
-	s.Inject(Fault{Method: f.Method, Latency: latency, Status: f.Status, Hang: f.Hang, Times: f.Times})
-	w.WriteHeader(http.StatusNoContent)
+	Method  string         `json:"method"`
+	Latency fault.Duration `json:"latency"`
+	Status  int            `json:"status"`
+	Hang    bool           `json:"hang"`
+	Times   int            `json:"times"`
 }

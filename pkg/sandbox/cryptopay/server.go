@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // Config sets up a Server. Zero values take the defaults documented on each field.
@@ -70,6 +72,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// faults match methods exactly, as the API looks them up.
+	faults *fault.Injector[struct{}] // locks itself
+
 	mu         sync.Mutex
 	closed     bool
 	srv        *http.Server
@@ -83,10 +88,8 @@ type Server struct {
 	lastUpdate int64
 	paidBodies map[int64][]byte // invoice id → its invoice_paid update, for Resend
 
-	faults     []*activeFault
-	faultsPoke chan struct{} // closed (and replaced) by ClearFaults to release hangs
-	requests   []Request
-	stats      Stats
+	requests []Request
+	stats    Stats
 }
 
 // New returns a server for cfg. It starts no goroutine until Start or a
@@ -124,7 +127,7 @@ func New(cfg Config) *Server {
 		invoices:   map[int64]*Invoice{},
 		byHash:     map[string]int64{},
 		paidBodies: map[int64][]byte{},
-		faultsPoke: make(chan struct{}),
+		faults:     fault.New[struct{}](fault.ExactCase),
 		stats:      Stats{Requests: map[string]int{}},
 	}
 	s.mux = http.NewServeMux()
@@ -211,6 +214,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 
 	s.cancel()
+	s.faults.Close()
 	if srv != nil {
 		_ = srv.Close() // closing connections is all we want; its error is the listener's
 		<-done

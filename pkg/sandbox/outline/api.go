@@ -62,16 +62,17 @@ func (s *Server) routeAPI() {
 // route serves pattern with fn, counting calls and playing injected faults.
 func (s *Server) route(pattern string, fn func(*http.Request) reply) {
 	s.api.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		f := s.takeFault(pattern)
-		if f != nil && !f.ServeFirst {
-			if rp, failed := s.play(r.Context(), f); failed {
+		s.count(pattern)
+		f, met := s.faults.Take(pattern, nil)
+		if met && !f.ServeFirst {
+			if rp, failed := play(r.Context(), f); failed {
 				rp.write(w)
 				return
 			}
 		}
 		rp := fn(r)
-		if f != nil && f.ServeFirst {
-			if frp, failed := s.play(r.Context(), f); failed {
+		if met && f.ServeFirst {
+			if frp, failed := play(r.Context(), f); failed {
 				frp.write(w)
 				return
 			}

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // Config sets up a Server. Zero values take the defaults documented on each field.
@@ -74,18 +76,18 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	closed     bool
-	srv        *http.Server
-	serveDone  chan struct{}
-	addr       string
-	client     *http.Client
-	keys       map[string]*Key
-	order      []string // key ids in creation order
-	nextID     int
-	requests   map[string]int // route → calls
-	faults     []*activeFault
-	faultsPoke chan struct{} // closed (and replaced) by ClearFaults to release hangs
+	faults *fault.Injector[struct{}] // locks itself
+
+	mu        sync.Mutex
+	closed    bool
+	srv       *http.Server
+	serveDone chan struct{}
+	addr      string
+	client    *http.Client
+	keys      map[string]*Key
+	order     []string // key ids in creation order
+	nextID    int
+	requests  map[string]int // route → calls
 }
 
 // New returns a server for cfg with a fresh self-signed certificate. It
@@ -118,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 		cancel:     cancel,
 		keys:       map[string]*Key{},
 		requests:   map[string]int{},
-		faultsPoke: make(chan struct{}),
+		faults:     fault.New[struct{}](fault.FoldCase),
 	}
 	s.routeAPI()
 	s.routeControl()
@@ -305,6 +307,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 
 	s.cancel()
+	s.faults.Close()
 	if srv != nil {
 		_ = srv.Close() // closing the listener and connections is all we want
 		<-done
@@ -335,6 +338,13 @@ func (s *Server) Key(id string) (Key, bool) {
 		return Key{}, false
 	}
 	return k.clone(), true
+}
+
+// count counts a call to route for Requests.
+func (s *Server) count(route string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[route]++
 }
 
 // Requests counts the calls a route received (as named in the package doc,

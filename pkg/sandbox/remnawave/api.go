@@ -107,9 +107,10 @@ func (s *Server) routeAPI() {
 // playing injected faults.
 func (s *Server) route(pattern string, fn func(*http.Request) reply) {
 	s.api.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		f := s.takeFault(pattern)
-		if f != nil && !f.ServeFirst {
-			if rp, failed := s.play(r.Context(), f); failed {
+		s.count(pattern)
+		f, met := s.faults.Take(pattern, nil)
+		if met && !f.ServeFirst {
+			if rp, failed := play(r.Context(), f); failed {
 				rp.write(w)
 				return
 			}
@@ -120,8 +121,8 @@ func (s *Server) route(pattern string, fn func(*http.Request) reply) {
 		} else {
 			rp = reply{status: http.StatusUnauthorized, body: nestError{StatusCode: http.StatusUnauthorized, Message: "Unauthorized"}}
 		}
-		if f != nil && f.ServeFirst {
-			if frp, failed := s.play(r.Context(), f); failed {
+		if met && f.ServeFirst {
+			if frp, failed := play(r.Context(), f); failed {
 				frp.write(w)
 				return
 			}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // Config sets up a Server. Zero values take the defaults documented on each field.
@@ -73,31 +75,31 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	closed     bool
-	srv        *http.Server
-	serveDone  chan struct{}
-	url        string
-	users      map[string]*User // by uuid
-	order      []string         // uuids in creation order
-	nextID     int64
-	requests   map[string]int // route → calls
-	faults     []*activeFault
-	faultsPoke chan struct{} // closed (and replaced) by ClearFaults to release hangs
+	faults *fault.Injector[struct{}] // locks itself
+
+	mu        sync.Mutex
+	closed    bool
+	srv       *http.Server
+	serveDone chan struct{}
+	url       string
+	users     map[string]*User // by uuid
+	order     []string         // uuids in creation order
+	nextID    int64
+	requests  map[string]int // route → calls
 }
 
 // New returns a server for cfg. It starts nothing until Start.
 func New(cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Log.With().Str("component", "sandbox-remnawave").Logger(),
-		ctx:        ctx,
-		cancel:     cancel,
-		users:      map[string]*User{},
-		nextID:     1,
-		requests:   map[string]int{},
-		faultsPoke: make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Log.With().Str("component", "sandbox-remnawave").Logger(),
+		ctx:      ctx,
+		cancel:   cancel,
+		users:    map[string]*User{},
+		nextID:   1,
+		requests: map[string]int{},
+		faults:   fault.New[struct{}](fault.FoldCase),
 	}
 	s.routeAPI()
 	s.routeControl()
@@ -174,6 +176,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 
 	s.cancel()
+	s.faults.Close()
 	if srv != nil {
 		_ = srv.Close() // closing the listener and connections is all we want
 		<-done
@@ -203,6 +206,13 @@ func (s *Server) User(username string) (User, bool) {
 		return User{}, false
 	}
 	return u.view(time.Now()), true
+}
+
+// count counts a call to route for Requests.
+func (s *Server) count(route string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[route]++
 }
 
 // Requests counts the calls a route received (as named in the package doc,

@@ -5,10 +5,11 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // Fault is a failure injected into Bot API calls. A matching call first waits
@@ -24,79 +25,40 @@ type Fault struct {
 	Times      int           // how many calls it affects; 0 = until cleared
 }
 
-type activeFault struct {
-	Fault
-	remaining int
+// chatFault is what a Fault adds to the shared mechanism.
+type chatFault struct {
+	chatID     int64
+	retryAfter int
 }
 
 // Inject adds a fault; the first matching fault, in injection order, applies
 // to each call.
 func (s *Server) Inject(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &activeFault{Fault: f, remaining: f.Times})
+	s.faults.Inject(
+		fault.Fault{Route: f.Method, Latency: f.Latency, Status: f.Status, Hang: f.Hang, Times: f.Times},
+		chatFault{chatID: f.ChatID, retryAfter: f.RetryAfter},
+	)
 }
 
 // ClearFaults removes every fault and releases the calls hanging on one.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-	close(s.faultsPoke)
-	s.faultsPoke = make(chan struct{})
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 var errUnavailable = &apiError{code: http.StatusServiceUnavailable, desc: "Service Unavailable"}
 
 // applyFault plays the first fault matching a call; nil means "serve it".
 func (s *Server) applyFault(ctx context.Context, method string, chatID int64) *apiError {
-	s.mu.Lock()
-	var f *Fault
-	for i, af := range s.faults {
-		if (af.Method != "" && !strings.EqualFold(af.Method, method)) || (af.ChatID != 0 && af.ChatID != chatID) {
-			continue
-		}
-		cp := af.Fault
-		f = &cp
-		if af.Times > 0 {
-			af.remaining--
-			if af.remaining <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		break
-	}
-	released := s.faultsPoke
-	s.mu.Unlock()
-	if f == nil {
+	f, met := s.faults.Take(method, func(c chatFault) bool { return c.chatID == 0 || c.chatID == chatID })
+	if !met {
 		return nil
 	}
-
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return errUnavailable
-		case <-s.ctx.Done():
-			return errUnavailable
-		}
-	}
-	if f.Hang {
-		select {
-		case <-released:
-		case <-ctx.Done():
-			return errUnavailable
-		case <-s.ctx.Done():
-			return errUnavailable
-		}
+	if f.Wait(ctx) != nil {
+		return errUnavailable
 	}
 	switch f.Status {
 	case 0:
 		return nil
 	case http.StatusTooManyRequests:
-		return floodError(max(1, f.RetryAfter))
+		return floodError(max(1, f.Extra.retryAfter))
 	case http.StatusForbidden:
 		return errBlocked
 	case http.StatusBadRequest:

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // routeSandboxAPI serves the control API for `make run` and curl: fake users
@@ -21,11 +23,12 @@ func (s *Server) routeSandboxAPI(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sandbox/users/{id}/block", s.apiBlock(true))
 	mux.HandleFunc("POST /sandbox/users/{id}/unblock", s.apiBlock(false))
 	mux.HandleFunc("GET /sandbox/chats/{id}/messages", s.apiMessages)
-	mux.HandleFunc("POST /sandbox/faults", s.apiInject)
-	mux.HandleFunc("DELETE /sandbox/faults", func(w http.ResponseWriter, _ *http.Request) {
-		s.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	fault.HandleControl(mux, func(f faultJSON) {
+		s.Inject(Fault{
+			Method: f.Method, ChatID: f.ChatID, Latency: time.Duration(f.Latency), Status: f.Status,
+			RetryAfter: f.RetryAfter, Hang: f.Hang, Times: f.Times,
+		})
+	}, s.ClearFaults)
 	mux.HandleFunc("GET /sandbox/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
@@ -176,47 +179,13 @@ func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, msgs)
 }
 
-// faultJSON is a Fault as the API takes it; latency is a Go duration
-// ("250ms", "2s") or a number of milliseconds.
+// faultJSON is a Fault as the API takes it.
 type faultJSON struct {
-	Method     string       `json:"method"`
-	ChatID     int64        `json:"chat_id"`
-	Latency    durationJSON `json:"latency"`
-	Status     int          `json:"status"`
-	RetryAfter int          `json:"retry_after"`
-	Hang       bool         `json:"hang"`
-	Times      int          `json:"times"`
-}
-
-type durationJSON time.Duration
-
-func (d *durationJSON) UnmarshalJSON(b []byte) error {
-	var text string
-	if err := json.Unmarshal(b, &text); err == nil {
-		v, err := time.ParseDuration(text)
-		if err != nil {
-			return fmt.Errorf("parsing latency: %w", err)
-		}
-		*d = durationJSON(v)
-		return nil
-	}
-	var ms float64
-	if err := json.Unmarshal(b, &ms); err != nil {
-		return fmt.Errorf("latency is neither a duration nor milliseconds: %w", err)
-	}
-	*d = durationJSON(time.Duration(ms * float64(time.Millisecond)))
-	return nil
-}
-
-func (s *Server) apiInject(w http.ResponseWriter, r *http.Request) {
-	var f faultJSON
-	if err := decodeBody(r, &f); err != nil {
-		apiFail(w, err)
-		return
-	}
-	s.Inject(Fault{
-		Method: f.Method, ChatID: f.ChatID, Latency: time.Duration(f.Latency), Status: f.Status,
-		RetryAfter: f.RetryAfter, Hang: f.Hang, Times: f.Times,
-	})
-	w.WriteHeader(http.StatusNoContent)
+	Method     string         `json:"method"`
+	ChatID     int64          `json:"chat_id"`
+	Latency    fault.Duration `json:"latency"`
+	Status     int            `json:"status"`
+	RetryAfter int            `json:"retry_after"`
+	Hang       bool           `json:"hang"`
+	Times      int            `json:"times"`
 }

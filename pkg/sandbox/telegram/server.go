@@ -14,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
 // Config sets up a Server. Zero values take the defaults documented on each field.
@@ -77,6 +79,8 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	faults *fault.Injector[chatFault] // locks itself
+
 	mu        sync.Mutex
 	closed    bool
 	srv       *http.Server
@@ -94,8 +98,6 @@ type Server struct {
 	preCheckouts map[string]*preCheckout   // pre_checkout_query id → the bot's answer
 	payments     map[string]*storedMessage // telegram_payment_charge_id → the successful_payment message
 
-	faults       []*activeFault
-	faultsPoke   chan struct{} // closed (and replaced) by ClearFaults to release hangs
 	requests     map[string]int
 	tooMany      int
 	forbidden    int
@@ -160,7 +162,7 @@ func New(cfg Config) *Server {
 		commands:     map[string]json.RawMessage{},
 		preCheckouts: map[string]*preCheckout{},
 		payments:     map[string]*storedMessage{},
-		faultsPoke:   make(chan struct{}),
+		faults:       fault.New[chatFault](fault.FoldCase),
 		requests:     map[string]int{},
 		chatLimit:    map[int64]*rate.Limiter{},
 		changed:      make(chan struct{}),
@@ -243,6 +245,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 
 	s.cancel()
+	s.faults.Close()
 	if srv != nil {
 		_ = srv.Close() // closing connections is all we want; its error is the listener's
 		<-done
