@@ -79,12 +79,53 @@ func (e *env) count(t *testing.T, sql string, args ...any) int {
 	return n
 }
 
+// trial records user userID and starts their trial, which must succeed.
+func (e *env) trial(t *testing.T, userID int64) shop.Subscription {
+	t.Helper()
+	e.addUser(t, userID)
+	sub, err := e.shop.StartTrial(t.Context(), userID)
+	require.NoError(t, err)
+	return sub
+}
+
+// subscription reads period id, which must exist.
+func (e *env) subscription(t *testing.T, id int64) shop.Subscription {
+	t.Helper()
+	sub, err := e.shop.Subscription(t.Context(), id)
+	require.NoError(t, err)
+	return sub
+}
+
+// active is the user's active period, nil if none.
+func (e *env) active(t *testing.T, userID int64) *shop.Subscription {
+	t.Helper()
+	sub, err := e.shop.ActiveSubscription(t.Context(), userID)
+	require.NoError(t, err)
+	return sub
+}
+
 // order makes an invoice of the plan.
 func (e *env) order(t *testing.T, userID int64, planID, provider string) shop.Invoice {
 	t.Helper()
 	inv, err := e.shop.CreateOrder(t.Context(), userID, planID, provider)
 	require.NoError(t, err)
 	return inv
+}
+
+// invoice reads invoice id, which must exist.
+func (e *env) invoice(t *testing.T, id int64) shop.Invoice {
+	t.Helper()
+	inv, err := e.shop.Invoice(t.Context(), id)
+	require.NoError(t, err)
+	return inv
+}
+
+// expire marks invoice id expired, reporting whether it was pending.
+func (e *env) expire(t *testing.T, id int64) bool {
+	t.Helper()
+	expired, err := e.shop.ExpireInvoice(t.Context(), id)
+	require.NoError(t, err)
+	return expired
 }
 
 // pay applies the invoice's payment, which must take effect.
@@ -94,6 +135,20 @@ func (e *env) pay(t *testing.T, inv shop.Invoice) shop.Subscription {
 	require.NoError(t, err)
 	require.True(t, applied)
 	return sub
+}
+
+// requireAppliedOnce checks that of payment reports racing, none failed
+// and exactly one took effect.
+func requireAppliedOnce(t *testing.T, applied []bool, errs []error) {
+	t.Helper()
+	n := 0
+	for i := range applied {
+		require.NoError(t, errs[i])
+		if applied[i] {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "applied %d times", n)
 }
 
 // race runs f from n goroutines released at once and returns once all are done.

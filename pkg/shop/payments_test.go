@@ -13,9 +13,7 @@ import (
 func TestOneInvoiceReportedPaidManyTimesAtOnceExtendsOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.addUser(t, 1)
-	trial, err := e.shop.StartTrial(t.Context(), 1)
-	require.NoError(t, err)
+	trial := e.trial(t, 1)
 	inv := e.order(t, 1, "m1", shop.ProviderCryptoPay)
 
 	// The webhook, the poller and their replicas all see the payment.
@@ -25,22 +23,15 @@ func TestOneInvoiceReportedPaidManyTimesAtOnceExtendsOnce(t *testing.T) {
 	errs := make([]error, reporters)
 	race(reporters, func(i int) { subs[i], applied[i], errs[i] = e.shop.ApplyPayment(t.Context(), inv.ID, "") })
 
-	n := 0
-	for i := range reporters {
-		require.NoError(t, errs[i])
-		require.Equal(t, trial.ID, subs[i].ID, "every report names the period the payment went to")
-		if applied[i] {
-			n++
-		}
+	requireAppliedOnce(t, applied, errs)
+	for _, sub := range subs {
+		require.Equal(t, trial.ID, sub.ID, "every report names the period the payment went to")
 	}
-	require.Equal(t, 1, n, "applied %d times", n)
-	sub, err := e.shop.ActiveSubscription(t.Context(), 1)
-	require.NoError(t, err)
+	sub := e.active(t, 1)
 	require.Equal(t, trial.ExpiresAt.Add(30*day), sub.ExpiresAt, "the trial's remaining time plus one month, once")
 	require.Equal(t, shop.KindPaid, sub.Kind, "a paid-for trial goes on as a paid period")
 
-	paid, err := e.shop.Invoice(t.Context(), inv.ID)
-	require.NoError(t, err)
+	paid := e.invoice(t, inv.ID)
 	require.Equal(t, shop.InvoicePaid, paid.Status)
 	require.Equal(t, trial.ID, paid.SubscriptionID)
 	require.Equal(t, e.clock.Now(), *paid.PaidAt)
@@ -63,8 +54,7 @@ func TestPaymentsOfOneUserAtOnceEachExtendOnePeriod(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, 1, e.count(t, `SELECT count(*) FROM subscriptions WHERE user_id = 1`))
-	sub, err := e.shop.ActiveSubscription(t.Context(), 1)
-	require.NoError(t, err)
+	sub := e.active(t, 1)
 	require.Equal(t, e.clock.Now().Add(150*day), sub.ExpiresAt)
 	require.Equal(t, shop.KindPaid, sub.Kind)
 }
@@ -86,8 +76,7 @@ func TestAnOlderInvoicePaidAfterANewerOneGrantsItsOwnPlan(t *testing.T) {
 	sub := e.pay(t, older)
 	require.Equal(t, start.Add(365*day+30*day), sub.ExpiresAt, "each invoice grants the plan it was ordered for")
 
-	got, err := e.shop.Invoice(t.Context(), older.ID)
-	require.NoError(t, err)
+	got := e.invoice(t, older.ID)
 	require.Equal(t, "4.99", got.PriceUSD, "a price change reached an existing invoice")
 	require.Equal(t, 250, got.PriceStars)
 	require.Equal(t, 30*day, got.Duration)
@@ -130,9 +119,7 @@ func TestExtendingAddsToExpiryOrStartsFromNowOrStartsANewPeriod(t *testing.T) {
 	require.Equal(t, shop.KindPaid, next.Kind)
 	require.Equal(t, e.clock.Now(), next.StartsAt)
 	require.Equal(t, e.clock.Now().Add(30*day), next.ExpiresAt)
-	old, err := e.shop.Subscription(t.Context(), first.ID)
-	require.NoError(t, err)
-	require.Equal(t, shop.StatusRevoked, old.Status)
+	require.Equal(t, shop.StatusRevoked, e.subscription(t, first.ID).Status)
 }
 
 func TestAnExpiredInvoicePaidAnywayIsApplied(t *testing.T) {
@@ -142,22 +129,14 @@ func TestAnExpiredInvoicePaidAnywayIsApplied(t *testing.T) {
 	inv := e.order(t, 1, "m1", shop.ProviderCryptoPay)
 	require.Equal(t, e.clock.Now().Add(shop.DefaultInvoiceTTL), inv.ExpiresAt)
 	e.clock.Advance(2 * time.Hour)
-	expired, err := e.shop.ExpireInvoice(t.Context(), inv.ID)
-	require.NoError(t, err)
-	require.True(t, expired)
-	expired, err = e.shop.ExpireInvoice(t.Context(), inv.ID)
-	require.NoError(t, err)
-	require.False(t, expired, "expired twice")
+	require.True(t, e.expire(t, inv.ID))
+	require.False(t, e.expire(t, inv.ID), "expired twice")
 
 	// Crypto Pay reports it paid after all: the money was taken.
 	sub := e.pay(t, inv)
 	require.Equal(t, e.clock.Now().Add(30*day), sub.ExpiresAt)
-	expired, err = e.shop.ExpireInvoice(t.Context(), inv.ID)
-	require.NoError(t, err)
-	require.False(t, expired, "a paid invoice expired")
-	got, err := e.shop.Invoice(t.Context(), inv.ID)
-	require.NoError(t, err)
-	require.Equal(t, shop.InvoicePaid, got.Status)
+	require.False(t, e.expire(t, inv.ID), "a paid invoice expired")
+	require.Equal(t, shop.InvoicePaid, e.invoice(t, inv.ID).Status)
 }
 
 func TestApplyPaymentOfAnUnknownInvoiceFails(t *testing.T) {
@@ -196,20 +175,9 @@ func TestDuplicatedSuccessfulPaymentExtendsOnce(t *testing.T) {
 	race(copies, func(i int) {
 		_, appliedN[i], errs[i] = e.shop.ApplyStarsPayment(t.Context(), 1, shop.StarsPayload(inv2.ID), "charge-2", 250)
 	})
-	n := 0
-	for i := range copies {
-		require.NoError(t, errs[i])
-		if appliedN[i] {
-			n++
-		}
-	}
-	require.Equal(t, 1, n)
-	active, err := e.shop.ActiveSubscription(t.Context(), 1)
-	require.NoError(t, err)
-	require.Equal(t, e.clock.Now().Add(120*day), active.ExpiresAt)
-	got, err := e.shop.Invoice(t.Context(), inv2.ID)
-	require.NoError(t, err)
-	require.Equal(t, "charge-2", got.ChargeID)
+	requireAppliedOnce(t, appliedN, errs)
+	require.Equal(t, e.clock.Now().Add(120*day), e.active(t, 1).ExpiresAt)
+	require.Equal(t, "charge-2", e.invoice(t, inv2.ID).ChargeID)
 
 	// A second charge for a paid invoice bought nothing: reported for a refund.
 	_, applied, err = e.shop.ApplyStarsPayment(t.Context(), 1, payload, "charge-3", 650)
@@ -221,13 +189,9 @@ func TestDuplicatedSuccessfulPaymentExtendsOnce(t *testing.T) {
 	_, applied, err = e.shop.ApplyStarsPayment(t.Context(), 1, shop.StarsPayload(inv3.ID), "charge-1", 250)
 	require.ErrorIs(t, err, shop.ErrChargeConflict)
 	require.False(t, applied)
-	got, err = e.shop.Invoice(t.Context(), inv3.ID)
-	require.NoError(t, err)
-	require.Equal(t, shop.InvoicePending, got.Status)
+	require.Equal(t, shop.InvoicePending, e.invoice(t, inv3.ID).Status)
 
-	active, err = e.shop.ActiveSubscription(t.Context(), 1)
-	require.NoError(t, err)
-	require.Equal(t, e.clock.Now().Add(120*day), active.ExpiresAt, "a refused charge extended the subscription")
+	require.Equal(t, e.clock.Now().Add(120*day), e.active(t, 1).ExpiresAt, "a refused charge extended the subscription")
 }
 
 func TestCheckoutMismatchesAreRefused(t *testing.T) {
@@ -241,8 +205,7 @@ func TestCheckoutMismatchesAreRefused(t *testing.T) {
 	require.NoError(t, err)
 	crypto := e.order(t, 1, "m1", shop.ProviderCryptoPay)
 	expired := e.order(t, 1, "m1", shop.ProviderStars)
-	_, err = e.shop.ExpireInvoice(t.Context(), expired.ID)
-	require.NoError(t, err)
+	e.expire(t, expired.ID)
 
 	for _, tc := range []struct {
 		name     string
@@ -278,7 +241,5 @@ func TestCheckoutMismatchesAreRefused(t *testing.T) {
 	_, applied, err = e.shop.ApplyStarsPayment(t.Context(), 1, payload, "c2", 1)
 	require.ErrorIs(t, err, shop.ErrCheckoutMismatch)
 	require.False(t, applied)
-	got, err := e.shop.Invoice(t.Context(), inv.ID)
-	require.NoError(t, err)
-	require.Equal(t, shop.InvoicePending, got.Status)
+	require.Equal(t, shop.InvoicePending, e.invoice(t, inv.ID).Status)
 }

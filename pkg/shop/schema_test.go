@@ -54,11 +54,9 @@ func TestTheDatabaseKeepsAnOrderImmutableAndAPaymentFinal(t *testing.T) {
 func TestTheDatabaseAllowsOneActivePeriodOneTrialAndOneAccessPerPeriod(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.addUser(t, 1)
-	sub, err := e.shop.StartTrial(t.Context(), 1)
-	require.NoError(t, err)
+	sub := e.trial(t, 1)
 
-	_, err = e.pool.Exec(t.Context(), `INSERT INTO subscriptions (user_id, kind, starts_at, expires_at)
+	_, err := e.pool.Exec(t.Context(), `INSERT INTO subscriptions (user_id, kind, starts_at, expires_at)
 		VALUES (1, 'paid', now(), now() + interval '1 day')`)
 	requireSQLState(t, err, "23505", "a second active period")
 	_, err = e.pool.Exec(t.Context(), `INSERT INTO subscriptions (user_id, kind, status, starts_at, expires_at, revoked_at)
@@ -79,11 +77,9 @@ func TestTheDatabaseAllowsOneActivePeriodOneTrialAndOneAccessPerPeriod(t *testin
 func TestTheDatabaseRecordsANotificationOncePerPeriodKindAndExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.addUser(t, 1)
-	sub, err := e.shop.StartTrial(t.Context(), 1)
-	require.NoError(t, err)
+	sub := e.trial(t, 1)
 	insert := `INSERT INTO notifications_sent (subscription_id, kind, expires_at) VALUES ($1, $2, $3)`
-	_, err = e.pool.Exec(t.Context(), insert, sub.ID, "expires_in_1d", sub.ExpiresAt)
+	_, err := e.pool.Exec(t.Context(), insert, sub.ID, "expires_in_1d", sub.ExpiresAt)
 	require.NoError(t, err)
 	_, err = e.pool.Exec(t.Context(), insert, sub.ID, "expires_in_1d", sub.ExpiresAt)
 	requireSQLState(t, err, "23505", "the same reminder twice")

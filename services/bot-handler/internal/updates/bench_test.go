@@ -1,31 +1,19 @@
 package updates_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
-	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
-	"github.com/vpnbot/vpnbot/pkg/cryptopay"
-	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
-	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/shop"
-	"github.com/vpnbot/vpnbot/pkg/telegram"
-	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
-	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
 
@@ -61,125 +49,57 @@ func (r *roundTrips) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.
 
 func (r *roundTrips) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
 
-// benchEnv is the world of the flows tests (a migrated schema, an embedded
-// NATS, the Telegram and Crypto Pay sandboxes, the real handler) for a
-// benchmark, which env cannot take: its updates are handed to Handle
+// benchEnv is env for a benchmark: its updates are handed to Handle
 // directly rather than through TG_UPDATES, so the numbers are the handler's
 // own, and its pool counts the round trips.
 type benchEnv struct {
-	b       *testing.B
-	sb      *sandboxtg.Server
-	cp      *sandboxcp.Server
+	*env
 	handler *updates.Handler
 	trips   *roundTrips
-	client  *http.Client
-	offset  int64
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
-	db := pgdbtest.New(b)
-	e := &benchEnv{
-		b:      b,
-		trips:  &roundTrips{},
-		client: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
-	}
-	b.Cleanup(e.client.CloseIdleConnections)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg, err := pgxpool.ParseConfig(db.DSN)
-	require.NoError(b, err)
-	cfg.ConnConfig.Tracer = e.trips
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(b, err)
-	b.Cleanup(pool.Close)
-
-	ns := bustest.NewServer(b)
-	_, js := bustest.Connect(b, ns.URL())
-	require.NoError(b, updates.DeclareStreams(ctx, js, zerolog.Nop()))
-
-	// Rate limits off: the benchmark measures the handler, not the sandbox's
-	// imitation of Telegram's flood control.
-	e.sb = sandboxtg.New(sandboxtg.Config{Token: token, BotUsername: botUsername, GlobalRate: -1, ChatRate: -1})
-	require.NoError(b, e.sb.Start("127.0.0.1:0"))
-	b.Cleanup(e.sb.Close)
-	e.cp = sandboxcp.New(sandboxcp.Config{Token: cryptoPayToken, Log: zerolog.Nop()})
-	require.NoError(b, e.cp.Start("127.0.0.1:0"))
-	b.Cleanup(e.cp.Close)
-
-	cpHTTP := &http.Transport{}
-	b.Cleanup(cpHTTP.CloseIdleConnections)
-	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.cp.URL(), Token: cryptoPayToken, HTTPClient: &http.Client{Transport: cpHTTP}})
-	require.NoError(b, err)
-	users := store.New(pool)
-	reg := prometheus.NewRegistry()
-	bt, err := bot.New(ctx, bot.Config{
-		APIURL:       e.sb.URL(),
-		Token:        token,
-		Users:        users,
-		Shop:         shop.New(pool, shop.Config{}),
-		CryptoPay:    cp,
-		CryptoAssets: []string{"USDT", "TON"},
-		InvoiceTTL:   time.Hour,
-		Activations:  bot.StreamActivations{JS: js},
-		Support:      "@vpnbot_support",
-		Log:          zerolog.Nop(),
-		Registerer:   reg,
-	})
-	require.NoError(b, err)
-	b.Cleanup(bt.Close)
-	botID, err := telegram.BotID(token)
-	require.NoError(b, err)
-	e.handler, err = updates.NewHandler(botID, users, bt, zerolog.Nop(), reg)
-	require.NoError(b, err)
+	e := &benchEnv{env: newEnv(b, 1), trips: &roundTrips{}}
+	// Nothing logged: what is measured is the handler, not the test's
+	// log buffer.
+	e.log = zerolog.Nop()
+	var release func()
+	e.handler, release = e.newHandler(e.tracedPool(e.trips), prometheus.NewRegistry())
+	b.Cleanup(release)
 	return e
 }
 
 // next takes the one update the sandbox holds, confirming it.
 func (e *benchEnv) next() []byte {
-	e.b.Helper()
-	body, err := json.Marshal(map[string]any{"offset": e.offset, "timeout": 0, "limit": 100})
-	require.NoError(e.b, err)
-	resp, err := e.client.Post(e.sb.URL()+"/bot"+token+"/getUpdates", "application/json", bytes.NewReader(body))
-	require.NoError(e.b, err)
-	var answer struct {
-		OK     bool              `json:"ok"`
-		Result []json.RawMessage `json:"result"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&answer)
-	_ = resp.Body.Close()
-	require.NoError(e.b, err)
-	require.True(e.b, answer.OK)
-	require.Len(e.b, answer.Result, 1, "one update at a time")
-	meta, err := telegram.ParseUpdate(answer.Result[0])
-	require.NoError(e.b, err)
-	e.offset = meta.UpdateID + 1
-	return answer.Result[0]
+	e.t.Helper()
+	raws := e.getUpdates()
+	require.Len(e.t, raws, 1, "one update at a time")
+	return raws[0]
 }
 
 // handle runs one update through the handler as a first delivery and
 // returns the round trips it made and how long it took.
 func (e *benchEnv) handle(raw []byte) (trips int64, took time.Duration) {
-	e.b.Helper()
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
 	defer cancel()
 	before := e.trips.n.Load()
 	start := time.Now()
 	err := e.handler.Handle(ctx, bus.Delivery{Data: raw, NumDelivered: 1})
 	took = time.Since(start)
-	require.NoError(e.b, err)
+	require.NoError(e.t, err)
 	return e.trips.n.Load() - before, took
 }
 
-// started makes user send /start (handled, not measured) and returns the
-// welcome message, which carries the main menu.
-func (e *benchEnv) started(user int64) sandboxtg.Message {
-	e.b.Helper()
+// welcomed makes user send /start (handled directly, not measured) and
+// returns the welcome message, which carries the main menu.
+func (e *benchEnv) welcomed(user int64) sandboxtg.Message {
+	e.t.Helper()
 	e.sb.SendText(user, "/start")
 	e.handle(e.next())
 	msgs := e.sb.Messages(user)
-	require.NotEmpty(e.b, msgs, "the bot answered the /start of %d", user)
+	require.NotEmpty(e.t, msgs, "the bot answered the /start of %d", user)
 	return msgs[len(msgs)-1]
 }
 
@@ -256,7 +176,7 @@ func BenchmarkUpdates(b *testing.B) {
 	b.Run("start/existing-user", func(b *testing.B) {
 		const user = 21001
 		e.sb.SetUser(sandboxtg.User{ID: user, FirstName: "Alice", Username: "alice", LanguageCode: "en"})
-		e.started(user)
+		e.welcomed(user)
 		m := e.run(b,
 			func(int) { e.sb.SendText(user, "/start") },
 			func() {
@@ -287,7 +207,7 @@ func BenchmarkUpdates(b *testing.B) {
 
 	b.Run("menu", func(b *testing.B) {
 		const user = 21002
-		menu := e.started(user)
+		menu := e.welcomed(user)
 		e.run(b,
 			func(int) {
 				// Another screen first, so each press of "menu" really
@@ -307,7 +227,7 @@ func BenchmarkUpdates(b *testing.B) {
 
 	b.Run("pay/cryptopay", func(b *testing.B) {
 		const user = 21003
-		menu := e.started(user)
+		menu := e.welcomed(user)
 		invoices := len(e.cp.Invoices())
 		e.run(b,
 			func(int) { e.sb.PressButton(user, menu.ID, "pay:cp:m1") },
@@ -324,7 +244,7 @@ func BenchmarkUpdates(b *testing.B) {
 
 	b.Run("pay/stars", func(b *testing.B) {
 		const user = 21004
-		menu := e.started(user)
+		menu := e.welcomed(user)
 		var invoices int
 		e.run(b,
 			func(int) { e.sb.PressButton(user, menu.ID, "pay:st:m1") },

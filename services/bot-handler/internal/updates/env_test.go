@@ -47,11 +47,12 @@ const (
 	botUsername    = "vpnbot_test_bot"
 )
 
-// env is one test's world: a fresh schema, an embedded NATS, and the
-// Telegram sandbox, with a pump that plays the gateway (getUpdates →
-// JetStream, partitioned by chat, Nats-Msg-Id "<bot id>:<update_id>").
+// env is one test's (or benchmark's) world: a fresh schema, an embedded
+// NATS, and the Telegram and Crypto Pay sandboxes, with a pump that plays
+// the gateway (getUpdates → JetStream, partitioned by chat, Nats-Msg-Id
+// "<bot id>:<update_id>").
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	db      *pgdbtest.DB
 	natsURL string
 	js      jetstream.JetStream
@@ -64,9 +65,11 @@ type env struct {
 	client     *http.Client
 	offset     int64
 	logs       *obstest.LogBuffer
+	// log is what the replicas log to: logs, unless a benchmark silences it.
+	log zerolog.Logger
 }
 
-func newEnv(t *testing.T, partitions int) *env {
+func newEnv(t testing.TB, partitions int) *env {
 	t.Helper()
 	e := &env{
 		t:          t,
@@ -75,6 +78,7 @@ func newEnv(t *testing.T, partitions int) *env {
 		client:     &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
 		logs:       &obstest.LogBuffer{},
 	}
+	e.log = obstest.NewLogger(e.logs)
 	var err error
 	e.botID, err = telegram.BotID(token)
 	require.NoError(t, err)
@@ -83,6 +87,8 @@ func newEnv(t *testing.T, partitions int) *env {
 	_, e.js = bustest.Connect(t, e.natsURL)
 	require.NoError(t, updates.DeclareStreams(e.ctx(10*time.Second), e.js, zerolog.Nop()))
 
+	// Rate limits off: what is measured is the handler, not the sandbox's
+	// imitation of Telegram's flood control.
 	e.sb = sandboxtg.New(sandboxtg.Config{Token: token, BotUsername: botUsername, GlobalRate: -1, ChatRate: -1})
 	require.NoError(t, e.sb.Start("127.0.0.1:0"))
 	e.cp = sandboxcp.New(sandboxcp.Config{Token: cryptoPayToken, Log: zerolog.Nop()})
@@ -94,8 +100,8 @@ func newEnv(t *testing.T, partitions int) *env {
 		e.client.CloseIdleConnections()
 		// Whatever happened, the bot token never reaches the logs.
 		require.NotContains(t, e.logs.String(), tokenSecret)
-		if t.Failed() {
-			t.Logf("service logs:\n%s", e.logs.String())
+		if logs := e.logs.String(); t.Failed() && logs != "" {
+			t.Logf("service logs:\n%s", logs)
 		}
 	})
 	return e
@@ -117,34 +123,11 @@ type instance struct {
 }
 
 // start runs a bot-handler replica on pool with the given handler deadline,
-// on a NATS connection of its own.
+// on NATS connections of its own.
 func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
-	log := obstest.NewLogger(e.logs)
-	users := store.New(pool)
-	cpHTTP := &http.Transport{}
-	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.cp.URL(), Token: cryptoPayToken, HTTPClient: &http.Client{Transport: cpHTTP}})
-	require.NoError(e.t, err)
-	_, events := bustest.Connect(e.t, e.natsURL)
-	b, err := bot.New(ctx, bot.Config{
-		APIURL:       e.sb.URL(),
-		Token:        token,
-		Users:        users,
-		Shop:         shop.New(pool, shop.Config{}),
-		CryptoPay:    cp,
-		CryptoAssets: []string{"USDT", "TON"},
-		InvoiceTTL:   time.Hour,
-		Activations:  bot.StreamActivations{JS: events},
-		AdminIDs:     []int64{e.admin},
-		Support:      "@vpnbot_support",
-		Log:          log,
-		Registerer:   reg,
-	})
-	require.NoError(e.t, err)
-	h, err := updates.NewHandler(e.botID, users, b, log, reg)
-	require.NoError(e.t, err)
+	h, release := e.newHandler(pool, reg)
 	_, js := bustest.Connect(e.t, e.natsURL)
 	r, err := bus.NewRunner(js, bus.RunnerConfig{
 		Stream:         bus.StreamUpdates,
@@ -157,8 +140,9 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance 
 		RetryMax:       time.Second,
 		FetchWait:      500 * time.Millisecond,
 		Gate:           pgdb.Ping(pool),
-	}, h.Handle, log, reg)
+	}, h.Handle, e.log, reg)
 	require.NoError(e.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -169,12 +153,44 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance 
 		once.Do(func() {
 			cancel()
 			<-done
-			b.Close()
-			cpHTTP.CloseIdleConnections()
+			release()
 		})
 	}
 	e.t.Cleanup(stop)
 	return &instance{runner: r, handler: h, reg: reg, stop: stop}
+}
+
+// newHandler builds the update handler of a replica, with its bot, on pool
+// and reg; release lets go of the connections the bot and its Crypto Pay
+// client keep, once nothing calls the handler any more.
+func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer) (h *updates.Handler, release func()) {
+	e.t.Helper()
+	users := store.New(pool)
+	cpHTTP := &http.Transport{}
+	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.cp.URL(), Token: cryptoPayToken, HTTPClient: &http.Client{Transport: cpHTTP}})
+	require.NoError(e.t, err)
+	_, events := bustest.Connect(e.t, e.natsURL)
+	b, err := bot.New(e.ctx(10*time.Second), bot.Config{
+		APIURL:       e.sb.URL(),
+		Token:        token,
+		Users:        users,
+		Shop:         shop.New(pool, shop.Config{}),
+		CryptoPay:    cp,
+		CryptoAssets: []string{"USDT", "TON"},
+		InvoiceTTL:   time.Hour,
+		Activations:  bot.StreamActivations{JS: events},
+		AdminIDs:     []int64{e.admin},
+		Support:      "@vpnbot_support",
+		Log:          e.log,
+		Registerer:   reg,
+	})
+	require.NoError(e.t, err)
+	h, err = updates.NewHandler(e.botID, users, b, e.log, reg)
+	require.NoError(e.t, err)
+	return h, func() {
+		b.Close()
+		cpHTTP.CloseIdleConnections()
+	}
 }
 
 // sent is a user's message as the gateway published it.
@@ -291,8 +307,14 @@ func (e *env) requireAnsweredInOrder(chat int64, messages []sent) {
 
 func (e *env) inboxCount() int {
 	e.t.Helper()
+	return e.count(`SELECT count(*) FROM processed_updates`)
+}
+
+// count is the number a count(*) query reads in the test's schema.
+func (e *env) count(sql string, args ...any) int {
+	e.t.Helper()
 	var n int
-	require.NoError(e.t, e.db.Pool.QueryRow(e.ctx(5*time.Second), `SELECT count(*) FROM processed_updates`).Scan(&n))
+	require.NoError(e.t, e.db.Pool.QueryRow(e.ctx(5*time.Second), sql, args...).Scan(&n))
 	return n
 }
 
@@ -307,11 +329,30 @@ func (e *env) dlq() []bus.DLQEntry {
 // (TG_UPDATES is a work queue: acknowledged messages leave it).
 func (e *env) streamEmpty() bool {
 	e.t.Helper()
-	s, err := e.js.Stream(e.ctx(5*time.Second), bus.StreamUpdates)
+	return e.streamMsgs(bus.StreamUpdates) == 0
+}
+
+// streamMsgs is how many messages stream holds.
+func (e *env) streamMsgs(stream string) int {
+	e.t.Helper()
+	s, err := e.js.Stream(e.ctx(5*time.Second), stream)
 	require.NoError(e.t, err)
 	info, err := s.Info(e.ctx(5 * time.Second))
 	require.NoError(e.t, err)
-	return info.State.Msgs == 0
+	return int(info.State.Msgs)
+}
+
+// tracedPool is a pool of the code under test on the test's schema that
+// shows tracer every statement it sends.
+func (e *env) tracedPool(tracer pgx.QueryTracer) *pgxpool.Pool {
+	e.t.Helper()
+	cfg, err := pgxpool.ParseConfig(e.db.DSN)
+	require.NoError(e.t, err)
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(e.ctx(5*time.Second), cfg)
+	require.NoError(e.t, err)
+	e.t.Cleanup(pool.Close)
+	return pool
 }
 
 // settle waits until every published update is settled: acknowledged

@@ -38,16 +38,25 @@ func (e *env) press(user, msg int64, data string) {
 // screen waits until user's message msg reads want, and returns it.
 func (e *env) screen(user, msg int64, want string) sandboxtg.Message {
 	e.t.Helper()
+	return e.waitMessage(user, func(m sandboxtg.Message) bool {
+		return m.ID == msg && strings.Contains(m.Plain, want)
+	}, "message %d shows %q", msg, want)
+}
+
+// waitMessage waits until the bot's chat with user holds a message that
+// matches, and returns the first one.
+func (e *env) waitMessage(user int64, matches func(sandboxtg.Message) bool, msgAndArgs ...any) sandboxtg.Message {
+	e.t.Helper()
 	var got sandboxtg.Message
 	require.Eventually(e.t, func() bool {
 		for _, m := range e.sb.Messages(user) {
-			if m.ID == msg {
+			if matches(m) {
 				got = m
-				return strings.Contains(m.Plain, want)
+				return true
 			}
 		}
 		return false
-	}, answerWithin, 10*time.Millisecond, "message %d shows %q", msg, want)
+	}, answerWithin, 10*time.Millisecond, msgAndArgs...)
 	return got
 }
 
@@ -62,21 +71,10 @@ func hasButton(m sandboxtg.Message, data string) bool {
 	return false
 }
 
-func (e *env) count(sql string, args ...any) int {
-	e.t.Helper()
-	var n int
-	require.NoError(e.t, e.db.Pool.QueryRow(e.ctx(5*time.Second), sql, args...).Scan(&n))
-	return n
-}
-
 func (e *env) activationRequests() int {
 	e.t.Helper()
-	s, err := e.js.Stream(e.ctx(5*time.Second), bus.StreamEvents)
-	require.NoError(e.t, err)
 	// Only activation requests are published on EVENTS here.
-	info, err := s.Info(e.ctx(5 * time.Second))
-	require.NoError(e.t, err)
-	return int(info.State.Msgs)
+	return e.streamMsgs(bus.StreamEvents)
 }
 
 func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
@@ -166,16 +164,7 @@ func TestPlanPaidWithCryptoPayOrStars(t *testing.T) {
 	// Stars: an invoice in XTR, paid once however often Telegram says so.
 	e.press(user, menu.ID, "plan:m1")
 	e.press(user, menu.ID, "pay:st:m1")
-	var inv sandboxtg.Message
-	require.Eventually(t, func() bool {
-		for _, m := range e.sb.Messages(user) {
-			if m.Invoice != nil {
-				inv = m
-				return true
-			}
-		}
-		return false
-	}, answerWithin, 10*time.Millisecond)
+	inv := e.waitMessage(user, func(m sandboxtg.Message) bool { return m.Invoice != nil }, "a Stars invoice")
 	require.Equal(t, "XTR", inv.Invoice.Currency)
 	require.Equal(t, int64(250), inv.Invoice.Total)
 	require.LessOrEqual(t, len([]rune(inv.Invoice.Title)), 32)
@@ -210,16 +199,8 @@ func TestPlanPaidWithCryptoPayOrStars(t *testing.T) {
 
 	// A pre-checkout whose amount was changed on the way is refused.
 	e.press(user, menu.ID, "pay:st:m3")
-	var inv3 sandboxtg.Message
-	require.Eventually(t, func() bool {
-		for _, m := range e.sb.Messages(user) {
-			if m.Invoice != nil && m.Invoice.Total == 650 {
-				inv3 = m
-				return true
-			}
-		}
-		return false
-	}, answerWithin, 10*time.Millisecond)
+	inv3 := e.waitMessage(user, func(m sandboxtg.Message) bool { return m.Invoice != nil && m.Invoice.Total == 650 },
+		"a Stars invoice for 3 months")
 	refused := e.pay(user, inv3.ID, func(raw json.RawMessage) json.RawMessage {
 		return json.RawMessage(strings.Replace(string(raw), `"total_amount":650`, `"total_amount":1`, 1))
 	})
@@ -288,16 +269,7 @@ func TestLanguageKeyAndQRCode(t *testing.T) {
 	m := e.screen(user, menu.ID, key)
 	require.Contains(t, m.Text, "<code>"+key+"</code>")
 	require.True(t, hasButton(m, "setup:ios"))
-	var photo sandboxtg.Message
-	require.Eventually(t, func() bool {
-		for _, m := range e.sb.Messages(user) {
-			if len(m.Photo) > 0 {
-				photo = m
-				return true
-			}
-		}
-		return false
-	}, answerWithin, 10*time.Millisecond)
+	photo := e.waitMessage(user, func(m sandboxtg.Message) bool { return len(m.Photo) > 0 }, "a photo")
 	require.True(t, bytes.HasPrefix(photo.Photo, []byte("\x89PNG\r\n\x1a\n")), "the QR code is a PNG")
 	require.Contains(t, photo.Plain, "QR")
 
