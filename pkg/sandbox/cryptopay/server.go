@@ -3,9 +3,7 @@ package cryptopay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
@@ -66,8 +65,10 @@ type Server struct {
 	mux    *http.ServeMux
 	client *http.Client // webhook deliveries
 
-	// ctx is cancelled by Close; every goroutine the server starts or serves
-	// watches it and is counted in wg.
+	web *fakehttp.Server // serves mux and counts its requests; locks itself
+
+	// ctx is cancelled by Close; every request served and every goroutine the
+	// server starts watches it, and the goroutines are counted in wg.
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -76,10 +77,7 @@ type Server struct {
 	faults *fault.Injector[struct{}] // locks itself
 
 	mu         sync.Mutex
-	closed     bool
-	srv        *http.Server
-	serveDone  chan struct{}
-	url        string
+	closed     bool // no new webhook goroutine once set
 	webhookURL string
 
 	invoices   map[int64]*Invoice
@@ -135,63 +133,28 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /pay/{hash}", s.servePayPage)
 	s.mux.HandleFunc("POST /pay/{hash}", s.servePay)
 	s.routeSandboxAPI(s.mux)
+	s.web = fakehttp.New(fakehttp.Config{
+		Name:    "crypto pay sandbox",
+		Handler: s.mux,
+		UnavailableFunc: func(w http.ResponseWriter, _ *http.Request) {
+			writeAPIError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
+		},
+		Log: s.log,
+	})
 	return s
 }
 
 // Handler serves the API (/api/<method>), the pay pages (/pay/<hash>) and the
 // sandbox control API (/sandbox/...).
-func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Counting every request lets Close wait for hung handlers, which all
-		// return once the server's context is cancelled.
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			writeAPIError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
-			return
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		defer s.wg.Done()
-		s.mux.ServeHTTP(w, r)
-	})
-}
+func (s *Server) Handler() http.Handler { return s.web.Handler() }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
 // background until Close.
-func (s *Server) Start(addr string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("starting crypto pay sandbox: server is closed")
-	}
-	if s.srv != nil {
-		return errors.New("starting crypto pay sandbox: already started")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("starting crypto pay sandbox: %w", err)
-	}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.serveDone = make(chan struct{})
-	s.url = "http://" + ln.Addr().String()
-	go func(srv *http.Server, done chan struct{}) {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("crypto pay sandbox stopped serving")
-		}
-	}(s.srv, s.serveDone)
-	s.log.Info().Str("url", s.url).Msg("crypto pay sandbox listening")
-	return nil
-}
+func (s *Server) Start(addr string) error { return s.web.Start(addr) }
 
 // URL is the base URL to give the client as its BaseURL, e.g.
 // http://127.0.0.1:PORT; empty before Start.
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
-}
+func (s *Server) URL() string { return s.web.URL() }
 
 // SetWebhook sets the URL invoice_paid updates go to; "" stops sending them
 // (deliveries being retried stop too).
@@ -204,21 +167,15 @@ func (s *Server) SetWebhook(url string) {
 // Close stops serving, releases hung requests, stops webhook delivery and
 // waits for all of it. It is safe to call more than once.
 func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
+	s.web.Close(func() {
+		s.mu.Lock()
+		s.closed = true
 		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	srv, done := s.srv, s.serveDone
-	s.mu.Unlock()
-
-	s.cancel()
-	s.faults.Close()
-	if srv != nil {
-		_ = srv.Close() // closing connections is all we want; its error is the listener's
-		<-done
-	}
+		// Hung handlers return once the context is cancelled and the faults
+		// are closed; the server waits for them.
+		s.cancel()
+		s.faults.Close()
+	})
 	s.wg.Wait()
 	s.client.CloseIdleConnections()
 }
@@ -228,7 +185,7 @@ func (s *Server) publicURLLocked() string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
-	return s.url
+	return s.web.URL()
 }
 
 // apiError is a refusal in Crypto Pay's shape.

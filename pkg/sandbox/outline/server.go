@@ -13,9 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
@@ -67,27 +66,23 @@ type Server struct {
 	prefix     string // "/" + secret path
 	cert       tls.Certificate
 	certSHA256 string
-	api        *http.ServeMux // routes relative to the prefix
-	control    *http.ServeMux // /sandbox/...
+	api        *http.ServeMux   // routes relative to the prefix
+	control    *http.ServeMux   // /sandbox/...
+	web        *fakehttp.Server // serves s.serve and counts its requests; locks itself
 
-	// ctx is cancelled by Close; every request served watches it and is
-	// counted in wg, so Close can release hangs and wait for them.
+	// ctx is cancelled by Close; every request served watches it, so Close
+	// can release hangs and wait for them.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 
 	faults *fault.Injector[struct{}] // locks itself
 
-	mu        sync.Mutex
-	closed    bool
-	srv       *http.Server
-	serveDone chan struct{}
-	addr      string
-	client    *http.Client
-	keys      map[string]*Key
-	order     []string // key ids in creation order
-	nextID    int
-	requests  map[string]int // route → calls
+	mu       sync.Mutex
+	client   *http.Client
+	keys     map[string]*Key
+	order    []string // key ids in creation order
+	nextID   int
+	requests map[string]int // route → calls
 }
 
 // New returns a server for cfg with a fresh self-signed certificate. It
@@ -124,6 +119,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.routeAPI()
 	s.routeControl()
+	s.web = fakehttp.New(fakehttp.Config{
+		Name:    "outline sandbox",
+		Handler: http.HandlerFunc(s.serve),
+		UnavailableFunc: func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "server is closed")
+		},
+		Log: s.log,
+	})
 	return s, nil
 }
 
@@ -170,31 +173,23 @@ func randomString(n int) string {
 
 // Handler serves the management API under the secret path and the sandbox
 // control API under /sandbox/. It expects TLS in front of it.
-func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "server is closed")
-			return
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		defer s.wg.Done()
+func (s *Server) Handler() http.Handler { return s.web.Handler() }
 
-		if strings.HasPrefix(r.URL.Path, "/sandbox/") {
-			s.control.ServeHTTP(w, r)
-			return
-		}
-		rest, ok := s.cutPrefix(r.URL.Path)
-		if !ok {
-			writeError(w, http.StatusNotFound, "ResourceNotFound", r.URL.Path+" does not exist")
-			return
-		}
-		r2 := r.Clone(r.Context())
-		r2.URL.Path, r2.URL.RawPath = rest, ""
-		s.api.ServeHTTP(w, r2)
-	})
+// serve sends a request to the control API or, past the secret path, to the
+// management API.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/sandbox/") {
+		s.control.ServeHTTP(w, r)
+		return
+	}
+	rest, ok := s.cutPrefix(r.URL.Path)
+	if !ok {
+		writeError(w, http.StatusNotFound, "ResourceNotFound", r.URL.Path+" does not exist")
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = rest, ""
+	s.api.ServeHTTP(w, r2)
 }
 
 // cutPrefix strips the secret path, comparing it in constant time as
@@ -214,55 +209,16 @@ func (s *Server) cutPrefix(path string) (string, bool) {
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves Handler over TLS in
 // the background until Close.
-func (s *Server) Start(addr string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("starting outline sandbox: server is closed")
-	}
-	if s.srv != nil {
-		return errors.New("starting outline sandbox: already started")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("starting outline sandbox: %w", err)
-	}
-	s.srv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12},
-		// Clients that reject the certificate (the point of some tests) make
-		// the server log a handshake error; that belongs in our debug log.
-		ErrorLog: log.New(debugWriter{s.log}, "", 0),
-	}
-	s.serveDone = make(chan struct{})
-	s.addr = ln.Addr().String()
-	go func(srv *http.Server, done chan struct{}) {
-		defer close(done)
-		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("outline sandbox stopped serving")
-		}
-	}(s.srv, s.serveDone)
-	s.log.Info().Str("addr", s.addr).Msg("outline sandbox listening")
-	return nil
-}
-
-type debugWriter struct{ log zerolog.Logger }
-
-func (d debugWriter) Write(p []byte) (int, error) {
-	d.log.Debug().Msg(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
+func (s *Server) Start(addr string) error { return s.web.StartTLS(addr, s.cert) }
 
 // APIURL is the management API URL with its secret path, as the installer
 // prints it for the Outline Manager; empty before Start.
 func (s *Server) APIURL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.addr == "" {
+	base := s.web.URL()
+	if base == "" {
 		return ""
 	}
-	return "https://" + s.addr + s.prefix
+	return base + s.prefix
 }
 
 // CertSHA256 is the upper-case hex SHA-256 of the server's DER certificate,
@@ -297,22 +253,15 @@ func (s *Server) Client() *http.Client {
 // Close stops serving, releases hanging requests and waits for all of them.
 // It is safe to call more than once.
 func (s *Server) Close() {
+	// Hung handlers return once the context is cancelled and the faults are
+	// closed; the server waits for them.
+	s.web.Close(func() {
+		s.cancel()
+		s.faults.Close()
+	})
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	srv, done, client := s.srv, s.serveDone, s.client
+	client := s.client
 	s.mu.Unlock()
-
-	s.cancel()
-	s.faults.Close()
-	if srv != nil {
-		_ = srv.Close() // closing the listener and connections is all we want
-		<-done
-	}
-	s.wg.Wait()
 	if client != nil {
 		client.CloseIdleConnections()
 	}

@@ -3,9 +3,6 @@ package remnawave
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
@@ -68,24 +66,20 @@ type Server struct {
 	log     zerolog.Logger
 	api     *http.ServeMux
 	control *http.ServeMux
+	web     *fakehttp.Server // serves s.serve and counts its requests; locks itself
 
-	// ctx is cancelled by Close; every request served watches it and is
-	// counted in wg, so Close can release hangs and wait for them.
+	// ctx is cancelled by Close; every request served watches it, so Close
+	// can release hangs and wait for them.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 
 	faults *fault.Injector[struct{}] // locks itself
 
-	mu        sync.Mutex
-	closed    bool
-	srv       *http.Server
-	serveDone chan struct{}
-	url       string
-	users     map[string]*User // by uuid
-	order     []string         // uuids in creation order
-	nextID    int64
-	requests  map[string]int // route → calls
+	mu       sync.Mutex
+	users    map[string]*User // by uuid
+	order    []string         // uuids in creation order
+	nextID   int64
+	requests map[string]int // route → calls
 }
 
 // New returns a server for cfg. It starts nothing until Start.
@@ -103,85 +97,47 @@ func New(cfg Config) *Server {
 	}
 	s.routeAPI()
 	s.routeControl()
+	s.web = fakehttp.New(fakehttp.Config{
+		Name:    "remnawave sandbox",
+		Handler: http.HandlerFunc(s.serve),
+		UnavailableFunc: func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusServiceUnavailable, nestError{StatusCode: http.StatusServiceUnavailable, Message: "Service Unavailable"})
+		},
+		Log: s.log,
+	})
 	return s
 }
 
 // Handler serves the panel API under /api/ and the sandbox control API
 // under /sandbox/.
-func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			writeJSON(w, http.StatusServiceUnavailable, nestError{StatusCode: http.StatusServiceUnavailable, Message: "Service Unavailable"})
-			return
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		defer s.wg.Done()
-		if strings.HasPrefix(r.URL.Path, "/sandbox/") {
-			s.control.ServeHTTP(w, r)
-			return
-		}
-		s.api.ServeHTTP(w, r)
-	})
+func (s *Server) Handler() http.Handler { return s.web.Handler() }
+
+// serve sends a request to the control API or the panel API.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/sandbox/") {
+		s.control.ServeHTTP(w, r)
+		return
+	}
+	s.api.ServeHTTP(w, r)
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
 // background until Close.
-func (s *Server) Start(addr string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("starting remnawave sandbox: server is closed")
-	}
-	if s.srv != nil {
-		return errors.New("starting remnawave sandbox: already started")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("starting remnawave sandbox: %w", err)
-	}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.serveDone = make(chan struct{})
-	s.url = "http://" + ln.Addr().String()
-	go func(srv *http.Server, done chan struct{}) {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("remnawave sandbox stopped serving")
-		}
-	}(s.srv, s.serveDone)
-	s.log.Info().Str("url", s.url).Msg("remnawave sandbox listening")
-	return nil
-}
+func (s *Server) Start(addr string) error { return s.web.Start(addr) }
 
 // URL is the panel's base URL (the API is under /api), e.g.
 // http://127.0.0.1:PORT; empty before Start.
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
-}
+func (s *Server) URL() string { return s.web.URL() }
 
 // Close stops serving, releases hanging requests and waits for all of them.
 // It is safe to call more than once.
 func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	srv, done := s.srv, s.serveDone
-	s.mu.Unlock()
-
-	s.cancel()
-	s.faults.Close()
-	if srv != nil {
-		_ = srv.Close() // closing the listener and connections is all we want
-		<-done
-	}
-	s.wg.Wait()
+	// Hung handlers return once the context is cancelled and the faults are
+	// closed; the server waits for them.
+	s.web.Close(func() {
+		s.cancel()
+		s.faults.Close()
+	})
 }
 
 // Users returns the users in creation order, with their status as the panel
