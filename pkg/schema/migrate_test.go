@@ -85,7 +85,7 @@ func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
 		require.Equal(t, files[i], a["file"])
 	}
 	require.Equal(t, []string{
-		"goose_db_version", "invoices", "notifications_sent", "plans", "processed_updates",
+		"broadcast_recipients", "broadcasts", "goose_db_version", "invoices", "notifications_sent", "plans", "processed_updates",
 		"sent_messages", "subscriptions", "trials", "users", "vpn_accesses",
 	}, tablesIn(t, pool, name))
 	var indexed bool

@@ -121,6 +121,8 @@ func run(ctx context.Context) error {
 			CryptoAssets: cfg.CryptoPayAssets,
 			InvoiceTTL:   cfg.InvoiceTTL,
 			Activations:  bot.StreamActivations{JS: js},
+			Broadcasts:   users,
+			Outbox:       bot.StreamOutbox{JS: js},
 			AdminIDs:     cfg.AdminIDs,
 			Support:      cfg.SupportContact,
 			Log:          log,

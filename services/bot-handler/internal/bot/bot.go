@@ -100,7 +100,11 @@ type Config struct {
 	// InvoiceTTL is how long a Crypto Pay invoice can be paid.
 	InvoiceTTL  time.Duration
 	Activations Activations
-	// AdminIDs are the Telegram user ids that may use /stats and /user.
+	// Broadcasts records admins' broadcasts; Outbox queues their messages.
+	Broadcasts Broadcasts
+	Outbox     Outbox
+	// AdminIDs are the Telegram user ids that may use /stats, /user,
+	// /broadcast and /broadcast_status.
 	AdminIDs []int64
 	// Support is the support contact shown to users, e.g. "@vpnbot_support".
 	Support string
@@ -121,6 +125,8 @@ type Bot struct {
 	cryptoAssets []string
 	invoiceTTL   time.Duration
 	activations  Activations
+	broadcasts   Broadcasts
+	outbox       Outbox
 	admins       map[int64]bool
 	support      string
 	now          func() time.Time
@@ -158,6 +164,8 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 		cryptoAssets: cfg.CryptoAssets,
 		invoiceTTL:   cfg.InvoiceTTL,
 		activations:  cfg.Activations,
+		broadcasts:   cfg.Broadcasts,
+		outbox:       cfg.Outbox,
 		admins:       admins,
 		support:      cfg.Support,
 		now:          cfg.NowFunc,

@@ -23,4 +23,11 @@
 // orders and payments are pkg/shop's operations, so every money rule is the
 // database's; Crypto Pay is called outside any transaction; Telegram Stars
 // payments are validated at pre-checkout and applied once per charge id.
+//
+// broadcast.go is the admins' /broadcast: the bot-handler never messages
+// users in bulk itself; it records the broadcast and its recipients (keyed
+// by the update, so a redelivery makes no second one) and publishes one
+// SendMessage per recipient to OUTBOX at broadcast priority, for the sender
+// to deliver at Telegram's rate limits. /broadcast_status reads the
+// sender's sent-log to report progress.
 package bot

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
 
 // Callback data of the inline buttons. Each fits Telegram's 64 bytes with
@@ -394,4 +395,48 @@ func AdminUsageScreen() Screen { return Screen{Text: "Usage: /user &lt;telegram 
 // AdminNoUserScreen answers /user for an id the bot has never seen.
 func AdminNoUserScreen(id int64) Screen {
 	return Screen{Text: fmt.Sprintf("No user %d: they never started the bot.", id)}
+}
+
+// BroadcastUsageScreen answers a /broadcast or /broadcast_status an admin
+// got wrong.
+func BroadcastUsageScreen(lang string) Screen { return Screen{Text: textsIn(lang).broadcastUsage} }
+
+// BroadcastTooLongScreen refuses a broadcast of chars characters, more than
+// one message holds.
+func BroadcastTooLongScreen(lang string, chars int) Screen {
+	return Screen{Text: fmt.Sprintf(textsIn(lang).broadcastTooLong, chars, MaxBroadcastText)}
+}
+
+// BroadcastQueuedScreen tells the admin their broadcast is on its way.
+func BroadcastQueuedScreen(lang string, id int64, recipients int) Screen {
+	return Screen{Text: fmt.Sprintf(textsIn(lang).broadcastQueued, id, recipients, id)}
+}
+
+// BroadcastStatusScreen is /broadcast_status: how many got the message, how
+// many never will (they blocked the bot) and how many are still queued.
+func BroadcastStatusScreen(lang string, p store.BroadcastProgress) Screen {
+	t := textsIn(lang)
+	segment := t.segmentNames[p.Segment]
+	if segment == "" {
+		segment = p.Segment
+	}
+	return Screen{Text: fmt.Sprintf(t.broadcastStatus, p.ID, segment, t.date(p.CreatedAt),
+		esc(cut(p.Text, broadcastQuote))+ellipsis(p.Text, broadcastQuote), p.Sent, p.Blocked, p.Waiting(), p.Total)}
+}
+
+// BroadcastNotFoundScreen answers /broadcast_status for an unknown id.
+func BroadcastNotFoundScreen(lang string, id int64) Screen {
+	return Screen{Text: fmt.Sprintf(textsIn(lang).broadcastNotFound, id)}
+}
+
+// broadcastQuote is how much of a broadcast's text its status quotes: enough
+// to tell broadcasts apart.
+const broadcastQuote = 100
+
+// ellipsis marks a text cut to n characters.
+func ellipsis(s string, n int) string {
+	if utf8.RuneCountInString(s) > n {
+		return "…"
+	}
+	return ""
 }

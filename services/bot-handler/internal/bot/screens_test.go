@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the screens as they are now")
@@ -91,6 +92,23 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		"stats": func(l string) Screen {
 			return StatsScreen(l, shop.Stats{Users: 120, ActiveSubscriptions: 40, Trials: 75, PaymentsToday: 3, RevenueTodayUSD: "17.98", StarsToday: 250})
 		},
+		"broadcast_usage":     BroadcastUsageScreen,
+		"broadcast_too_long":  func(l string) Screen { return BroadcastTooLongScreen(l, 5000) },
+		"broadcast_queued":    func(l string) Screen { return BroadcastQueuedScreen(l, 12, 3) },
+		"broadcast_not_found": func(l string) Screen { return BroadcastNotFoundScreen(l, 99) },
+		"broadcast_status": func(l string) Screen {
+			return BroadcastStatusScreen(l, store.BroadcastProgress{
+				Broadcast: store.Broadcast{ID: 12, AdminID: 777, Segment: store.SegmentActive, Total: 10, CreatedAt: now,
+					Text: "New servers <b>in Amsterdam</b> & Tokyo!\nRenew now: " + strings.Repeat("faster ", 20)},
+				Sent: 6, Blocked: 1,
+			})
+		},
+		"broadcast_status_short": func(l string) Screen {
+			return BroadcastStatusScreen(l, store.BroadcastProgress{
+				Broadcast: store.Broadcast{ID: 13, Segment: store.SegmentExpired, Total: 2, CreatedAt: now, Text: "Come back"},
+				Sent:      1, Blocked: 1,
+			})
+		},
 	}
 	for _, p := range platforms {
 		screens["setup_outline_"+p] = func(l string) Screen { return SetupScreen(l, p, outline.Access.URL) }
@@ -168,4 +186,18 @@ func TestDatesAndDurationsReadNaturally(t *testing.T) {
 	}
 	require.Equal(t, "1 day", textsIn(English).duration(24*time.Hour))
 	require.Equal(t, "30 days", textsIn(English).duration(30*24*time.Hour))
+}
+
+func TestBroadcastArgumentsKeepTheTextAsTyped(t *testing.T) {
+	t.Parallel()
+	for message, want := range map[string][2]string{
+		"/broadcast all Hello":                           {"all", "Hello"},
+		"/broadcast ACTIVE  Renew <now>\n\nSecond line ": {"active", "Renew <now>\n\nSecond line"},
+		"/broadcast@vpnbot_test_bot expired\nCome back":  {"expired", "Come back"},
+		"/broadcast all":                                 {"all", ""},
+		"/broadcast":                                     {"", ""},
+	} {
+		segment, text := broadcastArgs(message)
+		require.Equal(t, want, [2]string{segment, text}, "message %q", message)
+	}
 }

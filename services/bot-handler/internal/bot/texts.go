@@ -81,7 +81,15 @@ type texts struct {
 	languageNames   map[string]string
 	languageChanged string
 
-	stats  string // users, active, trials, payments, revenue, stars
+	stats string // users, active, trials, payments, revenue, stars
+	// Broadcasts, for admins.
+	broadcastUsage    string
+	broadcastTooLong  string // the text's length, the limit
+	broadcastQueued   string // id, recipients, id
+	broadcastStatus   string // id, segment, created, text, sent, blocked, waiting, total
+	broadcastNotFound string // takes the id
+	segmentNames      map[string]string
+
 	months [12]string
 	days   [3]string // one, few, many
 }
@@ -179,9 +187,19 @@ var en = texts{
 	languageNames:   languageNames,
 	languageChanged: "Language set to English.",
 
-	stats:  "<b>Stats</b>\nUsers: %d\nActive subscriptions: %d\nTrials taken: %d\nPayments today: %d\nRevenue today: $%s\nStars today: ⭐%d",
-	months: [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
-	days:   [3]string{"%d day", "%d days", "%d days"},
+	stats: "<b>Stats</b>\nUsers: %d\nActive subscriptions: %d\nTrials taken: %d\nPayments today: %d\nRevenue today: $%s\nStars today: ⭐%d",
+	broadcastUsage: "Usage:\n/broadcast &lt;all|active|expired&gt; &lt;text&gt; — send the text as it is (plain text) to\n" +
+		"• all: everyone who has not blocked the bot\n" +
+		"• active: users with a running subscription\n" +
+		"• expired: users whose subscription ended\n" +
+		"/broadcast_status &lt;id&gt; — how far a broadcast got",
+	broadcastTooLong:  "The text is %d characters long; a Telegram message holds at most %d. Nothing was sent.",
+	broadcastQueued:   "Broadcast #%d queued for %d users. /broadcast_status %d shows progress.",
+	broadcastStatus:   "<b>Broadcast #%d</b> to %s, %s\n<blockquote>%s</blockquote>\nSent: %d\nBlocked the bot: %d\nWaiting: %d\nRecipients: %d",
+	broadcastNotFound: "There is no broadcast #%d.",
+	segmentNames:      map[string]string{"all": "all users", "active": "active users", "expired": "expired users"},
+	months:            [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
+	days:              [3]string{"%d day", "%d days", "%d days"},
 }
 
 var ru = texts{
@@ -253,9 +271,19 @@ var ru = texts{
 	languageNames:   languageNames,
 	languageChanged: "Язык: русский.",
 
-	stats:  "<b>Статистика</b>\nПользователей: %d\nАктивных подписок: %d\nПробных периодов: %d\nПлатежей сегодня: %d\nВыручка сегодня: $%s\nЗвёзд сегодня: ⭐%d",
-	months: [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"},
-	days:   [3]string{"%d день", "%d дня", "%d дней"},
+	stats: "<b>Статистика</b>\nПользователей: %d\nАктивных подписок: %d\nПробных периодов: %d\nПлатежей сегодня: %d\nВыручка сегодня: $%s\nЗвёзд сегодня: ⭐%d",
+	broadcastUsage: "Как пользоваться:\n/broadcast &lt;all|active|expired&gt; &lt;текст&gt; — отправить текст как есть (без разметки)\n" +
+		"• all: всем, кто не заблокировал бота\n" +
+		"• active: пользователям с действующей подпиской\n" +
+		"• expired: пользователям, у которых подписка закончилась\n" +
+		"/broadcast_status &lt;номер&gt; — как идёт рассылка",
+	broadcastTooLong:  "В тексте %d символов, а в сообщение Telegram помещается не больше %d. Ничего не отправлено.",
+	broadcastQueued:   "Рассылка #%d поставлена в очередь для %d пользователей. Ход рассылки — /broadcast_status %d",
+	broadcastStatus:   "<b>Рассылка #%d</b>: %s, %s\n<blockquote>%s</blockquote>\nОтправлено: %d\nЗаблокировали бота: %d\nВ очереди: %d\nВсего: %d",
+	broadcastNotFound: "Рассылки #%d нет.",
+	segmentNames:      map[string]string{"all": "всем пользователям", "active": "с активной подпиской", "expired": "с истёкшей подпиской"},
+	months:            [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"},
+	days:              [3]string{"%d день", "%d дня", "%d дней"},
 }
 
 // welcomeFor greets a user by first name after /start.

@@ -179,6 +179,8 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer) (h *upda
 		CryptoAssets: []string{"USDT", "TON"},
 		InvoiceTTL:   time.Hour,
 		Activations:  bot.StreamActivations{JS: events},
+		Broadcasts:   users,
+		Outbox:       bot.StreamOutbox{JS: events},
 		AdminIDs:     []int64{e.admin},
 		Support:      "@vpnbot_support",
 		Log:          e.log,

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
@@ -22,7 +23,7 @@ const (
 )
 
 // DeclareStreams declares the streams the bot-handler reads (TG_UPDATES) and
-// writes (DLQ, EVENTS), so it can start first on an empty NATS. While NATS does not
+// writes (DLQ, EVENTS, OUTBOX), so it can start first on an empty NATS. While NATS does not
 // answer it retries with backoff, until ctx is done.
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) error {
 	delay := retry.Backoff{Min: declareFirstDelay, Max: declareMaxDelay}
@@ -33,6 +34,9 @@ func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Log
 		}
 		if err == nil {
 			err = bus.EnsureEventsStream(ctx, js)
+		}
+		if err == nil {
+			err = outbox.EnsureStream(ctx, js)
 		}
 		if err == nil {
 			return nil
