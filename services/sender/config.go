@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
+)
+
+// Config is the sender's configuration, read once from the environment.
+type Config struct {
+	config.Base
+	config.DB
+	TelegramToken  string `env:"TELEGRAM_BOT_TOKEN" secret:"true"`
+	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
+	// Rate is the bot-wide limit in sends per second; keep it below
+	// Telegram's ~30/s to leave room for the bot-handler's replies.
+	Rate float64 `env:"SENDER_RATE"`
+	// ChatRate is the limit per chat in sends per second (Telegram: ~1/s).
+	ChatRate float64 `env:"SENDER_CHAT_RATE"`
+	// MaxAttempts is how many transient failures a command may have before
+	// it is dead-lettered.
+	MaxAttempts int `env:"SENDER_MAX_ATTEMPTS"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Base:           config.NewBase(":9108"),
+		DB:             config.NewDB(2),
+		TelegramAPIURL: "https://api.telegram.org",
+		Rate:           sender.DefaultRate,
+		ChatRate:       sender.DefaultChatRate,
+		MaxAttempts:    sender.DefaultMaxAttempts,
+	}
+}
+
+// Validate reports the settings that cannot work.
+func (c Config) Validate() error {
+	errs := []error{c.DB.Validate()}
+	if c.TelegramToken == "" {
+		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN is required"))
+	}
+	if u, err := url.Parse(c.TelegramAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("TELEGRAM_API_URL=%q: not an http(s) URL", c.TelegramAPIURL))
+	}
+	if c.Rate <= 0 {
+		errs = append(errs, fmt.Errorf("SENDER_RATE=%g: must be positive", c.Rate))
+	}
+	if c.ChatRate <= 0 {
+		errs = append(errs, fmt.Errorf("SENDER_CHAT_RATE=%g: must be positive", c.ChatRate))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("SENDER_MAX_ATTEMPTS=%d: must be at least 1", c.MaxAttempts))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,50 @@
+// Command sender is the one outbound path for notifications (DESIGN §1,
+// issue #4): it consumes SendMessage commands from the OUTBOX stream and
+// sends them to Telegram within the bot's limits — SENDER_RATE sends a
+// second in all (default 25, leaving room under Telegram's ~30/s for the
+// bot-handler's replies) and SENDER_CHAT_RATE per chat (default 1).
+//
+// # One sender at a time
+//
+// The limits belong to the bot, so only one replica sends: the replicas
+// hold a PostgreSQL leader election (an advisory lock on a connection of
+// their own) and the leader runs the sending loop; a standby takes over
+// within seconds of the leader's death. Scaling the sender out therefore
+// buys a faster failover, not more throughput; the throughput is the rate
+// limit. The election's connection comes on top of DB_POOL_MAX_SIZE.
+//
+// # Scheduling
+//
+// One durable pull consumer per priority (filter outbox.<priority>.>,
+// explicit acks, MaxAckPending 500) feeds an in-memory scheduler: a FIFO
+// per chat in publish order, a global token bucket and a per-chat spacing.
+// Among the chats that may send, the most urgent priority goes first
+// (transactional > reminder > broadcast), then the oldest command. A chat
+// never has two sends in flight, and its messages leave in publish order.
+// Held commands are marked in progress while they wait for their turn.
+//
+// # Outcomes
+//
+//   - Already in the sent-log (sent_messages, by dedup id): acknowledged
+//     without sending, so a redelivered or re-published command is a no-op.
+//   - Sent: inserted into the sent-log, then acknowledged. A crash between
+//     Telegram's answer and the insert sends that one message again on
+//     redelivery: the sender is at-least-once for that window only.
+//   - 429: the chat waits retry_after; when several chats hit 429 within a
+//     second the limit is taken as bot-wide and every send waits. Logged
+//     FLOOD_WAIT, counted in vpnbot_sender_flood_waits_total.
+//   - 403: users.blocked_at is set (the chat id is the user id in a private
+//     chat), USER_BLOCKED logged, the command dropped; later commands to
+//     that user are dropped without calling Telegram.
+//   - Another 4xx: dead-lettered to dlq.OUTBOX (the dlq command lists and
+//     replays it) and terminated.
+//   - 5xx or no answer: retried in the chat's place with a growing delay;
+//     after SENDER_MAX_ATTEMPTS failures, dead-lettered.
+//
+// # Shutdown
+//
+// On SIGTERM (or a lost leadership) the sender stops fetching, finishes the
+// sends in flight, gives back (nak) what it holds so the next leader sends
+// it at once, then drains NATS and closes the pool. /livez fails when the
+// leader's dispatch loop stops turning; /readyz checks NATS and PostgreSQL.
+package main
