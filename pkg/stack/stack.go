@@ -32,6 +32,7 @@ import (
 const (
 	Gateway    = "gateway"
 	BotHandler = "bot-handler"
+	Sender     = "sender"
 	Migrate    = "migrate"
 )
 
@@ -62,7 +63,7 @@ const (
 
 // Binaries lists the services a Stack runs, for procs.Build when a caller
 // builds them once for several stacks (Config.Prebuilt).
-func Binaries() []string { return []string{Migrate, Gateway, BotHandler} }
+func Binaries() []string { return []string{Migrate, Gateway, BotHandler, Sender} }
 
 // Config describes the system to start. Zero values take the defaults in the
 // field comments.
@@ -209,6 +210,7 @@ type Stack struct {
 	closed   bool
 	nats     *server.Server // nil while stopped
 	gateway  *service
+	sender   *service
 	handlers []*service
 }
 
@@ -312,6 +314,17 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := s.startBotHandler(ctx, i); err != nil {
 			return nil, err
 		}
+	}
+	senderOps, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s.sender = &service{name: Sender, label: Sender, opsAddr: senderOps, env: s.env(
+		"INSTANCE="+Sender,
+		"OPS_ADDR="+senderOps,
+	)}
+	if err := s.run(ctx, s.sender); err != nil {
+		return nil, err
 	}
 	s.log.Info().Str("nats", s.NATSURL).Str("sandbox", s.Sandbox.URL()).Str("gateway", s.GatewayURL).
 		Str("cryptopay", s.CryptoPay.URL()).Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
@@ -571,14 +584,16 @@ func (s *Stack) startBotHandler(ctx context.Context, i int) error {
 }
 
 // OpsURL is the base URL of a service's ops endpoint (/livez, /readyz,
-// /metrics): Gateway (replica ignored) or BotHandler replica. It is empty for
-// an unknown service or replica.
+// /metrics): Gateway or Sender (replica ignored), or a BotHandler replica. It
+// is empty for an unknown service or replica.
 func (s *Stack) OpsURL(service string, replica int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case service == Gateway && s.gateway != nil:
 		return "http://" + s.gateway.opsAddr
+	case service == Sender && s.sender != nil:
+		return "http://" + s.sender.opsAddr
 	case service == BotHandler && replica >= 0 && replica < len(s.handlers) && s.handlers[replica] != nil:
 		return "http://" + s.handlers[replica].opsAddr
 	}
@@ -597,7 +612,7 @@ func (s *Stack) Close() error {
 	}
 	s.closed = true
 	var running []*procs.Proc
-	for _, svc := range append([]*service{s.gateway}, s.handlers...) {
+	for _, svc := range append([]*service{s.gateway, s.sender}, s.handlers...) {
 		if svc != nil && svc.proc != nil {
 			running = append(running, svc.proc)
 			svc.proc = nil

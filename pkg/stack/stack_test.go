@@ -12,10 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
 func TestMain(m *testing.M) {
@@ -96,6 +99,19 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.Empty(t, keys)
 	require.NoError(t, outline.Close())
 
+	// The sender delivers what a service puts in the outbox.
+	nc, js := bustest.Connect(t, s.NATSURL)
+	_, err = outbox.Publish(ctx, js, &vpnbotv1.SendMessage{
+		DedupId: "stack-test:1", ChatId: 1003, Text: "your key is ready", Priority: vpnbotv1.Priority_PRIORITY_TRANSACTIONAL,
+	})
+	require.NoError(t, err)
+	sent, err := s.Sandbox.WaitMessages(wctx, 1003, 1)
+	require.NoError(t, err, "the sender sent the outbox command")
+	require.Equal(t, "your key is ready", sent[0].Plain)
+	_, err = s.Metrics(ctx, Sender, 0)
+	require.NoError(t, err)
+	nc.Close()
+
 	// A replica stopped gracefully and started again takes up the work.
 	require.NoError(t, s.StopBotHandler(0), "a bot-handler stops cleanly on SIGTERM")
 	require.Error(t, s.StopBotHandler(0), "it is no longer running")
@@ -108,8 +124,8 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.EqualValues(t, 1, msgs[0].ReplyTo)
 
 	s.mu.Lock()
-	pids := []int{s.gateway.proc.Pid(), s.handlers[0].proc.Pid()}
-	addrs := []string{s.gateway.opsAddr, s.handlers[0].opsAddr, hostPort(t, s.GatewayURL),
+	pids := []int{s.gateway.proc.Pid(), s.sender.proc.Pid(), s.handlers[0].proc.Pid()}
+	addrs := []string{s.gateway.opsAddr, s.sender.opsAddr, s.handlers[0].opsAddr, hostPort(t, s.GatewayURL),
 		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL),
 		hostPort(t, s.CryptoPay.URL()), hostPort(t, s.Outline.APIURL())}
 	s.mu.Unlock()

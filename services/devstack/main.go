@@ -128,7 +128,7 @@ func printWelcome(st *stack.Stack) {
 	sb, cp := st.Sandbox.URL(), st.CryptoPay.URL()
 	fmt.Printf(`
 vpnbot is running: gateway %s, sandbox Telegram %s, NATS %s.
-Ops endpoints: gateway %s, bot-handler %s (/livez /readyz /metrics).
+Ops endpoints: gateway %s, bot-handler %s, sender %s (/livez /readyz /metrics).
 Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
   pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
 Sandbox Outline panel, as its installer prints it: %s
@@ -140,6 +140,6 @@ Make Telegram answer 429 twice:
   curl -d '{"method":"sendMessage","status":429,"retry_after":3,"times":2}' %s/sandbox/faults
 
 Ctrl-C stops everything; state is kept under .data/ and in the database.
-`, st.GatewayURL, sb, st.NATSURL, st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0),
+`, st.GatewayURL, sb, st.NATSURL, st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0), st.OpsURL(stack.Sender, 0),
 		cp, cp, cp, st.Outline.ManagerConfig(), sb, sb, sb)
 }

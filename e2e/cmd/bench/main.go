@@ -92,7 +92,7 @@ func run(ctx context.Context, o options) error {
 
 	bin := filepath.Join(dir, "bin")
 	fmt.Println("building the services…")
-	if err := procs.Build(ctx, root, bin, "gateway", "bot-handler", "migrate"); err != nil {
+	if err := procs.Build(ctx, root, bin, stack.Binaries()...); err != nil {
 		return err
 	}
 	if err := procs.BuildPackage(ctx, filepath.Join(root, "e2e", "cmd", "ceiling"), filepath.Join(bin, "ceiling")); err != nil {
