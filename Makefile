@@ -40,10 +40,11 @@ build: ## build every service binary into bin/
 	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .); done
 
 .PHONY: bench
-bench: ## load the gateway and the whole pipeline, print a table
+bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate over 60 s
 	@scripts/ensure-postgres.sh
 	cd e2e && go run ./cmd/bench
 	cd services/bot-handler && go test -run '^$$' -bench . -benchtime 200x ./internal/updates/
+	cd services/sender && go test -run '^$$' -bench SustainedRate -benchtime 1500x ./internal/sender/
 
 .PHONY: generate
 generate: ## regenerate generated code (go generate in every module)
