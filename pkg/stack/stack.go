@@ -517,6 +517,33 @@ func (s *Stack) KillBotHandler(i int) {
 	s.log.Info().Int("replica", i).Msg("bot-handler killed")
 }
 
+// KillSender kills the sender with SIGKILL, as a crash would, and waits for
+// it to be gone; StartSender starts it again.
+func (s *Stack) KillSender() {
+	s.mu.Lock()
+	p := s.sender.proc
+	s.sender.proc = nil
+	s.mu.Unlock()
+	if p == nil {
+		s.log.Warn().Msg("KillSender: not running")
+		return
+	}
+	p.Kill()
+	s.log.Info().Msg("sender killed")
+}
+
+// StartSender starts the sender again (with its former ops address) and
+// waits until it is ready.
+func (s *Stack) StartSender() error {
+	s.mu.Lock()
+	running := s.sender.proc != nil
+	s.mu.Unlock()
+	if running {
+		return errors.New("starting the sender: already running")
+	}
+	return s.run(context.Background(), s.sender)
+}
+
 // StopBotHandler stops replica i gracefully (SIGTERM, then SIGKILL after the
 // grace period) and reports whether it stopped cleanly.
 func (s *Stack) StopBotHandler(i int) error {

@@ -1,0 +1,104 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are one worker's series, labelled worker=<name>.
+type metrics struct {
+	iterations  map[string]prometheus.Counter // by outcome
+	duration    prometheus.Observer
+	items       *prometheus.CounterVec // worker, item
+	lastSuccess prometheus.Gauge
+	abandoned   prometheus.Gauge
+	leader      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, name string, singleton bool) (*metrics, error) {
+	iterations := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vpnbot_worker_iterations_total",
+		Help: "Worker iterations, by outcome (ok, error, timeout, canceled).",
+	}, []string{"worker", "outcome"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vpnbot_worker_iteration_duration_seconds",
+		Help:    "Time from an iteration's start to its end (its timeout when abandoned).",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+	}, []string{"worker"})
+	items := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vpnbot_worker_items_total",
+		Help: "Items the worker's iterations reported, by item (e.g. sent, skipped).",
+	}, []string{"worker", "item"})
+	lastSuccess := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_worker_last_success_timestamp_seconds",
+		Help: "Unix time the last iteration with outcome ok ended.",
+	}, []string{"worker"})
+	abandoned := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_worker_abandoned_iterations",
+		Help: "Iterations given up at their timeout that have still not returned.",
+	}, []string{"worker"})
+	leader := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_worker_leader",
+		Help: "1 while this replica runs the singleton worker's loop, else 0.",
+	}, []string{"worker"})
+
+	if reg != nil {
+		var err error
+		if iterations, err = register(reg, iterations); err != nil {
+			return nil, err
+		}
+		if duration, err = register(reg, duration); err != nil {
+			return nil, err
+		}
+		if items, err = register(reg, items); err != nil {
+			return nil, err
+		}
+		if lastSuccess, err = register(reg, lastSuccess); err != nil {
+			return nil, err
+		}
+		if abandoned, err = register(reg, abandoned); err != nil {
+			return nil, err
+		}
+		// Only a singleton has a leader to show; on others the series would
+		// read as "not leading".
+		if singleton {
+			if leader, err = register(reg, leader); err != nil {
+				return nil, err
+			}
+		}
+	}
+	m := &metrics{
+		iterations:  map[string]prometheus.Counter{},
+		duration:    duration.WithLabelValues(name),
+		items:       items,
+		lastSuccess: lastSuccess.WithLabelValues(name),
+		abandoned:   abandoned.WithLabelValues(name),
+		leader:      leader.WithLabelValues(name),
+	}
+	// Every outcome exists from the start, so rate() sees the first increase.
+	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeCanceled} {
+		m.iterations[o] = iterations.WithLabelValues(name, o)
+	}
+	if singleton {
+		m.leader.Set(0)
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under
+// the same name: several workers may share one registry.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("registering worker metrics: %w", err)
+}
