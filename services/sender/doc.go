@@ -20,7 +20,11 @@
 // per chat in publish order, a global token bucket and a per-chat spacing.
 // Among the chats that may send, the most urgent priority goes first
 // (transactional > reminder > broadcast), then the oldest command. A chat
-// never has two sends in flight, and its messages leave in publish order.
+// never has two sends in flight, and its messages leave in publish order —
+// while the sender lives: after a crash, the commands it held come back
+// only after the consumer's AckWait, behind ones the next leader has
+// already fetched, so a chat's order is not kept across a crash (nothing is
+// lost; the e2e test TestKilledSenderLosesNothing checks that).
 // Held commands are marked in progress while they wait for their turn.
 //
 // # Outcomes
