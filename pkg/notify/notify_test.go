@@ -1,0 +1,124 @@
+package notify_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/notify"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the messages as they are now")
+
+// pngMagic starts every PNG file.
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
+// render writes a command as the user and the sender see it: its envelope,
+// whether it has a photo, the text, then one line per keyboard row.
+func render(m *vpnbotv1.SendMessage) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dedup: %s\nchat: %d\npriority: %s\nparse mode: %s\n", m.GetDedupId(), m.GetChatId(), m.GetPriority(), m.GetParseMode())
+	if len(m.GetPhoto()) > 0 {
+		b.WriteString("photo: PNG\n")
+	}
+	b.WriteString("---\n")
+	b.WriteString(m.GetText())
+	b.WriteString("\n---\n")
+	for _, row := range m.GetRows() {
+		for i, btn := range row.GetButtons() {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			fmt.Fprintf(&b, "[%s → %s%s]", btn.GetText(), btn.GetCallbackData(), btn.GetUrl())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func TestMessagesMatchGoldenFiles(t *testing.T) {
+	t.Parallel()
+	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.FixedZone("MSK", 3*3600))
+	messages := map[string]func(lang string) *vpnbotv1.SendMessage{
+		"key_ready_outline": func(l string) *vpnbotv1.SendMessage {
+			m, err := notify.KeyReady(l, 1001, 5, notify.PanelOutline, "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", expires)
+			require.NoError(t, err)
+			return m
+		},
+		"key_ready_remnawave": func(l string) *vpnbotv1.SendMessage {
+			m, err := notify.KeyReady(l, 1002, 6, notify.PanelRemnawave, "https://panel.example.com/api/sub/abc&def", expires)
+			require.NoError(t, err)
+			return m
+		},
+		"payment_received": func(l string) *vpnbotv1.SendMessage { return notify.PaymentReceived(l, 1003, 17, expires) },
+	}
+
+	dir := filepath.Join("testdata", "golden")
+	if *update {
+		require.NoError(t, os.RemoveAll(dir))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+	}
+	for name, message := range messages {
+		for _, lang := range []string{notify.English, notify.Russian} {
+			m := message(lang)
+			require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, m.GetPriority())
+			path := filepath.Join(dir, name+"."+lang+".txt")
+			got := render(m)
+			if *update {
+				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+				continue
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "no golden file for %s: run go test ./notify -update", name)
+			require.Equal(t, string(want), got, "message %s differs from %s (go test ./notify -update rewrites it)", name, path)
+		}
+	}
+	if !*update {
+		files, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Len(t, files, len(messages)*2, "golden files of messages that no longer exist")
+	}
+}
+
+func TestKeyReadyCarriesTheKeyAsAQRCodePNG(t *testing.T) {
+	t.Parallel()
+	key := "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1"
+	m, err := notify.KeyReady("en", 1001, 5, notify.PanelOutline, key, time.Now())
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(m.GetPhoto(), pngMagic), "the photo is a PNG")
+	// The header alone (no pixel decoding) says it is drawn at the size
+	// phones scan easily.
+	cfg, err := png.DecodeConfig(bytes.NewReader(m.GetPhoto()))
+	require.NoError(t, err)
+	require.Equal(t, [2]int{512, 512}, [2]int{cfg.Width, cfg.Height})
+	require.Contains(t, m.GetText(), "<code>"+key+"</code>")
+
+	other, err := notify.KeyReady("en", 1001, 5, notify.PanelOutline, key+"2", time.Now())
+	require.NoError(t, err)
+	require.NotEqual(t, m.GetDedupId(), other.GetDedupId(), "a new key for the subscription is a new message")
+	again, err := notify.KeyReady("ru", 1001, 5, notify.PanelOutline, key, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, m.GetDedupId(), again.GetDedupId(), "the same key is sent once, whatever else changed")
+}
+
+func TestKeyReadyRefusesAKeyTooLongForACaption(t *testing.T) {
+	t.Parallel()
+	_, err := notify.KeyReady("en", 1001, 5, notify.PanelRemnawave, "https://panel.example.com/"+strings.Repeat("a", 1000), time.Now())
+	require.ErrorIs(t, err, notify.ErrKeyTooLong)
+}
+
+func TestLanguageFallsBackToEnglish(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]string{"ru": "ru", "ru-RU": "ru", "RU": "ru", "en": "en", "en-US": "en", "de": "en", "": "en", "uk": "en"} {
+		require.Equal(t, want, notify.Language(code), "code %q", code)
+	}
+}

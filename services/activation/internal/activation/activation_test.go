@@ -1,0 +1,208 @@
+package activation_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
+)
+
+func TestATrialGetsItsKeyInOneIteration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{})
+	sub := e.trial(t, newUserID(), "ru")
+
+	res := iterate(t, in)
+	require.Equal(t, 1, res["created"])
+	require.Equal(t, 1, res["delivered"])
+
+	acc := e.access(t, sub.ID)
+	require.NotNil(t, acc, "no access recorded")
+	require.Equal(t, 1, e.keys())
+	msgs := e.messages(t)
+	require.Len(t, msgs, 1)
+	m := msgs[0]
+	require.Equal(t, sub.UserID, m.GetChatId())
+	require.Contains(t, m.GetText(), "<code>"+acc.URL+"</code>")
+	require.Contains(t, m.GetText(), "Ваш ключ", "the user's language")
+	require.True(t, bytes.HasPrefix(m.GetPhoto(), []byte("\x89PNG")), "the QR code is a PNG")
+	require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, m.GetPriority())
+	created := in.logs.Events(t, activation.EventAccessCreated)
+	require.Len(t, created, 1)
+	require.EqualValues(t, sub.ID, created[0]["subscription_id"])
+	require.NotContains(t, in.logs.String(), acc.URL, "the key is a credential: it is not logged")
+
+	res = iterate(t, in)
+	require.Zero(t, res["created"]+res["delivered"], "an activated, delivered period is left alone")
+	require.Len(t, e.messages(t), 1)
+}
+
+func TestThreeInstancesMakeOneKeyAndOneMessagePerSubscription(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "remnawave")
+	var subs []shop.Subscription
+	for range 6 {
+		subs = append(subs, e.trial(t, newUserID(), "en"))
+	}
+	instances := []*instance{e.instance(t, activation.Config{}), e.instance(t, activation.Config{}), e.instance(t, activation.Config{})}
+	var wg sync.WaitGroup
+	for _, in := range instances {
+		wg.Go(func() { iterate(t, in) })
+	}
+	wg.Wait()
+
+	require.Equal(t, len(subs), e.keys(), "one key per subscription on the panel")
+	msgs := e.messages(t)
+	seen := map[int64]int{}
+	for _, m := range msgs {
+		seen[m.GetChatId()]++
+	}
+	for _, s := range subs {
+		require.Equal(t, 1, seen[s.UserID], "messages: %v", msgs)
+		require.NotNil(t, e.access(t, s.ID))
+	}
+	require.Len(t, msgs, len(subs))
+}
+
+func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{})
+	sub := e.trial(t, newUserID(), "en")
+	e.fail(true)
+
+	w, err := worker.New(worker.Config{Name: "activation", Interval: 50 * time.Millisecond,
+		IterationTimeout: 300 * time.Millisecond, StopGrace: time.Second}, in.a.Iterate, obstest.NewLogger(in.logs), nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+
+	require.Eventually(t, func() bool {
+		for _, end := range in.logs.Events(t, worker.EventIterationEnd) {
+			if end["outcome"] == worker.OutcomeTimeout {
+				return true
+			}
+		}
+		return false
+	}, waitFor, poll, "no ITERATION_END with outcome timeout")
+	require.NotEmpty(t, in.logs.Events(t, worker.EventWorkerTimeout))
+	require.Nil(t, e.access(t, sub.ID), "nothing recorded while the panel hangs")
+
+	e.clearFaults()
+	require.Eventually(t, func() bool { return len(e.messages(t)) == 1 }, waitFor, poll, "the next iterations did not deliver the key")
+	require.NotNil(t, e.access(t, sub.ID))
+	require.Equal(t, 1, e.keys())
+}
+
+func TestAPanelDownIsRetriedWithAGrowingDelayAndSucceedsWhenBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{RetryBase: 200 * time.Millisecond})
+	sub := e.trial(t, newUserID(), "en")
+	e.fail(false)
+
+	res := iterate(t, in)
+	require.Equal(t, 1, res["failed"])
+	require.Nil(t, e.access(t, sub.ID), "a failed activation records nothing")
+	require.Empty(t, e.messages(t))
+	require.EqualValues(t, 1, metric(t, in, "vpnbot_activation_panel_errors_total"))
+	require.Len(t, in.logs.Events(t, activation.EventActivationFailed), 1)
+
+	res = iterate(t, in)
+	require.Equal(t, 1, res["deferred"], "retried before its delay")
+
+	e.clearFaults()
+	require.Eventually(t, func() bool { return iterate(t, in)["created"] == 1 }, waitFor, poll)
+	require.NotNil(t, e.access(t, sub.ID))
+	require.Len(t, e.messages(t), 1)
+	require.Equal(t, 1, e.keys())
+}
+
+func TestAPaidExtensionMovesTheExpiryOnThePanelAndSendsNoNewKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "remnawave")
+	in := e.instance(t, activation.Config{})
+	sub := e.trial(t, newUserID(), "en")
+	iterate(t, in)
+	require.Len(t, e.messages(t), 1)
+
+	inv, err := e.shop.CreateOrder(t.Context(), sub.UserID, "m1", shop.ProviderStars)
+	require.NoError(t, err)
+	paid, applied, err := e.shop.ApplyPayment(t.Context(), inv.ID, "charge-1")
+	require.NoError(t, err)
+	require.True(t, applied)
+	require.Equal(t, sub.ID, paid.ID, "the payment extended the trial's period")
+
+	res := iterate(t, in)
+	require.Equal(t, 1, res["extended"])
+	require.Zero(t, res["delivered"])
+	users := e.rw.Users()
+	require.Len(t, users, 1, "no new access")
+	require.True(t, users[0].ExpireAt.Equal(paid.ExpiresAt), "panel expireAt %s, want %s", users[0].ExpireAt, paid.ExpiresAt)
+	require.Len(t, e.messages(t), 1, "an extension sends no new key")
+	require.Len(t, in.logs.Events(t, activation.EventAccessExtended), 1)
+}
+
+func TestAnActivationRequestWakesTheWorkerBeforeItsInterval(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{})
+	w, err := worker.New(worker.Config{Name: "activation", Interval: time.Hour, IterationTimeout: 5 * time.Second},
+		in.a.Iterate, obstest.NewLogger(in.logs), nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = w.Run(ctx) })
+	wg.Go(func() { _ = activation.ConsumeRequests(ctx, e.js, w.Wake, obstest.NewLogger(in.logs)) })
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	// The first iteration runs at start, with nothing to do.
+	require.Eventually(t, func() bool { return len(in.logs.Events(t, worker.EventIterationEnd)) == 1 }, waitFor, poll)
+	require.Eventually(t, func() bool {
+		c, err := e.js.Consumer(t.Context(), bus.StreamEvents, activation.Durable)
+		return err == nil && c != nil
+	}, waitFor, poll, "the consumer was not declared")
+
+	sub := e.trial(t, newUserID(), "en")
+	require.NoError(t, bus.PublishActivationRequested(t.Context(), e.js, &vpnbotv1.ActivationRequested{
+		SubscriptionId: sub.ID, UserId: sub.UserID, Reason: "trial", RequestedAt: timestamppb.Now(),
+	}))
+	require.Eventually(t, func() bool { return len(e.messages(t)) == 1 }, waitFor, poll, "the event did not wake the worker")
+	require.NotNil(t, e.access(t, sub.ID))
+}
+
+func TestAKeyRecordedButNotDeliveredIsDeliveredByTheNextIteration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{})
+	sub := e.trial(t, newUserID(), "en")
+	// An instance killed after recording the access, before publishing.
+	_, err := e.shop.Activate(t.Context(), sub.ID, e.panel)
+	require.NoError(t, err)
+
+	res := iterate(t, in)
+	require.Zero(t, res["created"])
+	require.Equal(t, 1, res["delivered"])
+	msgs := e.messages(t)
+	require.Len(t, msgs, 1, "messages: %v", msgs)
+	require.Equal(t, sub.UserID, msgs[0].GetChatId(), describe(msgs[0]))
+}

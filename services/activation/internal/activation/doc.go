@@ -1,0 +1,29 @@
+// Package activation is the activation worker's iteration: it brings the VPN
+// panel in line with the subscriptions that were paid for or started as a
+// trial, and hands each new key to its user.
+//
+// One iteration:
+//
+//  1. takes up to BatchSize periods waiting for the panel
+//     (shop.PendingActivations) and activates them, Concurrency at a time
+//     (shop.Activate: create the access, or extend it on the panel when the
+//     period was paid for again; the panel is called outside any
+//     transaction);
+//  2. delivers the keys not yet delivered: for every live access without a
+//     "key" row in notifications_sent, a notify.KeyReady message to the
+//     sender (OUTBOX), then the row. An extension keeps the access, so it
+//     sends nothing.
+//
+// Step 2 does not depend on step 1 having run in the same process: an
+// iteration killed after recording an access and before publishing its key
+// leaves an undelivered access, which the next iteration (of any replica)
+// delivers. Several replicas may activate and deliver the same period at
+// once: the panel names the access by the period, so they make one key, and
+// the message's dedup id (the subscription and the key) makes the OUTBOX and
+// the sender send it once.
+//
+// A failed panel call is retried by a later iteration, after a delay that
+// grows per subscription (kept in memory: a restarted replica retries at
+// once, which is harmless). ConsumeRequests wakes the worker on
+// activation.requested events; polling alone is correct.
+package activation

@@ -1,0 +1,182 @@
+package activation_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const (
+	waitFor = 10 * time.Second
+	poll    = 10 * time.Millisecond
+)
+
+// env is one test's database, NATS, shop and sandbox panel.
+type env struct {
+	db   *pgdbtest.DB
+	js   jetstream.JetStream
+	shop *shop.Shop
+	// panel is the adapter; outline or rw is its sandbox.
+	panel   activation.Provisioner
+	outline *outline.Server
+	rw      *remnawave.Server
+}
+
+func newEnv(t *testing.T, panel string) *env {
+	t.Helper()
+	e := &env{db: pgdbtest.New(t)}
+	srv := bustest.NewServer(t)
+	_, e.js = bustest.Connect(t, srv.URL())
+	require.NoError(t, bus.EnsureEventsStream(t.Context(), e.js))
+	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	e.shop = shop.New(e.db.Pool, shop.Config{})
+	switch panel {
+	case "outline":
+		s, err := outline.New(outline.Config{Log: zerolog.Nop()})
+		require.NoError(t, err)
+		require.NoError(t, s.Start("127.0.0.1:0"))
+		t.Cleanup(s.Close)
+		p, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: s.APIURL(), CertSHA256: s.CertSHA256(), Timeout: 5 * time.Second})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = p.Close() })
+		e.outline, e.panel = s, p
+	default:
+		s := remnawave.New(remnawave.Config{Token: "test-token", Log: zerolog.Nop()})
+		require.NoError(t, s.Start("127.0.0.1:0"))
+		t.Cleanup(s.Close)
+		p, err := vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: s.URL(), Token: "test-token", Timeout: 5 * time.Second})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = p.Close() })
+		e.rw, e.panel = s, p
+	}
+	return e
+}
+
+// instance is one activation replica with what on-call sees of it.
+type instance struct {
+	a    *activation.Activator
+	logs *obstest.LogBuffer
+	reg  *prometheus.Registry
+}
+
+func (e *env) instance(t *testing.T, cfg activation.Config) *instance {
+	t.Helper()
+	in := &instance{logs: &obstest.LogBuffer{}, reg: prometheus.NewRegistry()}
+	if cfg.RetryBase == 0 {
+		cfg.RetryBase = 20 * time.Millisecond
+	}
+	a, err := activation.New(cfg, e.shop, e.db.Pool, e.js, e.panel, obstest.NewLogger(in.logs), in.reg)
+	require.NoError(t, err)
+	in.a = a
+	return in
+}
+
+// trial registers a user (as /start does) who takes the trial.
+func (e *env) trial(t *testing.T, userID int64, lang string) shop.Subscription {
+	t.Helper()
+	_, err := e.db.Pool.Exec(t.Context(), `INSERT INTO users (id, chat_id, language) VALUES ($1, $1, $2)`, userID, lang)
+	require.NoError(t, err)
+	sub, err := e.shop.StartTrial(t.Context(), userID)
+	require.NoError(t, err)
+	return sub
+}
+
+// keys counts the accesses on the sandbox panel.
+func (e *env) keys() int {
+	if e.outline != nil {
+		return len(e.outline.Keys())
+	}
+	return len(e.rw.Users())
+}
+
+// fail makes the panel's create calls fail: 503, or hang until cleared.
+func (e *env) fail(hang bool) {
+	if e.outline != nil {
+		e.outline.Inject(outline.Fault{Route: "PUT /access-keys/{id}", Status: http.StatusServiceUnavailable, Hang: hang})
+		return
+	}
+	e.rw.Inject(remnawave.Fault{Route: "POST /api/users", Status: http.StatusServiceUnavailable, Hang: hang})
+}
+
+func (e *env) clearFaults() {
+	if e.outline != nil {
+		e.outline.ClearFaults()
+		return
+	}
+	e.rw.ClearFaults()
+}
+
+// messages returns the commands in the OUTBOX, oldest first.
+func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {
+	t.Helper()
+	stream, err := e.js.Stream(t.Context(), outbox.Stream)
+	require.NoError(t, err)
+	info, err := stream.Info(t.Context())
+	require.NoError(t, err)
+	var out []*vpnbotv1.SendMessage
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		raw, err := stream.GetMsg(t.Context(), seq)
+		require.NoError(t, err)
+		m, err := outbox.Decode(raw.Data)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	return out
+}
+
+// access is the recorded access of a subscription.
+func (e *env) access(t *testing.T, id int64) *shop.Access {
+	t.Helper()
+	sub, err := e.shop.Subscription(t.Context(), id)
+	require.NoError(t, err)
+	return sub.Access
+}
+
+func iterate(t *testing.T, in *instance) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	res, err := in.a.Iterate(ctx)
+	require.NoError(t, err)
+	return res
+}
+
+var userSeq atomic.Int64
+
+// newUserID is a user id unique within the test binary.
+func newUserID() int64 { return 1_000_000 + userSeq.Add(1) }
+
+func metric(t *testing.T, in *instance, name string) float64 {
+	t.Helper()
+	v, _ := obstest.Metric(t, in.reg, name, nil)
+	return v
+}
+
+func describe(m *vpnbotv1.SendMessage) string {
+	return fmt.Sprintf("%s → %d", m.GetDedupId(), m.GetChatId())
+}

@@ -1,0 +1,74 @@
+package activation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// kindKey is the notifications_sent kind of a key delivery. Its expires_at
+// column holds the access's created_at: a key is delivered once per access
+// made, and an extension (same access) delivers nothing.
+const kindKey = "key"
+
+// store is the worker's own SQL: which keys still need delivering, and
+// recording that one was.
+type store struct {
+	pool *pgxpool.Pool
+}
+
+// undelivered is a live access whose key its user has not been sent.
+type undelivered struct {
+	SubscriptionID int64
+	UserID         int64
+	ChatID         int64
+	Language       string
+	ExpiresAt      time.Time
+	Panel          string
+	URL            string
+	CreatedAt      time.Time
+}
+
+// undeliveredSQL lists the live accesses of running periods with no key
+// notification for the access, oldest access first.
+const undeliveredSQL = `
+SELECT s.id, s.user_id, u.chat_id, u.language, s.expires_at, a.panel, a.access_url, a.created_at
+FROM vpn_accesses a
+JOIN subscriptions s ON s.id = a.subscription_id
+JOIN users u ON u.id = s.user_id
+WHERE a.revoked_at IS NULL AND s.status = 'active' AND s.expires_at > $1 AND u.chat_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
+                  WHERE n.subscription_id = s.id AND n.kind = $2 AND n.expires_at = a.created_at)
+ORDER BY a.created_at, s.id
+LIMIT $3`
+
+// Undelivered returns up to limit keys waiting for delivery.
+func (s store) Undelivered(ctx context.Context, now time.Time, limit int) ([]undelivered, error) {
+	rows, err := s.pool.Query(ctx, undeliveredSQL, now, kindKey, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing undelivered keys: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (undelivered, error) {
+		var k undelivered
+		err := row.Scan(&k.SubscriptionID, &k.UserID, &k.ChatID, &k.Language, &k.ExpiresAt, &k.Panel, &k.URL, &k.CreatedAt)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing undelivered keys: %w", err)
+	}
+	return keys, nil
+}
+
+// MarkDelivered records that the key of the access made at createdAt was
+// handed to the sender. Recording it twice (two replicas) is not an error.
+func (s store) MarkDelivered(ctx context.Context, subscriptionID int64, createdAt time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO notifications_sent (subscription_id, kind, expires_at)
+		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, subscriptionID, kindKey, createdAt)
+	if err != nil {
+		return fmt.Errorf("recording the key of subscription %d delivered: %w", subscriptionID, err)
+	}
+	return nil
+}
