@@ -48,6 +48,9 @@ type Config struct {
 	// WatchdogGrace is how long after start the gateway waits for its first
 	// update before logging WATCHDOG_GRACE_END; 0 turns the warning off.
 	WatchdogGrace time.Duration `env:"WATCHDOG_GRACE"`
+	// CryptoPayToken is the Crypto Pay API token, which keys the webhook
+	// signature; empty turns POST /cryptopay/webhook off.
+	CryptoPayToken string `env:"CRYPTOPAY_TOKEN" secret:"true"`
 }
 
 // DefaultConfig returns the gateway's defaults, which the environment overlays.

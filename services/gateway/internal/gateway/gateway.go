@@ -56,6 +56,7 @@ type Gateway struct {
 	streamReady atomic.Bool
 	streamLost  chan struct{} // capacity 1: a pending request to declare the stream again
 	pollBeat    *obs.Heartbeat
+	cryptoPay   *cryptoPayWebhook // nil without CRYPTOPAY_TOKEN
 }
 
 // New builds the gateway from a validated cfg and registers its metrics and
@@ -97,6 +98,9 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, newWebhook(cfg.WebhookSecret, g.pub, g.traffic, m, d.Log))
+	if err := g.addCryptoPay(mux, d); err != nil {
+		return nil, err
+	}
 	g.handler = mux
 
 	d.Ops.AddReadiness("nats", bus.Ready(d.NC))
@@ -118,7 +122,8 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	return g, nil
 }
 
-// Handler serves POST /telegram/webhook.
+// Handler serves POST /telegram/webhook, and POST /cryptopay/webhook when
+// CRYPTOPAY_TOKEN is set.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Run serves the webhook on ln and runs the background work (declaring the
@@ -137,6 +142,9 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	})
 	eg.Go(func() error { g.keepStream(ctx); return nil })
 	eg.Go(func() error { g.watchGrace(ctx); return nil })
+	if g.cryptoPay != nil {
+		eg.Go(func() error { g.cryptoPay.keepStream(ctx, g.log); return nil })
+	}
 	switch {
 	case g.cfg.Mode == ModePoll:
 		eg.Go(func() error { g.poll(ctx); return nil })

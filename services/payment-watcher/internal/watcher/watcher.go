@@ -1,0 +1,219 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/notify"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+)
+
+// Event names of the watcher's log lines.
+const (
+	// EventPaymentApplied: a paid invoice extended (or started) a period.
+	EventPaymentApplied = "PAYMENT_APPLIED"
+	// EventInvoiceExpired: a pending invoice was marked expired.
+	EventInvoiceExpired = "INVOICE_EXPIRED"
+	// EventUnknownInvoice: a verified webhook named a Crypto Pay invoice no
+	// order of ours is attached to; it is acknowledged and dropped.
+	EventUnknownInvoice = "PAYMENT_UNKNOWN_INVOICE"
+	// EventMalformedUpdate: a stored webhook body is not an update; it is
+	// terminated (it was signed, so Crypto Pay sent something new to us).
+	EventMalformedUpdate = "PAYMENT_EVENT_MALFORMED"
+)
+
+// ReasonPayment is the reason of the activation requests the watcher makes.
+const ReasonPayment = "payment"
+
+// Sources of a payment report, in logs and metrics.
+const (
+	sourceWebhook = "webhook"
+	sourcePoll    = "poll"
+)
+
+// Defaults of Config.
+const (
+	DefaultPollLimit      = 5000
+	DefaultDurable        = "payment-watcher"
+	DefaultHandlerTimeout = 20 * time.Second
+	DefaultRetryBase      = time.Second
+	DefaultRetryMax       = time.Minute
+	DefaultFetchWait      = 5 * time.Second
+)
+
+// Invoices is what the watcher asks Crypto Pay; *cryptopay.Client is one.
+type Invoices interface {
+	GetInvoices(ctx context.Context, ids []int64) ([]cryptopay.Invoice, error)
+}
+
+// Config tunes a Watcher. Zero fields take the defaults.
+type Config struct {
+	// PollLimit is how many pending invoices one poll looks at, oldest
+	// first (default 5000).
+	PollLimit int
+	// Durable names the consumer of payments.cryptopay (default "payment-watcher").
+	Durable string
+	// HandlerTimeout bounds handling one event (default 20s); AckWait is a
+	// little longer.
+	HandlerTimeout time.Duration
+	// RetryBase and RetryMax shape the delay before an event that failed is
+	// delivered again: RetryBase doubling per delivery, at most RetryMax.
+	RetryBase, RetryMax time.Duration
+	// FetchWait is the longest one fetch waits for an event (default 5s).
+	FetchWait time.Duration
+	// NowFunc is the clock deciding whether an order is past its TTL
+	// (default time.Now).
+	NowFunc func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.PollLimit <= 0 {
+		c.PollLimit = DefaultPollLimit
+	}
+	if c.Durable == "" {
+		c.Durable = DefaultDurable
+	}
+	if c.HandlerTimeout <= 0 {
+		c.HandlerTimeout = DefaultHandlerTimeout
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = DefaultRetryBase
+	}
+	if c.RetryMax < c.RetryBase {
+		c.RetryMax = max(DefaultRetryMax, c.RetryBase)
+	}
+	if c.FetchWait <= 0 {
+		c.FetchWait = DefaultFetchWait
+	}
+	if c.NowFunc == nil {
+		c.NowFunc = time.Now
+	}
+	return c
+}
+
+// Deps are what a Watcher works with.
+type Deps struct {
+	Shop      *shop.Shop
+	CryptoPay Invoices
+	// JS publishes notifications and activation requests and consumes
+	// payments.cryptopay.
+	JS  jetstream.JetStream
+	Log zerolog.Logger
+	// Registerer receives the watcher's metrics (nil: not exported).
+	Registerer prometheus.Registerer
+}
+
+// Watcher applies Crypto Pay payments reported by webhook events or found by
+// polling.
+type Watcher struct {
+	cfg      Config
+	shop     *shop.Shop
+	invoices Invoices
+	js       jetstream.JetStream
+	log      zerolog.Logger
+	m        *metrics
+	consumer consumerState
+}
+
+// New returns a watcher. It starts nothing.
+func New(cfg Config, d Deps) (*Watcher, error) {
+	if d.Shop == nil || d.CryptoPay == nil || d.JS == nil {
+		return nil, errors.New("creating the payment watcher: Shop, CryptoPay and JS are required")
+	}
+	m, err := newMetrics(d.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Watcher{
+		cfg:      cfg,
+		shop:     d.Shop,
+		invoices: d.CryptoPay,
+		js:       d.JS,
+		log:      d.Log,
+		m:        m,
+		consumer: newConsumerState(cfg),
+	}, nil
+}
+
+// apply applies the paid order inv and announces it. Reported again, it
+// changes nothing and announces it again under the same message ids.
+func (w *Watcher) apply(ctx context.Context, inv shop.Invoice, source string) (applied bool, err error) {
+	sub, applied, err := w.shop.ApplyPayment(ctx, inv.ID, "")
+	if err != nil {
+		return false, err
+	}
+	log := w.log.With().Int64("invoice_id", inv.ID).Str("external_id", inv.ExternalID).Int64("user_id", inv.UserID).
+		Int64("subscription_id", sub.ID).Str("source", source).Logger()
+	if applied {
+		w.m.payments.WithLabelValues(source, "applied").Inc()
+		log.Info().Str("event", EventPaymentApplied).Str("plan_id", inv.PlanID).Str("price_usd", inv.PriceUSD).
+			Time("expires_at", sub.ExpiresAt).Msg("crypto pay payment applied")
+	} else {
+		w.m.payments.WithLabelValues(source, "already_applied").Inc()
+		log.Debug().Msg("crypto pay payment reported again; already applied")
+	}
+	if err := w.announce(ctx, inv, sub); err != nil {
+		return applied, err
+	}
+	return applied, nil
+}
+
+// announce tells the user and wakes the activation worker. Every id is built
+// from what the database keeps (the invoice id, its paid_at), so announcing
+// the same payment again adds nothing.
+func (w *Watcher) announce(ctx context.Context, inv shop.Invoice, sub shop.Subscription) error {
+	paid, err := w.shop.Invoice(ctx, inv.ID)
+	if err != nil {
+		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
+	}
+	requestedAt := sub.ExpiresAt
+	if paid.PaidAt != nil {
+		requestedAt = *paid.PaidAt
+	}
+	user, err := w.shop.UserInfo(ctx, inv.UserID)
+	if err != nil {
+		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
+	}
+	chatID := user.ChatID
+	if chatID == 0 {
+		chatID = user.ID // a private chat's id is the user's
+	}
+	msg := notify.PaymentReceived(notify.Language(user.Language), chatID, inv.ID, sub.ExpiresAt)
+	if _, err := outbox.Publish(ctx, w.js, msg); err != nil {
+		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
+	}
+	err = bus.PublishActivationRequested(ctx, w.js, &vpnbotv1.ActivationRequested{
+		SubscriptionId: sub.ID,
+		UserId:         sub.UserID,
+		Reason:         ReasonPayment,
+		RequestedAt:    timestamppb.New(requestedAt),
+	})
+	if err != nil {
+		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
+	}
+	return nil
+}
+
+// expire marks a pending order expired, saying why.
+func (w *Watcher) expire(ctx context.Context, inv shop.Invoice, reason string) (bool, error) {
+	expired, err := w.shop.ExpireInvoice(ctx, inv.ID)
+	if err != nil || !expired {
+		return false, err
+	}
+	w.m.expired.WithLabelValues(reason).Inc()
+	w.log.Info().Str("event", EventInvoiceExpired).Int64("invoice_id", inv.ID).Str("external_id", inv.ExternalID).
+		Int64("user_id", inv.UserID).Str("reason", reason).Time("expires_at", inv.ExpiresAt).Msg("invoice expired")
+	return true, nil
+}
