@@ -50,7 +50,10 @@ type system struct {
 // options shape a test's system; zero values take stack's defaults.
 type options struct {
 	botHandlers int
-	env         []string
+	// workers runs the background workers too, instead of the test
+	// playing their part.
+	workers bool
+	env     []string
 	// databaseURL, when set, gives the services' DATABASE_URL for the
 	// test's schema (e.g. through a pgdbtest.Proxy).
 	databaseURL func(db *pgdbtest.DB) string
@@ -90,6 +93,7 @@ func start(t *testing.T, o options) *system {
 		Prebuilt:    true,
 		DatabaseURL: dsn,
 		BotHandlers: o.botHandlers,
+		Workers:     o.workers,
 		GlobalRate:  -1,
 		ChatRate:    -1,
 		Env:         o.env,

@@ -33,6 +33,7 @@ const (
 	Gateway    = "gateway"
 	BotHandler = "bot-handler"
 	Sender     = "sender"
+	Activation = "activation"
 	Migrate    = "migrate"
 )
 
@@ -63,7 +64,7 @@ const (
 
 // Binaries lists the services a Stack runs, for procs.Build when a caller
 // builds them once for several stacks (Config.Prebuilt).
-func Binaries() []string { return []string{Migrate, Gateway, BotHandler, Sender} }
+func Binaries() []string { return []string{Migrate, Gateway, BotHandler, Sender, Activation} }
 
 // Config describes the system to start. Zero values take the defaults in the
 // field comments.
@@ -96,6 +97,10 @@ type Config struct {
 	// GatewayAddr is the gateway's webhook address (default: a free
 	// 127.0.0.1 port).
 	GatewayAddr string
+	// Workers starts the background workers too (the activation worker,
+	// against the Outline sandbox). Tests that play a worker's part
+	// themselves leave it off.
+	Workers bool
 	// BotHandlers is the number of bot-handler replicas (default 1).
 	BotHandlers int
 	// Token is the bot token (default DefaultToken).
@@ -211,6 +216,7 @@ type Stack struct {
 	nats     *server.Server // nil while stopped
 	gateway  *service
 	sender   *service
+	workers  []*service
 	handlers []*service
 }
 
@@ -326,9 +332,34 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.run(ctx, s.sender); err != nil {
 		return nil, err
 	}
+	if cfg.Workers {
+		if err := s.startWorkers(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s.log.Info().Str("nats", s.NATSURL).Str("sandbox", s.Sandbox.URL()).Str("gateway", s.GatewayURL).
 		Str("cryptopay", s.CryptoPay.URL()).Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
 	return s, nil
+}
+
+// startWorkers starts the background workers, each its own process.
+func (s *Stack) startWorkers(ctx context.Context) error {
+	ops, err := FreeAddr()
+	if err != nil {
+		return err
+	}
+	activation := &service{name: Activation, label: Activation, opsAddr: ops, env: s.env(
+		"INSTANCE="+Activation,
+		"OPS_ADDR="+ops,
+		"VPN_PANEL=outline",
+		"OUTLINE_API_URL="+s.Outline.APIURL(),
+		"OUTLINE_CERT_SHA256="+s.Outline.CertSHA256(),
+		"WORKER_INTERVAL=5s",
+	)}
+	s.mu.Lock()
+	s.workers = append(s.workers, activation)
+	s.mu.Unlock()
+	return s.run(ctx, activation)
 }
 
 // env is the environment every service gets, then the service's own
@@ -611,8 +642,9 @@ func (s *Stack) startBotHandler(ctx context.Context, i int) error {
 }
 
 // OpsURL is the base URL of a service's ops endpoint (/livez, /readyz,
-// /metrics): Gateway or Sender (replica ignored), or a BotHandler replica. It
-// is empty for an unknown service or replica.
+// /metrics): Gateway, Sender or a worker such as Activation (replica
+// ignored), or a BotHandler replica. It is empty for an unknown service or
+// replica.
 func (s *Stack) OpsURL(service string, replica int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -623,6 +655,11 @@ func (s *Stack) OpsURL(service string, replica int) string {
 		return "http://" + s.sender.opsAddr
 	case service == BotHandler && replica >= 0 && replica < len(s.handlers) && s.handlers[replica] != nil:
 		return "http://" + s.handlers[replica].opsAddr
+	}
+	for _, w := range s.workers {
+		if w.name == service {
+			return "http://" + w.opsAddr
+		}
 	}
 	return ""
 }
@@ -639,7 +676,7 @@ func (s *Stack) Close() error {
 	}
 	s.closed = true
 	var running []*procs.Proc
-	for _, svc := range append([]*service{s.gateway, s.sender}, s.handlers...) {
+	for _, svc := range append(append([]*service{s.gateway, s.sender}, s.workers...), s.handlers...) {
 		if svc != nil && svc.proc != nil {
 			running = append(running, svc.proc)
 			svc.proc = nil
