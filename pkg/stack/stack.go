@@ -34,7 +34,9 @@ const (
 	BotHandler = "bot-handler"
 	Sender     = "sender"
 	Activation = "activation"
-	Migrate    = "migrate"
+	// PaymentWatcher is the payment-watcher worker.
+	PaymentWatcher = "payment-watcher"
+	Migrate        = "migrate"
 )
 
 // Defaults of Config.
@@ -64,7 +66,9 @@ const (
 
 // Binaries lists the services a Stack runs, for procs.Build when a caller
 // builds them once for several stacks (Config.Prebuilt).
-func Binaries() []string { return []string{Migrate, Gateway, BotHandler, Sender, Activation} }
+func Binaries() []string {
+	return []string{Migrate, Gateway, BotHandler, Sender, Activation, PaymentWatcher}
+}
 
 // Config describes the system to start. Zero values take the defaults in the
 // field comments.
@@ -308,6 +312,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		"HTTP_ADDR="+cfg.GatewayAddr,
 		"TELEGRAM_WEBHOOK_SECRET="+cfg.WebhookSecret,
 		"WEBHOOK_PUBLIC_URL="+s.GatewayURL,
+		"CRYPTOPAY_TOKEN="+cfg.CryptoPayToken,
 	)}
 	if err := s.run(ctx, s.gateway); err != nil {
 		return nil, err
@@ -356,10 +361,27 @@ func (s *Stack) startWorkers(ctx context.Context) error {
 		"OUTLINE_CERT_SHA256="+s.Outline.CertSHA256(),
 		"WORKER_INTERVAL=5s",
 	)}
-	s.mu.Lock()
-	s.workers = append(s.workers, activation)
-	s.mu.Unlock()
-	return s.run(ctx, activation)
+	if ops, err = FreeAddr(); err != nil {
+		return err
+	}
+	watcher := &service{name: PaymentWatcher, label: PaymentWatcher, opsAddr: ops, env: s.env(
+		"INSTANCE="+PaymentWatcher,
+		"OPS_ADDR="+ops,
+		"CRYPTOPAY_TOKEN="+s.cfg.CryptoPayToken,
+		"CRYPTOPAY_API_URL="+s.CryptoPay.URL(),
+		"WORKER_INTERVAL=10s",
+	)}
+	// Crypto Pay reports paid invoices to the gateway, as in production.
+	s.CryptoPay.SetWebhook(s.GatewayURL + "/cryptopay/webhook")
+	for _, w := range []*service{activation, watcher} {
+		s.mu.Lock()
+		s.workers = append(s.workers, w)
+		s.mu.Unlock()
+		if err := s.run(ctx, w); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // env is the environment every service gets, then the service's own

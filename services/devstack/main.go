@@ -82,6 +82,7 @@ func run(ctx context.Context) error {
 		SandboxAddr: cfg.SandboxAddr,
 		GatewayAddr: cfg.GatewayAddr,
 		BotHandlers: cfg.BotHandlers,
+		Workers:     true,
 		Output:      os.Stdout,
 		Log:         log,
 	})
@@ -128,7 +129,8 @@ func printWelcome(st *stack.Stack) {
 	sb, cp := st.Sandbox.URL(), st.CryptoPay.URL()
 	fmt.Printf(`
 vpnbot is running: gateway %s, sandbox Telegram %s, NATS %s.
-Ops endpoints: gateway %s, bot-handler %s, sender %s (/livez /readyz /metrics).
+Ops endpoints: gateway %s, bot-handler %s, sender %s, activation %s, payment-watcher %s
+(/livez /readyz /metrics).
 Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
   pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
 Sandbox Outline panel, as its installer prints it: %s
@@ -141,5 +143,6 @@ Make Telegram answer 429 twice:
 
 Ctrl-C stops everything; state is kept under .data/ and in the database.
 `, st.GatewayURL, sb, st.NATSURL, st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0), st.OpsURL(stack.Sender, 0),
+		st.OpsURL(stack.Activation, 0), st.OpsURL(stack.PaymentWatcher, 0),
 		cp, cp, cp, st.Outline.ManagerConfig(), sb, sb, sb)
 }
