@@ -120,6 +120,9 @@ type Config struct {
 	SupportContact string
 	// WebhookSecret is the webhook's secret token (default: random).
 	WebhookSecret string
+	// FirstUpdateID is the sandbox Telegram's first update id (default 1);
+	// make run, whose database outlives the sandbox, starts from the clock.
+	FirstUpdateID int64
 	// GlobalRate and ChatRate are the sandbox's flood limits in sending
 	// calls per second (0 = the sandbox's defaults, -1 = unlimited).
 	GlobalRate, ChatRate float64
@@ -271,10 +274,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.NATSURL = srv.ClientURL()
 
 	s.Sandbox = sandboxtg.New(sandboxtg.Config{
-		Token:      cfg.Token,
-		GlobalRate: cfg.GlobalRate,
-		ChatRate:   cfg.ChatRate,
-		Log:        cfg.Log,
+		Token:         cfg.Token,
+		FirstUpdateID: cfg.FirstUpdateID,
+		GlobalRate:    cfg.GlobalRate,
+		ChatRate:      cfg.ChatRate,
+		Log:           cfg.Log,
 	})
 	if err := s.Sandbox.Start(cfg.SandboxAddr); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -83,8 +84,11 @@ func run(ctx context.Context) error {
 		GatewayAddr: cfg.GatewayAddr,
 		BotHandlers: cfg.BotHandlers,
 		Workers:     true,
-		Output:      os.Stdout,
-		Log:         log,
+		// The database keeps the bot's inbox across runs; the sandbox must
+		// not hand out update ids it already used, as Telegram never does.
+		FirstUpdateID: time.Now().UnixMilli(),
+		Output:        os.Stdout,
+		Log:           log,
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,11 @@ type Config struct {
 	// WebhookTimeout is how long one webhook delivery may take before it
 	// counts as failed (default 30s).
 	WebhookTimeout time.Duration
+	// FirstUpdateID is the id of the first update (default 1). Telegram's
+	// update ids only grow over a bot's life; a sandbox started again over a
+	// database that remembers handled updates must continue past them, or
+	// the bot takes its new updates for old ones.
+	FirstUpdateID int64
 	// PreCheckoutTimeout is how long a payment waits for the bot's
 	// answerPreCheckoutQuery before it is cancelled (default 10s, as Telegram).
 	PreCheckoutTimeout time.Duration
@@ -164,6 +169,9 @@ func New(cfg Config) *Server {
 		chatLimit:    map[int64]*rate.Limiter{},
 		changed:      make(chan struct{}),
 		updates:      newUpdateQueue(),
+	}
+	if cfg.FirstUpdateID > 0 {
+		s.updates.lastID = cfg.FirstUpdateID - 1
 	}
 	if cfg.GlobalRate > 0 {
 		s.global = rate.NewLimiter(rate.Limit(cfg.GlobalRate), max(1, int(cfg.GlobalRate)))

@@ -303,3 +303,10 @@ func TestAllowedUpdatesFilterNewUpdates(t *testing.T) {
 	require.Len(t, got, 1)
 	require.Equal(t, press, got[0].UpdateID)
 }
+
+func TestUpdateIDsStartWhereConfigured(t *testing.T) {
+	t.Parallel()
+	e := start(t, telegram.Config{FirstUpdateID: 1_764_250_000_000})
+	require.EqualValues(t, 1_764_250_000_000, e.s.SendText(5, "/start"))
+	require.EqualValues(t, 1_764_250_000_001, e.s.SendText(5, "hello"), "and grow from there")
+}
