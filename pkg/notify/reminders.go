@@ -1,0 +1,118 @@
+package notify
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+)
+
+// reminderKindPrefix starts the notifications_sent kind of every reminder
+// stage, and so the dedup id of its message.
+const reminderKindPrefix = "reminder_"
+
+// reminderRenewCallback is the bot-handler's callback data of the plans
+// list, where a reminded user renews.
+const reminderRenewCallback = "plans"
+
+// reminderTexts is what the expiry reminder says in one language, HTML.
+type reminderTexts struct {
+	text     string // takes the expiry date and the time left
+	btnRenew string
+	// minutes, hours and days write a count of that unit, in the form the
+	// language wants after "in" / "через".
+	minutes, hours, days func(n int) string
+}
+
+var reminderEN = reminderTexts{
+	text: "⏳ Your subscription ends on %s (in %s).\n\n" +
+		"Renew it now to keep your VPN working without a break.",
+	btnRenew: "🔄 Renew",
+	minutes:  func(n int) string { return reminderEnglishCount(n, "minute", "minutes") },
+	hours:    func(n int) string { return reminderEnglishCount(n, "hour", "hours") },
+	days:     func(n int) string { return reminderEnglishCount(n, "day", "days") },
+}
+
+var reminderRU = reminderTexts{
+	text: "⏳ Ваша подписка заканчивается %s (через %s).\n\n" +
+		"Продлите её сейчас, чтобы VPN работал без перерыва.",
+	btnRenew: "🔄 Продлить",
+	minutes:  func(n int) string { return reminderRussianCount(n, "минуту", "минуты", "минут") },
+	hours:    func(n int) string { return reminderRussianCount(n, "час", "часа", "часов") },
+	days:     func(n int) string { return reminderRussianCount(n, "день", "дня", "дней") },
+}
+
+// ReminderKind is the notifications_sent kind of the reminder sent stage
+// before expiry, in the stage's largest whole unit: "reminder_72h",
+// "reminder_90m", "reminder_45s". The same stage always has the same kind,
+// however it was written in the configuration ("24h" or "1440m").
+func ReminderKind(stage time.Duration) string {
+	switch {
+	case stage%time.Hour == 0:
+		return reminderKindPrefix + strconv.FormatInt(int64(stage/time.Hour), 10) + "h"
+	case stage%time.Minute == 0:
+		return reminderKindPrefix + strconv.FormatInt(int64(stage/time.Minute), 10) + "m"
+	default:
+		return reminderKindPrefix + strconv.FormatInt(int64(stage/time.Second), 10) + "s"
+	}
+}
+
+// Reminder tells a user that their subscription ends at expires: the date,
+// how long that is from now ("in 3 days", "in 23 hours", "in 40 minutes")
+// and a "Renew" button that opens the plans. Its dedup id is
+// "<ReminderKind(stage)>:<subscriptionID>:<expires, unix seconds>", so each
+// stage of each expiry is one message, however often it is published; a
+// renewed subscription (a new expiry) is reminded again. Its priority is
+// reminder.
+func Reminder(lang string, chatID, subscriptionID int64, stage time.Duration, expires, now time.Time) *vpnbotv1.SendMessage {
+	t := textsIn(lang)
+	rt := &reminderEN
+	if Language(lang) == Russian {
+		rt = &reminderRU
+	}
+	return &vpnbotv1.SendMessage{
+		DedupId: ReminderKind(stage) + ":" + strconv.FormatInt(subscriptionID, 10) + ":" +
+			strconv.FormatInt(expires.Unix(), 10),
+		ChatId:    chatID,
+		Text:      fmt.Sprintf(rt.text, t.date(expires), rt.left(expires.Sub(now))),
+		ParseMode: "HTML",
+		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
+		Rows: []*vpnbotv1.ButtonRow{
+			{Buttons: []*vpnbotv1.Button{{Text: rt.btnRenew, CallbackData: reminderRenewCallback}}},
+		},
+	}
+}
+
+// left writes the time to the expiry, rounded to the unit a reader expects:
+// minutes under an hour, hours under two days, days beyond. It is never
+// "0": a reminder sent at the last moment still says "1 minute".
+func (rt *reminderTexts) left(d time.Duration) string {
+	if m := int(d.Round(time.Minute) / time.Minute); m < 60 {
+		return rt.minutes(max(m, 1))
+	}
+	if h := int(d.Round(time.Hour) / time.Hour); h < 48 {
+		return rt.hours(h)
+	}
+	return rt.days(int((d + 12*time.Hour) / (24 * time.Hour)))
+}
+
+func reminderEnglishCount(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// reminderRussianCount picks the Russian form for n: one (1, 21, 101), few
+// (2–4, 22–24) or many (5–20, 25–30, 11–14 of every hundred).
+func reminderRussianCount(n int, one, few, many string) string {
+	form := many
+	switch n10, n100 := n%10, n%100; {
+	case n10 == 1 && n100 != 11:
+		form = one
+	case n10 >= 2 && n10 <= 4 && (n100 < 12 || n100 > 14):
+		form = few
+	}
+	return strconv.Itoa(n) + " " + form
+}

@@ -1,0 +1,96 @@
+package notify_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/notify"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+)
+
+func TestRemindersMatchGoldenFiles(t *testing.T) {
+	t.Parallel()
+	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.FixedZone("MSK", 3*3600))
+	// Each stage as the worker sends it: shortly after its window opens.
+	cases := map[string]struct {
+		stage, left time.Duration
+	}{
+		"reminders_72h": {72 * time.Hour, 71*time.Hour + 59*time.Minute},
+		"reminders_24h": {24 * time.Hour, 23 * time.Hour},
+		"reminders_1h":  {time.Hour, 59 * time.Minute},
+	}
+	dir := filepath.Join("testdata", "golden")
+	for name, c := range cases {
+		for _, lang := range []string{notify.English, notify.Russian} {
+			m := notify.Reminder(lang, 1004, 42, c.stage, expires, expires.Add(-c.left))
+			path := filepath.Join(dir, name+"."+lang+".txt")
+			got := render(m)
+			if *update {
+				require.NoError(t, os.MkdirAll(dir, 0o755))
+				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+				continue
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "no golden file for %s: run go test ./notify -update", name)
+			require.Equal(t, string(want), got, "message %s differs from %s (go test ./notify -update rewrites it)", name, path)
+		}
+	}
+}
+
+func TestReminderSaysHowLongIsLeftInTheUsersWords(t *testing.T) {
+	t.Parallel()
+	expires := time.Date(2027, time.March, 10, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		left   time.Duration
+		en, ru string
+	}{
+		{30 * time.Second, "(in 1 minute)", "(через 1 минуту)"},
+		{2 * time.Minute, "(in 2 minutes)", "(через 2 минуты)"},
+		{59 * time.Minute, "(in 59 minutes)", "(через 59 минут)"},
+		{59*time.Minute + 40*time.Second, "(in 1 hour)", "(через 1 час)"},
+		{21 * time.Hour, "(in 21 hours)", "(через 21 час)"},
+		{23 * time.Hour, "(in 23 hours)", "(через 23 часа)"},
+		{47 * time.Hour, "(in 47 hours)", "(через 47 часов)"},
+		{48 * time.Hour, "(in 2 days)", "(через 2 дня)"},
+		{71*time.Hour + 50*time.Minute, "(in 3 days)", "(через 3 дня)"},
+		{11 * 24 * time.Hour, "(in 11 days)", "(через 11 дней)"},
+		{21 * 24 * time.Hour, "(in 21 days)", "(через 21 день)"},
+	} {
+		en := notify.Reminder(notify.English, 1, 2, 72*time.Hour, expires, expires.Add(-c.left))
+		require.Contains(t, en.GetText(), c.en, "left %s", c.left)
+		ru := notify.Reminder("ru-RU", 1, 2, 72*time.Hour, expires, expires.Add(-c.left))
+		require.Contains(t, ru.GetText(), c.ru, "left %s", c.left)
+	}
+}
+
+func TestReminderIsOneMessagePerStageAndExpiry(t *testing.T) {
+	t.Parallel()
+	expires := time.Date(2027, time.March, 10, 12, 0, 0, 0, time.UTC)
+	m := notify.Reminder(notify.English, 1001, 7, 24*time.Hour, expires, expires.Add(-23*time.Hour))
+	require.Equal(t, "reminder_24h:7:1804680000", m.GetDedupId())
+	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority())
+	require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData(), "Renew opens the plans")
+
+	again := notify.Reminder(notify.Russian, 1001, 7, 24*time.Hour, expires, expires.Add(-22*time.Hour))
+	require.Equal(t, m.GetDedupId(), again.GetDedupId(), "published again later, in another language: still one message")
+	renewed := notify.Reminder(notify.English, 1001, 7, 24*time.Hour, expires.AddDate(0, 0, 30), expires.AddDate(0, 0, 29))
+	require.NotEqual(t, m.GetDedupId(), renewed.GetDedupId(), "a renewed subscription is reminded again")
+	other := notify.Reminder(notify.English, 1001, 7, time.Hour, expires, expires.Add(-time.Hour))
+	require.NotEqual(t, m.GetDedupId(), other.GetDedupId(), "each stage is its own message")
+}
+
+func TestReminderKindNamesAStageTheSameHoweverItWasWritten(t *testing.T) {
+	t.Parallel()
+	for stage, want := range map[time.Duration]string{
+		72 * time.Hour:     "reminder_72h",
+		1440 * time.Minute: "reminder_24h",
+		90 * time.Minute:   "reminder_90m",
+		45 * time.Second:   "reminder_45s",
+	} {
+		require.Equal(t, want, notify.ReminderKind(stage))
+	}
+}

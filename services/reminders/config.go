@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/services/reminders/internal/reminders"
+)
+
+// defaultInterval is the polling interval: a reminder goes out at most this
+// long after its stage's window opens.
+const defaultInterval = time.Minute
+
+// Config is the reminders worker's configuration, read once from the environment.
+type Config struct {
+	config.Base
+	config.DB
+	worker.Env
+	// Stages are how long before expiry the reminders go out ("72h,24h,1h").
+	Stages reminders.Stages `env:"REMINDER_STAGES"`
+	// BatchSize is how many subscriptions one claim takes.
+	BatchSize int `env:"REMINDER_BATCH_SIZE"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Base:      config.NewBase(":9103"),
+		DB:        config.NewDB(3),
+		Env:       worker.NewEnv(defaultInterval),
+		Stages:    reminders.DefaultStages(),
+		BatchSize: reminders.DefaultBatchSize,
+	}
+}
+
+// Validate reports the settings that cannot work.
+func (c Config) Validate() error {
+	errs := []error{c.DB.Validate(), c.Env.Validate()}
+	if err := c.Stages.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("REMINDER_STAGES=%s: %w", c.Stages, err))
+	} else if shortest := c.Stages[0]; c.Interval > shortest {
+		// The window of the shortest stage could open and close between two
+		// iterations: some expiries would get no last reminder.
+		errs = append(errs, fmt.Errorf("REMINDER_STAGES=%s: the shortest stage %s is below WORKER_INTERVAL=%s",
+			c.Stages, shortest, c.Interval))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("REMINDER_BATCH_SIZE=%d: must be at least 1", c.BatchSize))
+	}
+	return errors.Join(errs...)
+}

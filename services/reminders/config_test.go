@@ -1,0 +1,45 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/services/reminders/internal/reminders"
+)
+
+// Not parallel: t.Setenv.
+func TestTheStagesAreReadFromTheEnvironment(t *testing.T) {
+	t.Setenv("REMINDER_STAGES", "24h, 168h,2h")
+	cfg, err := config.Load(defaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, reminders.Stages{2 * time.Hour, 24 * time.Hour, 168 * time.Hour}, cfg.Stages)
+	require.Equal(t, "168h,24h,2h", config.Fields(cfg)["REMINDER_STAGES"].(reminders.Stages).String())
+
+	t.Setenv("REMINDER_STAGES", "24h,soon")
+	_, err = config.Load(defaultConfig())
+	require.ErrorContains(t, err, `reminder stage "soon"`)
+}
+
+func TestTheDefaultsAreTheDesignsAndValid(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, "72h,24h,1h", cfg.Stages.String())
+	require.Equal(t, time.Minute, cfg.Interval)
+	require.EqualValues(t, 3, cfg.PoolMaxSize)
+	require.Equal(t, ":9103", cfg.OpsAddr)
+}
+
+func TestAShortestStageBelowTheIntervalIsRefused(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.Interval = 2 * time.Hour
+	require.ErrorContains(t, cfg.Validate(), "the shortest stage 1h0m0s is below WORKER_INTERVAL=2h0m0s")
+
+	cfg = defaultConfig()
+	cfg.BatchSize = 0
+	require.ErrorContains(t, cfg.Validate(), "REMINDER_BATCH_SIZE=0")
+}

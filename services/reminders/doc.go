@@ -1,0 +1,6 @@
+// Command reminders is the reminders worker (DESIGN §1): every
+// WORKER_INTERVAL it reminds the users whose paid subscription ends within a
+// stage of REMINDER_STAGES (default 72h,24h,1h), once per stage per expiry,
+// through the sender (OUTBOX). Replicas share the work by claiming each
+// reminder in the database; see internal/reminders.
+package main

@@ -1,0 +1,26 @@
+// Package reminders is the reminders worker's iteration: it tells users
+// that their subscription is about to end, at each configured stage before
+// the expiry (by default 72 h, 24 h and 1 h), with a button to renew.
+//
+// Each stage of each expiry is sent at most once, whatever the number of
+// replicas, restarts or retries: the reminder's notifications_sent row
+// (subscription, "reminder_<stage>", expires_at) is claimed in the statement
+// that selects it, before the message is published (see internal/store).
+// Only the most urgent due stage is sent: a subscription found 23 h before
+// its expiry gets the 24 h reminder, and its 72 h one is claimed with it so
+// that it never arrives afterwards. A renewed subscription has a new expiry,
+// so a new set of rows and a new cycle of reminders.
+//
+// Only active paid periods are reminded. Unpaid trials are the
+// trial-notifier's: it sends their own "trial ends" notices, and a trial
+// would otherwise get a 72 h reminder the moment it starts. Users who
+// blocked the bot are skipped (and nothing is claimed for them, so if they
+// come back before the expiry they get the stage due then).
+//
+// A reminder the OUTBOX does not take is released (its row deleted) and the
+// next iteration claims it again; it is published with a stable dedup id
+// (notify.Reminder), so a publish whose ack was lost and is retried is still
+// one message. A replica killed between claiming and publishing loses that
+// stage's reminder (the next stage still comes): a reminder is sent at most
+// once, never twice.
+package reminders

@@ -1,0 +1,211 @@
+package reminders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/notify"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/services/reminders/internal/store"
+)
+
+// Event names of the reminders worker's log lines.
+const (
+	// EventReminderSent is a reminder handed to the sender.
+	EventReminderSent = "REMINDER_SENT"
+	// EventReminderFailed is a reminder that could not be handed to the
+	// sender; its claim is released and a later iteration sends it.
+	EventReminderFailed = "REMINDER_FAILED"
+	// EventReminderInvalid is a reminder the OUTBOX refuses as unsendable;
+	// it stays claimed, since sending it again would fail again.
+	EventReminderInvalid = "REMINDER_INVALID"
+)
+
+// DefaultBatchSize is the BatchSize of a Config that leaves it zero.
+const DefaultBatchSize = 500
+
+const (
+	// publishTimeout bounds one publish, so that a NATS outage fails the
+	// iteration quickly instead of at its timeout.
+	publishTimeout = 10 * time.Second
+	// releaseTimeout bounds releasing claims, which runs even when the
+	// iteration's context has ended (that is often why they are released).
+	releaseTimeout = 5 * time.Second
+)
+
+// Config tunes a Reminder. Zero fields take the defaults.
+type Config struct {
+	// Stages are the reminder stages (default DefaultStages).
+	Stages Stages
+	// BatchSize is how many subscriptions one claim takes; an iteration
+	// claims batch after batch until fewer are due.
+	BatchSize int
+	// NowFunc is the clock (default time.Now); tests move it.
+	NowFunc func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.Stages) == 0 {
+		c.Stages = DefaultStages()
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.NowFunc == nil {
+		c.NowFunc = time.Now
+	}
+	return c
+}
+
+// Reminder runs the worker's iterations. Make it with New; Iterate is the
+// worker.IterationFunc.
+type Reminder struct {
+	cfg    Config
+	stages []store.Stage
+	store  *store.Store
+	js     jetstream.JetStream
+	log    zerolog.Logger
+	sent   *prometheus.CounterVec
+}
+
+// New returns a Reminder reminding the subscriptions of pool's database
+// through js's OUTBOX stream. Its metric is registered on reg (nil: not
+// exported).
+func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Logger, reg prometheus.Registerer) (*Reminder, error) {
+	if pool == nil || js == nil {
+		return nil, errors.New("reminders: pool and JetStream are required")
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Stages.Validate(); err != nil {
+		return nil, fmt.Errorf("reminders: %w", err)
+	}
+	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vpnbot_reminders_sent_total",
+		Help: "Expiry reminders handed to the sender, by stage (reminder_72h, ...).",
+	}, []string{"stage"})
+	if reg != nil {
+		if err := reg.Register(sent); err != nil {
+			return nil, fmt.Errorf("registering reminders metrics: %w", err)
+		}
+	}
+	stages := make([]store.Stage, len(cfg.Stages))
+	for i, d := range cfg.Stages {
+		stages[i] = store.Stage{Before: d, Kind: notify.ReminderKind(d)}
+		// Present from the start, so a dashboard shows 0 rather than nothing.
+		sent.WithLabelValues(stages[i].Kind)
+	}
+	return &Reminder{cfg: cfg, stages: stages, store: store.New(pool), js: js, log: log, sent: sent}, nil
+}
+
+// Iterate is one iteration: claim the due reminders and hand them to the
+// sender, batch after batch. Its items are sent, duplicate (the OUTBOX had
+// it already: sent by an earlier attempt), skipped (a larger stage claimed
+// without a message, because a more urgent one is due), failed (released
+// for a later iteration) and invalid.
+func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
+	res := worker.Result{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("reminding: %w", context.Cause(ctx))
+		}
+		now := r.cfg.NowFunc()
+		claims, err := r.store.ClaimDue(ctx, now, r.stages, r.cfg.BatchSize)
+		if err != nil {
+			return res, err
+		}
+		toSend := 0
+		for _, c := range claims {
+			if c.Send {
+				toSend++
+			} else {
+				res["skipped"]++
+			}
+		}
+		if err := r.sendAll(ctx, claims, now, res); err != nil {
+			return res, err
+		}
+		// A short batch is the last one; a full one may have left more due.
+		if toSend < r.cfg.BatchSize {
+			return res, nil
+		}
+	}
+}
+
+// sendAll publishes the reminders among claims. On the first failure it
+// releases that claim and every one not yet published, and returns: when
+// the OUTBOX cannot take one, it is unlikely to take the next, and the next
+// iteration sends them all.
+func (r *Reminder) sendAll(ctx context.Context, claims []store.Claim, now time.Time, res worker.Result) error {
+	for i, c := range claims {
+		if !c.Send {
+			continue
+		}
+		err := r.send(ctx, c, now, res)
+		if err == nil {
+			continue
+		}
+		var unsent []store.Claim
+		for _, rest := range claims[i:] {
+			if rest.Send {
+				unsent = append(unsent, rest)
+			}
+		}
+		res["failed"] += len(unsent)
+		return errors.Join(err, r.release(ctx, unsent))
+	}
+	return nil
+}
+
+// send publishes one reminder. A reminder the OUTBOX refuses as invalid is
+// logged and counted, and keeps its claim.
+func (r *Reminder) send(ctx context.Context, c store.Claim, now time.Time, res worker.Result) error {
+	log := r.log.With().Int64("subscription_id", c.SubscriptionID).Int64("user_id", c.UserID).
+		Str("stage", c.Stage.Kind).Time("expires_at", c.ExpiresAt).Logger()
+	msg := notify.Reminder(notify.Language(c.Language), c.ChatID, c.SubscriptionID, c.Stage.Before, c.ExpiresAt, now)
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	duplicate, err := outbox.Publish(pctx, r.js, msg)
+	cancel()
+	switch {
+	case errors.Is(err, outbox.ErrInvalid):
+		log.Error().Str("event", EventReminderInvalid).Err(err).Msg("reminder cannot be sent; dropped")
+		res["invalid"]++
+		return nil
+	case err != nil:
+		log.Warn().Str("event", EventReminderFailed).Err(err).Msg("reminder not handed to the sender; retrying next iteration")
+		return fmt.Errorf("reminding subscription %d (%s): %w", c.SubscriptionID, c.Stage.Kind, err)
+	case duplicate:
+		// An earlier attempt published it and lost the ack; the OUTBOX
+		// kept the one copy.
+		res["duplicate"]++
+	default:
+		r.sent.WithLabelValues(c.Stage.Kind).Inc()
+		res["sent"]++
+	}
+	log.Info().Str("event", EventReminderSent).Str("dedup_id", msg.GetDedupId()).Bool("duplicate", duplicate).
+		Msg("reminder handed to the sender")
+	return nil
+}
+
+// release gives unsent claims back, even when ctx has ended.
+func (r *Reminder) release(ctx context.Context, claims []store.Claim) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	var errs []error
+	for _, c := range claims {
+		if err := r.store.Release(ctx, c); err != nil {
+			// Lost until the period's next stage or expiry: say so.
+			r.log.Error().Str("event", EventReminderFailed).Err(err).Int64("subscription_id", c.SubscriptionID).
+				Str("stage", c.Stage.Kind).Msg("reminder claimed but neither sent nor released; it will not be sent")
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,10 @@
+// Package store is the reminders worker's SQL: which reminders are due, and
+// the notifications_sent rows that claim them.
+//
+// Claiming is how replicas share the work without sending a reminder twice:
+// a reminder is claimed by inserting its (subscription, kind, expiry) row in
+// the same statement that selects it, before it is published, and the
+// primary key lets exactly one claimant insert it. A reminder that could not
+// be published is released (its row deleted) for a later iteration to claim
+// again.
+package store

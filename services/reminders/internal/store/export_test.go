@@ -1,0 +1,4 @@
+package store
+
+// ClaimSQL lets the benchmark explain the claim statement.
+const ClaimSQL = claimSQL

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Stage is one reminder stage: a reminder is due once the expiry is Before
+// away or closer, and it is recorded under Kind.
+type Stage struct {
+	Before time.Duration
+	Kind   string
+}
+
+// Claim is one notifications_sent row this store inserted: the reminder of
+// a stage of one expiry, now owned by the caller.
+type Claim struct {
+	SubscriptionID int64
+	UserID         int64
+	ChatID         int64
+	Language       string
+	ExpiresAt      time.Time
+	Stage          Stage
+	// Send is true for the most urgent due stage, the one to send; false
+	// for a larger stage claimed with it so that it never fires late.
+	Send bool
+}
+
+// Store is the reminders worker's SQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a store over pool.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// claimSQL selects the due reminders and claims them in one statement, so
+// that of any number of concurrent claimants exactly one inserts each row
+// (the others' ON CONFLICT DO NOTHING waits for it and returns nothing).
+//
+// A period is due when it is an active paid one (trials are the
+// trial-notifier's) of a user who has not blocked the bot, its expiry is
+// inside the widest stage's window ($1 < expires_at <= $1 + widest), and the
+// most urgent stage whose window holds the expiry (its target) is not
+// claimed yet for that expiry. The target and every larger stage are
+// claimed; only the target is sent. Rows are inserted in one global order
+// (subscription, stage), so concurrent claimants lock them in the same order
+// and cannot deadlock.
+//
+// $1 now, $2 the stages' lengths in seconds, $3 their kinds, $4 the widest
+// stage in seconds, $5 the most periods to claim.
+const claimSQL = `
+WITH stages AS (
+    SELECT secs, kind FROM unnest($2::bigint[], $3::text[]) AS st(secs, kind)
+),
+due AS (
+    SELECT s.id, s.user_id, s.expires_at, u.chat_id, u.language, target.secs AS target
+    FROM subscriptions s
+    JOIN users u ON u.id = s.user_id
+    CROSS JOIN LATERAL (
+        SELECT st.secs, st.kind FROM stages st
+        WHERE s.expires_at <= $1::timestamptz + make_interval(secs => st.secs)
+        ORDER BY st.secs
+        LIMIT 1
+    ) target
+    WHERE s.status = 'active' AND s.kind = 'paid'
+      AND s.expires_at > $1::timestamptz
+      AND s.expires_at <= $1::timestamptz + make_interval(secs => $4::bigint)
+      AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM notifications_sent n
+                      WHERE n.subscription_id = s.id AND n.kind = target.kind AND n.expires_at = s.expires_at)
+    ORDER BY s.expires_at, s.id
+    LIMIT $5
+),
+claimed AS (
+    INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
+    SELECT d.id, st.kind, d.expires_at, $1
+    FROM due d
+    JOIN stages st ON st.secs >= d.target
+    ORDER BY d.id, st.secs
+    ON CONFLICT DO NOTHING
+    RETURNING subscription_id, kind
+)
+SELECT d.id, d.user_id, d.chat_id, d.language, d.expires_at, st.secs, st.kind, st.secs = d.target
+FROM claimed c
+JOIN due d ON d.id = c.subscription_id
+JOIN stages st ON st.kind = c.kind
+ORDER BY d.expires_at, d.id, st.secs`
+
+// ClaimDue claims the reminders due at now for up to limit periods, and
+// returns the rows it inserted, in expiry order. A row another claimant
+// inserted first is not returned: it is that claimant's to send.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, stages []Stage, limit int) ([]Claim, error) {
+	if len(stages) == 0 {
+		return nil, nil
+	}
+	secs := make([]int64, len(stages))
+	kinds := make([]string, len(stages))
+	var widest int64
+	for i, st := range stages {
+		secs[i] = int64(st.Before / time.Second)
+		kinds[i] = st.Kind
+		widest = max(widest, secs[i])
+	}
+	rows, err := s.pool.Query(ctx, claimSQL, now, secs, kinds, widest, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claiming due reminders: %w", err)
+	}
+	claims, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Claim, error) {
+		var c Claim
+		var sec int64
+		err := row.Scan(&c.SubscriptionID, &c.UserID, &c.ChatID, &c.Language, &c.ExpiresAt, &sec, &c.Stage.Kind, &c.Send)
+		c.Stage.Before = time.Duration(sec) * time.Second
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming due reminders: %w", err)
+	}
+	return claims, nil
+}
+
+// Release deletes the claim of c's stage, so that a later iteration (of any
+// replica) claims and sends it again: for a reminder that could not be
+// handed to the sender.
+func (s *Store) Release(ctx context.Context, c Claim) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM notifications_sent WHERE subscription_id = $1 AND kind = $2 AND expires_at = $3`,
+		c.SubscriptionID, c.Stage.Kind, c.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("releasing the %s reminder of subscription %d: %w", c.Stage.Kind, c.SubscriptionID, err)
+	}
+	return nil
+}
