@@ -86,7 +86,7 @@ func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
 	}
 	require.Equal(t, []string{
 		"broadcast_recipients", "broadcasts", "goose_db_version", "invoices", "notifications_sent", "plans", "processed_updates",
-		"sent_messages", "subscriptions", "trials", "users", "vpn_accesses",
+		"sent_messages", "subscriptions", "trials", "user_notices", "users", "vpn_accesses",
 	}, tablesIn(t, pool, name))
 	var indexed bool
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_indexes

@@ -5,7 +5,7 @@ go 1.26.0
 replace github.com/vpnbot/vpnbot/pkg => ../../pkg
 
 require (
-	github.com/jackc/pgx/v5 v5.13.0
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/vpnbot/vpnbot/pkg v0.0.0-00010101000000-000000000000
 )
 

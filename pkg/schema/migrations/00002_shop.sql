@@ -35,7 +35,7 @@ CREATE TABLE trials (
 CREATE TABLE subscriptions (
     id         bigserial PRIMARY KEY,
     user_id    bigint NOT NULL REFERENCES users (id),
-    -- kind is how the period started: a trial that is later paid for stays 'trial'.
+    -- kind is 'trial' for a trial period until it is paid for, then 'paid' (pkg/shop).
     kind       text NOT NULL CHECK (kind IN ('trial', 'paid')),
     status     text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
     starts_at  timestamptz NOT NULL,

@@ -1,0 +1,126 @@
+package notify
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+)
+
+// Kinds of the trial funnel's notices: the first part of their dedup ids,
+// and what the trial-notifier records them as sent under.
+const (
+	KindTrial24h     = "trial_24h"
+	KindTrial1h      = "trial_1h"
+	KindTrialEnded   = "trial_ended"
+	KindNeverStarted = "never_started"
+)
+
+// The bot-handler's callback data of the buttons under the trial notices:
+// the plans list, and taking the trial.
+const (
+	trialCbPlans      = "plans"
+	trialCbStartTrial = "trial"
+)
+
+// trialTexts is what the trial funnel's notices say in one language, HTML.
+// The plans button is the bot-handler's, word for word.
+type trialTexts struct {
+	ends24h      string // takes the expiry
+	ends1h       string // takes the expiry
+	ended        string // takes the expiry
+	neverStarted string
+	btnPlans     string
+	btnStart     string
+}
+
+func trialTextsIn(lang string) *trialTexts {
+	if Language(lang) == Russian {
+		return &trialRU
+	}
+	return &trialEN
+}
+
+var trialEN = trialTexts{
+	ends24h: "⏳ Your free trial ends in 24 hours, on %s.\n\n" +
+		"Choose a plan now to keep your VPN running without a break: your key stays the same.",
+	ends1h: "⏳ Your free trial ends in an hour, on %s.\n\n" +
+		"Choose a plan to keep your VPN running: your key stays the same.",
+	ended: "Your free trial ended on %s.\n\n" +
+		"Did you like it? Choose a plan to keep using the VPN: plans start at a few dollars a month.",
+	neverStarted: "👋 You have not tried the VPN yet.\n\n" +
+		"The free trial costs nothing and needs no payment details: tap the button and your key arrives in a moment.",
+	btnPlans: "💳 Plans",
+	btnStart: "🎁 Start free trial",
+}
+
+var trialRU = trialTexts{
+	ends24h: "⏳ Пробный период закончится через 24 часа — %s.\n\n" +
+		"Выберите тариф сейчас, чтобы VPN работал без перерыва: ключ останется прежним.",
+	ends1h: "⏳ Пробный период закончится через час — %s.\n\n" +
+		"Выберите тариф, чтобы VPN продолжил работать: ключ останется прежним.",
+	ended: "Пробный период закончился %s.\n\n" +
+		"Понравилось? Выберите тариф, чтобы и дальше пользоваться VPN: тарифы начинаются с нескольких долларов в месяц.",
+	neverStarted: "👋 Вы ещё не попробовали наш VPN.\n\n" +
+		"Пробный период бесплатный и не требует платёжных данных: нажмите кнопку, и ключ придёт через минуту.",
+	btnPlans: "💳 Тарифы",
+	btnStart: "🎁 Начать пробный период",
+}
+
+// TrialEndsIn24h tells a user that their trial period ends at expires, a
+// day from now, and offers the plans. Its dedup id is
+// "trial_24h:<subscriptionID>:<expires, unix seconds>", its priority reminder.
+func TrialEndsIn24h(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
+	return trialPeriodNotice(lang, chatID, KindTrial24h, subscriptionID, expires, trialTextsIn(lang).ends24h)
+}
+
+// TrialEndsIn1h tells a user that their trial period ends at expires, within
+// the hour, and offers the plans. Its dedup id is
+// "trial_1h:<subscriptionID>:<expires, unix seconds>", its priority reminder.
+func TrialEndsIn1h(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
+	return trialPeriodNotice(lang, chatID, KindTrial1h, subscriptionID, expires, trialTextsIn(lang).ends1h)
+}
+
+// TrialEnded tells a user that their trial period ran out at expired and
+// offers the plans. Its dedup id is
+// "trial_ended:<subscriptionID>:<expired, unix seconds>", its priority reminder.
+func TrialEnded(lang string, chatID, subscriptionID int64, expired time.Time) *vpnbotv1.SendMessage {
+	return trialPeriodNotice(lang, chatID, KindTrialEnded, subscriptionID, expired, trialTextsIn(lang).ended)
+}
+
+// TrialNeverStarted nudges a user who started the bot but never took the
+// free trial, with a button that starts it. Its dedup id is
+// "never_started:<userID>": a user gets it once. Its priority is reminder.
+func TrialNeverStarted(lang string, chatID, userID int64) *vpnbotv1.SendMessage {
+	t := trialTextsIn(lang)
+	return &vpnbotv1.SendMessage{
+		DedupId:   KindNeverStarted + ":" + strconv.FormatInt(userID, 10),
+		ChatId:    chatID,
+		Text:      t.neverStarted,
+		ParseMode: "HTML",
+		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
+		Rows: []*vpnbotv1.ButtonRow{
+			{Buttons: []*vpnbotv1.Button{{Text: t.btnStart, CallbackData: trialCbStartTrial}}},
+			{Buttons: []*vpnbotv1.Button{{Text: textsIn(lang).btnMenu, CallbackData: cbMenu}}},
+		},
+	}
+}
+
+// trialPeriodNotice is a notice about one trial period: the text (taking the
+// expiry), the plans and menu buttons, and a dedup id naming the period and
+// its expiry, so that a period extended to a new expiry is a new notice.
+func trialPeriodNotice(lang string, chatID int64, kind string, subscriptionID int64, expires time.Time, text string) *vpnbotv1.SendMessage {
+	t := trialTextsIn(lang)
+	return &vpnbotv1.SendMessage{
+		DedupId:   kind + ":" + strconv.FormatInt(subscriptionID, 10) + ":" + strconv.FormatInt(expires.Unix(), 10),
+		ChatId:    chatID,
+		Text:      fmt.Sprintf(text, textsIn(lang).date(expires)),
+		ParseMode: "HTML",
+		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
+		Rows: []*vpnbotv1.ButtonRow{
+			{Buttons: []*vpnbotv1.Button{{Text: t.btnPlans, CallbackData: trialCbPlans}}},
+			{Buttons: []*vpnbotv1.Button{{Text: textsIn(lang).btnMenu, CallbackData: cbMenu}}},
+		},
+	}
+}

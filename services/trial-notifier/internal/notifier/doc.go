@@ -1,0 +1,22 @@
+// Package notifier is the trial-notifier's iteration: the trial funnel's
+// notices, each sent once, through the sender (OUTBOX) in the user's
+// language.
+//
+//   - trial_1h and trial_24h: a running trial ends within the hour, or
+//     within a day (but not within the hour: a missed 24 h notice is not
+//     sent late beside the 1 h one);
+//   - trial_ended: a trial ran out and was not paid for; it offers the plans;
+//   - never_started: a user registered a day ago or more and never took the
+//     trial nor bought anything; its button starts the trial.
+//
+// Users who blocked the bot are skipped. Each pass claims a batch in the
+// statement that selects it (see package store), publishes the batch, and on
+// failure releases the claims and ends the iteration with the error, so the
+// next iteration sends them. A notice that was published but whose ack was
+// lost is published again with the same dedup id, which the OUTBOX and the
+// sender drop. A replica killed between claiming and publishing loses those
+// notices: a nudge missed is better than one sent twice.
+//
+// Notices that fell due more than MaxAge ago (the worker was down, or the
+// service is deployed over an older user base) are not sent at all.
+package notifier

@@ -1,0 +1,160 @@
+package notifier_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+	"github.com/vpnbot/vpnbot/services/trial-notifier/internal/notifier"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const (
+	waitFor = 10 * time.Second
+	poll    = 10 * time.Millisecond
+)
+
+// clock is a test's time, moved by hand; the shop and the notifiers share it.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// env is one test's database, NATS, shop and clock.
+type env struct {
+	db    *pgdbtest.DB
+	nats  *bustest.Server
+	js    jetstream.JetStream
+	shop  *shop.Shop
+	clock *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{db: pgdbtest.New(t), nats: bustest.NewServer(t)}
+	_, e.js = bustest.Connect(t, e.nats.URL())
+	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	// Whole seconds, as the shop stores times.
+	e.clock = &clock{now: time.Now().UTC().Truncate(time.Second)}
+	e.shop = shop.New(e.db.Pool, shop.Config{NowFunc: e.clock.Now})
+	return e
+}
+
+// instance is one trial-notifier replica with its logs.
+type instance struct {
+	n    *notifier.Notifier
+	logs *obstest.LogBuffer
+}
+
+func (e *env) instance(t *testing.T, cfg notifier.Config) *instance {
+	t.Helper()
+	in := &instance{logs: &obstest.LogBuffer{}}
+	cfg.NowFunc = e.clock.Now
+	n, err := notifier.New(cfg, e.db.Pool, e.js, obstest.NewLogger(in.logs))
+	require.NoError(t, err)
+	in.n = n
+	return in
+}
+
+var userSeq atomic.Int64
+
+// user registers a new user as /start does, now by the test's clock, and
+// returns their id (also their chat id).
+func (e *env) user(t *testing.T, lang string) int64 {
+	t.Helper()
+	id := 2_000_000 + userSeq.Add(1)
+	_, err := e.db.Pool.Exec(t.Context(), `INSERT INTO users (id, chat_id, language, created_at) VALUES ($1, $1, $2, $3)`,
+		id, lang, e.clock.Now())
+	require.NoError(t, err)
+	return id
+}
+
+// trial registers a user who takes the trial at once.
+func (e *env) trial(t *testing.T, lang string) shop.Subscription {
+	t.Helper()
+	sub, err := e.shop.StartTrial(t.Context(), e.user(t, lang))
+	require.NoError(t, err)
+	return sub
+}
+
+// pay buys the one-month plan for the user, as the payment-watcher applies it.
+func (e *env) pay(t *testing.T, userID int64) shop.Subscription {
+	t.Helper()
+	inv, err := e.shop.CreateOrder(t.Context(), userID, "m1", shop.ProviderStars)
+	require.NoError(t, err)
+	sub, applied, err := e.shop.ApplyPayment(t.Context(), inv.ID, "charge-"+strconv.FormatInt(inv.ID, 10))
+	require.NoError(t, err)
+	require.True(t, applied)
+	return sub
+}
+
+// block marks the user as having blocked the bot, as the sender does on a 403.
+func (e *env) block(t *testing.T, userID int64) {
+	t.Helper()
+	_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET blocked_at = $2 WHERE id = $1`, userID, e.clock.Now())
+	require.NoError(t, err)
+}
+
+// messages returns the commands in the OUTBOX, oldest first.
+func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {
+	t.Helper()
+	stream, err := e.js.Stream(t.Context(), outbox.Stream)
+	require.NoError(t, err)
+	info, err := stream.Info(t.Context())
+	require.NoError(t, err)
+	var out []*vpnbotv1.SendMessage
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		raw, err := stream.GetMsg(t.Context(), seq)
+		require.NoError(t, err)
+		m, err := outbox.Decode(raw.Data)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	return out
+}
+
+// dedupIDs are the dedup ids of msgs, in order.
+func dedupIDs(msgs []*vpnbotv1.SendMessage) []string {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.GetDedupId()
+	}
+	return ids
+}
+
+func iterate(t *testing.T, in *instance) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	res, err := in.n.Iterate(ctx)
+	require.NoError(t, err)
+	return res
+}

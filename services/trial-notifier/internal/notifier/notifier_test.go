@@ -1,0 +1,282 @@
+package notifier_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+	"github.com/vpnbot/vpnbot/services/trial-notifier/internal/notifier"
+)
+
+// trialLength is the shop's default trial.
+const trialLength = 72 * time.Hour
+
+func periodDedupID(kind string, subscriptionID int64, expires time.Time) string {
+	return fmt.Sprintf("%s:%d:%d", kind, subscriptionID, expires.Unix())
+}
+
+// button returns the callback data of the message's first button.
+func button(m *vpnbotv1.SendMessage) string {
+	return m.GetRows()[0].GetButtons()[0].GetCallbackData()
+}
+
+func TestATrialGetsItsDayAndHourNoticesThenTheEndedOneEachOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	sub := e.trial(t, "ru")
+
+	require.Empty(t, iterate(t, in), "nothing is due when the trial starts")
+
+	e.clock.Advance(trialLength - 23*time.Hour)
+	require.Equal(t, map[string]int{"trial_24h": 1}, iterate(t, in))
+	msgs := e.messages(t)
+	require.Len(t, msgs, 1)
+	day := msgs[0]
+	require.Equal(t, sub.UserID, day.GetChatId())
+	require.Equal(t, periodDedupID("trial_24h", sub.ID, sub.ExpiresAt), day.GetDedupId())
+	require.Contains(t, day.GetText(), "через 24 часа", "the user's language")
+	require.Equal(t, "plans", button(day))
+	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, day.GetPriority())
+	require.Empty(t, iterate(t, in), "the day notice is sent once")
+
+	e.clock.Advance(22*time.Hour + 30*time.Minute)
+	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
+	e.clock.Advance(31 * time.Minute)
+	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in))
+	e.clock.Advance(time.Hour)
+	require.Empty(t, iterate(t, in), "the ended notice is sent once")
+
+	msgs = e.messages(t)
+	require.Equal(t, []string{
+		periodDedupID("trial_24h", sub.ID, sub.ExpiresAt),
+		periodDedupID("trial_1h", sub.ID, sub.ExpiresAt),
+		periodDedupID("trial_ended", sub.ID, sub.ExpiresAt),
+	}, dedupIDs(msgs))
+	require.Contains(t, msgs[1].GetText(), "через час")
+	require.Equal(t, "plans", button(msgs[1]))
+	require.Contains(t, msgs[2].GetText(), "Пробный период закончился")
+	require.Equal(t, "plans", button(msgs[2]), "the ended notice offers the plans")
+	sent := in.logs.Events(t, notifier.EventNoticeSent)
+	require.Len(t, sent, 3)
+	require.EqualValues(t, sub.ID, sent[2]["subscription_id"])
+	require.Equal(t, "trial_ended", sent[2]["kind"])
+}
+
+func TestADayNoticeMissedIsNotSentBesideTheHourNotice(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	sub := e.trial(t, "en")
+
+	// The worker was down through the day window.
+	e.clock.Advance(trialLength - 40*time.Minute)
+	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
+	msgs := e.messages(t)
+	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(msgs))
+	require.Contains(t, msgs[0].GetText(), "ends in an hour")
+}
+
+func TestAUserWhoNeverTookTheTrialIsNudgedOnceADayAfterRegistering(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	idle := e.user(t, "en")
+	tookTrial := e.trial(t, "en")
+	bought := e.user(t, "en")
+	e.pay(t, bought)
+
+	e.clock.Advance(23 * time.Hour)
+	require.Empty(t, iterate(t, in), "a day has not passed yet")
+
+	e.clock.Advance(time.Hour)
+	require.Equal(t, map[string]int{"never_started": 1}, iterate(t, in))
+	msgs := e.messages(t)
+	require.Len(t, msgs, 1, "only the user with no trial and no subscription: %v", dedupIDs(msgs))
+	m := msgs[0]
+	require.Equal(t, idle, m.GetChatId())
+	require.Equal(t, "never_started:"+strconv.FormatInt(idle, 10), m.GetDedupId())
+	require.Contains(t, m.GetText(), "You have not tried")
+	require.Equal(t, "trial", button(m), "the button starts the trial")
+	require.Equal(t, "🎁 Start free trial", m.GetRows()[0].GetButtons()[0].GetText())
+
+	e.clock.Advance(25 * time.Hour) // the trial taken ends within a day
+	res := iterate(t, in)
+	require.Zero(t, res["never_started"], "the nudge is sent once per user")
+	require.Equal(t, 1, res["trial_24h"], "the trial user %d still gets their trial's notices", tookTrial.UserID)
+	for _, m := range e.messages(t) {
+		require.NotEqual(t, "never_started:"+strconv.FormatInt(tookTrial.UserID, 10), m.GetDedupId())
+	}
+}
+
+func TestAPaidTrialGetsNoTrialNotices(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	// Paid for while it ran: the period becomes 'paid' and goes on.
+	paidEarly := e.trial(t, "en")
+	e.pay(t, paidEarly.UserID)
+	// Ran out, was revoked, then paid for: a new, later period.
+	paidLate := e.trial(t, "en")
+	// The control: a trial nobody paid for.
+	unpaid := e.trial(t, "en")
+
+	e.clock.Advance(trialLength - 23*time.Hour)
+	require.Equal(t, map[string]int{"trial_24h": 2}, iterate(t, in), "the unpaid trials get their day notice")
+
+	e.clock.Advance(23*time.Hour + time.Minute)
+	_, err := e.db.Pool.Exec(t.Context(), `UPDATE subscriptions SET status = 'revoked', revoked_at = $2 WHERE id = $1`,
+		paidLate.ID, e.clock.Now())
+	require.NoError(t, err)
+	renewed := e.pay(t, paidLate.UserID)
+	require.NotEqual(t, paidLate.ID, renewed.ID)
+
+	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in))
+	var ended []string
+	for _, m := range e.messages(t) {
+		ended = append(ended, m.GetDedupId())
+	}
+	require.Equal(t, []string{
+		periodDedupID("trial_24h", paidLate.ID, paidLate.ExpiresAt),
+		periodDedupID("trial_24h", unpaid.ID, unpaid.ExpiresAt),
+		periodDedupID("trial_ended", unpaid.ID, unpaid.ExpiresAt),
+	}, ended, "the trial paid early got nothing, the one paid late no ended notice")
+}
+
+func TestBlockedUsersGetNoNotices(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	ended := e.trial(t, "en")
+	idle := e.user(t, "en")
+	control := e.user(t, "en")
+	e.clock.Advance(24 * time.Hour)
+	ending := e.trial(t, "en")
+	// Now ended's trial ran out an hour ago, ending's ends within a day, and
+	// both idle users registered three days ago.
+	e.clock.Advance(trialLength - 23*time.Hour)
+	for _, u := range []int64{ending.UserID, ended.UserID, idle} {
+		e.block(t, u)
+	}
+
+	require.Equal(t, map[string]int{"never_started": 1}, iterate(t, in))
+	msgs := e.messages(t)
+	require.Equal(t, []string{"never_started:" + strconv.FormatInt(control, 10)}, dedupIDs(msgs))
+}
+
+func TestOldNoticesAreNotSent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{MaxAge: 24 * time.Hour})
+	e.trial(t, "en")
+	e.user(t, "en")
+
+	// The service comes up long after: the trial ran out two days ago, the
+	// user registered three days ago.
+	e.clock.Advance(trialLength + 48*time.Hour)
+	require.Empty(t, iterate(t, in))
+	require.Empty(t, e.messages(t))
+}
+
+func TestThreeInstancesIteratingAtOnceSendEachNoticeOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var want []string
+	for i := range 5 {
+		idle := e.user(t, "en")
+		want = append(want, "never_started:"+strconv.FormatInt(idle, 10))
+		sub := e.trial(t, []string{"en", "ru"}[i%2])
+		want = append(want, periodDedupID("trial_24h", sub.ID, sub.ExpiresAt))
+	}
+	e.clock.Advance(trialLength - 23*time.Hour)
+	// Small batches, so the instances interleave claims over several rounds.
+	instances := []*instance{
+		e.instance(t, notifier.Config{BatchSize: 2}),
+		e.instance(t, notifier.Config{BatchSize: 2}),
+		e.instance(t, notifier.Config{BatchSize: 2}),
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		for _, in := range instances {
+			wg.Go(func() { iterate(t, in) })
+		}
+	}
+	wg.Wait()
+
+	require.ElementsMatch(t, want, dedupIDs(e.messages(t)), "each notice exactly once")
+	sent := 0
+	for _, in := range instances {
+		sent += len(in.logs.Events(t, notifier.EventNoticeSent))
+	}
+	require.Equal(t, len(want), sent, "each notice handed to the sender by one instance only")
+}
+
+func TestARestartedWorkerDoesNotRepeatNotices(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sub := e.trial(t, "en")
+	e.user(t, "en")
+	e.clock.Advance(trialLength - 23*time.Hour)
+
+	runWorker := func(in *instance) (stop func()) {
+		w, err := worker.New(worker.Config{Name: "trial-notifier", Interval: 20 * time.Millisecond, IterationTimeout: 5 * time.Second},
+			in.n.Iterate, obstest.NewLogger(in.logs), nil)
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		return func() {
+			cancel()
+			require.NoError(t, <-done)
+		}
+	}
+	first := e.instance(t, notifier.Config{})
+	stop := runWorker(first)
+	require.Eventually(t, func() bool { return len(e.messages(t)) == 2 }, waitFor, poll)
+	stop()
+
+	second := e.instance(t, notifier.Config{})
+	stop = runWorker(second)
+	require.Eventually(t, func() bool { return len(second.logs.Events(t, worker.EventIterationEnd)) >= 3 }, waitFor, poll)
+	stop()
+	require.Empty(t, second.logs.Events(t, notifier.EventNoticeSent), "the new instance sent again")
+	msgs := e.messages(t)
+	require.Len(t, msgs, 2)
+	require.Contains(t, dedupIDs(msgs), periodDedupID("trial_24h", sub.ID, sub.ExpiresAt))
+}
+
+func TestANoticeThatCouldNotBePublishedIsSentByTheNextIteration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	sub := e.trial(t, "en")
+	e.clock.Advance(trialLength - 23*time.Hour)
+
+	e.nats.Stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	res, err := in.n.Iterate(ctx)
+	cancel()
+	require.Error(t, err)
+	require.Equal(t, 1, res["failed"])
+	var claims int
+	require.NoError(t, e.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM notifications_sent`).Scan(&claims))
+	require.Zero(t, claims, "the claim of the unpublished notice was released")
+
+	e.nats.Restart()
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		res, err := in.n.Iterate(ctx)
+		return err == nil && res["trial_24h"] == 1
+	}, waitFor, poll)
+	require.Equal(t, []string{periodDedupID("trial_24h", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
+	require.Empty(t, iterate(t, in))
+}

@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Notice is a claimed notice and where it goes.
+type Notice struct {
+	// Kind is what it was claimed as (a notify.Kind… constant).
+	Kind string
+	// SubscriptionID and ExpiresAt name the trial period of a period notice;
+	// both are zero in a user notice.
+	SubscriptionID int64
+	ExpiresAt      time.Time
+	UserID         int64
+	ChatID         int64
+	// Language is users.language.
+	Language string
+}
+
+// Ending selects the running trials an "ends soon" notice of Kind is due
+// for: those expiring within Lead from now but not within Until (the window
+// of the next, more urgent notice, which goes out instead when this one was
+// missed). A trial no longer than Lead gets no such notice: it would arrive
+// with the key, saying nothing new.
+type Ending struct {
+	Kind  string
+	Lead  time.Duration
+	Until time.Duration
+}
+
+// Store runs the trial-notifier's statements on a pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store over pool.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// claimEndingSQL claims up to $6 notices of kind $1 for running trials of
+// users who can be messaged, expiring in ($2, $3] and longer than $4,
+// soonest expiry first, recording them sent at $5.
+const claimEndingSQL = `
+WITH due AS (
+	SELECT s.id, s.expires_at
+	FROM subscriptions s
+	JOIN users u ON u.id = s.user_id
+	WHERE s.kind = 'trial' AND s.status = 'active'
+	  AND s.expires_at > $2 AND s.expires_at <= $3
+	  AND s.starts_at < s.expires_at - $4::interval
+	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
+	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at)
+	ORDER BY s.expires_at, s.id
+	LIMIT $6
+), claimed AS (
+	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
+	SELECT id, $1, expires_at, $5 FROM due
+	ON CONFLICT DO NOTHING
+	RETURNING subscription_id, expires_at
+)
+SELECT c.subscription_id, c.expires_at, u.id, u.chat_id, u.language
+FROM claimed c
+JOIN subscriptions s ON s.id = c.subscription_id
+JOIN users u ON u.id = s.user_id`
+
+// ClaimEnding claims up to limit notices of e that are due at now.
+func (s *Store) ClaimEnding(ctx context.Context, e Ending, now time.Time, limit int) ([]Notice, error) {
+	rows, err := s.pool.Query(ctx, claimEndingSQL, e.Kind, now.Add(e.Until), now.Add(e.Lead), e.Lead, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claiming %s notices: %w", e.Kind, err)
+	}
+	return collectPeriodNotices(rows, e.Kind)
+}
+
+// claimEndedSQL claims up to $5 notices of kind $1 for trial periods (active
+// or revoked) of users who can be messaged, that expired in ($3, $2] and were
+// not paid for: paying a running or expiring trial makes its period 'paid',
+// and paying once it was revoked starts a later period of the same user.
+// Oldest expiry first, recorded sent at $4.
+const claimEndedSQL = `
+WITH due AS (
+	SELECT s.id, s.expires_at
+	FROM subscriptions s
+	JOIN users u ON u.id = s.user_id
+	WHERE s.kind = 'trial'
+	  AND s.expires_at <= $2 AND s.expires_at > $3
+	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM subscriptions later WHERE later.user_id = s.user_id AND later.id > s.id)
+	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
+	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at)
+	ORDER BY s.expires_at, s.id
+	LIMIT $5
+), claimed AS (
+	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
+	SELECT id, $1, expires_at, $4 FROM due
+	ON CONFLICT DO NOTHING
+	RETURNING subscription_id, expires_at
+)
+SELECT c.subscription_id, c.expires_at, u.id, u.chat_id, u.language
+FROM claimed c
+JOIN subscriptions s ON s.id = c.subscription_id
+JOIN users u ON u.id = s.user_id`
+
+// ClaimEnded claims up to limit notices of kind for trials that ran out by
+// now, unpaid, at most maxAge ago: older ones are no longer worth a message.
+func (s *Store) ClaimEnded(ctx context.Context, kind string, now time.Time, maxAge time.Duration, limit int) ([]Notice, error) {
+	rows, err := s.pool.Query(ctx, claimEndedSQL, kind, now, now.Add(-maxAge), now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
+	}
+	return collectPeriodNotices(rows, kind)
+}
+
+func collectPeriodNotices(rows pgx.Rows, kind string) ([]Notice, error) {
+	notices, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Notice, error) {
+		n := Notice{Kind: kind}
+		err := row.Scan(&n.SubscriptionID, &n.ExpiresAt, &n.UserID, &n.ChatID, &n.Language)
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
+	}
+	return notices, nil
+}
+
+// claimNeverStartedSQL claims up to $5 notices of kind $1 for users who can
+// be messaged, registered in ($3, $2], who never took the trial nor had any
+// subscription, earliest registration first, recorded sent at $4.
+const claimNeverStartedSQL = `
+WITH due AS (
+	SELECT u.id
+	FROM users u
+	WHERE u.created_at <= $2 AND u.created_at > $3
+	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.user_id = u.id)
+	  AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = u.id)
+	  AND NOT EXISTS (SELECT 1 FROM user_notices n WHERE n.user_id = u.id AND n.kind = $1)
+	ORDER BY u.created_at, u.id
+	LIMIT $5
+), claimed AS (
+	INSERT INTO user_notices (user_id, kind, sent_at)
+	SELECT id, $1, $4 FROM due
+	ON CONFLICT DO NOTHING
+	RETURNING user_id
+)
+SELECT u.id, u.chat_id, u.language
+FROM claimed c
+JOIN users u ON u.id = c.user_id`
+
+// ClaimNeverStarted claims up to limit notices of kind for users who
+// registered at least idle before now (and at most idle + maxAge before:
+// older ones are no longer worth a message) and never took the trial or
+// bought anything.
+func (s *Store) ClaimNeverStarted(ctx context.Context, kind string, now time.Time, idle, maxAge time.Duration, limit int) ([]Notice, error) {
+	registeredBy := now.Add(-idle)
+	rows, err := s.pool.Query(ctx, claimNeverStartedSQL, kind, registeredBy, registeredBy.Add(-maxAge), now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
+	}
+	notices, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Notice, error) {
+		n := Notice{Kind: kind}
+		err := row.Scan(&n.UserID, &n.ChatID, &n.Language)
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
+	}
+	return notices, nil
+}
+
+// Release drops the claims of notices that were not published, so that a
+// later iteration claims and sends them.
+func (s *Store) Release(ctx context.Context, notices []Notice) error {
+	batch := &pgx.Batch{}
+	for _, n := range notices {
+		if n.SubscriptionID == 0 {
+			batch.Queue(`DELETE FROM user_notices WHERE user_id = $1 AND kind = $2`, n.UserID, n.Kind)
+			continue
+		}
+		batch.Queue(`DELETE FROM notifications_sent WHERE subscription_id = $1 AND kind = $2 AND expires_at = $3`,
+			n.SubscriptionID, n.Kind, n.ExpiresAt)
+	}
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("releasing %d claimed notices: %w", len(notices), err)
+	}
+	return nil
+}
