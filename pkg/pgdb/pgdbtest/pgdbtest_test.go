@@ -80,3 +80,29 @@ func TestProxyCutIsAnOutageAndRestoreHeals(t *testing.T) {
 		return pool.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&n) == nil && n == 1
 	}, 5*time.Second, 20*time.Millisecond)
 }
+
+func TestExplainCallsShowsHowEachStatementRan(t *testing.T) {
+	t.Parallel()
+	db := pgdbtest.New(t)
+	_, err := db.Pool.Exec(t.Context(), `INSERT INTO users (id, chat_id) SELECT g, g FROM generate_series(1, 20000) g; ANALYZE users`)
+	require.NoError(t, err)
+	plans := pgdbtest.ExplainCalls(t, db.DSN, func(ctx context.Context, pool *pgxpool.Pool) error {
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE id = $1", int64(42)).Scan(&n); err != nil {
+			return err
+		}
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE first_name IS NULL").Scan(&n); err != nil {
+			return err
+		}
+		_, err := pool.Exec(ctx, "DELETE FROM users WHERE id = $1", int64(7))
+		return err
+	})
+	require.Len(t, plans, 3)
+	require.True(t, plans[0].UsesIndex(), plans[0].Text)
+	require.Empty(t, plans[0].SeqScans())
+	require.Equal(t, []string{"users"}, plans[1].SeqScans(), plans[1].Text)
+	require.Positive(t, plans[0].Took)
+	var n int
+	require.NoError(t, db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM users WHERE id = 7").Scan(&n))
+	require.Equal(t, 0, n, "the call itself ran")
+}
