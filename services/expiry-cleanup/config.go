@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
+)
+
+// defaultInterval is the polling interval: an access outlives its period's
+// expiry + grace by at most about this long while the panel answers.
+const defaultInterval = time.Minute
+
+// claimMargin is how much longer than an iteration's timeout a revocation
+// claim keeps other replicas off a period.
+const claimMargin = 30 * time.Second
+
+// Panels VPN_PANEL may name.
+const (
+	panelOutline   = "outline"
+	panelRemnawave = "remnawave"
+)
+
+// Config is the expiry-cleanup worker's configuration, read once from the
+// environment.
+type Config struct {
+	config.Base
+	config.DB
+	worker.Env
+	// Grace is how long an expired period keeps its access.
+	Grace time.Duration `env:"EXPIRY_GRACE"`
+	// Concurrency is how many revocations an iteration makes at once.
+	Concurrency int `env:"EXPIRY_CONCURRENCY"`
+	// BatchSize is how many expired periods one iteration takes.
+	BatchSize int `env:"EXPIRY_BATCH_SIZE"`
+	// ReconcileEvery makes every n-th iteration a reconciliation with the panel.
+	ReconcileEvery int `env:"RECONCILE_EVERY"`
+	// OrphanMinAge is how long a panel access must stay unbacked before
+	// reconciliation revokes it.
+	OrphanMinAge time.Duration `env:"RECONCILE_ORPHAN_MIN_AGE"`
+
+	Panel string `env:"VPN_PANEL"`
+	// PanelTimeout bounds one HTTP request to the panel.
+	PanelTimeout time.Duration `env:"VPN_PANEL_TIMEOUT"`
+	// OutlineAPIURL's path is the management API's secret.
+	OutlineAPIURL     string   `env:"OUTLINE_API_URL" secret:"true"`
+	OutlineCertSHA256 string   `env:"OUTLINE_CERT_SHA256"`
+	RemnawaveURL      string   `env:"REMNAWAVE_URL"`
+	RemnawaveToken    string   `env:"REMNAWAVE_TOKEN" secret:"true"`
+	RemnawaveSquads   []string `env:"REMNAWAVE_SQUADS" envSeparator:","`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Base:           config.NewBase(":9105"),
+		DB:             config.NewDB(4),
+		Env:            worker.NewEnv(defaultInterval),
+		Grace:          cleanup.DefaultGrace,
+		Concurrency:    cleanup.DefaultConcurrency,
+		BatchSize:      cleanup.DefaultBatchSize,
+		ReconcileEvery: cleanup.DefaultReconcileEvery,
+		OrphanMinAge:   cleanup.DefaultOrphanMinAge,
+		Panel:          panelOutline,
+		PanelTimeout:   vpn.DefaultTimeout,
+	}
+}
+
+// Validate reports the settings that cannot work.
+func (c Config) Validate() error {
+	errs := []error{c.DB.Validate(), c.Env.Validate()}
+	if c.Grace <= 0 {
+		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: must be positive", c.Grace))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("EXPIRY_CONCURRENCY=%d: must be at least 1", c.Concurrency))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("EXPIRY_BATCH_SIZE=%d: must be at least 1", c.BatchSize))
+	}
+	if c.ReconcileEvery < 1 {
+		errs = append(errs, fmt.Errorf("RECONCILE_EVERY=%d: must be at least 1", c.ReconcileEvery))
+	}
+	// Shorter than an activation's create-then-record, and reconciliation
+	// could revoke a key just handed out.
+	if c.OrphanMinAge < time.Minute {
+		errs = append(errs, fmt.Errorf("RECONCILE_ORPHAN_MIN_AGE=%s: must be at least 1m", c.OrphanMinAge))
+	}
+	if c.PanelTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("VPN_PANEL_TIMEOUT=%s: must be positive", c.PanelTimeout))
+	}
+	// A panel call is bounded by both; the iteration's timeout must leave
+	// room for at least one.
+	if c.IterationTimeout > 0 && c.PanelTimeout >= c.IterationTimeout {
+		errs = append(errs, fmt.Errorf("VPN_PANEL_TIMEOUT=%s: must be below WORKER_ITERATION_TIMEOUT=%s", c.PanelTimeout, c.IterationTimeout))
+	}
+	switch c.Panel {
+	case panelOutline:
+		if c.OutlineAPIURL == "" {
+			errs = append(errs, errors.New("OUTLINE_API_URL is required with VPN_PANEL=outline"))
+		}
+	case panelRemnawave:
+		if c.RemnawaveURL == "" || c.RemnawaveToken == "" {
+			errs = append(errs, errors.New("REMNAWAVE_URL and REMNAWAVE_TOKEN are required with VPN_PANEL=remnawave"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("VPN_PANEL=%q: want outline or remnawave", c.Panel))
+	}
+	return errors.Join(errs...)
+}
+
+// cleanupConfig is the iteration's part of the configuration.
+func (c Config) cleanupConfig() cleanup.Config {
+	return cleanup.Config{
+		Grace:          c.Grace,
+		Concurrency:    c.Concurrency,
+		BatchSize:      c.BatchSize,
+		ReconcileEvery: c.ReconcileEvery,
+		OrphanMinAge:   c.OrphanMinAge,
+		ClaimTTL:       c.IterationTimeout + claimMargin,
+	}
+}
+
+// provisioner is the adapter of the configured panel, with Close.
+type provisioner interface {
+	cleanup.Provisioner
+	Close() error
+}
+
+// newProvisioner builds the configured panel's adapter; it makes no request.
+// It is services/activation's, word for word.
+func newProvisioner(c Config) (provisioner, error) {
+	if c.Panel == panelRemnawave {
+		return vpn.NewRemnawave(vpn.RemnawaveConfig{
+			BaseURL: c.RemnawaveURL, Token: c.RemnawaveToken, Timeout: c.PanelTimeout, SquadUUIDs: c.RemnawaveSquads,
+		})
+	}
+	return vpn.NewOutline(vpn.OutlineConfig{APIURL: c.OutlineAPIURL, CertSHA256: c.OutlineCertSHA256, Timeout: c.PanelTimeout})
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
+	t.Parallel()
+	c := defaultConfig()
+	require.Equal(t, ":9105", c.OpsAddr)
+	require.EqualValues(t, 4, c.PoolMaxSize, "DESIGN §1")
+	require.Equal(t, time.Minute, c.Interval)
+	require.Equal(t, time.Hour, c.Grace)
+	require.Equal(t, 10, c.ReconcileEvery)
+	require.ErrorContains(t, c.Validate(), "OUTLINE_API_URL is required")
+	c.OutlineAPIURL = "https://203.0.113.5:41234/secret"
+	require.NoError(t, c.Validate())
+	require.Greater(t, c.cleanupConfig().ClaimTTL, c.IterationTimeout, "a claim outlives its holder's iteration")
+}
+
+func TestValidateRefusesSettingsThatCannotWork(t *testing.T) {
+	t.Parallel()
+	c := defaultConfig()
+	c.Panel, c.RemnawaveURL, c.RemnawaveToken = "remnawave", "https://panel.example.com", "token"
+	require.NoError(t, c.Validate())
+	for name, broken := range map[string]func(*Config){
+		"EXPIRY_GRACE":             func(c *Config) { c.Grace = 0 },
+		"RECONCILE_EVERY":          func(c *Config) { c.ReconcileEvery = 0 },
+		"RECONCILE_ORPHAN_MIN_AGE": func(c *Config) { c.OrphanMinAge = time.Second },
+		"VPN_PANEL_TIMEOUT":        func(c *Config) { c.PanelTimeout = c.IterationTimeout },
+		"VPN_PANEL":                func(c *Config) { c.Panel = "wireguard" },
+	} {
+		b := c
+		broken(&b)
+		require.ErrorContains(t, b.Validate(), name)
+	}
+}

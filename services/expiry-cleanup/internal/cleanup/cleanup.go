@@ -1,0 +1,219 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/store"
+)
+
+// Event names of the worker's log lines.
+const (
+	// EventAccessRevoked is an access removed from the panel: an expired
+	// period's (reason "expired") or an orphan (reason "orphan").
+	EventAccessRevoked = "ACCESS_REVOKED"
+	// EventRevocationFailed is a period the panel (or the database) could not
+	// revoke now; the next iteration retries it.
+	EventRevocationFailed = "REVOCATION_FAILED"
+	// EventRenewedWhileRevoking is a period paid for while it was being
+	// revoked: it stays active, and activation gives it a new key.
+	EventRenewedWhileRevoking = "RENEWED_WHILE_REVOKING"
+	// EventNoticeSent is an expiry notice handed to the sender.
+	EventNoticeSent = "EXPIRY_NOTICE_SENT"
+	// EventOrphansRevoked closes a reconciliation pass, with its count.
+	EventOrphansRevoked = "ORPHANS_REVOKED"
+)
+
+// Items of an iteration's Result.
+const (
+	ItemRevoked        = "revoked"
+	ItemFailed         = "failed"
+	ItemRenewed        = "renewed"
+	ItemClaimed        = "claimed_elsewhere"
+	ItemNotified       = "notified"
+	ItemOrphansRevoked = "orphans_revoked"
+	ItemOrphansWaiting = "orphans_waiting"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultGrace          = time.Hour
+	DefaultConcurrency    = 4
+	DefaultBatchSize      = 100
+	DefaultReconcileEvery = 10
+	DefaultOrphanMinAge   = 5 * time.Minute
+	// DefaultClaimTTL outlasts an iteration at the default timeout: a claim
+	// is taken over only when its holder's iteration must have ended.
+	DefaultClaimTTL     = worker.DefaultIterationTimeout + 30*time.Second
+	DefaultNoticeWindow = 24 * time.Hour
+)
+
+// releaseTimeout bounds giving a claim back, which happens also when the
+// iteration's context has ended (that is often why the claim failed).
+const releaseTimeout = 5 * time.Second
+
+// Provisioner is the VPN panel the worker revokes on and reconciles with
+// (vpn.Outline, vpn.Remnawave).
+type Provisioner interface {
+	shop.Provisioner
+	// List returns the panel's accesses made by this bot (our name prefix).
+	List(ctx context.Context) ([]vpn.Access, error)
+}
+
+// Config tunes a Cleaner. Zero fields take the defaults.
+type Config struct {
+	// Grace is how long an expired period keeps its access (a payment in
+	// that time extends it from now).
+	Grace time.Duration
+	// Concurrency is how many periods are revoked at once.
+	Concurrency int
+	// BatchSize is how many periods (and notices) one iteration takes.
+	BatchSize int
+	// ReconcileEvery makes every n-th iteration (the first included) a
+	// reconciliation pass.
+	ReconcileEvery int
+	// OrphanMinAge is how long a panel access must have been seen unbacked
+	// before reconciliation revokes it.
+	OrphanMinAge time.Duration
+	// ClaimTTL is how long a revocation claim keeps other replicas off a
+	// period; longer than an iteration can run.
+	ClaimTTL time.Duration
+	// NoticeWindow is how long after a revocation its notice may still be
+	// sent (older ones are dropped: the news is stale).
+	NoticeWindow time.Duration
+	// NowFunc is the clock of claims, notices and orphan ages (default
+	// time.Now); the shop has its own.
+	NowFunc func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.ReconcileEvery <= 0 {
+		c.ReconcileEvery = DefaultReconcileEvery
+	}
+	if c.OrphanMinAge <= 0 {
+		c.OrphanMinAge = DefaultOrphanMinAge
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = DefaultClaimTTL
+	}
+	if c.NoticeWindow <= 0 {
+		c.NoticeWindow = DefaultNoticeWindow
+	}
+	if c.NowFunc == nil {
+		c.NowFunc = time.Now
+	}
+	return c
+}
+
+// Cleaner runs the worker's iterations. Make it with New; Iterate is the
+// worker.IterationFunc.
+type Cleaner struct {
+	cfg   Config
+	shop  *shop.Shop
+	store *store.Store
+	js    jetstream.JetStream
+	panel Provisioner
+	log   zerolog.Logger
+
+	panelErrors prometheus.Counter
+	overdue     prometheus.Gauge
+	unbacked    prometheus.Gauge
+
+	iterations atomic.Int64
+
+	mu sync.Mutex
+	// orphans holds when each unbacked panel access was first seen so.
+	orphans map[string]time.Time
+}
+
+// New returns a Cleaner revoking sh's expired periods on panel and
+// publishing notices on js's OUTBOX stream. Its metrics are registered on
+// reg (nil: not exported).
+func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, panel Provisioner,
+	log zerolog.Logger, reg prometheus.Registerer) (*Cleaner, error) {
+	if sh == nil || pool == nil || js == nil || panel == nil {
+		return nil, errors.New("cleanup: shop, pool, JetStream and panel are required")
+	}
+	panelErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vpnbot_expiry_panel_errors_total",
+		Help: "Revocations and listings the VPN panel failed (unreachable, 5xx, timeout, refused); each is retried.",
+	}, []string{"panel"})
+	overdue := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vpnbot_expiry_overdue_seconds",
+		Help: "How long the oldest access the last iteration failed to revoke has outlived its expiry + grace; 0 when none failed.",
+	})
+	unbacked := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vpnbot_expiry_orphans_unbacked",
+		Help: "Panel accesses of ours that no active subscription backs, after the last reconciliation.",
+	})
+	if reg != nil {
+		for _, c := range []prometheus.Collector{panelErrors, overdue, unbacked} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("registering expiry-cleanup metrics: %w", err)
+			}
+		}
+	}
+	return &Cleaner{
+		cfg:         cfg.withDefaults(),
+		shop:        sh,
+		store:       store.New(pool),
+		js:          js,
+		panel:       panel,
+		log:         log,
+		panelErrors: panelErrors.WithLabelValues(panel.Name()),
+		overdue:     overdue,
+		unbacked:    unbacked,
+		orphans:     map[string]time.Time{},
+	}, nil
+}
+
+// Iterate is one iteration: revoke the expired periods, notify their users,
+// and on every ReconcileEvery-th iteration reconcile the panel. Its items
+// are revoked, failed, renewed, claimed_elsewhere and notified, plus
+// orphans_revoked and orphans_waiting on reconciliation passes.
+func (c *Cleaner) Iterate(ctx context.Context) (worker.Result, error) {
+	res := worker.Result{}
+	revokeErr := c.revokeExpired(ctx, res)
+	// Notify and reconcile even when some revocations failed: the periods
+	// revoked, and the panel, do not depend on the ones that failed.
+	noticeErr := c.notify(ctx, res)
+	var reconcileErr error
+	if (c.iterations.Add(1)-1)%int64(c.cfg.ReconcileEvery) == 0 {
+		reconcileErr = c.reconcile(ctx, res)
+	}
+	return res, errors.Join(revokeErr, noticeErr, reconcileErr)
+}
+
+// isPanelError tells a failure of the panel from one of the database.
+func isPanelError(err error) bool {
+	return errors.Is(err, vpn.ErrUnavailable) || errors.Is(err, vpn.ErrUnauthorized) ||
+		errors.Is(err, vpn.ErrUntrustedCertificate) || errors.Is(err, vpn.ErrNotFound) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// detached is a context for giving a claim back that outlives the
+// iteration's, briefly.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+}

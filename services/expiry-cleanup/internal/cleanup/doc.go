@@ -1,0 +1,33 @@
+// Package cleanup is the expiry-cleanup worker's iteration: it takes VPN
+// access away from periods that ran out, tells their users, and removes
+// from the panel the accesses no period backs.
+//
+// One iteration:
+//
+//  1. takes up to BatchSize periods expired for longer than Grace
+//     (shop.ExpiredUnrevoked) and revokes them, Concurrency at a time: claim
+//     the period (store.ClaimRevocation, so of several replicas one revokes
+//     it), then shop.Revoke, which removes the access from the panel with no
+//     transaction open and marks it and the period revoked in one short
+//     transaction. A panel error changes nothing in the database and
+//     releases the claim: the next iteration retries. A period paid for
+//     meanwhile (shop.ErrRenewed) stays active and gets no notice;
+//     activation makes it a new key;
+//  2. tells the users of periods revoked in the last NoticeWindow that their
+//     key no longer works (notify.SubscriptionEnded, through the sender):
+//     each notice is claimed in notifications_sent by the statement that
+//     selects it, then published with a stable dedup id; a failed publish
+//     releases the claim. This step reads the database, not step 1's
+//     results, so a notice whose iteration died after the revocation is
+//     sent by the next one;
+//  3. every ReconcileEvery-th iteration, reconciles the panel with the
+//     database: an access of ours on the panel (vpn List: by our name
+//     prefix) that no live access of an active period backs is an orphan,
+//     revoked once it has been unbacked for OrphanMinAge. The wait covers
+//     activation, which creates an access on the panel before recording it.
+//
+// On-call sees ACCESS_REVOKED per access removed, REVOCATION_FAILED per
+// failure, ORPHANS_REVOKED per reconciliation, and the metric
+// vpnbot_expiry_overdue_seconds: how long an access has outlived its
+// period's expiry + grace because the panel would not remove it.
+package cleanup

@@ -1,0 +1,273 @@
+package cleanup_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const (
+	waitFor = 10 * time.Second
+	poll    = 10 * time.Millisecond
+)
+
+// env is one test's database, NATS, shop and sandbox panel.
+type env struct {
+	db   *pgdbtest.DB
+	js   jetstream.JetStream
+	shop *shop.Shop
+	// panel is the adapter; outline or rw is its sandbox.
+	panel   cleanup.Provisioner
+	outline *outline.Server
+	rw      *remnawave.Server
+}
+
+func newEnv(t *testing.T, panel string) *env {
+	t.Helper()
+	e := &env{db: pgdbtest.New(t)}
+	srv := bustest.NewServer(t)
+	_, e.js = bustest.Connect(t, srv.URL())
+	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	e.shop = shop.New(e.db.Pool, shop.Config{})
+	switch panel {
+	case "outline":
+		s, err := outline.New(outline.Config{Log: zerolog.Nop()})
+		require.NoError(t, err)
+		require.NoError(t, s.Start("127.0.0.1:0"))
+		t.Cleanup(s.Close)
+		e.outline = s
+		e.panel = e.outlineAdapter(t, "")
+	default:
+		s := remnawave.New(remnawave.Config{Token: "test-token", Log: zerolog.Nop()})
+		require.NoError(t, s.Start("127.0.0.1:0"))
+		t.Cleanup(s.Close)
+		e.rw = s
+		e.panel = e.remnawaveAdapter(t, "")
+	}
+	return e
+}
+
+// outlineAdapter and remnawaveAdapter talk to the sandbox; a prefix other
+// than "" makes accesses that are not ours.
+func (e *env) outlineAdapter(t *testing.T, prefix string) *vpn.Outline {
+	t.Helper()
+	p, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: e.outline.APIURL(), CertSHA256: e.outline.CertSHA256(),
+		Timeout: 5 * time.Second, NamePrefix: prefix})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func (e *env) remnawaveAdapter(t *testing.T, prefix string) *vpn.Remnawave {
+	t.Helper()
+	p, err := vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: e.rw.URL(), Token: "test-token", Timeout: 5 * time.Second, NamePrefix: prefix})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// foreign is an adapter of the same panel with another name prefix.
+func (e *env) foreign(t *testing.T) vpn.Provisioner {
+	if e.outline != nil {
+		return e.outlineAdapter(t, "other")
+	}
+	return e.remnawaveAdapter(t, "other")
+}
+
+// instance is one expiry-cleanup replica with what on-call sees of it.
+type instance struct {
+	c    *cleanup.Cleaner
+	logs *obstest.LogBuffer
+	reg  *prometheus.Registry
+}
+
+func (e *env) instance(t *testing.T, cfg cleanup.Config) *instance {
+	t.Helper()
+	in := &instance{logs: &obstest.LogBuffer{}, reg: prometheus.NewRegistry()}
+	c, err := cleanup.New(cfg, e.shop, e.db.Pool, e.js, e.panel, obstest.NewLogger(in.logs), in.reg)
+	require.NoError(t, err)
+	in.c = c
+	return in
+}
+
+var userSeq atomic.Int64
+
+// newUserID is a user id unique within the test binary.
+func newUserID() int64 { return 2_000_000 + userSeq.Add(1) }
+
+// activeKey registers a user (as /start does) whose trial is activated on the
+// panel: a period with a live key.
+func (e *env) activeKey(t *testing.T, lang string) shop.Subscription {
+	t.Helper()
+	userID := newUserID()
+	_, err := e.db.Pool.Exec(t.Context(), `INSERT INTO users (id, chat_id, language) VALUES ($1, $1, $2)`, userID, lang)
+	require.NoError(t, err)
+	sub, err := e.shop.StartTrial(t.Context(), userID)
+	require.NoError(t, err)
+	_, err = e.shop.Activate(t.Context(), sub.ID, e.panel)
+	require.NoError(t, err)
+	return e.sub(t, sub.ID)
+}
+
+// expire moves a period's end to ago before now.
+func (e *env) expire(t *testing.T, id int64, ago time.Duration) shop.Subscription {
+	t.Helper()
+	_, err := e.db.Pool.Exec(t.Context(), `UPDATE subscriptions
+		SET starts_at = date_trunc('second', now()) - interval '100 hours',
+		    expires_at = date_trunc('second', now()) - make_interval(secs => $2)
+		WHERE id = $1`, id, ago.Seconds())
+	require.NoError(t, err)
+	return e.sub(t, id)
+}
+
+// pay buys a month for the period's user, as a Stars payment does.
+func (e *env) pay(t *testing.T, userID int64) shop.Subscription {
+	t.Helper()
+	inv, err := e.shop.CreateOrder(t.Context(), userID, "m1", shop.ProviderStars)
+	require.NoError(t, err)
+	sub, applied, err := e.shop.ApplyPayment(t.Context(), inv.ID, "charge-"+time.Now().Format(time.RFC3339Nano))
+	require.NoError(t, err)
+	require.True(t, applied)
+	return sub
+}
+
+func (e *env) sub(t *testing.T, id int64) shop.Subscription {
+	t.Helper()
+	sub, err := e.shop.Subscription(t.Context(), id)
+	require.NoError(t, err)
+	return sub
+}
+
+// onPanel reports whether the panel still has the period's access.
+func (e *env) onPanel(t *testing.T, sub shop.Subscription) bool {
+	t.Helper()
+	require.NotNil(t, sub.Access)
+	if e.outline != nil {
+		_, ok := e.outline.Key(sub.Access.ExternalID)
+		return ok
+	}
+	for _, u := range e.rw.Users() {
+		if u.UUID == sub.Access.ExternalID {
+			return true
+		}
+	}
+	return false
+}
+
+// revokeRoute is the panel's revoking route, for faults and counts.
+func (e *env) revokeRoute() string {
+	if e.outline != nil {
+		return "DELETE /access-keys/{id}"
+	}
+	return "DELETE /api/users/{uuid}"
+}
+
+func (e *env) revokeCalls() int {
+	if e.outline != nil {
+		return e.outline.Requests(e.revokeRoute())
+	}
+	return e.rw.Requests(e.revokeRoute())
+}
+
+// failRevoke makes the panel's revocations answer 503, or hang until cleared.
+func (e *env) failRevoke(hang bool) {
+	status := http.StatusServiceUnavailable
+	if hang {
+		status = 0 // served once released
+	}
+	if e.outline != nil {
+		e.outline.Inject(outline.Fault{Route: e.revokeRoute(), Status: status, Hang: hang})
+		return
+	}
+	e.rw.Inject(remnawave.Fault{Route: e.revokeRoute(), Status: status, Hang: hang})
+}
+
+func (e *env) clearFaults() {
+	if e.outline != nil {
+		e.outline.ClearFaults()
+		return
+	}
+	e.rw.ClearFaults()
+}
+
+// messages returns the commands in the OUTBOX, oldest first.
+func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {
+	t.Helper()
+	stream, err := e.js.Stream(t.Context(), outbox.Stream)
+	require.NoError(t, err)
+	info, err := stream.Info(t.Context())
+	require.NoError(t, err)
+	var out []*vpnbotv1.SendMessage
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		raw, err := stream.GetMsg(t.Context(), seq)
+		require.NoError(t, err)
+		m, err := outbox.Decode(raw.Data)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	return out
+}
+
+// iterate runs one iteration and returns its items and error.
+func iterate(t *testing.T, in *instance) (map[string]int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	return in.c.Iterate(ctx)
+}
+
+// iterateOK runs one iteration that must succeed.
+func iterateOK(t *testing.T, in *instance) map[string]int {
+	t.Helper()
+	res, err := iterate(t, in)
+	require.NoError(t, err)
+	return res
+}
+
+func metric(t *testing.T, in *instance, name string) float64 {
+	t.Helper()
+	v, _ := obstest.Metric(t, in.reg, name, nil)
+	return v
+}
+
+// clock is a test's settable time.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
