@@ -40,11 +40,12 @@ build: ## build every service binary into bin/
 	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .); done
 
 .PHONY: bench
-bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate over 60 s
+bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate, workers' query plans
 	@scripts/ensure-postgres.sh
 	cd e2e && go run ./cmd/bench
 	cd services/bot-handler && go test -run '^$$' -bench . -benchtime 200x ./internal/updates/
 	cd services/sender && go test -run '^$$' -bench SustainedRate -benchtime 1500x ./internal/sender/
+	cd pkg && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./shop/
 
 .PHONY: generate
 generate: ## regenerate generated code (go generate in every module)

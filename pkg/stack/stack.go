@@ -36,6 +36,9 @@ const (
 	Activation = "activation"
 	// PaymentWatcher is the payment-watcher worker.
 	PaymentWatcher = "payment-watcher"
+	Reminders      = "reminders"
+	TrialNotifier  = "trial-notifier"
+	ExpiryCleanup  = "expiry-cleanup"
 	Migrate        = "migrate"
 )
 
@@ -67,7 +70,7 @@ const (
 // Binaries lists the services a Stack runs, for procs.Build when a caller
 // builds them once for several stacks (Config.Prebuilt).
 func Binaries() []string {
-	return []string{Migrate, Gateway, BotHandler, Sender, Activation, PaymentWatcher}
+	return []string{Migrate, Gateway, BotHandler, Sender, Activation, PaymentWatcher, Reminders, TrialNotifier, ExpiryCleanup}
 }
 
 // Config describes the system to start. Zero values take the defaults in the
@@ -101,9 +104,10 @@ type Config struct {
 	// GatewayAddr is the gateway's webhook address (default: a free
 	// 127.0.0.1 port).
 	GatewayAddr string
-	// Workers starts the background workers too (the activation worker,
-	// against the Outline sandbox). Tests that play a worker's part
-	// themselves leave it off.
+	// Workers starts the five background workers too (activation and
+	// expiry-cleanup against the Outline sandbox, payment-watcher against
+	// the Crypto Pay sandbox, reminders, trial-notifier). Tests that play a
+	// worker's part themselves leave it off.
 	Workers bool
 	// BotHandlers is the number of bot-handler replicas (default 1).
 	BotHandlers int
@@ -353,35 +357,38 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 // startWorkers starts the background workers, each its own process.
 func (s *Stack) startWorkers(ctx context.Context) error {
-	ops, err := FreeAddr()
-	if err != nil {
-		return err
-	}
-	activation := &service{name: Activation, label: Activation, opsAddr: ops, env: s.env(
-		"INSTANCE="+Activation,
-		"OPS_ADDR="+ops,
+	panel := []string{
 		"VPN_PANEL=outline",
-		"OUTLINE_API_URL="+s.Outline.APIURL(),
-		"OUTLINE_CERT_SHA256="+s.Outline.CertSHA256(),
-		"WORKER_INTERVAL=5s",
-	)}
-	if ops, err = FreeAddr(); err != nil {
-		return err
+		"OUTLINE_API_URL=" + s.Outline.APIURL(),
+		"OUTLINE_CERT_SHA256=" + s.Outline.CertSHA256(),
 	}
-	watcher := &service{name: PaymentWatcher, label: PaymentWatcher, opsAddr: ops, env: s.env(
-		"INSTANCE="+PaymentWatcher,
-		"OPS_ADDR="+ops,
-		"CRYPTOPAY_TOKEN="+s.cfg.CryptoPayToken,
-		"CRYPTOPAY_API_URL="+s.CryptoPay.URL(),
-		"WORKER_INTERVAL=10s",
-	)}
+	workers := []struct {
+		name string
+		env  []string
+	}{
+		{Activation, append([]string{"WORKER_INTERVAL=5s"}, panel...)},
+		{PaymentWatcher, []string{
+			"CRYPTOPAY_TOKEN=" + s.cfg.CryptoPayToken,
+			"CRYPTOPAY_API_URL=" + s.CryptoPay.URL(),
+			"WORKER_INTERVAL=10s",
+		}},
+		{Reminders, []string{"WORKER_INTERVAL=30s"}},
+		{TrialNotifier, []string{"WORKER_INTERVAL=30s"}},
+		{ExpiryCleanup, append([]string{"WORKER_INTERVAL=30s"}, panel...)},
+	}
 	// Crypto Pay reports paid invoices to the gateway, as in production.
 	s.CryptoPay.SetWebhook(s.GatewayURL + "/cryptopay/webhook")
-	for _, w := range []*service{activation, watcher} {
+	for _, w := range workers {
+		ops, err := FreeAddr()
+		if err != nil {
+			return err
+		}
+		svc := &service{name: w.name, label: w.name, opsAddr: ops,
+			env: s.env(append([]string{"INSTANCE=" + w.name, "OPS_ADDR=" + ops}, w.env...)...)}
 		s.mu.Lock()
-		s.workers = append(s.workers, w)
+		s.workers = append(s.workers, svc)
 		s.mu.Unlock()
-		if err := s.run(ctx, w); err != nil {
+		if err := s.run(ctx, svc); err != nil {
 			return err
 		}
 	}

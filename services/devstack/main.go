@@ -133,8 +133,8 @@ func printWelcome(st *stack.Stack) {
 	sb, cp := st.Sandbox.URL(), st.CryptoPay.URL()
 	fmt.Printf(`
 vpnbot is running: gateway %s, sandbox Telegram %s, NATS %s.
-Ops endpoints: gateway %s, bot-handler %s, sender %s, activation %s, payment-watcher %s
-(/livez /readyz /metrics).
+Ops endpoints (/livez /readyz /metrics): gateway %s, bot-handler %s, sender %s,
+activation %s, payment-watcher %s, reminders %s, trial-notifier %s, expiry-cleanup %s.
 Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
   pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
 Sandbox Outline panel, as its installer prints it: %s
@@ -148,5 +148,6 @@ Make Telegram answer 429 twice:
 Ctrl-C stops everything; state is kept under .data/ and in the database.
 `, st.GatewayURL, sb, st.NATSURL, st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0), st.OpsURL(stack.Sender, 0),
 		st.OpsURL(stack.Activation, 0), st.OpsURL(stack.PaymentWatcher, 0),
+		st.OpsURL(stack.Reminders, 0), st.OpsURL(stack.TrialNotifier, 0), st.OpsURL(stack.ExpiryCleanup, 0),
 		cp, cp, cp, st.Outline.ManagerConfig(), sb, sb, sb)
 }
