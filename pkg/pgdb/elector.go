@@ -35,11 +35,19 @@ const (
 
 var errConnLost = errors.New("leader connection lost")
 
+// schemaKey is the advisory lock key of the elector's key ($1) in the
+// session's schema.
+const schemaKey = "$1::bigint # hashtextextended(current_schema(), 0)"
+
 // Elector runs a job on one replica at a time. The replicas contend for a
 // session advisory lock on a connection of their own; the one holding it leads,
 // the others stand by. Leadership ends when the lead function returns, when the
 // dedicated connection dies (the database then releases the lock, so a standby
 // takes over within about RetryInterval), or when Run's context is done.
+//
+// The lock is per schema (the key is mixed with the session's
+// current_schema): deployments, or test schemas, sharing one database elect
+// their leaders apart.
 //
 // Because a leader notices a dead connection only at its next ping, two leaders
 // may overlap for up to about two seconds after a connection is killed; the
@@ -179,7 +187,7 @@ func (e *Elector) tryLock(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, electorQueryTimeout)
 	defer cancel()
 	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", e.key).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock("+schemaKey+")", e.key).Scan(&locked); err != nil {
 		return false, fmt.Errorf("trying the advisory lock: %w", err)
 	}
 	return locked, nil
@@ -255,7 +263,7 @@ func (e *Elector) release(conn *pgx.Conn) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", e.key); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock("+schemaKey+")", e.key); err != nil {
 		// Closing the connection, which follows, releases the lock too.
 		e.log.Debug().Err(err).Msg("leader election: unlocking failed; closing the connection releases the lock")
 	}

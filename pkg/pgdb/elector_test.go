@@ -88,11 +88,14 @@ func (c *contender) waitStopped(t *testing.T) {
 // lock key, or "" — the query an operator runs to see who leads.
 func lockHolder(t *testing.T, db *pgdbtest.DB, key int64) (appName string, pid int32) {
 	t.Helper()
+	// The elector mixes the schema into its key; this pool's sessions are in
+	// the same schema.
 	rows, err := db.Pool.Query(t.Context(), `
+		WITH k AS (SELECT $1::bigint # hashtextextended(current_schema(), 0) AS key)
 		SELECT a.application_name, l.pid
-		FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		FROM k, pg_locks l JOIN pg_stat_activity a USING (pid)
 		WHERE l.locktype = 'advisory' AND l.granted
-		  AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1`, key)
+		  AND l.classid = ((k.key >> 32) & 4294967295)::oid AND l.objid = (k.key & 4294967295)::oid AND l.objsubid = 1`, key)
 	require.NoError(t, err)
 	defer rows.Close()
 	for rows.Next() {
