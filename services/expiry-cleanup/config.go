@@ -19,12 +19,6 @@ const defaultInterval = time.Minute
 // claim keeps other replicas off a period.
 const claimMargin = 30 * time.Second
 
-// Panels VPN_PANEL may name.
-const (
-	panelOutline   = "outline"
-	panelRemnawave = "remnawave"
-)
-
 // Config is the expiry-cleanup worker's configuration, read once from the
 // environment.
 type Config struct {
@@ -43,15 +37,7 @@ type Config struct {
 	// reconciliation revokes it.
 	OrphanMinAge time.Duration `env:"RECONCILE_ORPHAN_MIN_AGE"`
 
-	Panel string `env:"VPN_PANEL"`
-	// PanelTimeout bounds one HTTP request to the panel.
-	PanelTimeout time.Duration `env:"VPN_PANEL_TIMEOUT"`
-	// OutlineAPIURL's path is the management API's secret.
-	OutlineAPIURL     string   `env:"OUTLINE_API_URL" secret:"true"`
-	OutlineCertSHA256 string   `env:"OUTLINE_CERT_SHA256"`
-	RemnawaveURL      string   `env:"REMNAWAVE_URL"`
-	RemnawaveToken    string   `env:"REMNAWAVE_TOKEN" secret:"true"`
-	RemnawaveSquads   []string `env:"REMNAWAVE_SQUADS" envSeparator:","`
+	vpn.PanelEnv
 }
 
 func defaultConfig() Config {
@@ -64,14 +50,13 @@ func defaultConfig() Config {
 		BatchSize:      cleanup.DefaultBatchSize,
 		ReconcileEvery: cleanup.DefaultReconcileEvery,
 		OrphanMinAge:   cleanup.DefaultOrphanMinAge,
-		Panel:          panelOutline,
-		PanelTimeout:   vpn.DefaultTimeout,
+		PanelEnv:       vpn.NewPanelEnv(),
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Env.Validate()}
+	errs := []error{c.DB.Validate(), c.Env.Validate(), c.PanelEnv.Validate()}
 	if c.Grace <= 0 {
 		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: must be positive", c.Grace))
 	}
@@ -89,25 +74,10 @@ func (c Config) Validate() error {
 	if c.OrphanMinAge < time.Minute {
 		errs = append(errs, fmt.Errorf("RECONCILE_ORPHAN_MIN_AGE=%s: must be at least 1m", c.OrphanMinAge))
 	}
-	if c.PanelTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("VPN_PANEL_TIMEOUT=%s: must be positive", c.PanelTimeout))
-	}
 	// A panel call is bounded by both; the iteration's timeout must leave
 	// room for at least one.
 	if c.IterationTimeout > 0 && c.PanelTimeout >= c.IterationTimeout {
 		errs = append(errs, fmt.Errorf("VPN_PANEL_TIMEOUT=%s: must be below WORKER_ITERATION_TIMEOUT=%s", c.PanelTimeout, c.IterationTimeout))
-	}
-	switch c.Panel {
-	case panelOutline:
-		if c.OutlineAPIURL == "" {
-			errs = append(errs, errors.New("OUTLINE_API_URL is required with VPN_PANEL=outline"))
-		}
-	case panelRemnawave:
-		if c.RemnawaveURL == "" || c.RemnawaveToken == "" {
-			errs = append(errs, errors.New("REMNAWAVE_URL and REMNAWAVE_TOKEN are required with VPN_PANEL=remnawave"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("VPN_PANEL=%q: want outline or remnawave", c.Panel))
 	}
 	return errors.Join(errs...)
 }
@@ -122,21 +92,4 @@ func (c Config) cleanupConfig() cleanup.Config {
 		OrphanMinAge:   c.OrphanMinAge,
 		ClaimTTL:       c.IterationTimeout + claimMargin,
 	}
-}
-
-// provisioner is the adapter of the configured panel, with Close.
-type provisioner interface {
-	cleanup.Provisioner
-	Close() error
-}
-
-// newProvisioner builds the configured panel's adapter; it makes no request.
-// It is services/activation's, word for word.
-func newProvisioner(c Config) (provisioner, error) {
-	if c.Panel == panelRemnawave {
-		return vpn.NewRemnawave(vpn.RemnawaveConfig{
-			BaseURL: c.RemnawaveURL, Token: c.RemnawaveToken, Timeout: c.PanelTimeout, SquadUUIDs: c.RemnawaveSquads,
-		})
-	}
-	return vpn.NewOutline(vpn.OutlineConfig{APIURL: c.OutlineAPIURL, CertSHA256: c.OutlineCertSHA256, Timeout: c.PanelTimeout})
 }

@@ -55,7 +55,7 @@ func run(ctx context.Context) error {
 	defer log.Info().Str("event", obs.EventServiceStop).Msg("stopped")
 	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
 
-	panel, err := newProvisioner(cfg)
+	panel, err := cfg.PanelEnv.New()
 	if err != nil {
 		return err
 	}
