@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,16 +9,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
-	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
-	"github.com/vpnbot/vpnbot/pkg/pgdb"
-	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/payment-watcher/internal/watcher"
@@ -33,9 +27,6 @@ const lockKey int64 = 0x76706e70617977
 // defaultInterval is WORKER_INTERVAL's default: webhooks bring payments in
 // seconds; polling is the fallback for the ones they lose.
 const defaultInterval = 30 * time.Second
-
-// drainTimeout bounds the NATS drain at shutdown.
-const drainTimeout = 10 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,82 +43,34 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log, err := obs.NewLogger(nil, service, cfg.Instance, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("event", obs.EventServiceStart).Msg("starting")
-	defer log.Info().Str("event", obs.EventServiceStop).Msg("stopped")
-	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
-
-	ops := obs.NewOps(log)
-	pool, err := pgdb.Open(ctx, cfg.DB, service, log, ops.Registry())
-	if err != nil {
-		return err
-	}
-	// Deferred in reverse: NATS is drained before the pool closes.
-	defer pool.Close()
-	nc, js, err := bus.Connect(ctx, cfg.NATSURL, service+"@"+cfg.Instance, log)
-	if err != nil {
-		return err
-	}
-	defer bus.Drain(nc, drainTimeout, log)
-
-	cp, err := cryptopay.New(cryptopay.Config{BaseURL: cfg.CryptoPayAPIURL, Token: cfg.CryptoPayToken, Registerer: ops.Registry()})
-	if err != nil {
-		return err
-	}
-	w, err := watcher.New(watcher.Config{}, watcher.Deps{
-		Shop: shop.New(pool, shop.Config{}), CryptoPay: cp, JS: js, Log: log, Registerer: ops.Registry(),
+	return worker.RunService(ctx, worker.ServiceSpec{
+		Name: service, LockKey: lockKey,
+		Config: cfg, Base: cfg.Base, DB: cfg.DB, Env: cfg.Env,
+		// EVENTS is read and written; OUTBOX is written.
+		Streams:     []func(context.Context, jetstream.JetStream) error{bus.EnsureEventsStream, outbox.EnsureStream},
+		StreamsName: "the streams",
+		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
+			cp, err := cryptopay.New(cryptopay.Config{BaseURL: cfg.CryptoPayAPIURL, Token: cfg.CryptoPayToken, Registerer: d.Ops.Registry()})
+			if err != nil {
+				return worker.Parts{}, err
+			}
+			w, err := watcher.New(watcher.Config{}, watcher.Deps{
+				Shop: shop.New(d.Pool, shop.Config{}), CryptoPay: cp, JS: d.JS, Log: d.Log, Registerer: d.Ops.Registry(),
+			})
+			if err != nil {
+				return worker.Parts{}, err
+			}
+			d.Ops.AddLiveness("consumer", w.Live)
+			d.Ops.AddReadiness("consumer", w.Ready)
+			return worker.Parts{
+				Iterate:   w.Poll,
+				LiveCheck: "poller",
+				// The poller starts at once; only the consumer waits for the streams.
+				RunBeforeStreams: true,
+				After: []func(context.Context, *worker.Worker) error{func(ctx context.Context, _ *worker.Worker) error {
+					return w.Consume(ctx)
+				}},
+			}, nil
+		},
 	})
-	if err != nil {
-		return err
-	}
-	wcfg := cfg.Env.Config(service)
-	if wcfg.Singleton {
-		connCfg := pool.Config().ConnConfig.Copy()
-		connCfg.RuntimeParams["application_name"] = service + "-election"
-		wcfg.Elector = pgdb.NewElector(connCfg, lockKey, service, log, ops.Registry())
-	}
-	poller, err := worker.New(wcfg, w.Poll, log, ops.Registry())
-	if err != nil {
-		return err
-	}
-	ops.AddLiveness("poller", poller.Live)
-	ops.AddLiveness("consumer", w.Live)
-	ops.AddReadiness("nats", bus.Ready(nc))
-	ops.AddReadiness("postgres", pgdb.Ping(pool))
-	ops.AddReadiness("consumer", w.Ready)
-
-	g, ctx := errgroup.WithContext(ctx)
-	ops.SetWatchdog(cfg.WatchdogExitAfter)
-	g.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
-	g.Go(func() error { return poller.Run(ctx) })
-	g.Go(func() error {
-		if !declareStreams(ctx, js, log) {
-			return nil // shut down before NATS answered
-		}
-		return w.Consume(ctx)
-	})
-	return g.Wait()
-}
-
-// declareStreams declares EVENTS (read and written) and OUTBOX (written),
-// retrying until NATS answers; false means ctx ended first.
-func declareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) bool {
-	backoff := retry.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second}
-	for {
-		err := func() error {
-			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			return errors.Join(bus.EnsureEventsStream(ctx, js), outbox.EnsureStream(ctx, js))
-		}()
-		if err == nil {
-			return true
-		}
-		log.Warn().Err(err).Msg("cannot declare the streams yet; retrying")
-		if !retry.Sleep(ctx, backoff.Next()) {
-			return false
-		}
-	}
 }

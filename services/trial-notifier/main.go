@@ -6,18 +6,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/config"
-	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
-	"github.com/vpnbot/vpnbot/pkg/pgdb"
-	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/trial-notifier/internal/notifier"
 )
@@ -27,9 +20,6 @@ const service = "trial-notifier"
 // lockKey is the advisory lock replicas contend for with WORKER_SINGLETON
 // ("vpntrial").
 const lockKey int64 = 0x76706e747269616c
-
-// drainTimeout bounds the NATS drain at shutdown.
-const drainTimeout = 10 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,73 +36,18 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log, err := obs.NewLogger(nil, service, cfg.Instance, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("event", obs.EventServiceStart).Msg("starting")
-	defer log.Info().Str("event", obs.EventServiceStop).Msg("stopped")
-	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
-
-	ops := obs.NewOps(log)
-	pool, err := pgdb.Open(ctx, cfg.DB, service, log, ops.Registry())
-	if err != nil {
-		return err
-	}
-	// Deferred in reverse: NATS is drained before the pool closes.
-	defer pool.Close()
-	nc, js, err := bus.Connect(ctx, cfg.NATSURL, service+"@"+cfg.Instance, log)
-	if err != nil {
-		return err
-	}
-	defer bus.Drain(nc, drainTimeout, log)
-
-	n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge}, pool, js, log)
-	if err != nil {
-		return err
-	}
-	wcfg := cfg.Env.Config(service)
-	if wcfg.Singleton {
-		connCfg := pool.Config().ConnConfig.Copy()
-		connCfg.RuntimeParams["application_name"] = service + "-election"
-		wcfg.Elector = pgdb.NewElector(connCfg, lockKey, service, log, ops.Registry())
-	}
-	w, err := worker.New(wcfg, n.Iterate, log, ops.Registry())
-	if err != nil {
-		return err
-	}
-	ops.AddLiveness("worker", w.Live)
-	ops.AddReadiness("nats", bus.Ready(nc))
-	ops.AddReadiness("postgres", pgdb.Ping(pool))
-
-	g, ctx := errgroup.WithContext(ctx)
-	ops.SetWatchdog(cfg.WatchdogExitAfter)
-	g.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
-	g.Go(func() error {
-		if !declareOutbox(ctx, js, log) {
-			return nil // shut down before NATS answered
-		}
-		return w.Run(ctx)
+	return worker.RunService(ctx, worker.ServiceSpec{
+		Name: service, LockKey: lockKey,
+		Config: cfg, Base: cfg.Base, DB: cfg.DB, Env: cfg.Env,
+		// OUTBOX takes the notices.
+		Streams:     []func(context.Context, jetstream.JetStream) error{outbox.EnsureStream},
+		StreamsName: "the OUTBOX stream",
+		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
+			n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge}, d.Pool, d.JS, d.Log)
+			if err != nil {
+				return worker.Parts{}, err
+			}
+			return worker.Parts{Iterate: n.Iterate}, nil
+		},
 	})
-	return g.Wait()
-}
-
-// declareOutbox declares the OUTBOX stream the notices go to, retrying until
-// NATS answers; false means ctx ended first.
-func declareOutbox(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) bool {
-	backoff := retry.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second}
-	for {
-		err := func() error {
-			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			return outbox.EnsureStream(ctx, js)
-		}()
-		if err == nil {
-			return true
-		}
-		log.Warn().Err(err).Msg("cannot declare the OUTBOX stream yet; retrying")
-		if !retry.Sleep(ctx, backoff.Next()) {
-			return false
-		}
-	}
 }
