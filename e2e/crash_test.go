@@ -44,12 +44,12 @@ func TestKilledBotHandlerLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, m[`vpnbot_bot_updates_total{outcome="handled"}`], "the replica to kill was working")
 
-	s.KillBotHandler(0)
+	require.NoError(t, s.Kill(stack.BotHandler, 0))
 	killed := time.Now()
 	atKill := answered()
 	require.Less(t, atKill, total, "the kill came mid-stream")
 	t.Logf("killed replica 0 with %d of %d messages answered", atKill, total)
-	require.NoError(t, s.StartBotHandler(0))
+	require.NoError(t, s.Start(stack.BotHandler, 0))
 
 	s.waitSettled(60 * time.Second)
 	doubles := 0

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/stack"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -48,11 +49,11 @@ func TestKilledSenderLosesNothing(t *testing.T) {
 		return n
 	}
 	require.Eventually(t, func() bool { return delivered() >= len(cmds)/4 }, 30*time.Second, 5*time.Millisecond)
-	s.KillSender()
+	require.NoError(t, s.Kill(stack.Sender, 0))
 	atKill := delivered()
 	require.Less(t, atKill, len(cmds), "the kill came mid-queue")
 	t.Logf("killed the sender with %d of %d commands delivered", atKill, len(cmds))
-	require.NoError(t, s.StartSender())
+	require.NoError(t, s.Start(stack.Sender, 0))
 
 	for c := range chats {
 		chat := int64(9001 + c)

@@ -568,73 +568,95 @@ func (s *Stack) StartNATS() error {
 	return nil
 }
 
-// KillBotHandler kills replica i with SIGKILL, as a crash or an OOM kill
-// would, and waits for it to be gone. A replica that is not running is left
-// alone.
-func (s *Stack) KillBotHandler(i int) {
-	p := s.takeBotHandler(i)
-	if p == nil {
-		s.log.Warn().Int("replica", i).Msg("KillBotHandler: replica not running")
-		return
+// Kill kills a service's process with SIGKILL, as a crash or an OOM kill
+// would, and waits for it to be gone: Gateway, Sender or a worker by name
+// (replica ignored), or a BotHandler replica. Start starts it again.
+func (s *Stack) Kill(service string, replica int) error {
+	p, err := s.take(service, replica)
+	if err != nil {
+		return fmt.Errorf("killing %s: %w", service, err)
 	}
 	p.Kill()
-	s.log.Info().Int("replica", i).Msg("bot-handler killed")
+	s.log.Info().Str("service", service).Int("replica", replica).Msg("service killed")
+	return nil
 }
 
-// KillSender kills the sender with SIGKILL, as a crash would, and waits for
-// it to be gone; StartSender starts it again.
-func (s *Stack) KillSender() {
-	s.mu.Lock()
-	p := s.sender.proc
-	s.sender.proc = nil
-	s.mu.Unlock()
-	if p == nil {
-		s.log.Warn().Msg("KillSender: not running")
-		return
-	}
-	p.Kill()
-	s.log.Info().Msg("sender killed")
-}
-
-// StartSender starts the sender again (with its former ops address) and
-// waits until it is ready.
-func (s *Stack) StartSender() error {
-	s.mu.Lock()
-	running := s.sender.proc != nil
-	s.mu.Unlock()
-	if running {
-		return errors.New("starting the sender: already running")
-	}
-	return s.run(context.Background(), s.sender)
-}
-
-// StopBotHandler stops replica i gracefully (SIGTERM, then SIGKILL after the
-// grace period) and reports whether it stopped cleanly.
-func (s *Stack) StopBotHandler(i int) error {
-	p := s.takeBotHandler(i)
-	if p == nil {
-		return fmt.Errorf("stopping bot-handler %d: not running", i)
+// Stop stops a service gracefully (SIGTERM, then SIGKILL after the grace
+// period) and reports whether it stopped cleanly.
+func (s *Stack) Stop(service string, replica int) error {
+	p, err := s.take(service, replica)
+	if err != nil {
+		return fmt.Errorf("stopping %s: %w", service, err)
 	}
 	return p.Stop(stopGrace)
 }
 
-// takeBotHandler detaches the process of replica i, for the caller to end;
-// it is nil when the replica is not running.
-func (s *Stack) takeBotHandler(i int) *procs.Proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var p *procs.Proc
-	if i >= 0 && i < len(s.handlers) {
-		p, s.handlers[i].proc = s.handlers[i].proc, nil
+// Start starts a killed or stopped service again, with its former ops
+// address, and waits until it is ready. For BotHandler, replica may also be
+// the number of replicas so far, which adds one.
+func (s *Stack) Start(service string, replica int) error {
+	if service == BotHandler {
+		return s.startBotHandler(context.Background(), replica)
 	}
-	return p
+	s.mu.Lock()
+	svc := s.lookup(service, replica)
+	var running bool
+	if svc != nil {
+		running = svc.proc != nil
+	}
+	s.mu.Unlock()
+	switch {
+	case svc == nil:
+		return fmt.Errorf("starting %s: no such service in this stack", service)
+	case running:
+		return fmt.Errorf("starting %s: already running", service)
+	}
+	return s.run(context.Background(), svc)
 }
 
-// StartBotHandler starts replica i again (with its former ops address), or a
-// new replica when i is the number of replicas so far, and waits until it
-// is ready.
-func (s *Stack) StartBotHandler(i int) error {
-	return s.startBotHandler(context.Background(), i)
+// Running reports whether a service's process is running.
+func (s *Stack) Running(service string, replica int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	svc := s.lookup(service, replica)
+	return svc != nil && svc.proc != nil
+}
+
+// take detaches a running service's process, for the caller to end.
+func (s *Stack) take(service string, replica int) (*procs.Proc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	svc := s.lookup(service, replica)
+	switch {
+	case svc == nil:
+		return nil, errors.New("no such service in this stack")
+	case svc.proc == nil:
+		return nil, errors.New("not running")
+	}
+	p := svc.proc
+	svc.proc = nil
+	return p, nil
+}
+
+// lookup finds a service by name (and replica, for BotHandler); s.mu held.
+func (s *Stack) lookup(service string, replica int) *service {
+	switch service {
+	case Gateway:
+		return s.gateway
+	case Sender:
+		return s.sender
+	case BotHandler:
+		if replica >= 0 && replica < len(s.handlers) {
+			return s.handlers[replica]
+		}
+		return nil
+	}
+	for _, w := range s.workers {
+		if w.name == service {
+			return w
+		}
+	}
+	return nil
 }
 
 func (s *Stack) startBotHandler(ctx context.Context, i int) error {
@@ -681,18 +703,8 @@ func (s *Stack) startBotHandler(ctx context.Context, i int) error {
 func (s *Stack) OpsURL(service string, replica int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case service == Gateway && s.gateway != nil:
-		return "http://" + s.gateway.opsAddr
-	case service == Sender && s.sender != nil:
-		return "http://" + s.sender.opsAddr
-	case service == BotHandler && replica >= 0 && replica < len(s.handlers) && s.handlers[replica] != nil:
-		return "http://" + s.handlers[replica].opsAddr
-	}
-	for _, w := range s.workers {
-		if w.name == service {
-			return "http://" + w.opsAddr
-		}
+	if svc := s.lookup(service, replica); svc != nil {
+		return "http://" + svc.opsAddr
 	}
 	return ""
 }

@@ -113,10 +113,10 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	nc.Close()
 
 	// A replica stopped gracefully and started again takes up the work.
-	require.NoError(t, s.StopBotHandler(0), "a bot-handler stops cleanly on SIGTERM")
-	require.Error(t, s.StopBotHandler(0), "it is no longer running")
-	require.NoError(t, s.StartBotHandler(0))
-	require.Error(t, s.StartBotHandler(0), "it is already running")
+	require.NoError(t, s.Stop(BotHandler, 0), "a bot-handler stops cleanly on SIGTERM")
+	require.Error(t, s.Stop(BotHandler, 0), "it is no longer running")
+	require.NoError(t, s.Start(BotHandler, 0))
+	require.Error(t, s.Start(BotHandler, 0), "it is already running")
 	const later = 1002
 	s.Sandbox.SendText(later, "/help")
 	msgs, err = s.Sandbox.WaitMessages(wctx, later, 1)
