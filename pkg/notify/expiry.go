@@ -39,7 +39,9 @@ var (
 // revoked, with the plans list and the menu as buttons. Its dedup id is
 // "expired:<subscriptionID>:<expiry, Unix seconds>": one notice per period
 // and expiry, however often a worker publishes it. Its priority is
-// transactional: it explains why the VPN just stopped working.
+// transactional: it explains why the VPN just stopped working. A trial
+// period whose end TrialEnded told of (it says when the key stops) does not
+// get it: the trial-notifier claims this notice with its own.
 func SubscriptionEnded(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
 	t, x := textsIn(lang), &expiryEN
 	if Language(lang) == Russian {

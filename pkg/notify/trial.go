@@ -29,7 +29,8 @@ const (
 type trialTexts struct {
 	ends24h      string // takes the expiry
 	ends1h       string // takes the expiry
-	ended        string // takes the expiry
+	ended        string // takes the expiry and when the key stops working
+	endedKeyGone string // takes the expiry
 	neverStarted string
 	btnPlans     string
 	btnStart     string
@@ -47,8 +48,10 @@ var trialEN = trialTexts{
 		"Choose a plan now to keep your VPN running without a break: your key stays the same.",
 	ends1h: "⏳ Your free trial ends in an hour, on %s.\n\n" +
 		"Choose a plan to keep your VPN running: your key stays the same.",
-	ended: "Your free trial ended on %s.\n\n" +
-		"Did you like it? Choose a plan to keep using the VPN: plans start at a few dollars a month.",
+	ended: "Your free trial ended on %s. Your VPN key keeps working until %s, then stops.\n\n" +
+		"Did you like it? Choose a plan before then to keep using the VPN with the same key: plans start at a few dollars a month.",
+	endedKeyGone: "Your free trial ended on %s, and your VPN key no longer works.\n\n" +
+		"Did you like it? Choose a plan to get a new key: plans start at a few dollars a month.",
 	neverStarted: "👋 You have not tried the VPN yet.\n\n" +
 		"The free trial costs nothing and needs no payment details: tap the button and your key arrives in a moment.",
 	btnPlans: "💳 Plans",
@@ -60,8 +63,10 @@ var trialRU = trialTexts{
 		"Выберите тариф сейчас, чтобы VPN работал без перерыва: ключ останется прежним.",
 	ends1h: "⏳ Пробный период закончится через час — %s.\n\n" +
 		"Выберите тариф, чтобы VPN продолжил работать: ключ останется прежним.",
-	ended: "Пробный период закончился %s.\n\n" +
-		"Понравилось? Выберите тариф, чтобы и дальше пользоваться VPN: тарифы начинаются с нескольких долларов в месяц.",
+	ended: "Пробный период закончился %s. Ключ VPN будет работать до %s, потом перестанет.\n\n" +
+		"Понравилось? Выберите тариф до этого времени, чтобы и дальше пользоваться VPN с тем же ключом: тарифы начинаются с нескольких долларов в месяц.",
+	endedKeyGone: "Пробный период закончился %s, и ваш ключ VPN больше не работает.\n\n" +
+		"Понравилось? Выберите тариф, чтобы получить новый ключ: тарифы начинаются с нескольких долларов в месяц.",
 	neverStarted: "👋 Вы ещё не попробовали наш VPN.\n\n" +
 		"Пробный период бесплатный и не требует платёжных данных: нажмите кнопку, и ключ придёт через минуту.",
 	btnPlans: "💳 Тарифы",
@@ -72,21 +77,31 @@ var trialRU = trialTexts{
 // day from now, and offers the plans. Its dedup id is
 // "trial_24h:<subscriptionID>:<expires, unix seconds>", its priority reminder.
 func TrialEndsIn24h(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
-	return trialPeriodNotice(lang, chatID, KindTrial24h, subscriptionID, expires, trialTextsIn(lang).ends24h)
+	text := fmt.Sprintf(trialTextsIn(lang).ends24h, textsIn(lang).date(expires))
+	return trialPeriodNotice(lang, chatID, KindTrial24h, subscriptionID, expires, text)
 }
 
 // TrialEndsIn1h tells a user that their trial period ends at expires, within
 // the hour, and offers the plans. Its dedup id is
 // "trial_1h:<subscriptionID>:<expires, unix seconds>", its priority reminder.
 func TrialEndsIn1h(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
-	return trialPeriodNotice(lang, chatID, KindTrial1h, subscriptionID, expires, trialTextsIn(lang).ends1h)
+	text := fmt.Sprintf(trialTextsIn(lang).ends1h, textsIn(lang).date(expires))
+	return trialPeriodNotice(lang, chatID, KindTrial1h, subscriptionID, expires, text)
 }
 
-// TrialEnded tells a user that their trial period ran out at expired and
-// offers the plans. Its dedup id is
+// TrialEnded tells a user that their trial period ran out at expired, and
+// when its key stops working (keyStops, the end of the grace; the zero time
+// when that has passed), and offers the plans. It is the user's only notice
+// of the end: expiry-cleanup says nothing more when it revokes the key
+// (services/trial-notifier). Its dedup id is
 // "trial_ended:<subscriptionID>:<expired, unix seconds>", its priority reminder.
-func TrialEnded(lang string, chatID, subscriptionID int64, expired time.Time) *vpnbotv1.SendMessage {
-	return trialPeriodNotice(lang, chatID, KindTrialEnded, subscriptionID, expired, trialTextsIn(lang).ended)
+func TrialEnded(lang string, chatID, subscriptionID int64, expired, keyStops time.Time) *vpnbotv1.SendMessage {
+	t, date := trialTextsIn(lang), textsIn(lang).date
+	text := fmt.Sprintf(t.endedKeyGone, date(expired))
+	if !keyStops.IsZero() {
+		text = fmt.Sprintf(t.ended, date(expired), date(keyStops))
+	}
+	return trialPeriodNotice(lang, chatID, KindTrialEnded, subscriptionID, expired, text)
 }
 
 // TrialNeverStarted nudges a user who started the bot but never took the
@@ -107,15 +122,15 @@ func TrialNeverStarted(lang string, chatID, userID int64) *vpnbotv1.SendMessage 
 	}
 }
 
-// trialPeriodNotice is a notice about one trial period: the text (taking the
-// expiry), the plans and menu buttons, and a dedup id naming the period and
-// its expiry, so that a period extended to a new expiry is a new notice.
+// trialPeriodNotice is a notice about one trial period: the text, the plans
+// and menu buttons, and a dedup id naming the period and its expiry, so
+// that a period extended to a new expiry is a new notice.
 func trialPeriodNotice(lang string, chatID int64, kind string, subscriptionID int64, expires time.Time, text string) *vpnbotv1.SendMessage {
 	t := trialTextsIn(lang)
 	return &vpnbotv1.SendMessage{
 		DedupId:   kind + ":" + strconv.FormatInt(subscriptionID, 10) + ":" + strconv.FormatInt(expires.Unix(), 10),
 		ChatId:    chatID,
-		Text:      fmt.Sprintf(text, textsIn(lang).date(expires)),
+		Text:      text,
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
 		Rows: []*vpnbotv1.ButtonRow{

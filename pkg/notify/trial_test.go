@@ -22,7 +22,10 @@ func TestTrialNoticesMatchGoldenFiles(t *testing.T) {
 	messages := map[string]func(lang string) *vpnbotv1.SendMessage{
 		"trial_ends_24h": func(l string) *vpnbotv1.SendMessage { return notify.TrialEndsIn24h(l, 2001, 21, expires) },
 		"trial_ends_1h":  func(l string) *vpnbotv1.SendMessage { return notify.TrialEndsIn1h(l, 2002, 22, expires) },
-		"trial_ended":    func(l string) *vpnbotv1.SendMessage { return notify.TrialEnded(l, 2003, 23, expires) },
+		"trial_ended": func(l string) *vpnbotv1.SendMessage {
+			return notify.TrialEnded(l, 2003, 23, expires, expires.Add(time.Hour))
+		},
+		"trial_ended_key_gone": func(l string) *vpnbotv1.SendMessage { return notify.TrialEnded(l, 2005, 25, expires, time.Time{}) },
 		"trial_never_started": func(l string) *vpnbotv1.SendMessage {
 			return notify.TrialNeverStarted(l, 2004, 2004)
 		},
@@ -65,8 +68,10 @@ func TestTrialNoticeDedupIDsNameThePeriodAndItsExpiry(t *testing.T) {
 	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.UTC)
 	require.Equal(t, "trial_24h:21:1798902240", notify.TrialEndsIn24h("en", 2001, 21, expires).GetDedupId())
 	require.Equal(t, "trial_1h:21:1798902240", notify.TrialEndsIn1h("ru", 2001, 21, expires).GetDedupId())
-	require.Equal(t, "trial_ended:21:1798902240", notify.TrialEnded("en", 2001, 21, expires).GetDedupId())
-	require.NotEqual(t, notify.TrialEnded("en", 2001, 21, expires).GetDedupId(),
-		notify.TrialEnded("en", 2001, 21, expires.Add(time.Hour)).GetDedupId(), "a period extended to a new expiry is a new notice")
+	require.Equal(t, "trial_ended:21:1798902240", notify.TrialEnded("en", 2001, 21, expires, expires.Add(time.Hour)).GetDedupId())
+	require.Equal(t, "trial_ended:21:1798902240", notify.TrialEnded("ru", 2001, 21, expires, time.Time{}).GetDedupId(),
+		"one notice whether or not the key still works when it is written")
+	require.NotEqual(t, notify.TrialEnded("en", 2001, 21, expires, time.Time{}).GetDedupId(),
+		notify.TrialEnded("en", 2001, 21, expires.Add(time.Hour), time.Time{}).GetDedupId(), "a period extended to a new expiry is a new notice")
 	require.Equal(t, "never_started:2004", notify.TrialNeverStarted("ru", 2004, 2004).GetDedupId(), "once per user, in any language")
 }

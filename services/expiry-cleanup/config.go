@@ -9,11 +9,16 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
+	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/prune"
 )
 
 // defaultInterval is the polling interval: an access outlives its period's
 // expiry + grace by at most about this long while the panel answers.
 const defaultInterval = time.Minute
+
+// pruneBudgetShare is the share of an iteration's timeout a pruning pass
+// may spend starting batches: the revocations come first.
+const pruneBudgetShare = 4
 
 // claimMargin is how much longer than an iteration's timeout a revocation
 // claim keeps other replicas off a period.
@@ -37,6 +42,18 @@ type Config struct {
 	// reconciliation revokes it.
 	OrphanMinAge time.Duration `env:"RECONCILE_ORPHAN_MIN_AGE"`
 
+	// SentMessagesRetention, ProcessedUpdatesRetention and
+	// NotificationsSentRetention are how long the sender's sent-log, the
+	// bot-handler's inbox and, counted from their period's revocation, the
+	// workers' once-only records are kept (see internal/prune).
+	SentMessagesRetention      time.Duration `env:"PRUNE_SENT_MESSAGES_RETENTION"`
+	ProcessedUpdatesRetention  time.Duration `env:"PRUNE_PROCESSED_UPDATES_RETENTION"`
+	NotificationsSentRetention time.Duration `env:"PRUNE_NOTIFICATIONS_SENT_RETENTION"`
+	// PruneBatchSize is how many rows one pruning statement deletes at most.
+	PruneBatchSize int `env:"PRUNE_BATCH_SIZE"`
+	// PruneInterval is how often each replica runs a pruning pass.
+	PruneInterval time.Duration `env:"PRUNE_INTERVAL"`
+
 	vpn.PanelEnv
 }
 
@@ -50,7 +67,14 @@ func defaultConfig() Config {
 		BatchSize:      cleanup.DefaultBatchSize,
 		ReconcileEvery: cleanup.DefaultReconcileEvery,
 		OrphanMinAge:   cleanup.DefaultOrphanMinAge,
-		PanelEnv:       vpn.NewPanelEnv(),
+
+		SentMessagesRetention:      prune.DefaultRetention,
+		ProcessedUpdatesRetention:  prune.DefaultRetention,
+		NotificationsSentRetention: prune.DefaultRetention,
+		PruneBatchSize:             prune.DefaultBatchSize,
+		PruneInterval:              prune.DefaultEvery,
+
+		PanelEnv: vpn.NewPanelEnv(),
 	}
 }
 
@@ -74,6 +98,21 @@ func (c Config) Validate() error {
 	if c.OrphanMinAge < time.Minute {
 		errs = append(errs, fmt.Errorf("RECONCILE_ORPHAN_MIN_AGE=%s: must be at least 1m", c.OrphanMinAge))
 	}
+	for name, r := range map[string]time.Duration{
+		"PRUNE_SENT_MESSAGES_RETENTION":      c.SentMessagesRetention,
+		"PRUNE_PROCESSED_UPDATES_RETENTION":  c.ProcessedUpdatesRetention,
+		"PRUNE_NOTIFICATIONS_SENT_RETENTION": c.NotificationsSentRetention,
+	} {
+		if r < prune.MinRetention {
+			errs = append(errs, fmt.Errorf("%s=%s: must be at least %s (a dead letter can be replayed for 14 days)", name, r, prune.MinRetention))
+		}
+	}
+	if c.PruneBatchSize < 1 {
+		errs = append(errs, fmt.Errorf("PRUNE_BATCH_SIZE=%d: must be at least 1", c.PruneBatchSize))
+	}
+	if c.PruneInterval <= 0 {
+		errs = append(errs, fmt.Errorf("PRUNE_INTERVAL=%s: must be positive", c.PruneInterval))
+	}
 	// A panel call is bounded by both; the iteration's timeout must leave
 	// room for at least one.
 	if c.IterationTimeout > 0 && c.PanelTimeout >= c.IterationTimeout {
@@ -91,5 +130,17 @@ func (c Config) cleanupConfig() cleanup.Config {
 		ReconcileEvery: c.ReconcileEvery,
 		OrphanMinAge:   c.OrphanMinAge,
 		ClaimTTL:       c.IterationTimeout + claimMargin,
+	}
+}
+
+// pruneConfig is the pruning pass's part of the configuration.
+func (c Config) pruneConfig() prune.Config {
+	return prune.Config{
+		SentMessages:      c.SentMessagesRetention,
+		ProcessedUpdates:  c.ProcessedUpdatesRetention,
+		NotificationsSent: c.NotificationsSentRetention,
+		BatchSize:         c.PruneBatchSize,
+		Every:             c.PruneInterval,
+		Budget:            c.IterationTimeout / pruneBudgetShare,
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
+	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/prune"
 )
 
 const service = "expiry-cleanup"
@@ -53,7 +55,25 @@ func run(ctx context.Context) error {
 				_ = panel.Close()
 				return worker.Parts{}, err
 			}
-			return worker.Parts{Iterate: c.Iterate, Close: func() { _ = panel.Close() }}, nil
+			p, err := prune.New(cfg.pruneConfig(), d.Pool, d.Log, d.Ops.Registry())
+			if err != nil {
+				_ = panel.Close()
+				return worker.Parts{}, err
+			}
+			return worker.Parts{Iterate: iterate(c, p), Close: func() { _ = panel.Close() }}, nil
 		},
 	})
+}
+
+// iterate is the worker's iteration: the cleanup, then, when one is due,
+// a pruning pass with the time left. A failure of either does not keep the
+// other from running; both are reported.
+func iterate(c *cleanup.Cleaner, p *prune.Pruner) worker.IterationFunc {
+	return func(ctx context.Context) (worker.Result, error) {
+		res, err := c.Iterate(ctx)
+		if res == nil {
+			res = worker.Result{}
+		}
+		return res, errors.Join(err, p.Prune(ctx, res))
+	}
 }

@@ -23,6 +23,9 @@ type Config struct {
 	BatchSize int `env:"TRIAL_NOTIFIER_BATCH_SIZE"`
 	// MaxAge is how long after falling due a notice is still sent.
 	MaxAge time.Duration `env:"TRIAL_NOTICE_MAX_AGE"`
+	// Grace is expiry-cleanup's setting of the same name: the trial-ended
+	// notice tells when the key stops working.
+	Grace time.Duration `env:"EXPIRY_GRACE"`
 }
 
 func defaultConfig() Config {
@@ -32,6 +35,7 @@ func defaultConfig() Config {
 		Env:       worker.NewEnv(defaultInterval),
 		BatchSize: notifier.DefaultBatchSize,
 		MaxAge:    notifier.DefaultMaxAge,
+		Grace:     notifier.DefaultGrace,
 	}
 }
 
@@ -43,6 +47,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("TRIAL_NOTICE_MAX_AGE=%s: must be positive", c.MaxAge))
+	}
+	if c.Grace <= 0 {
+		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: must be positive", c.Grace))
 	}
 	return errors.Join(errs...)
 }

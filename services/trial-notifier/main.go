@@ -43,7 +43,7 @@ func run(ctx context.Context) error {
 		Streams:     []func(context.Context, jetstream.JetStream) error{outbox.EnsureStream},
 		StreamsName: "the OUTBOX stream",
 		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
-			n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge}, d.Pool, d.JS, d.Log)
+			n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge, Grace: cfg.Grace}, d.Pool, d.JS, d.Log)
 			if err != nil {
 				return worker.Parts{}, err
 			}

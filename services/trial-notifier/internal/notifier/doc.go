@@ -5,7 +5,12 @@
 //   - trial_1h and trial_24h: a running trial ends within the hour, or
 //     within a day (but not within the hour: a missed 24 h notice is not
 //     sent late beside the 1 h one);
-//   - trial_ended: a trial ran out and was not paid for; it offers the plans;
+//   - trial_ended: a trial ran out and was not paid for; it says when the
+//     key stops working (expiry + Grace, or that it has) and offers the
+//     plans. It is the only notice of the end: it is claimed together with
+//     expiry-cleanup's "your key no longer works" of the same period, which
+//     is then not sent when the key is revoked; and a trial whose key
+//     expiry-cleanup revoked and told of first gets no trial_ended;
 //   - never_started: a user registered a day ago or more and never took the
 //     trial nor bought anything; its button starts the trial.
 //

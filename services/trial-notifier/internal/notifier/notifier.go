@@ -32,6 +32,9 @@ const (
 	// DefaultMaxAge is the OUTBOX's own limit: a notice a week late is no
 	// longer worth sending.
 	DefaultMaxAge = 7 * 24 * time.Hour
+	// DefaultGrace is expiry-cleanup's: how long an expired period keeps
+	// its key.
+	DefaultGrace = time.Hour
 )
 
 // NeverStartedAfter is how long after registering a user who has not taken
@@ -57,6 +60,9 @@ type Config struct {
 	BatchSize int
 	// MaxAge is how long after falling due a notice is still sent.
 	MaxAge time.Duration
+	// Grace is how long after its expiry a period's key stops working
+	// (expiry-cleanup's EXPIRY_GRACE), which the trial-ended notice tells.
+	Grace time.Duration
 	// NowFunc is the clock (default time.Now).
 	NowFunc func() time.Time
 }
@@ -67,6 +73,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = DefaultMaxAge
+	}
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
 	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
@@ -120,10 +129,14 @@ func (n *Notifier) passes() []pass {
 	}, {
 		kind: notify.KindTrialEnded,
 		claim: func(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
-			return n.store.ClaimEnded(ctx, notify.KindTrialEnded, now, n.cfg.MaxAge, limit)
+			return n.store.ClaimEnded(ctx, notify.KindTrialEnded, notify.KindSubscriptionEnded, now, n.cfg.MaxAge, limit)
 		},
 		write: func(nt store.Notice, lang string) *vpnbotv1.SendMessage {
-			return notify.TrialEnded(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt)
+			keyStops := nt.ExpiresAt.Add(n.cfg.Grace)
+			if !keyStops.After(n.cfg.NowFunc()) {
+				keyStops = time.Time{} // told as gone already
+			}
+			return notify.TrialEnded(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt, keyStops)
 		},
 	}, {
 		kind: notify.KindNeverStarted,

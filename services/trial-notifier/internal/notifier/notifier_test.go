@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
@@ -279,4 +281,93 @@ func TestANoticeThatCouldNotBePublishedIsSentByTheNextIteration(t *testing.T) {
 	}, waitFor, poll)
 	require.Equal(t, []string{periodDedupID("trial_24h", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
 	require.Empty(t, iterate(t, in))
+}
+
+// claimedKinds lists the notifications_sent kinds recorded for a period's
+// expiry, sorted.
+func (e *env) claimedKinds(t *testing.T, subscriptionID int64, expires time.Time) []string {
+	t.Helper()
+	rows, err := e.db.Pool.Query(t.Context(),
+		`SELECT kind FROM notifications_sent WHERE subscription_id = $1 AND expires_at = $2 ORDER BY kind`, subscriptionID, expires)
+	require.NoError(t, err)
+	kinds, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return kinds
+}
+
+func TestTheTrialEndedNoticeSaysWhenTheKeyStopsAndStandsInForTheExpiryNotice(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{Grace: 90 * time.Minute})
+	sub := e.trial(t, "en")
+	e.clock.Advance(trialLength + time.Minute)
+
+	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in))
+	msgs := e.messages(t)
+	require.Len(t, msgs, 1)
+	stops := sub.ExpiresAt.Add(90 * time.Minute).UTC().Format("15:04")
+	require.Contains(t, msgs[0].GetText(), "Your VPN key keeps working until")
+	require.Contains(t, msgs[0].GetText(), stops+" UTC, then stops", "the end of the grace")
+	// expiry-cleanup finds its "your key no longer works" claimed when it
+	// revokes the key, and sends nothing.
+	require.Equal(t, []string{notify.KindSubscriptionEnded, notify.KindTrialEnded}, e.claimedKinds(t, sub.ID, sub.ExpiresAt))
+}
+
+func TestATrialEndedNoticeWrittenAfterTheGraceSaysTheKeyIsGone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{Grace: time.Hour})
+	e.trial(t, "ru")
+	// The worker was down through the grace, and so was expiry-cleanup's
+	// notice (the key is revoked, or about to be).
+	e.clock.Advance(trialLength + 2*time.Hour)
+
+	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in))
+	msgs := e.messages(t)
+	require.Len(t, msgs, 1)
+	require.Contains(t, msgs[0].GetText(), "ключ VPN больше не работает")
+	require.NotContains(t, msgs[0].GetText(), "будет работать до")
+}
+
+func TestATrialWhoseKeyExpiryCleanupRevokedAndToldOfFirstGetsNoEndedNotice(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	told := e.trial(t, "en")
+	control := e.trial(t, "en")
+	e.clock.Advance(trialLength + 2*time.Hour)
+	// What expiry-cleanup's notice claim records.
+	_, err := e.db.Pool.Exec(t.Context(), `INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
+		VALUES ($1, $2, $3, $4)`, told.ID, notify.KindSubscriptionEnded, told.ExpiresAt, e.clock.Now())
+	require.NoError(t, err)
+
+	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in))
+	require.Equal(t, []string{periodDedupID("trial_ended", control.ID, control.ExpiresAt)}, dedupIDs(e.messages(t)))
+	require.Equal(t, []string{notify.KindSubscriptionEnded}, e.claimedKinds(t, told.ID, told.ExpiresAt))
+}
+
+func TestAnUnpublishedTrialEndedNoticeGivesBackTheExpiryNoticeToo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{})
+	sub := e.trial(t, "en")
+	e.clock.Advance(trialLength + time.Minute)
+
+	e.nats.Stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	res, err := in.n.Iterate(ctx)
+	cancel()
+	require.Error(t, err)
+	require.Equal(t, 1, res["failed"])
+	require.Empty(t, e.claimedKinds(t, sub.ID, sub.ExpiresAt),
+		"both claims released: whichever worker comes next tells the user")
+
+	e.nats.Restart()
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		res, err := in.n.Iterate(ctx)
+		return err == nil && res["trial_ended"] == 1
+	}, waitFor, poll)
+	require.Equal(t, []string{notify.KindSubscriptionEnded, notify.KindTrialEnded}, e.claimedKinds(t, sub.ID, sub.ExpiresAt))
 }

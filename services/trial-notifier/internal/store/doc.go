@@ -10,4 +10,8 @@
 // the first's insert and gets nothing back. The caller publishes what it
 // claimed and Releases the claims it could not publish, so the next
 // iteration tries them again.
+//
+// The trial-ended notice is claimed together with expiry-cleanup's expiry
+// notice of the same period (Notice.Replaces): the user is told of the end
+// once, by whichever of the two workers claims first.
 package store

@@ -13,6 +13,9 @@ import (
 type Notice struct {
 	// Kind is what it was claimed as (a notify.Kind… constant).
 	Kind string
+	// Replaces, when set, is the kind of another worker's notice that was
+	// claimed with this one, so that the user gets this one instead.
+	Replaces string
 	// SubscriptionID and ExpiresAt name the trial period of a period notice;
 	// both are zero in a user notice.
 	SubscriptionID int64
@@ -85,6 +88,14 @@ func (s *Store) ClaimEnding(ctx context.Context, e Ending, now time.Time, limit 
 // not paid for: paying a running or expiring trial makes its period 'paid',
 // and paying once it was revoked starts a later period of the same user.
 // Oldest expiry first, recorded sent at $4.
+//
+// The notice stands in for expiry-cleanup's "your key no longer works" of
+// the same period and expiry (kind $6), which is claimed first, in the same
+// statement: a period whose expiry notice expiry-cleanup claimed (it
+// revoked the key before this worker came round) gets no trial-ended
+// notice, and one that gets it makes expiry-cleanup's claim find the row
+// and send nothing. Of the two racing, the second's insert waits for the
+// first's and conflicts.
 const claimEndedSQL = `
 WITH due AS (
 	SELECT s.id, s.expires_at
@@ -95,12 +106,17 @@ WITH due AS (
 	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
 	  AND NOT EXISTS (SELECT 1 FROM subscriptions later WHERE later.user_id = s.user_id AND later.id > s.id)
 	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
-	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at)
+	                  WHERE n.subscription_id = s.id AND n.kind IN ($1, $6) AND n.expires_at = s.expires_at)
 	ORDER BY s.expires_at, s.id
 	LIMIT $5
+), replaced AS (
+	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
+	SELECT id, $6, expires_at, $4 FROM due
+	ON CONFLICT DO NOTHING
+	RETURNING subscription_id, expires_at
 ), claimed AS (
 	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-	SELECT id, $1, expires_at, $4 FROM due
+	SELECT subscription_id, $1, expires_at, $4 FROM replaced
 	ON CONFLICT DO NOTHING
 	RETURNING subscription_id, expires_at
 )
@@ -110,13 +126,19 @@ JOIN subscriptions s ON s.id = c.subscription_id
 JOIN users u ON u.id = s.user_id`
 
 // ClaimEnded claims up to limit notices of kind for trials that ran out by
-// now, unpaid, at most maxAge ago: older ones are no longer worth a message.
-func (s *Store) ClaimEnded(ctx context.Context, kind string, now time.Time, maxAge time.Duration, limit int) ([]Notice, error) {
-	rows, err := s.pool.Query(ctx, claimEndedSQL, kind, now, now.Add(-maxAge), now, limit)
+// now, unpaid, at most maxAge ago (older ones are no longer worth a
+// message), together with the notice of kind replaces of the same periods,
+// which the user then does not get.
+func (s *Store) ClaimEnded(ctx context.Context, kind, replaces string, now time.Time, maxAge time.Duration, limit int) ([]Notice, error) {
+	rows, err := s.pool.Query(ctx, claimEndedSQL, kind, now, now.Add(-maxAge), now, limit, replaces)
 	if err != nil {
 		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
 	}
-	return collectPeriodNotices(rows, kind)
+	notices, err := collectPeriodNotices(rows, kind)
+	for i := range notices {
+		notices[i].Replaces = replaces
+	}
+	return notices, err
 }
 
 func collectPeriodNotices(rows pgx.Rows, kind string) ([]Notice, error) {
@@ -134,15 +156,28 @@ func collectPeriodNotices(rows pgx.Rows, kind string) ([]Notice, error) {
 // claimNeverStartedSQL claims up to $5 notices of kind $1 for users who can
 // be messaged, registered in ($3, $2], who never took the trial nor had any
 // subscription, earliest registration first, recorded sent at $4.
+//
+// What rules a user out (the notice already claimed, the trial taken, a
+// subscription had) is looked up per user, through user_notices_pkey,
+// trials_pkey and subscriptions_user_id, in a LATERAL whose LIMIT keeps
+// them lookups: as NOT EXISTS, the planner would rather hash those whole
+// tables, which grow with the business, than look up the week's
+// registrations.
 const claimNeverStartedSQL = `
 WITH due AS (
 	SELECT u.id
 	FROM users u
+	LEFT JOIN LATERAL (
+		SELECT 1 AS found FROM user_notices n WHERE n.user_id = u.id AND n.kind = $1
+		UNION ALL
+		SELECT 1 FROM trials t WHERE t.user_id = u.id
+		UNION ALL
+		SELECT 1 FROM subscriptions s WHERE s.user_id = u.id
+		LIMIT 1
+	) ruled_out ON true
 	WHERE u.created_at <= $2 AND u.created_at > $3
 	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
-	  AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.user_id = u.id)
-	  AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = u.id)
-	  AND NOT EXISTS (SELECT 1 FROM user_notices n WHERE n.user_id = u.id AND n.kind = $1)
+	  AND ruled_out.found IS NULL
 	ORDER BY u.created_at, u.id
 	LIMIT $5
 ), claimed AS (
@@ -176,8 +211,8 @@ func (s *Store) ClaimNeverStarted(ctx context.Context, kind string, now time.Tim
 	return notices, nil
 }
 
-// Release drops the claims of notices that were not published, so that a
-// later iteration claims and sends them.
+// Release drops the claims of notices that were not published, and of the
+// notices they replace, so that a later iteration claims and sends them.
 func (s *Store) Release(ctx context.Context, notices []Notice) error {
 	batch := &pgx.Batch{}
 	for _, n := range notices {
@@ -185,8 +220,12 @@ func (s *Store) Release(ctx context.Context, notices []Notice) error {
 			batch.Queue(`DELETE FROM user_notices WHERE user_id = $1 AND kind = $2`, n.UserID, n.Kind)
 			continue
 		}
-		batch.Queue(`DELETE FROM notifications_sent WHERE subscription_id = $1 AND kind = $2 AND expires_at = $3`,
-			n.SubscriptionID, n.Kind, n.ExpiresAt)
+		for _, kind := range []string{n.Kind, n.Replaces} {
+			if kind != "" {
+				batch.Queue(`DELETE FROM notifications_sent WHERE subscription_id = $1 AND kind = $2 AND expires_at = $3`,
+					n.SubscriptionID, kind, n.ExpiresAt)
+			}
+		}
 	}
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("releasing %d claimed notices: %w", len(notices), err)
