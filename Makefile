@@ -4,7 +4,7 @@ SHELL := /usr/bin/env bash
 
 # Every module of the workspace: go test ./... does not span a go.work.
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
-SERVICES := gateway bot-handler migrate dlq devstack sender payment-watcher activation reminders trial-notifier expiry-cleanup
+SERVICES := gateway bot-handler migrate dlq devstack sender payment-watcher activation reminders trial-notifier expiry-cleanup sandbox
 GO_TEST_FLAGS ?= -count=1 -race -timeout 15m
 
 .PHONY: help
@@ -12,18 +12,25 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## run the whole system locally (embedded NATS, local PostgreSQL, every service, sandbox Telegram)
-	@scripts/ensure-postgres.sh
-	go run ./services/devstack
+# Built, then exec'd rather than `go run`: Ctrl-C and kill reach the devstack
+# itself, which stops every service and exits only once they are gone.
+run: ## run the whole system locally (embedded NATS, PostgreSQL, every service, sandbox or real Telegram)
+	@mkdir -p .data/bin
+	go build -o .data/bin/devstack ./services/devstack
+	@exec .data/bin/devstack
 
 .PHONY: test
 test: ## every module's tests against real PostgreSQL and embedded NATS, plus standalone builds and lint
 	@scripts/ensure-postgres.sh
-	@$(MAKE) --no-print-directory lint standalone
+	@$(MAKE) --no-print-directory lint standalone check-budget
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $${m#$(CURDIR)/}"; \
 		(cd $$m && go test $(GO_TEST_FLAGS) ./...); \
 	done
+
+.PHONY: check-budget
+check-budget: ## check the PostgreSQL connection budget (deploy/budget.yaml) against max_connections, deploy/k8s and docker-compose.yml
+	cd tools && go run ./cmd/check-budget -root ..
 
 .PHONY: standalone
 standalone: ## build each module alone (GOWORK=off), as its image would
@@ -48,6 +55,8 @@ bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, 
 	cd pkg && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./shop/
 	cd services/activation && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/activation/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/cleanup/
+	cd services/trial-notifier && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./internal/store/
+	cd services/expiry-cleanup && go test -run '^$$' -bench Prune -benchtime 1x ./internal/prune/
 
 .PHONY: generate
 generate: ## regenerate generated code (go generate in every module)
