@@ -22,7 +22,7 @@ run: ## run the whole system locally (embedded NATS, PostgreSQL, every service, 
 .PHONY: test
 test: ## every module's tests against real PostgreSQL and embedded NATS, plus standalone builds and lint
 	@scripts/ensure-postgres.sh
-	@$(MAKE) --no-print-directory lint standalone check-budget
+	@$(MAKE) --no-print-directory lint standalone check-budget check-alerts
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $${m#$(CURDIR)/}"; \
 		(cd $$m && go test $(GO_TEST_FLAGS) ./...); \
@@ -31,6 +31,12 @@ test: ## every module's tests against real PostgreSQL and embedded NATS, plus st
 .PHONY: check-budget
 check-budget: ## check the PostgreSQL connection budget (deploy/budget.yaml) against max_connections, deploy/k8s and docker-compose.yml
 	cd tools && go run ./cmd/check-budget -root ..
+
+.PHONY: check-alerts
+check-alerts: ## validate the alert rules and their unit tests with promtool
+	@scripts/ensure-promtool.sh
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/rules/tests/*.yml
 
 .PHONY: standalone
 standalone: ## build each module alone (GOWORK=off), as its image would

@@ -41,10 +41,7 @@ func newRunnerMetrics(reg prometheus.Registerer, stream, consumer string) (*runn
 		Name: "vpnbot_consumer_redeliveries_total",
 		Help: "Deliveries of a message that had been delivered before.",
 	}, labels)
-	pending := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "vpnbot_consumer_pending",
-		Help: "Messages not yet delivered to a consumer (lag), summed over partitions, as this replica last saw them; take the max over replicas.",
-	}, labels)
+	pending := newPendingGauge()
 	abandoned := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_consumer_abandoned_handlers",
 		Help: "Handlers given up at their deadline that have still not returned.",
@@ -89,6 +86,16 @@ func newRunnerMetrics(reg prometheus.Registerer, stream, consumer string) (*runn
 		m.messages[o] = messages.WithLabelValues(stream, consumer, o)
 	}
 	return m, nil
+}
+
+// newPendingGauge is vpnbot_consumer_pending, which both a Runner and
+// WatchConsumers set: one family, so dashboards read every consumer's lag
+// alike.
+func newPendingGauge() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_consumer_pending",
+		Help: "Messages not yet delivered to a consumer (lag), summed over partitions, as this replica last saw them; take the max over replicas.",
+	}, []string{"stream", "consumer"})
 }
 
 // register registers c, or returns the collector already registered under

@@ -46,17 +46,20 @@ func (o *Ops) SetWatchdog(exitAfter time.Duration) {
 }
 
 // NewOps returns an ops endpoint with a fresh metrics registry holding the Go
-// runtime and process collectors.
+// runtime and process collectors and the results of its own checks
+// (vpnbot_live, vpnbot_ready).
 func NewOps(log zerolog.Logger) *Ops {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Ops{
+	o := &Ops{
 		log:       log,
 		registry:  reg,
 		liveness:  map[string]Check{},
 		readiness: map[string]Check{},
 		failing:   map[string]bool{},
 	}
+	reg.MustRegister(newHealthCollector(o))
+	return o
 }
 
 // Registry is where the service registers its metrics.

@@ -169,8 +169,12 @@ func (w *Worker) end(log zerolog.Logger, start time.Time, rec record) {
 	for _, name := range slices.Sorted(maps.Keys(rec.result)) {
 		n := rec.result[name]
 		items.Int(name, n)
-		if n > 0 { // a counter cannot go down; a negative count is the iteration's bug
-			w.m.items.WithLabelValues(w.cfg.Name, name).Add(float64(n))
+		// An item reported at 0 still gets its series, so rate() sees its
+		// first increase; a counter cannot go down, so a negative count
+		// (the iteration's bug) is not added.
+		counter := w.m.items.WithLabelValues(w.cfg.Name, name)
+		if n > 0 {
+			counter.Add(float64(n))
 		}
 	}
 	ev := log.Info()

@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,11 +14,12 @@ type metrics struct {
 	duration    prometheus.Observer
 	items       *prometheus.CounterVec // worker, item
 	lastSuccess prometheus.Gauge
+	interval    prometheus.Gauge
 	abandoned   prometheus.Gauge
 	leader      prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer, name string, singleton bool) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, name string, singleton bool, every time.Duration) (*metrics, error) {
 	iterations := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vpnbot_worker_iterations_total",
 		Help: "Worker iterations, by outcome (ok, error, timeout, canceled).",
@@ -34,6 +36,12 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool) (*metric
 	lastSuccess := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_worker_last_success_timestamp_seconds",
 		Help: "Unix time the last iteration with outcome ok ended.",
+	}, []string{"worker"})
+	// The interval is exported so that one alert rule can say "no success
+	// for N intervals" for workers whose intervals differ.
+	interval := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_worker_interval_seconds",
+		Help: "The worker's configured interval between iteration starts (WORKER_INTERVAL).",
 	}, []string{"worker"})
 	abandoned := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_worker_abandoned_iterations",
@@ -58,6 +66,9 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool) (*metric
 		if lastSuccess, err = register(reg, lastSuccess); err != nil {
 			return nil, err
 		}
+		if interval, err = register(reg, interval); err != nil {
+			return nil, err
+		}
 		if abandoned, err = register(reg, abandoned); err != nil {
 			return nil, err
 		}
@@ -74,6 +85,7 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool) (*metric
 		duration:    duration.WithLabelValues(name),
 		items:       items,
 		lastSuccess: lastSuccess.WithLabelValues(name),
+		interval:    interval.WithLabelValues(name),
 		abandoned:   abandoned.WithLabelValues(name),
 		leader:      leader.WithLabelValues(name),
 	}
@@ -84,6 +96,7 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool) (*metric
 	if singleton {
 		m.leader.Set(0)
 	}
+	m.interval.Set(every.Seconds())
 	return m, nil
 }
 

@@ -157,7 +157,7 @@ func New(cfg Config, iterate IterationFunc, log zerolog.Logger, reg prometheus.R
 	if iterate == nil {
 		return nil, errors.New("worker config: iteration func is nil")
 	}
-	m, err := newMetrics(reg, cfg.Name, cfg.Singleton)
+	m, err := newMetrics(reg, cfg.Name, cfg.Singleton, cfg.Interval)
 	if err != nil {
 		return nil, err
 	}

@@ -251,8 +251,8 @@ func TestIterationPastItsTimeoutEndsAtTheTimeoutAndTheLoopGoesOn(t *testing.T) {
 	}, waitFor, poll, "the abandoned iteration returned but is still counted")
 	require.Len(t, r.logs.Lines("abandoned iteration returned"), 1)
 	r.stop(t)
-	_, ok := obstest.Metric(t, r.reg, "vpnbot_worker_items_total", map[string]string{"item": "revoked"})
-	require.False(t, ok, "an abandoned iteration's counts are not taken: its ITERATION_END did not report them")
+	revoked, _ := obstest.Metric(t, r.reg, "vpnbot_worker_items_total", map[string]string{"item": "revoked"})
+	require.Zero(t, revoked, "an abandoned iteration's counts are not taken: its ITERATION_END did not report them")
 }
 
 func TestStopCancelsAnIterationPastStopGrace(t *testing.T) {

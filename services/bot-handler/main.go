@@ -94,6 +94,10 @@ func run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	ops.SetWatchdog(cfg.WatchdogExitAfter)
 	g.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
+	// The DLQ's size, for the "DLQ not empty" alert; the sender exports it too.
+	g.Go(func() error {
+		return bus.WatchDLQ(ctx, js, []string{bus.StreamUpdates}, bus.WatchInterval, ops.Registry(), log)
+	})
 	g.Go(func() error {
 		if err := updates.DeclareStreams(ctx, js, log); err != nil {
 			return startErr(ctx, err)

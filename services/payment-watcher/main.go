@@ -67,9 +67,15 @@ func run(ctx context.Context) error {
 				LiveCheck: "poller",
 				// The poller starts at once; only the consumer waits for the streams.
 				RunBeforeStreams: true,
-				After: []func(context.Context, *worker.Worker) error{func(ctx context.Context, _ *worker.Worker) error {
-					return w.Consume(ctx)
-				}},
+				After: []func(context.Context, *worker.Worker) error{
+					func(ctx context.Context, _ *worker.Worker) error { return w.Consume(ctx) },
+					// Webhook events waiting (or failing) are payments
+					// waiting to be applied: their lag is alerted on.
+					func(ctx context.Context, _ *worker.Worker) error {
+						return bus.WatchConsumers(ctx, d.JS, bus.StreamEvents, []string{watcher.DefaultDurable},
+							bus.WatchInterval, d.Ops.Registry(), d.Log)
+					},
+				},
 			}, nil
 		},
 	})

@@ -84,6 +84,18 @@ func run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	ops.SetWatchdog(cfg.WatchdogExitAfter)
 	g.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
+	// The sender reads OUTBOX without a bus.Runner, so its lag is watched
+	// here, and the DLQ's size beside it (the bot-handler exports it too).
+	g.Go(func() error {
+		durables := make([]string, 0, len(outbox.Priorities()))
+		for _, p := range outbox.Priorities() {
+			durables = append(durables, sender.Durable(p))
+		}
+		return bus.WatchConsumers(ctx, js, outbox.Stream, durables, bus.WatchInterval, ops.Registry(), log)
+	})
+	g.Go(func() error {
+		return bus.WatchDLQ(ctx, js, []string{bus.StreamUpdates, outbox.Stream}, bus.WatchInterval, ops.Registry(), log)
+	})
 	g.Go(func() error {
 		if !declareStreams(ctx, js, log) {
 			return nil // shut down before NATS answered

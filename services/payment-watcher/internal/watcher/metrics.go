@@ -11,6 +11,9 @@ type metrics struct {
 	payments *prometheus.CounterVec // by source and outcome
 	expired  *prometheus.CounterVec // by reason
 	events   *prometheus.CounterVec // by outcome
+	// paidUnapplied is what the last poll found paid at Crypto Pay and
+	// could not apply: money taken, nothing given yet.
+	paidUnapplied prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,11 +30,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vpnbot_payment_watcher_events_total",
 			Help: "payments.cryptopay events handled, by outcome (ok, retry, malformed).",
 		}, []string{"outcome"}),
+		paidUnapplied: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vpnbot_payment_watcher_paid_unapplied",
+			Help: "Invoices the last poll found paid at Crypto Pay that it failed to apply or announce (set by the leader's poller; they are retried each poll).",
+		}),
+	}
+	// Every known label value exists from the start, so dashboards and
+	// rate() see the first payment, event or expiry.
+	for _, source := range []string{sourceWebhook, sourcePoll} {
+		for _, outcome := range []string{"applied", "already_applied"} {
+			m.payments.WithLabelValues(source, outcome)
+		}
+	}
+	m.payments.WithLabelValues(sourceWebhook, "unknown_invoice")
+	for _, outcome := range []string{"ok", "retry", "malformed"} {
+		m.events.WithLabelValues(outcome)
+	}
+	for _, reason := range []string{expiredAtProvider, deletedAtProvider, neverCreated} {
+		m.expired.WithLabelValues(reason)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.payments, m.expired, m.events} {
+	for _, c := range []prometheus.Collector{m.payments, m.expired, m.events, m.paidUnapplied} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering payment watcher metrics: %w", err)
 		}

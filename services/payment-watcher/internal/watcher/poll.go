@@ -60,6 +60,7 @@ func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 	}
 	res["checked"] = len(remote)
 	listed := make(map[int64]bool, len(remote))
+	unapplied := 0
 	for _, r := range remote {
 		inv, ok := byExternal[r.InvoiceID]
 		if !ok {
@@ -71,6 +72,7 @@ func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 			applied, err := w.apply(ctx, inv, sourcePoll)
 			if err != nil {
 				errs = append(errs, err)
+				unapplied++
 			}
 			if applied {
 				res["applied"]++
@@ -83,6 +85,7 @@ func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 			}
 		}
 	}
+	w.m.paidUnapplied.Set(float64(unapplied))
 	for id, inv := range byExternal {
 		// Deleted at Crypto Pay: it cannot be paid there any more.
 		if !listed[id] && now.After(inv.ExpiresAt) {

@@ -1,0 +1,576 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The Grafana dashboards in deploy/grafana/dashboards are generated here:
+// one per service plus an overview, built from the same few sections so that
+// each service's page reads alike at night. After changing them, run
+//
+//	cd e2e && go test -run TestDashboardsAreCurrent -update-dashboards
+//
+// TestDashboardsAreCurrent fails while the files differ from what this code
+// generates, and TestEveryQueriedMetricIsExported (metrics_test.go) checks
+// every metric they query against the services' real /metrics.
+var updateDashboards = flag.Bool("update-dashboards", false, "rewrite deploy/grafana/dashboards from the generator")
+
+// dashboardDir is where the dashboards live, relative to the e2e module.
+const dashboardDir = "../deploy/grafana/dashboards"
+
+// datasource is the provisioned Prometheus datasource
+// (deploy/grafana/provisioning/datasources/prometheus.yml).
+var datasource = map[string]string{"type": "prometheus", "uid": "prometheus"}
+
+// Grafana's JSON model, as much of it as the dashboards use.
+type (
+	dashboard struct {
+		UID           string     `json:"uid"`
+		Title         string     `json:"title"`
+		Description   string     `json:"description"`
+		Tags          []string   `json:"tags"`
+		Timezone      string     `json:"timezone"`
+		Editable      bool       `json:"editable"`
+		SchemaVersion int        `json:"schemaVersion"`
+		Version       int        `json:"version"`
+		Refresh       string     `json:"refresh"`
+		Time          timeRange  `json:"time"`
+		Templating    templating `json:"templating"`
+		Links         []link     `json:"links"`
+		Panels        []panel    `json:"panels"`
+	}
+	timeRange struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	templating struct {
+		List []variable `json:"list"`
+	}
+	variable struct {
+		Name       string            `json:"name"`
+		Label      string            `json:"label"`
+		Type       string            `json:"type"`
+		Datasource map[string]string `json:"datasource"`
+		Query      string            `json:"query"`
+		Definition string            `json:"definition"`
+		Refresh    int               `json:"refresh"`
+		IncludeAll bool              `json:"includeAll"`
+		Multi      bool              `json:"multi"`
+		AllValue   string            `json:"allValue"`
+		Current    map[string]any    `json:"current"`
+	}
+	link struct {
+		Title       string   `json:"title"`
+		Type        string   `json:"type"`
+		Tags        []string `json:"tags"`
+		AsDropdown  bool     `json:"asDropdown"`
+		IncludeVars bool     `json:"includeVars"`
+		KeepTime    bool     `json:"keepTime"`
+	}
+	panel struct {
+		ID          int               `json:"id"`
+		Type        string            `json:"type"`
+		Title       string            `json:"title"`
+		Description string            `json:"description,omitempty"`
+		GridPos     gridPos           `json:"gridPos"`
+		Datasource  map[string]string `json:"datasource,omitempty"`
+		Targets     []target          `json:"targets,omitempty"`
+		FieldConfig *fieldConfig      `json:"fieldConfig,omitempty"`
+		Options     map[string]any    `json:"options,omitempty"`
+		Collapsed   *bool             `json:"collapsed,omitempty"`
+	}
+	gridPos struct {
+		H int `json:"h"`
+		W int `json:"w"`
+		X int `json:"x"`
+		Y int `json:"y"`
+	}
+	target struct {
+		RefID        string `json:"refId"`
+		Expr         string `json:"expr"`
+		LegendFormat string `json:"legendFormat"`
+	}
+	fieldConfig struct {
+		Defaults  fieldDefaults `json:"defaults"`
+		Overrides []any         `json:"overrides"`
+	}
+	fieldDefaults struct {
+		Unit       string         `json:"unit"`
+		Min        *float64       `json:"min,omitempty"`
+		Thresholds *thresholds    `json:"thresholds,omitempty"`
+		Custom     map[string]any `json:"custom,omitempty"`
+	}
+	thresholds struct {
+		Mode  string `json:"mode"`
+		Steps []step `json:"steps"`
+	}
+	step struct {
+		Color string   `json:"color"`
+		Value *float64 `json:"value"`
+	}
+)
+
+// query is one PromQL expression of a panel and its legend.
+type query struct{ expr, legend string }
+
+// chart is a panel before layout: a time series, or a stat when stat is set.
+type chart struct {
+	title, desc, unit string
+	queries           []query
+	stat              bool
+	// warnAt, when set, colours a stat red from that value on.
+	warnAt *float64
+}
+
+// section is a titled row of charts.
+type section struct {
+	title  string
+	charts []chart
+}
+
+// builder lays sections out on Grafana's 24-column grid.
+type builder struct {
+	panels []panel
+	y      int
+}
+
+func (b *builder) add(s section) {
+	collapsed := false
+	b.panels = append(b.panels, panel{
+		ID: len(b.panels) + 1, Type: "row", Title: s.title,
+		GridPos: gridPos{H: 1, W: 24, Y: b.y}, Collapsed: &collapsed,
+	})
+	b.y++
+	x, rowH := 0, 0
+	for _, c := range s.charts {
+		w, h := 8, 8
+		if c.stat {
+			w, h = 4, 4
+		}
+		if x+w > 24 {
+			x, b.y = 0, b.y+rowH
+			rowH = 0
+		}
+		b.panels = append(b.panels, c.panel(len(b.panels)+1, gridPos{H: h, W: w, X: x, Y: b.y}))
+		x += w
+		rowH = max(rowH, h)
+	}
+	b.y += rowH
+}
+
+func (c chart) panel(id int, pos gridPos) panel {
+	p := panel{ID: id, Title: c.title, Description: c.desc, GridPos: pos, Datasource: datasource}
+	for i, q := range c.queries {
+		p.Targets = append(p.Targets, target{RefID: string(rune('A' + i)), Expr: q.expr, LegendFormat: q.legend})
+	}
+	zero := 0.0
+	p.FieldConfig = &fieldConfig{Defaults: fieldDefaults{Unit: c.unit}, Overrides: []any{}}
+	if c.stat {
+		p.Type = "stat"
+		p.Options = map[string]any{
+			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false},
+			"colorMode":     "background", "graphMode": "none", "textMode": "value_and_name",
+		}
+		steps := []step{{Color: "green", Value: nil}}
+		if c.warnAt != nil {
+			steps = append(steps, step{Color: "red", Value: c.warnAt})
+		}
+		p.FieldConfig.Defaults.Thresholds = &thresholds{Mode: "absolute", Steps: steps}
+		return p
+	}
+	p.Type = "timeseries"
+	p.FieldConfig.Defaults.Min = &zero
+	p.FieldConfig.Defaults.Custom = map[string]any{"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+	p.Options = map[string]any{
+		"legend":  map[string]any{"displayMode": "table", "placement": "bottom", "calcs": []string{"lastNotNull", "max"}},
+		"tooltip": map[string]any{"mode": "multi", "sort": "desc"},
+	}
+	return p
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// svc is one service as the dashboards see it.
+type svc struct {
+	name, desc string
+	db         bool      // has a PostgreSQL pool
+	worker     bool      // runs a pkg/worker loop (label worker=<name>)
+	singleton  bool      // runs its loop (or its sends) on the elected leader only
+	consumer   *consumer // reads a stream
+	dlq        bool      // exports vpnbot_dlq_messages
+	own        []section // its own metrics
+}
+
+// consumer is a durable consumer a service reads with.
+type consumer struct {
+	stream string
+	runner bool // read by a bus.Runner (outcomes, durations, redeliveries)
+}
+
+// sel is the series selector of service s on the instances picked.
+func sel(s string) string { return fmt.Sprintf(`job="%s", instance=~"$instance"`, s) }
+
+func rate(metric, s, extra string) string {
+	return fmt.Sprintf(`rate(%s{%s%s}[$__rate_interval])`, metric, sel(s), extra)
+}
+
+func quantiles(metric, s, extra, by string) []query {
+	var qs []query
+	for _, q := range []string{"0.5", "0.95", "0.99"} {
+		legend := "p" + strings.TrimPrefix(q, "0.")
+		if by != "" {
+			legend = "{{" + by + "}} " + legend
+		}
+		qs = append(qs, query{
+			fmt.Sprintf(`histogram_quantile(%s, sum by (le%s) (rate(%s_bucket{%s%s}[$__rate_interval])))`, q, prefixComma(by), metric, sel(s), extra),
+			legend,
+		})
+	}
+	return qs
+}
+
+func prefixComma(by string) string {
+	if by == "" {
+		return ""
+	}
+	return ", " + by
+}
+
+func healthSection(s svc) section {
+	return section{"Health", []chart{
+		{title: "Targets up", desc: "Instances Prometheus scrapes successfully (0: the service is down or unreachable).",
+			queries: []query{{fmt.Sprintf(`sum(up{%s})`, sel(s.name)), "up"}}, stat: true},
+		{title: "Not ready", desc: "Instances whose /readyz fails (a dependency such as PostgreSQL or NATS does not answer).",
+			queries: []query{{fmt.Sprintf(`count(vpnbot_ready{%s} == 0) or vector(0)`, sel(s.name)), "not ready"}}, stat: true, warnAt: ptr(1)},
+		{title: "Not live", desc: "Instances whose /livez fails: the loop stopped making progress; the orchestrator will restart them.",
+			queries: []query{{fmt.Sprintf(`count(vpnbot_live{%s} == 0) or vector(0)`, sel(s.name)), "not live"}}, stat: true, warnAt: ptr(1)},
+		{title: "Restarts (1h)", desc: "Process starts in the last hour.",
+			queries: []query{{fmt.Sprintf(`sum(changes(process_start_time_seconds{%s}[1h]))`, sel(s.name)), "restarts"}}, stat: true, warnAt: ptr(1)},
+		{title: "Ready and live by instance", desc: "1 = passing. Logs: event=LIVENESS_CHECK_FAILED names the failing check.",
+			queries: []query{
+				{fmt.Sprintf(`vpnbot_ready{%s}`, sel(s.name)), "ready {{instance}}"},
+				{fmt.Sprintf(`vpnbot_live{%s}`, sel(s.name)), "live {{instance}}"},
+			}},
+	}}
+}
+
+func poolSection(s svc) section {
+	return section{"PostgreSQL pool (DB_POOL_MAX_SIZE)", []chart{
+		{title: "Connections acquired / idle / max", unit: "short", desc: "acquired near max means requests queue for a connection.",
+			queries: []query{
+				{fmt.Sprintf(`vpnbot_db_pool_acquired_conns{%s}`, sel(s.name)), "acquired {{instance}}"},
+				{fmt.Sprintf(`vpnbot_db_pool_idle_conns{%s}`, sel(s.name)), "idle {{instance}}"},
+				{fmt.Sprintf(`vpnbot_db_pool_max_conns{%s}`, sel(s.name)), "max {{instance}}"},
+			}},
+		{title: "Acquires that waited", unit: "ops", desc: "Acquires that found no idle connection: pool saturation.",
+			queries: []query{{"sum by (instance) (" + rate("vpnbot_db_pool_empty_acquire_total", s.name, "") + ")", "{{instance}}"}}},
+		{title: "Mean acquire time", unit: "s",
+			queries: []query{{fmt.Sprintf(`sum by (instance) (%s) / sum by (instance) (%s)`,
+				rate("vpnbot_db_pool_acquire_wait_seconds_total", s.name, ""), rate("vpnbot_db_pool_acquire_total", s.name, "")), "{{instance}}"}}},
+	}}
+}
+
+func workerSection(s svc) section {
+	w := fmt.Sprintf(`, worker="%s"`, s.name)
+	charts := []chart{
+		{title: "Last success, in intervals", desc: "Age of the last successful iteration divided by WORKER_INTERVAL; the WorkerNoSuccess alert fires above 3.",
+			queries: []query{{fmt.Sprintf(`(time() - max(vpnbot_worker_last_success_timestamp_seconds{%s%s})) / max(vpnbot_worker_interval_seconds{%s%s})`, sel(s.name), w, sel(s.name), w), "intervals"}},
+			stat:    true, warnAt: ptr(3)},
+		{title: "Abandoned iterations", desc: "Iterations given up at WORKER_ITERATION_TIMEOUT that still have not returned (a hung call).",
+			queries: []query{{fmt.Sprintf(`sum(vpnbot_worker_abandoned_iterations{%s%s})`, sel(s.name), w), "abandoned"}}, stat: true, warnAt: ptr(1)},
+		{title: "Iterations by outcome", unit: "ops", desc: "Logs: event=ITERATION_END outcome=…, event=WORKER_TIMEOUT.",
+			queries: []query{{"sum by (outcome) (" + rate("vpnbot_worker_iterations_total", s.name, w) + ")", "{{outcome}}"}}},
+		{title: "Iteration duration", unit: "s", queries: quantiles("vpnbot_worker_iteration_duration_seconds", s.name, w, "")},
+		// Selected by worker alone: the items are the worker's own names
+		// and have series only once an iteration reported them, so a
+		// worker with nothing to do yet has none.
+		{title: "Items by kind", unit: "ops", desc: "What iterations did (sent, created, revoked, …), from ITERATION_END's items.",
+			queries: []query{{fmt.Sprintf(`sum by (item) (rate(vpnbot_worker_items_total{worker="%s", instance=~"$instance"}[$__rate_interval]))`, s.name), "{{item}}"}}},
+	}
+	if s.singleton {
+		charts = append(charts, chart{title: "Leader", desc: "1 on the replica running the loop (WORKER_SINGLETON); exactly one should.",
+			queries: []query{{fmt.Sprintf(`vpnbot_worker_leader{%s%s}`, sel(s.name), w), "{{instance}}"}}})
+	}
+	return section{"Worker loop", charts}
+}
+
+func consumerSection(s svc) section {
+	st := fmt.Sprintf(`, stream="%s"`, s.consumer.stream)
+	charts := []chart{
+		{title: "Consumer lag (pending)", unit: "short", desc: "Messages stored and not yet delivered, max over replicas. Growing: the service does not keep up.",
+			queries: []query{{fmt.Sprintf(`max by (consumer) (vpnbot_consumer_pending{%s%s})`, sel(s.name), st), "{{consumer}}"}}},
+	}
+	if s.consumer.runner {
+		charts = append(charts,
+			chart{title: "Deliveries by outcome", unit: "ops", desc: "timeout: WEBHOOK_HANDLER_TIMEOUT; dlq: MESSAGE_DEAD_LETTERED.",
+				queries: []query{{"sum by (outcome) (" + rate("vpnbot_consumer_messages_total", s.name, st) + ")", "{{outcome}}"}}},
+			chart{title: "Handler duration", unit: "s", queries: quantiles("vpnbot_consumer_handler_duration_seconds", s.name, st, "")},
+			chart{title: "Redeliveries", unit: "ops",
+				queries: []query{{"sum(" + rate("vpnbot_consumer_redeliveries_total", s.name, st) + ")", "redeliveries"}}},
+			chart{title: "Gate closed / abandoned handlers", desc: "Gate closed: PostgreSQL is down and nothing is fetched. Abandoned: handlers past HANDLER_TIMEOUT still running.",
+				queries: []query{
+					{fmt.Sprintf(`max(vpnbot_consumer_gate_closed{%s%s})`, sel(s.name), st), "gate closed"},
+					{fmt.Sprintf(`sum(vpnbot_consumer_abandoned_handlers{%s%s})`, sel(s.name), st), "abandoned"},
+				}})
+	} else {
+		charts = append(charts, chart{title: "Delivered, not acknowledged", unit: "short", desc: "Held in memory, or failing and waiting for redelivery.",
+			queries: []query{{fmt.Sprintf(`max by (consumer) (vpnbot_consumer_ack_pending{%s%s})`, sel(s.name), st), "{{consumer}}"}}})
+	}
+	return section{"Consuming " + s.consumer.stream, charts}
+}
+
+func dlqSection(s svc) section {
+	return section{"Dead letters", []chart{
+		{title: "DLQ messages by origin", unit: "short", desc: "Inspect with `dlq list -stream <origin>`, replay with `dlq replay SEQ`.",
+			queries: []query{{fmt.Sprintf(`max by (stream) (vpnbot_dlq_messages{%s})`, sel(s.name)), "{{stream}}"}}},
+	}}
+}
+
+func processSection(s svc) section {
+	return section{"Process", []chart{
+		{title: "CPU", unit: "percentunit", queries: []query{{rate("process_cpu_seconds_total", s.name, ""), "{{instance}}"}}},
+		{title: "Resident memory", unit: "bytes", queries: []query{{fmt.Sprintf(`process_resident_memory_bytes{%s}`, sel(s.name)), "{{instance}}"}}},
+		{title: "Goroutines", unit: "short", desc: "A steady climb is a leak (abandoned handlers or iterations).",
+			queries: []query{{fmt.Sprintf(`go_goroutines{%s}`, sel(s.name)), "{{instance}}"}}},
+	}}
+}
+
+// services are the eight services' dashboards.
+func services() []svc {
+	return []svc{
+		{name: "gateway", desc: "Telegram and Crypto Pay webhooks into JetStream. No database.", own: []section{
+			{"Webhook", []chart{
+				{title: "Requests by status", unit: "reqps", desc: "401: bad secret; 400/413: bad body; 503: NATS unavailable (Telegram retries).",
+					queries: []query{{"sum by (status) (" + rate("vpnbot_gateway_requests_total", "gateway", "") + ")", "{{status}}"}}},
+				{title: "5xx ratio", unit: "percentunit",
+					queries: []query{{fmt.Sprintf(`sum(%s) / sum(%s)`, rate("vpnbot_gateway_requests_total", "gateway", `, status=~"5.."`), rate("vpnbot_gateway_requests_total", "gateway", "")), "5xx"}}},
+				{title: "Request latency", unit: "s", queries: quantiles("vpnbot_gateway_request_duration_seconds", "gateway", "", "")},
+				{title: "Publish latency (JetStream ack)", unit: "s", queries: quantiles("vpnbot_gateway_publish_duration_seconds", "gateway", "", "")},
+				{title: "Updates stored, duplicates", unit: "ops", desc: "Duplicates: Telegram re-sent an update the stream already had.",
+					queries: []query{
+						{"sum by (source) (" + rate("vpnbot_gateway_published_total", "gateway", "") + ")", "{{source}}"},
+						{"sum(" + rate("vpnbot_gateway_duplicates_total", "gateway", "") + ")", "duplicates"},
+					}},
+				{title: "Since the last request", unit: "s", desc: "Quiet for long at a busy hour: Telegram no longer reaches us (webhook, DNS, TLS, ingress).",
+					queries: []query{{fmt.Sprintf(`time() - max(vpnbot_gateway_last_request_timestamp_seconds{%s})`, sel("gateway")), "age"}}, stat: true},
+				{title: "Crypto Pay webhooks by status", unit: "reqps",
+					queries: []query{{"sum by (status) (" + rate("vpnbot_gateway_cryptopay_requests_total", "gateway", "") + ")", "{{status}}"}}},
+				{title: "Bot API calls (setWebhook, getUpdates)", unit: "ops",
+					queries: []query{{fmt.Sprintf(`sum by (method, outcome) (rate(vpnbot_gateway_telegram_api_duration_seconds_count{%s}[$__rate_interval]))`, sel("gateway")), "{{method}} {{outcome}}"}}},
+			}},
+		}},
+		{name: "bot-handler", desc: "Handles Telegram updates from TG_UPDATES under HANDLER_TIMEOUT.", db: true,
+			consumer: &consumer{stream: "TG_UPDATES", runner: true}, dlq: true, own: []section{
+				{"Updates", []chart{
+					{title: "Updates by outcome", unit: "ops", desc: "retry: a transient failure (NakWithDelay); rejected: dead-lettered at once.",
+						queries: []query{{"sum by (outcome) (" + rate("vpnbot_bot_updates_total", "bot-handler", "") + ")", "{{outcome}}"}}},
+					{title: "Update latency", unit: "s", queries: quantiles("vpnbot_bot_update_duration_seconds", "bot-handler", "", "")},
+					{title: "Bot API answers by code", unit: "reqps", desc: "429: Telegram's flood limit (retried after retry_after); 403: the user blocked the bot.",
+						queries: []query{{"sum by (code) (" + rate("vpnbot_bot_telegram_requests_total", "bot-handler", "") + ")", "{{code}}"}}},
+					{title: "Bot API latency by method", unit: "s", queries: quantiles("vpnbot_bot_telegram_request_duration_seconds", "bot-handler", "", "method")},
+					{title: "Crypto Pay API calls by outcome", unit: "ops", desc: "createInvoice when a user orders a plan.",
+						queries: []query{{"sum by (method, outcome) (" + rate("vpnbot_cryptopay_requests_total", "bot-handler", "") + ")", "{{method}} {{outcome}}"}}},
+				}},
+			}},
+		{name: "sender", desc: "The one path for notifications: OUTBOX to Telegram within the rate limits, on the elected leader.", db: true,
+			singleton: true, consumer: &consumer{stream: "OUTBOX"}, dlq: true, own: []section{
+				{"Sending", []chart{
+					{title: "Sends by priority and outcome", unit: "ops",
+						queries: []query{{"sum by (priority, outcome) (" + rate("vpnbot_sender_sends_total", "sender", "") + ")", "{{priority}} {{outcome}}"}}},
+					{title: "Telegram 429s by scope", unit: "ops", desc: "Logs: event=FLOOD_WAIT. global: every send waits.",
+						queries: []query{{"sum by (scope) (" + rate("vpnbot_sender_flood_waits_total", "sender", "") + ")", "{{scope}}"}}},
+					{title: "Held in the scheduler", unit: "short",
+						queries: []query{{fmt.Sprintf(`sum(vpnbot_sender_queued{%s})`, sel("sender")), "queued"}}},
+					{title: "Command age when sent", unit: "s", desc: "From the command's creation to Telegram's acceptance.",
+						queries: quantiles("vpnbot_sender_queue_age_seconds", "sender", "", "")},
+					{title: "Rate limiter wait", unit: "s", queries: quantiles("vpnbot_sender_wait_seconds", "sender", "", "")},
+					{title: "Bot API latency by method", unit: "s", queries: quantiles("vpnbot_sender_telegram_duration_seconds", "sender", "", "method")},
+					{title: "Leader", desc: "1 on the replica that sends; exactly one should.",
+						queries: []query{{fmt.Sprintf(`vpnbot_leader{%s}`, sel("sender")), "{{instance}}"}}},
+				}},
+			}},
+		{name: "activation", desc: "Creates VPN access on the panel for paid and trial periods and delivers the key.", db: true, worker: true, own: []section{
+			{"VPN panel", []chart{
+				{title: "Panel errors", unit: "ops", desc: "Unreachable, 5xx, timeout or refused; each activation is retried later.",
+					queries: []query{{"sum by (panel) (" + rate("vpnbot_activation_panel_errors_total", "activation", "") + ")", "{{panel}}"}}},
+			}},
+		}},
+		{name: "payment-watcher", desc: "Applies Crypto Pay payments (webhook events, and polling as the leader) exactly once.", db: true,
+			worker: true, singleton: true, consumer: &consumer{stream: "EVENTS"}, own: []section{
+				{"Payments", []chart{
+					{title: "Paid at Crypto Pay, not applied", desc: "From the last poll; retried every poll. Users who paid and got nothing yet.",
+						queries: []query{{fmt.Sprintf(`max(vpnbot_payment_watcher_paid_unapplied{%s})`, sel("payment-watcher")), "unapplied"}}, stat: true, warnAt: ptr(1)},
+					{title: "Payments by source and outcome", unit: "ops", desc: "Logs: event=PAYMENT_APPLIED.",
+						queries: []query{{"sum by (source, outcome) (" + rate("vpnbot_payment_watcher_payments_total", "payment-watcher", "") + ")", "{{source}} {{outcome}}"}}},
+					{title: "Webhook events by outcome", unit: "ops",
+						queries: []query{{"sum by (outcome) (" + rate("vpnbot_payment_watcher_events_total", "payment-watcher", "") + ")", "{{outcome}}"}}},
+					{title: "Invoices expired by reason", unit: "ops",
+						queries: []query{{"sum by (reason) (" + rate("vpnbot_payment_watcher_invoices_expired_total", "payment-watcher", "") + ")", "{{reason}}"}}},
+					{title: "Crypto Pay API calls by outcome", unit: "ops",
+						queries: []query{{"sum by (method, outcome) (" + rate("vpnbot_cryptopay_requests_total", "payment-watcher", "") + ")", "{{method}} {{outcome}}"}}},
+					{title: "Crypto Pay API latency", unit: "s", queries: quantiles("vpnbot_cryptopay_request_duration_seconds", "payment-watcher", "", "method")},
+				}},
+			}},
+		{name: "reminders", desc: "Reminds users before their access expires, once per stage per expiry.", db: true, worker: true, own: []section{
+			{"Reminders", []chart{
+				{title: "Reminders sent by stage", unit: "ops", desc: "Handed to the sender (REMINDER_SENT); at most once per stage per expiry.",
+					queries: []query{{"sum by (stage) (" + rate("vpnbot_reminders_sent_total", "reminders", "") + ")", "{{stage}}"}}},
+			}},
+		}},
+		{name: "trial-notifier", desc: "The trial funnel: started, ending, ended, never-started nudges.", db: true, worker: true},
+		{name: "expiry-cleanup", desc: "Revokes VPN access after expiry + grace and reconciles with the panel.", db: true, worker: true, own: []section{
+			{"Revocation", []chart{
+				{title: "Overdue revocation", unit: "s", desc: "How long the oldest access the last iteration failed to revoke has outlived expiry + grace.",
+					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_overdue_seconds{%s})`, sel("expiry-cleanup")), "overdue"}}, stat: true, warnAt: ptr(1)},
+				{title: "Unbacked panel accesses", desc: "Accesses on the panel that no active subscription backs, after the last reconciliation.",
+					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_orphans_unbacked{%s})`, sel("expiry-cleanup")), "unbacked"}}, stat: true, warnAt: ptr(1)},
+				{title: "Panel errors", unit: "ops",
+					queries: []query{{"sum by (panel) (" + rate("vpnbot_expiry_panel_errors_total", "expiry-cleanup", "") + ")", "{{panel}}"}}},
+				{title: "Rows pruned by table", unit: "ops", desc: "Rows past their retention deleted (event=PRUNED).",
+					queries: []query{{"sum by (table) (" + rate("vpnbot_pruned_rows_total", "expiry-cleanup", "") + ")", "{{table}}"}}},
+			}},
+		}},
+	}
+}
+
+func serviceDashboard(s svc) dashboard {
+	b := &builder{}
+	b.add(healthSection(s))
+	if s.worker {
+		b.add(workerSection(s))
+	}
+	if s.consumer != nil {
+		b.add(consumerSection(s))
+	}
+	if s.dlq {
+		b.add(dlqSection(s))
+	}
+	for _, o := range s.own {
+		b.add(o)
+	}
+	if s.db {
+		b.add(poolSection(s))
+	}
+	b.add(processSection(s))
+	d := newDashboard("vpnbot-"+s.name, "vpnbot / "+s.name, s.desc+" Alerts and runbooks: deploy/prometheus/rules/vpnbot.yml, docs/runbooks/.", b.panels)
+	d.Templating.List = []variable{{
+		Name: "instance", Label: "instance", Type: "query", Datasource: datasource,
+		Query:      fmt.Sprintf(`label_values(vpnbot_live{job="%s"}, instance)`, s.name),
+		Definition: fmt.Sprintf(`label_values(vpnbot_live{job="%s"}, instance)`, s.name),
+		Refresh:    2, IncludeAll: true, Multi: true, AllValue: ".*",
+		Current: map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}},
+	}}
+	return d
+}
+
+func overview() dashboard {
+	jobs := `job=~"gateway|bot-handler|sender|activation|payment-watcher|reminders|trial-notifier|expiry-cleanup"`
+	b := &builder{}
+	b.add(section{"Services", []chart{
+		{title: "Instances up by service", desc: "0 for a service: ServiceDown.",
+			queries: []query{{fmt.Sprintf(`sum by (job) (up{%s})`, jobs), "{{job}}"}}},
+		{title: "Not ready by service", desc: "Instances whose /readyz fails.",
+			queries: []query{{`sum by (job) (1 - vpnbot_ready)`, "{{job}}"}}},
+		{title: "Not live by service", desc: "Instances whose /livez fails; the orchestrator restarts them.",
+			queries: []query{{`sum by (job) (1 - vpnbot_live)`, "{{job}}"}}},
+	}})
+	b.add(section{"Users' traffic", []chart{
+		{title: "Webhook requests by status", unit: "reqps",
+			queries: []query{{`sum by (status) (rate(vpnbot_gateway_requests_total[$__rate_interval]))`, "{{status}}"}}},
+		{title: "Updates handled by outcome", unit: "ops",
+			queries: []query{{`sum by (outcome) (rate(vpnbot_bot_updates_total[$__rate_interval]))`, "{{outcome}}"}}},
+		{title: "Update latency p95", unit: "s",
+			queries: []query{{`histogram_quantile(0.95, sum by (le) (rate(vpnbot_bot_update_duration_seconds_bucket[$__rate_interval])))`, "p95"}}},
+		{title: "Consumer lag", unit: "short",
+			queries: []query{{`max by (stream, consumer) (vpnbot_consumer_pending)`, "{{stream}} {{consumer}}"}}},
+		{title: "DLQ messages by origin", unit: "short",
+			queries: []query{{`max by (stream) (vpnbot_dlq_messages)`, "{{stream}}"}}},
+		{title: "Telegram 429s", unit: "ops",
+			queries: []query{
+				{`sum(rate(vpnbot_sender_flood_waits_total[$__rate_interval]))`, "sender"},
+				{`sum(rate(vpnbot_bot_telegram_requests_total{code="429"}[$__rate_interval]))`, "bot-handler"},
+			}},
+	}})
+	b.add(section{"Workers", []chart{
+		{title: "Last success, in intervals", desc: "Above 3: WorkerNoSuccess.",
+			queries: []query{{`(time() - max by (worker) (vpnbot_worker_last_success_timestamp_seconds)) / max by (worker) (vpnbot_worker_interval_seconds)`, "{{worker}}"}}},
+		{title: "Failed and timed-out iterations", unit: "ops",
+			queries: []query{{`sum by (worker, outcome) (rate(vpnbot_worker_iterations_total{outcome=~"error|timeout"}[$__rate_interval]))`, "{{worker}} {{outcome}}"}}},
+		{title: "Money and access", desc: "Paid but not applied (payment-watcher); seconds the oldest unrevoked access is overdue (expiry-cleanup).",
+			queries: []query{
+				{`max(vpnbot_payment_watcher_paid_unapplied)`, "paid, not applied"},
+				{`max(vpnbot_expiry_overdue_seconds)`, "revocation overdue (s)"},
+			}},
+	}})
+	b.add(section{"PostgreSQL connections", []chart{
+		{title: "Acquired vs max by service", unit: "short",
+			queries: []query{
+				{`sum by (job) (vpnbot_db_pool_acquired_conns)`, "{{job}} acquired"},
+				{`sum by (job) (vpnbot_db_pool_max_conns)`, "{{job}} max"},
+			}},
+		{title: "Acquires that waited by service", unit: "ops",
+			queries: []query{{`sum by (job) (rate(vpnbot_db_pool_empty_acquire_total[$__rate_interval]))`, "{{job}}"}}},
+		{title: "Connections open by service", unit: "short", desc: "Compare with the budget in deploy/budget.yaml.",
+			queries: []query{{`sum by (job) (vpnbot_db_pool_total_conns)`, "{{job}}"}}},
+	}})
+	return newDashboard("vpnbot-overview", "vpnbot / overview",
+		"Every service at a glance; the per-service dashboards (links above) go deeper. Alerts and runbooks: docs/runbooks/.", b.panels)
+}
+
+func newDashboard(uid, title, desc string, panels []panel) dashboard {
+	return dashboard{
+		UID: uid, Title: title, Description: desc, Tags: []string{"vpnbot"},
+		Timezone: "utc", Editable: true, SchemaVersion: 39, Version: 1, Refresh: "30s",
+		Time:       timeRange{From: "now-6h", To: "now"},
+		Templating: templating{List: []variable{}},
+		Links:      []link{{Title: "vpnbot", Type: "dashboards", Tags: []string{"vpnbot"}, AsDropdown: true, IncludeVars: false, KeepTime: true}},
+		Panels:     panels,
+	}
+}
+
+// generatedDashboards returns each dashboard file's name and content.
+func generatedDashboards(t *testing.T) map[string][]byte {
+	t.Helper()
+	all := []dashboard{overview()}
+	for _, s := range services() {
+		all = append(all, serviceDashboard(s))
+	}
+	files := map[string][]byte{}
+	for _, d := range all {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		require.NoError(t, enc.Encode(d))
+		files[strings.TrimPrefix(d.UID, "vpnbot-")+".json"] = buf.Bytes()
+	}
+	return files
+}
+
+func TestDashboardsAreCurrent(t *testing.T) {
+	want := generatedDashboards(t)
+	if *updateDashboards {
+		require.NoError(t, os.MkdirAll(dashboardDir, 0o755))
+		for name, content := range want {
+			require.NoError(t, os.WriteFile(filepath.Join(dashboardDir, name), content, 0o644))
+		}
+	}
+	have, err := filepath.Glob(filepath.Join(dashboardDir, "*.json"))
+	require.NoError(t, err)
+	require.Len(t, have, len(want), "dashboard files in %s", dashboardDir)
+	for name, content := range want {
+		got, err := os.ReadFile(filepath.Join(dashboardDir, name))
+		require.NoError(t, err)
+		require.Equal(t, string(content), string(got),
+			"%s is not what the generator makes: run go test -run TestDashboardsAreCurrent -update-dashboards in e2e", name)
+	}
+}
