@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	qrcode "github.com/skip2/go-qrcode"
-
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -37,8 +35,6 @@ const (
 )
 
 const (
-	// qrSize is the QR code's side in pixels, the bot-handler's size.
-	qrSize = 512
 	// maxCaption is Telegram's limit on a photo caption, in characters.
 	maxCaption = 1024
 	// urlHashBytes of the key's SHA-256 go into its dedup id: a new key for
@@ -78,7 +74,7 @@ func KeyReady(lang string, chatID int64, subscriptionID int64, panel, url string
 		return nil, fmt.Errorf("writing the key message of subscription %d: %w: caption is %d characters, more than %d",
 			subscriptionID, ErrKeyTooLong, n, maxCaption)
 	}
-	png, err := qrcode.Encode(url, qrcode.Medium, qrSize)
+	png, err := qrPNG(url)
 	if err != nil {
 		return nil, fmt.Errorf("drawing the QR code of subscription %d: %w: %w", subscriptionID, ErrKeyTooLong, err)
 	}

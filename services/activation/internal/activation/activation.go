@@ -29,6 +29,9 @@ const (
 	EventActivationFailed = "ACTIVATION_FAILED"
 	// EventKeyDelivered is a key handed to the sender.
 	EventKeyDelivered = "KEY_DELIVERED"
+	// EventKeyDeliveryFailed is a new key whose delivery failed; the
+	// iteration tries it again before it ends.
+	EventKeyDeliveryFailed = "KEY_DELIVERY_FAILED"
 	// EventKeyUndeliverable is a key that cannot be put in a message (too
 	// long); the user still sees it under "My subscription".
 	EventKeyUndeliverable = "KEY_UNDELIVERABLE"
@@ -36,13 +39,20 @@ const (
 
 // Defaults of the Config fields left zero.
 const (
-	// DefaultConcurrency matches the pool (DESIGN §1): each activation holds
-	// a connection only between its panel calls, never during one.
+	// DefaultConcurrency is the pool's size (DESIGN §1). A panel call holds
+	// no connection: the periods in progress share the pool between calls.
 	DefaultConcurrency = 4
 	DefaultBatchSize   = 100
 	DefaultRetryBase   = 5 * time.Second
 	DefaultRetryMax    = 10 * time.Minute
 )
+
+// periodsPerPanelCall is how many periods are in progress per panel call
+// allowed at once. Besides its panel call, a period is read and recorded,
+// and its key drawn and sent: with only as many periods as calls, the panel
+// would wait for that. Two suffice: in BenchmarkThroughput on a loaded
+// machine the panel's slots were busy ~0.9 of the time with 2, 4 or 8.
+const periodsPerPanelCall = 2
 
 // Provisioner is the VPN panel the worker activates on (vpn.Outline,
 // vpn.Remnawave).
@@ -50,7 +60,11 @@ type Provisioner = shop.Provisioner
 
 // Config tunes an Activator. Zero fields take the defaults.
 type Config struct {
-	// Concurrency is how many periods are activated at once.
+	// Concurrency is how many panel calls are made at once: the load the
+	// worker puts on the panel, and so the bound on its rate (Concurrency
+	// per panel latency). periodsPerPanelCall times as many periods are in
+	// progress, so that their database work and key delivery overlap the
+	// panel calls.
 	Concurrency int
 	// BatchSize is how many pending periods (and undelivered keys) one
 	// iteration takes.
@@ -88,7 +102,7 @@ type Activator struct {
 	shop  *shop.Shop
 	store store
 	js    jetstream.JetStream
-	panel Provisioner
+	panel panelSlots
 	log   zerolog.Logger
 
 	panelErrors prometheus.Counter
@@ -120,35 +134,52 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 			return nil, fmt.Errorf("registering activation metrics: %w", err)
 		}
 	}
+	cfg = cfg.withDefaults()
 	return &Activator{
-		cfg:         cfg.withDefaults(),
+		cfg:         cfg,
 		shop:        sh,
 		store:       store{pool: pool},
 		js:          js,
-		panel:       panel,
+		panel:       panelSlots{Provisioner: panel, slots: make(chan struct{}, cfg.Concurrency)},
 		log:         log,
 		panelErrors: errs.WithLabelValues(panel.Name()),
 		retries:     map[int64]retryState{},
 	}, nil
 }
 
-// Iterate is one iteration: activate the pending periods, then deliver the
-// keys not yet delivered. Its items are created, extended, failed (panel
-// errors), deferred (waiting out their retry delay), skipped (no longer
-// active), delivered and undeliverable.
+// Iterate is one iteration: activate the pending periods, each new key
+// delivered as soon as its access is recorded, then deliver the keys still
+// not delivered (left by an earlier run, or failed just now). Its items are
+// created, extended, failed (panel errors), deferred (waiting out their
+// retry delay), skipped (no longer active), delivered and undeliverable.
 func (a *Activator) Iterate(ctx context.Context) (worker.Result, error) {
-	res := worker.Result{}
+	res := &tally{res: worker.Result{}}
 	activateErr := a.activatePending(ctx, res)
 	// Deliver even when activation failed part-way: keys recorded so far
 	// are waiting for their users.
 	deliverErr := a.deliver(ctx, res)
-	return res, errors.Join(activateErr, deliverErr)
+	return res.res, errors.Join(activateErr, deliverErr)
 }
 
-// activatePending activates the pending periods, Concurrency at a time.
+// tally counts an iteration's items from several goroutines.
+type tally struct {
+	mu  sync.Mutex
+	res worker.Result
+}
+
+func (t *tally) add(item string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.res[item]++
+}
+
+// activatePending activates the pending periods, periodsPerPanelCall ×
+// Concurrency at a time, and sends each new key right away: drawing it
+// overlaps the other periods' panel calls instead of following them all.
 // Panel errors are counted and retried later, not returned: one broken
-// period must not fail the iteration of the others.
-func (a *Activator) activatePending(ctx context.Context, res worker.Result) error {
+// period must not fail the iteration of the others. A key that could not be
+// sent is logged and left to the sweep (deliver).
+func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 	subs, err := a.shop.PendingActivations(ctx, a.cfg.BatchSize)
 	if err != nil {
 		return err
@@ -156,37 +187,58 @@ func (a *Activator) activatePending(ctx context.Context, res worker.Result) erro
 	if len(subs) < a.cfg.BatchSize {
 		a.prune(subs)
 	}
-	var mu sync.Mutex
-	count := func(item string) {
-		mu.Lock()
-		res[item]++
-		mu.Unlock()
+	userIDs := make([]int64, 0, len(subs))
+	for _, sub := range subs {
+		userIDs = append(userIDs, sub.UserID)
 	}
-	sem := make(chan struct{}, a.cfg.Concurrency)
+	chats, err := a.store.Chats(ctx, userIDs)
+	if err != nil {
+		return err
+	}
+	var sent sentKeys
+	sem := make(chan struct{}, periodsPerPanelCall*a.cfg.Concurrency)
 	var wg sync.WaitGroup
 	now := a.cfg.NowFunc()
 	for _, sub := range subs {
 		if !a.due(sub.ID, now) {
-			count("deferred")
+			res.add("deferred")
 			continue
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
-			return fmt.Errorf("activating pending subscriptions: %w", context.Cause(ctx))
+			return errors.Join(fmt.Errorf("activating pending subscriptions: %w", context.Cause(ctx)), a.record(ctx, &sent))
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			count(a.activate(ctx, sub))
+			item, acc := a.activate(ctx, sub)
+			res.add(item)
+			if c, ok := chats[sub.UserID]; ok && item == "created" {
+				a.sendNew(ctx, sub, acc, c, &sent, res)
+			}
 		})
 	}
 	wg.Wait()
-	return nil
+	return a.record(ctx, &sent)
 }
 
-// activate activates one period and returns the item it counts as.
-func (a *Activator) activate(ctx context.Context, sub shop.Subscription) string {
+// sendNew sends the key of an access just made. A failure is logged, not
+// returned: the sweep that ends the iteration tries the key again.
+func (a *Activator) sendNew(ctx context.Context, sub shop.Subscription, acc shop.Access, c chat, sent *sentKeys, res *tally) {
+	k := undelivered{
+		SubscriptionID: sub.ID, UserID: sub.UserID, ChatID: c.ID, Language: c.Language,
+		ExpiresAt: sub.ExpiresAt, Panel: acc.Panel, URL: acc.URL, CreatedAt: acc.CreatedAt,
+	}
+	if err := a.send(ctx, k, sent, res); err != nil {
+		a.log.Warn().Str("event", EventKeyDeliveryFailed).Int64("subscription_id", sub.ID).Err(err).
+			Msg("key not delivered yet; retrying at the end of the iteration")
+	}
+}
+
+// activate activates one period and returns the item it counts as and, if
+// activated, its access.
+func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string, shop.Access) {
 	// A live access that is pending is behind its period's expiry: Activate
 	// extends it, and the user keeps the key they have.
 	extension := sub.Access != nil && sub.Access.RevokedAt == nil
@@ -196,7 +248,7 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) string 
 	case errors.Is(err, shop.ErrNotActive):
 		a.forget(sub.ID)
 		log.Info().Err(err).Msg("subscription no longer active; not activated")
-		return "skipped"
+		return "skipped", shop.Access{}
 	case err != nil:
 		failures, next := a.failed(sub.ID)
 		if isPanelError(err) {
@@ -204,18 +256,18 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) string 
 		}
 		log.Warn().Str("event", EventActivationFailed).Err(err).Int("failures", failures).
 			Time("retry_after", next).Msg("activation failed; retrying later")
-		return "failed"
+		return "failed", shop.Access{}
 	}
 	a.forget(sub.ID)
 	// The key's URL is a credential: it goes to the user only.
 	if extension {
 		log.Info().Str("event", EventAccessExtended).Str("access_id", acc.ExternalID).
 			Time("expires_at", sub.ExpiresAt).Msg("access extended on the panel")
-		return "extended"
+		return "extended", acc
 	}
 	log.Info().Str("event", EventAccessCreated).Str("access_id", acc.ExternalID).
 		Time("expires_at", sub.ExpiresAt).Msg("access created")
-	return "created"
+	return "created", acc
 }
 
 // isPanelError tells a failure of the panel (what the panel-errors metric
@@ -274,3 +326,45 @@ func (a *Activator) prune(pending []shop.Subscription) {
 		}
 	}
 }
+
+// panelSlots is a Provisioner that makes at most cap(slots) calls to the
+// panel at once, however many periods are in progress.
+type panelSlots struct {
+	Provisioner
+	slots chan struct{}
+}
+
+func (p panelSlots) Create(ctx context.Context, period vpn.Period) (vpn.Access, error) {
+	if err := p.acquire(ctx); err != nil {
+		return vpn.Access{}, err
+	}
+	defer p.release()
+	return p.Provisioner.Create(ctx, period)
+}
+
+func (p panelSlots) Extend(ctx context.Context, accessID string, expiresAt time.Time) error {
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	defer p.release()
+	return p.Provisioner.Extend(ctx, accessID, expiresAt)
+}
+
+func (p panelSlots) Revoke(ctx context.Context, accessID string) error {
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	defer p.release()
+	return p.Provisioner.Revoke(ctx, accessID)
+}
+
+func (p panelSlots) acquire(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a %s call: %w", p.Name(), context.Cause(ctx))
+	}
+}
+
+func (p panelSlots) release() { <-p.slots }

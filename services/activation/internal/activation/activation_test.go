@@ -12,7 +12,10 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
@@ -74,6 +77,55 @@ func TestThreeInstancesMakeOneKeyAndOneMessagePerSubscription(t *testing.T) {
 		require.NotNil(t, e.access(t, s.ID))
 	}
 	require.Len(t, msgs, len(subs))
+}
+
+// The panel gets at most Concurrency calls at once, however many periods
+// are in progress, and every key is still delivered once.
+func TestThePanelGetsAtMostConcurrencyCallsAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	e.outline.Inject(outline.Fault{Route: "PUT /access-keys/{id}", Latency: 20 * time.Millisecond})
+	counted := &inFlightPanel{Provisioner: e.panel}
+	e.panel = counted
+	in := e.instance(t, activation.Config{Concurrency: 3})
+	const periods = 24
+	for range periods {
+		e.trial(t, newUserID(), "en")
+	}
+
+	res := iterate(t, in)
+	require.Equal(t, periods, res["created"])
+	require.Equal(t, periods, res["delivered"])
+	require.Len(t, e.messages(t), periods)
+	most := counted.most()
+	require.LessOrEqual(t, most, 3, "more panel calls at once than the concurrency")
+	require.GreaterOrEqual(t, most, 2, "the calls never overlapped: the count proves nothing")
+}
+
+// inFlightPanel records the most create calls it had in flight at once.
+type inFlightPanel struct {
+	activation.Provisioner
+	mu             sync.Mutex
+	inFlight, peak int
+}
+
+func (p *inFlightPanel) Create(ctx context.Context, period vpn.Period) (vpn.Access, error) {
+	p.mu.Lock()
+	p.inFlight++
+	p.peak = max(p.peak, p.inFlight)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+	return p.Provisioner.Create(ctx, period)
+}
+
+func (p *inFlightPanel) most() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peak
 }
 
 func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T) {
@@ -205,4 +257,30 @@ func TestAKeyRecordedButNotDeliveredIsDeliveredByTheNextIteration(t *testing.T) 
 	msgs := e.messages(t)
 	require.Len(t, msgs, 1, "messages: %v", msgs)
 	require.Equal(t, sub.UserID, msgs[0].GetChatId(), describe(msgs[0]))
+}
+
+func TestKeysTheOutboxRefusedAreDeliveredByTheNextIteration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{})
+	const periods = 3
+	for range periods {
+		e.trial(t, newUserID(), "en")
+	}
+	require.NoError(t, e.js.DeleteStream(t.Context(), outbox.Stream))
+
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	res, err := in.a.Iterate(ctx)
+	require.Error(t, err, "keys that did not reach the sender fail the iteration")
+	require.Equal(t, periods, res["created"], "activated all the same")
+	require.Zero(t, res["delivered"])
+	require.Len(t, in.logs.Events(t, activation.EventKeyDeliveryFailed), periods)
+
+	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	res = iterate(t, in)
+	require.Zero(t, res["created"])
+	require.Equal(t, periods, res["delivered"], "the keys were not recorded as delivered")
+	require.Len(t, e.messages(t), periods)
+	require.Zero(t, iterate(t, in)["delivered"], "and now they are")
 }

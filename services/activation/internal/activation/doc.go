@@ -5,16 +5,20 @@
 // One iteration:
 //
 //  1. takes up to BatchSize periods waiting for the panel
-//     (shop.PendingActivations) and activates them, Concurrency at a time
-//     (shop.Activate: create the access, or extend it on the panel when the
-//     period was paid for again; the panel is called outside any
-//     transaction);
-//  2. delivers the keys not yet delivered: for every live access without a
-//     "key" row in notifications_sent, a notify.KeyReady message to the
-//     sender (OUTBOX), then the row. An extension keeps the access, so it
-//     sends nothing.
+//     (shop.PendingActivations) and activates them (shop.Activate: create
+//     the access, or extend it on the panel when the period was paid for
+//     again; the panel is called outside any transaction), with at most
+//     Concurrency panel calls at once;
+//  2. as soon as a new access is recorded, delivers its key: a
+//     notify.KeyReady message to the sender (OUTBOX). Once all are done,
+//     one statement records the keys sent ("key" rows in
+//     notifications_sent). An extension keeps the access, so it sends
+//     nothing;
+//  3. delivers the keys still not delivered: every live access without its
+//     "key" row (an earlier run killed before delivering, or a delivery
+//     that failed in step 2).
 //
-// Step 2 does not depend on step 1 having run in the same process: an
+// Step 3 does not depend on steps 1 and 2 having run in the same process: an
 // iteration killed after recording an access and before publishing its key
 // leaves an undelivered access, which the next iteration (of any replica)
 // delivers. Several replicas may activate and deliver the same period at

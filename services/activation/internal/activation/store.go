@@ -62,13 +62,42 @@ func (s store) Undelivered(ctx context.Context, now time.Time, limit int) ([]und
 	return keys, nil
 }
 
-// MarkDelivered records that the key of the access made at createdAt was
-// handed to the sender. Recording it twice (two replicas) is not an error.
-func (s store) MarkDelivered(ctx context.Context, subscriptionID int64, createdAt time.Time) error {
+// MarkDelivered records that the keys of the accesses made at
+// accessesMade[i] for subscriptionIDs[i] were handed to the sender.
+// Recording one twice (two replicas) is not an error.
+func (s store) MarkDelivered(ctx context.Context, subscriptionIDs []int64, accessesMade []time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO notifications_sent (subscription_id, kind, expires_at)
-		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, subscriptionID, kindKey, createdAt)
+		SELECT k.subscription_id, $2, k.made FROM unnest($1::bigint[], $3::timestamptz[]) AS k(subscription_id, made)
+		ON CONFLICT DO NOTHING`, subscriptionIDs, kindKey, accessesMade)
 	if err != nil {
-		return fmt.Errorf("recording the key of subscription %d delivered: %w", subscriptionID, err)
+		return fmt.Errorf("recording %d keys delivered: %w", len(subscriptionIDs), err)
 	}
 	return nil
+}
+
+// chat is where a user's messages go, and in which language.
+type chat struct {
+	ID       int64
+	Language string
+}
+
+// Chats returns the chats of those of userIDs who have one, by user id.
+func (s store) Chats(ctx context.Context, userIDs []int64) (map[int64]chat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, chat_id, language FROM users WHERE id = ANY($1) AND chat_id IS NOT NULL`, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("reading the chats of %d users: %w", len(userIDs), err)
+	}
+	chats := map[int64]chat{}
+	var (
+		userID int64
+		c      chat
+	)
+	_, err = pgx.ForEachRow(rows, []any{&userID, &c.ID, &c.Language}, func() error {
+		chats[userID] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the chats of %d users: %w", len(userIDs), err)
+	}
+	return chats, nil
 }

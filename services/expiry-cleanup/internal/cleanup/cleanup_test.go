@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
@@ -105,6 +107,54 @@ func TestThreeInstancesRevokeAndNotifyEachPeriodOnce(t *testing.T) {
 	}
 }
 
+// The panel gets at most Concurrency revocations at once, however many
+// periods are in progress.
+func TestThePanelGetsAtMostConcurrencyRevocationsAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	const periods = 24
+	for range periods {
+		e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
+	}
+	e.outline.Inject(outline.Fault{Route: e.revokeRoute(), Latency: 20 * time.Millisecond})
+	counted := &inFlightPanel{Provisioner: e.panel}
+	e.panel = counted
+	in := e.instance(t, cleanup.Config{Concurrency: 3})
+
+	res := iterateOK(t, in)
+	require.Equal(t, periods, res[cleanup.ItemRevoked])
+	require.Empty(t, e.outline.Keys(), "every key is gone from the panel")
+	most := counted.most()
+	require.LessOrEqual(t, most, 3, "more revocations at once than the concurrency")
+	require.GreaterOrEqual(t, most, 2, "the revocations never overlapped: the count proves nothing")
+}
+
+// inFlightPanel records the most revocations it had in flight at once.
+type inFlightPanel struct {
+	cleanup.Provisioner
+	mu             sync.Mutex
+	inFlight, peak int
+}
+
+func (p *inFlightPanel) Revoke(ctx context.Context, accessID string) error {
+	p.mu.Lock()
+	p.inFlight++
+	p.peak = max(p.peak, p.inFlight)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+	return p.Provisioner.Revoke(ctx, accessID)
+}
+
+func (p *inFlightPanel) most() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peak
+}
+
 func TestAPanelDownIsRetriedAndNoKeyOutlivesGraceOnceItIsBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "outline")
@@ -171,6 +221,29 @@ func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T
 	got := e.sub(t, sub.ID)
 	require.Equal(t, shop.StatusRevoked, got.Status)
 	require.False(t, e.onPanel(t, got))
+}
+
+func TestNoticesTheOutboxRefusedAreSentByTheNextIteration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, cleanup.Config{Concurrency: 2})
+	const periods = 5
+	for range periods {
+		e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
+	}
+	require.NoError(t, e.js.DeleteStream(t.Context(), outbox.Stream))
+
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	res, err := in.c.Iterate(ctx)
+	require.Error(t, err, "notices that did not reach the sender fail the iteration")
+	require.Equal(t, periods, res[cleanup.ItemRevoked], "revoked all the same")
+	require.Zero(t, res[cleanup.ItemNotified])
+
+	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	res = iterateOK(t, in)
+	require.Equal(t, periods, res[cleanup.ItemNotified], "the refused notices were released for the next iteration")
+	require.Len(t, e.messages(t), periods)
 }
 
 func TestAPaymentInGraceKeepsTheKey(t *testing.T) {

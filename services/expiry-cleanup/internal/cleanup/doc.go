@@ -5,21 +5,21 @@
 // One iteration:
 //
 //  1. takes up to BatchSize periods expired for longer than Grace
-//     (shop.ExpiredUnrevoked) and revokes them, Concurrency at a time: claim
-//     the period (store.ClaimRevocation, so of several replicas one revokes
-//     it), then shop.Revoke, which removes the access from the panel with no
-//     transaction open and marks it and the period revoked in one short
-//     transaction. A panel error changes nothing in the database and
-//     releases the claim: the next iteration retries. A period paid for
-//     meanwhile (shop.ErrRenewed) stays active and gets no notice;
-//     activation makes it a new key;
+//     (shop.ExpiredUnrevoked) and revokes them, with at most Concurrency
+//     panel calls at once: claim the period (store.ClaimRevocation, so of
+//     several replicas one revokes it), then shop.Revoke, which removes the
+//     access from the panel with no transaction open and marks it and the
+//     period revoked in one short transaction. A panel error changes
+//     nothing in the database and releases the claim: the next iteration
+//     retries. A period paid for meanwhile (shop.ErrRenewed) stays active
+//     and gets no notice; activation makes it a new key;
 //  2. tells the users of periods revoked in the last NoticeWindow that their
 //     key no longer works (notify.SubscriptionEnded, through the sender):
 //     each notice is claimed in notifications_sent by the statement that
-//     selects it, then published with a stable dedup id; a failed publish
-//     releases the claim. This step reads the database, not step 1's
-//     results, so a notice whose iteration died after the revocation is
-//     sent by the next one;
+//     selects it, then published (Concurrency at a time) with a stable
+//     dedup id; a failed publish releases the claim. This step reads the
+//     database, not step 1's results, so a notice whose iteration died
+//     after the revocation is sent by the next one;
 //  3. every ReconcileEvery-th iteration, reconciles the panel with the
 //     database: an access of ours on the panel (vpn List: by our name
 //     prefix) that no live access of an active period backs is an orphan,

@@ -11,10 +11,11 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
-// revokeExpired revokes the periods due, Concurrency at a time. A period
-// that fails does not stop the others; the failures are returned together,
-// after all were tried, so the iteration's outcome tells on-call that
-// accesses are outliving their periods.
+// revokeExpired revokes the periods due, periodsPerPanelCall × Concurrency
+// at a time (at most Concurrency in a panel call). A period that fails does
+// not stop the others; the failures are returned together, after all were
+// tried, so the iteration's outcome tells on-call that accesses are
+// outliving their periods.
 func (c *Cleaner) revokeExpired(ctx context.Context, res worker.Result) error {
 	subs, err := c.shop.ExpiredUnrevoked(ctx, c.cfg.Grace, c.cfg.BatchSize)
 	if err != nil {
@@ -25,7 +26,7 @@ func (c *Cleaner) revokeExpired(ctx context.Context, res worker.Result) error {
 		failures []error
 		overdue  time.Duration
 	)
-	sem := make(chan struct{}, c.cfg.Concurrency)
+	sem := make(chan struct{}, periodsPerPanelCall*c.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, sub := range subs {
 		select {
