@@ -22,6 +22,7 @@ run: ## run the whole system locally (embedded NATS, PostgreSQL, every service, 
 .PHONY: test
 test: ## every module's tests against real PostgreSQL and embedded NATS, plus standalone builds and lint
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-chromium.sh
 	@$(MAKE) --no-print-directory lint standalone check-budget check-alerts
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $${m#$(CURDIR)/}"; \

@@ -43,10 +43,21 @@ func Build(ctx context.Context, root, binDir string, names ...string) error {
 	return nil
 }
 
+// buildWaitDelay is how long an interrupted go build gets to end before it
+// is killed.
+const buildWaitDelay = 10 * time.Second
+
 // BuildPackage compiles the main package in dir into the binary out.
 func BuildPackage(ctx context.Context, dir, out string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
 	cmd.Dir = dir
+	// When ctx ends (a Ctrl-C while building), go and the compilers and
+	// linker it started are interrupted together, as their own process
+	// group: go does not wait for them, so signalling go alone leaves them
+	// running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = buildWaitDelay
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s: %w\n%s", dir, err, output)
 	}

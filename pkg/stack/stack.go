@@ -130,6 +130,28 @@ type Config struct {
 	// GlobalRate and ChatRate are the sandbox's flood limits in sending
 	// calls per second (0 = the sandbox's defaults, -1 = unlimited).
 	GlobalRate, ChatRate float64
+	// TelegramAPIURL is a Bot API to use instead of the sandbox Telegram,
+	// such as https://api.telegram.org with a real bot's Token; the Stack
+	// then starts no sandbox Telegram and Sandbox is nil.
+	TelegramAPIURL string
+	// WebhookPublicURL is how the Bot API at TelegramAPIURL reaches the
+	// gateway (which listens on GatewayAddr); without it the gateway
+	// long-polls getUpdates instead (GATEWAY_MODE=poll). The sandbox
+	// Telegram always delivers to the gateway's own address.
+	WebhookPublicURL string
+	// CryptoPayAPIURL is a Crypto Pay API to use, with CryptoPayToken,
+	// instead of the sandbox; the Stack then starts no sandbox Crypto Pay and
+	// CryptoPay is nil.
+	CryptoPayAPIURL string
+	// PanelEnv is the VPN panel's environment for activation and
+	// expiry-cleanup (VPN_PANEL, OUTLINE_API_URL, REMNAWAVE_URL… of
+	// pkg/vpn) instead of the sandbox Outline; the Stack then starts no
+	// sandbox Outline and Outline is nil.
+	PanelEnv []string
+	// OpsPort, when set, is the first of a block of ports for the services'
+	// ops endpoints, at the offsets of opsOffset, so that they stay the same
+	// across runs; 0 takes a free port for each.
+	OpsPort int
 	// Env is added to every service's environment, after the Stack's own
 	// settings, so it may override them (e.g. "HANDLER_TIMEOUT=2s").
 	Env []string
@@ -195,14 +217,14 @@ func (c Config) withDefaults() (Config, error) {
 // goroutines.
 type Stack struct {
 	// Sandbox is the fake Telegram: fake users write to the bot through it,
-	// and it records what the bot sent.
+	// and it records what the bot sent. Nil with Config.TelegramAPIURL.
 	Sandbox *sandboxtg.Server
 	// CryptoPay is the fake Crypto Pay the bot-handler makes invoices with
 	// (CRYPTOPAY_API_URL); tests pay them with MarkPaid. It sends no
-	// webhook until SetWebhook.
+	// webhook until SetWebhook. Nil with Config.CryptoPayAPIURL.
 	CryptoPay *sandboxcp.Server
 	// Outline is the fake Outline panel (APIURL, CertSHA256) for whoever
-	// activates VPN access; no service of the Stack calls it yet.
+	// activates VPN access. Nil with Config.PanelEnv.
 	Outline *sandboxoutline.Server
 	// NATSURL is the embedded broker's client URL; it stays the same across
 	// StopNATS and StartNATS.
@@ -277,25 +299,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.natsPort = srv.Addr().(*net.TCPAddr).Port
 	s.NATSURL = srv.ClientURL()
 
-	s.Sandbox = sandboxtg.New(sandboxtg.Config{
-		Token:         cfg.Token,
-		FirstUpdateID: cfg.FirstUpdateID,
-		GlobalRate:    cfg.GlobalRate,
-		ChatRate:      cfg.ChatRate,
-		Log:           cfg.Log,
-	})
-	if err := s.Sandbox.Start(cfg.SandboxAddr); err != nil {
-		return nil, err
-	}
-	s.CryptoPay = sandboxcp.New(sandboxcp.Config{Token: cfg.CryptoPayToken, Log: cfg.Log})
-	if err := s.CryptoPay.Start(cfg.CryptoPayAddr); err != nil {
-		return nil, err
-	}
-	s.Outline, err = sandboxoutline.New(sandboxoutline.Config{Log: cfg.Log})
-	if err != nil {
-		return nil, fmt.Errorf("starting the outline sandbox: %w", err)
-	}
-	if err := s.Outline.Start(cfg.OutlineAddr); err != nil {
+	if err := s.startSandboxes(); err != nil {
 		return nil, err
 	}
 
@@ -310,23 +314,24 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	s.GatewayURL = "http://" + dialable(cfg.GatewayAddr)
 	s.WebhookURL = s.GatewayURL + "/telegram/webhook"
-	gwOps, err := FreeAddr()
+	gwOps, err := s.opsAddr(Gateway)
 	if err != nil {
 		return nil, err
 	}
-	s.gateway = &service{name: Gateway, label: Gateway, opsAddr: gwOps, env: s.env(
-		"INSTANCE="+Gateway,
-		"OPS_ADDR="+gwOps,
-		"HTTP_ADDR="+cfg.GatewayAddr,
-		"TELEGRAM_WEBHOOK_SECRET="+cfg.WebhookSecret,
-		"WEBHOOK_PUBLIC_URL="+s.GatewayURL,
-		"CRYPTOPAY_TOKEN="+cfg.CryptoPayToken,
-	)}
+	s.gateway = &service{name: Gateway, label: Gateway, opsAddr: gwOps, env: s.env(append([]string{
+		"INSTANCE=" + Gateway,
+		"OPS_ADDR=" + gwOps,
+		"HTTP_ADDR=" + cfg.GatewayAddr,
+		"TELEGRAM_WEBHOOK_SECRET=" + cfg.WebhookSecret,
+		"CRYPTOPAY_TOKEN=" + cfg.CryptoPayToken,
+	}, s.receiveEnv()...)...)}
 	if err := s.run(ctx, s.gateway); err != nil {
 		return nil, err
 	}
-	if err := s.waitWebhook(ctx); err != nil {
-		return nil, err
+	if s.Sandbox != nil {
+		if err := s.waitWebhook(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	for i := range cfg.BotHandlers {
@@ -334,7 +339,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	senderOps, err := FreeAddr()
+	senderOps, err := s.opsAddr(Sender)
 	if err != nil {
 		return nil, err
 	}
@@ -350,17 +355,111 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	s.log.Info().Str("nats", s.NATSURL).Str("sandbox", s.Sandbox.URL()).Str("gateway", s.GatewayURL).
-		Str("cryptopay", s.CryptoPay.URL()).Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
+	s.log.Info().Str("nats", s.NATSURL).Str("telegram", s.telegramURL()).Str("gateway", s.GatewayURL).
+		Str("cryptopay", s.cryptoPayURL()).Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
 	return s, nil
+}
+
+// startSandboxes starts the sandbox Telegram, Crypto Pay and Outline, each
+// unless Config names the real one to use instead.
+func (s *Stack) startSandboxes() error {
+	cfg := s.cfg
+	if cfg.TelegramAPIURL == "" {
+		s.Sandbox = sandboxtg.New(sandboxtg.Config{
+			Token:         cfg.Token,
+			FirstUpdateID: cfg.FirstUpdateID,
+			GlobalRate:    cfg.GlobalRate,
+			ChatRate:      cfg.ChatRate,
+			Log:           cfg.Log,
+		})
+		if err := s.Sandbox.Start(cfg.SandboxAddr); err != nil {
+			return err
+		}
+	}
+	if cfg.CryptoPayAPIURL == "" {
+		s.CryptoPay = sandboxcp.New(sandboxcp.Config{Token: cfg.CryptoPayToken, Log: cfg.Log})
+		if err := s.CryptoPay.Start(cfg.CryptoPayAddr); err != nil {
+			return err
+		}
+	}
+	if len(cfg.PanelEnv) == 0 {
+		var err error
+		s.Outline, err = sandboxoutline.New(sandboxoutline.Config{Log: cfg.Log})
+		if err != nil {
+			return fmt.Errorf("starting the outline sandbox: %w", err)
+		}
+		if err := s.Outline.Start(cfg.OutlineAddr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// telegramURL is the Bot API the services call: the sandbox's or Config's.
+func (s *Stack) telegramURL() string {
+	if s.Sandbox != nil {
+		return s.Sandbox.URL()
+	}
+	return s.cfg.TelegramAPIURL
+}
+
+// cryptoPayURL is the Crypto Pay API the services call: the sandbox's or Config's.
+func (s *Stack) cryptoPayURL() string {
+	if s.CryptoPay != nil {
+		return s.CryptoPay.URL()
+	}
+	return s.cfg.CryptoPayAPIURL
+}
+
+// receiveEnv is how the gateway receives updates: the sandbox delivers to its
+// own address; a real Bot API to WebhookPublicURL, or the gateway polls.
+func (s *Stack) receiveEnv() []string {
+	switch {
+	case s.Sandbox != nil:
+		return []string{"GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL=" + s.GatewayURL}
+	case s.cfg.WebhookPublicURL != "":
+		return []string{"GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL=" + s.cfg.WebhookPublicURL}
+	default:
+		return []string{"GATEWAY_MODE=poll", "WEBHOOK_PUBLIC_URL="}
+	}
+}
+
+// opsOffset places each service's ops endpoint in the block at
+// Config.OpsPort; bot-handler replica i takes opsOffset[BotHandler]+i.
+var opsOffset = map[string]int{
+	Gateway: 0, Sender: 1, Activation: 2, PaymentWatcher: 3, Reminders: 4, TrialNotifier: 5, ExpiryCleanup: 6,
+	BotHandler: 10,
+}
+
+// opsAddr is the ops address for the service labelled label (bot-handler-N
+// for a replica): in the block at Config.OpsPort, or a free port.
+func (s *Stack) opsAddr(label string) (string, error) {
+	if s.cfg.OpsPort == 0 {
+		return FreeAddr()
+	}
+	offset, ok := opsOffset[label]
+	if i, found := strings.CutPrefix(label, BotHandler+"-"); found {
+		n, err := strconv.Atoi(i)
+		if err != nil {
+			return "", fmt.Errorf("ops port of %s: %w", label, err)
+		}
+		offset, ok = opsOffset[BotHandler]+n, true
+	}
+	if !ok {
+		return "", fmt.Errorf("ops port of %s: unknown service", label)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.OpsPort+offset)), nil
 }
 
 // startWorkers starts the background workers, each its own process.
 func (s *Stack) startWorkers(ctx context.Context) error {
-	panel := []string{
-		"VPN_PANEL=outline",
-		"OUTLINE_API_URL=" + s.Outline.APIURL(),
-		"OUTLINE_CERT_SHA256=" + s.Outline.CertSHA256(),
+	panel := s.cfg.PanelEnv
+	if s.Outline != nil {
+		panel = []string{
+			"VPN_PANEL=outline",
+			"OUTLINE_API_URL=" + s.Outline.APIURL(),
+			"OUTLINE_CERT_SHA256=" + s.Outline.CertSHA256(),
+		}
 	}
 	workers := []struct {
 		name string
@@ -369,17 +468,20 @@ func (s *Stack) startWorkers(ctx context.Context) error {
 		{Activation, append([]string{"WORKER_INTERVAL=5s"}, panel...)},
 		{PaymentWatcher, []string{
 			"CRYPTOPAY_TOKEN=" + s.cfg.CryptoPayToken,
-			"CRYPTOPAY_API_URL=" + s.CryptoPay.URL(),
+			"CRYPTOPAY_API_URL=" + s.cryptoPayURL(),
 			"WORKER_INTERVAL=10s",
 		}},
 		{Reminders, []string{"WORKER_INTERVAL=30s"}},
 		{TrialNotifier, []string{"WORKER_INTERVAL=30s"}},
 		{ExpiryCleanup, append([]string{"WORKER_INTERVAL=30s"}, panel...)},
 	}
-	// Crypto Pay reports paid invoices to the gateway, as in production.
-	s.CryptoPay.SetWebhook(s.GatewayURL + "/cryptopay/webhook")
+	// Crypto Pay reports paid invoices to the gateway, as in production (a
+	// real Crypto Pay app has its webhook URL set in @CryptoBot).
+	if s.CryptoPay != nil {
+		s.CryptoPay.SetWebhook(s.GatewayURL + "/cryptopay/webhook")
+	}
 	for _, w := range workers {
-		ops, err := FreeAddr()
+		ops, err := s.opsAddr(w.name)
 		if err != nil {
 			return err
 		}
@@ -402,7 +504,7 @@ func (s *Stack) env(own ...string) []string {
 		"NATS_URL=" + s.NATSURL,
 		"DATABASE_URL=" + s.cfg.DatabaseURL,
 		"TELEGRAM_BOT_TOKEN=" + s.cfg.Token,
-		"TELEGRAM_API_URL=" + s.Sandbox.URL(),
+		"TELEGRAM_API_URL=" + s.telegramURL(),
 	}
 	env = append(env, own...)
 	return append(env, s.cfg.Env...)
@@ -622,6 +724,35 @@ func (s *Stack) Running(service string, replica int) bool {
 	return svc != nil && svc.proc != nil
 }
 
+// ServiceID names one long-running service process of a Stack, as Kill,
+// Start, Running and OpsURL take it.
+type ServiceID struct {
+	Name    string `json:"name"`    // e.g. Gateway or BotHandler
+	Replica int    `json:"replica"` // the BotHandler replica; 0 for the others
+	Label   string `json:"label"`   // its output prefix, e.g. bot-handler-0
+}
+
+// Services lists the long-running services in start order, running or not.
+func (s *Stack) Services() []ServiceID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ServiceID
+	add := func(svc *service, replica int) {
+		if svc != nil {
+			out = append(out, ServiceID{Name: svc.name, Replica: replica, Label: svc.label})
+		}
+	}
+	add(s.gateway, 0)
+	for i, h := range s.handlers {
+		add(h, i)
+	}
+	add(s.sender, 0)
+	for _, w := range s.workers {
+		add(w, 0)
+	}
+	return out
+}
+
 // take detaches a running service's process, for the caller to end.
 func (s *Stack) take(service string, replica int) (*procs.Proc, error) {
 	s.mu.Lock()
@@ -676,16 +807,16 @@ func (s *Stack) startBotHandler(ctx context.Context, i int) error {
 	s.mu.Unlock()
 
 	if svc == nil {
-		ops, err := FreeAddr()
+		label := BotHandler + "-" + strconv.Itoa(i)
+		ops, err := s.opsAddr(label)
 		if err != nil {
 			return err
 		}
-		label := BotHandler + "-" + strconv.Itoa(i)
 		svc = &service{name: BotHandler, label: label, opsAddr: ops, env: s.env(
 			"INSTANCE="+label,
 			"OPS_ADDR="+ops,
 			"CRYPTOPAY_TOKEN="+s.cfg.CryptoPayToken,
-			"CRYPTOPAY_API_URL="+s.CryptoPay.URL(),
+			"CRYPTOPAY_API_URL="+s.cryptoPayURL(),
 			"ADMIN_IDS="+joinIDs(s.cfg.AdminIDs),
 			"SUPPORT_CONTACT="+s.cfg.SupportContact,
 		)}

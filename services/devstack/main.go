@@ -1,7 +1,14 @@
 // Command devstack is `make run`: the whole system on one machine — an
-// embedded NATS with JetStream kept under .data/, the local PostgreSQL, the
-// migrations, every service as its own process with its output prefixed by its
-// name, and the sandbox Telegram that a person (or curl) talks to.
+// embedded NATS with JetStream kept under .data/, PostgreSQL (the server at
+// DATABASE_URL, else a private cluster under .data/postgres), the migrations,
+// every service as its own process with its output prefixed by its name, and
+// the sandbox Telegram that a person (or curl) talks to — or real Telegram,
+// Crypto Pay and VPN panel, each when configured.
+//
+// Ctrl-C (SIGINT) or SIGTERM stops every service, then the broker and the
+// private cluster, and exits 0. The services run in process groups of their
+// own, so a terminal's Ctrl-C reaches the devstack only, which stops them in
+// order.
 package main
 
 import (
@@ -27,11 +34,26 @@ import (
 type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" secret:"dsn"`
 	Dir         string `env:"DEVSTACK_DIR"`
+	// SandboxAddr is where the sandbox web app listens (the chat, the
+	// status page, the switches, and the sandbox Telegram's /sandbox/ API).
 	SandboxAddr string `env:"SANDBOX_ADDR"`
+	// BotAPIAddr is where the sandbox Telegram's Bot API listens, for the
+	// services (TELEGRAM_API_URL).
+	BotAPIAddr  string `env:"SANDBOX_BOTAPI_ADDR"`
 	GatewayAddr string `env:"GATEWAY_ADDR"`
 	NATSPort    int    `env:"DEVSTACK_NATS_PORT"`
 	BotHandlers int    `env:"BOT_HANDLERS"`
 	LogLevel    string `env:"LOG_LEVEL"`
+	// PGPort is the private PostgreSQL cluster's port, used when no server
+	// answers at DatabaseURL.
+	PGPort int `env:"DEVSTACK_PG_PORT"`
+	// OpsPort is the first of the services' ops ports (0: free ports).
+	OpsPort       int    `env:"DEVSTACK_OPS_PORT"`
+	CryptoPayAddr string `env:"DEVSTACK_CRYPTOPAY_ADDR"`
+	OutlineAddr   string `env:"DEVSTACK_OUTLINE_ADDR"`
+	// TimeScale is ScaleDemo or ScaleReal.
+	TimeScale string `env:"DEVSTACK_TIME_SCALE"`
+	Real
 }
 
 func main() {
@@ -43,7 +65,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context) (err error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return err
@@ -56,11 +78,19 @@ func run(ctx context.Context) error {
 		DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot?sslmode=disable",
 		Dir:         filepath.Join(root, ".data"),
 		SandboxAddr: "127.0.0.1:8080",
+		// Any free port: the services are told it, and people reach the
+		// sandbox through the web app at SandboxAddr.
+		BotAPIAddr:  "127.0.0.1:0",
 		GatewayAddr: "127.0.0.1:8081",
 		// Not 4222: a machine's own (possibly older) NATS often sits there.
 		NATSPort:    4233,
 		BotHandlers: 1,
 		LogLevel:    "info",
+		// Beside the machine's own server, which may be at 5432.
+		PGPort:        5433,
+		CryptoPayAddr: "127.0.0.1:0",
+		OutlineAddr:   "127.0.0.1:0",
+		TimeScale:     ScaleDemo,
 	})
 	if err != nil {
 		return err
@@ -70,33 +100,62 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
-	if err := ensureDatabase(ctx, cfg.DatabaseURL); err != nil {
+	scaleEnv, err := timeScaleEnv(cfg.TimeScale)
+	if err != nil {
+		return err
+	}
+	dsn, stopPostgres, err := setupPostgres(ctx, log, cfg.DatabaseURL, cfg.Dir, cfg.PGPort)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: the services stop before their database.
+	defer func() { err = errors.Join(err, stopPostgres()) }()
+	if err := ensureDatabase(ctx, dsn); err != nil {
 		return err
 	}
 
 	log.Info().Msg("building the services and starting the system…")
-	st, err := stack.Start(ctx, stack.Config{
-		Dir:         cfg.Dir,
-		Root:        root,
-		DatabaseURL: cfg.DatabaseURL,
-		NATSPort:    cfg.NATSPort,
-		SandboxAddr: cfg.SandboxAddr,
-		GatewayAddr: cfg.GatewayAddr,
-		BotHandlers: cfg.BotHandlers,
-		Workers:     true,
+	sc := stack.Config{
+		Dir:           cfg.Dir,
+		Root:          root,
+		DatabaseURL:   dsn,
+		NATSPort:      cfg.NATSPort,
+		SandboxAddr:   cfg.BotAPIAddr,
+		GatewayAddr:   cfg.GatewayAddr,
+		CryptoPayAddr: cfg.CryptoPayAddr,
+		OutlineAddr:   cfg.OutlineAddr,
+		OpsPort:       cfg.OpsPort,
+		BotHandlers:   cfg.BotHandlers,
+		Workers:       true,
 		// The database keeps the bot's inbox across runs; the sandbox must
 		// not hand out update ids it already used, as Telegram never does.
 		FirstUpdateID: time.Now().UnixMilli(),
+		Env:           scaleEnv,
 		Output:        os.Stdout,
 		Log:           log,
-	})
+	}
+	cfg.Real.apply(&sc, os.Environ())
+	st, err := stack.Start(ctx, sc)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C while starting: Start has stopped what it started.
+			log.Info().Msg("interrupted while starting; everything stopped")
+			return nil
+		}
 		return err
 	}
-	printWelcome(st)
+	app, err := serveWeb(log, st, cfg.SandboxAddr)
+	if err != nil {
+		return errors.Join(err, st.Close())
+	}
+	printWelcome(st, sc, cfg.TimeScale, app)
 	<-ctx.Done()
 	log.Info().Msg("stopping every service…")
-	return st.Close()
+	// The web app first, so no switch or start races the stop; its
+	// service starts in flight end with the stack.
+	err = errors.Join(app.Shutdown(), st.Close())
+	app.Close()
+	return err
 }
 
 // ensureDatabase creates the database of dsn when the server has none by that name.
@@ -109,7 +168,7 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 	cfg.Database = "postgres"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("connecting to PostgreSQL at %s:%d (scripts/ensure-postgres.sh starts or installs one): %w", cfg.Host, cfg.Port, err)
+		return fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
 	defer conn.Close(ctx)
 	var exists bool
@@ -129,25 +188,48 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 	return nil
 }
 
-func printWelcome(st *stack.Stack) {
-	sb, cp := st.Sandbox.URL(), st.CryptoPay.URL()
+func printWelcome(st *stack.Stack, sc stack.Config, scale string, app *webApp) {
+	telegram, cryptoPay, panel := mode(sc)
 	fmt.Printf(`
-vpnbot is running: gateway %s, sandbox Telegram %s, NATS %s.
+vpnbot is running: gateway %s, NATS %s.
+Telegram: %s. Crypto Pay: %s. VPN panel: %s.
 Ops endpoints (/livez /readyz /metrics): gateway %s, bot-handler %s, sender %s,
 activation %s, payment-watcher %s, reminders %s, trial-notifier %s, expiry-cleanup %s.
-Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
-  pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
-Sandbox Outline panel, as its installer prints it: %s
-
-Act as Telegram user 42:
+`, st.GatewayURL, st.NATSURL, telegram, cryptoPay, panel,
+		st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0), st.OpsURL(stack.Sender, 0),
+		st.OpsURL(stack.Activation, 0), st.OpsURL(stack.PaymentWatcher, 0),
+		st.OpsURL(stack.Reminders, 0), st.OpsURL(stack.TrialNotifier, 0), st.OpsURL(stack.ExpiryCleanup, 0))
+	if app != nil {
+		fmt.Printf(`
+Open %s to chat with the bot as a Telegram user (any user id), and
+%s/status for every service's health, workers, consumer lag and pool, and
+switches that break things: slow or failing VPN panel, Telegram 429s, Crypto
+Pay down, killing and restarting a service.
+The sandbox Telegram's Bot API is at %s; its control API is on both:
   curl -d '{"text":"/start"}' %s/sandbox/users/42/messages
   curl %s/sandbox/chats/42/messages
 Make Telegram answer 429 twice:
   curl -d '{"method":"sendMessage","status":429,"retry_after":3,"times":2}' %s/sandbox/faults
-
+`, app.URL, app.URL, st.Sandbox.URL(), app.URL, app.URL, app.URL)
+	} else {
+		fmt.Println("\nTalk to your bot in Telegram.")
+	}
+	if cp := st.CryptoPay; cp != nil {
+		fmt.Printf(`Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
+  pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
+`, cp.URL(), cp.URL(), cp.URL())
+	}
+	if o := st.Outline; o != nil {
+		fmt.Printf("Sandbox Outline panel, as its installer prints it: %s\n", o.ManagerConfig())
+	}
+	if scale == ScaleDemo {
+		fmt.Print(`
+Demo time (DEVSTACK_TIME_SCALE=real turns it off): a trial lasts 15 minutes
+and its key is revoked a minute after it ends; a paid period is reminded of
+10 and 5 minutes before it ends, but plans keep their days.
+`)
+	}
+	fmt.Print(`
 Ctrl-C stops everything; state is kept under .data/ and in the database.
-`, st.GatewayURL, sb, st.NATSURL, st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0), st.OpsURL(stack.Sender, 0),
-		st.OpsURL(stack.Activation, 0), st.OpsURL(stack.PaymentWatcher, 0),
-		st.OpsURL(stack.Reminders, 0), st.OpsURL(stack.TrialNotifier, 0), st.OpsURL(stack.ExpiryCleanup, 0),
-		cp, cp, cp, st.Outline.ManagerConfig(), sb, sb, sb)
+`)
 }

@@ -45,6 +45,9 @@ type Message struct {
 	Invoice *Invoice  `json:"invoice,omitempty"`
 	Edits   int       `json:"edits"`
 	Date    time.Time `json:"date"`
+	// FromUser marks a message the user wrote (History lists them; Messages
+	// never does).
+	FromUser bool `json:"from_user,omitempty"`
 }
 
 // chat is one private chat: the messages of both sides share one id sequence,
@@ -123,24 +126,62 @@ func (s *Server) messagesLocked(chatID int64) []Message {
 	}
 	var out []Message
 	for _, m := range c.messages {
-		if !m.fromBot {
-			continue
+		if m.fromBot {
+			out = append(out, m.snapshot())
 		}
-		cp := m.Message
-		cp.Buttons = make([][]Button, len(m.Buttons))
-		for i, row := range m.Buttons {
-			cp.Buttons[i] = slices.Clone(row)
-		}
-		if len(m.Buttons) == 0 {
-			cp.Buttons = nil
-		}
-		if m.Invoice != nil {
-			inv := *m.Invoice
-			cp.Invoice = &inv
-		}
-		out = append(out, cp)
 	}
 	return out
+}
+
+// snapshot copies the message as the chat shows it now, sharing nothing
+// that later edits change.
+func (m *storedMessage) snapshot() Message {
+	cp := m.Message
+	cp.Buttons = make([][]Button, len(m.Buttons))
+	for i, row := range m.Buttons {
+		cp.Buttons[i] = slices.Clone(row)
+	}
+	if len(m.Buttons) == 0 {
+		cp.Buttons = nil
+	}
+	if m.Invoice != nil {
+		inv := *m.Invoice
+		cp.Invoice = &inv
+	}
+	cp.FromUser = !m.fromBot
+	return cp
+}
+
+// History returns a chat as the user sees it: the messages of both sides in
+// send order, edits applied, deleted ones left out. The user's own messages
+// have FromUser set; a payment's service message is one of them, with no
+// text.
+func (s *Server) History(chatID int64) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.chats[chatID]
+	if !ok {
+		return nil
+	}
+	out := make([]Message, len(c.messages))
+	for i, m := range c.messages {
+		out[i] = m.snapshot()
+	}
+	return out
+}
+
+// Chats lists the ids of the chats that have messages, in ascending order.
+func (s *Server) Chats() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]int64, 0, len(s.chats))
+	for id, c := range s.chats {
+		if len(c.messages) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // WaitMessages waits until the bot has sent at least n messages to a chat

@@ -1,0 +1,224 @@
+package web_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
+)
+
+// message is a chat message as the page reads it.
+type message struct {
+	ID       int64                `json:"id"`
+	FromUser bool                 `json:"from_user"`
+	Text     string               `json:"text"`
+	Buttons  [][]sandboxtg.Button `json:"buttons"`
+	Photo    string               `json:"photo"`
+	Edited   bool                 `json:"edited"`
+	ReplyTo  int64                `json:"reply_to"`
+	Invoice  *struct {
+		Title    string `json:"title"`
+		Currency string `json:"currency"`
+		Total    int64  `json:"total"`
+		Paid     bool   `json:"paid"`
+	} `json:"invoice"`
+}
+
+func (e *env) chat(user int64) []message {
+	e.t.Helper()
+	status, body := e.do(http.MethodGet, fmt.Sprintf("/api/chats/%d/messages", user), "")
+	require.Equal(e.t, http.StatusOK, status, string(body))
+	return decode[[]message](e.t, body)
+}
+
+// update is the part of a Bot API update the tests look at.
+type update struct {
+	UpdateID      int64 `json:"update_id"`
+	CallbackQuery *struct {
+		Data    string `json:"data"`
+		Message struct {
+			MessageID int64 `json:"message_id"`
+		} `json:"message"`
+	} `json:"callback_query"`
+	PreCheckoutQuery *struct {
+		ID          string `json:"id"`
+		TotalAmount int64  `json:"total_amount"`
+	} `json:"pre_checkout_query"`
+}
+
+func TestChatShowsBothSidesButtonsPhotosAndEditsInPlace(t *testing.T) {
+	t.Parallel()
+	e := start(t, web.Config{})
+	const user = 5
+
+	status, body := e.do(http.MethodPut, "/api/chats/5/user", `{"first_name":"Ann"}`)
+	require.Equal(t, http.StatusNoContent, status, string(body))
+	status, body = e.do(http.MethodPost, "/api/chats/5/messages", `{"text":"/start"}`)
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, _ = e.do(http.MethodPost, "/api/chats/5/messages", `{"text":"  "}`)
+	require.Equal(t, http.StatusBadRequest, status, "an empty text is refused")
+
+	menu := decode[struct {
+		MessageID int64 `json:"message_id"`
+	}](t, e.bot("sendMessage", map[string]any{
+		"chat_id": user, "text": "Hello <b>Ann</b>", "parse_mode": "HTML", "reply_to_message_id": 1,
+		"reply_markup": map[string]any{"inline_keyboard": [][]map[string]any{
+			{{"text": "Free trial", "callback_data": "trial"}},
+			{{"text": "Pay", "url": "http://127.0.0.1:1/pay/abc"}},
+		}},
+	})).MessageID
+	qr := pngSquare(t)
+	photo := e.sendPhoto(user, qr, "ss://key")
+
+	chat := e.chat(user)
+	require.Len(t, chat, 3)
+	require.True(t, chat[0].FromUser)
+	require.Equal(t, "/start", chat[0].Text)
+	require.Equal(t, menu, chat[1].ID)
+	require.False(t, chat[1].FromUser)
+	require.Equal(t, "Hello Ann", chat[1].Text, "the text as the user reads it, markup removed")
+	require.EqualValues(t, 1, chat[1].ReplyTo)
+	require.Equal(t, "trial", chat[1].Buttons[0][0].Data)
+	require.Equal(t, "http://127.0.0.1:1/pay/abc", chat[1].Buttons[1][0].URL)
+	require.Equal(t, "ss://key", chat[2].Text)
+	require.NotEmpty(t, chat[2].Photo)
+
+	status, got := e.do(http.MethodGet, chat[2].Photo, "")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, qr, got, "the photo is served as the bot uploaded it")
+	status, _ = e.do(http.MethodGet, fmt.Sprintf("/api/chats/%d/messages/%d/photo", user, menu), "")
+	require.Equal(t, http.StatusNotFound, status, "a message without a photo")
+
+	// Pressing a button queues the callback for the bot.
+	status, body = e.do(http.MethodPost, "/api/chats/5/callbacks", fmt.Sprintf(`{"message_id":%d,"data":"trial"}`, menu))
+	require.Equal(t, http.StatusOK, status, string(body))
+	updates := decode[[]update](t, e.bot("getUpdates", map[string]any{}))
+	require.Len(t, updates, 2, "the /start and the press")
+	require.NotNil(t, updates[1].CallbackQuery)
+	require.Equal(t, "trial", updates[1].CallbackQuery.Data)
+	require.Equal(t, menu, updates[1].CallbackQuery.Message.MessageID)
+	status, _ = e.do(http.MethodPost, "/api/chats/5/callbacks", `{"message_id":0,"data":"trial"}`)
+	require.Equal(t, http.StatusBadRequest, status)
+
+	// The bot edits its menu: the same message changes in place.
+	e.bot("editMessageText", map[string]any{"chat_id": user, "message_id": menu, "text": "Your trial is on its way"})
+	chat = e.chat(user)
+	require.Len(t, chat, 3)
+	require.Equal(t, menu, chat[1].ID)
+	require.Equal(t, "Your trial is on its way", chat[1].Text)
+	require.True(t, chat[1].Edited)
+	require.Empty(t, chat[1].Buttons, "the edit dropped the keyboard")
+	require.Equal(t, photo, chat[2].ID)
+
+	status, body = e.do(http.MethodGet, "/api/chats", "")
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"chats":[5]}`, string(body))
+	require.Empty(t, e.chat(6), "a chat never written to is empty")
+	status, _ = e.do(http.MethodGet, "/api/chats/abc/messages", "")
+	require.Equal(t, http.StatusBadRequest, status)
+}
+
+func TestStarsInvoiceIsPaidThroughTheChat(t *testing.T) {
+	t.Parallel()
+	e := start(t, web.Config{})
+	const user = 8
+	e.tg.SendText(user, "/buy")
+	invoice := decode[struct {
+		MessageID int64 `json:"message_id"`
+	}](t, e.bot("sendInvoice", map[string]any{
+		"chat_id": user, "title": "30 days", "description": "VPN for 30 days", "payload": "plan:m1",
+		"currency": "XTR", "prices": []map[string]any{{"label": "30 days", "amount": 250}},
+	})).MessageID
+
+	chat := e.chat(user)
+	require.Len(t, chat, 2)
+	require.NotNil(t, chat[1].Invoice)
+	require.Equal(t, "XTR", chat[1].Invoice.Currency)
+	require.EqualValues(t, 250, chat[1].Invoice.Total)
+	require.False(t, chat[1].Invoice.Paid)
+
+	// The test plays the bot: it takes the /start, then accepts the
+	// pre-checkout query the payment sends.
+	first := decode[[]update](t, e.bot("getUpdates", map[string]any{}))
+	require.Len(t, first, 1)
+	var wg sync.WaitGroup
+	var botErr error
+	wg.Go(func() { botErr = e.acceptCheckout(first[0].UpdateID+1, 250) })
+	status, body := e.do(http.MethodPost, fmt.Sprintf("/api/chats/%d/invoices/%d/pay", user, invoice), "")
+	wg.Wait()
+	require.NoError(t, botErr)
+	require.Equal(t, http.StatusOK, status, string(body))
+	res := decode[sandboxtg.PaymentResult](t, body)
+	require.True(t, res.Accepted)
+	require.True(t, strings.HasPrefix(res.ChargeID, "stx"))
+
+	chat = e.chat(user)
+	require.Len(t, chat, 2, "the user's payment service message is not drawn as a message")
+	require.True(t, chat[1].Invoice.Paid)
+
+	status, _ = e.do(http.MethodPost, fmt.Sprintf("/api/chats/%d/invoices/%d/pay", user, invoice), "")
+	require.Equal(t, http.StatusConflict, status, "an invoice is paid once")
+	status, _ = e.do(http.MethodPost, fmt.Sprintf("/api/chats/%d/invoices/%d/pay", user, 1), "")
+	require.Equal(t, http.StatusBadRequest, status, "the user's own message is no invoice")
+}
+
+func TestPagesAndTheSandboxAPIAreServed(t *testing.T) {
+	t.Parallel()
+	var sandboxCalls atomic.Int32
+	e := start(t, web.Config{SandboxAPI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sandboxCalls.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	})})
+	for path, want := range map[string]string{
+		"/":                 `id="compose"`,
+		"/status":           `id="switches"`,
+		"/static/chat.js":   "/api/chats/",
+		"/static/status.js": "/api/status",
+		"/static/app.css":   ".bubble",
+	} {
+		status, body := e.do(http.MethodGet, path, "")
+		require.Equal(t, http.StatusOK, status, path)
+		require.Contains(t, string(body), want, path)
+	}
+	status, _ := e.do(http.MethodGet, "/sandbox/chats/5/messages", "")
+	require.Equal(t, http.StatusTeapot, status)
+	require.EqualValues(t, 1, sandboxCalls.Load())
+	status, _ = e.do(http.MethodGet, "/api/nothing", "")
+	require.Equal(t, http.StatusNotFound, status)
+	status, _ = e.do(http.MethodGet, "/nothing", "")
+	require.Equal(t, http.StatusNotFound, status)
+}
+
+// acceptCheckout plays the bot's part of a payment: it long-polls from
+// offset for the pre-checkout query of the amount and accepts it.
+func (e *env) acceptCheckout(offset, amount int64) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		raw, err := e.call("getUpdates", map[string]any{"offset": offset, "timeout": 1})
+		if err != nil {
+			return err
+		}
+		var got []update
+		if err := json.Unmarshal(raw, &got); err != nil {
+			return err
+		}
+		for _, u := range got {
+			offset = u.UpdateID + 1
+			if q := u.PreCheckoutQuery; q != nil && q.TotalAmount == amount {
+				_, err := e.call("answerPreCheckoutQuery", map[string]any{"pre_checkout_query_id": q.ID, "ok": true})
+				return err
+			}
+		}
+	}
+	return errors.New("no pre-checkout query came")
+}

@@ -1,0 +1,22 @@
+// Package web is the sandbox web app of `make run`: a Telegram-like chat
+// with the bot through the sandbox Telegram, a status page of every
+// service's health and metrics, and switches that break things on purpose
+// (a slow or failing VPN panel, Telegram 429s, Crypto Pay down, a killed
+// service) so that a person can watch the system fail and recover.
+//
+// Pages (plain HTML, CSS and JavaScript, embedded; no build step):
+//
+//	/          the chat: pick a user id, write, press inline buttons, open
+//	           pay pages, pay Stars invoices
+//	/status    health, worker iterations, consumer lag, DLQ, pool use, and
+//	           the switches
+//
+// The pages call its JSON API under /api/; calls that change something must
+// be JSON, so another site cannot make them through the browser. The sandbox
+// Telegram's own control API (/sandbox/...) is served too when
+// Config.SandboxAPI is set, so curl recipes keep working on the same address.
+//
+// It reaches the system through small interfaces (Telegram, Faults,
+// Control) that the sandboxes and *stack.Stack satisfy, so its handlers are
+// tested with httptest alone.
+package web

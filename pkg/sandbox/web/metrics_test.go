@@ -1,0 +1,45 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseMetricsDatesAgesAndLeavesAbsentSeriesOut(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	m, err := parseMetrics(strings.NewReader(`# TYPE vpnbot_worker_last_success_timestamp_seconds gauge
+vpnbot_worker_last_success_timestamp_seconds{worker="reminders"} `+formatUnix(now.Add(-90*time.Second))+`
+vpnbot_worker_last_success_timestamp_seconds{worker="trial-notifier"} 0
+# TYPE vpnbot_worker_iterations_total counter
+vpnbot_worker_iterations_total{outcome="error",worker="trial-notifier"} 3
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 1.048576e+07
+# TYPE vpnbot_bot_updates_total counter
+vpnbot_bot_updates_total{outcome="handled"} 5
+`), now)
+	require.NoError(t, err)
+	require.Len(t, m.Workers, 2)
+	require.Equal(t, "reminders", m.Workers[0].Worker)
+	require.NotNil(t, m.Workers[0].LastSuccessAge)
+	require.InDelta(t, 90, *m.Workers[0].LastSuccessAge, 1e-6)
+	require.Nil(t, m.Workers[0].MeanDuration, "no iteration has ended")
+	require.Equal(t, "trial-notifier", m.Workers[1].Worker)
+	require.Nil(t, m.Workers[1].LastSuccessAge, "never succeeded")
+	require.Equal(t, map[string]float64{"error": 3}, m.Workers[1].Iterations)
+	require.Equal(t, map[string]float64{"resident_memory_bytes": 10 << 20}, m.Process)
+	require.Empty(t, m.Consumers)
+	require.Nil(t, m.Pool)
+	require.Nil(t, m.DLQ)
+}
+
+func TestParseMetricsOfNothing(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader(""), time.Now())
+	require.NoError(t, err)
+	require.Equal(t, Metrics{}, m)
+}
+
+func formatUnix(ts time.Time) string { return strconv.FormatInt(ts.Unix(), 10) }

@@ -1,0 +1,263 @@
+// The sandbox chat: one fake Telegram user talking to the bot. It polls the
+// chat's messages and redraws only those that changed, so an edited message
+// changes in place, as in Telegram.
+"use strict";
+
+const pollMs = 700;
+const list = document.getElementById("messages");
+const userInput = document.getElementById("user-id");
+const nameInput = document.getElementById("user-name");
+const textInput = document.getElementById("text");
+let user = initialUser();
+let drawn = new Map(); // message id → {key, el}
+let polling = null;
+
+function initialUser() {
+	const fromURL = new URLSearchParams(location.search).get("user");
+	const id = parseInt(fromURL || localStorage.getItem("sandbox-user") || "42", 10);
+	return id > 0 ? id : 42;
+}
+
+async function api(method, path, body) {
+	const opts = { method, headers: {} };
+	if (method !== "GET") {
+		// The server takes changes as JSON only (see jsonOnly in web.go).
+		opts.headers["Content-Type"] = "application/json";
+		opts.body = JSON.stringify(body === undefined ? {} : body);
+	}
+	const resp = await fetch(path, opts);
+	const text = await resp.text();
+	const data = text ? JSON.parse(text) : null;
+	if (!resp.ok) {
+		throw new Error((data && data.error) || resp.status + " " + resp.statusText);
+	}
+	return data;
+}
+
+function toast(text) {
+	const el = document.getElementById("toast");
+	el.textContent = text;
+	el.classList.add("show");
+	clearTimeout(toast.timer);
+	toast.timer = setTimeout(() => el.classList.remove("show"), 4000);
+}
+
+function el(tag, cls, text) {
+	const e = document.createElement(tag);
+	if (cls) e.className = cls;
+	if (text !== undefined) e.textContent = text;
+	return e;
+}
+
+function time(iso) {
+	const d = new Date(iso);
+	return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function drawInvoice(m) {
+	const inv = el("div", "invoice");
+	inv.append(el("div", "title", m.invoice.title));
+	inv.append(el("div", "desc", m.invoice.description));
+	const price = m.invoice.currency === "XTR" ? "⭐ " + m.invoice.total : m.invoice.total + " " + m.invoice.currency;
+	inv.append(el("div", "price", price));
+	if (m.invoice.paid) inv.append(el("div", "paid", "Paid ✓"));
+	return inv;
+}
+
+// payButton pays a Stars invoice through the sandbox: the bot answers the
+// pre-checkout query, then receives the successful payment.
+function payButton(m, label) {
+	const b = el("button", "kb pay", label);
+	b.dataset.pay = String(m.id);
+	if (m.invoice.paid) {
+		b.disabled = true;
+		b.textContent = "Paid ✓";
+		return b;
+	}
+	b.addEventListener("click", async () => {
+		b.classList.add("pending");
+		try {
+			const res = await api("POST", `/api/chats/${user}/invoices/${m.id}/pay`);
+			if (res.accepted) toast("Paid ⭐ " + m.invoice.total);
+			else if (res.timed_out) toast("The bot did not confirm the payment in time; nothing was charged.");
+			else toast("The bot refused the payment: " + res.error_message);
+		} catch (e) {
+			toast("Payment failed: " + e.message);
+		}
+		b.classList.remove("pending");
+		poll();
+	});
+	return b;
+}
+
+function drawKeyboard(m) {
+	const kb = el("div", "keyboard");
+	const rows = (m.buttons || []).map((row) => row.slice());
+	// An invoice without a keyboard gets Telegram's own Pay button.
+	if (m.invoice && !rows.some((row) => row.some((b) => b.pay))) {
+		rows.unshift([{ text: "", pay: true }]);
+	}
+	for (const row of rows) {
+		const r = el("div", "row");
+		for (const b of row) {
+			if (b.pay && m.invoice) {
+				const stars = m.invoice.currency === "XTR" ? "Pay ⭐ " + m.invoice.total : "Pay";
+				r.append(payButton(m, b.text || stars));
+			} else if (b.url) {
+				const a = el("a", "kb url", b.text);
+				a.href = b.url;
+				a.target = "_blank";
+				a.rel = "noopener";
+				a.dataset.url = b.url;
+				r.append(a);
+			} else {
+				const btn = el("button", "kb", b.text);
+				btn.dataset.callback = b.data || "";
+				btn.addEventListener("click", () => press(m.id, b.data, btn));
+				r.append(btn);
+			}
+		}
+		kb.append(r);
+	}
+	return kb;
+}
+
+function drawMessage(m) {
+	const wrap = el("div", "msg " + (m.from_user ? "user" : "bot"));
+	wrap.dataset.id = String(m.id);
+	const bubble = el("div", "bubble");
+	if (m.photo) {
+		const img = el("img", "photo");
+		img.src = m.photo;
+		img.alt = "photo";
+		// The image takes its height once loaded: stay at the bottom if the
+		// chat was there.
+		img.addEventListener("load", () => {
+			if (list.dataset.stick === "1") list.scrollTop = list.scrollHeight;
+		});
+		bubble.append(img);
+	}
+	if (m.invoice) bubble.append(drawInvoice(m));
+	if (m.text) bubble.append(el("div", "text", m.text));
+	bubble.append(el("div", "meta", (m.edited ? "edited " : "") + time(m.date)));
+	wrap.append(bubble);
+	if ((m.buttons && m.buttons.length) || m.invoice) wrap.append(drawKeyboard(m));
+	return wrap;
+}
+
+function render(msgs) {
+	const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+	const seen = new Set();
+	let prev = null;
+	for (const m of msgs) {
+		seen.add(m.id);
+		const key = JSON.stringify(m);
+		let d = drawn.get(m.id);
+		if (!d || d.key !== key) {
+			const fresh = drawMessage(m);
+			if (d) d.el.replaceWith(fresh);
+			d = { key, el: fresh };
+			drawn.set(m.id, d);
+		}
+		// Keep send order: insert after the previous message.
+		const want = prev ? prev.nextSibling : list.firstChild;
+		if (want !== d.el) list.insertBefore(d.el, want);
+		prev = d.el;
+	}
+	for (const [id, d] of drawn) {
+		if (!seen.has(id)) {
+			d.el.remove();
+			drawn.delete(id);
+		}
+	}
+	const empty = list.querySelector(".empty");
+	if (msgs.length === 0 && !empty) list.append(el("div", "empty", "No messages yet. Send /start to begin."));
+	if (msgs.length > 0 && empty) empty.remove();
+	if (nearBottom) list.scrollTop = list.scrollHeight;
+	list.dataset.stick = nearBottom ? "1" : "0";
+}
+
+async function poll() {
+	try {
+		render(await api("GET", `/api/chats/${user}/messages`));
+	} catch (e) {
+		toast("Cannot read the chat: " + e.message);
+	}
+}
+
+async function press(messageID, data, btn) {
+	btn.classList.add("pending");
+	// The bot answers by editing this message or sending a new one; either
+	// way the button looks pressed only for a moment.
+	setTimeout(() => btn.classList.remove("pending"), 1500);
+	try {
+		await api("POST", `/api/chats/${user}/callbacks`, { message_id: messageID, data });
+	} catch (e) {
+		toast("Pressing the button failed: " + e.message);
+	}
+}
+
+async function loadKnownChats() {
+	try {
+		const res = await api("GET", "/api/chats");
+		const dl = document.getElementById("known-chats");
+		dl.replaceChildren(...res.chats.map((id) => {
+			const o = document.createElement("option");
+			o.value = String(id);
+			return o;
+		}));
+	} catch (e) {
+		// The list only helps to pick a chat; typing an id works without it.
+	}
+}
+
+function openChat(id, name) {
+	user = id;
+	localStorage.setItem("sandbox-user", String(id));
+	const url = new URL(location.href);
+	url.searchParams.set("user", String(id));
+	history.replaceState(null, "", url);
+	userInput.value = String(id);
+	document.getElementById("chat-sub").textContent = "bot · you are " + (name ? name + ", user " : "user ") + id;
+	drawn = new Map();
+	list.replaceChildren();
+	clearInterval(polling);
+	poll();
+	polling = setInterval(poll, pollMs);
+}
+
+document.getElementById("who").addEventListener("submit", async (ev) => {
+	ev.preventDefault();
+	const id = parseInt(userInput.value, 10);
+	if (!(id > 0)) return;
+	let name = nameInput.value.trim();
+	if (name) {
+		try {
+			await api("PUT", `/api/chats/${id}/user`, { first_name: name, username: name.toLowerCase().replace(/\W+/g, "") });
+		} catch (e) {
+			toast("Setting the name failed: " + e.message);
+			name = "";
+		}
+	}
+	openChat(id, name);
+	loadKnownChats();
+});
+
+document.getElementById("compose").addEventListener("submit", async (ev) => {
+	ev.preventDefault();
+	const text = textInput.value;
+	if (!text.trim()) return;
+	textInput.value = "";
+	try {
+		await api("POST", `/api/chats/${user}/messages`, { text });
+		await poll();
+		list.scrollTop = list.scrollHeight;
+	} catch (e) {
+		textInput.value = text;
+		toast("Sending failed: " + e.message);
+	}
+});
+
+openChat(user);
+loadKnownChats();
+textInput.focus();

@@ -1,0 +1,249 @@
+// The status page: polls /api/status and draws every service's health and
+// metrics, the switches, and the kill and start buttons. Metrics a service
+// does not report are shown as "—".
+"use strict";
+
+const pollMs = 2000;
+const dash = "—";
+
+function el(tag, cls, text) {
+	const e = document.createElement(tag);
+	if (cls) e.className = cls;
+	if (text !== undefined && text !== null) e.textContent = text;
+	return e;
+}
+
+function td(content, cls) {
+	const c = el("td", cls);
+	if (content instanceof Node) c.append(content);
+	else c.textContent = content === undefined || content === null ? dash : String(content);
+	return c;
+}
+
+function pill(kind, text) {
+	return el("span", "pill " + kind, text);
+}
+
+async function api(method, path, body) {
+	const opts = { method, headers: {} };
+	if (method !== "GET") {
+		// The server takes changes as JSON only (see jsonOnly in web.go).
+		opts.headers["Content-Type"] = "application/json";
+		opts.body = JSON.stringify(body === undefined ? {} : body);
+	}
+	const resp = await fetch(path, opts);
+	const text = await resp.text();
+	const data = text ? JSON.parse(text) : null;
+	if (!resp.ok) throw new Error((data && data.error) || resp.status + " " + resp.statusText);
+	return data;
+}
+
+function seconds(v) {
+	if (v === undefined || v === null) return dash;
+	if (v < 1) return Math.round(v * 1000) + " ms";
+	if (v < 120) return v.toFixed(1) + " s";
+	if (v < 7200) return Math.round(v / 60) + " min";
+	return Math.round(v / 3600) + " h";
+}
+
+function bytes(v) {
+	if (v === undefined || v === null) return dash;
+	return (v / (1 << 20)).toFixed(0) + " MiB";
+}
+
+function pairs(obj, skip) {
+	if (!obj) return dash;
+	const keys = Object.keys(obj).filter((k) => !(skip || []).includes(k)).sort();
+	if (keys.length === 0) return dash;
+	return keys.map((k) => k + " " + Math.round(obj[k] * 100) / 100).join(", ");
+}
+
+function checkCell(c, running) {
+	const cell = el("td");
+	if (!running) {
+		cell.append(pill("off", "down"));
+		return cell;
+	}
+	cell.append(pill(c.ok ? "ok" : "bad", c.ok ? "ok" : "failing"));
+	if (!c.ok) cell.append(el("div", "detail", c.detail));
+	return cell;
+}
+
+function poolCell(pool) {
+	if (!pool || pool.acquired_conns === undefined) return td(dash);
+	const max = pool.max_conns !== undefined ? " / " + pool.max_conns : "";
+	return td(pool.acquired_conns + max + (pool.idle_conns !== undefined ? " (idle " + pool.idle_conns + ")" : ""), "num");
+}
+
+function serviceAction(s) {
+	const b = el("button", "act");
+	if (s.starting) {
+		b.textContent = "starting…";
+		b.disabled = true;
+	} else if (s.running) {
+		b.textContent = "Kill";
+		b.classList.add("kill");
+		b.dataset.kill = s.label;
+		b.addEventListener("click", () => act(`/api/services/${s.label}/kill`, b));
+	} else {
+		b.textContent = "Start";
+		b.dataset.start = s.label;
+		b.addEventListener("click", () => act(`/api/services/${s.label}/start`, b));
+	}
+	return b;
+}
+
+async function act(path, b) {
+	b.disabled = true;
+	try {
+		await api("POST", path);
+	} catch (e) {
+		alert(e.message);
+	}
+	refresh();
+}
+
+function drawSwitches(list) {
+	const box = document.getElementById("switches");
+	box.replaceChildren(...list.map((sw) => {
+		const card = el("label", "switch" + (sw.on ? " on" : ""));
+		const input = el("input");
+		input.type = "checkbox";
+		input.checked = sw.on;
+		input.dataset.switch = sw.name;
+		input.addEventListener("change", async () => {
+			try {
+				drawSwitches(await api("POST", `/api/switches/${sw.name}`, { on: input.checked }));
+			} catch (e) {
+				alert(e.message);
+			}
+			refresh();
+		});
+		const text = el("div");
+		text.append(el("div", "title", sw.title), el("div", "desc", sw.description));
+		card.append(input, text);
+		return card;
+	}));
+}
+
+function drawServices(services) {
+	const body = document.querySelector("#services tbody");
+	body.replaceChildren(...services.map((s) => {
+		const tr = el("tr");
+		tr.dataset.service = s.label;
+		const name = el("td");
+		const link = el("a", "", s.label);
+		link.href = s.ops_url + "/metrics";
+		link.target = "_blank";
+		name.append(link);
+		if (s.start_error) name.append(el("div", "detail", "start failed: " + s.start_error));
+		const proc = el("td");
+		proc.append(s.starting ? pill("warn", "starting") : s.running ? pill("ok", "running") : pill("bad", "killed"));
+		if (s.running && s.metrics_error) proc.append(el("div", "detail", s.metrics_error));
+		const p = s.process || {};
+		tr.append(name, proc, checkCell(s.live, s.running), checkCell(s.ready, s.running), poolCell(s.pool),
+			td(p.goroutines, "num"), td(p.resident_memory_bytes === undefined ? dash : bytes(p.resident_memory_bytes), "num"));
+		const a = el("td");
+		a.append(serviceAction(s));
+		tr.append(a);
+		return tr;
+	}));
+}
+
+function drawWorkers(services) {
+	const rows = [];
+	for (const s of services) {
+		for (const w of s.workers || []) {
+			const tr = el("tr");
+			tr.dataset.worker = w.worker;
+			const age = w.last_success_age_seconds;
+			const ageCell = el("td", "num");
+			ageCell.append(age === null ? pill("warn", "never") : document.createTextNode(seconds(age) + " ago"));
+			tr.append(td(w.worker), td(s.label), ageCell, td(seconds(w.mean_duration_seconds), "num"),
+				td(pairs(w.iterations)), td(pairs(w.items)), td(pairs(w.gauges)));
+			rows.push(tr);
+		}
+	}
+	fill("#workers", rows, 7, "No service reports worker metrics.");
+}
+
+function drawConsumers(services) {
+	const rows = [];
+	for (const s of services) {
+		for (const c of s.consumers || []) {
+			const tr = el("tr");
+			const lag = c.gauges && c.gauges.pending !== undefined ? c.gauges.pending : null;
+			tr.append(td(c.stream + " / " + c.consumer), td(s.label), td(lag, "num"),
+				td(pairs(c.gauges, ["pending"])), td(pairs(c.messages)), td(seconds(c.mean_handler_seconds), "num"));
+			rows.push(tr);
+		}
+	}
+	fill("#consumers", rows, 6, "No service reports consumer metrics.");
+}
+
+function fill(table, rows, cols, emptyText) {
+	const body = document.querySelector(table + " tbody");
+	if (rows.length === 0) {
+		const tr = el("tr");
+		const c = el("td", "none", emptyText);
+		c.colSpan = cols;
+		tr.append(c);
+		rows = [tr];
+	}
+	body.replaceChildren(...rows);
+}
+
+function stat(k, v) {
+	const s = el("div", "stat");
+	s.append(el("div", "v", v === undefined || v === null ? dash : String(v)), el("div", "k", k));
+	return s;
+}
+
+// dlqSizes merges the DLQ series every service reports: each one reports
+// the same stream, so the largest (freshest) value of a series wins.
+function dlqSizes(services) {
+	const sizes = new Map();
+	for (const s of services) {
+		for (const [k, v] of Object.entries(s.dlq || {})) sizes.set(k, Math.max(sizes.get(k) || 0, v));
+	}
+	return [...sizes.entries()].sort().map(([k, v]) => {
+		const m = /^vpnbot_dlq_messages\{stream="(.*)"\}$/.exec(k);
+		return stat(m ? "dead letters from " + m[1] : k, v);
+	});
+}
+
+function drawStats(st) {
+	let dead = 0;
+	for (const s of st.services) {
+		for (const c of s.consumers || []) dead += (c.messages && c.messages.dlq) || 0;
+	}
+	const t = st.telegram;
+	const sizes = dlqSizes(st.services);
+	document.getElementById("stats").replaceChildren(
+		...sizes,
+		stat("sent to the DLQ since start", dead),
+		stat("Telegram 429s answered", t.too_many_requests),
+		stat("updates waiting for the gateway", t.pending),
+		stat("webhook deliveries failed", t.delivery_failures),
+	);
+	document.getElementById("dlq").replaceChildren(sizes.length
+		? el("p", "hint", "Dead letters are listed and replayed with the dlq command.")
+		: el("p", "none", "No service reports the DLQ's size; the count above is what consumers sent there."));
+}
+
+async function refresh() {
+	try {
+		const st = await api("GET", "/api/status");
+		drawServices(st.services);
+		drawWorkers(st.services);
+		drawConsumers(st.services);
+		drawStats(st);
+		if (!document.activeElement || !document.activeElement.dataset.switch) drawSwitches(st.switches);
+		document.getElementById("updated").textContent = "updated " + new Date(st.time).toLocaleTimeString();
+	} catch (e) {
+		document.getElementById("updated").textContent = "cannot read the status: " + e.message;
+	}
+}
+
+refresh();
+setInterval(refresh, pollMs);

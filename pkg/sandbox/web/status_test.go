@@ -1,0 +1,404 @@
+package web_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
+	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
+	"github.com/vpnbot/vpnbot/pkg/stack"
+)
+
+// faults records what a switch injects into a sandbox.
+type faults[F any] struct {
+	mu       sync.Mutex
+	injected []F
+	clears   int
+}
+
+func (f *faults[F]) Inject(x F) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.injected = append(f.injected, x)
+}
+
+func (f *faults[F]) ClearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.injected = nil
+	f.clears++
+}
+
+func (f *faults[F]) now() []F {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]F(nil), f.injected...)
+}
+
+func TestSwitchesInjectFaultsAndTurningOneOffKeepsTheOther(t *testing.T) {
+	t.Parallel()
+	panel := &faults[sandboxoutline.Fault]{}
+	cp := &faults[sandboxcp.Fault]{}
+	e := start(t, web.Config{Panel: panel, CryptoPay: cp})
+
+	status, body := e.do(http.MethodGet, "/api/switches", "")
+	require.Equal(t, http.StatusOK, status)
+	var names []string
+	for _, sw := range decode[[]web.Switch](t, body) {
+		require.False(t, sw.On)
+		require.NotEmpty(t, sw.Description)
+		names = append(names, sw.Name)
+	}
+	require.Equal(t, []string{web.SwitchPanelSlow, web.SwitchPanelFailing, web.SwitchTelegram429, web.SwitchCryptoPayDown}, names)
+
+	set := func(name string, on bool) []web.Switch {
+		t.Helper()
+		status, body := e.do(http.MethodPost, "/api/switches/"+name, fmt.Sprintf(`{"on":%t}`, on))
+		require.Equal(t, http.StatusOK, status, string(body))
+		return decode[[]web.Switch](t, body)
+	}
+
+	list := set(web.SwitchPanelSlow, true)
+	require.True(t, list[0].On)
+	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second}}, panel.now())
+	set(web.SwitchPanelFailing, true)
+	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second, Status: http.StatusInternalServerError}}, panel.now(),
+		"both panel switches make one fault: only the first matching fault plays")
+	set(web.SwitchPanelSlow, false)
+	require.Equal(t, []sandboxoutline.Fault{{Status: http.StatusInternalServerError}}, panel.now())
+	set(web.SwitchPanelFailing, false)
+	require.Empty(t, panel.now())
+
+	set(web.SwitchCryptoPayDown, true)
+	require.Equal(t, []sandboxcp.Fault{{Status: http.StatusServiceUnavailable}}, cp.now())
+	set(web.SwitchCryptoPayDown, false)
+	require.Empty(t, cp.now())
+	require.Empty(t, panel.now(), "a switch touches its own sandbox only")
+
+	// Telegram 429s, seen by the bot on the real sandbox: sending fails,
+	// other methods do not; turned off, sending works again.
+	set(web.SwitchTelegram429, true)
+	require.Equal(t, http.StatusTooManyRequests, e.botStatus("sendMessage", map[string]any{"chat_id": 3, "text": "x"}))
+	require.Equal(t, http.StatusTooManyRequests, e.botStatus("sendPhoto", map[string]any{"chat_id": 3, "photo": "http://x/y.png"}))
+	require.Equal(t, http.StatusTooManyRequests, e.botStatus("sendMessage", map[string]any{"chat_id": 3, "text": "x"}), "until turned off")
+	require.Equal(t, http.StatusOK, e.botStatus("getMe", nil))
+	set(web.SwitchTelegram429, false)
+	require.Equal(t, http.StatusOK, e.botStatus("sendMessage", map[string]any{"chat_id": 3, "text": "x"}))
+
+	status, _ = e.do(http.MethodPost, "/api/switches/nothing", `{"on":true}`)
+	require.Equal(t, http.StatusNotFound, status)
+	status, _ = e.do(http.MethodPost, "/api/switches/"+web.SwitchPanelSlow, `{}`)
+	require.Equal(t, http.StatusBadRequest, status, `"on" is required`)
+}
+
+func TestSwitchesOfAbsentSandboxesAreLeftOut(t *testing.T) {
+	t.Parallel()
+	e := start(t, web.Config{})
+	_, body := e.do(http.MethodGet, "/api/switches", "")
+	list := decode[[]web.Switch](t, body)
+	require.Len(t, list, 1)
+	require.Equal(t, web.SwitchTelegram429, list[0].Name)
+	status, _ := e.do(http.MethodPost, "/api/switches/"+web.SwitchPanelSlow, `{"on":true}`)
+	require.Equal(t, http.StatusNotFound, status)
+}
+
+// control is a Control over fake services, each an ops endpoint of the
+// test's own.
+type control struct {
+	mu       sync.Mutex
+	services []stack.ServiceID
+	running  map[string]bool
+	ops      map[string]string
+	startErr error
+	// release, when set, holds Start until it is closed.
+	release chan struct{}
+	kills   []string
+	starts  []string
+}
+
+func (c *control) Services() []stack.ServiceID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]stack.ServiceID(nil), c.services...)
+}
+
+func (c *control) label(service string, replica int) string {
+	if service == stack.BotHandler {
+		return fmt.Sprintf("%s-%d", service, replica)
+	}
+	return service
+}
+
+func (c *control) Kill(service string, replica int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.label(service, replica)
+	if !c.running[l] {
+		return errors.New("not running")
+	}
+	c.running[l] = false
+	c.kills = append(c.kills, l)
+	return nil
+}
+
+func (c *control) Start(service string, replica int) error {
+	c.mu.Lock()
+	release := c.release
+	c.mu.Unlock()
+	if release != nil {
+		<-release
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.label(service, replica)
+	c.starts = append(c.starts, l)
+	if c.startErr != nil {
+		return c.startErr
+	}
+	c.running[l] = true
+	return nil
+}
+
+func (c *control) Running(service string, replica int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running[c.label(service, replica)]
+}
+
+func (c *control) OpsURL(service string, replica int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ops[c.label(service, replica)]
+}
+
+// opsServer serves a service's /livez, /readyz and /metrics.
+func opsServer(t *testing.T, ready error, metrics string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if ready != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, ready)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprint(w, metrics)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// workerMetrics is what an activation worker's /metrics could say; its last
+// success is ts.
+func workerMetrics(ts time.Time) string {
+	return fmt.Sprintf(`# TYPE vpnbot_worker_last_success_timestamp_seconds gauge
+vpnbot_worker_last_success_timestamp_seconds{worker="activation"} %d
+# TYPE vpnbot_worker_iterations_total counter
+vpnbot_worker_iterations_total{outcome="ok",worker="activation"} 7
+vpnbot_worker_iterations_total{outcome="error",worker="activation"} 2
+# TYPE vpnbot_worker_iteration_duration_seconds histogram
+vpnbot_worker_iteration_duration_seconds_bucket{worker="activation",le="+Inf"} 9
+vpnbot_worker_iteration_duration_seconds_sum{worker="activation"} 4.5
+vpnbot_worker_iteration_duration_seconds_count{worker="activation"} 9
+# TYPE vpnbot_worker_items_total counter
+vpnbot_worker_items_total{item="activated",worker="activation"} 3
+# TYPE vpnbot_worker_leader gauge
+vpnbot_worker_leader{worker="activation"} 1
+# TYPE vpnbot_consumer_pending gauge
+vpnbot_consumer_pending{consumer="activation",stream="ACTIVATION"} 12
+# TYPE vpnbot_consumer_lag_seconds gauge
+vpnbot_consumer_lag_seconds{consumer="activation",stream="ACTIVATION"} 3.5
+# TYPE vpnbot_consumer_messages_total counter
+vpnbot_consumer_messages_total{consumer="activation",outcome="ok",stream="ACTIVATION"} 40
+vpnbot_consumer_messages_total{consumer="activation",outcome="dlq",stream="ACTIVATION"} 1
+# TYPE vpnbot_consumer_redeliveries_total counter
+vpnbot_consumer_redeliveries_total{consumer="activation",stream="ACTIVATION"} 5
+# TYPE vpnbot_db_pool_acquired_conns gauge
+vpnbot_db_pool_acquired_conns 2
+# TYPE vpnbot_db_pool_max_conns gauge
+vpnbot_db_pool_max_conns 10
+# TYPE vpnbot_dlq_messages gauge
+vpnbot_dlq_messages{stream="DLQ"} 4
+# TYPE go_goroutines gauge
+go_goroutines 31
+`, ts.Unix())
+}
+
+func TestStatusReadsEachServicesOwnEndpoints(t *testing.T) {
+	t.Parallel()
+	c := &control{
+		services: []stack.ServiceID{
+			{Name: stack.Activation, Label: stack.Activation},
+			{Name: stack.BotHandler, Replica: 0, Label: "bot-handler-0"},
+			{Name: stack.Sender, Label: stack.Sender},
+		},
+		running: map[string]bool{stack.Activation: true, "bot-handler-0": true},
+		ops: map[string]string{
+			stack.Activation: opsServer(t, nil, workerMetrics(time.Now().Add(-30*time.Second))),
+			"bot-handler-0":  opsServer(t, errors.New("nats: connection closed"), "# nothing yet\n"),
+			stack.Sender:     "http://127.0.0.1:1",
+		},
+	}
+	e := start(t, web.Config{Control: c})
+	e.tg.SendText(1, "/start") // one update waiting, as the status shows
+
+	status, body := e.do(http.MethodGet, "/api/status", "")
+	require.Equal(t, http.StatusOK, status, string(body))
+	st := decode[web.Status](t, body)
+	require.Len(t, st.Services, 3)
+	require.Equal(t, 1, st.Telegram.Pending)
+
+	act := st.Services[0]
+	require.Equal(t, stack.Activation, act.Label)
+	require.True(t, act.Running)
+	require.True(t, act.Live.OK)
+	require.True(t, act.Ready.OK)
+	require.Empty(t, act.MetricsError)
+	require.Len(t, act.Workers, 1)
+	w := act.Workers[0]
+	require.Equal(t, "activation", w.Worker)
+	require.NotNil(t, w.LastSuccessAge)
+	require.InDelta(t, 30, *w.LastSuccessAge, 20, "seconds since the last success")
+	require.Equal(t, map[string]float64{"ok": 7, "error": 2}, w.Iterations)
+	require.NotNil(t, w.MeanDuration)
+	require.InDelta(t, 0.5, *w.MeanDuration, 1e-9)
+	require.Equal(t, map[string]float64{"activated": 3}, w.Items)
+	require.Equal(t, map[string]float64{"leader": 1}, w.Gauges)
+	require.Len(t, act.Consumers, 1)
+	cons := act.Consumers[0]
+	require.Equal(t, "ACTIVATION", cons.Stream)
+	require.Equal(t, map[string]float64{"pending": 12, "lag_seconds": 3.5}, cons.Gauges, "a consumer gauge added later shows up by itself")
+	require.Equal(t, map[string]float64{"ok": 40, "dlq": 1}, cons.Messages)
+	require.Equal(t, map[string]float64{"redeliveries_total": 5}, cons.Counters)
+	require.Nil(t, cons.MeanHandler, "no handler histogram reported")
+	require.Equal(t, map[string]float64{"acquired_conns": 2, "max_conns": 10}, act.Pool)
+	require.Equal(t, map[string]float64{`vpnbot_dlq_messages{stream="DLQ"}`: 4}, act.DLQ)
+	require.Equal(t, map[string]float64{"goroutines": 31}, act.Process)
+
+	bh := st.Services[1]
+	require.True(t, bh.Live.OK)
+	require.False(t, bh.Ready.OK)
+	require.Equal(t, "nats: connection closed", bh.Ready.Detail)
+	require.Empty(t, bh.MetricsError, "an exposition without series is no error")
+	require.Empty(t, bh.Workers)
+	require.Empty(t, bh.Consumers)
+	require.Nil(t, bh.Pool)
+
+	sender := st.Services[2]
+	require.False(t, sender.Running)
+	require.Equal(t, "not running", sender.Ready.Detail)
+	require.False(t, sender.Live.OK)
+}
+
+func TestStatusSaysWhyMetricsCannotBeRead(t *testing.T) {
+	t.Parallel()
+	c := &control{
+		services: []stack.ServiceID{{Name: stack.Gateway, Label: stack.Gateway}},
+		running:  map[string]bool{stack.Gateway: true},
+		ops:      map[string]string{stack.Gateway: opsServer(t, nil, "vpnbot_broken{ 1\n")},
+	}
+	e := start(t, web.Config{Control: c})
+	_, body := e.do(http.MethodGet, "/api/status", "")
+	st := decode[web.Status](t, body)
+	require.True(t, strings.HasPrefix(st.Services[0].MetricsError, "parsing /metrics"), st.Services[0].MetricsError)
+	require.True(t, st.Services[0].Ready.OK)
+}
+
+func TestKillAndStartAService(t *testing.T) {
+	t.Parallel()
+	c := &control{
+		services: []stack.ServiceID{{Name: stack.BotHandler, Replica: 0, Label: "bot-handler-0"}},
+		running:  map[string]bool{"bot-handler-0": true},
+		ops:      map[string]string{"bot-handler-0": opsServer(t, nil, "")},
+		release:  make(chan struct{}),
+	}
+	e := start(t, web.Config{Control: c})
+
+	status, body := e.do(http.MethodPost, "/api/services/bot-handler-0/kill", "")
+	require.Equal(t, http.StatusNoContent, status, string(body))
+	require.Equal(t, []string{"bot-handler-0"}, c.kills)
+	status, _ = e.do(http.MethodPost, "/api/services/bot-handler-0/kill", "")
+	require.Equal(t, http.StatusConflict, status, "it is not running")
+	status, _ = e.do(http.MethodPost, "/api/services/nothing/kill", "")
+	require.Equal(t, http.StatusNotFound, status)
+
+	// A start answers at once and runs until the service is ready (here:
+	// until the test releases it); the status shows it starting meanwhile.
+	status, _ = e.do(http.MethodPost, "/api/services/bot-handler-0/start", "")
+	require.Equal(t, http.StatusAccepted, status)
+	status, _ = e.do(http.MethodPost, "/api/services/bot-handler-0/start", "")
+	require.Equal(t, http.StatusConflict, status, "already starting")
+	_, body = e.do(http.MethodGet, "/api/status", "")
+	st := decode[web.Status](t, body)
+	require.True(t, st.Services[0].Starting)
+	require.False(t, st.Services[0].Running)
+	close(c.release)
+	require.Eventually(t, func() bool {
+		_, body := e.do(http.MethodGet, "/api/status", "")
+		st := decode[web.Status](t, body)
+		return st.Services[0].Running && !st.Services[0].Starting && st.Services[0].Ready.OK
+	}, 10*time.Second, 20*time.Millisecond)
+
+	// A failed start says why on the status page.
+	c.mu.Lock()
+	c.startErr = errors.New("bot-handler-0 exited before it was ready")
+	c.running["bot-handler-0"] = false
+	c.mu.Unlock()
+	status, _ = e.do(http.MethodPost, "/api/services/bot-handler-0/start", "")
+	require.Equal(t, http.StatusAccepted, status)
+	require.Eventually(t, func() bool {
+		_, body := e.do(http.MethodGet, "/api/status", "")
+		return decode[web.Status](t, body).Services[0].StartError == "bot-handler-0 exited before it was ready"
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, []string{"bot-handler-0", "bot-handler-0"}, c.starts)
+}
+
+func TestWithoutControlThereAreNoServices(t *testing.T) {
+	t.Parallel()
+	e := start(t, web.Config{})
+	_, body := e.do(http.MethodGet, "/api/status", "")
+	require.Empty(t, decode[web.Status](t, body).Services)
+	status, _ := e.do(http.MethodPost, "/api/services/gateway/kill", "")
+	require.Equal(t, http.StatusNotFound, status)
+}
+
+func TestChangesFromAnotherSiteAreRefused(t *testing.T) {
+	t.Parallel()
+	c := &control{
+		services: []stack.ServiceID{{Name: stack.Gateway, Label: stack.Gateway}},
+		running:  map[string]bool{stack.Gateway: true},
+		ops:      map[string]string{stack.Gateway: opsServer(t, nil, "")},
+	}
+	e := start(t, web.Config{Control: c})
+	// A form on another site posts without a JSON content type, which needs
+	// no CORS preflight: refused, and the service lives on.
+	for _, ct := range []string{"", "application/x-www-form-urlencoded", "text/plain"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.url+"/api/services/gateway/kill", strings.NewReader("x=1"))
+		require.NoError(t, err)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := e.client.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode, "content type %q", ct)
+	}
+	require.True(t, c.Running(stack.Gateway, 0))
+	require.Empty(t, c.kills)
+	status, _ := e.do(http.MethodPost, "/api/services/gateway/kill", "")
+	require.Equal(t, http.StatusNoContent, status, "the page's own calls are JSON")
+}

@@ -1,0 +1,163 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
+	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+)
+
+// Names of the switches, as the API and the status page take them.
+const (
+	SwitchPanelSlow     = "panel-slow"
+	SwitchPanelFailing  = "panel-failing"
+	SwitchTelegram429   = "telegram-429"
+	SwitchCryptoPayDown = "cryptopay-down"
+)
+
+// What the switches inject. The panel's latency stays under the panel
+// client's own timeout (vpn.DefaultTimeout, 10 s): calls are slow but
+// succeed, so the status page shows longer iterations, not failed ones.
+const (
+	panelLatency      = 3 * time.Second
+	telegramRetryWait = 3 // seconds, the 429s' retry_after
+)
+
+// sendingMethods are the Bot API methods that Telegram flood-limits; the
+// 429 switch fails these and leaves setWebhook, getMe and the like alone.
+var sendingMethods = []string{"sendMessage", "sendPhoto", "sendInvoice", "editMessageText", "editMessageReplyMarkup"}
+
+// Switch is one way to break the system, as GET /api/switches lists it.
+type Switch struct {
+	Name        string `json:"name"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	On          bool   `json:"on"`
+}
+
+// switchboard holds which switches are on and turns them into faults. A
+// sandbox's faults are cleared and injected again on every change, so two
+// switches on one sandbox combine and turning one off keeps the other. That
+// also clears faults injected by hand through /sandbox/faults.
+type switchboard struct {
+	cfg Config
+
+	mu   sync.Mutex
+	list []Switch // in display order
+}
+
+func newSwitchboard(cfg Config) *switchboard {
+	b := &switchboard{cfg: cfg}
+	if cfg.Panel != nil {
+		b.list = append(b.list,
+			Switch{Name: SwitchPanelSlow, Title: "VPN panel slow",
+				Description: fmt.Sprintf("Every Outline API call waits %s before it is served.", panelLatency)},
+			Switch{Name: SwitchPanelFailing, Title: "VPN panel failing",
+				Description: "Every Outline API call answers 500 Internal Server Error."})
+	}
+	b.list = append(b.list, Switch{Name: SwitchTelegram429, Title: "Telegram 429s",
+		Description: fmt.Sprintf("Sending methods answer 429 Too Many Requests, retry after %ds.", telegramRetryWait)})
+	if cfg.CryptoPay != nil {
+		b.list = append(b.list, Switch{Name: SwitchCryptoPayDown, Title: "Crypto Pay down",
+			Description: "Every Crypto Pay API call answers 503 from its proxy. Pay pages still open."})
+	}
+	return b
+}
+
+// Switches lists the switches and whether each is on.
+func (b *switchboard) Switches() []Switch {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.list)
+}
+
+var errNoSwitch = errors.New("no such switch")
+
+// Set turns a switch on or off and applies the faults of its sandbox.
+func (b *switchboard) Set(name string, on bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.IndexFunc(b.list, func(s Switch) bool { return s.Name == name })
+	if i < 0 {
+		return fmt.Errorf("%w %q", errNoSwitch, name)
+	}
+	b.list[i].On = on
+	switch name {
+	case SwitchPanelSlow, SwitchPanelFailing:
+		b.applyPanelLocked()
+	case SwitchTelegram429:
+		b.applyTelegramLocked()
+	case SwitchCryptoPayDown:
+		b.applyCryptoPayLocked()
+	}
+	return nil
+}
+
+func (b *switchboard) onLocked(name string) bool {
+	i := slices.IndexFunc(b.list, func(s Switch) bool { return s.Name == name })
+	return i >= 0 && b.list[i].On
+}
+
+// applyPanelLocked injects one fault for both panel switches: the first
+// matching fault is the one that plays, so two would not add up.
+func (b *switchboard) applyPanelLocked() {
+	b.cfg.Panel.ClearFaults()
+	var f sandboxoutline.Fault
+	if b.onLocked(SwitchPanelSlow) {
+		f.Latency = panelLatency
+	}
+	if b.onLocked(SwitchPanelFailing) {
+		f.Status = http.StatusInternalServerError
+	}
+	if f != (sandboxoutline.Fault{}) {
+		b.cfg.Panel.Inject(f)
+	}
+}
+
+func (b *switchboard) applyTelegramLocked() {
+	b.cfg.Telegram.ClearFaults()
+	if !b.onLocked(SwitchTelegram429) {
+		return
+	}
+	for _, m := range sendingMethods {
+		b.cfg.Telegram.Inject(sandboxtg.Fault{Method: m, Status: http.StatusTooManyRequests, RetryAfter: telegramRetryWait})
+	}
+}
+
+func (b *switchboard) applyCryptoPayLocked() {
+	b.cfg.CryptoPay.ClearFaults()
+	if b.onLocked(SwitchCryptoPayDown) {
+		b.cfg.CryptoPay.Inject(sandboxcp.Fault{Status: http.StatusServiceUnavailable})
+	}
+}
+
+func (s *Server) listSwitches(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.switches.Switches())
+}
+
+func (s *Server) setSwitch(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		On *bool `json:"on"`
+	}
+	if err := decodeBody(w, r, &body); err != nil {
+		fail(w, http.StatusBadRequest, err)
+		return
+	}
+	if body.On == nil {
+		fail(w, http.StatusBadRequest, errors.New(`"on" is required`))
+		return
+	}
+	name := r.PathValue("name")
+	if err := s.switches.Set(name, *body.On); err != nil {
+		fail(w, http.StatusNotFound, err)
+		return
+	}
+	s.log.Info().Str("event", EventSwitch).Str("switch", name).Bool("on", *body.On).Msg("sandbox switch flipped")
+	writeJSON(w, http.StatusOK, s.switches.Switches())
+}

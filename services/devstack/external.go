@@ -1,0 +1,94 @@
+package main
+
+import (
+	"cmp"
+	"strings"
+
+	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/stack"
+)
+
+// defaultTelegramAPIURL is the Bot API a real bot token is used with.
+const defaultTelegramAPIURL = "https://api.telegram.org"
+
+// Real is what make run uses instead of a sandbox when it is configured,
+// read from the environment variables the services themselves read.
+type Real struct {
+	// TelegramToken, when set, is a real bot's token: the services talk to
+	// TelegramAPIURL instead of the sandbox Telegram.
+	TelegramToken  string `env:"TELEGRAM_BOT_TOKEN" secret:"true"`
+	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
+	// WebhookPublicURL is how Telegram reaches the gateway (through a tunnel
+	// or proxy to GATEWAY_ADDR); without it the gateway polls.
+	WebhookPublicURL string `env:"WEBHOOK_PUBLIC_URL"`
+	// CryptoPayToken, when set, is a real Crypto Pay app's token, used with
+	// CryptoPayAPIURL instead of the sandbox Crypto Pay.
+	CryptoPayToken  string `env:"CRYPTOPAY_TOKEN" secret:"true"`
+	CryptoPayAPIURL string `env:"CRYPTOPAY_API_URL"`
+}
+
+// apply points c at the real services configured, leaving the sandboxes in
+// place of the others. environ is the devstack's environment, where a real
+// VPN panel is configured as for activation and expiry-cleanup.
+func (r Real) apply(c *stack.Config, environ []string) {
+	if r.TelegramToken != "" {
+		c.Token = r.TelegramToken
+		c.TelegramAPIURL = cmp.Or(r.TelegramAPIURL, defaultTelegramAPIURL)
+		c.WebhookPublicURL = r.WebhookPublicURL
+	}
+	if r.CryptoPayToken != "" {
+		c.CryptoPayToken = r.CryptoPayToken
+		c.CryptoPayAPIURL = cmp.Or(r.CryptoPayAPIURL, cryptopay.DefaultBaseURL)
+	}
+	c.PanelEnv = panelEnv(environ)
+}
+
+// panelEnv returns the VPN panel settings of environ (pkg/vpn.PanelEnv's
+// variables) when they name a panel, else nil for the sandbox Outline.
+func panelEnv(environ []string) []string {
+	var env []string
+	configured := false
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "VPN_PANEL") && !strings.HasPrefix(name, "OUTLINE_") && !strings.HasPrefix(name, "REMNAWAVE_") {
+			continue
+		}
+		env = append(env, kv)
+		if value != "" && (name == "VPN_PANEL" || name == "OUTLINE_API_URL" || name == "REMNAWAVE_URL") {
+			configured = true
+		}
+	}
+	if !configured {
+		return nil
+	}
+	return env
+}
+
+// mode says in a few words which Telegram, Crypto Pay and panel a stack
+// started with c uses, for the welcome text.
+func mode(c stack.Config) (telegram, cryptoPay, panel string) {
+	telegram, cryptoPay, panel = "sandbox", "sandbox", "sandbox Outline"
+	switch {
+	case c.TelegramAPIURL != "" && c.WebhookPublicURL != "":
+		telegram = c.TelegramAPIURL + ", webhook at " + c.WebhookPublicURL
+	case c.TelegramAPIURL != "":
+		telegram = c.TelegramAPIURL + ", polling"
+	}
+	if c.CryptoPayAPIURL != "" {
+		cryptoPay = c.CryptoPayAPIURL
+	}
+	if len(c.PanelEnv) > 0 {
+		panel = cmp.Or(envValue(c.PanelEnv, "VPN_PANEL"), "outline") + " (VPN_PANEL)"
+	}
+	return telegram, cryptoPay, panel
+}
+
+// envValue is the value of name in env, or "".
+func envValue(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}

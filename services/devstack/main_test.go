@@ -1,0 +1,590 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/procs"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/stack"
+)
+
+const (
+	// readyWithin bounds a devstack's start: building nine services on a
+	// busy two-core machine, migrating, and each service's start.
+	readyWithin = 5 * time.Minute
+	// stopWithin bounds a devstack's exit after SIGINT: the services' own
+	// stop grace (15 s) with room to spare.
+	stopWithin = 60 * time.Second
+	// screenWithin bounds the wait for the bot's answer.
+	screenWithin = 60 * time.Second
+	// welcome is the first line of the welcome text, printed once ready.
+	welcome = "vpnbot is running"
+)
+
+// binary is the devstack built by TestMain, as make run builds it.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "devstack-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devstack test:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	binary = filepath.Join(dir, "devstack")
+	if err := procs.BuildPackage(ctx, ".", binary); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack test:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// TestInterruptStopsEverythingAndStateSurvives is make run stopped with
+// Ctrl-C: started on a clean state folder and a fresh database, a user takes
+// the trial; SIGINT to the devstack's process group, as a terminal sends it,
+// ends every process it started and frees every port they listened on, with
+// exit status 0; started again on the same folder and database, the user and
+// the subscription are there and the bot answers.
+func TestInterruptStopsEverythingAndStateSurvives(t *testing.T) {
+	db := pgdbtest.New(t)
+	env := newEnv(t, t.TempDir(), db.DSN)
+
+	d := startDevstack(t, env)
+	const user = 4242
+	d.sendText(t, user, "/start")
+	menu := d.waitMessage(t, user, "the main menu", withButton("trial"))
+	d.press(t, user, menu, "trial")
+	var subID int64
+	var expires time.Time
+	require.Eventually(t, func() bool {
+		err := db.Pool.QueryRow(t.Context(),
+			`SELECT id, expires_at FROM subscriptions WHERE user_id = $1 AND kind = 'trial'`, user).Scan(&subID, &expires)
+		return err == nil
+	}, screenWithin, 100*time.Millisecond, "no trial in the database")
+	d.waitMessage(t, user, "the trial's key", withText("ss://"))
+
+	d.interrupt(t)
+
+	d = startDevstack(t, env)
+	var firstName string
+	require.NoError(t, db.Pool.QueryRow(t.Context(), `SELECT first_name FROM users WHERE id = $1`, user).Scan(&firstName))
+	var gotID int64
+	var gotExpires time.Time
+	require.NoError(t, db.Pool.QueryRow(t.Context(),
+		`SELECT id, expires_at FROM subscriptions WHERE user_id = $1 AND status = 'active'`, user).Scan(&gotID, &gotExpires))
+	require.Equal(t, subID, gotID, "the trial is the same subscription after the restart")
+	require.True(t, expires.Equal(gotExpires), "the trial's expiry moved: %s, then %s", expires, gotExpires)
+	// The restarted system works on the old state: the bot shows the
+	// subscription taken before.
+	d.sendText(t, user, "/start")
+	menu = d.waitMessage(t, user, "the main menu after the restart", withButton("sub"))
+	d.press(t, user, menu, "sub")
+	d.waitMessage(t, user, "the trial's expiry after the restart", withText(expires.UTC().Format("2 Jan 2006 15:04")))
+	d.interrupt(t)
+}
+
+// TestPrivateClusterWhenNoServerAnswers is make run on a machine whose
+// DATABASE_URL answers nothing: the devstack creates a cluster of its own
+// under the state folder, runs on it, stops it on SIGINT, and finds the same
+// data in it when started again.
+func TestPrivateClusterWhenNoServerAnswers(t *testing.T) {
+	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		// As root the cluster runs as user postgres, which must be able to
+		// enter the folders above it; t.TempDir's are the test user's only.
+		require.NoError(t, os.Chmod(dir, 0o755))
+		require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+	}
+	closed := freePort(t)
+	pgPort := freePort(t)
+	env := newEnv(t, dir, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", closed))
+	env = append(env, "DEVSTACK_PG_PORT="+strconv.Itoa(pgPort))
+	private := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", pgPort)
+
+	d := startDevstack(t, env)
+	require.Contains(t, d.out.String(), EventPrivatePostgres)
+	const user = 4343
+	d.sendText(t, user, "/start")
+	d.waitMessage(t, user, "the main menu", withButton("trial"))
+	require.Equal(t, 1, countUsers(t, private, user), "the user is not in the private cluster")
+	pid := postmasterPID(t, dir)
+
+	d.interrupt(t)
+	require.NoFileExists(t, filepath.Join(dir, "postgres", "data", "postmaster.pid"), "the private cluster is still running")
+	require.True(t, gone(pid), "the postmaster (pid %d) outlived the devstack", pid)
+	requireFree(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(pgPort)))
+
+	d = startDevstack(t, env)
+	require.Contains(t, d.out.String(), "private PostgreSQL cluster started")
+	require.NotContains(t, d.out.String(), "private PostgreSQL cluster created", "the cluster was created again")
+	require.Equal(t, 1, countUsers(t, private, user), "the user is gone after the restart")
+	d.interrupt(t)
+}
+
+// TestRealTelegramByToken is make run with TELEGRAM_BOT_TOKEN set: the
+// services use the Bot API at TELEGRAM_API_URL instead of the sandbox
+// Telegram, which does not run; the gateway polls it, or with
+// WEBHOOK_PUBLIC_URL registers its webhook there. A second sandbox Telegram
+// plays the real one.
+func TestRealTelegramByToken(t *testing.T) {
+	for _, webhook := range []bool{false, true} {
+		name := map[bool]string{false: "polling", true: "webhook"}[webhook]
+		t.Run(name, func(t *testing.T) {
+			db := pgdbtest.New(t)
+			const token = "987654:REAL-TELEGRAM-STAND-IN"
+			fake := sandboxtg.New(sandboxtg.Config{Token: token})
+			require.NoError(t, fake.Start("127.0.0.1:0"))
+			t.Cleanup(fake.Close)
+			env := newEnv(t, t.TempDir(), db.DSN)
+			env = append(env, "TELEGRAM_BOT_TOKEN="+token, "TELEGRAM_API_URL="+fake.URL())
+			want := "Telegram: " + fake.URL() + ", polling"
+			if webhook {
+				public := "http://" + envValue(env, "GATEWAY_ADDR")
+				env = append(env, "WEBHOOK_PUBLIC_URL="+public)
+				want = "Telegram: " + fake.URL() + ", webhook at " + public
+			}
+
+			d := startDevstack(t, env)
+			require.Contains(t, d.out.String(), want)
+			botAPI := envValue(env, "SANDBOX_BOTAPI_ADDR")
+			_, err := net.DialTimeout("tcp", botAPI, time.Second)
+			require.Error(t, err, "the sandbox Telegram runs at %s", botAPI)
+
+			const user = 4444
+			fake.SendText(user, "/start")
+			ctx, cancel := context.WithTimeout(t.Context(), screenWithin)
+			defer cancel()
+			msgs, err := fake.WaitMessages(ctx, user, 1)
+			require.NoError(t, err, "the bot did not answer through the Bot API at TELEGRAM_API_URL")
+			require.True(t, withButton("trial")(msgs[0]), "the first answer is not the main menu: %q", msgs[0].Plain)
+			stats := fake.Stats()
+			if webhook {
+				require.Positive(t, stats.Requests["setWebhook"], "the gateway set no webhook: %v", stats.Requests)
+				require.Positive(t, stats.Deliveries, "no update was delivered to the webhook")
+			} else {
+				require.Positive(t, stats.Requests["getUpdates"], "the gateway did not poll: %v", stats.Requests)
+				require.Zero(t, stats.Requests["setWebhook"], "the gateway set a webhook: %v", stats.Requests)
+			}
+			d.interrupt(t)
+		})
+	}
+}
+
+// TestDemoTimeScale is make run's default time scale: a 15-minute trial,
+// reminders 10 and 5 minutes before the end, a minute's grace, workers that
+// look every 10 seconds.
+func TestDemoTimeScale(t *testing.T) {
+	db := pgdbtest.New(t)
+	env := append(newEnv(t, t.TempDir(), db.DSN), "DEVSTACK_TIME_SCALE="+ScaleDemo)
+
+	d := startDevstack(t, env)
+	require.Contains(t, d.out.String(), "a trial lasts 15 minutes")
+	const user = 4545
+	d.sendText(t, user, "/start")
+	menu := d.waitMessage(t, user, "the main menu", withButton("trial"))
+	d.press(t, user, menu, "trial")
+	var length time.Duration
+	require.Eventually(t, func() bool {
+		return db.Pool.QueryRow(t.Context(),
+			`SELECT expires_at - starts_at FROM subscriptions WHERE user_id = $1`, user).Scan(&length) == nil
+	}, screenWithin, 100*time.Millisecond, "no trial in the database")
+	require.Equal(t, 15*time.Minute, length)
+	for service, setting := range map[string]string{
+		"reminders":      `"REMINDER_STAGES":"10m,5m"`,
+		"expiry-cleanup": `"EXPIRY_GRACE":60000`,
+		"activation":     `"WORKER_INTERVAL":10000`,
+	} {
+		require.Contains(t, configLine(t, d.out.String(), service), setting)
+	}
+	d.interrupt(t)
+}
+
+// configLine is the service's start-up configuration line from the output.
+func configLine(t *testing.T, out, service string) string {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, service+" ") && strings.Contains(line, `"event":"CONFIG"`) {
+			return line
+		}
+	}
+	t.Fatalf("no configuration line of %s", service)
+	return ""
+}
+
+// newEnv is a devstack's environment: dir for its state, dsn for its
+// database, a free port for everything it listens on, and none of the real
+// services' settings the test's own environment may hold.
+func newEnv(t *testing.T, dir, dsn string) []string {
+	t.Helper()
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "DATABASE_URL", name == "LOG_LEVEL", strings.HasPrefix(name, "DEVSTACK_"),
+			strings.HasPrefix(name, "TELEGRAM_"), strings.HasPrefix(name, "CRYPTOPAY_"), name == "WEBHOOK_PUBLIC_URL",
+			strings.HasPrefix(name, "VPN_PANEL"), strings.HasPrefix(name, "OUTLINE_"), strings.HasPrefix(name, "REMNAWAVE_"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"DEVSTACK_DIR="+dir,
+		"DATABASE_URL="+dsn,
+		"SANDBOX_ADDR="+freeAddr(t),
+		"SANDBOX_BOTAPI_ADDR="+freeAddr(t),
+		"GATEWAY_ADDR="+freeAddr(t),
+		"DEVSTACK_NATS_PORT="+strconv.Itoa(freePort(t)),
+		"DEVSTACK_CRYPTOPAY_ADDR=127.0.0.1:0",
+		"DEVSTACK_OUTLINE_ADDR=127.0.0.1:0",
+		"DEVSTACK_TIME_SCALE="+ScaleReal,
+	)
+}
+
+// devstack is a running devstack process.
+type devstack struct {
+	cmd  *exec.Cmd
+	out  *output
+	done chan struct{}
+	err  error // the exit, set before done closes
+	// sandboxURL is the sandbox web app, which serves the sandbox
+	// Telegram's control API (/sandbox/...).
+	sandboxURL string
+	http       *http.Client
+}
+
+// startDevstack runs the devstack with env in a process group of its own, as
+// a shell runs a job, and waits for its welcome text. The test's end stops
+// it if it still runs; its output is printed if the test failed.
+func startDevstack(t *testing.T, env []string) *devstack {
+	t.Helper()
+	d := &devstack{out: &output{}, done: make(chan struct{}), http: &http.Client{Timeout: 10 * time.Second}}
+	d.sandboxURL = "http://" + envValue(env, "SANDBOX_ADDR")
+	d.cmd = exec.Command(binary)
+	d.cmd.Env = env
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, d.cmd.Start())
+	go func() {
+		d.err = d.cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-d.done:
+		default:
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGINT)
+			select {
+			case <-d.done:
+			case <-time.After(stopWithin):
+				_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+				<-d.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("devstack output:\n%s", d.out.String())
+		}
+	})
+	deadline := time.After(readyWithin)
+	for !strings.Contains(d.out.String(), welcome) {
+		select {
+		case <-d.done:
+			t.Fatalf("the devstack exited before it was ready: %v\n%s", d.err, d.out.String())
+		case <-deadline:
+			t.Fatalf("the devstack was not ready within %s", readyWithin)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return d
+}
+
+// interrupt sends SIGINT to the devstack's process group, as a terminal's
+// Ctrl-C does, and checks that it exits 0 in time, that every process it
+// had started is gone and that every port they listened on is free.
+func (d *devstack) interrupt(t *testing.T) {
+	t.Helper()
+	pids := descendants(d.cmd.Process.Pid)
+	require.GreaterOrEqual(t, len(pids), 8, "the devstack runs fewer processes than its services: %v", pids)
+	addrs := listening(t, append([]int{d.cmd.Process.Pid}, pids...))
+	require.NotEmpty(t, addrs)
+
+	require.NoError(t, syscall.Kill(-d.cmd.Process.Pid, syscall.SIGINT))
+	select {
+	case <-d.done:
+	case <-time.After(stopWithin):
+		t.Fatalf("the devstack did not exit within %s of SIGINT", stopWithin)
+	}
+	require.NoError(t, d.err, "the devstack's exit after SIGINT")
+	for _, pid := range pids {
+		require.True(t, gone(pid), "process %d outlived the devstack", pid)
+	}
+	for _, addr := range addrs {
+		requireFree(t, addr)
+	}
+}
+
+func (d *devstack) sendText(t *testing.T, user int64, text string) {
+	t.Helper()
+	d.post(t, fmt.Sprintf("/sandbox/users/%d/messages", user), map[string]any{"text": text})
+}
+
+func (d *devstack) press(t *testing.T, user int64, m sandboxtg.Message, data string) {
+	t.Helper()
+	d.post(t, fmt.Sprintf("/sandbox/users/%d/callbacks", user), map[string]any{"message_id": m.ID, "data": data})
+}
+
+func (d *devstack) post(t *testing.T, path string, body any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	resp, err := d.http.Post(d.sandboxURL+path, "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "POST %s: %s", path, answer)
+}
+
+// waitMessage polls the user's chat in the sandbox until a message the bot
+// sent matches.
+func (d *devstack) waitMessage(t *testing.T, user int64, what string, match func(sandboxtg.Message) bool) sandboxtg.Message {
+	t.Helper()
+	var found sandboxtg.Message
+	require.Eventually(t, func() bool {
+		resp, err := d.http.Get(fmt.Sprintf("%s/sandbox/chats/%d/messages", d.sandboxURL, user))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var msgs []sandboxtg.Message
+		if json.NewDecoder(resp.Body).Decode(&msgs) != nil {
+			return false
+		}
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if match(msgs[i]) {
+				found = msgs[i]
+				return true
+			}
+		}
+		return false
+	}, screenWithin, 100*time.Millisecond, "no message with %s", what)
+	return found
+}
+
+func withButton(data string) func(sandboxtg.Message) bool {
+	return func(m sandboxtg.Message) bool {
+		for _, row := range m.Buttons {
+			for _, b := range row {
+				if b.Data == data {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+func withText(s string) func(sandboxtg.Message) bool {
+	return func(m sandboxtg.Message) bool { return strings.Contains(m.Plain, s) }
+}
+
+// descendants lists the processes below pid, from /proc.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(p); ok {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// parentOf reads a process's parent from /proc/<pid>/stat, whose second
+// field (the command, in parentheses) may hold spaces.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
+}
+
+// gone reports whether pid no longer runs (a zombie counts as gone: it holds
+// no port and waits only for its parent's wait).
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
+// listening returns the TCP addresses the processes listen on: their socket
+// inodes (/proc/<pid>/fd) found among the listening sockets of
+// /proc/net/tcp and tcp6.
+func listening(t *testing.T, pids []int) []string {
+	t.Helper()
+	inodes := map[string]bool{}
+	for _, pid := range pids {
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
+		fds, _ := os.ReadDir(dir)
+		for _, fd := range fds {
+			link, err := os.Readlink(filepath.Join(dir, fd.Name()))
+			if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+				inodes[strings.TrimSuffix(inode, "]")] = true
+			}
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // the header
+		for sc.Scan() {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			fields := strings.Fields(sc.Text())
+			const listen = "0A"
+			if len(fields) < 10 || fields[3] != listen || !inodes[fields[9]] {
+				continue
+			}
+			addr, err := hexAddr(fields[1])
+			require.NoError(t, err)
+			addrs = append(addrs, addr)
+		}
+		_ = f.Close()
+	}
+	return addrs
+}
+
+// hexAddr decodes /proc/net/tcp's address:port (IPv4 or IPv6, each 32-bit
+// word in host byte order) into host:port.
+func hexAddr(s string) (string, error) {
+	h, p, ok := strings.Cut(s, ":")
+	if !ok {
+		return "", fmt.Errorf("address %q", s)
+	}
+	port, err := strconv.ParseUint(p, 16, 16)
+	if err != nil {
+		return "", fmt.Errorf("address %q: %w", s, err)
+	}
+	var ip net.IP
+	for i := 0; i+8 <= len(h); i += 8 {
+		word, err := strconv.ParseUint(h[i:i+8], 16, 32)
+		if err != nil {
+			return "", fmt.Errorf("address %q: %w", s, err)
+		}
+		ip = append(ip, byte(word), byte(word>>8), byte(word>>16), byte(word>>24))
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(int(port))), nil
+}
+
+// requireFree fails unless the test can listen on addr.
+func requireFree(t *testing.T, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "port %s is still bound", addr)
+	require.NoError(t, ln.Close())
+}
+
+// postmasterPID reads the private cluster's server process from its pid file.
+func postmasterPID(t *testing.T, dir string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "postgres", "data", "postmaster.pid"))
+	require.NoError(t, err, "the private cluster is not running")
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	require.NoError(t, err)
+	return pid
+}
+
+func countUsers(t *testing.T, dsn string, id int64) int {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var n int
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE id = $1`, id).Scan(&n))
+	return n
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	addr, err := stack.FreeAddr()
+	require.NoError(t, err)
+	return addr
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	return n
+}
+
+// output collects a process's output for the test to search.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
+	"github.com/vpnbot/vpnbot/pkg/stack"
+)
+
+// webShutdown bounds the wait for the web app's requests in flight (a
+// Stars payment waits up to the sandbox's 10 s pre-checkout timeout).
+const webShutdown = 12 * time.Second
+
+// webApp is the sandbox web app being served: the chat, the status page and
+// the switches. A nil *webApp (real Telegram) serves nothing.
+type webApp struct {
+	URL  string
+	app  *web.Server
+	srv  *http.Server
+	done chan error // Serve's result
+}
+
+// serveWeb serves the web app on addr. It needs the sandbox Telegram: with
+// real Telegram it returns nil.
+func serveWeb(log zerolog.Logger, st *stack.Stack, addr string) (*webApp, error) {
+	if st.Sandbox == nil {
+		return nil, nil
+	}
+	cfg := web.Config{Telegram: st.Sandbox, Control: st, SandboxAPI: st.Sandbox.Handler(), Log: log}
+	// A sandbox not running must stay a nil interface, or its switch would
+	// call a nil server.
+	if st.CryptoPay != nil {
+		cfg.CryptoPay = st.CryptoPay
+	}
+	if st.Outline != nil {
+		cfg.Panel = st.Outline
+	}
+	app, err := web.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("SANDBOX_ADDR %s for the web app: %w", addr, err)
+	}
+	w := &webApp{
+		URL:  "http://" + ln.Addr().String(),
+		app:  app,
+		srv:  &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		done: make(chan error, 1),
+	}
+	go func() { w.done <- w.srv.Serve(ln) }()
+	return w, nil
+}
+
+// Shutdown stops serving, letting requests in flight finish.
+func (w *webApp) Shutdown() error {
+	if w == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), webShutdown)
+	defer cancel()
+	err := w.srv.Shutdown(ctx)
+	if serveErr := <-w.done; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	if err != nil {
+		return fmt.Errorf("stopping the web app: %w", err)
+	}
+	return nil
+}
+
+// Close waits for the service starts the status page began; call it after
+// the stack has closed, which ends them.
+func (w *webApp) Close() {
+	if w != nil {
+		w.app.Close()
+	}
+}
