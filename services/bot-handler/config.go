@@ -102,8 +102,8 @@ func (c Config) Validate() error {
 	if c.CryptoPayToken != "" && len(c.CryptoPayAssets) == 0 {
 		errs = append(errs, errors.New("CRYPTOPAY_ASSETS is empty"))
 	}
-	if c.TrialDuration < time.Hour {
-		errs = append(errs, fmt.Errorf("TRIAL_DURATION=%s: must be at least 1h", c.TrialDuration))
+	if c.TrialDuration < time.Minute {
+		errs = append(errs, fmt.Errorf("TRIAL_DURATION=%s: must be at least 1m", c.TrialDuration))
 	}
 	// Crypto Pay invoices live 1 s to 31 days.
 	if c.CallbackMaxAge < 0 {
