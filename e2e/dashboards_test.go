@@ -429,8 +429,10 @@ func services() []svc {
 		{name: "trial-notifier", desc: "The trial funnel: started, ending, ended, never-started nudges.", db: true, worker: true},
 		{name: "expiry-cleanup", desc: "Revokes VPN access after expiry + grace and reconciles with the panel.", db: true, worker: true, own: []section{
 			{"Revocation", []chart{
-				{title: "Overdue revocation", unit: "s", desc: "How long the oldest access the last iteration failed to revoke has outlived expiry + grace.",
-					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_overdue_seconds{%s})`, sel("expiry-cleanup")), "overdue"}}, stat: true, warnAt: ptr(1)},
+				{title: "Accesses past expiry + grace", desc: "Live accesses of active periods past expiry + grace, counted in the database after each iteration's revocations.",
+					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_unrevoked_overdue{%s})`, sel("expiry-cleanup")), "overdue"}}, stat: true, warnAt: ptr(1)},
+				{title: "Oldest overdue access", unit: "s", desc: "How long the oldest of them has outlived expiry + grace; above 30 min: AccessesNotRevoked.",
+					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_unrevoked_overdue_seconds{%s})`, sel("expiry-cleanup")), "overdue"}}, stat: true, warnAt: ptr(1800)},
 				{title: "Unbacked panel accesses", desc: "Accesses on the panel that no active subscription backs, after the last reconciliation.",
 					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_orphans_unbacked{%s})`, sel("expiry-cleanup")), "unbacked"}}, stat: true, warnAt: ptr(1)},
 				{title: "Panel errors", unit: "ops",
@@ -505,10 +507,10 @@ func overview() dashboard {
 			queries: []query{{`(time() - max by (worker) (vpnbot_worker_last_success_timestamp_seconds)) / max by (worker) (vpnbot_worker_interval_seconds)`, "{{worker}}"}}},
 		{title: "Failed and timed-out iterations", unit: "ops",
 			queries: []query{{`sum by (worker, outcome) (rate(vpnbot_worker_iterations_total{outcome=~"error|timeout"}[$__rate_interval]))`, "{{worker}} {{outcome}}"}}},
-		{title: "Money and access", desc: "Paid but not applied (payment-watcher); seconds the oldest unrevoked access is overdue (expiry-cleanup).",
+		{title: "Money and access", desc: "Paid but not applied (payment-watcher); live accesses past expiry + grace (expiry-cleanup).",
 			queries: []query{
 				{`max(vpnbot_payment_watcher_paid_unapplied)`, "paid, not applied"},
-				{`max(vpnbot_expiry_overdue_seconds)`, "revocation overdue (s)"},
+				{`max(vpnbot_expiry_unrevoked_overdue)`, "accesses past expiry + grace"},
 			}},
 	}})
 	b.add(section{"PostgreSQL connections", []chart{

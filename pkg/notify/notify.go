@@ -74,7 +74,7 @@ func KeyReady(lang string, chatID int64, subscriptionID int64, panel, url string
 		return nil, fmt.Errorf("writing the key message of subscription %d: %w: caption is %d characters, more than %d",
 			subscriptionID, ErrKeyTooLong, n, maxCaption)
 	}
-	png, err := qrPNG(url)
+	png, err := QRCode(url)
 	if err != nil {
 		return nil, fmt.Errorf("drawing the QR code of subscription %d: %w: %w", subscriptionID, ErrKeyTooLong, err)
 	}

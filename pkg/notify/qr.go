@@ -11,7 +11,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 )
 
-// qrSize is the QR code's side in pixels, the bot-handler's size: an
+// qrSize is the QR code's side in pixels: sharp on any phone, and an
 // Outline key of ~100 characters is 49 modules wide with the quiet zone,
 // 10 pixels each.
 const qrSize = 512
@@ -19,7 +19,7 @@ const qrSize = 512
 // pngSignature starts every PNG file.
 const pngSignature = "\x89PNG\r\n\x1a\n"
 
-// zlibWriters keeps the compressors of qrPNG: each holds ~1 MB of tables,
+// zlibWriters keeps the compressors of QRCode: each holds ~1 MB of tables,
 // more than the rest of a QR code's drawing allocates.
 var zlibWriters = sync.Pool{New: func() any {
 	w, err := zlib.NewWriterLevel(nil, zlib.BestSpeed)
@@ -29,8 +29,10 @@ var zlibWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-// qrPNG draws text as a QR code (medium error correction, with its quiet
-// zone) of qrSize × qrSize pixels, black on white, as a 1-bit grayscale PNG.
+// QRCode draws text as a QR code (medium error correction, with its quiet
+// zone) of 512 × 512 pixels, black on white, as a 1-bit grayscale PNG: the
+// key's photo of KeyReady, and of the bot-handler's "My subscription". Text
+// too long for a QR code is an error.
 //
 // It writes the PNG itself rather than through qrcode.Encode, which hands
 // image/png a paletted image to compress at its best: that costs 4 to 10 ms
@@ -38,7 +40,7 @@ var zlibWriters = sync.Pool{New: func() any {
 // activation worker draws one per key it delivers (issue 5). Here each row
 // of modules is packed into bits once and repeated, and the rows are
 // compressed at zlib's best speed: what remains is encoding the symbol.
-func qrPNG(text string) ([]byte, error) {
+func QRCode(text string) ([]byte, error) {
 	q, err := qrcode.New(text, qrcode.Medium)
 	if err != nil {
 		return nil, err

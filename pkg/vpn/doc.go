@@ -21,6 +21,9 @@
 // ErrNotFound (the access is not on the panel). Neither the Outline API URL's
 // secret path nor the Remnawave token ever appears in an error.
 //
+// Limit wraps a Provisioner so that it makes at most n panel calls at once,
+// however many goroutines call it: the load a worker puts on the panel.
+//
 // The package measures nothing and logs nothing: callers time each call and
 // count its outcome by Name.
 package vpn

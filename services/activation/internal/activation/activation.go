@@ -54,10 +54,6 @@ const (
 // machine the panel's slots were busy ~0.9 of the time with 2, 4 or 8.
 const periodsPerPanelCall = 2
 
-// Provisioner is the VPN panel the worker activates on (vpn.Outline,
-// vpn.Remnawave).
-type Provisioner = shop.Provisioner
-
 // Config tunes an Activator. Zero fields take the defaults.
 type Config struct {
 	// Concurrency is how many panel calls are made at once: the load the
@@ -102,7 +98,7 @@ type Activator struct {
 	shop  *shop.Shop
 	store store
 	js    jetstream.JetStream
-	panel panelSlots
+	panel vpn.Provisioner // at most Concurrency calls at once
 	log   zerolog.Logger
 
 	panelErrors prometheus.Counter
@@ -117,10 +113,10 @@ type retryState struct {
 	next     time.Time // not tried before
 }
 
-// New returns an Activator activating sh's periods on panel and publishing
-// keys on js's OUTBOX stream. Its metric is registered on reg (nil: not
-// exported).
-func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, panel Provisioner,
+// New returns an Activator activating sh's periods on panel (vpn.Outline,
+// vpn.Remnawave) and publishing keys on js's OUTBOX stream. Its metric is
+// registered on reg (nil: not exported).
+func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, panel vpn.Provisioner,
 	log zerolog.Logger, reg prometheus.Registerer) (*Activator, error) {
 	if sh == nil || pool == nil || js == nil || panel == nil {
 		return nil, errors.New("activation: shop, pool, JetStream and panel are required")
@@ -140,7 +136,7 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		shop:        sh,
 		store:       store{pool: pool},
 		js:          js,
-		panel:       panelSlots{Provisioner: panel, slots: make(chan struct{}, cfg.Concurrency)},
+		panel:       vpn.Limit(panel, cfg.Concurrency),
 		log:         log,
 		panelErrors: errs.WithLabelValues(panel.Name()),
 		retries:     map[int64]retryState{},
@@ -326,45 +322,3 @@ func (a *Activator) prune(pending []shop.Subscription) {
 		}
 	}
 }
-
-// panelSlots is a Provisioner that makes at most cap(slots) calls to the
-// panel at once, however many periods are in progress.
-type panelSlots struct {
-	Provisioner
-	slots chan struct{}
-}
-
-func (p panelSlots) Create(ctx context.Context, period vpn.Period) (vpn.Access, error) {
-	if err := p.acquire(ctx); err != nil {
-		return vpn.Access{}, err
-	}
-	defer p.release()
-	return p.Provisioner.Create(ctx, period)
-}
-
-func (p panelSlots) Extend(ctx context.Context, accessID string, expiresAt time.Time) error {
-	if err := p.acquire(ctx); err != nil {
-		return err
-	}
-	defer p.release()
-	return p.Provisioner.Extend(ctx, accessID, expiresAt)
-}
-
-func (p panelSlots) Revoke(ctx context.Context, accessID string) error {
-	if err := p.acquire(ctx); err != nil {
-		return err
-	}
-	defer p.release()
-	return p.Provisioner.Revoke(ctx, accessID)
-}
-
-func (p panelSlots) acquire(ctx context.Context) error {
-	select {
-	case p.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for a %s call: %w", p.Name(), context.Cause(ctx))
-	}
-}
-
-func (p panelSlots) release() { <-p.slots }

@@ -15,7 +15,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
-	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
@@ -85,7 +85,7 @@ func TestThePanelGetsAtMostConcurrencyCallsAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "outline")
 	e.outline.Inject(outline.Fault{Route: "PUT /access-keys/{id}", Latency: 20 * time.Millisecond})
-	counted := &inFlightPanel{Provisioner: e.panel}
+	counted := vpntest.NewPeak(e.panel)
 	e.panel = counted
 	in := e.instance(t, activation.Config{Concurrency: 3})
 	const periods = 24
@@ -97,35 +97,9 @@ func TestThePanelGetsAtMostConcurrencyCallsAtOnce(t *testing.T) {
 	require.Equal(t, periods, res["created"])
 	require.Equal(t, periods, res["delivered"])
 	require.Len(t, e.messages(t), periods)
-	most := counted.most()
+	most := counted.Most()
 	require.LessOrEqual(t, most, 3, "more panel calls at once than the concurrency")
 	require.GreaterOrEqual(t, most, 2, "the calls never overlapped: the count proves nothing")
-}
-
-// inFlightPanel records the most create calls it had in flight at once.
-type inFlightPanel struct {
-	activation.Provisioner
-	mu             sync.Mutex
-	inFlight, peak int
-}
-
-func (p *inFlightPanel) Create(ctx context.Context, period vpn.Period) (vpn.Access, error) {
-	p.mu.Lock()
-	p.inFlight++
-	p.peak = max(p.peak, p.inFlight)
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.inFlight--
-		p.mu.Unlock()
-	}()
-	return p.Provisioner.Create(ctx, period)
-}
-
-func (p *inFlightPanel) most() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.peak
 }
 
 func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T) {

@@ -42,7 +42,7 @@ type env struct {
 	js   jetstream.JetStream
 	shop *shop.Shop
 	// panel is the adapter; outline or rw is its sandbox.
-	panel   activation.Provisioner
+	panel   vpn.Provisioner
 	outline *outline.Server
 	rw      *remnawave.Server
 }
