@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -20,6 +21,11 @@ const service = "reminders"
 // lockKey is the advisory lock replicas contend for with WORKER_SINGLETON
 // ("vpnremd").
 const lockKey int64 = 0x76706e72656d64
+
+// claimMargin is how much longer than an iteration's timeout a claimed
+// reminder that is not published yet keeps other replicas off, while the
+// replica that claimed it lives.
+const claimMargin = 30 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -43,7 +49,8 @@ func run(ctx context.Context) error {
 		Streams:     []func(context.Context, jetstream.JetStream) error{outbox.EnsureStream},
 		StreamsName: "the OUTBOX stream",
 		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
-			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize}, d.Pool, d.JS, d.Log, d.Ops.Registry())
+			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize,
+				ClaimTTL: cfg.IterationTimeout + claimMargin}, d.Pool, d.JS, d.Log, d.Ops.Registry())
 			if err != nil {
 				return worker.Parts{}, err
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -20,6 +21,11 @@ const service = "trial-notifier"
 // lockKey is the advisory lock replicas contend for with WORKER_SINGLETON
 // ("vpntrial").
 const lockKey int64 = 0x76706e747269616c
+
+// claimMargin is how much longer than an iteration's timeout a claimed
+// notice that is not published yet keeps other replicas off, while the
+// replica that claimed it lives.
+const claimMargin = 30 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -43,7 +49,8 @@ func run(ctx context.Context) error {
 		Streams:     []func(context.Context, jetstream.JetStream) error{outbox.EnsureStream},
 		StreamsName: "the OUTBOX stream",
 		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
-			n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge, Grace: cfg.Grace}, d.Pool, d.JS, d.Log)
+			n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge, Grace: cfg.Grace,
+				ClaimTTL: cfg.IterationTimeout + claimMargin}, d.Pool, d.JS, d.Log)
 			if err != nil {
 				return worker.Parts{}, err
 			}

@@ -72,14 +72,6 @@ const periodsPerPanelCall = 4
 // iteration's context has ended (that is often why the claim failed).
 const releaseTimeout = 5 * time.Second
 
-// Provisioner is the VPN panel the worker revokes on and reconciles with
-// (vpn.Outline, vpn.Remnawave).
-type Provisioner interface {
-	shop.Provisioner
-	// List returns the panel's accesses made by this bot (our name prefix).
-	List(ctx context.Context) ([]vpn.Access, error)
-}
-
 // Config tunes a Cleaner. Zero fields take the defaults.
 type Config struct {
 	// Grace is how long an expired period keeps its access (a payment in
@@ -99,8 +91,11 @@ type Config struct {
 	// OrphanMinAge is how long a panel access must have been seen unbacked
 	// before reconciliation revokes it.
 	OrphanMinAge time.Duration
-	// ClaimTTL is how long a revocation claim keeps other replicas off a
-	// period; longer than an iteration can run.
+	// ClaimTTL is how long a revocation claim, or a claimed notice not yet
+	// published, keeps other replicas off a period while its claimant's
+	// database session lives; longer than an iteration can run. It is the
+	// wait for a replica that hangs: one that died leaves no session, and
+	// its claims are taken over at once.
 	ClaimTTL time.Duration
 	// NoticeWindow is how long after a revocation its notice may still be
 	// sent (older ones are dropped: the news is stale).
@@ -145,12 +140,13 @@ type Cleaner struct {
 	shop  *shop.Shop
 	store *store.Store
 	js    jetstream.JetStream
-	panel panelSlots
+	panel vpn.Provisioner // at most Concurrency calls at once
 	log   zerolog.Logger
 
-	panelErrors prometheus.Counter
-	overdue     prometheus.Gauge
-	unbacked    prometheus.Gauge
+	panelErrors   prometheus.Counter
+	overdue       prometheus.Gauge
+	overdueOldest prometheus.Gauge
+	unbacked      prometheus.Gauge
 
 	iterations atomic.Int64
 
@@ -159,10 +155,10 @@ type Cleaner struct {
 	orphans map[string]time.Time
 }
 
-// New returns a Cleaner revoking sh's expired periods on panel and
-// publishing notices on js's OUTBOX stream. Its metrics are registered on
-// reg (nil: not exported).
-func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, panel Provisioner,
+// New returns a Cleaner revoking sh's expired periods on panel (vpn.Outline,
+// vpn.Remnawave) and publishing notices on js's OUTBOX stream. Its metrics
+// are registered on reg (nil: not exported).
+func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, panel vpn.Provisioner,
 	log zerolog.Logger, reg prometheus.Registerer) (*Cleaner, error) {
 	if sh == nil || pool == nil || js == nil || panel == nil {
 		return nil, errors.New("cleanup: shop, pool, JetStream and panel are required")
@@ -172,15 +168,19 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		Help: "Revocations and listings the VPN panel failed (unreachable, 5xx, timeout, refused); each is retried.",
 	}, []string{"panel"})
 	overdue := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "vpnbot_expiry_overdue_seconds",
-		Help: "How long the oldest access the last iteration failed to revoke has outlived its expiry + grace; 0 when none failed.",
+		Name: "vpnbot_expiry_unrevoked_overdue",
+		Help: "Live accesses of active periods past expiry + grace, counted in the database after each iteration's revocations.",
+	})
+	overdueOldest := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vpnbot_expiry_unrevoked_overdue_seconds",
+		Help: "How long the oldest of those accesses has outlived its period's expiry + grace; 0 when there is none.",
 	})
 	unbacked := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "vpnbot_expiry_orphans_unbacked",
 		Help: "Panel accesses of ours that no active subscription backs, after the last reconciliation.",
 	})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{panelErrors, overdue, unbacked} {
+		for _, c := range []prometheus.Collector{panelErrors, overdue, overdueOldest, unbacked} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("registering expiry-cleanup metrics: %w", err)
 			}
@@ -188,26 +188,29 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 	}
 	cfg = cfg.withDefaults()
 	return &Cleaner{
-		cfg:         cfg,
-		shop:        sh,
-		store:       store.New(pool),
-		js:          js,
-		panel:       panelSlots{Provisioner: panel, slots: make(chan struct{}, cfg.Concurrency)},
-		log:         log,
-		panelErrors: panelErrors.WithLabelValues(panel.Name()),
-		overdue:     overdue,
-		unbacked:    unbacked,
-		orphans:     map[string]time.Time{},
+		cfg:           cfg,
+		shop:          sh,
+		store:         store.New(pool),
+		js:            js,
+		panel:         vpn.Limit(panel, cfg.Concurrency),
+		log:           log,
+		panelErrors:   panelErrors.WithLabelValues(panel.Name()),
+		overdue:       overdue,
+		overdueOldest: overdueOldest,
+		unbacked:      unbacked,
+		orphans:       map[string]time.Time{},
 	}, nil
 }
 
-// Iterate is one iteration: revoke the expired periods, notify their users,
-// and on every ReconcileEvery-th iteration reconcile the panel. Its items
-// are revoked, failed, renewed, claimed_elsewhere and notified, plus
-// orphans_revoked and orphans_waiting on reconciliation passes.
+// Iterate is one iteration: revoke the expired periods, measure what is
+// left overdue, notify the users, and on every ReconcileEvery-th iteration
+// reconcile the panel. Its items are revoked, failed, renewed,
+// claimed_elsewhere and notified, plus orphans_revoked and orphans_waiting
+// on reconciliation passes.
 func (c *Cleaner) Iterate(ctx context.Context) (worker.Result, error) {
 	res := worker.Result{}
 	revokeErr := c.revokeExpired(ctx, res)
+	overdueErr := c.measureOverdue(ctx)
 	// Notify and reconcile even when some revocations failed: the periods
 	// revoked, and the panel, do not depend on the ones that failed.
 	noticeErr := c.notify(ctx, res)
@@ -215,7 +218,30 @@ func (c *Cleaner) Iterate(ctx context.Context) (worker.Result, error) {
 	if (c.iterations.Add(1)-1)%int64(c.cfg.ReconcileEvery) == 0 {
 		reconcileErr = c.reconcile(ctx, res)
 	}
-	return res, errors.Join(revokeErr, noticeErr, reconcileErr)
+	return res, errors.Join(revokeErr, overdueErr, noticeErr, reconcileErr)
+}
+
+// measureOverdue sets the overdue gauges from the database, which sees
+// what no iteration's results show: periods not tried (a backlog beyond
+// BatchSize, an iteration that timed out, a replica that died) as well as
+// those whose revocation failed. It outlives the iteration's context, so
+// that an iteration that timed out on a hanging panel still reports. On an
+// error the gauges keep the last measurement; the iteration fails.
+func (c *Cleaner) measureOverdue(ctx context.Context) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	now := c.cfg.NowFunc()
+	o, err := c.store.Overdue(ctx, now.Add(-c.cfg.Grace))
+	if err != nil {
+		return err
+	}
+	oldest := time.Duration(0)
+	if o.Accesses > 0 {
+		oldest = now.Sub(o.Oldest.Add(c.cfg.Grace))
+	}
+	c.overdue.Set(float64(o.Accesses))
+	c.overdueOldest.Set(oldest.Seconds())
+	return nil
 }
 
 // isPanelError tells a failure of the panel from one of the database.
@@ -225,43 +251,9 @@ func isPanelError(err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
-// detached is a context for giving a claim back that outlives the
-// iteration's, briefly.
+// detached is a context that outlives the iteration's, briefly: for what
+// an iteration must finish even when its context has ended (giving claims
+// back, recording what it did, measuring what is overdue).
 func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 }
-
-// panelSlots is a Provisioner that makes at most cap(slots) of the calls the
-// cleaner makes (Revoke, List) at once, however many periods are in
-// progress.
-type panelSlots struct {
-	Provisioner
-	slots chan struct{}
-}
-
-func (p panelSlots) Revoke(ctx context.Context, accessID string) error {
-	if err := p.acquire(ctx); err != nil {
-		return err
-	}
-	defer p.release()
-	return p.Provisioner.Revoke(ctx, accessID)
-}
-
-func (p panelSlots) List(ctx context.Context) ([]vpn.Access, error) {
-	if err := p.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer p.release()
-	return p.Provisioner.List(ctx)
-}
-
-func (p panelSlots) acquire(ctx context.Context) error {
-	select {
-	case p.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for a %s call: %w", p.Name(), context.Cause(ctx))
-	}
-}
-
-func (p panelSlots) release() { <-p.slots }

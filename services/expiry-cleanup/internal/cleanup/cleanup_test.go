@@ -14,6 +14,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
@@ -117,42 +118,16 @@ func TestThePanelGetsAtMostConcurrencyRevocationsAtOnce(t *testing.T) {
 		e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
 	}
 	e.outline.Inject(outline.Fault{Route: e.revokeRoute(), Latency: 20 * time.Millisecond})
-	counted := &inFlightPanel{Provisioner: e.panel}
+	counted := vpntest.NewPeak(e.panel)
 	e.panel = counted
 	in := e.instance(t, cleanup.Config{Concurrency: 3})
 
 	res := iterateOK(t, in)
 	require.Equal(t, periods, res[cleanup.ItemRevoked])
 	require.Empty(t, e.outline.Keys(), "every key is gone from the panel")
-	most := counted.most()
+	most := counted.Most()
 	require.LessOrEqual(t, most, 3, "more revocations at once than the concurrency")
 	require.GreaterOrEqual(t, most, 2, "the revocations never overlapped: the count proves nothing")
-}
-
-// inFlightPanel records the most revocations it had in flight at once.
-type inFlightPanel struct {
-	cleanup.Provisioner
-	mu             sync.Mutex
-	inFlight, peak int
-}
-
-func (p *inFlightPanel) Revoke(ctx context.Context, accessID string) error {
-	p.mu.Lock()
-	p.inFlight++
-	p.peak = max(p.peak, p.inFlight)
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.inFlight--
-		p.mu.Unlock()
-	}()
-	return p.Provisioner.Revoke(ctx, accessID)
-}
-
-func (p *inFlightPanel) most() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.peak
 }
 
 func TestAPanelDownIsRetriedAndNoKeyOutlivesGraceOnceItIsBack(t *testing.T) {
@@ -174,7 +149,8 @@ func TestAPanelDownIsRetriedAndNoKeyOutlivesGraceOnceItIsBack(t *testing.T) {
 	}
 	require.Len(t, in.logs.Events(t, cleanup.EventRevocationFailed), 2)
 	require.EqualValues(t, 2, metric(t, in, "vpnbot_expiry_panel_errors_total"))
-	require.Greater(t, metric(t, in, "vpnbot_expiry_overdue_seconds"), (59 * time.Minute).Seconds(),
+	require.EqualValues(t, 1, metric(t, in, "vpnbot_expiry_unrevoked_overdue"))
+	require.Greater(t, metric(t, in, "vpnbot_expiry_unrevoked_overdue_seconds"), (59 * time.Minute).Seconds(),
 		"on-call sees how long the key has outlived its period")
 
 	e.clearFaults()
@@ -184,7 +160,39 @@ func TestAPanelDownIsRetriedAndNoKeyOutlivesGraceOnceItIsBack(t *testing.T) {
 	require.Equal(t, shop.StatusRevoked, got.Status)
 	require.False(t, e.onPanel(t, got), "no key left alive once the panel is back")
 	require.Len(t, e.messages(t), 1)
-	require.Zero(t, metric(t, in, "vpnbot_expiry_overdue_seconds"))
+	require.Zero(t, metric(t, in, "vpnbot_expiry_unrevoked_overdue"))
+	require.Zero(t, metric(t, in, "vpnbot_expiry_unrevoked_overdue_seconds"))
+}
+
+// The overdue gauges count, in the database, every live access past expiry
+// + grace that the iteration left, tried or not: here the ones beyond the
+// batch. A period in its grace, one revoked and one that never had an
+// access are not counted.
+func TestOverdueGaugesCountTheAccessesLeftPastGrace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, cleanup.Config{BatchSize: 1})
+	noAccess := e.trialWithoutKey(t)
+	e.expire(t, noAccess.ID, 5*time.Hour) // first in line: the batch takes it
+	for _, ago := range []time.Duration{4 * time.Hour, 3 * time.Hour, 2 * time.Hour} {
+		e.expire(t, e.activeKey(t, "en").ID, ago)
+	}
+	e.expire(t, e.activeKey(t, "en").ID, 30*time.Minute)
+
+	require.Equal(t, 1, iterateOK(t, in)[cleanup.ItemRevoked])
+	require.Equal(t, shop.StatusRevoked, e.sub(t, noAccess.ID).Status, "the batch was the period without a key")
+	require.EqualValues(t, 3, metric(t, in, "vpnbot_expiry_unrevoked_overdue"), "the keys the iteration did not reach")
+	require.InDelta(t, (3 * time.Hour).Seconds(), metric(t, in, "vpnbot_expiry_unrevoked_overdue_seconds"), 60,
+		"the oldest expired 4 h ago: 3 h past its grace")
+
+	require.Equal(t, 1, iterateOK(t, in)[cleanup.ItemRevoked])
+	require.EqualValues(t, 2, metric(t, in, "vpnbot_expiry_unrevoked_overdue"))
+	require.InDelta(t, (2 * time.Hour).Seconds(), metric(t, in, "vpnbot_expiry_unrevoked_overdue_seconds"), 60)
+
+	iterateOK(t, in)
+	iterateOK(t, in)
+	require.Zero(t, metric(t, in, "vpnbot_expiry_unrevoked_overdue"), "the one in its grace is not overdue")
+	require.Zero(t, metric(t, in, "vpnbot_expiry_unrevoked_overdue_seconds"))
 }
 
 func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T) {
@@ -215,6 +223,8 @@ func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T
 	}, waitFor, poll, "no ITERATION_END with outcome timeout")
 	require.NotEmpty(t, in.logs.Events(t, worker.EventWorkerTimeout))
 	require.Equal(t, shop.StatusActive, e.sub(t, sub.ID).Status, "nothing marked while the panel hangs")
+	require.Eventually(t, func() bool { return metric(t, in, "vpnbot_expiry_unrevoked_overdue") == 1 }, waitFor, poll,
+		"iterations that time out still count the overdue access")
 
 	e.clearFaults()
 	require.Eventually(t, func() bool { return len(e.messages(t)) == 1 }, waitFor, poll, "the next iterations did not revoke and notify")

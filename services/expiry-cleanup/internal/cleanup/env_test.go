@@ -41,7 +41,7 @@ type env struct {
 	js   jetstream.JetStream
 	shop *shop.Shop
 	// panel is the adapter; outline or rw is its sandbox.
-	panel   cleanup.Provisioner
+	panel   vpn.Provisioner
 	outline *outline.Server
 	rw      *remnawave.Server
 }
@@ -131,6 +131,17 @@ func (e *env) activeKey(t *testing.T, lang string) shop.Subscription {
 	_, err = e.shop.Activate(t.Context(), sub.ID, e.panel)
 	require.NoError(t, err)
 	return e.sub(t, sub.ID)
+}
+
+// trialWithoutKey registers a user whose trial was never activated.
+func (e *env) trialWithoutKey(t *testing.T) shop.Subscription {
+	t.Helper()
+	userID := newUserID()
+	_, err := e.db.Pool.Exec(t.Context(), `INSERT INTO users (id, chat_id, language) VALUES ($1, $1, 'en')`, userID)
+	require.NoError(t, err)
+	sub, err := e.shop.StartTrial(t.Context(), userID)
+	require.NoError(t, err)
+	return sub
 }
 
 // expire moves a period's end to ago before now.

@@ -16,19 +16,22 @@ import (
 // at a time: each waits for the OUTBOX's acknowledgement, and one after the
 // other they would hold up the next revocations. A notice that cannot be
 // published is released, and so are the ones not published yet (the OUTBOX
-// is likely down), so that the next iteration sends them; one published but
-// not recorded cannot happen (the claim came first), and one published
-// twice is dropped by its dedup id.
+// is likely down), so that the next iteration sends them. The published
+// ones are recorded so at the end; until then their claims are pending, and
+// a replica that dies before recording them leaves them to be taken over
+// and published again (see store.ClaimNotices), which their dedup ids make
+// one message.
 func (c *Cleaner) notify(ctx context.Context, res worker.Result) error {
 	now := c.cfg.NowFunc()
-	notices, err := c.store.ClaimNotices(ctx, now.Add(-c.cfg.NoticeWindow), now, c.cfg.BatchSize)
+	notices, err := c.store.ClaimNotices(ctx, now.Add(-c.cfg.NoticeWindow), now, now.Add(-c.cfg.ClaimTTL), c.cfg.BatchSize)
 	if err != nil {
 		return err
 	}
 	var (
-		mu       sync.Mutex
-		failures []error
-		wg       sync.WaitGroup
+		mu        sync.Mutex
+		failures  []error
+		published []store.Notice
+		wg        sync.WaitGroup
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -65,10 +68,13 @@ func (c *Cleaner) notify(ctx context.Context, res worker.Result) error {
 			mu.Lock()
 			defer mu.Unlock()
 			res[ItemNotified]++
+			published = append(published, n)
 		})
 	}
 	wg.Wait()
-	return errors.Join(failures...)
+	rctx, cancel := detached(ctx)
+	defer cancel()
+	return errors.Join(append(failures, c.store.MarkNoticesPublished(rctx, published, now))...)
 }
 
 // sendNotice publishes one claimed notice, or releases its claim.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
@@ -24,7 +23,6 @@ func (c *Cleaner) revokeExpired(ctx context.Context, res worker.Result) error {
 	var (
 		mu       sync.Mutex
 		failures []error
-		overdue  time.Duration
 	)
 	sem := make(chan struct{}, periodsPerPanelCall*c.cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -43,12 +41,10 @@ func (c *Cleaner) revokeExpired(ctx context.Context, res worker.Result) error {
 			res[item]++
 			if err != nil {
 				failures = append(failures, err)
-				overdue = max(overdue, c.cfg.NowFunc().Sub(sub.ExpiresAt.Add(c.cfg.Grace)))
 			}
 		})
 	}
 	wg.Wait()
-	c.overdue.Set(overdue.Seconds())
 	if len(failures) > 0 {
 		return fmt.Errorf("%d of %d revocations failed, retried next iteration: %w", len(failures), len(subs), errors.Join(failures...))
 	}

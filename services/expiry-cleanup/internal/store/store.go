@@ -14,10 +14,13 @@ import (
 
 // kindRevokeClaim is the notifications_sent kind of a revocation claim: the
 // row's sent_at is when a replica took the period (whose expiry is the
-// row's expires_at) to revoke it. It is kept after the revocation, so a
+// row's expires_at) to revoke it, and its pending_pid the database session
+// (pg_backend_pid) that took it. It is kept after the revocation, so a
 // replica that listed the period before it was revoked does not revoke it
-// again; it can be taken over once it is older than the claim's lifetime,
-// when its holder must have died or given up.
+// again. It is taken over once its session has ended (its replica died, or
+// closed the connection) or it is older than the claim's lifetime (its
+// replica hangs); a claim from before pending_pid has no session and waits
+// for the lifetime.
 const kindRevokeClaim = "revoke_claim"
 
 // Store runs the worker's statements on a pool.
@@ -28,18 +31,32 @@ type Store struct {
 // New returns a Store over pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// claimRevocationSQL takes a period for revocation unless another replica
-// took it after $5 (the oldest claim still held). One statement, so two
-// replicas racing for it cannot both get true.
+// claimRevocationSQL takes a period for revocation, recording this session,
+// unless another replica holds it: its claim was made at or after $5 (the
+// oldest claim still held) by a session still connected. The take-over is
+// the conflicting insert's update, whose condition is checked once the row
+// is locked, on the row as the last taker left it: of replicas racing for a
+// period, claimed or abandoned, exactly one gets true.
+//
+// The server ends a session when its process dies, so the claims of a
+// killed replica are taken by the next iteration of any replica rather than
+// after the lifetime, which would keep their keys alive that much longer.
+// A session also ends when the pool closes its connection, as it may with
+// an idle one while its replica is still revoking (a slow panel call): then
+// two replicas revoke the period, which shop.Revoke allows; its notice is
+// claimed apart (claimNoticesSQL), so it is still sent once.
 const claimRevocationSQL = `
-INSERT INTO notifications_sent AS n (subscription_id, kind, expires_at, sent_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (subscription_id, kind, expires_at) DO UPDATE SET sent_at = EXCLUDED.sent_at
-	WHERE n.sent_at < $5
+INSERT INTO notifications_sent AS n (subscription_id, kind, expires_at, sent_at, pending_pid)
+VALUES ($1, $2, $3, $4, pg_backend_pid())
+ON CONFLICT (subscription_id, kind, expires_at) DO UPDATE
+	SET sent_at = EXCLUDED.sent_at, pending_pid = EXCLUDED.pending_pid
+	WHERE n.sent_at < $5 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity))
 RETURNING true`
 
 // ClaimRevocation takes the period of subscriptionID ending at expiresAt for
-// revocation by this replica, now; a claim made before heldSince is taken
-// over. False means another replica holds it.
+// revocation by this replica, now; a claim made before heldSince, or by a
+// session that has ended, is taken over. False means another replica holds
+// it.
 func (s *Store) ClaimRevocation(ctx context.Context, subscriptionID int64, expiresAt, now, heldSince time.Time) (bool, error) {
 	var ok bool
 	err := s.pool.QueryRow(ctx, claimRevocationSQL, subscriptionID, kindRevokeClaim, expiresAt, now, heldSince).Scan(&ok)
@@ -74,10 +91,18 @@ type Notice struct {
 
 // claimNoticesSQL selects the periods revoked since $2 whose user has not
 // been told, and claims them in the same statement: a replica gets back only
-// the rows its INSERT made, so two replicas never both get one. Skipped, and
-// so never claimed: users who blocked the bot or have no chat, and users who
-// already have a new active period (they paid again; "your key no longer
-// works" would be wrong about the key they hold).
+// the rows its INSERT made (or took over), so two replicas never both get
+// one. Skipped, and so never claimed: users who blocked the bot or have no
+// chat, and users who already have a new active period (they paid again;
+// "your key no longer works" would be wrong about the key they hold).
+//
+// A claim stays pending (pending_pid, the claiming database session) until
+// MarkNoticesPublished. A pending claim whose session is gone (its replica
+// died before publishing) or made before $5 (its replica hangs) was
+// abandoned: it is taken over by a conflicting insert that updates the row
+// only if it is still abandoned once its lock is had. The trial-notifier's
+// claim of this notice, standing in its trial-ended notice for it, is never
+// pending.
 const claimNoticesSQL = `
 WITH due AS (
 	SELECT s.id, s.user_id, u.chat_id, u.language, s.expires_at
@@ -87,13 +112,18 @@ WITH due AS (
 	  AND u.chat_id IS NOT NULL AND u.blocked_at IS NULL
 	  AND NOT EXISTS (SELECT 1 FROM subscriptions a WHERE a.user_id = s.user_id AND a.status = 'active')
 	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
-	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at)
+	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at
+	                    AND (n.pending_pid IS NULL
+	                         OR (n.sent_at >= $5 AND n.pending_pid = ANY(ARRAY(SELECT pid FROM pg_stat_activity)))))
 	ORDER BY s.revoked_at, s.id
 	LIMIT $4
 ), claimed AS (
-	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-	SELECT id, $1, expires_at, $3 FROM due
-	ON CONFLICT DO NOTHING
+	INSERT INTO notifications_sent AS n (subscription_id, kind, expires_at, sent_at, pending_pid)
+	SELECT id, $1, expires_at, $3, pg_backend_pid() FROM due
+	ON CONFLICT (subscription_id, kind, expires_at) DO UPDATE
+		SET sent_at = EXCLUDED.sent_at, pending_pid = EXCLUDED.pending_pid
+		WHERE n.pending_pid IS NOT NULL
+		  AND (n.sent_at < $5 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
 	RETURNING subscription_id
 )
 SELECT d.id, d.user_id, d.chat_id, d.language, d.expires_at
@@ -101,9 +131,11 @@ FROM due d JOIN claimed c ON c.subscription_id = d.id
 ORDER BY d.id`
 
 // ClaimNotices claims up to limit notices of periods revoked after since,
-// recording them sent at now. The caller publishes each, or releases it.
-func (s *Store) ClaimNotices(ctx context.Context, since, now time.Time, limit int) ([]Notice, error) {
-	rows, err := s.pool.Query(ctx, claimNoticesSQL, notify.KindSubscriptionEnded, since, now, limit)
+// pending from now; a pending claim made before heldSince, or by a session
+// that has ended, is taken over. The caller publishes each and records it
+// with MarkNoticesPublished, or releases it.
+func (s *Store) ClaimNotices(ctx context.Context, since, now, heldSince time.Time, limit int) ([]Notice, error) {
+	rows, err := s.pool.Query(ctx, claimNoticesSQL, notify.KindSubscriptionEnded, since, now, limit, heldSince)
 	if err != nil {
 		return nil, fmt.Errorf("claiming expiry notices: %w", err)
 	}
@@ -119,6 +151,28 @@ func (s *Store) ClaimNotices(ctx context.Context, since, now time.Time, limit in
 	return notices, nil
 }
 
+// MarkNoticesPublished records that notices were handed to the sender at
+// now: their claims are no longer pending, and no claim takes them over.
+func (s *Store) MarkNoticesPublished(ctx context.Context, notices []Notice, now time.Time) error {
+	if len(notices) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(notices))
+	expiries := make([]time.Time, len(notices))
+	for i, n := range notices {
+		ids[i], expiries[i] = n.SubscriptionID, n.ExpiresAt
+	}
+	_, err := s.pool.Exec(ctx, `
+		UPDATE notifications_sent n SET pending_pid = NULL, sent_at = $4
+		FROM unnest($2::bigint[], $3::timestamptz[]) AS p(subscription_id, expires_at)
+		WHERE n.subscription_id = p.subscription_id AND n.kind = $1 AND n.expires_at = p.expires_at
+		  AND n.pending_pid IS NOT NULL`, notify.KindSubscriptionEnded, ids, expiries, now)
+	if err != nil {
+		return fmt.Errorf("recording %d expiry notices as published: %w", len(notices), err)
+	}
+	return nil
+}
+
 // ReleaseNotice drops the claim of a notice that could not be published, so
 // that the next iteration tries again.
 func (s *Store) ReleaseNotice(ctx context.Context, n Notice) error {
@@ -128,6 +182,47 @@ func (s *Store) ReleaseNotice(ctx context.Context, n Notice) error {
 		return fmt.Errorf("releasing the expiry notice of subscription %d: %w", n.SubscriptionID, err)
 	}
 	return nil
+}
+
+// Overdue is what expiry-cleanup has yet to revoke, as the database holds
+// it: the live accesses of active periods that ended before a cutoff (their
+// expiry + grace is past).
+type Overdue struct {
+	Accesses int
+	// Oldest is the earliest expiry among them; zero when there are none.
+	Oldest time.Time
+}
+
+// overdueSQL reads the active periods ended by $1 through
+// subscriptions_active_expires_at and probes each one's live access in
+// vpn_accesses_unrevoked, so its cost grows with the overdue periods, not
+// with the tables (BenchmarkOverdue: 0.6 ms for 100 overdue among 100,000
+// periods). The LATERAL subquery, which its LIMIT keeps from being turned
+// into a join, is what makes it probe: as a join, the planner hashes every
+// live access instead, because it overestimates the overdue periods (it
+// cannot know that few active ones have expired). A revoked period whose
+// access an activation racing the revocation recorded is not counted: the
+// next iteration revokes it (shop.ExpiredUnrevoked), and the panel
+// reconciliation any it misses.
+const overdueSQL = `
+SELECT count(*), min(s.expires_at)
+FROM subscriptions s
+CROSS JOIN LATERAL (SELECT 1 FROM vpn_accesses a WHERE a.subscription_id = s.id AND a.revoked_at IS NULL LIMIT 1) a
+WHERE s.status = 'active' AND s.expires_at <= $1`
+
+// Overdue counts the live accesses of active periods that ended by cutoff.
+func (s *Store) Overdue(ctx context.Context, cutoff time.Time) (Overdue, error) {
+	var (
+		o      Overdue
+		oldest *time.Time
+	)
+	if err := s.pool.QueryRow(ctx, overdueSQL, cutoff).Scan(&o.Accesses, &oldest); err != nil {
+		return Overdue{}, fmt.Errorf("counting the accesses overdue for revocation: %w", err)
+	}
+	if oldest != nil {
+		o.Oldest = oldest.UTC()
+	}
+	return o, nil
 }
 
 // Backed returns which of the panel's access ids (as vpn.Access.ID) a

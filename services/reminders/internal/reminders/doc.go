@@ -20,7 +20,10 @@
 // A reminder the OUTBOX does not take is released (its row deleted) and the
 // next iteration claims it again; it is published with a stable dedup id
 // (notify.Reminder), so a publish whose ack was lost and is retried is still
-// one message. A replica killed between claiming and publishing loses that
-// stage's reminder (the next stage still comes): a reminder is sent at most
-// once, never twice.
+// one message. A claimed reminder stays pending until the OUTBOX took it: a
+// replica killed between claiming and publishing leaves it pending under a
+// database session that is gone, and the next claim of any replica takes it
+// over and publishes it (a claim whose holder lives but never finished is
+// taken over after Config.ClaimTTL). Should the dead replica have published
+// it already, the OUTBOX drops the repeat by its dedup id.
 package reminders

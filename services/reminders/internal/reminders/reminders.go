@@ -29,15 +29,22 @@ const (
 	EventReminderInvalid = "REMINDER_INVALID"
 )
 
-// DefaultBatchSize is the BatchSize of a Config that leaves it zero.
-const DefaultBatchSize = 500
+// Defaults of the Config fields left zero.
+const (
+	DefaultBatchSize = 500
+	// DefaultClaimTTL outlasts an iteration at the default timeout: a
+	// live replica's claim is taken over only when its iteration must have
+	// ended.
+	DefaultClaimTTL = worker.DefaultIterationTimeout + 30*time.Second
+)
 
 const (
 	// publishTimeout bounds one publish, so that a NATS outage fails the
 	// iteration quickly instead of at its timeout.
 	publishTimeout = 10 * time.Second
-	// releaseTimeout bounds releasing claims, which runs even when the
-	// iteration's context has ended (that is often why they are released).
+	// releaseTimeout bounds releasing claims, or recording them published,
+	// which runs even when the iteration's context has ended (that is often
+	// why they are released).
 	releaseTimeout = 5 * time.Second
 )
 
@@ -48,6 +55,11 @@ type Config struct {
 	// BatchSize is how many subscriptions one claim takes; an iteration
 	// claims batch after batch until fewer are due.
 	BatchSize int
+	// ClaimTTL is how long a claimed reminder that was not published yet
+	// keeps other replicas off while its claimant's session lives: longer
+	// than an iteration can run. A claim whose claimant died is taken over
+	// at once.
+	ClaimTTL time.Duration
 	// NowFunc is the clock (default time.Now); tests move it.
 	NowFunc func() time.Time
 }
@@ -58,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = DefaultClaimTTL
 	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
@@ -117,7 +132,7 @@ func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
 			return res, fmt.Errorf("reminding: %w", context.Cause(ctx))
 		}
 		now := r.cfg.NowFunc()
-		claims, err := r.store.ClaimDue(ctx, now, r.stages, r.cfg.BatchSize)
+		claims, err := r.store.ClaimDue(ctx, now, now.Add(-r.cfg.ClaimTTL), r.stages, r.cfg.BatchSize)
 		if err != nil {
 			return res, err
 		}
@@ -139,29 +154,31 @@ func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
 	}
 }
 
-// sendAll publishes the reminders among claims. On the first failure it
-// releases that claim and every one not yet published, and returns: when
-// the OUTBOX cannot take one, it is unlikely to take the next, and the next
-// iteration sends them all.
+// sendAll publishes the reminders among claims, and records the ones the
+// OUTBOX took as published. On the first failure it releases that claim and
+// every one not yet published: when the OUTBOX cannot take one, it is
+// unlikely to take the next, and the next iteration sends them all.
 func (r *Reminder) sendAll(ctx context.Context, claims []store.Claim, now time.Time, res worker.Result) error {
+	var published []store.Claim
+	var err error
 	for i, c := range claims {
 		if !c.Send {
 			continue
 		}
-		err := r.send(ctx, c, now, res)
-		if err == nil {
-			continue
-		}
-		var unsent []store.Claim
-		for _, rest := range claims[i:] {
-			if rest.Send {
-				unsent = append(unsent, rest)
+		if err = r.send(ctx, c, now, res); err != nil {
+			var unsent []store.Claim
+			for _, rest := range claims[i:] {
+				if rest.Send {
+					unsent = append(unsent, rest)
+				}
 			}
+			res["failed"] += len(unsent)
+			err = errors.Join(err, r.release(ctx, unsent))
+			break
 		}
-		res["failed"] += len(unsent)
-		return errors.Join(err, r.release(ctx, unsent))
+		published = append(published, c)
 	}
-	return nil
+	return errors.Join(err, r.markPublished(ctx, published, now))
 }
 
 // send publishes one reminder. A reminder the OUTBOX refuses as invalid is
@@ -192,6 +209,15 @@ func (r *Reminder) send(ctx context.Context, c store.Claim, now time.Time, res w
 	log.Info().Str("event", EventReminderSent).Str("dedup_id", msg.GetDedupId()).Bool("duplicate", duplicate).
 		Msg("reminder handed to the sender")
 	return nil
+}
+
+// markPublished records claims as published, even when ctx has ended. When
+// that fails they stay pending, and are taken over and published again (as
+// duplicates the OUTBOX drops) once their ClaimTTL has passed.
+func (r *Reminder) markPublished(ctx context.Context, claims []store.Claim, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	return r.store.MarkPublished(ctx, claims, now)
 }
 
 // release gives unsent claims back, even when ctx has ended.

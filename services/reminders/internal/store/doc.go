@@ -4,7 +4,11 @@
 // Claiming is how replicas share the work without sending a reminder twice:
 // a reminder is claimed by inserting its (subscription, kind, expiry) row in
 // the same statement that selects it, before it is published, and the
-// primary key lets exactly one claimant insert it. A reminder that could not
-// be published is released (its row deleted) for a later iteration to claim
-// again.
+// primary key lets exactly one claimant insert it. The row stays pending
+// (pending_pid, the claiming database session) until the OUTBOX took the
+// reminder (MarkPublished). A reminder that could not be published is
+// released (its row deleted) for a later iteration to claim again; one whose
+// claimant died before publishing (its session is gone) or never finished
+// (the claim outlived its lifetime) is taken over by the next claim and
+// published again under the same dedup id.
 package store

@@ -42,19 +42,27 @@ func New(pool *pgxpool.Pool) *Store {
 
 // claimSQL selects the due reminders and claims them in one statement, so
 // that of any number of concurrent claimants exactly one inserts each row
-// (the others' ON CONFLICT DO NOTHING waits for it and returns nothing).
+// (the others' ON CONFLICT waits for it and returns nothing).
 //
 // A period is due when it is an active paid one (trials are the
 // trial-notifier's) of a user who has not blocked the bot, its expiry is
 // inside the widest stage's window ($1 < expires_at <= $1 + widest), and the
 // most urgent stage whose window holds the expiry (its target) is not
-// claimed yet for that expiry. The target and every larger stage are
-// claimed; only the target is sent. Rows are inserted in one global order
-// (subscription, stage), so concurrent claimants lock them in the same order
-// and cannot deadlock.
+// claimed yet for that expiry, or its claim was abandoned. The target and
+// every larger stage are claimed; only the target is sent, so only its row
+// is left pending (pending_pid, this session) until MarkPublished. Rows are
+// inserted in one global order (subscription, stage), so concurrent
+// claimants lock them in the same order and cannot deadlock.
+//
+// A claim is abandoned when it is still pending and either its session is
+// gone (the process that made it died before publishing) or it was made
+// before $6 (its holder is stuck, or the session id was reused). Taking it
+// over is a conflicting insert that updates the row only if it is still
+// abandoned once its lock is had, so two replicas cannot both take it.
 //
 // $1 now, $2 the stages' lengths in seconds, $3 their kinds, $4 the widest
-// stage in seconds, $5 the most periods to claim.
+// stage in seconds, $5 the most periods to claim, $6 the oldest claim still
+// held.
 const claimSQL = `
 WITH stages AS (
     SELECT secs, kind FROM unnest($2::bigint[], $3::text[]) AS st(secs, kind)
@@ -74,17 +82,22 @@ due AS (
       AND s.expires_at <= $1::timestamptz + make_interval(secs => $4::bigint)
       AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM notifications_sent n
-                      WHERE n.subscription_id = s.id AND n.kind = target.kind AND n.expires_at = s.expires_at)
+                      WHERE n.subscription_id = s.id AND n.kind = target.kind AND n.expires_at = s.expires_at
+                        AND (n.pending_pid IS NULL
+                             OR (n.sent_at >= $6 AND n.pending_pid = ANY(ARRAY(SELECT pid FROM pg_stat_activity)))))
     ORDER BY s.expires_at, s.id
     LIMIT $5
 ),
 claimed AS (
-    INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-    SELECT d.id, st.kind, d.expires_at, $1
+    INSERT INTO notifications_sent AS n (subscription_id, kind, expires_at, sent_at, pending_pid)
+    SELECT d.id, st.kind, d.expires_at, $1, CASE WHEN st.secs = d.target THEN pg_backend_pid() END
     FROM due d
     JOIN stages st ON st.secs >= d.target
     ORDER BY d.id, st.secs
-    ON CONFLICT DO NOTHING
+    ON CONFLICT (subscription_id, kind, expires_at) DO UPDATE
+        SET sent_at = EXCLUDED.sent_at, pending_pid = EXCLUDED.pending_pid
+        WHERE n.pending_pid IS NOT NULL
+          AND (n.sent_at < $6 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
     RETURNING subscription_id, kind
 )
 SELECT d.id, d.user_id, d.chat_id, d.language, d.expires_at, st.secs, st.kind, st.secs = d.target
@@ -94,9 +107,11 @@ JOIN stages st ON st.kind = c.kind
 ORDER BY d.expires_at, d.id, st.secs`
 
 // ClaimDue claims the reminders due at now for up to limit periods, and
-// returns the rows it inserted, in expiry order. A row another claimant
-// inserted first is not returned: it is that claimant's to send.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, stages []Stage, limit int) ([]Claim, error) {
+// returns the rows it inserted or took over, in expiry order. A row another
+// claimant holds is not returned: it is that claimant's to send. A pending
+// claim made before heldSince, or by a session that has ended, is taken
+// over.
+func (s *Store) ClaimDue(ctx context.Context, now, heldSince time.Time, stages []Stage, limit int) ([]Claim, error) {
 	if len(stages) == 0 {
 		return nil, nil
 	}
@@ -108,7 +123,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, stages []Stage, lim
 		kinds[i] = st.Kind
 		widest = max(widest, secs[i])
 	}
-	rows, err := s.pool.Query(ctx, claimSQL, now, secs, kinds, widest, limit)
+	rows, err := s.pool.Query(ctx, claimSQL, now, secs, kinds, widest, limit, heldSince)
 	if err != nil {
 		return nil, fmt.Errorf("claiming due reminders: %w", err)
 	}
@@ -123,6 +138,30 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, stages []Stage, lim
 		return nil, fmt.Errorf("claiming due reminders: %w", err)
 	}
 	return claims, nil
+}
+
+// MarkPublished records that the reminders of claims were handed to the
+// sender at now: their rows are no longer pending, and no claim takes them
+// over.
+func (s *Store) MarkPublished(ctx context.Context, claims []Claim, now time.Time) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(claims))
+	kinds := make([]string, len(claims))
+	expiries := make([]time.Time, len(claims))
+	for i, c := range claims {
+		ids[i], kinds[i], expiries[i] = c.SubscriptionID, c.Stage.Kind, c.ExpiresAt
+	}
+	_, err := s.pool.Exec(ctx, `
+		UPDATE notifications_sent n SET pending_pid = NULL, sent_at = $4
+		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS p(subscription_id, kind, expires_at)
+		WHERE n.subscription_id = p.subscription_id AND n.kind = p.kind AND n.expires_at = p.expires_at
+		  AND n.pending_pid IS NOT NULL`, ids, kinds, expiries, now)
+	if err != nil {
+		return fmt.Errorf("recording %d reminders as published: %w", len(claims), err)
+	}
+	return nil
 }
 
 // Release deletes the claim of c's stage, so that a later iteration (of any

@@ -47,7 +47,7 @@ func BenchmarkClaimDueOver100kSubscriptions(b *testing.B) {
 	const batch = 500
 
 	rows, err := db.Pool.Query(ctx, "EXPLAIN "+store.ClaimSQL, now, []int64{3600, 86400, 259200},
-		[]string{"reminder_1h", "reminder_24h", "reminder_72h"}, int64(259200), batch)
+		[]string{"reminder_1h", "reminder_24h", "reminder_72h"}, int64(259200), batch, now.Add(-time.Hour))
 	require.NoError(b, err)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(b, err)
@@ -57,7 +57,7 @@ func BenchmarkClaimDueOver100kSubscriptions(b *testing.B) {
 
 	s := store.New(db.Pool)
 	for b.Loop() {
-		claims, err := s.ClaimDue(ctx, now, stages, batch)
+		claims, err := s.ClaimDue(ctx, now, now.Add(-time.Hour), stages, batch)
 		require.NoError(b, err)
 		require.NotEmpty(b, claims)
 		b.StopTimer()

@@ -19,8 +19,12 @@
 // failure releases the claims and ends the iteration with the error, so the
 // next iteration sends them. A notice that was published but whose ack was
 // lost is published again with the same dedup id, which the OUTBOX and the
-// sender drop. A replica killed between claiming and publishing loses those
-// notices: a nudge missed is better than one sent twice.
+// sender drop. A claim stays pending until its batch was published: the
+// claims of a replica killed between claiming and publishing are taken over
+// by the next claim of any replica once the dead replica's database session
+// has gone (or, if its replica hangs instead, after Config.ClaimTTL), and
+// published again under the same dedup ids, so that a batch the dead replica
+// did publish is dropped as duplicates.
 //
 // Notices that fell due more than MaxAge ago (the worker was down, or the
 // service is deployed over an older user base) are not sent at all.

@@ -35,6 +35,9 @@ const (
 	// DefaultGrace is expiry-cleanup's: how long an expired period keeps
 	// its key.
 	DefaultGrace = time.Hour
+	// DefaultClaimTTL outlasts an iteration at the default timeout: a live
+	// replica's claim is taken over only when its iteration must have ended.
+	DefaultClaimTTL = worker.DefaultIterationTimeout + 30*time.Second
 )
 
 // NeverStartedAfter is how long after registering a user who has not taken
@@ -42,8 +45,9 @@ const (
 const NeverStartedAfter = 24 * time.Hour
 
 // releaseTimeout bounds releasing the claims of a batch that failed to
-// publish; it runs even when the iteration's own context has ended (its
-// timeout is a likely cause of the failure), or the notices would be lost.
+// publish, or recording a published one; it runs even when the iteration's
+// own context has ended (its timeout is a likely cause of the failure), or
+// the notices would be lost (or, published, sent again as duplicates).
 const releaseTimeout = 5 * time.Second
 
 // The "ends soon" notices.
@@ -63,6 +67,11 @@ type Config struct {
 	// Grace is how long after its expiry a period's key stops working
 	// (expiry-cleanup's EXPIRY_GRACE), which the trial-ended notice tells.
 	Grace time.Duration
+	// ClaimTTL is how long a claimed notice that was not published yet
+	// keeps other replicas off while its claimant's session lives: longer
+	// than an iteration can run. A claim whose claimant died is taken over
+	// at once.
+	ClaimTTL time.Duration
 	// NowFunc is the clock (default time.Now).
 	NowFunc func() time.Time
 }
@@ -76,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Grace <= 0 {
 		c.Grace = DefaultGrace
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = DefaultClaimTTL
 	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
@@ -97,7 +109,8 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 	if pool == nil || js == nil {
 		return nil, errors.New("trial notifier: pool and JetStream are required")
 	}
-	return &Notifier{cfg: cfg.withDefaults(), store: store.New(pool), js: js, log: log}, nil
+	cfg = cfg.withDefaults()
+	return &Notifier{cfg: cfg, store: store.New(pool, cfg.ClaimTTL), js: js, log: log}, nil
 }
 
 // pass is one kind of notice: how its due notices are claimed, and how one
@@ -169,7 +182,8 @@ func (n *Notifier) Iterate(ctx context.Context) (worker.Result, error) {
 // run claims and publishes the due notices of p's kind, a batch at a time.
 func (n *Notifier) run(ctx context.Context, p pass, res worker.Result) error {
 	for {
-		notices, err := p.claim(ctx, n.cfg.NowFunc(), n.cfg.BatchSize)
+		now := n.cfg.NowFunc()
+		notices, err := p.claim(ctx, now, n.cfg.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -195,10 +209,22 @@ func (n *Notifier) run(ctx context.Context, p pass, res worker.Result) error {
 				Int64("subscription_id", nt.SubscriptionID).Str("dedup_id", msgs[i].GetDedupId()).
 				Msg("trial notice handed to the sender")
 		}
+		if err := n.markPublished(ctx, notices, now); err != nil {
+			return err
+		}
 		if len(notices) < n.cfg.BatchSize {
 			return nil
 		}
 	}
+}
+
+// markPublished records published notices, even when ctx has ended. When
+// that fails they stay pending, and are taken over and published again (as
+// duplicates the OUTBOX drops) once their ClaimTTL has passed.
+func (n *Notifier) markPublished(ctx context.Context, notices []store.Notice, now time.Time) error {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	return n.store.MarkPublished(mctx, notices, now)
 }
 
 // release drops the claims of notices that could not be published, so the

@@ -39,17 +39,21 @@ type Ending struct {
 
 // Store runs the trial-notifier's statements on a pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	claimTTL time.Duration
 }
 
-// New returns a Store over pool.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+// New returns a Store over pool. A claimed notice not yet published is
+// taken over by the next claim once its claimant's session has ended, or
+// once it is older than claimTTL.
+func New(pool *pgxpool.Pool, claimTTL time.Duration) *Store {
+	return &Store{pool: pool, claimTTL: claimTTL}
 }
 
 // claimEndingSQL claims up to $6 notices of kind $1 for running trials of
 // users who can be messaged, expiring in ($2, $3] and longer than $4,
-// soonest expiry first, recording them sent at $5.
+// soonest expiry first, pending since $5; a claim made before $7 is no
+// longer held.
 const claimEndingSQL = `
 WITH due AS (
 	SELECT s.id, s.expires_at
@@ -60,13 +64,18 @@ WITH due AS (
 	  AND s.starts_at < s.expires_at - $4::interval
 	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
 	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
-	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at)
+	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at
+	                    AND (n.pending_pid IS NULL
+	                         OR (n.sent_at >= $7 AND n.pending_pid = ANY(ARRAY(SELECT pid FROM pg_stat_activity)))))
 	ORDER BY s.expires_at, s.id
 	LIMIT $6
 ), claimed AS (
-	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-	SELECT id, $1, expires_at, $5 FROM due
-	ON CONFLICT DO NOTHING
+	INSERT INTO notifications_sent AS n (subscription_id, kind, expires_at, sent_at, pending_pid)
+	SELECT id, $1, expires_at, $5, pg_backend_pid() FROM due
+	ON CONFLICT (subscription_id, kind, expires_at) DO UPDATE
+		SET sent_at = EXCLUDED.sent_at, pending_pid = EXCLUDED.pending_pid
+		WHERE n.pending_pid IS NOT NULL
+		  AND (n.sent_at < $7 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
 	RETURNING subscription_id, expires_at
 )
 SELECT c.subscription_id, c.expires_at, u.id, u.chat_id, u.language
@@ -76,7 +85,8 @@ JOIN users u ON u.id = s.user_id`
 
 // ClaimEnding claims up to limit notices of e that are due at now.
 func (s *Store) ClaimEnding(ctx context.Context, e Ending, now time.Time, limit int) ([]Notice, error) {
-	rows, err := s.pool.Query(ctx, claimEndingSQL, e.Kind, now.Add(e.Until), now.Add(e.Lead), e.Lead, now, limit)
+	rows, err := s.pool.Query(ctx, claimEndingSQL, e.Kind, now.Add(e.Until), now.Add(e.Lead), e.Lead, now, limit,
+		now.Add(-s.claimTTL))
 	if err != nil {
 		return nil, fmt.Errorf("claiming %s notices: %w", e.Kind, err)
 	}
@@ -87,37 +97,51 @@ func (s *Store) ClaimEnding(ctx context.Context, e Ending, now time.Time, limit 
 // or revoked) of users who can be messaged, that expired in ($3, $2] and were
 // not paid for: paying a running or expiring trial makes its period 'paid',
 // and paying once it was revoked starts a later period of the same user.
-// Oldest expiry first, recorded sent at $4.
+// Oldest expiry first, pending since $4; a claim made before $7 is no longer
+// held.
 //
 // The notice stands in for expiry-cleanup's "your key no longer works" of
 // the same period and expiry (kind $6), which is claimed first, in the same
-// statement: a period whose expiry notice expiry-cleanup claimed (it
-// revoked the key before this worker came round) gets no trial-ended
-// notice, and one that gets it makes expiry-cleanup's claim find the row
-// and send nothing. Of the two racing, the second's insert waits for the
-// first's and conflicts.
+// statement, and settled at once (never pending: there is nothing to publish
+// for it): a period whose expiry notice expiry-cleanup claimed (it revoked
+// the key before this worker came round) gets no trial-ended notice, and one
+// that gets it makes expiry-cleanup's claim find the row and send nothing.
+// Of the two racing, the second's insert waits for the first's and
+// conflicts. A trial-ended claim that was abandoned is taken over (retake)
+// with the expiry notice it replaced still standing.
 const claimEndedSQL = `
 WITH due AS (
-	SELECT s.id, s.expires_at
+	SELECT s.id, s.expires_at, own.subscription_id IS NOT NULL AS retake
 	FROM subscriptions s
 	JOIN users u ON u.id = s.user_id
+	LEFT JOIN notifications_sent own
+	       ON own.subscription_id = s.id AND own.kind = $1 AND own.expires_at = s.expires_at
 	WHERE s.kind = 'trial'
 	  AND s.expires_at <= $2 AND s.expires_at > $3
 	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
 	  AND NOT EXISTS (SELECT 1 FROM subscriptions later WHERE later.user_id = s.user_id AND later.id > s.id)
-	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
-	                  WHERE n.subscription_id = s.id AND n.kind IN ($1, $6) AND n.expires_at = s.expires_at)
+	  AND CASE WHEN own.subscription_id IS NULL
+	           THEN NOT EXISTS (SELECT 1 FROM notifications_sent n
+	                            WHERE n.subscription_id = s.id AND n.kind = $6 AND n.expires_at = s.expires_at)
+	           ELSE own.pending_pid IS NOT NULL
+	                AND (own.sent_at < $7 OR own.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
+	      END
 	ORDER BY s.expires_at, s.id
 	LIMIT $5
 ), replaced AS (
 	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-	SELECT id, $6, expires_at, $4 FROM due
+	SELECT id, $6, expires_at, $4 FROM due WHERE NOT retake
 	ON CONFLICT DO NOTHING
 	RETURNING subscription_id, expires_at
 ), claimed AS (
-	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-	SELECT subscription_id, $1, expires_at, $4 FROM replaced
-	ON CONFLICT DO NOTHING
+	INSERT INTO notifications_sent AS n (subscription_id, kind, expires_at, sent_at, pending_pid)
+	SELECT subscription_id, $1, expires_at, $4, pg_backend_pid() FROM replaced
+	UNION ALL
+	SELECT id, $1, expires_at, $4, pg_backend_pid() FROM due WHERE retake
+	ON CONFLICT (subscription_id, kind, expires_at) DO UPDATE
+		SET sent_at = EXCLUDED.sent_at, pending_pid = EXCLUDED.pending_pid
+		WHERE n.pending_pid IS NOT NULL
+		  AND (n.sent_at < $7 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
 	RETURNING subscription_id, expires_at
 )
 SELECT c.subscription_id, c.expires_at, u.id, u.chat_id, u.language
@@ -130,7 +154,7 @@ JOIN users u ON u.id = s.user_id`
 // message), together with the notice of kind replaces of the same periods,
 // which the user then does not get.
 func (s *Store) ClaimEnded(ctx context.Context, kind, replaces string, now time.Time, maxAge time.Duration, limit int) ([]Notice, error) {
-	rows, err := s.pool.Query(ctx, claimEndedSQL, kind, now, now.Add(-maxAge), now, limit, replaces)
+	rows, err := s.pool.Query(ctx, claimEndedSQL, kind, now, now.Add(-maxAge), now, limit, replaces, now.Add(-s.claimTTL))
 	if err != nil {
 		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
 	}
@@ -155,7 +179,8 @@ func collectPeriodNotices(rows pgx.Rows, kind string) ([]Notice, error) {
 
 // claimNeverStartedSQL claims up to $5 notices of kind $1 for users who can
 // be messaged, registered in ($3, $2], who never took the trial nor had any
-// subscription, earliest registration first, recorded sent at $4.
+// subscription, earliest registration first, pending since $4; a claim made
+// before $6 is no longer held.
 //
 // What rules a user out (the notice already claimed, the trial taken, a
 // subscription had) is looked up per user, through user_notices_pkey,
@@ -168,7 +193,10 @@ WITH due AS (
 	SELECT u.id
 	FROM users u
 	LEFT JOIN LATERAL (
-		SELECT 1 AS found FROM user_notices n WHERE n.user_id = u.id AND n.kind = $1
+		SELECT 1 AS found FROM user_notices n
+		WHERE n.user_id = u.id AND n.kind = $1
+		  AND (n.pending_pid IS NULL
+		       OR (n.sent_at >= $6 AND n.pending_pid = ANY(ARRAY(SELECT pid FROM pg_stat_activity))))
 		UNION ALL
 		SELECT 1 FROM trials t WHERE t.user_id = u.id
 		UNION ALL
@@ -181,9 +209,12 @@ WITH due AS (
 	ORDER BY u.created_at, u.id
 	LIMIT $5
 ), claimed AS (
-	INSERT INTO user_notices (user_id, kind, sent_at)
-	SELECT id, $1, $4 FROM due
-	ON CONFLICT DO NOTHING
+	INSERT INTO user_notices AS n (user_id, kind, sent_at, pending_pid)
+	SELECT id, $1, $4, pg_backend_pid() FROM due
+	ON CONFLICT (user_id, kind) DO UPDATE
+		SET sent_at = EXCLUDED.sent_at, pending_pid = EXCLUDED.pending_pid
+		WHERE n.pending_pid IS NOT NULL
+		  AND (n.sent_at < $6 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
 	RETURNING user_id
 )
 SELECT u.id, u.chat_id, u.language
@@ -196,7 +227,8 @@ JOIN users u ON u.id = c.user_id`
 // bought anything.
 func (s *Store) ClaimNeverStarted(ctx context.Context, kind string, now time.Time, idle, maxAge time.Duration, limit int) ([]Notice, error) {
 	registeredBy := now.Add(-idle)
-	rows, err := s.pool.Query(ctx, claimNeverStartedSQL, kind, registeredBy, registeredBy.Add(-maxAge), now, limit)
+	rows, err := s.pool.Query(ctx, claimNeverStartedSQL, kind, registeredBy, registeredBy.Add(-maxAge), now, limit,
+		now.Add(-s.claimTTL))
 	if err != nil {
 		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
 	}
@@ -209,6 +241,45 @@ func (s *Store) ClaimNeverStarted(ctx context.Context, kind string, now time.Tim
 		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
 	}
 	return notices, nil
+}
+
+// MarkPublished records that notices were handed to the sender at now: their
+// claims are no longer pending, and no claim takes them over.
+func (s *Store) MarkPublished(ctx context.Context, notices []Notice, now time.Time) error {
+	var (
+		periods, users []int64
+		periodKinds    []string
+		expiries       []time.Time
+		userKinds      []string
+	)
+	for _, n := range notices {
+		if n.SubscriptionID == 0 {
+			users, userKinds = append(users, n.UserID), append(userKinds, n.Kind)
+			continue
+		}
+		periods, periodKinds, expiries = append(periods, n.SubscriptionID), append(periodKinds, n.Kind), append(expiries, n.ExpiresAt)
+	}
+	batch := &pgx.Batch{}
+	if len(periods) > 0 {
+		batch.Queue(`
+			UPDATE notifications_sent n SET pending_pid = NULL, sent_at = $4
+			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS p(subscription_id, kind, expires_at)
+			WHERE n.subscription_id = p.subscription_id AND n.kind = p.kind AND n.expires_at = p.expires_at
+			  AND n.pending_pid IS NOT NULL`, periods, periodKinds, expiries, now)
+	}
+	if len(users) > 0 {
+		batch.Queue(`
+			UPDATE user_notices n SET pending_pid = NULL, sent_at = $3
+			FROM unnest($1::bigint[], $2::text[]) AS p(user_id, kind)
+			WHERE n.user_id = p.user_id AND n.kind = p.kind AND n.pending_pid IS NOT NULL`, users, userKinds, now)
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("recording %d notices as published: %w", len(notices), err)
+	}
+	return nil
 }
 
 // Release drops the claims of notices that were not published, and of the

@@ -72,7 +72,7 @@ func BenchmarkSelectionQueries(b *testing.B) {
 	for range b.N {
 		for _, c := range calls {
 			plans := pgdbtest.ExplainCalls(b, db.DSN, func(ctx context.Context, pool *pgxpool.Pool) error {
-				return c.call(ctx, store.New(pool), time.Now())
+				return c.call(ctx, store.New(pool, time.Hour), time.Now())
 			})
 			require.Len(b, plans, 1, c.name)
 			p := plans[0]

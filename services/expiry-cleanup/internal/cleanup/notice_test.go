@@ -1,0 +1,97 @@
+package cleanup_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
+	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/store"
+)
+
+// revokedUntold makes n periods whose keys in is revoked, with their
+// notices left due: the OUTBOX was away when they were revoked.
+func (e *env) revokedUntold(t *testing.T, in *instance, n int) {
+	t.Helper()
+	for range n {
+		e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
+	}
+	require.NoError(t, e.js.DeleteStream(t.Context(), outbox.Stream))
+	res, err := iterate(t, in)
+	require.Error(t, err)
+	require.Equal(t, n, res[cleanup.ItemRevoked])
+	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+}
+
+// claimWithoutPublishing claims the notices due at now as a replica does, on
+// a database session of its own, and publishes nothing: a replica stopped
+// between the two. Closing the returned pool is that replica dying.
+func (e *env) claimWithoutPublishing(t *testing.T, now time.Time) (*pgxpool.Pool, []store.Notice) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(e.db.DSN)
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	notices, err := store.New(pool).ClaimNotices(t.Context(), now.Add(-cleanup.DefaultNoticeWindow), now,
+		now.Add(-cleanup.DefaultClaimTTL), 10)
+	require.NoError(t, err)
+	return pool, notices
+}
+
+// pendingNotices counts the expiry notices claimed and not yet published.
+func (e *env) pendingNotices(t *testing.T) int {
+	t.Helper()
+	var n int
+	require.NoError(t, e.db.Pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM notifications_sent WHERE kind = 'expired' AND pending_pid IS NOT NULL`).Scan(&n))
+	return n
+}
+
+func TestNoticesWhoseReplicaDiedBeforePublishingAreSentByTheNextIteration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, cleanup.Config{})
+	const periods = 3
+	e.revokedUntold(t, in, periods)
+	dying, notices := e.claimWithoutPublishing(t, time.Now())
+	require.Len(t, notices, periods)
+	require.Equal(t, periods, e.pendingNotices(t))
+
+	require.Zero(t, iterateOK(t, in)[cleanup.ItemNotified], "the claims of a live replica are its own")
+	dying.Close()
+	// The server ends the session of a closed connection shortly after.
+	notified := 0
+	require.Eventually(t, func() bool {
+		notified += iterateOK(t, in)[cleanup.ItemNotified]
+		return notified > 0
+	}, waitFor, poll, "the dead replica's notices were never sent")
+	require.Equal(t, periods, notified)
+	require.Len(t, e.messages(t), periods)
+	require.Zero(t, e.pendingNotices(t))
+	require.Zero(t, iterateOK(t, in)[cleanup.ItemNotified], "each sent once")
+}
+
+func TestNoticesClaimedButNeverPublishedAreTakenOverAfterTheClaimTTL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	clk := &clock{now: time.Now()}
+	in := e.instance(t, cleanup.Config{NowFunc: clk.Now})
+	const periods = 2
+	e.revokedUntold(t, in, periods)
+	// A replica that lives on but hangs before publishing.
+	_, notices := e.claimWithoutPublishing(t, clk.Now())
+	require.Len(t, notices, periods)
+
+	clk.Advance(cleanup.DefaultClaimTTL - time.Second)
+	require.Zero(t, iterateOK(t, in)[cleanup.ItemNotified], "claims within their TTL are not taken over")
+	clk.Advance(2 * time.Second)
+	require.Equal(t, periods, iterateOK(t, in)[cleanup.ItemNotified])
+	require.Zero(t, iterateOK(t, in)[cleanup.ItemNotified])
+	require.Len(t, e.messages(t), periods)
+	require.Zero(t, e.pendingNotices(t))
+}
