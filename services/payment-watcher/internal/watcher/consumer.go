@@ -178,7 +178,8 @@ func (w *Watcher) process(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-// handle applies the payment a webhook body reports.
+// handle applies and announces the payment a webhook body reports; the event
+// is acknowledged only after both.
 func (w *Watcher) handle(ctx context.Context, body []byte, log zerolog.Logger) error {
 	upd, err := cryptopay.ParseUpdate(body)
 	if err != nil {
@@ -200,8 +201,12 @@ func (w *Watcher) handle(ctx context.Context, body []byte, log zerolog.Logger) e
 	if err != nil {
 		return err
 	}
-	_, err = w.apply(ctx, inv, sourceWebhook)
-	return err
+	if _, err := w.apply(ctx, inv, sourceWebhook); err != nil {
+		return err
+	}
+	// Also when the payment was applied already: this event may be the
+	// redelivery of one whose handler died, or lost NATS, before announcing.
+	return w.announce(ctx, inv.ID)
 }
 
 // retryDelay is RetryBase doubled per earlier delivery, at most RetryMax.

@@ -17,13 +17,19 @@
 //
 // Both end in shop.ApplyPayment, whose conditional UPDATE makes the
 // invoice pay once, whatever mix of webhooks, polls and replicas reports
-// it. Then the user is told (notify.PaymentReceived, dedup id
-// "payment:<invoice>") and the activation worker woken
-// (activation.requested, requested_at = the invoice's paid_at). Both are
-// published again whenever a paid invoice is reported again: their message
-// ids are stable, so the streams and the sender keep one, and a publish that
-// failed after the payment was applied (NATS down) is made good by the
-// retried event. A payment that only the poller saw, applied just before
-// NATS went away, may miss its notification; its activation is not lost,
-// because the activation worker also polls the database.
+// it. Then the payment is announced: the user is told (notify.PaymentReceived,
+// dedup id "payment:<invoice>", with the expiry of the period it paid for)
+// and the activation worker woken (activation.requested, requested_at = the
+// invoice's paid_at); once NATS has stored both, the invoice is marked
+// announced (shop.MarkAnnounced). Their message ids are stable, so
+// announcing a payment again adds nothing: the streams and the sender's
+// sent-log keep one.
+//
+// Applying commits before announcing, so a watcher may die, or lose NATS,
+// in between. A webhook event is acknowledged only after both, so its
+// redelivery announces the payment. Each poll, after applying, announces
+// every Crypto Pay payment not marked announced (shop.UnannouncedPayments):
+// those it just applied, and any left unannounced by a watcher that died
+// (logged PAYMENT_ANNOUNCED_LATE). So no paid invoice stays untold while a
+// leader polls.
 package watcher

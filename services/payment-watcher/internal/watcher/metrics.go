@@ -11,8 +11,8 @@ type metrics struct {
 	payments *prometheus.CounterVec // by source and outcome
 	expired  *prometheus.CounterVec // by reason
 	events   *prometheus.CounterVec // by outcome
-	// paidUnapplied is what the last poll found paid at Crypto Pay and
-	// could not apply: money taken, nothing given yet.
+	// paidUnapplied is what the last poll found paid and could not apply or
+	// announce: money taken, nothing given (or said) yet.
 	paidUnapplied prometheus.Gauge
 }
 
@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"outcome"}),
 		paidUnapplied: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vpnbot_payment_watcher_paid_unapplied",
-			Help: "Invoices the last poll found paid at Crypto Pay that it failed to apply or announce (set by the leader's poller; they are retried each poll).",
+			Help: "Paid invoices the last poll failed to apply or announce: paid at Crypto Pay and not applied, or applied (by a poll or a webhook) and the user not told (set by the leader's poller; they are retried each poll).",
 		}),
 	}
 	// Every known label value exists from the start, so dashboards and

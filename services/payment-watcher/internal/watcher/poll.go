@@ -19,20 +19,35 @@ const (
 )
 
 // Poll is the polling fallback, one worker iteration: it asks Crypto Pay
-// about our pending orders, applies the paid ones and expires the dead ones.
-// Crypto Pay being down fails the iteration and changes nothing; the next
-// one asks again.
+// about our pending orders, applies the paid ones and expires the dead ones;
+// then it announces every payment applied and not yet announced: the ones
+// it just applied, and those whose announcement was lost because whoever
+// applied them died, or lost NATS, before announcing. Crypto Pay being down
+// fails the iteration and applies nothing; the next one asks again.
 func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 	res := worker.Result{}
+	appliedNow, errs := w.applyPaid(ctx, res)
+	errs = append(errs, w.announceUnannounced(ctx, appliedNow, res)...)
+	w.m.paidUnapplied.Set(float64(w.backlog.unapplied.Load() + w.backlog.unannounced.Load()))
+	if len(errs) > 0 {
+		res["errors"] = len(errs)
+	}
+	return res, errors.Join(errs...)
+}
+
+// applyPaid applies the pending orders Crypto Pay reports paid and expires
+// the dead ones. It returns the ids of the invoices it applied, and counts
+// in backlog.unapplied the paid ones it could not apply once Crypto Pay has
+// answered.
+func (w *Watcher) applyPaid(ctx context.Context, res worker.Result) (appliedNow map[int64]bool, errs []error) {
 	pending, err := w.shop.PendingInvoices(ctx, shop.ProviderCryptoPay, w.cfg.PollLimit)
 	if err != nil {
-		return res, err
+		return nil, []error{err}
 	}
 	res["pending"] = len(pending)
 	now := w.cfg.NowFunc()
 	byExternal := make(map[int64]shop.Invoice, len(pending))
 	var ids []int64
-	var errs []error
 	for _, inv := range pending {
 		id, err := strconv.ParseInt(inv.ExternalID, 10, 64)
 		if inv.ExternalID == "" || err != nil {
@@ -51,15 +66,17 @@ func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
-		return res, errors.Join(errs...)
+		w.backlog.unapplied.Store(0)
+		return nil, errs
 	}
 
 	remote, err := w.invoices.GetInvoices(ctx, ids)
 	if err != nil {
-		return res, errors.Join(append(errs, fmt.Errorf("polling crypto pay: %w", err))...)
+		return nil, append(errs, fmt.Errorf("polling crypto pay: %w", err))
 	}
 	res["checked"] = len(remote)
 	listed := make(map[int64]bool, len(remote))
+	appliedNow = make(map[int64]bool)
 	unapplied := 0
 	for _, r := range remote {
 		inv, ok := byExternal[r.InvoiceID]
@@ -75,6 +92,7 @@ func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 				unapplied++
 			}
 			if applied {
+				appliedNow[inv.ID] = true
 				res["applied"]++
 			}
 		case cryptopay.StatusExpired:
@@ -85,7 +103,7 @@ func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 			}
 		}
 	}
-	w.m.paidUnapplied.Set(float64(unapplied))
+	w.backlog.unapplied.Store(int64(unapplied))
 	for id, inv := range byExternal {
 		// Deleted at Crypto Pay: it cannot be paid there any more.
 		if !listed[id] && now.After(inv.ExpiresAt) {
@@ -96,8 +114,32 @@ func (w *Watcher) Poll(ctx context.Context) (worker.Result, error) {
 			}
 		}
 	}
-	if len(errs) > 0 {
-		res["errors"] = len(errs)
+	return appliedNow, errs
+}
+
+// announceUnannounced announces the Crypto Pay payments applied and not yet
+// announced, oldest first, and counts in backlog.unannounced those it could
+// not. Those it did not apply itself (appliedNow) were left unannounced
+// earlier, or are being announced by a webhook handler right now; either
+// way announcing them again adds nothing.
+func (w *Watcher) announceUnannounced(ctx context.Context, appliedNow map[int64]bool, res worker.Result) []error {
+	paid, err := w.shop.UnannouncedPayments(ctx, shop.ProviderCryptoPay, w.cfg.PollLimit)
+	if err != nil {
+		return []error{err}
 	}
-	return res, errors.Join(errs...)
+	var errs []error
+	for _, inv := range paid {
+		if err := w.announce(ctx, inv.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res["announced"]++
+		if !appliedNow[inv.ID] {
+			w.log.Warn().Str("event", EventPaymentAnnouncedLate).Int64("invoice_id", inv.ID).
+				Str("external_id", inv.ExternalID).Int64("user_id", inv.UserID).Int64("subscription_id", inv.SubscriptionID).
+				Time("paid_at", *inv.PaidAt).Msg("a payment applied earlier was never announced; announced now")
+		}
+	}
+	w.backlog.unannounced.Store(int64(len(errs)))
+	return errs
 }

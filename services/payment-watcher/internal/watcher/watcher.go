@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,6 +29,10 @@ const (
 	// EventUnknownInvoice: a verified webhook named a Crypto Pay invoice no
 	// order of ours is attached to; it is acknowledged and dropped.
 	EventUnknownInvoice = "PAYMENT_UNKNOWN_INVOICE"
+	// EventPaymentAnnouncedLate: the poller announced a payment applied
+	// before it, whose announcement was lost (the watcher that applied it
+	// died, or NATS was down).
+	EventPaymentAnnouncedLate = "PAYMENT_ANNOUNCED_LATE"
 	// EventMalformedUpdate: a stored webhook body is not an update; it is
 	// terminated (it was signed, so Crypto Pay sent something new to us).
 	EventMalformedUpdate = "PAYMENT_EVENT_MALFORMED"
@@ -124,6 +129,15 @@ type Watcher struct {
 	log      zerolog.Logger
 	m        *metrics
 	consumer consumerState
+	backlog  backlog
+}
+
+// backlog is what the poller left undone, for the paid-unapplied gauge: paid
+// at Crypto Pay and not applied, and applied and not announced. Each count
+// is kept until a poll can count it again (Crypto Pay or the database down).
+// Atomic: an iteration abandoned at its timeout may still be running.
+type backlog struct {
+	unapplied, unannounced atomic.Int64
 }
 
 // New returns a watcher. It starts nothing.
@@ -147,8 +161,7 @@ func New(cfg Config, d Deps) (*Watcher, error) {
 	}, nil
 }
 
-// apply applies the paid order inv and announces it. Reported again, it
-// changes nothing and announces it again under the same message ids.
+// apply applies the paid order inv. Reported again, it changes nothing.
 func (w *Watcher) apply(ctx context.Context, inv shop.Invoice, source string) (applied bool, err error) {
 	sub, applied, err := w.shop.ApplyPayment(ctx, inv.ID, "")
 	if err != nil {
@@ -164,46 +177,55 @@ func (w *Watcher) apply(ctx context.Context, inv shop.Invoice, source string) (a
 		w.m.payments.WithLabelValues(source, "already_applied").Inc()
 		log.Debug().Msg("crypto pay payment reported again; already applied")
 	}
-	if err := w.announce(ctx, inv, sub); err != nil {
-		return applied, err
-	}
 	return applied, nil
 }
 
-// announce tells the user and wakes the activation worker. Every id is built
-// from what the database keeps (the invoice id, its paid_at), so announcing
-// the same payment again adds nothing.
-func (w *Watcher) announce(ctx context.Context, inv shop.Invoice, sub shop.Subscription) error {
-	paid, err := w.shop.Invoice(ctx, inv.ID)
-	if err != nil {
-		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
+// announce tells the user of the paid invoice and wakes the activation
+// worker, then marks the payment announced. Every id is built from what the
+// database keeps (the invoice id, its paid_at), so announcing the same
+// payment again adds nothing: the streams' duplicate windows and the
+// sender's sent-log drop the repeat.
+func (w *Watcher) announce(ctx context.Context, invoiceID int64) error {
+	if err := w.publishAnnouncement(ctx, invoiceID); err != nil {
+		return fmt.Errorf("announcing the payment of invoice %d: %w", invoiceID, err)
 	}
-	requestedAt := sub.ExpiresAt
-	if paid.PaidAt != nil {
-		requestedAt = *paid.PaidAt
-	}
-	user, err := w.shop.UserInfo(ctx, inv.UserID)
+	return w.shop.MarkAnnounced(ctx, invoiceID)
+}
+
+// publishAnnouncement publishes the "Payment received" message, with the
+// expiry of the period the invoice paid for as it is now (so a late
+// announcement includes later payments into that period), and the
+// activation request of that period.
+func (w *Watcher) publishAnnouncement(ctx context.Context, invoiceID int64) error {
+	paid, err := w.shop.Invoice(ctx, invoiceID)
 	if err != nil {
-		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
+		return err
+	}
+	if paid.Status != shop.InvoicePaid || paid.PaidAt == nil {
+		return fmt.Errorf("the invoice is %s, not paid", paid.Status)
+	}
+	sub, err := w.shop.Subscription(ctx, paid.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	user, err := w.shop.UserInfo(ctx, paid.UserID)
+	if err != nil {
+		return err
 	}
 	chatID := user.ChatID
 	if chatID == 0 {
 		chatID = user.ID // a private chat's id is the user's
 	}
-	msg := notify.PaymentReceived(notify.Language(user.Language), chatID, inv.ID, sub.ExpiresAt)
+	msg := notify.PaymentReceived(notify.Language(user.Language), chatID, paid.ID, sub.ExpiresAt)
 	if _, err := outbox.Publish(ctx, w.js, msg); err != nil {
-		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
+		return err
 	}
-	err = bus.PublishActivationRequested(ctx, w.js, &vpnbotv1.ActivationRequested{
+	return bus.PublishActivationRequested(ctx, w.js, &vpnbotv1.ActivationRequested{
 		SubscriptionId: sub.ID,
 		UserId:         sub.UserID,
 		Reason:         ReasonPayment,
-		RequestedAt:    timestamppb.New(requestedAt),
+		RequestedAt:    timestamppb.New(*paid.PaidAt),
 	})
-	if err != nil {
-		return fmt.Errorf("announcing the payment of invoice %d: %w", inv.ID, err)
-	}
-	return nil
 }
 
 // expire marks a pending order expired, saying why.
