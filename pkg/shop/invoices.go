@@ -20,7 +20,7 @@ type Invoice struct {
 	// PriceUSD is the Crypto Pay amount ("4.99"); PriceStars the XTR amount.
 	PriceUSD   string
 	PriceStars int
-	// Duration is what paying grants.
+	// Duration is what paying grants, as Plan.Duration.
 	Duration time.Duration
 	// Status is InvoicePending, InvoicePaid or InvoiceExpired.
 	Status string
@@ -37,14 +37,13 @@ type Invoice struct {
 	ExpiresAt      time.Time
 }
 
-const invoiceColumns = `id, user_id, plan_id, provider, price_usd::text, price_stars, duration_days, status,
+const invoiceColumns = `id, user_id, plan_id, provider, price_usd::text, price_stars, duration, status,
 	COALESCE(external_id, ''), COALESCE(pay_url, ''), COALESCE(charge_id, ''), paid_at,
 	COALESCE(subscription_id, 0), created_at, expires_at`
 
 func scanInvoice(row pgx.Row) (Invoice, error) {
 	var inv Invoice
-	var days int
-	err := row.Scan(&inv.ID, &inv.UserID, &inv.PlanID, &inv.Provider, &inv.PriceUSD, &inv.PriceStars, &days,
+	err := row.Scan(&inv.ID, &inv.UserID, &inv.PlanID, &inv.Provider, &inv.PriceUSD, &inv.PriceStars, &inv.Duration,
 		&inv.Status, &inv.ExternalID, &inv.PayURL, &inv.ChargeID, &inv.PaidAt, &inv.SubscriptionID,
 		&inv.CreatedAt, &inv.ExpiresAt)
 	if err != nil {
@@ -52,7 +51,6 @@ func scanInvoice(row pgx.Row) (Invoice, error) {
 	}
 	inUTC(&inv.CreatedAt, &inv.ExpiresAt)
 	inUTCOpt(&inv.PaidAt)
-	inv.Duration = time.Duration(days) * day
 	return inv, nil
 }
 
@@ -70,8 +68,8 @@ func (s *Shop) CreateOrder(ctx context.Context, userID int64, planID, provider s
 	}
 	now := s.now()
 	inv, err := scanInvoice(s.pool.QueryRow(ctx, `
-		INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration_days, status, created_at, expires_at)
-		SELECT $1, id, $3, price_usd, price_stars, duration_days, 'pending', $4, $5
+		INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration, status, created_at, expires_at)
+		SELECT $1, id, $3, price_usd, price_stars, duration, 'pending', $4, $5
 		FROM plans WHERE id = $2 AND active
 		RETURNING `+invoiceColumns,
 		userID, planID, provider, now, now.Add(s.cfg.InvoiceTTL)))

@@ -31,12 +31,14 @@ func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID strin
 	now := s.now()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var userID int64
-		var days int
+		// The order's interval, read as exact time (a day is 24 hours, see
+		// Plan.Duration), which grant adds as such.
+		var duration time.Duration
 		err := tx.QueryRow(ctx, `
 			UPDATE invoices SET status = 'paid', paid_at = $2, charge_id = NULLIF($3, '')
 			WHERE id = $1 AND status IN ('pending', 'expired')
-			RETURNING user_id, duration_days`,
-			invoiceID, now, chargeID).Scan(&userID, &days)
+			RETURNING user_id, duration`,
+			invoiceID, now, chargeID).Scan(&userID, &duration)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // paid already, or unknown: told apart below
 		}
@@ -46,7 +48,7 @@ func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID strin
 		if err != nil {
 			return err
 		}
-		id, _, err := grant(ctx, tx, userID, KindPaid, now, time.Duration(days)*day, false)
+		id, _, err := grant(ctx, tx, userID, KindPaid, now, duration, false)
 		if err != nil {
 			return err
 		}

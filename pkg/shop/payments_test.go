@@ -68,7 +68,7 @@ func TestAnOlderInvoicePaidAfterANewerOneGrantsItsOwnPlan(t *testing.T) {
 	newer := e.order(t, 1, "m12", shop.ProviderCryptoPay)
 
 	// The plan the older invoice was made for changes after the order.
-	_, err := e.pool.Exec(t.Context(), `UPDATE plans SET price_usd = 9.99, price_stars = 500, duration_days = 7 WHERE id = 'm1'`)
+	_, err := e.pool.Exec(t.Context(), `UPDATE plans SET price_usd = 9.99, price_stars = 500, duration = interval '7 days' WHERE id = 'm1'`)
 	require.NoError(t, err)
 
 	start := e.clock.Now()
@@ -120,6 +120,38 @@ func TestExtendingAddsToExpiryOrStartsFromNowOrStartsANewPeriod(t *testing.T) {
 	require.Equal(t, e.clock.Now(), next.StartsAt)
 	require.Equal(t, e.clock.Now().Add(30*day), next.ExpiresAt)
 	require.Equal(t, shop.StatusRevoked, e.subscription(t, first.ID).Status)
+}
+
+// A plan lasts any length of time (make run's demo plan lasts 20 minutes):
+// the order copies it, and paying extends by exactly that, from the expiry
+// while the period runs and from now once it is over.
+func TestAPlanOfMinutesGrantsExactlyItsLength(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	_, err := e.pool.Exec(t.Context(), `INSERT INTO plans (id, title_en, title_ru, duration, price_usd, price_stars, sort)
+		VALUES ('short', 'Short', 'Короткий', interval '20 minutes', 0.50, 1, 0),
+		       ('odd', 'Odd', 'Странный', interval '1 day 2 hours 30 seconds', 1, 2, 1)`)
+	require.NoError(t, err)
+	p, err := e.shop.Plan(t.Context(), "short")
+	require.NoError(t, err)
+	require.Equal(t, 20*time.Minute, p.Duration)
+
+	t0 := e.clock.Now()
+	inv := e.order(t, 1, "short", shop.ProviderStars)
+	require.Equal(t, 20*time.Minute, inv.Duration)
+	first := e.pay(t, inv)
+	require.Equal(t, t0.Add(20*time.Minute), first.ExpiresAt)
+
+	e.clock.Advance(5 * time.Minute)
+	sub := e.pay(t, e.order(t, 1, "short", shop.ProviderCryptoPay))
+	require.Equal(t, first.ID, sub.ID)
+	require.Equal(t, t0.Add(40*time.Minute), sub.ExpiresAt, "added to the running period's expiry")
+
+	e.clock.Advance(time.Hour)
+	sub = e.pay(t, e.order(t, 1, "odd", shop.ProviderCryptoPay))
+	require.Equal(t, first.ID, sub.ID)
+	require.Equal(t, e.clock.Now().Add(26*time.Hour+30*time.Second), sub.ExpiresAt, "from now, a day counting 24 hours")
 }
 
 func TestAnExpiredInvoicePaidAnywayIsApplied(t *testing.T) {

@@ -9,16 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// day is a plan's unit of duration: 24 hours, not a calendar day, so a period
-// is as long in every time zone and across daylight saving changes.
-const day = 24 * time.Hour
-
 // Plan is a plan on offer.
 type Plan struct {
 	ID      string
 	TitleEN string
 	TitleRU string
-	// Duration is a whole number of days.
+	// Duration is how long a payment for the plan extends access: any length
+	// of time (the plans table's interval, a day counting as 24 hours rather
+	// than a calendar day, so a period is as long in every time zone).
 	Duration time.Duration
 	// PriceUSD is the Crypto Pay price in US dollars, two decimals ("4.99").
 	PriceUSD string
@@ -27,15 +25,13 @@ type Plan struct {
 	Sort       int
 }
 
-const planColumns = `id, title_en, title_ru, duration_days, price_usd::text, price_stars, sort`
+const planColumns = `id, title_en, title_ru, duration, price_usd::text, price_stars, sort`
 
 func scanPlan(row pgx.Row) (Plan, error) {
 	var p Plan
-	var days int
-	if err := row.Scan(&p.ID, &p.TitleEN, &p.TitleRU, &days, &p.PriceUSD, &p.PriceStars, &p.Sort); err != nil {
+	if err := row.Scan(&p.ID, &p.TitleEN, &p.TitleRU, &p.Duration, &p.PriceUSD, &p.PriceStars, &p.Sort); err != nil {
 		return Plan{}, err
 	}
-	p.Duration = time.Duration(days) * day
 	return p, nil
 }
 

@@ -27,7 +27,7 @@ func TestTheDatabaseKeepsAnOrderImmutableAndAPaymentFinal(t *testing.T) {
 	inv := e.order(t, 1, "m1", shop.ProviderStars)
 	for _, set := range []string{
 		"user_id = 2", "plan_id = 'm12'", "provider = 'cryptopay'",
-		"price_usd = 0.01", "price_stars = 1", "duration_days = 3650", "created_at = created_at - interval '1 day'",
+		"price_usd = 0.01", "price_stars = 1", "duration = interval '3650 days'", "created_at = created_at - interval '1 day'",
 	} {
 		_, err := e.pool.Exec(t.Context(), `UPDATE invoices SET `+set+` WHERE id = $1`, inv.ID)
 		requireSQLState(t, err, "23514", set)
@@ -90,7 +90,12 @@ func TestTheDatabaseRecordsANotificationOncePerPeriodKindAndExpiry(t *testing.T)
 func TestPlansRejectNonsense(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	for _, set := range []string{"duration_days = 0", "price_usd = 0", "price_stars = -1"} {
+	for _, set := range []string{
+		"duration = interval '0'", "duration = interval '-5 minutes'",
+		// A month has no fixed length, so a plan cannot say how long it is in months.
+		"duration = interval '1 month'", "duration = interval '1 year'",
+		"price_usd = 0", "price_stars = -1",
+	} {
 		_, err := e.pool.Exec(t.Context(), `UPDATE plans SET `+set+` WHERE id = 'm1'`)
 		requireSQLState(t, err, "23514", set)
 	}

@@ -18,9 +18,10 @@ import (
 var bigTables = []string{"subscriptions", "vpn_accesses", "invoices", "users", "notifications_sent"}
 
 // BenchmarkSelectionQueries runs the workers' selection queries that live in
-// the shop (activation's, expiry-cleanup's, the payment-watcher's poll) over
-// 100,000 subscriptions, prints each plan and its time, and fails when one
-// reads a growing table whole. Run it with -benchtime 1x (make bench does).
+// the shop (activation's, expiry-cleanup's, the payment-watcher's poll and
+// its announcement catch-up) over 100,000 subscriptions, prints each plan and
+// its time, and fails when one reads a growing table whole. Run it with
+// -benchtime 1x (make bench does).
 func BenchmarkSelectionQueries(b *testing.B) {
 	const n = 100_000
 	db := pgdbtest.New(b)
@@ -39,6 +40,10 @@ func BenchmarkSelectionQueries(b *testing.B) {
 		}},
 		{"payment-watcher: PendingInvoices", func(ctx context.Context, s *shop.Shop) error {
 			_, err := s.PendingInvoices(ctx, shop.ProviderCryptoPay, 1000)
+			return err
+		}},
+		{"payment-watcher: UnannouncedPayments", func(ctx context.Context, s *shop.Shop) error {
+			_, err := s.UnannouncedPayments(ctx, shop.ProviderCryptoPay, 1000)
 			return err
 		}},
 	}

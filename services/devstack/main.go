@@ -144,6 +144,11 @@ func run(ctx context.Context) (err error) {
 		}
 		return err
 	}
+	// After Start, whose migrate job made the plans table; the bot reads
+	// plans on each request, so it offers the demo plan from here on.
+	if err := offerDemoPlan(ctx, dsn, cfg.TimeScale); err != nil {
+		return errors.Join(err, st.Close())
+	}
 	app, err := serveWeb(log, st, cfg.SandboxAddr)
 	if err != nil {
 		return errors.Join(err, st.Close())
@@ -224,9 +229,17 @@ Make Telegram answer 429 twice:
 	}
 	if scale == ScaleDemo {
 		fmt.Print(`
-Demo time (DEVSTACK_TIME_SCALE=real turns it off): a trial lasts 15 minutes
-and its key is revoked a minute after it ends; a paid period is reminded of
-10 and 5 minutes before it ends, but plans keep their days.
+Demo time (DEVSTACK_TIME_SCALE=real turns it off): a trial lasts 15 minutes,
+the Demo plan 20 minutes (for $0.50 or 1 Star); a paid period is reminded of
+10 and 5 minutes before it ends; a key is revoked a minute after its period.
+What to try, as one user:
+  1. /start, then Free trial: the key and its QR code come within seconds.
+  2. Plans, Demo, then Crypto Pay (pay on its pay page) or Telegram Stars:
+     "Payment received", and the 20 minutes are added to the trial's end.
+  3. Wait (or break things on the status page meanwhile): reminders come 10
+     and 5 minutes before the end; a minute after the end the key is revoked
+     and the bot says so. Each step shows within 10 s of falling due.
+  4. Plans again: a payment after the revocation starts a new period and key.
 `)
 	}
 	fmt.Print(`

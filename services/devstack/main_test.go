@@ -37,6 +37,10 @@ const (
 	stopWithin = 60 * time.Second
 	// screenWithin bounds the wait for the bot's answer.
 	screenWithin = 60 * time.Second
+	// userPace is how long a test's user waits before acting again in the
+	// bot's chat: long enough for the sandbox Telegram's per-chat limit (a
+	// message a second, in bursts of three) to let every answer through.
+	userPace = 3 * time.Second
 	// welcome is the first line of the welcome text, printed once ready.
 	welcome = "vpnbot is running"
 )
@@ -197,11 +201,14 @@ func TestRealTelegramByToken(t *testing.T) {
 }
 
 // TestDemoTimeScale is make run's default time scale: a 15-minute trial,
-// reminders 10 and 5 minutes before the end, a minute's grace, workers that
-// look every 10 seconds.
+// a 20-minute plan the user buys through the sandbox Crypto Pay, reminders
+// 10 and 5 minutes before the end, a minute's grace, workers that look
+// every 10 seconds.
 func TestDemoTimeScale(t *testing.T) {
 	db := pgdbtest.New(t)
-	env := append(newEnv(t, t.TempDir(), db.DSN), "DEVSTACK_TIME_SCALE="+ScaleDemo)
+	cryptoPay := freeAddr(t)
+	env := append(newEnv(t, t.TempDir(), db.DSN),
+		"DEVSTACK_TIME_SCALE="+ScaleDemo, "DEVSTACK_CRYPTOPAY_ADDR="+cryptoPay)
 
 	d := startDevstack(t, env)
 	require.Contains(t, d.out.String(), "a trial lasts 15 minutes")
@@ -215,6 +222,42 @@ func TestDemoTimeScale(t *testing.T) {
 			`SELECT expires_at - starts_at FROM subscriptions WHERE user_id = $1`, user).Scan(&length) == nil
 	}, screenWithin, 100*time.Millisecond, "no trial in the database")
 	require.Equal(t, 15*time.Minute, length)
+
+	// The demo plan, bought through the sandbox Crypto Pay, adds its 20
+	// minutes to the trial. The user takes their time: the sandbox Telegram
+	// throttles the bot to a message a second per chat, and the bot-handler
+	// drops a press whose screen was throttled (the retry finds the press
+	// already answered, so skips it as stale).
+	var trialEnd time.Time
+	require.NoError(t, db.Pool.QueryRow(t.Context(),
+		`SELECT expires_at FROM subscriptions WHERE user_id = $1`, user).Scan(&trialEnd))
+	d.waitMessage(t, user, "the trial's key", withText("ss://"))
+	time.Sleep(userPace)
+	d.sendText(t, user, "/start")
+	menu = d.waitMessage(t, user, "the main menu again", withButton("plans"))
+	time.Sleep(userPace)
+	d.press(t, user, menu, "plans")
+	plans := d.waitMessage(t, user, "the demo plan first in the plans", withText("• Demo — 20 minutes, $0.50 or ⭐1\n• 1 month"))
+	time.Sleep(userPace)
+	d.press(t, user, plans, "plan:"+demoPlanID)
+	plan := d.waitMessage(t, user, "the demo plan's ways to pay", withButton("pay:cp:"+demoPlanID))
+	time.Sleep(userPace)
+	d.press(t, user, plan, "pay:cp:"+demoPlanID)
+	var invoice string
+	require.Eventually(t, func() bool {
+		return db.Pool.QueryRow(t.Context(), `SELECT external_id FROM invoices
+			WHERE user_id = $1 AND plan_id = $2 AND external_id IS NOT NULL`, user, demoPlanID).Scan(&invoice) == nil
+	}, screenWithin, 100*time.Millisecond, "no Crypto Pay invoice of the demo plan")
+	resp, err := d.http.Post("http://"+cryptoPay+"/sandbox/invoices/"+invoice+"/paid", "application/json", nil)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	d.waitMessage(t, user, "the payment's confirmation", withText("Payment received"))
+	var paidEnd time.Time
+	require.NoError(t, db.Pool.QueryRow(t.Context(),
+		`SELECT expires_at FROM subscriptions WHERE user_id = $1 AND status = 'active'`, user).Scan(&paidEnd))
+	require.Equal(t, trialEnd.Add(20*time.Minute), paidEnd)
+
 	for service, setting := range map[string]string{
 		"reminders":      `"REMINDER_STAGES":"10m,5m"`,
 		"expiry-cleanup": `"EXPIRY_GRACE":60000`,

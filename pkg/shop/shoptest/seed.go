@@ -37,8 +37,8 @@ func Seed(tb testing.TB, pool *pgxpool.Pool, n int) {
 		 SELECT id, 'outline', 'vpnbot-' || id, 'ss://seed@vpn.example.com:443/?outline=1',
 		        CASE WHEN status = 'revoked' THEN now() - interval '29 days' END
 		 FROM subscriptions WHERE id % 50 <> 0 AND $1::int > 0`,
-		`INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration_days, status, external_id, created_at, expires_at)
-		 SELECT g, 'm1', 'cryptopay', 4.99, 250, 30, CASE WHEN g % 50 = 0 THEN 'pending' ELSE 'expired' END,
+		`INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration, status, external_id, created_at, expires_at)
+		 SELECT g, 'm1', 'cryptopay', 4.99, 250, interval '30 days', CASE WHEN g % 50 = 0 THEN 'pending' ELSE 'expired' END,
 		        g::text, now() - (g % 100) * interval '1 hour', now() - (g % 100) * interval '1 hour' + interval '1 hour'
 		 FROM generate_series(1, $1::int) g`,
 	} {

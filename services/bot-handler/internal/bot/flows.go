@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	qrcode "github.com/skip2/go-qrcode"
 	tele "gopkg.in/telebot.v3"
 
+	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 )
 
@@ -33,9 +33,6 @@ const (
 	ReasonTrial   = "trial"
 	ReasonPayment = "payment"
 )
-
-// qrSize is the QR code's side in pixels: sharp on any phone, ~2 KB of PNG.
-const qrSize = 512
 
 // onCallback answers a button press, then runs what the button stands for.
 // The answer comes first: it stops the client's spinner, and Telegram
@@ -281,7 +278,7 @@ func (b *Bot) subscription(ctx context.Context, c tele.Context, lang string) err
 	if key == "" || !v.running() {
 		return nil
 	}
-	png, err := qrcode.Encode(key, qrcode.Medium, qrSize)
+	png, err := notify.QRCode(key)
 	if err != nil {
 		return errors.Join(ErrRejected, err) // a key too long for a QR code stays so
 	}

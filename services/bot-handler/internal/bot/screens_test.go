@@ -48,6 +48,7 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		{ID: "m3", TitleEN: "3 months", TitleRU: "3 месяца", Duration: 90 * 24 * time.Hour, PriceUSD: "12.99", PriceStars: 650},
 		{ID: "d1", TitleEN: "1 day <test>", TitleRU: "1 день <тест>", Duration: 24 * time.Hour, PriceUSD: "0.50", PriceStars: 25},
 	}
+	demo := shop.Plan{ID: "demo", TitleEN: "Demo", TitleRU: "Демо", Duration: 20 * time.Minute, PriceUSD: "0.50", PriceStars: 1}
 	order := shop.Invoice{ID: 17, PlanID: "m1", PriceUSD: "4.99", PriceStars: 250}
 	outline := &shop.Subscription{ID: 5, Kind: shop.KindPaid, Status: shop.StatusActive, StartsAt: now, ExpiresAt: expires,
 		Access: &shop.Access{Panel: "outline", ExternalID: "17", URL: "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1"}}
@@ -70,25 +71,27 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		"plans":              func(l string) Screen { return PlansScreen(l, plans) },
 		"plan":               func(l string) Screen { return PlanScreen(l, plans[0], true) },
 		"plan_stars_only":    func(l string) Screen { return PlanScreen(l, plans[1], false) },
+		"plan_minutes":       func(l string) Screen { return PlanScreen(l, demo, true) },
 		"crypto_invoice": func(l string) Screen {
 			return CryptoInvoiceScreen(l, order, textsIn(l).planTitle(plans[0]), "https://t.me/CryptoBot?start=IVabc")
 		},
-		"payments_down":        func(l string) Screen { return PaymentsDownScreen(l, "m1") },
-		"stars_sent":           StarsSentScreen,
-		"stars_invoice":        func(l string) Screen { ti, d := StarsInvoice(l, plans[2]); return Screen{Text: ti + "\n" + d} },
-		"checkout_refused":     func(l string) Screen { return Screen{Text: CheckoutRefusal(l, false)} },
-		"checkout_problem":     func(l string) Screen { return Screen{Text: CheckoutRefusal(l, true)} },
-		"payment_received":     func(l string) Screen { return PaymentReceivedScreen(l, expires, false) },
-		"payment_received_key": func(l string) Screen { return PaymentReceivedScreen(l, expires, true) },
-		"payment_conflict":     func(l string) Screen { return PaymentConflictScreen(l, "@vpnbot_support") },
-		"sub_none":             func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Now: now}) },
-		"sub_ended":            func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: ended, Now: now}) },
-		"sub_pending":          func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: pending, Now: now}) },
-		"sub_outline":          func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now}) },
-		"sub_remnawave":        func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now}) },
-		"qr_caption":           func(l string) Screen { return Screen{Text: QRCaption(l)} },
-		"language":             LanguageScreen,
-		"language_changed":     LanguageChangedScreen,
+		"payments_down":         func(l string) Screen { return PaymentsDownScreen(l, "m1") },
+		"stars_sent":            StarsSentScreen,
+		"stars_invoice":         func(l string) Screen { ti, d := StarsInvoice(l, plans[2]); return Screen{Text: ti + "\n" + d} },
+		"stars_invoice_minutes": func(l string) Screen { ti, d := StarsInvoice(l, demo); return Screen{Text: ti + "\n" + d} },
+		"checkout_refused":      func(l string) Screen { return Screen{Text: CheckoutRefusal(l, false)} },
+		"checkout_problem":      func(l string) Screen { return Screen{Text: CheckoutRefusal(l, true)} },
+		"payment_received":      func(l string) Screen { return PaymentReceivedScreen(l, expires, false) },
+		"payment_received_key":  func(l string) Screen { return PaymentReceivedScreen(l, expires, true) },
+		"payment_conflict":      func(l string) Screen { return PaymentConflictScreen(l, "@vpnbot_support") },
+		"sub_none":              func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Now: now}) },
+		"sub_ended":             func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: ended, Now: now}) },
+		"sub_pending":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: pending, Now: now}) },
+		"sub_outline":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now}) },
+		"sub_remnawave":         func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now}) },
+		"qr_caption":            func(l string) Screen { return Screen{Text: QRCaption(l)} },
+		"language":              LanguageScreen,
+		"language_changed":      LanguageChangedScreen,
 		"stats": func(l string) Screen {
 			return StatsScreen(l, shop.Stats{Users: 120, ActiveSubscriptions: 40, Trials: 75, PaymentsToday: 3, RevenueTodayUSD: "17.98", StarsToday: 250})
 		},
@@ -186,6 +189,25 @@ func TestDatesAndDurationsReadNaturally(t *testing.T) {
 	}
 	require.Equal(t, "1 day", textsIn(English).duration(24*time.Hour))
 	require.Equal(t, "30 days", textsIn(English).duration(30*24*time.Hour))
+
+	// Shorter plans, or plans of days and hours, in the largest whole unit.
+	for d, want := range map[time.Duration][2]string{
+		20 * time.Minute:                {"20 minutes", "20 минут"},
+		time.Minute:                     {"1 minute", "1 минута"},
+		21 * time.Minute:                {"21 minutes", "21 минута"},
+		3 * time.Minute:                 {"3 minutes", "3 минуты"},
+		90 * time.Minute:                {"90 minutes", "90 минут"},
+		time.Hour:                       {"1 hour", "1 час"},
+		2 * time.Hour:                   {"2 hours", "2 часа"},
+		12 * time.Hour:                  {"12 hours", "12 часов"},
+		26 * time.Hour:                  {"26 hours", "26 часов"},
+		24*time.Hour + 30*time.Minute:   {"1470 minutes", "1470 минут"},
+		10*time.Minute + 40*time.Second: {"11 minutes", "11 минут"},
+		20 * time.Second:                {"1 minute", "1 минута"},
+	} {
+		require.Equal(t, want[0], textsIn(English).duration(d), d)
+		require.Equal(t, want[1], textsIn(Russian).duration(d), d)
+	}
 }
 
 func TestBroadcastArgumentsKeepTheTextAsTyped(t *testing.T) {

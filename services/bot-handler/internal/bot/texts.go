@@ -91,7 +91,8 @@ type texts struct {
 	segmentNames      map[string]string
 
 	months [12]string
-	days   [3]string // one, few, many
+	// A plan's length: one, few, many (English has no "few": it repeats many).
+	days, hours, minutes [3]string
 }
 
 // textsIn returns the texts of lang, English for a language the bot does not speak.
@@ -200,6 +201,8 @@ var en = texts{
 	segmentNames:      map[string]string{"all": "all users", "active": "active users", "expired": "expired users"},
 	months:            [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
 	days:              [3]string{"%d day", "%d days", "%d days"},
+	hours:             [3]string{"%d hour", "%d hours", "%d hours"},
+	minutes:           [3]string{"%d minute", "%d minutes", "%d minutes"},
 }
 
 var ru = texts{
@@ -284,6 +287,8 @@ var ru = texts{
 	segmentNames:      map[string]string{"all": "всем пользователям", "active": "с активной подпиской", "expired": "с истёкшей подпиской"},
 	months:            [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"},
 	days:              [3]string{"%d день", "%d дня", "%d дней"},
+	hours:             [3]string{"%d час", "%d часа", "%d часов"},
+	minutes:           [3]string{"%d минута", "%d минуты", "%d минут"},
 }
 
 // welcomeFor greets a user by first name after /start.
@@ -302,17 +307,29 @@ func (t *texts) date(ts time.Time) string {
 	return fmt.Sprintf("%d %s %d %s UTC", ts.Day(), t.months[ts.Month()-1], ts.Year(), ts.Format("15:04"))
 }
 
-// duration writes a plan's length in days, with the plural the language wants.
+// duration writes a plan's length with the plural the language wants: in
+// days when it is whole days, as sold plans are; else in hours, or minutes,
+// for a short plan such as make run's 20-minute demo.
 func (t *texts) duration(d time.Duration) string {
-	n := int(d / (24 * time.Hour))
-	form := t.days[2]
+	switch {
+	case d%(24*time.Hour) == 0:
+		return t.count(t.days, int(d/(24*time.Hour)))
+	case d%time.Hour == 0:
+		return t.count(t.hours, int(d/time.Hour))
+	}
+	return t.count(t.minutes, max(int(d.Round(time.Minute)/time.Minute), 1))
+}
+
+// count writes n in the form of forms (one, few, many) that n takes.
+func (t *texts) count(forms [3]string, n int) string {
+	form := forms[2]
 	switch {
 	case t.lang == Russian && n%10 == 1 && n%100 != 11:
-		form = t.days[0]
+		form = forms[0]
 	case t.lang == Russian && n%10 >= 2 && n%10 <= 4 && (n%100 < 12 || n%100 > 14):
-		form = t.days[1]
+		form = forms[1]
 	case t.lang != Russian && n == 1:
-		form = t.days[0]
+		form = forms[0]
 	}
 	return fmt.Sprintf(form, n)
 }

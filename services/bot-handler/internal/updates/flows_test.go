@@ -1,7 +1,6 @@
 package updates_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/notify"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 )
 
@@ -270,7 +270,9 @@ func TestLanguageKeyAndQRCode(t *testing.T) {
 	require.Contains(t, m.Text, "<code>"+key+"</code>")
 	require.True(t, hasButton(m, "setup:ios"))
 	photo := e.waitMessage(user, func(m sandboxtg.Message) bool { return len(m.Photo) > 0 }, "a photo")
-	require.True(t, bytes.HasPrefix(photo.Photo, []byte("\x89PNG\r\n\x1a\n")), "the QR code is a PNG")
+	qr, err := notify.QRCode(key)
+	require.NoError(t, err)
+	require.Equal(t, qr, photo.Photo, "the photo is the key's QR code, drawn as the activation worker draws it")
 	require.Contains(t, photo.Plain, "QR")
 
 	e.press(user, menu.ID, "setup:ios")
