@@ -10,6 +10,12 @@ import (
 
 // Kinds of the trial funnel's notices: the first part of their dedup ids,
 // and what the trial-notifier records them as sent under.
+//
+// The names of the two "ends soon" notices are historical: they were sent
+// 24 hours and an hour before the end, and are still by default, but their
+// leads are the trial-notifier's TRIAL_NOTICE_LEADS. KindTrial24h is the
+// first (early) notice and KindTrial1h the last, whatever the leads: sent
+// notices are recorded, and deduplicated, under these names.
 const (
 	KindTrial24h     = "trial_24h"
 	KindTrial1h      = "trial_1h"
@@ -27,13 +33,17 @@ const (
 // trialTexts is what the trial funnel's notices say in one language, HTML.
 // The plans button is the bot-handler's, word for word.
 type trialTexts struct {
-	ends24h      string // takes the expiry
-	ends1h       string // takes the expiry
+	endsFirst    string // takes the lead and the expiry
+	endsLast     string // takes the lead and the expiry
 	ended        string // takes the expiry and when the key stops working
 	endedKeyGone string // takes the expiry
 	neverStarted string
 	btnPlans     string
 	btnStart     string
+	// anHour and aMinute are a lead of one unit, as said after "in" /
+	// "через"; counts writes the others, as the reminders do.
+	anHour, aMinute string
+	counts          *reminderTexts
 }
 
 func trialTextsIn(lang string) *trialTexts {
@@ -44,9 +54,9 @@ func trialTextsIn(lang string) *trialTexts {
 }
 
 var trialEN = trialTexts{
-	ends24h: "⏳ Your free trial ends in 24 hours, on %s.\n\n" +
+	endsFirst: "⏳ Your free trial ends in %s, on %s.\n\n" +
 		"Choose a plan now to keep your VPN running without a break: your key stays the same.",
-	ends1h: "⏳ Your free trial ends in an hour, on %s.\n\n" +
+	endsLast: "⏳ Your free trial ends in %s, on %s.\n\n" +
 		"Choose a plan to keep your VPN running: your key stays the same.",
 	ended: "Your free trial ended on %s. Your VPN key keeps working until %s, then stops.\n\n" +
 		"Did you like it? Choose a plan before then to keep using the VPN with the same key: plans start at a few dollars a month.",
@@ -56,12 +66,15 @@ var trialEN = trialTexts{
 		"The free trial costs nothing and needs no payment details: tap the button and your key arrives in a moment.",
 	btnPlans: "💳 Plans",
 	btnStart: "🎁 Start free trial",
+	anHour:   "an hour",
+	aMinute:  "a minute",
+	counts:   &reminderEN,
 }
 
 var trialRU = trialTexts{
-	ends24h: "⏳ Пробный период закончится через 24 часа — %s.\n\n" +
+	endsFirst: "⏳ Пробный период закончится через %s — %s.\n\n" +
 		"Выберите тариф сейчас, чтобы VPN работал без перерыва: ключ останется прежним.",
-	ends1h: "⏳ Пробный период закончится через час — %s.\n\n" +
+	endsLast: "⏳ Пробный период закончится через %s — %s.\n\n" +
 		"Выберите тариф, чтобы VPN продолжил работать: ключ останется прежним.",
 	ended: "Пробный период закончился %s. Ключ VPN будет работать до %s, потом перестанет.\n\n" +
 		"Понравилось? Выберите тариф до этого времени, чтобы и дальше пользоваться VPN с тем же ключом: тарифы начинаются с нескольких долларов в месяц.",
@@ -71,22 +84,53 @@ var trialRU = trialTexts{
 		"Пробный период бесплатный и не требует платёжных данных: нажмите кнопку, и ключ придёт через минуту.",
 	btnPlans: "💳 Тарифы",
 	btnStart: "🎁 Начать пробный период",
+	anHour:   "час",
+	aMinute:  "минуту",
+	counts:   &reminderRU,
 }
 
-// TrialEndsIn24h tells a user that their trial period ends at expires, a
-// day from now, and offers the plans. Its dedup id is
-// "trial_24h:<subscriptionID>:<expires, unix seconds>", its priority reminder.
-func TrialEndsIn24h(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
-	text := fmt.Sprintf(trialTextsIn(lang).ends24h, textsIn(lang).date(expires))
+// TrialEndsSoonFirst is the first of the two "ends soon" notices: it tells
+// a user that their trial period ends at expires, lead from now ("in 24
+// hours", "in 10 minutes"), and offers the plans. Its dedup id is
+// "trial_24h:<subscriptionID>:<expires, unix seconds>" (KindTrial24h,
+// whatever the lead), its priority reminder.
+func TrialEndsSoonFirst(lang string, chatID, subscriptionID int64, expires time.Time, lead time.Duration) *vpnbotv1.SendMessage {
+	t := trialTextsIn(lang)
+	text := fmt.Sprintf(t.endsFirst, t.lead(lead), textsIn(lang).date(expires))
 	return trialPeriodNotice(lang, chatID, KindTrial24h, subscriptionID, expires, text)
 }
 
-// TrialEndsIn1h tells a user that their trial period ends at expires, within
-// the hour, and offers the plans. Its dedup id is
-// "trial_1h:<subscriptionID>:<expires, unix seconds>", its priority reminder.
-func TrialEndsIn1h(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
-	text := fmt.Sprintf(trialTextsIn(lang).ends1h, textsIn(lang).date(expires))
+// TrialEndsSoonLast is the last "ends soon" notice: it tells a user that
+// their trial period ends at expires, lead from now ("in an hour", "in 5
+// minutes"), and offers the plans. Its dedup id is
+// "trial_1h:<subscriptionID>:<expires, unix seconds>" (KindTrial1h, whatever
+// the lead), its priority reminder.
+func TrialEndsSoonLast(lang string, chatID, subscriptionID int64, expires time.Time, lead time.Duration) *vpnbotv1.SendMessage {
+	t := trialTextsIn(lang)
+	text := fmt.Sprintf(t.endsLast, t.lead(lead), textsIn(lang).date(expires))
 	return trialPeriodNotice(lang, chatID, KindTrial1h, subscriptionID, expires, text)
+}
+
+// lead writes how long before the end a notice is sent, exactly, in the form
+// the language wants after "in" / "через": in days when it is two or more
+// whole days, else in hours when whole hours ("24 hours" rather than "a
+// day", as the notice always said), else in minutes (the trial-notifier's
+// leads are whole minutes; a part of a minute is rounded, never to 0).
+func (t *trialTexts) lead(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == time.Hour:
+		return t.anHour
+	case d%day == 0 && d >= 2*day:
+		return t.counts.days(int(d / day))
+	case d%time.Hour == 0:
+		return t.counts.hours(int(d / time.Hour))
+	}
+	m := max(int(d.Round(time.Minute)/time.Minute), 1)
+	if m == 1 {
+		return t.aMinute
+	}
+	return t.counts.minutes(m)
 }
 
 // TrialEnded tells a user that their trial period ran out at expired, and

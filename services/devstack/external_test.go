@@ -55,6 +55,7 @@ func TestTimeScaleEnv(t *testing.T) {
 	env, err := timeScaleEnv(ScaleDemo)
 	require.NoError(t, err)
 	require.Contains(t, env, "TRIAL_DURATION=15m")
+	require.Contains(t, env, "TRIAL_NOTICE_LEADS=10m,5m", "a 15-minute trial is told it ends soon")
 	require.Contains(t, env, "REMINDER_STAGES=10m,5m")
 	require.Contains(t, env, "EXPIRY_GRACE=1m")
 	env, err = timeScaleEnv(ScaleReal)

@@ -230,8 +230,9 @@ Make Telegram answer 429 twice:
 	if scale == ScaleDemo {
 		fmt.Print(`
 Demo time (DEVSTACK_TIME_SCALE=real turns it off): a trial lasts 15 minutes,
-the Demo plan 20 minutes (for $0.50 or 1 Star); a paid period is reminded of
-10 and 5 minutes before it ends; a key is revoked a minute after its period.
+the Demo plan 20 minutes (for $0.50 or 1 Star); a trial and a paid period
+are each told 10 and 5 minutes before they end; a key is revoked a minute
+after its period.
 What to try, as one user:
   1. /start, then Free trial: the key and its QR code come within seconds.
   2. Plans, Demo, then Crypto Pay (pay on its pay page) or Telegram Stars:

@@ -10,9 +10,10 @@ import (
 // Time scales of DEVSTACK_TIME_SCALE.
 const (
 	// ScaleDemo shortens a subscription's life so that a person sees all of
-	// it in one sitting: a 15-minute trial, a 20-minute plan (demoPlanID), a
-	// minute's grace before an expired key is revoked, and a paid period's
-	// reminders 10 and 5 minutes before its end.
+	// it in one sitting: a 15-minute trial told 10 and 5 minutes before its
+	// end, a 20-minute plan (demoPlanID), a minute's grace before an expired
+	// key is revoked, and a paid period's reminders 10 and 5 minutes before
+	// its end.
 	ScaleDemo = "demo"
 	// ScaleReal keeps the services' own (production) durations.
 	ScaleReal = "real"
@@ -23,10 +24,11 @@ const (
 // data (the plans table) and keep their durations; the demo adds one of its
 // own (offerDemoPlan).
 var demoEnv = []string{
-	"TRIAL_DURATION=15m",     // bot-handler
-	"REMINDER_STAGES=10m,5m", // reminders
-	"EXPIRY_GRACE=1m",        // expiry-cleanup
-	"WORKER_INTERVAL=10s",    // every worker
+	"TRIAL_DURATION=15m",        // bot-handler
+	"TRIAL_NOTICE_LEADS=10m,5m", // trial-notifier
+	"REMINDER_STAGES=10m,5m",    // reminders
+	"EXPIRY_GRACE=1m",           // expiry-cleanup
+	"WORKER_INTERVAL=10s",       // every worker
 }
 
 // timeScaleEnv is the services' environment for the time scale.

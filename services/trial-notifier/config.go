@@ -26,6 +26,9 @@ type Config struct {
 	// Grace is expiry-cleanup's setting of the same name: the trial-ended
 	// notice tells when the key stops working.
 	Grace time.Duration `env:"EXPIRY_GRACE"`
+	// Leads are how long before a trial's end the first and the last "ends
+	// soon" notices go out ("24h,1h").
+	Leads notifier.Leads `env:"TRIAL_NOTICE_LEADS"`
 }
 
 func defaultConfig() Config {
@@ -36,6 +39,7 @@ func defaultConfig() Config {
 		BatchSize: notifier.DefaultBatchSize,
 		MaxAge:    notifier.DefaultMaxAge,
 		Grace:     notifier.DefaultGrace,
+		Leads:     notifier.DefaultLeads,
 	}
 }
 
@@ -51,5 +55,21 @@ func (c Config) Validate() error {
 	if c.Grace <= 0 {
 		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: must be positive", c.Grace))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.validateLeads())...)
+}
+
+// validateLeads reports leads that cannot work, or whose notices a poll
+// every WORKER_INTERVAL could miss: a trial is due each notice for a window
+// as long as the last lead, and the first lead beyond it.
+func (c Config) validateLeads() error {
+	if err := c.Leads.Validate(); err != nil {
+		return fmt.Errorf("TRIAL_NOTICE_LEADS=%s: %w", c.Leads, err)
+	}
+	if c.Leads.Last < c.Interval {
+		return fmt.Errorf("TRIAL_NOTICE_LEADS=%s: the last lead is shorter than WORKER_INTERVAL=%s", c.Leads, c.Interval)
+	}
+	if c.Leads.First-c.Leads.Last < c.Interval {
+		return fmt.Errorf("TRIAL_NOTICE_LEADS=%s: the leads are less than WORKER_INTERVAL=%s apart", c.Leads, c.Interval)
+	}
+	return nil
 }

@@ -50,7 +50,7 @@ func run(ctx context.Context) error {
 		StreamsName: "the OUTBOX stream",
 		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
 			n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge, Grace: cfg.Grace,
-				ClaimTTL: cfg.IterationTimeout + claimMargin}, d.Pool, d.JS, d.Log)
+				ClaimTTL: cfg.IterationTimeout + claimMargin, Leads: cfg.Leads}, d.Pool, d.JS, d.Log)
 			if err != nil {
 				return worker.Parts{}, err
 			}

@@ -2,9 +2,13 @@
 // notices, each sent once, through the sender (OUTBOX) in the user's
 // language.
 //
-//   - trial_1h and trial_24h: a running trial ends within the hour, or
-//     within a day (but not within the hour: a missed 24 h notice is not
-//     sent late beside the 1 h one);
+//   - trial_1h and trial_24h, the last and the first "ends soon" notice: a
+//     running trial ends within Config.Leads' Last (an hour by default), or
+//     within its First (a day; but not within the Last: a missed first
+//     notice is not sent late beside the last one). The notice tells the
+//     lead ("in 24 hours", "in 10 minutes"). The kinds are named after the
+//     default leads, and keep those names at any leads: they are what
+//     notifications_sent and the dedup ids hold;
 //   - trial_ended: a trial ran out and was not paid for; it says when the
 //     key stops working (expiry + Grace, or that it has) and offers the
 //     plans. It is the only notice of the end: it is claimed together with

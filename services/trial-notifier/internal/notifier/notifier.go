@@ -50,12 +50,6 @@ const NeverStartedAfter = 24 * time.Hour
 // the notices would be lost (or, published, sent again as duplicates).
 const releaseTimeout = 5 * time.Second
 
-// The "ends soon" notices.
-var (
-	ending1h  = store.Ending{Kind: notify.KindTrial1h, Lead: time.Hour}
-	ending24h = store.Ending{Kind: notify.KindTrial24h, Lead: 24 * time.Hour, Until: time.Hour}
-)
-
 // Config tunes a Notifier. Zero fields take the defaults.
 type Config struct {
 	// BatchSize is how many notices are claimed and published at once;
@@ -72,6 +66,9 @@ type Config struct {
 	// than an iteration can run. A claim whose claimant died is taken over
 	// at once.
 	ClaimTTL time.Duration
+	// Leads are how long before a trial's end its "ends soon" notices fall
+	// due (default DefaultLeads).
+	Leads Leads
 	// NowFunc is the clock (default time.Now).
 	NowFunc func() time.Time
 }
@@ -89,6 +86,9 @@ func (c Config) withDefaults() Config {
 	if c.ClaimTTL <= 0 {
 		c.ClaimTTL = DefaultClaimTTL
 	}
+	if c.Leads == (Leads{}) {
+		c.Leads = DefaultLeads
+	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
 	}
@@ -102,6 +102,10 @@ type Notifier struct {
 	store *store.Store
 	js    jetstream.JetStream
 	log   zerolog.Logger
+	// endingFirst and endingLast select the trials due the "ends soon"
+	// notices, at the configured leads. The first is claimed only until the
+	// last one's lead: when it was missed, the last one goes out alone.
+	endingFirst, endingLast store.Ending
 }
 
 // New returns a Notifier reading pool and publishing on js's OUTBOX stream.
@@ -110,7 +114,14 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 		return nil, errors.New("trial notifier: pool and JetStream are required")
 	}
 	cfg = cfg.withDefaults()
-	return &Notifier{cfg: cfg, store: store.New(pool, cfg.ClaimTTL), js: js, log: log}, nil
+	if err := cfg.Leads.Validate(); err != nil {
+		return nil, fmt.Errorf("trial notifier: leads %s: %w", cfg.Leads, err)
+	}
+	return &Notifier{
+		cfg: cfg, store: store.New(pool, cfg.ClaimTTL), js: js, log: log,
+		endingFirst: store.Ending{Kind: notify.KindTrial24h, Lead: cfg.Leads.First, Until: cfg.Leads.Last},
+		endingLast:  store.Ending{Kind: notify.KindTrial1h, Lead: cfg.Leads.Last},
+	}, nil
 }
 
 // pass is one kind of notice: how its due notices are claimed, and how one
@@ -124,20 +135,20 @@ type pass struct {
 // passes lists the kinds of notice, most urgent first.
 func (n *Notifier) passes() []pass {
 	return []pass{{
-		kind: ending1h.Kind,
+		kind: n.endingLast.Kind,
 		claim: func(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
-			return n.store.ClaimEnding(ctx, ending1h, now, limit)
+			return n.store.ClaimEnding(ctx, n.endingLast, now, limit)
 		},
 		write: func(nt store.Notice, lang string) *vpnbotv1.SendMessage {
-			return notify.TrialEndsIn1h(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt)
+			return notify.TrialEndsSoonLast(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt, n.endingLast.Lead)
 		},
 	}, {
-		kind: ending24h.Kind,
+		kind: n.endingFirst.Kind,
 		claim: func(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
-			return n.store.ClaimEnding(ctx, ending24h, now, limit)
+			return n.store.ClaimEnding(ctx, n.endingFirst, now, limit)
 		},
 		write: func(nt store.Notice, lang string) *vpnbotv1.SendMessage {
-			return notify.TrialEndsIn24h(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt)
+			return notify.TrialEndsSoonFirst(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt, n.endingFirst.Lead)
 		},
 	}, {
 		kind: notify.KindTrialEnded,
@@ -164,7 +175,8 @@ func (n *Notifier) passes() []pass {
 
 // Iterate is one iteration: a pass over each kind of notice, most urgent
 // first. Its items are the notices sent by kind (trial_1h, trial_24h,
-// trial_ended, never_started), failed (claimed but not published; retried
+// trial_ended, never_started; the first two are the last and the first
+// "ends soon" notices at any Leads), failed (claimed but not published; retried
 // by the next iteration) and duplicates (published before, dropped by the
 // OUTBOX).
 func (n *Notifier) Iterate(ctx context.Context) (worker.Result, error) {

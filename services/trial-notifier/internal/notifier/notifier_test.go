@@ -13,6 +13,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/trial-notifier/internal/notifier"
@@ -85,6 +86,97 @@ func TestADayNoticeMissedIsNotSentBesideTheHourNotice(t *testing.T) {
 	msgs := e.messages(t)
 	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(msgs))
 	require.Contains(t, msgs[0].GetText(), "ends in an hour")
+}
+
+// demoLeads and demoTrial are make run's: a 15-minute trial told 10 and 5
+// minutes before its end.
+var demoLeads = notifier.Leads{First: 10 * time.Minute, Last: 5 * time.Minute}
+
+const demoTrial = 15 * time.Minute
+
+// demoTrialFor registers a user who takes a demoTrial at once.
+func (e *env) demoTrialFor(t *testing.T, lang string) shop.Subscription {
+	t.Helper()
+	sh := shop.New(e.db.Pool, shop.Config{TrialDuration: demoTrial, NowFunc: e.clock.Now})
+	sub, err := sh.StartTrial(t.Context(), e.user(t, lang))
+	require.NoError(t, err)
+	return sub
+}
+
+func TestAShortTrialGetsItsNoticesAtTheConfiguredLeads(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{Leads: demoLeads})
+	ru := e.demoTrialFor(t, "ru")
+	en := e.demoTrialFor(t, "en")
+
+	e.clock.Advance(4 * time.Minute)
+	require.Empty(t, iterate(t, in), "11 minutes left: nothing is due")
+
+	e.clock.Advance(90 * time.Second)
+	require.Equal(t, map[string]int{"trial_24h": 2}, iterate(t, in), "the first notice, under its historical kind")
+	require.Empty(t, iterate(t, in), "the first notice is sent once")
+
+	e.clock.Advance(5 * time.Minute)
+	require.Equal(t, map[string]int{"trial_1h": 2}, iterate(t, in), "the last notice, under its historical kind")
+	e.clock.Advance(5 * time.Minute)
+	require.Equal(t, map[string]int{"trial_ended": 2}, iterate(t, in))
+
+	byID := map[string]*vpnbotv1.SendMessage{}
+	for _, m := range e.messages(t) {
+		byID[m.GetDedupId()] = m
+	}
+	require.Len(t, byID, 6)
+	for _, want := range []struct {
+		kind string
+		sub  shop.Subscription
+		text string
+	}{
+		{"trial_24h", ru, "Пробный период закончится через 10 минут"},
+		{"trial_24h", en, "Your free trial ends in 10 minutes"},
+		{"trial_1h", ru, "Пробный период закончится через 5 минут"},
+		{"trial_1h", en, "Your free trial ends in 5 minutes"},
+	} {
+		m := byID[periodDedupID(want.kind, want.sub.ID, want.sub.ExpiresAt)]
+		require.NotNil(t, m, "no %s notice of subscription %d", want.kind, want.sub.ID)
+		require.Contains(t, m.GetText(), want.text)
+	}
+}
+
+func TestAMissedFirstNoticeIsNotSentBesideTheLastAtTheConfiguredLeads(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.instance(t, notifier.Config{Leads: demoLeads})
+	sub := e.demoTrialFor(t, "en")
+
+	// The worker was down from the start to within 5 minutes of the end.
+	e.clock.Advance(demoTrial - 4*time.Minute)
+	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
+	msgs := e.messages(t)
+	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(msgs))
+	require.Contains(t, msgs[0].GetText(), "ends in 5 minutes")
+}
+
+func TestATrialNoLongerThanALeadGetsNoNoticeOfIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// A 15-minute trial is no longer than the first lead, and longer than
+	// the last: it is told 10 minutes before its end only.
+	in := e.instance(t, notifier.Config{Leads: notifier.Leads{First: demoTrial, Last: 10 * time.Minute}})
+	sub := e.demoTrialFor(t, "en")
+
+	require.Empty(t, iterate(t, in), "the first notice would come with the key")
+	e.clock.Advance(5 * time.Minute)
+	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
+	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
+}
+
+func TestNewRefusesLeadsThatCannotWork(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, err := notifier.New(notifier.Config{Leads: notifier.Leads{First: time.Hour, Last: 2 * time.Hour}},
+		e.db.Pool, e.js, obstest.NewLogger(&obstest.LogBuffer{}))
+	require.ErrorContains(t, err, "leads 1h,2h: first lead 1h: must be longer than the last, 2h")
 }
 
 func TestAUserWhoNeverTookTheTrialIsNudgedOnceADayAfterRegistering(t *testing.T) {
