@@ -64,6 +64,7 @@ bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, 
 	cd services/expiry-cleanup && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/cleanup/
 	cd services/trial-notifier && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./internal/store/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Prune -benchtime 1x ./internal/prune/
+	cd services/expiry-cleanup && go test -run '^$$' -bench Overdue -benchtime 1x ./internal/store/
 
 .PHONY: generate
 generate: ## regenerate generated code (go generate in every module)
