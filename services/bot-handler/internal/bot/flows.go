@@ -35,18 +35,13 @@ const (
 )
 
 // onCallback answers a button press, then runs what the button stands for.
-// The answer comes first: it stops the client's spinner, and Telegram
-// refusing it as too old means the press is stale (the update waited in the
-// stream past Telegram's limit for answers), so it is skipped rather than
-// acted on long after the user gave up.
+// Whether a press is acted on is decided by its age alone: one that waited
+// in the stream longer than CALLBACK_MAX_AGE never gets here (the updates
+// handler skips it as CALLBACK_STALE). The answer comes first, to stop the
+// client's spinner, but it is a courtesy, not a test of staleness.
 func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 	cb := c.Callback()
-	if err := c.Respond(); err != nil {
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest && strings.Contains(apiErr.Description, "query is too old") {
-			b.log.Debug().Str("data", cb.Data).Int64("user_id", c.Sender().ID).Msg("stale button press skipped")
-			return nil
-		}
+	if err := b.answerCallback(c); err != nil {
 		return err
 	}
 	lang, err := b.language(ctx, c.Sender())
@@ -79,6 +74,27 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		// cbMenu, and buttons of an older version of the bot.
 		return b.show(ctx, c, MenuScreen(lang))
 	}
+}
+
+// answerCallback answers a button press. Telegram refuses the answer with
+// 400 "query is too old" when the press was answered already, by an earlier
+// delivery of this update that failed later on (a 429 on the screen's edit),
+// or when Telegram's time for answers passed while the press waited in the
+// stream. Neither makes the press stale, so the refusal is only logged and
+// the press is acted on. A retry thus repeats the action, which the
+// database keeps harmless: screens are edits, the trial is given once (the
+// retry shows it as used), a second order of a plan expires unpaid, and a
+// payment is applied once. Other failures are returned: nothing was done
+// yet, so a 429 or 5xx retries the press whole.
+func (b *Bot) answerCallback(c tele.Context) error {
+	err := c.Respond()
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest && strings.Contains(apiErr.Description, "query is too old") {
+		b.log.Debug().Str("data", c.Callback().Data).Int64("user_id", c.Sender().ID).
+			Msg("button press answered already or too late to answer; acted on anyway")
+		return nil
+	}
+	return err
 }
 
 func (b *Bot) trial(ctx context.Context, c tele.Context, lang string) error {

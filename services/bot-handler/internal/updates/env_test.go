@@ -122,12 +122,12 @@ type instance struct {
 	stop    func()
 }
 
-// start runs a bot-handler replica on pool with the given handler deadline,
-// on NATS connections of its own.
-func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance {
+// start runs a bot-handler replica on pool with the given handler deadline
+// and handler options, on NATS connections of its own.
+func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...updates.Option) *instance {
 	e.t.Helper()
 	reg := prometheus.NewRegistry()
-	h, release := e.newHandler(pool, reg)
+	h, release := e.newHandler(pool, reg, opts...)
 	_, js := bustest.Connect(e.t, e.natsURL)
 	r, err := bus.NewRunner(js, bus.RunnerConfig{
 		Stream:         bus.StreamUpdates,
@@ -161,9 +161,9 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration) *instance 
 }
 
 // newHandler builds the update handler of a replica, with its bot, on pool
-// and reg; release lets go of the connections the bot and its Crypto Pay
-// client keep, once nothing calls the handler any more.
-func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer) (h *updates.Handler, release func()) {
+// and reg, with opts; release lets go of the connections the bot and its
+// Crypto Pay client keep, once nothing calls the handler any more.
+func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...updates.Option) (h *updates.Handler, release func()) {
 	e.t.Helper()
 	users := store.New(pool)
 	cpHTTP := &http.Transport{}
@@ -187,7 +187,7 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer) (h *upda
 		Registerer:   reg,
 	})
 	require.NoError(e.t, err)
-	h, err = updates.NewHandler(e.botID, users, b, e.log, reg)
+	h, err = updates.NewHandler(e.botID, users, b, e.log, reg, opts...)
 	require.NoError(e.t, err)
 	return h, func() {
 		b.Close()

@@ -2,6 +2,7 @@ package updates_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,7 +14,12 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
+
+// callbackMaxAge is the CALLBACK_MAX_AGE of the replicas of the tests of
+// button presses' age, production's default.
+const callbackMaxAge = time.Minute
 
 // started makes user /start the bot and returns the welcome message, which
 // carries the main menu.
@@ -282,9 +288,9 @@ func TestLanguageKeyAndQRCode(t *testing.T) {
 func TestAdminCommandsAndStaleButtons(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 4)
-	e.start(e.db.Pool, handlerTimeout)
+	inst := e.start(e.db.Pool, handlerTimeout, updates.WithCallbackMaxAge(callbackMaxAge))
 	const user = 14001
-	e.started(user)
+	menu := e.started(user)
 	e.started(e.admin)
 	e.say(e.admin, "/stats")
 	e.say(user, "/stats")
@@ -295,13 +301,65 @@ func TestAdminCommandsAndStaleButtons(t *testing.T) {
 	require.Contains(t, stats[2].Plain, "User 14001")
 	require.Contains(t, e.waitReplies(user, 2, answerWithin)[1].Plain, "I only understand commands")
 
-	// A press Telegram no longer takes answers for (its query id is unknown
-	// now): acknowledged and skipped, not retried or dead-lettered.
-	e.sb.Enqueue(user, json.RawMessage(`{"callback_query":{"id":"stale-1","from":{"id":14001,"is_bot":false,"first_name":"U"},`+
-		`"message":{"message_id":1,"date":1,"chat":{"id":14001,"type":"private"}},"chat_instance":"1","data":"trial"}}`))
+	// A press that waited in the stream longer than CALLBACK_MAX_AGE is
+	// skipped: not answered, not acted on, not retried or dead-lettered.
+	old := e.sb.PressButton(user, menu.ID, "trial")
+	raws := e.pull()
+	require.Len(t, raws, 1)
+	require.NoError(t, inst.handler.Handle(e.ctx(handlerTimeout),
+		bus.Delivery{Data: raws[0], NumDelivered: 1, Published: time.Now().Add(-2 * callbackMaxAge)}))
+	_, answered := e.sb.CallbackAnswer(old)
+	require.False(t, answered, "a stale press is not answered")
+	require.Len(t, e.logs.Lines(updates.EventCallbackStale), 1)
+	require.Equal(t, 0, e.count(`SELECT count(*) FROM trials`), "a stale press does nothing")
+
+	// A young press whose answer Telegram refuses as too old (its query id is
+	// unknown: answered already, or its time for answers passed) is still
+	// acted on: staleness is age in the stream, not the answer's fate.
+	e.sb.Enqueue(user, json.RawMessage(`{"callback_query":{"id":"refused-1","from":{"id":14001,"is_bot":false,"first_name":"U"},`+
+		`"message":{"message_id":`+strconv.FormatInt(menu.ID, 10)+`,"date":1,"chat":{"id":14001,"type":"private"}},"chat_instance":"1","data":"trial"}}`))
 	e.forward()
+	e.screen(user, menu.ID, "Your trial runs until")
 	e.settle()
 	require.Empty(t, e.dlq())
-	require.Equal(t, 0, e.count(`SELECT count(*) FROM trials`), "a stale press does nothing")
-	require.Equal(t, 6, e.inboxCount())
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM trials`))
+	require.Equal(t, 6, e.inboxCount(), "five messages and the young press; the stale press is not recorded")
+}
+
+// A press whose screen Telegram throttles (429 on the edit) is retried after
+// retry_after, and the retry's answer is refused, since the first delivery
+// answered the press. The press is young, so the retry acts on it: the
+// screen changes, and what the press does is done once.
+func TestThrottledScreenOfAPressIsShownOnRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	inst := e.start(e.db.Pool, handlerTimeout, updates.WithCallbackMaxAge(callbackMaxAge))
+	const user = 15001
+	menu := e.started(user)
+	throttleNextEdit := func() {
+		e.sb.Inject(sandboxtg.Fault{Method: "editMessageText", ChatID: user, Status: http.StatusTooManyRequests, RetryAfter: 1, Times: 1})
+	}
+
+	throttleNextEdit()
+	e.press(user, menu.ID, "plans")
+	e.screen(user, menu.ID, "1 month")
+	e.settle()
+	got := e.sb.Stats()
+	require.Equal(t, 1, got.TooManyRequests)
+	require.Equal(t, 2, got.Requests["editMessageText"], "the edit was throttled once, then done")
+	require.Equal(t, 2, got.Requests["answerCallbackQuery"], "the retry answered the press again, and was refused")
+	require.InDelta(t, 1, counter(t, inst.reg, "vpnbot_bot_updates_total", "outcome", updates.OutcomeRetry), 0)
+
+	// The trial is given, and its activation requested, once. The retry
+	// finds the trial taken (by its own first run) and says so.
+	throttleNextEdit()
+	e.press(user, menu.ID, "trial")
+	e.screen(user, menu.ID, "already used your free trial")
+	e.settle()
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM trials`))
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM subscriptions WHERE user_id = $1`, user))
+	require.Equal(t, 1, e.activationRequests())
+	require.Equal(t, 2, e.sb.Stats().TooManyRequests)
+	require.Empty(t, e.dlq())
+	require.Equal(t, 3, e.inboxCount(), "/start and two presses, each once")
 }
