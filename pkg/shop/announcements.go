@@ -2,7 +2,10 @@ package shop
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // UnannouncedPayments returns up to limit paid invoices of the provider whose
@@ -31,4 +34,34 @@ func (s *Shop) MarkAnnounced(ctx context.Context, invoiceID int64) error {
 		return fmt.Errorf("marking the payment of invoice %d announced: %w", invoiceID, err)
 	}
 	return nil
+}
+
+// StarsAnnounced reports whether the Stars payment of the order named by
+// payload was confirmed to the user already (MarkStarsAnnounced): a
+// successful_payment delivered again after its confirmation goes unanswered,
+// one whose confirmation failed is confirmed on the retry.
+func (s *Shop) StarsAnnounced(ctx context.Context, payload string) (bool, error) {
+	id, ok := parseStarsPayload(payload)
+	if !ok {
+		return false, fmt.Errorf("%w: payload %q names no order", ErrCheckoutMismatch, payload)
+	}
+	var announced bool
+	err := s.pool.QueryRow(ctx, `SELECT announced_at IS NOT NULL FROM invoices WHERE id = $1`, id).Scan(&announced)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("%w: no invoice %d", ErrCheckoutMismatch, id)
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading whether invoice %d was announced: %w", id, err)
+	}
+	return announced, nil
+}
+
+// MarkStarsAnnounced records that the Stars payment of the order named by
+// payload was confirmed to the user.
+func (s *Shop) MarkStarsAnnounced(ctx context.Context, payload string) error {
+	id, ok := parseStarsPayload(payload)
+	if !ok {
+		return fmt.Errorf("%w: payload %q names no order", ErrCheckoutMismatch, payload)
+	}
+	return s.MarkAnnounced(ctx, id)
 }

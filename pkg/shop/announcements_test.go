@@ -56,3 +56,24 @@ func TestUnannouncedPaymentsAreListedUntilMarked(t *testing.T) {
 	require.NoError(t, e.shop.MarkAnnounced(t.Context(), later.ID))
 	require.Empty(t, unannounced(10))
 }
+
+func TestAStarsPaymentIsAnnouncedOnceMarked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	stars := e.order(t, 1, "m1", shop.ProviderStars)
+	payload := shop.StarsPayload(stars.ID)
+	e.pay(t, stars)
+
+	announced, err := e.shop.StarsAnnounced(t.Context(), payload)
+	require.NoError(t, err)
+	require.False(t, announced, "paid, not yet confirmed")
+	require.NoError(t, e.shop.MarkStarsAnnounced(t.Context(), payload))
+	announced, err = e.shop.StarsAnnounced(t.Context(), payload)
+	require.NoError(t, err)
+	require.True(t, announced)
+
+	_, err = e.shop.StarsAnnounced(t.Context(), "order:999999")
+	require.ErrorIs(t, err, shop.ErrCheckoutMismatch, "no such order")
+	require.ErrorIs(t, e.shop.MarkStarsAnnounced(t.Context(), "not-an-order"), shop.ErrCheckoutMismatch)
+}

@@ -33,19 +33,22 @@ type Invoice struct {
 	PaidAt   *time.Time
 	// SubscriptionID is the period the payment extended or started; 0 until paid.
 	SubscriptionID int64
-	CreatedAt      time.Time
-	ExpiresAt      time.Time
+	// RequestID is the request that made the order (CreateOrderOnce); empty
+	// for an order of CreateOrder.
+	RequestID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 const invoiceColumns = `id, user_id, plan_id, provider, price_usd::text, price_stars, duration, status,
 	COALESCE(external_id, ''), COALESCE(pay_url, ''), COALESCE(charge_id, ''), paid_at,
-	COALESCE(subscription_id, 0), created_at, expires_at`
+	COALESCE(subscription_id, 0), COALESCE(request_id, ''), created_at, expires_at`
 
 func scanInvoice(row pgx.Row) (Invoice, error) {
 	var inv Invoice
 	err := row.Scan(&inv.ID, &inv.UserID, &inv.PlanID, &inv.Provider, &inv.PriceUSD, &inv.PriceStars, &inv.Duration,
 		&inv.Status, &inv.ExternalID, &inv.PayURL, &inv.ChargeID, &inv.PaidAt, &inv.SubscriptionID,
-		&inv.CreatedAt, &inv.ExpiresAt)
+		&inv.RequestID, &inv.CreatedAt, &inv.ExpiresAt)
 	if err != nil {
 		return Invoice{}, err
 	}
@@ -63,26 +66,59 @@ func collectInvoices(rows pgx.Rows) ([]Invoice, error) {
 // plan is read and copied by the same statement, so the order is what the
 // plan was at that instant.
 func (s *Shop) CreateOrder(ctx context.Context, userID int64, planID, provider string) (Invoice, error) {
+	inv, err := s.createOrder(ctx, "", userID, planID, provider)
+	if err != nil {
+		return Invoice{}, fmt.Errorf("creating an order of plan %q for user %d: %w", planID, userID, err)
+	}
+	return inv, nil
+}
+
+// CreateOrderOnce is CreateOrder for a request that may come again, such as
+// a button press whose update is retried after its reply failed: the first
+// call with requestID makes the order, and every later or concurrent one
+// returns that order as it is now, with the provider invoice attached to it
+// if any, so the user is offered one order to pay, not two. requestID must
+// be unique to the request (Telegram's callback query id); an order of
+// requestID for another user, plan or provider is ErrRequestConflict.
+func (s *Shop) CreateOrderOnce(ctx context.Context, requestID string, userID int64, planID, provider string) (Invoice, error) {
+	if requestID == "" {
+		return Invoice{}, fmt.Errorf("creating an order of plan %q for user %d: no request id", planID, userID)
+	}
+	inv, err := s.createOrder(ctx, requestID, userID, planID, provider)
+	if err == nil && (inv.UserID != userID || inv.PlanID != planID || inv.Provider != provider) {
+		err = fmt.Errorf("%w: invoice %d is user %d's order of plan %q with %s",
+			ErrRequestConflict, inv.ID, inv.UserID, inv.PlanID, inv.Provider)
+	}
+	if err != nil {
+		return Invoice{}, fmt.Errorf("creating the order of request %q (plan %q, user %d): %w", requestID, planID, userID, err)
+	}
+	return inv, nil
+}
+
+// createOrder inserts the order, or, when requestID ("" for none) made one
+// already, returns that one. The no-op update on a conflict is what returns
+// the row: unlike DO NOTHING, it waits for a concurrent insert of the same
+// request to commit and then sees its row. It changes no order field, so the
+// immutability trigger lets it through, paid or not.
+func (s *Shop) createOrder(ctx context.Context, requestID string, userID int64, planID, provider string) (Invoice, error) {
 	if provider != ProviderCryptoPay && provider != ProviderStars {
-		return Invoice{}, fmt.Errorf("creating an order of plan %q for user %d: %w %q", planID, userID, ErrUnknownProvider, provider)
+		return Invoice{}, fmt.Errorf("%w %q", ErrUnknownProvider, provider)
 	}
 	now := s.now()
 	inv, err := scanInvoice(s.pool.QueryRow(ctx, `
-		INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration, status, created_at, expires_at)
-		SELECT $1, id, $3, price_usd, price_stars, duration, 'pending', $4, $5
+		INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration, status, created_at, expires_at, request_id)
+		SELECT $1, id, $3, price_usd, price_stars, duration, 'pending', $4, $5, NULLIF($6, '')
 		FROM plans WHERE id = $2 AND active
+		ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO UPDATE SET request_id = EXCLUDED.request_id
 		RETURNING `+invoiceColumns,
-		userID, planID, provider, now, now.Add(s.cfg.InvoiceTTL)))
+		userID, planID, provider, now, now.Add(s.cfg.InvoiceTTL), requestID))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		err = ErrUnknownPlan
 	case isForeignKeyViolation(err):
 		err = ErrUnknownUser
 	}
-	if err != nil {
-		return Invoice{}, fmt.Errorf("creating an order of plan %q for user %d: %w", planID, userID, err)
-	}
-	return inv, nil
+	return inv, err
 }
 
 // AttachExternal records the provider's invoice (made at the provider after

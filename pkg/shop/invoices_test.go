@@ -58,6 +58,84 @@ func TestCreateOrderBindsUserPlanAndPrice(t *testing.T) {
 	require.ErrorIs(t, err, shop.ErrUnknownInvoice)
 }
 
+func TestCreateOrderOnceMakesOneOrderPerRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1, 2)
+	once := func(requestID string, userID int64, planID, provider string) (shop.Invoice, error) {
+		return e.shop.CreateOrderOnce(t.Context(), requestID, userID, planID, provider)
+	}
+	first, err := once("press-1", 1, "m1", shop.ProviderCryptoPay)
+	require.NoError(t, err)
+	require.Equal(t, shop.Invoice{
+		ID: first.ID, UserID: 1, PlanID: "m1", Provider: shop.ProviderCryptoPay,
+		PriceUSD: "4.99", PriceStars: 250, Duration: 30 * day, Status: shop.InvoicePending, RequestID: "press-1",
+		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour),
+	}, first)
+
+	// The request again, later, with the plan repriced meanwhile: the same
+	// order, at its own price, and with the provider invoice attached since.
+	e.clock.Advance(time.Minute)
+	_, err = e.pool.Exec(t.Context(), `UPDATE plans SET price_usd = 5.99, price_stars = 300 WHERE id = 'm1'`)
+	require.NoError(t, err)
+	require.NoError(t, e.shop.AttachExternal(t.Context(), first.ID, "777", "https://pay/777"))
+	again, err := once("press-1", 1, "m1", shop.ProviderCryptoPay)
+	require.NoError(t, err)
+	want := first
+	want.ExternalID, want.PayURL = "777", "https://pay/777"
+	require.Equal(t, want, again)
+
+	// Paid, it is still the request's order.
+	e.pay(t, again)
+	paid, err := once("press-1", 1, "m1", shop.ProviderCryptoPay)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, paid.ID)
+	require.Equal(t, shop.InvoicePaid, paid.Status)
+
+	// Another request is another order, at the price of now.
+	other, err := once("press-2", 1, "m1", shop.ProviderCryptoPay)
+	require.NoError(t, err)
+	require.NotEqual(t, first.ID, other.ID)
+	require.Equal(t, "5.99", other.PriceUSD)
+
+	// A request id is one user's order of one plan with one provider.
+	for _, c := range []struct {
+		user     int64
+		plan     string
+		provider string
+	}{{2, "m1", shop.ProviderCryptoPay}, {1, "m3", shop.ProviderCryptoPay}, {1, "m1", shop.ProviderStars}} {
+		_, err = once("press-1", c.user, c.plan, c.provider)
+		require.ErrorIs(t, err, shop.ErrRequestConflict, "%+v", c)
+	}
+	_, err = once("", 1, "m1", shop.ProviderStars)
+	require.Error(t, err, "an order once per no request")
+	_, err = once("press-3", 3, "m1", shop.ProviderStars)
+	require.ErrorIs(t, err, shop.ErrUnknownUser)
+	_, err = once("press-3", 1, "nope", shop.ProviderStars)
+	require.ErrorIs(t, err, shop.ErrUnknownPlan)
+	_, err = once("press-3", 1, "m1", "paypal")
+	require.ErrorIs(t, err, shop.ErrUnknownProvider)
+	require.Equal(t, 2, e.count(t, `SELECT count(*) FROM invoices`))
+}
+
+func TestCreateOrderOnceRacingItselfMakesOneOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser(t, 1)
+	const n = 20
+	invs := make([]shop.Invoice, n)
+	errs := make([]error, n)
+	race(n, func(i int) {
+		invs[i], errs[i] = e.shop.CreateOrderOnce(t.Context(), "press-1", 1, "m1", shop.ProviderStars)
+	})
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, invs[0], invs[i], "call %d", i)
+	}
+	require.Equal(t, 1, e.count(t, `SELECT count(*) FROM invoices`))
+	require.Equal(t, 1, e.count(t, `SELECT count(*) FROM invoices WHERE request_id = 'press-1' AND id = $1`, invs[0].ID))
+}
+
 func TestAttachExternalAndFindByIt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -63,6 +63,9 @@ var (
 	// that already paid the invoice (or one already used for another
 	// invoice). Money was taken that bought nothing: log it and refund it.
 	ErrChargeConflict = errors.New("invoice already paid by another charge")
+	// ErrRequestConflict: CreateOrderOnce was given a request id whose
+	// order is of another user, plan or provider.
+	ErrRequestConflict = errors.New("request id names another order")
 	// ErrExternalConflict: the invoice is already attached to another
 	// provider invoice.
 	ErrExternalConflict = errors.New("invoice already attached to another provider invoice")

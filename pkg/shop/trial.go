@@ -2,6 +2,7 @@ package shop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -44,4 +45,29 @@ func (s *Shop) StartTrial(ctx context.Context, userID int64) (Subscription, erro
 		return Subscription{}, fmt.Errorf("starting the trial of user %d: %w", userID, err)
 	}
 	return sub, nil
+}
+
+// RunningTrial returns the period the user's trial runs on, or nil when no
+// trial is running: never taken, over, or paid for since (the period then
+// runs on as the user's subscription). A press of Free trial by a user whose
+// trial runs, such as the retry of the press that started it, shows it
+// rather than refusing it as used.
+//
+// The trial runs while its period ends where the trial does: when StartTrial
+// granted it, the period's expiry became the trial's start plus
+// TrialDuration, whether it started the period or extended an expired one,
+// and only a payment moves that expiry again.
+func (s *Shop) RunningTrial(ctx context.Context, userID int64) (*Subscription, error) {
+	sub, err := scanSubscription(s.pool.QueryRow(ctx, subscriptionSelect+`
+		JOIN trials t ON t.user_id = s.user_id
+		WHERE s.user_id = $1 AND s.status = 'active'
+			AND s.expires_at = t.started_at + $2::interval AND s.expires_at > $3`,
+		userID, s.cfg.TrialDuration, s.now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the running trial of user %d: %w", userID, err)
+	}
+	return &sub, nil
 }

@@ -2,6 +2,7 @@ package shop_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -86,4 +87,44 @@ func TestStartTrialUsesTheConfiguredDuration(t *testing.T) {
 	sub, err := s.StartTrial(t.Context(), 1)
 	require.NoError(t, err)
 	require.Equal(t, e.clock.Now().Add(day), sub.ExpiresAt)
+}
+
+func TestRunningTrialIsThePeriodUntilTheTrialEnds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	running := func(userID int64) *shop.Subscription {
+		t.Helper()
+		sub, err := e.shop.RunningTrial(t.Context(), userID)
+		require.NoError(t, err)
+		return sub
+	}
+	e.addUser(t, 1)
+	require.Nil(t, running(1), "no trial taken")
+	trial, err := e.shop.StartTrial(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, &trial, running(1))
+	e.clock.Advance(shop.DefaultTrialDuration - time.Second)
+	require.Equal(t, &trial, running(1), "the trial's last second")
+	e.clock.Advance(time.Second)
+	require.Nil(t, running(1), "the trial is over")
+
+	// A trial paid for goes on as the subscription: no trial runs.
+	paidFor := e.trial(t, 2)
+	e.pay(t, e.order(t, 2, "m1", shop.ProviderStars))
+	require.Equal(t, paidFor.ID, e.active(t, 2).ID)
+	require.Nil(t, running(2))
+
+	// A trial on an expired paid period (kind paid) runs on that period.
+	e.addUser(t, 3)
+	paid := e.pay(t, e.order(t, 3, "m1", shop.ProviderStars))
+	e.clock.Advance(31 * day)
+	onPaid, err := e.shop.StartTrial(t.Context(), 3)
+	require.NoError(t, err)
+	require.Equal(t, paid.ID, onPaid.ID)
+	require.Equal(t, &onPaid, running(3))
+
+	// A revoked trial period is no running trial.
+	revoked := e.trial(t, 4)
+	require.NoError(t, e.shop.Revoke(t.Context(), revoked.ID, nil))
+	require.Nil(t, running(4))
 }

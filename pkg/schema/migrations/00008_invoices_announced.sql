@@ -5,8 +5,9 @@
 -- sees again; announced_at NULL is how the next poll finds it and announces
 -- it (issue #5), under the same dedup ids.
 --
--- Only the payment-watcher sets it. Stars payments are announced by the
--- bot-handler and stay NULL.
+-- The payment-watcher sets it for Crypto Pay; the bot-handler sets it once
+-- it confirmed a Stars payment, so a successful_payment delivered again is
+-- not confirmed twice, and one whose confirmation failed is on the retry.
 
 -- +goose Up
 ALTER TABLE invoices ADD COLUMN announced_at timestamptz,

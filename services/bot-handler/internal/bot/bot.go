@@ -66,10 +66,13 @@ type Shop interface {
 	StartTrial(ctx context.Context, userID int64) (shop.Subscription, error)
 	Plans(ctx context.Context) ([]shop.Plan, error)
 	Plan(ctx context.Context, id string) (shop.Plan, error)
-	CreateOrder(ctx context.Context, userID int64, planID, provider string) (shop.Invoice, error)
+	RunningTrial(ctx context.Context, userID int64) (*shop.Subscription, error)
+	CreateOrderOnce(ctx context.Context, requestID string, userID int64, planID, provider string) (shop.Invoice, error)
 	AttachExternal(ctx context.Context, invoiceID int64, externalID, payURL string) error
 	ValidateCheckout(ctx context.Context, userID int64, payload, currency string, total int) (shop.Invoice, error)
 	ApplyStarsPayment(ctx context.Context, userID int64, payload, chargeID string, total int) (shop.Subscription, bool, error)
+	StarsAnnounced(ctx context.Context, payload string) (bool, error)
+	MarkStarsAnnounced(ctx context.Context, payload string) error
 	ActiveSubscription(ctx context.Context, userID int64) (*shop.Subscription, error)
 	Stats(ctx context.Context) (shop.Stats, error)
 	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)

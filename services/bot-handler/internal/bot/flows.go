@@ -83,9 +83,9 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 // stream. Neither makes the press stale, so the refusal is only logged and
 // the press is acted on. A retry thus repeats the action, which the
 // database keeps harmless: screens are edits, the trial is given once (the
-// retry shows it as used), a second order of a plan expires unpaid, and a
-// payment is applied once. Other failures are returned: nothing was done
-// yet, so a 429 or 5xx retries the press whole.
+// retry shows it running), and a press orders once (pressRequest), so the
+// retry shows the same order to pay. Other failures are returned: nothing
+// was done yet, so a 429 or 5xx retries the press whole.
 func (b *Bot) answerCallback(c tele.Context) error {
 	err := c.Respond()
 	var apiErr *APIError
@@ -101,7 +101,7 @@ func (b *Bot) trial(ctx context.Context, c tele.Context, lang string) error {
 	sub, err := b.shop.StartTrial(ctx, c.Sender().ID)
 	switch {
 	case errors.Is(err, shop.ErrTrialUsed):
-		return b.show(ctx, c, TrialUsedScreen(lang))
+		return b.trialTaken(ctx, c, lang)
 	case errors.Is(err, shop.ErrAlreadySubscribed):
 		return b.show(ctx, c, AlreadySubscribedScreen(lang))
 	case errors.Is(err, shop.ErrUnknownUser):
@@ -112,7 +112,29 @@ func (b *Bot) trial(ctx context.Context, c tele.Context, lang string) error {
 	// The trial starts once per user, so its start names this request for
 	// good: a retry of the publish is stored once.
 	b.requestActivation(ctx, sub, ReasonTrial, sub.StartsAt)
-	return b.show(ctx, c, TrialStartedScreen(lang, sub.ExpiresAt))
+	return b.show(ctx, c, TrialStartedScreen(lang, sub.ExpiresAt, false))
+}
+
+// trialTaken answers a press of Free trial by a user who has taken it. While
+// the trial runs, the press shows it as its start did: the press may be the
+// retry of the one that started it, whose screen failed (a 429), and the
+// user has yet to see their trial. Only a trial that is over is refused as
+// used.
+func (b *Bot) trialTaken(ctx context.Context, c tele.Context, lang string) error {
+	sub, err := b.shop.RunningTrial(ctx, c.Sender().ID)
+	if err != nil {
+		return err
+	}
+	if sub == nil {
+		return b.show(ctx, c, TrialUsedScreen(lang))
+	}
+	hasKey := sub.Access != nil && sub.Access.RevokedAt == nil
+	if !hasKey {
+		// The screen says the key is on its way; the same request as the
+		// trial's start, in case that one was lost.
+		b.requestActivation(ctx, *sub, ReasonTrial, sub.StartsAt)
+	}
+	return b.show(ctx, c, TrialStartedScreen(lang, sub.ExpiresAt, hasKey))
 }
 
 // requestActivation wakes the activation worker. It is only a wake-up (the
@@ -151,10 +173,20 @@ func (b *Bot) plan(ctx context.Context, c tele.Context, lang, planID string) err
 	return b.show(ctx, c, PlanScreen(lang, p, b.cryptoPay != nil))
 }
 
-// payCrypto makes an order, then its Crypto Pay invoice (no transaction is
-// open meanwhile), then attaches the invoice to the order. If Crypto Pay
-// fails, the order stays pending without an external id and simply expires
-// (the payment-watcher expires it after the TTL): nothing was offered to pay.
+// pressRequest names the order a press of a pay button makes: a retry of
+// the press (its update retried after the reply failed) finds the order the
+// first attempt made, so a user who pays what each attempt showed them pays
+// once.
+func pressRequest(c tele.Context) string {
+	return "callback:" + c.Callback().ID
+}
+
+// payCrypto makes the press's order, then its Crypto Pay invoice (no
+// transaction is open meanwhile), then attaches the invoice to the order. A
+// retry of the press shows the invoice attached already, or makes it if the
+// first attempt did not get that far. If Crypto Pay fails, the order stays
+// pending without an external id and simply expires (the payment-watcher
+// expires it after the TTL): nothing was offered to pay.
 func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string) error {
 	if b.cryptoPay == nil {
 		return b.plan(ctx, c, lang, planID)
@@ -163,7 +195,7 @@ func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string
 	if !ok {
 		return err
 	}
-	inv, err := b.shop.CreateOrder(ctx, c.Sender().ID, p.ID, shop.ProviderCryptoPay)
+	inv, err := b.shop.CreateOrderOnce(ctx, pressRequest(c), c.Sender().ID, p.ID, shop.ProviderCryptoPay)
 	switch {
 	case errors.Is(err, shop.ErrUnknownUser):
 		return b.show(ctx, c, NeedStartScreen(lang))
@@ -171,23 +203,29 @@ func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string
 		return err
 	}
 	title := textsIn(lang).planTitle(p)
-	ci, err := b.cryptoPay.CreateInvoice(ctx, cryptoInvoice(inv, title, b.cryptoAssets, b.invoiceTTL))
-	if err != nil {
-		b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("invoice_id", inv.ID).
-			Msg("creating the Crypto Pay invoice failed; the order will expire unpaid")
-		return b.show(ctx, c, PaymentsDownScreen(lang, p.ID))
+	if inv.PayURL == "" {
+		ci, err := b.cryptoPay.CreateInvoice(ctx, cryptoInvoice(inv, title, b.cryptoAssets, b.invoiceTTL))
+		if err != nil {
+			b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("invoice_id", inv.ID).
+				Msg("creating the Crypto Pay invoice failed; unless a retry of the press makes it, the order will expire unpaid")
+			return b.show(ctx, c, PaymentsDownScreen(lang, p.ID))
+		}
+		inv.PayURL = ci.BotInvoiceURL
+		if inv.PayURL == "" {
+			inv.PayURL = ci.MiniAppInvoiceURL
+		}
+		// An attempt of the press running at the same time that attached
+		// its invoice first fails this one; the retry shows that invoice.
+		if err := b.shop.AttachExternal(ctx, inv.ID, strconv.FormatInt(ci.InvoiceID, 10), inv.PayURL); err != nil {
+			return err
+		}
 	}
-	payURL := ci.BotInvoiceURL
-	if payURL == "" {
-		payURL = ci.MiniAppInvoiceURL
-	}
-	if err := b.shop.AttachExternal(ctx, inv.ID, strconv.FormatInt(ci.InvoiceID, 10), payURL); err != nil {
-		return err
-	}
-	return b.show(ctx, c, CryptoInvoiceScreen(lang, inv, title, payURL))
+	return b.show(ctx, c, CryptoInvoiceScreen(lang, inv, title, inv.PayURL))
 }
 
-// payStars makes an order and sends its Telegram Stars invoice. Telegram
+// payStars makes the press's order and sends its Telegram Stars invoice. A
+// retry of the press sends the same order's invoice again, which is harmless:
+// the order is paid once (a second checkout of it is refused). Telegram
 // rejects a reply_markup on a Stars invoice other than its own Pay button, so
 // none is sent.
 func (b *Bot) payStars(ctx context.Context, c tele.Context, lang, planID string) error {
@@ -195,7 +233,7 @@ func (b *Bot) payStars(ctx context.Context, c tele.Context, lang, planID string)
 	if !ok {
 		return err
 	}
-	inv, err := b.shop.CreateOrder(ctx, c.Sender().ID, p.ID, shop.ProviderStars)
+	inv, err := b.shop.CreateOrderOnce(ctx, pressRequest(c), c.Sender().ID, p.ID, shop.ProviderStars)
 	switch {
 	case errors.Is(err, shop.ErrUnknownUser):
 		return b.show(ctx, c, NeedStartScreen(lang))
@@ -249,8 +287,11 @@ func (b *Bot) onCheckout(ctx context.Context, c tele.Context) error {
 	return err
 }
 
-// onPayment applies a successful_payment once per charge id: Telegram may
-// deliver it again, and a payment applied already is acknowledged silently.
+// onPayment applies a successful_payment once per charge id, tells the user
+// it arrived and marks it told. A payment applied already is not applied
+// again; it is confirmed unless it was confirmed already, so the retry of an
+// update whose "Payment received" failed (a 429) still tells the user, and a
+// successful_payment Telegram delivers again goes unanswered.
 func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
 	p := c.Message().Payment
 	userID := c.Sender().ID
@@ -268,15 +309,30 @@ func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
 	case err != nil:
 		return err
 	case !applied:
-		log.Info().Int64("subscription_id", sub.ID).Msg("Stars payment delivered again; already applied")
-		return nil
+		announced, err := b.shop.StarsAnnounced(ctx, p.Payload)
+		if err != nil {
+			return err
+		}
+		if announced {
+			log.Info().Int64("subscription_id", sub.ID).Msg("Stars payment delivered again; applied and confirmed already")
+			return nil
+		}
+		log.Info().Int64("subscription_id", sub.ID).Msg("Stars payment applied already but not confirmed (a retry); confirming it")
+	default:
+		log.Info().Str("event", EventPaymentApplied).Int64("subscription_id", sub.ID).
+			Time("expires_at", sub.ExpiresAt).Msg("Stars payment applied")
 	}
-	log.Info().Str("event", EventPaymentApplied).Int64("subscription_id", sub.ID).
-		Time("expires_at", sub.ExpiresAt).Msg("Stars payment applied")
-	// The new expiry is this payment's own: a retry publishes the same id.
+	// The expiry is this payment's own, so a retry publishes the same id;
+	// unless a later payment extended the period since, when the request is
+	// one more wake-up of the activation worker.
 	b.requestActivation(ctx, sub, ReasonPayment, sub.ExpiresAt)
 	hasKey := sub.Access != nil && sub.Access.RevokedAt == nil
-	return b.send(ctx, c, PaymentReceivedScreen(lang, sub.ExpiresAt, hasKey))
+	if err := b.send(ctx, c, PaymentReceivedScreen(lang, sub.ExpiresAt, hasKey)); err != nil {
+		return err
+	}
+	// A crash before this mark confirms the payment once more on the retry:
+	// replies are at-least-once, a silent payment would be worse.
+	return b.shop.MarkStarsAnnounced(ctx, p.Payload)
 }
 
 // subscription shows the user's subscription, and with a key its QR code as

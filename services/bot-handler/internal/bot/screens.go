@@ -87,11 +87,16 @@ func NeedStartScreen(lang string) Screen {
 	return Screen{Text: textsIn(lang).needStart}
 }
 
-// TrialStartedScreen confirms the trial.
-func TrialStartedScreen(lang string, expires time.Time) Screen {
+// TrialStartedScreen shows the user's trial: confirms it when it starts, and
+// is what a press of Free trial shows while the trial runs.
+func TrialStartedScreen(lang string, expires time.Time, hasKey bool) Screen {
 	t := textsIn(lang)
+	text := fmt.Sprintf(t.trialStarted, t.date(expires))
+	if !hasKey {
+		text += t.keyOnItsWay
+	}
 	return Screen{
-		Text:    fmt.Sprintf(t.trialStarted, t.date(expires)),
+		Text:    text,
 		Buttons: [][]Button{{data(t.btnSubscription, cbSub)}, menuButton(t)},
 	}
 }

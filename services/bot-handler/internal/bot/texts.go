@@ -136,7 +136,7 @@ var en = texts{
 	btnTrial: "🎁 Free trial", btnPlans: "💳 Plans", btnSubscription: "🔑 My subscription",
 	btnLanguage: "🌐 Language", btnHelp: "❓ Help", btnSupport: "💬 Support", btnMenu: "☰ Menu", btnBack: "« Back",
 
-	trialStarted:      "Your trial runs until %s. Your key is on its way.",
+	trialStarted:      "Your trial runs until %s.",
 	trialUsed:         "You have already used your free trial, sorry. Have a look at the plans: they start at a few dollars a month.",
 	alreadySubscribed: "You already have an active subscription, so a trial would add nothing.",
 	needStart:         "Please send /start first.",
@@ -222,7 +222,7 @@ var ru = texts{
 	btnTrial: "🎁 Пробный период", btnPlans: "💳 Тарифы", btnSubscription: "🔑 Моя подписка",
 	btnLanguage: "🌐 Язык", btnHelp: "❓ Помощь", btnSupport: "💬 Поддержка", btnMenu: "☰ Меню", btnBack: "« Назад",
 
-	trialStarted:      "Пробный период действует до %s. Ключ уже в пути.",
+	trialStarted:      "Пробный период действует до %s.",
 	trialUsed:         "Вы уже воспользовались бесплатным пробным периодом, извините. Посмотрите тарифы: они начинаются с нескольких долларов в месяц.",
 	alreadySubscribed: "У вас уже есть активная подписка, пробный период ничего не добавит.",
 	needStart:         "Сначала отправьте /start.",

@@ -14,6 +14,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
 
@@ -93,13 +94,16 @@ func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
 		require.True(t, hasButton(menu, d), "the main menu has %q", d)
 	}
 
-	// Two presses in a row: the partition serializes them.
+	// Two presses in a row: the partition serializes them. The second finds
+	// the trial running, and shows it.
 	e.sb.PressButton(alice, menu.ID, "trial")
 	e.sb.PressButton(alice, menu.ID, "trial")
 	e.forward()
 	e.settle()
-	m := e.screen(alice, menu.ID, "already used your free trial")
-	require.True(t, hasButton(m, "plans"), "a refused trial offers the plans")
+	require.Len(t, e.sb.Messages(alice), 1)
+	m := e.screen(alice, menu.ID, "Your trial runs until")
+	require.Contains(t, m.Plain, "Your key is on its way")
+	require.True(t, hasButton(m, "sub"), "a running trial offers the subscription")
 
 	// Two presses handled at the very same time, bypassing the stream.
 	bmenu := e.started(boris)
@@ -119,17 +123,48 @@ func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
 	require.Equal(t, 2, e.count(`SELECT count(*) FROM trials`))
 	require.Equal(t, 2, e.count(`SELECT count(*) FROM subscriptions WHERE kind = 'trial'`))
 	require.Equal(t, 2, e.activationRequests(), "one activation request per trial")
-	shown := e.sb.Messages(boris)[0].Plain
-	require.True(t, strings.Contains(shown, "Your trial runs until") || strings.Contains(shown, "already used"), shown)
+	require.Contains(t, e.sb.Messages(boris)[0].Plain, "Your trial runs until")
 
-	// Later, a trial again: refused politely.
+	// Later, with the key made, a trial again: the trial, with its key.
+	_, err := e.db.Pool.Exec(e.ctx(5*time.Second), `
+		INSERT INTO vpn_accesses (subscription_id, panel, external_id, access_url)
+		SELECT id, 'outline', '1', 'ss://key' FROM subscriptions WHERE user_id = $1`, alice)
+	require.NoError(t, err)
 	e.say(alice, "/start")
 	e.forward()
 	again := e.waitReplies(alice, 2, answerWithin)[1]
 	e.press(alice, again.ID, "trial")
-	e.screen(alice, again.ID, "already used your free trial")
-	require.Equal(t, 2, e.activationRequests())
+	m = e.screen(alice, again.ID, "Your trial runs until")
+	require.NotContains(t, m.Plain, "on its way")
+	require.True(t, hasButton(m, "sub"))
+
+	// Once the trial is over: refused politely.
+	_, err = e.db.Pool.Exec(e.ctx(5*time.Second), `
+		WITH t AS (UPDATE trials SET started_at = started_at - interval '73 hours' WHERE user_id = $1)
+		UPDATE subscriptions SET starts_at = starts_at - interval '73 hours', expires_at = expires_at - interval '73 hours'
+		WHERE user_id = $1`, alice)
+	require.NoError(t, err)
+	e.press(alice, again.ID, "trial")
+	m = e.screen(alice, again.ID, "already used your free trial")
+	require.True(t, hasButton(m, "plans"), "a refused trial offers the plans")
+	require.Equal(t, 2, e.activationRequests(), "a press of a running trial without a key asks again, under the same id")
 	require.Empty(t, e.dlq())
+}
+
+// pressUnknown queues a press of the button with data on message msg under
+// query id, which the sandbox does not know: it refuses the answer as too
+// old, as Telegram does a press answered already.
+func (e *env) pressUnknown(user, msg int64, id, data string) {
+	e.t.Helper()
+	update, err := json.Marshal(map[string]any{"callback_query": map[string]any{
+		"id":            id,
+		"from":          map[string]any{"id": user, "is_bot": false, "first_name": "U"},
+		"message":       map[string]any{"message_id": msg, "date": 1, "chat": map[string]any{"id": user, "type": "private"}},
+		"chat_instance": "1",
+		"data":          data,
+	}})
+	require.NoError(e.t, err)
+	e.sb.Enqueue(user, update)
 }
 
 // pull takes the updates the sandbox holds without publishing them.
@@ -192,14 +227,18 @@ func TestPlanPaidWithCryptoPayOrStars(t *testing.T) {
 	expiry := e.expiry(user)
 	require.WithinDuration(t, time.Now().Add(30*24*time.Hour), expiry, time.Minute)
 
+	// Delivered again after it was confirmed, it is neither applied nor
+	// confirmed again.
 	_, err := e.sb.ResendSuccessfulPayment(user, paid.ChargeID)
 	require.NoError(t, err)
 	before := len(e.sb.Messages(user))
 	e.forward()
 	e.settle()
 	require.Equal(t, expiry, e.expiry(user), "a payment delivered twice extends once")
-	require.Len(t, e.sb.Messages(user), before, "no second success message")
+	require.Len(t, e.sb.Messages(user), before, "a confirmed payment is not confirmed again")
+	require.Contains(t, e.logs.String(), "applied and confirmed already")
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE status = 'paid'`))
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE status = 'paid' AND announced_at IS NOT NULL`))
 	require.Equal(t, 1, e.activationRequests())
 	require.Contains(t, e.logs.String(), "PAYMENT_APPLIED")
 
@@ -316,8 +355,7 @@ func TestAdminCommandsAndStaleButtons(t *testing.T) {
 	// A young press whose answer Telegram refuses as too old (its query id is
 	// unknown: answered already, or its time for answers passed) is still
 	// acted on: staleness is age in the stream, not the answer's fate.
-	e.sb.Enqueue(user, json.RawMessage(`{"callback_query":{"id":"refused-1","from":{"id":14001,"is_bot":false,"first_name":"U"},`+
-		`"message":{"message_id":`+strconv.FormatInt(menu.ID, 10)+`,"date":1,"chat":{"id":14001,"type":"private"}},"chat_instance":"1","data":"trial"}}`))
+	e.pressUnknown(user, menu.ID, "refused-1", "trial")
 	e.forward()
 	e.screen(user, menu.ID, "Your trial runs until")
 	e.settle()
@@ -351,10 +389,10 @@ func TestThrottledScreenOfAPressIsShownOnRetry(t *testing.T) {
 	require.InDelta(t, 1, counter(t, inst.reg, "vpnbot_bot_updates_total", "outcome", updates.OutcomeRetry), 0)
 
 	// The trial is given, and its activation requested, once. The retry
-	// finds the trial taken (by its own first run) and says so.
+	// finds the trial its own first run started, and shows it.
 	throttleNextEdit()
 	e.press(user, menu.ID, "trial")
-	e.screen(user, menu.ID, "already used your free trial")
+	e.screen(user, menu.ID, "Your trial runs until")
 	e.settle()
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM trials`))
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM subscriptions WHERE user_id = $1`, user))
@@ -362,4 +400,107 @@ func TestThrottledScreenOfAPressIsShownOnRetry(t *testing.T) {
 	require.Equal(t, 2, e.sb.Stats().TooManyRequests)
 	require.Empty(t, e.dlq())
 	require.Equal(t, 3, e.inboxCount(), "/start and two presses, each once")
+}
+
+// A pay press whose screen Telegram throttles is retried, and the retry
+// shows the order the first run made: one order, one Crypto Pay invoice, the
+// same link. A Stars press likewise makes one order, whose invoice the retry
+// sends again and which can be paid once.
+func TestRetriedPayPressOrdersOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	e.start(e.db.Pool, handlerTimeout, updates.WithCallbackMaxAge(callbackMaxAge))
+	const user = 16001
+	menu := e.started(user)
+	throttleNextEdit := func() {
+		e.sb.Inject(sandboxtg.Fault{Method: "editMessageText", ChatID: user, Status: http.StatusTooManyRequests, RetryAfter: 1, Times: 1})
+	}
+	orders := func(provider string) int {
+		return e.count(`SELECT count(*) FROM invoices WHERE user_id = $1 AND provider = $2`, user, provider)
+	}
+
+	throttleNextEdit()
+	e.press(user, menu.ID, "pay:cp:m1")
+	m := e.screen(user, menu.ID, "for $4.99")
+	e.settle()
+	require.Equal(t, 1, e.sb.Stats().TooManyRequests)
+	require.Equal(t, 1, orders("cryptopay"))
+	invoices := e.cp.Invoices()
+	require.Len(t, invoices, 1, "one Crypto Pay invoice")
+	require.Equal(t, invoices[0].BotInvoiceURL, m.Buttons[0][0].URL)
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE external_id = $1 AND pay_url = $2`,
+		strconv.FormatInt(invoices[0].InvoiceID, 10), invoices[0].BotInvoiceURL))
+
+	// A first run that made the order and died before Crypto Pay's invoice:
+	// the retry makes that order's invoice.
+	crashed, err := shop.New(e.db.Pool, shop.Config{}).
+		CreateOrderOnce(e.ctx(5*time.Second), "callback:crashed-1", user, "m3", shop.ProviderCryptoPay)
+	require.NoError(t, err)
+	e.pressUnknown(user, menu.ID, "crashed-1", "pay:cp:m3")
+	e.forward()
+	m = e.screen(user, menu.ID, "for $12.99")
+	e.settle()
+	require.Equal(t, 2, orders("cryptopay"))
+	invoices = e.cp.Invoices()
+	require.Len(t, invoices, 2)
+	require.Equal(t, "order:"+strconv.FormatInt(crashed.ID, 10), invoices[1].Payload)
+	require.Equal(t, invoices[1].BotInvoiceURL, m.Buttons[0][0].URL)
+
+	// Stars: the invoice is sent, the screen's edit throttled, the retry
+	// sends the same order's invoice again.
+	throttleNextEdit()
+	e.press(user, menu.ID, "pay:st:m1")
+	e.screen(user, menu.ID, "pay it with Telegram Stars")
+	e.settle()
+	require.Equal(t, 2, e.sb.Stats().TooManyRequests)
+	require.Equal(t, 1, orders("stars"))
+	var sent []sandboxtg.Message
+	for _, m := range e.sb.Messages(user) {
+		if m.Invoice != nil {
+			sent = append(sent, m)
+		}
+	}
+	require.Len(t, sent, 2, "the invoice, and again by the retry")
+	require.Equal(t, sent[0].Invoice.Payload, sent[1].Invoice.Payload, "of one order")
+
+	require.True(t, e.pay(user, sent[0].ID, nil).Accepted)
+	e.forward()
+	e.waitMessage(user, func(m sandboxtg.Message) bool { return strings.Contains(m.Plain, "Payment received") }, "the payment confirmed")
+	second := e.pay(user, sent[1].ID, nil)
+	require.False(t, second.Accepted, "the order is paid once")
+	require.Contains(t, second.ErrorMessage, "no longer valid")
+	e.settle()
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE user_id = $1 AND status = 'paid'`, user))
+	require.Empty(t, e.dlq())
+}
+
+// A Stars payment whose "Payment received" Telegram throttles is retried:
+// the retry finds the payment applied, and confirms it all the same.
+func TestStarsPaymentWithThrottledConfirmationIsConfirmedOnRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	e.start(e.db.Pool, handlerTimeout)
+	const user = 17001
+	menu := e.started(user)
+	e.press(user, menu.ID, "pay:st:m1")
+	inv := e.waitMessage(user, func(m sandboxtg.Message) bool { return m.Invoice != nil }, "a Stars invoice")
+
+	e.sb.Inject(sandboxtg.Fault{Method: "sendMessage", ChatID: user, Status: http.StatusTooManyRequests, RetryAfter: 1, Times: 1})
+	require.True(t, e.pay(user, inv.ID, nil).Accepted)
+	e.forward()
+	e.waitMessage(user, func(m sandboxtg.Message) bool { return strings.Contains(m.Plain, "Payment received") }, "the payment confirmed")
+	e.settle()
+	require.Equal(t, 1, e.sb.Stats().TooManyRequests)
+	var received int
+	for _, m := range e.sb.Messages(user) {
+		if strings.Contains(m.Plain, "Payment received") {
+			received++
+		}
+	}
+	require.Equal(t, 1, received)
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE status = 'paid'`))
+	require.WithinDuration(t, time.Now().Add(30*24*time.Hour), e.expiry(user), time.Minute, "applied once")
+	require.Len(t, e.logs.Lines("PAYMENT_APPLIED"), 1)
+	require.Equal(t, 1, e.activationRequests(), "the retry's request has the first one's id")
+	require.Empty(t, e.dlq())
 }

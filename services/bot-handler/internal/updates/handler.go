@@ -29,7 +29,8 @@ const (
 )
 
 // EventCallbackStale is a button press skipped because it waited in the
-// stream longer than Telegram accepts an answer to it (after an outage).
+// stream longer than CALLBACK_MAX_AGE (after an outage or a backlog): its
+// age alone decides, not whether Telegram still takes an answer to it.
 const EventCallbackStale = "CALLBACK_STALE"
 
 // Inbox remembers which updates were handled.
@@ -62,9 +63,11 @@ type Handler struct {
 type Option func(*Handler)
 
 // WithCallbackMaxAge skips button presses that waited in the stream longer
-// than maxAge: Telegram no longer takes an answer to them, and the person
-// who pressed has moved on, so acting on them (editing a menu minutes later)
-// would only surprise.
+// than maxAge, measured from when the gateway published them: the person who
+// pressed has moved on, so acting on them (editing a menu minutes later)
+// would only surprise. A younger press is acted on even when Telegram
+// refuses its answer (answered by an earlier delivery, or too late): see
+// bot.answerCallback.
 func WithCallbackMaxAge(maxAge time.Duration) Option {
 	return func(h *Handler) { h.callbackMaxAge = maxAge }
 }
