@@ -9,6 +9,10 @@
 // private cluster, and exits 0. The services run in process groups of their
 // own, so a terminal's Ctrl-C reaches the devstack only, which stops them in
 // order.
+//
+// `devstack clean` (make clean) undoes it: it drops the database the devstack
+// created at DATABASE_URL, never one it found there, and removes the state
+// folder.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/obs"
@@ -59,22 +64,33 @@ type Config struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	var err error
+	switch args := os.Args[1:]; {
+	case len(args) == 0:
+		err = run(ctx)
+	case len(args) == 1 && args[0] == "clean":
+		err = runClean(ctx)
+	default:
+		err = errors.New("usage: devstack [clean]; clean (make clean) drops the database make run created and removes the state folder")
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) (err error) {
+// setup finds the repository and reads the configuration, for run and clean
+// alike.
+func setup() (root string, cfg Config, log zerolog.Logger, err error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return err
+		return "", cfg, log, err
 	}
-	root, err := procs.Root(wd)
+	root, err = procs.Root(wd)
 	if err != nil {
-		return fmt.Errorf("run devstack from the repository (make run): %w", err)
+		return "", cfg, log, fmt.Errorf("run devstack from the repository (make run): %w", err)
 	}
-	cfg, err := config.Load(Config{
+	cfg, err = config.Load(Config{
 		DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot?sslmode=disable",
 		Dir:         filepath.Join(root, ".data"),
 		SandboxAddr: "127.0.0.1:8080",
@@ -93,9 +109,23 @@ func run(ctx context.Context) (err error) {
 		TimeScale:     ScaleDemo,
 	})
 	if err != nil {
+		return "", cfg, log, err
+	}
+	log, err = obs.NewLogger(os.Stderr, "devstack", "local", cfg.LogLevel)
+	return root, cfg, log, err
+}
+
+// runClean is make clean: see clean.
+func runClean(ctx context.Context) error {
+	root, cfg, log, err := setup()
+	if err != nil {
 		return err
 	}
-	log, err := obs.NewLogger(os.Stderr, "devstack", "local", cfg.LogLevel)
+	return clean(ctx, log, os.Stdout, root, cfg.Dir, cfg.DatabaseURL)
+}
+
+func run(ctx context.Context) (err error) {
+	root, cfg, log, err := setup()
 	if err != nil {
 		return err
 	}
@@ -110,8 +140,18 @@ func run(ctx context.Context) (err error) {
 	}
 	// Deferred first, so it runs last: the services stop before their database.
 	defer func() { err = errors.Join(err, stopPostgres()) }()
-	if err := ensureDatabase(ctx, dsn); err != nil {
+	created, err := ensureDatabase(ctx, dsn)
+	if err != nil {
 		return err
+	}
+	// Recorded for make clean to drop. A database in the private cluster
+	// (dsn differs) goes with the cluster's folder instead.
+	if created != nil && dsn == cfg.DatabaseURL {
+		if err := recordCreated(cfg.Dir, *created); err != nil {
+			return err
+		}
+		log.Info().Str("event", EventDatabaseCreated).Str("database", created.Name).Str("host", created.Host).
+			Uint16("port", created.Port).Msg("database created; make clean drops it")
 	}
 
 	log.Info().Msg("building the services and starting the system…")
@@ -163,34 +203,39 @@ func run(ctx context.Context) (err error) {
 	return err
 }
 
-// ensureDatabase creates the database of dsn when the server has none by that name.
-func ensureDatabase(ctx context.Context, dsn string) error {
+// ensureDatabase creates the database of dsn when the server has none by
+// that name, and returns it then; nil when it existed.
+func ensureDatabase(ctx context.Context, dsn string) (*createdDatabase, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	name := cfg.Database
 	cfg.Database = "postgres"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", cfg.Host, cfg.Port, err)
+		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
 	defer conn.Close(ctx)
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return fmt.Errorf("looking for database %q: %w", name, err)
+		return nil, fmt.Errorf("looking for database %q: %w", name, err)
 	}
 	if exists {
-		return nil
+		return nil, nil
 	}
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		var already interface{ SQLState() string }
 		if errors.As(err, &already) && already.SQLState() == "42P04" {
-			return nil // created meanwhile by another devstack
+			return nil, nil // created meanwhile by another devstack, whose it is
 		}
-		return fmt.Errorf("creating database %q: %w", name, err)
+		return nil, fmt.Errorf("creating database %q: %w", name, err)
 	}
-	return nil
+	db := &createdDatabase{Host: cfg.Host, Port: cfg.Port, User: cfg.User, Name: name}
+	if err := conn.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", name).Scan(&db.OID); err != nil {
+		return nil, fmt.Errorf("reading the oid of the database %q created: %w", name, err)
+	}
+	return db, nil
 }
 
 func printWelcome(st *stack.Stack, sc stack.Config, scale string, app *webApp) {

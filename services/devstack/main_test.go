@@ -144,6 +144,9 @@ func TestPrivateClusterWhenNoServerAnswers(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(dir, "postgres", "data", "postmaster.pid"), "the private cluster is still running")
 	require.True(t, gone(pid), "the postmaster (pid %d) outlived the devstack", pid)
 	requireFree(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(pgPort)))
+	// Its database goes with the cluster's folder: nothing for make clean
+	// to drop on a server.
+	require.NoFileExists(t, filepath.Join(dir, createdDatabasesFile))
 
 	d = startDevstack(t, env)
 	require.Contains(t, d.out.String(), "private PostgreSQL cluster started")

@@ -122,7 +122,7 @@ type cluster struct {
 // when they are missing and the devstack is root) and creates the cluster
 // under dir with superuser su, unless it exists already.
 func newCluster(ctx context.Context, log zerolog.Logger, dir string, port int, su string) (*cluster, error) {
-	c := &cluster{log: log, dir: dir, data: filepath.Join(dir, "data"), logFile: filepath.Join(dir, "postgres.log"), port: port}
+	c := clusterAt(log, dir, port)
 	bin, err := findPGBin(c.data)
 	if errors.Is(err, errNoPostgres) && os.Geteuid() == 0 && hasCommand("apt-get") {
 		if err := aptInstallPostgres(ctx, log); err != nil {
@@ -163,6 +163,11 @@ func newCluster(ctx context.Context, log zerolog.Logger, dir string, port int, s
 	}
 	log.Info().Str("event", EventPrivatePostgres).Str("data", c.data).Dur("took", time.Since(start)).Msg("private PostgreSQL cluster created")
 	return c, nil
+}
+
+// clusterAt is the cluster in dir, without its binaries yet.
+func clusterAt(log zerolog.Logger, dir string, port int) *cluster {
+	return &cluster{log: log, dir: dir, data: filepath.Join(dir, "data"), logFile: filepath.Join(dir, "postgres.log"), port: port}
 }
 
 // findPGBin returns the folder of initdb and pg_ctl: Debian's of the data
