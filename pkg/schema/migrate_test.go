@@ -89,8 +89,12 @@ func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
 		"sent_messages", "subscriptions", "trials", "user_notices", "users", "vpn_accesses",
 	}, tablesIn(t, pool, name))
 	var indexed bool
-	require.NoError(t, pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_indexes
-		WHERE schemaname = $1 AND tablename = 'processed_updates' AND indexdef LIKE '%(handled_at)%')`, name).Scan(&indexed))
+	// Not pg_indexes: its pg_get_indexdef may run on other schemas' rows,
+	// and fails on an index that a parallel test's schema drop just removed.
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		WHERE i.indrelid = to_regclass(quote_ident($1) || '.processed_updates')
+		  AND i.indnatts = 1 AND a.attname = 'handled_at')`, name).Scan(&indexed))
 	require.True(t, indexed, "the inbox cannot be pruned by age without an index on handled_at")
 
 	require.NoError(t, schema.Migrate(t.Context(), pool, log))
