@@ -1,10 +1,9 @@
 package bus
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpnbot/vpnbot/pkg/obs"
 )
 
 // Outcomes of a delivery (the outcome label of vpnbot_consumer_messages_total).
@@ -53,22 +52,22 @@ func newRunnerMetrics(reg prometheus.Registerer, stream, consumer string) (*runn
 
 	if reg != nil {
 		var err error
-		if messages, err = register(reg, messages); err != nil {
+		if messages, err = obs.Register(reg, messages); err != nil {
 			return nil, err
 		}
-		if duration, err = register(reg, duration); err != nil {
+		if duration, err = obs.Register(reg, duration); err != nil {
 			return nil, err
 		}
-		if redeliveries, err = register(reg, redeliveries); err != nil {
+		if redeliveries, err = obs.Register(reg, redeliveries); err != nil {
 			return nil, err
 		}
-		if pending, err = register(reg, pending); err != nil {
+		if pending, err = obs.Register(reg, pending); err != nil {
 			return nil, err
 		}
-		if abandoned, err = register(reg, abandoned); err != nil {
+		if abandoned, err = obs.Register(reg, abandoned); err != nil {
 			return nil, err
 		}
-		if gateClosed, err = register(reg, gateClosed); err != nil {
+		if gateClosed, err = obs.Register(reg, gateClosed); err != nil {
 			return nil, err
 		}
 	}
@@ -96,20 +95,4 @@ func newPendingGauge() *prometheus.GaugeVec {
 		Name: "vpnbot_consumer_pending",
 		Help: "Messages not yet delivered to a consumer (lag), summed over partitions, as this replica last saw them; take the max over replicas.",
 	}, []string{"stream", "consumer"})
-}
-
-// register registers c, or returns the collector already registered under
-// the same name: several runners (say, for two streams) share one registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("registering consumer metrics: %w", err)
 }

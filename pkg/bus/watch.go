@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/obs"
 )
 
 // WatchInterval is how often the services look at what WatchConsumers and
@@ -26,11 +28,11 @@ const watchTimeout = 5 * time.Second
 // values; a consumer not declared yet reads 0.
 func WatchConsumers(ctx context.Context, js jetstream.JetStream, stream string, durables []string,
 	every time.Duration, reg prometheus.Registerer, log zerolog.Logger) error {
-	pending, err := register(reg, newPendingGauge())
+	pending, err := obs.Register(reg, newPendingGauge())
 	if err != nil {
 		return err
 	}
-	ackPending, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	ackPending, err := obs.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_consumer_ack_pending",
 		Help: "Messages delivered to a consumer and not yet acknowledged (held, or failing and waiting for redelivery).",
 	}, []string{"stream", "consumer"}))
@@ -74,7 +76,7 @@ func consumerInfo(ctx context.Context, js jetstream.JetStream, stream, durable s
 // others appear when they have one.
 func WatchDLQ(ctx context.Context, js jetstream.JetStream, streams []string,
 	every time.Duration, reg prometheus.Registerer, log zerolog.Logger) error {
-	held, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	held, err := obs.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_dlq_messages",
 		Help: "Dead letters held in the DLQ stream, by the stream they came from (list and replay them with the dlq command).",
 	}, []string{"stream"}))

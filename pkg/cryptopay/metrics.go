@@ -2,10 +2,11 @@ package cryptopay
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpnbot/vpnbot/pkg/obs"
 )
 
 // Outcomes of a call (the outcome label of vpnbot_cryptopay_requests_total).
@@ -36,10 +37,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"method"})
 	var err error
-	if requests, err = register(reg, requests); err != nil {
+	if requests, err = obs.Register(reg, requests); err != nil {
 		return nil, err
 	}
-	if duration, err = register(reg, duration); err != nil {
+	if duration, err = obs.Register(reg, duration); err != nil {
 		return nil, err
 	}
 	return &metrics{requests: requests, duration: duration}, nil
@@ -62,20 +63,4 @@ func (m *metrics) observe(method string, began time.Time, err error) {
 		outcome = outcomeError
 	}
 	m.requests.WithLabelValues(method, outcome).Inc()
-}
-
-// register registers c, or returns the collector already registered under
-// the same name, so several clients (or a restarted one) share one registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("registering crypto pay metrics: %w", err)
 }

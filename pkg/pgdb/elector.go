@@ -104,13 +104,7 @@ func NewElector(connCfg *pgx.ConnConfig, lockKey int64, name string, log zerolog
 // registerShared registers c on reg, or returns the collector of the same
 // shape another elector registered there before.
 func registerShared[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
+	c, err := obs.Register(reg, c)
 	if err != nil {
 		panic(fmt.Sprintf("registering the leader election metrics: %v", err))
 	}

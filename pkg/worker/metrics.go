@@ -1,11 +1,11 @@
 package worker
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpnbot/vpnbot/pkg/obs"
 )
 
 // metrics are one worker's series, labelled worker=<name>.
@@ -54,28 +54,28 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool, every ti
 
 	if reg != nil {
 		var err error
-		if iterations, err = register(reg, iterations); err != nil {
+		if iterations, err = obs.Register(reg, iterations); err != nil {
 			return nil, err
 		}
-		if duration, err = register(reg, duration); err != nil {
+		if duration, err = obs.Register(reg, duration); err != nil {
 			return nil, err
 		}
-		if items, err = register(reg, items); err != nil {
+		if items, err = obs.Register(reg, items); err != nil {
 			return nil, err
 		}
-		if lastSuccess, err = register(reg, lastSuccess); err != nil {
+		if lastSuccess, err = obs.Register(reg, lastSuccess); err != nil {
 			return nil, err
 		}
-		if interval, err = register(reg, interval); err != nil {
+		if interval, err = obs.Register(reg, interval); err != nil {
 			return nil, err
 		}
-		if abandoned, err = register(reg, abandoned); err != nil {
+		if abandoned, err = obs.Register(reg, abandoned); err != nil {
 			return nil, err
 		}
 		// Only a singleton has a leader to show; on others the series would
 		// read as "not leading".
 		if singleton {
-			if leader, err = register(reg, leader); err != nil {
+			if leader, err = obs.Register(reg, leader); err != nil {
 				return nil, err
 			}
 		}
@@ -98,20 +98,4 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool, every ti
 	}
 	m.interval.Set(every.Seconds())
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same name: several workers may share one registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("registering worker metrics: %w", err)
 }
