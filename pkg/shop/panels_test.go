@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 )
 
 // panel is a sandbox VPN panel and the real adapter talking to it, seen
@@ -47,13 +47,8 @@ func panels(t *testing.T) []*panel {
 
 func outlinePanel(t *testing.T) *panel {
 	t.Helper()
-	srv, err := outline.New(outline.Config{Log: zerolog.Nop()})
-	require.NoError(t, err)
-	require.NoError(t, srv.Start("127.0.0.1:0"))
-	t.Cleanup(srv.Close)
-	p, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: srv.APIURL(), CertSHA256: srv.CertSHA256(), Timeout: 5 * time.Second})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
+	srv := vpntest.StartOutline(t)
+	p := vpntest.OutlineAdapter(t, srv, "")
 	routes := map[string]string{"create": "PUT /access-keys/{id}", "revoke": "DELETE /access-keys/{id}"}
 	return &panel{
 		name:     "outline",
@@ -79,12 +74,8 @@ func outlineFault(route string, hang bool) outline.Fault {
 
 func remnawavePanel(t *testing.T) *panel {
 	t.Helper()
-	srv := remnawave.New(remnawave.Config{Token: "test-token", Log: zerolog.Nop()})
-	require.NoError(t, srv.Start("127.0.0.1:0"))
-	t.Cleanup(srv.Close)
-	p, err := vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: srv.URL(), Token: "test-token", Timeout: 5 * time.Second})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
+	srv := vpntest.StartRemnawave(t)
+	p := vpntest.RemnawaveAdapter(t, srv, "")
 	routes := map[string]string{"create": "POST /api/users", "revoke": "DELETE /api/users/{uuid}"}
 	return &panel{
 		name:     "remnawave",

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
 )
@@ -47,32 +47,22 @@ type env struct {
 	rw      *remnawave.Server
 }
 
-func newEnv(t *testing.T, panel string) *env {
-	t.Helper()
-	e := &env{db: pgdbtest.New(t)}
-	srv := bustest.NewServer(t)
-	_, e.js = bustest.Connect(t, srv.URL())
-	require.NoError(t, bus.EnsureEventsStream(t.Context(), e.js))
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+// newEnv takes a testing.TB so that the benchmarks share it.
+func newEnv(tb testing.TB, panel string) *env {
+	tb.Helper()
+	e := &env{db: pgdbtest.New(tb)}
+	srv := bustest.NewServer(tb)
+	_, e.js = bustest.Connect(tb, srv.URL())
+	require.NoError(tb, bus.EnsureEventsStream(tb.Context(), e.js))
+	require.NoError(tb, outbox.EnsureStream(tb.Context(), e.js))
 	e.shop = shop.New(e.db.Pool, shop.Config{})
 	switch panel {
 	case "outline":
-		s, err := outline.New(outline.Config{Log: zerolog.Nop()})
-		require.NoError(t, err)
-		require.NoError(t, s.Start("127.0.0.1:0"))
-		t.Cleanup(s.Close)
-		p, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: s.APIURL(), CertSHA256: s.CertSHA256(), Timeout: 5 * time.Second})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = p.Close() })
-		e.outline, e.panel = s, p
+		e.outline = vpntest.StartOutline(tb)
+		e.panel = vpntest.OutlineAdapter(tb, e.outline, "")
 	default:
-		s := remnawave.New(remnawave.Config{Token: "test-token", Log: zerolog.Nop()})
-		require.NoError(t, s.Start("127.0.0.1:0"))
-		t.Cleanup(s.Close)
-		p, err := vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: s.URL(), Token: "test-token", Timeout: 5 * time.Second})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = p.Close() })
-		e.rw, e.panel = s, p
+		e.rw = vpntest.StartRemnawave(tb)
+		e.panel = vpntest.RemnawaveAdapter(tb, e.rw, "")
 	}
 	return e
 }

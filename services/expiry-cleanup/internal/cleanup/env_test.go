@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
 )
@@ -46,56 +46,32 @@ type env struct {
 	rw      *remnawave.Server
 }
 
-func newEnv(t *testing.T, panel string) *env {
-	t.Helper()
-	e := &env{db: pgdbtest.New(t)}
-	srv := bustest.NewServer(t)
-	_, e.js = bustest.Connect(t, srv.URL())
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+// newEnv takes a testing.TB so that the benchmarks share it.
+func newEnv(tb testing.TB, panel string) *env {
+	tb.Helper()
+	e := &env{db: pgdbtest.New(tb)}
+	srv := bustest.NewServer(tb)
+	_, e.js = bustest.Connect(tb, srv.URL())
+	require.NoError(tb, outbox.EnsureStream(tb.Context(), e.js))
 	e.shop = shop.New(e.db.Pool, shop.Config{})
 	switch panel {
 	case "outline":
-		s, err := outline.New(outline.Config{Log: zerolog.Nop()})
-		require.NoError(t, err)
-		require.NoError(t, s.Start("127.0.0.1:0"))
-		t.Cleanup(s.Close)
-		e.outline = s
-		e.panel = e.outlineAdapter(t, "")
+		e.outline = vpntest.StartOutline(tb)
+		e.panel = vpntest.OutlineAdapter(tb, e.outline, "")
 	default:
-		s := remnawave.New(remnawave.Config{Token: "test-token", Log: zerolog.Nop()})
-		require.NoError(t, s.Start("127.0.0.1:0"))
-		t.Cleanup(s.Close)
-		e.rw = s
-		e.panel = e.remnawaveAdapter(t, "")
+		e.rw = vpntest.StartRemnawave(tb)
+		e.panel = vpntest.RemnawaveAdapter(tb, e.rw, "")
 	}
 	return e
 }
 
-// outlineAdapter and remnawaveAdapter talk to the sandbox; a prefix other
-// than "" makes accesses that are not ours.
-func (e *env) outlineAdapter(t *testing.T, prefix string) *vpn.Outline {
-	t.Helper()
-	p, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: e.outline.APIURL(), CertSHA256: e.outline.CertSHA256(),
-		Timeout: 5 * time.Second, NamePrefix: prefix})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
-	return p
-}
-
-func (e *env) remnawaveAdapter(t *testing.T, prefix string) *vpn.Remnawave {
-	t.Helper()
-	p, err := vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: e.rw.URL(), Token: "test-token", Timeout: 5 * time.Second, NamePrefix: prefix})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
-	return p
-}
-
-// foreign is an adapter of the same panel with another name prefix.
+// foreign is an adapter of the same panel with another name prefix: its
+// accesses are not ours.
 func (e *env) foreign(t *testing.T) vpn.Provisioner {
 	if e.outline != nil {
-		return e.outlineAdapter(t, "other")
+		return vpntest.OutlineAdapter(t, e.outline, "other")
 	}
-	return e.remnawaveAdapter(t, "other")
+	return vpntest.RemnawaveAdapter(t, e.rw, "other")
 }
 
 // instance is one expiry-cleanup replica with what on-call sees of it.

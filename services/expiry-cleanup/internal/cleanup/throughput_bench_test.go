@@ -7,12 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
-	"github.com/vpnbot/vpnbot/pkg/outbox"
-	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
-	"github.com/vpnbot/vpnbot/pkg/shop"
-	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
 )
 
@@ -29,7 +24,7 @@ const (
 // reports periods/s and the fraction of Concurrency/panelLatency reached.
 // Only the iterations are timed, not the seeding.
 func BenchmarkThroughput(b *testing.B) {
-	e := newBenchEnv(b)
+	e := newEnv(b, "outline")
 	// A silent logger: formatting 400 log lines is not what is measured.
 	c, err := cleanup.New(cleanup.Config{}, e.shop, e.db.Pool, e.js, e.panel, zerolog.Nop(), nil)
 	if err != nil {
@@ -79,34 +74,6 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(rate/bound, "fraction_of_bound")
 	b.Logf("expiry-cleanup: %d periods in %v = %.1f/s; bound %d / %v = %.0f/s; fraction %.2f (goal >= %.2f)",
 		items, elapsed.Round(time.Millisecond), rate, cleanup.DefaultConcurrency, panelLatency, bound, rate/bound, boundGoal)
-}
-
-// newBenchEnv is newEnv(t, "outline") for a benchmark: the env helpers take
-// a *testing.T, which a benchmark does not have.
-func newBenchEnv(b *testing.B) *env {
-	b.Helper()
-	e := &env{db: pgdbtest.New(b)}
-	srv := bustest.NewServer(b)
-	_, e.js = bustest.Connect(b, srv.URL())
-	if err := outbox.EnsureStream(b.Context(), e.js); err != nil {
-		b.Fatalf("creating the outbox stream: %v", err)
-	}
-	e.shop = shop.New(e.db.Pool, shop.Config{})
-	s, err := outline.New(outline.Config{Log: zerolog.Nop()})
-	if err != nil {
-		b.Fatalf("making the sandbox panel: %v", err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		b.Fatalf("starting the sandbox panel: %v", err)
-	}
-	b.Cleanup(s.Close)
-	p, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: s.APIURL(), CertSHA256: s.CertSHA256(), Timeout: 5 * time.Second})
-	if err != nil {
-		b.Fatalf("making the outline adapter: %v", err)
-	}
-	b.Cleanup(func() { _ = p.Close() })
-	e.outline, e.panel = s, p
-	return e
 }
 
 // seedExpired registers n users whose trials were activated on the panel
