@@ -17,6 +17,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/outbox/outboxtest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
@@ -124,19 +125,7 @@ func (e *env) clearFaults() {
 // messages returns the commands in the OUTBOX, oldest first.
 func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {
 	t.Helper()
-	stream, err := e.js.Stream(t.Context(), outbox.Stream)
-	require.NoError(t, err)
-	info, err := stream.Info(t.Context())
-	require.NoError(t, err)
-	var out []*vpnbotv1.SendMessage
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		raw, err := stream.GetMsg(t.Context(), seq)
-		require.NoError(t, err)
-		m, err := outbox.Decode(raw.Data)
-		require.NoError(t, err)
-		out = append(out, m)
-	}
-	return out
+	return outboxtest.Commands(t, e.js)
 }
 
 // access is the recorded access of a subscription.

@@ -15,6 +15,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/outbox/outboxtest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
@@ -126,19 +127,7 @@ func (e *env) block(t *testing.T, userID int64) {
 // messages returns the commands in the OUTBOX, oldest first.
 func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {
 	t.Helper()
-	stream, err := e.js.Stream(t.Context(), outbox.Stream)
-	require.NoError(t, err)
-	info, err := stream.Info(t.Context())
-	require.NoError(t, err)
-	var out []*vpnbotv1.SendMessage
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		raw, err := stream.GetMsg(t.Context(), seq)
-		require.NoError(t, err)
-		m, err := outbox.Decode(raw.Data)
-		require.NoError(t, err)
-		out = append(out, m)
-	}
-	return out
+	return outboxtest.Commands(t, e.js)
 }
 
 // dedupIDs are the dedup ids of msgs, in order.
