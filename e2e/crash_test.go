@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // TestKilledBotHandlerLosesNothing kills one of two bot-handler replicas
@@ -48,16 +48,16 @@ func TestKilledBotHandlerLosesNothing(t *testing.T) {
 		return n
 	}
 	require.Eventually(t, func() bool { return answered() >= total/5 }, 30*time.Second, 5*time.Millisecond)
-	m, err := s.Metrics(t.Context(), stack.BotHandler, 0)
+	m, err := s.Metrics(t.Context(), localstack.BotHandler, 0)
 	require.NoError(t, err)
 	require.Positive(t, m[`vpnbot_bot_updates_total{outcome="handled"}`], "the replica to kill was working")
 
-	require.NoError(t, s.Kill(stack.BotHandler, 0))
+	require.NoError(t, s.Kill(localstack.BotHandler, 0))
 	killed := time.Now()
 	atKill := answered()
 	require.Less(t, atKill, total, "the kill came mid-stream")
 	t.Logf("killed replica 0 with %d of %d messages answered", atKill, total)
-	require.NoError(t, s.Start(stack.BotHandler, 0))
+	require.NoError(t, s.Start(localstack.BotHandler, 0))
 
 	s.waitSettled(60 * time.Second)
 	doubles := 0

@@ -15,10 +15,10 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
@@ -34,7 +34,7 @@ const outputTail = 400
 
 // system is one test's running system with what the test inspects it by.
 type system struct {
-	*stack.Stack
+	*localstack.Stack
 	t   *testing.T
 	out *output
 	// db is the test's schema, which the services use too (unless a
@@ -87,7 +87,7 @@ func start(t *testing.T, o options) *system {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	began := time.Now()
-	s, err := stack.Start(ctx, stack.Config{
+	s, err := localstack.Start(ctx, localstack.Config{
 		Dir:         t.TempDir(),
 		BinDir:      binDir,
 		Prebuilt:    true,
@@ -108,7 +108,7 @@ func start(t *testing.T, o options) *system {
 		}
 		t.Logf("stack closed in %s", time.Since(began).Round(time.Millisecond))
 	})
-	botID, err := telegram.BotID(stack.DefaultToken)
+	botID, err := telegram.BotID(localstack.DefaultToken)
 	require.NoError(t, err)
 	_, js := bustest.Connect(t, s.NATSURL)
 	client := &http.Client{Timeout: 15 * time.Second}

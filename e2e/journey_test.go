@@ -19,10 +19,10 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -202,7 +202,7 @@ func (s *system) playPaymentWatcher(sh *shop.Shop, externalID int64) shop.Subscr
 	require.Len(t, pending, 1)
 	require.Equal(t, strconv.FormatInt(externalID, 10), pending[0].ExternalID)
 
-	client, err := cryptopay.New(cryptopay.Config{BaseURL: s.CryptoPay.URL(), Token: stack.DefaultCryptoPayToken, HTTPClient: s.http})
+	client, err := cryptopay.New(cryptopay.Config{BaseURL: s.CryptoPay.URL(), Token: localstack.DefaultCryptoPayToken, HTTPClient: s.http})
 	require.NoError(t, err)
 	got, err := client.GetInvoices(ctx, []int64{externalID})
 	require.NoError(t, err)

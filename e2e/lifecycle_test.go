@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
@@ -134,11 +134,11 @@ func TestAnUnpaidTrialEndsWithOneMessage(t *testing.T) {
 	require.NoError(t, s.db.Pool.QueryRow(t.Context(),
 		`SELECT status FROM subscriptions WHERE user_id = $1`, user).Scan(&status))
 	require.Equal(t, "revoked", status)
-	iterations := func() int { return len(s.out.events(stack.ExpiryCleanup, worker.EventIterationEnd, nil)) }
+	iterations := func() int { return len(s.out.events(localstack.ExpiryCleanup, worker.EventIterationEnd, nil)) }
 	from := iterations()
 	require.Eventually(t, func() bool { return iterations() >= from+2 }, wait, 50*time.Millisecond,
 		"expiry-cleanup ran no two more iterations")
-	require.Empty(t, s.out.events(stack.ExpiryCleanup, "EXPIRY_NOTICE_SENT", nil), "expiry-cleanup sent its own notice")
+	require.Empty(t, s.out.events(localstack.ExpiryCleanup, "EXPIRY_NOTICE_SENT", nil), "expiry-cleanup sent its own notice")
 	require.Zero(t, count("no longer works"), "a second message about the end:\n%s", describeChat(s.Sandbox.Messages(user)))
 	require.Equal(t, 1, count("Your free trial ended"), describeChat(s.Sandbox.Messages(user)))
 }

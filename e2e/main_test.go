@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/procs"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // binDir holds the service binaries TestMain built for every test's stack.
@@ -43,7 +43,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	if err := procs.Build(ctx, root, dir, stack.Binaries()...); err != nil {
+	if err := procs.Build(ctx, root, dir, localstack.Binaries()...); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building the services:", err)
 		return 1
 	}

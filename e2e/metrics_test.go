@@ -22,8 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // alertRulesFile holds the alert rules, relative to the e2e module.
@@ -35,8 +35,8 @@ const runbookDir = "../docs/runbooks"
 // scrapedServices are the services with a dashboard, whose /metrics the
 // dashboards and alerts may query.
 var scrapedServices = []string{
-	stack.Gateway, stack.BotHandler, stack.Sender, stack.Activation,
-	stack.PaymentWatcher, stack.Reminders, stack.TrialNotifier, stack.ExpiryCleanup,
+	localstack.Gateway, localstack.BotHandler, localstack.Sender, localstack.Activation,
+	localstack.PaymentWatcher, localstack.Reminders, localstack.TrialNotifier, localstack.ExpiryCleanup,
 }
 
 // prometheusOwn are series Prometheus makes itself, not a service.
@@ -103,7 +103,7 @@ func (s *system) driveTrialAndPayment() {
 	s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return urlButton(m) != "" })
 	// The payment-watcher's poller asks Crypto Pay about the pending
 	// invoice (every 10 s here) before the webhook applies it.
-	s.waitMetric(stack.PaymentWatcher, "vpnbot_cryptopay_requests_total")
+	s.waitMetric(localstack.PaymentWatcher, "vpnbot_cryptopay_requests_total")
 	invoices := s.CryptoPay.Invoices()
 	require.Len(s.t, invoices, 1)
 	_, err := s.CryptoPay.MarkPaid(invoices[0].InvoiceID)

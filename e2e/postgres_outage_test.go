@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // outageLength is how long PostgreSQL stays away: several of the
@@ -45,7 +45,7 @@ func TestPostgresOutageIsRiddenOut(t *testing.T) {
 	sent := s.sendTexts(1, chats...)
 
 	s.waitEvent(10*time.Second, "bot-handler", "CONSUMER_GATE_CLOSED", nil)
-	readyz := s.OpsURL(stack.BotHandler, 0) + "/readyz"
+	readyz := s.OpsURL(localstack.BotHandler, 0) + "/readyz"
 	require.Eventually(t, func() bool {
 		resp, err := s.http.Get(readyz)
 		if err != nil {

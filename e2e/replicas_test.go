@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vpnbot/vpnbot/pkg/stack"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 )
 
 // TestReplicasKeepEveryChatInOrder has three bot-handler replicas share a
@@ -31,7 +31,7 @@ func TestReplicasKeepEveryChatInOrder(t *testing.T) {
 	}
 	handled := 0.0
 	for i := range replicas {
-		m, err := s.Metrics(t.Context(), stack.BotHandler, i)
+		m, err := s.Metrics(t.Context(), localstack.BotHandler, i)
 		require.NoError(t, err)
 		n := m[`vpnbot_bot_updates_total{outcome="handled"}`]
 		require.Positive(t, n, "replica %d handled nothing", i)

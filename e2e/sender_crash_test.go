@@ -7,9 +7,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -49,11 +49,11 @@ func TestKilledSenderLosesNothing(t *testing.T) {
 		return n
 	}
 	require.Eventually(t, func() bool { return delivered() >= len(cmds)/4 }, 30*time.Second, 5*time.Millisecond)
-	require.NoError(t, s.Kill(stack.Sender, 0))
+	require.NoError(t, s.Kill(localstack.Sender, 0))
 	atKill := delivered()
 	require.Less(t, atKill, len(cmds), "the kill came mid-queue")
 	t.Logf("killed the sender with %d of %d commands delivered", atKill, len(cmds))
-	require.NoError(t, s.Start(stack.Sender, 0))
+	require.NoError(t, s.Start(localstack.Sender, 0))
 
 	for c := range chats {
 		chat := int64(9001 + c)

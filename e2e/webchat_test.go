@@ -16,9 +16,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 	"github.com/vpnbot/vpnbot/pkg/shop"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // browserTimeout bounds each wait for the page: a screen of the bot, the
@@ -38,7 +38,7 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	chromium := chromiumPath(t)
 	s := start(t, options{workers: true})
 	sh := shop.New(s.db.Pool, shop.Config{})
-	app, err := web.New(web.Config{
+	app, err := console.New(console.Config{
 		Telegram: s.Sandbox, CryptoPay: s.CryptoPay, Panel: s.Outline, Control: s.Stack,
 	})
 	require.NoError(t, err)
@@ -136,8 +136,8 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	for _, id := range services {
 		labels = append(labels, id.Label)
 	}
-	require.Equal(t, []string{stack.Gateway, "bot-handler-0", stack.Sender, stack.Activation, stack.PaymentWatcher,
-		stack.Reminders, stack.TrialNotifier, stack.ExpiryCleanup}, labels, "the stack's services in start order")
+	require.Equal(t, []string{localstack.Gateway, "bot-handler-0", localstack.Sender, localstack.Activation, localstack.PaymentWatcher,
+		localstack.Reminders, localstack.TrialNotifier, localstack.ExpiryCleanup}, labels, "the stack's services in start order")
 	b.do("opening the status page", chromedp.Navigate(srv.URL+"/status"))
 	b.poll("every service ready", fmt.Sprintf(`(() => {
 		const rows = [...document.querySelectorAll("#services tr[data-service]")];
@@ -148,19 +148,19 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 
 	// Kill a service from the page; it shows as killed, and Start brings it
 	// back to ready.
-	b.click(`button[data-kill="` + stack.Reminders + `"]`)
+	b.click(`button[data-kill="` + localstack.Reminders + `"]`)
 	b.poll("reminders shown killed", `(() => {
 		const r = document.querySelector('#services tr[data-service="reminders"]');
 		return r && r.textContent.includes("killed");
 	})()`)
-	require.False(t, s.Running(stack.Reminders, 0))
+	require.False(t, s.Running(localstack.Reminders, 0))
 	b.screenshot("09-killed")
-	b.click(`button[data-start="` + stack.Reminders + `"]`)
+	b.click(`button[data-start="` + localstack.Reminders + `"]`)
 	b.poll("reminders ready again", `(() => {
 		const r = document.querySelector('#services tr[data-service="reminders"]');
 		return r && r.cells[3].querySelector(".pill.ok");
 	})()`)
-	require.True(t, s.Running(stack.Reminders, 0))
+	require.True(t, s.Running(localstack.Reminders, 0))
 }
 
 // chromiumPath finds the browser: CHROMIUM_PATH, else chromium on PATH. A

@@ -14,13 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
@@ -56,19 +56,19 @@ func TestWorkerKilledMidIteration(t *testing.T) {
 	t.Run("expiry-cleanup", func(t *testing.T) { killExpiryCleanup(s.on(t)) })
 	t.Run("expiry-cleanup notices", func(t *testing.T) {
 		killBeforePublishing(s.on(t), noticeCase{
-			worker: stack.ExpiryCleanup, first: 740001, kind: shop.KindPaid, expiresIn: -2 * time.Hour,
+			worker: localstack.ExpiryCleanup, first: 740001, kind: shop.KindPaid, expiresIn: -2 * time.Hour,
 			claimKind: notify.KindSubscriptionEnded, mark: markEnded,
 		})
 	})
 	t.Run("reminders", func(t *testing.T) {
 		killBeforePublishing(s.on(t), noticeCase{
-			worker: stack.Reminders, first: 730001, kind: shop.KindPaid, expiresIn: 23 * time.Hour,
+			worker: localstack.Reminders, first: 730001, kind: shop.KindPaid, expiresIn: 23 * time.Hour,
 			claimKind: notify.ReminderKind(24 * time.Hour), mark: markReminder,
 		})
 	})
 	t.Run("trial-notifier", func(t *testing.T) {
 		killBeforePublishing(s.on(t), noticeCase{
-			worker: stack.TrialNotifier, first: 750001, kind: shop.KindTrial, expiresIn: 23 * time.Hour,
+			worker: localstack.TrialNotifier, first: 750001, kind: shop.KindTrial, expiresIn: 23 * time.Hour,
 			claimKind: notify.KindTrial24h, mark: markTrial24h,
 		})
 	})
@@ -214,12 +214,12 @@ func killActivation(s *system) {
 	ps := s.seedPeriods(710001, n, shop.KindPaid, 30*24*time.Hour, false)
 	ids := periodIDs(ps)
 	created := func() int {
-		return len(s.out.events(stack.Activation, "ACCESS_CREATED", func(l logLine) bool {
-			return l.Source == stack.Activation && numField(l, "user_id") >= 710001
+		return len(s.out.events(localstack.Activation, "ACCESS_CREATED", func(l logLine) bool {
+			return l.Source == localstack.Activation && numField(l, "user_id") >= 710001
 		}))
 	}
 	require.Eventually(t, func() bool { return created() >= 4 }, crashWait, 5*time.Millisecond, "activation created no key")
-	s.killMidIteration(stack.Activation, func() error { return s.Kill(stack.Activation, 0) })
+	s.killMidIteration(localstack.Activation, func() error { return s.Kill(localstack.Activation, 0) })
 
 	recorded := s.countPeriods(`SELECT count(*) FROM vpn_accesses WHERE subscription_id = ANY($1)`, ids)
 	require.Less(t, recorded, n, "the kill came before every key was recorded")
@@ -237,11 +237,11 @@ func killActivation(s *system) {
 	require.Greater(t, len(panel), recorded, "the kill came while keys were being made")
 
 	s.Outline.ClearFaults()
-	require.NoError(t, s.Start(stack.Activation, 0))
+	require.NoError(t, s.Start(localstack.Activation, 0))
 	require.Eventually(t, func() bool {
 		return s.countPeriods(`SELECT count(*) FROM vpn_accesses WHERE subscription_id = ANY($1) AND revoked_at IS NULL`, ids) == n
 	}, crashWait, 50*time.Millisecond, "not every period got its access after the restart")
-	s.requireEachToldOnce(ps, stack.Activation, markKey)
+	s.requireEachToldOnce(ps, localstack.Activation, markKey)
 	panel = s.panelKeys(ids)
 	require.Len(t, panel, n, "one key per period on the panel")
 	for _, id := range ids {
@@ -293,12 +293,12 @@ func killExpiryCleanup(s *system) {
 		`UPDATE subscriptions SET expires_at = now() - interval '2 hours' WHERE id = ANY($1)`, ids)
 	require.NoError(t, err)
 	revoked := func() int {
-		return len(s.out.events(stack.ExpiryCleanup, "ACCESS_REVOKED", func(l logLine) bool {
-			return l.Source == stack.ExpiryCleanup && l.str("reason") == "expired" && numField(l, "user_id") >= 720001
+		return len(s.out.events(localstack.ExpiryCleanup, "ACCESS_REVOKED", func(l logLine) bool {
+			return l.Source == localstack.ExpiryCleanup && l.str("reason") == "expired" && numField(l, "user_id") >= 720001
 		}))
 	}
 	require.Eventually(t, func() bool { return revoked() >= 4 }, crashWait, 5*time.Millisecond, "expiry-cleanup revoked nothing")
-	s.killMidIteration(stack.ExpiryCleanup, func() error { return s.Kill(stack.ExpiryCleanup, 0) })
+	s.killMidIteration(localstack.ExpiryCleanup, func() error { return s.Kill(localstack.ExpiryCleanup, 0) })
 
 	ended := s.requireNoRevokedPeriodKeepsItsKey(ids)
 	require.Less(t, ended, n, "the kill came before every period was revoked")
@@ -312,7 +312,7 @@ func killExpiryCleanup(s *system) {
 		ended, n, keyless, held)
 
 	s.Outline.ClearFaults()
-	require.NoError(t, s.Start(stack.ExpiryCleanup, 0))
+	require.NoError(t, s.Start(localstack.ExpiryCleanup, 0))
 	require.Eventually(t, func() bool {
 		return s.countPeriods(`SELECT count(*) FROM subscriptions WHERE id = ANY($1) AND status = 'revoked'`, ids) == n
 	}, crashWait, 50*time.Millisecond, "not every expired period was revoked after the restart")
@@ -320,7 +320,7 @@ func killExpiryCleanup(s *system) {
 	require.Empty(t, s.panelKeys(ids), "keys of ended periods left on the panel")
 	require.Zero(t, s.countPeriods(`SELECT count(*) FROM vpn_accesses WHERE subscription_id = ANY($1) AND revoked_at IS NULL`, ids),
 		"accesses of ended periods not marked revoked")
-	s.requireEachToldOnce(ps, stack.ExpiryCleanup, markEnded)
+	s.requireEachToldOnce(ps, localstack.ExpiryCleanup, markEnded)
 }
 
 // requireNoRevokedPeriodKeepsItsKey checks that no revoked period has its key
@@ -354,7 +354,7 @@ type noticeCase struct {
 func killBeforePublishing(s *system, c noticeCase) {
 	t := s.t
 	const n = 10
-	delivered := c.worker != stack.ExpiryCleanup // expiry-cleanup revokes a real key
+	delivered := c.worker != localstack.ExpiryCleanup // expiry-cleanup revokes a real key
 	ps := s.seedPeriods(c.first, n, c.kind, 30*24*time.Hour, delivered)
 	ids := periodIDs(ps)
 	if !delivered {
@@ -407,10 +407,10 @@ func killPaymentWatcherLeader(s *system) {
 	acquired := func(label string) []logLine {
 		return s.out.events(label, obs.EventLeaderAcquired, func(l logLine) bool { return l.Source == label })
 	}
-	require.NotEmpty(t, acquired(stack.PaymentWatcher), "the stack's payment-watcher leads")
+	require.NotEmpty(t, acquired(localstack.PaymentWatcher), "the stack's payment-watcher leads")
 	require.Empty(t, acquired(second.label), "the second payment-watcher stands by")
 
-	client, err := cryptopay.New(cryptopay.Config{BaseURL: s.CryptoPay.URL(), Token: stack.DefaultCryptoPayToken, HTTPClient: s.http})
+	client, err := cryptopay.New(cryptopay.Config{BaseURL: s.CryptoPay.URL(), Token: localstack.DefaultCryptoPayToken, HTTPClient: s.http})
 	require.NoError(t, err)
 	sh := shop.New(s.db.Pool, shop.Config{})
 	rounds := []struct {
@@ -418,12 +418,12 @@ func killPaymentWatcherLeader(s *system) {
 		leader, standby string
 		kill            func() error
 	}{
-		{760001, stack.PaymentWatcher, second.label, func() error { return s.Kill(stack.PaymentWatcher, 0) }},
-		{760101, second.label, stack.PaymentWatcher, second.kill},
+		{760001, localstack.PaymentWatcher, second.label, func() error { return s.Kill(localstack.PaymentWatcher, 0) }},
+		{760101, second.label, localstack.PaymentWatcher, second.kill},
 	}
 	for i, r := range rounds {
 		if i > 0 {
-			require.NoError(t, s.Start(stack.PaymentWatcher, 0))
+			require.NoError(t, s.Start(localstack.PaymentWatcher, 0))
 		}
 		// The leader's next poll hangs on getInvoices with the payments
 		// pending (there is no poll while nothing is pending).
@@ -516,14 +516,14 @@ func (r *replicaProc) kill() error {
 // ends, unless the test killed it.
 func (s *system) startPaymentWatcher(label string) *replicaProc {
 	s.t.Helper()
-	ops, err := stack.FreeAddr()
+	ops, err := localstack.FreeAddr()
 	require.NoError(s.t, err)
-	p, err := procs.Start(label, filepath.Join(binDir, stack.PaymentWatcher), []string{
+	p, err := procs.Start(label, filepath.Join(binDir, localstack.PaymentWatcher), []string{
 		"INSTANCE=" + label,
 		"OPS_ADDR=" + ops,
 		"NATS_URL=" + s.NATSURL,
 		"DATABASE_URL=" + s.db.DSN,
-		"CRYPTOPAY_TOKEN=" + stack.DefaultCryptoPayToken,
+		"CRYPTOPAY_TOKEN=" + localstack.DefaultCryptoPayToken,
 		"CRYPTOPAY_API_URL=" + s.CryptoPay.URL(),
 		"WORKER_INTERVAL=1s",
 	}, s.out)

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
-	"github.com/vpnbot/vpnbot/pkg/stack"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 )
 
 // defaultTelegramAPIURL is the Bot API a real bot token is used with.
@@ -30,7 +30,7 @@ type Real struct {
 // apply points c at the real services configured, leaving the sandboxes in
 // place of the others. environ is the devstack's environment, where a real
 // VPN panel is configured as for activation and expiry-cleanup.
-func (r Real) apply(c *stack.Config, environ []string) {
+func (r Real) apply(c *localstack.Config, environ []string) {
 	if r.TelegramToken != "" {
 		c.Token = r.TelegramToken
 		c.TelegramAPIURL = cmp.Or(r.TelegramAPIURL, defaultTelegramAPIURL)
@@ -66,7 +66,7 @@ func panelEnv(environ []string) []string {
 
 // mode says in a few words which Telegram, Crypto Pay and panel a stack
 // started with c uses, for the welcome text.
-func mode(c stack.Config) (telegram, cryptoPay, panel string) {
+func mode(c localstack.Config) (telegram, cryptoPay, panel string) {
 	telegram, cryptoPay, panel = "sandbox", "sandbox", "sandbox Outline"
 	switch {
 	case c.TelegramAPIURL != "" && c.WebhookPublicURL != "":

@@ -6,19 +6,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
-	"github.com/vpnbot/vpnbot/pkg/stack"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 )
 
 func TestRealApply(t *testing.T) {
 	t.Run("nothing configured keeps every sandbox", func(t *testing.T) {
-		var c stack.Config
+		var c localstack.Config
 		Real{}.apply(&c, []string{"OUTLINE_CERT_SHA256=ab", "PATH=/bin"})
-		require.Equal(t, stack.Config{}, c)
+		require.Equal(t, localstack.Config{}, c)
 		telegram, cryptoPay, panel := mode(c)
 		require.Equal(t, []string{"sandbox", "sandbox", "sandbox Outline"}, []string{telegram, cryptoPay, panel})
 	})
 	t.Run("tokens and a panel choose the real ones", func(t *testing.T) {
-		var c stack.Config
+		var c localstack.Config
 		environ := []string{"VPN_PANEL=remnawave", "REMNAWAVE_URL=https://panel.example", "REMNAWAVE_TOKEN=t", "HOME=/root"}
 		Real{TelegramToken: "1:A", CryptoPayToken: "2:B"}.apply(&c, environ)
 		require.Equal(t, "1:A", c.Token)
@@ -33,7 +33,7 @@ func TestRealApply(t *testing.T) {
 		require.Equal(t, "remnawave (VPN_PANEL)", panel)
 	})
 	t.Run("URLs given win, a public URL means a webhook", func(t *testing.T) {
-		var c stack.Config
+		var c localstack.Config
 		Real{
 			TelegramToken: "1:A", TelegramAPIURL: "http://bot.example", WebhookPublicURL: "https://me.example",
 			CryptoPayToken: "2:B", CryptoPayAPIURL: "https://testnet-pay.crypt.bot",
@@ -45,7 +45,7 @@ func TestRealApply(t *testing.T) {
 		require.Equal(t, "outline (VPN_PANEL)", panel)
 	})
 	t.Run("a Crypto Pay URL without a token keeps the sandbox", func(t *testing.T) {
-		var c stack.Config
+		var c localstack.Config
 		Real{CryptoPayAPIURL: "https://testnet-pay.crypt.bot"}.apply(&c, nil)
 		require.Empty(t, c.CryptoPayAPIURL)
 	})

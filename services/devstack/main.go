@@ -29,9 +29,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/procs"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // Config is the devstack's configuration. The services' own settings can be
@@ -155,7 +155,7 @@ func run(ctx context.Context) (err error) {
 	}
 
 	log.Info().Msg("building the services and starting the system…")
-	sc := stack.Config{
+	sc := localstack.Config{
 		Dir:           cfg.Dir,
 		Root:          root,
 		DatabaseURL:   dsn,
@@ -175,7 +175,7 @@ func run(ctx context.Context) (err error) {
 		Log:           log,
 	}
 	cfg.Real.apply(&sc, os.Environ())
-	st, err := stack.Start(ctx, sc)
+	st, err := localstack.Start(ctx, sc)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Ctrl-C while starting: Start has stopped what it started.
@@ -238,7 +238,7 @@ func ensureDatabase(ctx context.Context, dsn string) (*createdDatabase, error) {
 	return db, nil
 }
 
-func printWelcome(st *stack.Stack, sc stack.Config, scale string, app *webApp) {
+func printWelcome(st *localstack.Stack, sc localstack.Config, scale string, app *webApp) {
 	telegram, cryptoPay, panel := mode(sc)
 	fmt.Printf(`
 vpnbot is running: gateway %s, NATS %s.
@@ -246,9 +246,9 @@ Telegram: %s. Crypto Pay: %s. VPN panel: %s.
 Ops endpoints (/livez /readyz /metrics): gateway %s, bot-handler %s, sender %s,
 activation %s, payment-watcher %s, reminders %s, trial-notifier %s, expiry-cleanup %s.
 `, st.GatewayURL, st.NATSURL, telegram, cryptoPay, panel,
-		st.OpsURL(stack.Gateway, 0), st.OpsURL(stack.BotHandler, 0), st.OpsURL(stack.Sender, 0),
-		st.OpsURL(stack.Activation, 0), st.OpsURL(stack.PaymentWatcher, 0),
-		st.OpsURL(stack.Reminders, 0), st.OpsURL(stack.TrialNotifier, 0), st.OpsURL(stack.ExpiryCleanup, 0))
+		st.OpsURL(localstack.Gateway, 0), st.OpsURL(localstack.BotHandler, 0), st.OpsURL(localstack.Sender, 0),
+		st.OpsURL(localstack.Activation, 0), st.OpsURL(localstack.PaymentWatcher, 0),
+		st.OpsURL(localstack.Reminders, 0), st.OpsURL(localstack.TrialNotifier, 0), st.OpsURL(localstack.ExpiryCleanup, 0))
 	if app != nil {
 		fmt.Printf(`
 Open %s to chat with the bot as a Telegram user (any user id), and

@@ -22,10 +22,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 const (
@@ -603,7 +603,7 @@ func countUsers(t *testing.T, dsn string, id int64) int {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	addr, err := stack.FreeAddr()
+	addr, err := localstack.FreeAddr()
 	require.NoError(t, err)
 	return addr
 }

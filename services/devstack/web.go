@@ -10,8 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
-	"github.com/vpnbot/vpnbot/pkg/stack"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 )
 
 // webShutdown bounds the wait for the web app's requests in flight (a
@@ -22,18 +22,18 @@ const webShutdown = 12 * time.Second
 // the switches. A nil *webApp (real Telegram) serves nothing.
 type webApp struct {
 	URL  string
-	app  *web.Server
+	app  *console.Server
 	srv  *http.Server
 	done chan error // Serve's result
 }
 
 // serveWeb serves the web app on addr. It needs the sandbox Telegram: with
 // real Telegram it returns nil.
-func serveWeb(log zerolog.Logger, st *stack.Stack, addr string) (*webApp, error) {
+func serveWeb(log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, error) {
 	if st.Sandbox == nil {
 		return nil, nil
 	}
-	cfg := web.Config{Telegram: st.Sandbox, Control: st, SandboxAPI: st.Sandbox.Handler(), Log: log}
+	cfg := console.Config{Telegram: st.Sandbox, Control: st, SandboxAPI: st.Sandbox.Handler(), Log: log}
 	// A sandbox not running must stay a nil interface, or its switch would
 	// call a nil server.
 	if st.CryptoPay != nil {
@@ -42,7 +42,7 @@ func serveWeb(log zerolog.Logger, st *stack.Stack, addr string) (*webApp, error)
 	if st.Outline != nil {
 		cfg.Panel = st.Outline
 	}
-	app, err := web.New(cfg)
+	app, err := console.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,7 @@
 // (CRYPTOPAY_ADDR) and a Remnawave VPN panel (REMNAWAVE_ADDR). The services
 // reach them through TELEGRAM_API_URL, CRYPTOPAY_API_URL and REMNAWAVE_URL
 // (deploy/compose/sandbox.env). `make run` starts the same fakes in-process
-// (pkg/stack) instead.
+// (pkg/localstack) instead.
 package main
 
 import (

@@ -21,8 +21,8 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/procs"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 type options struct {
@@ -92,7 +92,7 @@ func run(ctx context.Context, o options) error {
 
 	bin := filepath.Join(dir, "bin")
 	fmt.Println("building the services…")
-	if err := procs.Build(ctx, root, bin, stack.Binaries()...); err != nil {
+	if err := procs.Build(ctx, root, bin, localstack.Binaries()...); err != nil {
 		return err
 	}
 	if err := procs.BuildPackage(ctx, filepath.Join(root, "e2e", "cmd", "ceiling"), filepath.Join(bin, "ceiling")); err != nil {
@@ -125,7 +125,7 @@ func benchGateway(ctx context.Context, o options, dir, bin string, logs io.Write
 
 	var ceilAddr, gwAddr, gwOps string
 	for _, a := range []*string{&ceilAddr, &gwAddr, &gwOps} {
-		if *a, err = stack.FreeAddr(); err != nil {
+		if *a, err = localstack.FreeAddr(); err != nil {
 			return err
 		}
 	}

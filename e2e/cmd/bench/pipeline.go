@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/vpnbot/vpnbot/pkg/stack"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 )
 
 var nopLog = zerolog.Nop()
@@ -26,7 +26,7 @@ func benchPipeline(ctx context.Context, o options, dir, bin string, logs io.Writ
 	if err != nil {
 		return err
 	}
-	st, err := stack.Start(ctx, stack.Config{
+	st, err := localstack.Start(ctx, localstack.Config{
 		Dir:         filepath.Join(dir, "stack"),
 		BinDir:      bin,
 		Prebuilt:    true,

@@ -1,4 +1,4 @@
-package web_test
+package console_test
 
 import (
 	"encoding/json"
@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
 )
 
 // message is a chat message as the page reads it.
@@ -58,7 +58,7 @@ type update struct {
 
 func TestChatShowsBothSidesButtonsPhotosAndEditsInPlace(t *testing.T) {
 	t.Parallel()
-	e := start(t, web.Config{})
+	e := start(t, console.Config{})
 	const user = 5
 
 	status, body := e.do(http.MethodPut, "/api/chats/5/user", `{"first_name":"Ann"}`)
@@ -130,7 +130,7 @@ func TestChatShowsBothSidesButtonsPhotosAndEditsInPlace(t *testing.T) {
 
 func TestStarsInvoiceIsPaidThroughTheChat(t *testing.T) {
 	t.Parallel()
-	e := start(t, web.Config{})
+	e := start(t, console.Config{})
 	const user = 8
 	e.tg.SendText(user, "/buy")
 	invoice := decode[struct {
@@ -175,7 +175,7 @@ func TestStarsInvoiceIsPaidThroughTheChat(t *testing.T) {
 func TestPagesAndTheSandboxAPIAreServed(t *testing.T) {
 	t.Parallel()
 	var sandboxCalls atomic.Int32
-	e := start(t, web.Config{SandboxAPI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := start(t, console.Config{SandboxAPI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sandboxCalls.Add(1)
 		w.WriteHeader(http.StatusTeapot)
 	})})

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // Events the web app logs when a person breaks something on purpose.
@@ -42,7 +42,7 @@ type Status struct {
 // ServiceStatus is one service process: its checks and what its /metrics
 // says.
 type ServiceStatus struct {
-	stack.ServiceID
+	localstack.ServiceID
 	Running bool `json:"running"`
 	// Starting is set while a start asked for on this page waits for the
 	// service to be ready.
@@ -66,7 +66,7 @@ type Check struct {
 
 // probeService fills in one service's checks and metrics; a service not
 // running is not asked.
-func (s *Server) probeService(ctx context.Context, c Control, id stack.ServiceID) ServiceStatus {
+func (s *Server) probeService(ctx context.Context, c Control, id localstack.ServiceID) ServiceStatus {
 	st := ServiceStatus{
 		ServiceID: id,
 		Running:   c.Running(id.Name, id.Replica),
@@ -122,16 +122,16 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 // service finds a service of the Control by its label.
-func (s *Server) service(label string) (stack.ServiceID, error) {
+func (s *Server) service(label string) (localstack.ServiceID, error) {
 	if s.cfg.Control == nil {
-		return stack.ServiceID{}, errors.New("this sandbox controls no services")
+		return localstack.ServiceID{}, errors.New("this sandbox controls no services")
 	}
 	for _, id := range s.cfg.Control.Services() {
 		if id.Label == label {
 			return id, nil
 		}
 	}
-	return stack.ServiceID{}, fmt.Errorf("no service %q", label)
+	return localstack.ServiceID{}, fmt.Errorf("no service %q", label)
 }
 
 // killService kills a service with SIGKILL, as a crash would.

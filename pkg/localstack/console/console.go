@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"context"
@@ -17,10 +17,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // Telegram is what the chat and the Telegram switch need of the sandbox
@@ -43,9 +43,9 @@ type Faults[F any] interface {
 }
 
 // Control is what the status page and the kill switches need of the running
-// system; *stack.Stack satisfies it.
+// system; *localstack.Stack satisfies it.
 type Control interface {
-	Services() []stack.ServiceID
+	Services() []localstack.ServiceID
 	Kill(service string, replica int) error
 	Start(service string, replica int) error
 	Running(service string, replica int) bool
@@ -97,14 +97,14 @@ type Server struct {
 // New returns the web app for cfg.
 func New(cfg Config) (*Server, error) {
 	if cfg.Telegram == nil {
-		return nil, errors.New("web: Config.Telegram is required")
+		return nil, errors.New("console: Config.Telegram is required")
 	}
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = defaultProbeTimeout
 	}
 	s := &Server{
 		cfg:         cfg,
-		log:         cfg.Log.With().Str("component", "sandbox-web").Logger(),
+		log:         cfg.Log.With().Str("component", "console").Logger(),
 		http:        &http.Client{Timeout: cfg.ProbeTimeout, Transport: &http.Transport{}},
 		switches:    newSwitchboard(cfg),
 		starting:    map[string]bool{},
@@ -112,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	pages, err := fs.Sub(static, "static")
 	if err != nil {
-		return nil, fmt.Errorf("web: the embedded pages: %w", err)
+		return nil, fmt.Errorf("console: the embedded pages: %w", err)
 	}
 	s.mux = http.NewServeMux()
 	s.routeChat(s.mux)

@@ -1,4 +1,4 @@
-// Package stack runs the whole system on one machine: an embedded NATS
+// Package localstack runs the whole system on one machine: an embedded NATS
 // JetStream server, the fake Telegram Bot API of pkg/sandbox/telegram, the
 // fake Crypto Pay of pkg/sandbox/cryptopay and the fake Outline panel of
 // pkg/sandbox/outline (all three in-process), and every service as its own
@@ -19,4 +19,4 @@
 // service's /metrics for the assertions and the benchmark's table.
 //
 // Nothing here depends on package testing, so a plain main can use it.
-package stack
+package localstack

@@ -1,4 +1,4 @@
-package web_test
+package console_test
 
 import (
 	"errors"
@@ -12,10 +12,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
-	"github.com/vpnbot/vpnbot/pkg/stack"
 )
 
 // faults records what a switch injects into a sandbox.
@@ -48,66 +48,66 @@ func TestSwitchesInjectFaultsAndTurningOneOffKeepsTheOther(t *testing.T) {
 	t.Parallel()
 	panel := &faults[sandboxoutline.Fault]{}
 	cp := &faults[sandboxcp.Fault]{}
-	e := start(t, web.Config{Panel: panel, CryptoPay: cp})
+	e := start(t, console.Config{Panel: panel, CryptoPay: cp})
 
 	status, body := e.do(http.MethodGet, "/api/switches", "")
 	require.Equal(t, http.StatusOK, status)
 	var names []string
-	for _, sw := range decode[[]web.Switch](t, body) {
+	for _, sw := range decode[[]console.Switch](t, body) {
 		require.False(t, sw.On)
 		require.NotEmpty(t, sw.Description)
 		names = append(names, sw.Name)
 	}
-	require.Equal(t, []string{web.SwitchPanelSlow, web.SwitchPanelFailing, web.SwitchTelegram429, web.SwitchCryptoPayDown}, names)
+	require.Equal(t, []string{console.SwitchPanelSlow, console.SwitchPanelFailing, console.SwitchTelegram429, console.SwitchCryptoPayDown}, names)
 
-	set := func(name string, on bool) []web.Switch {
+	set := func(name string, on bool) []console.Switch {
 		t.Helper()
 		status, body := e.do(http.MethodPost, "/api/switches/"+name, fmt.Sprintf(`{"on":%t}`, on))
 		require.Equal(t, http.StatusOK, status, string(body))
-		return decode[[]web.Switch](t, body)
+		return decode[[]console.Switch](t, body)
 	}
 
-	list := set(web.SwitchPanelSlow, true)
+	list := set(console.SwitchPanelSlow, true)
 	require.True(t, list[0].On)
 	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second}}, panel.now())
-	set(web.SwitchPanelFailing, true)
+	set(console.SwitchPanelFailing, true)
 	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second, Status: http.StatusInternalServerError}}, panel.now(),
 		"both panel switches make one fault: only the first matching fault plays")
-	set(web.SwitchPanelSlow, false)
+	set(console.SwitchPanelSlow, false)
 	require.Equal(t, []sandboxoutline.Fault{{Status: http.StatusInternalServerError}}, panel.now())
-	set(web.SwitchPanelFailing, false)
+	set(console.SwitchPanelFailing, false)
 	require.Empty(t, panel.now())
 
-	set(web.SwitchCryptoPayDown, true)
+	set(console.SwitchCryptoPayDown, true)
 	require.Equal(t, []sandboxcp.Fault{{Status: http.StatusServiceUnavailable}}, cp.now())
-	set(web.SwitchCryptoPayDown, false)
+	set(console.SwitchCryptoPayDown, false)
 	require.Empty(t, cp.now())
 	require.Empty(t, panel.now(), "a switch touches its own sandbox only")
 
 	// Telegram 429s, seen by the bot on the real sandbox: sending fails,
 	// other methods do not; turned off, sending works again.
-	set(web.SwitchTelegram429, true)
+	set(console.SwitchTelegram429, true)
 	require.Equal(t, http.StatusTooManyRequests, e.botStatus("sendMessage", map[string]any{"chat_id": 3, "text": "x"}))
 	require.Equal(t, http.StatusTooManyRequests, e.botStatus("sendPhoto", map[string]any{"chat_id": 3, "photo": "http://x/y.png"}))
 	require.Equal(t, http.StatusTooManyRequests, e.botStatus("sendMessage", map[string]any{"chat_id": 3, "text": "x"}), "until turned off")
 	require.Equal(t, http.StatusOK, e.botStatus("getMe", nil))
-	set(web.SwitchTelegram429, false)
+	set(console.SwitchTelegram429, false)
 	require.Equal(t, http.StatusOK, e.botStatus("sendMessage", map[string]any{"chat_id": 3, "text": "x"}))
 
 	status, _ = e.do(http.MethodPost, "/api/switches/nothing", `{"on":true}`)
 	require.Equal(t, http.StatusNotFound, status)
-	status, _ = e.do(http.MethodPost, "/api/switches/"+web.SwitchPanelSlow, `{}`)
+	status, _ = e.do(http.MethodPost, "/api/switches/"+console.SwitchPanelSlow, `{}`)
 	require.Equal(t, http.StatusBadRequest, status, `"on" is required`)
 }
 
 func TestSwitchesOfAbsentSandboxesAreLeftOut(t *testing.T) {
 	t.Parallel()
-	e := start(t, web.Config{})
+	e := start(t, console.Config{})
 	_, body := e.do(http.MethodGet, "/api/switches", "")
-	list := decode[[]web.Switch](t, body)
+	list := decode[[]console.Switch](t, body)
 	require.Len(t, list, 1)
-	require.Equal(t, web.SwitchTelegram429, list[0].Name)
-	status, _ := e.do(http.MethodPost, "/api/switches/"+web.SwitchPanelSlow, `{"on":true}`)
+	require.Equal(t, console.SwitchTelegram429, list[0].Name)
+	status, _ := e.do(http.MethodPost, "/api/switches/"+console.SwitchPanelSlow, `{"on":true}`)
 	require.Equal(t, http.StatusNotFound, status)
 }
 
@@ -115,7 +115,7 @@ func TestSwitchesOfAbsentSandboxesAreLeftOut(t *testing.T) {
 // test's own.
 type control struct {
 	mu       sync.Mutex
-	services []stack.ServiceID
+	services []localstack.ServiceID
 	running  map[string]bool
 	ops      map[string]string
 	startErr error
@@ -125,14 +125,14 @@ type control struct {
 	starts  []string
 }
 
-func (c *control) Services() []stack.ServiceID {
+func (c *control) Services() []localstack.ServiceID {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]stack.ServiceID(nil), c.services...)
+	return append([]localstack.ServiceID(nil), c.services...)
 }
 
 func (c *control) label(service string, replica int) string {
-	if service == stack.BotHandler {
+	if service == localstack.BotHandler {
 		return fmt.Sprintf("%s-%d", service, replica)
 	}
 	return service
@@ -241,29 +241,29 @@ go_goroutines 31
 func TestStatusReadsEachServicesOwnEndpoints(t *testing.T) {
 	t.Parallel()
 	c := &control{
-		services: []stack.ServiceID{
-			{Name: stack.Activation, Label: stack.Activation},
-			{Name: stack.BotHandler, Replica: 0, Label: "bot-handler-0"},
-			{Name: stack.Sender, Label: stack.Sender},
+		services: []localstack.ServiceID{
+			{Name: localstack.Activation, Label: localstack.Activation},
+			{Name: localstack.BotHandler, Replica: 0, Label: "bot-handler-0"},
+			{Name: localstack.Sender, Label: localstack.Sender},
 		},
-		running: map[string]bool{stack.Activation: true, "bot-handler-0": true},
+		running: map[string]bool{localstack.Activation: true, "bot-handler-0": true},
 		ops: map[string]string{
-			stack.Activation: opsServer(t, nil, workerMetrics(time.Now().Add(-30*time.Second))),
-			"bot-handler-0":  opsServer(t, errors.New("nats: connection closed"), "# nothing yet\n"),
-			stack.Sender:     "http://127.0.0.1:1",
+			localstack.Activation: opsServer(t, nil, workerMetrics(time.Now().Add(-30*time.Second))),
+			"bot-handler-0":       opsServer(t, errors.New("nats: connection closed"), "# nothing yet\n"),
+			localstack.Sender:     "http://127.0.0.1:1",
 		},
 	}
-	e := start(t, web.Config{Control: c})
+	e := start(t, console.Config{Control: c})
 	e.tg.SendText(1, "/start") // one update waiting, as the status shows
 
 	status, body := e.do(http.MethodGet, "/api/status", "")
 	require.Equal(t, http.StatusOK, status, string(body))
-	st := decode[web.Status](t, body)
+	st := decode[console.Status](t, body)
 	require.Len(t, st.Services, 3)
 	require.Equal(t, 1, st.Telegram.Pending)
 
 	act := st.Services[0]
-	require.Equal(t, stack.Activation, act.Label)
+	require.Equal(t, localstack.Activation, act.Label)
 	require.True(t, act.Running)
 	require.True(t, act.Live.OK)
 	require.True(t, act.Ready.OK)
@@ -307,13 +307,13 @@ func TestStatusReadsEachServicesOwnEndpoints(t *testing.T) {
 func TestStatusSaysWhyMetricsCannotBeRead(t *testing.T) {
 	t.Parallel()
 	c := &control{
-		services: []stack.ServiceID{{Name: stack.Gateway, Label: stack.Gateway}},
-		running:  map[string]bool{stack.Gateway: true},
-		ops:      map[string]string{stack.Gateway: opsServer(t, nil, "vpnbot_broken{ 1\n")},
+		services: []localstack.ServiceID{{Name: localstack.Gateway, Label: localstack.Gateway}},
+		running:  map[string]bool{localstack.Gateway: true},
+		ops:      map[string]string{localstack.Gateway: opsServer(t, nil, "vpnbot_broken{ 1\n")},
 	}
-	e := start(t, web.Config{Control: c})
+	e := start(t, console.Config{Control: c})
 	_, body := e.do(http.MethodGet, "/api/status", "")
-	st := decode[web.Status](t, body)
+	st := decode[console.Status](t, body)
 	require.True(t, strings.HasPrefix(st.Services[0].MetricsError, "parsing /metrics"), st.Services[0].MetricsError)
 	require.True(t, st.Services[0].Ready.OK)
 }
@@ -321,12 +321,12 @@ func TestStatusSaysWhyMetricsCannotBeRead(t *testing.T) {
 func TestKillAndStartAService(t *testing.T) {
 	t.Parallel()
 	c := &control{
-		services: []stack.ServiceID{{Name: stack.BotHandler, Replica: 0, Label: "bot-handler-0"}},
+		services: []localstack.ServiceID{{Name: localstack.BotHandler, Replica: 0, Label: "bot-handler-0"}},
 		running:  map[string]bool{"bot-handler-0": true},
 		ops:      map[string]string{"bot-handler-0": opsServer(t, nil, "")},
 		release:  make(chan struct{}),
 	}
-	e := start(t, web.Config{Control: c})
+	e := start(t, console.Config{Control: c})
 
 	status, body := e.do(http.MethodPost, "/api/services/bot-handler-0/kill", "")
 	require.Equal(t, http.StatusNoContent, status, string(body))
@@ -343,13 +343,13 @@ func TestKillAndStartAService(t *testing.T) {
 	status, _ = e.do(http.MethodPost, "/api/services/bot-handler-0/start", "")
 	require.Equal(t, http.StatusConflict, status, "already starting")
 	_, body = e.do(http.MethodGet, "/api/status", "")
-	st := decode[web.Status](t, body)
+	st := decode[console.Status](t, body)
 	require.True(t, st.Services[0].Starting)
 	require.False(t, st.Services[0].Running)
 	close(c.release)
 	require.Eventually(t, func() bool {
 		_, body := e.do(http.MethodGet, "/api/status", "")
-		st := decode[web.Status](t, body)
+		st := decode[console.Status](t, body)
 		return st.Services[0].Running && !st.Services[0].Starting && st.Services[0].Ready.OK
 	}, 10*time.Second, 20*time.Millisecond)
 
@@ -362,16 +362,16 @@ func TestKillAndStartAService(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status)
 	require.Eventually(t, func() bool {
 		_, body := e.do(http.MethodGet, "/api/status", "")
-		return decode[web.Status](t, body).Services[0].StartError == "bot-handler-0 exited before it was ready"
+		return decode[console.Status](t, body).Services[0].StartError == "bot-handler-0 exited before it was ready"
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, []string{"bot-handler-0", "bot-handler-0"}, c.starts)
 }
 
 func TestWithoutControlThereAreNoServices(t *testing.T) {
 	t.Parallel()
-	e := start(t, web.Config{})
+	e := start(t, console.Config{})
 	_, body := e.do(http.MethodGet, "/api/status", "")
-	require.Empty(t, decode[web.Status](t, body).Services)
+	require.Empty(t, decode[console.Status](t, body).Services)
 	status, _ := e.do(http.MethodPost, "/api/services/gateway/kill", "")
 	require.Equal(t, http.StatusNotFound, status)
 }
@@ -379,11 +379,11 @@ func TestWithoutControlThereAreNoServices(t *testing.T) {
 func TestChangesFromAnotherSiteAreRefused(t *testing.T) {
 	t.Parallel()
 	c := &control{
-		services: []stack.ServiceID{{Name: stack.Gateway, Label: stack.Gateway}},
-		running:  map[string]bool{stack.Gateway: true},
-		ops:      map[string]string{stack.Gateway: opsServer(t, nil, "")},
+		services: []localstack.ServiceID{{Name: localstack.Gateway, Label: localstack.Gateway}},
+		running:  map[string]bool{localstack.Gateway: true},
+		ops:      map[string]string{localstack.Gateway: opsServer(t, nil, "")},
 	}
-	e := start(t, web.Config{Control: c})
+	e := start(t, console.Config{Control: c})
 	// A form on another site posts without a JSON content type, which needs
 	// no CORS preflight: refused, and the service lives on.
 	for _, ct := range []string{"", "application/x-www-form-urlencoded", "text/plain"} {
@@ -397,7 +397,7 @@ func TestChangesFromAnotherSiteAreRefused(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode, "content type %q", ct)
 	}
-	require.True(t, c.Running(stack.Gateway, 0))
+	require.True(t, c.Running(localstack.Gateway, 0))
 	require.Empty(t, c.kills)
 	status, _ := e.do(http.MethodPost, "/api/services/gateway/kill", "")
 	require.Equal(t, http.StatusNoContent, status, "the page's own calls are JSON")

@@ -1,4 +1,4 @@
-package web_test
+package console_test
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/web"
 )
 
 func TestMain(m *testing.M) {
@@ -35,18 +35,18 @@ type env struct {
 	t      *testing.T
 	tg     *sandboxtg.Server
 	botAPI string // the sandbox's base URL
-	app    *web.Server
+	app    *console.Server
 	url    string // the web app's base URL
 	client *http.Client
 }
 
 // start serves the web app for cfg; cfg.Telegram is the sandbox it makes.
-func start(t *testing.T, cfg web.Config) *env {
+func start(t *testing.T, cfg console.Config) *env {
 	t.Helper()
 	tg := sandboxtg.New(sandboxtg.Config{Token: token, GlobalRate: -1, ChatRate: -1, PreCheckoutTimeout: 5 * time.Second})
 	botAPI := httptest.NewServer(tg.Handler())
 	cfg.Telegram = tg
-	app, err := web.New(cfg)
+	app, err := console.New(cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(app.Handler())
 	tr := &http.Transport{}

@@ -1,4 +1,6 @@
-// Package web is the sandbox web app of `make run`: a Telegram-like chat
+// Package console is the web app `make run` serves beside the local stack
+// (pkg/localstack): a person's window onto the running system, not a fake of
+// an outside one (those are pkg/sandbox/...). It offers a Telegram-like chat
 // with the bot through the sandbox Telegram, a status page of every
 // service's health and metrics, and switches that break things on purpose
 // (a slow or failing VPN panel, Telegram 429s, Crypto Pay down, a killed
@@ -19,4 +21,4 @@
 // It reaches the system through small interfaces (Telegram, Faults,
 // Control) that the sandboxes and *stack.Stack satisfy, so its handlers are
 // tested with httptest alone.
-package web
+package console
