@@ -86,11 +86,23 @@ func Load[T any](cfg T) (T, error) {
 // `secret:"dsn"` keep everything but the password.
 func Fields(cfg any) map[string]any {
 	out := map[string]any{}
-	collect(reflect.ValueOf(cfg), out)
+	walk(reflect.ValueOf(cfg), func(name string, f reflect.StructField, v reflect.Value) {
+		switch f.Tag.Get("secret") {
+		case "true":
+			out[name] = Mask(v.String())
+		case "dsn":
+			out[name] = RedactURL(v.String())
+		default:
+			out[name] = v.Interface()
+		}
+	})
 	return out
 }
 
-func collect(v reflect.Value, out map[string]any) {
+// walk calls fn with each env-tagged field of the struct v (or *v) and its
+// environment name, descending into untagged struct fields, embedded or not,
+// as Load reads them.
+func walk(v reflect.Value, fn func(name string, f reflect.StructField, v reflect.Value)) {
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
@@ -105,18 +117,11 @@ func collect(v reflect.Value, out map[string]any) {
 		}
 		name, ok := f.Tag.Lookup("env")
 		if !ok {
-			collect(fv, out)
+			walk(fv, fn)
 			continue
 		}
 		name, _, _ = strings.Cut(name, ",")
-		switch f.Tag.Get("secret") {
-		case "true":
-			out[name] = Mask(fv.String())
-		case "dsn":
-			out[name] = RedactURL(fv.String())
-		default:
-			out[name] = fv.Interface()
-		}
+		fn(name, f, fv)
 	}
 }
 
