@@ -1,22 +1,36 @@
-// Package localstack runs the whole system on one machine: an embedded NATS
-// JetStream server, the fake Telegram Bot API of pkg/sandbox/telegram, the
-// fake Crypto Pay of pkg/sandbox/cryptopay and the fake Outline panel of
-// pkg/sandbox/outline (all three in-process), and every service as its own
-// child process (pkg/procs), wired to each other through their environment.
-// `make run`, the end-to-end tests and the load benchmark all start the
-// system this way, so they exercise the same binaries, configuration and
+// Package localstack runs the whole system on one machine, each service as
+// its own child process: the real binaries, wired to an embedded NATS
+// JetStream and to the fakes of the outside systems. It is not a fake itself
+// — those are pkg/sandbox/... (Telegram, Crypto Pay, the VPN panels), which
+// it starts in-process — nor a program: `make run` is services/devstack,
+// which drives a Stack and serves its console (localstack/console), and
+// services/sandbox-server serves the same fakes as a process of their own
+// for docker compose. The end-to-end tests and the load benchmark start the
+// system this way too, so they exercise the same binaries, configuration and
 // start-up order as a deployment.
+//
+// One table (services.go) says what the system is: each service's binary,
+// where its ops endpoint goes, whether it has replicas or is a worker, and
+// the settings it needs from the Stack. The settings that a shared typed
+// struct already names (config.Base, config.DB, worker.Env, vpn.PanelEnv)
+// are rendered from it with config.Environ, so no name is copied; those that
+// belong to one service's own configuration are written in its row only.
+// The bookkeeping (process.go) is the same for every service: one list of
+// processes by name and replica, one way to start one and wait until it is
+// ready.
 //
 // Start brings the system up in the order a deployment would: the broker and
 // the sandboxes first, then the migrate job to completion, then the gateway
-// (which registers its webhook with the sandbox, as with Telegram), then the
-// bot-handler replicas. It returns only once every service reports ready, so
-// whatever a caller does next meets a working system.
+// (which registers its webhook with the sandbox, as with Telegram, and is
+// waited for until it has), then the bot-handler replicas, the sender and,
+// with Config.Workers, the workers. It returns only once every service
+// reports ready, so whatever a caller does next meets a working system.
 //
 // The Stack's methods are the failures the tests need: the broker stopped and
-// started again on the same port and store, a bot-handler replica killed as
-// by a crash, stopped gracefully, or started again. Metrics scrapes a
-// service's /metrics for the assertions and the benchmark's table.
+// started again on the same port and store (nats.go), any service killed as
+// by a crash, stopped gracefully, or started again as it was, and a
+// bot-handler replica added. Metrics (probe.go) scrapes a service's /metrics
+// for the assertions and the benchmark's table.
 //
 // Nothing here depends on package testing, so a plain main can use it.
 package localstack

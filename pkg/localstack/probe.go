@@ -1,17 +1,91 @@
 package localstack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/vpnbot/vpnbot/pkg/procs"
 )
+
+// waitReady polls the service's /readyz until it answers 200, the process
+// exits, or readyTimeout passes.
+func (s *Stack) waitReady(ctx context.Context, label, opsAddr string, p *procs.Proc) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	url := "http://" + opsAddr + "/readyz"
+	last := "no answer yet"
+	for {
+		status, body, err := Probe(ctx, s.http, url)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case status == http.StatusOK:
+			return nil
+		default:
+			last = fmt.Sprintf("%d %s", status, bytes.TrimSpace(body))
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("%s exited before it was ready: %v", label, p.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready (%s): %w", label, last, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// waitWebhook waits until the sandbox delivers to the gateway, which the
+// gateway asks for at start (setWebhook), as it would ask Telegram: until
+// then an update a test sends would wait in the sandbox. With a real Bot API
+// it returns at once: whether Telegram reaches Config.WebhookPublicURL is
+// beyond this machine.
+func (s *Stack) waitWebhook(ctx context.Context) error {
+	if s.Sandbox == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		url, err := webhookURL(ctx, s.http, s.Sandbox.URL(), s.cfg.Token)
+		if err == nil && url == s.WebhookURL {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the gateway did not register its webhook %s with the sandbox (have %q, %v): %w",
+				s.WebhookURL, url, err, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// Probe GETs url, an ops endpoint such as OpsURL + "/readyz", with c and
+// returns its status and body (at most 4 MiB): how the Stack waits for a
+// service and how its console shows one.
+func Probe(ctx context.Context, c *http.Client, url string) (status int, body []byte, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return resp.StatusCode, body, err
+}
 
 // webhookURL asks the Bot API at apiURL which webhook it delivers to, as the
 // gateway itself would (getWebhookInfo).

@@ -1,7 +1,6 @@
 package localstack
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,34 +11,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
 
-	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
-)
-
-// Names of the services a Stack runs, as built from services/<name> and as
-// OpsURL and Metrics take them.
-const (
-	Gateway    = "gateway"
-	BotHandler = "bot-handler"
-	Sender     = "sender"
-	Activation = "activation"
-	// PaymentWatcher is the payment-watcher worker.
-	PaymentWatcher = "payment-watcher"
-	Reminders      = "reminders"
-	TrialNotifier  = "trial-notifier"
-	ExpiryCleanup  = "expiry-cleanup"
-	Migrate        = "migrate"
 )
 
 // Defaults of Config.
@@ -66,12 +47,6 @@ const (
 	// probeTimeout bounds one HTTP probe of a service or the sandbox.
 	probeTimeout = 2 * time.Second
 )
-
-// Binaries lists the services a Stack runs, for procs.Build when a caller
-// builds them once for several stacks (Config.Prebuilt).
-func Binaries() []string {
-	return []string{Migrate, Gateway, BotHandler, Sender, Activation, PaymentWatcher, Reminders, TrialNotifier, ExpiryCleanup}
-}
 
 // Config describes the system to start. Zero values take the defaults in the
 // field comments.
@@ -149,8 +124,9 @@ type Config struct {
 	// sandbox Outline and Outline is nil.
 	PanelEnv []string
 	// OpsPort, when set, is the first of a block of ports for the services'
-	// ops endpoints, at the offsets of opsOffset, so that they stay the same
-	// across runs; 0 takes a free port for each.
+	// ops endpoints, each at its service's offset in the table of
+	// services.go, so that they stay the same across runs; 0 takes a free
+	// port for each.
 	OpsPort int
 	// Env is added to every service's environment, after the Stack's own
 	// settings, so it may override them (e.g. "HANDLER_TIMEOUT=2s").
@@ -164,10 +140,10 @@ type Config struct {
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Dir == "" {
-		return c, errors.New("stack: Config.Dir is required")
+		return c, errors.New("localstack: Config.Dir is required")
 	}
 	if c.DatabaseURL == "" {
-		return c, errors.New("stack: Config.DatabaseURL is required")
+		return c, errors.New("localstack: Config.DatabaseURL is required")
 	}
 	if c.BinDir == "" {
 		c.BinDir = filepath.Join(c.Dir, "bin")
@@ -203,7 +179,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WebhookSecret == "" {
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
-			return c, fmt.Errorf("stack: generating the webhook secret: %w", err)
+			return c, fmt.Errorf("localstack: generating the webhook secret: %w", err)
 		}
 		c.WebhookSecret = hex.EncodeToString(b) // within Telegram's alphabet
 	}
@@ -220,8 +196,10 @@ type Stack struct {
 	// and it records what the bot sent. Nil with Config.TelegramAPIURL.
 	Sandbox *sandboxtg.Server
 	// CryptoPay is the fake Crypto Pay the bot-handler makes invoices with
-	// (CRYPTOPAY_API_URL); tests pay them with MarkPaid. It sends no
-	// webhook until SetWebhook. Nil with Config.CryptoPayAPIURL.
+	// (CRYPTOPAY_API_URL); tests pay them with MarkPaid. With
+	// Config.Workers it reports paid invoices to the gateway's webhook;
+	// without, it sends none until SetWebhook. Nil with
+	// Config.CryptoPayAPIURL.
 	CryptoPay *sandboxcp.Server
 	// Outline is the fake Outline panel (APIURL, CertSHA256) for whoever
 	// activates VPN access. Nil with Config.PanelEnv.
@@ -244,23 +222,12 @@ type Stack struct {
 	natsPort int
 	http     *http.Client
 
-	mu       sync.Mutex
-	closed   bool
-	nats     *server.Server // nil while stopped
-	gateway  *service
-	sender   *service
-	workers  []*service
-	handlers []*service
-}
-
-// service is one long-running service process and what it takes to start it
-// again the same way.
-type service struct {
-	name    string // binary
-	label   string // output prefix, e.g. bot-handler-1
-	opsAddr string
-	env     []string
-	proc    *procs.Proc // nil while not running
+	mu     sync.Mutex
+	closed bool
+	nats   *server.Server // nil while stopped
+	// procs lists every long-running service process by service name,
+	// replicas in order, running or not.
+	procs map[string][]*process
 }
 
 // Start starts the system and returns once every service is ready; see the
@@ -273,11 +240,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s := &Stack{
 		cfg:           cfg,
-		log:           cfg.Log.With().Str("component", "stack").Logger(),
+		log:           cfg.Log.With().Str("component", "localstack").Logger(),
 		natsDir:       filepath.Join(cfg.Dir, "nats"),
 		http:          &http.Client{Timeout: probeTimeout, Transport: &http.Transport{}},
+		GatewayURL:    "http://" + dialable(cfg.GatewayAddr),
 		WebhookSecret: cfg.WebhookSecret,
+		procs:         map[string][]*process{},
 	}
+	s.WebhookURL = s.GatewayURL + "/telegram/webhook"
 	defer func() {
 		if err != nil {
 			if cerr := s.Close(); cerr != nil {
@@ -286,73 +256,22 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}()
 
-	port := cfg.NATSPort
-	if port == 0 {
-		port = -1 // natsembed's "any free port"
+	if err := s.startNATS(); err != nil {
+		return nil, err
 	}
-	srv, err := natsembed.Start(natsembed.Options{Port: port, StoreDir: s.natsDir})
-	if err != nil {
-		return nil, fmt.Errorf("starting NATS: %w", err)
-	}
-	s.nats = srv
-	// StartNATS must come back on the same port so that clients reconnect.
-	s.natsPort = srv.Addr().(*net.TCPAddr).Port
-	s.NATSURL = srv.ClientURL()
-
 	if err := s.startSandboxes(); err != nil {
 		return nil, err
 	}
-
 	if !cfg.Prebuilt {
 		if err := s.build(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.migrate(ctx); err != nil {
-		return nil, err
-	}
-
-	s.GatewayURL = "http://" + dialable(cfg.GatewayAddr)
-	s.WebhookURL = s.GatewayURL + "/telegram/webhook"
-	gwOps, err := s.opsAddr(Gateway)
-	if err != nil {
-		return nil, err
-	}
-	s.gateway = &service{name: Gateway, label: Gateway, opsAddr: gwOps, env: s.env(append([]string{
-		"INSTANCE=" + Gateway,
-		"OPS_ADDR=" + gwOps,
-		"HTTP_ADDR=" + cfg.GatewayAddr,
-		"TELEGRAM_WEBHOOK_SECRET=" + cfg.WebhookSecret,
-		"CRYPTOPAY_TOKEN=" + cfg.CryptoPayToken,
-	}, s.receiveEnv()...)...)}
-	if err := s.run(ctx, s.gateway); err != nil {
-		return nil, err
-	}
-	if s.Sandbox != nil {
-		if err := s.waitWebhook(ctx); err != nil {
-			return nil, err
-		}
-	}
-
-	for i := range cfg.BotHandlers {
-		if err := s.startBotHandler(ctx, i); err != nil {
-			return nil, err
-		}
-	}
-	senderOps, err := s.opsAddr(Sender)
-	if err != nil {
-		return nil, err
-	}
-	s.sender = &service{name: Sender, label: Sender, opsAddr: senderOps, env: s.env(
-		"INSTANCE="+Sender,
-		"OPS_ADDR="+senderOps,
-	)}
-	if err := s.run(ctx, s.sender); err != nil {
-		return nil, err
-	}
-	if cfg.Workers {
-		if err := s.startWorkers(ctx); err != nil {
-			return nil, err
+	for i := range services {
+		if sp := &services[i]; !sp.worker || cfg.Workers {
+			if err := s.launch(ctx, sp); err != nil {
+				return nil, err
+			}
 		}
 	}
 	s.log.Info().Str("nats", s.NATSURL).Str("telegram", s.telegramURL()).Str("gateway", s.GatewayURL).
@@ -377,7 +296,15 @@ func (s *Stack) startSandboxes() error {
 		}
 	}
 	if cfg.CryptoPayAPIURL == "" {
-		s.CryptoPay = sandboxcp.New(sandboxcp.Config{Token: cfg.CryptoPayToken, Log: cfg.Log})
+		// With the workers, Crypto Pay reports paid invoices to the gateway,
+		// as in production (a real Crypto Pay app has its webhook URL set in
+		// @CryptoBot); without them a test plays the payment-watcher and
+		// wants no events it did not ask for.
+		var webhook string
+		if cfg.Workers {
+			webhook = s.GatewayURL + "/cryptopay/webhook"
+		}
+		s.CryptoPay = sandboxcp.New(sandboxcp.Config{Token: cfg.CryptoPayToken, WebhookURL: webhook, Log: cfg.Log})
 		if err := s.CryptoPay.Start(cfg.CryptoPayAddr); err != nil {
 			return err
 		}
@@ -411,105 +338,7 @@ func (s *Stack) cryptoPayURL() string {
 	return s.cfg.CryptoPayAPIURL
 }
 
-// receiveEnv is how the gateway receives updates: the sandbox delivers to its
-// own address; a real Bot API to WebhookPublicURL, or the gateway polls.
-func (s *Stack) receiveEnv() []string {
-	switch {
-	case s.Sandbox != nil:
-		return []string{"GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL=" + s.GatewayURL}
-	case s.cfg.WebhookPublicURL != "":
-		return []string{"GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL=" + s.cfg.WebhookPublicURL}
-	default:
-		return []string{"GATEWAY_MODE=poll", "WEBHOOK_PUBLIC_URL="}
-	}
-}
-
-// opsOffset places each service's ops endpoint in the block at
-// Config.OpsPort; bot-handler replica i takes opsOffset[BotHandler]+i.
-var opsOffset = map[string]int{
-	Gateway: 0, Sender: 1, Activation: 2, PaymentWatcher: 3, Reminders: 4, TrialNotifier: 5, ExpiryCleanup: 6,
-	BotHandler: 10,
-}
-
-// opsAddr is the ops address for the service labelled label (bot-handler-N
-// for a replica): in the block at Config.OpsPort, or a free port.
-func (s *Stack) opsAddr(label string) (string, error) {
-	if s.cfg.OpsPort == 0 {
-		return FreeAddr()
-	}
-	offset, ok := opsOffset[label]
-	if i, found := strings.CutPrefix(label, BotHandler+"-"); found {
-		n, err := strconv.Atoi(i)
-		if err != nil {
-			return "", fmt.Errorf("ops port of %s: %w", label, err)
-		}
-		offset, ok = opsOffset[BotHandler]+n, true
-	}
-	if !ok {
-		return "", fmt.Errorf("ops port of %s: unknown service", label)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.OpsPort+offset)), nil
-}
-
-// startWorkers starts the background workers, each its own process.
-func (s *Stack) startWorkers(ctx context.Context) error {
-	panel := s.cfg.PanelEnv
-	if s.Outline != nil {
-		panel = []string{
-			"VPN_PANEL=outline",
-			"OUTLINE_API_URL=" + s.Outline.APIURL(),
-			"OUTLINE_CERT_SHA256=" + s.Outline.CertSHA256(),
-		}
-	}
-	workers := []struct {
-		name string
-		env  []string
-	}{
-		{Activation, append([]string{"WORKER_INTERVAL=5s"}, panel...)},
-		{PaymentWatcher, []string{
-			"CRYPTOPAY_TOKEN=" + s.cfg.CryptoPayToken,
-			"CRYPTOPAY_API_URL=" + s.cryptoPayURL(),
-			"WORKER_INTERVAL=10s",
-		}},
-		{Reminders, []string{"WORKER_INTERVAL=30s"}},
-		{TrialNotifier, []string{"WORKER_INTERVAL=30s"}},
-		{ExpiryCleanup, append([]string{"WORKER_INTERVAL=30s"}, panel...)},
-	}
-	// Crypto Pay reports paid invoices to the gateway, as in production (a
-	// real Crypto Pay app has its webhook URL set in @CryptoBot).
-	if s.CryptoPay != nil {
-		s.CryptoPay.SetWebhook(s.GatewayURL + "/cryptopay/webhook")
-	}
-	for _, w := range workers {
-		ops, err := s.opsAddr(w.name)
-		if err != nil {
-			return err
-		}
-		svc := &service{name: w.name, label: w.name, opsAddr: ops,
-			env: s.env(append([]string{"INSTANCE=" + w.name, "OPS_ADDR=" + ops}, w.env...)...)}
-		s.mu.Lock()
-		s.workers = append(s.workers, svc)
-		s.mu.Unlock()
-		if err := s.run(ctx, svc); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// env is the environment every service gets, then the service's own
-// settings, then Config.Env (a later entry wins).
-func (s *Stack) env(own ...string) []string {
-	env := []string{
-		"NATS_URL=" + s.NATSURL,
-		"DATABASE_URL=" + s.cfg.DatabaseURL,
-		"TELEGRAM_BOT_TOKEN=" + s.cfg.Token,
-		"TELEGRAM_API_URL=" + s.telegramURL(),
-	}
-	env = append(env, own...)
-	return append(env, s.cfg.Env...)
-}
-
+// build builds every binary of the table into Config.BinDir.
 func (s *Stack) build(ctx context.Context) error {
 	root := s.cfg.Root
 	if root == "" {
@@ -529,317 +358,6 @@ func (s *Stack) build(ctx context.Context) error {
 	return nil
 }
 
-// migrate runs the migrate job to completion; its output is in the error when
-// it fails.
-func (s *Stack) migrate(ctx context.Context) error {
-	var out bytes.Buffer
-	p, err := procs.Start(Migrate, filepath.Join(s.cfg.BinDir, Migrate),
-		s.env("INSTANCE="+Migrate), io.MultiWriter(s.cfg.Output, &out))
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	if err := p.Wait(wctx); err != nil {
-		if ctx.Err() == nil && wctx.Err() == nil {
-			// Output is complete once the process is done.
-			return fmt.Errorf("migrating the database: %w\n%s", err, out.String())
-		}
-		p.Kill()
-		return fmt.Errorf("migrating the database: not done within %s: %w\n%s", readyTimeout, err, out.String())
-	}
-	return nil
-}
-
-// run starts svc and waits until its /readyz answers 200.
-func (s *Stack) run(ctx context.Context, svc *service) error {
-	p, err := procs.Start(svc.label, filepath.Join(s.cfg.BinDir, svc.name), svc.env, s.cfg.Output)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		p.Kill()
-		return fmt.Errorf("starting %s: the stack is closed", svc.label)
-	}
-	svc.proc = p
-	s.mu.Unlock()
-	if err := s.waitReady(ctx, svc.label, svc.opsAddr, p); err != nil {
-		return err
-	}
-	s.log.Info().Str("service", svc.label).Int("pid", p.Pid()).Str("ops", "http://"+svc.opsAddr).Msg("service ready")
-	return nil
-}
-
-// waitReady polls the service's /readyz until it answers 200, the process
-// exits, or readyTimeout passes.
-func (s *Stack) waitReady(ctx context.Context, label, opsAddr string, p *procs.Proc) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	url := "http://" + opsAddr + "/readyz"
-	last := "no answer yet"
-	for {
-		status, body, err := s.get(ctx, url)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case status == http.StatusOK:
-			return nil
-		default:
-			last = fmt.Sprintf("%d %s", status, bytes.TrimSpace(body))
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("%s exited before it was ready: %v", label, p.Err())
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready (%s): %w", label, last, ctx.Err())
-		case <-time.After(pollInterval):
-		}
-	}
-}
-
-// waitWebhook waits until the sandbox delivers to the gateway, which the
-// gateway asks for at start (setWebhook), as it would ask Telegram.
-func (s *Stack) waitWebhook(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	for {
-		url, err := webhookURL(ctx, s.http, s.Sandbox.URL(), s.cfg.Token)
-		if err == nil && url == s.WebhookURL {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the gateway did not register its webhook %s with the sandbox (have %q, %v): %w",
-				s.WebhookURL, url, err, ctx.Err())
-		case <-time.After(pollInterval):
-		}
-	}
-}
-
-func (s *Stack) get(ctx context.Context, url string) (status int, body []byte, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return resp.StatusCode, body, err
-}
-
-// StopNATS shuts the broker down, as an outage would look to the services.
-// Stopping a stopped broker does nothing.
-func (s *Stack) StopNATS() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopNATSLocked()
-}
-
-func (s *Stack) stopNATSLocked() {
-	if s.nats == nil {
-		return
-	}
-	s.nats.Shutdown()
-	s.nats.WaitForShutdown()
-	s.nats = nil
-	s.log.Info().Msg("NATS stopped")
-}
-
-// StartNATS starts a stopped broker again on the same port and store, so
-// streams, consumers and stored messages survive and clients reconnect.
-func (s *Stack) StartNATS() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("starting NATS: the stack is closed")
-	}
-	if s.nats != nil {
-		return errors.New("starting NATS: already running")
-	}
-	srv, err := natsembed.Start(natsembed.Options{Port: s.natsPort, StoreDir: s.natsDir})
-	if err != nil {
-		return fmt.Errorf("starting NATS again on port %d: %w", s.natsPort, err)
-	}
-	s.nats = srv
-	s.log.Info().Msg("NATS started again")
-	return nil
-}
-
-// Kill kills a service's process with SIGKILL, as a crash or an OOM kill
-// would, and waits for it to be gone: Gateway, Sender or a worker by name
-// (replica ignored), or a BotHandler replica. Start starts it again.
-func (s *Stack) Kill(service string, replica int) error {
-	p, err := s.take(service, replica)
-	if err != nil {
-		return fmt.Errorf("killing %s: %w", service, err)
-	}
-	p.Kill()
-	s.log.Info().Str("service", service).Int("replica", replica).Msg("service killed")
-	return nil
-}
-
-// Stop stops a service gracefully (SIGTERM, then SIGKILL after the grace
-// period) and reports whether it stopped cleanly.
-func (s *Stack) Stop(service string, replica int) error {
-	p, err := s.take(service, replica)
-	if err != nil {
-		return fmt.Errorf("stopping %s: %w", service, err)
-	}
-	return p.Stop(stopGrace)
-}
-
-// Start starts a killed or stopped service again, with its former ops
-// address, and waits until it is ready. For BotHandler, replica may also be
-// the number of replicas so far, which adds one.
-func (s *Stack) Start(service string, replica int) error {
-	if service == BotHandler {
-		return s.startBotHandler(context.Background(), replica)
-	}
-	s.mu.Lock()
-	svc := s.lookup(service, replica)
-	var running bool
-	if svc != nil {
-		running = svc.proc != nil
-	}
-	s.mu.Unlock()
-	switch {
-	case svc == nil:
-		return fmt.Errorf("starting %s: no such service in this stack", service)
-	case running:
-		return fmt.Errorf("starting %s: already running", service)
-	}
-	return s.run(context.Background(), svc)
-}
-
-// Running reports whether a service's process is running.
-func (s *Stack) Running(service string, replica int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	svc := s.lookup(service, replica)
-	return svc != nil && svc.proc != nil
-}
-
-// ServiceID names one long-running service process of a Stack, as Kill,
-// Start, Running and OpsURL take it.
-type ServiceID struct {
-	Name    string `json:"name"`    // e.g. Gateway or BotHandler
-	Replica int    `json:"replica"` // the BotHandler replica; 0 for the others
-	Label   string `json:"label"`   // its output prefix, e.g. bot-handler-0
-}
-
-// Services lists the long-running services in start order, running or not.
-func (s *Stack) Services() []ServiceID {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []ServiceID
-	add := func(svc *service, replica int) {
-		if svc != nil {
-			out = append(out, ServiceID{Name: svc.name, Replica: replica, Label: svc.label})
-		}
-	}
-	add(s.gateway, 0)
-	for i, h := range s.handlers {
-		add(h, i)
-	}
-	add(s.sender, 0)
-	for _, w := range s.workers {
-		add(w, 0)
-	}
-	return out
-}
-
-// take detaches a running service's process, for the caller to end.
-func (s *Stack) take(service string, replica int) (*procs.Proc, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	svc := s.lookup(service, replica)
-	switch {
-	case svc == nil:
-		return nil, errors.New("no such service in this stack")
-	case svc.proc == nil:
-		return nil, errors.New("not running")
-	}
-	p := svc.proc
-	svc.proc = nil
-	return p, nil
-}
-
-// lookup finds a service by name (and replica, for BotHandler); s.mu held.
-func (s *Stack) lookup(service string, replica int) *service {
-	switch service {
-	case Gateway:
-		return s.gateway
-	case Sender:
-		return s.sender
-	case BotHandler:
-		if replica >= 0 && replica < len(s.handlers) {
-			return s.handlers[replica]
-		}
-		return nil
-	}
-	for _, w := range s.workers {
-		if w.name == service {
-			return w
-		}
-	}
-	return nil
-}
-
-func (s *Stack) startBotHandler(ctx context.Context, i int) error {
-	s.mu.Lock()
-	switch {
-	case i < 0 || i > len(s.handlers):
-		s.mu.Unlock()
-		return fmt.Errorf("starting bot-handler %d: there are %d replicas", i, len(s.handlers))
-	case i < len(s.handlers) && s.handlers[i].proc != nil:
-		s.mu.Unlock()
-		return fmt.Errorf("starting bot-handler %d: already running", i)
-	}
-	if i == len(s.handlers) {
-		s.handlers = append(s.handlers, nil)
-	}
-	svc := s.handlers[i]
-	s.mu.Unlock()
-
-	if svc == nil {
-		label := BotHandler + "-" + strconv.Itoa(i)
-		ops, err := s.opsAddr(label)
-		if err != nil {
-			return err
-		}
-		svc = &service{name: BotHandler, label: label, opsAddr: ops, env: s.env(
-			"INSTANCE="+label,
-			"OPS_ADDR="+ops,
-			"CRYPTOPAY_TOKEN="+s.cfg.CryptoPayToken,
-			"CRYPTOPAY_API_URL="+s.cryptoPayURL(),
-			"ADMIN_IDS="+joinIDs(s.cfg.AdminIDs),
-			"SUPPORT_CONTACT="+s.cfg.SupportContact,
-		)}
-		s.mu.Lock()
-		s.handlers[i] = svc
-		s.mu.Unlock()
-	}
-	return s.run(ctx, svc)
-}
-
-// OpsURL is the base URL of a service's ops endpoint (/livez, /readyz,
-// /metrics): Gateway, Sender or a worker such as Activation (replica
-// ignored), or a BotHandler replica. It is empty for an unknown service or
-// replica.
-func (s *Stack) OpsURL(service string, replica int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if svc := s.lookup(service, replica); svc != nil {
-		return "http://" + svc.opsAddr
-	}
-	return ""
-}
-
 // Close stops every service (SIGTERM, SIGKILL past a grace period), then the
 // sandboxes, then NATS. It reports each service that did not stop cleanly: one
 // that had exited on its own with an error, failed at shutdown, or had to be
@@ -851,13 +369,7 @@ func (s *Stack) Close() error {
 		return nil
 	}
 	s.closed = true
-	var running []*procs.Proc
-	for _, svc := range append(append([]*service{s.gateway, s.sender}, s.workers...), s.handlers...) {
-		if svc != nil && svc.proc != nil {
-			running = append(running, svc.proc)
-			svc.proc = nil
-		}
-	}
+	running := s.detachAll()
 	s.mu.Unlock()
 
 	// A handler hanging on an injected fault would otherwise hold its
@@ -906,15 +418,6 @@ func FreeAddr() (string, error) {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
 	return addr, nil
-}
-
-// joinIDs renders ids as an environment list: 1,2,3.
-func joinIDs(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ",")
 }
 
 // dialable turns a listen address into one to connect to: a missing or

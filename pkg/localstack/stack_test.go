@@ -124,8 +124,9 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.EqualValues(t, 1, msgs[0].ReplyTo)
 
 	s.mu.Lock()
-	pids := []int{s.gateway.proc.Pid(), s.sender.proc.Pid(), s.handlers[0].proc.Pid()}
-	addrs := []string{s.gateway.opsAddr, s.sender.opsAddr, s.handlers[0].opsAddr, hostPort(t, s.GatewayURL),
+	gateway, sender, handler := s.lookup(Gateway, 0), s.lookup(Sender, 0), s.lookup(BotHandler, 0)
+	pids := []int{gateway.proc.Pid(), sender.proc.Pid(), handler.proc.Pid()}
+	addrs := []string{gateway.opsAddr, sender.opsAddr, handler.opsAddr, hostPort(t, s.GatewayURL),
 		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL),
 		hostPort(t, s.CryptoPay.URL()), hostPort(t, s.Outline.APIURL())}
 	s.mu.Unlock()

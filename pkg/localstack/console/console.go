@@ -1,12 +1,10 @@
 package console
 
 import (
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -200,19 +198,4 @@ func pathInt(r *http.Request, name string) (int64, error) {
 		return 0, fmt.Errorf("%s %q is not a positive integer", name, r.PathValue(name))
 	}
 	return v, nil
-}
-
-// probe GETs url and returns its status and body (at most 4 MiB).
-func (s *Server) probe(ctx context.Context, url string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return resp.StatusCode, body, err
 }

@@ -83,7 +83,7 @@ func (s *Server) probeService(ctx context.Context, c Control, id localstack.Serv
 	}
 	st.Live = s.check(ctx, st.OpsURL+"/livez")
 	st.Ready = s.check(ctx, st.OpsURL+"/readyz")
-	code, body, err := s.probe(ctx, st.OpsURL+"/metrics")
+	code, body, err := localstack.Probe(ctx, s.http, st.OpsURL+"/metrics")
 	switch {
 	case err != nil:
 		st.MetricsError = err.Error()
@@ -100,7 +100,7 @@ func (s *Server) probeService(ctx context.Context, c Control, id localstack.Serv
 }
 
 func (s *Server) check(ctx context.Context, url string) Check {
-	code, body, err := s.probe(ctx, url)
+	code, body, err := localstack.Probe(ctx, s.http, url)
 	if err != nil {
 		return Check{Detail: err.Error()}
 	}

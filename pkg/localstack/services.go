@@ -1,0 +1,173 @@
+package localstack
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+)
+
+// Names of the services a Stack runs, as built from services/<name> and as
+// Kill, Start, OpsURL and Metrics take them.
+const (
+	Gateway    = "gateway"
+	BotHandler = "bot-handler"
+	Sender     = "sender"
+	Activation = "activation"
+	// PaymentWatcher is the payment-watcher worker.
+	PaymentWatcher = "payment-watcher"
+	Reminders      = "reminders"
+	TrialNotifier  = "trial-notifier"
+	ExpiryCleanup  = "expiry-cleanup"
+	Migrate        = "migrate"
+)
+
+// spec is one service of the system: how the Stack starts it, where its ops
+// endpoint is, and the settings it needs from the Stack.
+type spec struct {
+	// name is the binary built from services/<name>, and the name Kill,
+	// Start and OpsURL take.
+	name string
+	// job runs to completion before the next service starts (a deployment
+	// runs migrate as a Job first too); it has no ops endpoint and is not
+	// started again.
+	job bool
+	// opsOffset places the ops endpoint in the block at Config.OpsPort, so
+	// that make run's ports stay the same across runs; replica i takes
+	// opsOffset+i, hence the gap after the single services.
+	opsOffset int
+	// replicasFunc is how many replicas Start begins with; without it the
+	// service runs once. Only a replicated service can be scaled up by
+	// Stack.Start, and its processes are labelled <name>-<replica>.
+	replicasFunc func(Config) int
+	// worker runs only with Config.Workers: tests that play a worker's part
+	// themselves must not race a real one.
+	worker bool
+	// envFunc is the service's own settings, after the ones every service
+	// gets (environ).
+	envFunc func(*Stack) []string
+	// startedFunc is what Start waits for once the service is ready, before
+	// it starts the next one.
+	startedFunc func(*Stack, context.Context) error
+}
+
+// services is the system in start order, the order of a deployment: the
+// schema first, then the gateway, which the sandbox Telegram must know
+// before any update can arrive, then whoever consumes what it publishes,
+// then the workers.
+var services = []spec{
+	{name: Migrate, job: true},
+	{name: Gateway, opsOffset: 0, envFunc: (*Stack).gatewayEnv, startedFunc: (*Stack).waitWebhook},
+	{name: BotHandler, opsOffset: 10, replicasFunc: func(c Config) int { return c.BotHandlers }, envFunc: (*Stack).botHandlerEnv},
+	{name: Sender, opsOffset: 1},
+	// Short intervals, so that what a person does in make run shows within
+	// seconds; the production defaults are minutes.
+	{name: Activation, opsOffset: 2, worker: true, envFunc: every(5*time.Second, (*Stack).panelEnv)},
+	{name: PaymentWatcher, opsOffset: 3, worker: true, envFunc: every(10*time.Second, (*Stack).cryptoPayEnv)},
+	{name: Reminders, opsOffset: 4, worker: true, envFunc: every(30 * time.Second)},
+	{name: TrialNotifier, opsOffset: 5, worker: true, envFunc: every(30 * time.Second)},
+	{name: ExpiryCleanup, opsOffset: 6, worker: true, envFunc: every(30*time.Second, (*Stack).panelEnv)},
+}
+
+// specOf finds a service of the table by name; nil when there is none.
+func specOf(name string) *spec {
+	for i := range services {
+		if services[i].name == name {
+			return &services[i]
+		}
+	}
+	return nil
+}
+
+// Binaries lists the services a Stack runs, for procs.Build when a caller
+// builds them once for several stacks (Config.Prebuilt).
+func Binaries() []string {
+	names := make([]string, len(services))
+	for i, sp := range services {
+		names[i] = sp.name
+	}
+	return names
+}
+
+// environ is a process's environment: what every process gets, then its
+// service's own settings, then Config.Env, which may override both (a later
+// entry wins). opsAddr is empty for a job, which serves no ops endpoint.
+func (s *Stack) environ(sp *spec, instance, opsAddr string) []string {
+	env := config.Environ(config.Base{Instance: instance, OpsAddr: opsAddr, NATSURL: s.NATSURL})
+	env = append(env, config.Environ(config.DB{DatabaseURL: s.cfg.DatabaseURL})...)
+	env = append(env,
+		"TELEGRAM_BOT_TOKEN="+s.cfg.Token,
+		"TELEGRAM_API_URL="+s.telegramURL(),
+	)
+	if sp.envFunc != nil {
+		env = append(env, sp.envFunc(s)...)
+	}
+	return append(env, s.cfg.Env...)
+}
+
+// gatewayEnv: where the gateway listens and how it receives updates — the
+// sandbox delivers to its own address; a real Bot API to
+// Config.WebhookPublicURL, or the gateway polls. Of Crypto Pay it reads only
+// the token, to check the webhooks' signatures.
+func (s *Stack) gatewayEnv() []string {
+	env := append([]string{
+		"HTTP_ADDR=" + s.cfg.GatewayAddr,
+		"TELEGRAM_WEBHOOK_SECRET=" + s.cfg.WebhookSecret,
+	}, s.cryptoPayEnv()...)
+	switch {
+	case s.Sandbox != nil:
+		return append(env, "GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL="+s.GatewayURL)
+	case s.cfg.WebhookPublicURL != "":
+		return append(env, "GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL="+s.cfg.WebhookPublicURL)
+	default:
+		return append(env, "GATEWAY_MODE=poll", "WEBHOOK_PUBLIC_URL=")
+	}
+}
+
+// botHandlerEnv: the bot makes invoices with Crypto Pay and knows its admins
+// and support contact.
+func (s *Stack) botHandlerEnv() []string {
+	ids := make([]string, len(s.cfg.AdminIDs))
+	for i, id := range s.cfg.AdminIDs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return append(s.cryptoPayEnv(),
+		"ADMIN_IDS="+strings.Join(ids, ","),
+		"SUPPORT_CONTACT="+s.cfg.SupportContact,
+	)
+}
+
+// cryptoPayEnv is the Crypto Pay a service calls and the token it calls
+// with.
+func (s *Stack) cryptoPayEnv() []string {
+	return []string{"CRYPTOPAY_TOKEN=" + s.cfg.CryptoPayToken, "CRYPTOPAY_API_URL=" + s.cryptoPayURL()}
+}
+
+// panelEnv is the VPN panel activation and expiry-cleanup call: the sandbox
+// Outline, or Config.PanelEnv.
+func (s *Stack) panelEnv() []string {
+	if s.Outline == nil {
+		return s.cfg.PanelEnv
+	}
+	return config.Environ(vpn.PanelEnv{
+		Panel:             vpn.PanelOutline,
+		OutlineAPIURL:     s.Outline.APIURL(),
+		OutlineCertSHA256: s.Outline.CertSHA256(),
+	})
+}
+
+// every is a worker's settings: its interval, then the rest of what it
+// needs.
+func every(interval time.Duration, more ...func(*Stack) []string) func(*Stack) []string {
+	return func(s *Stack) []string {
+		env := config.Environ(worker.Env{Interval: interval})
+		for _, f := range more {
+			env = append(env, f(s)...)
+		}
+		return env
+	}
+}

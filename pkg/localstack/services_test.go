@@ -1,0 +1,71 @@
+package localstack
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestEachServiceGetsItsSettings pins the environment the table gives each
+// process, with real outside systems configured so that no sandbox runs.
+func TestEachServiceGetsItsSettings(t *testing.T) {
+	cfg, err := Config{
+		Dir:              t.TempDir(),
+		DatabaseURL:      "postgres://postgres@127.0.0.1:5432/vpnbot",
+		GatewayAddr:      "127.0.0.1:8081",
+		OpsPort:          19100,
+		BotHandlers:      2,
+		Token:            "1:T",
+		WebhookSecret:    "s3cret",
+		TelegramAPIURL:   "https://api.telegram.org",
+		WebhookPublicURL: "https://bot.example",
+		CryptoPayAPIURL:  "https://pay.crypt.bot",
+		CryptoPayToken:   "9:C",
+		PanelEnv:         []string{"VPN_PANEL=remnawave", "REMNAWAVE_URL=https://panel"},
+		AdminIDs:         []int64{7, 42},
+		SupportContact:   "@help",
+		Env:              []string{"LOG_LEVEL=debug"},
+	}.withDefaults()
+	require.NoError(t, err)
+	s := &Stack{cfg: cfg, NATSURL: "nats://127.0.0.1:4233", procs: map[string][]*process{}}
+	common := []string{
+		"NATS_URL=nats://127.0.0.1:4233",
+		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/vpnbot",
+		"TELEGRAM_BOT_TOKEN=1:T",
+		"TELEGRAM_API_URL=https://api.telegram.org",
+	}
+	cryptoPay := []string{"CRYPTOPAY_TOKEN=9:C", "CRYPTOPAY_API_URL=https://pay.crypt.bot"}
+	panel := cfg.PanelEnv
+	for _, c := range []struct {
+		name    string
+		replica int
+		own     []string
+	}{
+		{Gateway, 0, append([]string{"INSTANCE=gateway", "OPS_ADDR=127.0.0.1:19100", "HTTP_ADDR=127.0.0.1:8081",
+			"TELEGRAM_WEBHOOK_SECRET=s3cret", "GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL=https://bot.example"}, cryptoPay...)},
+		{BotHandler, 0, append([]string{"INSTANCE=bot-handler-0", "OPS_ADDR=127.0.0.1:19110",
+			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay...)},
+		{BotHandler, 1, append([]string{"INSTANCE=bot-handler-1", "OPS_ADDR=127.0.0.1:19111",
+			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay...)},
+		{Sender, 0, []string{"INSTANCE=sender", "OPS_ADDR=127.0.0.1:19101"}},
+		{Activation, 0, append([]string{"INSTANCE=activation", "OPS_ADDR=127.0.0.1:19102", "WORKER_INTERVAL=5s"}, panel...)},
+		{PaymentWatcher, 0, append([]string{"INSTANCE=payment-watcher", "OPS_ADDR=127.0.0.1:19103", "WORKER_INTERVAL=10s"}, cryptoPay...)},
+		{Reminders, 0, []string{"INSTANCE=reminders", "OPS_ADDR=127.0.0.1:19104", "WORKER_INTERVAL=30s"}},
+		{TrialNotifier, 0, []string{"INSTANCE=trial-notifier", "OPS_ADDR=127.0.0.1:19105", "WORKER_INTERVAL=30s"}},
+		{ExpiryCleanup, 0, append([]string{"INSTANCE=expiry-cleanup", "OPS_ADDR=127.0.0.1:19106", "WORKER_INTERVAL=30s"}, panel...)},
+	} {
+		p, err := s.add(specOf(c.name), c.replica)
+		require.NoError(t, err)
+		require.ElementsMatch(t, append(append(common, c.own...), "LOG_LEVEL=debug"), p.env, p.label)
+		require.Equal(t, "LOG_LEVEL=debug", p.env[len(p.env)-1], "%s: Config.Env comes last, so it wins", p.label)
+	}
+	require.Equal(t, append(append([]string{"INSTANCE=migrate"}, common...), "LOG_LEVEL=debug"),
+		s.environ(specOf(Migrate), Migrate, ""), "the job serves no ops endpoint")
+
+	var labels []string
+	for _, id := range s.Services() {
+		labels = append(labels, id.Label)
+	}
+	require.Equal(t, []string{"gateway", "bot-handler-0", "bot-handler-1", "sender", "activation",
+		"payment-watcher", "reminders", "trial-notifier", "expiry-cleanup"}, labels, "in start order")
+}
