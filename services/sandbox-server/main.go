@@ -1,10 +1,13 @@
-// Command sandbox serves the fakes of the outside systems (pkg/sandbox) as
-// one process, for docker-compose's `sandbox` profile: the Telegram Bot API
-// with its web chat (TELEGRAM_ADDR), Crypto Pay with its pay page
-// (CRYPTOPAY_ADDR) and a Remnawave VPN panel (REMNAWAVE_ADDR). The services
+// Command sandbox-server serves the fakes of the outside systems
+// (pkg/sandbox) as one standalone process, for docker compose's `sandbox`
+// profile, where the services run in containers of their own; `make run`
+// (services/devstack) needs no such process, as the local stack
+// (pkg/localstack) starts the same fakes in-process. It serves the Telegram
+// Bot API with its /sandbox/ control API for curl (TELEGRAM_ADDR; the web
+// chat is make run's console), Crypto Pay with its pay page
+// (CRYPTOPAY_ADDR) and a Remnawave VPN panel (REMNAWAVE_ADDR); the services
 // reach them through TELEGRAM_API_URL, CRYPTOPAY_API_URL and REMNAWAVE_URL
-// (deploy/compose/sandbox.env). `make run` starts the same fakes in-process
-// (pkg/localstack) instead.
+// (deploy/compose/sandbox.env).
 package main
 
 import (
@@ -23,9 +26,10 @@ import (
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 )
 
-const service = "sandbox"
+const service = "sandbox-server"
 
-// Config is the sandbox's configuration, read once from the environment.
+// Config is the sandbox server's configuration, read once from the
+// environment.
 type Config struct {
 	Instance string `env:"INSTANCE"`
 	LogLevel string `env:"LOG_LEVEL"`

@@ -1,4 +1,4 @@
-module github.com/vpnbot/vpnbot/services/sandbox
+module github.com/vpnbot/vpnbot/services/sandbox-server
 
 go 1.26.0
 
