@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"strings"
 
+	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 // defaultTelegramAPIURL is the Bot API a real bot token is used with.
@@ -43,14 +45,16 @@ func (r Real) apply(c *localstack.Config, environ []string) {
 	c.PanelEnv = panelEnv(environ)
 }
 
-// panelEnv returns the VPN panel settings of environ (pkg/vpn.PanelEnv's
-// variables) when they name a panel, else nil for the sandbox Outline.
+// panelEnv returns the VPN panel settings of environ (the variables
+// vpn.PanelEnv reads) when they name a panel, else nil for the sandbox
+// Outline.
 func panelEnv(environ []string) []string {
+	names := config.Fields(vpn.PanelEnv{})
 	var env []string
 	configured := false
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "VPN_PANEL") && !strings.HasPrefix(name, "OUTLINE_") && !strings.HasPrefix(name, "REMNAWAVE_") {
+		if _, ok := names[name]; !ok {
 			continue
 		}
 		env = append(env, kv)

@@ -1,9 +1,14 @@
-// Command devstack is `make run`: the whole system on one machine — an
-// embedded NATS with JetStream kept under .data/, PostgreSQL (the server at
-// DATABASE_URL, else a private cluster under .data/postgres), the migrations,
-// every service as its own process with its output prefixed by its name, and
-// the sandbox Telegram that a person (or curl) talks to — or real Telegram,
-// Crypto Pay and VPN panel, each when configured.
+// Command devstack is the `make run` program: it gets PostgreSQL ready,
+// starts the whole system on this machine as a local stack (pkg/localstack:
+// every service its own process, the fakes of pkg/sandbox in-process) and
+// serves the stack's console (pkg/localstack/console) for a person to chat
+// with the bot and break things; services/sandbox-server, by contrast, serves
+// only the fakes, for docker compose. In detail: an embedded NATS with
+// JetStream kept under .data/, PostgreSQL (the server at DATABASE_URL, else a
+// private cluster under .data/postgres), the migrations, every service with
+// its output prefixed by its name, and the sandbox Telegram that a person (or
+// curl) talks to — or real Telegram, Crypto Pay and VPN panel, each when
+// configured.
 //
 // Ctrl-C (SIGINT) or SIGTERM stops every service, then the broker and the
 // private cluster, and exits 0. The services run in process groups of their
@@ -39,8 +44,8 @@ import (
 type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" secret:"dsn"`
 	Dir         string `env:"DEVSTACK_DIR"`
-	// SandboxAddr is where the sandbox web app listens (the chat, the
-	// status page, the switches, and the sandbox Telegram's /sandbox/ API).
+	// SandboxAddr is where the console listens (the chat, the status page,
+	// the switches, and the sandbox Telegram's /sandbox/ API).
 	SandboxAddr string `env:"SANDBOX_ADDR"`
 	// BotAPIAddr is where the sandbox Telegram's Bot API listens, for the
 	// services (TELEGRAM_API_URL).
@@ -95,7 +100,7 @@ func setup() (root string, cfg Config, log zerolog.Logger, err error) {
 		Dir:         filepath.Join(root, ".data"),
 		SandboxAddr: "127.0.0.1:8080",
 		// Any free port: the services are told it, and people reach the
-		// sandbox through the web app at SandboxAddr.
+		// sandbox through the console at SandboxAddr.
 		BotAPIAddr:  "127.0.0.1:0",
 		GatewayAddr: "127.0.0.1:8081",
 		// Not 4222: a machine's own (possibly older) NATS often sits there.
@@ -196,7 +201,7 @@ func run(ctx context.Context) (err error) {
 	printWelcome(st, sc, cfg.TimeScale, app)
 	<-ctx.Done()
 	log.Info().Msg("stopping every service…")
-	// The web app first, so no switch or start races the stop; its
+	// The console first, so no switch or start races the stop; its
 	// service starts in flight end with the stack.
 	err = errors.Join(app.Shutdown(), st.Close())
 	app.Close()

@@ -14,12 +14,12 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 )
 
-// webShutdown bounds the wait for the web app's requests in flight (a
+// webShutdown bounds the wait for the console's requests in flight (a
 // Stars payment waits up to the sandbox's 10 s pre-checkout timeout).
 const webShutdown = 12 * time.Second
 
-// webApp is the sandbox web app being served: the chat, the status page and
-// the switches. A nil *webApp (real Telegram) serves nothing.
+// webApp is the console being served: the chat, the status page and the
+// switches. A nil *webApp (real Telegram) serves nothing.
 type webApp struct {
 	URL  string
 	app  *console.Server
@@ -27,7 +27,7 @@ type webApp struct {
 	done chan error // Serve's result
 }
 
-// serveWeb serves the web app on addr. It needs the sandbox Telegram: with
+// serveWeb serves the console on addr. It needs the sandbox Telegram: with
 // real Telegram it returns nil.
 func serveWeb(log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, error) {
 	if st.Sandbox == nil {
@@ -48,7 +48,7 @@ func serveWeb(log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, e
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("SANDBOX_ADDR %s for the web app: %w", addr, err)
+		return nil, fmt.Errorf("SANDBOX_ADDR %s for the console: %w", addr, err)
 	}
 	w := &webApp{
 		URL:  "http://" + ln.Addr().String(),
@@ -72,7 +72,7 @@ func (w *webApp) Shutdown() error {
 		err = errors.Join(err, serveErr)
 	}
 	if err != nil {
-		return fmt.Errorf("stopping the web app: %w", err)
+		return fmt.Errorf("stopping the console: %w", err)
 	}
 	return nil
 }
