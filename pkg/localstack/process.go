@@ -77,7 +77,7 @@ func (s *Stack) add(sp *spec, replica int) (*process, error) {
 		return nil, err
 	}
 	p := &process{spec: sp, replica: replica, label: label, opsAddr: ops, env: s.environ(sp, label, ops)}
-	s.procs[sp.name] = append(s.procs[sp.name], p)
+	s.processes[sp.name] = append(s.processes[sp.name], p)
 	return p, nil
 }
 
@@ -174,7 +174,7 @@ func (s *Stack) Start(service string, replica int) error {
 // toStart is the process Start starts: a listed one that is not running, or
 // a new replica of a replicated service; s.mu held.
 func (s *Stack) toStart(service string, replica int) (*process, error) {
-	if sp := specOf(service); sp != nil && sp.replicasFunc != nil && replica == len(s.procs[service]) {
+	if sp := specOf(service); sp != nil && sp.replicasFunc != nil && replica == len(s.processes[service]) {
 		return s.add(sp, replica)
 	}
 	p := s.lookup(service, replica)
@@ -201,7 +201,7 @@ func (s *Stack) Services() []ServiceID {
 	defer s.mu.Unlock()
 	var out []ServiceID
 	for _, sp := range services {
-		for _, p := range s.procs[sp.name] {
+		for _, p := range s.processes[sp.name] {
 			out = append(out, ServiceID{Name: sp.name, Replica: p.replica, Label: p.label})
 		}
 	}
@@ -240,7 +240,7 @@ func (s *Stack) take(service string, replica int) (*procs.Proc, error) {
 // lookup finds a listed process by service name and replica; a service
 // that runs once is found whatever the replica. s.mu held.
 func (s *Stack) lookup(service string, replica int) *process {
-	listed := s.procs[service]
+	listed := s.processes[service]
 	if len(listed) > 0 && listed[0].spec.replicasFunc == nil {
 		replica = 0
 	}
@@ -253,7 +253,7 @@ func (s *Stack) lookup(service string, replica int) *process {
 // detachAll takes every running process, for Close to end; s.mu held.
 func (s *Stack) detachAll() []*procs.Proc {
 	var running []*procs.Proc
-	for _, listed := range s.procs {
+	for _, listed := range s.processes {
 		for _, p := range listed {
 			if p.proc != nil {
 				running = append(running, p.proc)

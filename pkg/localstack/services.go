@@ -64,8 +64,8 @@ var services = []spec{
 	{name: Gateway, opsOffset: 0, envFunc: (*Stack).gatewayEnv, startedFunc: (*Stack).waitWebhook},
 	{name: BotHandler, opsOffset: 10, replicasFunc: func(c Config) int { return c.BotHandlers }, envFunc: (*Stack).botHandlerEnv},
 	{name: Sender, opsOffset: 1},
-	// Short intervals, so that what a person does in make run shows within
-	// seconds; the production defaults are minutes.
+	// Shorter intervals than the services' defaults (15 s to a minute), so
+	// that what a person does in make run shows within seconds.
 	{name: Activation, opsOffset: 2, worker: true, envFunc: every(5*time.Second, (*Stack).panelEnv)},
 	{name: PaymentWatcher, opsOffset: 3, worker: true, envFunc: every(10*time.Second, (*Stack).cryptoPayEnv)},
 	{name: Reminders, opsOffset: 4, worker: true, envFunc: every(30 * time.Second)},

@@ -27,7 +27,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		Env:              []string{"LOG_LEVEL=debug"},
 	}.withDefaults()
 	require.NoError(t, err)
-	s := &Stack{cfg: cfg, NATSURL: "nats://127.0.0.1:4233", procs: map[string][]*process{}}
+	s := &Stack{cfg: cfg, NATSURL: "nats://127.0.0.1:4233", processes: map[string][]*process{}}
 	common := []string{
 		"NATS_URL=nats://127.0.0.1:4233",
 		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/vpnbot",

@@ -225,9 +225,9 @@ type Stack struct {
 	mu     sync.Mutex
 	closed bool
 	nats   *server.Server // nil while stopped
-	// procs lists every long-running service process by service name,
+	// processes lists every long-running service process by service name,
 	// replicas in order, running or not.
-	procs map[string][]*process
+	processes map[string][]*process
 }
 
 // Start starts the system and returns once every service is ready; see the
@@ -245,7 +245,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		http:          &http.Client{Timeout: probeTimeout, Transport: &http.Transport{}},
 		GatewayURL:    "http://" + dialable(cfg.GatewayAddr),
 		WebhookSecret: cfg.WebhookSecret,
-		procs:         map[string][]*process{},
+		processes:     map[string][]*process{},
 	}
 	s.WebhookURL = s.GatewayURL + "/telegram/webhook"
 	defer func() {
