@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -12,27 +13,13 @@ import (
 // and the first part of its dedup id.
 const KindSubscriptionEnded = "expired"
 
-// expiryCbPlans is the bot-handler's callback data of the plans list.
-const expiryCbPlans = "plans"
-
-// expiryTexts is what the expiry-cleanup worker says, HTML. The button
-// labels are the bot-handler's, word for word.
-type expiryTexts struct {
-	ended    string // takes the expiry
-	btnPlans string
-}
-
-var (
-	expiryEN = expiryTexts{
-		ended: "⛔ Your subscription ended on %s, and your VPN key no longer works.\n\n" +
-			"Choose a plan to get a new key.",
-		btnPlans: "💳 Plans",
-	}
-	expiryRU = expiryTexts{
-		ended: "⛔ Ваша подписка закончилась %s, и ваш ключ VPN больше не работает.\n\n" +
-			"Выберите тариф, чтобы получить новый ключ.",
-		btnPlans: "💳 Тарифы",
-	}
+// expiryEndedEN and expiryEndedRU are what the expiry-cleanup worker says,
+// HTML; they take the expiry.
+const (
+	expiryEndedEN = "⛔ Your subscription ended on %s, and your VPN key no longer works.\n\n" +
+		"Choose a plan to get a new key."
+	expiryEndedRU = "⛔ Ваша подписка закончилась %s, и ваш ключ VPN больше не работает.\n\n" +
+		"Выберите тариф, чтобы получить новый ключ."
 )
 
 // SubscriptionEnded tells a user that their period ended and its VPN key was
@@ -43,19 +30,13 @@ var (
 // period whose end TrialEnded told of (it says when the key stops) does not
 // get it: the trial-notifier claims this notice with its own.
 func SubscriptionEnded(lang string, chatID, subscriptionID int64, expires time.Time) *vpnbotv1.SendMessage {
-	t, x := textsIn(lang), &expiryEN
-	if Language(lang) == Russian {
-		x = &expiryRU
-	}
+	ui := botui.TextsIn(lang)
 	return &vpnbotv1.SendMessage{
 		DedupId:   KindSubscriptionEnded + ":" + strconv.FormatInt(subscriptionID, 10) + ":" + strconv.FormatInt(expires.Unix(), 10),
 		ChatId:    chatID,
-		Text:      fmt.Sprintf(x.ended, t.date(expires)),
+		Text:      fmt.Sprintf(botui.Pick(lang, expiryEndedEN, expiryEndedRU), ui.Date(expires)),
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_TRANSACTIONAL,
-		Rows: []*vpnbotv1.ButtonRow{
-			{Buttons: []*vpnbotv1.Button{{Text: x.btnPlans, CallbackData: expiryCbPlans}}},
-			{Buttons: []*vpnbotv1.Button{{Text: t.btnMenu, CallbackData: cbMenu}}},
-		},
+		Rows:      plansKeyboard(ui),
 	}
 }

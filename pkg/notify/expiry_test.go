@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -15,7 +16,7 @@ import (
 func TestSubscriptionEndedMatchesGoldenFiles(t *testing.T) {
 	t.Parallel()
 	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.FixedZone("MSK", 3*3600))
-	for _, lang := range []string{notify.English, notify.Russian} {
+	for _, lang := range []string{botui.English, botui.Russian} {
 		m := notify.SubscriptionEnded(lang, 1004, 42, expires)
 		require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, m.GetPriority())
 		path := filepath.Join("testdata", "golden", "expiry_subscription_ended."+lang+".txt")

@@ -6,18 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
-)
-
-// Languages the notifications are written in; they are the values of
-// users.language.
-const (
-	English = "en"
-	Russian = "ru"
 )
 
 // Panels whose keys KeyReady explains how to use: the names pkg/vpn's
@@ -25,13 +18,6 @@ const (
 const (
 	PanelOutline   = "outline"
 	PanelRemnawave = "remnawave"
-)
-
-// The bot-handler's callback data, so that a button under a worker's message
-// opens the same screen as the one in the bot's menu.
-const (
-	cbSubscription = "sub"
-	cbMenu         = "menu"
 )
 
 const (
@@ -46,15 +32,12 @@ const (
 // caption or a QR code. It stays so on retry: the worker should not retry it.
 var ErrKeyTooLong = errors.New("key too long for a key message")
 
-// Language normalises a language code (users.language or Telegram's
-// language_code) to a language the notifications are written in: Russian
-// for any "ru" variant, English otherwise.
-func Language(code string) string {
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(code)), Russian) {
-		return Russian
-	}
-	return English
-}
+// Language is botui.Language, the one rule both the bot-handler and the
+// workers read a language code with (users.language or Telegram's
+// language_code): Russian for any "ru" variant, English otherwise. The
+// messages here apply it themselves; workers call it where they name the
+// language.
+func Language(code string) string { return botui.Language(code) }
 
 // KeyReady is the message that hands a user their VPN key: a QR code of it
 // (PNG) with a caption holding the expiry, the key itself in <code> so a tap
@@ -64,12 +47,13 @@ func Language(code string) string {
 // "key:<subscriptionID>:<hash of url>", its priority transactional. A key
 // too long for a caption or a QR code fails with ErrKeyTooLong.
 func KeyReady(lang string, chatID int64, subscriptionID int64, panel, url string, expires time.Time) (*vpnbotv1.SendMessage, error) {
-	t := textsIn(lang)
+	t, ui := botui.Pick(lang, &keyEN, &keyRU), botui.TextsIn(lang)
 	hint := t.hintV2Ray
 	if panel == PanelOutline {
 		hint = t.hintOutline
 	}
-	caption := fmt.Sprintf(t.keyReady, t.date(expires), esc(url)) + "\n\n" + hint
+	caption := fmt.Sprintf(t.keyReady, ui.Date(expires)) + "\n\n" +
+		fmt.Sprintf(ui.KeyIntro, botui.Escape(url)) + "\n\n" + hint
 	if n := utf8.RuneCountInString(caption); n > maxCaption {
 		return nil, fmt.Errorf("writing the key message of subscription %d: %w: caption is %d characters, more than %d",
 			subscriptionID, ErrKeyTooLong, n, maxCaption)
@@ -86,7 +70,7 @@ func KeyReady(lang string, chatID int64, subscriptionID int64, panel, url string
 		ParseMode: "HTML",
 		Photo:     png,
 		Priority:  vpnbotv1.Priority_PRIORITY_TRANSACTIONAL,
-		Rows:      subscriptionKeyboard(t),
+		Rows:      subscriptionKeyboard(ui),
 	}, nil
 }
 
@@ -95,25 +79,34 @@ func KeyReady(lang string, chatID int64, subscriptionID int64, panel, url string
 // subscription" button. Its dedup id is "payment:<invoiceID>", its priority
 // transactional.
 func PaymentReceived(lang string, chatID, invoiceID int64, expires time.Time) *vpnbotv1.SendMessage {
-	t := textsIn(lang)
+	ui := botui.TextsIn(lang)
 	return &vpnbotv1.SendMessage{
 		DedupId:   "payment:" + strconv.FormatInt(invoiceID, 10),
 		ChatId:    chatID,
-		Text:      fmt.Sprintf(t.paymentReceived, t.date(expires)),
+		Text:      fmt.Sprintf(ui.PaymentReceived, ui.Date(expires)),
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_TRANSACTIONAL,
-		Rows:      subscriptionKeyboard(t),
+		Rows:      subscriptionKeyboard(ui),
 	}
 }
 
-func subscriptionKeyboard(t *texts) []*vpnbotv1.ButtonRow {
+func subscriptionKeyboard(ui *botui.Texts) []*vpnbotv1.ButtonRow {
 	return []*vpnbotv1.ButtonRow{
-		{Buttons: []*vpnbotv1.Button{{Text: t.btnSubscription, CallbackData: cbSubscription}}},
-		{Buttons: []*vpnbotv1.Button{{Text: t.btnMenu, CallbackData: cbMenu}}},
+		{Buttons: []*vpnbotv1.Button{{Text: ui.BtnSubscription, CallbackData: botui.ActionSubscription}}},
+		menuRow(ui),
 	}
 }
 
-// esc escapes a value for Telegram's HTML, as the bot-handler does.
-func esc(s string) string { return htmlEscaper.Replace(s) }
+// plansKeyboard offers the plans, where a user whose subscription ends or
+// ended chooses one, and the menu.
+func plansKeyboard(ui *botui.Texts) []*vpnbotv1.ButtonRow {
+	return []*vpnbotv1.ButtonRow{
+		{Buttons: []*vpnbotv1.Button{{Text: ui.BtnPlans, CallbackData: botui.ActionPlans}}},
+		menuRow(ui),
+	}
+}
 
-var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+// menuRow is the row of the menu button that ends most messages.
+func menuRow(ui *botui.Texts) *vpnbotv1.ButtonRow {
+	return &vpnbotv1.ButtonRow{Buttons: []*vpnbotv1.Button{{Text: ui.BtnMenu, CallbackData: botui.ActionMenu}}}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -67,7 +68,7 @@ func TestMessagesMatchGoldenFiles(t *testing.T) {
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 	}
 	for name, message := range messages {
-		for _, lang := range []string{notify.English, notify.Russian} {
+		for _, lang := range []string{botui.English, botui.Russian} {
 			m := message(lang)
 			require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, m.GetPriority())
 			path := filepath.Join(dir, name+"."+lang+".txt")
@@ -119,11 +120,4 @@ func TestKeyReadyRefusesAKeyTooLongForACaption(t *testing.T) {
 	t.Parallel()
 	_, err := notify.KeyReady("en", 1001, 5, notify.PanelRemnawave, "https://panel.example.com/"+strings.Repeat("a", 1000), time.Now())
 	require.ErrorIs(t, err, notify.ErrKeyTooLong)
-}
-
-func TestLanguageFallsBackToEnglish(t *testing.T) {
-	t.Parallel()
-	for code, want := range map[string]string{"ru": "ru", "ru-RU": "ru", "RU": "ru", "en": "en", "en-US": "en", "de": "en", "": "en", "uk": "en"} {
-		require.Equal(t, want, notify.Language(code), "code %q", code)
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -12,35 +13,31 @@ import (
 // stage, and so the dedup id of its message.
 const reminderKindPrefix = "reminder_"
 
-// reminderRenewCallback is the bot-handler's callback data of the plans
-// list, where a reminded user renews.
-const reminderRenewCallback = "plans"
-
 // reminderTexts is what the expiry reminder says in one language, HTML.
 type reminderTexts struct {
 	text     string // takes the expiry date and the time left
 	btnRenew string
 	// minutes, hours and days write a count of that unit, in the form the
 	// language wants after "in" / "через".
-	minutes, hours, days func(n int) string
+	minutes, hours, days botui.Noun
 }
 
 var reminderEN = reminderTexts{
 	text: "⏳ Your subscription ends on %s (in %s).\n\n" +
 		"Renew it now to keep your VPN working without a break.",
 	btnRenew: "🔄 Renew",
-	minutes:  func(n int) string { return reminderEnglishCount(n, "minute", "minutes") },
-	hours:    func(n int) string { return reminderEnglishCount(n, "hour", "hours") },
-	days:     func(n int) string { return reminderEnglishCount(n, "day", "days") },
+	minutes:  botui.EnglishNoun("minute", "minutes"),
+	hours:    botui.EnglishNoun("hour", "hours"),
+	days:     botui.EnglishNoun("day", "days"),
 }
 
 var reminderRU = reminderTexts{
 	text: "⏳ Ваша подписка заканчивается %s (через %s).\n\n" +
 		"Продлите её сейчас, чтобы VPN работал без перерыва.",
 	btnRenew: "🔄 Продлить",
-	minutes:  func(n int) string { return reminderRussianCount(n, "минуту", "минуты", "минут") },
-	hours:    func(n int) string { return reminderRussianCount(n, "час", "часа", "часов") },
-	days:     func(n int) string { return reminderRussianCount(n, "день", "дня", "дней") },
+	minutes:  botui.RussianNoun("минуту", "минуты", "минут"),
+	hours:    botui.RussianNoun("час", "часа", "часов"),
+	days:     botui.RussianNoun("день", "дня", "дней"),
 }
 
 // ReminderKind is the notifications_sent kind of the reminder sent stage
@@ -66,20 +63,16 @@ func ReminderKind(stage time.Duration) string {
 // renewed subscription (a new expiry) is reminded again. Its priority is
 // reminder.
 func Reminder(lang string, chatID, subscriptionID int64, stage time.Duration, expires, now time.Time) *vpnbotv1.SendMessage {
-	t := textsIn(lang)
-	rt := &reminderEN
-	if Language(lang) == Russian {
-		rt = &reminderRU
-	}
+	rt := botui.Pick(lang, &reminderEN, &reminderRU)
 	return &vpnbotv1.SendMessage{
 		DedupId: ReminderKind(stage) + ":" + strconv.FormatInt(subscriptionID, 10) + ":" +
 			strconv.FormatInt(expires.Unix(), 10),
 		ChatId:    chatID,
-		Text:      fmt.Sprintf(rt.text, t.date(expires), rt.left(expires.Sub(now))),
+		Text:      fmt.Sprintf(rt.text, botui.TextsIn(lang).Date(expires), rt.left(expires.Sub(now))),
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
 		Rows: []*vpnbotv1.ButtonRow{
-			{Buttons: []*vpnbotv1.Button{{Text: rt.btnRenew, CallbackData: reminderRenewCallback}}},
+			{Buttons: []*vpnbotv1.Button{{Text: rt.btnRenew, CallbackData: botui.ActionPlans}}},
 		},
 	}
 }
@@ -95,24 +88,4 @@ func (rt *reminderTexts) left(d time.Duration) string {
 		return rt.hours(h)
 	}
 	return rt.days(int((d + 12*time.Hour) / (24 * time.Hour)))
-}
-
-func reminderEnglishCount(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
-// reminderRussianCount picks the Russian form for n: one (1, 21, 101), few
-// (2–4, 22–24) or many (5–20, 25–30, 11–14 of every hundred).
-func reminderRussianCount(n int, one, few, many string) string {
-	form := many
-	switch n10, n100 := n%10, n%100; {
-	case n10 == 1 && n100 != 11:
-		form = one
-	case n10 >= 2 && n10 <= 4 && (n100 < 12 || n100 > 14):
-		form = few
-	}
-	return strconv.Itoa(n) + " " + form
 }

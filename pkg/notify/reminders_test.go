@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -25,7 +26,7 @@ func TestRemindersMatchGoldenFiles(t *testing.T) {
 	}
 	dir := filepath.Join("testdata", "golden")
 	for name, c := range cases {
-		for _, lang := range []string{notify.English, notify.Russian} {
+		for _, lang := range []string{botui.English, botui.Russian} {
 			m := notify.Reminder(lang, 1004, 42, c.stage, expires, expires.Add(-c.left))
 			path := filepath.Join(dir, name+"."+lang+".txt")
 			got := render(m)
@@ -60,7 +61,7 @@ func TestReminderSaysHowLongIsLeftInTheUsersWords(t *testing.T) {
 		{11 * 24 * time.Hour, "(in 11 days)", "(через 11 дней)"},
 		{21 * 24 * time.Hour, "(in 21 days)", "(через 21 день)"},
 	} {
-		en := notify.Reminder(notify.English, 1, 2, 72*time.Hour, expires, expires.Add(-c.left))
+		en := notify.Reminder(botui.English, 1, 2, 72*time.Hour, expires, expires.Add(-c.left))
 		require.Contains(t, en.GetText(), c.en, "left %s", c.left)
 		ru := notify.Reminder("ru-RU", 1, 2, 72*time.Hour, expires, expires.Add(-c.left))
 		require.Contains(t, ru.GetText(), c.ru, "left %s", c.left)
@@ -70,16 +71,16 @@ func TestReminderSaysHowLongIsLeftInTheUsersWords(t *testing.T) {
 func TestReminderIsOneMessagePerStageAndExpiry(t *testing.T) {
 	t.Parallel()
 	expires := time.Date(2027, time.March, 10, 12, 0, 0, 0, time.UTC)
-	m := notify.Reminder(notify.English, 1001, 7, 24*time.Hour, expires, expires.Add(-23*time.Hour))
+	m := notify.Reminder(botui.English, 1001, 7, 24*time.Hour, expires, expires.Add(-23*time.Hour))
 	require.Equal(t, "reminder_24h:7:1804680000", m.GetDedupId())
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority())
 	require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData(), "Renew opens the plans")
 
-	again := notify.Reminder(notify.Russian, 1001, 7, 24*time.Hour, expires, expires.Add(-22*time.Hour))
+	again := notify.Reminder(botui.Russian, 1001, 7, 24*time.Hour, expires, expires.Add(-22*time.Hour))
 	require.Equal(t, m.GetDedupId(), again.GetDedupId(), "published again later, in another language: still one message")
-	renewed := notify.Reminder(notify.English, 1001, 7, 24*time.Hour, expires.AddDate(0, 0, 30), expires.AddDate(0, 0, 29))
+	renewed := notify.Reminder(botui.English, 1001, 7, 24*time.Hour, expires.AddDate(0, 0, 30), expires.AddDate(0, 0, 29))
 	require.NotEqual(t, m.GetDedupId(), renewed.GetDedupId(), "a renewed subscription is reminded again")
-	other := notify.Reminder(notify.English, 1001, 7, time.Hour, expires, expires.Add(-time.Hour))
+	other := notify.Reminder(botui.English, 1001, 7, time.Hour, expires, expires.Add(-time.Hour))
 	require.NotEqual(t, m.GetDedupId(), other.GetDedupId(), "each stage is its own message")
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -23,22 +24,13 @@ const (
 	KindNeverStarted = "never_started"
 )
 
-// The bot-handler's callback data of the buttons under the trial notices:
-// the plans list, and taking the trial.
-const (
-	trialCbPlans      = "plans"
-	trialCbStartTrial = "trial"
-)
-
 // trialTexts is what the trial funnel's notices say in one language, HTML.
-// The plans button is the bot-handler's, word for word.
 type trialTexts struct {
 	endsFirst    string // takes the lead and the expiry
 	endsLast     string // takes the lead and the expiry
 	ended        string // takes the expiry and when the key stops working
 	endedKeyGone string // takes the expiry
 	neverStarted string
-	btnPlans     string
 	btnStart     string
 	// anHour and aMinute are a lead of one unit, as said after "in" /
 	// "через"; counts writes the others, as the reminders do.
@@ -46,12 +38,7 @@ type trialTexts struct {
 	counts          *reminderTexts
 }
 
-func trialTextsIn(lang string) *trialTexts {
-	if Language(lang) == Russian {
-		return &trialRU
-	}
-	return &trialEN
-}
+func trialTextsIn(lang string) *trialTexts { return botui.Pick(lang, &trialEN, &trialRU) }
 
 var trialEN = trialTexts{
 	endsFirst: "⏳ Your free trial ends in %s, on %s.\n\n" +
@@ -64,7 +51,6 @@ var trialEN = trialTexts{
 		"Did you like it? Choose a plan to get a new key: plans start at a few dollars a month.",
 	neverStarted: "👋 You have not tried the VPN yet.\n\n" +
 		"The free trial costs nothing and needs no payment details: tap the button and your key arrives in a moment.",
-	btnPlans: "💳 Plans",
 	btnStart: "🎁 Start free trial",
 	anHour:   "an hour",
 	aMinute:  "a minute",
@@ -82,7 +68,6 @@ var trialRU = trialTexts{
 		"Понравилось? Выберите тариф, чтобы получить новый ключ: тарифы начинаются с нескольких долларов в месяц.",
 	neverStarted: "👋 Вы ещё не попробовали наш VPN.\n\n" +
 		"Пробный период бесплатный и не требует платёжных данных: нажмите кнопку, и ключ придёт через минуту.",
-	btnPlans: "💳 Тарифы",
 	btnStart: "🎁 Начать пробный период",
 	anHour:   "час",
 	aMinute:  "минуту",
@@ -96,7 +81,7 @@ var trialRU = trialTexts{
 // whatever the lead), its priority reminder.
 func TrialEndsSoonFirst(lang string, chatID, subscriptionID int64, expires time.Time, lead time.Duration) *vpnbotv1.SendMessage {
 	t := trialTextsIn(lang)
-	text := fmt.Sprintf(t.endsFirst, t.lead(lead), textsIn(lang).date(expires))
+	text := fmt.Sprintf(t.endsFirst, t.lead(lead), botui.TextsIn(lang).Date(expires))
 	return trialPeriodNotice(lang, chatID, KindTrial24h, subscriptionID, expires, text)
 }
 
@@ -107,7 +92,7 @@ func TrialEndsSoonFirst(lang string, chatID, subscriptionID int64, expires time.
 // the lead), its priority reminder.
 func TrialEndsSoonLast(lang string, chatID, subscriptionID int64, expires time.Time, lead time.Duration) *vpnbotv1.SendMessage {
 	t := trialTextsIn(lang)
-	text := fmt.Sprintf(t.endsLast, t.lead(lead), textsIn(lang).date(expires))
+	text := fmt.Sprintf(t.endsLast, t.lead(lead), botui.TextsIn(lang).Date(expires))
 	return trialPeriodNotice(lang, chatID, KindTrial1h, subscriptionID, expires, text)
 }
 
@@ -140,7 +125,7 @@ func (t *trialTexts) lead(d time.Duration) string {
 // (services/trial-notifier). Its dedup id is
 // "trial_ended:<subscriptionID>:<expired, unix seconds>", its priority reminder.
 func TrialEnded(lang string, chatID, subscriptionID int64, expired, keyStops time.Time) *vpnbotv1.SendMessage {
-	t, date := trialTextsIn(lang), textsIn(lang).date
+	t, date := trialTextsIn(lang), botui.TextsIn(lang).Date
 	text := fmt.Sprintf(t.endedKeyGone, date(expired))
 	if !keyStops.IsZero() {
 		text = fmt.Sprintf(t.ended, date(expired), date(keyStops))
@@ -160,8 +145,8 @@ func TrialNeverStarted(lang string, chatID, userID int64) *vpnbotv1.SendMessage 
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
 		Rows: []*vpnbotv1.ButtonRow{
-			{Buttons: []*vpnbotv1.Button{{Text: t.btnStart, CallbackData: trialCbStartTrial}}},
-			{Buttons: []*vpnbotv1.Button{{Text: textsIn(lang).btnMenu, CallbackData: cbMenu}}},
+			{Buttons: []*vpnbotv1.Button{{Text: t.btnStart, CallbackData: botui.ActionTrial}}},
+			menuRow(botui.TextsIn(lang)),
 		},
 	}
 }
@@ -170,16 +155,12 @@ func TrialNeverStarted(lang string, chatID, userID int64) *vpnbotv1.SendMessage 
 // and menu buttons, and a dedup id naming the period and its expiry, so
 // that a period extended to a new expiry is a new notice.
 func trialPeriodNotice(lang string, chatID int64, kind string, subscriptionID int64, expires time.Time, text string) *vpnbotv1.SendMessage {
-	t := trialTextsIn(lang)
 	return &vpnbotv1.SendMessage{
 		DedupId:   kind + ":" + strconv.FormatInt(subscriptionID, 10) + ":" + strconv.FormatInt(expires.Unix(), 10),
 		ChatId:    chatID,
 		Text:      text,
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
-		Rows: []*vpnbotv1.ButtonRow{
-			{Buttons: []*vpnbotv1.Button{{Text: t.btnPlans, CallbackData: trialCbPlans}}},
-			{Buttons: []*vpnbotv1.Button{{Text: textsIn(lang).btnMenu, CallbackData: cbMenu}}},
-		},
+		Rows:      plansKeyboard(botui.TextsIn(lang)),
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -45,7 +46,7 @@ func TestTrialNoticesMatchGoldenFiles(t *testing.T) {
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 	}
 	for name, message := range messages {
-		for _, lang := range []string{notify.English, notify.Russian} {
+		for _, lang := range []string{botui.English, botui.Russian} {
 			m := message(lang)
 			require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority(), "a notice must not overtake keys and receipts")
 			path := filepath.Join(dir, name+"."+lang+".txt")
@@ -116,7 +117,7 @@ func TestTrialEndsSoonTellsTheLeadInTheLanguagesForm(t *testing.T) {
 		{48 * time.Hour, "ends in 2 days,", "через 2 дня —"},
 		{120 * time.Hour, "ends in 5 days,", "через 5 дней —"},
 	} {
-		for lang, want := range map[string]string{notify.English: tc.en, notify.Russian: tc.ru} {
+		for lang, want := range map[string]string{botui.English: tc.en, botui.Russian: tc.ru} {
 			first := notify.TrialEndsSoonFirst(lang, 1, 1, expires, tc.lead).GetText()
 			last := notify.TrialEndsSoonLast(lang, 1, 1, expires, tc.lead).GetText()
 			require.Contains(t, first, want, "lead %s in %s", tc.lead, lang)

@@ -19,20 +19,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func TestLanguageFollowsTheTelegramClient(t *testing.T) {
-	t.Parallel()
-	for code, want := range map[string]string{
-		"ru":    bot.Russian,
-		"ru-RU": bot.Russian,
-		"RU":    bot.Russian,
-		"en":    bot.English,
-		"uk":    bot.English,
-		"":      bot.English,
-	} {
-		require.Equal(t, want, bot.LanguageFor(code), "language_code %q", code)
-	}
-}
-
 func TestStartWithoutTelegramFailsWithoutLeakingTheToken(t *testing.T) {
 	t.Parallel()
 	// A port nobody listens on: every getMe fails at once.

@@ -18,11 +18,15 @@
 // What the user sees is built by pure functions in screens.go (what a screen
 // shows + language → HTML text and inline keyboard), golden-tested in English
 // and Russian against testdata/golden (`go test ./internal/bot -update`
-// rewrites them); the words live in texts.go. flows.go runs the flows: button
-// presses are answered first and edit their message in place; the trial,
-// orders and payments are pkg/shop's operations, so every money rule is the
-// database's; Crypto Pay is called outside any transaction; Telegram Stars
-// payments are validated at pre-checkout and applied once per charge id.
+// rewrites them); the words live in texts.go. What the screens share with the
+// workers' messages (pkg/notify) is pkg/botui's: the callback data of the
+// buttons, which onCallback reads with botui.ParseCallback whichever end drew
+// the button, the language rule, dates, counts, escaping and the shared
+// labels. flows.go runs the flows: button presses are answered first and edit
+// their message in place; the trial, orders and payments are pkg/shop's
+// operations, so every money rule is the database's; Crypto Pay is called
+// outside any transaction; Telegram Stars payments are validated at
+// pre-checkout and applied once per charge id.
 //
 // broadcast.go is the admins' /broadcast: the bot-handler never messages
 // users in bulk itself; it records the broadcast and its recipients (keyed

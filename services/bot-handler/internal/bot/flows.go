@@ -12,6 +12,7 @@ import (
 
 	tele "gopkg.in/telebot.v3"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 )
@@ -48,30 +49,31 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 	if err != nil {
 		return err
 	}
-	d := cb.Data
-	switch {
-	case d == cbTrial:
+	// The workers' messages carry buttons too: botui reads their data as
+	// it reads the bot's own.
+	switch action, arg := botui.ParseCallback(cb.Data); action {
+	case botui.ActionTrial:
 		return b.trial(ctx, c, lang)
-	case d == cbPlans:
+	case botui.ActionPlans:
 		return b.plans(ctx, c, lang)
-	case strings.HasPrefix(d, cbPlan):
-		return b.plan(ctx, c, lang, strings.TrimPrefix(d, cbPlan))
-	case strings.HasPrefix(d, cbPayCrypto):
-		return b.payCrypto(ctx, c, lang, strings.TrimPrefix(d, cbPayCrypto))
-	case strings.HasPrefix(d, cbPayStars):
-		return b.payStars(ctx, c, lang, strings.TrimPrefix(d, cbPayStars))
-	case d == cbSub:
+	case botui.ActionPlan:
+		return b.plan(ctx, c, lang, arg)
+	case botui.ActionPayCrypto:
+		return b.payCrypto(ctx, c, lang, arg)
+	case botui.ActionPayStars:
+		return b.payStars(ctx, c, lang, arg)
+	case botui.ActionSubscription:
 		return b.subscription(ctx, c, lang)
-	case strings.HasPrefix(d, cbSetup):
-		return b.setup(ctx, c, lang, strings.TrimPrefix(d, cbSetup))
-	case d == cbLanguage:
+	case botui.ActionSetup:
+		return b.setup(ctx, c, lang, arg)
+	case botui.ActionLanguages:
 		return b.show(ctx, c, LanguageScreen(lang))
-	case strings.HasPrefix(d, cbSetLang):
-		return b.setLanguage(ctx, c, strings.TrimPrefix(d, cbSetLang))
-	case d == cbHelp:
+	case botui.ActionSetLanguage:
+		return b.setLanguage(ctx, c, arg)
+	case botui.ActionHelp:
 		return b.show(ctx, c, HelpScreen(lang, b.support))
 	default:
-		// cbMenu, and buttons of an older version of the bot.
+		// botui.ActionMenu, and buttons of an older version of the bot.
 		return b.show(ctx, c, MenuScreen(lang))
 	}
 }
@@ -263,7 +265,7 @@ func (b *Bot) onCheckout(ctx context.Context, c tele.Context) error {
 	q := c.PreCheckoutQuery()
 	lang, err := b.language(ctx, q.Sender)
 	if err != nil {
-		lang = LanguageFor(q.Sender.LanguageCode)
+		lang = botui.Language(q.Sender.LanguageCode)
 	}
 	answer := map[string]any{"pre_checkout_query_id": q.ID, "ok": true}
 	log := b.log.With().Int64("user_id", q.Sender.ID).Str("payload", q.Payload).Int("total", q.Total).Logger()
@@ -372,7 +374,7 @@ func (b *Bot) setup(ctx context.Context, c tele.Context, lang, platform string) 
 
 func (b *Bot) setLanguage(ctx context.Context, c tele.Context, lang string) error {
 	if !slices.Contains(languages, lang) {
-		lang = English
+		lang = botui.English
 	}
 	found, err := b.users.SetLanguage(ctx, c.Sender().ID, lang)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	tele "gopkg.in/telebot.v3"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
@@ -42,7 +43,7 @@ func (b *Bot) onStart(ctx context.Context, c tele.Context) error {
 		Username:     s.Username,
 		FirstName:    s.FirstName,
 		LanguageCode: s.LanguageCode,
-		Language:     LanguageFor(s.LanguageCode),
+		Language:     botui.Language(s.LanguageCode),
 		StartParam:   startParam(c.Message().Payload),
 	})
 	if err != nil {
@@ -118,7 +119,7 @@ func (b *Bot) language(ctx context.Context, u *tele.User) (string, error) {
 		return "", err
 	}
 	if !found {
-		return LanguageFor(u.LanguageCode), nil
+		return botui.Language(u.LanguageCode), nil
 	}
 	return lang, nil
 }

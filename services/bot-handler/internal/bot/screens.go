@@ -6,24 +6,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
-)
-
-// Callback data of the inline buttons. Each fits Telegram's 64 bytes with
-// any plan id the plans table holds.
-const (
-	cbMenu      = "menu"
-	cbTrial     = "trial"
-	cbPlans     = "plans"
-	cbPlan      = "plan:"   // + plan id
-	cbPayCrypto = "pay:cp:" // + plan id
-	cbPayStars  = "pay:st:" // + plan id
-	cbSub       = "sub"
-	cbSetup     = "setup:" // + platform
-	cbLanguage  = "lang"
-	cbSetLang   = "lang:" // + language
-	cbHelp      = "help"
 )
 
 // Screen is one message of the bot: HTML text and an inline keyboard. Screens
@@ -43,21 +28,21 @@ type Button struct {
 
 func data(text, d string) Button { return Button{Text: text, Data: d} }
 
-func menuButton(t *texts) []Button { return []Button{data(t.btnMenu, cbMenu)} }
+func menuButton(t *texts) []Button { return []Button{data(t.BtnMenu, botui.ActionMenu)} }
 
 // menuKeyboard is the main menu.
 func menuKeyboard(t *texts) [][]Button {
 	return [][]Button{
-		{data(t.btnTrial, cbTrial), data(t.btnPlans, cbPlans)},
-		{data(t.btnSubscription, cbSub)},
-		{data(t.btnLanguage, cbLanguage), data(t.btnHelp, cbHelp)},
+		{data(t.btnTrial, botui.ActionTrial), data(t.BtnPlans, botui.ActionPlans)},
+		{data(t.BtnSubscription, botui.ActionSubscription)},
+		{data(t.btnLanguage, botui.ActionLanguages), data(t.btnHelp, botui.ActionHelp)},
 	}
 }
 
 // WelcomeScreen answers /start: a greeting and the main menu.
 func WelcomeScreen(lang, firstName string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: esc(t.welcomeFor(firstName)), Buttons: menuKeyboard(t)}
+	return Screen{Text: botui.Escape(t.welcomeFor(firstName)), Buttons: menuKeyboard(t)}
 }
 
 // MenuScreen is the main menu.
@@ -72,9 +57,9 @@ func HelpScreen(lang, support string) Screen {
 	t := textsIn(lang)
 	rows := [][]Button{menuButton(t)}
 	if name, ok := strings.CutPrefix(support, "@"); ok && name != "" {
-		rows = [][]Button{{{Text: t.btnSupport, URL: "https://t.me/" + name}, data(t.btnMenu, cbMenu)}}
+		rows = [][]Button{{{Text: t.btnSupport, URL: "https://t.me/" + name}, data(t.BtnMenu, botui.ActionMenu)}}
 	}
-	return Screen{Text: fmt.Sprintf(t.help, esc(support)), Buttons: rows}
+	return Screen{Text: fmt.Sprintf(t.help, botui.Escape(support)), Buttons: rows}
 }
 
 // FallbackScreen answers what the bot does not understand.
@@ -91,34 +76,29 @@ func NeedStartScreen(lang string) Screen {
 // is what a press of Free trial shows while the trial runs.
 func TrialStartedScreen(lang string, expires time.Time, hasKey bool) Screen {
 	t := textsIn(lang)
-	text := fmt.Sprintf(t.trialStarted, t.date(expires))
+	text := fmt.Sprintf(t.trialStarted, t.Date(expires))
 	if !hasKey {
 		text += t.keyOnItsWay
 	}
 	return Screen{
 		Text:    text,
-		Buttons: [][]Button{{data(t.btnSubscription, cbSub)}, menuButton(t)},
+		Buttons: [][]Button{{data(t.BtnSubscription, botui.ActionSubscription)}, menuButton(t)},
 	}
 }
 
 // TrialUsedScreen politely refuses a second trial.
 func TrialUsedScreen(lang string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: t.trialUsed, Buttons: [][]Button{{data(t.btnPlans, cbPlans)}, menuButton(t)}}
+	return Screen{Text: t.trialUsed, Buttons: [][]Button{{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
 }
 
 // AlreadySubscribedScreen refuses a trial to a subscriber.
 func AlreadySubscribedScreen(lang string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: t.alreadySubscribed, Buttons: [][]Button{{data(t.btnSubscription, cbSub)}, menuButton(t)}}
+	return Screen{Text: t.alreadySubscribed, Buttons: [][]Button{{data(t.BtnSubscription, botui.ActionSubscription)}, menuButton(t)}}
 }
 
-func (t *texts) planTitle(p shop.Plan) string {
-	if t.lang == Russian {
-		return p.TitleRU
-	}
-	return p.TitleEN
-}
+func (t *texts) planTitle(p shop.Plan) string { return botui.Pick(t.Lang, p.TitleEN, p.TitleRU) }
 
 // PlansScreen lists the plans on offer, one button each.
 func PlansScreen(lang string, plans []shop.Plan) Screen {
@@ -126,11 +106,11 @@ func PlansScreen(lang string, plans []shop.Plan) Screen {
 	lines := []string{t.plans, ""}
 	var rows [][]Button
 	for _, p := range plans {
-		title := esc(t.planTitle(p))
+		title := botui.Escape(t.planTitle(p))
 		lines = append(lines, fmt.Sprintf(t.planLine, title, t.duration(p.Duration), p.PriceUSD, p.PriceStars))
-		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPlan, t.planTitle(p), p.PriceUSD, p.PriceStars), cbPlan+p.ID)})
+		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPlan, t.planTitle(p), p.PriceUSD, p.PriceStars), botui.Callback(botui.ActionPlan, p.ID))})
 	}
-	rows = append(rows, []Button{data(t.btnBack, cbMenu)})
+	rows = append(rows, []Button{data(t.btnBack, botui.ActionMenu)})
 	return Screen{Text: strings.Join(lines, "\n"), Buttons: rows}
 }
 
@@ -138,16 +118,16 @@ func PlansScreen(lang string, plans []shop.Plan) Screen {
 // (cryptoPay false) only Stars is offered.
 func PlanScreen(lang string, p shop.Plan, cryptoPay bool) Screen {
 	t := textsIn(lang)
-	text := fmt.Sprintf(t.plan, esc(t.planTitle(p)), t.duration(p.Duration), p.PriceUSD, p.PriceStars)
+	text := fmt.Sprintf(t.plan, botui.Escape(t.planTitle(p)), t.duration(p.Duration), p.PriceUSD, p.PriceStars)
 	var rows [][]Button
 	if cryptoPay {
-		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPayCrypto, p.PriceUSD), cbPayCrypto+p.ID)})
+		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPayCrypto, p.PriceUSD), botui.Callback(botui.ActionPayCrypto, p.ID))})
 	} else {
 		text += "\n\n" + t.cryptoOnly
 	}
 	rows = append(rows,
-		[]Button{data(fmt.Sprintf(t.btnPayStars, p.PriceStars), cbPayStars+p.ID)},
-		[]Button{data(t.btnBack, cbPlans)})
+		[]Button{data(fmt.Sprintf(t.btnPayStars, p.PriceStars), botui.Callback(botui.ActionPayStars, p.ID))},
+		[]Button{data(t.btnBack, botui.ActionPlans)})
 	return Screen{Text: text, Buttons: rows}
 }
 
@@ -155,10 +135,10 @@ func PlanScreen(lang string, p shop.Plan, cryptoPay bool) Screen {
 func CryptoInvoiceScreen(lang string, inv shop.Invoice, title, payURL string) Screen {
 	t := textsIn(lang)
 	return Screen{
-		Text: fmt.Sprintf(t.cryptoPay, esc(title), inv.PriceUSD),
+		Text: fmt.Sprintf(t.cryptoPay, botui.Escape(title), inv.PriceUSD),
 		Buttons: [][]Button{
 			{{Text: fmt.Sprintf(t.btnPayURL, inv.PriceUSD), URL: payURL}},
-			{data(t.btnBack, cbPlan+inv.PlanID)},
+			{data(t.btnBack, botui.Callback(botui.ActionPlan, inv.PlanID))},
 		},
 	}
 }
@@ -166,13 +146,13 @@ func CryptoInvoiceScreen(lang string, inv shop.Invoice, title, payURL string) Sc
 // PaymentsDownScreen says a payment provider is not answering.
 func PaymentsDownScreen(lang, planID string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: t.paymentsDown, Buttons: [][]Button{{data(t.btnBack, cbPlan+planID)}}}
+	return Screen{Text: t.paymentsDown, Buttons: [][]Button{{data(t.btnBack, botui.Callback(botui.ActionPlan, planID))}}}
 }
 
 // StarsSentScreen replaces the plan screen once its Stars invoice is sent below.
 func StarsSentScreen(lang string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: t.starsSent, Buttons: [][]Button{{data(t.btnBack, cbPlans)}}}
+	return Screen{Text: t.starsSent, Buttons: [][]Button{{data(t.btnBack, botui.ActionPlans)}}}
 }
 
 // StarsInvoice is the title and description of a Stars invoice, within
@@ -196,20 +176,20 @@ func CheckoutRefusal(lang string, problem bool) string {
 // told that the key is coming (a renewal keeps the key the user has).
 func PaymentReceivedScreen(lang string, expires time.Time, hasKey bool) Screen {
 	t := textsIn(lang)
-	text := fmt.Sprintf(t.paymentReceived, t.date(expires))
+	text := fmt.Sprintf(t.PaymentReceived, t.Date(expires))
 	if !hasKey {
 		text += t.keyOnItsWay
 	}
 	return Screen{
 		Text:    text,
-		Buttons: [][]Button{{data(t.btnSubscription, cbSub)}, menuButton(t)},
+		Buttons: [][]Button{{data(t.BtnSubscription, botui.ActionSubscription)}, menuButton(t)},
 	}
 }
 
 // PaymentConflictScreen tells a user whose payment could not be applied
 // that support will sort it out.
 func PaymentConflictScreen(lang, support string) Screen {
-	return Screen{Text: fmt.Sprintf(textsIn(lang).paymentConflict, esc(support))}
+	return Screen{Text: fmt.Sprintf(textsIn(lang).paymentConflict, botui.Escape(support))}
 }
 
 // SubscriptionView is what the subscription screen shows.
@@ -240,30 +220,30 @@ func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 	switch {
 	case v.Sub == nil:
 		return Screen{Text: t.noSubscription, Buttons: [][]Button{
-			{data(t.btnTrial, cbTrial), data(t.btnPlans, cbPlans)}, menuButton(t)}}
+			{data(t.btnTrial, botui.ActionTrial), data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
 	case !v.running():
-		return Screen{Text: fmt.Sprintf(t.expired, t.date(v.Sub.ExpiresAt)), Buttons: [][]Button{
-			{data(t.btnPlans, cbPlans)}, menuButton(t)}}
+		return Screen{Text: fmt.Sprintf(t.expired, t.Date(v.Sub.ExpiresAt)), Buttons: [][]Button{
+			{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
 	}
 	kind := t.kindPaid
 	if v.Sub.Kind == shop.KindTrial {
 		kind = t.kindTrial
 	}
-	text := fmt.Sprintf(t.subscription, kind, t.date(v.Sub.ExpiresAt))
+	text := fmt.Sprintf(t.subscription, kind, t.Date(v.Sub.ExpiresAt))
 	key := v.key()
 	if key == "" {
 		return Screen{Text: text + "\n\n" + t.keyPending, Buttons: [][]Button{
-			{data(t.btnPlans, cbPlans)}, menuButton(t)}}
+			{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
 	}
-	text += "\n\n" + fmt.Sprintf(t.keyIntro, esc(key)) + "\n\n" + t.setupPick
-	return Screen{Text: text, Buttons: append(setupButtons(t), []Button{data(t.btnPlans, cbPlans)}, menuButton(t))}
+	text += "\n\n" + fmt.Sprintf(t.KeyIntro, botui.Escape(key)) + "\n\n" + t.setupPick
+	return Screen{Text: text, Buttons: append(setupButtons(t), []Button{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t))}
 }
 
 func setupButtons(t *texts) [][]Button {
 	var row []Button
 	var rows [][]Button
 	for _, p := range platforms {
-		row = append(row, data(t.platformNames[p], cbSetup+p))
+		row = append(row, data(t.platformNames[p], botui.Callback(botui.ActionSetup, p)))
 		if len(row) == 2 {
 			rows, row = append(rows, row), nil
 		}
@@ -289,7 +269,7 @@ func SetupScreen(lang, platform, key string) Screen {
 	if !ok {
 		text = t.setupPick
 	}
-	return Screen{Text: text, Buttons: [][]Button{{data(t.btnBack, cbSub)}}}
+	return Screen{Text: text, Buttons: [][]Button{{data(t.btnBack, botui.ActionSubscription)}}}
 }
 
 // QRCaption is the caption of the key's QR code.
@@ -300,7 +280,7 @@ func LanguageScreen(lang string) Screen {
 	t := textsIn(lang)
 	var row []Button
 	for _, l := range languages {
-		row = append(row, data(t.languageNames[l], cbSetLang+l))
+		row = append(row, data(t.languageNames[l], botui.Callback(botui.ActionSetLanguage, l)))
 	}
 	return Screen{Text: t.chooseLanguage, Buttons: [][]Button{row, menuButton(t)}}
 }
@@ -321,32 +301,32 @@ func StatsScreen(lang string, st shop.Stats) Screen {
 // UserInfoScreen is /user for an admin: the raw fields, in English whatever
 // the admin's language, as they are the database's words.
 func UserInfoScreen(u shop.UserInfo) Screen {
-	t := textsIn(English)
+	t := textsIn(botui.English)
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("<b>User %d</b>", u.ID)
-	w("Name: %s", esc(orDash(u.FirstName)))
-	w("Username: %s", esc(orDash(at(u.Username))))
-	w("Language: %s (client %s)", esc(u.Language), esc(orDash(u.LanguageCode)))
-	w("Came from: %s", esc(orDash(u.StartParam)))
-	w("Joined: %s", t.date(u.CreatedAt))
+	w("Name: %s", botui.Escape(orDash(u.FirstName)))
+	w("Username: %s", botui.Escape(orDash(at(u.Username))))
+	w("Language: %s (client %s)", botui.Escape(u.Language), botui.Escape(orDash(u.LanguageCode)))
+	w("Came from: %s", botui.Escape(orDash(u.StartParam)))
+	w("Joined: %s", t.Date(u.CreatedAt))
 	if u.BlockedAt != nil {
-		w("Blocked the bot: %s", t.date(*u.BlockedAt))
+		w("Blocked the bot: %s", t.Date(*u.BlockedAt))
 	}
 	if u.Trial != nil {
-		w("Trial: taken %s", t.date(*u.Trial))
+		w("Trial: taken %s", t.Date(*u.Trial))
 	} else {
 		w("Trial: not taken")
 	}
 	if s := u.Subscription; s != nil {
-		w("Subscription %d: %s, %s, %s – %s", s.ID, s.Kind, s.Status, t.date(s.StartsAt), t.date(s.ExpiresAt))
+		w("Subscription %d: %s, %s, %s – %s", s.ID, s.Kind, s.Status, t.Date(s.StartsAt), t.Date(s.ExpiresAt))
 		switch {
 		case s.Access == nil:
 			w("Access: none yet")
 		case s.Access.RevokedAt != nil:
-			w("Access: %s %s, revoked %s", s.Access.Panel, esc(s.Access.ExternalID), t.date(*s.Access.RevokedAt))
+			w("Access: %s %s, revoked %s", s.Access.Panel, botui.Escape(s.Access.ExternalID), t.Date(*s.Access.RevokedAt))
 		default:
-			w("Access: %s %s", s.Access.Panel, esc(s.Access.ExternalID))
+			w("Access: %s %s", s.Access.Panel, botui.Escape(s.Access.ExternalID))
 		}
 	} else {
 		w("Subscription: none")
@@ -361,16 +341,10 @@ func UserInfoScreen(u shop.UserInfo) Screen {
 		if inv.Provider == shop.ProviderStars {
 			price = fmt.Sprintf("⭐%d", inv.PriceStars)
 		}
-		w("• #%d %s %s %s %s, %s", inv.ID, inv.PlanID, inv.Provider, price, inv.Status, t.date(inv.CreatedAt))
+		w("• #%d %s %s %s %s, %s", inv.ID, inv.PlanID, inv.Provider, price, inv.Status, t.Date(inv.CreatedAt))
 	}
 	return Screen{Text: strings.TrimRight(b.String(), "\n")}
 }
-
-// esc escapes a value for Telegram's HTML: only the three characters it
-// requires, as Telegram decodes few named entities.
-func esc(s string) string { return htmlEscaper.Replace(s) }
-
-var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func orDash(s string) string {
 	if s == "" {
@@ -425,8 +399,8 @@ func BroadcastStatusScreen(lang string, p store.BroadcastProgress) Screen {
 	if segment == "" {
 		segment = p.Segment
 	}
-	return Screen{Text: fmt.Sprintf(t.broadcastStatus, p.ID, segment, t.date(p.CreatedAt),
-		esc(cut(p.Text, broadcastQuote))+ellipsis(p.Text, broadcastQuote), p.Sent, p.Blocked, p.Waiting(), p.Total)}
+	return Screen{Text: fmt.Sprintf(t.broadcastStatus, p.ID, segment, t.Date(p.CreatedAt),
+		botui.Escape(cut(p.Text, broadcastQuote))+ellipsis(p.Text, broadcastQuote), p.Sent, p.Blocked, p.Waiting(), p.Total)}
 }
 
 // BroadcastNotFoundScreen answers /broadcast_status for an unknown id.

@@ -2,42 +2,29 @@ package bot
 
 import (
 	"fmt"
-	"strings"
 	"time"
-)
 
-// Languages the bot speaks; they are the values of users.language.
-const (
-	English = "en"
-	Russian = "ru"
+	"github.com/vpnbot/vpnbot/pkg/botui"
 )
 
 // languages are the languages a user can choose, in the order of the
 // language screen.
-var languages = []string{English, Russian}
+var languages = []string{botui.English, botui.Russian}
 
-// LanguageFor picks the bot language for a Telegram language_code: Russian
-// for any "ru" variant, English otherwise.
-func LanguageFor(languageCode string) string {
-	if strings.HasPrefix(strings.ToLower(languageCode), "ru") {
-		return Russian
-	}
-	return English
-}
-
-// texts is everything the bot says, in one language. Texts are HTML (the
-// parse mode of every screen): values put into them are escaped by the
-// screens.
+// texts is everything the bot says, in one language: the words it shares
+// with the workers' messages (botui.Texts, with the date) and its own. Texts
+// are HTML (the parse mode of every screen): values put into them are
+// escaped by the screens.
 type texts struct {
-	lang     string
+	*botui.Texts
 	welcome  string // takes the user's first name
 	stranger string // stands in for a missing first name
 	help     string // takes the support contact
 	fallback string
 
 	menu string
-	// Buttons of the main menu and of navigation.
-	btnTrial, btnPlans, btnSubscription, btnLanguage, btnHelp, btnSupport, btnMenu, btnBack string
+	// Buttons of the main menu and of navigation, besides botui.Texts'.
+	btnTrial, btnLanguage, btnHelp, btnSupport, btnBack string
 
 	trialStarted      string // takes the trial's end
 	trialUsed         string
@@ -60,7 +47,6 @@ type texts struct {
 
 	checkoutRefused  string
 	checkoutProblem  string
-	paymentReceived  string // takes the new expiry
 	keyOnItsWay      string // added when the period has no key yet
 	paymentConflict  string // takes the support contact
 	paymentDuplicate string
@@ -71,7 +57,6 @@ type texts struct {
 	kindTrial       string
 	kindPaid        string
 	keyPending      string
-	keyIntro        string // takes the key, escaped, in <code>
 	qrCaption       string
 	setupPick       string
 	setupOutline    map[string]string // per platform
@@ -90,18 +75,12 @@ type texts struct {
 	broadcastNotFound string // takes the id
 	segmentNames      map[string]string
 
-	months [12]string
-	// A plan's length: one, few, many (English has no "few": it repeats many).
-	days, hours, minutes [3]string
+	// A plan's length, in each unit.
+	days, hours, minutes botui.Noun
 }
 
 // textsIn returns the texts of lang, English for a language the bot does not speak.
-func textsIn(lang string) *texts {
-	if lang == Russian {
-		return &ru
-	}
-	return &en
-}
+func textsIn(lang string) *texts { return botui.Pick(lang, &en, &ru) }
 
 // Platforms with setup instructions, in button order.
 const (
@@ -117,10 +96,10 @@ var platformNames = map[string]string{
 	PlatformAndroid: "Android", PlatformIOS: "iOS", PlatformWindows: "Windows", PlatformMacOS: "macOS",
 }
 
-var languageNames = map[string]string{English: "English", Russian: "Русский"}
+var languageNames = map[string]string{botui.English: "English", botui.Russian: "Русский"}
 
 var en = texts{
-	lang: English,
+	Texts: botui.TextsIn(botui.English),
 	welcome: "Hi, %s! I sell fast, reliable VPN access: a free trial, " +
 		"payment in crypto or Telegram Stars, and your key right away.\n\n" +
 		"See what I can do: /help",
@@ -133,8 +112,7 @@ var en = texts{
 	fallback: "I only understand commands. See /help",
 
 	menu:     "What would you like to do?",
-	btnTrial: "🎁 Free trial", btnPlans: "💳 Plans", btnSubscription: "🔑 My subscription",
-	btnLanguage: "🌐 Language", btnHelp: "❓ Help", btnSupport: "💬 Support", btnMenu: "☰ Menu", btnBack: "« Back",
+	btnTrial: "🎁 Free trial", btnLanguage: "🌐 Language", btnHelp: "❓ Help", btnSupport: "💬 Support", btnBack: "« Back",
 
 	trialStarted:      "Your trial runs until %s.",
 	trialUsed:         "You have already used your free trial, sorry. Have a look at the plans: they start at a few dollars a month.",
@@ -157,7 +135,6 @@ var en = texts{
 
 	checkoutRefused:  "This invoice is no longer valid. Please choose the plan again.",
 	checkoutProblem:  "Something went wrong on our side. Please try again in a minute.",
-	paymentReceived:  "Payment received, your subscription runs until %s.",
 	keyOnItsWay:      " Your key is on its way.",
 	paymentConflict:  "We received your payment but could not apply it automatically. Support will sort it out: %s.",
 	paymentDuplicate: "This payment was already received.",
@@ -168,7 +145,6 @@ var en = texts{
 	kindTrial:      "Free trial",
 	kindPaid:       "Subscription",
 	keyPending:     "Your key is being prepared; it will arrive here in a moment.",
-	keyIntro:       "Your key (tap to copy):\n<code>%s</code>",
 	qrCaption:      "Scan this QR code in your VPN app.",
 	setupPick:      "Setup instructions:",
 	setupOutline: map[string]string{
@@ -199,14 +175,13 @@ var en = texts{
 	broadcastStatus:   "<b>Broadcast #%d</b> to %s, %s\n<blockquote>%s</blockquote>\nSent: %d\nBlocked the bot: %d\nWaiting: %d\nRecipients: %d",
 	broadcastNotFound: "There is no broadcast #%d.",
 	segmentNames:      map[string]string{"all": "all users", "active": "active users", "expired": "expired users"},
-	months:            [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
-	days:              [3]string{"%d day", "%d days", "%d days"},
-	hours:             [3]string{"%d hour", "%d hours", "%d hours"},
-	minutes:           [3]string{"%d minute", "%d minutes", "%d minutes"},
+	days:              botui.EnglishNoun("day", "days"),
+	hours:             botui.EnglishNoun("hour", "hours"),
+	minutes:           botui.EnglishNoun("minute", "minutes"),
 }
 
 var ru = texts{
-	lang: Russian,
+	Texts: botui.TextsIn(botui.Russian),
 	welcome: "Привет, %s! Я продаю быстрый и надёжный VPN: бесплатный пробный период, " +
 		"оплата криптовалютой или звёздами Telegram, ключ приходит сразу.\n\n" +
 		"Что я умею — /help",
@@ -219,8 +194,7 @@ var ru = texts{
 	fallback: "Я понимаю только команды. Список — /help",
 
 	menu:     "Что будем делать?",
-	btnTrial: "🎁 Пробный период", btnPlans: "💳 Тарифы", btnSubscription: "🔑 Моя подписка",
-	btnLanguage: "🌐 Язык", btnHelp: "❓ Помощь", btnSupport: "💬 Поддержка", btnMenu: "☰ Меню", btnBack: "« Назад",
+	btnTrial: "🎁 Пробный период", btnLanguage: "🌐 Язык", btnHelp: "❓ Помощь", btnSupport: "💬 Поддержка", btnBack: "« Назад",
 
 	trialStarted:      "Пробный период действует до %s.",
 	trialUsed:         "Вы уже воспользовались бесплатным пробным периодом, извините. Посмотрите тарифы: они начинаются с нескольких долларов в месяц.",
@@ -243,7 +217,6 @@ var ru = texts{
 
 	checkoutRefused:  "Этот счёт больше не действует. Выберите тариф заново.",
 	checkoutProblem:  "У нас что-то пошло не так. Попробуйте через минуту.",
-	paymentReceived:  "Оплата получена, подписка действует до %s.",
 	keyOnItsWay:      " Ключ уже в пути.",
 	paymentConflict:  "Мы получили оплату, но не смогли зачесть её автоматически. Поддержка во всём разберётся: %s.",
 	paymentDuplicate: "Эта оплата уже получена.",
@@ -254,7 +227,6 @@ var ru = texts{
 	kindTrial:      "Пробный период",
 	kindPaid:       "Подписка",
 	keyPending:     "Ключ готовится и скоро придёт сюда.",
-	keyIntro:       "Ваш ключ (нажмите, чтобы скопировать):\n<code>%s</code>",
 	qrCaption:      "Отсканируйте этот QR-код в приложении VPN.",
 	setupPick:      "Инструкции по настройке:",
 	setupOutline: map[string]string{
@@ -285,10 +257,9 @@ var ru = texts{
 	broadcastStatus:   "<b>Рассылка #%d</b>: %s, %s\n<blockquote>%s</blockquote>\nОтправлено: %d\nЗаблокировали бота: %d\nВ очереди: %d\nВсего: %d",
 	broadcastNotFound: "Рассылки #%d нет.",
 	segmentNames:      map[string]string{"all": "всем пользователям", "active": "с активной подпиской", "expired": "с истёкшей подпиской"},
-	months:            [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"},
-	days:              [3]string{"%d день", "%d дня", "%d дней"},
-	hours:             [3]string{"%d час", "%d часа", "%d часов"},
-	minutes:           [3]string{"%d минута", "%d минуты", "%d минут"},
+	days:              botui.RussianNoun("день", "дня", "дней"),
+	hours:             botui.RussianNoun("час", "часа", "часов"),
+	minutes:           botui.RussianNoun("минута", "минуты", "минут"),
 }
 
 // welcomeFor greets a user by first name after /start.
@@ -299,37 +270,15 @@ func (t *texts) welcomeFor(firstName string) string {
 	return fmt.Sprintf(t.welcome, firstName)
 }
 
-// date writes a time the way users read it: "2 Jan 2027 15:04 UTC", with the
-// month in the user's language. Always UTC, so that every user, replica and
-// golden file sees the same text.
-func (t *texts) date(ts time.Time) string {
-	ts = ts.UTC()
-	return fmt.Sprintf("%d %s %d %s UTC", ts.Day(), t.months[ts.Month()-1], ts.Year(), ts.Format("15:04"))
-}
-
 // duration writes a plan's length with the plural the language wants: in
 // days when it is whole days, as sold plans are; else in hours, or minutes,
 // for a short plan such as make run's 20-minute demo.
 func (t *texts) duration(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
-		return t.count(t.days, int(d/(24*time.Hour)))
+		return t.days(int(d / (24 * time.Hour)))
 	case d%time.Hour == 0:
-		return t.count(t.hours, int(d/time.Hour))
+		return t.hours(int(d / time.Hour))
 	}
-	return t.count(t.minutes, max(int(d.Round(time.Minute)/time.Minute), 1))
-}
-
-// count writes n in the form of forms (one, few, many) that n takes.
-func (t *texts) count(forms [3]string, n int) string {
-	form := forms[2]
-	switch {
-	case t.lang == Russian && n%10 == 1 && n%100 != 11:
-		form = forms[0]
-	case t.lang == Russian && n%10 >= 2 && n%10 <= 4 && (n%100 < 12 || n%100 > 14):
-		form = forms[1]
-	case t.lang != Russian && n == 1:
-		form = forms[0]
-	}
-	return fmt.Sprintf(form, n)
+	return t.minutes(max(int(d.Round(time.Minute)/time.Minute), 1))
 }

@@ -1,0 +1,57 @@
+package botui
+
+import (
+	"slices"
+	"strings"
+)
+
+// MaxCallbackData is Telegram's limit on a button's callback data, in bytes:
+// a longer one is refused with the whole message. The longest action that
+// takes an argument is ActionPayCrypto (7 bytes), so a plan id must be at
+// most 57 bytes; platforms and languages are short constants.
+const MaxCallbackData = 64
+
+// Actions a button asks of the bot-handler: its callback data is the action,
+// followed by an argument for the actions that end in ':'. Buttons of the
+// workers' messages use the same actions, and open the same screens, as the
+// bot's own.
+const (
+	ActionMenu         = "menu"
+	ActionTrial        = "trial"
+	ActionPlans        = "plans"
+	ActionPlan         = "plan:"   // + plan id
+	ActionPayCrypto    = "pay:cp:" // + plan id
+	ActionPayStars     = "pay:st:" // + plan id
+	ActionSubscription = "sub"
+	ActionSetup        = "setup:" // + platform
+	ActionLanguages    = "lang"
+	ActionSetLanguage  = "lang:" // + language
+	ActionHelp         = "help"
+)
+
+var (
+	// actionsAlone are the actions whose callback data is the action alone.
+	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp}
+	// actionsWithArg are the actions followed by an argument.
+	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage}
+)
+
+// Callback is the callback data of a button that asks for action with arg:
+// a plan id, a platform or a language for the actions that take one, ""
+// otherwise. It must fit MaxCallbackData.
+func Callback(action, arg string) string { return action + arg }
+
+// ParseCallback reads the callback data of a pressed button: the action it
+// asks for and that action's argument. Data of no known action (a button of
+// an older version of the bot) reads as action "".
+func ParseCallback(data string) (action, arg string) {
+	if slices.Contains(actionsAlone, data) {
+		return data, ""
+	}
+	for _, a := range actionsWithArg {
+		if rest, ok := strings.CutPrefix(data, a); ok {
+			return a, rest
+		}
+	}
+	return "", ""
+}
