@@ -156,7 +156,7 @@ func (s *system) waitSettled(timeout time.Duration) {
 func (s *system) storedUpdates() (uint64, error) {
 	ctx, cancel := context.WithTimeout(s.t.Context(), 2*time.Second)
 	defer cancel()
-	st, err := s.js.Stream(ctx, bus.StreamUpdates)
+	st, err := s.js.Stream(ctx, telegram.UpdatesStream)
 	if err != nil {
 		return 0, err
 	}

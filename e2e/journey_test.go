@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
@@ -274,9 +274,9 @@ func (s *system) lastActivationRequest() *vpnbotv1.ActivationRequested {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(s.t.Context(), 5*time.Second)
 	defer cancel()
-	st, err := s.js.Stream(ctx, bus.StreamEvents)
+	st, err := s.js.Stream(ctx, events.Stream)
 	require.NoError(s.t, err, "the EVENTS stream")
-	raw, err := st.GetLastMsgForSubject(ctx, bus.SubjectActivationRequested)
+	raw, err := st.GetLastMsgForSubject(ctx, events.SubjectActivationRequested)
 	require.NoError(s.t, err, "no activation.requested event")
 	var m vpnbotv1.ActivationRequested
 	require.NoError(s.t, proto.Unmarshal(raw.Data, &m))

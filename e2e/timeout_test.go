@@ -8,6 +8,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 // TestHungHandlerIsGivenUpAndItsPartitionMovesOn makes Telegram hang on the
@@ -26,7 +27,7 @@ func TestHungHandlerIsGivenUpAndItsPartitionMovesOn(t *testing.T) {
 
 	const hung = 5001
 	behind := int64(hung + 1)
-	for bus.Partition(behind, bus.DefaultPartitions) != bus.Partition(hung, bus.DefaultPartitions) {
+	for bus.Partition(behind, telegram.DefaultPartitions) != bus.Partition(hung, telegram.DefaultPartitions) {
 		behind++
 	}
 	s.Sandbox.Inject(sandboxtg.Fault{Method: "sendMessage", ChatID: hung, Hang: true, Times: 1})
@@ -55,7 +56,7 @@ func TestHungHandlerIsGivenUpAndItsPartitionMovesOn(t *testing.T) {
 	require.Len(t, dead, 1)
 	require.Equal(t, s.msgID(updateID), dead[0].MsgID)
 	require.Equal(t, bus.DLQReasonTimeout, dead[0].Reason)
-	require.Equal(t, bus.StreamUpdates, dead[0].Stream)
+	require.Equal(t, telegram.UpdatesStream, dead[0].Stream)
 
 	// The partition moved on: the chat behind gets its answer, after the
 	// hung update was given up (it had to wait for it).

@@ -22,6 +22,9 @@ const (
 	HeaderDLQDeliveries = "Dlq-Deliveries" // how many times it was delivered
 	HeaderDLQMsgID      = "Dlq-Msg-Id"     // its Nats-Msg-Id, if it had one
 	HeaderDLQTime       = "Dlq-Time"       // when it was dead-lettered, RFC 3339 UTC
+	// HeaderDLQStack is the stack of a handler that panicked on the
+	// message, its lines joined by " | " (a header is one line).
+	HeaderDLQStack = "Dlq-Stack"
 )
 
 // Why a message was dead-lettered (the Dlq-Reason header).
@@ -43,17 +46,24 @@ type DLQEntry struct {
 	MsgID      string // original Nats-Msg-Id
 	Deliveries int
 	Time       time.Time // when it was dead-lettered
+	Stack      string    // the panicking handler's stack, if it panicked
 	Data       []byte
 }
+
+// stackSeparator stands for a line break of a stack in HeaderDLQStack.
+const stackSeparator = " | "
 
 // deadLetter builds the DLQ copy of a message: its body and own headers,
 // plus the Dlq-* headers. The original's Nats-* headers are dropped: they are
 // instructions to the server (the original Nats-Msg-Id would make the copy a
 // duplicate of the original on replay); Dlq-Msg-Id keeps the id.
-func deadLetter(stream string, d Delivery, reason, errText string, now time.Time) *nats.Msg {
+func deadLetter(stream string, d Delivery, reason string, cause error, now time.Time) *nats.Msg {
 	h := withoutHeaders(d.Header, "Nats-")
 	h.Set(HeaderDLQReason, reason)
-	h.Set(HeaderDLQError, errText)
+	h.Set(HeaderDLQError, strings.ReplaceAll(cause.Error(), "\n", " "))
+	if p, ok := errors.AsType[*panicError](cause); ok {
+		h.Set(HeaderDLQStack, strings.ReplaceAll(strings.TrimSpace(p.stack), "\n", stackSeparator))
+	}
 	h.Set(HeaderDLQStream, stream)
 	h.Set(HeaderDLQSubject, d.Subject)
 	h.Set(HeaderDLQStreamSeq, strconv.FormatUint(d.StreamSeq, 10))
@@ -123,6 +133,7 @@ func dlqEntry(raw *jetstream.RawStreamMsg) DLQEntry {
 		Stream:  h.Get(HeaderDLQStream),
 		Subject: h.Get(HeaderDLQSubject),
 		MsgID:   h.Get(HeaderDLQMsgID),
+		Stack:   strings.ReplaceAll(h.Get(HeaderDLQStack), stackSeparator, "\n"),
 		Time:    raw.Time,
 		Data:    raw.Data,
 	}

@@ -19,7 +19,7 @@ func TestListAndReplayDLQ(t *testing.T) {
 	ctx := context.Background()
 	var rec recorder
 	_, log := newLog()
-	startRunner(t, js, fastConfig(2), func(_ context.Context, d bus.Delivery) error {
+	startConsumer(t, js, fastConfig(2), func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		if !strings.Contains(d.MsgID, ":replay:") {
 			return bus.Permanent(errors.New("plan not found"))
@@ -31,7 +31,7 @@ func TestListAndReplayDLQ(t *testing.T) {
 	publish(t, js, 1, "y", "bot1:6")
 	require.Eventually(t, func() bool { return len(listDLQ(t, js)) == 2 }, 5*time.Second, 10*time.Millisecond)
 
-	first, err := bus.ListDLQ(ctx, js, bus.StreamUpdates, 1)
+	first, err := bus.ListDLQ(ctx, js, testStream, 1)
 	require.NoError(t, err)
 	require.Len(t, first, 1)
 	require.Equal(t, "x", string(first[0].Data))
@@ -48,7 +48,7 @@ func TestListAndReplayDLQ(t *testing.T) {
 	require.Eventually(t, func() bool { return rec.count("x") == 2 }, 5*time.Second, 10*time.Millisecond)
 	replayed := rec.deliveries()[len(rec.deliveries())-1]
 	require.Equal(t, "bot1:5:replay:"+strconv.FormatUint(seq, 10), replayed.MsgID)
-	require.Equal(t, "tg.updates.0", replayed.Subject)
+	require.Equal(t, "test.0", replayed.Subject)
 	require.Empty(t, replayed.Header.Get(bus.HeaderDLQReason), "a replayed message carries no DLQ headers")
 
 	left := listDLQ(t, js)

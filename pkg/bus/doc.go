@@ -1,21 +1,43 @@
-// Package bus is the NATS JetStream layer every service shares.
+// Package bus is the NATS JetStream layer every service shares. It knows no
+// business subject: each stream's definition lives with the package that
+// owns its messages (telegram.UpdatesStreamConfig, events.StreamConfig,
+// outbox.StreamConfig); bus owns only the DLQ, where every consumer puts
+// what it cannot handle.
 //
 // Connect dials NATS and keeps reconnecting forever, so a service may start
-// before the broker and outlive its restarts. The Ensure* functions declare
-// the streams idempotently, so any service can start first on an empty NATS.
-// Publish is how updates enter the system: it waits for the stream's ack and
-// reports duplicates (Nats-Msg-Id within the stream's duplicate window).
+// before the broker and outlive its restarts. DeclareStreams declares
+// streams idempotently, so any service can start first on an empty NATS.
+// Publish waits for the stream's ack and reports duplicates (Nats-Msg-Id
+// within the stream's duplicate window).
 //
-// Runner consumes a partitioned stream (TG_UPDATES): one durable pull
-// consumer per partition with MaxAckPending = 1, so per-partition (per-chat)
-// order holds across any number of replicas, while partitions run in
-// parallel. Every message runs under a deadline; a handler that does not
-// return in time is abandoned, copied to the DLQ stream and terminated, so a
-// hung handler can neither block its partition nor cause a retry storm.
-// Failures are retried with a growing delay, then dead-lettered. A Gate (for
-// example "PostgreSQL answers") stops fetching during a dependency's outage,
-// so the outage burns no deliveries and fills no DLQ.
+// Consumer is the one way to read a stream, in one of two modes:
+//
+//   - Partitioned: one durable pull consumer per partition with
+//     MaxAckPending = 1, so per-partition (per-chat) order holds across any
+//     number of replicas, while partitions run in parallel (TG_UPDATES);
+//   - Shared: one durable that every replica pulls from, up to MaxInFlight
+//     deliveries at once per replica, in no order (EVENTS, OUTBOX). A
+//     HoldFunc may take deliveries in stream order and settle them later (the
+//     sender holds commands until their chat's turn).
+//
+// Whatever the mode, the Consumer settles every message the same way from
+// its handler's result: nil acknowledges; an error retries with a growing
+// delay (RetryAfter asks for longer, Release gives the message back at once)
+// until MaxDeliver, then dead-letters; Permanent and Exhausted dead-letter at
+// once. A panic is a poison message: dead-lettered with its stack
+// (Dlq-Stack), and the consumer lives on. A handler that does not return by
+// its deadline is abandoned, its message dead-lettered and terminated, so a
+// hung handler can neither block its partition nor cause a retry storm;
+// with MaxDeliver Unlimited (payments) nothing but a Permanent error or a
+// panic is ever given up. Messages in hand are kept in progress every
+// AckWait/3, so AckWait bounds how long a dead replica's messages wait,
+// however long a live handler takes. A GateFunc (for example "PostgreSQL
+// answers") stops fetching during a dependency's outage, so the outage burns
+// no deliveries and fills no DLQ. A durable deleted underneath is declared
+// again; Live and Ready are the consumer's health for /livez and /readyz;
+// vpnbot_consumer_* metrics count outcomes, redeliveries and lag.
 //
 // The DLQ stream keeps what could not be handled with headers saying why;
-// ListDLQ and ReplayDLQ are what an operator's command uses.
+// ListDLQ and ReplayDLQ are what an operator's command uses, and WatchDLQ
+// exports its size for the "DLQ not empty" alert.
 package bus

@@ -8,26 +8,40 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Delivery is one delivery of a message to a Handler. It carries no way to
-// acknowledge: the Runner settles the message from the handler's result.
+// Delivery is one delivery of a message to a handler. It carries no way to
+// acknowledge: the Consumer settles the message from the handler's result.
 type Delivery struct {
-	Subject      string
-	Data         []byte
+	Subject string
+	Data    []byte
+	// Header is the message's headers; publishers put there what they
+	// already know of the message, so handlers need not decode it twice.
 	Header       nats.Header
 	MsgID        string // Nats-Msg-Id, if the publisher set one
 	NumDelivered uint64 // 1 on the first delivery
 	StreamSeq    uint64
-	Partition    int
+	// Partition is the partition the message was read from (Partitioned
+	// mode; 0 otherwise).
+	Partition int
 	// Published is when the stream stored the message: how long it waited
-	// is Now minus Published, whatever its deliveries.
+	// is now minus Published, whatever its deliveries.
 	Published time.Time
 }
 
-// Handler handles one message. Returning nil acknowledges it. An error makes
-// it retried with a growing delay until the last allowed delivery, after
-// which it is dead-lettered; a Permanent error dead-letters it at once. ctx
+// Handler handles one delivery. Returning nil acknowledges the message. An
+// error makes it retried with a growing delay until the last allowed
+// delivery, after which it is dead-lettered; Permanent and Exhausted errors
+// dead-letter it at once, Release gives it back at once, and RetryAfter asks
+// for a longer delay. A panic dead-letters the message with its stack. ctx
 // ends at the per-message deadline.
 type Handler func(ctx context.Context, d Delivery) error
+
+// HoldFunc takes a delivery and settles it later by calling settle, once,
+// with what a Handler would have returned for it. A Shared consumer calls it
+// in stream order on its fetch loop, so it must not block; the delivery is
+// kept in progress until it is settled, and the consumer's Run returns only
+// once everything it handed over is settled. The sender holds commands this
+// way while their chat's turn comes.
+type HoldFunc func(d Delivery, settle func(err error))
 
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct{ err error }
@@ -36,7 +50,7 @@ func (e permanentError) Error() string { return e.err.Error() }
 func (e permanentError) Unwrap() error { return e.err }
 
 // Permanent marks err as one that no retry can fix (a malformed message, say):
-// the Runner dead-letters the message at once. Permanent(nil) is nil.
+// the message is dead-lettered at once. Permanent(nil) is nil.
 func Permanent(err error) error {
 	if err == nil {
 		return nil
@@ -46,8 +60,52 @@ func Permanent(err error) error {
 
 // IsPermanent reports whether err, or an error it wraps, was made by Permanent.
 func IsPermanent(err error) bool {
-	var p permanentError
-	return errors.As(err, &p)
+	_, ok := errors.AsType[permanentError](err)
+	return ok
+}
+
+// exhaustedError marks a failure the handler has already retried as often
+// as it may.
+type exhaustedError struct{ err error }
+
+func (e exhaustedError) Error() string { return e.err.Error() }
+func (e exhaustedError) Unwrap() error { return e.err }
+
+// Exhausted marks err as the last of a handler's own retries (the sender
+// retries a command in its chat's place rather than by redelivery): the
+// message is dead-lettered at once, as one past MaxDeliver would be.
+// Exhausted(nil) is nil.
+func Exhausted(err error) error {
+	if err == nil {
+		return nil
+	}
+	return exhaustedError{err: err}
+}
+
+func isExhausted(err error) bool {
+	_, ok := errors.AsType[exhaustedError](err)
+	return ok
+}
+
+// releasedError marks a message given back unhandled.
+type releasedError struct{ err error }
+
+func (e releasedError) Error() string { return e.err.Error() }
+func (e releasedError) Unwrap() error { return e.err }
+
+// Release gives the message back for redelivery at once, without a delay:
+// the handler did not fail, it stopped (a sender that lost its leadership
+// gives back the commands it held). Release(nil) is nil.
+func Release(err error) error {
+	if err == nil {
+		return nil
+	}
+	return releasedError{err: err}
+}
+
+func isReleased(err error) bool {
+	_, ok := errors.AsType[releasedError](err)
+	return ok
 }
 
 // retryAfterError asks for the next delivery no sooner than after.
@@ -60,8 +118,8 @@ func (e retryAfterError) Error() string { return e.err.Error() }
 func (e retryAfterError) Unwrap() error { return e.err }
 
 // RetryAfter marks err as retryable no sooner than after — what an outside
-// system asked for, such as Telegram's retry_after on a 429. The Runner waits
-// the longer of that and its own backoff. RetryAfter(nil, d) is nil.
+// system asked for, such as Telegram's retry_after on a 429. The consumer
+// waits the longer of that and its own backoff. RetryAfter(nil, d) is nil.
 func RetryAfter(err error, after time.Duration) error {
 	if err == nil {
 		return nil
@@ -71,9 +129,16 @@ func RetryAfter(err error, after time.Duration) error {
 
 // retryAfter is the delay asked for by RetryAfter in err's chain, or 0.
 func retryAfter(err error) time.Duration {
-	var ra retryAfterError
-	if errors.As(err, &ra) {
+	if ra, ok := errors.AsType[retryAfterError](err); ok {
 		return ra.after
 	}
 	return 0
 }
+
+// panicError is a handler's panic, with the stack it was raised on.
+type panicError struct {
+	value string
+	stack string
+}
+
+func (e *panicError) Error() string { return "handler panicked: " + e.value }

@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,12 +27,31 @@ func newLog() (*obstest.LogBuffer, zerolog.Logger) {
 	return b, obstest.NewLogger(b)
 }
 
-// fastConfig is a runner configuration with short timeouts, for tests.
-func fastConfig(partitions int) bus.RunnerConfig {
-	return bus.RunnerConfig{
-		Stream:         bus.StreamUpdates,
-		SubjectPrefix:  "tg.updates",
-		Durable:        "bot-handler",
+// testStream is the stream the tests consume: subjects test.<partition>,
+// a work queue as TG_UPDATES and OUTBOX are.
+const testStream = "TESTS"
+
+func testStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       testStream,
+		Subjects:   []string{"test.>"},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: time.Hour,
+	}
+}
+
+// testSubject is the subject of partition p of the test stream.
+func testSubject(p int) string { return "test." + strconv.Itoa(p) }
+
+// fastConfig is a partitioned consumer's configuration with short timeouts,
+// for tests; startConsumer and newConsumer set its handler.
+func fastConfig(partitions int) bus.ConsumerConfig {
+	return bus.ConsumerConfig{
+		Stream:         testStream,
+		Subject:        "test",
+		Durable:        "tester",
+		Mode:           bus.Partitioned,
 		Partitions:     partitions,
 		HandlerTimeout: time.Second,
 		RetryBase:      50 * time.Millisecond,
@@ -40,32 +60,38 @@ func fastConfig(partitions int) bus.RunnerConfig {
 	}
 }
 
-// setup starts a server with the updates stream and returns a JetStream
+// setup starts a server with the test stream and returns a JetStream
 // handle to it.
 func setup(t *testing.T) (*bustest.Server, jetstream.JetStream) {
 	t.Helper()
 	srv := bustest.NewServer(t)
 	_, js := bustest.Connect(t, srv.URL())
-	require.NoError(t, bus.EnsureUpdatesStream(context.Background(), js))
+	require.NoError(t, bus.DeclareStreams(context.Background(), js, testStreamConfig()))
 	return srv, js
 }
 
-// startRunner runs a runner until the test ends, then checks that Run
-// returned nil.
-func startRunner(t *testing.T, js jetstream.JetStream, cfg bus.RunnerConfig, h bus.Handler, log zerolog.Logger, reg prometheus.Registerer) *bus.Runner {
-	t.Helper()
-	r, err := bus.NewRunner(js, cfg, h, log, reg)
-	require.NoError(t, err)
-	run(t, r)
-	return r
+// newConsumer is bus.NewConsumer of cfg with h as its handler.
+func newConsumer(js jetstream.JetStream, cfg bus.ConsumerConfig, h bus.Handler, log zerolog.Logger, reg prometheus.Registerer) (*bus.Consumer, error) {
+	cfg.HandleFunc = h
+	return bus.NewConsumer(js, cfg, log, reg)
 }
 
-// run runs r until the test ends, then checks that Run returned nil.
-func run(t *testing.T, r *bus.Runner) {
+// startConsumer runs a consumer with handler h until the test ends, then
+// checks that Run returned nil.
+func startConsumer(t *testing.T, js jetstream.JetStream, cfg bus.ConsumerConfig, h bus.Handler, log zerolog.Logger, reg prometheus.Registerer) *bus.Consumer {
+	t.Helper()
+	c, err := newConsumer(js, cfg, h, log, reg)
+	require.NoError(t, err)
+	run(t, c)
+	return c
+}
+
+// run runs c until the test ends, then checks that Run returned nil.
+func run(t *testing.T, c *bus.Consumer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	go func() { done <- c.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -81,7 +107,7 @@ func publish(t *testing.T, js jetstream.JetStream, partition int, body, msgID st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	dup, err := bus.Publish(ctx, js, bus.UpdatesSubject(partition), []byte(body), msgID)
+	dup, err := bus.Publish(ctx, js, testSubject(partition), []byte(body), msgID)
 	require.NoError(t, err)
 	require.False(t, dup, "message %s already in the stream", msgID)
 }
@@ -123,7 +149,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 
 func listDLQ(t *testing.T, js jetstream.JetStream) []bus.DLQEntry {
 	t.Helper()
-	entries, err := bus.ListDLQ(context.Background(), js, bus.StreamUpdates, 0)
+	entries, err := bus.ListDLQ(context.Background(), js, testStream, 0)
 	require.NoError(t, err)
 	return entries
 }

@@ -14,18 +14,19 @@ const (
 	outcomeDLQ     = "dlq"
 )
 
-// runnerMetrics are one Runner's series, labelled with its stream and
-// consumer (durable prefix).
-type runnerMetrics struct {
+// consumerMetrics are one Consumer's series, labelled with its stream and
+// consumer (durable, or durable prefix).
+type consumerMetrics struct {
 	messages     map[string]prometheus.Counter // by outcome
 	duration     prometheus.Observer
 	redeliveries prometheus.Counter
 	pending      prometheus.Gauge
+	ackPending   prometheus.Gauge
 	abandoned    prometheus.Gauge
 	gateClosed   prometheus.Gauge
 }
 
-func newRunnerMetrics(reg prometheus.Registerer, stream, consumer string) (*runnerMetrics, error) {
+func newConsumerMetrics(reg prometheus.Registerer, stream, consumer string) (*consumerMetrics, error) {
 	labels := []string{"stream", "consumer"}
 	messages := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vpnbot_consumer_messages_total",
@@ -33,14 +34,21 @@ func newRunnerMetrics(reg prometheus.Registerer, stream, consumer string) (*runn
 	}, append(labels, "outcome"))
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "vpnbot_consumer_handler_duration_seconds",
-		Help:    "Time a handler took on one delivery (up to the deadline when abandoned).",
+		Help:    "Time from a delivery to its settlement (up to the deadline when abandoned).",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25, 60},
 	}, labels)
 	redeliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vpnbot_consumer_redeliveries_total",
 		Help: "Deliveries of a message that had been delivered before.",
 	}, labels)
-	pending := newPendingGauge()
+	pending := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_consumer_pending",
+		Help: "Messages not yet delivered to a consumer (lag), summed over partitions, as this replica last saw them; take the max over replicas.",
+	}, labels)
+	ackPending := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_consumer_ack_pending",
+		Help: "Messages delivered to a consumer and not yet acknowledged (held, or failing and waiting for redelivery), as this replica last saw them.",
+	}, labels)
 	abandoned := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_consumer_abandoned_handlers",
 		Help: "Handlers given up at their deadline that have still not returned.",
@@ -61,22 +69,19 @@ func newRunnerMetrics(reg prometheus.Registerer, stream, consumer string) (*runn
 		if redeliveries, err = obs.Register(reg, redeliveries); err != nil {
 			return nil, err
 		}
-		if pending, err = obs.Register(reg, pending); err != nil {
-			return nil, err
-		}
-		if abandoned, err = obs.Register(reg, abandoned); err != nil {
-			return nil, err
-		}
-		if gateClosed, err = obs.Register(reg, gateClosed); err != nil {
-			return nil, err
+		for _, g := range []**prometheus.GaugeVec{&pending, &ackPending, &abandoned, &gateClosed} {
+			if *g, err = obs.Register(reg, *g); err != nil {
+				return nil, err
+			}
 		}
 	}
 
-	m := &runnerMetrics{
+	m := &consumerMetrics{
 		messages:     map[string]prometheus.Counter{},
 		duration:     duration.WithLabelValues(stream, consumer),
 		redeliveries: redeliveries.WithLabelValues(stream, consumer),
 		pending:      pending.WithLabelValues(stream, consumer),
+		ackPending:   ackPending.WithLabelValues(stream, consumer),
 		abandoned:    abandoned.WithLabelValues(stream, consumer),
 		gateClosed:   gateClosed.WithLabelValues(stream, consumer),
 	}
@@ -85,14 +90,4 @@ func newRunnerMetrics(reg prometheus.Registerer, stream, consumer string) (*runn
 		m.messages[o] = messages.WithLabelValues(stream, consumer, o)
 	}
 	return m, nil
-}
-
-// newPendingGauge is vpnbot_consumer_pending, which both a Runner and
-// WatchConsumers set: one family, so dashboards read every consumer's lag
-// alike.
-func newPendingGauge() *prometheus.GaugeVec {
-	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "vpnbot_consumer_pending",
-		Help: "Messages not yet delivered to a consumer (lag), summed over partitions, as this replica last saw them; take the max over replicas.",
-	}, []string{"stream", "consumer"})
 }

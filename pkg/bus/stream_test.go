@@ -17,12 +17,11 @@ func TestPartitionIsStableAndSpread(t *testing.T) {
 	// Pinned values: the gateway and the bot-handler of different versions
 	// must agree, so the hash can never change.
 	for key, want := range map[int64]int{0: 5, 1: 18, 42: 23, -1001234567890: 28, 123456789: 33, 7: 32} {
-		require.Equal(t, want, bus.Partition(key, bus.DefaultPartitions), "key %d", key)
+		require.Equal(t, want, bus.Partition(key, 64), "key %d", key)
 	}
 	require.Equal(t, 0, bus.Partition(42, 1))
-	require.Equal(t, "tg.updates.17", bus.UpdatesSubject(17))
 
-	const n, keys = bus.DefaultPartitions, 64000
+	const n, keys = 64, 64000
 	counts := make([]int, n)
 	for k := range int64(keys) {
 		p := bus.Partition(k*7919-500000, n) // spread-out ids, negative (group chats) too
@@ -39,50 +38,45 @@ func TestPublishDeduplicatesByMsgID(t *testing.T) {
 	_, js := setup(t)
 	ctx := context.Background()
 
-	dup, err := bus.Publish(ctx, js, bus.UpdatesSubject(3), []byte(`{"update_id":1}`), "bot1:1")
+	dup, err := bus.Publish(ctx, js, testSubject(3), []byte(`{"update_id":1}`), "bot1:1")
 	require.NoError(t, err)
 	require.False(t, dup)
-	dup, err = bus.Publish(ctx, js, bus.UpdatesSubject(3), []byte(`{"update_id":1}`), "bot1:1")
+	dup, err = bus.Publish(ctx, js, testSubject(3), []byte(`{"update_id":1}`), "bot1:1")
 	require.NoError(t, err)
 	require.True(t, dup, "Telegram's retry of the same update must be reported a duplicate")
-	require.EqualValues(t, 1, streamMsgs(t, js, bus.StreamUpdates))
+	require.EqualValues(t, 1, streamMsgs(t, js, testStream))
 
 	_, err = bus.Publish(ctx, js, "nobody.listens", []byte("x"), "id")
 	require.Error(t, err, "a subject no stream holds must fail, not pass silently")
 }
 
-func TestEnsureStreamsIsIdempotentAndRepairsDrift(t *testing.T) {
+func TestDeclareStreamsIsIdempotentAndRepairsDrift(t *testing.T) {
 	t.Parallel()
 	srv := bustest.NewServer(t)
 	_, js := bustest.Connect(t, srv.URL())
 	ctx := context.Background()
 
 	for range 2 {
-		require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
-		require.NoError(t, bus.EnsureDLQStream(ctx, js))
+		require.NoError(t, bus.DeclareStreams(ctx, js, testStreamConfig(), bus.DLQStreamConfig()))
 	}
-	updates := streamConfig(t, js, bus.StreamUpdates)
-	require.Equal(t, []string{"tg.updates.*"}, updates.Subjects)
-	require.Equal(t, jetstream.WorkQueuePolicy, updates.Retention)
-	require.Equal(t, jetstream.FileStorage, updates.Storage)
-	require.Equal(t, time.Hour, updates.Duplicates)
+	require.Equal(t, []string{"test.>"}, streamConfig(t, js, testStream).Subjects)
 	dlq := streamConfig(t, js, bus.StreamDLQ)
 	require.Equal(t, []string{"dlq.>"}, dlq.Subjects)
 	require.Equal(t, jetstream.LimitsPolicy, dlq.Retention)
 	require.Equal(t, jetstream.FileStorage, dlq.Storage)
 	require.Equal(t, 14*24*time.Hour, dlq.MaxAge)
 
-	// Someone edits the streams by hand; the next service start puts them back.
-	updates.Duplicates = time.Minute
-	_, err := js.UpdateStream(ctx, updates)
-	require.NoError(t, err)
+	// Someone edits the stream by hand; the next service start puts it back.
 	dlq.MaxAge = time.Hour
-	_, err = js.UpdateStream(ctx, dlq)
+	_, err := js.UpdateStream(ctx, dlq)
 	require.NoError(t, err)
-	require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
-	require.NoError(t, bus.EnsureDLQStream(ctx, js))
-	require.Equal(t, time.Hour, streamConfig(t, js, bus.StreamUpdates).Duplicates)
+	require.NoError(t, bus.DeclareStreams(ctx, js, bus.DLQStreamConfig()))
 	require.Equal(t, 14*24*time.Hour, streamConfig(t, js, bus.StreamDLQ).MaxAge)
+
+	clash := testStreamConfig()
+	clash.Name = "CLASH" // the same subjects as TESTS: the server refuses it
+	err = bus.DeclareStreams(ctx, js, clash, bus.DLQStreamConfig())
+	require.ErrorContains(t, err, "declaring stream CLASH")
 }
 
 func streamConfig(t *testing.T, js jetstream.JetStream, name string) jetstream.StreamConfig {

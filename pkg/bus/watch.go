@@ -13,62 +13,12 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/obs"
 )
 
-// WatchInterval is how often the services look at what WatchConsumers and
-// WatchDLQ export: Prometheus's usual scrape interval.
+// WatchInterval is how often the services look at what WatchDLQ exports:
+// Prometheus's usual scrape interval.
 const WatchInterval = 15 * time.Second
 
 // watchTimeout bounds one look at a stream or consumer.
 const watchTimeout = 5 * time.Second
-
-// WatchConsumers exports the lag of durables, consumers of stream that are
-// not read through a Runner (the sender's, the payment-watcher's), every
-// interval until ctx is done: vpnbot_consumer_pending (not yet delivered)
-// and vpnbot_consumer_ack_pending (delivered, not yet acknowledged: held,
-// or failing and waiting for redelivery). A failed look keeps the last
-// values; a consumer not declared yet reads 0.
-func WatchConsumers(ctx context.Context, js jetstream.JetStream, stream string, durables []string,
-	every time.Duration, reg prometheus.Registerer, log zerolog.Logger) error {
-	pending, err := obs.Register(reg, newPendingGauge())
-	if err != nil {
-		return err
-	}
-	ackPending, err := obs.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "vpnbot_consumer_ack_pending",
-		Help: "Messages delivered to a consumer and not yet acknowledged (held, or failing and waiting for redelivery).",
-	}, []string{"stream", "consumer"}))
-	if err != nil {
-		return err
-	}
-	for _, d := range durables {
-		pending.WithLabelValues(stream, d)
-		ackPending.WithLabelValues(stream, d)
-	}
-	look := func(ctx context.Context) {
-		for _, d := range durables {
-			info, err := consumerInfo(ctx, js, stream, d)
-			if err != nil {
-				log.Debug().Err(err).Str("consumer", d).Msg("cannot read consumer info for the lag gauges")
-				continue
-			}
-			pending.WithLabelValues(stream, d).Set(float64(info.NumPending))
-			ackPending.WithLabelValues(stream, d).Set(float64(info.NumAckPending))
-		}
-	}
-	return watch(ctx, every, look)
-}
-
-func consumerInfo(ctx context.Context, js jetstream.JetStream, stream, durable string) (*jetstream.ConsumerInfo, error) {
-	ctx, cancel := context.WithTimeout(ctx, watchTimeout)
-	defer cancel()
-	c, err := js.Consumer(ctx, stream, durable)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-		return &jetstream.ConsumerInfo{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return c.Info(ctx)
-}
 
 // WatchDLQ exports vpnbot_dlq_messages, the dead letters held per original
 // stream, every interval until ctx is done. streams are the origins shown

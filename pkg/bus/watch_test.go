@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -40,13 +39,13 @@ func TestWatchDLQCountsDeadLettersPerStreamUntilReplayed(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_, log := newLog()
 	runWatch(t, func(ctx context.Context) error {
-		return bus.WatchDLQ(ctx, js, []string{bus.StreamUpdates, "OUTBOX"}, watchEvery, reg, log)
+		return bus.WatchDLQ(ctx, js, []string{testStream, "OUTBOX"}, watchEvery, reg, log)
 	})
-	tgUpdates := map[string]string{"stream": bus.StreamUpdates}
-	requireMetric(t, reg, "vpnbot_dlq_messages", tgUpdates, 0)
+	tests := map[string]string{"stream": testStream}
+	requireMetric(t, reg, "vpnbot_dlq_messages", tests, 0)
 	requireMetric(t, reg, "vpnbot_dlq_messages", map[string]string{"stream": "OUTBOX"}, 0)
 
-	startRunner(t, js, fastConfig(2), func(_ context.Context, d bus.Delivery) error {
+	startConsumer(t, js, fastConfig(2), func(_ context.Context, d bus.Delivery) error {
 		if !strings.Contains(d.MsgID, ":replay:") {
 			return bus.Permanent(errors.New("plan not found"))
 		}
@@ -54,40 +53,10 @@ func TestWatchDLQCountsDeadLettersPerStreamUntilReplayed(t *testing.T) {
 	}, log, nil)
 	publish(t, js, 0, "x", "bot1:1")
 	publish(t, js, 1, "y", "bot1:2")
-	requireMetric(t, reg, "vpnbot_dlq_messages", tgUpdates, 2)
+	requireMetric(t, reg, "vpnbot_dlq_messages", tests, 2)
 
 	for _, e := range listDLQ(t, js) {
 		require.NoError(t, bus.ReplayDLQ(context.Background(), js, e.Seq))
 	}
-	requireMetric(t, reg, "vpnbot_dlq_messages", tgUpdates, 0)
-}
-
-func TestWatchConsumersExportsPendingAndAckPending(t *testing.T) {
-	t.Parallel()
-	_, js := setup(t)
-	reg := prometheus.NewRegistry()
-	_, log := newLog()
-	runWatch(t, func(ctx context.Context) error {
-		return bus.WatchConsumers(ctx, js, bus.StreamUpdates, []string{"probe"}, watchEvery, reg, log)
-	})
-	probe := map[string]string{"stream": bus.StreamUpdates, "consumer": "probe"}
-	requireMetric(t, reg, "vpnbot_consumer_pending", probe, 0)
-
-	ctx := context.Background()
-	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamUpdates, jetstream.ConsumerConfig{
-		Durable: "probe", FilterSubject: bus.UpdatesSubject(0), AckPolicy: jetstream.AckExplicitPolicy,
-	})
-	require.NoError(t, err)
-	for _, id := range []string{"bot1:1", "bot1:2", "bot1:3"} {
-		publish(t, js, 0, "x", id)
-	}
-	requireMetric(t, reg, "vpnbot_consumer_pending", probe, 3)
-	requireMetric(t, reg, "vpnbot_consumer_ack_pending", probe, 0)
-
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-	require.NoError(t, err)
-	for range batch.Messages() { // held, not acknowledged
-	}
-	requireMetric(t, reg, "vpnbot_consumer_pending", probe, 2)
-	requireMetric(t, reg, "vpnbot_consumer_ack_pending", probe, 1)
+	requireMetric(t, reg, "vpnbot_dlq_messages", tests, 0)
 }

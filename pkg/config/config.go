@@ -32,6 +32,14 @@ type DB struct {
 	PoolMaxSize int32  `env:"DB_POOL_MAX_SIZE"`
 }
 
+// BaseConfig returns b: a service's Config embeds Base, and so tells the
+// service skeleton its common settings.
+func (b Base) BaseConfig() Base { return b }
+
+// DBConfig returns d: a service's Config that embeds DB gets a connection
+// pool from the service skeleton.
+func (d DB) DBConfig() DB { return d }
+
 // NewBase returns the defaults shared by all services, with the service's own ops address.
 func NewBase(opsAddr string) Base {
 	host, _ := os.Hostname()

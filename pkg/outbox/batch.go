@@ -86,7 +86,7 @@ func PublishBatch(ctx context.Context, js jetstream.JetStream, msgs []*vpnbotv1.
 			return drain(fmt.Errorf("encoding send command %s: %w", m.GetDedupId(), err))
 		}
 		msg := &nats.Msg{
-			Subject: Subject(m.GetPriority(), bus.Partition(m.GetChatId(), bus.DefaultPartitions)),
+			Subject: Subject(m.GetPriority(), bus.Partition(m.GetChatId(), Partitions)),
 			Data:    data,
 		}
 		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(m.GetDedupId()))

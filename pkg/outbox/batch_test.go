@@ -50,7 +50,7 @@ func TestPublishBatchStoresEveryCommandOnceAcrossRetries(t *testing.T) {
 	stream, err := js.Stream(ctx, outbox.Stream)
 	require.NoError(t, err)
 	for _, m := range []*vpnbotv1.SendMessage{msgs[0], msgs[517], msgs[999]} {
-		raw, err := stream.GetLastMsgForSubject(ctx, outbox.Subject(vpnbotv1.Priority_PRIORITY_BROADCAST, bus.Partition(m.GetChatId(), bus.DefaultPartitions)))
+		raw, err := stream.GetLastMsgForSubject(ctx, outbox.Subject(vpnbotv1.Priority_PRIORITY_BROADCAST, bus.Partition(m.GetChatId(), outbox.Partitions)))
 		require.NoError(t, err)
 		got, err := outbox.Decode(raw.Data)
 		require.NoError(t, err)
@@ -149,6 +149,6 @@ func benchJS(b *testing.B) jetstream.JetStream {
 	b.Helper()
 	srv := bustest.NewServer(b)
 	_, js := bustest.Connect(b, srv.URL())
-	require.NoError(b, outbox.EnsureStream(context.Background(), js))
+	require.NoError(b, bus.DeclareStreams(context.Background(), js, outbox.StreamConfig()))
 	return js
 }

@@ -18,6 +18,7 @@
 // "outbox.<partition>". The sender reads each priority with its own
 // consumer, so a transactional message (a key, a receipt) overtakes a
 // broadcast already queued, which one consumer reading the stream in order
-// could not do. The partition is bus.Partition of the chat id, as for
-// updates, so one chat's messages share a subject and keep their order.
+// could not do. The partition is bus.Partition of the chat id into
+// Partitions, as for updates, so one chat's messages share a subject and
+// keep their order.
 package outbox

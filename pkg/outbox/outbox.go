@@ -20,6 +20,10 @@ import (
 // Stream is the name of the JetStream stream holding SendMessage commands.
 const Stream = "OUTBOX"
 
+// Partitions is how many partitions each priority's subjects are split into,
+// by bus.Partition of the chat id.
+const Partitions = 64
+
 const (
 	subjectPrefix = "outbox"
 	// maxAge bounds how long a command waits for a sender that is down;
@@ -83,7 +87,10 @@ func SubjectFilter(p vpnbotv1.Priority) string {
 	return subjectPrefix + "." + PriorityName(p) + ".>"
 }
 
-func streamConfig() jetstream.StreamConfig {
+// StreamConfig is the OUTBOX stream's definition, for bus.DeclareStreams:
+// every publisher and the sender declare it at start, so any of them may
+// start first.
+func StreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        Stream,
 		Description: "SendMessage commands to the sender, by priority and chat partition",
@@ -95,17 +102,6 @@ func streamConfig() jetstream.StreamConfig {
 		MaxAge:     maxAge,
 		Duplicates: duplicates,
 	}
-}
-
-// EnsureStream creates the OUTBOX stream, or puts its configuration back if
-// it drifted. Calling it again changes nothing. Every publisher and the
-// sender call it at start, so any of them may start first.
-func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
-	cfg := streamConfig()
-	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("declaring stream %s: %w", cfg.Name, err)
-	}
-	return nil
 }
 
 // Publish validates m, stores it on its priority's subject in the partition
@@ -126,7 +122,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, m *vpnbotv1.SendMessag
 	if err != nil {
 		return false, fmt.Errorf("encoding send command %s: %w", m.GetDedupId(), err)
 	}
-	subject := Subject(m.GetPriority(), bus.Partition(m.GetChatId(), bus.DefaultPartitions))
+	subject := Subject(m.GetPriority(), bus.Partition(m.GetChatId(), Partitions))
 	duplicate, err = bus.Publish(ctx, js, subject, data, m.GetDedupId())
 	if err != nil {
 		return false, fmt.Errorf("publishing send command %s: %w", m.GetDedupId(), err)

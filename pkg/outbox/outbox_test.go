@@ -22,7 +22,7 @@ func outboxJS(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	srv := bustest.NewServer(t)
 	_, js := bustest.Connect(t, srv.URL())
-	require.NoError(t, outbox.EnsureStream(context.Background(), js))
+	require.NoError(t, bus.DeclareStreams(context.Background(), js, outbox.StreamConfig()))
 	return js
 }
 
@@ -83,7 +83,7 @@ func TestEnsureStreamIsIdempotentAndRepairsDrift(t *testing.T) {
 	js := outboxJS(t)
 	ctx := context.Background()
 
-	require.NoError(t, outbox.EnsureStream(ctx, js))
+	require.NoError(t, bus.DeclareStreams(ctx, js, outbox.StreamConfig()))
 	cfg := streamConfig(t, js)
 	require.Equal(t, []string{"outbox.>"}, cfg.Subjects)
 	require.Equal(t, jetstream.WorkQueuePolicy, cfg.Retention)
@@ -96,7 +96,7 @@ func TestEnsureStreamIsIdempotentAndRepairsDrift(t *testing.T) {
 	cfg.MaxAge = 48 * time.Hour
 	_, err = js.UpdateStream(ctx, cfg)
 	require.NoError(t, err)
-	require.NoError(t, outbox.EnsureStream(ctx, js))
+	require.NoError(t, bus.DeclareStreams(ctx, js, outbox.StreamConfig()))
 	require.Equal(t, 7*24*time.Hour, streamConfig(t, js).MaxAge)
 	require.EqualValues(t, 1, streamMsgs(t, js), "declaring the stream again must not lose queued commands")
 }
@@ -113,7 +113,7 @@ func TestPublishStoresOnThePriorityAndChatSubject(t *testing.T) {
 	require.False(t, dup)
 	require.Nil(t, sent.GetCreatedAt(), "the caller's command is not changed")
 
-	subject := outbox.Subject(vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, bus.Partition(sent.GetChatId(), bus.DefaultPartitions))
+	subject := outbox.Subject(vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, bus.Partition(sent.GetChatId(), outbox.Partitions))
 	stream, err := js.Stream(ctx, outbox.Stream)
 	require.NoError(t, err)
 	raw, err := stream.GetLastMsgForSubject(ctx, subject)
@@ -134,7 +134,7 @@ func TestPublishStoresOnThePriorityAndChatSubject(t *testing.T) {
 	}
 	_, err = outbox.Publish(ctx, js, reminder)
 	require.NoError(t, err)
-	raw, err = stream.GetLastMsgForSubject(ctx, outbox.Subject(vpnbotv1.Priority_PRIORITY_REMINDER, bus.Partition(sent.GetChatId(), bus.DefaultPartitions)))
+	raw, err = stream.GetLastMsgForSubject(ctx, outbox.Subject(vpnbotv1.Priority_PRIORITY_REMINDER, bus.Partition(sent.GetChatId(), outbox.Partitions)))
 	require.NoError(t, err)
 	got, err = outbox.Decode(raw.Data)
 	require.NoError(t, err)

@@ -53,9 +53,9 @@
 // after a leader's connection dies, so a singleton's iteration must still
 // claim its work as above.
 //
-// RunService is the rest of a worker service's main: configuration and
-// start-up logs, the pool, NATS, the ops server, leader election when
-// WORKER_SINGLETON, the streams it publishes to, and the shutdown order
-// (stop the loop, drain NATS, close the pool). A worker's main.go loads its
-// typed configuration and builds its iteration; RunService does the rest.
+// Start adds a worker loop to a service built with pkg/service, which owns
+// the rest of a worker's main: configuration and start-up logs, the pool,
+// NATS, the ops server, the streams it publishes to, and the shutdown order
+// (stop the loop, drain NATS, close the pool). Start adds the loop itself, its
+// liveness check, and leader election when WORKER_SINGLETON.
 package worker

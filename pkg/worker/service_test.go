@@ -6,11 +6,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
@@ -18,6 +18,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
@@ -44,65 +45,41 @@ func httpStatus(ctx context.Context, url string) int {
 	return resp.StatusCode
 }
 
-func TestRunServiceServesIteratesAndStopsCleanly(t *testing.T) {
-	t.Parallel()
+func TestStartRunsTheLoopInTheServiceOnTheElectedReplica(t *testing.T) {
 	db := pgdbtest.New(t)
 	nats := bustest.NewServer(t)
 	name := "svc-" + strconv.FormatUint(rand.Uint64(), 36)
 	ops := freeAddr(t)
 	logs := &obstest.LogBuffer{}
+	t.Setenv("OPS_ADDR", ops)
+	t.Setenv("NATS_URL", nats.URL())
+	t.Setenv("DATABASE_URL", db.DSN)
 
-	var iterations, afterRan atomic.Int32
-	var closed atomic.Bool
-	streamDeclared := make(chan struct{})
+	var iterations atomic.Int32
 	env := worker.NewEnv(50 * time.Millisecond)
 	env.Singleton = true // the loop runs once this replica is elected
-	spec := worker.ServiceSpec{
-		Name: name, LockKey: rand.Int64(),
-		Config: struct{ Name string }{name},
-		Base:   config.Base{Instance: "test", LogLevel: "info", OpsAddr: ops, NATSURL: nats.URL()},
-		DB:     config.DB{DatabaseURL: db.DSN, PoolMaxSize: 2},
-		Env:    env,
-		Streams: []func(context.Context, jetstream.JetStream) error{func(ctx context.Context, js jetstream.JetStream) error {
-			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "SVCTEST", Subjects: []string{"svctest.>"}})
-			if err == nil {
-				close(streamDeclared)
-			}
+	spec := service.Spec[testConfig]{
+		Name:      name,
+		Defaults:  testConfig{Base: config.NewBase(ops), DB: config.NewDB(2)},
+		LogOutput: logs,
+		Build: func(_ context.Context, _ testConfig, s *service.Service) error {
+			_, err := worker.Start(s, env, rand.Int64(), func(context.Context) (worker.Result, error) {
+				iterations.Add(1)
+				return worker.Result{"done": 1}, nil
+			})
 			return err
-		}},
-		StreamsName: "the SVCTEST stream",
-		LogOutput:   logs,
-		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
-			return worker.Parts{
-				Iterate: func(context.Context) (worker.Result, error) {
-					iterations.Add(1)
-					return worker.Result{"done": 1}, nil
-				},
-				After: []func(context.Context, *worker.Worker) error{func(ctx context.Context, w *worker.Worker) error {
-					// Started only once the streams exist.
-					select {
-					case <-streamDeclared:
-						afterRan.Add(1)
-					default:
-					}
-					<-ctx.Done()
-					return nil
-				}},
-				Close: func() { closed.Store(true) },
-			}, nil
 		},
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- worker.RunService(ctx, spec) }()
+	go func() { done <- service.Run(ctx, spec) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
 
 	require.Eventually(t, func() bool { return iterations.Load() >= 2 }, waitFor, poll, "no iteration ran")
-	require.Eventually(t, func() bool { return afterRan.Load() == 1 }, waitFor, poll, "the After goroutine did not start after the streams")
 	require.Eventually(t, func() bool {
 		return httpStatus(ctx, "http://"+ops+"/readyz") == http.StatusOK && httpStatus(ctx, "http://"+ops+"/livez") == http.StatusOK
 	}, waitFor, poll, "/readyz or /livez never answered 200")
@@ -110,19 +87,30 @@ func TestRunServiceServesIteratesAndStopsCleanly(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(ctx,
 		"SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name+"-election").Scan(&electors))
 	require.Equal(t, 1, electors, "the elector's connection is not named <service>-election")
+	require.NotEmpty(t, logs.Events(t, worker.EventIterationEnd))
 
 	cancel()
 	select {
 	case err := <-done:
 		require.NoError(t, err)
 	case <-time.After(waitFor):
-		t.Fatal("RunService did not return after cancel")
+		t.Fatal("the service did not return after cancel")
 	}
 	done <- nil // for the cleanup
-	require.True(t, closed.Load(), "Parts.Close did not run")
-	require.Len(t, logs.Events(t, obs.EventServiceStart), 1)
-	require.Len(t, logs.Events(t, obs.EventConfig), 1)
-	stops := logs.Events(t, obs.EventServiceStop)
-	require.Len(t, stops, 1)
-	require.Equal(t, name, stops[0]["service"])
+	var iterationEnds, stopped int
+	for _, line := range logs.Lines() {
+		switch {
+		case strings.Contains(line, obs.EventServiceStop):
+			stopped = iterationEnds
+		case strings.Contains(line, worker.EventIterationEnd):
+			iterationEnds++
+		}
+	}
+	require.Equal(t, iterationEnds, stopped, "an iteration ended after the service stopped")
+}
+
+// testConfig is a worker service's configuration.
+type testConfig struct {
+	config.Base
+	config.DB
 }

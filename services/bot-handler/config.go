@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -46,7 +45,7 @@ func defaultConfig() Config {
 		Base:           config.NewBase(":9102"),
 		DB:             config.NewDB(10),
 		TelegramAPIURL: "https://api.telegram.org",
-		Partitions:     bus.DefaultPartitions,
+		Partitions:     telegram.DefaultPartitions,
 		HandlerTimeout: 25 * time.Second,
 		MaxDeliver:     10,
 		RetryBase:      time.Second,

@@ -96,7 +96,7 @@ func run(ctx context.Context) error {
 	g.Go(func() error { return ops.Serve(ctx, cfg.OpsAddr) })
 	// The DLQ's size, for the "DLQ not empty" alert; the sender exports it too.
 	g.Go(func() error {
-		return bus.WatchDLQ(ctx, js, []string{bus.StreamUpdates}, bus.WatchInterval, ops.Registry(), log)
+		return bus.WatchDLQ(ctx, js, []string{telegram.UpdatesStream}, bus.WatchInterval, ops.Registry(), log)
 	})
 	g.Go(func() error {
 		if err := updates.DeclareStreams(ctx, js, log); err != nil {
@@ -141,8 +141,8 @@ func run(ctx context.Context) error {
 			return err
 		}
 		r, err := bus.NewRunner(js, bus.RunnerConfig{
-			Stream:         bus.StreamUpdates,
-			SubjectPrefix:  bus.UpdatesSubjectPrefix,
+			Stream:         telegram.UpdatesStream,
+			SubjectPrefix:  telegram.UpdatesSubjectPrefix,
 			Durable:        updates.Durable,
 			Partitions:     cfg.Partitions,
 			HandlerTimeout: cfg.HandlerTimeout,

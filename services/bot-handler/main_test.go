@@ -19,6 +19,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 func TestMain(m *testing.M) {
@@ -32,7 +33,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	require.Equal(t, ":9102", cfg.OpsAddr)
 	require.Equal(t, int32(10), cfg.PoolMaxSize)
 	require.Equal(t, "https://api.telegram.org", cfg.TelegramAPIURL)
-	require.Equal(t, bus.DefaultPartitions, cfg.Partitions)
+	require.Equal(t, telegram.DefaultPartitions, cfg.Partitions)
 	require.Equal(t, 25*time.Second, cfg.HandlerTimeout)
 	require.Equal(t, 10, cfg.MaxDeliver)
 	require.Equal(t, "***", config.Fields(cfg)["TELEGRAM_BOT_TOKEN"])
@@ -111,7 +112,7 @@ func TestServiceAnswersAndStopsCleanly(t *testing.T) {
 	_, js := bustest.Connect(t, ns.URL())
 	pubCtx, pubCancel := context.WithTimeout(ctx, 5*time.Second)
 	defer pubCancel()
-	_, err = bus.Publish(pubCtx, js, bus.UpdatesSubject(bus.Partition(4242, 2)), answer.Result[0], "777:1")
+	_, err = bus.Publish(pubCtx, js, telegram.UpdatesSubject(bus.Partition(4242, 2)), answer.Result[0], "777:1")
 	require.NoError(t, err)
 	waitCtx, waitCancel := context.WithTimeout(ctx, 10*time.Second)
 	defer waitCancel()

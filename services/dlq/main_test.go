@@ -13,13 +13,14 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 func TestListAndReplayADeadLetter(t *testing.T) {
 	srv := bustest.NewServer(t)
 	_, js := bustest.Connect(t, srv.URL())
 	ctx := context.Background()
-	require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
+	require.NoError(t, bus.DeclareStreams(ctx, js, telegram.UpdatesStreamConfig()))
 	t.Setenv("NATS_URL", srv.URL())
 
 	// A handler that refuses the update once, as a poison message would be,
@@ -27,7 +28,7 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	fixed := make(chan struct{})
 	handled := make(chan string, 1)
 	runner, err := bus.NewRunner(js, bus.RunnerConfig{
-		Stream: bus.StreamUpdates, SubjectPrefix: bus.UpdatesSubjectPrefix, Durable: "bot-handler",
+		Stream: telegram.UpdatesStream, SubjectPrefix: telegram.UpdatesSubjectPrefix, Durable: "bot-handler",
 		Partitions: 1, HandlerTimeout: time.Second, FetchWait: 200 * time.Millisecond,
 	}, func(_ context.Context, d bus.Delivery) error {
 		select {
@@ -44,7 +45,7 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	go func() { done <- runner.Run(rctx) }()
 	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 
-	_, err = bus.Publish(ctx, js, bus.UpdatesSubject(0), []byte(`{"update_id":7}`), "1:7")
+	_, err = bus.Publish(ctx, js, telegram.UpdatesSubject(0), []byte(`{"update_id":7}`), "1:7")
 	require.NoError(t, err)
 
 	var out bytes.Buffer
@@ -57,7 +58,7 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	require.Contains(t, out.String(), "tg.updates.0")
 	require.Contains(t, out.String(), "unknown command format")
 
-	entries, err := bus.ListDLQ(ctx, js, bus.StreamUpdates, 10)
+	entries, err := bus.ListDLQ(ctx, js, telegram.UpdatesStream, 10)
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
 

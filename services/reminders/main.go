@@ -2,21 +2,15 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/reminders"
 )
-
-const service = "reminders"
 
 // lockKey is the advisory lock replicas contend for with WORKER_SINGLETON
 // ("vpnremd").
@@ -28,33 +22,19 @@ const lockKey int64 = 0x76706e72656d64
 const claimMargin = 30 * time.Second
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, service+":", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := config.Load(defaultConfig())
-	if err != nil {
-		return err
-	}
-	return worker.RunService(ctx, worker.ServiceSpec{
-		Name: service, LockKey: lockKey,
-		Config: cfg, Base: cfg.Base, DB: cfg.DB, Env: cfg.Env,
+	service.Main(service.Spec[Config]{
+		Name:     "reminders",
+		Defaults: defaultConfig(),
 		// OUTBOX takes the reminders.
-		Streams:     []func(context.Context, jetstream.JetStream) error{outbox.EnsureStream},
-		StreamsName: "the OUTBOX stream",
-		Setup: func(_ context.Context, d worker.Deps) (worker.Parts, error) {
+		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
+		Build: func(_ context.Context, cfg Config, s *service.Service) error {
 			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize,
-				ClaimTTL: cfg.IterationTimeout + claimMargin}, d.Pool, d.JS, d.Log, d.Ops.Registry())
+				ClaimTTL: cfg.IterationTimeout + claimMargin}, s.Pool, s.JS, s.Log, s.Ops.Registry())
 			if err != nil {
-				return worker.Parts{}, err
+				return err
 			}
-			return worker.Parts{Iterate: r.Iterate}, nil
+			_, err = worker.Start(s, cfg.Env, lockKey, r.Iterate)
+			return err
 		},
 	})
 }

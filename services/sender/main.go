@@ -19,6 +19,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/retry"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
 
@@ -94,7 +95,7 @@ func run(ctx context.Context) error {
 		return bus.WatchConsumers(ctx, js, outbox.Stream, durables, bus.WatchInterval, ops.Registry(), log)
 	})
 	g.Go(func() error {
-		return bus.WatchDLQ(ctx, js, []string{bus.StreamUpdates, outbox.Stream}, bus.WatchInterval, ops.Registry(), log)
+		return bus.WatchDLQ(ctx, js, []string{telegram.UpdatesStream, outbox.Stream}, bus.WatchInterval, ops.Registry(), log)
 	})
 	g.Go(func() error {
 		if !declareStreams(ctx, js, log) {
@@ -115,7 +116,7 @@ func declareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Log
 		err := func() error {
 			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			return errors.Join(outbox.EnsureStream(ctx, js), bus.EnsureDLQStream(ctx, js))
+			return errors.Join(bus.DeclareStreams(ctx, js, outbox.StreamConfig()), bus.DeclareStreams(ctx, js, bus.DLQStreamConfig()))
 		}()
 		if err == nil {
 			return true

@@ -23,6 +23,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/procs"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 type options struct {
@@ -119,7 +120,7 @@ func benchGateway(ctx context.Context, o options, dir, bin string, logs io.Write
 		return err
 	}
 	defer nc.Close()
-	if err := bus.EnsureUpdatesStream(ctx, js); err != nil {
+	if err := bus.DeclareStreams(ctx, js, telegram.UpdatesStreamConfig()); err != nil {
 		return err
 	}
 
@@ -152,12 +153,12 @@ func benchGateway(ctx context.Context, o options, dir, bin string, logs io.Write
 		return fmt.Errorf("ceiling not listening: %w", err)
 	}
 
-	stream, err := js.Stream(ctx, bus.StreamUpdates)
+	stream, err := js.Stream(ctx, telegram.UpdatesStream)
 	if err != nil {
 		return err
 	}
 	targets := []target{
-		ceilingTarget("http://"+ceilAddr, benchBotID, bus.DefaultPartitions),
+		ceilingTarget("http://"+ceilAddr, benchBotID, telegram.DefaultPartitions),
 		gatewayTarget("http://"+gwAddr, benchSecret),
 	}
 	runs := map[string][]loadResult{}
@@ -167,7 +168,7 @@ func benchGateway(ctx context.Context, o options, dir, bin string, logs io.Write
 			fmt.Printf("round %d: %s, %d connections, %s…\n", round, t.name, o.conns, o.duration)
 			r := runLoad(ctx, t, o.conns, o.warmup, o.duration, &ids)
 			if err := stream.Purge(ctx); err != nil {
-				return fmt.Errorf("purging %s: %w", bus.StreamUpdates, err)
+				return fmt.Errorf("purging %s: %w", telegram.UpdatesStream, err)
 			}
 			runs[t.name] = append(runs[t.name], r)
 		}

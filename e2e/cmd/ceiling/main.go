@@ -23,6 +23,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 func main() {
@@ -40,7 +41,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
-	if err := bus.EnsureUpdatesStream(ctx, js); err != nil {
+	if err := bus.DeclareStreams(ctx, js, telegram.UpdatesStreamConfig()); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", os.Getenv("HTTP_ADDR"))
@@ -54,7 +55,7 @@ func run(ctx context.Context) error {
 			return
 		}
 		p, _ := strconv.Atoi(r.Header.Get("X-Bench-Partition"))
-		if _, err := bus.Publish(r.Context(), js, bus.UpdatesSubject(p), body, r.Header.Get("X-Bench-Msg-Id")); err != nil {
+		if _, err := bus.Publish(r.Context(), js, telegram.UpdatesSubject(p), body, r.Header.Get("X-Bench-Msg-Id")); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
@@ -196,7 +197,9 @@ func TestAnActivationRequestWakesTheWorkerBeforeItsInterval(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.Run(ctx) })
-	wg.Go(func() { _ = activation.ConsumeRequests(ctx, e.js, w.Wake, obstest.NewLogger(in.logs)) })
+	wake, err := activation.WakeConsumer(e.js, w.Wake, obstest.NewLogger(in.logs), nil)
+	require.NoError(t, err)
+	wg.Go(func() { _ = wake.Run(ctx) })
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -204,12 +207,12 @@ func TestAnActivationRequestWakesTheWorkerBeforeItsInterval(t *testing.T) {
 	// The first iteration runs at start, with nothing to do.
 	require.Eventually(t, func() bool { return len(in.logs.Events(t, worker.EventIterationEnd)) == 1 }, waitFor, poll)
 	require.Eventually(t, func() bool {
-		c, err := e.js.Consumer(t.Context(), bus.StreamEvents, activation.Durable)
+		c, err := e.js.Consumer(t.Context(), events.Stream, activation.Durable)
 		return err == nil && c != nil
 	}, waitFor, poll, "the consumer was not declared")
 
 	sub := e.trial(t, newUserID(), "en")
-	require.NoError(t, bus.PublishActivationRequested(t.Context(), e.js, &vpnbotv1.ActivationRequested{
+	require.NoError(t, events.PublishActivationRequested(t.Context(), e.js, &vpnbotv1.ActivationRequested{
 		SubscriptionId: sub.ID, UserId: sub.UserID, Reason: "trial", RequestedAt: timestamppb.Now(),
 	}))
 	require.Eventually(t, func() bool { return len(e.messages(t)) == 1 }, waitFor, poll, "the event did not wake the worker")
@@ -251,7 +254,7 @@ func TestKeysTheOutboxRefusedAreDeliveredByTheNextIteration(t *testing.T) {
 	require.Zero(t, res["delivered"])
 	require.Len(t, in.logs.Events(t, activation.EventKeyDeliveryFailed), periods)
 
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
 	res = iterate(t, in)
 	require.Zero(t, res["created"])
 	require.Equal(t, periods, res["delivered"], "the keys were not recorded as delivered")

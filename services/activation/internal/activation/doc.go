@@ -28,6 +28,6 @@
 //
 // A failed panel call is retried by a later iteration, after a delay that
 // grows per subscription (kept in memory: a restarted replica retries at
-// once, which is harmless). ConsumeRequests wakes the worker on
+// once, which is harmless). WakeConsumer wakes the worker on
 // activation.requested events; polling alone is correct.
 package activation

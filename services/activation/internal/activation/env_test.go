@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/outbox/outboxtest"
@@ -54,8 +55,8 @@ func newEnv(tb testing.TB, panel string) *env {
 	e := &env{db: pgdbtest.New(tb)}
 	srv := bustest.NewServer(tb)
 	_, e.js = bustest.Connect(tb, srv.URL())
-	require.NoError(tb, bus.EnsureEventsStream(tb.Context(), e.js))
-	require.NoError(tb, outbox.EnsureStream(tb.Context(), e.js))
+	require.NoError(tb, bus.DeclareStreams(tb.Context(), e.js, events.StreamConfig()))
+	require.NoError(tb, bus.DeclareStreams(tb.Context(), e.js, outbox.StreamConfig()))
 	e.shop = shop.New(e.db.Pool, shop.Config{})
 	switch panel {
 	case "outline":

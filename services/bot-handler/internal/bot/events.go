@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -24,7 +24,7 @@ type StreamActivations struct {
 // expiry a payment set), not the clock: the message id is built from it, so
 // a retried publish is stored once.
 func (a StreamActivations) RequestActivation(ctx context.Context, sub shop.Subscription, reason string, at time.Time) error {
-	err := bus.PublishActivationRequested(ctx, a.JS, &vpnbotv1.ActivationRequested{
+	err := events.PublishActivationRequested(ctx, a.JS, &vpnbotv1.ActivationRequested{
 		SubscriptionId: sub.ID,
 		UserId:         sub.UserID,
 		Reason:         reason,

@@ -16,6 +16,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
@@ -36,7 +37,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	defer cancel()
 	db := pgdbtest.New(t)
 	_, js := bustest.Connect(t, bustest.NewServer(t).URL())
-	require.NoError(t, bus.EnsureEventsStream(ctx, js))
+	require.NoError(t, bus.DeclareStreams(ctx, js, events.StreamConfig()))
 	sb := sandboxtg.New(sandboxtg.Config{Token: token, GlobalRate: -1, ChatRate: -1})
 	require.NoError(t, sb.Start("127.0.0.1:0"))
 	t.Cleanup(sb.Close)

@@ -130,8 +130,8 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 	h, release := e.newHandler(pool, reg, opts...)
 	_, js := bustest.Connect(e.t, e.natsURL)
 	r, err := bus.NewRunner(js, bus.RunnerConfig{
-		Stream:         bus.StreamUpdates,
-		SubjectPrefix:  bus.UpdatesSubjectPrefix,
+		Stream:         telegram.UpdatesStream,
+		SubjectPrefix:  telegram.UpdatesSubjectPrefix,
 		Durable:        updates.Durable,
 		Partitions:     e.partitions,
 		HandlerTimeout: handlerTimeout,
@@ -244,7 +244,7 @@ func (e *env) forwardWith(change func(json.RawMessage) json.RawMessage) []sent {
 				ChatID:    meta.ChatID,
 				MessageID: msg.Message.MessageID,
 				MsgID:     fmt.Sprintf("%d:%d", e.botID, meta.UpdateID),
-				Subject:   bus.UpdatesSubject(bus.Partition(meta.RoutingKey(), e.partitions)),
+				Subject:   telegram.UpdatesSubject(bus.Partition(meta.RoutingKey(), e.partitions)),
 				Raw:       raw,
 			}
 			e.publish(s.Subject, s.Raw, s.MsgID)
@@ -322,7 +322,7 @@ func (e *env) count(sql string, args ...any) int {
 
 func (e *env) dlq() []bus.DLQEntry {
 	e.t.Helper()
-	entries, err := bus.ListDLQ(e.ctx(5*time.Second), e.js, bus.StreamUpdates, 0)
+	entries, err := bus.ListDLQ(e.ctx(5*time.Second), e.js, telegram.UpdatesStream, 0)
 	require.NoError(e.t, err)
 	return entries
 }
@@ -331,7 +331,7 @@ func (e *env) dlq() []bus.DLQEntry {
 // (TG_UPDATES is a work queue: acknowledged messages leave it).
 func (e *env) streamEmpty() bool {
 	e.t.Helper()
-	return e.streamMsgs(bus.StreamUpdates) == 0
+	return e.streamMsgs(telegram.UpdatesStream) == 0
 }
 
 // streamMsgs is how many messages stream holds.

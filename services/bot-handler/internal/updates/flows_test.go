@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -81,7 +82,7 @@ func hasButton(m sandboxtg.Message, data string) bool {
 func (e *env) activationRequests() int {
 	e.t.Helper()
 	// Only activation requests are published on EVENTS here.
-	return e.streamMsgs(bus.StreamEvents)
+	return e.streamMsgs(events.Stream)
 }
 
 func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {

@@ -9,8 +9,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/retry"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 // Durable is the name prefix of the bot-handler's consumers: partition p is
@@ -28,15 +30,15 @@ const (
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) error {
 	delay := retry.Backoff{Min: declareFirstDelay, Max: declareMaxDelay}
 	for {
-		err := bus.EnsureUpdatesStream(ctx, js)
+		err := bus.DeclareStreams(ctx, js, telegram.UpdatesStreamConfig())
 		if err == nil {
-			err = bus.EnsureDLQStream(ctx, js)
+			err = bus.DeclareStreams(ctx, js, bus.DLQStreamConfig())
 		}
 		if err == nil {
-			err = bus.EnsureEventsStream(ctx, js)
+			err = bus.DeclareStreams(ctx, js, events.StreamConfig())
 		}
 		if err == nil {
-			err = outbox.EnsureStream(ctx, js)
+			err = bus.DeclareStreams(ctx, js, outbox.StreamConfig())
 		}
 		if err == nil {
 			return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
 
@@ -297,7 +298,7 @@ func TestMalformedUpdateIsDeadLettered(t *testing.T) {
 	e := newEnv(t, 1)
 	e.start(e.db.Pool, handlerTimeout)
 	garbage := []byte(`{"message": "no update_id"}`)
-	e.publish(bus.UpdatesSubject(0), garbage, "garbage-1")
+	e.publish(telegram.UpdatesSubject(0), garbage, "garbage-1")
 	e.say(10001, "/help")
 	e.forward()
 

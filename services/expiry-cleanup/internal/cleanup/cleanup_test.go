@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
@@ -250,7 +251,7 @@ func TestNoticesTheOutboxRefusedAreSentByTheNextIteration(t *testing.T) {
 	require.Equal(t, periods, res[cleanup.ItemRevoked], "revoked all the same")
 	require.Zero(t, res[cleanup.ItemNotified])
 
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
 	res = iterateOK(t, in)
 	require.Equal(t, periods, res[cleanup.ItemNotified], "the refused notices were released for the next iteration")
 	require.Len(t, e.messages(t), periods)

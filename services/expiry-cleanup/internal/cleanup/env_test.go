@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
@@ -53,7 +54,7 @@ func newEnv(tb testing.TB, panel string) *env {
 	e := &env{db: pgdbtest.New(tb)}
 	srv := bustest.NewServer(tb)
 	_, e.js = bustest.Connect(tb, srv.URL())
-	require.NoError(tb, outbox.EnsureStream(tb.Context(), e.js))
+	require.NoError(tb, bus.DeclareStreams(tb.Context(), e.js, outbox.StreamConfig()))
 	e.shop = shop.New(e.db.Pool, shop.Config{})
 	switch panel {
 	case "outline":

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/store"
@@ -23,7 +24,7 @@ func (e *env) revokedUntold(t *testing.T, in *instance, n int) {
 	res, err := iterate(t, in)
 	require.Error(t, err)
 	require.Equal(t, n, res[cleanup.ItemRevoked])
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
 }
 
 // claimWithoutPublishing claims the notices due at now as a replica does, on

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
@@ -60,7 +59,7 @@ func DefaultConfig() Config {
 		HTTPAddr:              ":8081",
 		TelegramAPIURL:        "https://api.telegram.org",
 		Mode:                  ModeWebhook,
-		Partitions:            bus.DefaultPartitions,
+		Partitions:            telegram.DefaultPartitions,
 		PublishTimeout:        5 * time.Second,
 		WebhookMaxConnections: 40,
 		WebhookAllowedUpdates: []string{"message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"},

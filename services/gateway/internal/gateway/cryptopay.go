@@ -18,6 +18,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
@@ -81,7 +82,7 @@ func (g *Gateway) addCryptoPay(mux *http.ServeMux, d Deps) error {
 	mux.Handle("POST "+CryptoPayWebhookPath, h)
 	d.Ops.AddReadiness("events_stream", func(context.Context) error {
 		if !h.streamReady.Load() {
-			return fmt.Errorf("stream %s not declared yet", bus.StreamEvents)
+			return fmt.Errorf("stream %s not declared yet", events.Stream)
 		}
 		return nil
 	})
@@ -139,7 +140,7 @@ func (h *cryptoPayWebhook) publish(ctx context.Context, body []byte, updateID in
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	_, err := bus.Publish(ctx, h.js, bus.SubjectCryptoPayPayments, body, "cryptopay:"+strconv.FormatInt(updateID, 10))
+	_, err := bus.Publish(ctx, h.js, events.SubjectCryptoPayPayments, body, "cryptopay:"+strconv.FormatInt(updateID, 10))
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		select {
 		case h.streamLost <- struct{}{}:
@@ -167,7 +168,7 @@ func (h *cryptoPayWebhook) keepStream(ctx context.Context, log zerolog.Logger) {
 	delay := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		dctx, cancel := context.WithTimeout(ctx, declareTimeout)
-		err := bus.EnsureEventsStream(dctx, h.js)
+		err := bus.DeclareStreams(dctx, h.js, events.StreamConfig())
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -175,7 +176,7 @@ func (h *cryptoPayWebhook) keepStream(ctx context.Context, log zerolog.Logger) {
 		if err != nil {
 			h.streamReady.Store(false)
 			wait := delay.Next()
-			log.Warn().Str("event", EventStreamDeclareFailed).Str("stream", bus.StreamEvents).Err(err).
+			log.Warn().Str("event", EventStreamDeclareFailed).Str("stream", events.Stream).Err(err).
 				Dur("retry_in", wait).Msg("could not declare the events stream; retrying")
 			if !retry.Sleep(ctx, wait) {
 				return
@@ -184,7 +185,7 @@ func (h *cryptoPayWebhook) keepStream(ctx context.Context, log zerolog.Logger) {
 		}
 		delay.Reset()
 		if !h.streamReady.Swap(true) {
-			log.Info().Str("event", EventStreamDeclared).Str("stream", bus.StreamEvents).Msg("events stream declared")
+			log.Info().Str("event", EventStreamDeclared).Str("stream", events.Stream).Msg("events stream declared")
 		}
 		select {
 		case <-ctx.Done():

@@ -14,8 +14,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
 )
@@ -57,7 +57,7 @@ func cryptoPayStored(t *testing.T, js jetstream.JetStream) []*jetstream.RawStrea
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, bus.StreamEvents)
+	s, err := js.Stream(ctx, events.Stream)
 	require.NoError(t, err)
 	var out []*jetstream.RawStreamMsg
 	for seq := uint64(1); ; seq++ {
@@ -66,7 +66,7 @@ func cryptoPayStored(t *testing.T, js jetstream.JetStream) []*jetstream.RawStrea
 			return out
 		}
 		require.NoError(t, err)
-		if m.Subject == bus.SubjectCryptoPayPayments {
+		if m.Subject == events.SubjectCryptoPayPayments {
 			out = append(out, m)
 		}
 	}

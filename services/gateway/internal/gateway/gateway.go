@@ -106,7 +106,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	d.Ops.AddReadiness("nats", bus.Ready(d.NC))
 	d.Ops.AddReadiness("stream", func(context.Context) error {
 		if !g.streamReady.Load() {
-			return fmt.Errorf("stream %s not declared yet", bus.StreamUpdates)
+			return fmt.Errorf("stream %s not declared yet", telegram.UpdatesStream)
 		}
 		return nil
 	})

@@ -16,10 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
 )
 
@@ -120,7 +120,7 @@ func ptr(s string) *string { return &s }
 func stored(js jetstream.JetStream) ([]*jetstream.RawStreamMsg, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, bus.StreamUpdates)
+	s, err := js.Stream(ctx, telegram.UpdatesStream)
 	if err != nil {
 		return nil, err
 	}

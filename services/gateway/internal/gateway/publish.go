@@ -35,7 +35,7 @@ type publisher struct {
 // publish stores raw under the partition of meta's chat, waiting at most
 // PUBLISH_TIMEOUT for the ack. duplicate means the stream already had it.
 func (p *publisher) publish(ctx context.Context, raw []byte, meta telegram.UpdateMeta, source string) (subject string, duplicate bool, err error) {
-	subject = bus.UpdatesSubject(bus.Partition(meta.RoutingKey(), p.partitions))
+	subject = telegram.UpdatesSubject(bus.Partition(meta.RoutingKey(), p.partitions))
 	if !p.nc.IsConnected() {
 		return subject, false, errBrokerDown
 	}

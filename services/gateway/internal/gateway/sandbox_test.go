@@ -53,7 +53,7 @@ func requireOncePerUpdateInChatOrder(t *testing.T, msgs []*jetstream.RawStreamMs
 		meta, err := telegram.ParseUpdate(m.Data)
 		require.NoError(t, err)
 		require.Equal(t, testBotID+":"+strconv.FormatInt(meta.UpdateID, 10), m.Header.Get(nats.MsgIdHdr))
-		require.Equal(t, bus.UpdatesSubject(bus.Partition(meta.ChatID, bus.DefaultPartitions)), m.Subject)
+		require.Equal(t, telegram.UpdatesSubject(bus.Partition(meta.ChatID, telegram.DefaultPartitions)), m.Subject)
 		got = append(got, meta.UpdateID)
 		perChat[meta.ChatID] = append(perChat[meta.ChatID], meta.UpdateID)
 	}

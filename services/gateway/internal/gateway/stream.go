@@ -6,6 +6,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/retry"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 // declareTimeout bounds one attempt to declare the stream.
@@ -18,7 +19,7 @@ func (g *Gateway) keepStream(ctx context.Context) {
 	delay := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
 		dctx, cancel := context.WithTimeout(ctx, declareTimeout)
-		err := bus.EnsureUpdatesStream(dctx, g.js)
+		err := bus.DeclareStreams(dctx, g.js, telegram.UpdatesStreamConfig())
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -35,7 +36,7 @@ func (g *Gateway) keepStream(ctx context.Context) {
 		}
 		delay.Reset()
 		if !g.streamReady.Swap(true) {
-			g.log.Info().Str("event", EventStreamDeclared).Str("stream", bus.StreamUpdates).Msg("updates stream declared")
+			g.log.Info().Str("event", EventStreamDeclared).Str("stream", telegram.UpdatesStream).Msg("updates stream declared")
 		}
 		select {
 		case <-ctx.Done():

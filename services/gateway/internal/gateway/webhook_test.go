@@ -17,6 +17,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
 )
 
@@ -29,7 +30,7 @@ func TestWebhookStoresUpdateInItsChatsPartition(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	msgs := waitStored(t, h.js, 1, 5*time.Second)
-	require.Equal(t, bus.UpdatesSubject(bus.Partition(-1001234567890, bus.DefaultPartitions)), msgs[0].Subject)
+	require.Equal(t, telegram.UpdatesSubject(bus.Partition(-1001234567890, telegram.DefaultPartitions)), msgs[0].Subject)
 	require.Equal(t, testBotID+":7001", msgs[0].Header.Get(nats.MsgIdHdr))
 	require.Equal(t, body, msgs[0].Data, "the raw body is stored byte for byte")
 	require.Equal(t, 1.0, metric(t, h.ops.Registry(), "vpnbot_gateway_requests_total", "status", "200"))
@@ -227,7 +228,7 @@ func FuzzWebhook(f *testing.F) {
 	}
 	srv := bustest.NewServer(f)
 	nc, js := bustest.Connect(f, srv.URL())
-	require.NoError(f, bus.EnsureUpdatesStream(context.Background(), js))
+	require.NoError(f, bus.DeclareStreams(context.Background(), js, telegram.UpdatesStreamConfig()))
 	cfg := gateway.DefaultConfig()
 	cfg.BotToken, cfg.WebhookSecret, cfg.PublishTimeout = testToken, testSecret, 2*time.Second
 	require.NoError(f, cfg.Validate())

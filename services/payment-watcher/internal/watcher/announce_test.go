@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/payment-watcher/internal/watcher"
@@ -22,7 +23,7 @@ func withoutOutbox(t *testing.T, e *env) (restore func()) {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		require.NoError(t, outbox.EnsureStream(ctx, e.js))
+		require.NoError(t, bus.DeclareStreams(ctx, e.js, outbox.StreamConfig()))
 	}
 }
 

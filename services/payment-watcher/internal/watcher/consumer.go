@@ -5,177 +5,62 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
-	"github.com/vpnbot/vpnbot/pkg/obs"
-	"github.com/vpnbot/vpnbot/pkg/retry"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 )
 
-const (
-	// ackWaitMargin is AckWait beyond the handler deadline, to settle the
-	// message before the server redelivers it.
-	ackWaitMargin = 5 * time.Second
-	// settleTimeout bounds one ack or consumer declaration.
-	settleTimeout = 5 * time.Second
-	// maxAckPending lets replicas handle several payments at once: their
-	// order does not matter, each invoice applies once.
-	maxAckPending = 64
-	// liveSlack is how long past HandlerTimeout + FetchWait the consume loop
-	// may go without turning before Live fails.
-	liveSlack = 30 * time.Second
-)
+// maxAckPending lets replicas handle several payments at once: their order
+// does not matter, each invoice applies once.
+const maxAckPending = 64
 
-// consumerState is what the health checks read of the consume loop.
-type consumerState struct {
-	beat     *obs.Heartbeat
-	declared atomic.Bool
+// newConsumer is the consumer of payments.cryptopay the replicas share. A
+// payment event is never given up for failing or timing out (MaxDeliver
+// Unlimited): it is retried for as long as the database is down, and the
+// poller would find the payment anyway. Only an event that is not a Crypto
+// Pay update is dead-lettered.
+func (w *Watcher) newConsumer(reg prometheus.Registerer) (*bus.Consumer, error) {
+	return bus.NewConsumer(w.js, bus.ConsumerConfig{
+		Stream:         events.Stream,
+		Subject:        events.SubjectCryptoPayPayments,
+		Durable:        w.cfg.Durable,
+		Description:    "the payment-watcher's Crypto Pay webhook events",
+		Mode:           bus.Shared,
+		MaxAckPending:  maxAckPending,
+		HandleFunc:     w.handleEvent,
+		HandlerTimeout: w.cfg.HandlerTimeout,
+		MaxDeliver:     bus.Unlimited,
+		RetryBase:      w.cfg.RetryBase,
+		RetryMax:       w.cfg.RetryMax,
+		FetchWait:      w.cfg.FetchWait,
+	}, w.log, reg)
 }
 
-func newConsumerState(cfg Config) consumerState {
-	return consumerState{beat: obs.NewHeartbeat(cfg.HandlerTimeout + cfg.FetchWait + liveSlack)}
-}
+// Consumer is the consumer of the payment events, to run beside the poller.
+func (w *Watcher) Consumer() *bus.Consumer { return w.consumer }
 
-// Consume reads payments.cryptopay with the durable consumer shared by all
-// replicas until ctx is done, declaring it (again) whenever it is missing.
-// It returns nil once ctx is done and the event in hand is settled.
-func (w *Watcher) Consume(ctx context.Context) error {
-	delay := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
-	var cons jetstream.Consumer
-	for {
-		w.consumer.beat.Beat()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if cons == nil {
-			var err error
-			if cons, err = w.declare(ctx); err != nil {
-				w.log.Warn().Err(err).Msg("cannot declare the payments consumer; retrying")
-				retry.Sleep(ctx, delay.Next())
-				continue
-			}
-			delay.Reset()
-			w.consumer.declared.Store(true)
-		}
-		msg, err := w.fetch(ctx, cons)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn().Err(err).Msg("fetching payment events failed; declaring the consumer again")
-			}
-			cons = nil
-			w.consumer.declared.Store(false)
-			retry.Sleep(ctx, delay.Next())
-			continue
-		}
-		if msg != nil {
-			w.process(ctx, msg)
-		}
-	}
-}
-
-// Live fails when the consume loop has not turned for HandlerTimeout +
-// FetchWait + 30s.
-func (w *Watcher) Live(ctx context.Context) error {
-	if err := w.consumer.beat.Check(ctx); err != nil {
-		return fmt.Errorf("payments consumer: %w", err)
-	}
-	return nil
-}
-
-// Ready fails while the payments consumer is not declared.
-func (w *Watcher) Ready(context.Context) error {
-	if !w.consumer.declared.Load() {
-		return errors.New("payments consumer not declared")
-	}
-	return nil
-}
-
-func (w *Watcher) declare(ctx context.Context) (jetstream.Consumer, error) {
-	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
-	defer cancel()
-	cons, err := w.js.CreateOrUpdateConsumer(ctx, bus.StreamEvents, jetstream.ConsumerConfig{
-		Durable:       w.cfg.Durable,
-		Description:   "the payment-watcher's Crypto Pay webhook events",
-		FilterSubject: bus.SubjectCryptoPayPayments,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       w.cfg.HandlerTimeout + ackWaitMargin,
-		// No MaxDeliver: a payment is retried for as long as the database
-		// is down, never dropped (the poller would find it anyway).
-		MaxDeliver:    -1,
-		MaxAckPending: maxAckPending,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("declaring consumer %s on %s: %w", w.cfg.Durable, bus.StreamEvents, err)
-	}
-	return cons, nil
-}
-
-// fetch waits up to FetchWait for one event; nil when none came.
-func (w *Watcher) fetch(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
-	fctx, cancel := context.WithTimeout(ctx, w.cfg.FetchWait)
-	defer cancel()
-	batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
-	if err != nil {
-		return nil, fmt.Errorf("fetching: %w", err)
-	}
-	var msg jetstream.Msg
-	for m := range batch.Messages() {
-		msg = m
-	}
-	if msg != nil {
-		return msg, nil
-	}
-	if err := batch.Error(); err != nil && fctx.Err() == nil {
-		return nil, fmt.Errorf("fetching: %w", err)
-	}
-	return nil, nil
-}
-
-// process handles one event and settles it: ack when done (or when nothing
-// can be done), nak with a growing delay when it failed for now.
-func (w *Watcher) process(ctx context.Context, msg jetstream.Msg) {
-	var delivered uint64 = 1
-	seq := uint64(0)
-	if meta, err := msg.Metadata(); err == nil {
-		delivered, seq = meta.NumDelivered, meta.Sequence.Stream
-	}
-	log := w.log.With().Uint64("stream_seq", seq).Uint64("deliveries", delivered).
-		Str("msg_id", msg.Headers().Get(jetstream.MsgIDHeader)).Logger()
-
-	// Shutdown does not cut a payment short; it keeps its own deadline.
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.HandlerTimeout)
-	err := w.handle(hctx, msg.Data(), log)
-	cancel()
-
-	sctx, cancelSettle := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer cancelSettle()
+// handleEvent handles one payments.cryptopay event: the consumer
+// acknowledges it once the payment is applied and announced, and retries it
+// when that failed for now.
+func (w *Watcher) handleEvent(ctx context.Context, d bus.Delivery) error {
+	log := w.log.With().Uint64("stream_seq", d.StreamSeq).Uint64("deliveries", d.NumDelivered).Str("msg_id", d.MsgID).Logger()
+	err := w.handle(ctx, d.Data, log)
 	switch {
 	case err == nil:
 		w.m.events.WithLabelValues("ok").Inc()
-		if err := msg.DoubleAck(sctx); err != nil {
-			log.Warn().Err(err).Msg("ack failed; the event will be delivered again")
-		}
 	case errors.Is(err, cryptopay.ErrMalformedUpdate):
 		w.m.events.WithLabelValues("malformed").Inc()
-		log.Error().Str("event", EventMalformedUpdate).Err(err).Msg("payment event is not a Crypto Pay update; dropped")
-		if err := msg.TermWithReason("malformed crypto pay update"); err != nil {
-			log.Warn().Err(err).Msg("cannot terminate the malformed event")
-		}
+		log.Error().Str("event", EventMalformedUpdate).Err(err).Msg("payment event is not a Crypto Pay update; dead-lettered")
+		return bus.Permanent(fmt.Errorf("payment event: %w", err))
 	default:
 		w.m.events.WithLabelValues("retry").Inc()
-		delay := w.retryDelay(delivered)
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("handling a payment event failed; will retry")
-		if err := msg.NakWithDelay(delay); err != nil {
-			log.Warn().Err(err).Msg("nak failed; the event will be delivered again after AckWait")
-		}
 	}
+	return err
 }
 
 // handle applies and announces the payment a webhook body reports; the event
@@ -207,13 +92,4 @@ func (w *Watcher) handle(ctx context.Context, body []byte, log zerolog.Logger) e
 	// Also when the payment was applied already: this event may be the
 	// redelivery of one whose handler died, or lost NATS, before announcing.
 	return w.announce(ctx, inv.ID)
-}
-
-// retryDelay is RetryBase doubled per earlier delivery, at most RetryMax.
-func (w *Watcher) retryDelay(delivered uint64) time.Duration {
-	d := w.cfg.RetryBase
-	for i := uint64(1); i < delivered && d < w.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	return min(d, w.cfg.RetryMax)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
@@ -64,8 +65,8 @@ func newEnv(t *testing.T, webhooks bool) *env {
 	_, e.js = bustest.Connect(t, ns.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, bus.EnsureEventsStream(ctx, e.js))
-	require.NoError(t, outbox.EnsureStream(ctx, e.js))
+	require.NoError(t, bus.DeclareStreams(ctx, e.js, events.StreamConfig()))
+	require.NoError(t, bus.DeclareStreams(ctx, e.js, outbox.StreamConfig()))
 
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -98,7 +99,7 @@ func (e *env) gateway(w http.ResponseWriter, r *http.Request) {
 		upd, err = cryptopay.ParseUpdate(body)
 	}
 	if err == nil {
-		_, err = bus.Publish(r.Context(), e.js, bus.SubjectCryptoPayPayments, body, "cryptopay:"+strconv.FormatInt(upd.UpdateID, 10))
+		_, err = bus.Publish(r.Context(), e.js, events.SubjectCryptoPayPayments, body, "cryptopay:"+strconv.FormatInt(upd.UpdateID, 10))
 	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
@@ -162,7 +163,7 @@ func (e *env) startReplica(t *testing.T, opts replicaOpts) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = w.Consume(ctx) })
+	wg.Go(func() { _ = w.Consumer().Run(ctx) })
 	if opts.poll {
 		r.elector = pgdb.NewElector(e.pool.Config().ConnConfig, e.lockKey, "payment-watcher", log, r.reg)
 		r.elector.RetryInterval = 100 * time.Millisecond
@@ -175,7 +176,7 @@ func (e *env) startReplica(t *testing.T, opts replicaOpts) *replica {
 	}
 	go func() { wg.Wait(); close(r.done) }()
 	t.Cleanup(r.stop)
-	require.Eventually(t, func() bool { return w.Ready(context.Background()) == nil }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return w.Consumer().Ready(context.Background()) == nil }, 10*time.Second, 10*time.Millisecond)
 	return r
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -34,7 +35,7 @@ const (
 	// died, or NATS was down).
 	EventPaymentAnnouncedLate = "PAYMENT_ANNOUNCED_LATE"
 	// EventMalformedUpdate: a stored webhook body is not an update; it is
-	// terminated (it was signed, so Crypto Pay sent something new to us).
+	// dead-lettered (it was signed, so Crypto Pay sent something new to us).
 	EventMalformedUpdate = "PAYMENT_EVENT_MALFORMED"
 )
 
@@ -69,8 +70,8 @@ type Config struct {
 	PollLimit int
 	// Durable names the consumer of payments.cryptopay (default "payment-watcher").
 	Durable string
-	// HandlerTimeout bounds handling one event (default 20s); AckWait is a
-	// little longer.
+	// HandlerTimeout bounds handling one event (default 20s); one past it
+	// is retried.
 	HandlerTimeout time.Duration
 	// RetryBase and RetryMax shape the delay before an event that failed is
 	// delivered again: RetryBase doubling per delivery, at most RetryMax.
@@ -128,7 +129,7 @@ type Watcher struct {
 	js       jetstream.JetStream
 	log      zerolog.Logger
 	m        *metrics
-	consumer consumerState
+	consumer *bus.Consumer
 	backlog  backlog
 }
 
@@ -149,16 +150,18 @@ func New(cfg Config, d Deps) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	return &Watcher{
-		cfg:      cfg,
+	w := &Watcher{
+		cfg:      cfg.withDefaults(),
 		shop:     d.Shop,
 		invoices: d.CryptoPay,
 		js:       d.JS,
 		log:      d.Log,
 		m:        m,
-		consumer: newConsumerState(cfg),
-	}, nil
+	}
+	if w.consumer, err = w.newConsumer(d.Registerer); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // apply applies the paid order inv. Reported again, it changes nothing.
@@ -220,7 +223,7 @@ func (w *Watcher) publishAnnouncement(ctx context.Context, invoiceID int64) erro
 	if _, err := outbox.Publish(ctx, w.js, msg); err != nil {
 		return err
 	}
-	return bus.PublishActivationRequested(ctx, w.js, &vpnbotv1.ActivationRequested{
+	return events.PublishActivationRequested(ctx, w.js, &vpnbotv1.ActivationRequested{
 		SubscriptionId: sub.ID,
 		UserId:         sub.UserID,
 		Reason:         ReasonPayment,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -48,7 +49,7 @@ func requireAnnouncedOnce(t *testing.T, e *env, inv shop.Invoice) {
 	var acts []*vpnbotv1.ActivationRequested
 	require.Eventually(t, func() bool {
 		acts = acts[:0]
-		for _, m := range e.subjectMsgs(t, bus.StreamEvents, bus.SubjectActivationRequested) {
+		for _, m := range e.subjectMsgs(t, events.Stream, events.SubjectActivationRequested) {
 			a := &vpnbotv1.ActivationRequested{}
 			require.NoError(t, proto.Unmarshal(m.Data, a))
 			if a.GetUserId() == inv.UserID {
@@ -95,9 +96,9 @@ func TestWebhookEventAppliesThePaymentOnce(t *testing.T) {
 	// handled, and changes nothing.
 	require.NoError(t, e.sandbox.Resend(remoteID))
 	require.Eventually(t, func() bool { return e.sandbox.Stats().Deliveries == 2 }, 10*time.Second, 20*time.Millisecond)
-	stored := e.subjectMsgs(t, bus.StreamEvents, bus.SubjectCryptoPayPayments)
+	stored := e.subjectMsgs(t, events.Stream, events.SubjectCryptoPayPayments)
 	require.Len(t, stored, 1)
-	_, err = bus.Publish(context.Background(), e.js, bus.SubjectCryptoPayPayments, stored[0].Data, "")
+	_, err = bus.Publish(context.Background(), e.js, events.SubjectCryptoPayPayments, stored[0].Data, "")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		return r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "ok"}) == 2

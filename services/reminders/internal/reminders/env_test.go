@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
@@ -46,7 +47,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{db: pgdbtest.New(t), clock: &clock{now: time.Now()}}
 	srv := bustest.NewServer(t)
 	_, e.js = bustest.Connect(t, srv.URL())
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
 	// The shop runs on real time: subscriptions are bought and renewed now,
 	// and the reminders' clock is moved towards their expiry.
 	e.shop = shop.New(e.db.Pool, shop.Config{})

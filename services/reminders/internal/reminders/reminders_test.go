@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
@@ -255,7 +256,7 @@ func TestAReminderTheOutboxDidNotTakeIsSentByTheNextIteration(t *testing.T) {
 	require.Equal(t, 1, res["failed"])
 	require.Len(t, in.logs.Events(t, reminders.EventReminderFailed), 1)
 
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	require.Equal(t, []string{dedupID("reminder_24h", sub)}, dedupIDs(e.messages(t)))
 }

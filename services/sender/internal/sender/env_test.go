@@ -115,8 +115,8 @@ func newEnv(t testing.TB, sb sandboxtg.Config) *env {
 	srv := bustest.NewServer(t)
 	_, e.js = bustest.Connect(t, srv.URL())
 	ctx := context.Background()
-	require.NoError(t, outbox.EnsureStream(ctx, e.js))
-	require.NoError(t, bus.EnsureDLQStream(ctx, e.js))
+	require.NoError(t, bus.DeclareStreams(ctx, e.js, outbox.StreamConfig()))
+	require.NoError(t, bus.DeclareStreams(ctx, e.js, bus.DLQStreamConfig()))
 
 	sb.Token = token
 	e.sb = sandboxtg.New(sb)

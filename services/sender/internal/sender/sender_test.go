@@ -22,6 +22,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
@@ -165,7 +166,7 @@ func TestRepublishedCommandIsNotSentAgain(t *testing.T) {
 	// Nats-Msg-Id), as after the duplicate window: the sent-log stops it.
 	data, err := proto.Marshal(m)
 	require.NoError(t, err)
-	msg := &nats.Msg{Subject: outbox.Subject(transactional, bus.Partition(chat, bus.DefaultPartitions)), Data: data}
+	msg := &nats.Msg{Subject: outbox.Subject(transactional, bus.Partition(chat, telegram.DefaultPartitions)), Data: data}
 	_, err = e.js.PublishMsg(context.Background(), msg, jetstream.WithMsgID("another-id"))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return in.sends(t, "duplicate") == 1 }, 10*time.Second, 20*time.Millisecond)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
@@ -62,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{db: pgdbtest.New(t), nats: bustest.NewServer(t)}
 	_, e.js = bustest.Connect(t, e.nats.URL())
-	require.NoError(t, outbox.EnsureStream(t.Context(), e.js))
+	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
 	// Whole seconds, as the shop stores times.
 	e.clock = &clock{now: time.Now().UTC().Truncate(time.Second)}
 	e.shop = shop.New(e.db.Pool, shop.Config{NowFunc: e.clock.Now})

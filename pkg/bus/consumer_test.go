@@ -22,10 +22,10 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/obs"
 )
 
-var updatesLabels = map[string]string{"stream": bus.StreamUpdates, "consumer": "bot-handler"}
+var testLabels = map[string]string{"stream": testStream, "consumer": "tester"}
 
 func outcome(o string) map[string]string {
-	return map[string]string{"stream": bus.StreamUpdates, "consumer": "bot-handler", "outcome": o}
+	return map[string]string{"stream": testStream, "consumer": "tester", "outcome": o}
 }
 
 // recorder is a handler's record of what it saw.
@@ -67,7 +67,7 @@ func (r *recorder) count(body string) int {
 	return n
 }
 
-func TestRunnerKeepsPartitionOrderAcrossReplicas(t *testing.T) {
+func TestConsumerKeepsPartitionOrderAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	srv, js := setup(t)
 	const partitions, perPartition, replicas = 8, 50, 3
@@ -80,7 +80,7 @@ func TestRunnerKeepsPartitionOrderAcrossReplicas(t *testing.T) {
 		_, rjs := bustest.Connect(t, srv.URL())
 		_, log := newLog()
 		regs[replica] = prometheus.NewRegistry()
-		startRunner(t, rjs, fastConfig(partitions), func(_ context.Context, d bus.Delivery) error {
+		startConsumer(t, rjs, fastConfig(partitions), func(_ context.Context, d bus.Delivery) error {
 			p, i, ok := strings.Cut(string(d.Data), ":")
 			require.True(t, ok)
 			require.Equal(t, strconv.Itoa(d.Partition), p)
@@ -125,7 +125,7 @@ func TestRunnerKeepsPartitionOrderAcrossReplicas(t *testing.T) {
 	}
 	mu.Unlock()
 	require.GreaterOrEqual(t, busy, 2, "replicas must share the partitions' work: %v", byReplica)
-	require.Eventually(t, func() bool { return streamMsgs(t, js, bus.StreamUpdates) == 0 }, 5*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return streamMsgs(t, js, testStream) == 0 }, 5*time.Second, 20*time.Millisecond,
 		"acknowledged updates leave the work queue")
 	require.Eventually(t, func() bool {
 		var ok float64
@@ -135,13 +135,13 @@ func TestRunnerKeepsPartitionOrderAcrossReplicas(t *testing.T) {
 		return ok == partitions*perPartition
 	}, 5*time.Second, 10*time.Millisecond, "every update counted once as ok")
 	for replica, reg := range regs {
-		require.EqualValues(t, 0, metric(t, reg, "vpnbot_consumer_redeliveries_total", updatesLabels))
-		require.Eventually(t, func() bool { return metric(t, reg, "vpnbot_consumer_pending", updatesLabels) == 0 },
+		require.EqualValues(t, 0, metric(t, reg, "vpnbot_consumer_redeliveries_total", testLabels))
+		require.Eventually(t, func() bool { return metric(t, reg, "vpnbot_consumer_pending", testLabels) == 0 },
 			5*time.Second, 20*time.Millisecond, "replica %d still reports a lag after the backlog is gone", replica)
 	}
 }
 
-func TestRunnerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
+func TestConsumerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	before := time.Now()
@@ -152,7 +152,7 @@ func TestRunnerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var rec recorder
 	logs, log := newLog()
-	r, err := bus.NewRunner(js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
+	r, err := newConsumer(js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		if string(d.Data) == "1" && d.NumDelivered == 1 {
 			return errors.New("connection reset by peer")
@@ -171,19 +171,19 @@ func TestRunnerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
 	require.Equal(t, seen[0].Published, seen[1].Published, "a redelivery keeps the time the message was stored")
 	requireMetric(t, reg, "vpnbot_consumer_messages_total", outcome("retry"), 1)
 	requireMetric(t, reg, "vpnbot_consumer_messages_total", outcome("ok"), 3)
-	requireMetric(t, reg, "vpnbot_consumer_redeliveries_total", updatesLabels, 1)
+	requireMetric(t, reg, "vpnbot_consumer_redeliveries_total", testLabels, 1)
 	require.Len(t, logs.Lines(`"level":"warn"`, "connection reset by peer", `"stream_seq":1`), 1)
 	require.Empty(t, listDLQ(t, js))
 }
 
-func TestRunnerWaitsTheDelayAskedByRetryAfter(t *testing.T) {
+func TestConsumerWaitsTheDelayAskedByRetryAfter(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	publish(t, js, 0, "flooded", "bot1:flooded")
 	const asked = 1500 * time.Millisecond
 	var rec recorder
 	_, log := newLog()
-	r, err := bus.NewRunner(js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
+	r, err := newConsumer(js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		if d.NumDelivered == 1 {
 			return bus.RetryAfter(errors.New("429 Too Many Requests: retry after 2"), asked)
@@ -200,7 +200,7 @@ func TestRunnerWaitsTheDelayAskedByRetryAfter(t *testing.T) {
 	require.Nil(t, bus.RetryAfter(nil, time.Second))
 }
 
-func TestRunnerDeadLettersAfterMaxDeliver(t *testing.T) {
+func TestConsumerDeadLettersAfterMaxDeliver(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	reg := prometheus.NewRegistry()
@@ -208,13 +208,13 @@ func TestRunnerDeadLettersAfterMaxDeliver(t *testing.T) {
 	cfg := fastConfig(1)
 	cfg.MaxDeliver = 3
 	var rec recorder
-	startRunner(t, js, cfg, func(_ context.Context, d bus.Delivery) error {
+	startConsumer(t, js, cfg, func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		return errors.New("db exploded")
 	}, log, reg)
 
 	_, err := js.PublishMsg(context.Background(), &nats.Msg{
-		Subject: bus.UpdatesSubject(0),
+		Subject: testSubject(0),
 		Data:    []byte(`{"update_id":77}`),
 		Header:  nats.Header{"Nats-Msg-Id": []string{"bot1:77"}, "Trace-Id": []string{"abc"}},
 	})
@@ -224,8 +224,8 @@ func TestRunnerDeadLettersAfterMaxDeliver(t *testing.T) {
 	e := listDLQ(t, js)[0]
 	require.Equal(t, bus.DLQReasonMaxDeliver, e.Reason)
 	require.Equal(t, "db exploded", e.Error)
-	require.Equal(t, bus.StreamUpdates, e.Stream)
-	require.Equal(t, "tg.updates.0", e.Subject)
+	require.Equal(t, testStream, e.Stream)
+	require.Equal(t, "test.0", e.Subject)
 	require.Equal(t, "bot1:77", e.MsgID)
 	require.Equal(t, 3, e.Deliveries)
 	require.Equal(t, `{"update_id":77}`, string(e.Data))
@@ -235,12 +235,12 @@ func TestRunnerDeadLettersAfterMaxDeliver(t *testing.T) {
 	require.NoError(t, err)
 	raw, err := dlq.GetMsg(context.Background(), e.Seq)
 	require.NoError(t, err)
-	require.Equal(t, "dlq.TG_UPDATES", raw.Subject)
+	require.Equal(t, "dlq.TESTS", raw.Subject)
 	require.Equal(t, "abc", raw.Header.Get("Trace-Id"), "the original headers travel with the dead letter")
 	require.Equal(t, "1", raw.Header.Get(bus.HeaderDLQStreamSeq))
-	require.Equal(t, "TG_UPDATES:1", raw.Header.Get(nats.MsgIdHdr))
+	require.Equal(t, "TESTS:1", raw.Header.Get(nats.MsgIdHdr))
 
-	require.Eventually(t, func() bool { return streamMsgs(t, js, bus.StreamUpdates) == 0 }, 5*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return streamMsgs(t, js, testStream) == 0 }, 5*time.Second, 20*time.Millisecond,
 		"the dead-lettered message is terminated, not left in the work queue")
 	require.Equal(t, []string{`{"update_id":77}#1`, `{"update_id":77}#2`, `{"update_id":77}#3`}, rec.bodies())
 	requireMetric(t, reg, "vpnbot_consumer_messages_total", outcome("dlq"), 1)
@@ -248,13 +248,13 @@ func TestRunnerDeadLettersAfterMaxDeliver(t *testing.T) {
 	requireLog(t, logs, bus.EventDeadLettered, bus.DLQReasonMaxDeliver)
 }
 
-func TestRunnerDeadLettersPermanentErrorAtOnce(t *testing.T) {
+func TestConsumerDeadLettersPermanentErrorAtOnce(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	errBadJSON := errors.New("unexpected end of JSON input")
 	var rec recorder
 	_, log := newLog()
-	startRunner(t, js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
+	startConsumer(t, js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		if string(d.Data) == "bad" {
 			return fmt.Errorf("decoding update: %w", bus.Permanent(errBadJSON))
@@ -282,7 +282,7 @@ func TestPermanentWrapsAndIsFound(t *testing.T) {
 	require.False(t, bus.IsPermanent(base))
 }
 
-func TestRunnerGivesUpHungHandlerAndMovesOn(t *testing.T) {
+func TestConsumerGivesUpHungHandlerAndMovesOn(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	reg := prometheus.NewRegistry()
@@ -293,7 +293,7 @@ func TestRunnerGivesUpHungHandlerAndMovesOn(t *testing.T) {
 	unhang := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(unhang) // so the abandoned goroutine ends before goleak looks
 	var rec recorder
-	r := startRunner(t, js, cfg, func(ctx context.Context, d bus.Delivery) error {
+	r := startConsumer(t, js, cfg, func(ctx context.Context, d bus.Delivery) error {
 		rec.add(d)
 		if string(d.Data) == "hang" {
 			<-release // ignores ctx, like a call without a timeout
@@ -312,32 +312,32 @@ func TestRunnerGivesUpHungHandlerAndMovesOn(t *testing.T) {
 
 	timeouts := logs.Lines(obs.EventHandlerTimeout)
 	require.Len(t, timeouts, 1, logs.String())
-	require.Contains(t, timeouts[0], `"subject":"tg.updates.0"`)
+	require.Contains(t, timeouts[0], `"subject":"test.0"`)
 	require.Contains(t, timeouts[0], `"stream_seq":1`)
 	require.Contains(t, timeouts[0], `"deliveries":1`)
 	entries := listDLQ(t, js)
 	require.Len(t, entries, 1)
 	require.Equal(t, bus.DLQReasonTimeout, entries[0].Reason)
 	require.Equal(t, "hang", string(entries[0].Data))
-	require.EqualValues(t, 1, metric(t, reg, "vpnbot_consumer_abandoned_handlers", updatesLabels))
+	require.EqualValues(t, 1, metric(t, reg, "vpnbot_consumer_abandoned_handlers", testLabels))
 	require.EqualValues(t, 1, metric(t, reg, "vpnbot_consumer_messages_total", outcome("timeout")))
-	require.Eventually(t, func() bool { return streamMsgs(t, js, bus.StreamUpdates) == 0 }, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return streamMsgs(t, js, testStream) == 0 }, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, 1, rec.count("hang"), "a given-up message is not redelivered")
 	require.NoError(t, r.Live(context.Background()))
 
 	unhang()
 	require.Eventually(t, func() bool {
-		return metric(t, reg, "vpnbot_consumer_abandoned_handlers", updatesLabels) == 0
+		return metric(t, reg, "vpnbot_consumer_abandoned_handlers", testLabels) == 0
 	}, 5*time.Second, 10*time.Millisecond, "a late-returning handler leaves the abandoned gauge")
 }
 
-func TestRunnerCountsAHandlerFailingAtItsDeadlineAsATimeout(t *testing.T) {
+func TestConsumerCountsAHandlerFailingAtItsDeadlineAsATimeout(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	reg := prometheus.NewRegistry()
 	logs, log := newLog()
 	var rec recorder
-	startRunner(t, js, fastConfig(1), func(ctx context.Context, d bus.Delivery) error {
+	startConsumer(t, js, fastConfig(1), func(ctx context.Context, d bus.Delivery) error {
 		rec.add(d)
 		if string(d.Data) == "slow" {
 			<-ctx.Done() // a well-behaved handler: gives up with its ctx
@@ -356,7 +356,7 @@ func TestRunnerCountsAHandlerFailingAtItsDeadlineAsATimeout(t *testing.T) {
 	require.Equal(t, 1, rec.count("slow"))
 }
 
-func TestRunnerGateClosedConsumesNoDeliveries(t *testing.T) {
+func TestConsumerGateClosedConsumesNoDeliveries(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	reg := prometheus.NewRegistry()
@@ -364,14 +364,14 @@ func TestRunnerGateClosedConsumesNoDeliveries(t *testing.T) {
 	var dbDown atomic.Bool
 	dbDown.Store(true)
 	cfg := fastConfig(1)
-	cfg.Gate = func(context.Context) error {
+	cfg.GateFunc = func(context.Context) error {
 		if dbDown.Load() {
 			return errors.New("postgres: connection refused")
 		}
 		return nil
 	}
 	var rec recorder
-	r := startRunner(t, js, cfg, func(_ context.Context, d bus.Delivery) error {
+	r := startConsumer(t, js, cfg, func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		if string(d.Data) == "outage-starts" && d.NumDelivered == 1 {
 			dbDown.Store(true) // the database goes away while this update is handled
@@ -386,11 +386,11 @@ func TestRunnerGateClosedConsumesNoDeliveries(t *testing.T) {
 		err := r.Ready(ctx)
 		return err != nil && strings.Contains(err.Error(), "connection refused")
 	}, 5*time.Second, 10*time.Millisecond)
-	require.EqualValues(t, 1, metric(t, reg, "vpnbot_consumer_gate_closed", updatesLabels))
-	require.Eventually(t, func() bool { return metric(t, reg, "vpnbot_consumer_pending", updatesLabels) == 1 },
+	require.EqualValues(t, 1, metric(t, reg, "vpnbot_consumer_gate_closed", testLabels))
+	require.Eventually(t, func() bool { return metric(t, reg, "vpnbot_consumer_pending", testLabels) == 1 },
 		5*time.Second, 20*time.Millisecond, "the backlog shows while the gate is closed")
 	require.Never(t, func() bool { return len(rec.deliveries()) > 0 }, 700*time.Millisecond, 20*time.Millisecond)
-	info, err := js.Consumer(ctx, bus.StreamUpdates, "bot-handler-0")
+	info, err := js.Consumer(ctx, testStream, "tester-0")
 	require.NoError(t, err)
 	ci, err := info.Info(ctx)
 	require.NoError(t, err)
@@ -402,7 +402,7 @@ func TestRunnerGateClosedConsumesNoDeliveries(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rec.deliveries()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"a#1"}, rec.bodies())
 	require.Eventually(t, func() bool { return r.Ready(ctx) == nil }, 5*time.Second, 10*time.Millisecond)
-	require.EqualValues(t, 0, metric(t, reg, "vpnbot_consumer_gate_closed", updatesLabels))
+	require.EqualValues(t, 0, metric(t, reg, "vpnbot_consumer_gate_closed", testLabels))
 
 	// An outage that starts during a handler: the failed delivery is retried
 	// once the database is back, not burned against MaxDeliver meanwhile.
@@ -415,26 +415,26 @@ func TestRunnerGateClosedConsumesNoDeliveries(t *testing.T) {
 	require.Empty(t, listDLQ(t, js))
 }
 
-func TestRunnerRecreatesDeletedConsumer(t *testing.T) {
+func TestConsumerRecreatesDeletedConsumer(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	logs, log := newLog()
 	var rec recorder
-	startRunner(t, js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
+	startConsumer(t, js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		return nil
 	}, log, nil)
 	publish(t, js, 0, "1", "bot1:1")
 	require.Eventually(t, func() bool { return len(rec.deliveries()) == 1 }, 5*time.Second, 10*time.Millisecond)
 
-	require.NoError(t, js.DeleteConsumer(context.Background(), bus.StreamUpdates, "bot-handler-0"))
+	require.NoError(t, js.DeleteConsumer(context.Background(), testStream, "tester-0"))
 	publish(t, js, 0, "2", "bot1:2")
 	require.Eventually(t, func() bool { return len(rec.deliveries()) == 2 }, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"1#1", "2#1"}, rec.bodies())
 	requireLog(t, logs, bus.EventConsumerRedeclared)
 }
 
-func TestRunnerSurvivesNATSRestart(t *testing.T) {
+func TestConsumerSurvivesNATSRestart(t *testing.T) {
 	t.Parallel()
 	srv := bustest.NewServer(t)
 	logs, log := newLog()
@@ -442,12 +442,12 @@ func TestRunnerSurvivesNATSRestart(t *testing.T) {
 	nc, js, err := bus.Connect(ctx, srv.URL(), "bot-handler", log)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
+	require.NoError(t, bus.DeclareStreams(ctx, js, testStreamConfig()))
 	ready := bus.Ready(nc)
 	require.NoError(t, ready(ctx))
 
 	var rec recorder
-	r := startRunner(t, js, fastConfig(2), func(_ context.Context, d bus.Delivery) error {
+	r := startConsumer(t, js, fastConfig(2), func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		return nil
 	}, log, nil)
@@ -465,7 +465,7 @@ func TestRunnerSurvivesNATSRestart(t *testing.T) {
 	require.Eventually(t, func() bool {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err := bus.Publish(pctx, pubJS, bus.UpdatesSubject(1), []byte("after"), "bot1:2")
+		_, err := bus.Publish(pctx, pubJS, testSubject(1), []byte("after"), "bot1:2")
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond)
 	publish(t, pubJS, 0, "after-0", "bot1:3")
@@ -490,29 +490,34 @@ func TestConnectBeforeNATSIsUp(t *testing.T) {
 	srv.Restart()
 	require.Eventually(t, func() bool { return bus.Ready(nc)(ctx) == nil }, 10*time.Second, 20*time.Millisecond)
 	requireLog(t, logs, bus.EventNATSConnected)
-	require.NoError(t, bus.EnsureUpdatesStream(ctx, js))
-	dup, err := bus.Publish(ctx, js, bus.UpdatesSubject(0), []byte("x"), "bot1:1")
+	require.NoError(t, bus.DeclareStreams(ctx, js, testStreamConfig()))
+	dup, err := bus.Publish(ctx, js, testSubject(0), []byte("x"), "bot1:1")
 	require.NoError(t, err)
 	require.False(t, dup)
 }
 
-func TestNewRunnerRejectsBadConfig(t *testing.T) {
+func TestNewConsumerRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	srv := bustest.NewServer(t)
 	_, js := bustest.Connect(t, srv.URL())
 	noop := func(context.Context, bus.Delivery) error { return nil }
-	_, err := bus.NewRunner(js, bus.RunnerConfig{Stream: bus.StreamUpdates}, noop, zerolog.Nop(), nil)
-	require.ErrorContains(t, err, "SubjectPrefix is empty")
+	_, err := bus.NewConsumer(js, bus.ConsumerConfig{Stream: testStream, Mode: bus.Partitioned, HandleFunc: noop}, zerolog.Nop(), nil)
+	require.ErrorContains(t, err, "Subject is empty")
 	require.ErrorContains(t, err, "Partitions is 0")
+	_, err = bus.NewConsumer(js, bus.ConsumerConfig{Stream: testStream, Subject: "test", Durable: "x", Mode: bus.Shared}, zerolog.Nop(), nil)
+	require.ErrorContains(t, err, "exactly one of HandleFunc and HoldFunc")
+	_, err = bus.NewConsumer(js, bus.ConsumerConfig{Stream: testStream, Subject: "test", Durable: "x", Partitions: 1,
+		Mode: bus.Partitioned, HoldFunc: func(bus.Delivery, func(error)) {}}, zerolog.Nop(), nil)
+	require.ErrorContains(t, err, "HoldFunc needs the Shared mode")
 }
 
-func TestRunnerKeepsMessageWhenDLQRejectsIt(t *testing.T) {
+func TestConsumerKeepsMessageWhenDLQRejectsIt(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)
 	ctx := context.Background()
 	logs, log := newLog()
 	var rec recorder
-	r := startRunner(t, js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
+	r := startConsumer(t, js, fastConfig(1), func(_ context.Context, d bus.Delivery) error {
 		rec.add(d)
 		return bus.Permanent(errors.New("unknown command"))
 	}, log, nil)
@@ -536,5 +541,5 @@ func TestRunnerKeepsMessageWhenDLQRejectsIt(t *testing.T) {
 
 	require.NoError(t, dlq.DeleteMsg(ctx, 1)) // room again
 	require.Eventually(t, func() bool { return len(listDLQ(t, js)) == 1 }, 5*time.Second, 10*time.Millisecond)
-	require.Eventually(t, func() bool { return streamMsgs(t, js, bus.StreamUpdates) == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return streamMsgs(t, js, testStream) == 0 }, 5*time.Second, 10*time.Millisecond)
 }

@@ -1,4 +1,4 @@
-package bus_test
+package events_test
 
 import (
 	"context"
@@ -7,11 +7,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -20,17 +22,17 @@ func eventsJS(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	srv := bustest.NewServer(t)
 	_, js := bustest.Connect(t, srv.URL())
-	require.NoError(t, bus.EnsureEventsStream(context.Background(), js))
+	require.NoError(t, bus.DeclareStreams(context.Background(), js, events.StreamConfig()))
 	return js
 }
 
-func TestEnsureEventsStreamIsIdempotentAndRepairsDrift(t *testing.T) {
+func TestEventsStreamIsDeclaredIdempotentlyAndRepaired(t *testing.T) {
 	t.Parallel()
 	js := eventsJS(t)
 	ctx := context.Background()
 
-	require.NoError(t, bus.EnsureEventsStream(ctx, js))
-	cfg := streamConfig(t, js, bus.StreamEvents)
+	require.NoError(t, bus.DeclareStreams(ctx, js, events.StreamConfig()))
+	cfg := streamConfig(t, js, events.Stream)
 	require.Equal(t, []string{"activation.requested", "payments.>"}, cfg.Subjects)
 	require.Equal(t, jetstream.LimitsPolicy, cfg.Retention)
 	require.Equal(t, jetstream.FileStorage, cfg.Storage)
@@ -40,13 +42,13 @@ func TestEnsureEventsStreamIsIdempotentAndRepairsDrift(t *testing.T) {
 	cfg.MaxAge = 2 * time.Hour
 	_, err := js.UpdateStream(ctx, cfg)
 	require.NoError(t, err)
-	require.NoError(t, bus.EnsureEventsStream(ctx, js))
-	require.Equal(t, 7*24*time.Hour, streamConfig(t, js, bus.StreamEvents).MaxAge)
+	require.NoError(t, bus.DeclareStreams(ctx, js, events.StreamConfig()))
+	require.Equal(t, 7*24*time.Hour, streamConfig(t, js, events.Stream).MaxAge)
 
 	// The gateway's Crypto Pay webhooks land in the same stream.
-	_, err = bus.Publish(ctx, js, bus.SubjectCryptoPayPayments, []byte(`{"update_id":1}`), "cryptopay:1")
+	_, err = bus.Publish(ctx, js, events.SubjectCryptoPayPayments, []byte(`{"update_id":1}`), "cryptopay:1")
 	require.NoError(t, err)
-	require.EqualValues(t, 1, streamMsgs(t, js, bus.StreamEvents))
+	require.EqualValues(t, 1, streamMsgs(t, js, events.Stream))
 }
 
 func TestPublishActivationRequestedStoresOncePerRequest(t *testing.T) {
@@ -59,13 +61,13 @@ func TestPublishActivationRequestedStoresOncePerRequest(t *testing.T) {
 	}
 
 	// A bot-handler retrying after a lost ack publishes the same request again.
-	require.NoError(t, bus.PublishActivationRequested(ctx, js, req))
-	require.NoError(t, bus.PublishActivationRequested(ctx, js, req))
-	require.EqualValues(t, 1, streamMsgs(t, js, bus.StreamEvents))
+	require.NoError(t, events.PublishActivationRequested(ctx, js, req))
+	require.NoError(t, events.PublishActivationRequested(ctx, js, req))
+	require.EqualValues(t, 1, streamMsgs(t, js, events.Stream))
 
-	stream, err := js.Stream(ctx, bus.StreamEvents)
+	stream, err := js.Stream(ctx, events.Stream)
 	require.NoError(t, err)
-	raw, err := stream.GetLastMsgForSubject(ctx, bus.SubjectActivationRequested)
+	raw, err := stream.GetLastMsgForSubject(ctx, events.SubjectActivationRequested)
 	require.NoError(t, err)
 	require.Equal(t, "activation:17:trial:1772366400000000005", raw.Header.Get(jetstream.MsgIDHeader))
 	var got vpnbotv1.ActivationRequested
@@ -76,8 +78,8 @@ func TestPublishActivationRequestedStoresOncePerRequest(t *testing.T) {
 	paid := proto.CloneOf(req)
 	paid.Reason = "payment"
 	paid.RequestedAt = timestamppb.New(at.Add(time.Hour))
-	require.NoError(t, bus.PublishActivationRequested(ctx, js, paid))
-	require.EqualValues(t, 2, streamMsgs(t, js, bus.StreamEvents))
+	require.NoError(t, events.PublishActivationRequested(ctx, js, paid))
+	require.EqualValues(t, 2, streamMsgs(t, js, events.Stream))
 }
 
 func TestPublishActivationRequestedRejectsIncompleteRequests(t *testing.T) {
@@ -90,7 +92,27 @@ func TestPublishActivationRequestedRejectsIncompleteRequests(t *testing.T) {
 		"no subscription": {UserId: 1, Reason: "trial", RequestedAt: timestamppb.Now()},
 		"no time":         {SubscriptionId: 1, UserId: 1, Reason: "trial"},
 	} {
-		require.Error(t, bus.PublishActivationRequested(ctx, js, m), name)
+		require.Error(t, events.PublishActivationRequested(ctx, js, m), name)
 	}
-	require.EqualValues(t, 0, streamMsgs(t, js, bus.StreamEvents))
+	require.EqualValues(t, 0, streamMsgs(t, js, events.Stream))
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func streamConfig(t *testing.T, js jetstream.JetStream, name string) jetstream.StreamConfig {
+	t.Helper()
+	s, err := js.Stream(context.Background(), name)
+	require.NoError(t, err)
+	return s.CachedInfo().Config
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), name)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	return info.State.Msgs
 }

@@ -1,4 +1,11 @@
-package bus
+// Package events owns the EVENTS stream: things that happened, for the
+// workers that act on them — activation requests (protobuf
+// vpnbotv1.ActivationRequested, which wake the activation worker) and the
+// raw, signature-verified Crypto Pay webhooks the gateway stores for the
+// payment-watcher. Its messages are hints and inputs, never the truth: the
+// workers also poll PostgreSQL, so an event lost or seen twice changes
+// nothing.
+package events
 
 import (
 	"context"
@@ -10,14 +17,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
-// The EVENTS stream (DESIGN.md §2): things that happened, for the workers
-// that act on them.
+// The EVENTS stream and its subjects.
 const (
-	// StreamEvents holds activation requests and verified payment webhooks.
-	StreamEvents = "EVENTS"
+	// Stream holds activation requests and verified payment webhooks.
+	Stream = "EVENTS"
 	// SubjectActivationRequested carries a protobuf
 	// vpnbotv1.ActivationRequested; it wakes the activation worker.
 	SubjectActivationRequested = "activation.requested"
@@ -35,9 +42,10 @@ const (
 	eventsDuplicates = time.Hour
 )
 
-func eventsStreamConfig() jetstream.StreamConfig {
+// StreamConfig is the EVENTS stream's definition, for bus.DeclareStreams.
+func StreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        StreamEvents,
+		Name:        Stream,
 		Description: "activation requests and verified payment webhooks",
 		// payments.> rather than payments.cryptopay, so that another payment
 		// provider's events need no change of the stream.
@@ -50,12 +58,6 @@ func eventsStreamConfig() jetstream.StreamConfig {
 		MaxAge:     eventsMaxAge,
 		Duplicates: eventsDuplicates,
 	}
-}
-
-// EnsureEventsStream creates the EVENTS stream, or puts its configuration
-// back if it drifted. Calling it again changes nothing.
-func EnsureEventsStream(ctx context.Context, js jetstream.JetStream) error {
-	return ensureStream(ctx, js, eventsStreamConfig())
 }
 
 // PublishActivationRequested publishes m on SubjectActivationRequested and
@@ -73,7 +75,7 @@ func PublishActivationRequested(ctx context.Context, js jetstream.JetStream, m *
 	}
 	msgID := "activation:" + strconv.FormatInt(m.GetSubscriptionId(), 10) + ":" + m.GetReason() + ":" +
 		strconv.FormatInt(m.GetRequestedAt().AsTime().UnixNano(), 10)
-	if _, err := Publish(ctx, js, SubjectActivationRequested, data, msgID); err != nil {
+	if _, err := bus.Publish(ctx, js, SubjectActivationRequested, data, msgID); err != nil {
 		return fmt.Errorf("requesting activation of subscription %d: %w", m.GetSubscriptionId(), err)
 	}
 	return nil

@@ -1,0 +1,331 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/service"
+)
+
+const (
+	waitFor = 15 * time.Second
+	poll    = 10 * time.Millisecond
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// withDB is a service with a pool; withoutDB one without.
+type withDB struct {
+	config.Base
+	config.DB
+}
+
+type withoutDB struct {
+	config.Base
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// env sets the settings every service reads, as a deployment would: the
+// tests run one at a time.
+func env(t *testing.T, natsURL, dsn string) (opsAddr string) {
+	t.Helper()
+	opsAddr = freeAddr(t)
+	t.Setenv("INSTANCE", "test")
+	t.Setenv("LOG_LEVEL", "info")
+	t.Setenv("OPS_ADDR", opsAddr)
+	t.Setenv("NATS_URL", natsURL)
+	t.Setenv("DATABASE_URL", dsn)
+	t.Setenv("DB_POOL_MAX_SIZE", "2")
+	t.Setenv("WATCHDOG_EXIT_AFTER", "0s")
+	return opsAddr
+}
+
+// get returns the status and body of GET url, 0 when nothing answered.
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func workStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{Name: "SVC", Subjects: []string{"svc.>"}, Retention: jetstream.WorkQueuePolicy}
+}
+
+// start runs spec until the test ends; the returned channel has Run's result.
+func start[C service.Config](t *testing.T, spec service.Spec[C]) (cancel context.CancelFunc, done chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- service.Run(ctx, spec) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(waitFor):
+			t.Error("Run did not return")
+		}
+	})
+	return cancel, done
+}
+
+// TestShutdownDrainsInOrder stops a service while an HTTP request and a
+// consumer's handler are in flight: the request finishes and still
+// publishes to NATS, then the handler finishes, still has its pool, and its
+// ack reaches NATS; then NATS is drained, then the pool closed, then the
+// closers run.
+func TestShutdownDrainsInOrder(t *testing.T) {
+	db := pgdbtest.New(t)
+	srv := bustest.NewServer(t)
+	ops := env(t, srv.URL(), db.DSN)
+	httpAddr := freeAddr(t)
+	logs := &obstest.LogBuffer{}
+
+	requestIn, releaseRequest := make(chan struct{}), make(chan struct{})
+	handlerIn, releaseHandler := make(chan struct{}), make(chan struct{})
+	var handlerErr error
+	spec := service.Spec[withDB]{
+		Name:      "svc",
+		Defaults:  withDB{Base: config.NewBase(ops), DB: config.NewDB(2)},
+		Streams:   []jetstream.StreamConfig{workStream()},
+		LogOutput: logs,
+		Build: func(_ context.Context, _ withDB, s *service.Service) error {
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
+				close(requestIn)
+				<-releaseRequest
+				if _, err := bus.Publish(r.Context(), s.JS, "svc.http", []byte("from a request"), "http:1"); err != nil {
+					http.Error(w, err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			})
+			if err := s.Serve("webhook", httpAddr, mux); err != nil {
+				return err
+			}
+			c, err := bus.NewConsumer(s.JS, bus.ConsumerConfig{
+				Stream: "SVC", Subject: "svc.work", Durable: "worker", Mode: bus.Shared,
+				HandleFunc: func(ctx context.Context, d bus.Delivery) error {
+					close(handlerIn)
+					<-releaseHandler
+					_, handlerErr = s.Pool.Exec(ctx, "SELECT 1")
+					return handlerErr
+				},
+			}, s.Log, s.Ops.Registry())
+			if err != nil {
+				return err
+			}
+			s.Consume(c)
+			s.OnClose(func() { s.Log.Info().Msg("closer ran") })
+			return nil
+		},
+	}
+	cancel, done := start(t, spec)
+	require.Eventually(t, func() bool { code, _ := get("http://" + ops + "/readyz"); return code == http.StatusOK }, waitFor, poll)
+
+	_, js := bustest.Connect(t, srv.URL())
+	_, err := bus.Publish(context.Background(), js, "svc.work", []byte("job"), "work:1")
+	require.NoError(t, err)
+	<-handlerIn
+	answer := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+httpAddr+"/slow", "text/plain", nil)
+		if err != nil {
+			answer <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		answer <- resp.StatusCode
+	}()
+	<-requestIn
+
+	cancel()
+	require.Eventually(t, func() bool {
+		code, body := get("http://" + ops + "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "stopping")
+	}, waitFor, poll, "/readyz must say the service is stopping while it drains")
+	close(releaseRequest)
+	require.Equal(t, http.StatusOK, <-answer, "a request in flight finishes, and NATS is still there for it")
+	close(releaseHandler)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("Run did not return")
+	}
+	done <- nil
+	require.NoError(t, handlerErr, "a handler in flight still has its pool")
+
+	s, err := js.Stream(context.Background(), "SVC")
+	require.NoError(t, err)
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter("svc.>"))
+	require.NoError(t, err)
+	require.Equal(t, map[string]uint64{"svc.http": 1}, info.State.Subjects,
+		"the request's publish is stored and the handled job's ack reached NATS")
+
+	var order []string
+	for _, line := range logs.Lines() {
+		for _, mark := range []string{`"step":"http"`, `"step":"work"`, `"step":"ops"`, `"step":"nats"`, `"step":"pool"`, "closer ran", obs.EventServiceStop} {
+			if strings.Contains(line, mark) {
+				order = append(order, mark)
+			}
+		}
+	}
+	require.Equal(t, []string{`"step":"http"`, `"step":"work"`, `"step":"ops"`, `"step":"nats"`, `"step":"pool"`, "closer ran", obs.EventServiceStop}, order)
+	require.Len(t, logs.Events(t, obs.EventServiceStart), 1)
+	require.Len(t, logs.Events(t, obs.EventConfig), 1)
+	require.Equal(t, config.RedactURL(db.DSN), logs.Events(t, obs.EventConfig)[0]["DATABASE_URL"], "CONFIG logs the configuration")
+}
+
+// TestBuildMayBlockWhileTheServiceIsLiveButNotReady: the ops endpoint
+// answers while Build waits for an outside system, and the loops start only
+// once Build has returned and the streams exist.
+func TestBuildMayBlockWhileTheServiceIsLiveButNotReady(t *testing.T) {
+	srv := bustest.NewServer(t)
+	srv.Stop() // NATS is not up yet either
+	ops := env(t, srv.URL(), "")
+	logs := &obstest.LogBuffer{}
+	release := make(chan struct{})
+	loopSawStream := make(chan bool, 1)
+	spec := service.Spec[withoutDB]{
+		Name:      "blocking",
+		Defaults:  withoutDB{Base: config.NewBase(ops)},
+		Streams:   []jetstream.StreamConfig{workStream()},
+		LogOutput: logs,
+		Build: func(ctx context.Context, _ withoutDB, s *service.Service) error {
+			require.Nil(t, s.Pool, "a Config without config.DB gets no pool")
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			s.Go(func(ctx context.Context) error {
+				_, err := s.JS.Stream(ctx, "SVC")
+				loopSawStream <- err == nil
+				<-ctx.Done()
+				return nil
+			})
+			return nil
+		},
+	}
+	cancel, done := start(t, spec)
+	require.Eventually(t, func() bool {
+		code, body := get("http://" + ops + "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "streams not declared")
+	}, waitFor, poll)
+	code, _ := get("http://" + ops + "/livez")
+	require.Equal(t, http.StatusOK, code, "a service still starting is live")
+	require.Len(t, logs.Events(t, obs.EventDBPoolMaxSize), 1, "a service without a pool states its share: 0")
+
+	close(release)
+	srv.Restart()
+	require.True(t, <-loopSawStream, "a loop started before its streams were declared")
+	require.Eventually(t, func() bool { code, _ := get("http://" + ops + "/readyz"); return code == http.StatusOK }, waitFor, poll)
+	require.Len(t, logs.Events(t, service.EventStreamsDeclared), 1)
+
+	cancel()
+	require.NoError(t, <-done)
+	done <- nil
+}
+
+func TestRedeclareStreamsPutsADeletedStreamBack(t *testing.T) {
+	srv := bustest.NewServer(t)
+	ops := env(t, srv.URL(), "")
+	svc := make(chan *service.Service, 1)
+	spec := service.Spec[withoutDB]{
+		Name:      "redeclaring",
+		Defaults:  withoutDB{Base: config.NewBase(ops)},
+		Streams:   []jetstream.StreamConfig{workStream()},
+		LogOutput: io.Discard,
+		Build: func(_ context.Context, _ withoutDB, s *service.Service) error {
+			svc <- s
+			return nil
+		},
+	}
+	start(t, spec)
+	s := <-svc
+	require.Eventually(t, func() bool { code, _ := get("http://" + ops + "/readyz"); return code == http.StatusOK }, waitFor, poll)
+	_, js := bustest.Connect(t, srv.URL())
+	require.NoError(t, js.DeleteStream(context.Background(), "SVC"))
+	s.RedeclareStreams()
+	require.Eventually(t, func() bool {
+		_, err := js.Stream(context.Background(), "SVC")
+		return err == nil
+	}, waitFor, poll)
+}
+
+func TestAFailingPartStopsTheServiceAndIsReturned(t *testing.T) {
+	srv := bustest.NewServer(t)
+	db := pgdbtest.New(t)
+	ops := env(t, srv.URL(), db.DSN)
+	logs := &obstest.LogBuffer{}
+	boom := errors.New("the panel refused our credentials")
+	var mu sync.Mutex
+	stoppedLoop := false
+	spec := service.Spec[withDB]{
+		Name:      "failing",
+		Defaults:  withDB{Base: config.NewBase(ops), DB: config.NewDB(2)},
+		LogOutput: logs,
+		Build: func(_ context.Context, _ withDB, s *service.Service) error {
+			s.Go(func(ctx context.Context) error {
+				<-ctx.Done()
+				mu.Lock()
+				stoppedLoop = true
+				mu.Unlock()
+				return nil
+			})
+			s.Go(func(context.Context) error { return boom })
+			return nil
+		},
+	}
+	_, done := start(t, spec)
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, boom)
+	case <-time.After(waitFor):
+		t.Fatal("a failing part did not stop the service")
+	}
+	done <- nil
+	mu.Lock()
+	require.True(t, stoppedLoop, "the other parts are stopped too")
+	mu.Unlock()
+	stops := logs.Events(t, obs.EventServiceStop)
+	require.Len(t, stops, 1)
+	require.Equal(t, "error", stops[0]["level"])
+	require.Contains(t, stops[0]["error"], boom.Error())
+
+	// A service whose Build fails fails the same way.
+	spec.Build = func(context.Context, withDB, *service.Service) error { return boom }
+	t.Setenv("OPS_ADDR", freeAddr(t))
+	require.ErrorIs(t, service.Run(context.Background(), spec), boom)
+}
