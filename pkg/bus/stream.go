@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -62,13 +63,19 @@ func DeclareStreams(ctx context.Context, js jetstream.JetStream, streams ...jets
 // reports that the stream had already stored msgID within its duplicate
 // window, so this publish added nothing.
 func Publish(ctx context.Context, js jetstream.JetStream, subject string, data []byte, msgID string) (duplicate bool, err error) {
+	return PublishMsg(ctx, js, &nats.Msg{Subject: subject, Data: data}, msgID)
+}
+
+// PublishMsg is Publish of a message with headers: what the publisher
+// already knows of the message, for its consumers.
+func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgID string) (duplicate bool, err error) {
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	ack, err := js.Publish(ctx, subject, data, opts...)
+	ack, err := js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
-		return false, fmt.Errorf("publishing to %s: %w", subject, err)
+		return false, fmt.Errorf("publishing to %s: %w", msg.Subject, err)
 	}
 	return ack.Duplicate, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -45,6 +46,16 @@ func TestPublishDeduplicatesByMsgID(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, dup, "Telegram's retry of the same update must be reported a duplicate")
 	require.EqualValues(t, 1, streamMsgs(t, js, testStream))
+
+	dup, err = bus.PublishMsg(ctx, js, &nats.Msg{Subject: testSubject(4), Data: []byte("y"), Header: nats.Header{"Tg-Update-Id": []string{"2"}}}, "bot1:2")
+	require.NoError(t, err)
+	require.False(t, dup)
+	s, err := js.Stream(ctx, testStream)
+	require.NoError(t, err)
+	raw, err := s.GetLastMsgForSubject(ctx, testSubject(4))
+	require.NoError(t, err)
+	require.Equal(t, "2", raw.Header.Get("Tg-Update-Id"), "the headers are stored with the message")
+	require.Equal(t, "bot1:2", raw.Header.Get(nats.MsgIdHdr))
 
 	_, err = bus.Publish(ctx, js, "nobody.listens", []byte("x"), "id")
 	require.Error(t, err, "a subject no stream holds must fail, not pass silently")
