@@ -188,7 +188,7 @@ func TestJourneyTrialKeyAndAPlanBoughtTwice(t *testing.T) {
 	require.Empty(t, s.dlq(), "nothing went to the DLQ")
 }
 
-// playPaymentWatcher does what the payment-watcher will (issue 5) for one
+// playPaymentWatcher does what the payment-watcher does for one
 // Crypto Pay invoice: it finds the invoice among the pending ones, asks
 // Crypto Pay about it with the real client, and once it is paid applies the
 // payment twice, as a webhook and the poller reporting it both would. The

@@ -306,6 +306,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("consumer %s is already running", c.cfg.Durable)
 	}
 	defer c.running.Store(false)
+	for _, hb := range c.beats {
+		hb.Beat()
+	}
 	c.log.Info().Str("mode", c.cfg.Mode.String()).Int("loops", c.loops).Dur("handler_timeout", c.cfg.HandlerTimeout).
 		Dur("ack_wait", c.cfg.AckWait).Int("max_deliver", c.cfg.MaxDeliver).Msg("consumer starting")
 
@@ -333,8 +336,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // Live fails when a fetch loop has made no progress (a fetch returned, a
 // handler finished or was abandoned, the gate was polled, a slot was
-// awaited) for longer than HandlerTimeout + FetchWait + 30s.
+// awaited) for longer than HandlerTimeout + FetchWait + 30s. A consumer that
+// is not running is not stuck: Live passes, and Ready tells it is not
+// running (a sender's consumers run only while it leads).
 func (c *Consumer) Live(ctx context.Context) error {
+	if !c.running.Load() {
+		return nil
+	}
 	for i, hb := range c.beats {
 		if err := hb.Check(ctx); err != nil {
 			return fmt.Errorf("consumer %s: %w", c.name(i), err)

@@ -161,6 +161,7 @@ func TestConsumerRetriesFailedMessageBeforeLaterOnes(t *testing.T) {
 	}, log, reg)
 	require.NoError(t, err)
 	require.ErrorContains(t, r.Ready(context.Background()), "not running")
+	require.NoError(t, r.Live(context.Background()), "a consumer that is not running is not stuck")
 	run(t, r)
 	require.Eventually(t, func() bool { return r.Ready(context.Background()) == nil }, 5*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool { return len(rec.deliveries()) >= 4 }, 10*time.Second, 10*time.Millisecond)

@@ -37,7 +37,7 @@ var zlibWriters = sync.Pool{New: func() any {
 // It writes the PNG itself rather than through qrcode.Encode, which hands
 // image/png a paletted image to compress at its best: that costs 4 to 10 ms
 // of CPU per key, most of it reading the pixels one by one, and the
-// activation worker draws one per key it delivers (issue 5). Here each row
+// activation worker draws one per key it delivers. Here each row
 // of modules is packed into bits once and repeated, and the rows are
 // compressed at zlib's best speed: what remains is encoding the symbol.
 func QRCode(text string) ([]byte, error) {

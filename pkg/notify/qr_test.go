@@ -64,7 +64,7 @@ func isBlack(t *testing.T, c color.Color) bool {
 }
 
 // BenchmarkQRCode compares the key's QR code as KeyReady draws it with
-// qrcode.Encode at the same size, which it replaced (issue 5: the
+// qrcode.Encode at the same size, which it replaced (the
 // activation worker draws one per key).
 func BenchmarkQRCode(b *testing.B) {
 	key := qrKeys["outline"]

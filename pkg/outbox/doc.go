@@ -1,6 +1,6 @@
 // Package outbox is how a service asks the sender to message a user: the
 // OUTBOX stream, its subjects, and the SendMessage command's publisher and
-// decoder (issue #4).
+// decoder.
 //
 // No service but the sender calls Telegram to notify anyone; they Publish a
 // vpnbotv1.SendMessage instead, and the sender sends it within Telegram's

@@ -149,7 +149,7 @@ func (w *Worker) safeIterate(ctx context.Context) (res Result, err error) {
 			err = fmt.Errorf("iteration panicked: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return w.iterate(ctx)
+	return w.iterateFunc(ctx)
 }
 
 // end logs ITERATION_END (and WORKER_TIMEOUT before it) and records the

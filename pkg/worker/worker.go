@@ -133,10 +133,10 @@ type IterationFunc func(ctx context.Context) (Result, error)
 
 // Worker runs an IterationFunc in a loop. Create it with New.
 type Worker struct {
-	cfg     Config
-	iterate IterationFunc
-	log     zerolog.Logger
-	m       *metrics
+	cfg         Config
+	iterateFunc IterationFunc
+	log         zerolog.Logger
+	m           *metrics
 
 	wake      chan struct{}  // holds at most one pending Wake
 	completed *obs.Heartbeat // beaten when an iteration returns
@@ -162,12 +162,12 @@ func New(cfg Config, iterate IterationFunc, log zerolog.Logger, reg prometheus.R
 		return nil, err
 	}
 	return &Worker{
-		cfg:       cfg,
-		iterate:   iterate,
-		log:       log.With().Str("worker", cfg.Name).Logger(),
-		m:         m,
-		wake:      make(chan struct{}, 1),
-		completed: obs.NewHeartbeat(cfg.Interval + cfg.IterationTimeout + cfg.LiveMargin),
+		cfg:         cfg,
+		iterateFunc: iterate,
+		log:         log.With().Str("worker", cfg.Name).Logger(),
+		m:           m,
+		wake:        make(chan struct{}, 1),
+		completed:   obs.NewHeartbeat(cfg.Interval + cfg.IterationTimeout + cfg.LiveMargin),
 	}, nil
 }
 

@@ -336,7 +336,10 @@ func TestLiveFailsWhileIterationsHangAndRecovers(t *testing.T) {
 		err := r.w.Live(t.Context())
 		return err != nil && strings.Contains(err.Error(), "abandoned iteration(s) still running")
 	}, waitFor, poll)
-	require.NotEmpty(t, r.logs.Events(t, worker.EventWorkerTimeout), "the loop went on timing iterations out")
+	// The iteration counts as abandoned a moment before its WORKER_TIMEOUT
+	// line is written.
+	require.Eventually(t, func() bool { return len(r.logs.Events(t, worker.EventWorkerTimeout)) > 0 }, waitFor, poll,
+		"the loop went on timing iterations out")
 
 	hang.Store(false)
 	close(release)

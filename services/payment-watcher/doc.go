@@ -1,5 +1,5 @@
 // Command payment-watcher confirms Crypto Pay invoices and applies each paid
-// one exactly once (DESIGN §1, issue #5): it consumes the verified webhooks
+// one exactly once (DESIGN §1): it consumes the verified webhooks
 // the gateway stores on payments.cryptopay, and, as a fallback, polls Crypto
 // Pay's getInvoices for our pending orders every WORKER_INTERVAL (default
 // 30s). See internal/watcher for the guarantees.

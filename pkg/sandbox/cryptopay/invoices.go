@@ -196,7 +196,7 @@ func (s *Server) createInvoice(p params) (any, *apiError) {
 	s.lastID++
 	inv.InvoiceID = s.lastID
 	inv.Hash = s.newHashLocked()
-	inv.CreatedAt = s.now()
+	inv.CreatedAt = s.nowFunc()
 	if expiresIn > 0 {
 		inv.ExpirationDate = inv.CreatedAt.Add(time.Duration(expiresIn) * time.Second)
 	}
@@ -283,7 +283,7 @@ func (s *Server) deleteInvoice(p params) (any, *apiError) {
 
 // refreshLocked expires an active invoice whose time has passed.
 func (s *Server) refreshLocked(inv *Invoice) {
-	if inv.Status == StatusActive && !inv.ExpirationDate.IsZero() && !s.now().Before(inv.ExpirationDate) {
+	if inv.Status == StatusActive && !inv.ExpirationDate.IsZero() && !s.nowFunc().Before(inv.ExpirationDate) {
 		inv.Status = StatusExpired
 	}
 }
@@ -400,13 +400,13 @@ func (s *Server) payLocked(inv *Invoice, asset string) error {
 	inv.FeeAsset = inv.PaidAsset
 	inv.FeeAmount = decimalString(new(big.Rat).Mul(paid, big.NewRat(feePercent, 100)))
 	inv.Status = StatusPaid
-	inv.PaidAt = s.now()
+	inv.PaidAt = s.nowFunc()
 
 	s.lastUpdate++
 	body, err := json.Marshal(update{
 		UpdateID:    s.lastUpdate,
 		UpdateType:  "invoice_paid",
-		RequestDate: isoTime(s.now()),
+		RequestDate: isoTime(s.nowFunc()),
 		Payload:     *inv,
 	})
 	if err != nil {

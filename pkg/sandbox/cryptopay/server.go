@@ -59,11 +59,11 @@ const (
 // Server is a fake Crypto Pay. Create it with New, serve it with Start (or
 // mount Handler yourself) and always Close it.
 type Server struct {
-	cfg    Config
-	log    zerolog.Logger
-	now    func() time.Time
-	mux    *http.ServeMux
-	client *http.Client // webhook deliveries
+	cfg     Config
+	log     zerolog.Logger
+	nowFunc func() time.Time
+	mux     *http.ServeMux
+	client  *http.Client // webhook deliveries
 
 	web *fakehttp.Server // serves mux and counts its requests; locks itself
 
@@ -117,7 +117,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Log.With().Str("component", "sandbox-cryptopay").Logger(),
-		now:        now,
+		nowFunc:    now,
 		client:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 		ctx:        ctx,
 		cancel:     cancel,
@@ -275,7 +275,7 @@ func (s *Server) record(method string, p params) {
 	if len(s.requests) >= maxRequestLog {
 		s.requests = append(s.requests[:0], s.requests[len(s.requests)/2:]...)
 	}
-	s.requests = append(s.requests, Request{Method: method, Params: p, At: s.now()})
+	s.requests = append(s.requests, Request{Method: method, Params: p, At: s.nowFunc()})
 }
 
 // Requests returns the API calls received so far, oldest first (the latest

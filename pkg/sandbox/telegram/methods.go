@@ -16,30 +16,30 @@ import (
 // method is one Bot API method; sends marks the ones subject to flood limits
 // and to blocked users.
 type method struct {
-	name  string
-	sends bool
-	fn    func(*Server, *request) (any, *apiError)
+	name       string
+	sends      bool
+	handleFunc func(*Server, *request) (any, *apiError)
 }
 
 // methods are the Bot API methods served, keyed by lower-case name.
 var methods = func() map[string]method {
 	list := []method{
-		{name: "getMe", fn: (*Server).getMe},
-		{name: "sendMessage", sends: true, fn: (*Server).sendMessage},
-		{name: "sendPhoto", sends: true, fn: (*Server).sendPhoto},
-		{name: "sendInvoice", sends: true, fn: (*Server).sendInvoice},
-		{name: "answerPreCheckoutQuery", fn: (*Server).answerPreCheckoutQuery},
-		{name: "editMessageText", sends: true, fn: (*Server).editMessageText},
-		{name: "editMessageReplyMarkup", sends: true, fn: (*Server).editMessageReplyMarkup},
-		{name: "deleteMessage", fn: (*Server).deleteMessage},
-		{name: "answerCallbackQuery", fn: (*Server).answerCallbackQuery},
-		{name: "sendChatAction", fn: (*Server).sendChatAction},
-		{name: "setMyCommands", fn: (*Server).setMyCommands},
-		{name: "getMyCommands", fn: (*Server).getMyCommands},
-		{name: "setWebhook", fn: (*Server).setWebhook},
-		{name: "deleteWebhook", fn: (*Server).deleteWebhook},
-		{name: "getWebhookInfo", fn: (*Server).getWebhookInfo},
-		{name: "getUpdates", fn: (*Server).getUpdates},
+		{name: "getMe", handleFunc: (*Server).getMe},
+		{name: "sendMessage", sends: true, handleFunc: (*Server).sendMessage},
+		{name: "sendPhoto", sends: true, handleFunc: (*Server).sendPhoto},
+		{name: "sendInvoice", sends: true, handleFunc: (*Server).sendInvoice},
+		{name: "answerPreCheckoutQuery", handleFunc: (*Server).answerPreCheckoutQuery},
+		{name: "editMessageText", sends: true, handleFunc: (*Server).editMessageText},
+		{name: "editMessageReplyMarkup", sends: true, handleFunc: (*Server).editMessageReplyMarkup},
+		{name: "deleteMessage", handleFunc: (*Server).deleteMessage},
+		{name: "answerCallbackQuery", handleFunc: (*Server).answerCallbackQuery},
+		{name: "sendChatAction", handleFunc: (*Server).sendChatAction},
+		{name: "setMyCommands", handleFunc: (*Server).setMyCommands},
+		{name: "getMyCommands", handleFunc: (*Server).getMyCommands},
+		{name: "setWebhook", handleFunc: (*Server).setWebhook},
+		{name: "deleteWebhook", handleFunc: (*Server).deleteWebhook},
+		{name: "getWebhookInfo", handleFunc: (*Server).getWebhookInfo},
+		{name: "getUpdates", handleFunc: (*Server).getUpdates},
 	}
 	m := make(map[string]method, len(list))
 	for _, x := range list {

@@ -312,7 +312,7 @@ func (s *Server) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	result, e := m.fn(s, req)
+	result, e := m.handleFunc(s, req)
 	s.answer(w, m.name, result, e)
 }
 

@@ -3,7 +3,7 @@
 -- Applying a payment commits before it is announced, so a watcher that dies,
 -- or loses NATS, in between leaves a paid invoice that no pending-invoice poll
 -- sees again; announced_at NULL is how the next poll finds it and announces
--- it (issue #5), under the same dedup ids.
+-- it, under the same dedup ids.
 --
 -- The payment-watcher sets it for Crypto Pay; the bot-handler sets it once
 -- it confirmed a Stars payment, so a successful_payment delivered again is

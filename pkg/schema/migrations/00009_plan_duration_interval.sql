@@ -1,6 +1,6 @@
 -- A plan lasts any length of time, not only whole days: make run's demo sells
 -- a 20-minute plan whose reminders, expiry and revocation a newcomer watches
--- in one sitting (issue #6). plans.duration and the duration an invoice copies
+-- in one sitting. plans.duration and the duration an invoice copies
 -- from its plan become intervals, filled from the days they held.
 --
 -- duration_days is converted in place rather than kept beside duration: two

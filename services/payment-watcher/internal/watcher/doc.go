@@ -1,5 +1,5 @@
 // Package watcher confirms Crypto Pay invoices and applies each paid one
-// exactly once (DESIGN §1, §3; issue #5).
+// exactly once (DESIGN §1, §3).
 //
 // Two paths report payments, and either alone is enough:
 //
