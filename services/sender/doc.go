@@ -1,8 +1,8 @@
-// Command sender is the one outbound path for notifications (DESIGN §1,
-// issue #4): it consumes SendMessage commands from the OUTBOX stream and
-// sends them to Telegram within the bot's limits — SENDER_RATE sends a
-// second in all (default 25, leaving room under Telegram's ~30/s for the
-// bot-handler's replies) and SENDER_CHAT_RATE per chat (default 1).
+// Command sender is the one outbound path for notifications (DESIGN §1): it
+// consumes SendMessage commands from the OUTBOX stream and sends them to
+// Telegram within the bot's limits — SENDER_RATE sends a second in all
+// (default 25, leaving room under Telegram's ~30/s for the bot-handler's
+// replies) and SENDER_CHAT_RATE per chat (default 1).
 //
 // # One sender at a time
 //
@@ -15,17 +15,19 @@
 //
 // # Scheduling
 //
-// One durable pull consumer per priority (filter outbox.<priority>.>,
-// explicit acks, MaxAckPending 500) feeds an in-memory scheduler: a FIFO
-// per chat in publish order, a global token bucket and a per-chat spacing.
-// Among the chats that may send, the most urgent priority goes first
-// (transactional > reminder > broadcast), then the oldest command. A chat
-// never has two sends in flight, and its messages leave in publish order —
-// while the sender lives: after a crash, the commands it held come back
-// only after the consumer's AckWait, behind ones the next leader has
-// already fetched, so a chat's order is not kept across a crash (nothing is
-// lost; the e2e test TestKilledSenderLosesNothing checks that).
-// Held commands are marked in progress while they wait for their turn.
+// One shared bus.Consumer per priority (durable sender-<priority>, filter
+// outbox.<priority>.>, up to 500 commands held) hands its commands over in
+// stream order to an in-memory scheduler: a FIFO per chat in publish order,
+// a global token bucket and a per-chat spacing. Among the chats that may
+// send, the most urgent priority goes first (transactional > reminder >
+// broadcast), then the oldest command. A chat never has two sends in
+// flight, and its messages leave in publish order — while the sender lives:
+// after a crash, the commands it held come back only after the consumer's
+// AckWait, behind ones the next leader has already fetched, so a chat's
+// order is not kept across a crash (nothing is lost; the e2e test
+// TestKilledSenderLosesNothing checks that). The consumers keep held
+// commands in progress while they wait for their turn, and settle each one
+// from its outcome.
 //
 // # Outcomes
 //
@@ -40,15 +42,23 @@
 //   - 403: users.blocked_at is set (the chat id is the user id in a private
 //     chat), USER_BLOCKED logged, the command dropped; later commands to
 //     that user are dropped without calling Telegram.
-//   - Another 4xx: dead-lettered to dlq.OUTBOX (the dlq command lists and
-//     replays it) and terminated.
+//   - Another 4xx (401, a wrong token, is retried), or a command that does
+//     not decode: dead-lettered to dlq.OUTBOX with reason permanent (the dlq
+//     command lists and replays it) and terminated.
 //   - 5xx or no answer: retried in the chat's place with a growing delay;
-//     after SENDER_MAX_ATTEMPTS failures, dead-lettered.
+//     after SENDER_MAX_ATTEMPTS failures, dead-lettered with reason
+//     max_deliver.
+//
+// The consumer logs a dead-lettering as MESSAGE_DEAD_LETTERED, its msg_id
+// being the command's dedup id. If the DLQ refuses the copy it logs
+// DLQ_PUBLISH_FAILED and gives the command back for a later redelivery,
+// which starts over: Telegram is called again.
 //
 // # Shutdown
 //
 // On SIGTERM (or a lost leadership) the sender stops fetching, finishes the
 // sends in flight, gives back (nak) what it holds so the next leader sends
 // it at once, then drains NATS and closes the pool. /livez fails when the
-// leader's dispatch loop stops turning; /readyz checks NATS and PostgreSQL.
+// leader's dispatch loop or one of its consumers stops turning; /readyz
+// checks NATS and PostgreSQL.
 package main

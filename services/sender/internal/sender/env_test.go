@@ -23,6 +23,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
@@ -150,11 +151,11 @@ func fastConfig(rate, chatRate float64) sender.Config {
 func (e *env) newInstance(t testing.TB, cfg sender.Config) *instance {
 	t.Helper()
 	in := &instance{reg: prometheus.NewRegistry(), logs: &obstest.LogBuffer{}}
-	client := sender.NewClient(e.apiURL, token)
-	t.Cleanup(client.CloseIdle)
-	s, err := sender.New(cfg, e.js, e.db.Pool, client, obstest.NewLogger(in.logs), in.reg)
+	client, err := telegram.New(telegram.Config{APIURL: e.apiURL, Token: token, Registerer: in.reg})
 	require.NoError(t, err)
-	in.s = s
+	t.Cleanup(client.Close)
+	in.s, err = sender.New(cfg, e.js, e.db.Pool, client, obstest.NewLogger(in.logs), in.reg)
+	require.NoError(t, err)
 	return in
 }
 

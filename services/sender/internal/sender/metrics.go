@@ -13,7 +13,7 @@ const (
 	outcomeBlocked   = "blocked"   // Telegram answered 403: the user is marked blocked
 	outcomeDropped   = "dropped"   // the user had blocked the bot: not sent
 	outcomeFailed    = "failed"    // one attempt failed (5xx, network, database); it is retried
-	outcomeDLQ       = "dlq"       // given up: copied to the DLQ stream
+	outcomeDLQ       = "dlq"       // given up: handed to its consumer to dead-letter
 )
 
 type metrics struct {
@@ -22,7 +22,6 @@ type metrics struct {
 	wait       prometheus.Histogram
 	queueAge   prometheus.Histogram
 	queued     prometheus.Gauge
-	telegram   *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,13 +48,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vpnbot_sender_queued",
 			Help: "Commands held in the sender's scheduler, waiting for their turn.",
 		}),
-		telegram: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vpnbot_sender_telegram_duration_seconds",
-			Help:    "Bot API call latency by method.",
-			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"method"}),
 	}
-	for _, c := range []prometheus.Collector{m.sends, m.floodWaits, m.wait, m.queueAge, m.queued, m.telegram} {
+	for _, c := range []prometheus.Collector{m.sends, m.floodWaits, m.wait, m.queueAge, m.queued} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering the sender metrics: %w", err)
 		}

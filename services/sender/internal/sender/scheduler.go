@@ -2,10 +2,9 @@ package sender
 
 import (
 	"slices"
+	"sort"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -19,24 +18,16 @@ const (
 	globalFloodWindow = time.Second
 )
 
-// item is one command held by the scheduler until it is acknowledged,
-// dead-lettered or given back.
+// item is one command held by the scheduler until it is settled.
 type item struct {
-	msg      jetstream.Msg
 	cmd      *vpnbotv1.SendMessage
 	priority vpnbotv1.Priority
 	// seq is the stream sequence: the order commands were published in,
 	// across priorities, since they share the OUTBOX stream.
 	seq      uint64
 	attempts int // failed attempts (5xx, network) so far
-	// deadLetter, once set, is why the command is to be dead-lettered: the
-	// next attempt does that instead of calling Telegram (the DLQ publish
-	// failed before).
-	deadLetter *deadLetter
-}
-
-type deadLetter struct {
-	reason, err string
+	// settleFunc settles the command's delivery with its consumer, once.
+	settleFunc func(error)
 }
 
 // chatQueue holds one chat's commands in publish order.
@@ -52,13 +43,16 @@ type chatQueue struct {
 
 // scheduler holds fetched commands and decides which goes next: among the
 // chats that may send now, the head of higher priority first, then the
-// oldest (lowest stream sequence). It is safe for concurrent use.
+// oldest (lowest stream sequence). It takes commands until closed at the end
+// of a leadership term, and again once opened for the next. It is safe for
+// concurrent use.
 type scheduler struct {
 	chatInterval time.Duration
 
 	mu          sync.Mutex
 	chats       map[int64]*chatQueue
 	held        int
+	closed      bool
 	pausedUntil time.Time           // a bot-wide 429
 	recent429   map[int64]time.Time // chat → its last 429, within globalFloodWindow
 	wake        chan struct{}       // poked when the choice may have changed
@@ -80,36 +74,50 @@ func (s *scheduler) poke() {
 	}
 }
 
-// add queues it in its chat's place by stream sequence. A redelivery of a
-// command already held (its ack deadline passed) replaces the old delivery,
-// whose ack would no longer count.
-func (s *scheduler) add(it *item) {
+// add queues it in its chat's place by stream sequence, and reports whether
+// it did: a closed scheduler takes nothing. A redelivery of a command already
+// held (its ack deadline passed) queues right behind the first delivery:
+// each delivery is settled on its own, and once one is sent the sent-log
+// makes the other a duplicate.
+func (s *scheduler) add(it *item) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
 	chatID := it.cmd.GetChatId()
 	q, ok := s.chats[chatID]
 	if !ok {
 		q = &chatQueue{}
 		s.chats[chatID] = q
 	}
-	i, found := slices.BinarySearchFunc(q.items, it.seq, func(x *item, seq uint64) int {
-		switch {
-		case x.seq < seq:
-			return -1
-		case x.seq > seq:
-			return 1
-		}
-		return 0
-	})
-	if found {
-		// The head may be in flight: keep its bookkeeping, take the new
-		// delivery's ack handle.
-		q.items[i].msg = it.msg
-		return
-	}
+	i := sort.Search(len(q.items), func(i int) bool { return q.items[i].seq > it.seq })
 	q.items = slices.Insert(q.items, i, it)
 	s.held++
 	s.poke()
+	return true
+}
+
+// open makes the scheduler take commands.
+func (s *scheduler) open() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = false
+}
+
+// close stops the scheduler taking commands and removes and returns every
+// one it holds; none may be in an attempt.
+func (s *scheduler) close() []*item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	out := make([]*item, 0, s.held)
+	for _, q := range s.chats {
+		out = append(out, q.items...)
+		q.items = nil
+	}
+	s.held = 0
+	return out
 }
 
 // next returns the command to attempt now, or nil and how long until one may
@@ -159,8 +167,8 @@ func (s *scheduler) start(it *item) {
 	s.chats[it.cmd.GetChatId()].busy = true
 }
 
-// finish ends an attempt at it, which is done with (acknowledged or
-// dead-lettered). called says whether Telegram was called, so the chat's
+// finish ends an attempt at it, which is done with: its delivery is to be
+// settled. called says whether Telegram was called, so the chat's
 // rate limit applies to its next send.
 func (s *scheduler) finish(it *item, called bool, now time.Time) {
 	s.mu.Lock()
@@ -215,25 +223,4 @@ func (s *scheduler) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.held
-}
-
-// msgs returns the delivery of every held command, in flight or not.
-func (s *scheduler) msgs() []jetstream.Msg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]jetstream.Msg, 0, s.held)
-	for _, q := range s.chats {
-		for _, it := range q.items {
-			out = append(out, it.msg)
-		}
-	}
-	return out
-}
-
-// handle is its current delivery, to settle it with: a redelivery may have
-// replaced the one it was fetched with.
-func (s *scheduler) handle(it *item) jetstream.Msg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return it.msg
 }

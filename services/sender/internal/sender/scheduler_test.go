@@ -56,3 +56,31 @@ func TestSchedulerPausesEverySendWhenManyChatsAreFlooded(t *testing.T) {
 	it, _ = s.next(now.Add(5200 * time.Millisecond))
 	require.NotNil(t, it)
 }
+
+func TestSchedulerGivesEverythingBackWhenClosed(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	s := newScheduler(time.Second)
+	first := newItem(1, vpnbotv1.Priority_PRIORITY_REMINDER, 1)
+	redelivered := newItem(1, vpnbotv1.Priority_PRIORITY_REMINDER, 1)
+	other := newItem(2, vpnbotv1.Priority_PRIORITY_BROADCAST, 2)
+	for _, it := range []*item{first, other, redelivered} {
+		require.True(t, s.add(it))
+	}
+	it, _ := s.next(now)
+	require.Same(t, first, it, "a redelivery queues behind the first delivery")
+	s.start(it)
+	s.finish(it, true, now)
+
+	require.ElementsMatch(t, []*item{redelivered, other}, s.close())
+	require.Zero(t, s.count())
+	late := newItem(3, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, 3)
+	require.False(t, s.add(late), "a closed scheduler takes nothing")
+	it, _ = s.next(now.Add(time.Minute))
+	require.Nil(t, it)
+
+	s.open()
+	require.True(t, s.add(late))
+	it, _ = s.next(now)
+	require.Same(t, late, it)
+}

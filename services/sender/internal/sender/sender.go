@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -20,16 +18,16 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
-	"github.com/vpnbot/vpnbot/pkg/retry"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
-// Event names of the sender's log lines that on-call searches for.
+// Event names of the sender's log lines that on-call searches for. A command
+// given up is logged by its consumer, as bus.EventDeadLettered.
 const (
-	EventFloodWait    = "FLOOD_WAIT"         // Telegram answered 429; the chat (or every send) waits retry_after
-	EventUserBlocked  = "USER_BLOCKED"       // Telegram answered 403; the user is marked blocked
-	EventDeadLettered = "SEND_DEAD_LETTERED" // given up: copied to dlq.OUTBOX and terminated
-	EventNotRecorded  = "SENT_NOT_RECORDED"  // sent, but the sent-log insert failed: a redelivery would repeat it
+	EventFloodWait   = "FLOOD_WAIT"        // Telegram answered 429; the chat (or every send) waits retry_after
+	EventUserBlocked = "USER_BLOCKED"      // Telegram answered 403; the user is marked blocked
+	EventNotRecorded = "SENT_NOT_RECORDED" // sent, but the sent-log insert failed: a redelivery would repeat it
 )
 
 // Defaults of Config.
@@ -50,12 +48,11 @@ const (
 	// idleTurn bounds how long the dispatch loop sleeps, so its heartbeat
 	// shows it alive while nothing is queued.
 	idleTurn = time.Second
-	// fetchBatch is the most commands one fetch asks for; MaxAckPending
-	// bounds how many are held in all.
-	fetchBatch = 100
-	// settleTimeout bounds the NATS calls of declaring and dead-lettering.
-	settleTimeout = 10 * time.Second
 )
+
+// errLeadershipEnded is why the commands still waiting at the end of a term
+// are given back.
+var errLeadershipEnded = errors.New("the sender's leadership ended")
 
 // Config tunes a Sender. Zero values take the defaults.
 type Config struct {
@@ -66,9 +63,9 @@ type Config struct {
 	// MaxAttempts is how many transient failures (5xx, network) a command
 	// may have before it is dead-lettered (SENDER_MAX_ATTEMPTS).
 	MaxAttempts int
-	// AckWait is the consumers' ack deadline. Held commands are marked in
-	// progress every AckWait/3; a crashed leader's commands come back to
-	// the next one after it.
+	// AckWait is the consumers' ack deadline. Held commands are kept in
+	// progress meanwhile; a crashed leader's commands come back to the next
+	// one after it.
 	AckWait time.Duration
 	// MaxAckPending bounds the commands held per priority.
 	MaxAckPending int
@@ -121,28 +118,30 @@ func Durable(p vpnbotv1.Priority) string { return "sender-" + outbox.PriorityNam
 // within the rate limits. Lead runs it; only the leader of an election
 // should, since the limits are the bot's, not a replica's.
 type Sender struct {
-	cfg     Config
-	js      jetstream.JetStream
-	store   store
-	client  *Client
-	log     zerolog.Logger
-	m       *metrics
-	limiter *rate.Limiter
-	beat    *obs.Heartbeat
-	leading atomic.Bool
+	cfg       Config
+	store     store
+	client    *telegram.Client
+	log       zerolog.Logger
+	m         *metrics
+	limiter   *rate.Limiter
+	beat      *obs.Heartbeat
+	sch       *scheduler
+	consumers []*bus.Consumer // one per priority, run in each term
+	// leadingSince is when the current term began (unix nanoseconds); 0
+	// while standing by.
+	leadingSince atomic.Int64
 }
 
 // New returns a sender reading from js, keeping its sent-log in pool and
-// sending with client. Its metrics go on reg.
-func New(cfg Config, js jetstream.JetStream, pool *pgxpool.Pool, client *Client, log zerolog.Logger, reg prometheus.Registerer) (*Sender, error) {
+// sending with client. Its metrics, and its consumers', go on reg.
+func New(cfg Config, js jetstream.JetStream, pool *pgxpool.Pool, client *telegram.Client, log zerolog.Logger, reg prometheus.Registerer) (*Sender, error) {
 	cfg = cfg.withDefaults()
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return &Sender{
+	s := &Sender{
 		cfg:    cfg,
-		js:     js,
 		store:  store{pool: pool},
 		client: client,
 		log:    log,
@@ -151,171 +150,117 @@ func New(cfg Config, js jetstream.JetStream, pool *pgxpool.Pool, client *Client,
 		// and a burst at a leadership change must not exceed it either.
 		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), 1),
 		beat:    obs.NewHeartbeat(liveMaxAge),
-	}, nil
+		sch:     newScheduler(time.Duration(float64(time.Second) / cfg.ChatRate)),
+	}
+	for _, p := range outbox.Priorities() {
+		c, err := bus.NewConsumer(js, bus.ConsumerConfig{
+			Stream:      outbox.Stream,
+			Subject:     outbox.SubjectFilter(p),
+			Durable:     Durable(p),
+			Description: "the sender's " + outbox.PriorityName(p) + " commands",
+			Mode:        bus.Shared,
+			HoldFunc:    s.holdFunc(p),
+			// Many commands are held at once so that the scheduler can pick
+			// across chats; each waits for its turn as long as it takes.
+			MaxInFlight:    cfg.MaxAckPending,
+			MaxAckPending:  cfg.MaxAckPending,
+			HandlerTimeout: bus.NoDeadline,
+			// The sender counts the attempts and keeps a failed command in
+			// its chat's place; a redelivery happens only when a leader
+			// stopped or died.
+			MaxDeliver: bus.Unlimited,
+			AckWait:    cfg.AckWait,
+			FetchWait:  cfg.FetchWait,
+		}, log, reg)
+		if err != nil {
+			return nil, err
+		}
+		s.consumers = append(s.consumers, c)
+	}
+	return s, nil
 }
 
 // Live is the liveness check: it fails when this instance leads but its
-// dispatch loop has stopped turning. A standby is live.
+// dispatch loop has stopped turning, or one of its consumers has. A standby
+// is live.
 func (s *Sender) Live(ctx context.Context) error {
-	if !s.leading.Load() {
+	since := s.leadingSince.Load()
+	if since == 0 {
 		return nil
 	}
 	if err := s.beat.Check(ctx); err != nil {
 		return fmt.Errorf("sender dispatch loop: %w", err)
 	}
-	return nil
-}
-
-// Lead sends until ctx is done: it declares the consumers, fetches commands
-// into the scheduler and sends them. On return it has stopped fetching,
-// finished the attempts in flight and given every held command back (nak),
-// so another replica sends them at once. It fails only when the consumers
-// cannot be declared.
-func (s *Sender) Lead(ctx context.Context) error {
-	if !s.leading.CompareAndSwap(false, true) {
-		return errors.New("sender: already leading")
+	// A consumer's heartbeat is as old as its last term until its first turn
+	// in this one, which comes at once; one stuck since is caught after its
+	// own allowed age, longer than this.
+	if time.Since(time.Unix(0, since)) < liveMaxAge {
+		return nil
 	}
-	defer s.leading.Store(false)
-	s.beat.Beat()
-
-	var cons []jetstream.Consumer
-	for _, p := range outbox.Priorities() {
-		c, err := s.declare(ctx, p)
-		if err != nil {
+	for _, c := range s.consumers {
+		if err := c.Live(ctx); err != nil {
 			return err
 		}
-		cons = append(cons, c)
 	}
-	sch := newScheduler(time.Duration(float64(time.Second) / s.cfg.ChatRate))
-	var wg sync.WaitGroup
-	for i, p := range outbox.Priorities() {
-		wg.Go(func() { s.fetch(ctx, sch, p, cons[i]) })
-	}
-	wg.Go(func() { s.keepInProgress(ctx, sch) })
-	s.dispatch(ctx, sch)
-	wg.Wait()
-
-	held := sch.msgs()
-	for _, m := range held {
-		if err := m.Nak(); err != nil {
-			s.log.Warn().Err(err).Msg("could not give a held command back; it returns after the ack wait")
-		}
-	}
-	s.m.queued.Set(0)
-	s.log.Info().Int("held", len(held)).Msg("stopped sending; held commands given back")
 	return nil
 }
 
-// declare creates or updates the consumer of priority p.
-func (s *Sender) declare(ctx context.Context, p vpnbotv1.Priority) (jetstream.Consumer, error) {
-	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
-	defer cancel()
-	name := Durable(p)
-	c, err := s.js.CreateOrUpdateConsumer(ctx, outbox.Stream, jetstream.ConsumerConfig{
-		Durable:       name,
-		Description:   "the sender's " + outbox.PriorityName(p) + " commands",
-		FilterSubject: outbox.SubjectFilter(p),
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       s.cfg.AckWait,
-		// Many commands are held at once so that the scheduler can pick
-		// across chats; each stays in progress until its turn.
-		MaxAckPending: s.cfg.MaxAckPending,
-		// Attempts are counted by the sender, which keeps a failed command
-		// in its chat's place; redelivery happens only when a leader died.
-		MaxDeliver: -1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("declaring consumer %s on %s: %w", name, outbox.Stream, err)
+// Lead sends until ctx is done: its consumers feed the scheduler, and the
+// dispatch loop sends. On return the attempts in flight have finished,
+// every command still waiting has been given back, so another replica sends
+// it at once, and the consumers have stopped.
+func (s *Sender) Lead(ctx context.Context) error {
+	if !s.leadingSince.CompareAndSwap(0, time.Now().UnixNano()) {
+		return errors.New("sender: already leading")
 	}
-	return c, nil
+	defer s.leadingSince.Store(0)
+	s.beat.Beat()
+
+	s.sch.open()
+	var running sync.WaitGroup
+	errs := make([]error, len(s.consumers))
+	for i, c := range s.consumers {
+		running.Go(func() { errs[i] = c.Run(ctx) })
+	}
+	s.dispatch(ctx)
+	// Nothing is in an attempt any more; what a consumer hands over from now
+	// on is given back as it comes.
+	held := s.sch.close()
+	for _, it := range held {
+		it.settleFunc(bus.Release(errLeadershipEnded))
+	}
+	running.Wait()
+	s.m.queued.Set(0)
+	s.log.Info().Int("held", len(held)).Msg("stopped sending; held commands given back")
+	return errors.Join(errs...)
 }
 
-// fetch feeds the scheduler with priority p's commands until ctx is done.
-func (s *Sender) fetch(ctx context.Context, sch *scheduler, p vpnbotv1.Priority, cons jetstream.Consumer) {
-	backoff := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchWait)
-		batch, err := cons.Fetch(fetchBatch, jetstream.FetchContext(fctx))
-		if err == nil {
-			for m := range batch.Messages() {
-				s.admit(sch, p, m)
-			}
-			if err = batch.Error(); fctx.Err() != nil {
-				err = nil // a fetch cut by its own deadline is an empty fetch
-			}
-		}
-		cancel()
-		if err == nil {
-			backoff.Reset()
-			continue
-		}
-		s.log.Warn().Err(err).Str("consumer", Durable(p)).Msg("fetching commands failed; declaring the consumer again")
-		if !retry.Sleep(ctx, backoff.Next()) {
+// holdFunc takes priority p's deliveries into the scheduler, in stream
+// order, or dead-letters one that can never be sent.
+func (s *Sender) holdFunc(p vpnbotv1.Priority) bus.HoldFunc {
+	return func(d bus.Delivery, settle func(error)) {
+		cmd, err := outbox.Decode(d.Data)
+		if err != nil {
+			s.m.sends.WithLabelValues(outbox.PriorityName(p), outcomeDLQ).Inc()
+			settle(bus.Permanent(fmt.Errorf("decoding the command: %w", err)))
 			return
 		}
-		// The consumer may have been deleted: consumers are recreated.
-		if c, err := s.declare(ctx, p); err == nil {
-			cons = c
-		}
-	}
-}
-
-// admit queues a fetched command, or dead-letters one that can never be
-// sent.
-func (s *Sender) admit(sch *scheduler, p vpnbotv1.Priority, m jetstream.Msg) {
-	meta, err := m.Metadata()
-	if err != nil {
-		// Cannot happen for a message fetched from a consumer.
-		s.log.Error().Err(err).Str("subject", m.Subject()).Msg("command without JetStream metadata")
-		_ = m.NakWithDelay(s.cfg.RetryBase)
-		return
-	}
-	cmd, err := outbox.Decode(m.Data())
-	if err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-		defer cancel()
-		if err := s.publishDeadLetter(ctx, m, meta, bus.DLQReasonPermanent, err.Error()); err != nil {
-			s.log.Error().Str("event", bus.EventDLQPublishFailed).Err(err).Msg("cannot dead-letter an undecodable command")
-			_ = m.NakWithDelay(s.cfg.RetryBase)
-			return
-		}
-		_ = m.Term()
-		s.m.sends.WithLabelValues(outbox.PriorityName(p), outcomeDLQ).Inc()
-		s.log.Error().Str("event", EventDeadLettered).Err(err).Uint64("stream_seq", meta.Sequence.Stream).
-			Msg("undecodable command dead-lettered")
-		return
-	}
-	sch.add(&item{msg: m, cmd: cmd, priority: p, seq: meta.Sequence.Stream})
-}
-
-// keepInProgress keeps the held commands' ack deadlines from passing while
-// they wait for their turn.
-func (s *Sender) keepInProgress(ctx context.Context, sch *scheduler) {
-	t := time.NewTicker(s.cfg.AckWait / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, m := range sch.msgs() {
-			_ = m.InProgress() // a lost one means a redelivery, which the scheduler absorbs
+		if !s.sch.add(&item{cmd: cmd, priority: p, seq: d.StreamSeq, settleFunc: settle}) {
+			settle(bus.Release(errLeadershipEnded))
 		}
 	}
 }
 
 // dispatch starts attempts, one global token each, until ctx is done, then
 // waits for the attempts in flight.
-func (s *Sender) dispatch(ctx context.Context, sch *scheduler) {
+func (s *Sender) dispatch(ctx context.Context) {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	slots := make(chan struct{}, s.cfg.MaxInFlight)
 	for {
 		s.beat.Beat()
-		s.m.queued.Set(float64(sch.count()))
-		it, wait := sch.next(time.Now())
+		s.m.queued.Set(float64(s.sch.count()))
+		it, wait := s.sch.next(time.Now())
 		if it == nil {
 			if wait <= 0 || wait > idleTurn {
 				wait = idleTurn
@@ -323,7 +268,7 @@ func (s *Sender) dispatch(ctx context.Context, sch *scheduler) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-sch.wake:
+			case <-s.sch.wake:
 			case <-time.After(wait):
 			}
 			continue
@@ -335,7 +280,7 @@ func (s *Sender) dispatch(ctx context.Context, sch *scheduler) {
 		s.m.wait.Observe(time.Since(start).Seconds())
 		// While this waited for the token a more urgent command may have
 		// come in: choose again.
-		if it, _ = sch.next(time.Now()); it == nil {
+		if it, _ = s.sch.next(time.Now()); it == nil {
 			continue
 		}
 		select {
@@ -343,10 +288,10 @@ func (s *Sender) dispatch(ctx context.Context, sch *scheduler) {
 		case <-ctx.Done():
 			return
 		}
-		sch.start(it)
+		s.sch.start(it)
 		inflight.Go(func() {
 			defer func() { <-slots }()
-			s.attempt(ctx, sch, it)
+			s.attempt(ctx, it)
 		})
 	}
 }
@@ -354,16 +299,12 @@ func (s *Sender) dispatch(ctx context.Context, sch *scheduler) {
 // attempt sends it once and settles the outcome. It runs to its end even
 // when leadership ends meanwhile, so a send is never cut between Telegram's
 // answer and the sent-log.
-func (s *Sender) attempt(leadCtx context.Context, sch *scheduler, it *item) {
+func (s *Sender) attempt(leadCtx context.Context, it *item) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(leadCtx), s.cfg.SendTimeout)
 	defer cancel()
 	prio := outbox.PriorityName(it.priority)
 	log := s.log.With().Str("dedup_id", it.cmd.GetDedupId()).Int64("chat_id", it.cmd.GetChatId()).
 		Str("priority", prio).Logger()
-	if it.deadLetter != nil {
-		s.giveUp(ctx, sch, it, false, log)
-		return
-	}
 
 	sent, blocked, err := s.store.state(ctx, it.cmd.GetDedupId(), it.cmd.GetChatId())
 	if err != nil {
@@ -371,80 +312,83 @@ func (s *Sender) attempt(leadCtx context.Context, sch *scheduler, it *item) {
 		// attempts and its place.
 		s.m.sends.WithLabelValues(prio, outcomeFailed).Inc()
 		log.Warn().Err(err).Msg("cannot check the sent-log; retrying")
-		sch.retry(it, s.delay(it.attempts+1), time.Now())
+		s.sch.retry(it, s.delay(it.attempts+1), time.Now())
 		return
 	}
 	switch {
 	case sent:
-		s.ack(sch, it, log)
 		s.m.sends.WithLabelValues(prio, outcomeDuplicate).Inc()
 		log.Info().Msg("command already sent; acknowledged without sending")
-		sch.finish(it, false, time.Now())
+		s.settle(it, false, time.Now(), nil)
 		return
 	case blocked:
-		s.ack(sch, it, log)
 		s.m.sends.WithLabelValues(prio, outcomeDropped).Inc()
 		log.Debug().Msg("user blocked the bot; command dropped")
-		sch.finish(it, false, time.Now())
+		s.settle(it, false, time.Now(), nil)
 		return
 	}
 
-	start := time.Now()
-	msgID, err := s.client.Send(ctx, it.cmd)
+	msgID, err := s.send(ctx, it.cmd)
 	now := time.Now()
-	s.m.telegram.WithLabelValues(method(it.cmd)).Observe(now.Sub(start).Seconds())
 	if err == nil {
 		if err := s.store.recordSent(ctx, it.cmd.GetDedupId(), it.cmd.GetChatId(), msgID); err != nil {
 			log.Error().Str("event", EventNotRecorded).Err(err).Msg("sent, but not recorded in the sent-log")
 		}
-		s.ack(sch, it, log)
 		s.m.sends.WithLabelValues(prio, outcomeSent).Inc()
 		if c := it.cmd.GetCreatedAt(); c != nil {
 			s.m.queueAge.Observe(now.Sub(c.AsTime()).Seconds())
 		}
 		log.Debug().Int64("message_id", msgID).Msg("sent")
-		sch.finish(it, true, now)
+		s.settle(it, true, now, nil)
 		return
 	}
 
-	apiErr, isAPI := apiError(err)
+	tgErr, refused := telegram.AsError(err)
 	switch {
-	case isAPI && apiErr.Code == http.StatusTooManyRequests:
-		wait := max(apiErr.RetryAfter, time.Second)
+	case refused && tgErr.Code == http.StatusTooManyRequests:
+		wait := max(tgErr.RetryAfter, time.Second)
 		scope := "chat"
-		if sch.flood(it.cmd.GetChatId(), wait, now) {
+		if s.sch.flood(it.cmd.GetChatId(), wait, now) {
 			scope = "global"
 		}
 		s.m.floodWaits.WithLabelValues(scope).Inc()
 		log.Warn().Str("event", EventFloodWait).Str("scope", scope).Dur("retry_after", wait).
 			Msgf("FLOOD_WAIT %s: Telegram asks to wait %s", scope, wait)
-		sch.retry(it, wait, now)
-	case isAPI && apiErr.Code == http.StatusForbidden:
+		s.sch.retry(it, wait, now)
+	case refused && tgErr.Blocked():
 		if err := s.store.markBlocked(ctx, it.cmd.GetChatId()); err != nil {
 			log.Error().Err(err).Msg("cannot mark the user blocked")
 		}
-		s.ack(sch, it, log)
 		s.m.sends.WithLabelValues(prio, outcomeBlocked).Inc()
-		log.Info().Str("event", EventUserBlocked).Str("description", apiErr.Description).
+		log.Info().Str("event", EventUserBlocked).Str("description", tgErr.Description).
 			Msg("the user blocked the bot; command dropped")
-		sch.finish(it, true, now)
-	case isAPI && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != http.StatusUnauthorized:
+		s.settle(it, true, now, nil)
+	case refused && tgErr.Code >= 400 && tgErr.Code < 500 && tgErr.Code != http.StatusUnauthorized:
 		// Telegram refuses the command itself; sending it again cannot help.
 		// (401 is a wrong token: the operator's to fix, so it is retried.)
-		it.deadLetter = &deadLetter{reason: bus.DLQReasonPermanent, err: err.Error()}
-		s.giveUp(ctx, sch, it, true, log)
+		s.m.sends.WithLabelValues(prio, outcomeDLQ).Inc()
+		s.settle(it, true, now, bus.Permanent(err))
 	default:
 		it.attempts++
 		if it.attempts >= s.cfg.MaxAttempts {
-			it.deadLetter = &deadLetter{reason: bus.DLQReasonMaxDeliver, err: err.Error()}
-			s.giveUp(ctx, sch, it, true, log)
+			s.m.sends.WithLabelValues(prio, outcomeDLQ).Inc()
+			s.settle(it, true, now, bus.Exhausted(err))
 			return
 		}
 		d := s.delay(it.attempts)
 		s.m.sends.WithLabelValues(prio, outcomeFailed).Inc()
 		log.Warn().Err(err).Int("attempt", it.attempts).Dur("retry_in", d).Msg("send failed; retrying")
-		sch.retry(it, d, now)
+		s.sch.retry(it, d, now)
 	}
+}
+
+// settle is done with it: the scheduler lets it go, then its consumer
+// settles its delivery with err (nil acknowledges; a Permanent or Exhausted
+// error dead-letters). called says whether Telegram was called, so the
+// chat's rate limit applies to its next send.
+func (s *Sender) settle(it *item, called bool, now time.Time, err error) {
+	s.sch.finish(it, called, now)
+	it.settleFunc(err)
 }
 
 // delay is the wait before attempt n+1 after n failures: RetryBase doubling
@@ -455,60 +399,4 @@ func (s *Sender) delay(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, s.cfg.RetryMax)
-}
-
-// giveUp dead-letters it and terminates it; if the DLQ cannot take it, it
-// stays queued and the next attempt tries again.
-func (s *Sender) giveUp(ctx context.Context, sch *scheduler, it *item, called bool, log zerolog.Logger) {
-	m := sch.handle(it)
-	meta, err := m.Metadata()
-	if err == nil {
-		err = s.publishDeadLetter(ctx, m, meta, it.deadLetter.reason, it.deadLetter.err)
-	}
-	if err != nil {
-		log.Error().Str("event", bus.EventDLQPublishFailed).Err(err).Msg("cannot dead-letter the command; retrying")
-		sch.retry(it, s.cfg.RetryBase, time.Now())
-		return
-	}
-	if err := m.Term(); err != nil {
-		log.Warn().Err(err).Msg("cannot terminate the dead-lettered command")
-	}
-	s.m.sends.WithLabelValues(outbox.PriorityName(it.priority), outcomeDLQ).Inc()
-	log.Error().Str("event", EventDeadLettered).Str("reason", it.deadLetter.reason).Str("error", it.deadLetter.err).
-		Msg("command dead-lettered")
-	sch.finish(it, called, time.Now())
-}
-
-func (s *Sender) ack(sch *scheduler, it *item, log zerolog.Logger) {
-	if err := sch.handle(it).Ack(); err != nil {
-		// The redelivery that follows is a no-op thanks to the sent-log.
-		log.Warn().Err(err).Msg("cannot acknowledge the command")
-	}
-}
-
-// publishDeadLetter copies m to dlq.OUTBOX in the format of bus's DLQ (the
-// Dlq-* headers), so the dlq command lists and replays it.
-func (s *Sender) publishDeadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, reason, errText string) error {
-	h := nats.Header{}
-	for k, v := range m.Headers() {
-		if len(k) >= 5 && k[:5] == "Nats-" {
-			continue // server instructions; the original Nats-Msg-Id is kept in Dlq-Msg-Id
-		}
-		h[k] = append([]string(nil), v...)
-	}
-	h.Set(bus.HeaderDLQReason, reason)
-	h.Set(bus.HeaderDLQError, errText)
-	h.Set(bus.HeaderDLQStream, outbox.Stream)
-	h.Set(bus.HeaderDLQSubject, m.Subject())
-	h.Set(bus.HeaderDLQStreamSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
-	h.Set(bus.HeaderDLQDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
-	h.Set(bus.HeaderDLQMsgID, m.Headers().Get(jetstream.MsgIDHeader))
-	h.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	msg := &nats.Msg{Subject: bus.DLQSubject(outbox.Stream), Header: h, Data: m.Data()}
-	// The same id for a retried dead-lettering makes it a duplicate.
-	id := outbox.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
-	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
-		return fmt.Errorf("dead-lettering command %s: %w", id, err)
-	}
-	return nil
 }
