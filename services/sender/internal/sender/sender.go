@@ -127,9 +127,7 @@ type Sender struct {
 	beat      *obs.Heartbeat
 	sch       *scheduler
 	consumers []*bus.Consumer // one per priority, run in each term
-	// leadingSince is when the current term began (unix nanoseconds); 0
-	// while standing by.
-	leadingSince atomic.Int64
+	leading   atomic.Bool
 }
 
 // New returns a sender reading from js, keeping its sent-log in pool and
@@ -184,18 +182,11 @@ func New(cfg Config, js jetstream.JetStream, pool *pgxpool.Pool, client *telegra
 // dispatch loop has stopped turning, or one of its consumers has. A standby
 // is live.
 func (s *Sender) Live(ctx context.Context) error {
-	since := s.leadingSince.Load()
-	if since == 0 {
+	if !s.leading.Load() {
 		return nil
 	}
 	if err := s.beat.Check(ctx); err != nil {
 		return fmt.Errorf("sender dispatch loop: %w", err)
-	}
-	// A consumer's heartbeat is as old as its last term until its first turn
-	// in this one, which comes at once; one stuck since is caught after its
-	// own allowed age, longer than this.
-	if time.Since(time.Unix(0, since)) < liveMaxAge {
-		return nil
 	}
 	for _, c := range s.consumers {
 		if err := c.Live(ctx); err != nil {
@@ -210,10 +201,10 @@ func (s *Sender) Live(ctx context.Context) error {
 // every command still waiting has been given back, so another replica sends
 // it at once, and the consumers have stopped.
 func (s *Sender) Lead(ctx context.Context) error {
-	if !s.leadingSince.CompareAndSwap(0, time.Now().UnixNano()) {
+	if !s.leading.CompareAndSwap(false, true) {
 		return errors.New("sender: already leading")
 	}
-	defer s.leadingSince.Store(0)
+	defer s.leading.Store(false)
 	s.beat.Beat()
 
 	s.sch.open()
