@@ -27,9 +27,15 @@
 // allowed_updates and max_connections: that is what makes a changed
 // TELEGRAM_WEBHOOK_SECRET take effect. Doing so never drops pending updates.
 //
-// Health: /readyz follows the NATS connection (and the stream having been
-// declared, which the gateway retries until NATS answers); /livez fails when
-// the webhook server has stopped serving or, in poll mode, the poller has
-// made no progress for two minutes. If no update arrives within
-// WATCHDOG_GRACE of the start, WATCHDOG_GRACE_END is logged once.
+// With CRYPTOPAY_TOKEN set, the same server takes Crypto Pay's webhook on
+// /cryptopay/webhook: it checks the signature before anything else, then
+// stores the raw body on payments.cryptopay (EVENTS) for the
+// payment-watcher, answering 503 when it could not, as for Telegram.
+//
+// Health: the service skeleton (pkg/service) declares TG_UPDATES and EVENTS,
+// retrying until NATS answers, and again whenever a publish finds no stream
+// on its subject; /readyz follows the NATS connection and the streams.
+// /livez fails when the webhook server has stopped serving or, in poll mode,
+// the poller has made no progress for two minutes. If no update arrives
+// within WATCHDOG_GRACE of the start, WATCHDOG_GRACE_END is logged once.
 package gateway
