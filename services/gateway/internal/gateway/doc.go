@@ -5,9 +5,11 @@
 // In webhook mode (the default, any number of replicas) Telegram posts each
 // update to /telegram/webhook. The gateway first stamps the time of the
 // request (so the watchdog sees traffic even when the secret is wrong), then
-// checks the secret header, decodes only the update id and chat
-// (pkg/telegram), and publishes the raw body to tg.updates.<partition of the
-// chat> with Nats-Msg-Id "<bot id>:<update id>". It answers 200 only after
+// checks the secret header, decodes only the update id, chat and user
+// (telegram.ParseUpdate), and publishes the raw body to
+// tg.updates.<partition of the chat> with Nats-Msg-Id "<bot id>:<update id>"
+// and what it decoded as headers (Tg-Update-Id, Tg-Chat-Id, Tg-User-Id), so
+// the bot-handler need not parse the update again. It answers 200 only after
 // the stream acknowledged the update, and 503 when it could not: Telegram
 // then retries, and sends a chat's next update only after a 2xx, which is
 // what keeps each chat's updates in order in the stream. Telegram's retries

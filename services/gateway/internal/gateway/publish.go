@@ -34,12 +34,13 @@ type publisher struct {
 	redeclareStreamsFunc func()
 }
 
-// publish stores raw under the partition of meta's chat, waiting at most
-// PUBLISH_TIMEOUT for the ack. duplicate means the stream already had it.
+// publish stores raw under the partition of meta's chat, with meta as its
+// headers, waiting at most PUBLISH_TIMEOUT for the ack. duplicate means the
+// stream already had it.
 func (p *publisher) publish(ctx context.Context, raw []byte, meta telegram.UpdateMeta, source string) (subject string, duplicate bool, err error) {
 	subject = telegram.UpdatesSubject(bus.Partition(meta.RoutingKey(), p.partitions))
 	start := time.Now()
-	msg := &nats.Msg{Subject: subject, Data: raw}
+	msg := &nats.Msg{Subject: subject, Data: raw, Header: meta.Header()}
 	duplicate, err = p.store(ctx, msg, p.botID+":"+strconv.FormatInt(meta.UpdateID, 10))
 	if errors.Is(err, errBrokerDown) {
 		return subject, false, err // nothing was published: no publish to time

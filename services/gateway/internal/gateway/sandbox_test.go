@@ -43,8 +43,8 @@ func apiClient(t *testing.T, sb *sandboxtg.Server) *telegram.Client {
 }
 
 // requireOncePerUpdateInChatOrder checks that msgs are exactly the updates
-// ids, each once, each in its chat's partition, and each chat's in the order
-// they were written.
+// ids, each once, each in its chat's partition with what the gateway read of
+// it in its headers, and each chat's in the order they were written.
 func requireOncePerUpdateInChatOrder(t *testing.T, msgs []*jetstream.RawStreamMsg, ids []int64) {
 	t.Helper()
 	var got []int64
@@ -54,6 +54,9 @@ func requireOncePerUpdateInChatOrder(t *testing.T, msgs []*jetstream.RawStreamMs
 		require.NoError(t, err)
 		require.Equal(t, testBotID+":"+strconv.FormatInt(meta.UpdateID, 10), m.Header.Get(nats.MsgIdHdr))
 		require.Equal(t, telegram.UpdatesSubject(bus.Partition(meta.ChatID, telegram.DefaultPartitions)), m.Subject)
+		fromHeader, ok := telegram.MetaFromHeader(m.Header)
+		require.True(t, ok, "update %d stored without its headers: %v", meta.UpdateID, m.Header)
+		require.Equal(t, meta, fromHeader)
 		got = append(got, meta.UpdateID)
 		perChat[meta.ChatID] = append(perChat[meta.ChatID], meta.UpdateID)
 	}
