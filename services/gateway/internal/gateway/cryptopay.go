@@ -1,25 +1,20 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/events"
-	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 // CryptoPayWebhookPath is where Crypto Pay posts invoice_paid updates (set
@@ -45,48 +40,33 @@ const (
 // so an update for an invoice we do not know is stored and answered 200 like
 // any other, and Crypto Pay stops retrying it.
 type cryptoPayWebhook struct {
-	token   string
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	timeout time.Duration
-	traffic *traffic
-	log     zerolog.Logger // sampled, as the Telegram webhook's
-
-	requests    *prometheus.CounterVec
-	streamReady atomic.Bool
-	streamLost  chan struct{} // capacity 1: a pending request to declare EVENTS again
+	token    string
+	pub      *publisher
+	traffic  *traffic
+	log      zerolog.Logger // sampled, as the Telegram webhook's
+	requests *prometheus.CounterVec
 }
 
 // addCryptoPay serves the Crypto Pay webhook on mux when CRYPTOPAY_TOKEN is
-// set, with its metrics and the readiness of the EVENTS stream it writes to.
+// set, with its metrics.
 func (g *Gateway) addCryptoPay(mux *http.ServeMux, d Deps) error {
 	if g.cfg.CryptoPayToken == "" {
 		return nil
 	}
 	h := &cryptoPayWebhook{
 		token:   g.cfg.CryptoPayToken,
-		nc:      d.NC,
-		js:      d.JS,
-		timeout: g.cfg.PublishTimeout,
+		pub:     g.pub,
 		traffic: g.traffic,
 		log:     d.Log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vpnbot_gateway_cryptopay_requests_total",
 			Help: "Crypto Pay webhook requests by HTTP status answered (401 bad signature, 400/413 bad body, 503 broker unavailable).",
 		}, []string{"status"}),
-		streamLost: make(chan struct{}, 1),
 	}
 	if err := d.Ops.Registry().Register(h.requests); err != nil {
 		return fmt.Errorf("registering crypto pay webhook metrics: %w", err)
 	}
 	mux.Handle("POST "+CryptoPayWebhookPath, h)
-	d.Ops.AddReadiness("events_stream", func(context.Context) error {
-		if !h.streamReady.Load() {
-			return fmt.Errorf("stream %s not declared yet", events.Stream)
-		}
-		return nil
-	})
-	g.cryptoPay = h
 	return nil
 }
 
@@ -120,7 +100,9 @@ func (h *cryptoPayWebhook) serve(w http.ResponseWriter, r *http.Request) int {
 		// should hear that we did not take it.
 		return h.reject(w, r, http.StatusBadRequest, "malformed", err)
 	}
-	if err := h.publish(r.Context(), body, head.UpdateID); err != nil {
+	msg := &nats.Msg{Subject: events.SubjectCryptoPayPayments, Data: body}
+	// The update's id as message id: Crypto Pay redelivering it is stored once.
+	if _, err := h.pub.store(r.Context(), msg, "cryptopay:"+strconv.FormatInt(head.UpdateID, 10)); err != nil {
 		h.log.Error().Str("event", EventCryptoPayPublishFailed).Err(err).Int64("update_id", head.UpdateID).
 			Msg("could not store the crypto pay update; answering 503 so that Crypto Pay retries")
 		w.Header().Set("Retry-After", retryAfter)
@@ -130,24 +112,6 @@ func (h *cryptoPayWebhook) serve(w http.ResponseWriter, r *http.Request) int {
 	h.log.Debug().Str("event", EventCryptoPayPublished).Int64("update_id", head.UpdateID).Msg("crypto pay update stored")
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK
-}
-
-// publish stores body on payments.cryptopay under the update's message id,
-// so Crypto Pay redelivering it is stored once, and waits for the ack.
-func (h *cryptoPayWebhook) publish(ctx context.Context, body []byte, updateID int64) error {
-	if !h.nc.IsConnected() {
-		return errBrokerDown
-	}
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
-	_, err := bus.Publish(ctx, h.js, events.SubjectCryptoPayPayments, body, "cryptopay:"+strconv.FormatInt(updateID, 10))
-	if errors.Is(err, jetstream.ErrNoStreamResponse) {
-		select {
-		case h.streamLost <- struct{}{}:
-		default:
-		}
-	}
-	return err
 }
 
 // reject answers status and logs why, never with the body or the signature.
@@ -160,37 +124,4 @@ func (h *cryptoPayWebhook) reject(w http.ResponseWriter, r *http.Request, status
 	ev.Msg("crypto pay webhook request rejected")
 	http.Error(w, http.StatusText(status), status)
 	return status
-}
-
-// keepStream declares EVENTS, retrying until NATS answers, and again
-// whenever a publish finds nothing listening on payments.cryptopay.
-func (h *cryptoPayWebhook) keepStream(ctx context.Context, log zerolog.Logger) {
-	delay := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
-	for {
-		dctx, cancel := context.WithTimeout(ctx, declareTimeout)
-		err := bus.DeclareStreams(dctx, h.js, events.StreamConfig())
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			h.streamReady.Store(false)
-			wait := delay.Next()
-			log.Warn().Str("event", EventStreamDeclareFailed).Str("stream", events.Stream).Err(err).
-				Dur("retry_in", wait).Msg("could not declare the events stream; retrying")
-			if !retry.Sleep(ctx, wait) {
-				return
-			}
-			continue
-		}
-		delay.Reset()
-		if !h.streamReady.Swap(true) {
-			log.Info().Str("event", EventStreamDeclared).Str("stream", events.Stream).Msg("events stream declared")
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-h.streamLost:
-		}
-	}
 }

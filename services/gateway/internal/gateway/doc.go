@@ -5,9 +5,11 @@
 // In webhook mode (the default, any number of replicas) Telegram posts each
 // update to /telegram/webhook. The gateway first stamps the time of the
 // request (so the watchdog sees traffic even when the secret is wrong), then
-// checks the secret header, decodes only the update id and chat
-// (pkg/telegram), and publishes the raw body to tg.updates.<partition of the
-// chat> with Nats-Msg-Id "<bot id>:<update id>". It answers 200 only after
+// checks the secret header, decodes only the update id, chat and user
+// (telegram.ParseUpdate), and publishes the raw body to
+// tg.updates.<partition of the chat> with Nats-Msg-Id "<bot id>:<update id>"
+// and what it decoded as headers (Tg-Update-Id, Tg-Chat-Id, Tg-User-Id), so
+// the bot-handler need not parse the update again. It answers 200 only after
 // the stream acknowledged the update, and 503 when it could not: Telegram
 // then retries, and sends a chat's next update only after a 2xx, which is
 // what keeps each chat's updates in order in the stream. Telegram's retries
@@ -27,9 +29,15 @@
 // allowed_updates and max_connections: that is what makes a changed
 // TELEGRAM_WEBHOOK_SECRET take effect. Doing so never drops pending updates.
 //
-// Health: /readyz follows the NATS connection (and the stream having been
-// declared, which the gateway retries until NATS answers); /livez fails when
-// the webhook server has stopped serving or, in poll mode, the poller has
-// made no progress for two minutes. If no update arrives within
-// WATCHDOG_GRACE of the start, WATCHDOG_GRACE_END is logged once.
+// With CRYPTOPAY_TOKEN set, the same server takes Crypto Pay's webhook on
+// /cryptopay/webhook: it checks the signature before anything else, then
+// stores the raw body on payments.cryptopay (EVENTS) for the
+// payment-watcher, answering 503 when it could not, as for Telegram.
+//
+// Health: the service skeleton (pkg/service) declares TG_UPDATES and EVENTS,
+// retrying until NATS answers, and again whenever a publish finds no stream
+// on its subject; /readyz follows the NATS connection and the streams.
+// /livez fails when the webhook server has stopped serving or, in poll mode,
+// the poller has made no progress for two minutes. If no update arrives
+// within WATCHDOG_GRACE of the start, WATCHDOG_GRACE_END is logged once.
 package gateway

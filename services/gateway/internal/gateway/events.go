@@ -11,10 +11,6 @@ const (
 	EventPublishFailed = "PUBLISH_FAILED"
 	// EventUpdatePublished: an update was stored (debug level).
 	EventUpdatePublished = "UPDATE_PUBLISHED"
-	// EventStreamDeclared: the TG_UPDATES stream exists with our configuration.
-	EventStreamDeclared = "STREAM_DECLARED"
-	// EventStreamDeclareFailed: declaring the stream failed; retrying.
-	EventStreamDeclareFailed = "STREAM_DECLARE_FAILED"
 	// EventWebhookRegistered: setWebhook succeeded at start.
 	EventWebhookRegistered = "WEBHOOK_REGISTERED"
 	// EventWebhookRegisterFailed: registering the webhook failed; retrying.

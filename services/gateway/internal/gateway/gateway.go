@@ -2,23 +2,19 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
-	"github.com/vpnbot/vpnbot/services/gateway/internal/botapi"
 )
 
 // pollStallAfter is how long the poller may go without making progress
@@ -26,42 +22,55 @@ import (
 // than about 35 seconds.
 const pollStallAfter = 2 * time.Minute
 
-// Deps are what the gateway is given by main.
+// Start builds the gateway on s, the service skeleton, which has declared
+// (or keeps declaring) TG_UPDATES and EVENTS: it serves Handler on
+// HTTP_ADDR, under the liveness check "webhook_server", and runs Run.
+func Start(s *service.Service, cfg Config) error {
+	tg, err := telegram.New(telegram.Config{APIURL: cfg.TelegramAPIURL, Token: cfg.BotToken, Registerer: s.Ops.Registry()})
+	if err != nil {
+		return fmt.Errorf("building the Bot API client: %w", err)
+	}
+	s.OnClose(tg.Close)
+	g, err := New(cfg, Deps{Log: s.Log, NC: s.NC, JS: s.JS, Ops: s.Ops, Telegram: tg, RedeclareStreamsFunc: s.RedeclareStreams})
+	if err != nil {
+		return err
+	}
+	if err := s.Serve("webhook_server", cfg.HTTPAddr, g.Handler()); err != nil {
+		return err
+	}
+	s.Go(g.Run)
+	return nil
+}
+
+// Deps are what the gateway is given by Start.
 type Deps struct {
 	Log zerolog.Logger
-	// NC and JS are the NATS connection (from bus.Connect); the gateway
-	// publishes on them but does not close them.
+	// NC and JS are the NATS connection; the gateway publishes on them but
+	// does not close them.
 	NC *nats.Conn
 	JS jetstream.JetStream
-	// Ops receives the gateway's metrics and health checks.
+	// Ops receives the gateway's metrics and the poller's liveness check.
 	Ops *obs.Ops
-	// HTTPClient calls the Bot API; nil means a default client. It needs no
-	// timeout: every call has its own.
-	HTTPClient *http.Client
+	// Telegram calls the Bot API (webhook registration, long polling).
+	Telegram *telegram.Client
+	// RedeclareStreamsFunc asks for the streams to be declared again: a
+	// publish found no stream listening on its subject.
+	RedeclareStreamsFunc func()
 }
 
 // Gateway receives Telegram updates and stores them in TG_UPDATES.
 type Gateway struct {
-	cfg     Config
-	log     zerolog.Logger
-	js      jetstream.JetStream
-	m       *metrics
-	api     *botapi.Client
-	hc      *http.Client
-	pub     *publisher
-	traffic *traffic
-	handler http.Handler
-
-	serverDown  atomic.Bool // the webhook server stopped serving
-	streamReady atomic.Bool
-	streamLost  chan struct{} // capacity 1: a pending request to declare the stream again
-	pollBeat    *obs.Heartbeat
-	cryptoPay   *cryptoPayWebhook // nil without CRYPTOPAY_TOKEN
+	cfg      Config
+	log      zerolog.Logger
+	api      *telegram.Client
+	pub      *publisher
+	traffic  *traffic
+	handler  http.Handler
+	pollBeat *obs.Heartbeat
 }
 
-// New builds the gateway from a validated cfg and registers its metrics and
-// checks: ready while NATS is connected and the stream declared; live while
-// the webhook server serves and, in poll mode, the poller makes progress.
+// New builds the gateway from a validated cfg and registers its metrics
+// and, in poll mode, the liveness check of the poller's progress.
 func New(cfg Config, d Deps) (*Gateway, error) {
 	botID, err := telegram.BotID(cfg.BotToken)
 	if err != nil {
@@ -71,30 +80,21 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := d.HTTPClient
-	if hc == nil {
-		// A transport of its own, whose idle connections Run closes on the way out.
-		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
 	g := &Gateway{
-		cfg:        cfg,
-		log:        d.Log,
-		js:         d.JS,
-		m:          m,
-		api:        botapi.New(cfg.TelegramAPIURL, cfg.BotToken, hc, m.observeTelegram),
-		hc:         hc,
-		traffic:    &traffic{gauge: m.lastUpdate},
-		streamLost: make(chan struct{}, 1),
-		pollBeat:   obs.NewHeartbeat(pollStallAfter),
+		cfg:      cfg,
+		log:      d.Log,
+		api:      d.Telegram,
+		traffic:  &traffic{gauge: m.lastUpdate},
+		pollBeat: obs.NewHeartbeat(pollStallAfter),
 	}
 	g.pub = &publisher{
-		nc:         d.NC,
-		js:         d.JS,
-		botID:      strconv.FormatInt(botID, 10),
-		partitions: cfg.Partitions,
-		timeout:    cfg.PublishTimeout,
-		m:          m,
-		streamLost: g.redeclareStream,
+		nc:                   d.NC,
+		js:                   d.JS,
+		botID:                strconv.FormatInt(botID, 10),
+		partitions:           cfg.Partitions,
+		timeout:              cfg.PublishTimeout,
+		m:                    m,
+		redeclareStreamsFunc: d.RedeclareStreamsFunc,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, newWebhook(cfg.WebhookSecret, g.pub, g.traffic, m, d.Log))
@@ -102,20 +102,6 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.handler = mux
-
-	d.Ops.AddReadiness("nats", bus.Ready(d.NC))
-	d.Ops.AddReadiness("stream", func(context.Context) error {
-		if !g.streamReady.Load() {
-			return fmt.Errorf("stream %s not declared yet", telegram.UpdatesStream)
-		}
-		return nil
-	})
-	d.Ops.AddLiveness("webhook_server", func(context.Context) error {
-		if g.serverDown.Load() {
-			return errors.New("the webhook HTTP server is not serving")
-		}
-		return nil
-	})
 	if cfg.Mode == ModePoll {
 		d.Ops.AddLiveness("poller", g.pollBeat.Check)
 	}
@@ -126,30 +112,19 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 // CRYPTOPAY_TOKEN is set.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
-// Run serves the webhook on ln and runs the background work (declaring the
-// stream, registering the webhook or polling, the start-up watchdog) until
-// ctx is done. Then it stops the HTTP server, letting requests in flight
-// finish, and the poller, and returns; the caller drains NATS afterwards.
-func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
-	defer g.hc.CloseIdleConnections()
-	eg, ctx := errgroup.WithContext(ctx)
-	eg.Go(func() error {
-		defer g.serverDown.Store(true)
-		if err := obs.ServeHTTP(ctx, ln, g.handler); err != nil {
-			return fmt.Errorf("serving the webhook: %w", err)
-		}
-		return nil
-	})
-	eg.Go(func() error { g.keepStream(ctx); return nil })
-	eg.Go(func() error { g.watchGrace(ctx); return nil })
-	if g.cryptoPay != nil {
-		eg.Go(func() error { g.cryptoPay.keepStream(ctx, g.log); return nil })
-	}
+// Run runs the gateway's own loops until ctx is done: registering the
+// webhook (with WEBHOOK_PUBLIC_URL) or polling (in poll mode), and the
+// start-up watchdog. The poller confirms to Telegram on its way out what
+// it stored.
+func (g *Gateway) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { g.watchGrace(ctx) })
 	switch {
 	case g.cfg.Mode == ModePoll:
-		eg.Go(func() error { g.poll(ctx); return nil })
+		wg.Go(func() { g.poll(ctx) })
 	case g.cfg.WebhookPublicURL != "":
-		eg.Go(func() error { g.registerWebhook(ctx); return nil })
+		wg.Go(func() { g.registerWebhook(ctx) })
 	}
-	return eg.Wait()
+	wg.Wait()
+	return nil
 }

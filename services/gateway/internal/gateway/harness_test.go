@@ -17,8 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
 )
@@ -29,13 +32,14 @@ const (
 	testSecret = "s3cret_webhook-token"
 )
 
-// harness is one gateway running against its own embedded NATS.
+// harness is one gateway, run by the service skeleton as in production,
+// against its own embedded NATS.
 type harness struct {
 	nats    *bustest.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
+	nc      *nats.Conn          // the gateway's connection
+	js      jetstream.JetStream // the test's own, which outlives the gateway
 	ops     *obs.Ops
-	ln      net.Listener
+	addr    string // host:port of the webhook server
 	url     string // http://host:port of the webhook server
 	logs    *obstest.LogBuffer
 	client  *http.Client
@@ -50,43 +54,60 @@ type harness struct {
 func startGateway(t *testing.T, configure func(cfg *gateway.Config, url string)) *harness {
 	t.Helper()
 	h := &harness{nats: bustest.NewServer(t), logs: &obstest.LogBuffer{}, done: make(chan error, 1)}
-	h.nc, h.js = bustest.Connect(t, h.nats.URL())
+	_, h.js = bustest.Connect(t, h.nats.URL())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	h.ln, h.url = ln, "http://"+ln.Addr().String()
+	h.addr, h.url = ln.Addr().String(), "http://"+ln.Addr().String()
+	// The skeleton listens on its own: the port is only picked here.
+	require.NoError(t, ln.Close())
 
+	// The whole configuration goes in as the defaults: the tests set no
+	// environment, so the skeleton reads it as it is.
 	cfg := gateway.DefaultConfig()
+	cfg.Base = config.Base{Instance: "test", LogLevel: "debug", OpsAddr: "127.0.0.1:0", NATSURL: h.nats.URL()}
 	cfg.BotToken = testToken
 	cfg.WebhookSecret = testSecret
-	cfg.HTTPAddr = ln.Addr().String()
+	cfg.HTTPAddr = h.addr
 	cfg.TelegramAPIURL = "http://127.0.0.1:1" // nothing to call unless a test says so
 	cfg.PublishTimeout = 2 * time.Second
 	cfg.WatchdogGrace = 0
 	if configure != nil {
 		configure(&cfg, h.url)
 	}
-	require.NoError(t, cfg.Validate())
-
-	log := obstest.NewLogger(h.logs)
-	h.ops = obs.NewOps(log)
-	gw, err := gateway.New(cfg, gateway.Deps{Log: log, NC: h.nc, JS: h.js, Ops: h.ops})
-	require.NoError(t, err)
 	h.client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
 
+	built := make(chan *service.Service, 1)
+	spec := service.Spec[gateway.Config]{
+		Name:      "gateway",
+		Defaults:  cfg,
+		Streams:   []jetstream.StreamConfig{telegram.UpdatesStreamConfig(), events.StreamConfig()},
+		LogOutput: h.logs,
+		Build: func(_ context.Context, cfg gateway.Config, s *service.Service) error {
+			built <- s
+			return gateway.Start(s, cfg)
+		},
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	go func() { h.done <- gw.Run(ctx, ln) }()
+	go func() { h.done <- service.Run(ctx, spec) }()
 	t.Cleanup(func() {
 		if err := h.stop(); err != nil {
 			t.Errorf("gateway stopped with: %v", err)
 		}
 	})
+	select {
+	case s := <-built:
+		h.ops, h.nc = s.Ops, s.NC
+	case err := <-h.done:
+		h.stopped.Do(func() {}) // nothing left to stop
+		t.Fatalf("the gateway stopped before it was built: %v", err)
+	}
 	require.Eventually(t, func() bool { return h.ops.Ready(context.Background()) == nil },
 		10*time.Second, 20*time.Millisecond, "gateway never became ready")
 	return h
 }
 
-// stop cancels the gateway and returns what Run returned.
+// stop cancels the gateway and returns what service.Run returned.
 func (h *harness) stop() error {
 	h.stopped.Do(func() {
 		h.cancel()

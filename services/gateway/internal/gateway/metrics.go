@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,7 +14,6 @@ type metrics struct {
 	duplicates      prometheus.Counter
 	published       *prometheus.CounterVec // by source: webhook or poll
 	lastUpdate      prometheus.Gauge
-	telegramAPI     *prometheus.HistogramVec // by method and outcome
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,20 +47,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vpnbot_gateway_last_request_timestamp_seconds",
 			Help: "Unix time of the last webhook request (any, even rejected) or polled update.",
 		}),
-		telegramAPI: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vpnbot_gateway_telegram_api_duration_seconds",
-			Help:    "Bot API calls of the gateway (webhook registration, long polling) by method and outcome.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"method", "outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.requestDuration, m.publishDuration, m.duplicates, m.published, m.lastUpdate, m.telegramAPI} {
+	for _, c := range []prometheus.Collector{m.requests, m.requestDuration, m.publishDuration, m.duplicates, m.published, m.lastUpdate} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering gateway metrics: %w", err)
 		}
 	}
 	return m, nil
-}
-
-func (m *metrics) observeTelegram(method, outcome string, d time.Duration) {
-	m.telegramAPI.WithLabelValues(method, outcome).Observe(d.Seconds())
 }

@@ -3,13 +3,11 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
-	"github.com/vpnbot/vpnbot/services/gateway/internal/botapi"
 )
 
 const (
@@ -33,7 +31,7 @@ func (g *Gateway) poll(ctx context.Context) {
 	for {
 		g.pollBeat.Beat()
 		pctx, cancel := context.WithTimeout(ctx, pollSeconds*time.Second+pollSlack)
-		updates, err := g.api.GetUpdates(pctx, botapi.GetUpdatesParams{
+		updates, err := g.api.GetUpdates(pctx, telegram.GetUpdatesParams{
 			Offset: offset, Timeout: pollSeconds, AllowedUpdates: g.cfg.WebhookAllowedUpdates,
 		})
 		cancel()
@@ -134,13 +132,13 @@ func (g *Gateway) confirmOffset(ctx context.Context, offset, confirmed int64) {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
-	if _, err := g.api.GetUpdates(cctx, botapi.GetUpdatesParams{Offset: offset, Limit: 1, Timeout: 0}); err != nil {
+	if _, err := g.api.GetUpdates(cctx, telegram.GetUpdatesParams{Offset: offset, Limit: 1, Timeout: 0}); err != nil {
 		g.log.Warn().Err(err).Int64("offset", offset).Msg("could not confirm the last stored updates; they will be fetched again and dropped as duplicates")
 	}
 }
 
 func (g *Gateway) logPollError(err error, wait time.Duration) {
-	if apiErr, ok := errors.AsType[*botapi.APIError](err); ok && apiErr.Code == http.StatusConflict {
+	if tgErr, ok := telegram.AsError(err); ok && tgErr.Code == http.StatusConflict {
 		g.log.Error().Str("event", EventPollConflict).Err(err).Dur("retry_in", wait).
 			Msg("Telegram refused getUpdates: another gateway polls this bot or a webhook was set; poll mode must run as one replica")
 		return

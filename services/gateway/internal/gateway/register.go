@@ -2,13 +2,12 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/vpnbot/vpnbot/pkg/retry"
 	"slices"
 	"time"
 
-	"github.com/vpnbot/vpnbot/services/gateway/internal/botapi"
+	"github.com/vpnbot/vpnbot/pkg/retry"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 // apiCallTimeout bounds a Bot API call other than a long poll.
@@ -18,7 +17,7 @@ const apiCallTimeout = 10 * time.Second
 // accepts (the gateway serves meanwhile: a webhook set earlier keeps
 // working). It returns after success or when ctx is done.
 func (g *Gateway) registerWebhook(ctx context.Context) {
-	want := botapi.SetWebhookParams{
+	want := telegram.SetWebhookParams{
 		URL:            g.cfg.WebhookURL(),
 		SecretToken:    g.cfg.WebhookSecret,
 		AllowedUpdates: g.cfg.WebhookAllowedUpdates,
@@ -42,7 +41,7 @@ func (g *Gateway) registerWebhook(ctx context.Context) {
 // setWebhook reads the current webhook (to log what changes and what
 // Telegram reports about deliveries), then sets ours. It always calls
 // setWebhook, because only that makes a changed secret take effect.
-func (g *Gateway) setWebhook(ctx context.Context, want botapi.SetWebhookParams) error {
+func (g *Gateway) setWebhook(ctx context.Context, want telegram.SetWebhookParams) error {
 	ctx, cancel := context.WithTimeout(ctx, apiCallTimeout)
 	defer cancel()
 	info, err := g.api.GetWebhookInfo(ctx)
@@ -64,7 +63,7 @@ func (g *Gateway) setWebhook(ctx context.Context, want botapi.SetWebhookParams) 
 // webhookChanges names the settings setWebhook changes. Telegram omits
 // max_connections and allowed_updates when they are at their defaults (40,
 // and every kind but a few).
-func webhookChanges(have botapi.WebhookInfo, want botapi.SetWebhookParams) []string {
+func webhookChanges(have telegram.WebhookInfo, want telegram.SetWebhookParams) []string {
 	changed := []string{}
 	if have.URL != want.URL {
 		changed = append(changed, "url")
@@ -87,8 +86,8 @@ func webhookChanges(have botapi.WebhookInfo, want botapi.SetWebhookParams) []str
 // (429 retry_after).
 func retryDelay(err error, d *retry.Backoff) time.Duration {
 	wait := d.Next()
-	if apiErr, ok := errors.AsType[*botapi.APIError](err); ok && apiErr.RetryAfter > 0 {
-		wait = max(wait, time.Duration(apiErr.RetryAfter)*time.Second)
+	if tgErr, ok := telegram.AsError(err); ok {
+		wait = max(wait, tgErr.RetryAfter)
 	}
 	return wait
 }

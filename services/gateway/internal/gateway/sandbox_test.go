@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strconv"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
-	"github.com/vpnbot/vpnbot/services/gateway/internal/botapi"
 	"github.com/vpnbot/vpnbot/services/gateway/internal/gateway"
 )
 
@@ -36,15 +34,17 @@ func startSandbox(t *testing.T) *sandboxtg.Server {
 }
 
 // apiClient calls the sandbox as the bot would.
-func apiClient(t *testing.T, sb *sandboxtg.Server) *botapi.Client {
+func apiClient(t *testing.T, sb *sandboxtg.Server) *telegram.Client {
 	t.Helper()
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	return botapi.New(sb.URL(), testToken, hc, nil)
+	c, err := telegram.New(telegram.Config{APIURL: sb.URL(), Token: testToken})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
 }
 
 // requireOncePerUpdateInChatOrder checks that msgs are exactly the updates
-// ids, each once, each in its chat's partition, and each chat's in the order
-// they were written.
+// ids, each once, each in its chat's partition with what the gateway read of
+// it in its headers, and each chat's in the order they were written.
 func requireOncePerUpdateInChatOrder(t *testing.T, msgs []*jetstream.RawStreamMsg, ids []int64) {
 	t.Helper()
 	var got []int64
@@ -54,6 +54,9 @@ func requireOncePerUpdateInChatOrder(t *testing.T, msgs []*jetstream.RawStreamMs
 		require.NoError(t, err)
 		require.Equal(t, testBotID+":"+strconv.FormatInt(meta.UpdateID, 10), m.Header.Get(nats.MsgIdHdr))
 		require.Equal(t, telegram.UpdatesSubject(bus.Partition(meta.ChatID, telegram.DefaultPartitions)), m.Subject)
+		fromHeader, ok := telegram.MetaFromHeader(m.Header)
+		require.True(t, ok, "update %d stored without its headers: %v", meta.UpdateID, m.Header)
+		require.Equal(t, meta, fromHeader)
 		got = append(got, meta.UpdateID)
 		perChat[meta.ChatID] = append(perChat[meta.ChatID], meta.UpdateID)
 	}
@@ -137,7 +140,7 @@ func TestSandboxPollModeStoresUpdatesInOrderAndConfirmsOnlyStoredOnes(t *testing
 	// A webhook left over from a webhook-mode deployment, with an update
 	// Telegram could not deliver: poll mode must remove the webhook but keep
 	// the update.
-	require.NoError(t, api.SetWebhook(context.Background(), botapi.SetWebhookParams{
+	require.NoError(t, api.SetWebhook(context.Background(), telegram.SetWebhookParams{
 		URL: "http://127.0.0.1:1/gone", SecretToken: "x", AllowedUpdates: []string{"message"},
 	}))
 	ids := []int64{sb.SendText(201, "left over")}
