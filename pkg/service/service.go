@@ -194,6 +194,14 @@ func (s *Service) Serve(name, addr string, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listening for %s on %s: %w", name, addr, err)
 	}
+	s.ServeListener(name, ln, h)
+	return nil
+}
+
+// ServeListener is Serve on a listener of the caller's. A server whose
+// listener fails stops serving: its liveness check fails, and so does the
+// service.
+func (s *Service) ServeListener(name string, ln net.Listener, h http.Handler) {
 	var down atomic.Bool
 	s.Ops.AddLiveness(name, func(context.Context) error {
 		if down.Load() {
@@ -210,7 +218,6 @@ func (s *Service) Serve(name, addr string, h http.Handler) error {
 		}
 		return nil
 	})
-	return nil
 }
 
 // Consume runs c once the streams are declared, until the shutdown's second

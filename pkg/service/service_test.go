@@ -329,3 +329,37 @@ func TestAFailingPartStopsTheServiceAndIsReturned(t *testing.T) {
 	t.Setenv("OPS_ADDR", freeAddr(t))
 	require.ErrorIs(t, service.Run(context.Background(), spec), boom)
 }
+
+func TestAServerThatStopsServingFailsLivenessAndTheService(t *testing.T) {
+	srv := bustest.NewServer(t)
+	ops := env(t, srv.URL(), "")
+	logs := &obstest.LogBuffer{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	lns := make(chan *service.Service, 1)
+	spec := service.Spec[withoutDB]{
+		Name:      "serving",
+		Defaults:  withoutDB{Base: config.NewBase(ops)},
+		LogOutput: logs,
+		Build: func(_ context.Context, _ withoutDB, s *service.Service) error {
+			s.ServeListener("webhook_server", ln, http.NotFoundHandler())
+			lns <- s
+			return nil
+		},
+	}
+	_, done := start(t, spec)
+	s := <-lns
+	require.Eventually(t, func() bool { code, _ := get("http://" + ops + "/readyz"); return code == http.StatusOK }, waitFor, poll)
+	require.NoError(t, s.Ops.Live(context.Background()))
+
+	require.NoError(t, ln.Close()) // the listener fails under the server
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "serving webhook_server", "a server that stopped serving fails the service")
+	case <-time.After(waitFor):
+		t.Fatal("the service went on without its server")
+	}
+	done <- nil
+	require.ErrorContains(t, s.Ops.Live(context.Background()), "webhook_server", "its liveness check failed first")
+	require.NotEmpty(t, logs.Events(t, obs.EventServiceStop))
+}
