@@ -205,15 +205,10 @@ type svc struct {
 	db         bool      // has a PostgreSQL pool
 	worker     bool      // runs a pkg/worker loop (label worker=<name>)
 	singleton  bool      // runs its loop (or its sends) on the elected leader only
-	consumer   *consumer // reads a stream
+	consumer   string    // the stream it reads with bus.Consumer, if any
+	telegram   bool      // calls the Bot API with telegram.Client
 	dlq        bool      // exports vpnbot_dlq_messages
 	own        []section // its own metrics
-}
-
-// consumer is a durable consumer a service reads with.
-type consumer struct {
-	stream string
-	runner bool // read by a bus.Runner (outcomes, durations, redeliveries)
 }
 
 // sel is the series selector of service s on the instances picked.
@@ -304,28 +299,32 @@ func workerSection(s svc) section {
 }
 
 func consumerSection(s svc) section {
-	st := fmt.Sprintf(`, stream="%s"`, s.consumer.stream)
-	charts := []chart{
+	st := fmt.Sprintf(`, stream="%s"`, s.consumer)
+	return section{"Consuming " + s.consumer, []chart{
 		{title: "Consumer lag (pending)", unit: "short", desc: "Messages stored and not yet delivered, max over replicas. Growing: the service does not keep up.",
 			queries: []query{{fmt.Sprintf(`max by (consumer) (vpnbot_consumer_pending{%s%s})`, sel(s.name), st), "{{consumer}}"}}},
-	}
-	if s.consumer.runner {
-		charts = append(charts,
-			chart{title: "Deliveries by outcome", unit: "ops", desc: "timeout: WEBHOOK_HANDLER_TIMEOUT; dlq: MESSAGE_DEAD_LETTERED.",
-				queries: []query{{"sum by (outcome) (" + rate("vpnbot_consumer_messages_total", s.name, st) + ")", "{{outcome}}"}}},
-			chart{title: "Handler duration", unit: "s", queries: quantiles("vpnbot_consumer_handler_duration_seconds", s.name, st, "")},
-			chart{title: "Redeliveries", unit: "ops",
-				queries: []query{{"sum(" + rate("vpnbot_consumer_redeliveries_total", s.name, st) + ")", "redeliveries"}}},
-			chart{title: "Gate closed / abandoned handlers", desc: "Gate closed: PostgreSQL is down and nothing is fetched. Abandoned: handlers past HANDLER_TIMEOUT still running.",
-				queries: []query{
-					{fmt.Sprintf(`max(vpnbot_consumer_gate_closed{%s%s})`, sel(s.name), st), "gate closed"},
-					{fmt.Sprintf(`sum(vpnbot_consumer_abandoned_handlers{%s%s})`, sel(s.name), st), "abandoned"},
-				}})
-	} else {
-		charts = append(charts, chart{title: "Delivered, not acknowledged", unit: "short", desc: "Held in memory, or failing and waiting for redelivery.",
-			queries: []query{{fmt.Sprintf(`max by (consumer) (vpnbot_consumer_ack_pending{%s%s})`, sel(s.name), st), "{{consumer}}"}}})
-	}
-	return section{"Consuming " + s.consumer.stream, charts}
+		{title: "Delivered, not acknowledged", unit: "short", desc: "Being handled or held, or failing and waiting for redelivery.",
+			queries: []query{{fmt.Sprintf(`max by (consumer) (vpnbot_consumer_ack_pending{%s%s})`, sel(s.name), st), "{{consumer}}"}}},
+		{title: "Deliveries by outcome", unit: "ops", desc: "timeout: WEBHOOK_HANDLER_TIMEOUT; dlq: MESSAGE_DEAD_LETTERED (a panic too: HANDLER_PANIC).",
+			queries: []query{{"sum by (consumer, outcome) (" + rate("vpnbot_consumer_messages_total", s.name, st) + ")", "{{consumer}} {{outcome}}"}}},
+		{title: "Time to settle", unit: "s", desc: "From a delivery to its ack, retry or dead letter.",
+			queries: quantiles("vpnbot_consumer_handler_duration_seconds", s.name, st, "consumer")},
+		{title: "Redeliveries", unit: "ops",
+			queries: []query{{"sum by (consumer) (" + rate("vpnbot_consumer_redeliveries_total", s.name, st) + ")", "{{consumer}}"}}},
+		{title: "Gate closed / abandoned handlers", desc: "Gate closed: a dependency (PostgreSQL) is down and nothing is fetched. Abandoned: handlers past their deadline still running.",
+			queries: []query{
+				{fmt.Sprintf(`max(vpnbot_consumer_gate_closed{%s%s})`, sel(s.name), st), "gate closed"},
+				{fmt.Sprintf(`sum(vpnbot_consumer_abandoned_handlers{%s%s})`, sel(s.name), st), "abandoned"},
+			}},
+	}}
+}
+
+func telegramSection(s svc) section {
+	return section{"Telegram Bot API", []chart{
+		{title: "Requests by method and outcome", unit: "ops", desc: "outcome: ok, Telegram's error code (429: flood limit, retried after retry_after; 403: the user blocked the bot), transport_error, bad_answer.",
+			queries: []query{{"sum by (method, outcome) (" + rate("vpnbot_telegram_requests_total", s.name, "") + ")", "{{method}} {{outcome}}"}}},
+		{title: "Latency by method", unit: "s", queries: quantiles("vpnbot_telegram_request_duration_seconds", s.name, "", "method")},
+	}}
 }
 
 func dlqSection(s svc) section {
@@ -347,7 +346,7 @@ func processSection(s svc) section {
 // services are the eight services' dashboards.
 func services() []svc {
 	return []svc{
-		{name: "gateway", desc: "Telegram and Crypto Pay webhooks into JetStream. No database.", own: []section{
+		{name: "gateway", desc: "Telegram and Crypto Pay webhooks into JetStream. No database.", telegram: true, own: []section{
 			{"Webhook", []chart{
 				{title: "Requests by status", unit: "reqps", desc: "401: bad secret; 400/413: bad body; 503: NATS unavailable (Telegram retries).",
 					queries: []query{{"sum by (status) (" + rate("vpnbot_gateway_requests_total", "gateway", "") + ")", "{{status}}"}}},
@@ -364,25 +363,20 @@ func services() []svc {
 					queries: []query{{fmt.Sprintf(`time() - max(vpnbot_gateway_last_request_timestamp_seconds{%s})`, sel("gateway")), "age"}}, stat: true},
 				{title: "Crypto Pay webhooks by status", unit: "reqps",
 					queries: []query{{"sum by (status) (" + rate("vpnbot_gateway_cryptopay_requests_total", "gateway", "") + ")", "{{status}}"}}},
-				{title: "Bot API calls (setWebhook, getUpdates)", unit: "ops",
-					queries: []query{{fmt.Sprintf(`sum by (method, outcome) (rate(vpnbot_gateway_telegram_api_duration_seconds_count{%s}[$__rate_interval]))`, sel("gateway")), "{{method}} {{outcome}}"}}},
 			}},
 		}},
 		{name: "bot-handler", desc: "Handles Telegram updates from TG_UPDATES under HANDLER_TIMEOUT.", db: true,
-			consumer: &consumer{stream: "TG_UPDATES", runner: true}, dlq: true, own: []section{
+			consumer: "TG_UPDATES", telegram: true, dlq: true, own: []section{
 				{"Updates", []chart{
 					{title: "Updates by outcome", unit: "ops", desc: "retry: a transient failure (NakWithDelay); rejected: dead-lettered at once.",
 						queries: []query{{"sum by (outcome) (" + rate("vpnbot_bot_updates_total", "bot-handler", "") + ")", "{{outcome}}"}}},
 					{title: "Update latency", unit: "s", queries: quantiles("vpnbot_bot_update_duration_seconds", "bot-handler", "", "")},
-					{title: "Bot API answers by code", unit: "reqps", desc: "429: Telegram's flood limit (retried after retry_after); 403: the user blocked the bot.",
-						queries: []query{{"sum by (code) (" + rate("vpnbot_bot_telegram_requests_total", "bot-handler", "") + ")", "{{code}}"}}},
-					{title: "Bot API latency by method", unit: "s", queries: quantiles("vpnbot_bot_telegram_request_duration_seconds", "bot-handler", "", "method")},
 					{title: "Crypto Pay API calls by outcome", unit: "ops", desc: "createInvoice when a user orders a plan.",
 						queries: []query{{"sum by (method, outcome) (" + rate("vpnbot_cryptopay_requests_total", "bot-handler", "") + ")", "{{method}} {{outcome}}"}}},
 				}},
 			}},
 		{name: "sender", desc: "The one path for notifications: OUTBOX to Telegram within the rate limits, on the elected leader.", db: true,
-			singleton: true, consumer: &consumer{stream: "OUTBOX"}, dlq: true, own: []section{
+			singleton: true, consumer: "OUTBOX", telegram: true, dlq: true, own: []section{
 				{"Sending", []chart{
 					{title: "Sends by priority and outcome", unit: "ops",
 						queries: []query{{"sum by (priority, outcome) (" + rate("vpnbot_sender_sends_total", "sender", "") + ")", "{{priority}} {{outcome}}"}}},
@@ -393,19 +387,18 @@ func services() []svc {
 					{title: "Command age when sent", unit: "s", desc: "From the command's creation to Telegram's acceptance.",
 						queries: quantiles("vpnbot_sender_queue_age_seconds", "sender", "", "")},
 					{title: "Rate limiter wait", unit: "s", queries: quantiles("vpnbot_sender_wait_seconds", "sender", "", "")},
-					{title: "Bot API latency by method", unit: "s", queries: quantiles("vpnbot_sender_telegram_duration_seconds", "sender", "", "method")},
 					{title: "Leader", desc: "1 on the replica that sends; exactly one should.",
 						queries: []query{{fmt.Sprintf(`vpnbot_leader{%s}`, sel("sender")), "{{instance}}"}}},
 				}},
 			}},
-		{name: "activation", desc: "Creates VPN access on the panel for paid and trial periods and delivers the key.", db: true, worker: true, own: []section{
+		{name: "activation", desc: "Creates VPN access on the panel for paid and trial periods and delivers the key.", db: true, worker: true, consumer: "EVENTS", own: []section{
 			{"VPN panel", []chart{
 				{title: "Panel errors", unit: "ops", desc: "Unreachable, 5xx, timeout or refused; each activation is retried later.",
 					queries: []query{{"sum by (panel) (" + rate("vpnbot_activation_panel_errors_total", "activation", "") + ")", "{{panel}}"}}},
 			}},
 		}},
 		{name: "payment-watcher", desc: "Applies Crypto Pay payments (webhook events, and polling as the leader) exactly once.", db: true,
-			worker: true, singleton: true, consumer: &consumer{stream: "EVENTS"}, own: []section{
+			worker: true, singleton: true, consumer: "EVENTS", own: []section{
 				{"Payments", []chart{
 					{title: "Paid at Crypto Pay, not applied", desc: "From the last poll; retried every poll. Users who paid and got nothing yet.",
 						queries: []query{{fmt.Sprintf(`max(vpnbot_payment_watcher_paid_unapplied{%s})`, sel("payment-watcher")), "unapplied"}}, stat: true, warnAt: ptr(1)},
@@ -450,8 +443,11 @@ func serviceDashboard(s svc) dashboard {
 	if s.worker {
 		b.add(workerSection(s))
 	}
-	if s.consumer != nil {
+	if s.consumer != "" {
 		b.add(consumerSection(s))
+	}
+	if s.telegram {
+		b.add(telegramSection(s))
 	}
 	if s.dlq {
 		b.add(dlqSection(s))
@@ -497,10 +493,7 @@ func overview() dashboard {
 		{title: "DLQ messages by origin", unit: "short",
 			queries: []query{{`max by (stream) (vpnbot_dlq_messages)`, "{{stream}}"}}},
 		{title: "Telegram 429s", unit: "ops",
-			queries: []query{
-				{`sum(rate(vpnbot_sender_flood_waits_total[$__rate_interval]))`, "sender"},
-				{`sum(rate(vpnbot_bot_telegram_requests_total{code="429"}[$__rate_interval]))`, "bot-handler"},
-			}},
+			queries: []query{{`sum by (job) (rate(vpnbot_telegram_requests_total{outcome="429"}[$__rate_interval]))`, "{{job}}"}}},
 	}})
 	b.add(section{"Workers", []chart{
 		{title: "Last success, in intervals", desc: "Above 3: WorkerNoSuccess.",

@@ -146,6 +146,20 @@ func dlqEntry(raw *jetstream.RawStreamMsg) DLQEntry {
 	return e
 }
 
+// GetDLQ returns dead letter seq, with its stack and body, for an operator
+// to read whole.
+func GetDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) (DLQEntry, error) {
+	s, err := js.Stream(ctx, StreamDLQ)
+	if err != nil {
+		return DLQEntry{}, fmt.Errorf("opening stream %s: %w", StreamDLQ, err)
+	}
+	raw, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return DLQEntry{}, fmt.Errorf("reading dead letter %d: %w", seq, err)
+	}
+	return dlqEntry(raw), nil
+}
+
 // ReplayDLQ publishes dead letter seq again to its original subject, with its
 // original headers and Nats-Msg-Id "<original id>:replay:<seq>" (new to the
 // original stream's duplicate window, yet the same on a retried replay), then

@@ -3,6 +3,7 @@
 // the subject they came from once the cause is fixed.
 //
 //	dlq list [-stream TG_UPDATES] [-limit 50]
+//	dlq show SEQ
 //	dlq replay SEQ [SEQ...]
 //
 // It reads NATS_URL like every service.
@@ -34,6 +35,7 @@ type Config struct {
 
 const usage = `usage:
   dlq list [-stream NAME] [-limit N]   list dead letters, oldest first
+  dlq show SEQ                         one dead letter whole: why, the stack of a handler that panicked, the body
   dlq replay SEQ [SEQ...]              republish dead letters to their original subject and remove them`
 
 func main() {
@@ -87,14 +89,33 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%d dead letter(s)\n", len(entries))
 		return nil
+	case "show":
+		if len(args) != 2 {
+			return errUsage
+		}
+		seq, err := parseSeq(args[1])
+		if err != nil {
+			return err
+		}
+		e, err := bus.GetDLQ(ctx, js, seq)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "seq:        %d\ntime:       %s\nreason:     %s\nerror:      %s\nstream:     %s\nsubject:    %s\nmsg id:     %s\ndeliveries: %d\n",
+			e.Seq, e.Time.Format(time.RFC3339), e.Reason, e.Error, e.Stream, e.Subject, e.MsgID, e.Deliveries)
+		if e.Stack != "" {
+			fmt.Fprintf(out, "stack:\n%s\n", e.Stack)
+		}
+		fmt.Fprintf(out, "body (%d bytes):\n%s\n", len(e.Data), e.Data)
+		return nil
 	case "replay":
 		if len(args) < 2 {
 			return errUsage
 		}
 		for _, a := range args[1:] {
-			seq, err := strconv.ParseUint(a, 10, 64)
+			seq, err := parseSeq(a)
 			if err != nil {
-				return fmt.Errorf("%q is not a DLQ sequence number", a)
+				return err
 			}
 			if err := bus.ReplayDLQ(ctx, js, seq); err != nil {
 				return fmt.Errorf("replaying %d: %w", seq, err)
@@ -105,4 +126,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	default:
 		return errUsage
 	}
+}
+
+// parseSeq reads a DLQ sequence number from the command line.
+func parseSeq(a string) (uint64, error) {
+	seq, err := strconv.ParseUint(a, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a DLQ sequence number", a)
+	}
+	return seq, nil
 }

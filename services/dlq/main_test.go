@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -27,22 +26,23 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	// then accepts it after the "fix".
 	fixed := make(chan struct{})
 	handled := make(chan string, 1)
-	runner, err := bus.NewRunner(js, bus.RunnerConfig{
-		Stream: telegram.UpdatesStream, SubjectPrefix: telegram.UpdatesSubjectPrefix, Durable: "bot-handler",
-		Partitions: 1, HandlerTimeout: time.Second, FetchWait: 200 * time.Millisecond,
-	}, func(_ context.Context, d bus.Delivery) error {
-		select {
-		case <-fixed:
-			handled <- string(d.Data)
-			return nil
-		default:
-			return bus.Permanent(errors.New("unknown command format"))
-		}
+	consumer, err := bus.NewConsumer(js, bus.ConsumerConfig{
+		Stream: telegram.UpdatesStream, Subject: telegram.UpdatesSubjectPrefix, Durable: "bot-handler",
+		Mode: bus.Partitioned, Partitions: 1, HandlerTimeout: time.Second, FetchWait: 200 * time.Millisecond,
+		HandleFunc: func(_ context.Context, d bus.Delivery) error {
+			select {
+			case <-fixed:
+				handled <- string(d.Data)
+				return nil
+			default:
+				panic("unknown command format")
+			}
+		},
 	}, zerolog.Nop(), prometheus.NewRegistry())
 	require.NoError(t, err)
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- runner.Run(rctx) }()
+	go func() { done <- consumer.Run(rctx) }()
 	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 
 	_, err = bus.Publish(ctx, js, telegram.UpdatesSubject(0), []byte(`{"update_id":7}`), "1:7")
@@ -62,6 +62,15 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
 
+	// A handler that panicked left its stack: show prints it, with the body.
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"show", "1"}, &out))
+	require.Contains(t, out.String(), "reason:     permanent")
+	require.Contains(t, out.String(), "handler panicked: unknown command format")
+	require.Contains(t, out.String(), "stack:\ngoroutine")
+	require.Contains(t, out.String(), "main_test.go")
+	require.Contains(t, out.String(), `body (15 bytes):`+"\n"+`{"update_id":7}`)
+
 	close(fixed)
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"replay", "1"}, &out))
@@ -79,8 +88,9 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 
 func TestBadCommandLinesSayHowToUseIt(t *testing.T) {
 	t.Setenv("NATS_URL", bustest.NewServer(t).URL())
-	for _, args := range [][]string{nil, {"purge"}, {"replay"}} {
+	for _, args := range [][]string{nil, {"purge"}, {"replay"}, {"show"}, {"show", "1", "2"}} {
 		require.ErrorIs(t, run(context.Background(), args, &bytes.Buffer{}), errUsage, "%v", args)
 	}
 	require.ErrorContains(t, run(context.Background(), []string{"replay", "x"}, &bytes.Buffer{}), "not a DLQ sequence number")
+	require.ErrorContains(t, run(context.Background(), []string{"show", "x"}, &bytes.Buffer{}), "not a DLQ sequence number")
 }
