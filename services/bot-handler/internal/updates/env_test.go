@@ -24,7 +24,9 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
@@ -85,7 +87,8 @@ func newEnv(t testing.TB, partitions int) *env {
 	ns := bustest.NewServer(t)
 	e.natsURL = ns.URL()
 	_, e.js = bustest.Connect(t, e.natsURL)
-	require.NoError(t, updates.DeclareStreams(e.ctx(10*time.Second), e.js, zerolog.Nop()))
+	require.NoError(t, bus.DeclareStreams(e.ctx(10*time.Second), e.js,
+		telegram.UpdatesStreamConfig(), bus.DLQStreamConfig(), events.StreamConfig(), outbox.StreamConfig()))
 
 	// Rate limits off: what is measured is the handler, not the sandbox's
 	// imitation of Telegram's flood control.
@@ -116,10 +119,10 @@ func (e *env) ctx(d time.Duration) context.Context {
 
 // instance is one bot-handler replica.
 type instance struct {
-	runner  *bus.Runner
-	handler *updates.Handler
-	reg     *prometheus.Registry
-	stop    func()
+	consumer *bus.Consumer
+	handler  *updates.Handler
+	reg      *prometheus.Registry
+	stop     func()
 }
 
 // start runs a bot-handler replica on pool with the given handler deadline
@@ -129,24 +132,26 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 	reg := prometheus.NewRegistry()
 	h, release := e.newHandler(pool, reg, opts...)
 	_, js := bustest.Connect(e.t, e.natsURL)
-	r, err := bus.NewRunner(js, bus.RunnerConfig{
+	c, err := bus.NewConsumer(js, bus.ConsumerConfig{
+		Mode:           bus.Partitioned,
 		Stream:         telegram.UpdatesStream,
-		SubjectPrefix:  telegram.UpdatesSubjectPrefix,
+		Subject:        telegram.UpdatesSubjectPrefix,
 		Durable:        updates.Durable,
 		Partitions:     e.partitions,
+		HandleFunc:     h.Handle,
 		HandlerTimeout: handlerTimeout,
 		MaxDeliver:     10,
 		RetryBase:      100 * time.Millisecond,
 		RetryMax:       time.Second,
 		FetchWait:      500 * time.Millisecond,
-		Gate:           pgdb.Ping(pool),
-	}, h.Handle, e.log, reg)
+		GateFunc:       pgdb.Ping(pool),
+	}, e.log, reg)
 	require.NoError(e.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = r.Run(ctx)
+		_ = c.Run(ctx)
 	}()
 	var once sync.Once
 	stop := func() {
@@ -157,7 +162,7 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 		})
 	}
 	e.t.Cleanup(stop)
-	return &instance{runner: r, handler: h, reg: reg, stop: stop}
+	return &instance{consumer: c, handler: h, reg: reg, stop: stop}
 }
 
 // newHandler builds the update handler of a replica, with its bot, on pool

@@ -17,6 +17,10 @@ import (
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 )
 
+// Durable is the name prefix of the bot-handler's consumers: partition p is
+// read by "bot-handler-<p>", shared by every replica.
+const Durable = "bot-handler"
+
 // Outcomes of a delivery, the outcome label of vpnbot_bot_updates_total.
 const (
 	OutcomeHandled   = "handled"   // handled now and recorded in the inbox
@@ -46,7 +50,7 @@ type Processor interface {
 }
 
 // Handler handles deliveries of TG_UPDATES; its Handle method is the
-// bus.Handler.
+// consumer's HandleFunc.
 type Handler struct {
 	botID   int64
 	inbox   Inbox
@@ -142,7 +146,7 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 		h.updates.WithLabelValues(OutcomeRejected).Inc()
 		return bus.Permanent(err)
 	case ctx.Err() != nil:
-		// The runner gives a failure past the deadline up (timeout, DLQ),
+		// The consumer gives a failure past the deadline up (timeout, DLQ),
 		// not retried: whatever hung would most likely hang again.
 		h.updates.WithLabelValues(OutcomeExpired).Inc()
 		return fmt.Errorf("gave up at the handler deadline: %w", err)
