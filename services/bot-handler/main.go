@@ -42,6 +42,13 @@ func spec() service.Spec[Config] {
 			if err != nil {
 				return fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err)
 			}
+			client, err := telegram.New(telegram.Config{
+				APIURL: cfg.TelegramAPIURL, Token: cfg.TelegramToken, Registerer: s.Ops.Registry(),
+			})
+			if err != nil {
+				return err
+			}
+			s.OnClose(client.Close)
 			users := store.New(s.Pool)
 			// A nil interface, not a nil *Client, hides the Crypto Pay button.
 			var invoicer bot.Invoicer
@@ -58,6 +65,7 @@ func spec() service.Spec[Config] {
 			}
 			// Waits until Telegram says who the bot is.
 			b, err := bot.New(ctx, bot.Config{
+				Client:       client,
 				APIURL:       cfg.TelegramAPIURL,
 				Token:        cfg.TelegramToken,
 				Users:        users,
@@ -71,12 +79,10 @@ func spec() service.Spec[Config] {
 				AdminIDs:     cfg.AdminIDs,
 				Support:      cfg.SupportContact,
 				Log:          s.Log,
-				Registerer:   s.Ops.Registry(),
 			})
 			if err != nil {
 				return err
 			}
-			s.OnClose(b.Close)
 			h, err := updates.NewHandler(botID, users, b, s.Log, s.Ops.Registry(), updates.WithCallbackMaxAge(cfg.CallbackMaxAge))
 			if err != nil {
 				return err

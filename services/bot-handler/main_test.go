@@ -126,7 +126,7 @@ func TestServiceAnswersAndStopsCleanly(t *testing.T) {
 		return strings.Contains(getBody(t, client, "http://"+ops+"/metrics"), `vpnbot_bot_updates_total{outcome="handled"} 1`)
 	}, 5*time.Second, 20*time.Millisecond)
 	metrics := getBody(t, client, "http://"+ops+"/metrics")
-	require.True(t, strings.Contains(metrics, `vpnbot_bot_telegram_requests_total{code="200",method="sendMessage"} 1`))
+	require.True(t, strings.Contains(metrics, `vpnbot_telegram_requests_total{method="sendMessage",outcome="ok"} 1`))
 	require.True(t, strings.Contains(metrics, "vpnbot_db_pool_max_conns 10"))
 
 	cancel()

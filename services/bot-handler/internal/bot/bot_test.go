@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 )
 
@@ -30,11 +30,14 @@ func TestStartWithoutTelegramFailsWithoutLeakingTheToken(t *testing.T) {
 	var logs bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
+	client, err := telegram.New(telegram.Config{APIURL: "http://" + addr, Token: "42:very-secret"})
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
 	_, err = bot.New(ctx, bot.Config{
-		APIURL:     "http://" + addr,
-		Token:      "42:very-secret",
-		Log:        zerolog.New(&logs),
-		Registerer: prometheus.NewRegistry(),
+		Client: client,
+		APIURL: "http://" + addr,
+		Token:  "42:very-secret",
+		Log:    zerolog.New(&logs),
 	})
 	require.ErrorContains(t, err, "asking Telegram who the bot is")
 	require.NotContains(t, err.Error(), "very-secret")

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	tele "gopkg.in/telebot.v3"
@@ -21,6 +20,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
@@ -42,12 +42,14 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	require.NoError(t, sb.Start("127.0.0.1:0"))
 	t.Cleanup(sb.Close)
 	users, sh := store.New(db.Pool), shop.New(db.Pool, shop.Config{})
+	client, err := telegram.New(telegram.Config{APIURL: sb.URL(), Token: token})
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
 	b, err := bot.New(ctx, bot.Config{
-		APIURL: sb.URL(), Token: token, Users: users, Shop: sh, Activations: bot.StreamActivations{JS: js},
-		Log: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
+		Client: client, APIURL: sb.URL(), Token: token, Users: users, Shop: sh, Activations: bot.StreamActivations{JS: js},
+		Log: zerolog.Nop(),
 	})
 	require.NoError(t, err)
-	t.Cleanup(b.Close)
 	plans, err := sh.Plans(ctx)
 	require.NoError(t, err)
 

@@ -166,8 +166,8 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 }
 
 // newHandler builds the update handler of a replica, with its bot, on pool
-// and reg, with opts; release lets go of the connections the bot and its
-// Crypto Pay client keep, once nothing calls the handler any more.
+// and reg, with opts; release lets go of the connections its Telegram and
+// Crypto Pay clients keep, once nothing calls the handler any more.
 func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...updates.Option) (h *updates.Handler, release func()) {
 	e.t.Helper()
 	users := store.New(pool)
@@ -175,7 +175,10 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...
 	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.cp.URL(), Token: cryptoPayToken, HTTPClient: &http.Client{Transport: cpHTTP}})
 	require.NoError(e.t, err)
 	_, events := bustest.Connect(e.t, e.natsURL)
+	client, err := telegram.New(telegram.Config{APIURL: e.sb.URL(), Token: token, Registerer: reg})
+	require.NoError(e.t, err)
 	b, err := bot.New(e.ctx(10*time.Second), bot.Config{
+		Client:       client,
 		APIURL:       e.sb.URL(),
 		Token:        token,
 		Users:        users,
@@ -189,13 +192,12 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...
 		AdminIDs:     []int64{e.admin},
 		Support:      "@vpnbot_support",
 		Log:          e.log,
-		Registerer:   reg,
 	})
 	require.NoError(e.t, err)
 	h, err = updates.NewHandler(e.botID, users, b, e.log, reg, opts...)
 	require.NoError(e.t, err)
 	return h, func() {
-		b.Close()
+		client.Close()
 		cpHTTP.CloseIdleConnections()
 	}
 }

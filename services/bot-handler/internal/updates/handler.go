@@ -152,9 +152,8 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 		return fmt.Errorf("gave up at the handler deadline: %w", err)
 	default:
 		h.updates.WithLabelValues(OutcomeRetry).Inc()
-		var apiErr *bot.APIError
-		if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
-			return bus.RetryAfter(err, apiErr.RetryAfter)
+		if e, ok := telegram.AsError(err); ok && e.RetryAfter > 0 {
+			return bus.RetryAfter(err, e.RetryAfter)
 		}
 		return err
 	}
