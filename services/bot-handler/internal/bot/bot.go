@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -18,7 +17,8 @@ import (
 )
 
 // ErrRejected marks an update that retrying cannot help: Telegram refused
-// what the handler sent (a 4xx other than 429), or the handler panicked.
+// what the handler sent (a 4xx other than 429), or the update asks for what
+// can never be done (a key too long for a QR code, an invalid broadcast).
 var ErrRejected = errors.New("update rejected")
 
 // Event names of this package's log lines that on-call searches for.
@@ -28,8 +28,6 @@ const (
 	EventFloodWait = "FLOOD_WAIT"
 	// EventUserBlocked is a 403 in a private chat: the user blocked the bot.
 	EventUserBlocked = "USER_BLOCKED"
-	// EventHandlerPanic is a handler that panicked; the update is given up.
-	EventHandlerPanic = "HANDLER_PANIC"
 )
 
 // Kinds of update, as Process reports them for logs.
@@ -246,17 +244,11 @@ func (r *run) routeUser(kind string, h func(ctx context.Context, c tele.Context)
 
 // Process handles one update under ctx and returns the kind of update it
 // was. Errors wrap ErrRejected when retrying cannot help; any other error is
-// worth retrying. Error texts never contain the bot token.
+// worth retrying. Error texts never contain the bot token. A handler's panic
+// is not recovered: it reaches the consumer, which dead-letters the update
+// with its stack.
 func (b *Bot) Process(ctx context.Context, u tele.Update) (kind string, err error) {
 	r := &run{ctx: ctx, kind: KindIgnored}
-	defer func() {
-		if p := recover(); p != nil {
-			b.log.Error().Str("event", EventHandlerPanic).Int("update_id", u.ID).
-				Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack()).Msg("handler panicked")
-			err = fmt.Errorf("%w: handler panicked: %v", ErrRejected, p)
-		}
-		kind, err = r.kind, b.client.Redact(err)
-	}()
 	tb, err := b.telebot(ctx, func(err error, _ tele.Context) { r.err = err })
 	if err != nil {
 		return "", err
@@ -264,7 +256,7 @@ func (b *Bot) Process(ctx context.Context, u tele.Update) (kind string, err erro
 	b.routes(tb, r)
 	// Synchronous: the handler has returned, and r.err is set, when ProcessUpdate returns.
 	tb.ProcessUpdate(u)
-	return r.kind, classify(r.err)
+	return r.kind, b.client.Redact(classify(r.err))
 }
 
 // classify marks the errors that retrying cannot fix.

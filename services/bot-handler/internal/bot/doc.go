@@ -15,7 +15,8 @@
 // which is how errors are classified: 429 and 5xx are retried (after the
 // retry_after Telegram asks for), 403 in a private chat means the user
 // blocked the bot (recorded, nothing to retry), any other 4xx is ErrRejected
-// (retrying cannot help).
+// (retrying cannot help). A handler's panic is not recovered here: it is the
+// consumer's to catch (see package updates).
 //
 // What the user sees is built by pure functions in screens.go (what a screen
 // shows + language → HTML text and inline keyboard), golden-tested in English

@@ -5,7 +5,10 @@
 // publishing an update again after the stream's duplicate window), so the
 // handler keeps an inbox in PostgreSQL: an update already recorded there is
 // acknowledged without effect, and one handled now is recorded after its
-// handler succeeded. What the handler returns tells the stream runner what to
-// do next: nil acknowledges, a bus.Permanent error dead-letters at once (an
-// update that can never be handled), any other error is retried later.
+// handler succeeded. What the handler returns tells the consumer what to do
+// next: nil acknowledges, a bus.Permanent error dead-letters at once (an
+// update that can never be handled), any other error is retried later, no
+// sooner than Telegram's retry_after when it asked for one. A panic is the
+// consumer's to catch: the update is dead-lettered with its stack and the
+// partition moves on.
 package updates

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -131,6 +132,15 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 	e.t.Helper()
 	reg := prometheus.NewRegistry()
 	h, release := e.newHandler(pool, reg, opts...)
+	c, stop := e.consume(pool, h, handlerTimeout, reg, release)
+	return &instance{consumer: c, handler: h, reg: reg, stop: stop}
+}
+
+// consume runs h as a replica's partitioned consumer of TG_UPDATES, gated
+// on pool, until stop (or the test's end), which then calls release.
+func (e *env) consume(pool *pgxpool.Pool, h *updates.Handler, handlerTimeout time.Duration, reg prometheus.Registerer,
+	release func()) (c *bus.Consumer, stop func()) {
+	e.t.Helper()
 	_, js := bustest.Connect(e.t, e.natsURL)
 	c, err := bus.NewConsumer(js, bus.ConsumerConfig{
 		Mode:           bus.Partitioned,
@@ -154,7 +164,7 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 		_ = c.Run(ctx)
 	}()
 	var once sync.Once
-	stop := func() {
+	stop = func() {
 		once.Do(func() {
 			cancel()
 			<-done
@@ -162,7 +172,7 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 		})
 	}
 	e.t.Cleanup(stop)
-	return &instance{consumer: c, handler: h, reg: reg, stop: stop}
+	return c, stop
 }
 
 // newHandler builds the update handler of a replica, with its bot, on pool
@@ -283,9 +293,15 @@ func (e *env) getUpdates() []json.RawMessage {
 	return answer.Result
 }
 
+// publish publishes data without headers, as an older gateway did.
 func (e *env) publish(subject string, data []byte, msgID string) {
 	e.t.Helper()
-	dup, err := bus.Publish(e.ctx(5*time.Second), e.js, subject, data, msgID)
+	e.publishMsg(&nats.Msg{Subject: subject, Data: data}, msgID)
+}
+
+func (e *env) publishMsg(msg *nats.Msg, msgID string) {
+	e.t.Helper()
+	dup, err := bus.PublishMsg(e.ctx(5*time.Second), e.js, msg, msgID)
 	require.NoError(e.t, err)
 	require.False(e.t, dup, "publish of %s was taken for a duplicate", msgID)
 }
