@@ -1,6 +1,11 @@
 // Package updates is the bot-handler's consumer of TG_UPDATES: it turns one
 // delivery of a raw Telegram update into one handled update.
 //
+// An update is decoded once: the ids the handler logs and records come from
+// the headers the gateway stored with it (telegram.MetaFromHeader), and only
+// an update stored without them, by an older gateway, is parsed for them; the
+// body is then decoded for the bot.
+//
 // Deliveries are at least once (a redelivery after a lost ack, the gateway
 // publishing an update again after the stream's duplicate window), so the
 // handler keeps an inbox in PostgreSQL: an update already recorded there is

@@ -228,7 +228,8 @@ func (e *env) say(user int64, text string) {
 }
 
 // forward plays the gateway: it takes every update the sandbox holds and
-// publishes it to TG_UPDATES, in order.
+// publishes it to TG_UPDATES, in order, with the headers that say what the
+// gateway read of it.
 func (e *env) forward() []sent {
 	e.t.Helper()
 	return e.forwardWith(nil)
@@ -264,7 +265,7 @@ func (e *env) forwardWith(change func(json.RawMessage) json.RawMessage) []sent {
 				Subject:   telegram.UpdatesSubject(bus.Partition(meta.RoutingKey(), e.partitions)),
 				Raw:       raw,
 			}
-			e.publish(s.Subject, s.Raw, s.MsgID)
+			e.publishMsg(&nats.Msg{Subject: s.Subject, Data: s.Raw, Header: meta.Header()}, s.MsgID)
 			out = append(out, s)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,9 @@ import (
 	tele "gopkg.in/telebot.v3"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
@@ -46,6 +50,38 @@ func (b *recordingBot) seen() []int {
 func message(updateID, chat int64, text string) []byte {
 	return fmt.Appendf(nil, `{"update_id":%d,"message":{"message_id":1,"from":{"id":%d,"is_bot":false,"first_name":"A"},`+
 		`"chat":{"id":%d,"type":"private"},"date":1700000000,"text":%q}}`, updateID, chat, chat, text)
+}
+
+func TestUpdateIsHandledWithTheIdsTheGatewayStored(t *testing.T) {
+	t.Parallel()
+	const botID = 1
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var logs obstest.LogBuffer
+	users := store.New(pgdbtest.New(t).Pool)
+	bot := &recordingBot{}
+	h, err := updates.NewHandler(botID, users, bot, obstest.NewLogger(&logs), prometheus.NewRegistry())
+	require.NoError(t, err)
+
+	// The headers name other ids than the body does, so that what the
+	// handler logs and records tells which of the two it read.
+	stored := telegram.UpdateMeta{UpdateID: 500, ChatID: 700, UserID: 700}
+	require.NoError(t, h.Handle(ctx, bus.Delivery{Data: message(5, 7, "/help"), Header: stored.Header(), Published: time.Now()}))
+	// An update stored by an older gateway has no headers: it is parsed.
+	require.NoError(t, h.Handle(ctx, bus.Delivery{Data: message(6, 8, "/help"), Published: time.Now()}))
+
+	require.Equal(t, []int{5, 6}, bot.seen(), "the bot is given each body, decoded")
+	for id, want := range map[int64]bool{500: true, 5: false, 6: true} {
+		done, err := users.IsProcessed(ctx, botID, id)
+		require.NoError(t, err)
+		require.Equal(t, want, done, "update %d in the inbox", id)
+	}
+	handled := logs.Events(t, obs.EventUpdateHandled)
+	require.Len(t, handled, 2)
+	require.EqualValues(t, 500, handled[0]["update_id"], "the update id from the headers")
+	require.EqualValues(t, 700, handled[0]["chat_id"], "the chat id from the headers")
+	require.EqualValues(t, 6, handled[1]["update_id"], "the update id parsed from the body")
+	require.EqualValues(t, 8, handled[1]["chat_id"], "the chat id parsed from the body")
 }
 
 // A handler's panic is the consumer's to catch: the update is dead-lettered

@@ -109,10 +109,15 @@ func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg p
 	return h, nil
 }
 
-// Handle handles one delivery of an update.
+// Handle handles one delivery of an update, decoded once (see the package
+// doc).
 func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 	start := time.Now()
-	meta, err := telegram.ParseUpdate(d.Data)
+	meta, ok := telegram.MetaFromHeader(d.Header)
+	var err error
+	if !ok {
+		meta, err = telegram.ParseUpdate(d.Data)
+	}
 	var u tele.Update
 	if err == nil {
 		err = json.Unmarshal(d.Data, &u)
