@@ -136,7 +136,7 @@ type Bot struct {
 	outbox       Outbox
 	admins       map[int64]bool
 	support      string
-	now          func() time.Time
+	nowFunc      func() time.Time
 	log          zerolog.Logger
 	me           *tele.User
 }
@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 		outbox:       cfg.Outbox,
 		admins:       admins,
 		support:      cfg.Support,
-		now:          cfg.NowFunc,
+		nowFunc:      cfg.NowFunc,
 		log:          cfg.Log,
 	}
 	if err := b.identify(ctx); err != nil {

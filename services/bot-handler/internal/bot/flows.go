@@ -343,7 +343,7 @@ func (b *Bot) subscription(ctx context.Context, c tele.Context, lang string) err
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.now()}
+	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if err := b.show(ctx, c, SubscriptionScreen(lang, v)); err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (b *Bot) setup(ctx context.Context, c tele.Context, lang, platform string) 
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.now()}
+	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if v.key() == "" {
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}

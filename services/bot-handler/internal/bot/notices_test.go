@@ -69,8 +69,8 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	}
 	expires := time.Now().Add(30 * time.Hour).Truncate(time.Second)
 	notices := []struct {
-		name  string
-		build func(lang string, chat int64) *vpnbotv1.SendMessage
+		name      string
+		buildFunc func(lang string, chat int64) *vpnbotv1.SendMessage
 		// opens names the screen of each button, in order.
 		opens []string
 	}{
@@ -106,7 +106,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	for _, n := range notices {
 		for _, lang := range []string{botui.English, botui.Russian} {
 			var buttons []*vpnbotv1.Button
-			for _, row := range n.build(lang, user).GetRows() {
+			for _, row := range n.buildFunc(lang, user).GetRows() {
 				buttons = append(buttons, row.GetButtons()...)
 			}
 			require.Len(t, buttons, len(n.opens), "%s (%s): the buttons the test expects", n.name, lang)

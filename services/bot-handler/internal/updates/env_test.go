@@ -123,8 +123,11 @@ type instance struct {
 	consumer *bus.Consumer
 	handler  *updates.Handler
 	reg      *prometheus.Registry
-	stop     func()
+	stopFunc func()
 }
+
+// stop stops the replica: its handlers in flight finish first.
+func (i *instance) stop() { i.stopFunc() }
 
 // start runs a bot-handler replica on pool with the given handler deadline
 // and handler options, on NATS connections of its own.
@@ -133,7 +136,7 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 	reg := prometheus.NewRegistry()
 	h, release := e.newHandler(pool, reg, opts...)
 	c, stop := e.consume(pool, h, handlerTimeout, reg, release)
-	return &instance{consumer: c, handler: h, reg: reg, stop: stop}
+	return &instance{consumer: c, handler: h, reg: reg, stopFunc: stop}
 }
 
 // consume runs h as a replica's partitioned consumer of TG_UPDATES, gated
