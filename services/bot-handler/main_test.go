@@ -19,6 +19,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
@@ -89,7 +90,7 @@ func TestServiceAnswersAndStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx) }()
+	go func() { errc <- service.Run(ctx, spec()) }()
 
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
@@ -125,7 +126,7 @@ func TestServiceAnswersAndStopsCleanly(t *testing.T) {
 		return strings.Contains(getBody(t, client, "http://"+ops+"/metrics"), `vpnbot_bot_updates_total{outcome="handled"} 1`)
 	}, 5*time.Second, 20*time.Millisecond)
 	metrics := getBody(t, client, "http://"+ops+"/metrics")
-	require.True(t, strings.Contains(metrics, `vpnbot_bot_telegram_requests_total{code="200",method="sendMessage"} 1`))
+	require.True(t, strings.Contains(metrics, `vpnbot_telegram_requests_total{method="sendMessage",outcome="ok"} 1`))
 	require.True(t, strings.Contains(metrics, "vpnbot_db_pool_max_conns 10"))
 
 	cancel()
@@ -133,7 +134,7 @@ func TestServiceAnswersAndStopsCleanly(t *testing.T) {
 	case err := <-errc:
 		require.NoError(t, err)
 	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
+		t.Fatal("the service did not return after its context was cancelled")
 	}
 }
 

@@ -2,31 +2,32 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"runtime/debug"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	tele "gopkg.in/telebot.v3"
 
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
 
+// ErrRejected marks an update that retrying cannot help: Telegram refused
+// what the handler sent (a 4xx other than 429), or the update asks for what
+// can never be done (a key too long for a QR code, an invalid broadcast).
+var ErrRejected = errors.New("update rejected")
+
 // Event names of this package's log lines that on-call searches for.
 const (
-	// EventFloodWait is Telegram answering 429: the update is retried later.
+	// EventFloodWait is Telegram's flood control (429 with retry_after): the
+	// update is retried no sooner than Telegram asked.
 	EventFloodWait = "FLOOD_WAIT"
 	// EventUserBlocked is a 403 in a private chat: the user blocked the bot.
 	EventUserBlocked = "USER_BLOCKED"
-	// EventHandlerPanic is a handler that panicked; the update is given up.
-	EventHandlerPanic = "HANDLER_PANIC"
 )
 
 // Kinds of update, as Process reports them for logs.
@@ -90,7 +91,11 @@ type Activations interface {
 
 // Config is what a Bot needs.
 type Config struct {
-	// APIURL is the Bot API base URL, such as https://api.telegram.org.
+	// Client is the bot's Bot API client: every call telebot makes goes
+	// through it.
+	Client *telegram.Client
+	// APIURL and Token are the Client's, which telebot builds its request
+	// URLs from.
 	APIURL string
 	Token  string
 	Users  Users
@@ -114,12 +119,11 @@ type Config struct {
 	// NowFunc is the clock (default time.Now).
 	NowFunc func() time.Time
 	Log     zerolog.Logger
-	// Registerer takes the Bot API metrics.
-	Registerer prometheus.Registerer
 }
 
 // Bot handles updates; one Bot serves any number of concurrent updates.
 type Bot struct {
+	client       *telegram.Client
 	apiURL       string
 	token        string
 	users        Users
@@ -132,10 +136,8 @@ type Bot struct {
 	outbox       Outbox
 	admins       map[int64]bool
 	support      string
-	now          func() time.Time
+	nowFunc      func() time.Time
 	log          zerolog.Logger
-	http         *http.Transport
-	metrics      *apiMetrics
 	me           *tele.User
 }
 
@@ -143,14 +145,6 @@ type Bot struct {
 // with backoff until Telegram answers or ctx is done, because commands
 // addressed as /cmd@botname are recognised by the bot's username.
 func New(ctx context.Context, cfg Config) (*Bot, error) {
-	metrics, err := newAPIMetrics(cfg.Registerer)
-	if err != nil {
-		return nil, err
-	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	// Every partition may be talking to Telegram at once; keep their
-	// connections instead of opening one per request.
-	base.MaxIdleConnsPerHost = 100
 	admins := make(map[int64]bool, len(cfg.AdminIDs))
 	for _, id := range cfg.AdminIDs {
 		admins[id] = true
@@ -159,6 +153,7 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 		cfg.NowFunc = time.Now
 	}
 	b := &Bot{
+		client:       cfg.Client,
 		apiURL:       cfg.APIURL,
 		token:        cfg.Token,
 		users:        cfg.Users,
@@ -171,20 +166,14 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 		outbox:       cfg.Outbox,
 		admins:       admins,
 		support:      cfg.Support,
-		now:          cfg.NowFunc,
+		nowFunc:      cfg.NowFunc,
 		log:          cfg.Log,
-		http:         base,
-		metrics:      metrics,
 	}
 	if err := b.identify(ctx); err != nil {
-		b.Close()
 		return nil, err
 	}
 	return b, nil
 }
-
-// Close drops the idle connections to Telegram.
-func (b *Bot) Close() { b.http.CloseIdleConnections() }
 
 func (b *Bot) identify(ctx context.Context) error {
 	delay := retry.Backoff{Min: getMeFirstDelay, Max: getMeMaxDelay}
@@ -203,24 +192,16 @@ func (b *Bot) identify(ctx context.Context) error {
 	}
 }
 
+// getMe is who the bot is, as telebot needs it to know commands addressed
+// to it.
 func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, getMeTimeout)
 	defer cancel()
-	tb, err := b.telebot(ctx, nil)
+	me, err := b.client.GetMe(ctx)
 	if err != nil {
 		return nil, err
 	}
-	data, err := tb.Raw("getMe", nil)
-	if err != nil {
-		return nil, redact(fmt.Errorf("calling getMe: %w", err), b.token)
-	}
-	var resp struct {
-		Result *tele.User `json:"result"`
-	}
-	if err := json.Unmarshal(data, &resp); err != nil || resp.Result == nil || resp.Result.ID == 0 {
-		return nil, fmt.Errorf("getMe answered without a bot: %.200s", data)
-	}
-	return resp.Result, nil
+	return &tele.User{ID: me.ID, IsBot: me.IsBot, Username: me.Username}, nil
 }
 
 // telebot returns a throwaway telebot.Bot whose requests carry ctx.
@@ -232,16 +213,12 @@ func (b *Bot) telebot(ctx context.Context, onError func(error, tele.Context)) (*
 		Offline:     true,
 		Synchronous: true,
 		OnError:     onError,
-		Client: &http.Client{
-			Transport: transport{ctx: ctx, next: b.http, metrics: b.metrics},
-		},
+		Client:      b.client.HTTPClient(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the telebot client: %w", err)
 	}
-	if b.me != nil {
-		tb.Me = b.me
-	}
+	tb.Me = b.me
 	return tb, nil
 }
 
@@ -267,17 +244,11 @@ func (r *run) routeUser(kind string, h func(ctx context.Context, c tele.Context)
 
 // Process handles one update under ctx and returns the kind of update it
 // was. Errors wrap ErrRejected when retrying cannot help; any other error is
-// worth retrying. Error texts never contain the bot token.
+// worth retrying. Error texts never contain the bot token. A handler's panic
+// is not recovered: it reaches the consumer, which dead-letters the update
+// with its stack.
 func (b *Bot) Process(ctx context.Context, u tele.Update) (kind string, err error) {
 	r := &run{ctx: ctx, kind: KindIgnored}
-	defer func() {
-		if p := recover(); p != nil {
-			b.log.Error().Str("event", EventHandlerPanic).Int("update_id", u.ID).
-				Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack()).Msg("handler panicked")
-			err = fmt.Errorf("%w: handler panicked: %v", ErrRejected, p)
-		}
-		kind, err = r.kind, redact(err, b.token)
-	}()
 	tb, err := b.telebot(ctx, func(err error, _ tele.Context) { r.err = err })
 	if err != nil {
 		return "", err
@@ -285,13 +256,12 @@ func (b *Bot) Process(ctx context.Context, u tele.Update) (kind string, err erro
 	b.routes(tb, r)
 	// Synchronous: the handler has returned, and r.err is set, when ProcessUpdate returns.
 	tb.ProcessUpdate(u)
-	return r.kind, classify(r.err)
+	return r.kind, b.client.Redact(classify(r.err))
 }
 
 // classify marks the errors that retrying cannot fix.
 func classify(err error) error {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && !apiErr.Retryable() {
+	if e, ok := telegram.AsError(err); ok && !e.Retryable() {
 		return fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	return err

@@ -4,16 +4,19 @@
 // telebot is built to own a long-running loop, but here the loop is the
 // stream consumer, which gives every update a context with a deadline. So each
 // update gets a throwaway offline, synchronous telebot.Bot (cheap: a few maps)
-// whose handlers close over that update's context and whose HTTP transport
-// attaches the context to every Bot API request. That way a handler sees its
-// context without any shared map, the handler's error comes straight back to
-// the caller, and a request to a hung Telegram ends when the update's deadline
-// does instead of outliving it.
+// whose handlers close over that update's context and whose HTTP client is
+// the bot's telegram.Client's (HTTPClient), which attaches the context to
+// every Bot API request. That way a handler sees its context without any
+// shared map, the handler's error comes straight back to the caller, and a
+// request to a hung Telegram ends when the update's deadline does instead of
+// outliving it.
 //
-// The same transport turns every non-2xx Bot API answer into an *APIError,
-// which is how errors are classified: 429 and 5xx are retried, 403 in a
-// private chat means the user blocked the bot (recorded, nothing to retry),
-// any other 4xx is ErrRejected (retrying cannot help).
+// The same client turns every non-2xx Bot API answer into a *telegram.Error,
+// which is how errors are classified: 429 and 5xx are retried (after the
+// retry_after Telegram asks for), 403 in a private chat means the user
+// blocked the bot (recorded, nothing to retry), any other 4xx is ErrRejected
+// (retrying cannot help). A handler's panic is not recovered here: it is the
+// consumer's to catch (see package updates).
 //
 // What the user sees is built by pure functions in screens.go (what a screen
 // shows + language → HTML text and inline keyboard), golden-tested in English

@@ -15,6 +15,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 // Event names of the payment flows' log lines.
@@ -90,8 +91,7 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 // was done yet, so a 429 or 5xx retries the press whole.
 func (b *Bot) answerCallback(c tele.Context) error {
 	err := c.Respond()
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest && strings.Contains(apiErr.Description, "query is too old") {
+	if e, ok := telegram.AsError(err); ok && e.Code == http.StatusBadRequest && strings.Contains(e.Description, "query is too old") {
 		b.log.Debug().Str("data", c.Callback().Data).Int64("user_id", c.Sender().ID).
 			Msg("button press answered already or too late to answer; acted on anyway")
 		return nil
@@ -280,8 +280,7 @@ func (b *Bot) onCheckout(ctx context.Context, c tele.Context) error {
 		answer["error_message"] = CheckoutRefusal(lang, problem)
 	}
 	_, err = c.Bot().Raw("answerPreCheckoutQuery", answer)
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest {
+	if e, ok := telegram.AsError(err); ok && e.Code == http.StatusBadRequest {
 		// Answered too late: Telegram cancelled the payment, nothing was charged.
 		log.Warn().Err(err).Msg("pre-checkout answer came too late")
 		return nil
@@ -344,7 +343,7 @@ func (b *Bot) subscription(ctx context.Context, c tele.Context, lang string) err
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.now()}
+	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if err := b.show(ctx, c, SubscriptionScreen(lang, v)); err != nil {
 		return err
 	}
@@ -365,7 +364,7 @@ func (b *Bot) setup(ctx context.Context, c tele.Context, lang, platform string) 
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.now()}
+	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if v.key() == "" {
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}

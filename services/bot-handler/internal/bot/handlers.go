@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
 
@@ -160,12 +161,11 @@ func (b *Bot) show(ctx context.Context, c tele.Context, s Screen) error {
 		return b.send(ctx, c, s)
 	}
 	err := c.Edit(s.Text, options(s)...)
-	var apiErr *APIError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest:
-		if strings.Contains(apiErr.Description, "message is not modified") {
+	}
+	if e, ok := telegram.AsError(err); ok && e.Code == http.StatusBadRequest {
+		if strings.Contains(e.Description, "message is not modified") {
 			return nil // pressed twice: the screen is already there
 		}
 		return b.send(ctx, c, s)
@@ -180,23 +180,21 @@ func (b *Bot) delivered(ctx context.Context, c tele.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.Code {
-		case http.StatusForbidden:
-			// In a private chat, 403 means the user blocked the bot or is gone:
-			// the answer can never be delivered, so the update is done.
-			userID := c.Sender().ID
-			if err := b.users.MarkBlocked(ctx, userID); err != nil {
-				return err
-			}
-			b.log.Info().Str("event", EventUserBlocked).Int64("user_id", userID).
-				Str("reason", apiErr.Description).Msg("user blocked the bot; answer dropped")
-			return nil
-		case http.StatusTooManyRequests:
-			b.log.Warn().Str("event", EventFloodWait).Int64("chat_id", c.Chat().ID).
-				Dur("retry_after", apiErr.RetryAfter).Msg("Telegram flood control; the update will be retried")
+	e, ok := telegram.AsError(err)
+	switch {
+	case ok && e.Blocked():
+		// In a private chat, 403 means the user blocked the bot or is gone:
+		// the answer can never be delivered, so the update is done.
+		userID := c.Sender().ID
+		if err := b.users.MarkBlocked(ctx, userID); err != nil {
+			return err
 		}
+		b.log.Info().Str("event", EventUserBlocked).Int64("user_id", userID).
+			Str("reason", e.Description).Msg("user blocked the bot; answer dropped")
+		return nil
+	case ok && e.RetryAfter > 0:
+		b.log.Warn().Str("event", EventFloodWait).Int64("chat_id", c.Chat().ID).
+			Dur("retry_after", e.RetryAfter).Msg("Telegram flood control; the update will be retried")
 	}
 	return fmt.Errorf("answering in chat %d: %w", c.Chat().ID, err)
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	tele "gopkg.in/telebot.v3"
@@ -21,6 +20,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
@@ -42,12 +42,14 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	require.NoError(t, sb.Start("127.0.0.1:0"))
 	t.Cleanup(sb.Close)
 	users, sh := store.New(db.Pool), shop.New(db.Pool, shop.Config{})
+	client, err := telegram.New(telegram.Config{APIURL: sb.URL(), Token: token})
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
 	b, err := bot.New(ctx, bot.Config{
-		APIURL: sb.URL(), Token: token, Users: users, Shop: sh, Activations: bot.StreamActivations{JS: js},
-		Log: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
+		Client: client, APIURL: sb.URL(), Token: token, Users: users, Shop: sh, Activations: bot.StreamActivations{JS: js},
+		Log: zerolog.Nop(),
 	})
 	require.NoError(t, err)
-	t.Cleanup(b.Close)
 	plans, err := sh.Plans(ctx)
 	require.NoError(t, err)
 
@@ -67,8 +69,8 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	}
 	expires := time.Now().Add(30 * time.Hour).Truncate(time.Second)
 	notices := []struct {
-		name  string
-		build func(lang string, chat int64) *vpnbotv1.SendMessage
+		name      string
+		buildFunc func(lang string, chat int64) *vpnbotv1.SendMessage
 		// opens names the screen of each button, in order.
 		opens []string
 	}{
@@ -104,7 +106,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	for _, n := range notices {
 		for _, lang := range []string{botui.English, botui.Russian} {
 			var buttons []*vpnbotv1.Button
-			for _, row := range n.build(lang, user).GetRows() {
+			for _, row := range n.buildFunc(lang, user).GetRows() {
 				buttons = append(buttons, row.GetButtons()...)
 			}
 			require.Len(t, buttons, len(n.opens), "%s (%s): the buttons the test expects", n.name, lang)

@@ -32,8 +32,8 @@ type StartingUser struct {
 }
 
 // The language and start parameter are written only by the INSERT branch:
-// a returning user keeps the language they have (issue 3 lets them change it)
-// and the campaign that brought them in. A /start also means the user can be
+// a returning user keeps the language they have (/language changes it) and
+// the campaign that brought them in. A /start also means the user can be
 // written to again, so it clears blocked_at.
 const upsertUserSQL = `
 INSERT INTO users (id, chat_id, username, first_name, language_code, language, start_param)

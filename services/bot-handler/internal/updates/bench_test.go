@@ -17,7 +17,7 @@ import (
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
 
-// maxStartRoundTrips is issue 3's goal: /start costs at most this many
+// maxStartRoundTrips is the goal for /start: it costs at most this many
 // database round trips, inbox included.
 const maxStartRoundTrips = 3
 
@@ -159,17 +159,17 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // requireStartWithinGoal fails the benchmark when a /start took more round
-// trips than issue 3 allows, so `make bench` catches the regression.
+// trips than the goal allows, so `make bench` catches the regression.
 func requireStartWithinGoal(b *testing.B, m measured) {
 	b.Helper()
 	if worst := slices.Max(m.trips); worst > maxStartRoundTrips {
-		b.Fatalf("/start took %d database round trips, the goal is at most %d (issue 3)", worst, maxStartRoundTrips)
+		b.Fatalf("/start took %d database round trips, the goal is at most %d", worst, maxStartRoundTrips)
 	}
 }
 
 // BenchmarkUpdates measures the database round trips and the latency of the
-// handler for the updates issue 3 names. The sub-benchmarks share one world;
-// each has users of its own.
+// handler for /start, the menu and the two ways to pay. The sub-benchmarks
+// share one world; each has users of its own.
 func BenchmarkUpdates(b *testing.B) {
 	e := newBenchEnv(b)
 

@@ -1,11 +1,19 @@
 // Package updates is the bot-handler's consumer of TG_UPDATES: it turns one
 // delivery of a raw Telegram update into one handled update.
 //
+// An update is decoded once: the ids the handler logs and records come from
+// the headers the gateway stored with it (telegram.MetaFromHeader), and only
+// an update stored without them, by an older gateway, is parsed for them; the
+// body is then decoded for the bot.
+//
 // Deliveries are at least once (a redelivery after a lost ack, the gateway
 // publishing an update again after the stream's duplicate window), so the
 // handler keeps an inbox in PostgreSQL: an update already recorded there is
 // acknowledged without effect, and one handled now is recorded after its
-// handler succeeded. What the handler returns tells the stream runner what to
-// do next: nil acknowledges, a bus.Permanent error dead-letters at once (an
-// update that can never be handled), any other error is retried later.
+// handler succeeded. What the handler returns tells the consumer what to do
+// next: nil acknowledges, a bus.Permanent error dead-letters at once (an
+// update that can never be handled), any other error is retried later, no
+// sooner than Telegram's retry_after when it asked for one. A panic is the
+// consumer's to catch: the update is dead-lettered with its stack and the
+// partition moves on.
 package updates

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -24,7 +25,9 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
@@ -85,7 +88,8 @@ func newEnv(t testing.TB, partitions int) *env {
 	ns := bustest.NewServer(t)
 	e.natsURL = ns.URL()
 	_, e.js = bustest.Connect(t, e.natsURL)
-	require.NoError(t, updates.DeclareStreams(e.ctx(10*time.Second), e.js, zerolog.Nop()))
+	require.NoError(t, bus.DeclareStreams(e.ctx(10*time.Second), e.js,
+		telegram.UpdatesStreamConfig(), bus.DLQStreamConfig(), events.StreamConfig(), outbox.StreamConfig()))
 
 	// Rate limits off: what is measured is the handler, not the sandbox's
 	// imitation of Telegram's flood control.
@@ -116,11 +120,14 @@ func (e *env) ctx(d time.Duration) context.Context {
 
 // instance is one bot-handler replica.
 type instance struct {
-	runner  *bus.Runner
-	handler *updates.Handler
-	reg     *prometheus.Registry
-	stop    func()
+	consumer *bus.Consumer
+	handler  *updates.Handler
+	reg      *prometheus.Registry
+	stopFunc func()
 }
+
+// stop stops the replica: its handlers in flight finish first.
+func (i *instance) stop() { i.stopFunc() }
 
 // start runs a bot-handler replica on pool with the given handler deadline
 // and handler options, on NATS connections of its own.
@@ -128,28 +135,39 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 	e.t.Helper()
 	reg := prometheus.NewRegistry()
 	h, release := e.newHandler(pool, reg, opts...)
+	c, stop := e.consume(pool, h, handlerTimeout, reg, release)
+	return &instance{consumer: c, handler: h, reg: reg, stopFunc: stop}
+}
+
+// consume runs h as a replica's partitioned consumer of TG_UPDATES, gated
+// on pool, until stop (or the test's end), which then calls release.
+func (e *env) consume(pool *pgxpool.Pool, h *updates.Handler, handlerTimeout time.Duration, reg prometheus.Registerer,
+	release func()) (c *bus.Consumer, stop func()) {
+	e.t.Helper()
 	_, js := bustest.Connect(e.t, e.natsURL)
-	r, err := bus.NewRunner(js, bus.RunnerConfig{
+	c, err := bus.NewConsumer(js, bus.ConsumerConfig{
+		Mode:           bus.Partitioned,
 		Stream:         telegram.UpdatesStream,
-		SubjectPrefix:  telegram.UpdatesSubjectPrefix,
+		Subject:        telegram.UpdatesSubjectPrefix,
 		Durable:        updates.Durable,
 		Partitions:     e.partitions,
+		HandleFunc:     h.Handle,
 		HandlerTimeout: handlerTimeout,
 		MaxDeliver:     10,
 		RetryBase:      100 * time.Millisecond,
 		RetryMax:       time.Second,
 		FetchWait:      500 * time.Millisecond,
-		Gate:           pgdb.Ping(pool),
-	}, h.Handle, e.log, reg)
+		GateFunc:       pgdb.Ping(pool),
+	}, e.log, reg)
 	require.NoError(e.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = r.Run(ctx)
+		_ = c.Run(ctx)
 	}()
 	var once sync.Once
-	stop := func() {
+	stop = func() {
 		once.Do(func() {
 			cancel()
 			<-done
@@ -157,12 +175,12 @@ func (e *env) start(pool *pgxpool.Pool, handlerTimeout time.Duration, opts ...up
 		})
 	}
 	e.t.Cleanup(stop)
-	return &instance{runner: r, handler: h, reg: reg, stop: stop}
+	return c, stop
 }
 
 // newHandler builds the update handler of a replica, with its bot, on pool
-// and reg, with opts; release lets go of the connections the bot and its
-// Crypto Pay client keep, once nothing calls the handler any more.
+// and reg, with opts; release lets go of the connections its Telegram and
+// Crypto Pay clients keep, once nothing calls the handler any more.
 func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...updates.Option) (h *updates.Handler, release func()) {
 	e.t.Helper()
 	users := store.New(pool)
@@ -170,7 +188,10 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...
 	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.cp.URL(), Token: cryptoPayToken, HTTPClient: &http.Client{Transport: cpHTTP}})
 	require.NoError(e.t, err)
 	_, events := bustest.Connect(e.t, e.natsURL)
+	client, err := telegram.New(telegram.Config{APIURL: e.sb.URL(), Token: token, Registerer: reg})
+	require.NoError(e.t, err)
 	b, err := bot.New(e.ctx(10*time.Second), bot.Config{
+		Client:       client,
 		APIURL:       e.sb.URL(),
 		Token:        token,
 		Users:        users,
@@ -184,13 +205,12 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...
 		AdminIDs:     []int64{e.admin},
 		Support:      "@vpnbot_support",
 		Log:          e.log,
-		Registerer:   reg,
 	})
 	require.NoError(e.t, err)
 	h, err = updates.NewHandler(e.botID, users, b, e.log, reg, opts...)
 	require.NoError(e.t, err)
 	return h, func() {
-		b.Close()
+		client.Close()
 		cpHTTP.CloseIdleConnections()
 	}
 }
@@ -211,7 +231,8 @@ func (e *env) say(user int64, text string) {
 }
 
 // forward plays the gateway: it takes every update the sandbox holds and
-// publishes it to TG_UPDATES, in order.
+// publishes it to TG_UPDATES, in order, with the headers that say what the
+// gateway read of it.
 func (e *env) forward() []sent {
 	e.t.Helper()
 	return e.forwardWith(nil)
@@ -247,7 +268,7 @@ func (e *env) forwardWith(change func(json.RawMessage) json.RawMessage) []sent {
 				Subject:   telegram.UpdatesSubject(bus.Partition(meta.RoutingKey(), e.partitions)),
 				Raw:       raw,
 			}
-			e.publish(s.Subject, s.Raw, s.MsgID)
+			e.publishMsg(&nats.Msg{Subject: s.Subject, Data: s.Raw, Header: meta.Header()}, s.MsgID)
 			out = append(out, s)
 		}
 	}
@@ -276,9 +297,15 @@ func (e *env) getUpdates() []json.RawMessage {
 	return answer.Result
 }
 
+// publish publishes data without headers, as an older gateway did.
 func (e *env) publish(subject string, data []byte, msgID string) {
 	e.t.Helper()
-	dup, err := bus.Publish(e.ctx(5*time.Second), e.js, subject, data, msgID)
+	e.publishMsg(&nats.Msg{Subject: subject, Data: data}, msgID)
+}
+
+func (e *env) publishMsg(msg *nats.Msg, msgID string) {
+	e.t.Helper()
+	dup, err := bus.PublishMsg(e.ctx(5*time.Second), e.js, msg, msgID)
 	require.NoError(e.t, err)
 	require.False(e.t, dup, "publish of %s was taken for a duplicate", msgID)
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 )
 
+// Durable is the name prefix of the bot-handler's consumers: partition p is
+// read by "bot-handler-<p>", shared by every replica.
+const Durable = "bot-handler"
+
 // Outcomes of a delivery, the outcome label of vpnbot_bot_updates_total.
 const (
 	OutcomeHandled   = "handled"   // handled now and recorded in the inbox
@@ -46,7 +50,7 @@ type Processor interface {
 }
 
 // Handler handles deliveries of TG_UPDATES; its Handle method is the
-// bus.Handler.
+// consumer's HandleFunc.
 type Handler struct {
 	botID   int64
 	inbox   Inbox
@@ -105,10 +109,15 @@ func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg p
 	return h, nil
 }
 
-// Handle handles one delivery of an update.
+// Handle handles one delivery of an update, decoded once (see the package
+// doc).
 func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 	start := time.Now()
-	meta, err := telegram.ParseUpdate(d.Data)
+	meta, ok := telegram.MetaFromHeader(d.Header)
+	var err error
+	if !ok {
+		meta, err = telegram.ParseUpdate(d.Data)
+	}
 	var u tele.Update
 	if err == nil {
 		err = json.Unmarshal(d.Data, &u)
@@ -142,15 +151,14 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 		h.updates.WithLabelValues(OutcomeRejected).Inc()
 		return bus.Permanent(err)
 	case ctx.Err() != nil:
-		// The runner gives a failure past the deadline up (timeout, DLQ),
+		// The consumer gives a failure past the deadline up (timeout, DLQ),
 		// not retried: whatever hung would most likely hang again.
 		h.updates.WithLabelValues(OutcomeExpired).Inc()
 		return fmt.Errorf("gave up at the handler deadline: %w", err)
 	default:
 		h.updates.WithLabelValues(OutcomeRetry).Inc()
-		var apiErr *bot.APIError
-		if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
-			return bus.RetryAfter(err, apiErr.RetryAfter)
+		if e, ok := telegram.AsError(err); ok && e.RetryAfter > 0 {
+			return bus.RetryAfter(err, e.RetryAfter)
 		}
 		return err
 	}

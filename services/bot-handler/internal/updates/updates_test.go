@@ -180,7 +180,7 @@ func TestDatabaseOutageLosesAndDoublesNothing(t *testing.T) {
 		}
 	}
 	msgs = append(msgs, e.forward()...)
-	require.Eventually(t, func() bool { return inst.runner.Ready(context.Background()) != nil },
+	require.Eventually(t, func() bool { return inst.consumer.Ready(context.Background()) != nil },
 		5*time.Second, 50*time.Millisecond, "not ready while PostgreSQL is down")
 	require.Never(t, func() bool {
 		n := 0
@@ -200,7 +200,7 @@ func TestDatabaseOutageLosesAndDoublesNothing(t *testing.T) {
 	}
 	require.Equal(t, len(msgs), e.inboxCount())
 	require.Empty(t, e.dlq())
-	require.NoError(t, inst.runner.Ready(context.Background()))
+	require.NoError(t, inst.consumer.Ready(context.Background()))
 }
 
 func TestReplacedReplicaLosesAndDoublesNothing(t *testing.T) {
