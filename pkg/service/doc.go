@@ -1,7 +1,7 @@
 // Package service is the one skeleton of every long-running service
 // (gateway, bot-handler, sender and the five workers): a service's main
 // declares a Spec — its name, its typed configuration with defaults, the
-// streams it declares, and a Build function that registers its own parts —
+// streams it declares, and a BuildFunc that registers its own parts —
 // and Main does the rest, the same way for all eight:
 //
 //   - reads the configuration once (config.Load), logs SERVICE_START and
@@ -14,7 +14,7 @@
 //     self-watchdog of WATCHDOG_EXIT_AFTER; /readyz fails while NATS or
 //     PostgreSQL does not answer, until the service has started, and from
 //     the first step of its shutdown;
-//   - runs Build, which may wait for an outside system while the service is
+//   - runs BuildFunc, which may wait for an outside system while the service is
 //     live but not ready, then serves its HTTP servers, declares its streams
 //     with retries (again whenever RedeclareStreams asks) and runs its
 //     consumers and loops;
@@ -32,7 +32,7 @@
 //			Name:     "reminders",
 //			Defaults: defaultConfig(),
 //			Streams:  []jetstream.StreamConfig{outbox.StreamConfig()},
-//			Build: func(ctx context.Context, cfg Config, s *service.Service) error {
+//			BuildFunc: func(ctx context.Context, cfg Config, s *service.Service) error {
 //				r, err := reminders.New(…, s.Pool, s.JS, s.Log, s.Ops.Registry())
 //				if err != nil {
 //					return err

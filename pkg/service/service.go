@@ -70,12 +70,12 @@ type Spec[C Config] struct {
 	// Streams are the streams the service reads or writes, declared (again
 	// whenever RedeclareStreams asks) before its consumers and loops start.
 	Streams []jetstream.StreamConfig
-	// Build builds the service's own parts once its connections are open,
+	// BuildFunc builds the service's own parts once its connections are open,
 	// and registers them on s: HTTP servers, consumers, loops, checks and
 	// closers. It may block (asking Telegram who the bot is): the ops
 	// endpoint serves meanwhile, live but not ready, and ctx ends at
 	// shutdown.
-	Build func(ctx context.Context, cfg C, s *Service) error
+	BuildFunc func(ctx context.Context, cfg C, s *Service) error
 	// LogOutput is where the logs go; nil is stdout.
 	LogOutput io.Writer
 }
@@ -92,7 +92,7 @@ func Main[C Config](spec Spec[C]) {
 	}
 }
 
-// Service is a running service, as Spec.Build sees it: its connections, and
+// Service is a running service, as Spec.BuildFunc sees it: its connections, and
 // the methods that register its parts.
 type Service struct {
 	// Name is Spec.Name.
@@ -122,7 +122,7 @@ type Service struct {
 // Run runs spec until ctx is done or a part of the service fails: it reads
 // the configuration, logs SERVICE_START and CONFIG, opens the pool (when the
 // Config embeds config.DB; otherwise it logs DB_POOL_MAX_SIZE=0) and the NATS
-// connection, serves the ops endpoint with its watchdog, runs Build, serves
+// connection, serves the ops endpoint with its watchdog, runs BuildFunc, serves
 // its HTTP servers, declares Streams with retries, and then runs its
 // consumers and loops. /readyz fails until all of that is done, and again
 // from the first step of the shutdown.
@@ -183,11 +183,11 @@ func Run[C Config](ctx context.Context, spec Spec[C]) (err error) {
 	s.Ops.AddReadiness("nats", bus.Ready(s.NC))
 	s.Ops.AddReadiness("service", s.ready)
 	s.Ops.SetWatchdog(base.WatchdogExitAfter)
-	return s.run(ctx, base.OpsAddr, func(ctx context.Context) error { return spec.Build(ctx, cfg, s) }, spec.Streams)
+	return s.run(ctx, base.OpsAddr, func(ctx context.Context) error { return spec.BuildFunc(ctx, cfg, s) }, spec.Streams)
 }
 
-// Serve serves h on addr from when Build returns until the shutdown's first
-// step; it listens at once, so a taken port fails Build. Its liveness check
+// Serve serves h on addr from when BuildFunc returns until the shutdown's first
+// step; it listens at once, so a taken port fails BuildFunc. Its liveness check
 // (named name) fails once the server has stopped serving.
 func (s *Service) Serve(name, addr string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)

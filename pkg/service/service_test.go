@@ -119,7 +119,7 @@ func TestShutdownDrainsInOrder(t *testing.T) {
 		Defaults:  withDB{Base: config.NewBase(ops), DB: config.NewDB(2)},
 		Streams:   []jetstream.StreamConfig{workStream()},
 		LogOutput: logs,
-		Build: func(_ context.Context, _ withDB, s *service.Service) error {
+		BuildFunc: func(_ context.Context, _ withDB, s *service.Service) error {
 			mux := http.NewServeMux()
 			mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
 				close(requestIn)
@@ -222,7 +222,7 @@ func TestBuildMayBlockWhileTheServiceIsLiveButNotReady(t *testing.T) {
 		Defaults:  withoutDB{Base: config.NewBase(ops)},
 		Streams:   []jetstream.StreamConfig{workStream()},
 		LogOutput: logs,
-		Build: func(ctx context.Context, _ withoutDB, s *service.Service) error {
+		BuildFunc: func(ctx context.Context, _ withoutDB, s *service.Service) error {
 			require.Nil(t, s.Pool, "a Config without config.DB gets no pool")
 			select {
 			case <-release:
@@ -267,7 +267,7 @@ func TestRedeclareStreamsPutsADeletedStreamBack(t *testing.T) {
 		Defaults:  withoutDB{Base: config.NewBase(ops)},
 		Streams:   []jetstream.StreamConfig{workStream()},
 		LogOutput: io.Discard,
-		Build: func(_ context.Context, _ withoutDB, s *service.Service) error {
+		BuildFunc: func(_ context.Context, _ withoutDB, s *service.Service) error {
 			svc <- s
 			return nil
 		},
@@ -296,7 +296,7 @@ func TestAFailingPartStopsTheServiceAndIsReturned(t *testing.T) {
 		Name:      "failing",
 		Defaults:  withDB{Base: config.NewBase(ops), DB: config.NewDB(2)},
 		LogOutput: logs,
-		Build: func(_ context.Context, _ withDB, s *service.Service) error {
+		BuildFunc: func(_ context.Context, _ withDB, s *service.Service) error {
 			s.Go(func(ctx context.Context) error {
 				<-ctx.Done()
 				mu.Lock()
@@ -325,7 +325,7 @@ func TestAFailingPartStopsTheServiceAndIsReturned(t *testing.T) {
 	require.Contains(t, stops[0]["error"], boom.Error())
 
 	// A service whose Build fails fails the same way.
-	spec.Build = func(context.Context, withDB, *service.Service) error { return boom }
+	spec.BuildFunc = func(context.Context, withDB, *service.Service) error { return boom }
 	t.Setenv("OPS_ADDR", freeAddr(t))
 	require.ErrorIs(t, service.Run(context.Background(), spec), boom)
 }
@@ -341,7 +341,7 @@ func TestAServerThatStopsServingFailsLivenessAndTheService(t *testing.T) {
 		Name:      "serving",
 		Defaults:  withoutDB{Base: config.NewBase(ops)},
 		LogOutput: logs,
-		Build: func(_ context.Context, _ withoutDB, s *service.Service) error {
+		BuildFunc: func(_ context.Context, _ withoutDB, s *service.Service) error {
 			s.ServeListener("webhook_server", ln, http.NotFoundHandler())
 			lns <- s
 			return nil

@@ -62,7 +62,7 @@ func TestStartRunsTheLoopInTheServiceOnTheElectedReplica(t *testing.T) {
 		Name:      name,
 		Defaults:  testConfig{Base: config.NewBase(ops), DB: config.NewDB(2)},
 		LogOutput: logs,
-		Build: func(_ context.Context, _ testConfig, s *service.Service) error {
+		BuildFunc: func(_ context.Context, _ testConfig, s *service.Service) error {
 			_, err := worker.Start(s, env, rand.Int64(), func(context.Context) (worker.Result, error) {
 				iterations.Add(1)
 				return worker.Result{"done": 1}, nil

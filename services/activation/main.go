@@ -23,7 +23,7 @@ func main() {
 		Defaults: defaultConfig(),
 		// EVENTS wakes the worker; OUTBOX takes the keys it publishes.
 		Streams: []jetstream.StreamConfig{events.StreamConfig(), outbox.StreamConfig()},
-		Build: func(_ context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			panel, err := cfg.PanelEnv.New()
 			if err != nil {
 				return err

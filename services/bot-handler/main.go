@@ -37,7 +37,7 @@ func spec() service.Spec[Config] {
 		Streams: []jetstream.StreamConfig{
 			telegram.UpdatesStreamConfig(), bus.DLQStreamConfig(), events.StreamConfig(), outbox.StreamConfig(),
 		},
-		Build: func(ctx context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(ctx context.Context, cfg Config, s *service.Service) error {
 			botID, err := telegram.BotID(cfg.TelegramToken)
 			if err != nil {
 				return fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err)

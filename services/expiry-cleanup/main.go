@@ -24,7 +24,7 @@ func main() {
 		Defaults: defaultConfig(),
 		// OUTBOX takes the notices.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
-		Build: func(_ context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			panel, err := cfg.PanelEnv.New()
 			if err != nil {
 				return err

@@ -19,7 +19,7 @@ func main() {
 		Defaults: gateway.DefaultConfig(),
 		// TG_UPDATES takes the Telegram updates; EVENTS the Crypto Pay ones.
 		Streams: []jetstream.StreamConfig{telegram.UpdatesStreamConfig(), events.StreamConfig()},
-		Build: func(_ context.Context, cfg gateway.Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg gateway.Config, s *service.Service) error {
 			return gateway.Start(s, cfg)
 		},
 	})

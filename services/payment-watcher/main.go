@@ -28,7 +28,7 @@ func main() {
 		Defaults: defaultConfig(),
 		// EVENTS is read and written; OUTBOX is written.
 		Streams: []jetstream.StreamConfig{events.StreamConfig(), outbox.StreamConfig()},
-		Build: func(_ context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			cp, err := cryptopay.New(cryptopay.Config{BaseURL: cfg.CryptoPayAPIURL, Token: cfg.CryptoPayToken, Registerer: s.Ops.Registry()})
 			if err != nil {
 				return err

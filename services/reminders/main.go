@@ -27,7 +27,7 @@ func main() {
 		Defaults: defaultConfig(),
 		// OUTBOX takes the reminders.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
-		Build: func(_ context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize,
 				ClaimTTL: cfg.IterationTimeout + claimMargin}, s.Pool, s.JS, s.Log, s.Ops.Registry())
 			if err != nil {

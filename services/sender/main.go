@@ -21,7 +21,7 @@ func main() {
 		Defaults: defaultConfig(),
 		// OUTBOX is read; the DLQ takes what cannot be sent.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig(), bus.DLQStreamConfig()},
-		Build: func(_ context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			client, err := telegram.New(telegram.Config{APIURL: cfg.TelegramAPIURL, Token: cfg.TelegramToken, Registerer: s.Ops.Registry()})
 			if err != nil {
 				return err

@@ -27,7 +27,7 @@ func main() {
 		Defaults: defaultConfig(),
 		// OUTBOX takes the notices.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
-		Build: func(_ context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			n, err := notifier.New(notifier.Config{BatchSize: cfg.BatchSize, MaxAge: cfg.MaxAge, Grace: cfg.Grace,
 				ClaimTTL: cfg.IterationTimeout + claimMargin, Leads: cfg.Leads}, s.Pool, s.JS, s.Log)
 			if err != nil {

@@ -82,7 +82,7 @@ func startGateway(t *testing.T, configure func(cfg *gateway.Config, url string))
 		Defaults:  cfg,
 		Streams:   []jetstream.StreamConfig{telegram.UpdatesStreamConfig(), events.StreamConfig()},
 		LogOutput: h.logs,
-		Build: func(_ context.Context, cfg gateway.Config, s *service.Service) error {
+		BuildFunc: func(_ context.Context, cfg gateway.Config, s *service.Service) error {
 			built <- s
 			return gateway.Start(s, cfg)
 		},
