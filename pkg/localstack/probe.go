@@ -149,7 +149,7 @@ func (s *Stack) Metrics(ctx context.Context, service string, replica int) (map[s
 	out := map[string]float64{}
 	for name, f := range families {
 		for _, m := range f.GetMetric() {
-			labels := seriesLabels(m)
+			labels := SeriesLabels(m)
 			add := func(name string, v float64) {
 				out[name] += v
 				out[name+labels] += v
@@ -173,9 +173,10 @@ func (s *Stack) Metrics(ctx context.Context, service string, replica int) (map[s
 	return out, nil
 }
 
-// seriesLabels renders a series' labels as the text format does, sorted:
-// {a="x",b="y"}; empty without labels.
-func seriesLabels(m *dto.Metric) string {
+// SeriesLabels renders a series' labels as the text format does, sorted:
+// {a="x",b="y"}; empty without labels. Metrics keys series by it, and the
+// console too.
+func SeriesLabels(m *dto.Metric) string {
 	if len(m.GetLabel()) == 0 {
 		return ""
 	}

@@ -11,6 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 )
 
 // Metrics is what the status page shows of a service's /metrics. It reads
@@ -106,7 +108,7 @@ func parseMetrics(r io.Reader, now time.Time) (Metrics, error) {
 		}
 		if strings.Contains(name, "dlq") {
 			for _, m := range f.GetMetric() {
-				out.DLQ = put(out.DLQ, name+seriesLabels(m), value(f, m))
+				out.DLQ = put(out.DLQ, name+localstack.SeriesLabels(m), value(f, m))
 			}
 		}
 	}
@@ -211,18 +213,4 @@ func label(m *dto.Metric, name string) string {
 		}
 	}
 	return ""
-}
-
-// seriesLabels renders a series' labels as the text format does:
-// {a="x",b="y"}; empty without labels.
-func seriesLabels(m *dto.Metric) string {
-	if len(m.GetLabel()) == 0 {
-		return ""
-	}
-	pairs := make([]string, 0, len(m.GetLabel()))
-	for _, l := range m.GetLabel() {
-		pairs = append(pairs, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-	}
-	slices.Sort(pairs)
-	return "{" + strings.Join(pairs, ",") + "}"
 }
