@@ -93,6 +93,7 @@ type Config struct {
 // no error carries the token.
 type Client struct {
 	base      string // <api url>/bot<token>/
+	apiURL    string
 	token     string
 	transport *http.Transport
 	http      *http.Client
@@ -127,6 +128,7 @@ func New(cfg Config) (*Client, error) {
 	tr.MaxIdleConnsPerHost = maxIdlePerHost
 	return &Client{
 		base:      strings.TrimRight(cfg.APIURL, "/") + "/bot" + cfg.Token + "/",
+		apiURL:    cfg.APIURL,
 		token:     cfg.Token,
 		transport: tr,
 		http:      &http.Client{Transport: tr},
@@ -256,6 +258,10 @@ func (c *Client) observe(method, outcome string, start time.Time) {
 	c.requests.WithLabelValues(method, outcome).Inc()
 	c.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
 }
+
+// Endpoint is the Bot API base URL and the token the client was made with,
+// for a library that builds its own request URLs (telebot) over HTTPClient.
+func (c *Client) Endpoint() (apiURL, token string) { return c.apiURL, c.token }
 
 // HTTPClient returns an HTTP client for a Bot API library (telebot): every
 // request it sends carries ctx (telebot has no per-request context, so an

@@ -142,6 +142,10 @@ func TestGetUpdatesReturnsTheUpdatesAsSent(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, sb.Stats().Pending, "offset confirms what came before it")
 
+	apiURL, tok := c.Endpoint()
+	require.Equal(t, sb.URL(), apiURL)
+	require.Equal(t, token, tok, "telebot builds its URLs from the client's endpoint")
+
 	me, err := c.GetMe(context.Background())
 	require.NoError(t, err)
 	require.EqualValues(t, 987654, me.ID)

@@ -66,8 +66,6 @@ func spec() service.Spec[Config] {
 			// Waits until Telegram says who the bot is.
 			b, err := bot.New(ctx, bot.Config{
 				Client:       client,
-				APIURL:       cfg.TelegramAPIURL,
-				Token:        cfg.TelegramToken,
 				Users:        users,
 				Shop:         shop.New(s.Pool, shop.Config{TrialDuration: cfg.TrialDuration, InvoiceTTL: cfg.InvoiceTTL}),
 				CryptoPay:    invoicer,

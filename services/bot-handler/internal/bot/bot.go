@@ -94,10 +94,6 @@ type Config struct {
 	// Client is the bot's Bot API client: every call telebot makes goes
 	// through it.
 	Client *telegram.Client
-	// APIURL and Token are the Client's, which telebot builds its request
-	// URLs from.
-	APIURL string
-	Token  string
 	Users  Users
 	Shop   Shop
 	// CryptoPay creates Crypto Pay invoices; nil hides the Crypto Pay button
@@ -124,8 +120,6 @@ type Config struct {
 // Bot handles updates; one Bot serves any number of concurrent updates.
 type Bot struct {
 	client       *telegram.Client
-	apiURL       string
-	token        string
 	users        Users
 	shop         Shop
 	cryptoPay    Invoicer
@@ -154,8 +148,6 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 	}
 	b := &Bot{
 		client:       cfg.Client,
-		apiURL:       cfg.APIURL,
-		token:        cfg.Token,
 		users:        cfg.Users,
 		shop:         cfg.Shop,
 		cryptoPay:    cfg.CryptoPay,
@@ -206,9 +198,10 @@ func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 
 // telebot returns a throwaway telebot.Bot whose requests carry ctx.
 func (b *Bot) telebot(ctx context.Context, onError func(error, tele.Context)) (*tele.Bot, error) {
+	apiURL, token := b.client.Endpoint()
 	tb, err := tele.NewBot(tele.Settings{
-		URL:         b.apiURL,
-		Token:       b.token,
+		URL:         apiURL,
+		Token:       token,
 		Updates:     1, // the update channel is never used: updates come from the stream
 		Offline:     true,
 		Synchronous: true,

@@ -38,8 +38,6 @@ func TestStartWithoutTelegramFailsWithoutLeakingTheToken(t *testing.T) {
 	t.Cleanup(client.Close)
 	_, err = bot.New(ctx, bot.Config{
 		Client: client,
-		APIURL: "http://" + addr,
-		Token:  "42:very-secret",
 		Log:    zerolog.New(&logs),
 	})
 	require.ErrorContains(t, err, "asking Telegram who the bot is")
@@ -63,7 +61,7 @@ func TestHandlerPanicReachesTheCaller(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
 	// Without Users every command's handler panics on its first lookup.
-	b, err := bot.New(ctx, bot.Config{Client: client, APIURL: sb.URL(), Token: token, Log: zerolog.Nop()})
+	b, err := bot.New(ctx, bot.Config{Client: client, Log: zerolog.Nop()})
 	require.NoError(t, err)
 	var u tele.Update
 	require.NoError(t, json.Unmarshal([]byte(`{"update_id":1,"message":{"message_id":1,"from":{"id":7,"is_bot":false,"first_name":"A"},`+

@@ -46,7 +46,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
 	b, err := bot.New(ctx, bot.Config{
-		Client: client, APIURL: sb.URL(), Token: token, Users: users, Shop: sh, Activations: bot.StreamActivations{JS: js},
+		Client: client, Users: users, Shop: sh, Activations: bot.StreamActivations{JS: js},
 		Log: zerolog.Nop(),
 	})
 	require.NoError(t, err)

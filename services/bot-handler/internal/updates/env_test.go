@@ -192,8 +192,6 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...
 	require.NoError(e.t, err)
 	b, err := bot.New(e.ctx(10*time.Second), bot.Config{
 		Client:       client,
-		APIURL:       e.sb.URL(),
-		Token:        token,
 		Users:        users,
 		Shop:         shop.New(pool, shop.Config{}),
 		CryptoPay:    cp,
