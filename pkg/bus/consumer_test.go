@@ -274,13 +274,15 @@ func TestConsumerDeadLettersPermanentErrorAtOnce(t *testing.T) {
 	require.Equal(t, 1, entries[0].Deliveries)
 }
 
-func TestPermanentWrapsAndIsFound(t *testing.T) {
+func TestMarkedErrorsWrapTheirCauseAndNilStaysNil(t *testing.T) {
 	t.Parallel()
 	base := errors.New("bad")
-	require.NoError(t, bus.Permanent(nil))
-	require.True(t, bus.IsPermanent(fmt.Errorf("handling: %w", bus.Permanent(base))))
-	require.ErrorIs(t, bus.Permanent(base), base)
-	require.False(t, bus.IsPermanent(base))
+	for _, mark := range []func(error) error{bus.Permanent, bus.Exhausted, bus.Release,
+		func(err error) error { return bus.RetryAfter(err, time.Second) }} {
+		require.NoError(t, mark(nil))
+		require.ErrorIs(t, mark(base), base)
+		require.Equal(t, "bad", mark(base).Error())
+	}
 }
 
 func TestConsumerGivesUpHungHandlerAndMovesOn(t *testing.T) {

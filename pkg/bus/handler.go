@@ -43,97 +43,61 @@ type Handler func(ctx context.Context, d Delivery) error
 // way while their chat's turn comes.
 type HoldFunc func(d Delivery, settle func(err error))
 
-// permanentError marks an error that retrying cannot fix.
-type permanentError struct{ err error }
+// verdict is what a marked error asks of the consumer.
+type verdict int
 
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
+const (
+	retryLater     verdict = iota // the default: nak with the growing delay
+	giveUpNow                     // Permanent: dead-letter now
+	retriesSpent                  // Exhausted: dead-letter now, as past MaxDeliver
+	giveBack                      // Release: nak without a delay
+	retryNoSooner                 // RetryAfter: nak with at least the delay asked
+)
 
-// Permanent marks err as one that no retry can fix (a malformed message, say):
-// the message is dead-lettered at once. Permanent(nil) is nil.
-func Permanent(err error) error {
+// markedError is an error with the verdict its handler asks for.
+type markedError struct {
+	err     error
+	verdict verdict
+	after   time.Duration // with retryNoSooner
+}
+
+func (e markedError) Error() string { return e.err.Error() }
+func (e markedError) Unwrap() error { return e.err }
+
+func mark(err error, v verdict, after time.Duration) error {
 	if err == nil {
 		return nil
 	}
-	return permanentError{err: err}
+	return markedError{err: err, verdict: v, after: after}
 }
 
-// IsPermanent reports whether err, or an error it wraps, was made by Permanent.
-func IsPermanent(err error) bool {
-	_, ok := errors.AsType[permanentError](err)
-	return ok
+// verdictOf is the verdict of the outermost marked error in err's chain.
+func verdictOf(err error) (verdict, time.Duration) {
+	if m, ok := errors.AsType[markedError](err); ok {
+		return m.verdict, m.after
+	}
+	return retryLater, 0
 }
 
-// exhaustedError marks a failure the handler has already retried as often
-// as it may.
-type exhaustedError struct{ err error }
-
-func (e exhaustedError) Error() string { return e.err.Error() }
-func (e exhaustedError) Unwrap() error { return e.err }
+// Permanent marks err as one that no retry can fix (a malformed message, say):
+// the message is dead-lettered at once. Permanent(nil) is nil.
+func Permanent(err error) error { return mark(err, giveUpNow, 0) }
 
 // Exhausted marks err as the last of a handler's own retries (the sender
 // retries a command in its chat's place rather than by redelivery): the
 // message is dead-lettered at once, as one past MaxDeliver would be.
 // Exhausted(nil) is nil.
-func Exhausted(err error) error {
-	if err == nil {
-		return nil
-	}
-	return exhaustedError{err: err}
-}
-
-func isExhausted(err error) bool {
-	_, ok := errors.AsType[exhaustedError](err)
-	return ok
-}
-
-// releasedError marks a message given back unhandled.
-type releasedError struct{ err error }
-
-func (e releasedError) Error() string { return e.err.Error() }
-func (e releasedError) Unwrap() error { return e.err }
+func Exhausted(err error) error { return mark(err, retriesSpent, 0) }
 
 // Release gives the message back for redelivery at once, without a delay:
 // the handler did not fail, it stopped (a sender that lost its leadership
 // gives back the commands it held). Release(nil) is nil.
-func Release(err error) error {
-	if err == nil {
-		return nil
-	}
-	return releasedError{err: err}
-}
-
-func isReleased(err error) bool {
-	_, ok := errors.AsType[releasedError](err)
-	return ok
-}
-
-// retryAfterError asks for the next delivery no sooner than after.
-type retryAfterError struct {
-	err   error
-	after time.Duration
-}
-
-func (e retryAfterError) Error() string { return e.err.Error() }
-func (e retryAfterError) Unwrap() error { return e.err }
+func Release(err error) error { return mark(err, giveBack, 0) }
 
 // RetryAfter marks err as retryable no sooner than after — what an outside
 // system asked for, such as Telegram's retry_after on a 429. The consumer
 // waits the longer of that and its own backoff. RetryAfter(nil, d) is nil.
-func RetryAfter(err error, after time.Duration) error {
-	if err == nil {
-		return nil
-	}
-	return retryAfterError{err: err, after: after}
-}
-
-// retryAfter is the delay asked for by RetryAfter in err's chain, or 0.
-func retryAfter(err error) time.Duration {
-	if ra, ok := errors.AsType[retryAfterError](err); ok {
-		return ra.after
-	}
-	return 0
-}
+func RetryAfter(err error, after time.Duration) error { return mark(err, retryNoSooner, after) }
 
 // panicError is a handler's panic, with the stack it was raised on.
 type panicError struct {

@@ -157,6 +157,7 @@ func (c *Consumer) panicked(p any, log zerolog.Logger) error {
 // result, and counts the outcome.
 func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, d Delivery, returned, expired bool, herr error, log zerolog.Logger) {
 	var outcome string
+	v, after := verdictOf(herr)
 	switch {
 	case !returned || (herr != nil && expired):
 		// A handler that failed because its deadline passed (it noticed its
@@ -177,18 +178,18 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, d Delivery, re
 	case herr == nil:
 		c.ack(ctx, msg, log)
 		outcome = outcomeOK
-	case isReleased(herr):
+	case v == giveBack:
 		log.Debug().Err(herr).Msg("message given back for redelivery")
 		c.nak(msg, 0, log)
 		outcome = outcomeRetry
-	case IsPermanent(herr):
+	case v == giveUpNow:
 		outcome = c.deadLetter(ctx, msg, d, DLQReasonPermanent, herr, outcomeDLQ, log)
-	case isExhausted(herr) || c.cfg.MaxDeliver != Unlimited && int(d.NumDelivered) >= c.cfg.MaxDeliver:
+	case v == retriesSpent || c.cfg.MaxDeliver != Unlimited && int(d.NumDelivered) >= c.cfg.MaxDeliver:
 		// Nak would leave it unacknowledged for good: the server delivers
 		// no more, whatever the gate says.
 		outcome = c.deadLetter(ctx, msg, d, DLQReasonMaxDeliver, herr, outcomeDLQ, log)
 	default:
-		delay := max(c.retryDelay(d.NumDelivered), retryAfter(herr))
+		delay := max(c.retryDelay(d.NumDelivered), after)
 		log.Warn().Err(herr).Dur("retry_in", delay).Msg("handler failed; will retry")
 		c.nak(msg, delay, log)
 		c.unsettled(d.Partition)

@@ -3,7 +3,6 @@ package localstack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vpnbot/vpnbot/pkg/procs"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
 // waitReady polls the service's /readyz until it answers 200, the process
@@ -54,10 +54,16 @@ func (s *Stack) waitWebhook(ctx context.Context) error {
 	if s.Sandbox == nil {
 		return nil
 	}
+	api, err := telegram.New(telegram.Config{APIURL: s.Sandbox.URL(), Token: s.cfg.Token})
+	if err != nil {
+		return err
+	}
+	defer api.Close()
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	for {
-		url, err := webhookURL(ctx, s.http, s.Sandbox.URL(), s.cfg.Token)
+		info, err := api.GetWebhookInfo(ctx)
+		url := info.URL
 		if err == nil && url == s.WebhookURL {
 			return nil
 		}
@@ -85,35 +91,6 @@ func Probe(ctx context.Context, c *http.Client, url string) (status int, body []
 	defer resp.Body.Close()
 	body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	return resp.StatusCode, body, err
-}
-
-// webhookURL asks the Bot API at apiURL which webhook it delivers to, as the
-// gateway itself would (getWebhookInfo).
-func webhookURL(ctx context.Context, c *http.Client, apiURL, token string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/bot"+token+"/getWebhookInfo", strings.NewReader("{}"))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("getWebhookInfo: %w", err)
-	}
-	defer resp.Body.Close()
-	var answer struct {
-		OK          bool   `json:"ok"`
-		Description string `json:"description"`
-		Result      struct {
-			URL string `json:"url"`
-		} `json:"result"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
-		return "", fmt.Errorf("getWebhookInfo: reading the answer: %w", err)
-	}
-	if !answer.OK {
-		return "", fmt.Errorf("getWebhookInfo: %s", answer.Description)
-	}
-	return answer.Result.URL, nil
 }
 
 // Metrics scrapes a service's /metrics (see OpsURL for service and replica)

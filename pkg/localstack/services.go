@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
@@ -99,10 +100,7 @@ func Binaries() []string {
 func (s *Stack) environ(sp *spec, instance, opsAddr string) []string {
 	env := config.Environ(config.Base{Instance: instance, OpsAddr: opsAddr, NATSURL: s.NATSURL})
 	env = append(env, config.Environ(config.DB{DatabaseURL: s.cfg.DatabaseURL})...)
-	env = append(env,
-		"TELEGRAM_BOT_TOKEN="+s.cfg.Token,
-		"TELEGRAM_API_URL="+s.telegramURL(),
-	)
+	env = append(env, config.Environ(telegram.Settings{Token: s.cfg.Token, APIURL: s.telegramURL()})...)
 	if sp.envFunc != nil {
 		env = append(env, sp.envFunc(s)...)
 	}

@@ -25,21 +25,6 @@
 //     client), log SERVICE_STOP. A handler still running at the shutdown
 //     can publish and query to its end.
 //
-// A service's main.go is wiring only:
-//
-//	func main() {
-//		service.Main(service.Spec[Config]{
-//			Name:     "reminders",
-//			Defaults: defaultConfig(),
-//			Streams:  []jetstream.StreamConfig{outbox.StreamConfig()},
-//			BuildFunc: func(ctx context.Context, cfg Config, s *service.Service) error {
-//				r, err := reminders.New(…, s.Pool, s.JS, s.Log, s.Ops.Registry())
-//				if err != nil {
-//					return err
-//				}
-//				_, err = worker.Start(s, cfg.Env, lockKey, r.Iterate)
-//				return err
-//			},
-//		})
-//	}
+// A service's main.go is wiring only; services/reminders/main.go is the
+// smallest.
 package service

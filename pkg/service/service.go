@@ -119,19 +119,9 @@ type Service struct {
 	stopping  atomic.Bool
 }
 
-// Run runs spec until ctx is done or a part of the service fails: it reads
-// the configuration, logs SERVICE_START and CONFIG, opens the pool (when the
-// Config embeds config.DB; otherwise it logs DB_POOL_MAX_SIZE=0) and the NATS
-// connection, serves the ops endpoint with its watchdog, runs BuildFunc, serves
-// its HTTP servers, declares Streams with retries, and then runs its
-// consumers and loops. /readyz fails until all of that is done, and again
-// from the first step of the shutdown.
-//
-// The shutdown goes in this order, each step logged as SHUTDOWN_STEP: stop
-// the HTTP servers (requests in flight finish), stop the consumers and loops
-// (the messages in hand are settled), stop the ops endpoint, drain the NATS
-// connection, close the pool, run the closers; then SERVICE_STOP. Run returns
-// the first failure, or nil after a shutdown asked for by ctx.
+// Run runs spec until ctx is done or a part of the service fails, as the
+// package doc tells, and returns the first failure, or nil after a shutdown
+// asked for by ctx.
 func Run[C Config](ctx context.Context, spec Spec[C]) (err error) {
 	cfg, err := config.Load(spec.Defaults)
 	if err != nil {

@@ -22,3 +22,14 @@ func TestBotID(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingsRefuseWhatCannotWorkWithoutQuotingTheToken(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, telegram.Settings{Token: "123:abc", APIURL: "http://127.0.0.1:8080"}.Validate())
+	err := telegram.DefaultSettings().Validate()
+	require.ErrorContains(t, err, "TELEGRAM_BOT_TOKEN is required")
+	err = telegram.Settings{Token: "no-colon-secret", APIURL: "ftp://api"}.Validate()
+	require.ErrorContains(t, err, "TELEGRAM_BOT_TOKEN: malformed")
+	require.ErrorContains(t, err, `TELEGRAM_API_URL="ftp://api": not an http(s) URL`)
+	require.NotContains(t, err.Error(), "no-colon-secret")
+}

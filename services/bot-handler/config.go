@@ -16,8 +16,7 @@ import (
 type Config struct {
 	config.Base
 	config.DB
-	TelegramToken  string `env:"TELEGRAM_BOT_TOKEN" secret:"true"`
-	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
+	Telegram telegram.Settings
 	// Partitions must equal the gateway's: both map a chat to a partition.
 	Partitions     int           `env:"UPDATE_PARTITIONS"`
 	HandlerTimeout time.Duration `env:"HANDLER_TIMEOUT"`
@@ -44,7 +43,7 @@ func defaultConfig() Config {
 	return Config{
 		Base:           config.NewBase(":9102"),
 		DB:             config.NewDB(10),
-		TelegramAPIURL: "https://api.telegram.org",
+		Telegram:       telegram.DefaultSettings(),
 		Partitions:     telegram.DefaultPartitions,
 		HandlerTimeout: 25 * time.Second,
 		MaxDeliver:     10,
@@ -63,15 +62,7 @@ func defaultConfig() Config {
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate()}
-	if c.TelegramToken == "" {
-		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN is required"))
-	} else if _, err := telegram.BotID(c.TelegramToken); err != nil {
-		errs = append(errs, fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err))
-	}
-	if c.TelegramAPIURL == "" {
-		errs = append(errs, errors.New("TELEGRAM_API_URL is empty"))
-	}
+	errs := []error{c.DB.Validate(), c.Telegram.Validate()}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("UPDATE_PARTITIONS=%d: must be at least 1", c.Partitions))
 	}

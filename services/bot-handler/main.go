@@ -38,13 +38,11 @@ func spec() service.Spec[Config] {
 			telegram.UpdatesStreamConfig(), bus.DLQStreamConfig(), events.StreamConfig(), outbox.StreamConfig(),
 		},
 		BuildFunc: func(ctx context.Context, cfg Config, s *service.Service) error {
-			botID, err := telegram.BotID(cfg.TelegramToken)
+			botID, err := telegram.BotID(cfg.Telegram.Token)
 			if err != nil {
 				return fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err)
 			}
-			client, err := telegram.New(telegram.Config{
-				APIURL: cfg.TelegramAPIURL, Token: cfg.TelegramToken, Registerer: s.Ops.Registry(),
-			})
+			client, err := cfg.Telegram.NewClient(s.Ops.Registry())
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ":9102", cfg.OpsAddr)
 	require.Equal(t, int32(10), cfg.PoolMaxSize)
-	require.Equal(t, "https://api.telegram.org", cfg.TelegramAPIURL)
+	require.Equal(t, "https://api.telegram.org", cfg.Telegram.APIURL)
 	require.Equal(t, telegram.DefaultPartitions, cfg.Partitions)
 	require.Equal(t, 25*time.Second, cfg.HandlerTimeout)
 	require.Equal(t, 10, cfg.MaxDeliver)

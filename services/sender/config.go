@@ -3,9 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
 
@@ -13,8 +13,7 @@ import (
 type Config struct {
 	config.Base
 	config.DB
-	TelegramToken  string `env:"TELEGRAM_BOT_TOKEN" secret:"true"`
-	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
+	Telegram telegram.Settings
 	// Rate is the bot-wide limit in sends per second; keep it below
 	// Telegram's ~30/s to leave room for the bot-handler's replies.
 	Rate float64 `env:"SENDER_RATE"`
@@ -27,24 +26,18 @@ type Config struct {
 
 func defaultConfig() Config {
 	return Config{
-		Base:           config.NewBase(":9108"),
-		DB:             config.NewDB(2),
-		TelegramAPIURL: "https://api.telegram.org",
-		Rate:           sender.DefaultRate,
-		ChatRate:       sender.DefaultChatRate,
-		MaxAttempts:    sender.DefaultMaxAttempts,
+		Base:        config.NewBase(":9108"),
+		DB:          config.NewDB(2),
+		Telegram:    telegram.DefaultSettings(),
+		Rate:        sender.DefaultRate,
+		ChatRate:    sender.DefaultChatRate,
+		MaxAttempts: sender.DefaultMaxAttempts,
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate()}
-	if c.TelegramToken == "" {
-		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN is required"))
-	}
-	if u, err := url.Parse(c.TelegramAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("TELEGRAM_API_URL=%q: not an http(s) URL", c.TelegramAPIURL))
-	}
+	errs := []error{c.DB.Validate(), c.Telegram.Validate()}
 	if c.Rate <= 0 {
 		errs = append(errs, fmt.Errorf("SENDER_RATE=%g: must be positive", c.Rate))
 	}

@@ -22,7 +22,7 @@ func main() {
 		// OUTBOX is read; the DLQ takes what cannot be sent.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig(), bus.DLQStreamConfig()},
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
-			client, err := telegram.New(telegram.Config{APIURL: cfg.TelegramAPIURL, Token: cfg.TelegramToken, Registerer: s.Ops.Registry()})
+			client, err := cfg.Telegram.NewClient(s.Ops.Registry())
 			if err != nil {
 				return err
 			}

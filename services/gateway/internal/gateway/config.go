@@ -29,10 +29,8 @@ type Config struct {
 	config.Base
 	// HTTPAddr serves the webhook (Telegram's side, not the ops port).
 	HTTPAddr      string `env:"HTTP_ADDR"`
-	BotToken      string `env:"TELEGRAM_BOT_TOKEN" secret:"true"`
+	Telegram      telegram.Settings
 	WebhookSecret string `env:"TELEGRAM_WEBHOOK_SECRET" secret:"true"`
-	// TelegramAPIURL is the Bot API base URL (the sandbox's in tests and `make run`).
-	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
 	// WebhookPublicURL is how Telegram reaches this service; when set, the
 	// gateway registers the webhook at start. A URL without a path gets
 	// WebhookPath appended.
@@ -57,7 +55,7 @@ func DefaultConfig() Config {
 	return Config{
 		Base:                  config.NewBase(":9101"),
 		HTTPAddr:              ":8081",
-		TelegramAPIURL:        "https://api.telegram.org",
+		Telegram:              telegram.DefaultSettings(),
 		Mode:                  ModeWebhook,
 		Partitions:            telegram.DefaultPartitions,
 		PublishTimeout:        5 * time.Second,
@@ -70,10 +68,7 @@ func DefaultConfig() Config {
 // Validate reports a setting that cannot work. It also trims the entries of
 // WEBHOOK_ALLOWED_UPDATES, which is why it has a pointer receiver.
 func (c *Config) Validate() error {
-	var errs []error
-	if _, err := telegram.BotID(c.BotToken); err != nil {
-		errs = append(errs, fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err))
-	}
+	errs := []error{c.Telegram.Validate()}
 	switch c.Mode {
 	case ModeWebhook:
 		if c.WebhookSecret == "" {
@@ -89,9 +84,6 @@ func (c *Config) Validate() error {
 	if c.WebhookSecret != "" && !validSecret(c.WebhookSecret) {
 		// The value is a secret: say what is wrong with it, never what it is.
 		errs = append(errs, fmt.Errorf("TELEGRAM_WEBHOOK_SECRET: %d characters; Telegram allows 1-256 of A-Z a-z 0-9 _ -", len(c.WebhookSecret)))
-	}
-	if err := checkHTTPURL(c.TelegramAPIURL); err != nil {
-		errs = append(errs, fmt.Errorf("TELEGRAM_API_URL: %w", err))
 	}
 	if c.WebhookPublicURL != "" {
 		if err := checkHTTPURL(c.WebhookPublicURL); err != nil {

@@ -26,7 +26,7 @@ func TestConfigDefaultsAndEnvironment(t *testing.T) {
 	require.Equal(t, 3*time.Second, cfg.PublishTimeout)
 	require.Equal(t, 40, cfg.WebhookMaxConnections)
 	require.Equal(t, 60*time.Second, cfg.WatchdogGrace)
-	require.Equal(t, "https://api.telegram.org", cfg.TelegramAPIURL)
+	require.Equal(t, "https://api.telegram.org", cfg.Telegram.APIURL)
 	require.Equal(t, []string{"message", "callback_query"}, cfg.WebhookAllowedUpdates)
 
 	fields := config.Fields(cfg)
@@ -47,7 +47,7 @@ func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	valid := func() gateway.Config {
 		c := gateway.DefaultConfig()
-		c.BotToken, c.WebhookSecret = testToken, testSecret
+		c.Telegram.Token, c.WebhookSecret = testToken, testSecret
 		return c
 	}
 	for _, tc := range []struct {
@@ -56,8 +56,8 @@ func TestConfigValidate(t *testing.T) {
 		want   string // "" = valid
 	}{
 		{"defaults with token and secret", func(*gateway.Config) {}, ""},
-		{"no token", func(c *gateway.Config) { c.BotToken = "" }, "TELEGRAM_BOT_TOKEN"},
-		{"malformed token", func(c *gateway.Config) { c.BotToken = "not-a-token" }, "TELEGRAM_BOT_TOKEN"},
+		{"no token", func(c *gateway.Config) { c.Telegram.Token = "" }, "TELEGRAM_BOT_TOKEN"},
+		{"malformed token", func(c *gateway.Config) { c.Telegram.Token = "not-a-token" }, "TELEGRAM_BOT_TOKEN"},
 		{"webhook without secret", func(c *gateway.Config) { c.WebhookSecret = "" }, "TELEGRAM_WEBHOOK_SECRET is required"},
 		{"secret with a space", func(c *gateway.Config) { c.WebhookSecret = "has space" }, "TELEGRAM_WEBHOOK_SECRET"},
 		{"secret with a colon", func(c *gateway.Config) { c.WebhookSecret = "a:b" }, "TELEGRAM_WEBHOOK_SECRET"},
@@ -67,7 +67,7 @@ func TestConfigValidate(t *testing.T) {
 		{"poll with a public URL", func(c *gateway.Config) { c.Mode, c.WebhookPublicURL = gateway.ModePoll, "https://bot.example.com" }, "WEBHOOK_PUBLIC_URL"},
 		{"unknown mode", func(c *gateway.Config) { c.Mode = "push" }, "GATEWAY_MODE"},
 		{"public URL without scheme", func(c *gateway.Config) { c.WebhookPublicURL = "bot.example.com" }, "WEBHOOK_PUBLIC_URL"},
-		{"API URL not http", func(c *gateway.Config) { c.TelegramAPIURL = "ftp://api" }, "TELEGRAM_API_URL"},
+		{"API URL not http", func(c *gateway.Config) { c.Telegram.APIURL = "ftp://api" }, "TELEGRAM_API_URL"},
 		{"no partitions", func(c *gateway.Config) { c.Partitions = 0 }, "UPDATE_PARTITIONS"},
 		{"no publish timeout", func(c *gateway.Config) { c.PublishTimeout = 0 }, "PUBLISH_TIMEOUT"},
 		{"too many connections", func(c *gateway.Config) { c.WebhookMaxConnections = 101 }, "WEBHOOK_MAX_CONNECTIONS"},

@@ -26,7 +26,7 @@ const pollStallAfter = 2 * time.Minute
 // (or keeps declaring) TG_UPDATES and EVENTS: it serves Handler on
 // HTTP_ADDR, under the liveness check "webhook_server", and runs Run.
 func Start(s *service.Service, cfg Config) error {
-	tg, err := telegram.New(telegram.Config{APIURL: cfg.TelegramAPIURL, Token: cfg.BotToken, Registerer: s.Ops.Registry()})
+	tg, err := cfg.Telegram.NewClient(s.Ops.Registry())
 	if err != nil {
 		return fmt.Errorf("building the Bot API client: %w", err)
 	}
@@ -72,7 +72,7 @@ type Gateway struct {
 // New builds the gateway from a validated cfg and registers its metrics
 // and, in poll mode, the liveness check of the poller's progress.
 func New(cfg Config, d Deps) (*Gateway, error) {
-	botID, err := telegram.BotID(cfg.BotToken)
+	botID, err := telegram.BotID(cfg.Telegram.Token)
 	if err != nil {
 		return nil, fmt.Errorf("building the gateway: %w", err)
 	}

@@ -65,10 +65,10 @@ func startGateway(t *testing.T, configure func(cfg *gateway.Config, url string))
 	// environment, so the skeleton reads it as it is.
 	cfg := gateway.DefaultConfig()
 	cfg.Base = config.Base{Instance: "test", LogLevel: "debug", OpsAddr: "127.0.0.1:0", NATSURL: h.nats.URL()}
-	cfg.BotToken = testToken
+	cfg.Telegram.Token = testToken
 	cfg.WebhookSecret = testSecret
 	cfg.HTTPAddr = h.addr
-	cfg.TelegramAPIURL = "http://127.0.0.1:1" // nothing to call unless a test says so
+	cfg.Telegram.APIURL = "http://127.0.0.1:1" // nothing to call unless a test says so
 	cfg.PublishTimeout = 2 * time.Second
 	cfg.WatchdogGrace = 0
 	if configure != nil {

@@ -70,7 +70,7 @@ func TestSandboxWebhookRedeliversEverythingAfterANATSOutage(t *testing.T) {
 	t.Parallel()
 	sb := startSandbox(t)
 	h := startGateway(t, func(cfg *gateway.Config, url string) {
-		cfg.TelegramAPIURL = sb.URL()
+		cfg.Telegram.APIURL = sb.URL()
 		cfg.WebhookPublicURL = url
 		cfg.WebhookMaxConnections = 10
 	})
@@ -109,7 +109,7 @@ func TestSandboxRegistrationSetsTheSecretOnEveryStart(t *testing.T) {
 	var url string
 	h := startGateway(t, func(cfg *gateway.Config, u string) {
 		url = u
-		cfg.TelegramAPIURL = sb.URL()
+		cfg.Telegram.APIURL = sb.URL()
 		cfg.WebhookPublicURL = u + "/custom/path"
 	})
 	require.Eventually(t, func() bool { return len(h.logs.Lines(gateway.EventWebhookRegistered)) == 1 },
@@ -123,7 +123,7 @@ func TestSandboxRegistrationSetsTheSecretOnEveryStart(t *testing.T) {
 	// A second start with the same settings changes nothing at Telegram but
 	// sets the secret again, since Telegram cannot tell us which one it has.
 	h2 := startGateway(t, func(cfg *gateway.Config, _ string) {
-		cfg.TelegramAPIURL = sb.URL()
+		cfg.Telegram.APIURL = sb.URL()
 		cfg.WebhookPublicURL = url + "/custom/path"
 	})
 	require.Eventually(t, func() bool { return len(h2.logs.Lines(gateway.EventWebhookRegistered)) == 1 },
@@ -148,7 +148,7 @@ func TestSandboxPollModeStoresUpdatesInOrderAndConfirmsOnlyStoredOnes(t *testing
 	h := startGateway(t, func(cfg *gateway.Config, _ string) {
 		cfg.Mode = gateway.ModePoll
 		cfg.WebhookSecret = ""
-		cfg.TelegramAPIURL = sb.URL()
+		cfg.Telegram.APIURL = sb.URL()
 	})
 	for i := range 3 {
 		for user := int64(201); user <= 202; user++ {

@@ -234,7 +234,7 @@ func FuzzWebhook(f *testing.F) {
 	nc, js := bustest.Connect(f, srv.URL())
 	require.NoError(f, bus.DeclareStreams(context.Background(), js, telegram.UpdatesStreamConfig()))
 	cfg := gateway.DefaultConfig()
-	cfg.BotToken, cfg.WebhookSecret, cfg.PublishTimeout = testToken, testSecret, 2*time.Second
+	cfg.Telegram.Token, cfg.WebhookSecret, cfg.PublishTimeout = testToken, testSecret, 2*time.Second
 	require.NoError(f, cfg.Validate())
 	// The streams are declared above: nothing to declare again.
 	gw, err := gateway.New(cfg, gateway.Deps{Log: zerolog.Nop(), NC: nc, JS: js, Ops: obs.NewOps(zerolog.Nop()), RedeclareStreamsFunc: func() {}})
