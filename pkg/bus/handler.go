@@ -47,11 +47,11 @@ type HoldFunc func(d Delivery, settle func(err error))
 type verdict int
 
 const (
-	retryLater     verdict = iota // the default: nak with the growing delay
-	giveUpNow                     // Permanent: dead-letter now
-	retriesSpent                  // Exhausted: dead-letter now, as past MaxDeliver
-	giveBack                      // Release: nak without a delay
-	retryNoSooner                 // RetryAfter: nak with at least the delay asked
+	retryLater    verdict = iota // the default: nak with the growing delay
+	giveUpNow                    // Permanent: dead-letter now
+	retriesSpent                 // Exhausted: dead-letter now, as past MaxDeliver
+	giveBack                     // Release: nak without a delay
+	retryNoSooner                // RetryAfter: nak with at least the delay asked
 )
 
 // markedError is an error with the verdict its handler asks for.
