@@ -2,15 +2,17 @@ package localstack
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -178,7 +180,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WebhookSecret == "" {
 		b := make([]byte, 16)
-		if _, err := rand.Read(b); err != nil {
+		if _, err := crand.Read(b); err != nil {
 			return c, fmt.Errorf("localstack: generating the webhook secret: %w", err)
 		}
 		c.WebhookSecret = hex.EncodeToString(b) // within Telegram's alphabet
@@ -407,17 +409,23 @@ func (s *Stack) Close() error {
 }
 
 // FreeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago: it listens on port 0, takes the port and closes.
+// ago: it listens on it and closes. The port is drawn below the ephemeral
+// range (Linux's default starts at 32768), where the kernel never picks the
+// local port of an outgoing connection: a port from the ephemeral range can
+// be taken by one of the many connections a stack opens before the service
+// it was meant for binds it.
 func FreeAddr() (string, error) {
+	for range 50 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			return addr, ln.Close()
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return "", fmt.Errorf("finding a free port: %w", err)
-	}
-	return addr, nil
+	return ln.Addr().String(), ln.Close()
 }
 
 // dialable turns a listen address into one to connect to: a missing or
