@@ -404,8 +404,6 @@ func services() []svc {
 						queries: []query{{fmt.Sprintf(`max(vpnbot_payment_watcher_paid_unapplied{%s})`, sel("payment-watcher")), "unapplied"}}, stat: true, warnAt: ptr(1)},
 					{title: "Payments by source and outcome", unit: "ops", desc: "Logs: event=PAYMENT_APPLIED.",
 						queries: []query{{"sum by (source, outcome) (" + rate("vpnbot_payment_watcher_payments_total", "payment-watcher", "") + ")", "{{source}} {{outcome}}"}}},
-					{title: "Webhook events by outcome", unit: "ops",
-						queries: []query{{"sum by (outcome) (" + rate("vpnbot_payment_watcher_events_total", "payment-watcher", "") + ")", "{{outcome}}"}}},
 					{title: "Invoices expired by reason", unit: "ops",
 						queries: []query{{"sum by (reason) (" + rate("vpnbot_payment_watcher_invoices_expired_total", "payment-watcher", "") + ")", "{{reason}}"}}},
 					{title: "Crypto Pay API calls by outcome", unit: "ops",

@@ -74,13 +74,13 @@ func TestAWebhookEventIsAcknowledgedOnlyOnceAnnounced(t *testing.T) {
 
 	e.waitStatus(t, inv.ID, shop.InvoicePaid, 10*time.Second)
 	require.Eventually(t, func() bool {
-		return r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "retry"}) >= 2
+		return r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "retry"}) >= 2
 	}, 10*time.Second, 20*time.Millisecond, "the event is retried while the payment cannot be announced")
-	require.Zero(t, r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "ok"}))
+	require.Zero(t, r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "ok"}))
 
 	restore()
 	require.Eventually(t, func() bool {
-		return r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "ok"}) == 1
+		return r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "ok"}) == 1
 	}, 10*time.Second, 20*time.Millisecond, "acknowledged once announced")
 	requireAnnouncedOnce(t, e, inv)
 	requireExtendedOnce(t, e, inv)
@@ -107,7 +107,7 @@ func TestAWebhookForAPaymentAppliedButNotAnnouncedAnnouncesIt(t *testing.T) {
 	requireAnnouncedOnce(t, e, inv)
 	requireExtendedOnce(t, e, inv)
 	require.Eventually(t, func() bool {
-		return r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "ok"}) == 1
+		return r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "ok"}) == 1
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, 1.0, r.metric(t, "vpnbot_payment_watcher_payments_total", map[string]string{"source": "webhook", "outcome": "already_applied"}))
 }

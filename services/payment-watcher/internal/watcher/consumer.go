@@ -50,15 +50,9 @@ func (w *Watcher) Consumer() *bus.Consumer { return w.consumer }
 func (w *Watcher) handleEvent(ctx context.Context, d bus.Delivery) error {
 	log := w.log.With().Uint64("stream_seq", d.StreamSeq).Uint64("deliveries", d.NumDelivered).Str("msg_id", d.MsgID).Logger()
 	err := w.handle(ctx, d.Data, log)
-	switch {
-	case err == nil:
-		w.m.events.WithLabelValues("ok").Inc()
-	case errors.Is(err, cryptopay.ErrMalformedUpdate):
-		w.m.events.WithLabelValues("malformed").Inc()
+	if errors.Is(err, cryptopay.ErrMalformedUpdate) {
 		log.Error().Str("event", EventMalformedUpdate).Err(err).Msg("payment event is not a Crypto Pay update; dead-lettered")
 		return bus.Permanent(fmt.Errorf("payment event: %w", err))
-	default:
-		w.m.events.WithLabelValues("retry").Inc()
 	}
 	return err
 }

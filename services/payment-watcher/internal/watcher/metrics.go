@@ -10,7 +10,6 @@ import (
 type metrics struct {
 	payments *prometheus.CounterVec // by source and outcome
 	expired  *prometheus.CounterVec // by reason
-	events   *prometheus.CounterVec // by outcome
 	// paidUnapplied is what the last poll found paid and could not apply or
 	// announce: money taken, nothing given (or said) yet.
 	paidUnapplied prometheus.Gauge
@@ -26,10 +25,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vpnbot_payment_watcher_invoices_expired_total",
 			Help: "Pending invoices expired, by reason (expired_at_provider, deleted_at_provider, never_created).",
 		}, []string{"reason"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vpnbot_payment_watcher_events_total",
-			Help: "payments.cryptopay events handled, by outcome (ok, retry, malformed).",
-		}, []string{"outcome"}),
 		paidUnapplied: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vpnbot_payment_watcher_paid_unapplied",
 			Help: "Paid invoices the last poll failed to apply or announce: paid at Crypto Pay and not applied, or applied (by a poll or a webhook) and the user not told (set by the leader's poller; they are retried each poll).",
@@ -43,16 +38,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	m.payments.WithLabelValues(sourceWebhook, "unknown_invoice")
-	for _, outcome := range []string{"ok", "retry", "malformed"} {
-		m.events.WithLabelValues(outcome)
-	}
 	for _, reason := range []string{expiredAtProvider, deletedAtProvider, neverCreated} {
 		m.expired.WithLabelValues(reason)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.payments, m.expired, m.events, m.paidUnapplied} {
+	for _, c := range []prometheus.Collector{m.payments, m.expired, m.paidUnapplied} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering payment watcher metrics: %w", err)
 		}

@@ -101,7 +101,7 @@ func TestWebhookEventAppliesThePaymentOnce(t *testing.T) {
 	_, err = bus.Publish(context.Background(), e.js, events.SubjectCryptoPayPayments, stored[0].Data, "")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		return r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "ok"}) == 2
+		return r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "ok"}) == 2
 	}, 10*time.Second, 20*time.Millisecond)
 	requireExtendedOnce(t, e, inv)
 	requireAnnouncedOnce(t, e, inv)
@@ -121,11 +121,11 @@ func TestWebhookForAnUnknownInvoiceIsAcknowledged(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Eventually(t, func() bool {
-		return r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "ok"}) == 1
+		return r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "ok"}) == 1
 	}, 10*time.Second, 20*time.Millisecond, "the event is acknowledged, not retried")
 	require.Len(t, e.logs.Lines(`"event":"PAYMENT_UNKNOWN_INVOICE"`), 1)
 	require.Empty(t, e.subjectMsgs(t, outbox.Stream, "outbox.>"), "nobody is told anything")
-	require.Zero(t, r.metric(t, "vpnbot_payment_watcher_events_total", map[string]string{"outcome": "retry"}))
+	require.Zero(t, r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "retry"}))
 }
 
 func TestWebhookAndPollingOnThreeReplicasApplyOnce(t *testing.T) {
