@@ -65,7 +65,8 @@ func TestDeliversEveryMessageInOrderWithoutFloodErrors(t *testing.T) {
 	require.Equal(t, float64(chats*perChat), in.sends(t, "sent"))
 	var logged int
 	require.NoError(t, e.db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM sent_messages").Scan(&logged))
-	require.Equal(t, chats*perChat, logged, "every sent message is in the sent-log")
+	require.Equal(t, chats*perChat, logged, "every sent message is in the sent-log; not recorded: %v",
+		in.logs.Lines(sender.EventNotRecorded))
 }
 
 func TestHonoursRetryAfterForThatChatOnly(t *testing.T) {
