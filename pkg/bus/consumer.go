@@ -242,9 +242,12 @@ type Consumer struct {
 	beats      []*obs.Heartbeat // per loop: it made progress
 	pending    []atomic.Uint64  // per loop: messages not yet delivered, as last seen
 	ackPending []atomic.Uint64  // per loop: delivered and not yet settled, as last seen
-	declared   []atomic.Bool    // per loop: its durable is declared
-	running    atomic.Bool
-	dlqReady   atomic.Bool // the DLQ stream was declared by this consumer
+	// retrying is per loop: a message this replica gave back waits for its
+	// redelivery, so the lag gauges are read afresh until none does.
+	retrying []atomic.Bool
+	declared []atomic.Bool // per loop: its durable is declared
+	running  atomic.Bool
+	dlqReady atomic.Bool // the DLQ stream was declared by this consumer
 
 	held heldSet // messages being handled or held, kept in progress
 
@@ -281,6 +284,7 @@ func NewConsumer(js jetstream.JetStream, cfg ConsumerConfig, log zerolog.Logger,
 		beats:      make([]*obs.Heartbeat, loops),
 		pending:    make([]atomic.Uint64, loops),
 		ackPending: make([]atomic.Uint64, loops),
+		retrying:   make([]atomic.Bool, loops),
 		declared:   make([]atomic.Bool, loops),
 		held:       heldSet{msgs: map[uint64]jetstream.Msg{}},
 	}
@@ -447,9 +451,11 @@ func (c *Consumer) loop(ctx context.Context, i int, settling *sync.WaitGroup) {
 			continue
 		}
 		if len(msgs) == 0 {
-			if c.pending[i].Load() > 0 || c.ackPending[i].Load() > 0 {
+			if c.pending[i].Load() > 0 || c.retrying[i].Load() {
 				// The last delivery's counts are stale: other replicas took
-				// the rest, or messages wait for a delayed redelivery.
+				// the rest, or messages wait for a delayed redelivery. (What
+				// other replicas hold is no reason: reading a consumer's
+				// info costs the server, and partitions are many.)
 				c.refreshLag(ctx, i, cons, &refreshedAt)
 			}
 			continue
@@ -521,6 +527,9 @@ func (c *Consumer) refreshLag(ctx context.Context, i int, cons jetstream.Consume
 		return
 	}
 	c.setLag(i, info.NumPending, uint64(info.NumAckPending))
+	if info.NumAckPending == 0 {
+		c.retrying[i].Store(false)
+	}
 }
 
 func (c *Consumer) setLag(i int, pending, ackPending uint64) {

@@ -202,8 +202,9 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, d Delivery, re
 }
 
 // unsettled records that loop i left a message unacknowledged, waiting for
-// its redelivery, so the next idle turn reads the ack-pending gauge afresh.
+// its redelivery, so the next idle turns read the lag gauges afresh.
 func (c *Consumer) unsettled(i int) {
+	c.retrying[i].Store(true)
 	if c.ackPending[i].Load() == 0 {
 		c.setLag(i, c.pending[i].Load(), 1)
 	}
