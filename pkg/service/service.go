@@ -283,8 +283,10 @@ func (s *Service) close() {
 // run starts the parts and, once ctx is done or a part failed, stops them in
 // order; it returns the first failure.
 func (s *Service) run(ctx context.Context, opsAddr string, build func(context.Context) error, streams []jetstream.StreamConfig) error {
-	failed := newFailure()
-	web, work, ops := newGroup(failed), newGroup(failed), newGroup(failed)
+	// The first part to fail cancels failed, its error the cause.
+	failed, fail := context.WithCancelCause(context.Background())
+	defer fail(nil)
+	web, work, ops := newGroup(fail), newGroup(fail), newGroup(fail)
 	ops.Go(func(ctx context.Context) error { return s.Ops.Serve(ctx, opsAddr) })
 	work.Go(func(ctx context.Context) error {
 		if err := build(ctx); err != nil {
@@ -313,7 +315,7 @@ func (s *Service) run(ctx context.Context, opsAddr string, build func(context.Co
 
 	select {
 	case <-ctx.Done():
-	case <-failed.ch:
+	case <-failed.Done():
 	}
 	s.stopping.Store(true)
 	web.stop()
@@ -322,7 +324,10 @@ func (s *Service) run(ctx context.Context, opsAddr string, build func(context.Co
 	s.Log.Info().Str("event", EventShutdownStep).Str("step", "work").Msg("consumers and loops stopped")
 	ops.stop()
 	s.Log.Info().Str("event", EventShutdownStep).Str("step", "ops").Msg("ops endpoint stopped")
-	return failed.first
+	if err := context.Cause(failed); !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
 
 // declareStreams declares streams, retrying until NATS answers; false means
@@ -374,36 +379,20 @@ func (s *Service) keepStreams(ctx context.Context, streams []jetstream.StreamCon
 	}
 }
 
-// failure is the first error of any part, and the signal that one failed.
-type failure struct {
-	once  sync.Once
-	ch    chan struct{}
-	first error // set once, before ch is closed
-}
-
-func newFailure() *failure { return &failure{ch: make(chan struct{})} }
-
-func (f *failure) fail(err error) {
-	f.once.Do(func() {
-		f.first = err
-		close(f.ch)
-	})
-}
-
 // group runs parts under one context, cancelled together by stop, which
 // waits for them; a part started after stop is not run.
 type group struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
-	failed  *failure
+	fail    context.CancelCauseFunc
 	mu      sync.Mutex
 	wg      sync.WaitGroup
 	stopped bool
 }
 
-func newGroup(failed *failure) *group {
+func newGroup(fail context.CancelCauseFunc) *group {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &group{ctx: ctx, cancel: cancel, failed: failed}
+	return &group{ctx: ctx, cancel: cancel, fail: fail}
 }
 
 // Go runs fn; an error it returns fails the service.
@@ -415,7 +404,7 @@ func (g *group) Go(fn func(ctx context.Context) error) {
 	}
 	g.wg.Go(func() {
 		if err := fn(g.ctx); err != nil {
-			g.failed.fail(err)
+			g.fail(err)
 		}
 	})
 }
