@@ -1,4 +1,4 @@
-// Package fakehttp is the HTTP lifecycle the sandbox fakes share
+// Package fakehttp is the HTTP lifecycle and the routing the sandbox fakes share
 // (pkg/sandbox/telegram, cryptopay, outline and remnawave); nothing else
 // imports it.
 //
@@ -10,4 +10,9 @@
 // refuses new requests, lets the fake release the handlers blocked on its
 // state (its context, its fault injector), stops serving and waits for them.
 // Whatever else the fake runs, such as webhook deliveries, it stops itself.
+//
+// API is the routes of a fake REST API, such as a VPN panel's: every call is
+// counted by its route (Requests), and a fault injected on a route is played
+// before the route answers, or after it acted (ServeFirst), in the words of
+// the fake's protocol.
 package fakehttp

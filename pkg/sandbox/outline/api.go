@@ -8,13 +8,13 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
 )
 
 // reply is a route's answer: a status and a JSON body (nil: no body).
-type reply struct {
-	status int
-	body   any
-}
+type reply = fakehttp.Reply
 
 // restError is restify's error body, which shadowbox answers with.
 type restError struct {
@@ -23,61 +23,32 @@ type restError struct {
 }
 
 func failure(status int, code, message string) reply {
-	return reply{status: status, body: restError{Code: code, Message: message}}
+	return reply{Status: status, Body: restError{Code: code, Message: message}}
 }
 
-func (rp reply) write(w http.ResponseWriter) {
-	if rp.body == nil {
-		w.WriteHeader(rp.status)
-		return
-	}
-	writeJSON(w, rp.status, rp.body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // a client that went away is not our error
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { fakehttp.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, restError{Code: code, Message: message})
 }
 
 func (s *Server) routeAPI() {
-	s.api = http.NewServeMux()
-	s.route("GET /access-keys", s.listKeys)
-	s.route("POST /access-keys", s.createKey)
-	s.route("PUT /access-keys/{id}", s.createKeyWithID)
-	s.route("GET /access-keys/{id}", s.getKey)
-	s.route("DELETE /access-keys/{id}", s.deleteKey)
-	s.route("PUT /access-keys/{id}/name", s.renameKey)
-	s.route("PUT /access-keys/{id}/data-limit", s.setDataLimit)
-	s.route("DELETE /access-keys/{id}/data-limit", s.removeDataLimit)
-	s.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "ResourceNotFound", s.prefix+r.URL.Path+" does not exist")
+	s.api = fakehttp.NewAPI(s.faults, func(status int, abandoned bool) reply {
+		if abandoned {
+			return failure(status, "ServiceUnavailable", "request abandoned")
+		}
+		return failure(status, strings.ReplaceAll(http.StatusText(status), " ", ""), "injected fault")
 	})
-}
-
-// route serves pattern with fn, counting calls and playing injected faults.
-func (s *Server) route(pattern string, fn func(*http.Request) reply) {
-	s.api.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		s.count(pattern)
-		f, met := s.faults.Take(pattern, nil)
-		if met && !f.ServeFirst {
-			if rp, failed := play(r.Context(), f); failed {
-				rp.write(w)
-				return
-			}
-		}
-		rp := fn(r)
-		if met && f.ServeFirst {
-			if frp, failed := play(r.Context(), f); failed {
-				frp.write(w)
-				return
-			}
-		}
-		rp.write(w)
+	s.api.Route("GET /access-keys", s.listKeys)
+	s.api.Route("POST /access-keys", s.createKey)
+	s.api.Route("PUT /access-keys/{id}", s.createKeyWithID)
+	s.api.Route("GET /access-keys/{id}", s.getKey)
+	s.api.Route("DELETE /access-keys/{id}", s.deleteKey)
+	s.api.Route("PUT /access-keys/{id}/name", s.renameKey)
+	s.api.Route("PUT /access-keys/{id}/data-limit", s.setDataLimit)
+	s.api.Route("DELETE /access-keys/{id}/data-limit", s.removeDataLimit)
+	s.api.Mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "ResourceNotFound", s.prefix+r.URL.Path+" does not exist")
 	})
 }
 
@@ -142,7 +113,7 @@ func (s *Server) listKeys(*http.Request) reply {
 	for _, id := range s.order {
 		keys = append(keys, s.keys[id].api())
 	}
-	return reply{status: http.StatusOK, body: map[string][]apiKey{"accessKeys": keys}}
+	return reply{Status: http.StatusOK, Body: map[string][]apiKey{"accessKeys": keys}}
 }
 
 func (s *Server) createKey(r *http.Request) reply {
@@ -204,7 +175,7 @@ func (s *Server) addLocked(id string, p keyParams) reply {
 	k.AccessURL = fmt.Sprintf("ss://%s@%s:%d/?outline=1", userInfo, s.cfg.Hostname, k.Port)
 	s.keys[id] = k
 	s.order = append(s.order, id)
-	return reply{status: http.StatusCreated, body: k.api()}
+	return reply{Status: http.StatusCreated, Body: k.api()}
 }
 
 func limitBytes(l *apiLimit) (int64, *reply) {
@@ -223,7 +194,7 @@ func (s *Server) getKey(r *http.Request) reply {
 	if k == nil {
 		return notFound(id)
 	}
-	return reply{status: http.StatusOK, body: k.api()}
+	return reply{Status: http.StatusOK, Body: k.api()}
 }
 
 func (s *Server) deleteKey(r *http.Request) reply {
@@ -240,7 +211,7 @@ func (s *Server) deleteKey(r *http.Request) reply {
 			break
 		}
 	}
-	return reply{status: http.StatusNoContent}
+	return reply{Status: http.StatusNoContent}
 }
 
 func (s *Server) renameKey(r *http.Request) reply {
@@ -261,7 +232,7 @@ func (s *Server) renameKey(r *http.Request) reply {
 		return notFound(id)
 	}
 	k.Name = *p.Name
-	return reply{status: http.StatusNoContent}
+	return reply{Status: http.StatusNoContent}
 }
 
 func (s *Server) setDataLimit(r *http.Request) reply {
@@ -286,7 +257,7 @@ func (s *Server) setDataLimit(r *http.Request) reply {
 		return notFound(id)
 	}
 	k.DataLimit = &n
-	return reply{status: http.StatusNoContent}
+	return reply{Status: http.StatusNoContent}
 }
 
 func (s *Server) removeDataLimit(r *http.Request) reply {
@@ -298,5 +269,5 @@ func (s *Server) removeDataLimit(r *http.Request) reply {
 		return notFound(id)
 	}
 	k.DataLimit = nil
-	return reply{status: http.StatusNoContent}
+	return reply{Status: http.StatusNoContent}
 }

@@ -1,10 +1,6 @@
 package outline
 
 import (
-	"context"
-	"net/http"
-	"strings"
-
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
@@ -18,15 +14,3 @@ func (s *Server) Inject(f Fault) { s.faults.Inject(f, struct{}{}) }
 
 // ClearFaults removes every fault and releases the calls hanging on one.
 func (s *Server) ClearFaults() { s.faults.Clear() }
-
-// play waits out the fault's latency and hang and returns the failure to
-// answer with, if it has one.
-func play(ctx context.Context, f fault.Active[struct{}]) (reply, bool) {
-	if f.Wait(ctx) != nil {
-		return failure(http.StatusServiceUnavailable, "ServiceUnavailable", "request abandoned"), true
-	}
-	if f.Status == 0 {
-		return reply{}, false
-	}
-	return failure(f.Status, strings.ReplaceAll(http.StatusText(f.Status), " ", ""), "injected fault"), true
-}

@@ -66,7 +66,7 @@ type Server struct {
 	prefix     string // "/" + secret path
 	cert       tls.Certificate
 	certSHA256 string
-	api        *http.ServeMux   // routes relative to the prefix
+	api        *fakehttp.API    // routes relative to the prefix
 	control    *http.ServeMux   // /sandbox/...
 	web        *fakehttp.Server // serves s.serve and counts its requests; locks itself
 
@@ -77,12 +77,11 @@ type Server struct {
 
 	faults *fault.Injector[struct{}] // locks itself
 
-	mu       sync.Mutex
-	client   *http.Client
-	keys     map[string]*Key
-	order    []string // key ids in creation order
-	nextID   int
-	requests map[string]int // route → calls
+	mu     sync.Mutex
+	client *http.Client
+	keys   map[string]*Key
+	order  []string // key ids in creation order
+	nextID int
 }
 
 // New returns a server for cfg with a fresh self-signed certificate. It
@@ -114,7 +113,6 @@ func New(cfg Config) (*Server, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		keys:       map[string]*Key{},
-		requests:   map[string]int{},
 		faults:     fault.New[struct{}](fault.FoldCase),
 	}
 	s.routeAPI()
@@ -189,7 +187,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, r2.URL.RawPath = rest, ""
-	s.api.ServeHTTP(w, r2)
+	s.api.Mux.ServeHTTP(w, r2)
 }
 
 // cutPrefix strips the secret path, comparing it in constant time as
@@ -289,27 +287,9 @@ func (s *Server) Key(id string) (Key, bool) {
 	return k.clone(), true
 }
 
-// count counts a call to route for Requests.
-func (s *Server) count(route string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests[route]++
-}
-
 // Requests counts the calls a route received (as named in the package doc,
 // e.g. "PUT /access-keys/{id}"), failed ones included; "" counts all.
-func (s *Server) Requests(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route != "" {
-		return s.requests[route]
-	}
-	total := 0
-	for _, n := range s.requests {
-		total += n
-	}
-	return total
-}
+func (s *Server) Requests(route string) int { return s.api.Requests(route) }
 
 func (k *Key) clone() Key {
 	c := *k

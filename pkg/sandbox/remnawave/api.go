@@ -11,21 +11,14 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
 )
 
 // reply is a route's answer: a status and a JSON body.
-type reply struct {
-	status int
-	body   any
-}
+type reply = fakehttp.Reply
 
-func (rp reply) write(w http.ResponseWriter) { writeJSON(w, rp.status, rp.body) }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // a client that went away is not our error
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { fakehttp.WriteJSON(w, status, v) }
 
 // panelError is the panel's own error body (HttpExceptionWithErrorCode).
 type panelError struct {
@@ -66,27 +59,33 @@ type codedError struct {
 }
 
 func (e codedError) reply(r *http.Request) reply {
-	return reply{status: e.status, body: panelError{
+	return reply{Status: e.status, Body: panelError{
 		Timestamp: isoTime(time.Now()), Path: r.URL.RequestURI(), Message: e.message, ErrorCode: e.code,
 	}}
 }
 
 func invalid(field, message string) reply {
-	return reply{status: http.StatusBadRequest, body: nestError{
+	return reply{Status: http.StatusBadRequest, Body: nestError{
 		StatusCode: http.StatusBadRequest, Message: "Validation failed",
 		Errors: []validation{{Code: "custom", Message: message, Path: []string{field}}},
 	}}
 }
 
 func answer(status int, v any) reply {
-	return reply{status: status, body: map[string]any{"response": v}}
+	return reply{Status: status, Body: map[string]any{"response": v}}
 }
 
 // isoTime formats as JavaScript's toISOString, which the panel answers with.
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func (s *Server) routeAPI() {
-	s.api = http.NewServeMux()
+	s.api = fakehttp.NewAPI(s.faults, func(status int, abandoned bool) reply {
+		msg := http.StatusText(status)
+		if abandoned {
+			msg = "request abandoned"
+		}
+		return reply{Status: status, Body: nestError{StatusCode: status, Message: msg}}
+	})
 	s.route("POST /api/users", s.createUser)
 	s.route("GET /api/users", s.listUsers)
 	s.route("PATCH /api/users", s.updateUser)
@@ -95,7 +94,7 @@ func (s *Server) routeAPI() {
 	s.route("DELETE /api/users/{uuid}", s.deleteUser)
 	s.route("POST /api/users/{uuid}/actions/disable", s.setEnabled(false))
 	s.route("POST /api/users/{uuid}/actions/enable", s.setEnabled(true))
-	s.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	s.api.Mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, nestError{
 			StatusCode: http.StatusNotFound, Error: "Not Found",
 			Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path),
@@ -103,31 +102,13 @@ func (s *Server) routeAPI() {
 	})
 }
 
-// route serves pattern with fn behind the token check, counting calls and
-// playing injected faults.
+// route serves pattern with fn behind the token check.
 func (s *Server) route(pattern string, fn func(*http.Request) reply) {
-	s.api.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		s.count(pattern)
-		f, met := s.faults.Take(pattern, nil)
-		if met && !f.ServeFirst {
-			if rp, failed := play(r.Context(), f); failed {
-				rp.write(w)
-				return
-			}
+	s.api.Route(pattern, func(r *http.Request) reply {
+		if !s.authorized(r) {
+			return reply{Status: http.StatusUnauthorized, Body: nestError{StatusCode: http.StatusUnauthorized, Message: "Unauthorized"}}
 		}
-		var rp reply
-		if s.authorized(r) {
-			rp = fn(r)
-		} else {
-			rp = reply{status: http.StatusUnauthorized, body: nestError{StatusCode: http.StatusUnauthorized, Message: "Unauthorized"}}
-		}
-		if met && f.ServeFirst {
-			if frp, failed := play(r.Context(), f); failed {
-				frp.write(w)
-				return
-			}
-		}
-		rp.write(w)
+		return fn(r)
 	})
 }
 

@@ -1,9 +1,6 @@
 package remnawave
 
 import (
-	"context"
-	"net/http"
-
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
 )
 
@@ -17,17 +14,3 @@ func (s *Server) Inject(f Fault) { s.faults.Inject(f, struct{}{}) }
 
 // ClearFaults removes every fault and releases the calls hanging on one.
 func (s *Server) ClearFaults() { s.faults.Clear() }
-
-// play waits out the fault's latency and hang and returns the failure to
-// answer with, if it has one.
-func play(ctx context.Context, f fault.Active[struct{}]) (reply, bool) {
-	if f.Wait(ctx) != nil {
-		return reply{status: http.StatusServiceUnavailable, body: nestError{
-			StatusCode: http.StatusServiceUnavailable, Message: "request abandoned",
-		}}, true
-	}
-	if f.Status == 0 {
-		return reply{}, false
-	}
-	return reply{status: f.Status, body: nestError{StatusCode: f.Status, Message: http.StatusText(f.Status)}}, true
-}

@@ -64,7 +64,7 @@ type User struct {
 type Server struct {
 	cfg     Config
 	log     zerolog.Logger
-	api     *http.ServeMux
+	api     *fakehttp.API
 	control *http.ServeMux
 	web     *fakehttp.Server // serves s.serve and counts its requests; locks itself
 
@@ -75,25 +75,23 @@ type Server struct {
 
 	faults *fault.Injector[struct{}] // locks itself
 
-	mu       sync.Mutex
-	users    map[string]*User // by uuid
-	order    []string         // uuids in creation order
-	nextID   int64
-	requests map[string]int // route → calls
+	mu     sync.Mutex
+	users  map[string]*User // by uuid
+	order  []string         // uuids in creation order
+	nextID int64
 }
 
 // New returns a server for cfg. It starts nothing until Start.
 func New(cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Log.With().Str("component", "sandbox-remnawave").Logger(),
-		ctx:      ctx,
-		cancel:   cancel,
-		users:    map[string]*User{},
-		nextID:   1,
-		requests: map[string]int{},
-		faults:   fault.New[struct{}](fault.FoldCase),
+		cfg:    cfg,
+		log:    cfg.Log.With().Str("component", "sandbox-remnawave").Logger(),
+		ctx:    ctx,
+		cancel: cancel,
+		users:  map[string]*User{},
+		nextID: 1,
+		faults: fault.New[struct{}](fault.FoldCase),
 	}
 	s.routeAPI()
 	s.routeControl()
@@ -118,7 +116,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.control.ServeHTTP(w, r)
 		return
 	}
-	s.api.ServeHTTP(w, r)
+	s.api.Mux.ServeHTTP(w, r)
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
@@ -164,27 +162,9 @@ func (s *Server) User(username string) (User, bool) {
 	return u.view(time.Now()), true
 }
 
-// count counts a call to route for Requests.
-func (s *Server) count(route string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests[route]++
-}
-
 // Requests counts the calls a route received (as named in the package doc,
 // e.g. "POST /api/users"), refused and failed ones included; "" counts all.
-func (s *Server) Requests(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route != "" {
-		return s.requests[route]
-	}
-	total := 0
-	for _, n := range s.requests {
-		total += n
-	}
-	return total
-}
+func (s *Server) Requests(route string) int { return s.api.Requests(route) }
 
 func (s *Server) byUsernameLocked(username string) *User {
 	for _, id := range s.order {
