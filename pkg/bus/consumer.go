@@ -238,7 +238,7 @@ type Consumer struct {
 	log zerolog.Logger
 	m   *consumerMetrics
 
-	loops      int              // fetch loops: one per partition, or one
+	// One fetch loop per partition, or one: each slice has one entry a loop.
 	beats      []*obs.Heartbeat // per loop: it made progress
 	pending    []atomic.Uint64  // per loop: messages not yet delivered, as last seen
 	ackPending []atomic.Uint64  // per loop: delivered and not yet settled, as last seen
@@ -280,7 +280,6 @@ func NewConsumer(js jetstream.JetStream, cfg ConsumerConfig, log zerolog.Logger,
 		cfg:        cfg,
 		log:        log.With().Str("stream", cfg.Stream).Str("consumer", cfg.Durable).Logger(),
 		m:          m,
-		loops:      loops,
 		beats:      make([]*obs.Heartbeat, loops),
 		pending:    make([]atomic.Uint64, loops),
 		ackPending: make([]atomic.Uint64, loops),
@@ -313,7 +312,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for _, hb := range c.beats {
 		hb.Beat()
 	}
-	c.log.Info().Str("mode", c.cfg.Mode.String()).Int("loops", c.loops).Dur("handler_timeout", c.cfg.HandlerTimeout).
+	c.log.Info().Str("mode", c.cfg.Mode.String()).Int("loops", len(c.beats)).Dur("handler_timeout", c.cfg.HandlerTimeout).
 		Dur("ack_wait", c.cfg.AckWait).Int("max_deliver", c.cfg.MaxDeliver).Msg("consumer starting")
 
 	keepCtx, stopKeeping := context.WithCancel(context.WithoutCancel(ctx))
@@ -324,7 +323,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}()
 	var settling sync.WaitGroup
 	var loops sync.WaitGroup
-	for i := range c.loops {
+	for i := range c.beats {
 		loops.Go(func() { c.loop(ctx, i, &settling) })
 	}
 	loops.Wait()
@@ -368,7 +367,7 @@ func (c *Consumer) Ready(ctx context.Context) error {
 		}
 	}
 	if missing > 0 {
-		return fmt.Errorf("consumer %s: %d of %d durables not declared", c.cfg.Durable, missing, c.loops)
+		return fmt.Errorf("consumer %s: %d of %d durables not declared", c.cfg.Durable, missing, len(c.declared))
 	}
 	if err := c.gate(ctx, false); err != nil {
 		return fmt.Errorf("consumer %s gate closed: %w", c.cfg.Durable, err)
