@@ -29,7 +29,9 @@
 // The Stack's methods are the failures the tests need: the broker stopped and
 // started again on the same port and store (nats.go), any service killed as
 // by a crash, stopped gracefully, or started again as it was, and a
-// bot-handler replica added. Metrics (probe.go) scrapes a service's /metrics
+// bot-handler replica added. Config.Replicas runs the sender and the workers
+// twice or more, as a deployment does; Exits lists the processes that ended
+// without being asked to, for whoever plays the orchestrator. Metrics (probe.go) scrapes a service's /metrics
 // for the assertions and the benchmark's table.
 //
 // Nothing here depends on package testing, so a plain main can use it.

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/procs"
 )
@@ -35,7 +37,7 @@ type process struct {
 // Start, Running and OpsURL take it.
 type ServiceID struct {
 	Name    string `json:"name"`    // e.g. Gateway or BotHandler
-	Replica int    `json:"replica"` // the BotHandler replica; 0 for the others
+	Replica int    `json:"replica"` // which replica; 0 for a service that runs once
 	Label   string `json:"label"`   // its output prefix, e.g. bot-handler-0
 }
 
@@ -45,11 +47,7 @@ func (s *Stack) launch(ctx context.Context, sp *spec) error {
 	if sp.job {
 		return s.runJob(ctx, sp)
 	}
-	replicas := 1
-	if sp.replicasFunc != nil {
-		replicas = sp.replicasFunc(s.cfg)
-	}
-	for r := range replicas {
+	for r := range s.cfg.replicas(sp) {
 		s.mu.Lock()
 		p, err := s.add(sp, r)
 		s.mu.Unlock()
@@ -66,10 +64,21 @@ func (s *Stack) launch(ctx context.Context, sp *spec) error {
 	return nil
 }
 
+// replicas is how many processes of sp Start runs.
+func (c Config) replicas(sp *spec) int {
+	switch {
+	case sp.scaled:
+		return c.BotHandlers
+	case c.Replicas[sp.name] > 0:
+		return c.Replicas[sp.name]
+	}
+	return 1
+}
+
 // add lists a new process for replica, the next of sp's; s.mu held.
 func (s *Stack) add(sp *spec, replica int) (*process, error) {
 	label := sp.name
-	if sp.replicasFunc != nil {
+	if sp.scaled || s.cfg.replicas(sp) > 1 {
 		label += "-" + strconv.Itoa(replica)
 	}
 	ops, err := s.opsAddr(sp, replica)
@@ -82,12 +91,14 @@ func (s *Stack) add(sp *spec, replica int) (*process, error) {
 }
 
 // opsAddr is the ops address of replica of sp: in the block at
-// Config.OpsPort, or a free port.
+// Config.OpsPort, or a free port. The block has a port for each bot-handler
+// replica but one only for each other service: its further replicas
+// (Config.Replicas) take free ports.
 func (s *Stack) opsAddr(sp *spec, replica int) (string, error) {
 	if sp.job {
 		return "", fmt.Errorf("ops port of %s: a job has no ops endpoint", sp.name)
 	}
-	if s.cfg.OpsPort == 0 {
+	if s.cfg.OpsPort == 0 || (replica > 0 && !sp.scaled) {
 		return FreeAddr()
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.OpsPort+sp.opsOffset+replica)), nil
@@ -107,11 +118,46 @@ func (s *Stack) run(ctx context.Context, p *process) error {
 	}
 	p.proc = proc
 	s.mu.Unlock()
+	go s.watch(p, proc)
 	if err := s.waitReady(ctx, p.label, p.opsAddr, proc); err != nil {
 		return err
 	}
 	s.log.Info().Str("service", p.label).Int("pid", proc.Pid()).Str("ops", "http://"+p.opsAddr).Msg("service ready")
 	return nil
+}
+
+// Exit is a service process that ended on its own: not by Kill, Stop or
+// Close. An orchestrator would restart it; Start does so here.
+type Exit struct {
+	ServiceID
+	At  time.Time
+	Err error // how it ended; nil for exit status 0
+}
+
+// Exits lists the processes that ended on their own since Start, in order.
+func (s *Stack) Exits() []Exit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.exits)
+}
+
+// watch waits for proc, p's process, to end, and records the end as an Exit
+// unless Kill, Stop or Close took the process first: they detach it before
+// they end it.
+func (s *Stack) watch(p *process, proc *procs.Proc) {
+	<-proc.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.proc != proc {
+		return
+	}
+	p.proc = nil
+	s.exits = append(s.exits, Exit{
+		ServiceID: ServiceID{Name: p.spec.name, Replica: p.replica, Label: p.label},
+		At:        time.Now(),
+		Err:       proc.Err(),
+	})
+	s.log.Warn().Str("service", p.label).AnErr("exit", proc.Err()).Msg("service exited on its own")
 }
 
 // runJob runs sp's process to completion; its output is in the error when
@@ -136,8 +182,8 @@ func (s *Stack) runJob(ctx context.Context, sp *spec) error {
 }
 
 // Kill kills a service's process with SIGKILL, as a crash or an OOM kill
-// would, and waits for it to be gone: Gateway, Sender or a worker by name
-// (replica ignored), or a BotHandler replica. Start starts it again.
+// would, and waits for it to be gone: a replica of a service, or a service
+// that runs once by name (replica ignored). Start starts it again.
 func (s *Stack) Kill(service string, replica int) error {
 	p, err := s.take(service, replica)
 	if err != nil {
@@ -158,8 +204,8 @@ func (s *Stack) Stop(service string, replica int) error {
 	return p.Stop(stopGrace)
 }
 
-// Start starts a killed or stopped service again, with its former ops
-// address, and waits until it is ready. For BotHandler, replica may also be
+// Start starts a killed, stopped or exited service again, with its former
+// ops address, and waits until it is ready. For BotHandler, replica may also be
 // the number of replicas so far, which adds one.
 func (s *Stack) Start(service string, replica int) error {
 	s.mu.Lock()
@@ -174,7 +220,7 @@ func (s *Stack) Start(service string, replica int) error {
 // toStart is the process Start starts: a listed one that is not running, or
 // a new replica of a replicated service; s.mu held.
 func (s *Stack) toStart(service string, replica int) (*process, error) {
-	if sp := specOf(service); sp != nil && sp.replicasFunc != nil && replica == len(s.processes[service]) {
+	if sp := specOf(service); sp != nil && sp.scaled && replica == len(s.processes[service]) {
 		return s.add(sp, replica)
 	}
 	p := s.lookup(service, replica)
@@ -209,9 +255,8 @@ func (s *Stack) Services() []ServiceID {
 }
 
 // OpsURL is the base URL of a service's ops endpoint (/livez, /readyz,
-// /metrics): Gateway, Sender or a worker such as Activation (replica
-// ignored), or a BotHandler replica. It is empty for an unknown service or
-// replica.
+// /metrics): a replica of a service, or a service that runs once by name
+// (replica ignored). It is empty for an unknown service or replica.
 func (s *Stack) OpsURL(service string, replica int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,7 +286,7 @@ func (s *Stack) take(service string, replica int) (*procs.Proc, error) {
 // that runs once is found whatever the replica. s.mu held.
 func (s *Stack) lookup(service string, replica int) *process {
 	listed := s.processes[service]
-	if len(listed) > 0 && listed[0].spec.replicasFunc == nil {
+	if len(listed) == 1 && !listed[0].spec.scaled {
 		replica = 0
 	}
 	if replica < 0 || replica >= len(listed) {

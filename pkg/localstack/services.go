@@ -41,10 +41,11 @@ type spec struct {
 	// that make run's ports stay the same across runs; replica i takes
 	// opsOffset+i, hence the gap after the single services.
 	opsOffset int
-	// replicasFunc is how many replicas Start begins with; without it the
-	// service runs once. Only a replicated service can be scaled up by
-	// Stack.Start, and its processes are labelled <name>-<replica>.
-	replicasFunc func(Config) int
+	// scaled marks the service whose replicas Config.BotHandlers counts:
+	// its processes are always labelled <name>-<replica>, and Stack.Start
+	// can add one. Another service runs Config.Replicas of it, labelled so
+	// only when there are several.
+	scaled bool
 	// worker runs only with Config.Workers: tests that play a worker's part
 	// themselves must not race a real one.
 	worker bool
@@ -63,7 +64,7 @@ type spec struct {
 var services = []spec{
 	{name: Migrate, job: true},
 	{name: Gateway, opsOffset: 0, envFunc: (*Stack).gatewayEnv, startedFunc: (*Stack).waitWebhook},
-	{name: BotHandler, opsOffset: 10, replicasFunc: func(c Config) int { return c.BotHandlers }, envFunc: (*Stack).botHandlerEnv},
+	{name: BotHandler, opsOffset: 10, scaled: true, envFunc: (*Stack).botHandlerEnv},
 	{name: Sender, opsOffset: 1},
 	// Shorter intervals than the services' defaults (15 s to a minute), so
 	// that what a person does in make run shows within seconds.

@@ -69,3 +69,39 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 	require.Equal(t, []string{"gateway", "bot-handler-0", "bot-handler-1", "sender", "activation",
 		"payment-watcher", "reminders", "trial-notifier", "expiry-cleanup"}, labels, "in start order")
 }
+
+// TestReplicasOfTheOtherServices runs two senders and two activation
+// workers: each replica is labelled and told its instance, and the block of
+// ops ports holds only the first of each.
+func TestReplicasOfTheOtherServices(t *testing.T) {
+	cfg, err := Config{
+		Dir:         t.TempDir(),
+		DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot",
+		OpsPort:     19100,
+		Workers:     true,
+		Replicas:    map[string]int{Sender: 2, Activation: 2},
+	}.withDefaults()
+	require.NoError(t, err)
+	s := &Stack{cfg: cfg, processes: map[string][]*process{}}
+	for _, sp := range []*spec{specOf(Sender), specOf(Activation), specOf(Reminders)} {
+		for r := range cfg.replicas(sp) {
+			_, err := s.add(sp, r)
+			require.NoError(t, err)
+		}
+	}
+	var labels []string
+	for _, id := range s.Services() {
+		labels = append(labels, id.Label)
+	}
+	require.Equal(t, []string{"sender-0", "sender-1", "activation-0", "activation-1", "reminders"}, labels)
+	require.Contains(t, s.lookup(Sender, 1).env, "INSTANCE=sender-1")
+	require.Equal(t, "127.0.0.1:19101", s.lookup(Sender, 0).opsAddr)
+	require.NotEqual(t, "127.0.0.1:19102", s.lookup(Sender, 1).opsAddr, "a second sender takes a free port, not activation's")
+	require.Same(t, s.lookup(Reminders, 0), s.lookup(Reminders, 3), "a service that runs once is found whatever the replica")
+	require.Nil(t, s.lookup(Sender, 2))
+
+	for _, bad := range []map[string]int{{BotHandler: 2}, {Gateway: 2}, {Migrate: 2}, {"nope": 2}, {Sender: 0}} {
+		_, err := Config{Dir: t.TempDir(), DatabaseURL: "postgres://x", Replicas: bad}.withDefaults()
+		require.Error(t, err, "%v", bad)
+	}
+}

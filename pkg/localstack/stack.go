@@ -88,6 +88,12 @@ type Config struct {
 	Workers bool
 	// BotHandlers is the number of bot-handler replicas (default 1).
 	BotHandlers int
+	// Replicas is how many processes Start runs of the other long-running
+	// services, by name (default 1), e.g. {Sender: 2}: a deployment runs
+	// two of each for failover. Their processes are then labelled
+	// <name>-<replica>. The gateway runs once: a second one would need a
+	// load balancer in front of both, which the Stack does not have.
+	Replicas map[string]int
 	// Token is the bot token (default DefaultToken).
 	Token string
 	// CryptoPayToken is the Crypto Pay API token the sandbox accepts and the
@@ -163,6 +169,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BotHandlers <= 0 {
 		c.BotHandlers = 1
 	}
+	for name, n := range c.Replicas {
+		if sp := specOf(name); sp == nil || sp.job || sp.scaled || name == Gateway || n < 1 {
+			return c, fmt.Errorf("localstack: Config.Replicas[%q] = %d: only a worker or the sender runs a number of replicas (at least 1) set there", name, n)
+		}
+	}
 	if c.Token == "" {
 		c.Token = DefaultToken
 	}
@@ -230,6 +241,8 @@ type Stack struct {
 	// processes lists every long-running service process by service name,
 	// replicas in order, running or not.
 	processes map[string][]*process
+	// exits lists the processes that ended on their own, in order.
+	exits []Exit
 }
 
 // Start starts the system and returns once every service is ready; see the
