@@ -67,6 +67,13 @@ const (
 	EventHandlerPanic       = "HANDLER_PANIC"
 )
 
+// DefaultAckWait is how long the server waits for a sign of life from the
+// replica a message was delivered to before it delivers the message again:
+// how long a dead replica's messages wait. A live replica keeps what it
+// holds in progress every AckWait/3, so a busy machine has two of those
+// signs to miss before a message is redelivered under a live handler.
+const DefaultAckWait = 3 * time.Second
+
 const (
 	defaultHandlerTimeout = 25 * time.Second
 	defaultMaxDeliver     = 10
@@ -75,12 +82,6 @@ const (
 	defaultFetchWait      = 5 * time.Second
 	defaultMaxAckPending  = 1000
 
-	// ackWaitMargin is AckWait beyond the handler deadline: time to settle
-	// (dead-letter, ack) a message before the server redelivers it.
-	ackWaitMargin = 5 * time.Second
-	// noDeadlineAckWait is AckWait of a consumer whose handlers have no
-	// deadline; the messages they hold are kept in progress.
-	noDeadlineAckWait = 30 * time.Second
 	// settleTimeout bounds one ack, DLQ publish or consumer declaration.
 	settleTimeout = 5 * time.Second
 	// liveSlack is how far past HandlerTimeout + FetchWait a fetch loop may
@@ -137,10 +138,11 @@ type ConsumerConfig struct {
 	// for none). A handler still running past it is abandoned and its
 	// message dead-lettered (retried with MaxDeliver Unlimited).
 	HandlerTimeout time.Duration
-	// AckWait is how long the server waits for a settlement before it
-	// redelivers (default HandlerTimeout + 5s, or 30s with NoDeadline).
-	// A message being handled or held is kept in progress every AckWait/3,
-	// so AckWait bounds how long a dead replica's messages wait.
+	// AckWait is how long the server waits for a sign of life before it
+	// redelivers (default DefaultAckWait). A message being handled, held
+	// or settled is kept in progress every AckWait/3, so a live handler
+	// keeps its message up to HandlerTimeout (a holder, until it settles),
+	// while a dead replica's messages are redelivered within AckWait.
 	AckWait time.Duration
 	// MaxDeliver is how many times a message is delivered at most (default
 	// 10; Unlimited for no limit).
@@ -162,10 +164,7 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 		c.HandlerTimeout = defaultHandlerTimeout
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = noDeadlineAckWait
-		if c.HandlerTimeout > 0 {
-			c.AckWait = c.HandlerTimeout + ackWaitMargin
-		}
+		c.AckWait = DefaultAckWait
 	}
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = defaultMaxDeliver
@@ -433,10 +432,32 @@ func (c *Consumer) loop(ctx context.Context, i int, settling *sync.WaitGroup) {
 				continue // all in hand: beat, and look again
 			}
 		}
-		msgs, err := c.fetch(ctx, cons, want)
+		got, err := c.fetch(ctx, cons, want, func(msg jetstream.Msg) {
+			if free == nil {
+				// Partitioned: one message at a time, settled before the
+				// next fetch.
+				c.process(ctx, i, msg)
+				return
+			}
+			settling.Add(1)
+			release := func() {
+				free <- struct{}{}
+				settling.Done()
+			}
+			if c.cfg.HoldFunc != nil {
+				// In stream order, on this goroutine: the holder sees the
+				// messages in the order they were stored.
+				c.hold(ctx, i, msg, release)
+				return
+			}
+			go func() {
+				defer release()
+				c.process(ctx, i, msg)
+			}()
+		})
 		c.beats[i].Beat()
 		if free != nil {
-			for range want - len(msgs) {
+			for range want - got {
 				free <- struct{}{}
 			}
 		}
@@ -449,38 +470,12 @@ func (c *Consumer) loop(ctx context.Context, i int, settling *sync.WaitGroup) {
 			retry.Sleep(ctx, declareRetry)
 			continue
 		}
-		if len(msgs) == 0 {
-			if c.pending[i].Load() > 0 || c.retrying[i].Load() {
-				// The last delivery's counts are stale: other replicas took
-				// the rest, or messages wait for a delayed redelivery. (What
-				// other replicas hold is no reason: reading a consumer's
-				// info costs the server, and partitions are many.)
-				c.refreshLag(ctx, i, cons, &refreshedAt)
-			}
-			continue
-		}
-		for _, msg := range msgs {
-			if free == nil {
-				// Partitioned: one message at a time, settled before the
-				// next fetch.
-				c.process(ctx, i, msg)
-				continue
-			}
-			settling.Add(1)
-			release := func() {
-				free <- struct{}{}
-				settling.Done()
-			}
-			if c.cfg.HoldFunc != nil {
-				// In stream order, on this goroutine: the holder sees the
-				// messages in the order they were stored.
-				c.hold(ctx, i, msg, release)
-				continue
-			}
-			go func() {
-				defer release()
-				c.process(ctx, i, msg)
-			}()
+		if got == 0 && (c.pending[i].Load() > 0 || c.retrying[i].Load()) {
+			// The last delivery's counts are stale: other replicas took the
+			// rest, or messages wait for a delayed redelivery. (What other
+			// replicas hold is no reason: reading a consumer's info costs
+			// the server, and partitions are many.)
+			c.refreshLag(ctx, i, cons, &refreshedAt)
 		}
 	}
 }
@@ -581,27 +576,30 @@ func (c *Consumer) declare(ctx context.Context, i int) (jetstream.Consumer, erro
 	return cons, nil
 }
 
-// fetch waits up to FetchWait for at most n messages; none when none came.
-func (c *Consumer) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]jetstream.Msg, error) {
+// fetch waits up to FetchWait for at most n messages and hands each to
+// take as it comes, not once the batch is full or over: a fetch for many
+// messages that finds few would otherwise hold them until FetchWait ends.
+// It returns how many came. The server ends the request a tenth of
+// FetchWait before the client stops listening; a message it sends later
+// than that is dropped in transit and waits AckWait for its redelivery.
+func (c *Consumer) fetch(ctx context.Context, cons jetstream.Consumer, n int, take func(jetstream.Msg)) (int, error) {
 	fctx, cancel := context.WithTimeout(ctx, c.cfg.FetchWait)
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {
-		return nil, fmt.Errorf("fetching: %w", err)
+		return 0, fmt.Errorf("fetching: %w", err)
 	}
-	var msgs []jetstream.Msg
+	got := 0
 	for m := range batch.Messages() {
-		msgs = append(msgs, m)
-	}
-	if len(msgs) > 0 {
-		return msgs, nil
+		got++
+		take(m)
 	}
 	// A fetch cut by its own deadline (or shutdown) is an empty fetch; so is
 	// one made while NATS is reconnecting.
-	if err := batch.Error(); err != nil && fctx.Err() == nil {
-		return nil, fmt.Errorf("fetching: %w", err)
+	if err := batch.Error(); err != nil && got == 0 && fctx.Err() == nil {
+		return 0, fmt.Errorf("fetching: %w", err)
 	}
-	return nil, nil
+	return got, nil
 }
 
 // gate reports whether the gate is open, sharing a result younger than
@@ -643,29 +641,55 @@ func (c *Consumer) gate(ctx context.Context, fresh bool) error {
 }
 
 // heldSet is the messages in hand, which the server must not redeliver while
-// they are handled or held.
+// they are handled, held or being settled.
 type heldSet struct {
 	mu   sync.Mutex
 	next uint64
 	msgs map[uint64]jetstream.Msg
 }
 
-func (h *heldSet) add(m jetstream.Msg) (remove func()) {
+// add puts m in hand until its final settlement: the message returned in
+// its place, for the caller to settle, leaves the set as its ack, nak or
+// term is sent, so no progress signal can follow (one after a delayed nak
+// would cut the delay short).
+func (h *heldSet) add(m jetstream.Msg) jetstream.Msg {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.next++
 	id := h.next
 	h.msgs[id] = m
-	return func() {
+	return inHand{Msg: m, remove: func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		delete(h.msgs, id)
-	}
+	}}
+}
+
+// inHand is a message of the heldSet that leaves it when settled.
+type inHand struct {
+	jetstream.Msg
+	remove func()
+}
+
+func (m inHand) DoubleAck(ctx context.Context) error {
+	m.remove()
+	return m.Msg.DoubleAck(ctx)
+}
+
+func (m inHand) NakWithDelay(delay time.Duration) error {
+	m.remove()
+	return m.Msg.NakWithDelay(delay)
+}
+
+func (m inHand) TermWithReason(reason string) error {
+	m.remove()
+	return m.Msg.TermWithReason(reason)
 }
 
 // keepInProgress tells the server, every interval until ctx is done, that
 // each message in hand is still being worked on, so AckWait can be short
 // without a slow handler's message being redelivered to another replica.
+// It signals under the lock, so a message being settled waits for it.
 func (h *heldSet) keepInProgress(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -676,14 +700,10 @@ func (h *heldSet) keepInProgress(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		h.mu.Lock()
-		msgs := make([]jetstream.Msg, 0, len(h.msgs))
 		for _, m := range h.msgs {
-			msgs = append(msgs, m)
-		}
-		h.mu.Unlock()
-		for _, m := range msgs {
 			// A lost one means a redelivery, which the handlers absorb.
 			_ = m.InProgress()
 		}
+		h.mu.Unlock()
 	}
 }

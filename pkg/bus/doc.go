@@ -30,8 +30,9 @@
 // hung handler can neither block its partition nor cause a retry storm;
 // with MaxDeliver Unlimited (payments) nothing but a Permanent error or a
 // panic is ever given up. Messages in hand are kept in progress every
-// AckWait/3, so AckWait bounds how long a dead replica's messages wait,
-// however long a live handler takes. A GateFunc (for example "PostgreSQL
+// AckWait/3 until settled, so AckWait (DefaultAckWait, 3 s) bounds how long
+// a dead replica's messages wait — a failover in seconds, not a handler
+// deadline — however long a live handler takes. A GateFunc (for example "PostgreSQL
 // answers") stops fetching during a dependency's outage, so the outage burns
 // no deliveries and fills no DLQ. A durable deleted underneath is declared
 // again; Live and Ready are the consumer's health for /livez and /readyz;

@@ -55,12 +55,11 @@ func (c *Consumer) process(ctx context.Context, i int, msg jetstream.Msg) {
 	if !ok {
 		return
 	}
-	remove := c.held.add(msg)
+	msg = c.held.add(msg) // until settled, by whichever path
 	start := time.Now()
 	returned, expired, err := c.call(ctx, d, log)
 	c.m.duration.Observe(time.Since(start).Seconds())
 	c.beats[i].Beat()
-	remove()
 	c.settle(ctx, msg, d, returned, expired, err, log)
 }
 
@@ -72,12 +71,11 @@ func (c *Consumer) hold(ctx context.Context, i int, msg jetstream.Msg, release f
 		release()
 		return
 	}
-	remove := c.held.add(msg)
+	msg = c.held.add(msg)
 	start := time.Now()
 	var once sync.Once
 	settle := func(err error) {
 		once.Do(func() {
-			remove()
 			c.m.duration.Observe(time.Since(start).Seconds())
 			c.settle(ctx, msg, d, true, false, err, log)
 			release()
