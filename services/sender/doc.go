@@ -21,13 +21,13 @@
 // a global token bucket and a per-chat spacing. Among the chats that may
 // send, the most urgent priority goes first (transactional > reminder >
 // broadcast), then the oldest command. A chat never has two sends in
-// flight, and its messages leave in publish order — while the sender lives:
-// after a crash, the commands it held come back only after the consumer's
-// AckWait, behind ones the next leader has already fetched, so a chat's
-// order is not kept across a crash (nothing is lost; the e2e test
-// TestKilledSenderLosesNothing checks that). The consumers keep held
-// commands in progress while they wait for their turn, and settle each one
-// from its outcome.
+// flight, and its messages leave in publish order, across a crash too: the
+// consumers keep held commands in progress every second (AckWait 3 s), so a
+// dead leader's commands come back within 3 s of its death, and a new
+// leader sends nothing for its first AckWait, by when they have taken their
+// places in their chats' queues (the e2e test TestKilledSenderLosesNothing
+// checks the order and that nothing is lost). A standby takes the lead
+// within a second, so a crash costs the chats about four seconds.
 //
 // # Outcomes
 //

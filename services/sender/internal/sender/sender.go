@@ -35,7 +35,6 @@ const (
 	DefaultRate          = 25
 	DefaultChatRate      = 1
 	DefaultMaxAttempts   = 8
-	DefaultAckWait       = 30 * time.Second
 	DefaultMaxAckPending = 500
 	DefaultFetchWait     = time.Second
 	DefaultRetryBase     = time.Second
@@ -63,9 +62,10 @@ type Config struct {
 	// MaxAttempts is how many transient failures (5xx, network) a command
 	// may have before it is dead-lettered (SENDER_MAX_ATTEMPTS).
 	MaxAttempts int
-	// AckWait is the consumers' ack deadline. Held commands are kept in
-	// progress meanwhile; a crashed leader's commands come back to the next
-	// one after it.
+	// AckWait is the consumers' ack deadline (default bus.DefaultAckWait).
+	// Held commands are kept in progress meanwhile; a crashed leader's
+	// commands come back to the next one within it, so a new leader waits
+	// that long before its first send.
 	AckWait time.Duration
 	// MaxAckPending bounds the commands held per priority.
 	MaxAckPending int
@@ -102,7 +102,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
-	def(&c.AckWait, DefaultAckWait)
+	def(&c.AckWait, bus.DefaultAckWait)
 	def(&c.FetchWait, DefaultFetchWait)
 	def(&c.RetryBase, DefaultRetryBase)
 	def(&c.RetryMax, DefaultRetryMax)
@@ -213,6 +213,7 @@ func (s *Sender) Lead(ctx context.Context) error {
 	for i, c := range s.consumers {
 		running.Go(func() { errs[i] = c.Run(ctx) })
 	}
+	s.takeOver(ctx)
 	s.dispatch(ctx)
 	// Nothing is in an attempt any more; what a consumer hands over from now
 	// on is given back as it comes.
@@ -238,6 +239,28 @@ func (s *Sender) holdFunc(p vpnbotv1.Priority) bus.HoldFunc {
 		}
 		if !s.sch.add(&item{cmd: cmd, priority: p, seq: d.StreamSeq, settleFunc: settle}) {
 			settle(bus.Release(errLeadershipEnded))
+		}
+	}
+}
+
+// takeOver waits AckWait at the start of a term before anything is sent.
+// The commands a dead leader held come back within AckWait of its death,
+// which came before this term: by then they have taken their places in
+// their chats' queues, by stream sequence, ahead of the later commands this
+// leader fetched meanwhile, so a chat's messages leave in publish order
+// across a crash too. (A leader that stepped down gave its commands back at
+// once; the wait costs a failover AckWait.)
+func (s *Sender) takeOver(ctx context.Context) {
+	t := time.NewTimer(s.cfg.AckWait)
+	defer t.Stop()
+	for {
+		s.beat.Beat()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case <-time.After(idleTurn):
 		}
 	}
 }
