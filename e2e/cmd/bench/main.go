@@ -1,7 +1,9 @@
 // Command bench is `make bench`: it loads the gateway next to a bare
 // publish-only handler (the ceiling) on the same machine and NATS, then drives
 // the whole pipeline (sandbox Telegram → gateway → JetStream → bot-handler →
-// sandbox) at a fixed rate, and prints a table of throughput and latencies.
+// sandbox) at a fixed rate, and kills bot-handler and sender replicas under
+// steady traffic to time the failover. It prints a table for each; -only
+// runs one of them.
 package main
 
 import (
@@ -37,6 +39,12 @@ type options struct {
 	botHandlers  int
 	databaseURL  string
 	serviceLogTo string
+	// failoverChats, failoverPeriod and failoverKills shape the failover
+	// run: each chat gets a message every failoverPeriod.
+	failoverChats  int
+	failoverPeriod time.Duration
+	failoverKills  int
+	only           string
 }
 
 const (
@@ -57,6 +65,10 @@ func main() {
 	flag.IntVar(&o.botHandlers, "bot-handlers", 2, "bot-handler replicas in the pipeline run")
 	flag.StringVar(&o.databaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "server on which a throwaway database is created for the pipeline run")
 	flag.StringVar(&o.serviceLogTo, "service-log", "", "file for the services' logs (default: a temporary file)")
+	flag.IntVar(&o.failoverChats, "failover-chats", 40, "chats written to in the failover run")
+	flag.DurationVar(&o.failoverPeriod, "failover-period", 500*time.Millisecond, "time between two messages to one chat in the failover run")
+	flag.IntVar(&o.failoverKills, "failover-kills", 3, "kills of each service in the failover run")
+	flag.StringVar(&o.only, "only", "", "run only this benchmark: gateway, pipeline or failover (default: all)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,11 +112,16 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	if err := benchGateway(ctx, o, dir, bin, logs); err != nil {
-		return fmt.Errorf("gateway benchmark: %w", err)
-	}
-	if err := benchPipeline(ctx, o, dir, bin, logs); err != nil {
-		return fmt.Errorf("pipeline benchmark: %w", err)
+	for _, b := range []struct {
+		name string
+		run  func(context.Context, options, string, string, io.Writer) error
+	}{{"gateway", benchGateway}, {"pipeline", benchPipeline}, {"failover", benchFailover}} {
+		if o.only != "" && o.only != b.name {
+			continue
+		}
+		if err := b.run(ctx, o, dir, bin, logs); err != nil {
+			return fmt.Errorf("%s benchmark: %w", b.name, err)
+		}
 	}
 	return nil
 }
