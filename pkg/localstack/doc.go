@@ -29,7 +29,11 @@
 // The Stack's methods are the failures the tests need: the broker stopped and
 // started again on the same port and store (nats.go), any service killed as
 // by a crash, stopped gracefully, or started again as it was, and a
-// bot-handler replica added. Metrics (probe.go) scrapes a service's /metrics
+// bot-handler replica added. With Config.NATSNodes = 3 the broker is a
+// three-node cluster, as in production, with every stream on STREAM_REPLICAS
+// nodes (default: all of them); StopNATSNode and StartNATSNode take one node
+// away and back, and NATSStreamLeader says which node to take for an
+// election. Metrics (probe.go) scrapes a service's /metrics
 // for the assertions and the benchmark's table.
 //
 // Nothing here depends on package testing, so a plain main can use it.
