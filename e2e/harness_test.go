@@ -53,7 +53,10 @@ type options struct {
 	// workers runs the background workers too, instead of the test
 	// playing their part.
 	workers bool
-	env     []string
+	// natsNodes runs NATS as a cluster of this many nodes, every stream
+	// on all of them.
+	natsNodes int
+	env       []string
 	// databaseURL, when set, gives the services' DATABASE_URL for the
 	// test's schema (e.g. through a pgdbtest.Proxy).
 	databaseURL func(db *pgdbtest.DB) string
@@ -93,6 +96,7 @@ func start(t *testing.T, o options) *system {
 		Prebuilt:    true,
 		DatabaseURL: dsn,
 		BotHandlers: o.botHandlers,
+		NATSNodes:   o.natsNodes,
 		Workers:     o.workers,
 		GlobalRate:  -1,
 		ChatRate:    -1,

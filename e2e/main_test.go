@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 )
@@ -53,7 +54,7 @@ func run(m *testing.M) int {
 
 	code := m.Run()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := goleak.Find(bustest.IgnoreClusterShutdownLeaks()...); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: goroutines left behind:", err)
 			return 1
 		}

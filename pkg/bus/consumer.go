@@ -526,6 +526,18 @@ func (c *Consumer) refreshLag(ctx context.Context, i int, cons jetstream.Consume
 	}
 }
 
+// declareDLQ declares the DLQ stream with as many replicas as the stream
+// the consumer reads: a dead letter is kept as safely as the message it
+// copies, and a service that does not declare the DLQ itself keeps its
+// STREAM_REPLICAS all the same.
+func (c *Consumer) declareDLQ(ctx context.Context) error {
+	st, err := c.js.Stream(ctx, c.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("reading stream %s for the DLQ's replicas: %w", c.cfg.Stream, err)
+	}
+	return DeclareStreams(ctx, c.js, WithReplicas(st.CachedInfo().Config.Replicas, DLQStreamConfig())...)
+}
+
 func (c *Consumer) setLag(i int, pending, ackPending uint64) {
 	c.pending[i].Store(pending)
 	c.ackPending[i].Store(ackPending)
@@ -544,11 +556,15 @@ func (c *Consumer) declare(ctx context.Context, i int) (jetstream.Consumer, erro
 	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	defer cancel()
 	if !c.dlqReady.Load() {
-		if err := DeclareStreams(ctx, c.js, DLQStreamConfig()); err != nil {
+		if err := c.declareDLQ(ctx); err != nil {
 			return nil, err
 		}
 		c.dlqReady.Store(true)
 	}
+	// No Replicas: 0 makes JetStream keep the durable on as many servers as
+	// its stream (STREAM_REPLICAS), and move it along when the stream's
+	// count changes, so a consumer's position survives what its stream
+	// survives.
 	cfg := jetstream.ConsumerConfig{
 		Durable:       c.name(i),
 		Description:   c.cfg.Description,

@@ -5,8 +5,11 @@
 // what it cannot handle.
 //
 // Connect dials NATS and keeps reconnecting forever, so a service may start
-// before the broker and outlive its restarts. DeclareStreams declares
-// streams idempotently, so any service can start first on an empty NATS.
+// before the broker and outlive its restarts, and moves to another node of
+// a cluster when its node goes. DeclareStreams declares streams
+// idempotently, so any service can start first on an empty NATS; WithReplicas
+// sets how many servers keep each (STREAM_REPLICAS), which the consumers and
+// the DLQ they declare follow.
 // Publish waits for the stream's ack and reports duplicates (Nats-Msg-Id
 // within the stream's duplicate window).
 //

@@ -18,7 +18,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, bustest.IgnoreClusterShutdownLeaks()...)
 }
 
 // newLog returns a logger and the buffer a test reads its lines from.

@@ -228,7 +228,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, d Delivery
 	_, err := c.js.PublishMsg(sctx, dl, jetstream.WithMsgID(id))
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		// The DLQ stream is gone (deleted by hand?): declare it and try once more.
-		if err = DeclareStreams(sctx, c.js, DLQStreamConfig()); err == nil {
+		if err = c.declareDLQ(sctx); err == nil {
 			_, err = c.js.PublishMsg(sctx, dl, jetstream.WithMsgID(id))
 		}
 	}

@@ -58,6 +58,20 @@ func DeclareStreams(ctx context.Context, js jetstream.JetStream, streams ...jets
 	return errors.Join(errs...)
 }
 
+// WithReplicas returns streams, each kept by n NATS servers (Replicas): the
+// service skeleton applies STREAM_REPLICAS this way to every stream a
+// service declares, so that DeclareStreams puts the count back like any
+// other part of a stream's definition. The consumers read them with
+// Replicas 0, which JetStream takes as "as many as the stream".
+func WithReplicas(n int, streams ...jetstream.StreamConfig) []jetstream.StreamConfig {
+	out := make([]jetstream.StreamConfig, len(streams))
+	for i, cfg := range streams {
+		cfg.Replicas = n
+		out[i] = cfg
+	}
+	return out
+}
+
 // Publish publishes data to subject with Nats-Msg-Id msgID (none when empty)
 // and waits, bounded by ctx, until the stream has stored it. duplicate
 // reports that the stream had already stored msgID within its duplicate

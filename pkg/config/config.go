@@ -20,7 +20,15 @@ type Base struct {
 	Instance string `env:"INSTANCE"`
 	LogLevel string `env:"LOG_LEVEL"`
 	OpsAddr  string `env:"OPS_ADDR"`
-	NATSURL  string `env:"NATS_URL" secret:"dsn"`
+	// NATSURL is one server's URL, or several, comma-separated: the nodes
+	// of a cluster, any of which the connection may use.
+	NATSURL string `env:"NATS_URL" secret:"dsn"`
+	// StreamReplicas is how many NATS servers keep a copy of each stream the
+	// service declares (the DLQ included): 3 on a three-node cluster, so
+	// that an update JetStream acknowledged survives the loss of a node
+	// and the stream stays available while it is gone. The consumers
+	// follow their stream.
+	StreamReplicas int `env:"STREAM_REPLICAS"`
 	// WatchdogExitAfter, when set, makes the process exit once its liveness
 	// check has failed for that long: for runs without an orchestrator.
 	WatchdogExitAfter time.Duration `env:"WATCHDOG_EXIT_AFTER"`
@@ -44,11 +52,26 @@ func (d DB) DBConfig() DB { return d }
 func NewBase(opsAddr string) Base {
 	host, _ := os.Hostname()
 	return Base{
-		Instance: host,
-		LogLevel: "info",
-		OpsAddr:  opsAddr,
-		NATSURL:  "nats://127.0.0.1:4222",
+		Instance:       host,
+		LogLevel:       "info",
+		OpsAddr:        opsAddr,
+		NATSURL:        "nats://127.0.0.1:4222",
+		StreamReplicas: 1,
 	}
+}
+
+// MaxStreamReplicas is the most copies of a stream JetStream keeps.
+const MaxStreamReplicas = 5
+
+// validate reports a setting of b that cannot work. It is unexported so that
+// a service's Config, which embeds Base, does not take it for its own
+// Validate: Load calls both.
+func (b Base) validate() error {
+	if b.StreamReplicas < 1 || b.StreamReplicas > MaxStreamReplicas {
+		return fmt.Errorf("STREAM_REPLICAS=%d: must be 1 to %d (JetStream's limit), and at most the NATS servers in the cluster",
+			b.StreamReplicas, MaxStreamReplicas)
+	}
+	return nil
 }
 
 // NewDB returns the defaults of the database settings with the service's own pool size.
@@ -76,15 +99,21 @@ type Validator interface {
 }
 
 // Load overlays the environment on cfg, which holds the service's defaults,
-// and validates the result when cfg implements Validator.
+// and validates the result: its Base when cfg embeds one, and cfg itself
+// when it implements Validator.
 func Load[T any](cfg T) (T, error) {
 	if err := env.Parse(&cfg); err != nil {
 		return cfg, fmt.Errorf("reading configuration: %w", err)
 	}
+	var errs []error
+	if b, ok := any(cfg).(interface{ BaseConfig() Base }); ok {
+		errs = append(errs, b.BaseConfig().validate())
+	}
 	if v, ok := any(&cfg).(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return cfg, fmt.Errorf("invalid configuration: %w", err)
-		}
+		errs = append(errs, v.Validate())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return cfg, nil
 }

@@ -39,6 +39,29 @@ func TestLoadRejectsInvalid(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestLoadRejectsStreamReplicasJetStreamCannotKeep(t *testing.T) {
+	cfg, err := config.Load(svc{Base: config.NewBase(":9102"), DB: config.NewDB(10)})
+	require.NoError(t, err)
+	require.Equal(t, 1, cfg.StreamReplicas, "one copy unless told: make run and the tests run one NATS server")
+	require.Equal(t, 1, config.Fields(cfg)["STREAM_REPLICAS"], "logged with the rest of the configuration")
+
+	t.Setenv("STREAM_REPLICAS", "3")
+	cfg, err = config.Load(svc{Base: config.NewBase(":9102"), DB: config.NewDB(10)})
+	require.NoError(t, err)
+	require.Equal(t, 3, cfg.StreamReplicas)
+
+	for _, bad := range []string{"0", "6", "-1"} {
+		t.Setenv("STREAM_REPLICAS", bad)
+		_, err = config.Load(svc{Base: config.NewBase(":9102"), DB: config.NewDB(10)})
+		require.ErrorContains(t, err, "STREAM_REPLICAS="+bad+": must be 1 to 5")
+	}
+	// The service's own Validate still runs beside it.
+	t.Setenv("DB_POOL_MAX_SIZE", "0")
+	_, err = config.Load(svc{Base: config.NewBase(":9102"), DB: config.NewDB(10)})
+	require.ErrorContains(t, err, "STREAM_REPLICAS=-1")
+	require.ErrorContains(t, err, "DB_POOL_MAX_SIZE=0")
+}
+
 func TestFieldsMaskSecrets(t *testing.T) {
 	cfg := svc{
 		Base:  config.NewBase(":9102"),

@@ -27,7 +27,7 @@ type child struct {
 
 func TestEnvironIsWhatLoadReadsBack(t *testing.T) {
 	want := child{
-		Base:     config.Base{Instance: "bot-handler-1", OpsAddr: "127.0.0.1:9110", NATSURL: "nats://127.0.0.1:4233"},
+		Base:     config.Base{Instance: "bot-handler-1", OpsAddr: "127.0.0.1:9110", NATSURL: "nats://127.0.0.1:4233", StreamReplicas: 3},
 		DB:       config.DB{DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot?sslmode=disable", PoolMaxSize: 4},
 		Interval: 5 * time.Second,
 		Squads:   []string{"a,1", "b"},
@@ -42,6 +42,7 @@ func TestEnvironIsWhatLoadReadsBack(t *testing.T) {
 		"INSTANCE=bot-handler-1",
 		"OPS_ADDR=127.0.0.1:9110",
 		"NATS_URL=nats://127.0.0.1:4233",
+		"STREAM_REPLICAS=3",
 		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/vpnbot?sslmode=disable",
 		"DB_POOL_MAX_SIZE=4",
 		"WORKER_INTERVAL=5s",

@@ -31,8 +31,13 @@
 // by a crash, stopped gracefully, or started again as it was, and a
 // bot-handler replica added. Config.Replicas runs the sender and the workers
 // twice or more, as a deployment does; Exits lists the processes that ended
-// without being asked to, for whoever plays the orchestrator. Metrics (probe.go) scrapes a service's /metrics
-// for the assertions and the benchmark's table.
+// without being asked to, for whoever plays the orchestrator. With
+// Config.NATSNodes = 3 the broker is a three-node cluster, as in production,
+// with every stream on STREAM_REPLICAS nodes (default: all of them);
+// StopNATSNode and StartNATSNode take one node away and back, and
+// NATSStreamLeader says which node to take for an election. Metrics
+// (probe.go) scrapes a service's /metrics for the assertions and the
+// benchmark's table.
 //
 // Nothing here depends on package testing, so a plain main can use it.
 package localstack

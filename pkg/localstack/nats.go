@@ -1,33 +1,30 @@
 package localstack
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
 )
 
-// startNATS starts the broker for Start, on Config.NATSPort or a free port,
-// which StartNATS keeps from then on. It is embedded rather than a process of
-// its own so that StopNATS and StartNATS make an outage and its end in an
-// instant: the services must reconnect to the same URL and find their
-// streams and messages where they left them.
+// startNATS starts the broker for Start: Config.NATSNodes embedded servers,
+// on Config.NATSPort (node i on NATSPort+i) or free ports, which they keep
+// from then on. It is embedded rather than processes of its own so that
+// StopNATS and StartNATS, or StopNATSNode and StartNATSNode, make an outage
+// and its end in an instant: the services must reconnect to the same URLs
+// and find their streams and messages where they left them.
 func (s *Stack) startNATS() error {
-	port := cmp.Or(s.cfg.NATSPort, -1) // -1: natsembed's "any free port"
-	srv, err := natsembed.Start(natsembed.Options{Port: port, StoreDir: s.natsDir})
+	c, err := natsembed.StartCluster(natsembed.ClusterOptions{Nodes: s.cfg.NATSNodes, Dir: s.natsDir, Port: s.cfg.NATSPort})
 	if err != nil {
 		return fmt.Errorf("starting NATS: %w", err)
 	}
-	s.nats = srv
-	s.natsPort = srv.Addr().(*net.TCPAddr).Port
-	s.NATSURL = srv.ClientURL()
+	s.nats = c
+	s.NATSURL = c.URL()
 	return nil
 }
 
-// StopNATS shuts the broker down, as an outage would look to the services.
-// Stopping a stopped broker does nothing.
+// StopNATS shuts the broker down, every node of it, as an outage would look
+// to the services. Stopping a stopped broker does nothing.
 func (s *Stack) StopNATS() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -39,27 +36,79 @@ func (s *Stack) stopNATSLocked() {
 		return
 	}
 	s.nats.Shutdown()
-	s.nats.WaitForShutdown()
-	s.nats = nil
 	s.log.Info().Msg("NATS stopped")
 }
 
-// StartNATS starts a stopped broker again on the same port and store, so
-// streams, consumers and stored messages survive and clients reconnect.
+// StartNATS starts a stopped broker again, every node that is stopped, on
+// the same ports and stores, so streams, consumers and stored messages
+// survive and clients reconnect.
 func (s *Stack) StartNATS() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("starting NATS: the stack is closed")
 	}
-	if s.nats != nil {
+	started := 0
+	for i := range s.nats.Len() {
+		if s.nats.Running(i) {
+			continue
+		}
+		if err := s.nats.Start(i); err != nil {
+			return err
+		}
+		started++
+	}
+	if started == 0 {
 		return errors.New("starting NATS: already running")
 	}
-	srv, err := natsembed.Start(natsembed.Options{Port: s.natsPort, StoreDir: s.natsDir})
-	if err != nil {
-		return fmt.Errorf("starting NATS again on port %d: %w", s.natsPort, err)
-	}
-	s.nats = srv
 	s.log.Info().Msg("NATS started again")
+	return nil
+}
+
+// StopNATSNode stops node i (0 ≤ i < Config.NATSNodes) of the broker, as
+// nats-server stops on SIGTERM: it first hands the leadership of its
+// streams and consumers to the other nodes, then closes its connections,
+// and the services connected to it move to another node of NATSURL. With
+// STREAM_REPLICAS=3 on three nodes the streams go on while a majority
+// runs. Stopping a stopped node does nothing.
+func (s *Stack) StopNATSNode(i int) error {
+	if err := s.checkNode(i); err != nil {
+		return err
+	}
+	s.nats.Stop(i)
+	s.log.Info().Str("node", natsembed.NodeName(i)).Msg("NATS node stopped")
+	return nil
+}
+
+// StartNATSNode starts node i again on its ports and store: it rejoins the
+// cluster and catches up on what it missed, which may take a moment after
+// it returns (stream info tells when each replica is current).
+func (s *Stack) StartNATSNode(i int) error {
+	if err := s.checkNode(i); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("starting NATS: the stack is closed")
+	}
+	if err := s.nats.Start(i); err != nil {
+		return err
+	}
+	s.log.Info().Str("node", natsembed.NodeName(i)).Msg("NATS node started again")
+	return nil
+}
+
+// NATSStreamLeader is the node that leads stream; false while none does (an
+// election, or too few nodes running). Stream info names the same node as
+// its Cluster.Leader, natsembed.NodeName(i).
+func (s *Stack) NATSStreamLeader(stream string) (int, bool) {
+	return s.nats.StreamLeader(stream)
+}
+
+func (s *Stack) checkNode(i int) error {
+	if i < 0 || i >= s.nats.Len() {
+		return fmt.Errorf("NATS node %d: the stack runs nodes 0 to %d", i, s.nats.Len()-1)
+	}
 	return nil
 }

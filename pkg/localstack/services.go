@@ -99,7 +99,7 @@ func Binaries() []string {
 // service's own settings, then Config.Env, which may override both (a later
 // entry wins). opsAddr is empty for a job, which serves no ops endpoint.
 func (s *Stack) environ(sp *spec, instance, opsAddr string) []string {
-	env := config.Environ(config.Base{Instance: instance, OpsAddr: opsAddr, NATSURL: s.NATSURL})
+	env := config.Environ(config.Base{Instance: instance, OpsAddr: opsAddr, NATSURL: s.NATSURL, StreamReplicas: s.cfg.StreamReplicas})
 	env = append(env, config.Environ(config.DB{DatabaseURL: s.cfg.DatabaseURL})...)
 	env = append(env, config.Environ(telegram.Settings{Token: s.cfg.Token, APIURL: s.telegramURL()})...)
 	if sp.envFunc != nil {

@@ -15,6 +15,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		GatewayAddr:      "127.0.0.1:8081",
 		OpsPort:          19100,
 		BotHandlers:      2,
+		NATSNodes:        3,
 		Token:            "1:T",
 		WebhookSecret:    "s3cret",
 		TelegramAPIURL:   "https://api.telegram.org",
@@ -27,9 +28,11 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		Env:              []string{"LOG_LEVEL=debug"},
 	}.withDefaults()
 	require.NoError(t, err)
-	s := &Stack{cfg: cfg, NATSURL: "nats://127.0.0.1:4233", processes: map[string][]*process{}}
+	const natsURL = "nats://127.0.0.1:4233,nats://127.0.0.1:4234,nats://127.0.0.1:4235"
+	s := &Stack{cfg: cfg, NATSURL: natsURL, processes: map[string][]*process{}}
 	common := []string{
-		"NATS_URL=nats://127.0.0.1:4233",
+		"NATS_URL=" + natsURL,
+		"STREAM_REPLICAS=3", // every node of the cluster, unless Config says otherwise
 		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/vpnbot",
 		"TELEGRAM_BOT_TOKEN=1:T",
 		"TELEGRAM_API_URL=https://api.telegram.org",
@@ -104,4 +107,15 @@ func TestReplicasOfTheOtherServices(t *testing.T) {
 		_, err := Config{Dir: t.TempDir(), DatabaseURL: "postgres://x", Replicas: bad}.withDefaults()
 		require.Error(t, err, "%v", bad)
 	}
+}
+
+func TestOneNATSNodeKeepsOneCopyUnlessTold(t *testing.T) {
+	cfg, err := Config{Dir: t.TempDir(), DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot"}.withDefaults()
+	require.NoError(t, err)
+	require.Equal(t, 1, cfg.NATSNodes, "make run and the tests run one NATS server")
+	require.Equal(t, 1, cfg.StreamReplicas)
+
+	cfg, err = Config{Dir: t.TempDir(), DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot", NATSNodes: 3, StreamReplicas: 2}.withDefaults()
+	require.NoError(t, err)
+	require.Equal(t, 2, cfg.StreamReplicas, "a caller may keep fewer copies than nodes")
 }

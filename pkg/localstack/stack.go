@@ -16,9 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
+	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
@@ -68,8 +69,18 @@ type Config struct {
 	// DatabaseURL is the PostgreSQL database; the migrate job brings its
 	// schema up to date first (a no-op when it already is).
 	DatabaseURL string
-	// NATSPort is the embedded NATS client port (default: a free port).
+	// NATSPort is the embedded NATS client port (default: a free port); node
+	// i of a cluster listens on NATSPort+i.
 	NATSPort int
+	// NATSNodes is how many embedded NATS servers run (default 1). More than
+	// one form a cluster on 127.0.0.1, JetStream on each, whose nodes
+	// StopNATSNode and StartNATSNode stop and start one at a time; the
+	// services get every node's URL in NATS_URL. Three is what production
+	// runs.
+	NATSNodes int
+	// StreamReplicas is STREAM_REPLICAS of every service: how many nodes
+	// keep each stream (default NATSNodes, at most 5).
+	StreamReplicas int
 	// SandboxAddr is where the fake Telegram listens (default 127.0.0.1:0).
 	SandboxAddr string
 	// CryptoPayAddr is where the fake Crypto Pay listens (default
@@ -174,6 +185,12 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("localstack: Config.Replicas[%q] = %d: only a worker or the sender runs a number of replicas (at least 1) set there", name, n)
 		}
 	}
+	if c.NATSNodes <= 0 {
+		c.NATSNodes = 1
+	}
+	if c.StreamReplicas <= 0 {
+		c.StreamReplicas = min(c.NATSNodes, config.MaxStreamReplicas)
+	}
 	if c.Token == "" {
 		c.Token = DefaultToken
 	}
@@ -217,8 +234,9 @@ type Stack struct {
 	// Outline is the fake Outline panel (APIURL, CertSHA256) for whoever
 	// activates VPN access. Nil with Config.PanelEnv.
 	Outline *sandboxoutline.Server
-	// NATSURL is the embedded broker's client URL; it stays the same across
-	// StopNATS and StartNATS.
+	// NATSURL is the embedded broker's client URL, or its nodes' URLs,
+	// comma-separated, as NATS_URL takes them; it stays the same across
+	// StopNATS and StartNATS, StopNATSNode and StartNATSNode.
 	NATSURL string
 	// GatewayURL is the gateway's base URL, e.g. http://127.0.0.1:PORT.
 	GatewayURL string
@@ -229,15 +247,16 @@ type Stack struct {
 	// X-Telegram-Bot-Api-Secret-Token header.
 	WebhookSecret string
 
-	cfg      Config
-	log      zerolog.Logger
-	natsDir  string
-	natsPort int
-	http     *http.Client
+	cfg     Config
+	log     zerolog.Logger
+	natsDir string
+	http    *http.Client
+	// nats is the broker, set once by Start; its nodes start and stop
+	// under its own lock.
+	nats *natsembed.Cluster
 
 	mu     sync.Mutex
 	closed bool
-	nats   *server.Server // nil while stopped
 	// processes lists every long-running service process by service name,
 	// replicas in order, running or not.
 	processes map[string][]*process
@@ -290,7 +309,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	s.log.Info().Str("nats", s.NATSURL).Str("telegram", s.telegramURL()).Str("gateway", s.GatewayURL).
-		Str("cryptopay", s.cryptoPayURL()).Int("bot_handlers", cfg.BotHandlers).Msg("stack ready")
+		Str("cryptopay", s.cryptoPayURL()).Int("bot_handlers", cfg.BotHandlers).Int("nats_nodes", cfg.NATSNodes).
+		Int("stream_replicas", cfg.StreamReplicas).Msg("stack ready")
 	return s, nil
 }
 

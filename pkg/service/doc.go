@@ -16,8 +16,8 @@
 //     the first step of its shutdown;
 //   - runs BuildFunc, which may wait for an outside system while the service is
 //     live but not ready, then serves its HTTP servers, declares its streams
-//     with retries (again whenever RedeclareStreams asks) and runs its
-//     consumers and loops;
+//     on STREAM_REPLICAS servers with retries (again whenever
+//     RedeclareStreams asks) and runs its consumers and loops;
 //   - on SIGINT or SIGTERM, or when any part fails, shuts down in one
 //     documented order: stop HTTP (requests in flight finish), stop the
 //     consumers and loops (messages in hand are settled), stop the ops

@@ -29,7 +29,7 @@ import (
 // obs.EventConfig, obs.EventDBPoolMaxSize and obs.EventServiceStop.
 const (
 	// EventStreamsDeclared: the streams the service reads and writes exist
-	// with their configuration.
+	// with their configuration; field replicas is their STREAM_REPLICAS.
 	EventStreamsDeclared = "STREAMS_DECLARED"
 	// EventStreamsDeclareFailed: declaring them failed (NATS down?); retrying.
 	EventStreamsDeclareFailed = "STREAMS_DECLARE_FAILED"
@@ -68,7 +68,9 @@ type Spec[C Config] struct {
 	// environment overlays (config.Load).
 	Defaults C
 	// Streams are the streams the service reads or writes, declared (again
-	// whenever RedeclareStreams asks) before its consumers and loops start.
+	// whenever RedeclareStreams asks) before its consumers and loops start,
+	// each on the STREAM_REPLICAS servers of config.Base, whatever its
+	// Replicas here.
 	Streams []jetstream.StreamConfig
 	// BuildFunc builds the service's own parts once its connections are open,
 	// and registers them on s: HTTP servers, consumers, loops, checks and
@@ -173,7 +175,11 @@ func Run[C Config](ctx context.Context, spec Spec[C]) (err error) {
 	s.Ops.AddReadiness("nats", bus.Ready(s.NC))
 	s.Ops.AddReadiness("service", s.ready)
 	s.Ops.SetWatchdog(base.WatchdogExitAfter)
-	return s.run(ctx, base.OpsAddr, func(ctx context.Context) error { return spec.BuildFunc(ctx, cfg, s) }, spec.Streams)
+	// Every stream on STREAM_REPLICAS servers, here and only here: each
+	// declaration, the first and any after RedeclareStreams, puts the count
+	// back.
+	streams := bus.WithReplicas(base.StreamReplicas, spec.Streams...)
+	return s.run(ctx, base.OpsAddr, func(ctx context.Context) error { return spec.BuildFunc(ctx, cfg, s) }, streams)
 }
 
 // Serve serves h on addr from when BuildFunc returns until the shutdown's first
@@ -337,6 +343,10 @@ func (s *Service) declareStreams(ctx context.Context, streams []jetstream.Stream
 	for i, st := range streams {
 		names[i] = st.Name
 	}
+	replicas := 0 // Run gave every stream the same count
+	if len(streams) > 0 {
+		replicas = streams[0].Replicas
+	}
 	wait := declareFirstRetry
 	for attempt := 1; ; attempt++ {
 		dctx, cancel := context.WithTimeout(ctx, declareTimeout)
@@ -347,7 +357,7 @@ func (s *Service) declareStreams(ctx context.Context, streams []jetstream.Stream
 		}
 		if err == nil {
 			if !s.declared.Swap(true) || attempt > 1 {
-				s.Log.Info().Str("event", EventStreamsDeclared).Strs("streams", names).Msg("streams declared")
+				s.Log.Info().Str("event", EventStreamsDeclared).Strs("streams", names).Int("replicas", replicas).Msg("streams declared")
 			}
 			return true
 		}

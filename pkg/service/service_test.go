@@ -30,7 +30,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, bustest.IgnoreClusterShutdownLeaks()...)
 }
 
 // withDB is a service with a pool; withoutDB one without.
@@ -282,6 +282,73 @@ func TestRedeclareStreamsPutsADeletedStreamBack(t *testing.T) {
 		_, err := js.Stream(context.Background(), "SVC")
 		return err == nil
 	}, waitFor, poll)
+}
+
+// TestStreamsAreDeclaredOnStreamReplicasServers: the skeleton declares every
+// stream of the Spec on STREAM_REPLICAS servers, says so, and puts the count
+// back when it declares them again.
+func TestStreamsAreDeclaredOnStreamReplicasServers(t *testing.T) {
+	c := bustest.NewCluster(t, 3)
+	ops := env(t, c.URL(), "")
+	t.Setenv("STREAM_REPLICAS", "3")
+	logs := &obstest.LogBuffer{}
+	svc := make(chan *service.Service, 1)
+	start(t, service.Spec[withoutDB]{
+		Name:      "replicated",
+		Defaults:  withoutDB{Base: config.NewBase(ops)},
+		Streams:   []jetstream.StreamConfig{workStream(), bus.DLQStreamConfig()},
+		LogOutput: logs,
+		BuildFunc: func(_ context.Context, _ withoutDB, s *service.Service) error {
+			svc <- s
+			return nil
+		},
+	})
+	s := <-svc
+	require.Eventually(t, func() bool { code, _ := get("http://" + ops + "/readyz"); return code == http.StatusOK }, 30*time.Second, poll)
+	declared := logs.Events(t, service.EventStreamsDeclared)
+	require.Len(t, declared, 1)
+	require.EqualValues(t, 3, declared[0]["replicas"], "on-call reads the count in STREAMS_DECLARED")
+	require.EqualValues(t, 3, logs.Events(t, obs.EventConfig)[0]["STREAM_REPLICAS"], "and in CONFIG")
+
+	_, js := bustest.Connect(t, c.URL())
+	replicas := func(name string) int {
+		st, err := js.Stream(t.Context(), name)
+		require.NoError(t, err)
+		return st.CachedInfo().Config.Replicas
+	}
+	require.Equal(t, 3, replicas("SVC"))
+	require.Equal(t, 3, replicas(bus.StreamDLQ))
+
+	st, err := js.Stream(t.Context(), "SVC")
+	require.NoError(t, err)
+	scaled := st.CachedInfo().Config
+	scaled.Replicas = 1
+	_, err = js.UpdateStream(t.Context(), scaled)
+	require.NoError(t, err)
+	s.RedeclareStreams()
+	require.Eventually(t, func() bool { return replicas("SVC") == 3 }, waitFor, poll, "the count set by hand is put back")
+}
+
+// TestStreamReplicasALoneServerCannotKeepLeaveTheServiceNotReady: the
+// declaration fails with JetStream's reason, retried, and the service is not
+// ready meanwhile.
+func TestStreamReplicasALoneServerCannotKeepLeaveTheServiceNotReady(t *testing.T) {
+	srv := bustest.NewServer(t)
+	ops := env(t, srv.URL(), "")
+	t.Setenv("STREAM_REPLICAS", "3")
+	logs := &obstest.LogBuffer{}
+	start(t, service.Spec[withoutDB]{
+		Name:      "overreplicated",
+		Defaults:  withoutDB{Base: config.NewBase(ops)},
+		Streams:   []jetstream.StreamConfig{workStream()},
+		LogOutput: logs,
+		BuildFunc: func(context.Context, withoutDB, *service.Service) error { return nil },
+	})
+	require.Eventually(t, func() bool { return len(logs.Lines(service.EventStreamsDeclareFailed, "replicas")) > 0 }, waitFor, poll,
+		"no STREAMS_DECLARE_FAILED naming the replicas in:\n%s", logs)
+	code, body := get("http://" + ops + "/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, body, "streams not declared")
 }
 
 func TestAFailingPartStopsTheServiceAndIsReturned(t *testing.T) {

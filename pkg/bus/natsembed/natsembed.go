@@ -1,10 +1,13 @@
 // Package natsembed runs nats-server with JetStream inside the current
 // process, for `make run` and for tests: the real broker, no separate binary.
+// Start runs one server; StartCluster runs several as one cluster, each
+// with its own store, that can be stopped and started one at a time.
 package natsembed
 
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -25,10 +28,30 @@ type Options struct {
 	StoreDir string
 	// Logger turns the server's own log (to stderr) on.
 	Logger bool
+	// Cluster, when set, makes the server one node of a cluster.
+	Cluster *ClusterNode
+}
+
+// ClusterNode is a server's place in a cluster: every node of one cluster
+// has the same Name and Routes, and its own ServerName and Port.
+type ClusterNode struct {
+	// Name is the cluster's name.
+	Name string
+	// ServerName names this node. JetStream knows its peers by name, so it
+	// must stay the same across restarts on the same store.
+	ServerName string
+	// Port is where this node listens, on Options.Host, for the other
+	// nodes' routes.
+	Port int
+	// Routes are the route URLs of the nodes (nats-route://host:port); the
+	// node's own is allowed, and skipped.
+	Routes []string
 }
 
 // Start starts the server and waits until it accepts connections. The caller
 // shuts it down with Shutdown (and WaitForShutdown to wait for its goroutines).
+// A node of a cluster accepts connections before its cluster has elected
+// the leaders JetStream needs; its clients wait or retry meanwhile.
 func Start(opts Options) (*server.Server, error) {
 	if opts.StoreDir == "" {
 		return nil, errors.New("starting embedded NATS: StoreDir is required")
@@ -37,13 +60,25 @@ func Start(opts Options) (*server.Server, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	srv, err := server.NewServer(&server.Options{
+	sopts := &server.Options{
 		Host:      host,
 		Port:      opts.Port,
 		JetStream: true,
 		StoreDir:  opts.StoreDir,
 		NoSigs:    true, // the host process owns signal handling
-	})
+	}
+	if c := opts.Cluster; c != nil {
+		sopts.ServerName = c.ServerName
+		sopts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: c.Port}
+		for _, r := range c.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("starting embedded NATS: route %q: %w", r, err)
+			}
+			sopts.Routes = append(sopts.Routes, u)
+		}
+	}
+	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("creating embedded NATS server: %w", err)
 	}

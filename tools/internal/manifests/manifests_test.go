@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +21,9 @@ var services = map[string]int{
 	"gateway": 9101, "bot-handler": 9102, "reminders": 9103, "trial-notifier": 9104,
 	"expiry-cleanup": 9105, "activation": 9106, "payment-watcher": 9107, "sender": 9108,
 }
+
+// natsNodes are the NATS cluster of compose's cluster profile.
+var natsNodes = []string{"nats-1", "nats-2", "nats-3"}
 
 func repoPath(t *testing.T, rel string) string {
 	t.Helper()
@@ -87,6 +91,7 @@ func TestExampleOverlayAddsIngressSecretsAndImages(t *testing.T) {
 	require.Len(t, byKind["Secret"], 1)
 	secret := byKind["Secret"][0].Metadata.Name
 	require.True(t, strings.HasPrefix(secret, "vpnbot-secrets-"), "generated with a hash suffix: %s", secret)
+	require.Equal(t, "3", configValue(t, byKind, "STREAM_REPLICAS"), "every stream on the three nodes of the nats chart")
 	for _, d := range byKind["Deployment"] {
 		c := d.Spec.Template.Spec.Containers[0]
 		require.True(t, strings.HasPrefix(c.Image, "registry.example.com/vpnbot/"), c.Image)
@@ -97,6 +102,23 @@ func TestExampleOverlayAddsIngressSecretsAndImages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// configValue is a setting of the shared ConfigMap vpnbot-config.
+func configValue(t *testing.T, byKind map[string][]manifests.Object, key string) string {
+	t.Helper()
+	for _, cm := range byKind["ConfigMap"] {
+		if !strings.HasPrefix(cm.Metadata.Name, "vpnbot-config") {
+			continue
+		}
+		var obj struct {
+			Data map[string]string `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(cm.Raw, &obj))
+		return obj.Data[key]
+	}
+	t.Fatal("no vpnbot-config ConfigMap")
+	return ""
 }
 
 // checkPod asserts what every service's pod must have: probes on its ops
@@ -184,6 +206,9 @@ func TestComposeRunsTheWholeSystem(t *testing.T) {
 		require.Equal(t, []string{"CMD", "/healthcheck", fmt.Sprintf("http://127.0.0.1:%d/readyz", port)}, s.Healthcheck.Test, name)
 		deps := s.DependsOnConditions()
 		require.Equal(t, "service_healthy", deps["nats"], name)
+		for _, node := range natsNodes {
+			require.Equal(t, "service_healthy", deps[node], "%s waits for %s when the cluster profile is on", name, node)
+		}
 		if name == "gateway" {
 			require.NotContains(t, env, "DATABASE_URL")
 			continue
@@ -194,8 +219,15 @@ func TestComposeRunsTheWholeSystem(t *testing.T) {
 	}
 
 	require.Equal(t, []string{"sandbox"}, c.Services["sandbox"].Profiles)
+	for _, node := range natsNodes {
+		require.Equal(t, []string{"cluster"}, c.Services[node].Profiles, node)
+		args := strings.Join(c.Services[node].CommandArgs(), " ")
+		require.Contains(t, args, "-js", "%s runs JetStream", node)
+		require.Contains(t, args, "--name "+node+" ", "%s has a name of its own", node)
+		require.Contains(t, args, "--routes nats://nats-1:6222,nats://nats-2:6222,nats://nats-3:6222", "%s routes to every node", node)
+	}
 	for name, s := range c.Services {
-		if name != "sandbox" {
+		if name != "sandbox" && !slices.Contains(natsNodes, name) {
 			require.Empty(t, s.Profiles, "%s runs without a profile", name)
 		}
 	}

@@ -64,7 +64,7 @@ func startGateway(t *testing.T, configure func(cfg *gateway.Config, url string))
 	// The whole configuration goes in as the defaults: the tests set no
 	// environment, so the skeleton reads it as it is.
 	cfg := gateway.DefaultConfig()
-	cfg.Base = config.Base{Instance: "test", LogLevel: "debug", OpsAddr: "127.0.0.1:0", NATSURL: h.nats.URL()}
+	cfg.Base = config.Base{Instance: "test", LogLevel: "debug", OpsAddr: "127.0.0.1:0", NATSURL: h.nats.URL(), StreamReplicas: 1}
 	cfg.Telegram.Token = testToken
 	cfg.WebhookSecret = testSecret
 	cfg.HTTPAddr = h.addr
