@@ -37,9 +37,6 @@ func TestNATSNodeLossLosesNoUpdate(t *testing.T) {
 		// Fewer partitions, fewer consumers for the three nodes to keep
 		// on a busy test machine.
 		"UPDATE_PARTITIONS=8",
-		// AckWait is the deadline + 5 s: how long an update whose ack a
-		// stopped node lost waits before it is delivered again.
-		"HANDLER_TIMEOUT=3s",
 	}})
 
 	for _, stream := range []string{telegram.UpdatesStream, bus.StreamDLQ, events.Stream, outbox.Stream} {
