@@ -56,7 +56,10 @@ type options struct {
 	// natsNodes runs NATS as a cluster of this many nodes, every stream
 	// on all of them.
 	natsNodes int
-	env       []string
+	// natsProcesses runs each NATS node as a process of its own, which
+	// KillNATSNode can kill.
+	natsProcesses bool
+	env           []string
 	// databaseURL, when set, gives the services' DATABASE_URL for the
 	// test's schema (e.g. through a pgdbtest.Proxy).
 	databaseURL func(db *pgdbtest.DB) string
@@ -91,17 +94,18 @@ func start(t *testing.T, o options) *system {
 	defer cancel()
 	began := time.Now()
 	s, err := localstack.Start(ctx, localstack.Config{
-		Dir:         t.TempDir(),
-		BinDir:      binDir,
-		Prebuilt:    true,
-		DatabaseURL: dsn,
-		BotHandlers: o.botHandlers,
-		NATSNodes:   o.natsNodes,
-		Workers:     o.workers,
-		GlobalRate:  -1,
-		ChatRate:    -1,
-		Env:         o.env,
-		Output:      out,
+		Dir:           t.TempDir(),
+		BinDir:        binDir,
+		Prebuilt:      true,
+		DatabaseURL:   dsn,
+		BotHandlers:   o.botHandlers,
+		NATSNodes:     o.natsNodes,
+		NATSProcesses: o.natsProcesses,
+		Workers:       o.workers,
+		GlobalRate:    -1,
+		ChatRate:      -1,
+		Env:           o.env,
+		Output:        out,
 	})
 	require.NoError(t, err, "starting the stack")
 	t.Logf("stack started in %s", time.Since(began).Round(time.Millisecond))

@@ -18,8 +18,9 @@ import (
 // It is set once, before any test runs, and only read afterwards.
 var binDir string
 
-// TestMain builds the services once, so each test starts its stack from
-// ready binaries, then checks that no test left a goroutine behind.
+// TestMain builds the services and the NATS node command once, so each
+// test starts its stack from ready binaries, then checks that no test left
+// a goroutine behind.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -46,6 +47,10 @@ func run(m *testing.M) int {
 	start := time.Now()
 	if err := procs.Build(ctx, root, dir, localstack.Binaries()...); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building the services:", err)
+		return 1
+	}
+	if err := localstack.BuildNATSNode(ctx, root, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building the NATS node command:", err)
 		return 1
 	}
 	// Shown with -v or when the run fails, like test output.

@@ -25,7 +25,7 @@ func TestNATSOutageLosesNoUpdate(t *testing.T) {
 	s.Sandbox.SendText(before, "/start")
 	s.waitReplies(20*time.Second, 1, before)
 
-	s.StopNATS()
+	require.NoError(t, s.StopNATS())
 	outage := time.Now()
 
 	// Telegram's view: a webhook call is refused with a retry hint.

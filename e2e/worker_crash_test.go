@@ -363,7 +363,7 @@ func killBeforePublishing(s *system, c noticeCase) {
 		}
 	}
 
-	s.StopNATS()
+	require.NoError(t, s.StopNATS())
 	natsUp := false
 	defer func() {
 		if !natsUp {

@@ -177,7 +177,7 @@ func TestAcknowledgedMessagesOutliveTheirLeader(t *testing.T) {
 			return ok
 		}, 20*time.Second, 10*time.Millisecond, "the stream has a leader")
 		stopped := time.Now()
-		c.Stop(leader)
+		require.NoError(t, c.Stop(leader))
 		require.Eventually(t, func() bool { _, ok := c.StreamLeader(testStream); return ok }, 20*time.Second, time.Millisecond)
 		elected := time.Since(stopped)
 		waitAcked(1)
@@ -199,7 +199,7 @@ func TestAcknowledgedMessagesOutliveTheirLeader(t *testing.T) {
 	// Two of three down: no quorum, no acknowledgement, and no hang past
 	// the publisher's own timeout.
 	third := 3 - first - second
-	c.Stop(third)
+	require.NoError(t, c.Stop(third))
 	noQuorum, cancelNoQuorum := context.WithTimeout(t.Context(), 2*time.Second)
 	began := time.Now()
 	_, err := bus.Publish(noQuorum, js, testSubject(2), []byte("lost"), "no-quorum")

@@ -78,6 +78,11 @@ type Config struct {
 	// services get every node's URL in NATS_URL. Three is what production
 	// runs.
 	NATSNodes int
+	// NATSProcesses runs each NATS node as a process of its own, of
+	// BinDir/natsnode (BuildNATSNode; Start builds it unless Prebuilt),
+	// instead of inside the Stack's process, so that KillNATSNode can end
+	// one with SIGKILL, as a crash would.
+	NATSProcesses bool
 	// StreamReplicas is STREAM_REPLICAS of every service: how many nodes
 	// keep each stream (default NATSNodes, at most 5).
 	StreamReplicas int
@@ -290,16 +295,17 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}()
 
+	// Built first: the broker may be its processes.
+	if !cfg.Prebuilt {
+		if err := s.build(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.startNATS(); err != nil {
 		return nil, err
 	}
 	if err := s.startSandboxes(); err != nil {
 		return nil, err
-	}
-	if !cfg.Prebuilt {
-		if err := s.build(ctx); err != nil {
-			return nil, err
-		}
 	}
 	for i := range services {
 		if sp := &services[i]; !sp.worker || cfg.Workers {
@@ -389,6 +395,11 @@ func (s *Stack) build(ctx context.Context) error {
 	if err := procs.Build(ctx, root, s.cfg.BinDir, Binaries()...); err != nil {
 		return err
 	}
+	if s.cfg.NATSProcesses {
+		if err := BuildNATSNode(ctx, root, s.cfg.BinDir); err != nil {
+			return err
+		}
+	}
 	s.log.Info().Dur("took", time.Since(start)).Str("bin_dir", s.cfg.BinDir).Msg("services built")
 	return nil
 }
@@ -435,7 +446,7 @@ func (s *Stack) Close() error {
 		s.Outline.Close()
 	}
 	s.mu.Lock()
-	s.stopNATSLocked()
+	errs = append(errs, s.stopNATSLocked())
 	s.mu.Unlock()
 	s.http.CloseIdleConnections()
 	return errors.Join(errs...)

@@ -82,7 +82,7 @@ func NewCluster(t testing.TB, nodes int) *natsembed.Cluster {
 	t.Helper()
 	c, err := natsembed.StartCluster(natsembed.ClusterOptions{Nodes: nodes, Dir: t.TempDir()})
 	require.NoError(t, err, "starting an embedded NATS cluster of %d", nodes)
-	t.Cleanup(c.Shutdown)
+	t.Cleanup(func() { require.NoError(t, c.Shutdown(), "stopping the embedded NATS cluster") })
 	return c
 }
 

@@ -1,10 +1,14 @@
 package natsembed
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +16,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/vpnbot/vpnbot/pkg/procs"
 )
 
 // ClusterName is the name of the cluster StartCluster forms.
@@ -34,8 +40,15 @@ type ClusterOptions struct {
 	// 0 gives each node a free port. Either way a node keeps its port
 	// across Stop and Start.
 	Port int
-	// Logger turns the servers' own logs (to stderr) on.
+	// Logger turns the servers' own logs on.
 	Logger bool
+	// Binary, when set, is the natsnode command (natsembed/natsnode): each
+	// node then runs as a process of its own, which Kill can end with
+	// SIGKILL, as a crash would, instead of inside this one.
+	Binary string
+	// Output receives a node process's output, each line prefixed with
+	// its NodeName (default os.Stderr).
+	Output io.Writer
 }
 
 // Cluster is a set of embedded servers on 127.0.0.1 that form one NATS
@@ -44,6 +57,11 @@ type ClusterOptions struct {
 // stores, as a node's crash and return look to clients and to the other
 // nodes. Its methods may be called from several goroutines.
 type Cluster struct {
+	binary string
+	output io.Writer
+	// monitor asks node processes what they lead.
+	monitor *http.Client
+
 	mu    sync.Mutex
 	nodes []*node
 }
@@ -51,7 +69,21 @@ type Cluster struct {
 type node struct {
 	opts Options
 	url  string
-	srv  *server.Server // nil while stopped
+	srv  *server.Server // nil while stopped, and for a node process
+	proc *procs.Proc    // nil while stopped, and for a node in this process
+}
+
+// running reports whether n runs, in this process or as its own.
+func (n *node) running() bool {
+	if n.proc == nil {
+		return n.srv != nil
+	}
+	select {
+	case <-n.proc.Done():
+		return false
+	default:
+		return true
+	}
 }
 
 // StartCluster starts opts.Nodes servers and, for a cluster, waits until
@@ -64,20 +96,33 @@ func StartCluster(opts ClusterOptions) (*Cluster, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("starting embedded NATS: Dir is required")
 	}
-	c := &Cluster{nodes: make([]*node, opts.Nodes)}
-	var routePorts []int
-	var routes []string
+	c := &Cluster{binary: opts.Binary, output: cmp.Or[io.Writer](opts.Output, os.Stderr), nodes: make([]*node, opts.Nodes)}
+	// Routes, and a node process's client and monitoring ports, must be
+	// known before the first node starts.
+	var routePorts, clientPorts, monitorPorts []int
 	if opts.Nodes > 1 {
-		var err error
-		if routePorts, err = freePorts(opts.Nodes); err != nil {
-			return nil, fmt.Errorf("starting embedded NATS: %w", err)
-		}
-		for _, p := range routePorts {
-			routes = append(routes, "nats-route://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		}
+		routePorts = make([]int, opts.Nodes)
+	}
+	if opts.Binary != "" {
+		c.monitor = &http.Client{Timeout: time.Second}
+		clientPorts, monitorPorts = make([]int, opts.Nodes), make([]int, opts.Nodes)
+	}
+	free, err := freePorts(len(routePorts) + len(clientPorts) + len(monitorPorts))
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded NATS: %w", err)
+	}
+	copy(routePorts, free)
+	copy(clientPorts, free[len(routePorts):])
+	copy(monitorPorts, free[len(routePorts)+len(clientPorts):])
+	var routes []string
+	for _, p := range routePorts {
+		routes = append(routes, "nats-route://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 	}
 	for i := range c.nodes {
 		n := &node{opts: Options{Port: -1, StoreDir: opts.Dir, Logger: opts.Logger}}
+		if opts.Binary != "" {
+			n.opts.Port, n.opts.MonitorPort = clientPorts[i], monitorPorts[i]
+		}
 		if opts.Port > 0 {
 			n.opts.Port = opts.Port + i
 		}
@@ -89,14 +134,12 @@ func StartCluster(opts ClusterOptions) (*Cluster, error) {
 	}
 	for i := range c.nodes {
 		if err := c.Start(i); err != nil {
-			c.Shutdown()
-			return nil, err
+			return nil, errors.Join(err, c.Shutdown())
 		}
 	}
 	if opts.Nodes > 1 {
 		if err := c.waitMetaLeader(metaTimeout); err != nil {
-			c.Shutdown()
-			return nil, err
+			return nil, errors.Join(err, c.Shutdown())
 		}
 	}
 	return c, nil
@@ -124,29 +167,62 @@ func (c *Cluster) URL() string {
 
 // Stop shuts node i down. Like nats-server on SIGTERM, it first hands the
 // leadership of its streams and consumers to the other nodes. Stopping a
-// stopped node does nothing.
-func (c *Cluster) Stop(i int) {
+// stopped node does nothing. A node process that does not stop within a
+// grace period is killed, and that is an error, as is one that had
+// exited on its own with one.
+func (c *Cluster) Stop(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.nodes[i]
+	if n.proc != nil {
+		proc := n.proc
+		n.proc = nil
+		if err := proc.Stop(stopGrace); err != nil {
+			return fmt.Errorf("stopping NATS node %d: %w", i, err)
+		}
+		return nil
+	}
 	if n.srv == nil {
-		return
+		return nil
 	}
 	n.srv.Shutdown()
 	n.srv.WaitForShutdown()
 	n.srv = nil
+	return nil
 }
 
-// Start starts node i, the first time or again after Stop, on the same
-// ports and store: it rejoins the cluster and catches up on what it
+// Kill ends node i's process with SIGKILL, as a crash or a lost machine
+// would: unlike Stop, the node hands nothing over, and its peers elect new
+// leaders only once their Raft election timeout passes. Only a node
+// process can be killed (ClusterOptions.Binary); killing a stopped one
+// does nothing.
+func (c *Cluster) Kill(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[i]
+	if n.srv != nil {
+		return fmt.Errorf("killing NATS node %d: it runs in this process, not as a process of its own", i)
+	}
+	if n.proc != nil {
+		n.proc.Kill()
+		n.proc = nil
+	}
+	return nil
+}
+
+// Start starts node i, the first time or again after Stop or Kill, on the
+// same ports and store: it rejoins the cluster and catches up on what it
 // missed. It returns once the node accepts clients, which may be before it
 // has caught up.
 func (c *Cluster) Start(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.nodes[i]
-	if n.srv != nil {
+	if n.running() {
 		return fmt.Errorf("starting NATS node %d: already running", i)
+	}
+	if c.binary != "" {
+		return c.startProcess(i, n)
 	}
 	srv, err := Start(n.opts)
 	if err != nil {
@@ -162,7 +238,7 @@ func (c *Cluster) Start(i int) error {
 func (c *Cluster) Running(i int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nodes[i].srv != nil
+	return c.nodes[i].running()
 }
 
 // StreamLeader is the node that leads stream (of the default account), as
@@ -172,7 +248,11 @@ func (c *Cluster) StreamLeader(stream string) (int, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, n := range c.nodes {
-		if n.srv != nil && n.srv.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+		if !n.running() {
+			continue
+		}
+		if n.srv != nil && n.srv.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) ||
+			n.proc != nil && n.leads(c.monitor, stream) {
 			return i, true
 		}
 	}
@@ -180,10 +260,12 @@ func (c *Cluster) StreamLeader(stream string) (int, bool) {
 }
 
 // Shutdown stops every node.
-func (c *Cluster) Shutdown() {
+func (c *Cluster) Shutdown() error {
+	var errs []error
 	for i := range c.nodes {
-		c.Stop(i)
+		errs = append(errs, c.Stop(i))
 	}
+	return errors.Join(errs...)
 }
 
 // waitMetaLeader waits until a node leads JetStream's metadata.
@@ -193,7 +275,7 @@ func (c *Cluster) waitMetaLeader(timeout time.Duration) error {
 		c.mu.Lock()
 		elected := false
 		for _, n := range c.nodes {
-			elected = elected || n.srv != nil && n.srv.JetStreamIsLeader()
+			elected = elected || n.srv != nil && n.srv.JetStreamIsLeader() || n.proc != nil && n.leadsMeta(c.monitor)
 		}
 		c.mu.Unlock()
 		if elected {

@@ -1,7 +1,9 @@
 // Package natsembed runs nats-server with JetStream inside the current
 // process, for `make run` and for tests: the real broker, no separate binary.
 // Start runs one server; StartCluster runs several as one cluster, each
-// with its own store, that can be stopped and started one at a time.
+// with its own store, that can be stopped and started one at a time, in
+// this process or, to be killed as by a crash, each as a process of its own
+// (NodeEnv).
 package natsembed
 
 import (
@@ -28,6 +30,10 @@ type Options struct {
 	StoreDir string
 	// Logger turns the server's own log (to stderr) on.
 	Logger bool
+	// MonitorPort, when set, serves nats-server's monitoring endpoints
+	// (/jsz, /healthz…) on Host: how a node that runs as a process of its
+	// own tells which streams it leads.
+	MonitorPort int
 	// Cluster, when set, makes the server one node of a cluster.
 	Cluster *ClusterNode
 }
@@ -66,6 +72,10 @@ func Start(opts Options) (*server.Server, error) {
 		JetStream: true,
 		StoreDir:  opts.StoreDir,
 		NoSigs:    true, // the host process owns signal handling
+	}
+	if opts.MonitorPort > 0 {
+		sopts.HTTPHost = host
+		sopts.HTTPPort = opts.MonitorPort
 	}
 	if c := opts.Cluster; c != nil {
 		sopts.ServerName = c.ServerName

@@ -43,7 +43,7 @@ func TestStartNeedsStoreDir(t *testing.T) {
 func TestClusterKeepsAStreamOnEveryNodeAndOutlivesOne(t *testing.T) {
 	c, err := natsembed.StartCluster(natsembed.ClusterOptions{Nodes: 3, Dir: t.TempDir()})
 	require.NoError(t, err)
-	t.Cleanup(c.Shutdown)
+	t.Cleanup(func() { require.NoError(t, c.Shutdown()) })
 	urls := strings.Split(c.URL(), ",")
 	require.Len(t, urls, 3, "NATS_URL names every node")
 	for _, u := range urls {
@@ -65,7 +65,7 @@ func TestClusterKeepsAStreamOnEveryNodeAndOutlivesOne(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, natsembed.NodeName(leader), info.Cluster.Leader, "the nodes and stream info agree on the leader")
 
-	c.Stop(leader)
+	require.NoError(t, c.Stop(leader))
 	require.False(t, c.Running(leader))
 	require.Eventually(t, func() bool {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
