@@ -31,13 +31,33 @@ import (
 // Telegram's retries bring in what it refused.
 func TestNATSNodeLossLosesNoUpdate(t *testing.T) {
 	t.Parallel()
+	loseNodes(t, false)
+}
+
+// TestNATSNodeCrashLosesNoUpdate is TestNATSNodeLossLosesNoUpdate with
+// each node a process of its own, killed with SIGKILL instead of stopped:
+// a crashed leader hands nothing over, so its peers elect the next one
+// only after their Raft election timeout, and the gateway answers 503
+// meanwhile. Nothing it acknowledged may be lost all the same.
+func TestNATSNodeCrashLosesNoUpdate(t *testing.T) {
+	t.Parallel()
+	loseNodes(t, true)
+}
+
+// loseNodes is the scenario of the two tests: nodes are stopped, or
+// killed when crash.
+func loseNodes(t *testing.T, crash bool) {
 	const publishTimeout = time.Second
-	s := start(t, options{natsNodes: 3, env: []string{
+	s := start(t, options{natsNodes: 3, natsProcesses: crash, env: []string{
 		"PUBLISH_TIMEOUT=" + publishTimeout.String(),
 		// Fewer partitions, fewer consumers for the three nodes to keep
 		// on a busy test machine.
 		"UPDATE_PARTITIONS=8",
 	}})
+	lose, lost := s.StopNATSNode, "stopped"
+	if crash {
+		lose, lost = s.KillNATSNode, "killed"
+	}
 
 	for _, stream := range []string{telegram.UpdatesStream, bus.StreamDLQ, events.Stream, outbox.Stream} {
 		require.Equal(t, 3, s.replicas(stream, ""), "the services declared %s on every node", stream)
@@ -68,17 +88,17 @@ func TestNATSNodeLossLosesNoUpdate(t *testing.T) {
 	}
 
 	p.waitAcked(20)
-	first := s.stopUpdatesLeader(p)
+	first := s.loseUpdatesLeader(p, lose, lost)
 	p.waitAcked(20)
 	require.NoError(t, s.StartNATSNode(first))
 	bustest.WaitCurrent(t, s.js, telegram.UpdatesStream)
-	second := s.stopUpdatesLeader(p)
+	second := s.loseUpdatesLeader(p, lose, lost)
 	p.waitAcked(20)
 
 	// Two nodes of three down: no majority, no stream leader, nothing
 	// stored; the gateway must say so, not hang.
 	third := 3 - first - second
-	require.NoError(t, s.StopNATSNode(third))
+	require.NoError(t, lose(third))
 	twoDown := time.Now()
 	p.waitRefusedSince(twoDown, 3)
 	require.Empty(t, p.newAckedSince(twoDown), "the gateway stored an update with one node of three")
@@ -103,9 +123,10 @@ func TestNATSNodeLossLosesNoUpdate(t *testing.T) {
 	t.Logf("%d user messages and %d probes acknowledged, each handled", len(chats)*written[0], len(p.acked))
 }
 
-// stopUpdatesLeader stops the node that leads TG_UPDATES, as stream info
-// names it, and logs how long the gateway took to store an update again.
-func (s *system) stopUpdatesLeader(p *prober) int {
+// loseUpdatesLeader stops or kills (lose) the node that leads TG_UPDATES,
+// as stream info names it, and logs how long the gateway took to store an
+// update again.
+func (s *system) loseUpdatesLeader(p *prober, lose func(int) error, lost string) int {
 	s.t.Helper()
 	var leader int
 	var info *jetstream.StreamInfo
@@ -118,11 +139,11 @@ func (s *system) stopUpdatesLeader(p *prober) int {
 		return info != nil && info.Cluster != nil && info.Cluster.Leader == natsembed.NodeName(leader)
 	}, 20*time.Second, 10*time.Millisecond, "TG_UPDATES has a leader that stream info names")
 	stopped := time.Now()
-	require.NoError(s.t, s.StopNATSNode(leader))
+	require.NoError(s.t, lose(leader))
 	p.waitAckedSince(stopped)
 	p.waitSettledAt(stopped)
-	s.t.Logf("leader %s of TG_UPDATES stopped: a webhook call answered 200 %s later; the calls in flight then were answered within %s",
-		info.Cluster.Leader, p.firstAckSince(stopped).Sub(stopped).Round(time.Millisecond), p.longest(inFlightAt(stopped)).Round(time.Millisecond))
+	s.t.Logf("leader %s of TG_UPDATES %s: a webhook call answered 200 %s later; the calls in flight then were answered within %s",
+		info.Cluster.Leader, lost, p.firstAckSince(stopped).Sub(stopped).Round(time.Millisecond), p.longest(inFlightAt(stopped)).Round(time.Millisecond))
 	return leader
 }
 
