@@ -107,3 +107,14 @@ func TestDrainClosesAConnectionThatIsDown(t *testing.T) {
 	require.True(t, nc.IsClosed())
 	require.Len(t, logs.Lines("could not drain the NATS connection"), 1)
 }
+
+// TestConnectNoticesAVanishedNodeWithinSeconds checks the pings that tell a
+// client its node is gone when no TCP connection was closed: nats.go's
+// defaults (2 min × 2) would take minutes.
+func TestConnectNoticesAVanishedNodeWithinSeconds(t *testing.T) {
+	t.Parallel()
+	_, nc, _, _ := drainSetup(t)
+	silentFor := nc.Opts.PingInterval * time.Duration(nc.Opts.MaxPingsOut+1)
+	require.LessOrEqual(t, silentFor, 30*time.Second, "a silent node is given up within %s", silentFor)
+	require.GreaterOrEqual(t, nc.Opts.MaxPingsOut, 2, "one late pong is not a dead node")
+}
