@@ -35,7 +35,9 @@
 // Config.NATSNodes = 3 the broker is a three-node cluster, as in production,
 // with every stream on STREAM_REPLICAS nodes (default: all of them);
 // StopNATSNode and StartNATSNode take one node away and back, and
-// NATSStreamLeader says which node to take for an election. Metrics
+// NATSStreamLeader says which node to take for an election. With
+// Config.NATSProcesses each node is a process of its own (natsembed's
+// natsnode command), which KillNATSNode ends with SIGKILL, as a crash. Metrics
 // (probe.go) scrapes a service's /metrics for the assertions and the
 // benchmark's table.
 //
