@@ -432,6 +432,9 @@ func killPaymentWatcherLeader(s *system) {
 		orders := s.paidOrders(sh, client, r.first, 5)
 		require.Eventually(t, func() bool { return getInvoicesCalls(s.CryptoPay) > calls }, crashWait, 5*time.Millisecond,
 			"%s did not poll", r.leader)
+		// Counted before the kill: the standby may take the lead within
+		// milliseconds of it.
+		before := len(acquired(r.standby))
 		s.killMidIteration(r.leader, r.kill)
 		killed := time.Now()
 		for _, o := range orders {
@@ -439,7 +442,6 @@ func killPaymentWatcherLeader(s *system) {
 		}
 		s.CryptoPay.ClearFaults()
 
-		before := len(acquired(r.standby))
 		require.Eventually(t, func() bool { return len(acquired(r.standby)) > before }, 15*time.Second, 20*time.Millisecond,
 			"%s did not take over", r.standby)
 		t.Logf("%s took the lead %s after %s was killed", r.standby, acquired(r.standby)[before].Time.Sub(killed).Round(time.Millisecond), r.leader)
