@@ -50,13 +50,13 @@ func requireOncePerUpdateInChatOrder(t *testing.T, msgs []*jetstream.RawStreamMs
 	var got []int64
 	perChat := map[int64][]int64{}
 	for _, m := range msgs {
-		meta, err := telegram.ParseUpdate(m.Data)
+		_, meta, err := telegram.DecodeUpdate(m.Data)
 		require.NoError(t, err)
 		require.Equal(t, testBotID+":"+strconv.FormatInt(meta.UpdateID, 10), m.Header.Get(nats.MsgIdHdr))
 		require.Equal(t, telegram.UpdatesSubject(bus.Partition(meta.ChatID, telegram.DefaultPartitions)), m.Subject)
-		fromHeader, ok := telegram.MetaFromHeader(m.Header)
-		require.True(t, ok, "update %d stored without its headers: %v", meta.UpdateID, m.Header)
-		require.Equal(t, meta, fromHeader)
+		for _, h := range []string{telegram.HeaderUpdateID, telegram.HeaderChatID, telegram.HeaderUserID} {
+			require.Equal(t, meta.Header().Get(h), m.Header.Get(h), "update %d stored without its header %s", meta.UpdateID, h)
+		}
 		got = append(got, meta.UpdateID)
 		perChat[meta.ChatID] = append(perChat[meta.ChatID], meta.UpdateID)
 	}
@@ -187,7 +187,7 @@ func streamOrder(t *testing.T, msgs []*jetstream.RawStreamMsg) []int64 {
 	t.Helper()
 	out := make([]int64, len(msgs))
 	for i, m := range msgs {
-		meta, err := telegram.ParseUpdate(m.Data)
+		_, meta, err := telegram.DecodeUpdate(m.Data)
 		require.NoError(t, err)
 		out[i] = meta.UpdateID
 	}
