@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -181,6 +183,31 @@ func TestSandboxPollModeStoresUpdatesInOrderAndConfirmsOnlyStoredOnes(t *testing
 	require.Equal(t, ids, streamOrder(t, msgs))
 	require.Eventually(t, func() bool { return sb.Stats().Pending == 0 }, 10*time.Second, 10*time.Millisecond)
 	require.Positive(t, metric(t, h.ops.Registry(), "vpnbot_gateway_published_total", "source", "poll"))
+}
+
+// A polled update that is not a valid update is skipped, as the webhook
+// refuses it: not stored, logged, and confirmed to Telegram only by the
+// offset of the next valid update, so polling goes on past it.
+func TestSandboxPollModeSkipsInvalidUpdates(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t)
+	h := startGateway(t, func(cfg *gateway.Config, _ string) {
+		cfg.Mode = gateway.ModePoll
+		cfg.WebhookSecret = ""
+		cfg.Telegram.APIURL = sb.URL()
+	})
+	before := sb.SendText(203, "before")
+	sb.Enqueue(203, json.RawMessage(fmt.Sprintf(
+		`{"update_id":%d,"message":{"message_id":2,"chat":{"id":203,"type":"private"},"date":1700000000,"text":"a","text":"b"}}`, before+1)))
+	after := sb.SendText(203, "after")
+
+	msgs := waitStored(t, h.js, 2, 10*time.Second)
+	requireOncePerUpdateInChatOrder(t, msgs, []int64{before, after})
+	require.Eventually(t, func() bool { return sb.Stats().Pending == 0 }, 10*time.Second, 10*time.Millisecond,
+		"the invalid update was never confirmed")
+	skipped := h.logs.Lines(gateway.EventUpdateMalformed)
+	require.NotEmpty(t, skipped)
+	require.Contains(t, skipped[0], telegram.ErrDuplicateKey.Error())
 }
 
 func streamOrder(t *testing.T, msgs []*jetstream.RawStreamMsg) []int64 {
