@@ -2,10 +2,12 @@ package telegram
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // manyKeys is how many keys an object may have before its keys are checked
@@ -13,16 +15,24 @@ import (
 // objects have a dozen keys, a hostile body may have a hundred thousand.
 const manyKeys = 16
 
+// maxPooledKeys bounds the key buffer a scanner keeps for the next update.
+const maxPooledKeys = 64 << 10
+
 // checkShape checks, in one pass over raw (valid UTF-8), what
 // encoding/json lets through but an update may not have: raw must be one
 // JSON object, nest no deeper than MaxUpdateDepth, and have no object with a
 // duplicated key. It checks the JSON grammar as well, so that each refusal
 // names its real reason.
 func checkShape(raw []byte) error {
-	// Room for the keys of the objects open at once in a usual update.
-	var keys [512]byte
-	var ends [64]int
-	s := shapeScanner{raw: raw, keys: keys[:0], ends: ends[:0]}
+	s := scanners.Get().(*shapeScanner)
+	defer func() {
+		// The buffers a hostile body grew are not kept.
+		if cap(s.keys) <= maxPooledKeys {
+			*s = shapeScanner{keys: s.keys[:0], ends: s.ends[:0]}
+			scanners.Put(s)
+		}
+	}()
+	s.raw = raw
 	if s.next() != '{' {
 		return fmt.Errorf("%w: does not start with {", ErrNotJSON)
 	}
@@ -34,6 +44,12 @@ func checkShape(raw []byte) error {
 	}
 	return nil
 }
+
+// scanners keep the scanners' key buffers from one update to the next: the
+// gateway checks every update it receives.
+var scanners = sync.Pool{New: func() any {
+	return &shapeScanner{keys: make([]byte, 0, 512), ends: make([]int, 0, 64)}
+}}
 
 // shapeScanner is checkShape's state: the position in raw, and the
 // case-folded keys of the objects open around it, one after the other in
@@ -210,22 +226,31 @@ func (s *shapeScanner) addKey(o *openObject, key []byte) error {
 func (s *shapeScanner) string() ([]byte, error) {
 	start := s.pos
 	s.pos++ // "
-	for s.pos < len(s.raw) {
-		switch c := s.raw[s.pos]; {
-		case c == '"':
+	for {
+		rest := s.raw[s.pos:]
+		end := bytes.IndexByte(rest, '"')
+		if end < 0 {
+			return nil, s.syntax("unterminated string")
+		}
+		escape := bytes.IndexByte(rest[:end], '\\')
+		if escape >= 0 {
+			end = escape
+		}
+		for i, c := range rest[:end] {
+			if c < 0x20 {
+				s.pos += i
+				return nil, s.syntax("control character in a string")
+			}
+		}
+		s.pos += end
+		if escape < 0 {
 			s.pos++
 			return s.raw[start:s.pos], nil
-		case c < 0x20:
-			return nil, s.syntax("control character in a string")
-		case c == '\\':
-			if err := s.escape(); err != nil {
-				return nil, err
-			}
-		default:
-			s.pos++
+		}
+		if err := s.escape(); err != nil {
+			return nil, err
 		}
 	}
-	return nil, s.syntax("unterminated string")
 }
 
 func (s *shapeScanner) escape() error {
@@ -308,7 +333,7 @@ func appendFolded(dst, key []byte) []byte {
 	name := key[1 : len(key)-1]
 	if bytes.IndexByte(name, '\\') >= 0 {
 		var unescaped string
-		// key was scanned as a string: encoding/json unescapes it as it
+		// key was scanned as a string: the decoder unescapes it as it
 		// would when decoding, lone surrogates and all.
 		_ = json.Unmarshal(key, &unescaped)
 		name = []byte(unescaped)

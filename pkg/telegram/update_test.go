@@ -244,7 +244,12 @@ func FuzzDecodeUpdate(f *testing.F) {
 	}
 	for _, s := range []string{deepest, nested(telegram.MaxUpdateDepth), `{}`, `[]`, `{"update_id":1,"message":null}`,
 		`{"update_id":1,"callback_query":{"message":{"chat":null},"from":{"id":2}}}`,
-		`{"update_id":1,"\u212a":1,"k":2}`, `{"update_id":1,"a":"\ud800","b":{"\udc00":1,"\ud800":2}}`} {
+		`{"update_id":1,"\u212a":1,"k":2}`, `{"update_id":1,"a":"\ud800","b":{"\udc00":1,"\ud800":2}}`,
+		// Where a decoder could part from encoding/json: folding a key to a
+		// field, a float32's range, a surrogate half.
+		`{"update_id":1,"message":{"chat":{"id":5},"from":{"id":7,"iſ_bot":"x"}}}`,
+		`{"update_id":1,"message":{"chat":{"id":5},"location":{"latitude":1e39,"longitude":1}}}`,
+		`{"update_id":1,"message":{"chat":{"id":5},"text":"\ud800x"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
