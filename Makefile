@@ -71,8 +71,8 @@ generate: ## regenerate generated code (go generate in every module)
 	@set -e; for m in $(MODULES); do (cd $$m && go generate ./...); done
 
 .PHONY: fuzz
-fuzz: ## run the webhook decoding fuzz targets for a short while
-	cd pkg && go test -run '^$$' -fuzz FuzzParseUpdate -fuzztime 30s ./telegram
+fuzz: ## run the update-validity fuzz targets (the shared definition, the webhook) for a short while
+	cd pkg && go test -run '^$$' -fuzz FuzzDecodeUpdate -fuzztime 30s ./telegram
 	cd services/gateway && go test -run '^$$' -fuzz FuzzWebhook -fuzztime 30s ./internal/...
 
 .PHONY: clean

@@ -1,9 +1,16 @@
-// Package telegram holds what several services need to know about Telegram
-// Bot API updates without decoding them fully: the bot id inside a token (for
-// deduplication ids such as "<bot id>:<update_id>") and the update id, chat
-// and user of a raw update (for partitioning, so one chat's updates stay in
-// order on one stream partition).
+// Package telegram holds what several services need to know about the
+// Telegram Bot API: the one client (Client), the bot id inside a token (for
+// deduplication ids such as "<bot id>:<update_id>"), the TG_UPDATES stream,
+// and what a valid update is.
 //
-// The full decode is the business of the service that handles an update
-// (bot-handler, with telebot.v3); the gateway only routes the raw bytes.
+// DecodeUpdate is that definition, and both ends of the stream call it: the
+// gateway stores only the updates it accepts (answering 400 otherwise), and
+// the bot-handler decodes each stored update with it. It decodes the whole
+// update, into telebot's Update, as the bot-handler needs it, after one pass
+// over the bytes for what encoding/json lets through (invalid UTF-8,
+// duplicated keys, nesting past MaxUpdateDepth); so an update the gateway
+// accepted always decodes in the bot-handler, and the update id, chat and
+// user the gateway routes it by (UpdateMeta, for partitioning, so one chat's
+// updates stay in order on one stream partition) are the ones the bot is
+// given.
 package telegram

@@ -27,7 +27,8 @@ const (
 const updatesDuplicates = time.Hour
 
 // Headers the gateway puts on every update it stores: what it read of the
-// update to route it, so the bot-handler need not read it again.
+// update to route it, for whoever looks at the stream (the bot-handler
+// decodes the body itself, with the same DecodeUpdate).
 const (
 	HeaderUpdateID = "Tg-Update-Id"
 	HeaderChatID   = "Tg-Chat-Id"
@@ -64,18 +65,4 @@ func (m UpdateMeta) Header() nats.Header {
 		h.Set(HeaderUserID, strconv.FormatInt(m.UserID, 10))
 	}
 	return h
-}
-
-// MetaFromHeader reads what the gateway stored in h; false when h holds no
-// update id (an update stored by an older gateway), and the update must be
-// parsed instead.
-func MetaFromHeader(h nats.Header) (UpdateMeta, bool) {
-	id, err := strconv.ParseInt(h.Get(HeaderUpdateID), 10, 64)
-	if err != nil || id <= 0 {
-		return UpdateMeta{}, false
-	}
-	m := UpdateMeta{UpdateID: id}
-	m.ChatID, _ = strconv.ParseInt(h.Get(HeaderChatID), 10, 64)
-	m.UserID, _ = strconv.ParseInt(h.Get(HeaderUserID), 10, 64)
-	return m, true
 }

@@ -1,10 +1,12 @@
 // Package updates is the bot-handler's consumer of TG_UPDATES: it turns one
 // delivery of a raw Telegram update into one handled update.
 //
-// An update is decoded once: the ids the handler logs and records come from
-// the headers the gateway stored with it (telegram.MetaFromHeader), and only
-// an update stored without them, by an older gateway, is parsed for them; the
-// body is then decoded for the bot.
+// An update is decoded once, with telegram.DecodeUpdate: the definition of a
+// valid update the gateway stores by, so every update the gateway stored
+// decodes here, and one it would have refused (stored by an older gateway,
+// or republished by hand) is dead-lettered as malformed. The same call gives
+// the ids the handler logs and records, the chat and sender telebot gives
+// the bot; the gateway's headers are not read.
 //
 // Deliveries are at least once (a redelivery after a lost ack, the gateway
 // publishing an update again after the stream's duplicate window), so the

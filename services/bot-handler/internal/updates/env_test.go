@@ -250,18 +250,16 @@ func (e *env) forwardWith(change func(json.RawMessage) json.RawMessage) []sent {
 			if change != nil {
 				raw = change(raw)
 			}
-			meta, err := telegram.ParseUpdate(raw)
+			u, meta, err := telegram.DecodeUpdate(raw)
 			require.NoError(e.t, err)
-			var msg struct {
-				Message struct {
-					MessageID int64 `json:"message_id"`
-				} `json:"message"`
+			var messageID int64
+			if u.Message != nil {
+				messageID = int64(u.Message.ID)
 			}
-			require.NoError(e.t, json.Unmarshal(raw, &msg))
 			s := sent{
 				UpdateID:  meta.UpdateID,
 				ChatID:    meta.ChatID,
-				MessageID: msg.Message.MessageID,
+				MessageID: messageID,
 				MsgID:     fmt.Sprintf("%d:%d", e.botID, meta.UpdateID),
 				Subject:   telegram.UpdatesSubject(bus.Partition(meta.RoutingKey(), e.partitions)),
 				Raw:       raw,
@@ -288,7 +286,7 @@ func (e *env) getUpdates() []json.RawMessage {
 	require.NoError(e.t, err)
 	require.True(e.t, answer.OK)
 	for _, raw := range answer.Result {
-		meta, err := telegram.ParseUpdate(raw)
+		_, meta, err := telegram.DecodeUpdate(raw)
 		require.NoError(e.t, err)
 		e.offset = meta.UpdateID + 1
 	}

@@ -2,7 +2,6 @@ package updates
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -113,15 +112,7 @@ func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg p
 // doc).
 func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 	start := time.Now()
-	meta, ok := telegram.MetaFromHeader(d.Header)
-	var err error
-	if !ok {
-		meta, err = telegram.ParseUpdate(d.Data)
-	}
-	var u tele.Update
-	if err == nil {
-		err = json.Unmarshal(d.Data, &u)
-	}
+	u, meta, err := telegram.DecodeUpdate(d.Data)
 	if err != nil {
 		h.updates.WithLabelValues(OutcomeMalformed).Inc()
 		return bus.Permanent(fmt.Errorf("decoding the update in %s seq %d: %w", d.Subject, d.StreamSeq, err))

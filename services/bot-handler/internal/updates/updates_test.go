@@ -3,6 +3,7 @@ package updates_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -293,21 +294,41 @@ func TestTelegramErrorsAreRetriedOrDeadLettered(t *testing.T) {
 	require.Equal(t, 2, e.inboxCount())
 }
 
+// What the gateway refuses the handler refuses too (both decode with
+// telegram.DecodeUpdate): an update that is not valid, stored by an older
+// gateway or republished by hand, is dead-lettered at once and never
+// reaches the bot, and the partition moves on.
 func TestMalformedUpdateIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1)
 	e.start(e.db.Pool, handlerTimeout)
-	garbage := []byte(`{"message": "no update_id"}`)
-	e.publish(telegram.UpdatesSubject(0), garbage, "garbage-1")
+	garbage := map[string]struct {
+		raw []byte
+		why error
+	}{
+		"not-an-update":   {[]byte(`{"message": "no update_id"}`), telegram.ErrUndecodable},
+		"no-update-id":    {[]byte(`{"message":{"chat":{"id":10001,"type":"private"},"text":"/help"}}`), telegram.ErrNoUpdateID},
+		"invalid-utf8":    {[]byte("{\"update_id\":901,\"message\":{\"chat\":{\"id\":10001,\"type\":\"private\"},\"text\":\"\xff\"}}"), telegram.ErrInvalidUTF8},
+		"update-id-twice": {[]byte(`{"update_id":902,"message":{"chat":{"id":10001,"type":"private"},"text":"/help"},"update_id":"903"}`), telegram.ErrDuplicateKey},
+		"too-deep":        {[]byte(`{"update_id":904,"a":` + strings.Repeat("[", telegram.MaxUpdateDepth) + strings.Repeat("]", telegram.MaxUpdateDepth) + `}`), telegram.ErrTooDeep},
+		"chat-id-1e400":   {[]byte(`{"update_id":905,"message":{"chat":{"id":1e400,"type":"private"},"from":{"id":10001},"text":"/help"}}`), telegram.ErrBadID},
+	}
+	for msgID, g := range garbage {
+		e.publish(telegram.UpdatesSubject(0), g.raw, msgID)
+	}
 	e.say(10001, "/help")
 	e.forward()
 
 	e.waitReplies(10001, 1, answerWithin)
 	dead := e.dlq()
-	require.Len(t, dead, 1)
-	require.Equal(t, "garbage-1", dead[0].MsgID)
-	require.Equal(t, bus.DLQReasonPermanent, dead[0].Reason)
-	require.Equal(t, garbage, dead[0].Data, "the DLQ keeps the update as it came, for a replay")
+	require.Len(t, dead, len(garbage))
+	for _, d := range dead {
+		g, ok := garbage[d.MsgID]
+		require.True(t, ok, "dead-lettered %s", d.MsgID)
+		require.Equal(t, bus.DLQReasonPermanent, d.Reason)
+		require.Contains(t, d.Error, g.why.Error())
+		require.Equal(t, g.raw, d.Data, "the DLQ keeps the update as it came, for a replay")
+	}
 	e.settle()
-	require.Equal(t, 1, e.inboxCount())
+	require.Equal(t, 1, e.inboxCount(), "only the valid update was handled")
 }

@@ -5,11 +5,13 @@
 // In webhook mode (the default, any number of replicas) Telegram posts each
 // update to /telegram/webhook. The gateway first stamps the time of the
 // request (so the watchdog sees traffic even when the secret is wrong), then
-// checks the secret header, decodes only the update id, chat and user
-// (telegram.ParseUpdate), and publishes the raw body to
-// tg.updates.<partition of the chat> with Nats-Msg-Id "<bot id>:<update id>"
-// and what it decoded as headers (Tg-Update-Id, Tg-Chat-Id, Tg-User-Id), so
-// the bot-handler need not parse the update again. It answers 200 only after
+// checks the secret header, decodes the update with telegram.DecodeUpdate —
+// the definition of a valid update the bot-handler decodes with too, so that
+// what is stored can be handled — and answers 400, storing nothing, with the
+// reason in the answer and the log, when it is not one. It publishes the raw
+// body to tg.updates.<partition of the chat> with Nats-Msg-Id
+// "<bot id>:<update id>" and the update id, chat and user as headers
+// (Tg-Update-Id, Tg-Chat-Id, Tg-User-Id). It answers 200 only after
 // the stream acknowledged the update, and 503 when it could not: Telegram
 // then retries, and sends a chat's next update only after a 2xx, which is
 // what keeps each chat's updates in order in the stream. Telegram's retries
@@ -17,7 +19,8 @@
 // duplicate window.
 //
 // In poll mode the gateway deletes the webhook and long-polls getUpdates,
-// publishing each update the same way, in order, and confirming it to
+// publishing each valid update the same way, in order (an invalid one is
+// logged, UPDATE_MALFORMED, and skipped), and confirming it to
 // Telegram (by advancing the offset) only after the stream stored it; a
 // failed publish is retried, never skipped. Telegram allows one getUpdates
 // consumer per bot, so poll mode must run as a single replica. (The webhook

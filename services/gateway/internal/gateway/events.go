@@ -3,8 +3,11 @@ package gateway
 // Event names of the gateway's log lines, in addition to those of pkg/obs and
 // pkg/bus.
 const (
-	// EventWebhookRejected: a webhook request was refused (reason: bad_secret,
-	// no_secret, body_too_large, unreadable_body, not_json, no_update_id).
+	// EventWebhookRejected: a webhook request was refused (reason:
+	// no_secret_configured, no_secret, bad_secret, body_too_large,
+	// unreadable_body, or why the body is not a valid update: not_json,
+	// invalid_utf8, duplicate_key, too_deep, no_update_id, bad_id,
+	// undecodable).
 	EventWebhookRejected = "WEBHOOK_REJECTED"
 	// EventPublishFailed: an update could not be stored in the stream; the
 	// webhook answered 503 (Telegram retries) or the poller retries.
@@ -22,6 +25,7 @@ const (
 	// EventPollConflict: Telegram refused getUpdates because another consumer
 	// polls the same bot or a webhook is set (poll mode must be one replica).
 	EventPollConflict = "POLL_CONFLICT"
-	// EventUpdateMalformed: a polled update had no update_id and was skipped.
+	// EventUpdateMalformed: a polled update was not a valid update
+	// (telegram.DecodeUpdate) and was skipped.
 	EventUpdateMalformed = "UPDATE_MALFORMED"
 )

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -131,7 +132,10 @@ func (h *harness) post(t *testing.T, body []byte, secret *string) *http.Response
 	}
 	resp, err := h.client.Do(req)
 	require.NoError(t, err)
+	answer, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
+	resp.Body = io.NopCloser(bytes.NewReader(answer))
 	return resp
 }
 

@@ -48,12 +48,13 @@ func (g *Gateway) poll(ctx context.Context) {
 		}
 		confirmed = offset
 		for _, raw := range updates {
-			meta, err := telegram.ParseUpdate(raw)
+			_, meta, err := telegram.DecodeUpdate(raw)
 			if err != nil {
-				// Without an update_id it can be neither deduplicated nor
-				// confirmed; the next offset moves past it.
+				// Not stored, since the bot-handler would refuse it too. It is
+				// not confirmed on its own (its update_id may be what is
+				// wrong with it): the next valid update's offset moves past it.
 				g.log.Error().Str("event", EventUpdateMalformed).Err(err).Int("bytes", len(raw)).
-					Msg("getUpdates returned an update without update_id; skipped")
+					Msg("getUpdates returned an invalid update; skipped")
 				continue
 			}
 			g.traffic.stamp()
@@ -63,7 +64,7 @@ func (g *Gateway) poll(ctx context.Context) {
 			offset = max(offset, meta.UpdateID+1)
 		}
 		if len(updates) > 0 && offset == confirmed {
-			// Only malformed updates: Telegram would answer the same at once,
+			// Only invalid updates: Telegram would answer the same at once,
 			// so slow down rather than spin.
 			if !retry.Sleep(ctx, delay.Next()) {
 				return

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -50,13 +52,13 @@ func requireOncePerUpdateInChatOrder(t *testing.T, msgs []*jetstream.RawStreamMs
 	var got []int64
 	perChat := map[int64][]int64{}
 	for _, m := range msgs {
-		meta, err := telegram.ParseUpdate(m.Data)
+		_, meta, err := telegram.DecodeUpdate(m.Data)
 		require.NoError(t, err)
 		require.Equal(t, testBotID+":"+strconv.FormatInt(meta.UpdateID, 10), m.Header.Get(nats.MsgIdHdr))
 		require.Equal(t, telegram.UpdatesSubject(bus.Partition(meta.ChatID, telegram.DefaultPartitions)), m.Subject)
-		fromHeader, ok := telegram.MetaFromHeader(m.Header)
-		require.True(t, ok, "update %d stored without its headers: %v", meta.UpdateID, m.Header)
-		require.Equal(t, meta, fromHeader)
+		for _, h := range []string{telegram.HeaderUpdateID, telegram.HeaderChatID, telegram.HeaderUserID} {
+			require.Equal(t, meta.Header().Get(h), m.Header.Get(h), "update %d stored without its header %s", meta.UpdateID, h)
+		}
 		got = append(got, meta.UpdateID)
 		perChat[meta.ChatID] = append(perChat[meta.ChatID], meta.UpdateID)
 	}
@@ -183,11 +185,36 @@ func TestSandboxPollModeStoresUpdatesInOrderAndConfirmsOnlyStoredOnes(t *testing
 	require.Positive(t, metric(t, h.ops.Registry(), "vpnbot_gateway_published_total", "source", "poll"))
 }
 
+// A polled update that is not a valid update is skipped, as the webhook
+// refuses it: not stored, logged, and confirmed to Telegram only by the
+// offset of the next valid update, so polling goes on past it.
+func TestSandboxPollModeSkipsInvalidUpdates(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t)
+	h := startGateway(t, func(cfg *gateway.Config, _ string) {
+		cfg.Mode = gateway.ModePoll
+		cfg.WebhookSecret = ""
+		cfg.Telegram.APIURL = sb.URL()
+	})
+	before := sb.SendText(203, "before")
+	sb.Enqueue(203, json.RawMessage(fmt.Sprintf(
+		`{"update_id":%d,"message":{"message_id":2,"chat":{"id":203,"type":"private"},"date":1700000000,"text":"a","text":"b"}}`, before+1)))
+	after := sb.SendText(203, "after")
+
+	msgs := waitStored(t, h.js, 2, 10*time.Second)
+	requireOncePerUpdateInChatOrder(t, msgs, []int64{before, after})
+	require.Eventually(t, func() bool { return sb.Stats().Pending == 0 }, 10*time.Second, 10*time.Millisecond,
+		"the invalid update was never confirmed")
+	skipped := h.logs.Lines(gateway.EventUpdateMalformed)
+	require.NotEmpty(t, skipped)
+	require.Contains(t, skipped[0], telegram.ErrDuplicateKey.Error())
+}
+
 func streamOrder(t *testing.T, msgs []*jetstream.RawStreamMsg) []int64 {
 	t.Helper()
 	out := make([]int64, len(msgs))
 	for i, m := range msgs {
-		meta, err := telegram.ParseUpdate(m.Data)
+		_, meta, err := telegram.DecodeUpdate(m.Data)
 		require.NoError(t, err)
 		out[i] = meta.UpdateID
 	}

@@ -77,13 +77,12 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) int {
 		}
 		return h.reject(w, r, http.StatusBadRequest, "unreadable_body", err)
 	}
-	meta, err := telegram.ParseUpdate(body)
+	// The whole update is decoded, as the bot-handler will decode it, so
+	// that what is stored is what the handler can decode: only the ids are
+	// kept.
+	_, meta, err := telegram.DecodeUpdate(body)
 	if err != nil {
-		reason := "not_json"
-		if errors.Is(err, telegram.ErrNoUpdateID) {
-			reason = "no_update_id"
-		}
-		return h.reject(w, r, http.StatusBadRequest, reason, err)
+		return h.reject(w, r, http.StatusBadRequest, invalidReason(err), err)
 	}
 	subject, duplicate, err := h.pub.publish(r.Context(), body, meta, ModeWebhook)
 	if err != nil {
@@ -116,8 +115,34 @@ func (h *webhook) authorize(r *http.Request) string {
 	return ""
 }
 
+// invalidReasons name, in logs and in the answer, why a body is not a valid
+// update.
+var invalidReasons = []struct {
+	err    error
+	reason string
+}{
+	{telegram.ErrInvalidUTF8, "invalid_utf8"},
+	{telegram.ErrDuplicateKey, "duplicate_key"},
+	{telegram.ErrTooDeep, "too_deep"},
+	{telegram.ErrNoUpdateID, "no_update_id"},
+	{telegram.ErrBadID, "bad_id"},
+	{telegram.ErrUndecodable, "undecodable"},
+}
+
+// invalidReason is the reason of telegram.DecodeUpdate's err.
+func invalidReason(err error) string {
+	for _, r := range invalidReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "not_json"
+}
+
 // reject answers status and logs why, with what identifies the caller but
-// never the body or the secret.
+// never the body or the secret. A body refused as an update is answered
+// with why (the reason and where in the body), since the caller passed the
+// secret check; a refused caller learns only the status.
 func (h *webhook) reject(w http.ResponseWriter, r *http.Request, status int, reason string, err error) int {
 	ev := h.log.Warn().Str("event", EventWebhookRejected).Str("reason", reason).Int("status", status).
 		Str("remote", r.RemoteAddr).Int64("content_length", r.ContentLength)
@@ -125,6 +150,13 @@ func (h *webhook) reject(w http.ResponseWriter, r *http.Request, status int, rea
 		ev = ev.Err(err)
 	}
 	ev.Msg("webhook request rejected")
-	http.Error(w, http.StatusText(status), status)
+	answer := http.StatusText(status)
+	if status == http.StatusBadRequest {
+		answer += ": " + reason
+		if err != nil {
+			answer += ": " + err.Error()
+		}
+	}
+	http.Error(w, answer, status)
 	return status
 }

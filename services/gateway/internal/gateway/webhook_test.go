@@ -110,6 +110,62 @@ func TestWebhookRejectsBadBodies(t *testing.T) {
 	require.NotContains(t, h.logs.String(), "private words", "bodies are never logged")
 }
 
+// TestWebhookStoresOnlyValidUpdates holds the webhook to
+// telegram.DecodeUpdate's definition, which the bot-handler decodes with:
+// a body it refuses is answered 400 with the reason, and nothing is stored.
+// Among them are the cases an outside tester found stored and then
+// dead-lettered, or routed as if they had no chat.
+func TestWebhookStoresOnlyValidUpdates(t *testing.T) {
+	t.Parallel()
+	h := startGateway(t, nil)
+	// deep nests depth levels.
+	deep := func(depth int) []byte {
+		return []byte(`{"update_id":7020,"message":{"chat":{"id":42},"text":"private words"},"a":` +
+			strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`)
+	}
+	withChatID := func(id string) []byte {
+		return []byte(`{"update_id":7030,"message":{"from":{"id":42},"chat":{"id":` + id + `,"type":"private"},"text":"private words"}}`)
+	}
+
+	cases := []struct {
+		name   string
+		body   []byte
+		reason string
+	}{
+		{"invalid UTF-8", []byte("{\"update_id\":7010,\"message\":{\"chat\":{\"id\":42},\"text\":\"private words \xff\"}}"), "invalid_utf8"},
+		{"update_id twice, a number then a string", []byte(`{"update_id":7011,"message":{"chat":{"id":42},"text":"private words"},"update_id":"7012"}`), "duplicate_key"},
+		{"a chat id twice", []byte(`{"update_id":7013,"message":{"chat":{"id":42,"id":43},"text":"private words"}}`), "duplicate_key"},
+		{"keys differing only in case", []byte(`{"update_id":7014,"message":{"chat":{"id":42},"text":"private words","Text":"other words"}}`), "duplicate_key"},
+		{"one level deeper than allowed", deep(telegram.MaxUpdateDepth + 1), "too_deep"},
+		{"deeper than encoding/json allows", deep(10001), "too_deep"},
+		{"chat id 1e400", withChatID("1e400"), "bad_id"},
+		{"chat id 1.5", withChatID("1.5"), "bad_id"},
+		{`chat id "1"`, withChatID(`"1"`), "bad_id"},
+		{"chat id 2^63", withChatID("9223372036854775808"), "bad_id"},
+		{"user id 1e400", []byte(`{"update_id":7040,"callback_query":{"id":"q","from":{"id":1e400},"data":"private words"}}`), "bad_id"},
+		{`update_id "1"`, []byte(`{"update_id":"1","message":{"chat":{"id":42},"text":"private words"}}`), "no_update_id"},
+		{"update_id 1.5", []byte(`{"update_id":1.5}`), "no_update_id"},
+		{"update_id 2^63", []byte(`{"update_id":9223372036854775808}`), "no_update_id"},
+		{"a text that is a number", []byte(`{"update_id":7050,"message":{"chat":{"id":42},"text":5}}`), "undecodable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := h.post(t, tc.body, ptr(testSecret))
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			answer, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.Contains(t, string(answer), tc.reason, "the answer says why")
+			require.Contains(t, h.logs.String(), `"reason":"`+tc.reason+`"`)
+		})
+	}
+	// The same gateway stores a valid update: the refusals were the bodies'.
+	require.Equal(t, http.StatusOK, h.post(t, update(7060, 42, "valid"), ptr(testSecret)).StatusCode)
+	msgs := waitStored(t, h.js, 1, 5*time.Second)
+	require.Equal(t, "7060", msgs[0].Header.Get(telegram.HeaderUpdateID), "only the valid update is stored")
+	require.Equal(t, float64(len(cases)), metric(t, h.ops.Registry(), "vpnbot_gateway_requests_total", "status", "400"))
+	require.NotContains(t, h.logs.String(), "private words", "bodies are never logged")
+}
+
 func TestWebhookAnswers503WhileNATSIsDownAndRecovers(t *testing.T) {
 	t.Parallel()
 	h := startGateway(t, nil)
@@ -221,12 +277,16 @@ func TestWebhookOnlyAcceptsPOST(t *testing.T) {
 
 // FuzzWebhook feeds arbitrary bodies, with the right secret, to the webhook
 // handler publishing to a real JetStream: whatever the body, the answer is
-// one a Telegram client understands, never a crash.
+// one a Telegram client understands, never a crash, and a body is refused
+// exactly when it is not a valid update (telegram.DecodeUpdate).
 func FuzzWebhook(f *testing.F) {
 	for _, seed := range [][]byte{
 		update(1, 42, "hi"), []byte(`{"update_id":2}`), []byte(`{"update_id":-1}`), []byte(`null`),
 		[]byte(`{"update_id":3,"callback_query":{"from":{"id":5},"message":{"chat":{"id":6}}}}`),
 		[]byte(`[1,2]`), []byte(`{"update_id":1e3}`), {0xff, 0xfe}, nil,
+		[]byte(`{"update_id":4,"update_id":"4"}`), []byte(`{"update_id":5,"message":{"chat":{"id":1e400}}}`),
+		[]byte(`{"update_id":6,"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`),
+		[]byte("{\"update_id\":7,\"message\":{\"text\":\"\xff\"}}"),
 	} {
 		f.Add(seed)
 	}
@@ -246,9 +306,14 @@ func FuzzWebhook(f *testing.F) {
 		req.Header.Set(gateway.SecretHeader, testSecret)
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, req)
-		switch rec.Code {
-		case http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
-		default:
+		_, _, invalid := telegram.DecodeUpdate(body)
+		switch {
+		case rec.Code == http.StatusBadRequest && invalid == nil:
+			t.Fatalf("valid update %q refused: %s", body, rec.Body)
+		case rec.Code == http.StatusOK && invalid != nil:
+			t.Fatalf("invalid update %q stored (%v)", body, invalid)
+		case rec.Code != http.StatusOK && rec.Code != http.StatusBadRequest &&
+			rec.Code != http.StatusRequestEntityTooLarge && rec.Code != http.StatusServiceUnavailable:
 			t.Fatalf("body %q answered %d", body, rec.Code)
 		}
 	})
