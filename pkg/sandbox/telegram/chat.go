@@ -70,6 +70,9 @@ type storedMessage struct {
 	paying     bool
 	// payment is set on the user's service message of a successful payment.
 	payment *apiSuccessfulPayment
+	// updateID is the update that brought a message of the user to the bot
+	// (0 for the bot's own), whose answer a reply to the message is.
+	updateID int64
 }
 
 // SetUser sets the profile of a fake user; users never set get a default

@@ -193,6 +193,7 @@ func (s *Server) sendInvoice(r *request) (any, *apiError) {
 		fromBot: true, markup: markup, startParam: p.str("start_parameter"),
 	}
 	s.chatLocked(chatID).add(m)
+	s.repliedLocked(chatID, replyTo)
 	s.broadcastLocked()
 	return s.apiMessageLocked(m, true), nil
 }
@@ -208,6 +209,7 @@ func (s *Server) answerPreCheckoutQuery(r *request) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.answeredLocked(s.checkouts[p.str("pre_checkout_query_id")])
 	q, found := s.preCheckouts[p.str("pre_checkout_query_id")]
 	if !found || q.done {
 		return nil, badRequest("query is too old and response timeout expired or query ID is invalid")
@@ -248,6 +250,7 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	queryID := strconv.FormatInt(s.botID, 10) + strconv.FormatInt(updateID, 10)
 	q := &preCheckout{answered: make(chan struct{})}
 	s.preCheckouts[queryID] = q
+	s.checkouts[queryID] = updateID
 	body, err := json.Marshal(apiUpdate{UpdateID: updateID, PreCheckoutQuery: &apiPreCheckoutQuery{
 		ID: queryID, From: fromUser(s.userLocked(userID)),
 		Currency: inv.Currency, TotalAmount: inv.Total, InvoicePayload: inv.Payload,

@@ -188,24 +188,34 @@ func TestPaymentIsCancelledWhenTheBotAnswersTooLate(t *testing.T) {
 	require.Empty(t, e.s.Messages(8)[0].Invoice.ChargeID)
 
 	// The user may try again, and a bot that answers in time is paid.
+	retry := e.payAnswering(8, msgID, late.UpdateID+1)
+	require.Equal(t, "order-8", retry.PreCheckoutQuery.InvoicePayload)
+}
+
+// payAnswering has the user pay the invoice of message msgID in chat while
+// the test plays the bot: it reads the pre-checkout query (the first update
+// from offset on), accepts it, and requires the payment to go through. It
+// returns the query's update.
+func (e *env) payAnswering(chat, msgID, offset int64) checkoutUpdate {
+	e.t.Helper()
 	paid := make(chan telegram.PaymentResult, 1)
 	go func() {
-		r, err := e.s.PayInvoice(8, msgID)
+		r, err := e.s.PayInvoice(chat, msgID)
 		if err != nil {
 			r.ErrorMessage = err.Error()
 		}
 		paid <- r
 	}()
-	retry := e.nextUpdate(late.UpdateID + 1)
-	require.NotNil(t, retry.PreCheckoutQuery)
-	require.Equal(t, "order-8", retry.PreCheckoutQuery.InvoicePayload)
-	require.True(t, e.callJSON("answerPreCheckoutQuery", map[string]any{"pre_checkout_query_id": retry.PreCheckoutQuery.ID, "ok": true}).OK)
+	query := e.nextUpdate(offset)
+	require.NotNil(e.t, query.PreCheckoutQuery)
+	require.True(e.t, e.callJSON("answerPreCheckoutQuery", map[string]any{"pre_checkout_query_id": query.PreCheckoutQuery.ID, "ok": true}).OK)
 	select {
 	case r := <-paid:
-		require.True(t, r.Accepted, "%+v", r)
+		require.True(e.t, r.Accepted, "%+v", r)
 	case <-time.After(5 * time.Second):
-		t.Fatal("PayInvoice did not return after the bot answered")
+		e.t.Fatal("PayInvoice did not return after the bot answered")
 	}
+	return query
 }
 
 func TestSandboxHTTPAPIPaysInvoicesAndResendsPayments(t *testing.T) {
