@@ -58,6 +58,9 @@ type PaymentResult struct {
 	ChargeID string `json:"charge_id,omitempty"`
 	// UpdateID is the update_id of the successful_payment message.
 	UpdateID int64 `json:"update_id,omitempty"`
+	// CheckoutUpdateID is the update_id of the pre_checkout_query the
+	// payment asked the bot first, answered or not.
+	CheckoutUpdateID int64 `json:"checkout_update_id,omitempty"`
 }
 
 // ErrInvoicePaid is returned by PayInvoice for an invoice already paid.
@@ -280,9 +283,9 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 		return PaymentResult{}, fmt.Errorf("paying message %d in chat %d: sandbox closed", messageID, userID)
 	case !q.done:
 		q.done = true // a late answer now fails, as in Telegram
-		return PaymentResult{TimedOut: true}, nil
+		return PaymentResult{TimedOut: true, CheckoutUpdateID: updateID}, nil
 	case !q.ok:
-		return PaymentResult{ErrorMessage: q.errorMessage}, nil
+		return PaymentResult{ErrorMessage: q.errorMessage, CheckoutUpdateID: updateID}, nil
 	}
 
 	// Charge ids are random, not counted: a bot's database outlives a
@@ -300,7 +303,7 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	s.chatLocked(userID).add(paid)
 	s.payments[chargeID] = paid
 	s.broadcastLocked() // the invoice shows as paid
-	return PaymentResult{Accepted: true, ChargeID: chargeID, UpdateID: s.pushMessageLocked(paid)}, nil
+	return PaymentResult{Accepted: true, ChargeID: chargeID, UpdateID: s.pushMessageLocked(paid), CheckoutUpdateID: updateID}, nil
 }
 
 // ResendSuccessfulPayment delivers the successful_payment message of an

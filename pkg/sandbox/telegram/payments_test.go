@@ -114,7 +114,9 @@ func TestTelebotSellsForStarsAndAppliesEachChargeOnce(t *testing.T) {
 	require.NoError(t, err)
 	refused, err := e.s.PayInvoice(31, int64(stale.ID))
 	require.NoError(t, err)
-	require.Equal(t, telegram.PaymentResult{ErrorMessage: "This order has expired, please choose a plan again."}, refused)
+	require.Equal(t, "This order has expired, please choose a plan again.", refused.ErrorMessage)
+	require.False(t, refused.Accepted)
+	require.Positive(t, refused.CheckoutUpdateID, "the refused query was an update of its own")
 	require.Empty(t, e.s.Messages(31)[1].Invoice.ChargeID)
 	require.Eventually(t, func() bool { return e.s.Stats().Pending == 0 }, 5*time.Second, 10*time.Millisecond)
 	select {
@@ -180,9 +182,10 @@ func TestPaymentIsCancelledWhenTheBotAnswersTooLate(t *testing.T) {
 
 	res, err := e.s.PayInvoice(8, msgID)
 	require.NoError(t, err)
-	require.Equal(t, telegram.PaymentResult{TimedOut: true}, res)
+	require.Equal(t, telegram.PaymentResult{TimedOut: true, CheckoutUpdateID: res.CheckoutUpdateID}, res)
 	late := e.nextUpdate(0)
 	require.NotNil(t, late.PreCheckoutQuery)
+	require.Equal(t, late.UpdateID, res.CheckoutUpdateID)
 	answer := e.callJSON("answerPreCheckoutQuery", map[string]any{"pre_checkout_query_id": late.PreCheckoutQuery.ID, "ok": true})
 	require.Equal(t, "Bad Request: query is too old and response timeout expired or query ID is invalid", answer.Description)
 	require.Empty(t, e.s.Messages(8)[0].Invoice.ChargeID)
@@ -212,6 +215,7 @@ func (e *env) payAnswering(chat, msgID, offset int64) checkoutUpdate {
 	select {
 	case r := <-paid:
 		require.True(e.t, r.Accepted, "%+v", r)
+		require.Equal(e.t, query.UpdateID, r.CheckoutUpdateID)
 	case <-time.After(5 * time.Second):
 		e.t.Fatal("PayInvoice did not return after the bot answered")
 	}
