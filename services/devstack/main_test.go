@@ -442,16 +442,7 @@ func (d *devstack) waitMessage(t *testing.T, user int64, what string, match func
 }
 
 func withButton(data string) func(sandboxtg.Message) bool {
-	return func(m sandboxtg.Message) bool {
-		for _, row := range m.Buttons {
-			for _, b := range row {
-				if b.Data == data {
-					return true
-				}
-			}
-		}
-		return false
-	}
+	return func(m sandboxtg.Message) bool { return m.HasButton(data) }
 }
 
 func withText(s string) func(sandboxtg.Message) bool {
