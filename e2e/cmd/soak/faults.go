@@ -37,16 +37,21 @@ type System interface {
 	Start(service string, replica int) error
 	StopNATS()
 	StartNATS() error
+	StopNATSNode(i int) error
+	StartNATSNode(i int) error
 	Exits() []localstack.Exit
 }
 
 // breaker plays a schedule on the system and restarts what exits on its
 // own. Its records may be read once play and orchestrate have returned.
 type breaker struct {
-	sys      System
-	db       *netcut.Proxy
-	switches *console.Switchboard
-	log      zerolog.Logger
+	sys System
+	// natsNodes is the broker's: one is stopped whole, a node of a cluster
+	// alone.
+	natsNodes int
+	db        *netcut.Proxy
+	switches  *console.Switchboard
+	log       zerolog.Logger
 
 	mu       sync.Mutex
 	applied  []Applied
@@ -98,6 +103,12 @@ func (b *breaker) begin(f Fault) (undo func() error, err error) {
 		}
 		return func() error { return b.startAgain(f.Target) }, nil
 	case KindNATS:
+		if b.natsNodes > 1 {
+			if err := b.sys.StopNATSNode(f.Node); err != nil {
+				return nil, err
+			}
+			return func() error { return b.sys.StartNATSNode(f.Node) }, nil
+		}
 		b.sys.StopNATS()
 		return b.sys.StartNATS, nil
 	case KindPostgres:

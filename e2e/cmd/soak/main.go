@@ -11,7 +11,8 @@
 //   - schedule.go plans the faults from SOAK_SEED (printed; the same seed and
 //     duration give the same schedule): every minute a SIGKILL of a random
 //     replica of a random service, started again seconds later; once each,
-//     NATS stopped and started, PostgreSQL cut for 20 s (a netcut proxy
+//     NATS stopped and started (with SOAK_NATS_NODES=3 the broker is a
+//     cluster, and one node of it is), PostgreSQL cut for 20 s (a netcut proxy
 //     stands between the services and the database), the VPN panel failing
 //     for a minute and Telegram answering 429 for half a minute, each in its
 //     own slot of the run. faults.go plays it and plays the orchestrator too:
@@ -65,6 +66,9 @@ type Config struct {
 	// database (soakDatabase), dropped and made again at each run and kept
 	// afterwards for a look.
 	ServerURL string `env:"SOAK_DATABASE_URL" secret:"dsn"`
+	// NATSNodes runs NATS as a cluster of that many nodes (1: one server);
+	// the schedule's NATS fault then stops one node instead of the broker.
+	NATSNodes int `env:"SOAK_NATS_NODES"`
 	// Dir holds the binaries, NATS' store and the services' log (default: a
 	// temporary folder, removed unless the soak fails).
 	Dir      string `env:"SOAK_DIR"`
@@ -75,6 +79,9 @@ type Config struct {
 func (c Config) Validate() error {
 	if c.Duration < time.Minute {
 		return fmt.Errorf("SOAK_DURATION=%s: at least 1m, so that the schedule has room for its faults", c.Duration)
+	}
+	if c.NATSNodes < 1 {
+		return fmt.Errorf("SOAK_NATS_NODES=%d: at least 1", c.NATSNodes)
 	}
 	return nil
 }
@@ -97,6 +104,7 @@ func main() {
 func run(ctx context.Context) (err error) {
 	cfg, err := config.Load(Config{
 		Duration:  10 * time.Minute,
+		NATSNodes: 1,
 		ServerURL: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		LogLevel:  "info",
 	})
@@ -154,6 +162,7 @@ func run(ctx context.Context) (err error) {
 		Dir:         dir,
 		DatabaseURL: proxied,
 		Workers:     true,
+		NATSNodes:   cfg.NATSNodes,
 		BotHandlers: 2,
 		Replicas:    replicas,
 		AdminIDs:    []int64{adminID},

@@ -50,7 +50,7 @@ func soak(ctx context.Context, cfg Config, st *localstack.Stack, proxy *netcut.P
 	}
 	defer nc.Close()
 
-	plan := Plan(cfg.Seed, cfg.Duration, Layout{Processes: st.Services(), NATSNodes: 1})
+	plan := Plan(cfg.Seed, cfg.Duration, Layout{Processes: st.Services(), NATSNodes: cfg.NATSNodes})
 	printPlan(plan)
 	r := &Records{
 		Seed: cfg.Seed, Length: cfg.Duration, Plan: plan,
@@ -60,7 +60,7 @@ func soak(ctx context.Context, cfg Config, st *localstack.Stack, proxy *netcut.P
 		},
 	}
 	b := &breaker{
-		sys: st, db: proxy, log: log,
+		sys: st, natsNodes: cfg.NATSNodes, db: proxy, log: log,
 		switches: console.NewSwitchboard(console.Config{Telegram: st.Sandbox, CryptoPay: st.CryptoPay, Panel: st.Outline}),
 	}
 	j := &journal{missed: map[string]int{}}
