@@ -103,7 +103,9 @@ type allowance struct {
 
 // excuse charges the repeats of one item, done at times[0] and again at
 // each later time, to faults under way at some moment between its first and
-// its last time. It charges nothing, and reports false, when the faults
+// its last time: first to those under way when it was first done (429s or
+// a cut that failed the attempt), then to those that began after (a kill
+// that cut it short). It charges nothing, and reports false, when the faults
 // there cannot take them all.
 func (a *allowance) excuse(applied []Applied, times []time.Time) bool {
 	repeats := len(times) - 1
@@ -111,13 +113,27 @@ func (a *allowance) excuse(applied []Applied, times []time.Time) bool {
 		return true
 	}
 	first, last := slices.MinFunc(times, time.Time.Compare), slices.MaxFunc(times, time.Time.Compare)
-	take := map[int]int{}
+	var candidates []int
 	for i, f := range applied {
+		if a.may(f) && !f.Ended.Before(first) && !f.Began.After(last) {
+			candidates = append(candidates, i)
+		}
+	}
+	slices.SortStableFunc(candidates, func(i, j int) int {
+		under := func(f Applied) bool { return !f.Began.After(first) }
+		switch ui, uj := under(applied[i]), under(applied[j]); {
+		case ui && !uj:
+			return -1
+		case uj && !ui:
+			return 1
+		}
+		return 0
+	})
+	take := map[int]int{}
+	for _, i := range candidates {
+		f := applied[i]
 		if repeats == 0 {
 			break
-		}
-		if !a.may(f) || f.Ended.Before(first) || f.Began.After(last) {
-			continue
 		}
 		if n := min(repeats, a.perItem(f), a.total(f)-a.charged[i]); n > 0 {
 			take[i] = n

@@ -250,3 +250,20 @@ func TestReplayExtendsFromTheLaterOfNowAndTheExpiry(t *testing.T) {
 	require.Equal(t, at(60*time.Minute), after[2])
 	require.Equal(t, at(60*time.Minute), expires)
 }
+
+// TestARepeatIsChargedToTheFaultThatFailedTheAttempt: an update retried
+// after a 429, while a kill of a bot-handler also happened before the
+// retry, is charged to the 429s under way when it was first answered, not
+// to the kill.
+func TestARepeatIsChargedToTheFaultThatFailedTheAttempt(t *testing.T) {
+	r := healthy()
+	// Recorded first, as a kill that ends before the 429s would be.
+	r.Applied = append([]Applied{{
+		Fault: Fault{Kind: KindKill, Target: localstack.ServiceID{Name: localstack.BotHandler, Replica: 1, Label: "bot-handler-1"}},
+		Began: at(210 * time.Second), Ended: at(215 * time.Second),
+	}}, r.Applied...)
+	r.Updates[0].Answers = []time.Time{at(205 * time.Second), at(212 * time.Second)}
+	v := judge(r)
+	require.Empty(t, v.Violations)
+	require.Contains(t, v.Rows[0].Result, "1 (1 at telegram-429 @3:20)")
+}
