@@ -245,8 +245,12 @@ func (l latencies) String() string {
 	return fmt.Sprintf("p50 %s · p99 %s · max %s (n=%d)", round(at(0.5)), round(at(0.99)), round(s[len(s)-1]), len(s))
 }
 
+// round keeps a duration's first two or three digits.
 func round(d time.Duration) time.Duration {
-	if d < 10*time.Second {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond)
+	case d < 10*time.Second:
 		return d.Round(10 * time.Millisecond)
 	}
 	return d.Round(100 * time.Millisecond)
