@@ -66,6 +66,13 @@ bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, 
 	cd services/expiry-cleanup && go test -run '^$$' -bench Prune -benchtime 1x ./internal/prune/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Overdue -benchtime 1x ./internal/store/
 
+.PHONY: soak
+SOAK_DURATION ?= 10m
+# Not part of make test: it runs for SOAK_DURATION and uses the whole machine.
+soak: ## the whole system under simulated users and a fault schedule for SOAK_DURATION (10m), then every invariant checked; SOAK_SEED repeats a schedule
+	@scripts/ensure-postgres.sh
+	cd e2e && SOAK_DURATION=$(SOAK_DURATION) go run ./cmd/soak
+
 .PHONY: generate
 generate: ## regenerate generated code (go generate in every module)
 	@set -e; for m in $(MODULES); do (cd $$m && go generate ./...); done

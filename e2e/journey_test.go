@@ -110,12 +110,12 @@ func TestJourneyTrialKeyAndAPlanBoughtTwice(t *testing.T) {
 	require.Contains(t, plan.Plain, planUSD)
 	requireButtons(t, plan, cbPayStars)
 	s.press(user, plan, cbPayCrypto)
-	payScreen := s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return urlButton(m) != "" })
+	payScreen := s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return m.ButtonURL() != "" })
 	require.Contains(t, payScreen.Plain, planUSD)
 	cpInvoices := s.CryptoPay.Invoices()
 	require.Len(t, cpInvoices, 1)
 	cpInv := cpInvoices[0]
-	require.Equal(t, cpInv.BotInvoiceURL, urlButton(payScreen), "the button opens the invoice")
+	require.Equal(t, cpInv.BotInvoiceURL, payScreen.ButtonURL(), "the button opens the invoice")
 	require.Equal(t, sandboxcp.StatusActive, cpInv.Status)
 	require.Equal(t, "USD", cpInv.Fiat)
 	require.Equal(t, planUSD, cpInv.Amount)
@@ -253,7 +253,7 @@ func (s *system) newMenu(chat int64) sandboxtg.Message {
 	}
 	s.Sandbox.SendText(chat, "/start")
 	return s.waitScreen(chat, "with a new main menu", func(m sandboxtg.Message) bool {
-		return m.ID > last && hasButton(m, cbSub)
+		return m.ID > last && m.HasButton(cbSub)
 	})
 }
 
@@ -261,7 +261,7 @@ func (s *system) newMenu(chat int64) sandboxtg.Message {
 // which must show it, and waits until the bot has answered the press.
 func (s *system) press(chat int64, m sandboxtg.Message, data string) {
 	s.t.Helper()
-	require.True(s.t, hasButton(m, data), "message %d has no button %q:\n%s", m.ID, data, describeChat([]sandboxtg.Message{m}))
+	require.True(s.t, m.HasButton(data), "message %d has no button %q:\n%s", m.ID, data, describeChat([]sandboxtg.Message{m}))
 	id := s.Sandbox.PressButton(chat, m.ID, data)
 	require.Eventually(s.t, func() bool {
 		_, answered := s.Sandbox.CallbackAnswer(id)
@@ -325,37 +325,14 @@ func withText(s string) func(sandboxtg.Message) bool {
 }
 
 func withButton(data string) func(sandboxtg.Message) bool {
-	return func(m sandboxtg.Message) bool { return hasButton(m, data) }
-}
-
-func hasButton(m sandboxtg.Message, data string) bool {
-	for _, row := range m.Buttons {
-		for _, b := range row {
-			if b.Data == data {
-				return true
-			}
-		}
-	}
-	return false
+	return func(m sandboxtg.Message) bool { return m.HasButton(data) }
 }
 
 func requireButtons(t *testing.T, m sandboxtg.Message, data ...string) {
 	t.Helper()
 	for _, d := range data {
-		require.True(t, hasButton(m, d), "message %d has no button %q:\n%s", m.ID, d, describeChat([]sandboxtg.Message{m}))
+		require.True(t, m.HasButton(d), "message %d has no button %q:\n%s", m.ID, d, describeChat([]sandboxtg.Message{m}))
 	}
-}
-
-// urlButton is the link of the message's first URL button, or "".
-func urlButton(m sandboxtg.Message) string {
-	for _, row := range m.Buttons {
-		for _, b := range row {
-			if b.URL != "" {
-				return b.URL
-			}
-		}
-	}
-	return ""
 }
 
 // describeChat renders messages for a failure: text, buttons, photo, invoice.

@@ -100,7 +100,7 @@ func (s *system) driveTrialAndPayment() {
 	s.press(user, plans, cbPlan)
 	plan := s.waitScreen(user, "offering the ways to pay", withButton(cbPayCrypto))
 	s.press(user, plan, cbPayCrypto)
-	s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return urlButton(m) != "" })
+	s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return m.ButtonURL() != "" })
 	// The payment-watcher's poller asks Crypto Pay about the pending
 	// invoice (every 10 s here) before the webhook applies it.
 	s.waitMetric(localstack.PaymentWatcher, "vpnbot_cryptopay_requests_total")

@@ -42,7 +42,7 @@ func TestTrialKeyArrivesByItself(t *testing.T) {
 	s.press(user, plans, cbPlan)
 	plan := s.waitScreen(user, "offering the ways to pay", withButton(cbPayCrypto))
 	s.press(user, plan, cbPayCrypto)
-	s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return urlButton(m) != "" })
+	s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return m.ButtonURL() != "" })
 	invoices := s.CryptoPay.Invoices()
 	require.Len(t, invoices, 1)
 	_, err := s.CryptoPay.MarkPaid(invoices[0].InvoiceID)

@@ -54,10 +54,10 @@ func TestRealApply(t *testing.T) {
 func TestTimeScaleEnv(t *testing.T) {
 	env, err := timeScaleEnv(ScaleDemo)
 	require.NoError(t, err)
-	require.Contains(t, env, "TRIAL_DURATION=15m")
+	require.Contains(t, env, "TRIAL_DURATION=15m0s")
 	require.Contains(t, env, "TRIAL_NOTICE_LEADS=10m,5m", "a 15-minute trial is told it ends soon")
 	require.Contains(t, env, "REMINDER_STAGES=10m,5m")
-	require.Contains(t, env, "EXPIRY_GRACE=1m")
+	require.Contains(t, env, "EXPIRY_GRACE=1m0s")
 	env, err = timeScaleEnv(ScaleReal)
 	require.NoError(t, err)
 	require.Empty(t, env)

@@ -191,7 +191,7 @@ func run(ctx context.Context) (err error) {
 	}
 	// After Start, whose migrate job made the plans table; the bot reads
 	// plans on each request, so it offers the demo plan from here on.
-	if err := offerDemoPlan(ctx, dsn, cfg.TimeScale); err != nil {
+	if err := localstack.OfferDemoPlan(ctx, dsn, cfg.TimeScale == ScaleDemo); err != nil {
 		return errors.Join(err, st.Close())
 	}
 	app, err := serveWeb(log, st, cfg.SandboxAddr)

@@ -242,14 +242,14 @@ func TestDemoTimeScale(t *testing.T) {
 	d.press(t, user, menu, "plans")
 	plans := d.waitMessage(t, user, "the demo plan first in the plans", withText("• Demo — 20 minutes, $0.50 or ⭐1\n• 1 month"))
 	time.Sleep(userPace)
-	d.press(t, user, plans, "plan:"+demoPlanID)
-	plan := d.waitMessage(t, user, "the demo plan's ways to pay", withButton("pay:cp:"+demoPlanID))
+	d.press(t, user, plans, "plan:"+localstack.DemoPlanID)
+	plan := d.waitMessage(t, user, "the demo plan's ways to pay", withButton("pay:cp:"+localstack.DemoPlanID))
 	time.Sleep(userPace)
-	d.press(t, user, plan, "pay:cp:"+demoPlanID)
+	d.press(t, user, plan, "pay:cp:"+localstack.DemoPlanID)
 	var invoice string
 	require.Eventually(t, func() bool {
 		return db.Pool.QueryRow(t.Context(), `SELECT external_id FROM invoices
-			WHERE user_id = $1 AND plan_id = $2 AND external_id IS NOT NULL`, user, demoPlanID).Scan(&invoice) == nil
+			WHERE user_id = $1 AND plan_id = $2 AND external_id IS NOT NULL`, user, localstack.DemoPlanID).Scan(&invoice) == nil
 	}, screenWithin, 100*time.Millisecond, "no Crypto Pay invoice of the demo plan")
 	resp, err := d.http.Post("http://"+cryptoPay+"/sandbox/invoices/"+invoice+"/paid", "application/json", nil)
 	require.NoError(t, err)
@@ -442,16 +442,7 @@ func (d *devstack) waitMessage(t *testing.T, user int64, what string, match func
 }
 
 func withButton(data string) func(sandboxtg.Message) bool {
-	return func(m sandboxtg.Message) bool {
-		for _, row := range m.Buttons {
-			for _, b := range row {
-				if b.Data == data {
-					return true
-				}
-			}
-		}
-		return false
-	}
+	return func(m sandboxtg.Message) bool { return m.HasButton(data) }
 }
 
 func withText(s string) func(sandboxtg.Message) bool {

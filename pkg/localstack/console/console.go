@@ -77,7 +77,7 @@ type Server struct {
 	cfg      Config
 	log      zerolog.Logger
 	http     *http.Client
-	switches *switchboard
+	switches *Switchboard
 	mux      *http.ServeMux
 
 	// starts counts the service starts in flight (Control.Start waits until
@@ -104,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:         cfg,
 		log:         cfg.Log.With().Str("component", "console").Logger(),
 		http:        &http.Client{Timeout: cfg.ProbeTimeout, Transport: &http.Transport{}},
-		switches:    newSwitchboard(cfg),
+		switches:    NewSwitchboard(cfg),
 		starting:    map[string]bool{},
 		startErrors: map[string]string{},
 	}

@@ -41,19 +41,23 @@ type Switch struct {
 	On          bool   `json:"on"`
 }
 
-// switchboard holds which switches are on and turns them into faults. A
-// sandbox's faults are cleared and injected again on every change, so two
-// switches on one sandbox combine and turning one off keeps the other. That
-// also clears faults injected by hand through /sandbox/faults.
-type switchboard struct {
+// Switchboard holds which switches are on and turns them into faults: the
+// status page's switches, and the soak's (e2e/cmd/soak) panel and Telegram
+// faults, which are the same. A sandbox's faults are cleared and injected
+// again on every change, so two switches on one sandbox combine and turning
+// one off keeps the other. That also clears faults injected by hand through
+// /sandbox/faults.
+type Switchboard struct {
 	cfg Config
 
 	mu   sync.Mutex
 	list []Switch // in display order
 }
 
-func newSwitchboard(cfg Config) *switchboard {
-	b := &switchboard{cfg: cfg}
+// NewSwitchboard returns the switches of the sandboxes cfg names, all off;
+// only Telegram, CryptoPay and Panel are read.
+func NewSwitchboard(cfg Config) *Switchboard {
+	b := &Switchboard{cfg: cfg}
 	if cfg.Panel != nil {
 		b.list = append(b.list,
 			Switch{Name: SwitchPanelSlow, Title: "VPN panel slow",
@@ -71,7 +75,7 @@ func newSwitchboard(cfg Config) *switchboard {
 }
 
 // Switches lists the switches and whether each is on.
-func (b *switchboard) Switches() []Switch {
+func (b *Switchboard) Switches() []Switch {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.list)
@@ -80,7 +84,7 @@ func (b *switchboard) Switches() []Switch {
 var errNoSwitch = errors.New("no such switch")
 
 // Set turns a switch on or off and applies the faults of its sandbox.
-func (b *switchboard) Set(name string, on bool) error {
+func (b *Switchboard) Set(name string, on bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	i := slices.IndexFunc(b.list, func(s Switch) bool { return s.Name == name })
@@ -99,14 +103,14 @@ func (b *switchboard) Set(name string, on bool) error {
 	return nil
 }
 
-func (b *switchboard) onLocked(name string) bool {
+func (b *Switchboard) onLocked(name string) bool {
 	i := slices.IndexFunc(b.list, func(s Switch) bool { return s.Name == name })
 	return i >= 0 && b.list[i].On
 }
 
 // applyPanelLocked injects one fault for both panel switches: the first
 // matching fault is the one that plays, so two would not add up.
-func (b *switchboard) applyPanelLocked() {
+func (b *Switchboard) applyPanelLocked() {
 	b.cfg.Panel.ClearFaults()
 	var f sandboxoutline.Fault
 	if b.onLocked(SwitchPanelSlow) {
@@ -120,7 +124,7 @@ func (b *switchboard) applyPanelLocked() {
 	}
 }
 
-func (b *switchboard) applyTelegramLocked() {
+func (b *Switchboard) applyTelegramLocked() {
 	b.cfg.Telegram.ClearFaults()
 	if !b.onLocked(SwitchTelegram429) {
 		return
@@ -130,7 +134,7 @@ func (b *switchboard) applyTelegramLocked() {
 	}
 }
 
-func (b *switchboard) applyCryptoPayLocked() {
+func (b *Switchboard) applyCryptoPayLocked() {
 	b.cfg.CryptoPay.ClearFaults()
 	if b.onLocked(SwitchCryptoPayDown) {
 		b.cfg.CryptoPay.Inject(sandboxcp.Fault{Status: http.StatusServiceUnavailable})

@@ -25,10 +25,11 @@
 //     a small HTML page with a "Pay $4.99" button, so a person or a headless
 //     browser can pay where the real link would open @CryptoBot.
 //
-// Tests drive it with MarkPaid, Expire and Resend, read Invoices, Requests
-// (every API call with its parameters) and Stats, and inject failures
-// (latency, error statuses, hangs) with Inject. The same controls are served
-// as a small JSON API under /sandbox/ for `make run` and curl.
+// Tests drive it with MarkPaid (or MarkPaidUnannounced, its webhook lost),
+// Expire and Resend, read Invoices, Requests (every API call with its
+// parameters) and Stats, and inject failures (latency, error statuses,
+// hangs) with Inject. The same controls are served as a small JSON API under
+// /sandbox/ for `make run` and curl.
 //
 // Error names the sandbox gives to refused parameters (AMOUNT_INVALID,
 // PAYLOAD_TOO_LONG, ...) are its own: Crypto Pay does not document its list.

@@ -326,13 +326,24 @@ func (s *Server) Invoice(id int64) (Invoice, error) {
 // MarkPaid pays an active invoice as a payer would, with its first accepted
 // asset, and sends the invoice_paid webhook.
 func (s *Server) MarkPaid(id int64) (Invoice, error) {
+	return s.markPaid(id, true)
+}
+
+// MarkPaidUnannounced pays an active invoice as MarkPaid does but sends no
+// invoice_paid webhook for it, as when every delivery to the app's webhook
+// was lost: only getInvoices shows the payment, until Resend.
+func (s *Server) MarkPaidUnannounced(id int64) (Invoice, error) {
+	return s.markPaid(id, false)
+}
+
+func (s *Server) markPaid(id int64, announce bool) (Invoice, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inv, ok := s.invoices[id]
 	if !ok {
 		return Invoice{}, fmt.Errorf("paying invoice %d: %w", id, ErrNotFound)
 	}
-	if err := s.payLocked(inv, ""); err != nil {
+	if err := s.payLocked(inv, "", announce); err != nil {
 		return Invoice{}, fmt.Errorf("paying invoice %d: %w", id, err)
 	}
 	return *inv, nil
@@ -369,8 +380,9 @@ func (s *Server) Resend(id int64) error {
 }
 
 // payLocked marks an active invoice paid in asset (its first accepted asset
-// when empty), fills the paid_* fields and sends the webhook.
-func (s *Server) payLocked(inv *Invoice, asset string) error {
+// when empty), fills the paid_* fields and, with announce, sends the
+// webhook.
+func (s *Server) payLocked(inv *Invoice, asset string, announce bool) error {
 	s.refreshLocked(inv)
 	if inv.Status != StatusActive {
 		return fmt.Errorf("%w (%s)", ErrNotActive, inv.Status)
@@ -413,7 +425,9 @@ func (s *Server) payLocked(inv *Invoice, asset string) error {
 		return fmt.Errorf("encoding the invoice_paid update: %w", err)
 	}
 	s.paidBodies[inv.InvoiceID] = body
-	s.queueLocked(inv.InvoiceID, body)
+	if announce {
+		s.queueLocked(inv.InvoiceID, body)
+	}
 	return nil
 }
 

@@ -106,7 +106,7 @@ func (s *Server) servePay(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such invoice", http.StatusNotFound)
 		return
 	}
-	err := s.payLocked(inv, asset)
+	err := s.payLocked(inv, asset, true)
 	snapshot := *inv
 	s.mu.Unlock()
 

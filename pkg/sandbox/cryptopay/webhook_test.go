@@ -2,6 +2,8 @@ package cryptopay_test
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -85,4 +87,25 @@ func TestClosingStopsRetries(t *testing.T) {
 	e.client.CloseIdleConnections()
 	require.Len(t, rc.deliveries(), 1)
 	require.Zero(t, s.Stats().Pending, "the retry was dropped, not left running")
+}
+
+// TestUnannouncedPaymentShowsOnlyInGetInvoices pays an invoice whose webhook
+// is lost: the receiver gets nothing, getInvoices says paid, and Resend
+// still delivers it.
+func TestUnannouncedPaymentShowsOnlyInGetInvoices(t *testing.T) {
+	t.Parallel()
+	rc := startReceiver(t, always(http.StatusOK))
+	e := start(t, cryptopay.Config{WebhookURL: rc.srv.URL})
+	inv := e.create(nil)
+
+	paid, err := e.s.MarkPaidUnannounced(id(inv))
+	require.NoError(t, err)
+	require.Equal(t, cryptopay.StatusPaid, paid.Status)
+	require.Zero(t, e.s.Stats().Pending, "no webhook on its way (a delivery counts as pending from the payment on)")
+	got := e.callQuery("getInvoices", url.Values{"invoice_ids": {strconv.FormatInt(id(inv), 10)}})
+	require.True(t, got.OK)
+	require.Contains(t, string(got.Result), `"status":"paid"`)
+
+	require.NoError(t, e.s.Resend(id(inv)))
+	require.Eventually(t, func() bool { return len(rc.deliveries()) == 1 }, 5*time.Second, 5*time.Millisecond)
 }

@@ -50,6 +50,31 @@ type Message struct {
 	FromUser bool `json:"from_user,omitempty"`
 }
 
+// HasButton reports whether the message shows an inline button that sends
+// data back.
+func (m Message) HasButton(data string) bool {
+	for _, row := range m.Buttons {
+		for _, b := range row {
+			if b.Data == data {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ButtonURL is the link of the message's first URL button, or "".
+func (m Message) ButtonURL() string {
+	for _, row := range m.Buttons {
+		for _, b := range row {
+			if b.URL != "" {
+				return b.URL
+			}
+		}
+	}
+	return ""
+}
+
 // chat is one private chat: the messages of both sides share one id sequence,
 // as in Telegram.
 type chat struct {
@@ -70,6 +95,9 @@ type storedMessage struct {
 	paying     bool
 	// payment is set on the user's service message of a successful payment.
 	payment *apiSuccessfulPayment
+	// updateID is the update that brought a message of the user to the bot
+	// (0 for the bot's own), whose answer a reply to the message is.
+	updateID int64
 }
 
 // SetUser sets the profile of a fake user; users never set get a default

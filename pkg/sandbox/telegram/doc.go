@@ -29,7 +29,9 @@
 //     otherwise surface only in production.
 //
 // Tests inspect what the bot sent through Messages/WaitMessages (the chat as
-// the user sees it: edits applied, deleted messages gone) and inject failures
-// (latency, error statuses, hangs) with Inject. The same controls are served
+// the user sees it: edits applied, deleted messages gone), how often it
+// answered each update (Answers) and whether it ever sent faster than the
+// limits allow (Floods, apart from the 429s a test injected), and inject
+// failures (latency, error statuses, hangs) with Inject. The same controls are served
 // as a small JSON API under /sandbox/ for `make run` and curl.
 package telegram

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -68,9 +69,31 @@ func (s *Server) applyFault(ctx context.Context, method string, chatID int64) *a
 	}
 }
 
+// Flood is a sending call the flood limits refused with 429, as opposed to a
+// 429 an injected Fault answered: the bot itself sent too fast.
+type Flood struct {
+	At     time.Time `json:"at"`
+	Method string    `json:"method"`
+	ChatID int64     `json:"chat_id"`
+	// Global is true when the bot-wide limit refused it, false for the
+	// chat's own.
+	Global bool `json:"global"`
+}
+
+// maxFloods is how many of the latest Floods the server keeps.
+const maxFloods = 1000
+
+// Floods returns the latest refusals of the flood limits (at most 1000;
+// Stats.Flooded counts them all), oldest first.
+func (s *Server) Floods() []Flood {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.floods)
+}
+
 // admitSend refuses a sending call to a chat whose user blocked the bot
 // (403) or over the flood limits (429), as Telegram does.
-func (s *Server) admitSend(chatID int64) *apiError {
+func (s *Server) admitSend(method string, chatID int64) *apiError {
 	if chatID <= 0 {
 		return nil // the method itself rejects the missing or foreign chat
 	}
@@ -81,7 +104,7 @@ func (s *Server) admitSend(chatID int64) *apiError {
 	}
 	now := time.Now()
 	var taken []*rate.Reservation
-	for _, l := range []*rate.Limiter{s.chatLimiterLocked(chatID), s.global} {
+	for i, l := range []*rate.Limiter{s.chatLimiterLocked(chatID), s.global} {
 		if l == nil {
 			continue
 		}
@@ -97,6 +120,11 @@ func (s *Server) admitSend(chatID int64) *apiError {
 			if r.OK() {
 				retry = max(1, int(math.Ceil(d.Seconds())))
 			}
+			s.flooded++
+			if len(s.floods) == maxFloods {
+				s.floods = slices.Delete(s.floods, 0, 1)
+			}
+			s.floods = append(s.floods, Flood{At: now, Method: method, ChatID: chatID, Global: i == 1})
 			return floodError(retry)
 		}
 		taken = append(taken, r)
@@ -119,7 +147,8 @@ func (s *Server) chatLimiterLocked(chatID int64) *rate.Limiter {
 // Stats counts what the server saw, for tests and the sandbox API.
 type Stats struct {
 	Requests         map[string]int `json:"requests"`          // Bot API calls by method
-	TooManyRequests  int            `json:"too_many_requests"` // 429 answers
+	TooManyRequests  int            `json:"too_many_requests"` // 429 answers, injected ones included
+	Flooded          int            `json:"flooded"`           // 429 answers of the flood limits themselves (Floods)
 	Forbidden        int            `json:"forbidden"`         // 403 answers
 	Deliveries       int            `json:"deliveries"`        // webhook deliveries answered 2xx
 	DeliveryFailures int            `json:"delivery_failures"` // webhook attempts that failed
@@ -133,6 +162,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Requests:         maps.Clone(s.requests),
 		TooManyRequests:  s.tooMany,
+		Flooded:          s.flooded,
 		Forbidden:        s.forbidden,
 		Deliveries:       s.deliveries,
 		DeliveryFailures: s.deliveryFail,

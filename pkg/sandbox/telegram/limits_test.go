@@ -162,3 +162,25 @@ func TestCloseReleasesHangingCalls(t *testing.T) {
 	}
 	require.Empty(t, e.s.Messages(1))
 }
+
+// TestFloodsAreTheLimitsOwnRefusalsNotInjectedOnes tells the 429s a bot
+// earns by sending too fast from those a test injects.
+func TestFloodsAreTheLimitsOwnRefusalsNotInjectedOnes(t *testing.T) {
+	t.Parallel()
+	e := start(t, telegram.Config{ChatRate: 1, ChatBurst: 1})
+	e.s.Inject(telegram.Fault{Method: "sendMessage", ChatID: 2, Status: http.StatusTooManyRequests, Times: 1})
+	require.Equal(t, http.StatusTooManyRequests, e.callJSON("sendMessage", map[string]any{"chat_id": 2, "text": "injected"}).Status)
+	require.True(t, e.callJSON("sendMessage", map[string]any{"chat_id": 1, "text": "first"}).OK)
+	require.Equal(t, http.StatusTooManyRequests, e.callJSON("editMessageText",
+		map[string]any{"chat_id": 1, "message_id": 1, "text": "too soon"}).Status)
+
+	st := e.s.Stats()
+	require.Equal(t, 2, st.TooManyRequests)
+	require.Equal(t, 1, st.Flooded)
+	floods := e.s.Floods()
+	require.Len(t, floods, 1)
+	require.Equal(t, "editMessageText", floods[0].Method)
+	require.EqualValues(t, 1, floods[0].ChatID)
+	require.False(t, floods[0].Global, "the chat's limit refused it")
+	require.WithinDuration(t, time.Now(), floods[0].At, 5*time.Second)
+}

@@ -232,6 +232,7 @@ func (s *Server) sendMessage(r *request) (any, *apiError) {
 		fromBot: true, entities: entities, markup: markup,
 	}
 	s.chatLocked(chatID).add(m)
+	s.repliedLocked(chatID, replyTo)
 	s.broadcastLocked()
 	return s.apiMessageLocked(m, true), nil
 }
@@ -282,6 +283,7 @@ func (s *Server) sendPhoto(r *request) (any, *apiError) {
 		photo: s.photoSizesLocked(data, fileID, width, height),
 	}
 	s.chatLocked(chatID).add(m)
+	s.repliedLocked(chatID, replyTo)
 	s.broadcastLocked()
 	return s.apiMessageLocked(m, true), nil
 }
@@ -497,6 +499,9 @@ func (s *Server) answerCallbackQuery(r *request) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.callbacks[p.str("callback_query_id")]
+	if ok {
+		s.answeredLocked(cb.updateID)
+	}
 	if !ok || cb.answered {
 		return nil, badRequest("query is too old and response timeout expired or query ID is invalid")
 	}

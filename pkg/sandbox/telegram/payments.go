@@ -58,6 +58,9 @@ type PaymentResult struct {
 	ChargeID string `json:"charge_id,omitempty"`
 	// UpdateID is the update_id of the successful_payment message.
 	UpdateID int64 `json:"update_id,omitempty"`
+	// CheckoutUpdateID is the update_id of the pre_checkout_query the
+	// payment asked the bot first, answered or not.
+	CheckoutUpdateID int64 `json:"checkout_update_id,omitempty"`
 }
 
 // ErrInvoicePaid is returned by PayInvoice for an invoice already paid.
@@ -193,6 +196,7 @@ func (s *Server) sendInvoice(r *request) (any, *apiError) {
 		fromBot: true, markup: markup, startParam: p.str("start_parameter"),
 	}
 	s.chatLocked(chatID).add(m)
+	s.repliedLocked(chatID, replyTo)
 	s.broadcastLocked()
 	return s.apiMessageLocked(m, true), nil
 }
@@ -208,6 +212,7 @@ func (s *Server) answerPreCheckoutQuery(r *request) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.answeredLocked(s.checkouts[p.str("pre_checkout_query_id")])
 	q, found := s.preCheckouts[p.str("pre_checkout_query_id")]
 	if !found || q.done {
 		return nil, badRequest("query is too old and response timeout expired or query ID is invalid")
@@ -248,6 +253,7 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	queryID := strconv.FormatInt(s.botID, 10) + strconv.FormatInt(updateID, 10)
 	q := &preCheckout{answered: make(chan struct{})}
 	s.preCheckouts[queryID] = q
+	s.checkouts[queryID] = updateID
 	body, err := json.Marshal(apiUpdate{UpdateID: updateID, PreCheckoutQuery: &apiPreCheckoutQuery{
 		ID: queryID, From: fromUser(s.userLocked(userID)),
 		Currency: inv.Currency, TotalAmount: inv.Total, InvoicePayload: inv.Payload,
@@ -277,9 +283,9 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 		return PaymentResult{}, fmt.Errorf("paying message %d in chat %d: sandbox closed", messageID, userID)
 	case !q.done:
 		q.done = true // a late answer now fails, as in Telegram
-		return PaymentResult{TimedOut: true}, nil
+		return PaymentResult{TimedOut: true, CheckoutUpdateID: updateID}, nil
 	case !q.ok:
-		return PaymentResult{ErrorMessage: q.errorMessage}, nil
+		return PaymentResult{ErrorMessage: q.errorMessage, CheckoutUpdateID: updateID}, nil
 	}
 
 	// Charge ids are random, not counted: a bot's database outlives a
@@ -297,7 +303,7 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	s.chatLocked(userID).add(paid)
 	s.payments[chargeID] = paid
 	s.broadcastLocked() // the invoice shows as paid
-	return PaymentResult{Accepted: true, ChargeID: chargeID, UpdateID: s.pushMessageLocked(paid)}, nil
+	return PaymentResult{Accepted: true, ChargeID: chargeID, UpdateID: s.pushMessageLocked(paid), CheckoutUpdateID: updateID}, nil
 }
 
 // ResendSuccessfulPayment delivers the successful_payment message of an

@@ -114,7 +114,9 @@ func TestTelebotSellsForStarsAndAppliesEachChargeOnce(t *testing.T) {
 	require.NoError(t, err)
 	refused, err := e.s.PayInvoice(31, int64(stale.ID))
 	require.NoError(t, err)
-	require.Equal(t, telegram.PaymentResult{ErrorMessage: "This order has expired, please choose a plan again."}, refused)
+	require.Equal(t, "This order has expired, please choose a plan again.", refused.ErrorMessage)
+	require.False(t, refused.Accepted)
+	require.Positive(t, refused.CheckoutUpdateID, "the refused query was an update of its own")
 	require.Empty(t, e.s.Messages(31)[1].Invoice.ChargeID)
 	require.Eventually(t, func() bool { return e.s.Stats().Pending == 0 }, 5*time.Second, 10*time.Millisecond)
 	select {
@@ -180,32 +182,44 @@ func TestPaymentIsCancelledWhenTheBotAnswersTooLate(t *testing.T) {
 
 	res, err := e.s.PayInvoice(8, msgID)
 	require.NoError(t, err)
-	require.Equal(t, telegram.PaymentResult{TimedOut: true}, res)
+	require.Equal(t, telegram.PaymentResult{TimedOut: true, CheckoutUpdateID: res.CheckoutUpdateID}, res)
 	late := e.nextUpdate(0)
 	require.NotNil(t, late.PreCheckoutQuery)
+	require.Equal(t, late.UpdateID, res.CheckoutUpdateID)
 	answer := e.callJSON("answerPreCheckoutQuery", map[string]any{"pre_checkout_query_id": late.PreCheckoutQuery.ID, "ok": true})
 	require.Equal(t, "Bad Request: query is too old and response timeout expired or query ID is invalid", answer.Description)
 	require.Empty(t, e.s.Messages(8)[0].Invoice.ChargeID)
 
 	// The user may try again, and a bot that answers in time is paid.
+	retry := e.payAnswering(8, msgID, late.UpdateID+1)
+	require.Equal(t, "order-8", retry.PreCheckoutQuery.InvoicePayload)
+}
+
+// payAnswering has the user pay the invoice of message msgID in chat while
+// the test plays the bot: it reads the pre-checkout query (the first update
+// from offset on), accepts it, and requires the payment to go through. It
+// returns the query's update.
+func (e *env) payAnswering(chat, msgID, offset int64) checkoutUpdate {
+	e.t.Helper()
 	paid := make(chan telegram.PaymentResult, 1)
 	go func() {
-		r, err := e.s.PayInvoice(8, msgID)
+		r, err := e.s.PayInvoice(chat, msgID)
 		if err != nil {
 			r.ErrorMessage = err.Error()
 		}
 		paid <- r
 	}()
-	retry := e.nextUpdate(late.UpdateID + 1)
-	require.NotNil(t, retry.PreCheckoutQuery)
-	require.Equal(t, "order-8", retry.PreCheckoutQuery.InvoicePayload)
-	require.True(t, e.callJSON("answerPreCheckoutQuery", map[string]any{"pre_checkout_query_id": retry.PreCheckoutQuery.ID, "ok": true}).OK)
+	query := e.nextUpdate(offset)
+	require.NotNil(e.t, query.PreCheckoutQuery)
+	require.True(e.t, e.callJSON("answerPreCheckoutQuery", map[string]any{"pre_checkout_query_id": query.PreCheckoutQuery.ID, "ok": true}).OK)
 	select {
 	case r := <-paid:
-		require.True(t, r.Accepted, "%+v", r)
+		require.True(e.t, r.Accepted, "%+v", r)
+		require.Equal(e.t, query.UpdateID, r.CheckoutUpdateID)
 	case <-time.After(5 * time.Second):
-		t.Fatal("PayInvoice did not return after the bot answered")
+		e.t.Fatal("PayInvoice did not return after the bot answered")
 	}
+	return query
 }
 
 func TestSandboxHTTPAPIPaysInvoicesAndResendsPayments(t *testing.T) {

@@ -99,9 +99,17 @@ type Server struct {
 
 	preCheckouts map[string]*preCheckout   // pre_checkout_query id → the bot's answer
 	payments     map[string]*storedMessage // telegram_payment_charge_id → the successful_payment message
+	// checkouts maps every pre_checkout_query id to its update, for
+	// Answers: a query outlives its wait in preCheckouts.
+	checkouts map[string]int64
+	// answers holds, by update_id, when the bot answered the update (see
+	// Answers).
+	answers map[int64][]time.Time
 
 	requests     map[string]int
 	tooMany      int
+	flooded      int
+	floods       []Flood // the latest maxFloods
 	forbidden    int
 	deliveries   int
 	deliveryFail int
@@ -164,6 +172,8 @@ func New(cfg Config) *Server {
 		commands:     map[string]json.RawMessage{},
 		preCheckouts: map[string]*preCheckout{},
 		payments:     map[string]*storedMessage{},
+		checkouts:    map[string]int64{},
+		answers:      map[int64][]time.Time{},
 		faults:       fault.New[chatFault](fault.FoldCase),
 		requests:     map[string]int{},
 		chatLimit:    map[int64]*rate.Limiter{},
@@ -307,7 +317,7 @@ func (s *Server) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.sends {
-		if e := s.admitSend(chatID); e != nil {
+		if e := s.admitSend(m.name, chatID); e != nil {
 			s.answer(w, m.name, nil, e)
 			return
 		}

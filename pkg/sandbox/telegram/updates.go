@@ -117,6 +117,7 @@ func (s *Server) SendText(userID int64, text string) int64 {
 	}
 	s.chatLocked(userID).add(m)
 	id := s.nextUpdateIDLocked()
+	m.updateID = id
 	body, err := json.Marshal(apiUpdate{UpdateID: id, Message: s.apiMessageLocked(m, true)})
 	if err != nil {
 		s.log.Error().Err(err).Msg("encoding message update")
@@ -208,12 +209,12 @@ func (s *Server) Enqueue(chatID int64, update json.RawMessage) {
 		}
 	}
 	if kind == "message" {
-		s.recordUserMessageLocked(chatID, fields["message"])
+		s.recordUserMessageLocked(chatID, id, fields["message"])
 	}
 	s.pushLocked(chatID, id, kind, body)
 }
 
-func (s *Server) recordUserMessageLocked(chatID int64, raw json.RawMessage) {
+func (s *Server) recordUserMessageLocked(chatID, updateID int64, raw json.RawMessage) {
 	var m struct {
 		MessageID int64  `json:"message_id"`
 		Date      int64  `json:"date"`
@@ -228,7 +229,7 @@ func (s *Server) recordUserMessageLocked(chatID int64, raw json.RawMessage) {
 	}
 	c.messages = append(c.messages, &storedMessage{Message: Message{
 		ID: m.MessageID, ChatID: chatID, Text: m.Text, Plain: m.Text, Date: time.Unix(m.Date, 0),
-	}})
+	}, updateID: updateID})
 	c.lastID = max(c.lastID, m.MessageID)
 }
 

@@ -111,6 +111,10 @@ type Activator struct {
 type retryState struct {
 	failures int
 	next     time.Time // not tried before
+	// panel is set when the last failure was the panel's (down, 5xx,
+	// timeout) rather than the period's own: the panel answering again
+	// ends the wait.
+	panel bool
 }
 
 // New returns an Activator activating sh's periods on panel (vpn.Outline,
@@ -195,10 +199,19 @@ func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 	sem := make(chan struct{}, periodsPerPanelCall*a.cfg.Concurrency)
 	var wg sync.WaitGroup
 	now := a.cfg.NowFunc()
+	// One period waiting out a panel failure is tried anyway, as a probe:
+	// the panel's health is not the period's, and a panel back after an
+	// outage must not leave the periods it failed waiting for their
+	// doubled delays. A probe that succeeds releases them all (activate);
+	// while the panel stays down it costs one call an iteration.
+	probe := true
 	for _, sub := range subs {
 		if !a.due(sub.ID, now) {
-			res.add("deferred")
-			continue
+			if !probe || !a.panelFailed(sub.ID) {
+				res.add("deferred")
+				continue
+			}
+			probe = false
 		}
 		select {
 		case sem <- struct{}{}:
@@ -246,7 +259,7 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 		log.Info().Err(err).Msg("subscription no longer active; not activated")
 		return "skipped", shop.Access{}
 	case err != nil:
-		failures, next := a.failed(sub.ID)
+		failures, next := a.failed(sub.ID, isPanelError(err))
 		if isPanelError(err) {
 			a.panelErrors.Inc()
 		}
@@ -255,6 +268,7 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 		return "failed", shop.Access{}
 	}
 	a.forget(sub.ID)
+	a.panelBack()
 	// The key's URL is a credential: it goes to the user only.
 	if extension {
 		log.Info().Str("event", EventAccessExtended).Str("access_id", acc.ExternalID).
@@ -283,13 +297,33 @@ func (a *Activator) due(id int64, now time.Time) bool {
 	return !ok || !now.Before(r.next)
 }
 
-// failed records a failure of id and returns how many in a row and when it
-// may be tried again.
-func (a *Activator) failed(id int64) (int, time.Time) {
+// panelFailed reports whether id waits because the panel failed it.
+func (a *Activator) panelFailed(id int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.retries[id].panel
+}
+
+// panelBack ends the wait of every period the panel failed: it has just
+// answered, so the next iteration tries them all.
+func (a *Activator) panelBack() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, r := range a.retries {
+		if r.panel {
+			delete(a.retries, id)
+		}
+	}
+}
+
+// failed records a failure of id, the panel's or not, and returns how many
+// in a row and when it may be tried again.
+func (a *Activator) failed(id int64, panel bool) (int, time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r := a.retries[id]
 	r.failures++
+	r.panel = panel
 	delay := a.cfg.RetryMax
 	if shift := r.failures - 1; shift < 30 {
 		delay = min(a.cfg.RetryBase<<shift, a.cfg.RetryMax)

@@ -142,24 +142,56 @@ func TestAPanelDownIsRetriedWithAGrowingDelayAndSucceedsWhenBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "outline")
 	in := e.instance(t, activation.Config{RetryBase: 200 * time.Millisecond})
-	sub := e.trial(t, newUserID(), "en")
+	subs := []shop.Subscription{e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en")}
 	e.fail(false)
 
 	res := iterate(t, in)
-	require.Equal(t, 1, res["failed"])
-	require.Nil(t, e.access(t, sub.ID), "a failed activation records nothing")
+	require.Equal(t, 2, res["failed"])
+	for _, sub := range subs {
+		require.Nil(t, e.access(t, sub.ID), "a failed activation records nothing")
+	}
 	require.Empty(t, e.messages(t))
-	require.EqualValues(t, 1, metric(t, in, "vpnbot_activation_panel_errors_total"))
-	require.Len(t, in.logs.Events(t, activation.EventActivationFailed), 1)
+	require.EqualValues(t, 2, metric(t, in, "vpnbot_activation_panel_errors_total"))
+	require.Len(t, in.logs.Events(t, activation.EventActivationFailed), 2)
 
 	res = iterate(t, in)
-	require.Equal(t, 1, res["deferred"], "retried before its delay")
+	require.Equal(t, 1, res["failed"], "one tried anyway, to see whether the panel is back")
+	require.Equal(t, 1, res["deferred"], "the other not retried before its delay")
 
 	e.clearFaults()
-	require.Eventually(t, func() bool { return iterate(t, in)["created"] == 1 }, waitFor, poll)
-	require.NotNil(t, e.access(t, sub.ID))
-	require.Len(t, e.messages(t), 1)
-	require.Equal(t, 1, e.keys())
+	created := 0
+	require.Eventually(t, func() bool { created += iterate(t, in)["created"]; return created == 2 }, waitFor, poll)
+	for _, sub := range subs {
+		require.NotNil(t, e.access(t, sub.ID))
+	}
+	require.Len(t, e.messages(t), 2)
+	require.Equal(t, 2, e.keys())
+}
+
+// TestAPanelBackReleasesThePeriodsItFailed is a panel outage that outlasts
+// the periods' first delays: once the panel is back, every period it failed
+// is activated within two iterations, not after its own grown delay (here an
+// hour).
+func TestAPanelBackReleasesThePeriodsItFailed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{RetryBase: time.Hour})
+	subs := []shop.Subscription{e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en")}
+	e.fail(false)
+	require.Equal(t, 3, iterate(t, in)["failed"])
+	res := iterate(t, in)
+	require.Equal(t, 1, res["failed"], "a probe while the panel is down")
+	require.Equal(t, 2, res["deferred"])
+
+	e.clearFaults()
+	created := iterate(t, in)["created"]
+	require.Positive(t, created, "the probe finds the panel back")
+	created += iterate(t, in)["created"]
+	require.Equal(t, 3, created, "the probe released the others")
+	for _, sub := range subs {
+		require.NotNil(t, e.access(t, sub.ID))
+	}
+	require.Len(t, e.messages(t), 3)
 }
 
 func TestAPaidExtensionMovesTheExpiryOnThePanelAndSendsNoNewKey(t *testing.T) {

@@ -28,6 +28,9 @@
 //
 // A failed panel call is retried by a later iteration, after a delay that
 // grows per subscription (kept in memory: a restarted replica retries at
-// once, which is harmless). WakeConsumer wakes the worker on
+// once, which is harmless). A panel outage is not the subscriptions' fault:
+// each iteration tries one subscription the panel failed anyway, and once
+// the panel answers, the others are tried at the next iteration instead of
+// after their grown delays. WakeConsumer wakes the worker on
 // activation.requested events; polling alone is correct.
 package activation

@@ -219,7 +219,7 @@ func BenchmarkUpdates(b *testing.B) {
 			func() {
 				for _, m := range e.sb.Messages(user) {
 					if m.ID == menu.ID {
-						require.True(b, hasButton(m, "plans"), "the main menu is shown")
+						require.True(b, m.HasButton("plans"), "the main menu is shown")
 					}
 				}
 			})

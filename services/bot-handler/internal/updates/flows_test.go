@@ -68,17 +68,6 @@ func (e *env) waitMessage(user int64, matches func(sandboxtg.Message) bool, msgA
 	return got
 }
 
-func hasButton(m sandboxtg.Message, data string) bool {
-	for _, row := range m.Buttons {
-		for _, b := range row {
-			if b.Data == data {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func (e *env) activationRequests() int {
 	e.t.Helper()
 	// Only activation requests are published on EVENTS here.
@@ -92,7 +81,7 @@ func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
 	const alice, boris = 11001, 11002
 	menu := e.started(alice)
 	for _, d := range []string{"trial", "plans", "sub", "lang", "help"} {
-		require.True(t, hasButton(menu, d), "the main menu has %q", d)
+		require.True(t, menu.HasButton(d), "the main menu has %q", d)
 	}
 
 	// Two presses in a row: the partition serializes them. The second finds
@@ -104,7 +93,7 @@ func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
 	require.Len(t, e.sb.Messages(alice), 1)
 	m := e.screen(alice, menu.ID, "Your trial runs until")
 	require.Contains(t, m.Plain, "Your key is on its way")
-	require.True(t, hasButton(m, "sub"), "a running trial offers the subscription")
+	require.True(t, m.HasButton("sub"), "a running trial offers the subscription")
 
 	// Two presses handled at the very same time, bypassing the stream.
 	bmenu := e.started(boris)
@@ -137,7 +126,7 @@ func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
 	e.press(alice, again.ID, "trial")
 	m = e.screen(alice, again.ID, "Your trial runs until")
 	require.NotContains(t, m.Plain, "on its way")
-	require.True(t, hasButton(m, "sub"))
+	require.True(t, m.HasButton("sub"))
 
 	// Once the trial is over: refused politely.
 	_, err = e.db.Pool.Exec(e.ctx(5*time.Second), `
@@ -147,7 +136,7 @@ func TestTrialIsGivenOnceHoweverFastThePresses(t *testing.T) {
 	require.NoError(t, err)
 	e.press(alice, again.ID, "trial")
 	m = e.screen(alice, again.ID, "already used your free trial")
-	require.True(t, hasButton(m, "plans"), "a refused trial offers the plans")
+	require.True(t, m.HasButton("plans"), "a refused trial offers the plans")
 	require.Equal(t, 2, e.activationRequests(), "a press of a running trial without a key asks again, under the same id")
 	require.Empty(t, e.dlq())
 }
@@ -314,7 +303,7 @@ func TestLanguageKeyAndQRCode(t *testing.T) {
 	e.press(user, menu.ID, "sub")
 	m := e.screen(user, menu.ID, key)
 	require.Contains(t, m.Text, "<code>"+key+"</code>")
-	require.True(t, hasButton(m, "setup:ios"))
+	require.True(t, m.HasButton("setup:ios"))
 	photo := e.waitMessage(user, func(m sandboxtg.Message) bool { return len(m.Photo) > 0 }, "a photo")
 	qr, err := notify.QRCode(key)
 	require.NoError(t, err)

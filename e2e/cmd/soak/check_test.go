@@ -1,0 +1,269 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/botui"
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+)
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+const (
+	alice = 7 // a trial, then three payments, one of each way
+	bob   = 8 // a trial that lapsed and was revoked
+)
+
+// healthy is a small run in which every invariant held and everything a
+// soak must exercise happened: each check passes on it.
+func healthy() *Records {
+	// The trial's 15 minutes, then 20 more for each invoice paid before
+	// the period's end.
+	paid := func(inv int64) time.Time { return at(15*time.Minute + time.Duration(inv)*20*time.Minute) }
+	confirm := func(inv int64, sent time.Duration) sandboxtg.Message {
+		ui := botui.TextsIn(botui.English)
+		return sandboxtg.Message{ID: 10 + inv, Plain: fmt.Sprintf(ui.PaymentReceived, ui.Date(paid(inv))), Date: at(sent)}
+	}
+	applied := []Applied{
+		{Fault: Fault{Kind: KindKill, Target: localstack.ServiceID{Name: localstack.BotHandler, Label: "bot-handler-0"}}, Began: at(60 * time.Second), Ended: at(65 * time.Second)},
+		{Fault: Fault{Kind: KindKill, Target: localstack.ServiceID{Name: localstack.Sender, Replica: 1, Label: "sender-1"}}, Began: at(70 * time.Second), Ended: at(74 * time.Second)},
+		{Fault: Fault{Kind: KindNATS}, Began: at(80 * time.Second), Ended: at(90 * time.Second)},
+		{Fault: Fault{Kind: KindPostgres, For: 20 * time.Second}, Began: at(100 * time.Second), Ended: at(120 * time.Second)},
+		{Fault: Fault{Kind: KindPanel}, Began: at(130 * time.Second), Ended: at(190 * time.Second)},
+		{Fault: Fault{Kind: KindTelegram, For: 30 * time.Second}, Began: at(200 * time.Second), Ended: at(230 * time.Second)},
+	}
+	return &Records{
+		Start: t0, DriveEnd: at(10 * time.Minute), Drained: at(11 * time.Minute),
+		Timing: Timing{
+			Trial: 15 * time.Minute, Grace: time.Minute, WorkerInterval: 10 * time.Second,
+			CallbackMaxAge: time.Minute, Partitions: 64, SenderInFlight: 32,
+		},
+		Applied: applied,
+		Updates: []Update{
+			{SentUpdate: SentUpdate{ID: 1, Chat: alice, Kind: UpdateMessage, What: "/start", At: at(time.Second)}, Answers: []time.Time{at(2 * time.Second)}},
+		},
+		Payments: []PaidRecord{
+			{Payment: Payment{User: alice, Provider: shop.ProviderCryptoPay, How: PayWebhook, External: "501", At: at(10 * time.Second)}, Invoice: 1},
+			{Payment: Payment{User: alice, Provider: shop.ProviderCryptoPay, How: PayPoll, External: "502", At: at(20 * time.Second)}, Invoice: 2},
+			{Payment: Payment{User: alice, Provider: shop.ProviderStars, How: PayStars, External: "stxA", At: at(30 * time.Second)}, Invoice: 3},
+		},
+		Periods: []Period{
+			{ID: 10, User: alice, Kind: shop.KindPaid, Status: "active", Starts: t0, Expires: paid(3), Grants: []Grant{
+				{At: t0, For: 15 * time.Minute},
+				{At: at(11 * time.Second), For: 20 * time.Minute, Invoice: 1},
+				{At: at(25 * time.Second), For: 20 * time.Minute, Invoice: 2},
+				{At: at(31 * time.Second), For: 20 * time.Minute, Invoice: 3},
+			}},
+			{ID: 11, User: bob, Kind: shop.KindTrial, Status: "revoked", Starts: at(-14 * time.Minute), Expires: at(time.Minute),
+				Revoked: at(2*time.Minute + 5*time.Second), Grants: []Grant{{At: at(-14 * time.Minute), For: 15 * time.Minute}}},
+		},
+		Accesses: []Access{
+			{Period: 10, User: alice, URL: "ss://alice", Key: "vpnbot-10", Created: at(3 * time.Second)},
+			{Period: 11, User: bob, URL: "ss://bob", Key: "vpnbot-11", Created: at(-14 * time.Minute), Revoked: at(2*time.Minute + 5*time.Second)},
+		},
+		Chats: map[int64][]sandboxtg.Message{
+			alice: {
+				{ID: 2, ReplyTo: 1, Plain: "Welcome", Date: at(2 * time.Second)},
+				{ID: 3, Plain: "Your VPN key is ready: ss://alice", Photo: []byte("qr-alice"), Date: at(5 * time.Second)},
+				confirm(1, 12*time.Second), confirm(2, 27*time.Second), confirm(3, 32*time.Second),
+				{ID: 20, Plain: "Soak notice #1", Date: at(40 * time.Second)},
+			},
+			bob: {{ID: 1, Plain: "Your VPN key is ready: ss://bob", Photo: []byte("qr-bob"), Date: at(-13 * time.Minute)}},
+		},
+		SentLog: []Sent{
+			{DedupID: "key:10:aa", Chat: alice, MessageID: 3, At: at(5 * time.Second)},
+			{DedupID: "payment:1", Chat: alice, MessageID: 11, At: at(12 * time.Second)},
+			{DedupID: "payment:2", Chat: alice, MessageID: 12, At: at(27 * time.Second)},
+			{DedupID: "broadcast:1:7", Chat: alice, MessageID: 20, At: at(40 * time.Second)},
+			{DedupID: "key:11:bb", Chat: bob, MessageID: 1, At: at(-13 * time.Minute)},
+		},
+		Broadcasts: []Broadcast{{ID: 1, Recipients: []int64{alice}}},
+		PanelKeys:  []string{"vpnbot-10"},
+		Panel:      PanelView{Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[string]time.Time{}},
+	}
+}
+
+// requireBroken judges r and requires a violation of check that names what.
+func requireBroken(t *testing.T, r *Records, check, what string) {
+	t.Helper()
+	v := judge(r)
+	for _, x := range v.Violations {
+		if x.Check == check {
+			require.Contains(t, x.What, what)
+			for _, row := range v.Rows {
+				if row.Check == check {
+					require.False(t, row.OK, "the row of a broken check says so")
+				}
+			}
+			return
+		}
+	}
+	t.Fatalf("no violation of %q; the violations: %+v", check, v.Violations)
+}
+
+func TestHealthyRecordsPassEveryCheck(t *testing.T) {
+	v := judge(healthy())
+	require.Empty(t, v.Violations)
+	for _, row := range v.Rows {
+		require.True(t, row.OK, "%s: %s", row.Check, row.Result)
+	}
+}
+
+// TestEveryCheckFailsOnABrokenRecord breaks the healthy run one way at a
+// time, as a fault in the system would: each check must catch it and name
+// the update, invoice, period, key or message.
+func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
+	for _, c := range []struct {
+		name, check, what string
+		breakFunc         func(r *Records)
+	}{
+		{"an update answered twice, no fault between", checkUpdates, "update 1 ", func(r *Records) {
+			r.Updates[0].Answers = append(r.Updates[0].Answers, at(3*time.Second))
+		}},
+		{"an update answered three times across one kill", checkUpdates, "answered 3 times", func(r *Records) {
+			r.Updates[0].Answers = []time.Time{at(59 * time.Second), at(90 * time.Second), at(95 * time.Second)}
+		}},
+		{"an update never answered", checkUpdates, "update 1 (message \"/start\"", func(r *Records) { r.Updates[0].Answers = nil }},
+		{"an update dead-lettered", checkUpdates, "went to the DLQ", func(r *Records) { r.Updates[0].DeadLetter = "timeout" }},
+		{"a press skipped as stale with nothing to hold it up", checkUpdates, "no fault to hold it up", func(r *Records) {
+			r.Updates[0].Answers, r.Updates[0].Stale = nil, true
+			r.Updates[0].At = at(5 * time.Minute)
+		}},
+		{"a period extended twice by one payment", checkApplied, "period 10 of user 7", func(r *Records) {
+			r.Periods[0].Expires = r.Periods[0].Expires.Add(20 * time.Minute)
+		}},
+		{"a payment never applied", checkApplied, "stxA", func(r *Records) { r.Payments[2].Invoice = 0 }},
+		{"an invoice paid by no one", checkApplied, "invoice 9", func(r *Records) {
+			r.Payments = append(r.Payments, PaidRecord{Payment: Payment{Provider: shop.ProviderStars, How: "unknown"}, Invoice: 9})
+		}},
+		{"a payment never confirmed", checkConfirmed, "invoice 2", func(r *Records) {
+			r.Chats[alice] = append(r.Chats[alice][:3], r.Chats[alice][4:]...)
+		}},
+		{"a Stars payment confirmed twice, no fault between", checkConfirmed, "invoice 3", func(r *Records) {
+			again := r.Chats[alice][4]
+			again.ID, again.Date = 30, at(33*time.Second)
+			r.Chats[alice] = append(r.Chats[alice], again)
+		}},
+		{"a key delivered twice, no fault between", checkKeys, "period 10", func(r *Records) {
+			again := r.Chats[alice][1]
+			again.ID, again.Date = 31, at(6*time.Second)
+			r.Chats[alice] = append(r.Chats[alice], again)
+		}},
+		{"a key never delivered", checkKeys, "period 11", func(r *Records) { r.Chats[bob] = nil }},
+		{"a live period without a key", checkKeys, "period 12 of user 7", func(r *Records) {
+			r.Periods = append(r.Periods, Period{ID: 12, User: alice, Kind: shop.KindTrial, Starts: at(time.Minute), Expires: at(time.Hour),
+				Grants: []Grant{{At: at(time.Minute), For: 59 * time.Minute}}})
+		}},
+		{"a period revoked long past its expiry + grace", checkExpired, "period 11 of user 7", func(r *Records) {
+			r.Periods[1].User = alice
+			r.Periods[1].Revoked = at(5 * time.Minute)
+		}},
+		{"a key seen on the panel long past due", checkExpired, "period 10's key", func(r *Records) {
+			r.Panel.Overdue[10] = Overdue{Period: 10, Due: at(5 * time.Minute), Seen: at(6 * time.Minute)}
+		}},
+		{"a period revoked before its key left the panel", checkExpired, "period 11 was revoked while", func(r *Records) {
+			r.Panel.RevokedKept[11] = at(2 * time.Minute)
+		}},
+		{"a revoked period's key left on the panel", checkOrphans, "vpnbot-11", func(r *Records) {
+			r.PanelKeys = append(r.PanelKeys, "vpnbot-11")
+		}},
+		{"a live period's key gone from the panel", checkOrphans, "period 10 of user 7 is live", func(r *Records) { r.PanelKeys = nil }},
+		{"a key on the panel nobody backs, for long", checkOrphans, "vpnbot-99", func(r *Records) {
+			r.PanelKeys = append(r.PanelKeys, "vpnbot-99")
+			r.Panel.Unbacked["vpnbot-99"] = t0
+		}},
+		{"a broadcast sent twice, no fault between", checkSentOnce, "broadcast:1:7", func(r *Records) {
+			r.Chats[alice] = append(r.Chats[alice], sandboxtg.Message{ID: 40, Plain: "Soak notice #1", Date: at(50 * time.Second)})
+		}},
+		{"a recorded command not in the chat", checkSentOnce, "message 77", func(r *Records) { r.SentLog[3].MessageID = 77 }},
+		{"a broadcast that missed a recipient", checkBroadcasts, "user 8", func(r *Records) {
+			r.Broadcasts[0].Recipients = append(r.Broadcasts[0].Recipients, bob)
+		}},
+		{"a 429 of the flood limits", checkLimits, "sendMessage to chat 7", func(r *Records) {
+			r.Floods = []sandboxtg.Flood{{At: at(time.Minute), Method: "sendMessage", ChatID: alice}}
+		}},
+		{"a dead letter", checkDLQ, "OUTBOX", func(r *Records) {
+			r.DLQ = []bus.DLQEntry{{Stream: "OUTBOX", Subject: "outbox.transactional.3", MsgID: "key:10:aa", Reason: "max_deliver", Time: at(time.Minute)}}
+		}},
+		{"a service that exited on its own", checkRestarts, "activation-1 exited", func(r *Records) {
+			r.Restarts = []Restart{{Exit: localstack.Exit{ServiceID: localstack.ServiceID{Name: localstack.Activation, Replica: 1, Label: "activation-1"},
+				At: at(time.Minute), Err: errors.New("exit status 2")}}}
+		}},
+		{"a killed service that did not come back", checkRestarts, "kill sender-1", func(r *Records) {
+			r.Applied[1].Err = errors.New("not started again within 2m0s")
+		}},
+		{"work left in flight", checkDrained, "3 messages in OUTBOX", func(r *Records) { r.DrainLeft = []string{"3 messages in OUTBOX"} }},
+		{"no Stars payment in the run", checkCoverage, "no Stars payments", func(r *Records) {
+			r.Payments[2].How = PayWebhook
+		}},
+		{"a fault that never played", checkCoverage, "no panel-failing faults", func(r *Records) {
+			r.Applied[4].Kind = KindKill
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := healthy()
+			c.breakFunc(r)
+			requireBroken(t, r, c.check, c.what)
+		})
+	}
+}
+
+// TestRepeatsInFlightAtAFaultAreAllowedAndCounted: what a kill, a cut or
+// 429s may repeat is no violation, but is charged to the fault.
+func TestRepeatsInFlightAtAFaultAreAllowedAndCounted(t *testing.T) {
+	r := healthy()
+	// The update answered just before bot-handler-0 was killed, and again
+	// when it was redelivered.
+	r.Updates[0].Answers = []time.Time{at(59 * time.Second), at(90 * time.Second)}
+	// The broadcast sent just before sender-1 was killed, and again.
+	r.Chats[alice] = append(r.Chats[alice], sandboxtg.Message{ID: 40, Plain: "Soak notice #1", Date: at(75 * time.Second)})
+	r.Chats[alice][5].Date = at(69 * time.Second)
+	r.SentLog[3].At = at(69 * time.Second)
+	v := judge(r)
+	require.Empty(t, v.Violations)
+	require.Contains(t, v.Rows[0].Result, "1 (1 at kill bot-handler-0 @1:00)")
+	for _, row := range v.Rows {
+		if row.Check == checkSentOnce {
+			require.Contains(t, row.Result, "1 (1 at kill sender-1 @1:10)")
+		}
+	}
+}
+
+func TestReplayExtendsFromTheLaterOfNowAndTheExpiry(t *testing.T) {
+	p := Period{Grants: []Grant{
+		{At: t0, For: 15 * time.Minute},
+		{At: at(5 * time.Minute), For: 20 * time.Minute, Invoice: 1},  // before the expiry: from it
+		{At: at(40 * time.Minute), For: 20 * time.Minute, Invoice: 2}, // expired 5 minutes: from now
+	}}
+	expires, after := replay(p)
+	require.Equal(t, at(35*time.Minute), after[1])
+	require.Equal(t, at(60*time.Minute), after[2])
+	require.Equal(t, at(60*time.Minute), expires)
+}
+
+// TestARepeatIsChargedToTheFaultThatFailedTheAttempt: an update retried
+// after a 429, while a kill of a bot-handler also happened before the
+// retry, is charged to the 429s under way when it was first answered, not
+// to the kill.
+func TestARepeatIsChargedToTheFaultThatFailedTheAttempt(t *testing.T) {
+	r := healthy()
+	// Recorded first, as a kill that ends before the 429s would be.
+	r.Applied = append([]Applied{{
+		Fault: Fault{Kind: KindKill, Target: localstack.ServiceID{Name: localstack.BotHandler, Replica: 1, Label: "bot-handler-1"}},
+		Began: at(210 * time.Second), Ended: at(215 * time.Second),
+	}}, r.Applied...)
+	r.Updates[0].Answers = []time.Time{at(205 * time.Second), at(212 * time.Second)}
+	v := judge(r)
+	require.Empty(t, v.Violations)
+	require.Contains(t, v.Rows[0].Result, "1 (1 at telegram-429 @3:20)")
+}

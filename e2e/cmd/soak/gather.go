@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
+)
+
+// gatherer reads what happened, once the system has drained.
+type gatherer struct {
+	st      *localstack.Stack
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	logPath string
+}
+
+// gather fills r from the users' journal, the database, the sandboxes, the
+// streams and the services' log.
+func (g *gatherer) gather(ctx context.Context, r *Records, j *journal) error {
+	j.mu.Lock()
+	sent, payments, missed := slices.Clone(j.updates), slices.Clone(j.payments), j.missed
+	j.mu.Unlock()
+	r.Missed = missed
+
+	var err error
+	if r.DLQ, err = bus.ListDLQ(ctx, g.js, "", 0); err != nil {
+		return err
+	}
+	stale, err := g.readLog(r)
+	if err != nil {
+		return err
+	}
+	dead, err := deadUpdates(r.DLQ)
+	if err != nil {
+		return err
+	}
+	for _, u := range sent {
+		r.Updates = append(r.Updates, Update{
+			SentUpdate: u, Answers: g.st.Sandbox.Answers(u.ID), Stale: stale[u.ID], DeadLetter: dead[u.ID],
+		})
+	}
+
+	if err := g.readShop(ctx, r, payments); err != nil {
+		return err
+	}
+	r.Chats = map[int64][]sandboxtg.Message{}
+	for _, chat := range g.st.Sandbox.Chats() {
+		r.Chats[chat] = g.st.Sandbox.Messages(chat)
+	}
+	for _, k := range g.st.Outline.Keys() {
+		r.PanelKeys = append(r.PanelKeys, k.ID)
+	}
+	r.Floods = g.st.Sandbox.Floods()
+	st := g.st.Sandbox.Stats()
+	r.Injected429 = st.TooManyRequests - st.Flooded
+	return nil
+}
+
+// deadUpdates maps the updates in the DLQ to why they went there.
+func deadUpdates(entries []bus.DLQEntry) (map[int64]string, error) {
+	out := map[int64]string{}
+	for _, e := range entries {
+		if e.Stream != telegram.UpdatesStream {
+			continue
+		}
+		_, id, ok := strings.Cut(e.MsgID, ":") // <bot id>:<update id>
+		n, err := strconv.ParseInt(id, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("dead letter %d: message id %q names no update", e.Seq, e.MsgID)
+		}
+		out[n] = e.Reason + ": " + e.Error
+	}
+	return out, nil
+}
+
+// readLog reads the services' log: the updates skipped as stale, and the
+// counts of LogFacts.
+func (g *gatherer) readLog(r *Records) (stale map[int64]bool, err error) {
+	f, err := os.Open(g.logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	stale = map[int64]bool{}
+	r.Logs.AppliedBy = map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		_, body, ok := strings.Cut(sc.Text(), " | ")
+		if !ok || !strings.Contains(body, `"event"`) {
+			continue
+		}
+		var line struct {
+			Event    string `json:"event"`
+			UpdateID int64  `json:"update_id"`
+			Source   string `json:"source"`
+			Service  string `json:"service"`
+		}
+		if json.Unmarshal([]byte(body), &line) != nil {
+			continue
+		}
+		switch line.Event {
+		case "CALLBACK_STALE":
+			stale[line.UpdateID] = true
+		case "SENT_NOT_RECORDED":
+			r.Logs.SentNotRecorded++
+		case "FLOOD_WAIT":
+			r.Logs.FloodWaits++
+		case "PAYMENT_APPLIED":
+			if line.Service == localstack.PaymentWatcher {
+				r.Logs.AppliedBy[line.Source]++
+			}
+		}
+	}
+	return stale, sc.Err()
+}
+
+// readShop reads the periods, invoices, accesses, sent-log and broadcasts,
+// and matches the users' payments to the invoices they paid.
+func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment) error {
+	periods := map[int64]*Period{}
+	rows, err := g.pool.Query(ctx, `SELECT id, user_id, kind, status, starts_at, expires_at, COALESCE(revoked_at, 'epoch')
+		FROM subscriptions ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("reading the periods: %w", err)
+	}
+	var p Period
+	if _, err := pgx.ForEachRow(rows, []any{&p.ID, &p.User, &p.Kind, &p.Status, &p.Starts, &p.Expires, &p.Revoked}, func() error {
+		if p.Revoked.Equal(time.Unix(0, 0)) {
+			p.Revoked = time.Time{}
+		}
+		r.Periods = append(r.Periods, p)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the periods: %w", err)
+	}
+	for i := range r.Periods {
+		periods[r.Periods[i].ID] = &r.Periods[i]
+	}
+
+	// The trial's grant went to the user's period that ran when it started.
+	rows, err = g.pool.Query(ctx, `SELECT user_id, started_at FROM trials`)
+	if err != nil {
+		return fmt.Errorf("reading the trials: %w", err)
+	}
+	var user int64
+	var started time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&user, &started}, func() error {
+		for i := range r.Periods {
+			q := &r.Periods[i]
+			if q.User == user && !started.Before(q.Starts) && (q.Revoked.IsZero() || started.Before(q.Revoked)) {
+				q.Grants = append(q.Grants, Grant{At: started, For: r.Timing.Trial})
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the trials: %w", err)
+	}
+
+	type invoice struct {
+		id, period         int64
+		provider, external string
+		charge             string
+	}
+	var paid []invoice
+	rows, err = g.pool.Query(ctx, `SELECT id, subscription_id, provider, COALESCE(external_id, ''), COALESCE(charge_id, ''), paid_at, duration
+		FROM invoices WHERE status = 'paid' ORDER BY paid_at, id`)
+	if err != nil {
+		return fmt.Errorf("reading the paid invoices: %w", err)
+	}
+	var inv invoice
+	var grant Grant
+	if _, err := pgx.ForEachRow(rows, []any{&inv.id, &inv.period, &inv.provider, &inv.external, &inv.charge, &grant.At, &grant.For}, func() error {
+		paid = append(paid, inv)
+		grant.Invoice = inv.id
+		if q := periods[inv.period]; q != nil {
+			q.Grants = append(q.Grants, grant)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the paid invoices: %w", err)
+	}
+	for i := range r.Periods {
+		slices.SortStableFunc(r.Periods[i].Grants, func(a, b Grant) int { return a.At.Compare(b.At) })
+	}
+	for _, pay := range payments {
+		rec := PaidRecord{Payment: pay}
+		for _, inv := range paid {
+			switch {
+			case pay.How == PaySeeded && strconv.FormatInt(inv.id, 10) == pay.External,
+				pay.Provider == shop.ProviderCryptoPay && inv.provider == shop.ProviderCryptoPay && inv.external == pay.External,
+				pay.How == PayStars && inv.charge == pay.External:
+				rec.Invoice = inv.id
+			}
+		}
+		r.Payments = append(r.Payments, rec)
+	}
+	for _, inv := range paid {
+		if !slices.ContainsFunc(r.Payments, func(p PaidRecord) bool { return p.Invoice == inv.id }) {
+			r.Payments = append(r.Payments, PaidRecord{Payment: Payment{Provider: inv.provider, How: "unknown"}, Invoice: inv.id})
+		}
+	}
+
+	rows, err = g.pool.Query(ctx, `SELECT a.subscription_id, s.user_id, a.access_url, a.external_id, a.created_at, COALESCE(a.revoked_at, 'epoch')
+		FROM vpn_accesses a JOIN subscriptions s ON s.id = a.subscription_id ORDER BY a.id`)
+	if err != nil {
+		return fmt.Errorf("reading the accesses: %w", err)
+	}
+	var a Access
+	if _, err := pgx.ForEachRow(rows, []any{&a.Period, &a.User, &a.URL, &a.Key, &a.Created, &a.Revoked}, func() error {
+		if a.Revoked.Equal(time.Unix(0, 0)) {
+			a.Revoked = time.Time{}
+		}
+		r.Accesses = append(r.Accesses, a)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the accesses: %w", err)
+	}
+
+	rows, err = g.pool.Query(ctx, `SELECT dedup_id, chat_id, COALESCE(telegram_message_id, 0), sent_at FROM sent_messages ORDER BY sent_at`)
+	if err != nil {
+		return fmt.Errorf("reading the sent-log: %w", err)
+	}
+	var s Sent
+	if _, err := pgx.ForEachRow(rows, []any{&s.DedupID, &s.Chat, &s.MessageID, &s.At}, func() error {
+		r.SentLog = append(r.SentLog, s)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the sent-log: %w", err)
+	}
+
+	rows, err = g.pool.Query(ctx, `SELECT b.id, COALESCE(array_agg(r.user_id ORDER BY r.user_id) FILTER (WHERE r.user_id IS NOT NULL), '{}')
+		FROM broadcasts b LEFT JOIN broadcast_recipients r ON r.broadcast_id = b.id GROUP BY b.id ORDER BY b.id`)
+	if err != nil {
+		return fmt.Errorf("reading the broadcasts: %w", err)
+	}
+	var b Broadcast
+	if _, err := pgx.ForEachRow(rows, []any{&b.ID, &b.Recipients}, func() error {
+		r.Broadcasts = append(r.Broadcasts, b)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the broadcasts: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+)
+
+// Records is everything the checks judge, gathered once the system has
+// drained: what the users did, what the schedule did, and what the database,
+// the sandboxes, the streams and the services' logs say happened. The checks
+// read nothing else, so a test can hand them a broken set.
+type Records struct {
+	Seed   int64
+	Length time.Duration // of the drive
+	// Start and DriveEnd bound the drive; Drained is when the drain ended.
+	Start, DriveEnd, Drained time.Time
+	// DrainLeft is what was still in flight when the drain gave up; empty
+	// when the system drained.
+	DrainLeft []string
+	Timing    Timing
+
+	Plan     []Fault
+	Applied  []Applied
+	Restarts []Restart
+
+	Updates    []Update
+	Payments   []PaidRecord
+	Periods    []Period
+	Accesses   []Access
+	SentLog    []Sent
+	Broadcasts []Broadcast
+	// Chats are the bot's messages in every chat, as the sandbox shows them.
+	Chats map[int64][]sandboxtg.Message
+
+	Panel PanelView
+	// PanelKeys are the panel's key ids at the end.
+	PanelKeys []string
+	// Floods are the sandbox's refusals by its flood limits; Injected429
+	// the 429s the schedule injected.
+	Floods      []sandboxtg.Flood
+	Injected429 int
+	DLQ         []bus.DLQEntry
+	Logs        LogFacts
+	// Missed counts the screens users waited for in vain, by what.
+	Missed map[string]int
+}
+
+// Timing is the system's settings the checks measure against.
+type Timing struct {
+	Trial          time.Duration // TRIAL_DURATION
+	Grace          time.Duration // EXPIRY_GRACE
+	WorkerInterval time.Duration // WORKER_INTERVAL
+	CallbackMaxAge time.Duration // CALLBACK_MAX_AGE
+	Partitions     int           // UPDATE_PARTITIONS
+	SenderInFlight int           // the sender's concurrent sends
+}
+
+// Update is an update a user sent, and what became of it.
+type Update struct {
+	SentUpdate
+	// Answers are when the bot answered it (the sandbox's record).
+	Answers []time.Time
+	// Stale is set when the bot-handler skipped it as older than
+	// CALLBACK_MAX_AGE (its CALLBACK_STALE log line).
+	Stale bool
+	// DeadLetter is why it went to the DLQ, if it did.
+	DeadLetter string
+}
+
+// PaidRecord is a user's payment and the shop's invoice it paid (0 when no
+// paid invoice matches it).
+type PaidRecord struct {
+	Payment
+	Invoice int64
+}
+
+// Grant is what extended or started a period: the trial (Invoice 0) or a
+// paid invoice, at the time the shop used.
+type Grant struct {
+	At      time.Time
+	For     time.Duration
+	Invoice int64
+}
+
+// Period is a subscription period from the database, with its grants in
+// order.
+type Period struct {
+	ID, User        int64
+	Kind, Status    string
+	Starts, Expires time.Time
+	Revoked         time.Time // zero while active
+	Grants          []Grant
+}
+
+// Access is the VPN access of a period.
+type Access struct {
+	Period, User int64
+	URL, Key     string
+	Created      time.Time
+	Revoked      time.Time // zero while live
+}
+
+// Sent is a row of the sender's sent-log.
+type Sent struct {
+	DedupID   string
+	Chat      int64
+	MessageID int64 // 0 when Telegram's id was not recorded
+	At        time.Time
+}
+
+// Broadcast is an admin's broadcast and its recipients.
+type Broadcast struct {
+	ID         int64
+	Recipients []int64
+}
+
+// LogFacts are what the services logged that the checks count.
+type LogFacts struct {
+	// SentNotRecorded counts the sender's SENT_NOT_RECORDED: sent, but the
+	// sent-log insert failed.
+	SentNotRecorded int
+	// FloodWaits counts FLOOD_WAIT lines: 429s the services met.
+	FloodWaits int
+	// AppliedBy counts the payment-watcher's PAYMENT_APPLIED by source
+	// (webhook, poll).
+	AppliedBy map[string]int
+}

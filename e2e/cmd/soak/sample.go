@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+)
+
+// sampleEvery paces the panel watch.
+const sampleEvery = 3 * time.Second
+
+// Overdue is a key seen on the panel after its period's expiry and grace:
+// the worst such sighting of the period.
+type Overdue struct {
+	Period int64
+	Due    time.Time // expiry + grace, when the key should have gone
+	Seen   time.Time
+}
+
+// Late is how long past due the key was seen.
+func (o Overdue) Late() time.Duration { return o.Seen.Sub(o.Due) }
+
+// PanelView is what the panel watch saw.
+type PanelView struct {
+	// Overdue is each period whose key was seen past due, at its worst.
+	Overdue map[int64]Overdue
+	// RevokedKept is each period seen revoked in the database while its
+	// key was still on the panel, when first seen so: a revocation marks
+	// the period only after the panel removed the key, so never.
+	RevokedKept map[int64]time.Time
+	// Unbacked is each key on the panel that no access recorded in the
+	// database backs, when first seen so (activation makes a key before it
+	// records it, so a young one is on its way); only those still unbacked
+	// at the last look are kept.
+	Unbacked map[string]time.Time
+}
+
+// panelWatch compares the panel with the database every sampleEvery.
+type panelWatch struct {
+	pool  *pgxpool.Pool
+	panel *sandboxoutline.Server
+	grace time.Duration
+	log   zerolog.Logger
+
+	mu   sync.Mutex
+	view PanelView
+}
+
+func newPanelWatch(pool *pgxpool.Pool, panel *sandboxoutline.Server, grace time.Duration, log zerolog.Logger) *panelWatch {
+	return &panelWatch{pool: pool, panel: panel, grace: grace, log: log, view: PanelView{
+		Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[string]time.Time{},
+	}}
+}
+
+// run samples until ctx ends.
+func (w *panelWatch) run(ctx context.Context) {
+	tick := time.NewTicker(sampleEvery)
+	defer tick.Stop()
+	for {
+		if err := w.sample(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn().Err(err).Msg("sampling the panel")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// accessRow is a recorded access with its period's state.
+type accessRow struct {
+	period  int64
+	revoked bool // the access or its period
+	expires time.Time
+}
+
+// sample looks at the database first, then at the panel: a key the panel
+// still shows after its period was seen revoked was there after the
+// revocation, not before it.
+func (w *panelWatch) sample(ctx context.Context) error {
+	rows, err := w.pool.Query(ctx, `SELECT a.external_id, s.id, a.revoked_at IS NOT NULL OR s.status = 'revoked', s.expires_at
+		FROM vpn_accesses a JOIN subscriptions s ON s.id = a.subscription_id`)
+	if err != nil {
+		return err
+	}
+	byKey := map[string]accessRow{}
+	var key string
+	var r accessRow
+	if _, err := pgx.ForEachRow(rows, []any{&key, &r.period, &r.revoked, &r.expires}, func() error {
+		byKey[key] = r // a key is named after its period: one access each
+		return nil
+	}); err != nil {
+		return err
+	}
+	now := time.Now()
+	keys := w.panel.Keys()
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	unbacked := map[string]time.Time{}
+	for _, k := range keys {
+		a, ok := byKey[k.ID]
+		switch {
+		case !ok:
+			first, seen := w.view.Unbacked[k.ID]
+			if !seen {
+				first = now
+			}
+			unbacked[k.ID] = first
+		case a.revoked:
+			if _, seen := w.view.RevokedKept[a.period]; !seen {
+				w.view.RevokedKept[a.period] = now
+			}
+		case now.After(a.expires.Add(w.grace)):
+			o := Overdue{Period: a.period, Due: a.expires.Add(w.grace), Seen: now}
+			if o.Late() > w.view.Overdue[a.period].Late() {
+				w.view.Overdue[a.period] = o
+			}
+		}
+	}
+	w.view.Unbacked = unbacked
+	return nil
+}
+
+// View returns what the watch saw so far.
+func (w *panelWatch) View() PanelView {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return PanelView{
+		Overdue:     maps.Clone(w.view.Overdue),
+		RevokedKept: maps.Clone(w.view.RevokedKept),
+		Unbacked:    maps.Clone(w.view.Unbacked),
+	}
+}
