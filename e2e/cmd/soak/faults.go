@@ -35,7 +35,7 @@ type Restart struct {
 type System interface {
 	Kill(service string, replica int) error
 	Start(service string, replica int) error
-	StopNATS()
+	StopNATS() error
 	StartNATS() error
 	StopNATSNode(i int) error
 	StartNATSNode(i int) error
@@ -109,7 +109,9 @@ func (b *breaker) begin(f Fault) (undo func() error, err error) {
 			}
 			return func() error { return b.sys.StartNATSNode(f.Node) }, nil
 		}
-		b.sys.StopNATS()
+		if err := b.sys.StopNATS(); err != nil {
+			return nil, err
+		}
 		return b.sys.StartNATS, nil
 	case KindPostgres:
 		b.db.Cut()
