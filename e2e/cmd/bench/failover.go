@@ -14,6 +14,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
@@ -297,8 +298,8 @@ func senderLeader(ctx context.Context, st *localstack.Stack) (int, error) {
 func killInTurns(ctx context.Context, o options, name string, kill func(k int) (int, error), restart func(r int) error, left func(until time.Time) int) ([]time.Time, error) {
 	var kills []time.Time
 	for k := range o.failoverKills {
-		if err := sleep(ctx, failoverPause); err != nil {
-			return kills, err
+		if !retry.Sleep(ctx, failoverPause) {
+			return kills, ctx.Err()
 		}
 		fmt.Printf("failover: killing a %s replica (%d of %d)…\n", name, k+1, o.failoverKills)
 		r, err := kill(k)
@@ -307,8 +308,8 @@ func killInTurns(ctx context.Context, o options, name string, kill func(k int) (
 		}
 		at := time.Now()
 		kills = append(kills, at)
-		if err := sleep(ctx, failoverLookahead); err != nil {
-			return kills, err
+		if !retry.Sleep(ctx, failoverLookahead) {
+			return kills, ctx.Err()
 		}
 		if !waitFor(ctx, failoverSettle, func() bool { return left(at.Add(failoverLookahead)) == 0 }) {
 			return kills, fmt.Errorf("kill %d: %d messages sent up to %s after it still unanswered after %s",
@@ -318,7 +319,8 @@ func killInTurns(ctx context.Context, o options, name string, kill func(k int) (
 			return kills, err
 		}
 	}
-	return kills, sleep(ctx, failoverPause)
+	retry.Sleep(ctx, failoverPause)
+	return kills, ctx.Err()
 }
 
 // unanswered counts the messages sent to chats before until without an
@@ -385,26 +387,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func waitFor(ctx context.Context, limit time.Duration, ok func() bool) bool {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	for !ok() {
-		if sleep(ctx, 50*time.Millisecond) != nil {
-			return false
-		}
-	}
-	return true
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

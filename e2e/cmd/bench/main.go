@@ -25,6 +25,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/procs"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
@@ -262,14 +263,21 @@ func waitListening(ctx context.Context, addr string) error {
 }
 
 func poll(ctx context.Context, ok func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for !ok() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	if !waitFor(ctx, 30*time.Second, ok) {
+		return fmt.Errorf("not so within 30s: %w", context.DeadlineExceeded)
 	}
 	return nil
+}
+
+// waitFor checks ok every 50 ms until it holds (true) or limit or ctx ends
+// (false).
+func waitFor(ctx context.Context, limit time.Duration, ok func() bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for !ok() {
+		if !retry.Sleep(ctx, 50*time.Millisecond) {
+			return false
+		}
+	}
+	return true
 }
