@@ -11,6 +11,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 	"github.com/vpnbot/vpnbot/pkg/netcut"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 // Applied is a fault as it played: when it began, and when the schedule
@@ -185,12 +186,5 @@ func (b *breaker) record(a Applied) {
 
 // sleepUntil waits until t, and reports false if ctx ended first.
 func sleepUntil(ctx context.Context, t time.Time) bool {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
+	return retry.Sleep(ctx, time.Until(t))
 }
