@@ -59,7 +59,12 @@ type options struct {
 	// natsProcesses runs each NATS node as a process of its own, which
 	// KillNATSNode can kill.
 	natsProcesses bool
-	env           []string
+	// telegramLimits has the sandbox Telegram enforce its flood limits
+	// (Telegram's: a message a second to a chat, bursts of three, 30 a
+	// second in all), and the services pace themselves to them, instead of
+	// both being unlimited.
+	telegramLimits bool
+	env            []string
 	// databaseURL, when set, gives the services' DATABASE_URL for the
 	// test's schema (e.g. through a pgdbtest.Proxy).
 	databaseURL func(db *pgdbtest.DB) string
@@ -93,6 +98,11 @@ func start(t *testing.T, o options) *system {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	began := time.Now()
+	// Unlimited (-1) unless asked for; 0 takes the sandbox's defaults.
+	limit := -1.0
+	if o.telegramLimits {
+		limit = 0
+	}
 	s, err := localstack.Start(ctx, localstack.Config{
 		Dir:           t.TempDir(),
 		BinDir:        binDir,
@@ -102,8 +112,8 @@ func start(t *testing.T, o options) *system {
 		NATSNodes:     o.natsNodes,
 		NATSProcesses: o.natsProcesses,
 		Workers:       o.workers,
-		GlobalRate:    -1,
-		ChatRate:      -1,
+		GlobalRate:    limit,
+		ChatRate:      limit,
 		Env:           o.env,
 		Output:        out,
 	})

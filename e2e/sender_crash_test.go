@@ -26,7 +26,7 @@ import (
 func TestKilledSenderLosesNothing(t *testing.T) {
 	t.Parallel()
 	const chats, perChat = 30, 10
-	s := start(t, options{env: []string{"SENDER_RATE=60", "SENDER_CHAT_RATE=20"}})
+	s := start(t, options{env: []string{"SENDER_RATE=60", "TELEGRAM_CHAT_RATE=20"}})
 	// Slow Telegram down a little, so the queue is still long at the kill.
 	s.Sandbox.Inject(sandboxtg.Fault{Method: "sendMessage", Latency: 20 * time.Millisecond})
 

@@ -2,12 +2,14 @@ package localstack
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
@@ -65,7 +67,7 @@ var services = []spec{
 	{name: Migrate, job: true},
 	{name: Gateway, opsOffset: 0, envFunc: (*Stack).gatewayEnv, startedFunc: (*Stack).waitWebhook},
 	{name: BotHandler, opsOffset: 10, scaled: true, envFunc: (*Stack).botHandlerEnv},
-	{name: Sender, opsOffset: 1},
+	{name: Sender, opsOffset: 1, envFunc: (*Stack).paceEnv},
 	// Shorter intervals than the services' defaults (15 s to a minute), so
 	// that what a person does in make run shows within seconds.
 	{name: Activation, opsOffset: 2, worker: true, envFunc: every(5*time.Second, (*Stack).panelEnv)},
@@ -108,6 +110,26 @@ func (s *Stack) environ(sp *spec, instance, opsAddr string) []string {
 	return append(env, s.cfg.Env...)
 }
 
+// unpaced is the per-chat rate and burst of a budget that never makes a send
+// wait, for a sandbox without a per-chat limit.
+const unpaced = 10000
+
+// paceEnv is the per-chat budget the sending services share, matched to the
+// sandbox's limits: no wait when it has none, its rate when it has one (and
+// the budget's default burst, one under the sandbox's). A real Bot API gets
+// the defaults, made for Telegram's limits.
+func (s *Stack) paceEnv() []string {
+	p := chatpace.DefaultSettings()
+	switch {
+	case s.cfg.TelegramAPIURL != "":
+	case s.cfg.ChatRate < 0:
+		p = chatpace.Settings{Rate: unpaced, Burst: unpaced}
+	case s.cfg.ChatRate > 0:
+		p.Rate = s.cfg.ChatRate
+	}
+	return config.Environ(p)
+}
+
 // gatewayEnv: where the gateway listens and how it receives updates — the
 // sandbox delivers to its own address; a real Bot API to
 // Config.WebhookPublicURL, or the gateway polls. Of Crypto Pay it reads only
@@ -134,10 +156,10 @@ func (s *Stack) botHandlerEnv() []string {
 	for i, id := range s.cfg.AdminIDs {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	return append(s.cryptoPayEnv(),
-		"ADMIN_IDS="+strings.Join(ids, ","),
-		"SUPPORT_CONTACT="+s.cfg.SupportContact,
-	)
+	return slices.Concat(s.cryptoPayEnv(), s.paceEnv(), []string{
+		"ADMIN_IDS=" + strings.Join(ids, ","),
+		"SUPPORT_CONTACT=" + s.cfg.SupportContact,
+	})
 }
 
 // cryptoPayEnv is the Crypto Pay a service calls and the token it calls

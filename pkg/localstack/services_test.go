@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,6 +40,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 	}
 	cryptoPay := []string{"CRYPTOPAY_TOKEN=9:C", "CRYPTOPAY_API_URL=https://pay.crypt.bot"}
 	panel := cfg.PanelEnv
+	pace := []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2"} // a real Bot API: Telegram's limits
 	for _, c := range []struct {
 		name    string
 		replica int
@@ -46,11 +48,11 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 	}{
 		{Gateway, 0, append([]string{"INSTANCE=gateway", "OPS_ADDR=127.0.0.1:19100", "HTTP_ADDR=127.0.0.1:8081",
 			"TELEGRAM_WEBHOOK_SECRET=s3cret", "GATEWAY_MODE=webhook", "WEBHOOK_PUBLIC_URL=https://bot.example"}, cryptoPay...)},
-		{BotHandler, 0, append([]string{"INSTANCE=bot-handler-0", "OPS_ADDR=127.0.0.1:19110",
-			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay...)},
-		{BotHandler, 1, append([]string{"INSTANCE=bot-handler-1", "OPS_ADDR=127.0.0.1:19111",
-			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay...)},
-		{Sender, 0, []string{"INSTANCE=sender", "OPS_ADDR=127.0.0.1:19101"}},
+		{BotHandler, 0, slices.Concat([]string{"INSTANCE=bot-handler-0", "OPS_ADDR=127.0.0.1:19110",
+			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay, pace)},
+		{BotHandler, 1, slices.Concat([]string{"INSTANCE=bot-handler-1", "OPS_ADDR=127.0.0.1:19111",
+			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay, pace)},
+		{Sender, 0, append([]string{"INSTANCE=sender", "OPS_ADDR=127.0.0.1:19101"}, pace...)},
 		{Activation, 0, append([]string{"INSTANCE=activation", "OPS_ADDR=127.0.0.1:19102", "WORKER_INTERVAL=5s"}, panel...)},
 		{PaymentWatcher, 0, append([]string{"INSTANCE=payment-watcher", "OPS_ADDR=127.0.0.1:19103", "WORKER_INTERVAL=10s"}, cryptoPay...)},
 		{Reminders, 0, []string{"INSTANCE=reminders", "OPS_ADDR=127.0.0.1:19104", "WORKER_INTERVAL=30s"}},
@@ -71,6 +73,32 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 	}
 	require.Equal(t, []string{"gateway", "bot-handler-0", "bot-handler-1", "sender", "activation",
 		"payment-watcher", "reminders", "trial-notifier", "expiry-cleanup"}, labels, "in start order")
+}
+
+// The sending services' shared per-chat budget follows the sandbox's limit:
+// none when the sandbox has none, so tests that drive a chat fast are not
+// slowed, and the sandbox's rate, one message under its burst, when it has
+// one.
+func TestThePerChatBudgetFollowsTheSandboxsLimit(t *testing.T) {
+	for _, c := range []struct {
+		chatRate float64
+		want     []string
+	}{
+		{0, []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2"}},
+		{5, []string{"TELEGRAM_CHAT_RATE=5", "TELEGRAM_CHAT_BURST=2"}},
+		{-1, []string{"TELEGRAM_CHAT_RATE=10000", "TELEGRAM_CHAT_BURST=10000"}},
+	} {
+		cfg, err := Config{Dir: t.TempDir(), DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot", ChatRate: c.chatRate}.withDefaults()
+		require.NoError(t, err)
+		s := &Stack{cfg: cfg, processes: map[string][]*process{}}
+		for _, name := range []string{Sender, BotHandler} {
+			p, err := s.add(specOf(name), 0)
+			require.NoError(t, err)
+			for _, kv := range c.want {
+				require.Contains(t, p.env, kv, "%s with the sandbox at %g/s", name, c.chatRate)
+			}
+		}
+	}
 }
 
 // TestReplicasOfTheOtherServices runs two senders and two activation

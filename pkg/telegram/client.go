@@ -84,21 +84,28 @@ type Config struct {
 	Token string
 	// Registerer takes the request metrics (nil: not exported).
 	Registerer prometheus.Registerer
+	// Pacer, when set, paces every sending call by its chat (nil: the
+	// client sends at once, as the gateway, which sends no messages, does).
+	Pacer Pacer
 }
 
 // Client calls the Bot API of one bot over plain HTTP: Call and Upload for
 // the gateway and the sender, HTTPClient for telebot in the bot-handler. Every
 // request is measured (vpnbot_telegram_requests_total by method and outcome,
 // vpnbot_telegram_request_duration_seconds), every refusal is an *Error, and
-// no error carries the token.
+// no error carries the token. With a Pacer, every sending call, by either
+// path, first waits for its chat's turn (vpnbot_telegram_pace_wait_seconds).
 type Client struct {
-	base      string // <api url>/bot<token>/
-	apiURL    string
-	token     string
-	transport *http.Transport
-	http      *http.Client
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
+	base         string // <api url>/bot<token>/
+	apiURL       string
+	token        string
+	transport    *http.Transport
+	http         *http.Client
+	pacer        Pacer
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	paceWait     prometheus.Histogram
+	paceFailures prometheus.Counter
 }
 
 // New returns a client for the bot with cfg.Token at cfg.APIURL.
@@ -115,6 +122,15 @@ func New(cfg Config) (*Client, error) {
 		Help:    "Bot API request latency by method.",
 		Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25, 60},
 	}, []string{"method"})
+	paceWait := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "vpnbot_telegram_pace_wait_seconds",
+		Help:    "How long sending calls waited for their chat's turn under the per-chat limit shared by every sending service.",
+		Buckets: []float64{0, .05, .1, .25, .5, 1, 2, 5, 10},
+	})
+	paceFailures := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vpnbot_telegram_pace_failures_total",
+		Help: "Sending calls made without their chat's turn because the shared per-chat budget could not be read (its database was unreachable).",
+	})
 	if cfg.Registerer != nil {
 		var err error
 		if requests, err = obs.Register(cfg.Registerer, requests); err != nil {
@@ -123,17 +139,26 @@ func New(cfg Config) (*Client, error) {
 		if duration, err = obs.Register(cfg.Registerer, duration); err != nil {
 			return nil, err
 		}
+		if paceWait, err = obs.Register(cfg.Registerer, paceWait); err != nil {
+			return nil, err
+		}
+		if paceFailures, err = obs.Register(cfg.Registerer, paceFailures); err != nil {
+			return nil, err
+		}
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = maxIdlePerHost
 	return &Client{
-		base:      strings.TrimRight(cfg.APIURL, "/") + "/bot" + cfg.Token + "/",
-		apiURL:    cfg.APIURL,
-		token:     cfg.Token,
-		transport: tr,
-		http:      &http.Client{Transport: tr},
-		requests:  requests,
-		duration:  duration,
+		base:         strings.TrimRight(cfg.APIURL, "/") + "/bot" + cfg.Token + "/",
+		apiURL:       cfg.APIURL,
+		token:        cfg.Token,
+		transport:    tr,
+		http:         &http.Client{Transport: tr},
+		pacer:        cfg.Pacer,
+		requests:     requests,
+		duration:     duration,
+		paceWait:     paceWait,
+		paceFailures: paceFailures,
 	}, nil
 }
 
@@ -200,6 +225,9 @@ func (c *Client) post(ctx context.Context, method, contentType string, body io.R
 		return fmt.Errorf("telegram %s: %w", method, c.Redact(unwrapURL(err)))
 	}
 	req.Header.Set("Content-Type", contentType)
+	if err := c.pace(ctx, method, req); err != nil {
+		return err
+	}
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -265,8 +293,9 @@ func (c *Client) Endpoint() (apiURL, token string) { return c.apiURL, c.token }
 
 // HTTPClient returns an HTTP client for a Bot API library (telebot): every
 // request it sends carries ctx (telebot has no per-request context, so an
-// update's deadline reaches its calls this way), is measured like Call's,
-// and an error answer becomes an *Error. Pass its errors through Redact.
+// update's deadline reaches its calls this way), is paced and measured like
+// Call's, and an error answer becomes an *Error. Pass its errors through
+// Redact.
 func (c *Client) HTTPClient(ctx context.Context) *http.Client {
 	return &http.Client{Transport: ctxTransport{ctx: ctx, c: c}}
 }
@@ -279,8 +308,12 @@ type ctxTransport struct {
 // RoundTrip sends req under the transport's context.
 func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	method := path.Base(req.URL.Path)
+	req = req.WithContext(t.ctx)
+	if err := t.c.pace(t.ctx, method, req); err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	resp, err := t.c.transport.RoundTrip(req.WithContext(t.ctx))
+	resp, err := t.c.transport.RoundTrip(req)
 	if err != nil {
 		t.c.observe(method, OutcomeTransportError, start)
 		return nil, t.c.Redact(err)

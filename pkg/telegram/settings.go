@@ -37,7 +37,8 @@ func (s Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
-// NewClient returns the client of these settings, its metrics on reg.
-func (s Settings) NewClient(reg prometheus.Registerer) (*Client, error) {
-	return New(Config{APIURL: s.APIURL, Token: s.Token, Registerer: reg})
+// NewClient returns the client of these settings, its metrics on reg, its
+// sends paced by pacer (nil for a service that sends no messages).
+func (s Settings) NewClient(reg prometheus.Registerer, pacer Pacer) (*Client, error) {
+	return New(Config{APIURL: s.APIURL, Token: s.Token, Registerer: reg, Pacer: pacer})
 }

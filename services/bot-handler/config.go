@@ -10,6 +10,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 )
 
 // Config is the bot-handler's configuration, read once from the environment.
@@ -17,6 +18,9 @@ type Config struct {
 	config.Base
 	config.DB
 	Telegram telegram.Settings
+	// Pace is the per-chat limit the replies share with the sender's
+	// notifications (TELEGRAM_CHAT_RATE, TELEGRAM_CHAT_BURST).
+	Pace chatpace.Settings
 	// Partitions must equal the gateway's: both map a chat to a partition.
 	Partitions     int           `env:"UPDATE_PARTITIONS"`
 	HandlerTimeout time.Duration `env:"HANDLER_TIMEOUT"`
@@ -44,6 +48,7 @@ func defaultConfig() Config {
 		Base:           config.NewBase(":9102"),
 		DB:             config.NewDB(10),
 		Telegram:       telegram.DefaultSettings(),
+		Pace:           chatpace.DefaultSettings(),
 		Partitions:     telegram.DefaultPartitions,
 		HandlerTimeout: 25 * time.Second,
 		MaxDeliver:     10,
@@ -62,7 +67,7 @@ func defaultConfig() Config {
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Telegram.Validate()}
+	errs := []error{c.DB.Validate(), c.Telegram.Validate(), c.Pace.Validate()}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("UPDATE_PARTITIONS=%d: must be at least 1", c.Partitions))
 	}

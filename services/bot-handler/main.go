@@ -18,6 +18,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
@@ -42,7 +43,11 @@ func spec() service.Spec[Config] {
 			if err != nil {
 				return fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err)
 			}
-			client, err := cfg.Telegram.NewClient(s.Ops.Registry())
+			budget, err := chatpace.New(s.Pool, cfg.Pace)
+			if err != nil {
+				return err
+			}
+			client, err := cfg.Telegram.NewClient(s.Ops.Registry(), budget)
 			if err != nil {
 				return err
 			}

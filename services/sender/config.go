@@ -6,6 +6,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
 
@@ -14,11 +15,12 @@ type Config struct {
 	config.Base
 	config.DB
 	Telegram telegram.Settings
+	// Pace is the per-chat limit the sender shares with the bot-handler
+	// (TELEGRAM_CHAT_RATE, TELEGRAM_CHAT_BURST).
+	Pace chatpace.Settings
 	// Rate is the bot-wide limit in sends per second; keep it below
 	// Telegram's ~30/s to leave room for the bot-handler's replies.
 	Rate float64 `env:"SENDER_RATE"`
-	// ChatRate is the limit per chat in sends per second (Telegram: ~1/s).
-	ChatRate float64 `env:"SENDER_CHAT_RATE"`
 	// MaxAttempts is how many transient failures a command may have before
 	// it is dead-lettered.
 	MaxAttempts int `env:"SENDER_MAX_ATTEMPTS"`
@@ -29,20 +31,17 @@ func defaultConfig() Config {
 		Base:        config.NewBase(":9108"),
 		DB:          config.NewDB(2),
 		Telegram:    telegram.DefaultSettings(),
+		Pace:        chatpace.DefaultSettings(),
 		Rate:        sender.DefaultRate,
-		ChatRate:    sender.DefaultChatRate,
 		MaxAttempts: sender.DefaultMaxAttempts,
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Telegram.Validate()}
+	errs := []error{c.DB.Validate(), c.Telegram.Validate(), c.Pace.Validate()}
 	if c.Rate <= 0 {
 		errs = append(errs, fmt.Errorf("SENDER_RATE=%g: must be positive", c.Rate))
-	}
-	if c.ChatRate <= 0 {
-		errs = append(errs, fmt.Errorf("SENDER_CHAT_RATE=%g: must be positive", c.ChatRate))
 	}
 	if c.MaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("SENDER_MAX_ATTEMPTS=%d: must be at least 1", c.MaxAttempts))

@@ -2,7 +2,11 @@
 // consumes SendMessage commands from the OUTBOX stream and sends them to
 // Telegram within the bot's limits — SENDER_RATE sends a second in all
 // (default 25, leaving room under Telegram's ~30/s for the bot-handler's
-// replies) and SENDER_CHAT_RATE per chat (default 1).
+// replies) and, per chat, the budget it shares with the bot-handler
+// (TELEGRAM_CHAT_RATE, default 1 a second, TELEGRAM_CHAT_BURST 2; see
+// pkg/telegram/chatpace): its client waits for the chat's turn before each
+// send, so a reply and a notification to one chat never exceed Telegram's
+// limit together.
 //
 // # One sender at a time
 //
@@ -18,7 +22,9 @@
 // One shared bus.Consumer per priority (durable sender-<priority>, filter
 // outbox.<priority>.>, up to 500 commands held) hands its commands over in
 // stream order to an in-memory scheduler: a FIFO per chat in publish order,
-// a global token bucket and a per-chat spacing. Among the chats that may
+// a global token bucket and a per-chat spacing at TELEGRAM_CHAT_RATE (so a
+// chat with a backlog does not hold a send slot while it waits its turn in
+// the shared budget). Among the chats that may
 // send, the most urgent priority goes first (transactional > reminder >
 // broadcast), then the oldest command. A chat never has two sends in
 // flight, and its messages leave in publish order, across a crash too: the

@@ -9,6 +9,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
 
@@ -22,12 +23,16 @@ func main() {
 		// OUTBOX is read; the DLQ takes what cannot be sent.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig(), bus.DLQStreamConfig()},
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
-			client, err := cfg.Telegram.NewClient(s.Ops.Registry())
+			budget, err := chatpace.New(s.Pool, cfg.Pace)
+			if err != nil {
+				return err
+			}
+			client, err := cfg.Telegram.NewClient(s.Ops.Registry(), budget)
 			if err != nil {
 				return err
 			}
 			s.OnClose(client.Close)
-			snd, err := sender.New(sender.Config{Rate: cfg.Rate, ChatRate: cfg.ChatRate, MaxAttempts: cfg.MaxAttempts},
+			snd, err := sender.New(sender.Config{Rate: cfg.Rate, ChatRate: cfg.Pace.Rate, MaxAttempts: cfg.MaxAttempts},
 				s.JS, s.Pool, client, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err

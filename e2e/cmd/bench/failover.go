@@ -122,7 +122,7 @@ func benchFailover(ctx context.Context, o options, dir, bin string, logs io.Writ
 		Replicas:    map[string]int{localstack.Sender: 2},
 		GlobalRate:  -1,
 		ChatRate:    -1,
-		Env:         []string{"SENDER_RATE=400", "SENDER_CHAT_RATE=20"},
+		Env:         []string{"SENDER_RATE=400", "TELEGRAM_CHAT_RATE=20"},
 		Output:      logs,
 		Log:         nopLog,
 	})

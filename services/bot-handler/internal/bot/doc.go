@@ -9,7 +9,9 @@
 // every Bot API request. That way a handler sees its context without any
 // shared map, the handler's error comes straight back to the caller, and a
 // request to a hung Telegram ends when the update's deadline does instead of
-// outliving it.
+// outliving it. The same client paces every message it posts or edits by
+// the chat's budget, which the sender's notifications share
+// (pkg/telegram/chatpace), so a reply waits its turn rather than draw a 429.
 //
 // The same client turns every non-2xx Bot API answer into a *telegram.Error,
 // which is how errors are classified: 429 and 5xx are retried (after the

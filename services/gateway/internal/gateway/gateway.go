@@ -26,7 +26,8 @@ const pollStallAfter = 2 * time.Minute
 // (or keeps declaring) TG_UPDATES and EVENTS: it serves Handler on
 // HTTP_ADDR, under the liveness check "webhook_server", and runs Run.
 func Start(s *service.Service, cfg Config) error {
-	tg, err := cfg.Telegram.NewClient(s.Ops.Registry())
+	// The gateway sends no messages: nothing to pace.
+	tg, err := cfg.Telegram.NewClient(s.Ops.Registry(), nil)
 	if err != nil {
 		return fmt.Errorf("building the Bot API client: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -33,7 +34,6 @@ const (
 // Defaults of Config.
 const (
 	DefaultRate          = 25
-	DefaultChatRate      = 1
 	DefaultMaxAttempts   = 8
 	DefaultMaxAckPending = 500
 	DefaultFetchWait     = time.Second
@@ -57,7 +57,11 @@ var errLeadershipEnded = errors.New("the sender's leadership ended")
 type Config struct {
 	// Rate is the global limit, in sends per second (SENDER_RATE).
 	Rate float64
-	// ChatRate is the limit per chat, in sends per second (SENDER_CHAT_RATE).
+	// ChatRate spaces the sends to one chat, in sends per second: the rate
+	// of the per-chat budget shared with the bot-handler
+	// (TELEGRAM_CHAT_RATE), which the client waits for before each send.
+	// Spacing them here too keeps a chat with a backlog from holding a send
+	// slot while it waits for its turn.
 	ChatRate float64
 	// MaxAttempts is how many transient failures (5xx, network) a command
 	// may have before it is dead-lettered (SENDER_MAX_ATTEMPTS).
@@ -91,7 +95,7 @@ func (c Config) withDefaults() Config {
 		c.Rate = DefaultRate
 	}
 	if c.ChatRate <= 0 {
-		c.ChatRate = DefaultChatRate
+		c.ChatRate = chatpace.DefaultRate
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts

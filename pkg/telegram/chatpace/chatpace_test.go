@@ -1,0 +1,175 @@
+package chatpace_test
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
+)
+
+const token = "987654:SECRET-bot-token"
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// pool is a pool over a fresh schema: a few connections, so that
+// reservations race in the database.
+func pool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	return pgdbtest.New(t).Pool
+}
+
+func TestSettingsRefuseWhatCannotWork(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, chatpace.DefaultSettings().Validate())
+	err := chatpace.Settings{Rate: 0, Burst: 0}.Validate()
+	require.ErrorContains(t, err, "TELEGRAM_CHAT_RATE=0")
+	require.ErrorContains(t, err, "TELEGRAM_CHAT_BURST=0")
+	require.Equal(t, 250*time.Millisecond, chatpace.Settings{Rate: 4, Burst: 1}.Interval())
+}
+
+// Reservations racing from the pool's connections each get a slot of their own,
+// and the slots keep to the limit: the first Burst at once, then one an
+// interval — no more, and no slower.
+func TestConcurrentReservationsKeepToTheLimit(t *testing.T) {
+	t.Parallel()
+	const (
+		n     = 24
+		burst = 3
+		// The slots are only computed, never waited for, so the interval
+		// can be long enough for the noise below not to matter.
+		interval = time.Second
+		// slack is how far a slot may seem off: the time between the
+		// database's clock reading and ours, with 24 queries racing on a
+		// busy machine.
+		slack = 150 * time.Millisecond
+	)
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: burst})
+	require.NoError(t, err)
+
+	slots := make([]time.Time, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			wait, err := b.Reserve(t.Context(), 42)
+			require.NoError(t, err)
+			slots[i] = time.Now().Add(wait)
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(slots, func(a, b time.Time) int { return a.Compare(b) })
+	first := slots[0]
+	for i, s := range slots {
+		earliest := time.Duration(max(0, i-(burst-1))) * interval
+		require.GreaterOrEqual(t, s.Sub(first), earliest-slack, "slot %d comes too early", i)
+	}
+	require.Less(t, slots[n-1].Sub(first), time.Duration(n-burst)*interval+slack,
+		"the last slot comes later than the limit asks")
+}
+
+func TestEveryChatHasABudgetOfItsOwn(t *testing.T) {
+	t.Parallel()
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: 2})
+	require.NoError(t, err)
+	var waits []time.Duration
+	for range 4 {
+		w, err := b.Reserve(t.Context(), 1)
+		require.NoError(t, err)
+		waits = append(waits, w)
+	}
+	require.Zero(t, waits[0])
+	require.Zero(t, waits[1], "a burst of two goes at once")
+	require.InDelta(t, time.Second, waits[2], float64(100*time.Millisecond))
+	require.InDelta(t, 2*time.Second, waits[3], float64(100*time.Millisecond))
+
+	w, err := b.Reserve(t.Context(), 2)
+	require.NoError(t, err)
+	require.Zero(t, w, "chat 1's queue must not delay chat 2")
+}
+
+// sendBoth has two clients, as the bot-handler and the sender, send perChat
+// messages each to one chat at once, the first with the client's Call, the
+// second through HTTPClient as telebot does, and returns how many Telegram
+// refused with a 429.
+func sendBoth(t *testing.T, sb *sandboxtg.Server, pacer telegram.Pacer, chatID int64, perChat int) int {
+	t.Helper()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		flooded int
+	)
+	count := func(err error) {
+		if e, ok := telegram.AsError(err); ok && e.Code == http.StatusTooManyRequests {
+			mu.Lock()
+			flooded++
+			mu.Unlock()
+			return
+		}
+		require.NoError(t, err)
+	}
+	chat := strconv.FormatInt(chatID, 10)
+	for range 2 {
+		c, err := telegram.New(telegram.Config{APIURL: sb.URL(), Token: token, Pacer: pacer})
+		require.NoError(t, err)
+		t.Cleanup(c.Close)
+		wg.Go(func() {
+			for range perChat {
+				count(c.Call(t.Context(), "sendMessage", map[string]any{"chat_id": chatID, "text": "a notice"}, nil))
+			}
+		})
+		wg.Go(func() {
+			hc := c.HTTPClient(t.Context())
+			for range perChat {
+				req, err := http.NewRequest(http.MethodPost, sb.URL()+"/bot"+token+"/sendMessage",
+					strings.NewReader(`{"chat_id":"`+chat+`","text":"a reply"}`))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := hc.Do(req)
+				if err == nil {
+					err = resp.Body.Close()
+				}
+				count(err)
+			}
+		})
+	}
+	wg.Wait()
+	return flooded
+}
+
+// The point of the budget: two services sending to one chat at once stay
+// within Telegram's per-chat limit together. Without it, the same sends are
+// refused.
+func TestTwoServicesSharingTheBudgetAreNeverFlooded(t *testing.T) {
+	t.Parallel()
+	const perChat = 4
+	limits := sandboxtg.Config{Token: token, Log: zerolog.Nop(), GlobalRate: -1, ChatRate: 5, ChatBurst: 2}
+
+	paced := sandboxtg.New(limits)
+	require.NoError(t, paced.Start("127.0.0.1:0"))
+	t.Cleanup(paced.Close)
+	// One message short of the sandbox's burst, as the default is of
+	// Telegram's, to absorb the requests' jitter on a busy machine.
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 5, Burst: 1})
+	require.NoError(t, err)
+	require.Zero(t, sendBoth(t, paced, b, 77, perChat), "floods: %v", paced.Floods())
+	require.Len(t, paced.History(77), 4*perChat)
+
+	unpaced := sandboxtg.New(limits)
+	require.NoError(t, unpaced.Start("127.0.0.1:0"))
+	t.Cleanup(unpaced.Close)
+	require.Positive(t, sendBoth(t, unpaced, nil, 78, perChat), "without the budget, the same sends must be refused")
+}

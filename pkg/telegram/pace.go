@@ -1,0 +1,151 @@
+package telegram
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/retry"
+)
+
+// Pacer keeps the bot's messages to one chat within Telegram's per-chat
+// limit, across every process that sends as the bot: the bot-handler's
+// replies and the sender's notifications share one budget per chat, so
+// together they are never refused with a 429.
+type Pacer interface {
+	// Reserve takes the chat's next sending slot and returns how long to
+	// wait before it comes.
+	Reserve(ctx context.Context, chatID int64) (time.Duration, error)
+}
+
+// Sends reports whether a Bot API method posts or changes a message in a
+// chat, the calls Telegram's flood limits count (method names are matched
+// case-insensitively, as Telegram does).
+func Sends(method string) bool {
+	m := strings.ToLower(method)
+	switch {
+	case m == "sendchataction":
+		return false
+	case strings.HasPrefix(m, "send"), strings.HasPrefix(m, "editmessage"),
+		strings.HasPrefix(m, "copymessage"), strings.HasPrefix(m, "forwardmessage"):
+		return true
+	}
+	return false
+}
+
+// pace waits for the chat's slot before a sending call. It reads the chat
+// from the request's body, putting the body back. A pacer that fails (its
+// database is unreachable) lets the call go: Telegram's own 429 is the
+// backstop, and every caller handles it. Only the end of ctx stops the call.
+func (c *Client) pace(ctx context.Context, method string, req *http.Request) error {
+	if c.pacer == nil || !Sends(method) {
+		return nil
+	}
+	chatID, err := requestChat(req)
+	if err != nil {
+		return fmt.Errorf("telegram %s: %w", method, err)
+	}
+	if chatID == 0 {
+		return nil // a channel's @username: not a chat the bot's users talk in
+	}
+	wait, err := c.pacer.Reserve(ctx, chatID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("telegram %s: waiting for the chat's turn: %w", method, ctx.Err())
+		}
+		c.paceFailures.Inc()
+		return nil
+	}
+	c.paceWait.Observe(wait.Seconds())
+	if !retry.Sleep(ctx, wait) {
+		return fmt.Errorf("telegram %s: waiting %s for the chat's turn: %w", method, wait, ctx.Err())
+	}
+	return nil
+}
+
+// maxPacedBody bounds the body read to find a sending call's chat: a photo
+// upload is the largest the bot makes.
+const maxPacedBody = 10 << 20
+
+// requestChat returns the chat_id of a Bot API request sent as JSON (the
+// client's Call, telebot) or as a multipart form (uploads), and leaves the
+// body readable again. It returns 0 for a chat given by @username or for a
+// body of another kind.
+func requestChat(req *http.Request) (int64, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return 0, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxPacedBody+1))
+	req.Body.Close()
+	if err != nil {
+		return 0, fmt.Errorf("reading the request body: %w", err)
+	}
+	if len(body) > maxPacedBody {
+		return 0, fmt.Errorf("request body over %d bytes", maxPacedBody)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	req.ContentLength = int64(len(body))
+
+	mediaType, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	var raw string
+	switch mediaType {
+	case "application/json":
+		var p struct {
+			ChatID json.RawMessage `json:"chat_id"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return 0, fmt.Errorf("decoding the request body: %w", err)
+		}
+		raw = strings.Trim(string(p.ChatID), `"`)
+	case "multipart/form-data":
+		if raw, err = formField(body, params["boundary"], "chat_id"); err != nil {
+			return 0, err
+		}
+	case "application/x-www-form-urlencoded":
+		q, err := url.ParseQuery(string(body))
+		if err != nil {
+			return 0, fmt.Errorf("decoding the request body: %w", err)
+		}
+		raw = q.Get("chat_id")
+	default:
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, nil
+	}
+	return id, nil
+}
+
+// formField returns the value of one field of a multipart form.
+func formField(body []byte, boundary, name string) (string, error) {
+	r := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		p, err := r.NextPart()
+		if errors.Is(err, io.EOF) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("decoding the request form: %w", err)
+		}
+		if p.FormName() != name {
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(p, 64))
+		if err != nil {
+			return "", fmt.Errorf("decoding the request form: %w", err)
+		}
+		return string(v), nil
+	}
+}
