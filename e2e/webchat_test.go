@@ -31,8 +31,8 @@ const browserTimeout = 45 * time.Second
 // pay page the bot's button opens; find the new expiry under "my
 // subscription"; and buy it again with Telegram Stars from the invoice's Pay
 // button. Then the status page shows every service ready, and a service
-// killed from it comes back when started again. Screenshots of each step are
-// kept (see artifactsDir).
+// killed from it comes back when started again; and both pages fit a
+// phone's width. Screenshots of each step are kept (see artifactsDir).
 func TestWebChatJourneyInChromium(t *testing.T) {
 	t.Parallel()
 	chromium := chromiumPath(t)
@@ -161,6 +161,17 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 		return r && r.cells[3].querySelector(".pill.ok");
 	})()`)
 	require.True(t, s.Running(localstack.Reminders, 0))
+
+	// On a phone's width the status page's tables scroll inside their own
+	// box and the chat, with its key, QR code, buttons and invoices, fits.
+	b.do("narrowing the window", chromedp.EmulateViewport(narrowWidth, 740))
+	b.poll("every service ready again", fmt.Sprintf(`document.querySelectorAll("#services tr[data-service] .pill.ok").length >= %d`, len(services)))
+	b.screenshotPage("10-status-360")
+	require.True(t, evaluate[bool](b, noSidewaysScroll), "the status page at %d px scrolls sideways: %s", narrowWidth, evaluate[string](b, widths))
+	b.do("opening the chat", chromedp.Navigate(fmt.Sprintf("%s/?user=%d", srv.URL, user)))
+	b.poll("the chat's messages", fmt.Sprintf(`document.querySelector('.msg[data-id="%d"]')`, invoice))
+	b.screenshot("11-chat-360")
+	require.True(t, evaluate[bool](b, noSidewaysScroll), "the chat at %d px scrolls sideways: %s", narrowWidth, evaluate[string](b, widths))
 }
 
 // chromiumPath finds the browser: CHROMIUM_PATH, else chromium on PATH. A

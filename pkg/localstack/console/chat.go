@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ type messageView struct {
 	ID       int64  `json:"id"`
 	FromUser bool   `json:"from_user,omitempty"`
 	Text     string `json:"text"`
+	// Entities format Text as Telegram shows it (bold, code, links...);
+	// the page draws them as elements around plain text, never as markup.
+	Entities []sandboxtg.Entity `json:"entities,omitempty"`
 	// Buttons is the inline keyboard: callback (data), URL and Pay buttons.
 	Buttons [][]sandboxtg.Button `json:"buttons,omitempty"`
 	// Photo is the URL of the message's photo; it changes when the message
@@ -55,8 +59,9 @@ func viewMessages(chatID int64, msgs []sandboxtg.Message) []messageView {
 		if m.FromUser && m.Plain == "" {
 			continue
 		}
+		text, entities := formatted(m)
 		v := messageView{
-			ID: m.ID, FromUser: m.FromUser, Text: m.Plain, Buttons: m.Buttons,
+			ID: m.ID, FromUser: m.FromUser, Text: text, Entities: entities, Buttons: m.Buttons,
 			Edited: m.Edits > 0, ReplyTo: m.ReplyTo, Date: m.Date,
 		}
 		switch {
@@ -74,6 +79,35 @@ func viewMessages(chatID int64, msgs []sandboxtg.Message) []messageView {
 		out = append(out, v)
 	}
 	return out
+}
+
+// formatted is a message as Telegram shows it: the bot's Text parsed with
+// its parse mode by the sandbox's own parser (which accepted it when the bot
+// sent it), so the page draws plain text and the entities around it. A link
+// is kept only to a web page: another scheme (javascript:, data:) would run
+// in the page, so its text shows unlinked.
+func formatted(m sandboxtg.Message) (string, []sandboxtg.Entity) {
+	if m.FromUser || m.ParseMode == "" {
+		return m.Plain, nil
+	}
+	plain, all, err := sandboxtg.Render(m.Text, m.ParseMode)
+	if err != nil {
+		return m.Plain, nil
+	}
+	entities := make([]sandboxtg.Entity, 0, len(all))
+	for _, e := range all {
+		if e.Type == "text_link" && !webURL(e.URL) {
+			continue
+		}
+		entities = append(entities, e)
+	}
+	return plain, entities
+}
+
+// webURL reports whether a link opens a web page.
+func webURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (s *Server) listChats(w http.ResponseWriter, _ *http.Request) {

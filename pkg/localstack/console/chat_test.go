@@ -22,6 +22,7 @@ type message struct {
 	ID       int64                `json:"id"`
 	FromUser bool                 `json:"from_user"`
 	Text     string               `json:"text"`
+	Entities []sandboxtg.Entity   `json:"entities"`
 	Buttons  [][]sandboxtg.Button `json:"buttons"`
 	Photo    string               `json:"photo"`
 	Edited   bool                 `json:"edited"`
@@ -126,6 +127,57 @@ func TestChatShowsBothSidesButtonsPhotosAndEditsInPlace(t *testing.T) {
 	require.Empty(t, e.chat(6), "a chat never written to is empty")
 	status, _ = e.do(http.MethodGet, "/api/chats/abc/messages", "")
 	require.Equal(t, http.StatusBadRequest, status)
+}
+
+func TestChatFormatsTheBotsHTMLAsEntitiesAroundPlainText(t *testing.T) {
+	t.Parallel()
+	e := start(t, console.Config{})
+	const user = 9
+	send := func(text, parseMode string) {
+		t.Helper()
+		e.bot("sendMessage", map[string]any{"chat_id": user, "text": text, "parse_mode": parseMode})
+	}
+	// Offsets count UTF-16 code units, as Telegram and JavaScript do: the
+	// emoji before the bold text counts two.
+	send("⭐ <b>Paid</b>, <i>see</i> <u>the</u> <s>old</s> <a href=\"https://example.org/help?a=1&amp;b=2\">help</a>\n"+
+		"<code>ss://key</code> <pre>line 1\nline 2</pre> <tg-spoiler>hidden</tg-spoiler> <blockquote>quote</blockquote>", "HTML")
+	// Hostile text: as plain text it is text; escaped in HTML it is text
+	// too; a link that would run script loses its link.
+	send(`<script>alert(1)</script><img src=x onerror="alert(2)"> <b>unclosed`, "")
+	send(`<b>&lt;img src=x onerror="alert(3)"&gt;</b>`, "HTML")
+	send(`<a href="javascript:alert(4)">tap</a> <a href="data:text/html,x">data</a> <a href="https://example.org">web</a>`, "HTML")
+	// Telegram refuses what it cannot parse: it never reaches the chat.
+	require.Equal(t, http.StatusBadRequest, e.botStatus("sendMessage",
+		map[string]any{"chat_id": user, "text": `<b>unclosed <i>tags`, "parse_mode": "HTML"}))
+	require.Equal(t, http.StatusBadRequest, e.botStatus("sendMessage",
+		map[string]any{"chat_id": user, "text": `<img src=x onerror="alert(5)">`, "parse_mode": "HTML"}))
+	e.tg.SendText(user, "<b>my own</b> /start")
+
+	chat := e.chat(user)
+	require.Len(t, chat, 5)
+	require.Equal(t, "⭐ Paid, see the old help\nss://key line 1\nline 2 hidden quote", chat[0].Text)
+	require.Equal(t, []sandboxtg.Entity{
+		{Type: "bold", Offset: 2, Length: 4},
+		{Type: "italic", Offset: 8, Length: 3},
+		{Type: "underline", Offset: 12, Length: 3},
+		{Type: "strikethrough", Offset: 16, Length: 3},
+		{Type: "text_link", Offset: 20, Length: 4, URL: "https://example.org/help?a=1&b=2"},
+		{Type: "code", Offset: 25, Length: 8},
+		{Type: "pre", Offset: 34, Length: 13},
+		{Type: "spoiler", Offset: 48, Length: 6},
+		{Type: "blockquote", Offset: 55, Length: 5},
+	}, chat[0].Entities)
+
+	require.Equal(t, `<script>alert(1)</script><img src=x onerror="alert(2)"> <b>unclosed`, chat[1].Text)
+	require.Empty(t, chat[1].Entities, "a text without parse mode has no formatting")
+	require.Equal(t, `<img src=x onerror="alert(3)">`, chat[2].Text)
+	require.Equal(t, []sandboxtg.Entity{{Type: "bold", Offset: 0, Length: 30}}, chat[2].Entities)
+	require.Equal(t, "tap data web", chat[3].Text)
+	require.Equal(t, []sandboxtg.Entity{{Type: "text_link", Offset: 9, Length: 3, URL: "https://example.org"}}, chat[3].Entities,
+		"only a link to a web page stays a link")
+	require.True(t, chat[4].FromUser)
+	require.Equal(t, "<b>my own</b> /start", chat[4].Text)
+	require.Empty(t, chat[4].Entities, "the user's text is not markup")
 }
 
 func TestStarsInvoiceIsPaidThroughTheChat(t *testing.T) {

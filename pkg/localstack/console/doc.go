@@ -9,7 +9,8 @@
 // Pages (plain HTML, CSS and JavaScript, embedded; no build step):
 //
 //	/          the chat: pick a user id, write, press inline buttons, open
-//	           pay pages, pay Stars invoices
+//	           pay pages, pay Stars invoices; the bot's formatting drawn
+//	           as Telegram draws it, code copied on a tap
 //	/status    health, worker iterations, consumer lag, DLQ, pool use, and
 //	           the switches
 //
@@ -17,6 +18,11 @@
 // be JSON, so another site cannot make them through the browser. The sandbox
 // Telegram's own control API (/sandbox/...) is served too when
 // Config.SandboxAPI is set, so curl recipes keep working on the same address.
+//
+// The bot's text reaches the page as plain text and Telegram's entities
+// (bold, code, links), parsed by the sandbox Telegram's own parser, and the
+// page builds elements around text nodes: what the bot wrote is never
+// markup, and a link is kept only when it opens a web page.
 //
 // It reaches the system through small interfaces (Telegram, Faults,
 // Control) that the sandboxes and *stack.Stack satisfy, so its handlers are

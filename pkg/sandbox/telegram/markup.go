@@ -1,6 +1,7 @@
 package telegram
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"sort"
@@ -22,6 +23,24 @@ var htmlEntityTypes = map[string]string{
 	"pre":        "pre",
 	"blockquote": "blockquote",
 	"tg-emoji":   "custom_emoji",
+}
+
+// Entity is a formatted span of a message's text, as Telegram's
+// MessageEntity: its Type ("bold", "code", "text_link" with its URL, ...),
+// and its Offset and Length in UTF-16 code units of the text the user reads.
+type Entity = apiEntity
+
+// Render returns what the user reads of text sent with parseMode and the
+// entities that format it, exactly as the sandbox renders a message the bot
+// sends, so that a page drawing a stored Message's Text agrees with what the
+// bot was told. It fails, with Telegram's description, on markup Telegram
+// refuses.
+func Render(text, parseMode string) (string, []Entity, error) {
+	plain, entities, e := renderText(text, parseMode)
+	if e != nil {
+		return "", nil, errors.New(e.desc)
+	}
+	return plain, entities, nil
 }
 
 // renderText turns text sent with parse_mode into what the user reads and its

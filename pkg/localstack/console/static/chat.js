@@ -1,6 +1,8 @@
 // The sandbox chat: one fake Telegram user talking to the bot. It polls the
 // chat's messages and redraws only those that changed, so an edited message
-// changes in place, as in Telegram.
+// changes in place and every other stays as it was, as in Telegram. Text is
+// drawn with its formatting (bold, code, links...) from the entities the
+// server sends, and a tap on code copies it, as in Telegram.
 "use strict";
 
 const pollMs = 700;
@@ -52,6 +54,70 @@ function el(tag, cls, text) {
 function time(iso) {
 	const d = new Date(iso);
 	return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+// The elements Telegram's entities are drawn as; spoilers, custom emoji and
+// the rest show as plain text.
+const entityTags = {
+	bold: "strong", italic: "em", underline: "u", strikethrough: "s",
+	code: "code", pre: "pre", text_link: "a", blockquote: "blockquote",
+};
+
+// formatted draws text with its entities (offsets and lengths in UTF-16
+// code units, as JavaScript counts) as elements around text nodes: the bot's
+// text never becomes markup. Entities nest as the tags they came from did;
+// one that crosses another is left out.
+function formatted(text, entities) {
+	const ents = (entities || []).filter((e) => e.length > 0)
+		.sort((a, b) => a.offset - b.offset || b.length - a.length);
+	// draw fills parent with text[from, to) and the entities from ents[k] on
+	// that lie in it; it returns the index of the first entity past to.
+	function draw(parent, from, to, k) {
+		let pos = from;
+		while (k < ents.length && ents[k].offset < to) {
+			const e = ents[k];
+			const end = e.offset + e.length;
+			if (e.offset < pos || end > to) {
+				k++;
+				continue;
+			}
+			if (e.offset > pos) parent.append(text.slice(pos, e.offset));
+			const node = entityElement(e);
+			k = draw(node, e.offset, end, k + 1);
+			parent.append(node);
+			pos = end;
+		}
+		if (pos < to) parent.append(text.slice(pos, to));
+		return k;
+	}
+	const out = el("div", "text");
+	draw(out, 0, text.length, 0);
+	return out;
+}
+
+function entityElement(e) {
+	const node = el(entityTags[e.type] || "span");
+	if (e.type === "text_link") {
+		// The server passes only http and https links.
+		node.href = e.url;
+		node.target = "_blank";
+		node.rel = "noopener noreferrer";
+	}
+	if (e.type === "code" || e.type === "pre") {
+		node.classList.add("copy");
+		node.title = "Copy";
+		node.addEventListener("click", () => copy(node.textContent));
+	}
+	return node;
+}
+
+async function copy(text) {
+	try {
+		await navigator.clipboard.writeText(text);
+		toast("Copied to clipboard");
+	} catch (e) {
+		toast("Copying failed: " + e.message);
+	}
 }
 
 function drawInvoice(m) {
@@ -138,7 +204,7 @@ function drawMessage(m) {
 		bubble.append(img);
 	}
 	if (m.invoice) bubble.append(drawInvoice(m));
-	if (m.text) bubble.append(el("div", "text", m.text));
+	if (m.text) bubble.append(formatted(m.text, m.entities));
 	bubble.append(el("div", "meta", (m.edited ? "edited " : "") + time(m.date)));
 	wrap.append(bubble);
 	if ((m.buttons && m.buttons.length) || m.invoice) wrap.append(drawKeyboard(m));
