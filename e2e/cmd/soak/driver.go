@@ -428,8 +428,14 @@ func (u *user) payStars(ctx context.Context, data string) {
 		return
 	}
 	u.j.update(SentUpdate{ID: r.CheckoutUpdateID, Chat: u.id, Kind: UpdateCheckout, What: inv.Invoice.Payload, At: time.Now()})
-	if !r.Accepted {
-		u.j.miss("a Stars checkout the bot accepted")
+	switch {
+	case r.TimedOut:
+		// Telegram cancels a checkout whose pre-checkout query is not
+		// answered within 10 s, charging nothing: the user tries again.
+		u.j.miss("a Stars checkout the bot answered in time (cancelled, nothing charged)")
+		return
+	case !r.Accepted:
+		u.j.miss("a Stars checkout the bot accepted (refused: " + r.ErrorMessage + ")")
 		return
 	}
 	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: PayStars, External: r.ChargeID, At: time.Now()})
