@@ -94,6 +94,13 @@ type Config struct {
 	// OutlineAddr is where the fake Outline panel listens, over TLS
 	// (default 127.0.0.1:0).
 	OutlineAddr string
+	// SandboxDir, when set, is where the sandbox Telegram and Crypto Pay
+	// keep their state across restarts (SandboxDir/telegram: chats,
+	// pending updates and ids; SandboxDir/cryptopay: invoices and ids), as
+	// the real services would; empty keeps them in memory, as tests want.
+	// Pay links stay valid across restarts only if CryptoPayAddr names a
+	// fixed port.
+	SandboxDir string
 	// GatewayAddr is the gateway's webhook address (default: a free
 	// 127.0.0.1 port).
 	GatewayAddr string
@@ -330,6 +337,7 @@ func (s *Stack) startSandboxes() error {
 			FirstUpdateID: cfg.FirstUpdateID,
 			GlobalRate:    cfg.GlobalRate,
 			ChatRate:      cfg.ChatRate,
+			StateDir:      s.sandboxDir("telegram"),
 			Log:           cfg.Log,
 		})
 		if err := s.Sandbox.Start(cfg.SandboxAddr); err != nil {
@@ -345,7 +353,9 @@ func (s *Stack) startSandboxes() error {
 		if cfg.Workers {
 			webhook = s.GatewayURL + "/cryptopay/webhook"
 		}
-		s.CryptoPay = sandboxcp.New(sandboxcp.Config{Token: cfg.CryptoPayToken, WebhookURL: webhook, Log: cfg.Log})
+		s.CryptoPay = sandboxcp.New(sandboxcp.Config{
+			Token: cfg.CryptoPayToken, WebhookURL: webhook, StateDir: s.sandboxDir("cryptopay"), Log: cfg.Log,
+		})
 		if err := s.CryptoPay.Start(cfg.CryptoPayAddr); err != nil {
 			return err
 		}
@@ -361,6 +371,15 @@ func (s *Stack) startSandboxes() error {
 		}
 	}
 	return nil
+}
+
+// sandboxDir is the state folder of the sandbox name, or "" without
+// Config.SandboxDir.
+func (s *Stack) sandboxDir(name string) string {
+	if s.cfg.SandboxDir == "" {
+		return ""
+	}
+	return filepath.Join(s.cfg.SandboxDir, name)
 }
 
 // telegramURL is the Bot API the services call: the sandbox's or Config's.
