@@ -133,6 +133,9 @@ type Config struct {
 	// FirstUpdateID is the sandbox Telegram's first update id (default 1);
 	// make run, whose database outlives the sandbox, starts from the clock.
 	FirstUpdateID int64
+	// FirstInvoiceID is the sandbox Crypto Pay's first invoice and update
+	// id (default 1), for the same reason.
+	FirstInvoiceID int64
 	// GlobalRate and ChatRate are the sandbox's flood limits in sending
 	// calls per second (0 = the sandbox's defaults, -1 = unlimited).
 	GlobalRate, ChatRate float64
@@ -354,7 +357,8 @@ func (s *Stack) startSandboxes() error {
 			webhook = s.GatewayURL + "/cryptopay/webhook"
 		}
 		s.CryptoPay = sandboxcp.New(sandboxcp.Config{
-			Token: cfg.CryptoPayToken, WebhookURL: webhook, StateDir: s.sandboxDir("cryptopay"), Log: cfg.Log,
+			Token: cfg.CryptoPayToken, WebhookURL: webhook, FirstID: cfg.FirstInvoiceID,
+			StateDir: s.sandboxDir("cryptopay"), Log: cfg.Log,
 		})
 		if err := s.CryptoPay.Start(cfg.CryptoPayAddr); err != nil {
 			return err

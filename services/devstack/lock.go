@@ -70,7 +70,7 @@ func describeOwner(dir string) string {
 	found, err := statefile.Read(filepath.Join(dir, ownerFile), &o)
 	// A file from a killed run, not yet replaced by the run that holds the
 	// lock now, names a process that is gone.
-	if err != nil || !found || syscall.Kill(o.PID, 0) != nil {
+	if err != nil || !found || errors.Is(syscall.Kill(o.PID, 0), syscall.ESRCH) {
 		return "still starting"
 	}
 	if o.URL == "" {

@@ -201,12 +201,15 @@ func run(ctx context.Context) (err error) {
 		OpsPort:       cfg.OpsPort,
 		BotHandlers:   cfg.BotHandlers,
 		Workers:       true,
-		// The database keeps the bot's inbox across runs; the sandbox must
-		// not hand out update ids it already used, as Telegram never does.
-		FirstUpdateID: time.Now().UnixMilli(),
-		Env:           scaleEnv,
-		Output:        os.Stdout,
-		Log:           log,
+		// The database keeps the bot's inbox and the invoices' ids across
+		// runs, and may outlive the sandboxes' state (make clean keeps a
+		// database it did not create): they must not hand out ids it has
+		// seen, as Telegram and Crypto Pay never do.
+		FirstUpdateID:  time.Now().UnixMilli(),
+		FirstInvoiceID: time.Now().Unix(),
+		Env:            scaleEnv,
+		Output:         os.Stdout,
+		Log:            log,
 	}
 	cfg.Real.apply(&sc, os.Environ())
 	st, err := localstack.Start(ctx, sc)

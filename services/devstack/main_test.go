@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,7 +186,10 @@ func TestSecondRunIsRefusedAndLeavesTheFirstAlone(t *testing.T) {
 // included), the pay link handed out before the restart opens, new messages
 // go on from the last id, a Crypto Pay order right after the restart
 // succeeds at once (no invoice at the sandbox without its order), and
-// paying the old link pays the old order.
+// paying the old link pays the old order. Then make clean, which keeps the
+// database make run did not create, and make run: the sandboxes start
+// afresh, and an order still succeeds at once, its invoice id being none
+// the database has seen.
 func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 	db := pgdbtest.New(t)
 	env, cryptoPay := demoEnv(t, db.DSN)
@@ -220,22 +224,8 @@ func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 	require.True(t, payLink(again))
 	require.NotEqual(t, oldLink, again.ButtonURL())
 	require.NotContains(t, d.out.String(), "already attached", "an order after the restart met a reused invoice id")
-	var sandboxInvoices []struct {
-		ID int64 `json:"invoice_id"`
-	}
-	status, list := d.get(t, "http://"+cryptoPay+"/sandbox/invoices")
-	require.Equal(t, http.StatusOK, status)
-	require.NoError(t, json.Unmarshal([]byte(list), &sandboxInvoices))
-	var sandboxIDs []string
-	for _, inv := range sandboxInvoices {
-		sandboxIDs = append(sandboxIDs, strconv.FormatInt(inv.ID, 10))
-	}
-	rows, err := db.Pool.Query(t.Context(), `SELECT external_id FROM invoices
-		WHERE user_id = $1 AND provider = 'cryptopay' AND external_id IS NOT NULL ORDER BY external_id::bigint`, user)
-	require.NoError(t, err)
-	attached, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
-	require.Equal(t, attached, sandboxIDs, "every invoice at the sandbox belongs to an order, on the first try")
+	attached := attachedIDs(t, db, user)
+	require.Equal(t, attached, d.sandboxInvoiceIDs(t, cryptoPay), "every invoice at the sandbox belongs to an order, on the first try")
 	require.Len(t, attached, 2)
 
 	resp, err := d.http.PostForm(oldLink, url.Values{})
@@ -248,6 +238,46 @@ func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 		WHERE provider = 'cryptopay' AND external_id = $1`, attached[0]).Scan(&paid))
 	require.Equal(t, "paid", paid, "paying the old link did not pay the old order")
 	d.interrupt(t)
+
+	out, err := runDevstackClean(t, env)
+	require.NoError(t, err, out)
+	d = startDevstack(t, env)
+	afresh := d.orderCryptoPay(t, user)
+	require.True(t, payLink(afresh))
+	require.NotContains(t, d.out.String(), "already attached", "an order after make clean met an invoice id the database has")
+	fresh := d.sandboxInvoiceIDs(t, cryptoPay)
+	require.Len(t, fresh, 1, "the sandbox made more than one invoice for the order")
+	require.Equal(t, slices.Concat(attached, fresh), attachedIDs(t, db, user), "the order's invoice is not attached")
+	d.interrupt(t)
+}
+
+// sandboxInvoiceIDs are the ids of the sandbox Crypto Pay's invoices at
+// addr, in ascending order.
+func (d *devstack) sandboxInvoiceIDs(t *testing.T, addr string) []string {
+	t.Helper()
+	var invoices []struct {
+		ID int64 `json:"invoice_id"`
+	}
+	status, list := d.get(t, "http://"+addr+"/sandbox/invoices")
+	require.Equal(t, http.StatusOK, status, list)
+	require.NoError(t, json.Unmarshal([]byte(list), &invoices))
+	ids := make([]string, len(invoices))
+	for i, inv := range invoices {
+		ids[i] = strconv.FormatInt(inv.ID, 10)
+	}
+	return ids
+}
+
+// attachedIDs are the Crypto Pay invoice ids attached to the user's orders,
+// in ascending order.
+func attachedIDs(t *testing.T, db *pgdbtest.DB, user int64) []string {
+	t.Helper()
+	rows, err := db.Pool.Query(t.Context(), `SELECT external_id FROM invoices
+		WHERE user_id = $1 AND provider = 'cryptopay' AND external_id IS NOT NULL ORDER BY external_id::bigint`, user)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return ids
 }
 
 // orderCryptoPay orders the demo plan through Crypto Pay as the user would:
@@ -592,7 +622,6 @@ func (d *devstack) messageIDs(t *testing.T, user int64) []int64 {
 		ID int64 `json:"id"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(d.chatView(t, user)), &msgs))
-	require.NotEmpty(t, msgs)
 	ids := make([]int64, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.ID

@@ -41,6 +41,14 @@ type Config struct {
 	// NowFunc is the clock deciding creation, payment and expiry times
 	// (default time.Now); tests move it to expire invoices without waiting.
 	NowFunc func() time.Time
+	// FirstID is the first invoice id and the first webhook update id
+	// (default 1); a StateDir's ids go on past their last, or from FirstID
+	// if that is higher. Crypto Pay's ids only grow, and a database keeps
+	// the ids of the invoices it attached: a sandbox started afresh over
+	// such a database (make run after make clean, which keeps a database
+	// it did not create) must start past them, as make run does by
+	// starting from the clock.
+	FirstID int64
 	// StateDir, when set, is the folder where the server keeps its invoices
 	// and ids across restarts: Start restores them, and every change is
 	// written there before it is answered, so even a SIGKILL loses no
@@ -132,6 +140,8 @@ func New(cfg Config) *Server {
 		invoices:   map[int64]*Invoice{},
 		byHash:     map[string]int64{},
 		paidBodies: map[int64][]byte{},
+		lastID:     max(cfg.FirstID-1, 0),
+		lastUpdate: max(cfg.FirstID-1, 0),
 		faults:     fault.New[struct{}](fault.ExactCase),
 		stats:      Stats{Requests: map[string]int{}},
 	}

@@ -57,7 +57,7 @@ func (s *Server) load() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lastID, s.lastUpdate = st.LastInvoiceID, st.LastUpdateID
+	s.lastID, s.lastUpdate = max(s.lastID, st.LastInvoiceID), max(s.lastUpdate, st.LastUpdateID)
 	for _, si := range st.Invoices {
 		inv := Invoice(si.invoiceFields)
 		inv.CreatedAt, inv.ExpirationDate, inv.PaidAt = si.CreatedAt, si.ExpirationDate, si.PaidAt

@@ -139,3 +139,28 @@ func TestAChangeThatCannotBeSavedIsRefusedAndUndone(t *testing.T) {
 	_, err = e.s.MarkPaid(id(kept))
 	require.NoError(t, err)
 }
+
+// TestFirstIDStartsPastTheIDsADatabaseMayHave is a sandbox started with
+// FirstID, as make run starts it from the clock: a fresh state folder hands
+// out ids from FirstID, and a kept one goes on past its last ids when
+// FirstID is lower.
+func TestFirstIDStartsPastTheIDsADatabaseMayHave(t *testing.T) {
+	t.Parallel()
+	rc := startReceiver(t, always(http.StatusOK))
+	dir := t.TempDir()
+	first := start(t, cryptopay.Config{StateDir: dir, FirstID: 5000, WebhookURL: rc.srv.URL})
+	inv := first.create(nil)
+	require.Equal(t, int64(5000), id(inv))
+	_, err := first.s.MarkPaid(id(inv))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(rc.deliveries()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	first.s.Close()
+
+	again := start(t, cryptopay.Config{StateDir: dir, FirstID: 10, WebhookURL: rc.srv.URL})
+	inv = again.create(nil)
+	require.Equal(t, int64(5001), id(inv))
+	_, err = again.s.MarkPaid(id(inv))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(rc.deliveries()) == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, []int64{5000, 5001}, updateIDs(t, rc))
+}
