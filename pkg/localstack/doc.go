@@ -41,5 +41,10 @@
 // (probe.go) scrapes a service's /metrics for the assertions and the
 // benchmark's table.
 //
+// The sandboxes keep their state in memory, as tests want, unless
+// Config.SandboxDir names a folder: then the sandbox Telegram's chats and
+// the sandbox Crypto Pay's invoices, with their ids, survive a restart of
+// the stack, as make run's do.
+//
 // Nothing here depends on package testing, so a plain main can use it.
 package localstack

@@ -94,6 +94,13 @@ type Config struct {
 	// OutlineAddr is where the fake Outline panel listens, over TLS
 	// (default 127.0.0.1:0).
 	OutlineAddr string
+	// SandboxDir, when set, is where the sandbox Telegram and Crypto Pay
+	// keep their state across restarts (SandboxDir/telegram: chats,
+	// pending updates and ids; SandboxDir/cryptopay: invoices and ids), as
+	// the real services would; empty keeps them in memory, as tests want.
+	// Pay links stay valid across restarts only if CryptoPayAddr names a
+	// fixed port.
+	SandboxDir string
 	// GatewayAddr is the gateway's webhook address (default: a free
 	// 127.0.0.1 port).
 	GatewayAddr string
@@ -126,6 +133,9 @@ type Config struct {
 	// FirstUpdateID is the sandbox Telegram's first update id (default 1);
 	// make run, whose database outlives the sandbox, starts from the clock.
 	FirstUpdateID int64
+	// FirstInvoiceID is the sandbox Crypto Pay's first invoice and update
+	// id (default 1), for the same reason.
+	FirstInvoiceID int64
 	// GlobalRate and ChatRate are the sandbox's flood limits in sending
 	// calls per second (0 = the sandbox's defaults, -1 = unlimited).
 	GlobalRate, ChatRate float64
@@ -330,6 +340,7 @@ func (s *Stack) startSandboxes() error {
 			FirstUpdateID: cfg.FirstUpdateID,
 			GlobalRate:    cfg.GlobalRate,
 			ChatRate:      cfg.ChatRate,
+			StateDir:      s.sandboxDir("telegram"),
 			Log:           cfg.Log,
 		})
 		if err := s.Sandbox.Start(cfg.SandboxAddr); err != nil {
@@ -345,7 +356,10 @@ func (s *Stack) startSandboxes() error {
 		if cfg.Workers {
 			webhook = s.GatewayURL + "/cryptopay/webhook"
 		}
-		s.CryptoPay = sandboxcp.New(sandboxcp.Config{Token: cfg.CryptoPayToken, WebhookURL: webhook, Log: cfg.Log})
+		s.CryptoPay = sandboxcp.New(sandboxcp.Config{
+			Token: cfg.CryptoPayToken, WebhookURL: webhook, FirstID: cfg.FirstInvoiceID,
+			StateDir: s.sandboxDir("cryptopay"), Log: cfg.Log,
+		})
 		if err := s.CryptoPay.Start(cfg.CryptoPayAddr); err != nil {
 			return err
 		}
@@ -361,6 +375,15 @@ func (s *Stack) startSandboxes() error {
 		}
 	}
 	return nil
+}
+
+// sandboxDir is the state folder of the sandbox name, or "" without
+// Config.SandboxDir.
+func (s *Stack) sandboxDir(name string) string {
+	if s.cfg.SandboxDir == "" {
+		return ""
+	}
+	return filepath.Join(s.cfg.SandboxDir, name)
 }
 
 // telegramURL is the Bot API the services call: the sandbox's or Config's.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
+
+	"github.com/vpnbot/vpnbot/pkg/statefile"
 )
 
 // createdDatabasesFile, in the state folder, lists the databases the devstack
@@ -69,35 +70,16 @@ func recordCreated(dir string, db createdDatabase) error {
 }
 
 func readCreated(dir string) ([]createdDatabase, error) {
-	path := filepath.Join(dir, createdDatabasesFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the list of created databases: %w", err)
-	}
 	var dbs []createdDatabase
-	if err := json.Unmarshal(b, &dbs); err != nil {
-		return nil, fmt.Errorf("reading the list of created databases %s: %w", path, err)
+	if _, err := statefile.Read(filepath.Join(dir, createdDatabasesFile), &dbs); err != nil {
+		return nil, fmt.Errorf("reading the list of created databases: %w", err)
 	}
 	return dbs, nil
 }
 
 // writeCreated replaces the list with dbs, whole or not at all.
 func writeCreated(dir string, dbs []createdDatabase) error {
-	b, err := json.MarshalIndent(dbs, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding the list of created databases: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	path := filepath.Join(dir, createdDatabasesFile)
-	if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("writing the list of created databases: %w", err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
+	if err := statefile.Write(filepath.Join(dir, createdDatabasesFile), dbs); err != nil {
 		return fmt.Errorf("writing the list of created databases: %w", err)
 	}
 	return nil
@@ -116,7 +98,7 @@ func clean(ctx context.Context, log zerolog.Logger, out io.Writer, root, dir, da
 	if err != nil {
 		return err
 	}
-	noticeUncreated(out, dbs, databaseURL)
+	noticeUncreated(ctx, out, dbs, databaseURL, dir)
 	var left []createdDatabase
 	var errs []error
 	for _, db := range dbs {
@@ -155,8 +137,10 @@ func clean(ctx context.Context, log zerolog.Logger, out io.Writer, root, dir, da
 }
 
 // noticeUncreated says, in one line, that the database at DATABASE_URL
-// stays when the devstack did not create it.
-func noticeUncreated(out io.Writer, dbs []createdDatabase, databaseURL string) {
+// stays when the devstack did not create it, or that there is none when no
+// server answers there (make run then used its private cluster, whose
+// folder goes with the state folder dir).
+func noticeUncreated(ctx context.Context, out io.Writer, dbs []createdDatabase, databaseURL, dir string) {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return
@@ -166,6 +150,15 @@ func noticeUncreated(out io.Writer, dbs []createdDatabase, databaseURL string) {
 		if db.sameAs(at) {
 			return
 		}
+	}
+	if !answers(ctx, cfg.Host, cfg.Port) {
+		private := ""
+		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
+			private = fmt.Sprintf("; make run's private cluster is in %s, and goes with it", filepath.Join(dir, "postgres"))
+		}
+		fmt.Fprintf(out, "no PostgreSQL answers at %s:%d (DATABASE_URL), so there is no database there to drop%s\n",
+			cfg.Host, cfg.Port, private)
+		return
 	}
 	fmt.Fprintf(out, "%s (DATABASE_URL) was not created by make run, so make clean leaves it as it is\n", at)
 }

@@ -95,13 +95,19 @@ func TestCleanLeavesADatabaseMadeSinceUnderTheSameName(t *testing.T) {
 }
 
 // TestCleanWithoutRecordRemovesTheStateFolder is make clean after make runs
-// that created no database (and no server answering): the folder goes, and
-// no database is touched.
+// that created no database and found no server answering at DATABASE_URL
+// (so they used a private cluster): clean says there is no database there,
+// not that it leaves one, and the folder goes with the cluster's files.
 func TestCleanWithoutRecordRemovesTheStateFolder(t *testing.T) {
 	t.Parallel()
 	dir := stateDir(t)
-	out, err := runDevstackClean(t, newEnv(t, dir, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", freePort(t))))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "postgres", "data"), 0o700))
+	port := freePort(t)
+	out, err := runDevstackClean(t, newEnv(t, dir, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", port)))
 	require.NoError(t, err, out)
+	require.Contains(t, out, fmt.Sprintf("no PostgreSQL answers at 127.0.0.1:%d (DATABASE_URL), so there is no database there to drop; "+
+		"make run's private cluster is in %s, and goes with it", port, filepath.Join(dir, "postgres")))
+	require.NotContains(t, out, "was not created by make run")
 	require.Contains(t, out, "removed "+dir)
 	require.NoDirExists(t, dir)
 }

@@ -10,6 +10,13 @@
 // curl) talks to — or real Telegram, Crypto Pay and VPN panel, each when
 // configured.
 //
+// One devstack runs per state folder: it holds a lock there (flock, which
+// the kernel releases however the process ends), and a second one, or a
+// make clean, says in one line which process has the folder and exits 1
+// without touching anything of it. The sandboxes keep their state in the
+// folder too (.data/sandbox), so a restart goes on with the same chats,
+// invoices and pay links.
+//
 // Ctrl-C (SIGINT) or SIGTERM stops every service, then the broker and the
 // private cluster, and exits 0. The services run in process groups of their
 // own, so a terminal's Ctrl-C reaches the devstack only, which stops them in
@@ -108,8 +115,10 @@ func setup() (root string, cfg Config, log zerolog.Logger, err error) {
 		BotHandlers: 1,
 		LogLevel:    "info",
 		// Beside the machine's own server, which may be at 5432.
-		PGPort:        5433,
-		CryptoPayAddr: "127.0.0.1:0",
+		PGPort: 5433,
+		// A fixed port: the pay links in the chats point there, and must
+		// open after a restart.
+		CryptoPayAddr: "127.0.0.1:8082",
 		OutlineAddr:   "127.0.0.1:0",
 		TimeScale:     ScaleDemo,
 	})
@@ -120,11 +129,23 @@ func setup() (root string, cfg Config, log zerolog.Logger, err error) {
 	return root, cfg, log, err
 }
 
-// runClean is make clean: see clean.
+// runClean is make clean: see clean. It refuses while a devstack runs on
+// the state folder.
 func runClean(ctx context.Context) error {
 	root, cfg, log, err := setup()
 	if err != nil {
 		return err
+	}
+	if err := safeToRemove(cfg.Dir, root); err != nil {
+		return err
+	}
+	// No folder, no devstack running on it, and nothing to create.
+	if _, err := os.Stat(cfg.Dir); err == nil {
+		in, err := lockInstance(cfg.Dir)
+		if err != nil {
+			return err
+		}
+		defer in.release()
 	}
 	return clean(ctx, log, os.Stdout, root, cfg.Dir, cfg.DatabaseURL)
 }
@@ -134,6 +155,13 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// First of all: a second devstack must not touch the first one's
+	// cluster, ports or files, nor print more than its refusal.
+	in, err := lockInstance(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	defer in.release()
 	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
 	scaleEnv, err := timeScaleEnv(cfg.TimeScale)
 	if err != nil {
@@ -169,15 +197,19 @@ func run(ctx context.Context) (err error) {
 		GatewayAddr:   cfg.GatewayAddr,
 		CryptoPayAddr: cfg.CryptoPayAddr,
 		OutlineAddr:   cfg.OutlineAddr,
+		SandboxDir:    filepath.Join(cfg.Dir, "sandbox"),
 		OpsPort:       cfg.OpsPort,
 		BotHandlers:   cfg.BotHandlers,
 		Workers:       true,
-		// The database keeps the bot's inbox across runs; the sandbox must
-		// not hand out update ids it already used, as Telegram never does.
-		FirstUpdateID: time.Now().UnixMilli(),
-		Env:           scaleEnv,
-		Output:        os.Stdout,
-		Log:           log,
+		// The database keeps the bot's inbox and the invoices' ids across
+		// runs, and may outlive the sandboxes' state (make clean keeps a
+		// database it did not create): they must not hand out ids it has
+		// seen, as Telegram and Crypto Pay never do.
+		FirstUpdateID:  time.Now().UnixMilli(),
+		FirstInvoiceID: time.Now().Unix(),
+		Env:            scaleEnv,
+		Output:         os.Stdout,
+		Log:            log,
 	}
 	cfg.Real.apply(&sc, os.Environ())
 	st, err := localstack.Start(ctx, sc)
@@ -197,6 +229,9 @@ func run(ctx context.Context) (err error) {
 	app, err := serveWeb(log, st, cfg.SandboxAddr)
 	if err != nil {
 		return errors.Join(err, st.Close())
+	}
+	if err := in.announce(app.url(st)); err != nil {
+		return errors.Join(err, app.Shutdown(), st.Close())
 	}
 	printWelcome(st, sc, cfg.TimeScale, app)
 	<-ctx.Done()

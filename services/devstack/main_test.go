@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +56,9 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	if dir := os.Getenv(holdLockEnv); dir != "" {
+		holdLock(dir)
+	}
 	dir, err := os.MkdirTemp("", "devstack-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "devstack test:", err)
@@ -120,17 +125,7 @@ func TestInterruptStopsEverythingAndStateSurvives(t *testing.T) {
 // data in it when started again.
 func TestPrivateClusterWhenNoServerAnswers(t *testing.T) {
 	dir := t.TempDir()
-	if os.Geteuid() == 0 {
-		// As root the cluster runs as user postgres, which must be able to
-		// enter the folders above it; t.TempDir's are the test user's only.
-		require.NoError(t, os.Chmod(dir, 0o755))
-		require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
-	}
-	closed := freePort(t)
-	pgPort := freePort(t)
-	env := newEnv(t, dir, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", closed))
-	env = append(env, "DEVSTACK_PG_PORT="+strconv.Itoa(pgPort))
-	private := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", pgPort)
+	env, private, pgPort := privateEnv(t, dir)
 
 	d := startDevstack(t, env)
 	require.Contains(t, d.out.String(), EventPrivatePostgres)
@@ -153,6 +148,193 @@ func TestPrivateClusterWhenNoServerAnswers(t *testing.T) {
 	require.NotContains(t, d.out.String(), "private PostgreSQL cluster created", "the cluster was created again")
 	require.Equal(t, 1, countUsers(t, private, user), "the user is gone after the restart")
 	d.interrupt(t)
+}
+
+// TestSecondRunIsRefusedAndLeavesTheFirstAlone is make run typed again
+// while one runs on the same state folder, on a private cluster as on a
+// machine without PostgreSQL: the second says in one line which process
+// runs there and where, and exits 1 without restarting the first's cluster
+// or touching anything else of it; the first goes on answering.
+func TestSecondRunIsRefusedAndLeavesTheFirstAlone(t *testing.T) {
+	dir := t.TempDir()
+	env, _, _ := privateEnv(t, dir)
+	d := startDevstack(t, env)
+	postmaster := postmasterPID(t, dir)
+
+	ctx, cancel := context.WithTimeout(t.Context(), stopWithin)
+	defer cancel()
+	second := exec.CommandContext(ctx, binary)
+	second.Env = env
+	out, err := second.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the second devstack: %s", out)
+	require.Equal(t, 1, exit.ExitCode())
+	require.Equal(t, fmt.Sprintf("devstack: another devstack runs on this state folder %s (pid %d, %s): stop it first (Ctrl-C in its terminal)\n",
+		dir, d.cmd.Process.Pid, d.sandboxURL), string(out))
+
+	require.Equal(t, postmaster, postmasterPID(t, dir), "the first devstack's cluster was restarted")
+	require.NotContains(t, d.out.String(), "private PostgreSQL cluster stopped")
+	const user = 4747
+	d.sendText(t, user, "/start")
+	d.waitMessage(t, user, "the main menu after the refusal", withButton("trial"))
+	d.interrupt(t)
+}
+
+// TestRestartGoesOnWithTheSandboxes is make run stopped and started again in
+// the middle of a subscription's life, after a Crypto Pay order: the chat
+// is as it was (the same messages under the same ids, the key's QR code
+// included), the pay link handed out before the restart opens, new messages
+// go on from the last id, a Crypto Pay order right after the restart
+// succeeds at once (no invoice at the sandbox without its order), and
+// paying the old link pays the old order. Then make clean, which keeps the
+// database make run did not create, and make run: the sandboxes start
+// afresh, and an order still succeeds at once, its invoice id being none
+// the database has seen.
+func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
+	db := pgdbtest.New(t)
+	env, cryptoPay := demoEnv(t, db.DSN)
+	payLink := func(m sandboxtg.Message) bool { return strings.HasPrefix(m.ButtonURL(), "http://"+cryptoPay+"/pay/") }
+
+	d := startDevstack(t, env)
+	const user = 4848
+	d.sendText(t, user, "/start")
+	menu := d.waitMessage(t, user, "the main menu", withButton("trial"))
+	d.press(t, user, menu, "trial")
+	key := d.waitMessage(t, user, "the trial's key", withText("ss://"))
+	require.NotEmpty(t, key.Photo, "the key comes with its QR code")
+	time.Sleep(userPace)
+	ordered := d.orderCryptoPay(t, user)
+	require.True(t, payLink(ordered), "the order's message has no pay link: %+v", ordered.Buttons)
+	oldLink := ordered.ButtonURL()
+	before := d.chatView(t, user)
+	ids := d.messageIDs(t, user)
+	lastID := ids[len(ids)-1]
+	d.interrupt(t)
+
+	d = startDevstack(t, env)
+	require.Equal(t, before, d.chatView(t, user), "the web chat changed across the restart")
+	status, page := d.get(t, oldLink)
+	require.Equal(t, http.StatusOK, status, "the pay link handed out before the restart")
+	require.Contains(t, page, `id="pay"`)
+	status, _ = d.get(t, fmt.Sprintf("%s/api/chats/%d/messages/%d/photo", d.sandboxURL, user, key.ID))
+	require.Equal(t, http.StatusOK, status, "the key's QR code after the restart")
+
+	again := d.orderCryptoPay(t, user)
+	require.Greater(t, again.ID, lastID, "message ids started again")
+	require.True(t, payLink(again))
+	require.NotEqual(t, oldLink, again.ButtonURL())
+	require.NotContains(t, d.out.String(), "already attached", "an order after the restart met a reused invoice id")
+	attached := attachedIDs(t, db, user)
+	require.Equal(t, attached, d.sandboxInvoiceIDs(t, cryptoPay), "every invoice at the sandbox belongs to an order, on the first try")
+	require.Len(t, attached, 2)
+
+	resp, err := d.http.PostForm(oldLink, url.Values{})
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	d.waitMessage(t, user, "the payment's confirmation", withText("Payment received"))
+	var paid string
+	require.NoError(t, db.Pool.QueryRow(t.Context(), `SELECT status FROM invoices
+		WHERE provider = 'cryptopay' AND external_id = $1`, attached[0]).Scan(&paid))
+	require.Equal(t, "paid", paid, "paying the old link did not pay the old order")
+	d.interrupt(t)
+
+	out, err := runDevstackClean(t, env)
+	require.NoError(t, err, out)
+	d = startDevstack(t, env)
+	afresh := d.orderCryptoPay(t, user)
+	require.True(t, payLink(afresh))
+	require.NotContains(t, d.out.String(), "already attached", "an order after make clean met an invoice id the database has")
+	fresh := d.sandboxInvoiceIDs(t, cryptoPay)
+	require.Len(t, fresh, 1, "the sandbox made more than one invoice for the order")
+	require.Equal(t, slices.Concat(attached, fresh), attachedIDs(t, db, user), "the order's invoice is not attached")
+	d.interrupt(t)
+}
+
+// sandboxInvoiceIDs are the ids of the sandbox Crypto Pay's invoices at
+// addr, in ascending order.
+func (d *devstack) sandboxInvoiceIDs(t *testing.T, addr string) []string {
+	t.Helper()
+	var invoices []struct {
+		ID int64 `json:"invoice_id"`
+	}
+	status, list := d.get(t, "http://"+addr+"/sandbox/invoices")
+	require.Equal(t, http.StatusOK, status, list)
+	require.NoError(t, json.Unmarshal([]byte(list), &invoices))
+	ids := make([]string, len(invoices))
+	for i, inv := range invoices {
+		ids[i] = strconv.FormatInt(inv.ID, 10)
+	}
+	return ids
+}
+
+// attachedIDs are the Crypto Pay invoice ids attached to the user's orders,
+// in ascending order.
+func attachedIDs(t *testing.T, db *pgdbtest.DB, user int64) []string {
+	t.Helper()
+	rows, err := db.Pool.Query(t.Context(), `SELECT external_id FROM invoices
+		WHERE user_id = $1 AND provider = 'cryptopay' AND external_id IS NOT NULL ORDER BY external_id::bigint`, user)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return ids
+}
+
+// orderCryptoPay orders the demo plan through Crypto Pay as the user would:
+// /start, then Plans, Demo and Crypto Pay on the new menu, which the bot
+// edits in place; it returns that message once it shows the pay link.
+func (d *devstack) orderCryptoPay(t *testing.T, user int64) sandboxtg.Message {
+	t.Helper()
+	known := map[int64]bool{}
+	for _, id := range d.messageIDs(t, user) {
+		known[id] = true
+	}
+	d.sendText(t, user, "/start")
+	menu := d.waitMessage(t, user, "a new main menu", func(m sandboxtg.Message) bool {
+		return !known[m.ID] && m.HasButton("plans")
+	})
+	on := func(match func(sandboxtg.Message) bool) func(sandboxtg.Message) bool {
+		return func(m sandboxtg.Message) bool { return m.ID == menu.ID && match(m) }
+	}
+	for _, step := range []struct{ press, next string }{
+		{"plans", "plan:" + localstack.DemoPlanID},
+		{"plan:" + localstack.DemoPlanID, "pay:cp:" + localstack.DemoPlanID},
+	} {
+		time.Sleep(userPace)
+		d.press(t, user, menu, step.press)
+		menu = d.waitMessage(t, user, "the button "+step.next, on(withButton(step.next)))
+	}
+	time.Sleep(userPace)
+	d.press(t, user, menu, "pay:cp:"+localstack.DemoPlanID)
+	return d.waitMessage(t, user, "the pay link", on(func(m sandboxtg.Message) bool {
+		return strings.Contains(m.ButtonURL(), "/pay/")
+	}))
+}
+
+// demoEnv is newEnv at the demo time scale, with the sandbox Crypto Pay on
+// a fixed address, which it returns too.
+func demoEnv(t *testing.T, dsn string) ([]string, string) {
+	t.Helper()
+	cryptoPay := freeAddr(t)
+	return append(newEnv(t, t.TempDir(), dsn), "DEVSTACK_TIME_SCALE="+ScaleDemo, "DEVSTACK_CRYPTOPAY_ADDR="+cryptoPay), cryptoPay
+}
+
+// privateEnv is newEnv with a DATABASE_URL that answers nothing, so that
+// the devstack runs its private cluster in dir, on a free port; it returns
+// the cluster's DSN and port too.
+func privateEnv(t *testing.T, dir string) (env []string, private string, pgPort int) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		// As root the cluster runs as user postgres, which must be able to
+		// enter the folders above it; t.TempDir's are the test user's only.
+		require.NoError(t, os.Chmod(dir, 0o755))
+		require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+	}
+	closed := freePort(t)
+	pgPort = freePort(t)
+	env = newEnv(t, dir, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", closed))
+	env = append(env, "DEVSTACK_PG_PORT="+strconv.Itoa(pgPort))
+	return env, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/vpnbot?sslmode=disable", pgPort), pgPort
 }
 
 // TestRealTelegramByToken is make run with TELEGRAM_BOT_TOKEN set: the
@@ -210,9 +392,7 @@ func TestRealTelegramByToken(t *testing.T) {
 // every 10 seconds.
 func TestDemoTimeScale(t *testing.T) {
 	db := pgdbtest.New(t)
-	cryptoPay := freeAddr(t)
-	env := append(newEnv(t, t.TempDir(), db.DSN),
-		"DEVSTACK_TIME_SCALE="+ScaleDemo, "DEVSTACK_CRYPTOPAY_ADDR="+cryptoPay)
+	env, cryptoPay := demoEnv(t, db.DSN)
 
 	d := startDevstack(t, env)
 	require.Contains(t, d.out.String(), "a trial lasts 15 minutes")
@@ -413,6 +593,40 @@ func (d *devstack) post(t *testing.T, path string, body any) {
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "POST %s: %s", path, answer)
+}
+
+// get GETs a URL and returns the status and body.
+func (d *devstack) get(t *testing.T, link string) (int, string) {
+	t.Helper()
+	resp, err := d.http.Get(link)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+// chatView is the user's chat as the web chat's page reads it.
+func (d *devstack) chatView(t *testing.T, user int64) string {
+	t.Helper()
+	status, body := d.get(t, fmt.Sprintf("%s/api/chats/%d/messages", d.sandboxURL, user))
+	require.Equal(t, http.StatusOK, status, body)
+	return body
+}
+
+// messageIDs are the ids of the user's chat, both sides, from the web
+// chat's API, in order.
+func (d *devstack) messageIDs(t *testing.T, user int64) []int64 {
+	t.Helper()
+	var msgs []struct {
+		ID int64 `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(d.chatView(t, user)), &msgs))
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return ids
 }
 
 // waitMessage polls the user's chat in the sandbox until a message the bot

@@ -60,6 +60,15 @@ func serveWeb(log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, e
 	return w, nil
 }
 
+// url is where a person reaches this run: the console, or the gateway
+// without one (real Telegram).
+func (w *webApp) url(st *localstack.Stack) string {
+	if w == nil {
+		return st.GatewayURL
+	}
+	return w.URL
+}
+
 // Shutdown stops serving, letting requests in flight finish.
 func (w *webApp) Shutdown() error {
 	if w == nil {

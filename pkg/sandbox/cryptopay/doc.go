@@ -31,6 +31,14 @@
 // hangs) with Inject. The same controls are served as a small JSON API under
 // /sandbox/ for `make run` and curl.
 //
+// With Config.StateDir the sandbox keeps its invoices across restarts, as
+// Crypto Pay does: every change is written there (pkg/statefile) before it
+// is answered, so invoice ids and update ids go on from where they were and
+// are never handed out twice, even after a SIGKILL, and a pay link handed
+// out before a restart opens after it as long as the sandbox listens on the
+// same address. A change that cannot be written is undone and refused
+// (500 INTERNAL_ERROR). Only webhook deliveries in flight are lost.
+//
 // Error names the sandbox gives to refused parameters (AMOUNT_INVALID,
 // PAYLOAD_TOO_LONG, ...) are its own: Crypto Pay does not document its list.
 // UNAUTHORIZED (401) and METHOD_NOT_FOUND (405) are the real ones.

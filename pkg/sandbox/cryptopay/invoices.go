@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -206,6 +207,12 @@ func (s *Server) createInvoice(p params) (any, *apiError) {
 	inv.WebAppInvoiceURL = base + "?mode=web_app"
 	s.invoices[inv.InvoiceID] = &inv
 	s.byHash[inv.Hash] = inv.InvoiceID
+	if err := s.saveLocked(); err != nil {
+		// Not handed out, and lastID stays past it: no id is given twice.
+		delete(s.invoices, inv.InvoiceID)
+		delete(s.byHash, inv.Hash)
+		return nil, errNotSaved
+	}
 	return inv, nil
 }
 
@@ -278,6 +285,11 @@ func (s *Server) deleteInvoice(p params) (any, *apiError) {
 	}
 	delete(s.invoices, id)
 	delete(s.byHash, inv.Hash)
+	if err := s.saveLocked(); err != nil {
+		s.invoices[id] = inv
+		s.byHash[inv.Hash] = id
+		return nil, errNotSaved
+	}
 	return true, nil
 }
 
@@ -287,6 +299,10 @@ func (s *Server) refreshLocked(inv *Invoice) {
 		inv.Status = StatusExpired
 	}
 }
+
+// errNotSaved refuses an API call whose change could not be written to
+// Config.StateDir: it is undone, as if it had never been asked.
+var errNotSaved = &apiError{code: http.StatusInternalServerError, name: "INTERNAL_ERROR"}
 
 // Errors of the test API.
 var (
@@ -362,6 +378,10 @@ func (s *Server) Expire(id int64) (Invoice, error) {
 		return Invoice{}, fmt.Errorf("expiring invoice %d (%s): %w", id, inv.Status, ErrNotActive)
 	}
 	inv.Status = StatusExpired
+	if err := s.saveLocked(); err != nil {
+		inv.Status = StatusActive
+		return Invoice{}, fmt.Errorf("expiring invoice %d: %w", id, err)
+	}
 	return *inv, nil
 }
 
@@ -387,6 +407,7 @@ func (s *Server) payLocked(inv *Invoice, asset string, announce bool) error {
 	if inv.Status != StatusActive {
 		return fmt.Errorf("%w (%s)", ErrNotActive, inv.Status)
 	}
+	unpaid := *inv
 	amount, _ := rat(inv.Amount) // checked when created
 	if inv.CurrencyType == "crypto" {
 		if asset != "" && asset != inv.Asset {
@@ -422,9 +443,17 @@ func (s *Server) payLocked(inv *Invoice, asset string, announce bool) error {
 		Payload:     *inv,
 	})
 	if err != nil {
+		*inv = unpaid
 		return fmt.Errorf("encoding the invoice_paid update: %w", err)
 	}
 	s.paidBodies[inv.InvoiceID] = body
+	if err := s.saveLocked(); err != nil {
+		// Unpaid again, and lastUpdate stays past the update: the payer may
+		// try again, and no update id is given twice.
+		*inv = unpaid
+		delete(s.paidBodies, inv.InvoiceID)
+		return err
+	}
 	if announce {
 		s.queueLocked(inv.InvoiceID, body)
 	}

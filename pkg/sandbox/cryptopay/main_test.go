@@ -36,9 +36,15 @@ type env struct {
 
 func start(t *testing.T, cfg cryptopay.Config) *env {
 	t.Helper()
+	return startAt(t, cfg, "127.0.0.1:0")
+}
+
+// startAt is start on addr.
+func startAt(t *testing.T, cfg cryptopay.Config, addr string) *env {
+	t.Helper()
 	cfg.Token = token
 	s := cryptopay.New(cfg)
-	require.NoError(t, s.Start("127.0.0.1:0"))
+	require.NoError(t, s.Start(addr))
 	tr := &http.Transport{}
 	t.Cleanup(func() {
 		s.Close()

@@ -115,6 +115,8 @@ func (s *Server) servePay(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
 	case errors.Is(err, ErrNotActive):
 		s.renderPayPage(w, http.StatusGone, snapshot, "This invoice can no longer be paid.")
+	case errors.Is(err, errStateNotSaved):
+		s.renderPayPage(w, http.StatusInternalServerError, snapshot, "The sandbox could not save the payment; try again.")
 	default:
 		s.renderPayPage(w, http.StatusBadRequest, snapshot, err.Error())
 	}

@@ -106,6 +106,7 @@ func (s *Server) SetUser(u User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users[u.ID] = u
+	s.changedLocked()
 }
 
 func (s *Server) userLocked(id int64) User {
@@ -118,16 +119,20 @@ func (s *Server) userLocked(id int64) User {
 func (s *Server) chatLocked(id int64) *chat {
 	c, ok := s.chats[id]
 	if !ok {
-		c = &chat{}
+		c = &chat{lastID: s.messageFloor}
 		s.chats[id] = c
 	}
 	return c
 }
 
-func (c *chat) add(m *storedMessage) {
+// addLocked appends m to its chat under the chat's next message id.
+func (s *Server) addLocked(m *storedMessage) {
+	c := s.chatLocked(m.ChatID)
 	c.lastID++
 	m.ID = c.lastID
 	c.messages = append(c.messages, m)
+	s.maxMessageID = max(s.maxMessageID, m.ID)
+	s.reserveLocked()
 }
 
 func (c *chat) find(id int64) *storedMessage {
@@ -239,6 +244,7 @@ func (s *Server) Block(userID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.blocked[userID] = true
+	s.changedLocked()
 }
 
 // Unblock lets the bot write to the user again.
@@ -246,6 +252,7 @@ func (s *Server) Unblock(userID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.blocked, userID)
+	s.changedLocked()
 }
 
 // Wire types: the Bot API's JSON objects, with only the fields we produce.

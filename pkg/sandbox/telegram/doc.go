@@ -34,4 +34,13 @@
 // limits allow (Floods, apart from the 429s a test injected), and inject
 // failures (latency, error statuses, hangs) with Inject. The same controls are served
 // as a small JSON API under /sandbox/ for `make run` and curl.
+//
+// With Config.StateDir the chats survive a restart, as they do in Telegram:
+// both sides of every chat, the users' profiles, the updates not yet
+// delivered and the last ids are restored by Start (pkg/statefile). The
+// snapshot is written within SaveInterval of a change and at Close, so a
+// SIGKILL loses the last second of changes at most; ids are never reused
+// even then, because the server reserves update and message ids on disk
+// before it hands them out (reserved-ids.json, removed at a clean Close),
+// and a run that finds a reservation left behind goes on past it.
 package telegram

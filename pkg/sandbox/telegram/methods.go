@@ -231,7 +231,7 @@ func (s *Server) sendMessage(r *request) (any, *apiError) {
 		},
 		fromBot: true, entities: entities, markup: markup,
 	}
-	s.chatLocked(chatID).add(m)
+	s.addLocked(m)
 	s.repliedLocked(chatID, replyTo)
 	s.broadcastLocked()
 	return s.apiMessageLocked(m, true), nil
@@ -282,7 +282,7 @@ func (s *Server) sendPhoto(r *request) (any, *apiError) {
 		fromBot: true, entities: entities, markup: markup,
 		photo: s.photoSizesLocked(data, fileID, width, height),
 	}
-	s.chatLocked(chatID).add(m)
+	s.addLocked(m)
 	s.repliedLocked(chatID, replyTo)
 	s.broadcastLocked()
 	return s.apiMessageLocked(m, true), nil

@@ -195,7 +195,7 @@ func (s *Server) sendInvoice(r *request) (any, *apiError) {
 		},
 		fromBot: true, markup: markup, startParam: p.str("start_parameter"),
 	}
-	s.chatLocked(chatID).add(m)
+	s.addLocked(m)
 	s.repliedLocked(chatID, replyTo)
 	s.broadcastLocked()
 	return s.apiMessageLocked(m, true), nil
@@ -300,7 +300,7 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 			TelegramPaymentChargeID: chargeID, ProviderPaymentChargeID: providerID,
 		},
 	}
-	s.chatLocked(userID).add(paid)
+	s.addLocked(paid)
 	s.payments[chargeID] = paid
 	s.broadcastLocked() // the invoice shows as paid
 	return PaymentResult{Accepted: true, ChargeID: chargeID, UpdateID: s.pushMessageLocked(paid), CheckoutUpdateID: updateID}, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
+	"github.com/vpnbot/vpnbot/pkg/statefile"
 )
 
 // Config sets up a Server. Zero values take the defaults documented on each field.
@@ -49,6 +50,17 @@ type Config struct {
 	// PreCheckoutTimeout is how long a payment waits for the bot's
 	// answerPreCheckoutQuery before it is cancelled (default 10s, as Telegram).
 	PreCheckoutTimeout time.Duration
+	// StateDir, when set, is the folder where the server keeps its chats,
+	// users, pending updates and ids across restarts: Start restores them,
+	// a snapshot is written within SaveInterval of a change and at Close.
+	// A SIGKILL loses the changes of the last SaveInterval at most, but no
+	// id: update and message ids are reserved on disk before they are
+	// handed out, and a run after a kill goes on past the reservation.
+	// Empty keeps everything in memory.
+	StateDir string
+	// SaveInterval is how often, at most, the snapshot is written while
+	// things change (default 1s).
+	SaveInterval time.Duration
 	// Log receives the server's own logs (webhook changes, delivery failures).
 	Log zerolog.Logger
 }
@@ -86,16 +98,26 @@ type Server struct {
 
 	faults *fault.Injector[chatFault] // locks itself
 
+	// saver writes the state to Config.StateDir (nil without one);
+	// reserved is the reservation on disk there.
+	saver    *statefile.Saver
+	reserved reservation
+
 	mu     sync.Mutex
 	closed bool // no new webhook goroutine once set
 
-	users     map[int64]User
-	blocked   map[int64]bool
-	chats     map[int64]*chat
-	files     map[string][]byte // file_id → bytes of photos the bot uploaded
-	nextFile  int64
-	callbacks map[string]*callbackState
-	commands  map[string]json.RawMessage // scope|language → commands as set
+	users   map[int64]User
+	blocked map[int64]bool
+	chats   map[int64]*chat
+	// maxMessageID is the highest message id of any chat; messageFloor
+	// is where a new chat's ids start after (0, or past a killed run's
+	// reservation).
+	maxMessageID int64
+	messageFloor int64
+	files        map[string][]byte // file_id → bytes of photos the bot uploaded
+	nextFile     int64
+	callbacks    map[string]*callbackState
+	commands     map[string]json.RawMessage // scope|language → commands as set
 
 	preCheckouts map[string]*preCheckout   // pre_checkout_query id → the bot's answer
 	payments     map[string]*storedMessage // telegram_payment_charge_id → the successful_payment message
@@ -154,6 +176,9 @@ func New(cfg Config) *Server {
 	if cfg.PreCheckoutTimeout <= 0 {
 		cfg.PreCheckoutTimeout = defaultPreCheckout
 	}
+	if cfg.SaveInterval <= 0 {
+		cfg.SaveInterval = defaultSaveInterval
+	}
 	botID, _ := strconv.ParseInt(strings.SplitN(cfg.Token, ":", 2)[0], 10, 64)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -204,16 +229,26 @@ func New(cfg Config) *Server {
 // API (/sandbox/...).
 func (s *Server) Handler() http.Handler { return s.web.Handler() }
 
-// Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
-// background until Close.
-func (s *Server) Start(addr string) error { return s.web.Start(addr) }
+// Start restores the state of Config.StateDir, then listens on addr (e.g.
+// "127.0.0.1:0") and serves Handler in the background until Close.
+func (s *Server) Start(addr string) error {
+	if err := s.restore(); err != nil {
+		return err
+	}
+	if err := s.web.Start(addr); err != nil {
+		s.closeState()
+		return err
+	}
+	return nil
+}
 
 // URL is the base URL to give telebot as Settings.URL, e.g.
 // http://127.0.0.1:PORT; empty before Start.
 func (s *Server) URL() string { return s.web.URL() }
 
 // Close stops serving, releases hung and long-polling requests, stops webhook
-// delivery and waits for all of it. It is safe to call more than once.
+// delivery and waits for all of it, then writes the state to
+// Config.StateDir. It is safe to call more than once.
 func (s *Server) Close() {
 	s.web.Close(func() {
 		s.mu.Lock()
@@ -226,12 +261,14 @@ func (s *Server) Close() {
 	})
 	s.wg.Wait()
 	s.client.CloseIdleConnections()
+	s.closeState()
 }
 
 // broadcastLocked wakes everyone waiting for updates or messages to change.
 func (s *Server) broadcastLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
+	s.changedLocked()
 }
 
 // apiError is a Bot API error answer.

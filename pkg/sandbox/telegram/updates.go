@@ -65,6 +65,7 @@ var defaultExcluded = []string{"chat_member", "message_reaction", "message_react
 
 func (s *Server) nextUpdateIDLocked() int64 {
 	s.updates.lastID++
+	s.reserveLocked()
 	return s.updates.lastID
 }
 
@@ -115,7 +116,7 @@ func (s *Server) SendText(userID int64, text string) int64 {
 		Message:  Message{ChatID: userID, Text: text, Plain: text, Date: time.Now()},
 		entities: commandEntities(text),
 	}
-	s.chatLocked(userID).add(m)
+	s.addLocked(m)
 	id := s.nextUpdateIDLocked()
 	m.updateID = id
 	body, err := json.Marshal(apiUpdate{UpdateID: id, Message: s.apiMessageLocked(m, true)})
@@ -201,6 +202,7 @@ func (s *Server) Enqueue(chatID int64, update json.RawMessage) {
 		}
 	} else if id > s.updates.lastID {
 		s.updates.lastID = id
+		s.reserveLocked()
 	}
 	kind := ""
 	for k := range fields {
@@ -231,6 +233,8 @@ func (s *Server) recordUserMessageLocked(chatID, updateID int64, raw json.RawMes
 		ID: m.MessageID, ChatID: chatID, Text: m.Text, Plain: m.Text, Date: time.Unix(m.Date, 0),
 	}, updateID: updateID})
 	c.lastID = max(c.lastID, m.MessageID)
+	s.maxMessageID = max(s.maxMessageID, m.MessageID)
+	s.reserveLocked()
 }
 
 var errConflict = &apiError{
@@ -302,6 +306,7 @@ func (s *Server) setAllowedLocked(allowed []string) {
 // returns up to limit of the rest.
 func (s *Server) confirmAndCollectLocked(offset int64, limit int) []json.RawMessage {
 	q := &s.updates
+	before := len(q.pending)
 	switch {
 	case offset > 0:
 		q.pending = slices.DeleteFunc(q.pending, func(u *pendingUpdate) bool { return u.id < offset })
@@ -311,6 +316,9 @@ func (s *Server) confirmAndCollectLocked(offset int64, limit int) []json.RawMess
 		if n := int(-offset); n < len(q.pending) {
 			q.pending = slices.Delete(q.pending, 0, len(q.pending)-n)
 		}
+	}
+	if len(q.pending) < before {
+		s.changedLocked()
 	}
 	out := []json.RawMessage{}
 	for _, u := range q.pending {

@@ -72,13 +72,15 @@ func (w *Watcher) handle(ctx context.Context, body []byte, log zerolog.Logger) e
 	}
 	inv, err := w.shop.InvoiceByExternal(ctx, shop.ProviderCryptoPay, strconv.FormatInt(upd.Invoice.InvoiceID, 10))
 	if errors.Is(err, shop.ErrUnknownInvoice) {
-		w.m.payments.WithLabelValues(sourceWebhook, "unknown_invoice").Inc()
-		log.Warn().Str("event", EventUnknownInvoice).Str("payload", upd.Invoice.Payload).
-			Msg("crypto pay reports a payment of an invoice we have no order for; dropped")
+		w.unknownPayment(upd.Invoice, sourceWebhook, unknownNoOrder, log)
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if !ofOrder(upd.Invoice, inv) {
+		w.unknownPayment(upd.Invoice, sourceWebhook, unknownOtherOrder, log.With().Int64("invoice_id", inv.ID).Logger())
+		return nil
 	}
 	if _, err := w.apply(ctx, inv, sourceWebhook); err != nil {
 		return err

@@ -17,7 +17,12 @@
 //
 // Both end in shop.ApplyPayment, whose conditional UPDATE makes the
 // invoice pay once, whatever mix of webhooks, polls and replicas reports
-// it. Then the payment is announced: the user is told (notify.PaymentReceived,
+// it. Before that, both check that the paid invoice is the one made for
+// the order its id is attached to (its payload names that order): a
+// payment of any other invoice — no order has its id, or a Crypto Pay that
+// hands out an id again, as a sandbox started afresh would — applies
+// nothing and is logged PAYMENT_UNKNOWN_INVOICE and counted, never
+// dropped silently. Then the payment is announced: the user is told (notify.PaymentReceived,
 // dedup id "payment:<invoice>", with the expiry of the period it paid for)
 // and the activation worker woken (activation.requested, requested_at = the
 // invoice's paid_at); once NATS has stored both, the invoice is marked

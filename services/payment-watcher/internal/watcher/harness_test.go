@@ -112,6 +112,13 @@ func (e *env) gateway(w http.ResponseWriter, r *http.Request) {
 // with its invoice at the sandbox; it returns the order and the sandbox's id.
 func (e *env) order(t *testing.T) (shop.Invoice, int64) {
 	t.Helper()
+	return e.orderWithPayload(t, shop.StarsPayload)
+}
+
+// orderWithPayload is order with the payload of the invoice at the sandbox
+// made by payload from the order's id.
+func (e *env) orderWithPayload(t *testing.T, payload func(orderID int64) string) (shop.Invoice, int64) {
+	t.Helper()
 	e.mu.Lock()
 	e.nextID++
 	userID := e.nextID
@@ -121,7 +128,7 @@ func (e *env) order(t *testing.T) (shop.Invoice, int64) {
 	require.NoError(t, err)
 	inv, err := e.shop.CreateOrder(ctx, userID, "m1", shop.ProviderCryptoPay)
 	require.NoError(t, err)
-	remote, err := e.cp.CreateInvoice(ctx, cryptopay.CreateInvoice{AmountUSD: inv.PriceUSD, Payload: shop.StarsPayload(inv.ID), ExpiresIn: time.Hour})
+	remote, err := e.cp.CreateInvoice(ctx, cryptopay.CreateInvoice{AmountUSD: inv.PriceUSD, Payload: payload(inv.ID), ExpiresIn: time.Hour})
 	require.NoError(t, err)
 	require.NoError(t, e.shop.AttachExternal(ctx, inv.ID, strconv.FormatInt(remote.InvoiceID, 10), remote.BotInvoiceURL))
 	inv.ExternalID = strconv.FormatInt(remote.InvoiceID, 10)
@@ -141,6 +148,9 @@ type replicaOpts struct {
 	poll     bool          // run the singleton poller
 	interval time.Duration // poll interval (default 100ms)
 	now      func() time.Time
+	// answers, when set, stands between the watcher and the sandbox's
+	// client, for a Crypto Pay that answers what it was not asked.
+	answers func(watcher.Invoices) watcher.Invoices
 }
 
 // startReplica runs a watcher as main does: the event consumer, and with
@@ -154,10 +164,14 @@ func (e *env) startReplica(t *testing.T, opts replicaOpts) *replica {
 	log := obstest.NewLogger(e.logs)
 	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.sandbox.URL(), Token: token, Timeout: 2 * time.Second, Registerer: r.reg})
 	require.NoError(t, err)
+	var invoices watcher.Invoices = cp
+	if opts.answers != nil {
+		invoices = opts.answers(cp)
+	}
 	w, err := watcher.New(watcher.Config{
 		RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, FetchWait: 300 * time.Millisecond,
 		HandlerTimeout: 5 * time.Second, NowFunc: opts.now,
-	}, watcher.Deps{Shop: e.shop, CryptoPay: cp, JS: e.js, Log: log, Registerer: r.reg})
+	}, watcher.Deps{Shop: e.shop, CryptoPay: invoices, JS: e.js, Log: log, Registerer: r.reg})
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -33,11 +33,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// Every known label value exists from the start, so dashboards and
 	// rate() see the first payment, event or expiry.
 	for _, source := range []string{sourceWebhook, sourcePoll} {
-		for _, outcome := range []string{"applied", "already_applied"} {
+		for _, outcome := range []string{"applied", "already_applied", "unknown_invoice"} {
 			m.payments.WithLabelValues(source, outcome)
 		}
 	}
-	m.payments.WithLabelValues(sourceWebhook, "unknown_invoice")
 	for _, reason := range []string{expiredAtProvider, deletedAtProvider, neverCreated} {
 		m.expired.WithLabelValues(reason)
 	}

@@ -80,8 +80,18 @@ func (w *Watcher) applyPaid(ctx context.Context, res worker.Result) (appliedNow 
 	unapplied := 0
 	for _, r := range remote {
 		inv, ok := byExternal[r.InvoiceID]
-		if !ok {
-			continue // not one we asked about
+		if !ok || !ofOrder(r, inv) {
+			// Not the invoice of one of our orders: our order's invoice is
+			// not listed, and a payment of this one buys nothing.
+			log := w.log.With().Int64("external_id", r.InvoiceID).Logger()
+			switch {
+			case r.Status != cryptopay.StatusPaid:
+			case ok:
+				w.unknownPayment(r, sourcePoll, unknownOtherOrder, log.With().Int64("invoice_id", inv.ID).Logger())
+			default:
+				w.unknownPayment(r, sourcePoll, unknownNoOrder, log)
+			}
+			continue
 		}
 		listed[r.InvoiceID] = true
 		switch r.Status {

@@ -27,8 +27,9 @@ const (
 	EventPaymentApplied = "PAYMENT_APPLIED"
 	// EventInvoiceExpired: a pending invoice was marked expired.
 	EventInvoiceExpired = "INVOICE_EXPIRED"
-	// EventUnknownInvoice: a verified webhook named a Crypto Pay invoice no
-	// order of ours is attached to; it is acknowledged and dropped.
+	// EventUnknownInvoice: a webhook or a poll reported a payment of a
+	// Crypto Pay invoice that is none of our orders' (reason no_order or
+	// other_order); nothing is applied, and the event is acknowledged.
 	EventUnknownInvoice = "PAYMENT_UNKNOWN_INVOICE"
 	// EventPaymentAnnouncedLate: the poller announced a payment applied
 	// before it, whose announcement was lost (the watcher that applied it
@@ -41,6 +42,17 @@ const (
 
 // ReasonPayment is the reason of the activation requests the watcher makes.
 const ReasonPayment = "payment"
+
+// Reasons a paid Crypto Pay invoice is none of our orders', in
+// PAYMENT_UNKNOWN_INVOICE.
+const (
+	// unknownNoOrder: no order of ours is attached to its id.
+	unknownNoOrder = "no_order"
+	// unknownOtherOrder: its id is attached to an order its payload does
+	// not name, so it is another invoice under the same id (a sandbox
+	// Crypto Pay started afresh hands out old ids again).
+	unknownOtherOrder = "other_order"
+)
 
 // Sources of a payment report, in logs and metrics.
 const (
@@ -181,6 +193,23 @@ func (w *Watcher) apply(ctx context.Context, inv shop.Invoice, source string) (a
 		log.Debug().Msg("crypto pay payment reported again; already applied")
 	}
 	return applied, nil
+}
+
+// ofOrder reports whether the Crypto Pay invoice r, found under the id
+// attached to our order inv, is the invoice made for it: the bot-handler
+// names the order in each invoice's payload.
+func ofOrder(r cryptopay.Invoice, inv shop.Invoice) bool {
+	return r.Payload == shop.StarsPayload(inv.ID)
+}
+
+// unknownPayment logs and counts a payment of a Crypto Pay invoice that is
+// none of our orders': the money was taken, and nothing is given for it, so
+// an operator must see it. log carries the invoice's external_id.
+func (w *Watcher) unknownPayment(r cryptopay.Invoice, source, reason string, log zerolog.Logger) {
+	w.m.payments.WithLabelValues(source, "unknown_invoice").Inc()
+	log.Warn().Str("event", EventUnknownInvoice).Str("reason", reason).
+		Str("source", source).Str("payload", r.Payload).Str("amount", r.Amount).Str("paid_asset", r.PaidAsset).
+		Str("paid_amount", r.PaidAmount).Msg("crypto pay reports a payment of an invoice that is none of our orders'; nothing applied")
 }
 
 // announce tells the user of the paid invoice and wakes the activation

@@ -2,6 +2,7 @@ package watcher_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+	"github.com/vpnbot/vpnbot/services/payment-watcher/internal/watcher"
 )
 
 const month = 30 * 24 * time.Hour
@@ -123,9 +125,80 @@ func TestWebhookForAnUnknownInvoiceIsAcknowledged(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "ok"}) == 1
 	}, 10*time.Second, 20*time.Millisecond, "the event is acknowledged, not retried")
-	require.Len(t, e.logs.Lines(`"event":"PAYMENT_UNKNOWN_INVOICE"`), 1)
+	unknown := e.logs.Lines(`"event":"PAYMENT_UNKNOWN_INVOICE"`)
+	require.Len(t, unknown, 1)
+	require.Contains(t, unknown[0], fmt.Sprintf(`"external_id":%d`, remote.InvoiceID))
+	require.Contains(t, unknown[0], `"reason":"no_order"`)
+	require.Equal(t, 1.0, r.metric(t, "vpnbot_payment_watcher_payments_total", map[string]string{"source": "webhook", "outcome": "unknown_invoice"}))
 	require.Empty(t, e.subjectMsgs(t, outbox.Stream, "outbox.>"), "nobody is told anything")
 	require.Zero(t, r.metric(t, "vpnbot_consumer_messages_total", map[string]string{"stream": "EVENTS", "consumer": "payment-watcher", "outcome": "retry"}))
+}
+
+// TestPaymentOfAnotherInvoiceUnderAnOrdersIDIsUnknown is a Crypto Pay
+// invoice reported paid under the id attached to one of our orders, whose
+// payload names another order: what a sandbox Crypto Pay started afresh
+// does when it hands out an old id again. Nothing is applied, by webhook or
+// by poll, and the report is logged PAYMENT_UNKNOWN_INVOICE and counted.
+func TestPaymentOfAnotherInvoiceUnderAnOrdersIDIsUnknown(t *testing.T) {
+	t.Parallel()
+	for _, source := range []string{"webhook", "poll"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, source == "webhook")
+			r := e.startReplica(t, replicaOpts{poll: source == "poll"})
+			inv, remoteID := e.orderWithPayload(t, func(id int64) string { return shop.StarsPayload(id + 1_000_000) })
+			_, err := e.sandbox.MarkPaid(remoteID)
+			require.NoError(t, err)
+
+			require.Eventually(t, func() bool {
+				return r.metric(t, "vpnbot_payment_watcher_payments_total", map[string]string{"source": source, "outcome": "unknown_invoice"}) >= 1
+			}, 10*time.Second, 20*time.Millisecond, "the payment was not counted as unknown")
+			unknown := e.logs.Lines(`"event":"PAYMENT_UNKNOWN_INVOICE"`)
+			require.NotEmpty(t, unknown)
+			require.Contains(t, unknown[0], fmt.Sprintf(`"external_id":%d`, remoteID))
+			require.Contains(t, unknown[0], `"reason":"other_order"`)
+			require.Contains(t, unknown[0], fmt.Sprintf(`"invoice_id":%d`, inv.ID))
+			require.Equal(t, shop.InvoicePending, e.status(t, inv.ID), "another invoice's payment paid the order")
+			require.Empty(t, e.subjectMsgs(t, outbox.Stream, "outbox.>"), "the user was told of a payment")
+			require.Zero(t, r.metric(t, "vpnbot_payment_watcher_payments_total", map[string]string{"source": source, "outcome": "applied"}))
+		})
+	}
+}
+
+// extraInvoice is a Crypto Pay that answers getInvoices with one more paid
+// invoice than it was asked about.
+type extraInvoice struct {
+	watcher.Invoices
+	extra cryptopay.Invoice
+}
+
+func (x extraInvoice) GetInvoices(ctx context.Context, ids []int64) ([]cryptopay.Invoice, error) {
+	got, err := x.Invoices.GetInvoices(ctx, ids)
+	return append(got, x.extra), err
+}
+
+// TestPolledPaymentOfNoOrderIsUnknown is a poll answered with a paid
+// invoice no order of ours has: logged PAYMENT_UNKNOWN_INVOICE and counted,
+// and the orders asked about are handled as usual.
+func TestPolledPaymentOfNoOrderIsUnknown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	stray := cryptopay.Invoice{InvoiceID: 987654, Status: cryptopay.StatusPaid, Payload: "order:1", Amount: "9.99"}
+	r := e.startReplica(t, replicaOpts{poll: true, answers: func(i watcher.Invoices) watcher.Invoices {
+		return extraInvoice{Invoices: i, extra: stray}
+	}})
+	inv, remoteID := e.order(t)
+	_, err := e.sandbox.MarkPaid(remoteID)
+	require.NoError(t, err)
+
+	e.waitStatus(t, inv.ID, shop.InvoicePaid, 10*time.Second)
+	require.Eventually(t, func() bool {
+		return r.metric(t, "vpnbot_payment_watcher_payments_total", map[string]string{"source": "poll", "outcome": "unknown_invoice"}) >= 1
+	}, 10*time.Second, 20*time.Millisecond)
+	unknown := e.logs.Lines(`"event":"PAYMENT_UNKNOWN_INVOICE"`)
+	require.NotEmpty(t, unknown)
+	require.Contains(t, unknown[0], `"external_id":987654`)
+	require.Contains(t, unknown[0], `"reason":"no_order"`)
 }
 
 func TestWebhookAndPollingOnThreeReplicasApplyOnce(t *testing.T) {
