@@ -35,12 +35,7 @@ func (e *env) revokedUntold(t *testing.T, in *instance, n int) {
 // between the two. Closing the returned pool is that replica dying.
 func (e *env) claimWithoutPublishing(t *testing.T, now time.Time) (*pgxpool.Pool, []store.Notice) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(e.db.DSN)
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := e.db.Session(t)
 	notices, err := store.New(pool).ClaimNotices(t.Context(), now.Add(-cleanup.DefaultNoticeWindow), now,
 		now.Add(-cleanup.DefaultClaimTTL), 10)
 	require.NoError(t, err)

@@ -18,12 +18,7 @@ import (
 // replica dying.
 func (e *env) claimWithoutPublishing(t *testing.T) (*pgxpool.Pool, []store.Claim) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(e.db.DSN)
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := e.db.Session(t)
 	stages := []store.Stage{{Kind: notify.KindPaidEnded}, {Before: time.Hour, Kind: "reminder_1h"},
 		{Before: 24 * time.Hour, Kind: "reminder_24h"}, {Before: 72 * time.Hour, Kind: "reminder_72h"}}
 	now := e.clock.Now()

@@ -20,12 +20,7 @@ import (
 // that replica dying. It returns how many notices it claimed.
 func (e *env) claimWithoutPublishing(t *testing.T) (*pgxpool.Pool, int) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(e.db.DSN)
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := e.db.Session(t)
 	s := store.New(pool, notifier.DefaultClaimTTL)
 	now := e.clock.Now()
 	claimed := 0
