@@ -89,8 +89,7 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 // retry shows it running), and a press orders once (a Stars order is bound
 // to the press, pressRequest; a Crypto Pay order is the plan's one on
 // offer), so the retry shows the same order to pay. Other failures are
-// returned: nothing
-// was done yet, so a 429 or 5xx retries the press whole.
+// returned: nothing was done yet, so a 429 or 5xx retries the press whole.
 func (b *Bot) answerCallback(c tele.Context) error {
 	err := c.Respond()
 	if e, ok := telegram.AsError(err); ok && e.Code == http.StatusBadRequest && strings.Contains(e.Description, "query is too old") {
@@ -216,8 +215,6 @@ func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string
 	switch {
 	case errors.Is(err, shop.ErrUnknownUser):
 		return b.show(ctx, c, NeedStartScreen(lang))
-	case errors.Is(err, shop.ErrUnknownPlan):
-		return b.plans(ctx, c, lang)
 	case errors.Is(err, shop.ErrExternal):
 		b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("user_id", c.Sender().ID).Str("plan", p.ID).
 			Msg("creating the Crypto Pay invoice failed; the next press tries again, or the order expires unpaid")

@@ -19,6 +19,7 @@ import (
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
 
@@ -582,5 +583,31 @@ func TestCryptoPayPressesShowTheOneOrderOnOffer(t *testing.T) {
 	require.NotEqual(t, link, renewed, "an expired order is never shown again")
 	require.Equal(t, e.cp.Invoices()[1].BotInvoiceURL, renewed)
 	require.Equal(t, 2, e.count(`SELECT count(*) FROM invoices WHERE user_id = $1`, user))
+	require.Empty(t, e.dlq())
+}
+
+// TestAPressWhileCryptoPayIsDownSaysSoAndTheNextShowsTheOrder: Crypto Pay
+// failing to make the invoice leaves the order without one, and the user
+// is told to try again; the next press makes that order's invoice.
+func TestAPressWhileCryptoPayIsDownSaysSoAndTheNextShowsTheOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	e.start(e.db.Pool, handlerTimeout)
+	const user = 18001
+	menu := e.started(user)
+
+	e.cp.Inject(sandboxcp.Fault{Method: "createInvoice", Status: http.StatusBadGateway, Times: 1})
+	e.press(user, menu.ID, "pay:cp:m1")
+	e.screen(user, menu.ID, "Payments are down for a moment")
+	require.Len(t, e.logs.Events(t, bot.EventCryptoPayDown), 1)
+	require.Empty(t, e.cp.Invoices())
+
+	e.press(user, menu.ID, "plan:m1")
+	e.press(user, menu.ID, "pay:cp:m1")
+	m := e.screen(user, menu.ID, "for $4.99")
+	invoices := e.cp.Invoices()
+	require.Len(t, invoices, 1)
+	require.Equal(t, invoices[0].BotInvoiceURL, m.ButtonURL())
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE user_id = $1`, user), "the order of the first press")
 	require.Empty(t, e.dlq())
 }
