@@ -26,6 +26,9 @@ const (
 	// the Crypto Pay invoice another request is making.
 	externalWaitMin = 50 * time.Millisecond
 	externalWaitMax = time.Second
+	// externalWaitMargin is what a waiting request leaves of its deadline
+	// to tell its user.
+	externalWaitMargin = time.Second
 	// releaseTimeout bounds giving back a claim, which happens also when the
 	// request's context has ended (often why the provider call failed).
 	releaseTimeout = 5 * time.Second
@@ -50,7 +53,8 @@ const (
 // request that finds it claimed waits for its link, or takes the claim
 // over when its session is gone or it is older than Config.ExternalClaimTTL.
 // An error of create is returned wrapped in ErrExternal, and the claim is
-// given back, so that the next request tries again.
+// given back, so that the next request tries again; so is a wait that
+// would run into ctx's deadline (Crypto Pay is slow to the other request).
 func (s *Shop) CryptoPayOrder(ctx context.Context, userID int64, planID string, create CreateExternalFunc) (Invoice, error) {
 	wait := retry.Backoff{Min: externalWaitMin, Max: externalWaitMax}
 	for {
@@ -68,8 +72,14 @@ func (s *Shop) CryptoPayOrder(ctx context.Context, userID int64, planID string, 
 		if claimed {
 			return s.makeExternal(ctx, inv, claim, create)
 		}
-		// Another request is making it: its link comes in a moment.
-		if !retry.Sleep(ctx, wait.Next()) {
+		// Another request is making it: its link comes in a moment, unless
+		// Crypto Pay is slow. The wait ends short of ctx's deadline, so
+		// that the caller can still say why there is no link yet.
+		pause := wait.Next()
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < pause+externalWaitMargin {
+			return Invoice{}, fmt.Errorf("invoice %d: %w: another request is still making it", inv.ID, ErrExternal)
+		}
+		if !retry.Sleep(ctx, pause) {
 			return Invoice{}, fmt.Errorf("waiting for the Crypto Pay invoice of invoice %d: %w", inv.ID, context.Cause(ctx))
 		}
 	}
