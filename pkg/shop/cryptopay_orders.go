@@ -42,7 +42,10 @@ const (
 // An order is offered for the first half of its Config.InvoiceTTL (so that
 // a link given out can be paid for at least half the TTL), while pending:
 // once paid, expired, or closer than that to its expiry, the next request
-// makes a new one and the old one is superseded. A superseded order stays
+// makes a new one and the old one is superseded. (Paid at Crypto Pay but not
+// yet applied here, an order is still pending, and shown: its page says it
+// is paid, and "Payment received" follows as soon as the webhook or the
+// payment-watcher's poll reports it.) A superseded order stays
 // pending for the payment-watcher to settle with Crypto Pay: paid on its old
 // link in its last minutes, it is still applied. The database holds one
 // order on offer per user and plan (invoices_one_pending_cryptopay), and
