@@ -227,12 +227,13 @@ func (r *Reminder) send(ctx context.Context, c store.Claim, now time.Time, res w
 		// An earlier attempt published it and lost the ack; the OUTBOX
 		// kept the one copy.
 		res["duplicate"]++
-	case c.Stage.Before == 0:
-		r.sent.WithLabelValues(c.Stage.Kind).Inc()
-		res["ended"]++
 	default:
 		r.sent.WithLabelValues(c.Stage.Kind).Inc()
-		res["sent"]++
+		if c.Stage.Before == 0 {
+			res["ended"]++
+		} else {
+			res["sent"]++
+		}
 	}
 	log.Info().Str("event", EventReminderSent).Str("dedup_id", msg.GetDedupId()).Bool("duplicate", duplicate).
 		Msg("reminder handed to the sender")
