@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/localstack"
@@ -17,8 +18,9 @@ import (
 // subscription through its life, checking each step in the user's chat:
 // the trial's key (activation), the trial-ends-soon notice
 // (trial-notifier), a plan paid with Stars and its reminder (reminders),
-// then expiry past the grace: the key removed from the panel and the user
-// told (expiry-cleanup).
+// its end with the time the key still works (reminders), then expiry past
+// the grace: the key removed from the panel and the user told
+// (expiry-cleanup). Each message arrives once.
 func TestSubscriptionLifeWithAllWorkers(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{workers: true, env: []string{"WORKER_INTERVAL=1s"}})
@@ -62,8 +64,13 @@ func TestSubscriptionLifeWithAllWorkers(t *testing.T) {
 	moveExpiry(23 * time.Hour)
 	s.waitScreen(user, "reminding of the expiry", contains("Your subscription ends on"))
 
+	moveExpiry(-time.Minute)
+	ended := s.waitScreen(user, "saying the subscription ended", contains("Your subscription ended on"))
+	require.Contains(t, ended.Plain, "Your VPN key keeps working until", "the grace is told")
+	require.True(t, withButton(cbPlans)(ended), "the notice offers to renew")
+
 	moveExpiry(-2 * time.Hour) // past the one-hour grace
-	s.waitScreen(user, "saying the subscription ended", contains("no longer works"))
+	s.waitScreen(user, "saying the key no longer works", contains("no longer works: your subscription ended on"))
 	require.Eventually(t, func() bool { return len(s.Outline.Keys()) == 0 }, 20*time.Second, 100*time.Millisecond,
 		"the key is still on the panel")
 	var status string
@@ -73,7 +80,8 @@ func TestSubscriptionLifeWithAllWorkers(t *testing.T) {
 
 	counts := map[string]int{}
 	for _, m := range s.Sandbox.Messages(user) {
-		for _, marker := range []string{"ss://", "trial ends in 24 hours", "Your subscription ends on", "no longer works"} {
+		for _, marker := range []string{"ss://", "trial ends in 24 hours", "Your subscription ends on", "Your subscription ended on",
+			"no longer works"} {
 			if strings.Contains(m.Plain, marker) {
 				counts[marker]++
 			}
@@ -84,12 +92,12 @@ func TestSubscriptionLifeWithAllWorkers(t *testing.T) {
 	}
 }
 
-// TestAnUnpaidTrialEndsWithOneMessage lets a trial run out unpaid with the
-// five workers running: the user gets one message about its end, the
-// trial-notifier's, which offers the plans and says when the key stops
-// working; expiry-cleanup still removes the key at expiry + grace, but says
-// nothing more.
-func TestAnUnpaidTrialEndsWithOneMessage(t *testing.T) {
+// TestAnUnpaidTrialEndsWithItsEndThenItsRevocation lets a trial run out
+// unpaid with the five workers running: at the expiry the trial-notifier
+// tells the user it ended, offering the plans and saying when the key
+// stops working; at expiry + grace expiry-cleanup removes the key and tells
+// the user it no longer works. Each message arrives once.
+func TestAnUnpaidTrialEndsWithItsEndThenItsRevocation(t *testing.T) {
 	t.Parallel()
 	const (
 		grace = 30 * time.Second
@@ -124,21 +132,31 @@ func TestAnUnpaidTrialEndsWithOneMessage(t *testing.T) {
 	require.Contains(t, ended.Plain, "keeps working until "+shownDate(expires.Add(grace)), "the key's end, after the grace")
 	require.True(t, withButton(cbPlans)(ended), "the notice offers the plans")
 
-	// The key still goes at expiry + grace, and expiry-cleanup tells no one:
-	// the period's expiry notice was claimed with the trial's. It would
-	// have been sent in the iteration that revoked the key, so two more
-	// iterations are enough to be sure.
-	require.Eventually(t, func() bool { return len(s.Outline.Keys()) == 0 }, wait, 100*time.Millisecond,
-		"the key is still on the panel")
+	// At expiry + grace the key goes, and the user is told.
+	if !assert.Eventually(t, func() bool { return count("no longer works") > 0 }, wait, 50*time.Millisecond) {
+		t.Fatalf("no message saying the key no longer works; the chat:\n%s", describeChat(s.Sandbox.Messages(user)))
+	}
+	revoked := s.waitScreen(user, "saying the key no longer works", contains("Your VPN key no longer works: your free trial ended on"))
+	require.True(t, withButton(cbPlans)(revoked), "the notice offers the plans")
+	require.Empty(t, s.Outline.Keys(), "the key is gone from the panel")
 	var status string
 	require.NoError(t, s.db.Pool.QueryRow(t.Context(),
 		`SELECT status FROM subscriptions WHERE user_id = $1`, user).Scan(&status))
 	require.Equal(t, "revoked", status)
-	iterations := func() int { return len(s.out.events(localstack.ExpiryCleanup, worker.EventIterationEnd, nil)) }
-	from := iterations()
-	require.Eventually(t, func() bool { return iterations() >= from+2 }, wait, 50*time.Millisecond,
-		"expiry-cleanup ran no two more iterations")
-	require.Empty(t, s.out.events(localstack.ExpiryCleanup, "EXPIRY_NOTICE_SENT", nil), "expiry-cleanup sent its own notice")
-	require.Zero(t, count("no longer works"), "a second message about the end:\n%s", describeChat(s.Sandbox.Messages(user)))
+
+	// Two more iterations of each worker, and nothing is said again.
+	iterations := func(name string) int { return len(s.out.events(name, worker.EventIterationEnd, nil)) }
+	from := map[string]int{
+		localstack.TrialNotifier: iterations(localstack.TrialNotifier),
+		localstack.ExpiryCleanup: iterations(localstack.ExpiryCleanup),
+	}
+	require.Eventually(t, func() bool {
+		return iterations(localstack.TrialNotifier) >= from[localstack.TrialNotifier]+2 &&
+			iterations(localstack.ExpiryCleanup) >= from[localstack.ExpiryCleanup]+2
+	}, wait, 50*time.Millisecond, "the workers ran no two more iterations")
 	require.Equal(t, 1, count("Your free trial ended"), describeChat(s.Sandbox.Messages(user)))
+	require.Equal(t, 1, count("no longer works"), describeChat(s.Sandbox.Messages(user)))
+	require.Len(t, s.out.events(localstack.ExpiryCleanup, "EXPIRY_NOTICE_SENT", nil), 1, "expiry-cleanup's notice, once")
+	require.Len(t, s.out.events(localstack.TrialNotifier, "TRIAL_NOTICE_SENT", func(l logLine) bool { return l.str("kind") == "trial_ended" }), 1,
+		"the trial-notifier's, once")
 }

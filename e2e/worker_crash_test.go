@@ -57,7 +57,7 @@ func TestWorkerKilledMidIteration(t *testing.T) {
 	t.Run("expiry-cleanup notices", func(t *testing.T) {
 		killBeforePublishing(s.on(t), noticeCase{
 			worker: localstack.ExpiryCleanup, first: 740001, kind: shop.KindPaid, expiresIn: -2 * time.Hour,
-			claimKind: notify.KindSubscriptionEnded, mark: markEnded,
+			claimKind: notify.KindKeyRevoked, mark: markEnded,
 		})
 	})
 	t.Run("reminders", func(t *testing.T) {

@@ -12,9 +12,10 @@ import (
 
 // TestTrialKeyArrivesByItself runs the workers and the sender beside the
 // bot, the test playing no part of theirs: a user who takes the trial gets
-// their key (link and QR code); then they buy a plan with Crypto Pay, pay
-// on Crypto Pay's side, and are told the payment arrived — Crypto Pay's
-// webhook through the gateway to the payment-watcher.
+// their key (link and QR code); then they choose a plan with Crypto Pay,
+// twice (the same link both times), pay on Crypto Pay's side, and are told
+// the payment arrived — Crypto Pay's webhook through the gateway to the
+// payment-watcher.
 func TestTrialKeyArrivesByItself(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{workers: true})
@@ -42,9 +43,24 @@ func TestTrialKeyArrivesByItself(t *testing.T) {
 	s.press(user, plans, cbPlan)
 	plan := s.waitScreen(user, "offering the ways to pay", withButton(cbPayCrypto))
 	s.press(user, plan, cbPayCrypto)
-	s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return m.ButtonURL() != "" })
+	pay := s.waitScreen(user, "with a pay link", func(m sandboxtg.Message) bool { return m.ButtonURL() != "" })
 	invoices := s.CryptoPay.Invoices()
 	require.Len(t, invoices, 1)
+	link := pay.ButtonURL()
+	require.Equal(t, invoices[0].BotInvoiceURL, link)
+
+	// Back to the plan and Crypto Pay again, as a user unsure they pressed:
+	// the same order and link, no second invoice at Crypto Pay.
+	s.press(user, pay, cbPlan)
+	plan = s.waitScreen(user, "offering the ways to pay again", withButton(cbPayCrypto))
+	s.press(user, plan, cbPayCrypto)
+	again := s.waitScreen(user, "with the pay link again", func(m sandboxtg.Message) bool { return m.ButtonURL() != "" })
+	require.Equal(t, link, again.ButtonURL(), "the same link")
+	require.Len(t, s.CryptoPay.Invoices(), 1, "one invoice at Crypto Pay")
+	var orders int
+	require.NoError(t, s.db.Pool.QueryRow(t.Context(),
+		"SELECT count(*) FROM invoices WHERE provider = 'cryptopay' AND user_id = $1", user).Scan(&orders))
+	require.Equal(t, 1, orders, "one order")
 	_, err := s.CryptoPay.MarkPaid(invoices[0].InvoiceID)
 	require.NoError(t, err)
 	s.waitScreen(user, "saying the payment arrived", func(m sandboxtg.Message) bool {

@@ -36,7 +36,7 @@ var demoEnv = []string{
 	"TRIAL_DURATION=" + DemoTrial.String(),           // bot-handler
 	"TRIAL_NOTICE_LEADS=10m,5m",                      // trial-notifier
 	"REMINDER_STAGES=10m,5m",                         // reminders
-	"EXPIRY_GRACE=" + DemoGrace.String(),             // expiry-cleanup
+	"EXPIRY_GRACE=" + DemoGrace.String(),             // expiry-cleanup, trial-notifier, reminders
 	"WORKER_INTERVAL=" + DemoWorkerInterval.String(), // every worker
 }
 

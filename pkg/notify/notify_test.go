@@ -46,6 +46,22 @@ func render(m *vpnbotv1.SendMessage) string {
 	return b.String()
 }
 
+// requireGolden compares the message, rendered, with the golden file
+// testdata/golden/<name>.txt, or with -update rewrites the file.
+func requireGolden(t *testing.T, name string, m *vpnbotv1.SendMessage) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".txt")
+	got := render(m)
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "no golden file for %s: run go test ./notify -update", name)
+	require.Equal(t, string(want), got, "message %s differs from %s (go test ./notify -update rewrites it)", name, path)
+}
+
 func TestMessagesMatchGoldenFiles(t *testing.T) {
 	t.Parallel()
 	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.FixedZone("MSK", 3*3600))
@@ -64,22 +80,11 @@ func TestMessagesMatchGoldenFiles(t *testing.T) {
 	}
 
 	dir := filepath.Join("testdata", "golden")
-	if *update {
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-	}
 	for name, message := range messages {
 		for _, lang := range []string{botui.English, botui.Russian} {
 			m := message(lang)
 			require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, m.GetPriority())
-			path := filepath.Join(dir, name+"."+lang+".txt")
-			got := render(m)
-			if *update {
-				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-				continue
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "no golden file for %s: run go test ./notify -update", name)
-			require.Equal(t, string(want), got, "message %s differs from %s (go test ./notify -update rewrites it)", name, path)
+			requireGolden(t, name+"."+lang, m)
 		}
 	}
 	if !*update {

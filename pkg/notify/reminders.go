@@ -13,9 +13,14 @@ import (
 // stage, and so the dedup id of its message.
 const reminderKindPrefix = "reminder_"
 
+// KindPaidEnded is the notifications_sent kind of PaidEnded, and the first
+// part of its dedup id.
+const KindPaidEnded = "paid_ended"
+
 // reminderTexts is what the expiry reminder says in one language, HTML.
 type reminderTexts struct {
 	text     string // takes the expiry date and the time left
+	ended    string // takes the expiry and when the key stops working
 	btnRenew string
 	// minutes, hours and days write a count of that unit, in the form the
 	// language wants after "in" / "через".
@@ -25,6 +30,8 @@ type reminderTexts struct {
 var reminderEN = reminderTexts{
 	text: "⏳ Your subscription ends on %s (in %s).\n\n" +
 		"Renew it now to keep your VPN working without a break.",
+	ended: "⌛ Your subscription ended on %s. Your VPN key keeps working until %s, then stops.\n\n" +
+		"Renew it before then to keep using the VPN with the same key.",
 	btnRenew: "🔄 Renew",
 	minutes:  botui.EnglishNoun("minute", "minutes"),
 	hours:    botui.EnglishNoun("hour", "hours"),
@@ -34,6 +41,8 @@ var reminderEN = reminderTexts{
 var reminderRU = reminderTexts{
 	text: "⏳ Ваша подписка заканчивается %s (через %s).\n\n" +
 		"Продлите её сейчас, чтобы VPN работал без перерыва.",
+	ended: "⌛ Ваша подписка закончилась %s. Ключ VPN будет работать до %s, потом перестанет.\n\n" +
+		"Продлите её до этого времени, чтобы и дальше пользоваться VPN с тем же ключом.",
 	btnRenew: "🔄 Продлить",
 	minutes:  botui.RussianNoun("минуту", "минуты", "минут"),
 	hours:    botui.RussianNoun("час", "часа", "часов"),
@@ -71,10 +80,33 @@ func Reminder(lang string, chatID, subscriptionID int64, stage time.Duration, ex
 		Text:      fmt.Sprintf(rt.text, botui.TextsIn(lang).Date(expires), rt.left(expires.Sub(now))),
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
-		Rows: []*vpnbotv1.ButtonRow{
-			{Buttons: []*vpnbotv1.Button{{Text: rt.btnRenew, CallbackData: botui.ActionPlans}}},
-		},
+		Rows:      []*vpnbotv1.ButtonRow{renewRow(rt)},
 	}
+}
+
+// PaidEnded tells a user that their paid period ran out at expired, and
+// when its key stops working (keyStops, the end of the grace), with a
+// "Renew" button and the menu. It is the first of the period's two messages
+// about its end: when expiry-cleanup revokes the key, KeyRevoked says it no
+// longer works. Its dedup id is "paid_ended:<subscriptionID>:<expired, unix
+// seconds>": one message per period and expiry, however often it is
+// published. Its priority is reminder, as the reminders before it.
+func PaidEnded(lang string, chatID, subscriptionID int64, expired, keyStops time.Time) *vpnbotv1.SendMessage {
+	rt, ui := botui.Pick(lang, &reminderEN, &reminderRU), botui.TextsIn(lang)
+	return &vpnbotv1.SendMessage{
+		DedupId: KindPaidEnded + ":" + strconv.FormatInt(subscriptionID, 10) + ":" +
+			strconv.FormatInt(expired.Unix(), 10),
+		ChatId:    chatID,
+		Text:      fmt.Sprintf(rt.ended, ui.Date(expired), ui.Date(keyStops)),
+		ParseMode: "HTML",
+		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
+		Rows:      []*vpnbotv1.ButtonRow{renewRow(rt), menuRow(ui)},
+	}
+}
+
+// renewRow is the row of the "Renew" button, which opens the plans.
+func renewRow(rt *reminderTexts) *vpnbotv1.ButtonRow {
+	return &vpnbotv1.ButtonRow{Buttons: []*vpnbotv1.Button{{Text: rt.btnRenew, CallbackData: botui.ActionPlans}}}
 }
 
 // left writes the time to the expiry, rounded to the unit a reader expects:

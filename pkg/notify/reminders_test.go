@@ -1,8 +1,6 @@
 package notify_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,22 +22,32 @@ func TestRemindersMatchGoldenFiles(t *testing.T) {
 		"reminders_24h": {24 * time.Hour, 23 * time.Hour},
 		"reminders_1h":  {time.Hour, 59 * time.Minute},
 	}
-	dir := filepath.Join("testdata", "golden")
 	for name, c := range cases {
 		for _, lang := range []string{botui.English, botui.Russian} {
-			m := notify.Reminder(lang, 1004, 42, c.stage, expires, expires.Add(-c.left))
-			path := filepath.Join(dir, name+"."+lang+".txt")
-			got := render(m)
-			if *update {
-				require.NoError(t, os.MkdirAll(dir, 0o755))
-				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-				continue
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "no golden file for %s: run go test ./notify -update", name)
-			require.Equal(t, string(want), got, "message %s differs from %s (go test ./notify -update rewrites it)", name, path)
+			requireGolden(t, name+"."+lang, notify.Reminder(lang, 1004, 42, c.stage, expires, expires.Add(-c.left)))
 		}
 	}
+}
+
+func TestPaidEndedMatchesGoldenFiles(t *testing.T) {
+	t.Parallel()
+	expired := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.FixedZone("MSK", 3*3600))
+	for _, lang := range []string{botui.English, botui.Russian} {
+		requireGolden(t, "paid_ended."+lang, notify.PaidEnded(lang, 1004, 42, expired, expired.Add(time.Hour)))
+	}
+}
+
+func TestPaidEndedIsOneMessagePerPeriodAndExpiry(t *testing.T) {
+	t.Parallel()
+	expired := time.Date(2027, time.March, 10, 12, 0, 0, 0, time.UTC)
+	m := notify.PaidEnded(botui.English, 1001, 7, expired, expired.Add(time.Hour))
+	require.Equal(t, "paid_ended:7:1804680000", m.GetDedupId())
+	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority(), "it must not overtake keys and receipts")
+	require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData(), "Renew opens the plans")
+	require.Equal(t, m.GetDedupId(), notify.PaidEnded(botui.Russian, 1001, 7, expired, expired.Add(time.Minute)).GetDedupId(),
+		"in another language, telling another grace: still one message")
+	require.NotEqual(t, m.GetDedupId(), notify.PaidEnded(botui.English, 1001, 7, expired.AddDate(0, 0, 30), expired.AddDate(0, 0, 31)).GetDedupId(),
+		"a renewed period that ends again is told again")
 }
 
 func TestReminderSaysHowLongIsLeftInTheUsersWords(t *testing.T) {

@@ -29,7 +29,6 @@ type trialTexts struct {
 	endsFirst    string // takes the lead and the expiry
 	endsLast     string // takes the lead and the expiry
 	ended        string // takes the expiry and when the key stops working
-	endedKeyGone string // takes the expiry
 	neverStarted string
 	btnStart     string
 	// anHour and aMinute are a lead of one unit, as said after "in" /
@@ -47,8 +46,6 @@ var trialEN = trialTexts{
 		"Choose a plan to keep your VPN running: your key stays the same.",
 	ended: "Your free trial ended on %s. Your VPN key keeps working until %s, then stops.\n\n" +
 		"Did you like it? Choose a plan before then to keep using the VPN with the same key: plans start at a few dollars a month.",
-	endedKeyGone: "Your free trial ended on %s, and your VPN key no longer works.\n\n" +
-		"Did you like it? Choose a plan to get a new key: plans start at a few dollars a month.",
 	neverStarted: "👋 You have not tried the VPN yet.\n\n" +
 		"The free trial costs nothing and needs no payment details: tap the button and your key arrives in a moment.",
 	btnStart: "🎁 Start free trial",
@@ -64,8 +61,6 @@ var trialRU = trialTexts{
 		"Выберите тариф, чтобы VPN продолжил работать: ключ останется прежним.",
 	ended: "Пробный период закончился %s. Ключ VPN будет работать до %s, потом перестанет.\n\n" +
 		"Понравилось? Выберите тариф до этого времени, чтобы и дальше пользоваться VPN с тем же ключом: тарифы начинаются с нескольких долларов в месяц.",
-	endedKeyGone: "Пробный период закончился %s, и ваш ключ VPN больше не работает.\n\n" +
-		"Понравилось? Выберите тариф, чтобы получить новый ключ: тарифы начинаются с нескольких долларов в месяц.",
 	neverStarted: "👋 Вы ещё не попробовали наш VPN.\n\n" +
 		"Пробный период бесплатный и не требует платёжных данных: нажмите кнопку, и ключ придёт через минуту.",
 	btnStart: "🎁 Начать пробный период",
@@ -119,17 +114,14 @@ func (t *trialTexts) lead(d time.Duration) string {
 }
 
 // TrialEnded tells a user that their trial period ran out at expired, and
-// when its key stops working (keyStops, the end of the grace; the zero time
-// when that has passed), and offers the plans. It is the user's only notice
-// of the end: expiry-cleanup says nothing more when it revokes the key
-// (services/trial-notifier). Its dedup id is
-// "trial_ended:<subscriptionID>:<expired, unix seconds>", its priority reminder.
+// when its key stops working (keyStops, the end of the grace), and offers the
+// plans. It is the first of the period's two messages about its end: when
+// expiry-cleanup revokes the key, KeyRevoked says it no longer works. Its
+// dedup id is "trial_ended:<subscriptionID>:<expired, unix seconds>", its
+// priority reminder.
 func TrialEnded(lang string, chatID, subscriptionID int64, expired, keyStops time.Time) *vpnbotv1.SendMessage {
 	t, date := trialTextsIn(lang), botui.TextsIn(lang).Date
-	text := fmt.Sprintf(t.endedKeyGone, date(expired))
-	if !keyStops.IsZero() {
-		text = fmt.Sprintf(t.ended, date(expired), date(keyStops))
-	}
+	text := fmt.Sprintf(t.ended, date(expired), date(keyStops))
 	return trialPeriodNotice(lang, chatID, KindTrialEnded, subscriptionID, expired, text)
 }
 

@@ -1,13 +1,10 @@
 package schema_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,15 +18,10 @@ const planDurationVersion = 9
 // refuses a duration that whole days cannot hold.
 func TestPlanDurationBecomesAnIntervalAndBack(t *testing.T) {
 	t.Parallel()
-	pool, _ := emptySchema(t)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
-		goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
+	pool, provider := stepwise(t)
 	ctx := t.Context()
 
-	_, err = provider.UpTo(ctx, planDurationVersion-1)
+	_, err := provider.UpTo(ctx, planDurationVersion-1)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO users (id, chat_id) VALUES (1, 1);
 		INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration_days, expires_at)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -49,6 +52,19 @@ func emptySchema(t *testing.T) (*pgxpool.Pool, string) {
 	return poolIn(t, base, name), name
 }
 
+// stepwise is an empty schema and the migrations as a goose provider over
+// it, for a test that migrates up to a version, looks, and goes on or back.
+func stepwise(t *testing.T) (*pgxpool.Pool, *goose.Provider) {
+	t.Helper()
+	pool, _ := emptySchema(t)
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
+		goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+	return pool, provider
+}
+
 func poolIn(t *testing.T, base, schemaName string) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(base)
@@ -81,7 +97,11 @@ func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
 	applied := logs.Events(t, schema.EventMigrationApplied)
 	require.Len(t, applied, len(files))
 	for i, a := range applied {
-		require.EqualValues(t, i+1, a["version"], "migrations apply in order")
+		// Numbered files may leave a number out (one taken by a migration
+		// on another branch); they apply in their order all the same.
+		version, err := strconv.Atoi(strings.SplitN(files[i], "_", 2)[0])
+		require.NoError(t, err, files[i])
+		require.EqualValues(t, version, a["version"], "migrations apply in order")
 		require.Equal(t, files[i], a["file"])
 	}
 	require.Equal(t, []string{

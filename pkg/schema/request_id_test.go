@@ -1,11 +1,8 @@
 package schema_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,17 +16,12 @@ const requestIDVersion = 10
 // column with its index.
 func TestInvoiceRequestIDIsUniqueWhenSetAndGoesDown(t *testing.T) {
 	t.Parallel()
-	pool, _ := emptySchema(t)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
-		goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
+	pool, provider := stepwise(t)
 	ctx := t.Context()
 	const order = `INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration, expires_at)
 		VALUES (1, 'm1', 'stars', 4.99, 250, interval '30 days', now())`
 
-	_, err = provider.UpTo(ctx, requestIDVersion-1)
+	_, err := provider.UpTo(ctx, requestIDVersion-1)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO users (id, chat_id) VALUES (1, 1)`)
 	require.NoError(t, err)

@@ -15,7 +15,7 @@ func TestUnannouncedPaymentsAreListedUntilMarked(t *testing.T) {
 	e.addUser(t, 1)
 	later := e.order(t, 1, "m1", shop.ProviderCryptoPay)
 	first := e.order(t, 1, "m3", shop.ProviderCryptoPay)
-	e.order(t, 1, "m1", shop.ProviderCryptoPay) // pending: nothing to announce
+	e.order(t, 1, "m12", shop.ProviderCryptoPay) // pending: nothing to announce
 	stars := e.order(t, 1, "m1", shop.ProviderStars)
 	e.pay(t, first)
 	e.clock.Advance(time.Minute)

@@ -16,6 +16,11 @@
 //   - an invoice's order (user, plan, price, duration) is copied from the plan
 //     when ordered and a trigger forbids changing it, so an old invoice paid
 //     late grants what it offered, whatever the plan costs now;
+//   - one Crypto Pay order on offer per user and plan, with one Crypto Pay
+//     invoice: a partial unique index over pending orders not superseded,
+//     which CryptoPayOrder upserts into, and a claim on the order
+//     (external_claimed_at) that lets one request make its invoice while
+//     the others wait for its link;
 //   - one VPN access per period: a UNIQUE subscription_id, inserted with
 //     ON CONFLICT DO NOTHING after the panel call.
 //

@@ -64,7 +64,8 @@ func collectInvoices(rows pgx.Rows) ([]Invoice, error) {
 // CreateOrder makes a pending invoice of the plan for the user, payable with
 // provider until Config.InvoiceTTL from now, at the plan's current price. The
 // plan is read and copied by the same statement, so the order is what the
-// plan was at that instant.
+// plan was at that instant. A Crypto Pay order of a plan the user has one on
+// offer of is ErrOrderOnOffer: users are shown theirs by CryptoPayOrder.
 func (s *Shop) CreateOrder(ctx context.Context, userID int64, planID, provider string) (Invoice, error) {
 	inv, err := s.createOrder(ctx, "", userID, planID, provider)
 	if err != nil {
@@ -117,6 +118,8 @@ func (s *Shop) createOrder(ctx context.Context, requestID string, userID int64, 
 		err = ErrUnknownPlan
 	case isForeignKeyViolation(err):
 		err = ErrUnknownUser
+	case isUniqueViolation(err, constraintOneOnOffer):
+		err = ErrOrderOnOffer
 	}
 	return inv, err
 }

@@ -163,17 +163,17 @@ func TestAttachExternalAndFindByIt(t *testing.T) {
 func TestPendingInvoicesOldestFirstPerProvider(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.addUser(t, 1)
+	e.addUser(t, 1, 2)
 	a := e.order(t, 1, "m1", shop.ProviderCryptoPay)
 	e.clock.Advance(time.Minute)
 	e.order(t, 1, "m1", shop.ProviderStars)
 	b := e.order(t, 1, "m3", shop.ProviderCryptoPay)
 	e.clock.Advance(time.Minute)
-	paid := e.order(t, 1, "m1", shop.ProviderCryptoPay)
+	paid := e.order(t, 2, "m1", shop.ProviderCryptoPay)
 	e.pay(t, paid)
-	c := e.order(t, 1, "m12", shop.ProviderCryptoPay)
 	expired := e.order(t, 1, "m12", shop.ProviderCryptoPay)
 	e.expire(t, expired.ID)
+	c := e.order(t, 2, "m12", shop.ProviderCryptoPay)
 
 	ids := func(invs []shop.Invoice) []int64 {
 		var out []int64

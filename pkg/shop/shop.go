@@ -12,8 +12,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTrialDuration = 72 * time.Hour
-	DefaultInvoiceTTL    = time.Hour
+	DefaultTrialDuration    = 72 * time.Hour
+	DefaultInvoiceTTL       = time.Hour
+	DefaultExternalClaimTTL = 30 * time.Second
 )
 
 // Payment providers, as stored in invoices.provider.
@@ -69,6 +70,10 @@ var (
 	// ErrExternalConflict: the invoice is already attached to another
 	// provider invoice.
 	ErrExternalConflict = errors.New("invoice already attached to another provider invoice")
+	// ErrOrderOnOffer: CreateOrder or CreateOrderOnce was asked for a Crypto
+	// Pay order of a plan the user has one on offer of already; CryptoPayOrder
+	// shows that one.
+	ErrOrderOnOffer = errors.New("a Crypto Pay order of the plan is on offer already")
 	// ErrNotActive: the subscription is revoked or expired, so it gets no
 	// VPN access.
 	ErrNotActive = errors.New("subscription not active")
@@ -84,6 +89,11 @@ type Config struct {
 	TrialDuration time.Duration
 	// InvoiceTTL is how long an order can be paid before it expires (default 1h).
 	InvoiceTTL time.Duration
+	// ExternalClaimTTL is how long a request making an order's provider
+	// invoice (CryptoPayOrder) keeps other requests for that order waiting
+	// while its database session lives: its deadline, after which its call
+	// to the provider was given up (default 30s).
+	ExternalClaimTTL time.Duration
 	// NowFunc is the clock (default time.Now); tests move it.
 	NowFunc func() time.Time
 }
@@ -103,6 +113,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Shop {
 	}
 	if cfg.InvoiceTTL <= 0 {
 		cfg.InvoiceTTL = DefaultInvoiceTTL
+	}
+	if cfg.ExternalClaimTTL <= 0 {
+		cfg.ExternalClaimTTL = DefaultExternalClaimTTL
 	}
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
@@ -129,6 +142,7 @@ type querier interface {
 const (
 	constraintChargeID   = "invoices_charge_id_key"
 	constraintExternalID = "invoices_provider_external_id_key"
+	constraintOneOnOffer = "invoices_one_pending_cryptopay"
 )
 
 // pgError returns the PostgreSQL error in err, if any.

@@ -68,12 +68,14 @@ func spec() service.Spec[Config] {
 			}
 			// Waits until Telegram says who the bot is.
 			b, err := bot.New(ctx, bot.Config{
-				Client:       client,
-				Users:        users,
-				Shop:         shop.New(s.Pool, shop.Config{TrialDuration: cfg.TrialDuration, InvoiceTTL: cfg.InvoiceTTL}),
+				Client: client,
+				Users:  users,
+				// A request making a Crypto Pay invoice gives up at its
+				// handler's deadline: its claim is free from then on.
+				Shop: shop.New(s.Pool, shop.Config{TrialDuration: cfg.TrialDuration, InvoiceTTL: cfg.InvoiceTTL,
+					ExternalClaimTTL: cfg.HandlerTimeout}),
 				CryptoPay:    invoicer,
 				CryptoAssets: cfg.CryptoPayAssets,
-				InvoiceTTL:   cfg.InvoiceTTL,
 				Activations:  bot.StreamActivations{JS: s.JS},
 				Broadcasts:   users,
 				Outbox:       bot.StreamOutbox{JS: s.JS},

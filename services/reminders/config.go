@@ -23,6 +23,9 @@ type Config struct {
 	Stages reminders.Stages `env:"REMINDER_STAGES"`
 	// BatchSize is how many subscriptions one claim takes.
 	BatchSize int `env:"REMINDER_BATCH_SIZE"`
+	// Grace is expiry-cleanup's setting of the same name: the notice of a
+	// period's end tells when the key stops working, and is due until then.
+	Grace time.Duration `env:"EXPIRY_GRACE"`
 }
 
 func defaultConfig() Config {
@@ -32,6 +35,7 @@ func defaultConfig() Config {
 		Env:       worker.NewEnv(defaultInterval),
 		Stages:    reminders.DefaultStages(),
 		BatchSize: reminders.DefaultBatchSize,
+		Grace:     reminders.DefaultGrace,
 	}
 }
 
@@ -48,6 +52,15 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("REMINDER_BATCH_SIZE=%d: must be at least 1", c.BatchSize))
+	}
+	switch {
+	case c.Grace <= 0:
+		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: must be positive", c.Grace))
+	case c.Grace < c.Interval:
+		// The notice of the end is due for the grace only: a poll every
+		// WORKER_INTERVAL could miss it.
+		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: shorter than WORKER_INTERVAL=%s, a period's end could pass untold",
+			c.Grace, c.Interval))
 	}
 	return errors.Join(errs...)
 }

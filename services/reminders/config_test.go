@@ -31,6 +31,7 @@ func TestTheDefaultsAreTheDesignsAndValid(t *testing.T) {
 	require.Equal(t, time.Minute, cfg.Interval)
 	require.EqualValues(t, 3, cfg.PoolMaxSize)
 	require.Equal(t, ":9103", cfg.OpsAddr)
+	require.Equal(t, time.Hour, cfg.Grace, "expiry-cleanup's default EXPIRY_GRACE")
 }
 
 func TestAShortestStageBelowTheIntervalIsRefused(t *testing.T) {
@@ -42,4 +43,16 @@ func TestAShortestStageBelowTheIntervalIsRefused(t *testing.T) {
 	cfg = defaultConfig()
 	cfg.BatchSize = 0
 	require.ErrorContains(t, cfg.Validate(), "REMINDER_BATCH_SIZE=0")
+}
+
+func TestAGraceAPollCouldMissIsRefused(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.Grace = 0
+	require.ErrorContains(t, cfg.Validate(), "EXPIRY_GRACE=0s: must be positive")
+	cfg.Interval = 10 * time.Minute
+	cfg.Grace = 9 * time.Minute
+	require.ErrorContains(t, cfg.Validate(), "EXPIRY_GRACE=9m0s: shorter than WORKER_INTERVAL=10m0s, a period's end could pass untold")
+	cfg.Grace = 10 * time.Minute
+	require.NoError(t, cfg.Validate())
 }

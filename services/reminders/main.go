@@ -28,7 +28,7 @@ func main() {
 		// OUTBOX takes the reminders.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
-			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize,
+			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize, Grace: cfg.Grace,
 				ClaimTTL: cfg.IterationTimeout + claimMargin}, s.Pool, s.JS, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err

@@ -21,10 +21,11 @@ type Config struct {
 	worker.Env
 	// BatchSize is how many notices are claimed and published at once.
 	BatchSize int `env:"TRIAL_NOTIFIER_BATCH_SIZE"`
-	// MaxAge is how long after falling due a notice is still sent.
+	// MaxAge is how long after falling due a never-started nudge is still
+	// sent.
 	MaxAge time.Duration `env:"TRIAL_NOTICE_MAX_AGE"`
 	// Grace is expiry-cleanup's setting of the same name: the trial-ended
-	// notice tells when the key stops working.
+	// notice tells when the key stops working, and is due until then.
 	Grace time.Duration `env:"EXPIRY_GRACE"`
 	// Leads are how long before a trial's end the first and the last "ends
 	// soon" notices go out ("24h,1h").
@@ -52,8 +53,14 @@ func (c Config) Validate() error {
 	if c.MaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("TRIAL_NOTICE_MAX_AGE=%s: must be positive", c.MaxAge))
 	}
-	if c.Grace <= 0 {
+	switch {
+	case c.Grace <= 0:
 		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: must be positive", c.Grace))
+	case c.Grace < c.Interval:
+		// The trial-ended notice is due for the grace only: a poll every
+		// WORKER_INTERVAL could miss it.
+		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: shorter than WORKER_INTERVAL=%s, a trial's end could pass untold",
+			c.Grace, c.Interval))
 	}
 	return errors.Join(append(errs, c.validateLeads())...)
 }

@@ -83,3 +83,13 @@ func TestLeadsAPollCouldMissAreRefused(t *testing.T) {
 	cfg.Leads = notifier.Leads{}
 	require.ErrorContains(t, cfg.Validate(), "TRIAL_NOTICE_LEADS=0s,0s: lead 0s: must be positive")
 }
+
+func TestAGraceAPollCouldMissIsRefused(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.Interval = 10 * time.Second
+	cfg.Grace = 9 * time.Second
+	require.ErrorContains(t, cfg.Validate(), "EXPIRY_GRACE=9s: shorter than WORKER_INTERVAL=10s, a trial's end could pass untold")
+	cfg.Grace = 10 * time.Second
+	require.NoError(t, cfg.Validate())
+}

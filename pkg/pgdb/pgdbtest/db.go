@@ -89,6 +89,27 @@ func New(t testing.TB) *DB {
 	return &DB{Pool: pool, DSN: dsn, Schema: name}
 }
 
+// Session returns a pool of one connection to the test's schema, closed
+// when the test ends: one replica's database session, for the claims a
+// replica makes under its pg_backend_pid. Closing it early is that replica
+// dying: the server ends the session a moment later.
+func (d *DB) Session(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(d.DSN)
+	if err != nil {
+		t.Fatalf("reading the test DSN: %v", err)
+	}
+	cfg.MaxConns = 1
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("opening a session pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // Addr is the host:port of the server, the target for a Proxy.
 func (d *DB) Addr() string {
 	cfg := d.Pool.Config().ConnConfig

@@ -55,6 +55,28 @@ func TestSchemasAreIsolatedMigratedAndDropped(t *testing.T) {
 	require.False(t, schemaExists(t, b.Schema), "schema %s left behind", b.Schema)
 }
 
+func TestASessionIsOneConnectionToTheSchemaThatEndsWhenClosed(t *testing.T) {
+	t.Parallel()
+	db := pgdbtest.New(t)
+	session := db.Session(t)
+	require.EqualValues(t, 1, session.Config().MaxConns)
+	var pid int32
+	var schemaName string
+	require.NoError(t, session.QueryRow(t.Context(), "SELECT pg_backend_pid(), current_schema()").Scan(&pid, &schemaName))
+	require.Equal(t, db.Schema, schemaName)
+	var again int32
+	require.NoError(t, session.QueryRow(t.Context(), "SELECT pg_backend_pid()").Scan(&again))
+	require.Equal(t, pid, again, "one session")
+
+	session.Close()
+	require.Eventually(t, func() bool {
+		var alive bool
+		require.NoError(t, db.Pool.QueryRow(t.Context(),
+			"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", pid).Scan(&alive))
+		return !alive
+	}, 10*time.Second, 10*time.Millisecond, "the session outlived its pool")
+}
+
 func TestProxyCutIsAnOutageAndRestoreHeals(t *testing.T) {
 	t.Parallel()
 	db := pgdbtest.New(t)

@@ -69,7 +69,7 @@ type Shop interface {
 	Plan(ctx context.Context, id string) (shop.Plan, error)
 	RunningTrial(ctx context.Context, userID int64) (*shop.Subscription, error)
 	CreateOrderOnce(ctx context.Context, requestID string, userID int64, planID, provider string) (shop.Invoice, error)
-	AttachExternal(ctx context.Context, invoiceID int64, externalID, payURL string) error
+	CryptoPayOrder(ctx context.Context, userID int64, planID string, create shop.CreateExternalFunc) (shop.Invoice, error)
 	ValidateCheckout(ctx context.Context, userID int64, payload, currency string, total int) (shop.Invoice, error)
 	ApplyStarsPayment(ctx context.Context, userID int64, payload, chargeID string, total int) (shop.Subscription, bool, error)
 	StarsAnnounced(ctx context.Context, payload string) (bool, error)
@@ -101,9 +101,7 @@ type Config struct {
 	CryptoPay Invoicer
 	// CryptoAssets are the assets a Crypto Pay invoice accepts.
 	CryptoAssets []string
-	// InvoiceTTL is how long a Crypto Pay invoice can be paid.
-	InvoiceTTL  time.Duration
-	Activations Activations
+	Activations  Activations
 	// Broadcasts records admins' broadcasts; Outbox queues their messages.
 	Broadcasts Broadcasts
 	Outbox     Outbox
@@ -124,7 +122,6 @@ type Bot struct {
 	shop         Shop
 	cryptoPay    Invoicer
 	cryptoAssets []string
-	invoiceTTL   time.Duration
 	activations  Activations
 	broadcasts   Broadcasts
 	outbox       Outbox
@@ -152,7 +149,6 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 		shop:         cfg.Shop,
 		cryptoPay:    cfg.CryptoPay,
 		cryptoAssets: cfg.CryptoAssets,
-		invoiceTTL:   cfg.InvoiceTTL,
 		activations:  cfg.Activations,
 		broadcasts:   cfg.Broadcasts,
 		outbox:       cfg.Outbox,

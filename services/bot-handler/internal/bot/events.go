@@ -40,7 +40,7 @@ func (a StreamActivations) RequestActivation(ctx context.Context, sub shop.Subsc
 // the payment-watcher finds the order from either.
 func orderPayload(invoiceID int64) string { return shop.StarsPayload(invoiceID) }
 
-// cryptoInvoice is the Crypto Pay invoice of an order.
+// cryptoInvoice is the Crypto Pay invoice of an order, payable for ttl.
 func cryptoInvoice(inv shop.Invoice, title string, assets []string, ttl time.Duration) cryptopay.CreateInvoice {
 	return cryptopay.CreateInvoice{
 		AmountUSD:      inv.PriceUSD,

@@ -86,9 +86,10 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 // stream. Neither makes the press stale, so the refusal is only logged and
 // the press is acted on. A retry thus repeats the action, which the
 // database keeps harmless: screens are edits, the trial is given once (the
-// retry shows it running), and a press orders once (pressRequest), so the
-// retry shows the same order to pay. Other failures are returned: nothing
-// was done yet, so a 429 or 5xx retries the press whole.
+// retry shows it running), and a press orders once (a Stars order is bound
+// to the press, pressRequest; a Crypto Pay order is the plan's one on
+// offer), so the retry shows the same order to pay. Other failures are
+// returned: nothing was done yet, so a 429 or 5xx retries the press whole.
 func (b *Bot) answerCallback(c tele.Context) error {
 	err := c.Respond()
 	if e, ok := telegram.AsError(err); ok && e.Code == http.StatusBadRequest && strings.Contains(e.Description, "query is too old") {
@@ -175,20 +176,21 @@ func (b *Bot) plan(ctx context.Context, c tele.Context, lang, planID string) err
 	return b.show(ctx, c, PlanScreen(lang, p, b.cryptoPay != nil))
 }
 
-// pressRequest names the order a press of a pay button makes: a retry of
-// the press (its update retried after the reply failed) finds the order the
-// first attempt made, so a user who pays what each attempt showed them pays
-// once.
+// pressRequest names the order a press of a Stars pay button makes: a retry
+// of the press (its update retried after the reply failed) finds the order
+// the first attempt made, so a user who pays what each attempt showed them
+// pays once.
 func pressRequest(c tele.Context) string {
 	return "callback:" + c.Callback().ID
 }
 
-// payCrypto makes the press's order, then its Crypto Pay invoice (no
-// transaction is open meanwhile), then attaches the invoice to the order. A
-// retry of the press shows the invoice attached already, or makes it if the
-// first attempt did not get that far. If Crypto Pay fails, the order stays
-// pending without an external id and simply expires (the payment-watcher
-// expires it after the TTL): nothing was offered to pay.
+// payCrypto shows the user's Crypto Pay order of the plan: the one on offer
+// with its link, or a new one whose Crypto Pay invoice it makes (no
+// transaction is open meanwhile). Every press while the order may be
+// offered shows the same link, whichever replica takes it and however often
+// it is retried (shop.CryptoPayOrder). If Crypto Pay fails, the order stays
+// without an invoice: the next press makes one, or it simply expires (the
+// payment-watcher expires it after the TTL): nothing was offered to pay.
 func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string) error {
 	if b.cryptoPay == nil {
 		return b.plan(ctx, c, lang, planID)
@@ -197,30 +199,28 @@ func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string
 	if !ok {
 		return err
 	}
-	inv, err := b.shop.CreateOrderOnce(ctx, pressRequest(c), c.Sender().ID, p.ID, shop.ProviderCryptoPay)
+	title := textsIn(lang).planTitle(p)
+	inv, err := b.shop.CryptoPayOrder(ctx, c.Sender().ID, p.ID,
+		func(ctx context.Context, inv shop.Invoice, expiresIn time.Duration) (string, string, error) {
+			ci, err := b.cryptoPay.CreateInvoice(ctx, cryptoInvoice(inv, title, b.cryptoAssets, expiresIn))
+			if err != nil {
+				return "", "", err
+			}
+			payURL := ci.BotInvoiceURL
+			if payURL == "" {
+				payURL = ci.MiniAppInvoiceURL
+			}
+			return strconv.FormatInt(ci.InvoiceID, 10), payURL, nil
+		})
 	switch {
 	case errors.Is(err, shop.ErrUnknownUser):
 		return b.show(ctx, c, NeedStartScreen(lang))
+	case errors.Is(err, shop.ErrExternal):
+		b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("user_id", c.Sender().ID).Str("plan", p.ID).
+			Msg("creating the Crypto Pay invoice failed; the next press tries again, or the order expires unpaid")
+		return b.show(ctx, c, PaymentsDownScreen(lang, p.ID))
 	case err != nil:
 		return err
-	}
-	title := textsIn(lang).planTitle(p)
-	if inv.PayURL == "" {
-		ci, err := b.cryptoPay.CreateInvoice(ctx, cryptoInvoice(inv, title, b.cryptoAssets, b.invoiceTTL))
-		if err != nil {
-			b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("invoice_id", inv.ID).
-				Msg("creating the Crypto Pay invoice failed; unless a retry of the press makes it, the order will expire unpaid")
-			return b.show(ctx, c, PaymentsDownScreen(lang, p.ID))
-		}
-		inv.PayURL = ci.BotInvoiceURL
-		if inv.PayURL == "" {
-			inv.PayURL = ci.MiniAppInvoiceURL
-		}
-		// An attempt of the press running at the same time that attached
-		// its invoice first fails this one; the retry shows that invoice.
-		if err := b.shop.AttachExternal(ctx, inv.ID, strconv.FormatInt(ci.InvoiceID, 10), inv.PayURL); err != nil {
-			return err
-		}
 	}
 	return b.show(ctx, c, CryptoInvoiceScreen(lang, inv, title, inv.PayURL))
 }

@@ -82,8 +82,11 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 		{"payment received", func(lang string, chat int64) *vpnbotv1.SendMessage {
 			return notify.PaymentReceived(lang, chat, 17, expires)
 		}, []string{"subscription", "menu"}},
-		{"subscription ended", func(lang string, chat int64) *vpnbotv1.SendMessage {
-			return notify.SubscriptionEnded(lang, chat, 5, expires)
+		{"key revoked", func(lang string, chat int64) *vpnbotv1.SendMessage {
+			return notify.KeyRevoked(lang, chat, 5, false, expires)
+		}, []string{"plans", "menu"}},
+		{"paid period ended", func(lang string, chat int64) *vpnbotv1.SendMessage {
+			return notify.PaidEnded(lang, chat, 5, expires, expires.Add(time.Hour))
 		}, []string{"plans", "menu"}},
 		{"reminder", func(lang string, chat int64) *vpnbotv1.SendMessage {
 			return notify.Reminder(lang, chat, 5, 24*time.Hour, expires, expires.Add(-23*time.Hour))
@@ -133,7 +136,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, 2*15, pressed, "every button of every notice was pressed, in both languages")
+	require.Equal(t, 2*17, pressed, "every button of every notice was pressed, in both languages")
 }
 
 // nextUpdate reads the update updateID from the sandbox, as the gateway does.

@@ -196,7 +196,6 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...
 		Shop:         shop.New(pool, shop.Config{}),
 		CryptoPay:    cp,
 		CryptoAssets: []string{"USDT", "TON"},
-		InvoiceTTL:   time.Hour,
 		Activations:  bot.StreamActivations{JS: events},
 		Broadcasts:   users,
 		Outbox:       bot.StreamOutbox{JS: events},

@@ -1,7 +1,9 @@
 package updates_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,8 +16,10 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/notify"
+	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
 
@@ -394,7 +398,7 @@ func TestThrottledScreenOfAPressIsShownOnRetry(t *testing.T) {
 
 // A pay press whose screen Telegram throttles is retried, and the retry
 // shows the order the first run made: one order, one Crypto Pay invoice, the
-// same link. A Stars press likewise makes one order, whose invoice the retry
+// same link (the plan's order on offer). A Stars press likewise makes one order, whose invoice the retry
 // sends again and which can be paid once.
 func TestRetriedPayPressOrdersOnce(t *testing.T) {
 	t.Parallel()
@@ -421,11 +425,16 @@ func TestRetriedPayPressOrdersOnce(t *testing.T) {
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE external_id = $1 AND pay_url = $2`,
 		strconv.FormatInt(invoices[0].InvoiceID, 10), invoices[0].BotInvoiceURL))
 
-	// A first run that made the order and died before Crypto Pay's invoice:
+	// A first run that made the order and whose call to Crypto Pay failed:
 	// the retry makes that order's invoice.
-	crashed, err := shop.New(e.db.Pool, shop.Config{}).
-		CreateOrderOnce(e.ctx(5*time.Second), "callback:crashed-1", user, "m3", shop.ProviderCryptoPay)
-	require.NoError(t, err)
+	_, err := shop.New(e.db.Pool, shop.Config{}).CryptoPayOrder(e.ctx(5*time.Second), user, "m3",
+		func(context.Context, shop.Invoice, time.Duration) (string, string, error) {
+			return "", "", errors.New("crypto pay: 502")
+		})
+	require.ErrorIs(t, err, shop.ErrExternal)
+	var crashed shop.Invoice
+	require.NoError(t, e.db.Pool.QueryRow(e.ctx(5*time.Second),
+		`SELECT id FROM invoices WHERE user_id = $1 AND plan_id = 'm3'`, user).Scan(&crashed.ID))
 	e.pressUnknown(user, menu.ID, "crashed-1", "pay:cp:m3")
 	e.forward()
 	m = e.screen(user, menu.ID, "for $12.99")
@@ -492,5 +501,113 @@ func TestStarsPaymentWithThrottledConfirmationIsConfirmedOnRetry(t *testing.T) {
 	require.WithinDuration(t, time.Now().Add(30*24*time.Hour), e.expiry(user), time.Minute, "applied once")
 	require.Len(t, e.logs.Lines("PAYMENT_APPLIED"), 1)
 	require.Equal(t, 1, e.activationRequests(), "the retry's request has the first one's id")
+	require.Empty(t, e.dlq())
+}
+
+// payLink is the link of the pay button on message msg of user's chat.
+func (e *env) payLink(user, msg int64) string {
+	e.t.Helper()
+	for _, m := range e.sb.Messages(user) {
+		if m.ID == msg {
+			return m.ButtonURL()
+		}
+	}
+	e.t.Fatalf("chat %d has no message %d", user, msg)
+	return ""
+}
+
+// TestCryptoPayPressesShowTheOneOrderOnOffer presses a plan's Crypto Pay
+// button on two menus, and the two presses are handled at once by two
+// replicas while the first is delivered again to one of them, Crypto Pay
+// taking a moment to answer: one order, one invoice at Crypto Pay, and the
+// same link on both menus. A press later shows that link again; once the
+// order expired, a press makes a new one, with a new link.
+func TestCryptoPayPressesShowTheOneOrderOnOffer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	a := e.start(e.db.Pool, handlerTimeout)
+	b := e.start(e.db.Pool, handlerTimeout)
+	const user = 17001
+	first := e.started(user)
+	e.say(user, "/start")
+	e.forward()
+	second := e.waitReplies(user, 2, answerWithin)[1]
+
+	e.cp.Inject(sandboxcp.Fault{Method: "createInvoice", Latency: 300 * time.Millisecond})
+	e.sb.PressButton(user, first.ID, "pay:cp:m1")
+	e.sb.PressButton(user, second.ID, "pay:cp:m1")
+	raws := e.pull()
+	require.Len(t, raws, 2)
+	deliveries := []struct {
+		inst  *instance
+		raw   []byte
+		times uint64
+	}{{a, raws[0], 1}, {b, raws[1], 1}, {b, raws[0], 2}} // the last: the first press delivered again
+	var wg sync.WaitGroup
+	errs := make([]error, len(deliveries))
+	for i, d := range deliveries {
+		wg.Go(func() {
+			errs[i] = d.inst.handler.Handle(e.ctx(handlerTimeout), bus.Delivery{Data: d.raw, NumDelivered: d.times})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "delivery %d", i)
+	}
+	e.cp.ClearFaults()
+
+	invoices := e.cp.Invoices()
+	require.Len(t, invoices, 1, "one invoice at Crypto Pay")
+	link := invoices[0].BotInvoiceURL
+	require.Equal(t, link, e.payLink(user, first.ID))
+	require.Equal(t, link, e.payLink(user, second.ID), "both menus show the one link")
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE user_id = $1`, user), "one order")
+
+	// Pressed again later: the same link.
+	e.press(user, second.ID, "plan:m1")
+	e.press(user, second.ID, "pay:cp:m1")
+	e.settle()
+	require.Equal(t, link, e.payLink(user, second.ID))
+	require.Len(t, e.cp.Invoices(), 1)
+
+	// Its time over (the payment-watcher finds it expired at Crypto Pay):
+	// a new order, with a new link.
+	_, err := e.cp.Expire(invoices[0].InvoiceID)
+	require.NoError(t, err)
+	e.exec(`UPDATE invoices SET status = 'expired', expires_at = now() WHERE user_id = $1`, user)
+	e.press(user, second.ID, "plan:m1")
+	e.press(user, second.ID, "pay:cp:m1")
+	e.settle()
+	require.Len(t, e.cp.Invoices(), 2)
+	renewed := e.payLink(user, second.ID)
+	require.NotEqual(t, link, renewed, "an expired order is never shown again")
+	require.Equal(t, e.cp.Invoices()[1].BotInvoiceURL, renewed)
+	require.Equal(t, 2, e.count(`SELECT count(*) FROM invoices WHERE user_id = $1`, user))
+	require.Empty(t, e.dlq())
+}
+
+// TestAPressWhileCryptoPayIsDownSaysSoAndTheNextShowsTheOrder: Crypto Pay
+// failing to make the invoice leaves the order without one, and the user
+// is told to try again; the next press makes that order's invoice.
+func TestAPressWhileCryptoPayIsDownSaysSoAndTheNextShowsTheOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	e.start(e.db.Pool, handlerTimeout)
+	const user = 18001
+	menu := e.started(user)
+
+	e.cp.Inject(sandboxcp.Fault{Method: "createInvoice", Status: http.StatusBadGateway, Times: 1})
+	e.press(user, menu.ID, "pay:cp:m1")
+	e.screen(user, menu.ID, "Payments are down for a moment")
+	require.Len(t, e.logs.Events(t, bot.EventCryptoPayDown), 1)
+	require.Empty(t, e.cp.Invoices())
+
+	e.press(user, menu.ID, "plan:m1")
+	e.press(user, menu.ID, "pay:cp:m1")
+	m := e.screen(user, menu.ID, "for $4.99")
+	invoices := e.cp.Invoices()
+	require.Len(t, invoices, 1)
+	require.Equal(t, invoices[0].BotInvoiceURL, m.ButtonURL())
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM invoices WHERE user_id = $1`, user), "the order of the first press")
 	require.Empty(t, e.dlq())
 }

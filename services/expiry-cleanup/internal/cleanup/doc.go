@@ -15,7 +15,9 @@
 //     retries. A period paid for meanwhile (shop.ErrRenewed) stays active
 //     and gets no notice; activation makes it a new key;
 //  2. tells the users of periods revoked in the last NoticeWindow that their
-//     key no longer works (notify.SubscriptionEnded, through the sender):
+//     key no longer works (notify.KeyRevoked, through the sender), trial
+//     or paid, whatever they were told at the expiry (the trial-notifier's
+//     or the reminders' "ended, the key works until…"):
 //     each notice is claimed in notifications_sent by the statement that
 //     selects it, then published (Concurrency at a time) with a stable
 //     dedup id; a failed publish releases the claim. A claim stays pending

@@ -79,7 +79,7 @@ func (c *Cleaner) notify(ctx context.Context, res worker.Result) error {
 
 // sendNotice publishes one claimed notice, or releases its claim.
 func (c *Cleaner) sendNotice(ctx context.Context, n store.Notice) error {
-	msg := notify.SubscriptionEnded(notify.Language(n.Language), n.ChatID, n.SubscriptionID, n.ExpiresAt)
+	msg := notify.KeyRevoked(notify.Language(n.Language), n.ChatID, n.SubscriptionID, n.Trial, n.ExpiresAt)
 	if _, err := outbox.Publish(ctx, c.js, msg); err != nil {
 		err = fmt.Errorf("publishing the expiry notice of subscription %d: %w", n.SubscriptionID, err)
 		rctx, cancel := detached(ctx)

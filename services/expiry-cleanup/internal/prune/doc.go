@@ -15,9 +15,9 @@
 //     the retention ago. Revocation is final (a later purchase starts a new
 //     period), and no worker looks at a period revoked that long ago (the
 //     expiry notice looks back 24 h, the check for keys a racing activation
-//     left on the panel 7 days, the trial-ended notice TRIAL_NOTICE_MAX_AGE
-//     from the expiry, 7 days by default), so "once per (period, kind,
-//     expiry)" still holds. A row's own times do not tell: activation's
+//     left on the panel 7 days; the notices of the end, trial or paid, look
+//     only at active periods), so "once per (period, kind, expiry)" still
+//     holds. A row's own times do not tell: activation's
 //     "key" row holds the access's creation time and must stay as long as
 //     the period runs, for years if it is renewed.
 //

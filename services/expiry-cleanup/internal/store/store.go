@@ -80,13 +80,16 @@ func (s *Store) ReleaseRevocation(ctx context.Context, subscriptionID int64, exp
 	return nil
 }
 
-// Notice is a user to tell that their period ended and its key was revoked.
+// Notice is a user to tell that their period's key was revoked.
 type Notice struct {
 	SubscriptionID int64
 	UserID         int64
 	ChatID         int64
 	Language       string
 	ExpiresAt      time.Time
+	// Trial is whether the period was a trial nobody paid for, which the
+	// notice says.
+	Trial bool
 }
 
 // claimNoticesSQL selects the periods revoked since $2 whose user has not
@@ -100,12 +103,14 @@ type Notice struct {
 // MarkNoticesPublished. A pending claim whose session is gone (its replica
 // died before publishing) or made before $5 (its replica hangs) was
 // abandoned: it is taken over by a conflicting insert that updates the row
-// only if it is still abandoned once its lock is had. The trial-notifier's
-// claim of this notice, standing in its trial-ended notice for it, is never
-// pending.
+// only if it is still abandoned once its lock is had.
+//
+// It is claimed whatever the period was told at its expiry (the
+// trial-notifier's trial_ended, the reminders' paid_ended): those say when
+// the key will stop, this one that it has.
 const claimNoticesSQL = `
 WITH due AS (
-	SELECT s.id, s.user_id, u.chat_id, u.language, s.expires_at
+	SELECT s.id, s.user_id, u.chat_id, u.language, s.expires_at, s.kind = 'trial' AS trial
 	FROM subscriptions s
 	JOIN users u ON u.id = s.user_id
 	WHERE s.status = 'revoked' AND s.revoked_at > $2
@@ -126,7 +131,7 @@ WITH due AS (
 		  AND (n.sent_at < $5 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
 	RETURNING subscription_id
 )
-SELECT d.id, d.user_id, d.chat_id, d.language, d.expires_at
+SELECT d.id, d.user_id, d.chat_id, d.language, d.expires_at, d.trial
 FROM due d JOIN claimed c ON c.subscription_id = d.id
 ORDER BY d.id`
 
@@ -135,13 +140,13 @@ ORDER BY d.id`
 // that has ended, is taken over. The caller publishes each and records it
 // with MarkNoticesPublished, or releases it.
 func (s *Store) ClaimNotices(ctx context.Context, since, now, heldSince time.Time, limit int) ([]Notice, error) {
-	rows, err := s.pool.Query(ctx, claimNoticesSQL, notify.KindSubscriptionEnded, since, now, limit, heldSince)
+	rows, err := s.pool.Query(ctx, claimNoticesSQL, notify.KindKeyRevoked, since, now, limit, heldSince)
 	if err != nil {
 		return nil, fmt.Errorf("claiming expiry notices: %w", err)
 	}
 	notices, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Notice, error) {
 		var n Notice
-		err := row.Scan(&n.SubscriptionID, &n.UserID, &n.ChatID, &n.Language, &n.ExpiresAt)
+		err := row.Scan(&n.SubscriptionID, &n.UserID, &n.ChatID, &n.Language, &n.ExpiresAt, &n.Trial)
 		n.ExpiresAt = n.ExpiresAt.UTC()
 		return n, err
 	})
@@ -166,7 +171,7 @@ func (s *Store) MarkNoticesPublished(ctx context.Context, notices []Notice, now 
 		UPDATE notifications_sent n SET pending_pid = NULL, sent_at = $4
 		FROM unnest($2::bigint[], $3::timestamptz[]) AS p(subscription_id, expires_at)
 		WHERE n.subscription_id = p.subscription_id AND n.kind = $1 AND n.expires_at = p.expires_at
-		  AND n.pending_pid IS NOT NULL`, notify.KindSubscriptionEnded, ids, expiries, now)
+		  AND n.pending_pid IS NOT NULL`, notify.KindKeyRevoked, ids, expiries, now)
 	if err != nil {
 		return fmt.Errorf("recording %d expiry notices as published: %w", len(notices), err)
 	}
@@ -177,7 +182,7 @@ func (s *Store) MarkNoticesPublished(ctx context.Context, notices []Notice, now 
 // that the next iteration tries again.
 func (s *Store) ReleaseNotice(ctx context.Context, n Notice) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM notifications_sent WHERE subscription_id = $1 AND kind = $2 AND expires_at = $3`,
-		n.SubscriptionID, notify.KindSubscriptionEnded, n.ExpiresAt)
+		n.SubscriptionID, notify.KindKeyRevoked, n.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("releasing the expiry notice of subscription %d: %w", n.SubscriptionID, err)
 	}

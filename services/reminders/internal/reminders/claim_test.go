@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/reminders"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/store"
 )
@@ -17,16 +18,11 @@ import (
 // replica dying.
 func (e *env) claimWithoutPublishing(t *testing.T) (*pgxpool.Pool, []store.Claim) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(e.db.DSN)
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	stages := []store.Stage{{Before: time.Hour, Kind: "reminder_1h"}, {Before: 24 * time.Hour, Kind: "reminder_24h"},
-		{Before: 72 * time.Hour, Kind: "reminder_72h"}}
+	pool := e.db.Session(t)
+	stages := []store.Stage{{Kind: notify.KindPaidEnded}, {Before: time.Hour, Kind: "reminder_1h"},
+		{Before: 24 * time.Hour, Kind: "reminder_24h"}, {Before: 72 * time.Hour, Kind: "reminder_72h"}}
 	now := e.clock.Now()
-	claims, err := store.New(pool).ClaimDue(t.Context(), now, now.Add(-reminders.DefaultClaimTTL), stages, 10)
+	claims, err := store.New(pool).ClaimDue(t.Context(), now, now.Add(-reminders.DefaultClaimTTL), stages, reminders.DefaultGrace, 10)
 	require.NoError(t, err)
 	return pool, claims
 }

@@ -11,6 +11,16 @@
 // that it never arrives afterwards. A renewed subscription has a new expiry,
 // so a new set of rows and a new cycle of reminders.
 //
+// At the expiry itself the user is told that the period ended and until
+// when the key keeps working (notify.PaidEnded, kind paid_ended): the last
+// stage, of length 0, due from the expiry until Config.Grace after it (the
+// key's end; when expiry-cleanup revokes it, its own "your key no longer
+// works" is the period's second message about the end). Claimed like a
+// stage, it is sent once per expiry, and claims every reminder of that
+// expiry still unsent, so that none arrives after it. A worker down for the
+// whole grace does not send it late: the revocation's notice tells the end
+// then.
+//
 // Only active paid periods are reminded. Unpaid trials are the
 // trial-notifier's: it sends their own "trial ends" notices, and a trial
 // would otherwise get a 72 h reminder the moment it starts. Users who

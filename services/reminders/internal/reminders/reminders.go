@@ -14,6 +14,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/worker"
+	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/store"
 )
 
@@ -32,6 +33,9 @@ const (
 // Defaults of the Config fields left zero.
 const (
 	DefaultBatchSize = 500
+	// DefaultGrace is expiry-cleanup's: how long an expired period keeps
+	// its key.
+	DefaultGrace = time.Hour
 	// DefaultClaimTTL outlasts an iteration at the default timeout: a
 	// live replica's claim is taken over only when its iteration must have
 	// ended.
@@ -55,6 +59,10 @@ type Config struct {
 	// BatchSize is how many subscriptions one claim takes; an iteration
 	// claims batch after batch until fewer are due.
 	BatchSize int
+	// Grace is how long after its expiry a period's key stops working
+	// (expiry-cleanup's EXPIRY_GRACE): the notice of the end tells it, and
+	// is due only until then.
+	Grace time.Duration
 	// ClaimTTL is how long a claimed reminder that was not published yet
 	// keeps other replicas off while its claimant's session lives: longer
 	// than an iteration can run. A claim whose claimant died is taken over
@@ -70,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
+	}
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
 	}
 	if c.ClaimTTL <= 0 {
 		c.ClaimTTL = DefaultClaimTTL
@@ -104,25 +115,29 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 	}
 	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vpnbot_reminders_sent_total",
-		Help: "Expiry reminders handed to the sender, by stage (reminder_72h, ...).",
+		Help: "Expiry reminders handed to the sender, by stage (reminder_72h, ..., and paid_ended: the end itself).",
 	}, []string{"stage"})
 	if reg != nil {
 		if err := reg.Register(sent); err != nil {
 			return nil, fmt.Errorf("registering reminders metrics: %w", err)
 		}
 	}
-	stages := make([]store.Stage, len(cfg.Stages))
-	for i, d := range cfg.Stages {
-		stages[i] = store.Stage{Before: d, Kind: notify.ReminderKind(d)}
+	// The end itself is the stage of length 0.
+	stages := []store.Stage{{Kind: notify.KindPaidEnded}}
+	for _, d := range cfg.Stages {
+		stages = append(stages, store.Stage{Before: d, Kind: notify.ReminderKind(d)})
+	}
+	for _, st := range stages {
 		// Present from the start, so a dashboard shows 0 rather than nothing.
-		sent.WithLabelValues(stages[i].Kind)
+		sent.WithLabelValues(st.Kind)
 	}
 	return &Reminder{cfg: cfg, stages: stages, store: store.New(pool), js: js, log: log, sent: sent}, nil
 }
 
-// Iterate is one iteration: claim the due reminders and hand them to the
-// sender, batch after batch. Its items are sent, duplicate (the OUTBOX had
-// it already: sent by an earlier attempt), skipped (a larger stage claimed
+// Iterate is one iteration: claim the due reminders and notices of the end
+// and hand them to the sender, batch after batch. Its items are sent (the
+// reminders), ended (the notices of the end), duplicate (the OUTBOX had it
+// already: sent by an earlier attempt), skipped (a larger stage claimed
 // without a message, because a more urgent one is due), failed (released
 // for a later iteration) and invalid.
 func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
@@ -132,7 +147,7 @@ func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
 			return res, fmt.Errorf("reminding: %w", context.Cause(ctx))
 		}
 		now := r.cfg.NowFunc()
-		claims, err := r.store.ClaimDue(ctx, now, now.Add(-r.cfg.ClaimTTL), r.stages, r.cfg.BatchSize)
+		claims, err := r.store.ClaimDue(ctx, now, now.Add(-r.cfg.ClaimTTL), r.stages, r.cfg.Grace, r.cfg.BatchSize)
 		if err != nil {
 			return res, err
 		}
@@ -181,12 +196,22 @@ func (r *Reminder) sendAll(ctx context.Context, claims []store.Claim, now time.T
 	return errors.Join(err, r.markPublished(ctx, published, now))
 }
 
+// message is what the claim c sends: the reminder of its stage, or for the
+// stage of length 0 the notice of the end, which says when the key stops.
+func (r *Reminder) message(c store.Claim, now time.Time) *vpnbotv1.SendMessage {
+	lang := notify.Language(c.Language)
+	if c.Stage.Before == 0 {
+		return notify.PaidEnded(lang, c.ChatID, c.SubscriptionID, c.ExpiresAt, c.ExpiresAt.Add(r.cfg.Grace))
+	}
+	return notify.Reminder(lang, c.ChatID, c.SubscriptionID, c.Stage.Before, c.ExpiresAt, now)
+}
+
 // send publishes one reminder. A reminder the OUTBOX refuses as invalid is
 // logged and counted, and keeps its claim.
 func (r *Reminder) send(ctx context.Context, c store.Claim, now time.Time, res worker.Result) error {
 	log := r.log.With().Int64("subscription_id", c.SubscriptionID).Int64("user_id", c.UserID).
 		Str("stage", c.Stage.Kind).Time("expires_at", c.ExpiresAt).Logger()
-	msg := notify.Reminder(notify.Language(c.Language), c.ChatID, c.SubscriptionID, c.Stage.Before, c.ExpiresAt, now)
+	msg := r.message(c, now)
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	duplicate, err := outbox.Publish(pctx, r.js, msg)
 	cancel()
@@ -204,7 +229,11 @@ func (r *Reminder) send(ctx context.Context, c store.Claim, now time.Time, res w
 		res["duplicate"]++
 	default:
 		r.sent.WithLabelValues(c.Stage.Kind).Inc()
-		res["sent"]++
+		if c.Stage.Before == 0 {
+			res["ended"]++
+		} else {
+			res["sent"]++
+		}
 	}
 	log.Info().Str("event", EventReminderSent).Str("dedup_id", msg.GetDedupId()).Bool("duplicate", duplicate).
 		Msg("reminder handed to the sender")

@@ -47,14 +47,16 @@ func TestAPaidSubscriptionIsRemindedOnceAtEachStage(t *testing.T) {
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	require.Zero(t, iterate(t, in)["sent"])
 	e.clock.set(expires.Add(time.Minute))
-	require.Zero(t, iterate(t, in)["sent"], "an expired subscription is the expiry-cleanup's")
+	require.Equal(t, map[string]int{"ended": 1}, iterate(t, in), "at the end, the end itself")
+	require.Empty(t, iterate(t, in))
 
 	msgs = e.messages(t)
-	require.Equal(t, []string{dedupID("reminder_72h", sub), dedupID("reminder_24h", sub), dedupID("reminder_1h", sub)}, dedupIDs(msgs))
+	require.Equal(t, []string{dedupID("reminder_72h", sub), dedupID("reminder_24h", sub), dedupID("reminder_1h", sub),
+		dedupID("paid_ended", sub)}, dedupIDs(msgs))
 	require.Contains(t, msgs[1].GetText(), "(через 24 часа)")
 	require.Contains(t, msgs[2].GetText(), "(через 30 минут)")
 	sent := in.logs.Events(t, reminders.EventReminderSent)
-	require.Len(t, sent, 3)
+	require.Len(t, sent, 4)
 	require.EqualValues(t, sub.ID, sent[1]["subscription_id"])
 	require.Equal(t, "reminder_24h", sent[1]["stage"])
 	require.EqualValues(t, 1, metric(t, in, "reminder_24h"))
@@ -122,11 +124,11 @@ func TestTrialsAreLeftToTheTrialNotifier(t *testing.T) {
 	trial, err := e.shop.StartTrial(t.Context(), userID)
 	require.NoError(t, err)
 
-	for _, left := range []time.Duration{71 * time.Hour, 23 * time.Hour, 30 * time.Minute} {
+	for _, left := range []time.Duration{71 * time.Hour, 23 * time.Hour, 30 * time.Minute, -time.Minute} {
 		e.clock.set(trial.ExpiresAt.Add(-left))
-		require.Zero(t, iterate(t, in)["sent"], "%s before the trial ends", left)
+		require.Empty(t, iterate(t, in), "%s before the trial ends", left)
 	}
-	require.Empty(t, e.messages(t), "the trial-notifier sends the trial's own notices")
+	require.Empty(t, e.messages(t), "the trial-notifier sends the trial's own notices, of its end too")
 
 	// Paid for before it ran out: a paid period from then on.
 	paid := e.pay(t, userID)

@@ -10,5 +10,7 @@
 // released (its row deleted) for a later iteration to claim again; one whose
 // claimant died before publishing (its session is gone) or never finished
 // (the claim outlived its lifetime) is taken over by the next claim and
-// published again under the same dedup id.
+// published again under the same dedup id. The notice of the end itself is
+// claimed as a stage of length 0, with every reminder of its expiry not
+// sent yet, so that none of them arrives after it.
 package store

@@ -10,7 +10,8 @@ import (
 )
 
 // Stage is one reminder stage: a reminder is due once the expiry is Before
-// away or closer, and it is recorded under Kind.
+// away or closer, and it is recorded under Kind. A stage of Before 0 is the
+// end itself: due once the period expired, for as long as ClaimDue's grace.
 type Stage struct {
 	Before time.Duration
 	Kind   string
@@ -46,9 +47,10 @@ func New(pool *pgxpool.Pool) *Store {
 //
 // A period is due when it is an active paid one (trials are the
 // trial-notifier's) of a user who has not blocked the bot, its expiry is
-// inside the widest stage's window ($1 < expires_at <= $1 + widest), and the
-// most urgent stage whose window holds the expiry (its target) is not
-// claimed yet for that expiry, or its claim was abandoned. The target and
+// inside the widest stage's window and not more than the grace ago
+// ($1 - grace < expires_at <= $1 + widest), and the most urgent stage whose
+// window holds the expiry (its target; the stage of length 0 once it has
+// passed) is not claimed yet for that expiry, or its claim was abandoned. The target and
 // every larger stage are claimed; only the target is sent, so only its row
 // is left pending (pending_pid, this session) until MarkPublished. Rows are
 // inserted in one global order (subscription, stage), so concurrent
@@ -62,7 +64,7 @@ func New(pool *pgxpool.Pool) *Store {
 //
 // $1 now, $2 the stages' lengths in seconds, $3 their kinds, $4 the widest
 // stage in seconds, $5 the most periods to claim, $6 the oldest claim still
-// held.
+// held, $7 the grace in seconds.
 const claimSQL = `
 WITH stages AS (
     SELECT secs, kind FROM unnest($2::bigint[], $3::text[]) AS st(secs, kind)
@@ -78,7 +80,7 @@ due AS (
         LIMIT 1
     ) target
     WHERE s.status = 'active' AND s.kind = 'paid'
-      AND s.expires_at > $1::timestamptz
+      AND s.expires_at > $1::timestamptz - make_interval(secs => $7::bigint)
       AND s.expires_at <= $1::timestamptz + make_interval(secs => $4::bigint)
       AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM notifications_sent n
@@ -110,8 +112,9 @@ ORDER BY d.expires_at, d.id, st.secs`
 // returns the rows it inserted or took over, in expiry order. A row another
 // claimant holds is not returned: it is that claimant's to send. A pending
 // claim made before heldSince, or by a session that has ended, is taken
-// over.
-func (s *Store) ClaimDue(ctx context.Context, now, heldSince time.Time, stages []Stage, limit int) ([]Claim, error) {
+// over. A period that expired is due its stage of length 0, if stages has
+// one, until grace after its expiry; with no such stage, grace must be 0.
+func (s *Store) ClaimDue(ctx context.Context, now, heldSince time.Time, stages []Stage, grace time.Duration, limit int) ([]Claim, error) {
 	if len(stages) == 0 {
 		return nil, nil
 	}
@@ -123,7 +126,7 @@ func (s *Store) ClaimDue(ctx context.Context, now, heldSince time.Time, stages [
 		kinds[i] = st.Kind
 		widest = max(widest, secs[i])
 	}
-	rows, err := s.pool.Query(ctx, claimSQL, now, secs, kinds, widest, limit, heldSince)
+	rows, err := s.pool.Query(ctx, claimSQL, now, secs, kinds, widest, limit, heldSince, int64(grace/time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("claiming due reminders: %w", err)
 	}
@@ -140,6 +143,25 @@ func (s *Store) ClaimDue(ctx context.Context, now, heldSince time.Time, stages [
 	return claims, nil
 }
 
+// markPublishedSQL clears the pending claims of the rows ($1, $2, $3) and
+// stamps them sent at $4. It locks them in the order claims take rows
+// (subscription first), before updating them: locked in any other order, a
+// claim of another replica taking some of them over (or locking them to see
+// they are not abandoned) and this update could each wait for the other.
+const markPublishedSQL = `
+WITH mine AS (
+	SELECT n.subscription_id, n.kind, n.expires_at
+	FROM notifications_sent n
+	JOIN unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS p(subscription_id, kind, expires_at)
+	  ON n.subscription_id = p.subscription_id AND n.kind = p.kind AND n.expires_at = p.expires_at
+	WHERE n.pending_pid IS NOT NULL
+	ORDER BY n.subscription_id, n.kind
+	FOR UPDATE OF n
+)
+UPDATE notifications_sent n SET pending_pid = NULL, sent_at = $4
+FROM mine
+WHERE n.subscription_id = mine.subscription_id AND n.kind = mine.kind AND n.expires_at = mine.expires_at`
+
 // MarkPublished records that the reminders of claims were handed to the
 // sender at now: their rows are no longer pending, and no claim takes them
 // over.
@@ -153,11 +175,7 @@ func (s *Store) MarkPublished(ctx context.Context, claims []Claim, now time.Time
 	for i, c := range claims {
 		ids[i], kinds[i], expiries[i] = c.SubscriptionID, c.Stage.Kind, c.ExpiresAt
 	}
-	_, err := s.pool.Exec(ctx, `
-		UPDATE notifications_sent n SET pending_pid = NULL, sent_at = $4
-		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS p(subscription_id, kind, expires_at)
-		WHERE n.subscription_id = p.subscription_id AND n.kind = p.kind AND n.expires_at = p.expires_at
-		  AND n.pending_pid IS NOT NULL`, ids, kinds, expiries, now)
+	_, err := s.pool.Exec(ctx, markPublishedSQL, ids, kinds, expiries, now)
 	if err != nil {
 		return fmt.Errorf("recording %d reminders as published: %w", len(claims), err)
 	}

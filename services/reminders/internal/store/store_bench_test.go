@@ -42,12 +42,12 @@ func BenchmarkClaimDueOver100kSubscriptions(b *testing.B) {
 		_, err := db.Pool.Exec(ctx, sql, args...)
 		require.NoError(b, err)
 	}
-	stages := []store.Stage{{Before: time.Hour, Kind: "reminder_1h"}, {Before: 24 * time.Hour, Kind: "reminder_24h"},
-		{Before: 72 * time.Hour, Kind: "reminder_72h"}}
+	stages := []store.Stage{{Kind: "paid_ended"}, {Before: time.Hour, Kind: "reminder_1h"},
+		{Before: 24 * time.Hour, Kind: "reminder_24h"}, {Before: 72 * time.Hour, Kind: "reminder_72h"}}
 	const batch = 500
 
-	rows, err := db.Pool.Query(ctx, "EXPLAIN "+store.ClaimSQL, now, []int64{3600, 86400, 259200},
-		[]string{"reminder_1h", "reminder_24h", "reminder_72h"}, int64(259200), batch, now.Add(-time.Hour))
+	rows, err := db.Pool.Query(ctx, "EXPLAIN "+store.ClaimSQL, now, []int64{0, 3600, 86400, 259200},
+		[]string{"paid_ended", "reminder_1h", "reminder_24h", "reminder_72h"}, int64(259200), batch, now.Add(-time.Hour), int64(3600))
 	require.NoError(b, err)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(b, err)
@@ -57,7 +57,7 @@ func BenchmarkClaimDueOver100kSubscriptions(b *testing.B) {
 
 	s := store.New(db.Pool)
 	for b.Loop() {
-		claims, err := s.ClaimDue(ctx, now, now.Add(-time.Hour), stages, batch)
+		claims, err := s.ClaimDue(ctx, now, now.Add(-time.Hour), stages, time.Hour, batch)
 		require.NoError(b, err)
 		require.NotEmpty(b, claims)
 		b.StopTimer()

@@ -20,12 +20,7 @@ import (
 // that replica dying. It returns how many notices it claimed.
 func (e *env) claimWithoutPublishing(t *testing.T) (*pgxpool.Pool, int) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(e.db.DSN)
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := e.db.Session(t)
 	s := store.New(pool, notifier.DefaultClaimTTL)
 	now := e.clock.Now()
 	claimed := 0
@@ -37,7 +32,7 @@ func (e *env) claimWithoutPublishing(t *testing.T) (*pgxpool.Pool, int) {
 		require.NoError(t, err)
 		claimed += len(notices)
 	}
-	notices, err := s.ClaimEnded(t.Context(), notify.KindTrialEnded, notify.KindSubscriptionEnded, now, notifier.DefaultMaxAge, 10)
+	notices, err := s.ClaimEnding(t.Context(), store.Ending{Kind: notify.KindTrialEnded, Until: -notifier.DefaultGrace}, now, 10)
 	require.NoError(t, err)
 	claimed += len(notices)
 	notices, err = s.ClaimNeverStarted(t.Context(), notify.KindNeverStarted, now, notifier.NeverStartedAfter, notifier.DefaultMaxAge, 10)
@@ -62,9 +57,11 @@ func (e *env) oneOfEachNotice(t *testing.T) (ended shop.Subscription, ids []stri
 	t.Helper()
 	endedSub := e.trial(t, "en")
 	idle := e.user(t, "en")
-	e.clock.Advance(trialLength + time.Minute)
-	endingSub := e.trial(t, "en")
-	e.clock.Advance(trialLength - 23*time.Hour)
+	// A trial of 30 hours, taken 7 hours before endedSub runs out: 23 hours
+	// left when it has.
+	e.clock.Advance(trialLength - 7*time.Hour + time.Minute)
+	endingSub := e.trialOf(t, "en", 30*time.Hour)
+	e.clock.Advance(7 * time.Hour)
 	return endedSub, []string{
 		periodDedupID("trial_24h", endingSub.ID, endingSub.ExpiresAt),
 		periodDedupID("trial_ended", endedSub.ID, endedSub.ExpiresAt),
@@ -80,7 +77,7 @@ func TestNoticesWhoseReplicaDiedBeforePublishingAreSentByTheNextIteration(t *tes
 
 	dying, claimed := e.claimWithoutPublishing(t)
 	require.Equal(t, 3, claimed)
-	require.Equal(t, 3, e.pending(t), "the expiry notice the trial-ended one replaces has nothing to publish")
+	require.Equal(t, 3, e.pending(t))
 	require.Empty(t, iterate(t, in), "the claims of a live replica are its own")
 
 	dying.Close()
@@ -95,8 +92,8 @@ func TestNoticesWhoseReplicaDiedBeforePublishingAreSentByTheNextIteration(t *tes
 	require.Equal(t, map[string]int{"trial_24h": 1, "trial_ended": 1, "never_started": 1}, got)
 	require.ElementsMatch(t, want, dedupIDs(e.messages(t)))
 	require.Zero(t, e.pending(t))
-	require.Equal(t, []string{notify.KindSubscriptionEnded, notify.KindTrialEnded}, e.claimedKinds(t, ended.ID, ended.ExpiresAt),
-		"expiry-cleanup still finds its notice stood in for")
+	require.Equal(t, []string{notify.KindTrialEnded}, e.claimedKinds(t, ended.ID, ended.ExpiresAt),
+		"expiry-cleanup's notice of the revocation stays its own to send")
 
 	e.clock.Advance(time.Hour)
 	require.Empty(t, iterate(t, in), "each sent once")

@@ -10,11 +10,13 @@
 //     default leads, and keep those names at any leads: they are what
 //     notifications_sent and the dedup ids hold;
 //   - trial_ended: a trial ran out and was not paid for; it says when the
-//     key stops working (expiry + Grace, or that it has) and offers the
-//     plans. It is the only notice of the end: it is claimed together with
-//     expiry-cleanup's "your key no longer works" of the same period, which
-//     is then not sent when the key is revoked; and a trial whose key
-//     expiry-cleanup revoked and told of first gets no trial_ended;
+//     key stops working (expiry + Grace) and offers the plans. It is due
+//     from the expiry until then, while the period is active: when
+//     expiry-cleanup revokes the key, its own "your key no longer works"
+//     (notify.KeyRevoked) is the second message of the end, sent whatever
+//     this worker did. A trial-ended notice missed for the whole grace (the
+//     worker was down) is not sent late: the revocation's notice tells the
+//     end then;
 //   - never_started: a user registered a day ago or more and never took the
 //     trial nor bought anything; its button starts the trial.
 //
@@ -30,6 +32,7 @@
 // published again under the same dedup ids, so that a batch the dead replica
 // did publish is dropped as duplicates.
 //
-// Notices that fell due more than MaxAge ago (the worker was down, or the
-// service is deployed over an older user base) are not sent at all.
+// Never-started nudges that fell due more than MaxAge ago (the worker was
+// down, or the service is deployed over an older user base) are not sent at
+// all.
 package notifier

@@ -107,6 +107,15 @@ func (e *env) trial(t *testing.T, lang string) shop.Subscription {
 	return sub
 }
 
+// trialOf registers a user who takes a trial of length at once.
+func (e *env) trialOf(t *testing.T, lang string, length time.Duration) shop.Subscription {
+	t.Helper()
+	sh := shop.New(e.db.Pool, shop.Config{TrialDuration: length, NowFunc: e.clock.Now})
+	sub, err := sh.StartTrial(t.Context(), e.user(t, lang))
+	require.NoError(t, err)
+	return sub
+}
+
 // pay buys the one-month plan for the user, as the payment-watcher applies it.
 func (e *env) pay(t *testing.T, userID int64) shop.Subscription {
 	t.Helper()

@@ -56,10 +56,12 @@ type Config struct {
 	// each kind's claims go on, a batch at a time, until one comes back
 	// short.
 	BatchSize int
-	// MaxAge is how long after falling due a notice is still sent.
+	// MaxAge is how long after falling due a never-started nudge is still
+	// sent.
 	MaxAge time.Duration
 	// Grace is how long after its expiry a period's key stops working
-	// (expiry-cleanup's EXPIRY_GRACE), which the trial-ended notice tells.
+	// (expiry-cleanup's EXPIRY_GRACE): the trial-ended notice tells it, and
+	// is due only until then.
 	Grace time.Duration
 	// ClaimTTL is how long a claimed notice that was not published yet
 	// keeps other replicas off while its claimant's session lives: longer
@@ -106,6 +108,9 @@ type Notifier struct {
 	// notices, at the configured leads. The first is claimed only until the
 	// last one's lead: when it was missed, the last one goes out alone.
 	endingFirst, endingLast store.Ending
+	// ended selects the trials that ran out and keep their key for the
+	// grace: the trial-ended notice is due while the key still works.
+	ended store.Ending
 }
 
 // New returns a Notifier reading pool and publishing on js's OUTBOX stream.
@@ -121,6 +126,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 		cfg: cfg, store: store.New(pool, cfg.ClaimTTL), js: js, log: log,
 		endingFirst: store.Ending{Kind: notify.KindTrial24h, Lead: cfg.Leads.First, Until: cfg.Leads.Last},
 		endingLast:  store.Ending{Kind: notify.KindTrial1h, Lead: cfg.Leads.Last},
+		ended:       store.Ending{Kind: notify.KindTrialEnded, Until: -cfg.Grace},
 	}, nil
 }
 
@@ -151,16 +157,12 @@ func (n *Notifier) passes() []pass {
 			return notify.TrialEndsSoonFirst(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt, n.endingFirst.Lead)
 		},
 	}, {
-		kind: notify.KindTrialEnded,
+		kind: n.ended.Kind,
 		claim: func(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
-			return n.store.ClaimEnded(ctx, notify.KindTrialEnded, notify.KindSubscriptionEnded, now, n.cfg.MaxAge, limit)
+			return n.store.ClaimEnding(ctx, n.ended, now, limit)
 		},
 		write: func(nt store.Notice, lang string) *vpnbotv1.SendMessage {
-			keyStops := nt.ExpiresAt.Add(n.cfg.Grace)
-			if !keyStops.After(n.cfg.NowFunc()) {
-				keyStops = time.Time{} // told as gone already
-			}
-			return notify.TrialEnded(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt, keyStops)
+			return notify.TrialEnded(lang, nt.ChatID, nt.SubscriptionID, nt.ExpiresAt, nt.ExpiresAt.Add(n.cfg.Grace))
 		},
 	}, {
 		kind: notify.KindNeverStarted,

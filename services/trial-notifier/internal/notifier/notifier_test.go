@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/pkg/worker/workertest"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/trial-notifier/internal/notifier"
 )
@@ -94,21 +97,12 @@ var demoLeads = notifier.Leads{First: 10 * time.Minute, Last: 5 * time.Minute}
 
 const demoTrial = 15 * time.Minute
 
-// demoTrialFor registers a user who takes a demoTrial at once.
-func (e *env) demoTrialFor(t *testing.T, lang string) shop.Subscription {
-	t.Helper()
-	sh := shop.New(e.db.Pool, shop.Config{TrialDuration: demoTrial, NowFunc: e.clock.Now})
-	sub, err := sh.StartTrial(t.Context(), e.user(t, lang))
-	require.NoError(t, err)
-	return sub
-}
-
 func TestAShortTrialGetsItsNoticesAtTheConfiguredLeads(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	in := e.instance(t, notifier.Config{Leads: demoLeads})
-	ru := e.demoTrialFor(t, "ru")
-	en := e.demoTrialFor(t, "en")
+	ru := e.trialOf(t, "ru", demoTrial)
+	en := e.trialOf(t, "en", demoTrial)
 
 	e.clock.Advance(4 * time.Minute)
 	require.Empty(t, iterate(t, in), "11 minutes left: nothing is due")
@@ -147,7 +141,7 @@ func TestAMissedFirstNoticeIsNotSentBesideTheLastAtTheConfiguredLeads(t *testing
 	t.Parallel()
 	e := newEnv(t)
 	in := e.instance(t, notifier.Config{Leads: demoLeads})
-	sub := e.demoTrialFor(t, "en")
+	sub := e.trialOf(t, "en", demoTrial)
 
 	// The worker was down from the start to within 5 minutes of the end.
 	e.clock.Advance(demoTrial - 4*time.Minute)
@@ -163,7 +157,7 @@ func TestATrialNoLongerThanALeadGetsNoNoticeOfIt(t *testing.T) {
 	// A 15-minute trial is no longer than the first lead, and longer than
 	// the last: it is told 10 minutes before its end only.
 	in := e.instance(t, notifier.Config{Leads: notifier.Leads{First: demoTrial, Last: 10 * time.Minute}})
-	sub := e.demoTrialFor(t, "en")
+	sub := e.trialOf(t, "en", demoTrial)
 
 	require.Empty(t, iterate(t, in), "the first notice would come with the key")
 	e.clock.Advance(5 * time.Minute)
@@ -254,9 +248,9 @@ func TestBlockedUsersGetNoNotices(t *testing.T) {
 	control := e.user(t, "en")
 	e.clock.Advance(24 * time.Hour)
 	ending := e.trial(t, "en")
-	// Now ended's trial ran out an hour ago, ending's ends within a day, and
-	// both idle users registered three days ago.
-	e.clock.Advance(trialLength - 23*time.Hour)
+	// Now ended's trial ran out half an hour ago, ending's ends within a day,
+	// and both idle users registered three days ago.
+	e.clock.Advance(trialLength - 23*time.Hour - 30*time.Minute)
 	for _, u := range []int64{ending.UserID, ended.UserID, idle} {
 		e.block(t, u)
 	}
@@ -273,8 +267,9 @@ func TestOldNoticesAreNotSent(t *testing.T) {
 	e.trial(t, "en")
 	e.user(t, "en")
 
-	// The service comes up long after: the trial ran out two days ago, the
-	// user registered three days ago.
+	// The service comes up long after: the trial ran out two days ago (its
+	// key was revoked and the user told so long since), the user registered
+	// three days ago.
 	e.clock.Advance(trialLength + 48*time.Hour)
 	require.Empty(t, iterate(t, in))
 	require.Empty(t, e.messages(t))
@@ -387,7 +382,7 @@ func (e *env) claimedKinds(t *testing.T, subscriptionID int64, expires time.Time
 	return kinds
 }
 
-func TestTheTrialEndedNoticeSaysWhenTheKeyStopsAndStandsInForTheExpiryNotice(t *testing.T) {
+func TestTheTrialEndedNoticeSaysWhenTheKeyStops(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	in := e.instance(t, notifier.Config{Grace: 90 * time.Minute})
@@ -400,66 +395,98 @@ func TestTheTrialEndedNoticeSaysWhenTheKeyStopsAndStandsInForTheExpiryNotice(t *
 	stops := sub.ExpiresAt.Add(90 * time.Minute).UTC().Format("15:04")
 	require.Contains(t, msgs[0].GetText(), "Your VPN key keeps working until")
 	require.Contains(t, msgs[0].GetText(), stops+" UTC, then stops", "the end of the grace")
-	// expiry-cleanup finds its "your key no longer works" claimed when it
-	// revokes the key, and sends nothing.
-	require.Equal(t, []string{notify.KindSubscriptionEnded, notify.KindTrialEnded}, e.claimedKinds(t, sub.ID, sub.ExpiresAt))
+	require.Equal(t, []string{notify.KindTrialEnded}, e.claimedKinds(t, sub.ID, sub.ExpiresAt),
+		"expiry-cleanup's notice of the revocation stays its own to send")
 }
 
-func TestATrialEndedNoticeWrittenAfterTheGraceSaysTheKeyIsGone(t *testing.T) {
+// TestATrialEndedNoticeIsDueWhileTheKeyWorks: from the expiry to the end of
+// the grace. A worker that comes back later leaves the end to
+// expiry-cleanup's notice of the revocation, rather than say it twice.
+func TestATrialEndedNoticeIsDueWhileTheKeyWorks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	in := e.instance(t, notifier.Config{Grace: time.Hour})
-	e.trial(t, "ru")
-	// The worker was down through the grace, and so was expiry-cleanup's
-	// notice (the key is revoked, or about to be).
-	e.clock.Advance(trialLength + 2*time.Hour)
+	late := e.trial(t, "ru")
+	e.clock.Advance(time.Second)
+	lastMoment := e.trial(t, "ru")
+	e.clock.Advance(trialLength - time.Second - time.Second)
+	require.Zero(t, iterate(t, in)["trial_ended"], "a second before the end: not yet")
 
-	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in))
+	e.clock.Advance(time.Hour + time.Second)
+	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in), "the last second of the grace of one, past the other's")
+	var ended []*vpnbotv1.SendMessage
+	for _, m := range e.messages(t) {
+		if strings.HasPrefix(m.GetDedupId(), "trial_ended:") {
+			ended = append(ended, m)
+		}
+	}
+	require.Equal(t, []string{periodDedupID("trial_ended", lastMoment.ID, lastMoment.ExpiresAt)}, dedupIDs(ended))
+	require.Contains(t, ended[0].GetText(), "Ключ VPN будет работать до")
+	require.Equal(t, []string{notify.KindTrial1h}, e.claimedKinds(t, late.ID, late.ExpiresAt),
+		"no trial_ended claimed for the trial whose grace is over")
+}
+
+// TestTwoWorkersAtOnceSendEachTrialEndedNoticeOnceInItsLanguage runs two
+// replicas' iterations side by side over trials that ended
+// in English and in Russian: each user is told once, in their language, by
+// one of the two.
+func TestTwoWorkersAtOnceSendEachTrialEndedNoticeOnceInItsLanguage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	langs := map[int64]string{}
+	var want []string
+	for i := range 20 {
+		lang := []string{"en", "ru"}[i%2]
+		sub := e.trial(t, lang)
+		langs[sub.UserID] = lang
+		want = append(want, periodDedupID("trial_ended", sub.ID, sub.ExpiresAt))
+	}
+	e.clock.Advance(trialLength + time.Minute)
+	// Batches of one, so that the two interleave their claims.
+	a := e.instance(t, notifier.Config{BatchSize: 1})
+	b := e.instance(t, notifier.Config{BatchSize: 1})
+	workertest.AtOnce(t, func() { iterate(t, a) }, func() { iterate(t, b) })
+
 	msgs := e.messages(t)
-	require.Len(t, msgs, 1)
-	require.Contains(t, msgs[0].GetText(), "ключ VPN больше не работает")
-	require.NotContains(t, msgs[0].GetText(), "будет работать до")
+	require.ElementsMatch(t, want, dedupIDs(msgs), "each trial's end told once")
+	for _, m := range msgs {
+		text := map[string]string{"en": "Your free trial ended on", "ru": "Пробный период закончился"}[langs[m.GetChatId()]]
+		require.Contains(t, m.GetText(), text, "user %d's language", m.GetChatId())
+	}
+	sent := len(a.logs.Events(t, notifier.EventNoticeSent)) + len(b.logs.Events(t, notifier.EventNoticeSent))
+	require.Equal(t, len(want), sent, "each notice handed to the sender by one worker only")
+	require.Zero(t, e.pending(t))
+	require.Empty(t, iterate(t, a), "nothing is told twice")
 }
 
-func TestATrialWhoseKeyExpiryCleanupRevokedAndToldOfFirstGetsNoEndedNotice(t *testing.T) {
+// TestATrialEndedNoticeRepublishedAfterItsReplicaDiedIsOneMessage: a replica
+// claims the notice, publishes it and dies before recording it published.
+// The next iteration takes the claim over and publishes the notice again,
+// under the same dedup id, which the OUTBOX drops: the user gets it once.
+func TestATrialEndedNoticeRepublishedAfterItsReplicaDiedIsOneMessage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	in := e.instance(t, notifier.Config{})
-	told := e.trial(t, "en")
-	control := e.trial(t, "en")
-	e.clock.Advance(trialLength + 2*time.Hour)
-	// What expiry-cleanup's notice claim records.
-	_, err := e.db.Pool.Exec(t.Context(), `INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-		VALUES ($1, $2, $3, $4)`, told.ID, notify.KindSubscriptionEnded, told.ExpiresAt, e.clock.Now())
-	require.NoError(t, err)
-
-	require.Equal(t, map[string]int{"trial_ended": 1}, iterate(t, in))
-	require.Equal(t, []string{periodDedupID("trial_ended", control.ID, control.ExpiresAt)}, dedupIDs(e.messages(t)))
-	require.Equal(t, []string{notify.KindSubscriptionEnded}, e.claimedKinds(t, told.ID, told.ExpiresAt))
-}
-
-func TestAnUnpublishedTrialEndedNoticeGivesBackTheExpiryNoticeToo(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	in := e.instance(t, notifier.Config{})
-	sub := e.trial(t, "en")
+	sub := e.trial(t, "ru")
 	e.clock.Advance(trialLength + time.Minute)
 
-	e.nats.Stop()
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	res, err := in.n.Iterate(ctx)
-	cancel()
-	require.Error(t, err)
-	require.Equal(t, 1, res["failed"])
-	require.Empty(t, e.claimedKinds(t, sub.ID, sub.ExpiresAt),
-		"both claims released: whichever worker comes next tells the user")
+	dying, claimed := e.claimWithoutPublishing(t)
+	require.Equal(t, 1, claimed)
+	msg := notify.TrialEnded("ru", sub.UserID, sub.ID, sub.ExpiresAt, sub.ExpiresAt.Add(notifier.DefaultGrace))
+	duplicate, err := outbox.Publish(t.Context(), e.js, msg)
+	require.NoError(t, err)
+	require.False(t, duplicate)
+	dying.Close()
 
-	e.nats.Restart()
+	got := map[string]int{}
 	require.Eventually(t, func() bool {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		defer cancel()
-		res, err := in.n.Iterate(ctx)
-		return err == nil && res["trial_ended"] == 1
-	}, waitFor, poll)
-	require.Equal(t, []string{notify.KindSubscriptionEnded, notify.KindTrialEnded}, e.claimedKinds(t, sub.ID, sub.ExpiresAt))
+		for kind, n := range iterate(t, in) {
+			got[kind] += n
+		}
+		return got["trial_ended"] == 1
+	}, waitFor, poll, "the dead replica's claim was not taken over: %v", got)
+	require.Equal(t, map[string]int{"trial_ended": 1, "duplicates": 1}, got, "published again, and dropped as a duplicate")
+	require.Equal(t, []string{periodDedupID("trial_ended", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
+	require.Zero(t, e.pending(t))
+	require.Empty(t, iterate(t, in))
 }

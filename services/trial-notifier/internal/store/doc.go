@@ -19,8 +19,4 @@
 // takes it over, with a conflicting insert that updates the row only if it
 // is still abandoned once it holds the row's lock (so two replicas cannot
 // both take it), and the notice is published again under the same dedup id.
-//
-// The trial-ended notice is claimed together with expiry-cleanup's expiry
-// notice of the same period (Notice.Replaces): the user is told of the end
-// once, by whichever of the two workers claims first.
 package store

@@ -13,9 +13,6 @@ import (
 type Notice struct {
 	// Kind is what it was claimed as (a notify.Kind… constant).
 	Kind string
-	// Replaces, when set, is the kind of another worker's notice that was
-	// claimed with this one, so that the user gets this one instead.
-	Replaces string
 	// SubscriptionID and ExpiresAt name the trial period of a period notice;
 	// both are zero in a user notice.
 	SubscriptionID int64
@@ -26,11 +23,17 @@ type Notice struct {
 	Language string
 }
 
-// Ending selects the running trials an "ends soon" notice of Kind is due
-// for: those expiring within Lead from now but not within Until (the window
-// of the next, more urgent notice, which goes out instead when this one was
+// Ending selects the running trials a notice of Kind is due for: those
+// expiring within Lead from now but not within Until (the window of the
+// next, more urgent notice, which goes out instead when this one was
 // missed). A trial no longer than Lead gets no such notice: it would arrive
 // with the key, saying nothing new.
+//
+// An "ends soon" notice has a positive Lead. The "ended" notice has none,
+// and Until is minus the grace: it is due from the expiry until the key
+// stops working, while the period is still active. A notice missed for that
+// long (the worker was down) is not sent: expiry-cleanup's "your key no
+// longer works" tells the end then.
 type Ending struct {
 	Kind  string
 	Lead  time.Duration
@@ -91,78 +94,6 @@ func (s *Store) ClaimEnding(ctx context.Context, e Ending, now time.Time, limit 
 		return nil, fmt.Errorf("claiming %s notices: %w", e.Kind, err)
 	}
 	return collectPeriodNotices(rows, e.Kind)
-}
-
-// claimEndedSQL claims up to $5 notices of kind $1 for trial periods (active
-// or revoked) of users who can be messaged, that expired in ($3, $2] and were
-// not paid for: paying a running or expiring trial makes its period 'paid',
-// and paying once it was revoked starts a later period of the same user.
-// Oldest expiry first, pending since $4; a claim made before $7 is no longer
-// held.
-//
-// The notice stands in for expiry-cleanup's "your key no longer works" of
-// the same period and expiry (kind $6), which is claimed first, in the same
-// statement, and settled at once (never pending: there is nothing to publish
-// for it): a period whose expiry notice expiry-cleanup claimed (it revoked
-// the key before this worker came round) gets no trial-ended notice, and one
-// that gets it makes expiry-cleanup's claim find the row and send nothing.
-// Of the two racing, the second's insert waits for the first's and
-// conflicts. A trial-ended claim that was abandoned is taken over (retake)
-// with the expiry notice it replaced still standing.
-const claimEndedSQL = `
-WITH due AS (
-	SELECT s.id, s.expires_at, own.subscription_id IS NOT NULL AS retake
-	FROM subscriptions s
-	JOIN users u ON u.id = s.user_id
-	LEFT JOIN notifications_sent own
-	       ON own.subscription_id = s.id AND own.kind = $1 AND own.expires_at = s.expires_at
-	WHERE s.kind = 'trial'
-	  AND s.expires_at <= $2 AND s.expires_at > $3
-	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
-	  AND NOT EXISTS (SELECT 1 FROM subscriptions later WHERE later.user_id = s.user_id AND later.id > s.id)
-	  AND CASE WHEN own.subscription_id IS NULL
-	           THEN NOT EXISTS (SELECT 1 FROM notifications_sent n
-	                            WHERE n.subscription_id = s.id AND n.kind = $6 AND n.expires_at = s.expires_at)
-	           ELSE own.pending_pid IS NOT NULL
-	                AND (own.sent_at < $7 OR own.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
-	      END
-	ORDER BY s.expires_at, s.id
-	LIMIT $5
-), replaced AS (
-	INSERT INTO notifications_sent (subscription_id, kind, expires_at, sent_at)
-	SELECT id, $6, expires_at, $4 FROM due WHERE NOT retake
-	ON CONFLICT DO NOTHING
-	RETURNING subscription_id, expires_at
-), claimed AS (
-	INSERT INTO notifications_sent AS n (subscription_id, kind, expires_at, sent_at, pending_pid)
-	SELECT subscription_id, $1, expires_at, $4, pg_backend_pid() FROM replaced
-	UNION ALL
-	SELECT id, $1, expires_at, $4, pg_backend_pid() FROM due WHERE retake
-	ON CONFLICT (subscription_id, kind, expires_at) DO UPDATE
-		SET sent_at = EXCLUDED.sent_at, pending_pid = EXCLUDED.pending_pid
-		WHERE n.pending_pid IS NOT NULL
-		  AND (n.sent_at < $7 OR n.pending_pid <> ALL(ARRAY(SELECT pid FROM pg_stat_activity)))
-	RETURNING subscription_id, expires_at
-)
-SELECT c.subscription_id, c.expires_at, u.id, u.chat_id, u.language
-FROM claimed c
-JOIN subscriptions s ON s.id = c.subscription_id
-JOIN users u ON u.id = s.user_id`
-
-// ClaimEnded claims up to limit notices of kind for trials that ran out by
-// now, unpaid, at most maxAge ago (older ones are no longer worth a
-// message), together with the notice of kind replaces of the same periods,
-// which the user then does not get.
-func (s *Store) ClaimEnded(ctx context.Context, kind, replaces string, now time.Time, maxAge time.Duration, limit int) ([]Notice, error) {
-	rows, err := s.pool.Query(ctx, claimEndedSQL, kind, now, now.Add(-maxAge), now, limit, replaces, now.Add(-s.claimTTL))
-	if err != nil {
-		return nil, fmt.Errorf("claiming %s notices: %w", kind, err)
-	}
-	notices, err := collectPeriodNotices(rows, kind)
-	for i := range notices {
-		notices[i].Replaces = replaces
-	}
-	return notices, err
 }
 
 func collectPeriodNotices(rows pgx.Rows, kind string) ([]Notice, error) {
@@ -282,8 +213,8 @@ func (s *Store) MarkPublished(ctx context.Context, notices []Notice, now time.Ti
 	return nil
 }
 
-// Release drops the claims of notices that were not published, and of the
-// notices they replace, so that a later iteration claims and sends them.
+// Release drops the claims of notices that were not published, so that a
+// later iteration claims and sends them.
 func (s *Store) Release(ctx context.Context, notices []Notice) error {
 	batch := &pgx.Batch{}
 	for _, n := range notices {
@@ -291,12 +222,8 @@ func (s *Store) Release(ctx context.Context, notices []Notice) error {
 			batch.Queue(`DELETE FROM user_notices WHERE user_id = $1 AND kind = $2`, n.UserID, n.Kind)
 			continue
 		}
-		for _, kind := range []string{n.Kind, n.Replaces} {
-			if kind != "" {
-				batch.Queue(`DELETE FROM notifications_sent WHERE subscription_id = $1 AND kind = $2 AND expires_at = $3`,
-					n.SubscriptionID, kind, n.ExpiresAt)
-			}
-		}
+		batch.Queue(`DELETE FROM notifications_sent WHERE subscription_id = $1 AND kind = $2 AND expires_at = $3`,
+			n.SubscriptionID, n.Kind, n.ExpiresAt)
 	}
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("releasing %d claimed notices: %w", len(notices), err)

@@ -60,8 +60,8 @@ func BenchmarkSelectionQueries(b *testing.B) {
 			_, err := s.ClaimEnding(ctx, store.Ending{Kind: notify.KindTrial24h, Lead: 24 * time.Hour, Until: time.Hour}, now, batch)
 			return err
 		}},
-		{"trial_ended: ClaimEnded", func(ctx context.Context, s *store.Store, now time.Time) error {
-			_, err := s.ClaimEnded(ctx, notify.KindTrialEnded, notify.KindSubscriptionEnded, now, 7*24*time.Hour, batch)
+		{"trial_ended: ClaimEnding", func(ctx context.Context, s *store.Store, now time.Time) error {
+			_, err := s.ClaimEnding(ctx, store.Ending{Kind: notify.KindTrialEnded, Until: -time.Hour}, now, batch)
 			return err
 		}},
 		{"never_started: ClaimNeverStarted", func(ctx context.Context, s *store.Store, now time.Time) error {
