@@ -146,6 +146,18 @@ func iterate(t *testing.T, in *instance) map[string]int {
 	return res
 }
 
+// iterateFailing is an iteration in which activations fail: it must fail,
+// saying how many of those it tried.
+func iterateFailing(t *testing.T, in *instance, failed, tried int) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	res, err := in.a.Iterate(ctx)
+	require.ErrorContains(t, err, fmt.Sprintf("%d of %d activations failed", failed, tried))
+	require.Equal(t, failed, res["failed"])
+	return res
+}
+
 var userSeq atomic.Int64
 
 // newUserID is a user id unique within the test binary.
