@@ -110,16 +110,8 @@ func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T
 	sub := e.trial(t, newUserID(), "en")
 	e.fail(true)
 
-	w, err := worker.New(worker.Config{Name: "activation", Interval: 50 * time.Millisecond,
-		IterationTimeout: 300 * time.Millisecond, StopGrace: time.Second}, in.a.Iterate, obstest.NewLogger(in.logs), nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	runWorker(t, in, worker.Config{Name: "activation", Interval: 50 * time.Millisecond,
+		IterationTimeout: 300 * time.Millisecond, StopGrace: time.Second})
 
 	require.Eventually(t, func() bool {
 		for _, end := range in.logs.Events(t, worker.EventIterationEnd) {
@@ -147,15 +139,7 @@ func TestAFailingPanelFailsTheWorkersIterations(t *testing.T) {
 	e.trial(t, newUserID(), "en")
 	e.fail(false)
 
-	w, err := worker.New(worker.Config{Name: "activation", Interval: 50 * time.Millisecond}, in.a.Iterate, obstest.NewLogger(in.logs), in.reg)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	runWorker(t, in, worker.Config{Name: "activation", Interval: 50 * time.Millisecond})
 	require.Eventually(t, func() bool {
 		v, _ := obstest.Metric(t, in.reg, "vpnbot_worker_iterations_total", map[string]string{"worker": "activation", "outcome": worker.OutcomeError})
 		return v >= 2

@@ -25,6 +25,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
+	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
 )
@@ -156,6 +157,21 @@ func iterateFailing(t *testing.T, in *instance, failed, tried int) map[string]in
 	require.ErrorContains(t, err, fmt.Sprintf("%d of %d activations failed", failed, tried))
 	require.Equal(t, failed, res["failed"])
 	return res
+}
+
+// runWorker runs in's iterations in the worker runtime, its metrics on
+// in.reg, until the test ends.
+func runWorker(t *testing.T, in *instance, cfg worker.Config) {
+	t.Helper()
+	w, err := worker.New(cfg, in.a.Iterate, obstest.NewLogger(in.logs), in.reg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
 }
 
 var userSeq atomic.Int64
