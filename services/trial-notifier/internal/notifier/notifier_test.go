@@ -114,11 +114,11 @@ func TestAShortTrialGetsItsNoticesAtTheConfiguredLeads(t *testing.T) {
 	require.Empty(t, iterate(t, in), "11 minutes left: nothing is due")
 
 	e.clock.Advance(90 * time.Second)
-	require.Equal(t, map[string]int{"trial_24h": 2}, iterate(t, in), "the first notice, under its historical kind")
+	require.Equal(t, map[string]int{"trial_10m": 2}, iterate(t, in), "the first notice, counted under its own lead")
 	require.Empty(t, iterate(t, in), "the first notice is sent once")
 
 	e.clock.Advance(5 * time.Minute)
-	require.Equal(t, map[string]int{"trial_1h": 2}, iterate(t, in), "the last notice, under its historical kind")
+	require.Equal(t, map[string]int{"trial_5m": 2}, iterate(t, in), "the last notice, counted under its own lead")
 	e.clock.Advance(5 * time.Minute)
 	require.Equal(t, map[string]int{"trial_ended": 2}, iterate(t, in))
 
@@ -132,10 +132,10 @@ func TestAShortTrialGetsItsNoticesAtTheConfiguredLeads(t *testing.T) {
 		sub  shop.Subscription
 		text string
 	}{
-		{"trial_24h", ru, "Пробный период закончится через 10 минут"},
-		{"trial_24h", en, "Your free trial ends in 10 minutes"},
-		{"trial_1h", ru, "Пробный период закончится через 5 минут"},
-		{"trial_1h", en, "Your free trial ends in 5 minutes"},
+		{"trial_10m", ru, "Пробный период закончится через 10 минут"},
+		{"trial_10m", en, "Your free trial ends in 10 minutes"},
+		{"trial_5m", ru, "Пробный период закончится через 5 минут"},
+		{"trial_5m", en, "Your free trial ends in 5 minutes"},
 	} {
 		m := byID[periodDedupID(want.kind, want.sub.ID, want.sub.ExpiresAt)]
 		require.NotNil(t, m, "no %s notice of subscription %d", want.kind, want.sub.ID)
@@ -151,9 +151,9 @@ func TestAMissedFirstNoticeIsNotSentBesideTheLastAtTheConfiguredLeads(t *testing
 
 	// The worker was down from the start to within 5 minutes of the end.
 	e.clock.Advance(demoTrial - 4*time.Minute)
-	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
+	require.Equal(t, map[string]int{"trial_5m": 1}, iterate(t, in))
 	msgs := e.messages(t)
-	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(msgs))
+	require.Equal(t, []string{periodDedupID("trial_5m", sub.ID, sub.ExpiresAt)}, dedupIDs(msgs))
 	require.Contains(t, msgs[0].GetText(), "ends in 5 minutes")
 }
 
@@ -167,8 +167,8 @@ func TestATrialNoLongerThanALeadGetsNoNoticeOfIt(t *testing.T) {
 
 	require.Empty(t, iterate(t, in), "the first notice would come with the key")
 	e.clock.Advance(5 * time.Minute)
-	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
-	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
+	require.Equal(t, map[string]int{"trial_10m": 1}, iterate(t, in))
+	require.Equal(t, []string{periodDedupID("trial_10m", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
 }
 
 func TestNewRefusesLeadsThatCannotWork(t *testing.T) {
