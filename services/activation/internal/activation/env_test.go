@@ -26,6 +26,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/pkg/worker/workertest"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
 )
@@ -165,13 +166,7 @@ func runWorker(t *testing.T, in *instance, cfg worker.Config) {
 	t.Helper()
 	w, err := worker.New(cfg, in.a.Iterate, obstest.NewLogger(in.logs), in.reg)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	workertest.Run(t, w)
 }
 
 var userSeq atomic.Int64
