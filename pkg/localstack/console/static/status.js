@@ -211,7 +211,7 @@ function readersCell(c, controlled) {
 
 function drawStreams(st) {
 	const rows = [];
-	const controlled = st.services.length > 0;
+	const controlled = (st.services || []).length > 0;
 	for (const s of st.streams || []) {
 		const tr = el("tr", "stream");
 		tr.dataset.stream = s.name;
