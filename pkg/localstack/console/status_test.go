@@ -553,16 +553,23 @@ func streamNames(streams []console.StreamStatus) []string {
 	return names
 }
 
+// The page links its streams table and its own styles, and its headings
+// say which numbers are counts since start and which are values now.
 func TestTheStatusPageLinksItsStreamsTableAndStyles(t *testing.T) {
 	t.Parallel()
 	e := start(t, console.Config{})
-	for path, want := range map[string]string{
-		"/status":            `href="/static/status.css"`,
-		"/static/status.css": "#streams",
-		"/static/status.js":  `"#streams"`,
+	for _, want := range []struct{ path, text string }{
+		{"/status", `href="/static/status.css"`},
+		{"/status", `id="streams"`},
+		{"/status", "Iterations since start"},
+		{"/status", "Items, last iteration"},
+		{"/status", "Deliveries since start"},
+		{"/static/status.css", "#streams"},
+		{"/static/status.js", `"#streams"`},
+		{"/static/status.js", "since start"},
 	} {
-		status, body := e.do(http.MethodGet, path, "")
-		require.Equal(t, http.StatusOK, status, path)
-		require.Contains(t, string(body), want, path)
+		status, body := e.do(http.MethodGet, want.path, "")
+		require.Equal(t, http.StatusOK, status, want.path)
+		require.Contains(t, string(body), want.text, want.path)
 	}
 }
