@@ -19,6 +19,15 @@ run: ## run the whole system locally (embedded NATS, PostgreSQL, every service, 
 	go build -o .data/bin/devstack ./services/devstack
 	@exec .data/bin/devstack
 
+.PHONY: logs
+# make run's log folder: DEVSTACK_DIR/logs, as the devstack writes it.
+LOG_DIR = $(or $(DEVSTACK_DIR),.data)/logs
+LOG_FILES = $(LOG_DIR)/$(if $(SERVICE),$(SERVICE)*,*).log
+logs: ## follow make run's whole logs, one file per service in .data/logs (SERVICE=activation: that service's alone)
+	@ls $(LOG_FILES) >/dev/null 2>&1 || { echo "no logs at $(LOG_FILES): start the system with make run, which writes every process's log to $(LOG_DIR)/<process>.log"; exit 1; }
+	@echo "following $(LOG_FILES) (Ctrl-C stops); the addresses make run printed are in $(LOG_DIR)/welcome.txt"
+	@tail -n 10 -F $(LOG_FILES)
+
 .PHONY: test
 test: ## every module's tests against real PostgreSQL and embedded NATS, plus standalone builds and lint
 	@scripts/ensure-postgres.sh

@@ -18,6 +18,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
@@ -282,8 +283,7 @@ func (l logLine) str(key string) string {
 func (o *output) events(source, ev string, match func(logLine) bool) []logLine {
 	var out []logLine
 	for _, line := range o.Lines(ev) {
-		prefix, body, ok := strings.Cut(line, " | ")
-		prefix = strings.TrimSpace(prefix)
+		prefix, body, ok := procs.SplitLine(line)
 		if !ok || !strings.HasPrefix(prefix, source) {
 			continue
 		}

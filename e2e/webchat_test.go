@@ -39,7 +39,7 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	s := start(t, options{workers: true})
 	sh := shop.New(s.db.Pool, shop.Config{})
 	app, err := console.New(console.Config{
-		Telegram: s.Sandbox, CryptoPay: s.CryptoPay, Panel: s.Outline, Control: s.Stack,
+		Telegram: s.Sandbox, CryptoPay: s.CryptoPay, Panel: s.Outline, Control: s.Stack, JetStream: s.js,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(app.Handler())
@@ -144,6 +144,10 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 		return rows.length === %d && rows.every((r) => r.cells[3].querySelector(".pill.ok"));
 	})()`, len(services)))
 	b.poll("every worker reporting", `document.querySelectorAll("#workers tr[data-worker]").length >= 5`)
+	b.poll("the updates' consumer read by its bot-handler, from NATS", `(() => {
+		const r = document.querySelector('#streams tr[data-consumer="TG_UPDATES/bot-handler"]');
+		return r && r.textContent.includes("64 partitions") && r.textContent.includes("bot-handler-0");
+	})()`)
 	b.screenshotPage("08-status")
 
 	// Kill a service from the page; it shows as killed, and Start brings it

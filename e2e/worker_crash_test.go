@@ -69,7 +69,7 @@ func TestWorkerKilledMidIteration(t *testing.T) {
 	t.Run("trial-notifier", func(t *testing.T) {
 		killBeforePublishing(s.on(t), noticeCase{
 			worker: localstack.TrialNotifier, first: 750001, kind: shop.KindTrial, expiresIn: 23 * time.Hour,
-			claimKind: notify.KindTrial24h, mark: markTrial24h,
+			claimKind: notify.TrialEndsSoonKind(24 * time.Hour), mark: markTrial24h,
 		})
 	})
 	t.Run("payment-watcher", func(t *testing.T) { killPaymentWatcherLeader(s.on(t)) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -377,9 +378,30 @@ func (c *Consumer) Ready(ctx context.Context) error {
 // name is loop i's durable.
 func (c *Consumer) name(i int) string {
 	if c.cfg.Mode == Partitioned {
-		return c.cfg.Durable + "-" + strconv.Itoa(i)
+		return PartitionDurable(c.cfg.Durable, i)
 	}
 	return c.cfg.Durable
+}
+
+// PartitionDurable is the durable of partition i of the Partitioned
+// consumer named durable: "<durable>-<i>".
+func PartitionDurable(durable string, i int) string {
+	return durable + "-" + strconv.Itoa(i)
+}
+
+// PartitionOf reads a durable's name as PartitionDurable writes it: the
+// Partitioned consumer it belongs to and its partition. ok is false for a
+// name PartitionDurable cannot have written, such as a Shared consumer's.
+func PartitionOf(durable string) (consumer string, partition int, ok bool) {
+	cut := strings.LastIndexByte(durable, '-')
+	if cut <= 0 {
+		return "", 0, false
+	}
+	i, err := strconv.Atoi(durable[cut+1:])
+	if err != nil || i < 0 || PartitionDurable(durable[:cut], i) != durable {
+		return "", 0, false
+	}
+	return durable[:cut], i, true
 }
 
 // loop is one durable's fetch loop. Every turn stamps its heartbeat, so a

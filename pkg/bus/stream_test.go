@@ -34,6 +34,20 @@ func TestPartitionIsStableAndSpread(t *testing.T) {
 	}
 }
 
+func TestPartitionOfReadsWhatPartitionDurableWrites(t *testing.T) {
+	t.Parallel()
+	for _, i := range []int{0, 7, 63} {
+		consumer, partition, ok := bus.PartitionOf(bus.PartitionDurable("bot-handler", i))
+		require.True(t, ok, "partition %d", i)
+		require.Equal(t, "bot-handler", consumer)
+		require.Equal(t, i, partition)
+	}
+	for _, durable := range []string{"sender-transactional", "payment-watcher", "activation", "bot-handler-07", "bot-handler-", "-3"} {
+		_, _, ok := bus.PartitionOf(durable)
+		require.False(t, ok, "%q is no partition's durable", durable)
+	}
+}
+
 func TestPublishDeduplicatesByMsgID(t *testing.T) {
 	t.Parallel()
 	_, js := setup(t)

@@ -39,7 +39,7 @@ func WatchDLQ(ctx context.Context, js jetstream.JetStream, streams []string,
 		held.WithLabelValues(s)
 	}
 	look := func(ctx context.Context) {
-		counts, err := dlqCounts(ctx, js)
+		counts, err := DLQCounts(ctx, js)
 		if err != nil {
 			log.Debug().Err(err).Msg("cannot read the DLQ stream for its gauge")
 			return
@@ -55,8 +55,9 @@ func WatchDLQ(ctx context.Context, js jetstream.JetStream, streams []string,
 	return watch(ctx, every, look)
 }
 
-// dlqCounts returns the DLQ stream's message count per original stream.
-func dlqCounts(ctx context.Context, js jetstream.JetStream) (map[string]uint64, error) {
+// DLQCounts returns the DLQ stream's message count per original stream,
+// as the stream holds them now: none when there is no DLQ stream yet.
+func DLQCounts(ctx context.Context, js jetstream.JetStream) (map[string]uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, watchTimeout)
 	defer cancel()
 	counts := map[string]uint64{}

@@ -17,7 +17,10 @@
 // belong to one service's own configuration are written in its row only.
 // The bookkeeping (process.go) is the same for every service: one list of
 // processes by name and replica, one way to start one and wait until it is
-// ready.
+// ready. Every line a service writes goes to Config.Output named after its
+// process (procs.FormatLine), and with Config.LogDir also, as written, to
+// that process's own file (OpenLog), so a caller may show less than all of
+// it and lose nothing.
 //
 // Start brings the system up in the order a deployment would: the broker and
 // the sandboxes first, then the migrate job to completion, then the gateway

@@ -151,8 +151,7 @@ func (s *Stack) Metrics(ctx context.Context, service string, replica int) (map[s
 }
 
 // SeriesLabels renders a series' labels as the text format does, sorted:
-// {a="x",b="y"}; empty without labels. Metrics keys series by it, and the
-// console too.
+// {a="x",b="y"}; empty without labels. Metrics keys series by it.
 func SeriesLabels(m *dto.Metric) string {
 	if len(m.GetLabel()) == 0 {
 		return ""

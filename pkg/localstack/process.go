@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,6 +33,9 @@ type process struct {
 	opsAddr string
 	env     []string
 	proc    *procs.Proc // nil while not running
+	// log is the process's own log file in Config.LogDir, kept open across
+	// its restarts until the Stack closes; nil without a LogDir.
+	log *os.File
 }
 
 // ServiceID names one long-running service process of a Stack, as Kill,
@@ -86,8 +91,38 @@ func (s *Stack) add(sp *spec, replica int) (*process, error) {
 		return nil, err
 	}
 	p := &process{spec: sp, replica: replica, label: label, opsAddr: ops, env: s.environ(sp, label, ops)}
+	if s.cfg.LogDir != "" {
+		if p.log, err = OpenLog(s.cfg.LogDir, label); err != nil {
+			return nil, err
+		}
+	}
 	s.processes[sp.name] = append(s.processes[sp.name], p)
 	return p, nil
+}
+
+// OpenLog opens dir/<name>.log, made afresh, for a process's whole log;
+// the file of the run before, if any, is kept as dir/<name>.log.1.
+func OpenLog(dir, name string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the log folder: %w", err)
+	}
+	path := filepath.Join(dir, name+".log")
+	if err := os.Rename(path, path+".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keeping the last run's log of %s: %w", name, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening the log of %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// logOf is where procs copies a process's own lines: its log file, or none.
+func logOf(f *os.File) io.Writer {
+	if f == nil {
+		return nil
+	}
+	return f
 }
 
 // opsAddr is the ops address of replica of sp: in the block at
@@ -106,7 +141,7 @@ func (s *Stack) opsAddr(sp *spec, replica int) (string, error) {
 
 // run starts p's process and waits until its /readyz answers 200.
 func (s *Stack) run(ctx context.Context, p *process) error {
-	proc, err := procs.Start(p.label, filepath.Join(s.cfg.BinDir, p.spec.name), p.env, s.cfg.Output)
+	proc, err := procs.StartLogged(p.label, filepath.Join(s.cfg.BinDir, p.spec.name), p.env, s.cfg.Output, logOf(p.log))
 	if err != nil {
 		return err
 	}
@@ -164,7 +199,16 @@ func (s *Stack) watch(p *process, proc *procs.Proc) {
 // it fails. The errors speak of migrating, the one job there is.
 func (s *Stack) runJob(ctx context.Context, sp *spec) error {
 	var out bytes.Buffer
-	p, err := procs.Start(sp.name, filepath.Join(s.cfg.BinDir, sp.name), s.environ(sp, sp.name, ""), io.MultiWriter(s.cfg.Output, &out))
+	var log *os.File
+	if s.cfg.LogDir != "" {
+		var err error
+		if log, err = OpenLog(s.cfg.LogDir, sp.name); err != nil {
+			return err
+		}
+		defer log.Close()
+	}
+	p, err := procs.StartLogged(sp.name, filepath.Join(s.cfg.BinDir, sp.name), s.environ(sp, sp.name, ""),
+		io.MultiWriter(s.cfg.Output, &out), logOf(log))
 	if err != nil {
 		return err
 	}
@@ -293,6 +337,20 @@ func (s *Stack) lookup(service string, replica int) *process {
 		return nil
 	}
 	return listed[replica]
+}
+
+// closeLogs closes the processes' log files, once none runs; s.mu held.
+func (s *Stack) closeLogs() error {
+	var errs []error
+	for _, listed := range s.processes {
+		for _, p := range listed {
+			if p.log != nil {
+				errs = append(errs, p.log.Close())
+				p.log = nil
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // detachAll takes every running process, for Close to end; s.mu held.

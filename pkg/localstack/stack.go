@@ -166,8 +166,14 @@ type Config struct {
 	// settings, so it may override them (e.g. "HANDLER_TIMEOUT=2s").
 	Env []string
 	// Output receives every service's output, each line prefixed with the
-	// service's name (default os.Stdout).
+	// service's name as procs.FormatLine writes it (default os.Stdout).
 	Output io.Writer
+	// LogDir, when set, receives every service's output as well, whole
+	// and as the service wrote it, one file per process named after its
+	// label (OpenLog): gateway.log, bot-handler-0.log, sender-1.log. Each
+	// Stack starts the files afresh, keeping the previous ones as .log.1;
+	// a process started again appends to its own.
+	LogDir string
 	// Log receives the Stack's and the sandbox's own logs.
 	Log zerolog.Logger
 }
@@ -469,7 +475,7 @@ func (s *Stack) Close() error {
 		s.Outline.Close()
 	}
 	s.mu.Lock()
-	errs = append(errs, s.stopNATSLocked())
+	errs = append(errs, s.stopNATSLocked(), s.closeLogs())
 	s.mu.Unlock()
 	s.http.CloseIdleConnections()
 	return errors.Join(errs...)

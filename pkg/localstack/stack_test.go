@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(standInEnv) != "" {
+		os.Exit(standIn())
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -54,13 +54,19 @@ var reminderRU = reminderTexts{
 // "reminder_90m", "reminder_45s". The same stage always has the same kind,
 // however it was written in the configuration ("24h" or "1440m").
 func ReminderKind(stage time.Duration) string {
+	return reminderKindPrefix + leadName(stage)
+}
+
+// leadName writes how long before an end a notice is due, for its kind, in
+// its largest whole unit: "72h", "90m", "45s".
+func leadName(d time.Duration) string {
 	switch {
-	case stage%time.Hour == 0:
-		return reminderKindPrefix + strconv.FormatInt(int64(stage/time.Hour), 10) + "h"
-	case stage%time.Minute == 0:
-		return reminderKindPrefix + strconv.FormatInt(int64(stage/time.Minute), 10) + "m"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
 	default:
-		return reminderKindPrefix + strconv.FormatInt(int64(stage/time.Second), 10) + "s"
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
 }
 

@@ -10,19 +10,24 @@ import (
 )
 
 // Kinds of the trial funnel's notices: the first part of their dedup ids,
-// and what the trial-notifier records them as sent under.
-//
-// The names of the two "ends soon" notices are historical: they were sent
-// 24 hours and an hour before the end, and are still by default, but their
-// leads are the trial-notifier's TRIAL_NOTICE_LEADS. KindTrial24h is the
-// first (early) notice and KindTrial1h the last, whatever the leads: sent
-// notices are recorded, and deduplicated, under these names.
+// and what the trial-notifier records them as sent under. The two "ends
+// soon" notices are of TrialEndsSoonKind.
 const (
-	KindTrial24h     = "trial_24h"
-	KindTrial1h      = "trial_1h"
 	KindTrialEnded   = "trial_ended"
 	KindNeverStarted = "never_started"
 )
+
+// trialEndsSoonPrefix starts the kind of every "ends soon" notice.
+const trialEndsSoonPrefix = "trial_"
+
+// TrialEndsSoonKind is the kind of the "ends soon" notice sent lead before a
+// trial's end (the trial-notifier's TRIAL_NOTICE_LEADS), named after its
+// lead as a reminder's stage is: "trial_24h" and "trial_1h" at the default
+// leads, as these notices were always recorded, and "trial_10m" and
+// "trial_5m" at make run's demo ones, so that each is counted as what it is.
+func TrialEndsSoonKind(lead time.Duration) string {
+	return trialEndsSoonPrefix + leadName(lead)
+}
 
 // trialTexts is what the trial funnel's notices say in one language, HTML.
 type trialTexts struct {
@@ -72,23 +77,23 @@ var trialRU = trialTexts{
 // TrialEndsSoonFirst is the first of the two "ends soon" notices: it tells
 // a user that their trial period ends at expires, lead from now ("in 24
 // hours", "in 10 minutes"), and offers the plans. Its dedup id is
-// "trial_24h:<subscriptionID>:<expires, unix seconds>" (KindTrial24h,
-// whatever the lead), its priority reminder.
+// "<TrialEndsSoonKind(lead)>:<subscriptionID>:<expires, unix seconds>",
+// e.g. "trial_24h:…", its priority reminder.
 func TrialEndsSoonFirst(lang string, chatID, subscriptionID int64, expires time.Time, lead time.Duration) *vpnbotv1.SendMessage {
 	t := trialTextsIn(lang)
 	text := fmt.Sprintf(t.endsFirst, t.lead(lead), botui.TextsIn(lang).Date(expires))
-	return trialPeriodNotice(lang, chatID, KindTrial24h, subscriptionID, expires, text)
+	return trialPeriodNotice(lang, chatID, TrialEndsSoonKind(lead), subscriptionID, expires, text)
 }
 
 // TrialEndsSoonLast is the last "ends soon" notice: it tells a user that
 // their trial period ends at expires, lead from now ("in an hour", "in 5
 // minutes"), and offers the plans. Its dedup id is
-// "trial_1h:<subscriptionID>:<expires, unix seconds>" (KindTrial1h, whatever
-// the lead), its priority reminder.
+// "<TrialEndsSoonKind(lead)>:<subscriptionID>:<expires, unix seconds>",
+// e.g. "trial_1h:…", its priority reminder.
 func TrialEndsSoonLast(lang string, chatID, subscriptionID int64, expires time.Time, lead time.Duration) *vpnbotv1.SendMessage {
 	t := trialTextsIn(lang)
 	text := fmt.Sprintf(t.endsLast, t.lead(lead), botui.TextsIn(lang).Date(expires))
-	return trialPeriodNotice(lang, chatID, KindTrial1h, subscriptionID, expires, text)
+	return trialPeriodNotice(lang, chatID, TrialEndsSoonKind(lead), subscriptionID, expires, text)
 }
 
 // lead writes how long before the end a notice is sent, exactly, in the form

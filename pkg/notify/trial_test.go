@@ -66,9 +66,10 @@ func TestTrialNoticeDedupIDsNameThePeriodAndItsExpiry(t *testing.T) {
 	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.UTC)
 	require.Equal(t, "trial_24h:21:1798902240", notify.TrialEndsSoonFirst("en", 2001, 21, expires, 24*time.Hour).GetDedupId())
 	require.Equal(t, "trial_1h:21:1798902240", notify.TrialEndsSoonLast("ru", 2001, 21, expires, time.Hour).GetDedupId())
-	require.Equal(t, "trial_24h:21:1798902240", notify.TrialEndsSoonFirst("ru", 2001, 21, expires, 10*time.Minute).GetDedupId(),
-		"the kinds keep their historical names whatever the leads")
-	require.Equal(t, "trial_1h:21:1798902240", notify.TrialEndsSoonLast("en", 2001, 21, expires, 5*time.Minute).GetDedupId())
+	require.Equal(t, "trial_10m:21:1798902240", notify.TrialEndsSoonFirst("ru", 2001, 21, expires, 10*time.Minute).GetDedupId(),
+		"a notice at another lead is of its own kind")
+	require.Equal(t, "trial_5m:21:1798902240", notify.TrialEndsSoonLast("en", 2001, 21, expires, 5*time.Minute).GetDedupId())
+	require.Equal(t, "trial_90m:21:1798902240", notify.TrialEndsSoonLast("en", 2001, 21, expires, 90*time.Minute).GetDedupId())
 	require.Equal(t, "trial_ended:21:1798902240", notify.TrialEnded("en", 2001, 21, expires, expires.Add(time.Hour)).GetDedupId())
 	require.Equal(t, "trial_ended:21:1798902240", notify.TrialEnded("ru", 2001, 21, expires, expires.Add(time.Minute)).GetDedupId(),
 		"one notice whatever the grace it tells")

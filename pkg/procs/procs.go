@@ -1,7 +1,8 @@
 // Package procs builds the services' binaries and runs them as child
 // processes, the way `make run`, the end-to-end tests and the load benchmark
 // run the system: every service its own process, its output prefixed with its
-// name, stopped with SIGTERM and, past a grace period, SIGKILL.
+// name (FormatLine, read back by SplitLine) and, when asked, copied whole to
+// a log of its own, stopped with SIGTERM and, past a grace period, SIGKILL.
 package procs
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -73,8 +75,15 @@ type Proc struct {
 }
 
 // Start runs binary with env added to the current environment, copying each
-// line of its output to out prefixed with "name | ".
+// line of its output to out as FormatLine writes it.
 func Start(name, binary string, env []string, out io.Writer) (*Proc, error) {
+	return StartLogged(name, binary, env, out, nil)
+}
+
+// StartLogged is Start that also copies each line, as the process wrote it,
+// to log when log is not nil: the process's own log file, beside the output
+// out shares with other processes.
+func StartLogged(name, binary string, env []string, out, log io.Writer) (*Proc, error) {
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -88,7 +97,7 @@ func Start(name, binary string, env []string, out io.Writer) (*Proc, error) {
 	copied.Add(1)
 	go func() {
 		defer copied.Done()
-		prefixLines(out, name, pr)
+		copyLines(out, log, name, pr)
 	}()
 	go func() {
 		p.err = cmd.Wait()
@@ -101,13 +110,36 @@ func Start(name, binary string, env []string, out io.Writer) (*Proc, error) {
 
 var outMu sync.Mutex // one line at a time, whatever process it comes from
 
-func prefixLines(out io.Writer, name string, r io.Reader) {
+// separator parts a process's name from its line in FormatLine.
+const separator = " | "
+
+// FormatLine is a line of a process's output as Start copies it: the
+// process's name, padded to a column, then " | " and the line.
+func FormatLine(name string, line []byte) string {
+	return fmt.Sprintf("%-14s%s%s", name, separator, line)
+}
+
+// SplitLine reads a line as FormatLine wrote it: the process's name and its
+// own line; ok is false for a line that has no name.
+func SplitLine(s string) (name, line string, ok bool) {
+	name, line, ok = strings.Cut(s, separator)
+	return strings.TrimSpace(name), line, ok
+}
+
+// copyLines copies each line of r to out as FormatLine writes it, and to
+// log, when not nil, as it is.
+func copyLines(out, log io.Writer, name string, r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		outMu.Lock()
-		fmt.Fprintf(out, "%-14s | %s\n", name, sc.Bytes())
+		fmt.Fprintln(out, FormatLine(name, sc.Bytes()))
 		outMu.Unlock()
+		if log != nil {
+			// A log that cannot take the line (a full disk) must not stop
+			// the output, nor the process.
+			_, _ = fmt.Fprintf(log, "%s\n", sc.Bytes())
+		}
 	}
 	// Drain what a too-long line left, so the child never blocks on a full pipe.
 	_, _ = io.Copy(io.Discard, r)

@@ -31,6 +31,26 @@ func TestStartPrefixesOutputAndReportsExit(t *testing.T) {
 	require.Contains(t, out.String(), "echoer         | oops\n")
 }
 
+// A process's own log gets its lines as it wrote them, while the shared
+// output gets them named; SplitLine reads the name back.
+func TestStartLoggedCopiesTheLinesToTheProcesssOwnLog(t *testing.T) {
+	var out, log obstest.LogBuffer
+	p, err := procs.StartLogged("bot-handler-12", script(t, `echo '{"event":"UPDATE_HANDLED"}'; echo 'a | b' >&2`), nil, &out, &log)
+	require.NoError(t, err)
+	require.NoError(t, p.Wait(context.Background()))
+	require.Equal(t, "{\"event\":\"UPDATE_HANDLED\"}\na | b\n", log.String())
+	var names, lines []string
+	for line := range strings.Lines(out.String()) {
+		name, own, ok := procs.SplitLine(strings.TrimSuffix(line, "\n"))
+		require.True(t, ok, line)
+		names, lines = append(names, name), append(lines, own)
+	}
+	require.Equal(t, []string{"bot-handler-12", "bot-handler-12"}, names)
+	require.Equal(t, []string{`{"event":"UPDATE_HANDLED"}`, "a | b"}, lines, "the first separator parts the name")
+	_, _, ok := procs.SplitLine("a line no process wrote")
+	require.False(t, ok)
+}
+
 func TestStopEndsAProcessThatHandlesSIGTERM(t *testing.T) {
 	var out obstest.LogBuffer
 	p, err := procs.Start("svc", script(t, `trap 'echo stopping; exit 0' TERM; echo up; while true; do sleep 0.05; done`), nil, &out)

@@ -176,6 +176,10 @@ func (w *Worker) end(log zerolog.Logger, start time.Time, rec record) {
 		if n > 0 {
 			counter.Add(float64(n))
 		}
+		w.m.reported[name] = true
+	}
+	for name := range w.m.reported {
+		w.m.lastItems.WithLabelValues(w.cfg.Name, name).Set(float64(rec.result[name]))
 	}
 	ev := log.Info()
 	switch rec.outcome {

@@ -10,9 +10,14 @@ import (
 
 // metrics are one worker's series, labelled worker=<name>.
 type metrics struct {
-	iterations  map[string]prometheus.Counter // by outcome
-	duration    prometheus.Observer
-	items       *prometheus.CounterVec // worker, item
+	iterations map[string]prometheus.Counter // by outcome
+	duration   prometheus.Observer
+	items      *prometheus.CounterVec // worker, item
+	lastItems  *prometheus.GaugeVec   // worker, item
+	// reported are the items any iteration has reported, which the next
+	// one's lastItems are set for, at 0 when it does not report them. Only
+	// the loop touches it, one iteration's end at a time.
+	reported    map[string]bool
 	lastSuccess prometheus.Gauge
 	interval    prometheus.Gauge
 	abandoned   prometheus.Gauge
@@ -32,6 +37,13 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool, every ti
 	items := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vpnbot_worker_items_total",
 		Help: "Items the worker's iterations reported, by item (e.g. sent, skipped).",
+	}, []string{"worker", "item"})
+	// The counter above sums what every iteration found, which for an item
+	// such as "pending" is no count of anything now; this says what the
+	// last one found.
+	lastItems := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vpnbot_worker_last_iteration_items",
+		Help: "Items the last iteration reported, by item; an item it did not report, or all of an abandoned iteration's, reads 0.",
 	}, []string{"worker", "item"})
 	lastSuccess := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_worker_last_success_timestamp_seconds",
@@ -63,6 +75,9 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool, every ti
 		if items, err = obs.Register(reg, items); err != nil {
 			return nil, err
 		}
+		if lastItems, err = obs.Register(reg, lastItems); err != nil {
+			return nil, err
+		}
 		if lastSuccess, err = obs.Register(reg, lastSuccess); err != nil {
 			return nil, err
 		}
@@ -84,6 +99,8 @@ func newMetrics(reg prometheus.Registerer, name string, singleton bool, every ti
 		iterations:  map[string]prometheus.Counter{},
 		duration:    duration.WithLabelValues(name),
 		items:       items,
+		lastItems:   lastItems,
+		reported:    map[string]bool{},
 		lastSuccess: lastSuccess.WithLabelValues(name),
 		interval:    interval.WithLabelValues(name),
 		abandoned:   abandoned.WithLabelValues(name),

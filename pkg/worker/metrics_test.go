@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,4 +50,37 @@ func TestItemsReportedAtZeroAreExported(t *testing.T) {
 	v, ok := obstest.Metric(t, reg, "vpnbot_worker_items_total", map[string]string{"worker": "reminders", "item": "sent"})
 	require.True(t, ok, "an item reported at 0 has its series")
 	require.Zero(t, v)
+}
+
+// The items counter sums every iteration's findings; the last iteration's
+// own stand beside it, so "pending" can be read as what is pending now. An
+// item the last iteration did not report reads 0, not an older value.
+func TestTheLastIterationsItemsAreExportedBesideTheirTotals(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	results := []worker.Result{{"pending": 3, "expired": 1}, {"pending": 2}}
+	var calls atomic.Int32
+	iterate := func(context.Context) (worker.Result, error) {
+		n := int(calls.Add(1)) - 1
+		return results[min(n, len(results)-1)], nil
+	}
+	w, err := worker.New(worker.Config{Name: "payment-watcher", Interval: 20 * time.Millisecond}, iterate, obstest.NewLogger(&obstest.LogBuffer{}), reg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	require.Eventually(t, func() bool { return calls.Load() >= 3 }, waitFor, poll, "three iterations")
+	cancel()
+	require.NoError(t, <-done)
+
+	series := func(name, item string) float64 {
+		t.Helper()
+		v, ok := obstest.Metric(t, reg, name, map[string]string{"worker": "payment-watcher", "item": item})
+		require.True(t, ok, "%s{item=%q}", name, item)
+		return v
+	}
+	n := float64(calls.Load())
+	require.Equal(t, 3+2*(n-1), series("vpnbot_worker_items_total", "pending"), "the total of every iteration's")
+	require.Equal(t, 2.0, series("vpnbot_worker_last_iteration_items", "pending"), "the last iteration's own")
+	require.Equal(t, 1.0, series("vpnbot_worker_items_total", "expired"))
+	require.Zero(t, series("vpnbot_worker_last_iteration_items", "expired"), "not reported by the last iteration")
 }

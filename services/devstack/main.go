@@ -6,9 +6,9 @@
 // only the fakes, for docker compose. In detail: an embedded NATS with
 // JetStream kept under .data/, PostgreSQL (the server at DATABASE_URL, else a
 // private cluster under .data/postgres), the migrations, every service with
-// its output prefixed by its name, and the sandbox Telegram that a person (or
-// curl) talks to — or real Telegram, Crypto Pay and VPN panel, each when
-// configured.
+// its whole log in .data/logs and a quiet console (terminal.go), and the
+// sandbox Telegram that a person (or curl) talks to — or real Telegram,
+// Crypto Pay and VPN panel, each when configured.
 //
 // One devstack runs per state folder: it holds a lock there (flock, which
 // the kernel releases however the process ends), and a second one, or a
@@ -28,9 +28,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -156,12 +158,18 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	// First of all: a second devstack must not touch the first one's
-	// cluster, ports or files, nor print more than its refusal.
+	// cluster, ports, files or logs, nor print more than its refusal.
 	in, err := lockInstance(cfg.Dir)
 	if err != nil {
 		return err
 	}
 	defer in.release()
+	logDir := filepath.Join(cfg.Dir, logFolder)
+	term, log, closeLog, err := openConsole(os.Stdout, log, logDir)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeLog()) }()
 	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
 	scaleEnv, err := timeScaleEnv(cfg.TimeScale)
 	if err != nil {
@@ -208,7 +216,8 @@ func run(ctx context.Context) (err error) {
 		FirstUpdateID:  time.Now().UnixMilli(),
 		FirstInvoiceID: time.Now().Unix(),
 		Env:            scaleEnv,
-		Output:         os.Stdout,
+		Output:         term,
+		LogDir:         logDir,
 		Log:            log,
 	}
 	cfg.Real.apply(&sc, os.Environ())
@@ -226,14 +235,18 @@ func run(ctx context.Context) (err error) {
 	if err := localstack.OfferDemoPlan(ctx, dsn, cfg.TimeScale == ScaleDemo); err != nil {
 		return errors.Join(err, st.Close())
 	}
-	app, err := serveWeb(log, st, cfg.SandboxAddr)
+	app, err := serveWeb(ctx, log, st, cfg.SandboxAddr)
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
 	if err := in.announce(app.url(st)); err != nil {
 		return errors.Join(err, app.Shutdown(), st.Close())
 	}
-	printWelcome(st, sc, cfg.TimeScale, app)
+	var welcome bytes.Buffer
+	printWelcome(&welcome, st, sc, cfg.TimeScale, app)
+	if err := term.welcome(welcome.Bytes(), logDir); err != nil {
+		log.Warn().Err(err).Msg("the welcome text is on the console only")
+	}
 	<-ctx.Done()
 	log.Info().Msg("stopping every service…")
 	// The console first, so no switch or start races the stop; its
@@ -278,9 +291,9 @@ func ensureDatabase(ctx context.Context, dsn string) (*createdDatabase, error) {
 	return db, nil
 }
 
-func printWelcome(st *localstack.Stack, sc localstack.Config, scale string, app *webApp) {
+func printWelcome(w io.Writer, st *localstack.Stack, sc localstack.Config, scale string, app *webApp) {
 	telegram, cryptoPay, panel := mode(sc)
-	fmt.Printf(`
+	fmt.Fprintf(w, `
 vpnbot is running: gateway %s, NATS %s.
 Telegram: %s. Crypto Pay: %s. VPN panel: %s.
 Ops endpoints (/livez /readyz /metrics): gateway %s, bot-handler %s, sender %s,
@@ -290,11 +303,12 @@ activation %s, payment-watcher %s, reminders %s, trial-notifier %s, expiry-clean
 		st.OpsURL(localstack.Activation, 0), st.OpsURL(localstack.PaymentWatcher, 0),
 		st.OpsURL(localstack.Reminders, 0), st.OpsURL(localstack.TrialNotifier, 0), st.OpsURL(localstack.ExpiryCleanup, 0))
 	if app != nil {
-		fmt.Printf(`
+		fmt.Fprintf(w, `
 Open %s to chat with the bot as a Telegram user (any user id), and
-%s/status for every service's health, workers, consumer lag and pool, and
-switches that break things: slow or failing VPN panel, Telegram 429s, Crypto
-Pay down, killing and restarting a service.
+%s/status for every service's health, what waits in each stream (read from
+NATS), the workers' iterations and the pools, and switches that break
+things: slow or failing VPN panel, Telegram 429s, Crypto Pay down, killing
+and restarting a service.
 The sandbox Telegram's Bot API is at %s; its control API is on both:
   curl -d '{"text":"/start"}' %s/sandbox/users/42/messages
   curl %s/sandbox/chats/42/messages
@@ -302,18 +316,18 @@ Make Telegram answer 429 twice:
   curl -d '{"method":"sendMessage","status":429,"retry_after":3,"times":2}' %s/sandbox/faults
 `, app.URL, app.URL, st.Sandbox.URL(), app.URL, app.URL, app.URL)
 	} else {
-		fmt.Println("\nTalk to your bot in Telegram.")
+		fmt.Fprintln(w, "\nTalk to your bot in Telegram.")
 	}
 	if cp := st.CryptoPay; cp != nil {
-		fmt.Printf(`Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
+		fmt.Fprintf(w, `Sandbox Crypto Pay %s: list invoices with curl %s/sandbox/invoices,
   pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
 `, cp.URL(), cp.URL(), cp.URL())
 	}
 	if o := st.Outline; o != nil {
-		fmt.Printf("Sandbox Outline panel, as its installer prints it: %s\n", o.ManagerConfig())
+		fmt.Fprintf(w, "Sandbox Outline panel, as its installer prints it: %s\n", o.ManagerConfig())
 	}
 	if scale == ScaleDemo {
-		fmt.Print(`
+		fmt.Fprint(w, `
 Demo time (DEVSTACK_TIME_SCALE=real turns it off): a trial lasts 15 minutes,
 the Demo plan 20 minutes (for $0.50 or 1 Star); a trial and a paid period
 are each told 10 and 5 minutes before they end; a key is revoked a minute
@@ -328,7 +342,11 @@ What to try, as one user:
   4. Plans again: a payment after the revocation starts a new period and key.
 `)
 	}
-	fmt.Print(`
+	fmt.Fprintf(w, `
+This console shows each service's start, every warning and error, and what
+users' actions make happen. Every process's whole log is in
+%s/<process>.log (make logs follows them); this text is kept in
+%[1]s/%s.
 Ctrl-C stops everything; state is kept under .data/ and in the database.
-`)
+`, shortPath(sc.LogDir), welcomeFile)
 }

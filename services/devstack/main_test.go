@@ -25,9 +25,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
 const (
@@ -441,25 +443,41 @@ func TestDemoTimeScale(t *testing.T) {
 		`SELECT expires_at FROM subscriptions WHERE user_id = $1 AND status = 'active'`, user).Scan(&paidEnd))
 	require.Equal(t, trialEnd.Add(20*time.Minute), paidEnd)
 
+	logs := filepath.Join(envValue(env, "DEVSTACK_DIR"), logFolder)
 	for service, setting := range map[string]string{
 		"reminders":      `"REMINDER_STAGES":"10m,5m"`,
 		"expiry-cleanup": `"EXPIRY_GRACE":60000`,
 		"activation":     `"WORKER_INTERVAL":10000`,
 	} {
-		require.Contains(t, configLine(t, d.out.String(), service), setting)
+		require.Contains(t, configLine(t, logs, service), setting)
 	}
+	// The console said what the user's actions made happen, and left the
+	// services' start-up and their workers' iterations to the logs.
+	console := d.out.String()
+	for _, ev := range []string{"UPDATE_HANDLED", "KEY_DELIVERED", "PAYMENT_APPLIED"} {
+		require.Contains(t, console, " "+ev+" ", "the console shows %s", ev)
+	}
+	for _, ev := range []string{worker.EventIterationStart, obs.EventConfig, obs.EventServiceStart} {
+		require.NotContains(t, console, " "+ev+" ", "the console leaves %s to the logs", ev)
+	}
+	activation, err := os.ReadFile(filepath.Join(logs, localstack.Activation+".log"))
+	require.NoError(t, err)
+	require.Contains(t, string(activation), worker.EventIterationEnd, "the whole log is in the service's file")
 	d.interrupt(t)
 }
 
-// configLine is the service's start-up configuration line from the output.
-func configLine(t *testing.T, out, service string) string {
+// configLine is the service's start-up configuration line from its log in
+// the log folder logs.
+func configLine(t *testing.T, logs, service string) string {
 	t.Helper()
-	for line := range strings.Lines(out) {
-		if strings.HasPrefix(line, service+" ") && strings.Contains(line, `"event":"CONFIG"`) {
+	log, err := os.ReadFile(filepath.Join(logs, service+".log"))
+	require.NoError(t, err)
+	for line := range strings.Lines(string(log)) {
+		if strings.Contains(line, `"event":"CONFIG"`) {
 			return line
 		}
 	}
-	t.Fatalf("no configuration line of %s", service)
+	t.Fatalf("no configuration line in the log of %s", service)
 	return ""
 }
 

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 )
@@ -25,15 +27,21 @@ type webApp struct {
 	app  *console.Server
 	srv  *http.Server
 	done chan error // Serve's result
+	// nats is the status page's own connection, to read the streams.
+	nats *nats.Conn
 }
 
 // serveWeb serves the console on addr. It needs the sandbox Telegram: with
 // real Telegram it returns nil.
-func serveWeb(log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, error) {
+func serveWeb(ctx context.Context, log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, error) {
 	if st.Sandbox == nil {
 		return nil, nil
 	}
-	cfg := console.Config{Telegram: st.Sandbox, Control: st, SandboxAPI: st.Sandbox.Handler(), Log: log}
+	nc, js, err := bus.Connect(ctx, st.NATSURL, "devstack-console", log.With().Str("component", "console").Logger())
+	if err != nil {
+		return nil, err
+	}
+	cfg := console.Config{Telegram: st.Sandbox, Control: st, JetStream: js, SandboxAPI: st.Sandbox.Handler(), Log: log}
 	// A sandbox not running must stay a nil interface, or its switch would
 	// call a nil server.
 	if st.CryptoPay != nil {
@@ -44,10 +52,12 @@ func serveWeb(log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, e
 	}
 	app, err := console.New(cfg)
 	if err != nil {
+		nc.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		nc.Close()
 		return nil, fmt.Errorf("SANDBOX_ADDR %s for the console: %w", addr, err)
 	}
 	w := &webApp{
@@ -55,6 +65,7 @@ func serveWeb(log zerolog.Logger, st *localstack.Stack, addr string) (*webApp, e
 		app:  app,
 		srv:  &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second},
 		done: make(chan error, 1),
+		nats: nc,
 	}
 	go func() { w.done <- w.srv.Serve(ln) }()
 	return w, nil
@@ -69,7 +80,8 @@ func (w *webApp) url(st *localstack.Stack) string {
 	return w.URL
 }
 
-// Shutdown stops serving, letting requests in flight finish.
+// Shutdown stops serving, letting requests in flight finish, then closes
+// the status page's NATS connection, before the broker stops.
 func (w *webApp) Shutdown() error {
 	if w == nil {
 		return nil
@@ -80,6 +92,7 @@ func (w *webApp) Shutdown() error {
 	if serveErr := <-w.done; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
+	w.nats.Close()
 	if err != nil {
 		return fmt.Errorf("stopping the console: %w", err)
 	}

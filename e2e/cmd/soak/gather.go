@@ -17,6 +17,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
@@ -102,7 +103,7 @@ func (g *gatherer) readLog(r *Records) (stale map[int64]bool, err error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		_, body, ok := strings.Cut(sc.Text(), " | ")
+		_, body, ok := procs.SplitLine(sc.Text())
 		if !ok || !strings.Contains(body, `"event"`) {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/localstack"
@@ -50,18 +51,22 @@ type Control interface {
 	OpsURL(service string, replica int) string
 }
 
-// Config sets up a Server. Telegram is required; without CryptoPay, Panel or
-// Control their switches and the status page's services are left out.
+// Config sets up a Server. Telegram is required; without CryptoPay, Panel,
+// Control or JetStream their switches and the status page's services or
+// streams are left out.
 type Config struct {
 	Telegram  Telegram
 	CryptoPay Faults[sandboxcp.Fault]
 	Panel     Faults[sandboxoutline.Fault]
 	Control   Control
+	// JetStream is the broker the status page reads the streams and their
+	// consumers from.
+	JetStream jetstream.JetStream
 	// SandboxAPI, when set, serves /sandbox/... (the sandbox Telegram's
 	// control API, its Handler) beside the web app.
 	SandboxAPI http.Handler
 	// ProbeTimeout bounds each scrape of a service's /livez, /readyz and
-	// /metrics (default 2s).
+	// /metrics, and the reading of the streams (default 2s).
 	ProbeTimeout time.Duration
 	Log          zerolog.Logger
 }

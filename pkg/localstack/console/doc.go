@@ -2,17 +2,25 @@
 // (pkg/localstack): a person's window onto the running system, not a fake of
 // an outside one (those are pkg/sandbox/...). It offers a Telegram-like chat
 // with the bot through the sandbox Telegram, a status page of every
-// service's health and metrics, and switches that break things on purpose
-// (a slow or failing VPN panel, Telegram 429s, Crypto Pay down, a killed
-// service) so that a person can watch the system fail and recover.
+// service's health and metrics and of every stream, and switches that break
+// things on purpose (a slow or failing VPN panel, Telegram 429s, Crypto Pay
+// down, a killed service) so that a person can watch the system fail and
+// recover.
 //
 // Pages (plain HTML, CSS and JavaScript, embedded; no build step):
 //
 //	/          the chat: pick a user id, write, press inline buttons, open
 //	           pay pages, pay Stars invoices; the bot's formatting drawn
 //	           as Telegram draws it, code copied on a tap
-//	/status    health, worker iterations, consumer lag, DLQ, pool use, and
-//	           the switches
+//	/status    health, pool use, the streams, worker iterations, consumer
+//	           deliveries, the DLQ, and the switches
+//
+// The status page reads two sources. Each service's own /livez, /readyz and
+// /metrics say what it does; NATS itself (StreamInfo and ConsumerInfo of
+// every stream and durable, with Config.JetStream) says what waits in each
+// stream for whom, so a backlog stays in view while the service that reads
+// it is down, and which running services report reading it. Every number it
+// shows says whether it is a count since a process started or a value now.
 //
 // The pages call its JSON API under /api/; calls that change something must
 // be JSON, so another site cannot make them through the browser. The sandbox

@@ -12,24 +12,23 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
 // Metrics is what the status page shows of a service's /metrics. It reads
 // metric families by their prefix, not a fixed list, so series that services
 // add later show up (a new vpnbot_consumer_* gauge joins Gauges) and absent
-// ones are simply left out.
+// ones are simply left out. A field says in its name whether it is a count
+// since the process started (…Total, a counter) or a value now (a gauge).
 type Metrics struct {
 	Workers   []WorkerMetrics   `json:"workers,omitempty"`
 	Consumers []ConsumerMetrics `json:"consumers,omitempty"`
 	// Pool is the PostgreSQL pool's vpnbot_db_pool_* series by the rest of
-	// their name, e.g. "acquired_conns" and "max_conns".
+	// their name, e.g. "acquired_conns" and "max_conns" (now) and
+	// "acquire_total" (since start).
 	Pool map[string]float64 `json:"pool,omitempty"`
-	// DLQ is every series whose metric name mentions the dead-letter queue,
-	// by its exposition name (labels included).
-	DLQ map[string]float64 `json:"dlq,omitempty"`
-	// Process is the Go runtime's and the process's own: goroutines,
-	// resident memory, CPU seconds.
+	// Process is the Go runtime's and the process's own: goroutines and
+	// resident memory (now), CPU seconds (since start).
 	Process map[string]float64 `json:"process,omitempty"`
 }
 
@@ -38,25 +37,38 @@ type WorkerMetrics struct {
 	Worker string `json:"worker"`
 	// LastSuccessAge is the time since the last iteration that ended ok,
 	// in seconds; nil when none has yet.
-	LastSuccessAge *float64           `json:"last_success_age_seconds"`
-	Iterations     map[string]float64 `json:"iterations"` // by outcome
+	LastSuccessAge *float64 `json:"last_success_age_seconds"`
+	// IterationsTotal counts the iterations since start by outcome: ok,
+	// error, timeout, canceled.
+	IterationsTotal map[string]float64 `json:"iterations_total"`
+	// Failing is set while the worker's iterations fail: some failed
+	// (error, timeout) and none ended ok for two intervals.
+	Failing bool `json:"failing"`
 	// MeanDuration is the mean iteration time in seconds; nil before the
 	// first iteration ended.
 	MeanDuration *float64 `json:"mean_duration_seconds"`
 	// Gauges are the other gauges by the rest of their name, e.g.
-	// "leader" and "abandoned_iterations".
+	// "leader", "interval_seconds" and "abandoned_iterations".
 	Gauges map[string]float64 `json:"gauges,omitempty"`
-	Items  map[string]float64 `json:"items,omitempty"` // vpnbot_worker_items_total by item
+	// LastItems are the items the last iteration reported, by item: what
+	// it found, such as "pending", is what is there now.
+	LastItems map[string]float64 `json:"last_items,omitempty"`
+	// ItemsTotal sums every iteration's items since start, by item.
+	ItemsTotal map[string]float64 `json:"items_total,omitempty"`
 }
 
-// ConsumerMetrics is one stream consumer's vpnbot_consumer_* series.
+// ConsumerMetrics is one stream consumer's vpnbot_consumer_* series, as one
+// replica sees it; the stream's own state is in StreamStatus.
 type ConsumerMetrics struct {
 	Stream   string `json:"stream"`
 	Consumer string `json:"consumer"`
-	// Gauges by the rest of their name: "pending" (the lag), "gate_closed",
+	// Gauges by the rest of their name, as this replica last saw them:
+	// "pending" (the lag), "ack_pending", "gate_closed",
 	// "abandoned_handlers", and whatever is added later.
-	Gauges   map[string]float64 `json:"gauges,omitempty"`
-	Messages map[string]float64 `json:"messages,omitempty"` // handled deliveries by outcome
+	Gauges map[string]float64 `json:"gauges,omitempty"`
+	// DeliveriesTotal counts the deliveries this replica handled since it
+	// started, by outcome: ok, retry, timeout, dlq.
+	DeliveriesTotal map[string]float64 `json:"deliveries_total,omitempty"`
 	// Counters are the other counters by the rest of their name, e.g.
 	// "redeliveries_total".
 	Counters map[string]float64 `json:"counters,omitempty"`
@@ -69,6 +81,10 @@ const (
 	consumerPrefix = "vpnbot_consumer_"
 	poolPrefix     = "vpnbot_db_pool_"
 )
+
+// failingAfter is how many of its intervals a worker whose iterations fail
+// has gone without a success before the status page calls it failing.
+const failingAfter = 2
 
 // processSeries are the runtime series the status page shows, by the name
 // it shows them under.
@@ -106,14 +122,11 @@ func parseMetrics(r io.Reader, now time.Time) (Metrics, error) {
 				out.Process = put(out.Process, processSeries[name], value(f, m))
 			}
 		}
-		if strings.Contains(name, "dlq") {
-			for _, m := range f.GetMetric() {
-				out.DLQ = put(out.DLQ, name+localstack.SeriesLabels(m), value(f, m))
-			}
-		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(workers)) {
-		out.Workers = append(out.Workers, *workers[k])
+		w := workers[k]
+		w.Failing = w.failing()
+		out.Workers = append(out.Workers, *w)
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(consumers), func(a, b [2]string) int {
 		return strings.Compare(a[0]+"/"+a[1], b[0]+"/"+b[1])
@@ -129,25 +142,37 @@ func addWorkerFamily(workers map[string]*WorkerMetrics, f *dto.MetricFamily, now
 		name := label(m, "worker")
 		w, ok := workers[name]
 		if !ok {
-			w = &WorkerMetrics{Worker: name, Iterations: map[string]float64{}}
+			w = &WorkerMetrics{Worker: name, IterationsTotal: map[string]float64{}}
 			workers[name] = w
 		}
 		switch {
 		case short == "last_success_timestamp_seconds":
 			if ts := m.GetGauge().GetValue(); ts > 0 {
-				age := max(0, now.Sub(time.Unix(0, int64(ts*float64(time.Second)))).Seconds())
-				w.LastSuccessAge = &age
+				w.LastSuccessAge = age(now, time.Unix(0, int64(ts*float64(time.Second))))
 			}
 		case short == "iterations_total":
-			w.Iterations[label(m, "outcome")] += m.GetCounter().GetValue()
+			w.IterationsTotal[label(m, "outcome")] += m.GetCounter().GetValue()
 		case short == "items_total":
-			w.Items = put(w.Items, label(m, "item"), m.GetCounter().GetValue())
+			w.ItemsTotal = put(w.ItemsTotal, label(m, "item"), m.GetCounter().GetValue())
+		case short == "last_iteration_items":
+			w.LastItems = put(w.LastItems, label(m, "item"), m.GetGauge().GetValue())
 		case f.GetType() == dto.MetricType_HISTOGRAM:
 			w.MeanDuration = mean(m.GetHistogram())
 		case f.GetType() == dto.MetricType_GAUGE:
 			w.Gauges = put(w.Gauges, short, m.GetGauge().GetValue())
 		}
 	}
+}
+
+// failing reports whether w's iterations fail now: some failed since start,
+// and none ended ok for failingAfter intervals (ever, when it has none).
+func (w *WorkerMetrics) failing() bool {
+	failed := w.IterationsTotal[worker.OutcomeError] + w.IterationsTotal[worker.OutcomeTimeout]
+	if failed == 0 {
+		return false
+	}
+	interval, ok := w.Gauges["interval_seconds"]
+	return w.LastSuccessAge == nil || ok && *w.LastSuccessAge > failingAfter*interval
 }
 
 func addConsumerFamily(consumers map[[2]string]*ConsumerMetrics, f *dto.MetricFamily) {
@@ -161,7 +186,7 @@ func addConsumerFamily(consumers map[[2]string]*ConsumerMetrics, f *dto.MetricFa
 		}
 		switch {
 		case short == "messages_total":
-			c.Messages = put(c.Messages, label(m, "outcome"), m.GetCounter().GetValue())
+			c.DeliveriesTotal = put(c.DeliveriesTotal, label(m, "outcome"), m.GetCounter().GetValue())
 		case f.GetType() == dto.MetricType_HISTOGRAM:
 			c.MeanHandler = mean(m.GetHistogram())
 		case f.GetType() == dto.MetricType_GAUGE:

@@ -29,11 +29,34 @@ vpnbot_bot_updates_total{outcome="handled"} 5
 	require.Nil(t, m.Workers[0].MeanDuration, "no iteration has ended")
 	require.Equal(t, "trial-notifier", m.Workers[1].Worker)
 	require.Nil(t, m.Workers[1].LastSuccessAge, "never succeeded")
-	require.Equal(t, map[string]float64{"error": 3}, m.Workers[1].Iterations)
+	require.Equal(t, map[string]float64{"error": 3}, m.Workers[1].IterationsTotal)
+	require.True(t, m.Workers[1].Failing, "it failed and never succeeded")
+	require.False(t, m.Workers[0].Failing, "it never failed")
 	require.Equal(t, map[string]float64{"resident_memory_bytes": 10 << 20}, m.Process)
 	require.Empty(t, m.Consumers)
 	require.Nil(t, m.Pool)
-	require.Nil(t, m.DLQ)
+}
+
+// A worker is failing once its iterations fail and its last success is
+// older than two of its intervals; a failure long ago, followed by
+// successes, is history.
+func TestParseMetricsTellsAWorkerFailingFromOneThatFailedOnce(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	metrics := func(lastSuccess time.Duration) string {
+		return `# TYPE vpnbot_worker_last_success_timestamp_seconds gauge
+vpnbot_worker_last_success_timestamp_seconds{worker="activation"} ` + formatUnix(now.Add(-lastSuccess)) + `
+# TYPE vpnbot_worker_interval_seconds gauge
+vpnbot_worker_interval_seconds{worker="activation"} 10
+# TYPE vpnbot_worker_iterations_total counter
+vpnbot_worker_iterations_total{outcome="ok",worker="activation"} 40
+vpnbot_worker_iterations_total{outcome="error",worker="activation"} 1
+`
+	}
+	for lastSuccess, failing := range map[time.Duration]bool{10 * time.Second: false, 21 * time.Second: true} {
+		m, err := parseMetrics(strings.NewReader(metrics(lastSuccess)), now)
+		require.NoError(t, err)
+		require.Equal(t, failing, m.Workers[0].Failing, "last success %s ago", lastSuccess)
+	}
 }
 
 func TestParseMetricsOfNothing(t *testing.T) {

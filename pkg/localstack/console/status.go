@@ -33,8 +33,14 @@ func (s *Server) routeStatus(mux *http.ServeMux) {
 type Status struct {
 	Time     time.Time       `json:"time"`
 	Services []ServiceStatus `json:"services"`
-	// Telegram is the sandbox Telegram's counters: 429s answered, updates
-	// waiting for the gateway.
+	// Streams is every stream and its consumers as NATS reports them (with
+	// Config.JetStream).
+	Streams []StreamStatus `json:"streams,omitempty"`
+	// StreamsError says why NATS could not be read.
+	StreamsError string `json:"streams_error,omitempty"`
+	// Telegram is the sandbox Telegram's counters: 429s answered and
+	// webhook deliveries failed since it started, updates waiting for the
+	// gateway now.
 	Telegram sandboxtg.Stats `json:"telegram"`
 	Switches []Switch        `json:"switches"`
 }
@@ -109,14 +115,27 @@ func (s *Server) check(ctx context.Context, url string) Check {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st := Status{Time: time.Now().UTC(), Telegram: s.cfg.Telegram.Stats(), Switches: s.switches.Switches()}
+	var wg sync.WaitGroup
+	if js := s.cfg.JetStream; js != nil {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ProbeTimeout)
+			defer cancel()
+			var err error
+			if st.Streams, err = readStreams(ctx, js, st.Time); err != nil {
+				st.StreamsError = err.Error()
+			}
+		})
+	}
 	if c := s.cfg.Control; c != nil {
 		ids := c.Services()
 		st.Services = make([]ServiceStatus, len(ids))
-		var wg sync.WaitGroup
 		for i, id := range ids {
 			wg.Go(func() { st.Services[i] = s.probeService(r.Context(), c, id) })
 		}
-		wg.Wait()
+	}
+	wg.Wait()
+	if s.cfg.Control != nil {
+		addReaders(st.Streams, st.Services)
 	}
 	writeJSON(w, http.StatusOK, st)
 }

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,12 +11,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	"github.com/vpnbot/vpnbot/pkg/localstack/console"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/pkg/worker/workertest"
 )
 
 // faults records what a switch injects into a sandbox.
@@ -216,6 +225,10 @@ vpnbot_worker_iteration_duration_seconds_sum{worker="activation"} 4.5
 vpnbot_worker_iteration_duration_seconds_count{worker="activation"} 9
 # TYPE vpnbot_worker_items_total counter
 vpnbot_worker_items_total{item="activated",worker="activation"} 3
+vpnbot_worker_items_total{item="pending",worker="activation"} 16
+# TYPE vpnbot_worker_last_iteration_items gauge
+vpnbot_worker_last_iteration_items{item="activated",worker="activation"} 0
+vpnbot_worker_last_iteration_items{item="pending",worker="activation"} 2
 # TYPE vpnbot_worker_leader gauge
 vpnbot_worker_leader{worker="activation"} 1
 # TYPE vpnbot_consumer_pending gauge
@@ -231,8 +244,6 @@ vpnbot_consumer_redeliveries_total{consumer="activation",stream="ACTIVATION"} 5
 vpnbot_db_pool_acquired_conns 2
 # TYPE vpnbot_db_pool_max_conns gauge
 vpnbot_db_pool_max_conns 10
-# TYPE vpnbot_dlq_messages gauge
-vpnbot_dlq_messages{stream="DLQ"} 4
 # TYPE go_goroutines gauge
 go_goroutines 31
 `, ts.Unix())
@@ -273,20 +284,21 @@ func TestStatusReadsEachServicesOwnEndpoints(t *testing.T) {
 	require.Equal(t, "activation", w.Worker)
 	require.NotNil(t, w.LastSuccessAge)
 	require.InDelta(t, 30, *w.LastSuccessAge, 20, "seconds since the last success")
-	require.Equal(t, map[string]float64{"ok": 7, "error": 2}, w.Iterations)
+	require.Equal(t, map[string]float64{"ok": 7, "error": 2}, w.IterationsTotal)
+	require.False(t, w.Failing, "it succeeded 30 s ago and has no interval to be late by")
 	require.NotNil(t, w.MeanDuration)
 	require.InDelta(t, 0.5, *w.MeanDuration, 1e-9)
-	require.Equal(t, map[string]float64{"activated": 3}, w.Items)
+	require.Equal(t, map[string]float64{"activated": 3, "pending": 16}, w.ItemsTotal, "since start")
+	require.Equal(t, map[string]float64{"activated": 0, "pending": 2}, w.LastItems, "now")
 	require.Equal(t, map[string]float64{"leader": 1}, w.Gauges)
 	require.Len(t, act.Consumers, 1)
 	cons := act.Consumers[0]
 	require.Equal(t, "ACTIVATION", cons.Stream)
 	require.Equal(t, map[string]float64{"pending": 12, "lag_seconds": 3.5}, cons.Gauges, "a consumer gauge added later shows up by itself")
-	require.Equal(t, map[string]float64{"ok": 40, "dlq": 1}, cons.Messages)
+	require.Equal(t, map[string]float64{"ok": 40, "dlq": 1}, cons.DeliveriesTotal)
 	require.Equal(t, map[string]float64{"redeliveries_total": 5}, cons.Counters)
 	require.Nil(t, cons.MeanHandler, "no handler histogram reported")
 	require.Equal(t, map[string]float64{"acquired_conns": 2, "max_conns": 10}, act.Pool)
-	require.Equal(t, map[string]float64{`vpnbot_dlq_messages{stream="DLQ"}`: 4}, act.DLQ)
 	require.Equal(t, map[string]float64{"goroutines": 31}, act.Process)
 
 	bh := st.Services[1]
@@ -401,4 +413,163 @@ func TestChangesFromAnotherSiteAreRefused(t *testing.T) {
 	require.Empty(t, c.kills)
 	status, _ := e.do(http.MethodPost, "/api/services/gateway/kill", "")
 	require.Equal(t, http.StatusNoContent, status, "the page's own calls are JSON")
+}
+
+// TestStreamsShowABacklogWhileItsConsumerIsDown reads the streams from
+// NATS itself: with the bot-handler gone, updates published for it wait in
+// its partitions, and the status page shows them, and that no service reads
+// them; the DLQ shows what it holds by origin.
+func TestStreamsShowABacklogWhileItsConsumerIsDown(t *testing.T) {
+	t.Parallel()
+	srv := bustest.NewServer(t)
+	_, js := bustest.Connect(t, srv.URL())
+	require.NoError(t, bus.DeclareStreams(t.Context(), js, telegram.UpdatesStreamConfig()))
+	// The bot-handler's consumer, as it runs in the service: it declares
+	// its durables and the DLQ, then its service is stopped.
+	const partitions = 4
+	updates, err := bus.NewConsumer(js, bus.ConsumerConfig{
+		Stream: telegram.UpdatesStream, Durable: localstack.BotHandler, Subject: telegram.UpdatesSubjectPrefix,
+		Mode: bus.Partitioned, Partitions: partitions, FetchWait: 100 * time.Millisecond,
+		HandleFunc: func(context.Context, bus.Delivery) error { return nil },
+	}, zerolog.Nop(), nil)
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(t.Context())
+	stopped := make(chan error, 1)
+	go func() { stopped <- updates.Run(ctx) }()
+	require.Eventually(t, func() bool { return updates.Ready(t.Context()) == nil }, 10*time.Second, 20*time.Millisecond)
+	stop()
+	require.NoError(t, <-stopped)
+
+	for i, partition := range []int{1, 1, 1, 3} {
+		_, err := bus.Publish(t.Context(), js, telegram.UpdatesSubject(partition), []byte(`{}`), fmt.Sprintf("update-%d", i))
+		require.NoError(t, err)
+	}
+	_, err = bus.Publish(t.Context(), js, bus.DLQSubject(telegram.UpdatesStream), []byte(`{}`), "dead-1")
+	require.NoError(t, err)
+
+	reader := opsServer(t, nil, `# TYPE vpnbot_consumer_pending gauge
+vpnbot_consumer_pending{consumer="bot-handler",stream="TG_UPDATES"} 0
+`)
+	c := &control{
+		services: []localstack.ServiceID{{Name: localstack.BotHandler, Replica: 0, Label: "bot-handler-0"}},
+		running:  map[string]bool{},
+		ops:      map[string]string{"bot-handler-0": reader},
+	}
+	e := start(t, console.Config{Control: c, JetStream: js})
+	status := func() console.Status {
+		t.Helper()
+		code, body := e.do(http.MethodGet, "/api/status", "")
+		require.Equal(t, http.StatusOK, code, string(body))
+		return decode[console.Status](t, body)
+	}
+
+	st := status()
+	require.Empty(t, st.StreamsError)
+	require.Equal(t, []string{telegram.UpdatesStream, bus.StreamDLQ}, streamNames(st.Streams), "the DLQ last")
+	tg := st.Streams[0]
+	require.EqualValues(t, 4, tg.Messages, "stored now")
+	require.NotNil(t, tg.LastPublishedAge)
+	require.Len(t, tg.Consumers, 1, "a partitioned consumer's durables are one row")
+	bh := tg.Consumers[0]
+	require.Equal(t, localstack.BotHandler, bh.Name)
+	require.Equal(t, partitions, bh.Partitions)
+	require.EqualValues(t, 4, bh.Pending, "the backlog, while its service is down")
+	require.Equal(t, 2, bh.Behind, "partitions 1 and 3")
+	require.Zero(t, bh.AckPending)
+	require.Zero(t, bh.Waiting, "nobody fetches")
+	require.Nil(t, bh.LastDeliveredAge, "never delivered")
+	require.Empty(t, bh.Readers, "no running service reads it")
+	require.Equal(t, map[string]uint64{telegram.UpdatesStream: 1}, st.Streams[1].DeadLetters)
+
+	// Started again, the service reports the consumer in its metrics.
+	c.mu.Lock()
+	c.running["bot-handler-0"] = true
+	c.mu.Unlock()
+	st = status()
+	require.Equal(t, []string{"bot-handler-0"}, st.Streams[0].Consumers[0].Readers)
+	require.EqualValues(t, 4, st.Streams[0].Consumers[0].Pending, "NATS, not the service, says what waits")
+}
+
+func TestStatusSaysWhyNATSCannotBeRead(t *testing.T) {
+	t.Parallel()
+	srv := bustest.NewServer(t)
+	_, js := bustest.Connect(t, srv.URL())
+	srv.Stop()
+	e := start(t, console.Config{JetStream: js, ProbeTimeout: 300 * time.Millisecond})
+	code, body := e.do(http.MethodGet, "/api/status", "")
+	require.Equal(t, http.StatusOK, code, "the rest of the page is still served")
+	st := decode[console.Status](t, body)
+	require.Empty(t, st.Streams)
+	require.Contains(t, st.StreamsError, "listing the streams")
+}
+
+// TestAWorkerWhoseIterationsFailShowsAsFailing scrapes a real worker
+// runtime's metrics: iterations that return an error, as activation's do
+// while its VPN panel fails, show as failures, and the worker as failing,
+// not as "error 0" beside a count of failed items.
+func TestAWorkerWhoseIterationsFailShowsAsFailing(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	panelDown := errors.New("1 of 1 activations failed, retried later; the first: outline: 500")
+	w, err := worker.New(worker.Config{Name: localstack.Activation, Interval: 20 * time.Millisecond},
+		func(context.Context) (worker.Result, error) { return worker.Result{"failed": 1}, panelDown },
+		zerolog.Nop(), reg)
+	require.NoError(t, err)
+	workertest.Run(t, w)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ops := httptest.NewServer(mux)
+	t.Cleanup(ops.Close)
+	c := &control{
+		services: []localstack.ServiceID{{Name: localstack.Activation, Label: localstack.Activation}},
+		running:  map[string]bool{localstack.Activation: true},
+		ops:      map[string]string{localstack.Activation: ops.URL},
+	}
+	e := start(t, console.Config{Control: c})
+
+	var act console.WorkerMetrics
+	require.Eventually(t, func() bool {
+		_, body := e.do(http.MethodGet, "/api/status", "")
+		workers := decode[console.Status](t, body).Services[0].Workers
+		if len(workers) != 1 {
+			return false
+		}
+		act = workers[0]
+		return act.IterationsTotal[worker.OutcomeError] >= 2
+	}, 10*time.Second, 20*time.Millisecond, "no failed iterations shown")
+	require.Zero(t, act.IterationsTotal[worker.OutcomeOK])
+	require.True(t, act.Failing)
+	require.Nil(t, act.LastSuccessAge, "never succeeded")
+	require.Equal(t, 1.0, act.LastItems["failed"])
+}
+
+func streamNames(streams []console.StreamStatus) []string {
+	names := make([]string, len(streams))
+	for i, s := range streams {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// The page links its streams table and its own styles, and its headings
+// say which numbers are counts since start and which are values now.
+func TestTheStatusPageLinksItsStreamsTableAndStyles(t *testing.T) {
+	t.Parallel()
+	e := start(t, console.Config{})
+	for _, want := range []struct{ path, text string }{
+		{"/status", `href="/static/status.css"`},
+		{"/status", `id="streams"`},
+		{"/status", "Iterations since start"},
+		{"/status", "Items, last iteration"},
+		{"/status", "Deliveries since start"},
+		{"/static/status.css", "#streams"},
+		{"/static/status.js", `"#streams"`},
+		{"/static/status.js", "since start"},
+	} {
+		status, body := e.do(http.MethodGet, want.path, "")
+		require.Equal(t, http.StatusOK, status, want.path)
+		require.Contains(t, string(body), want.text, want.path)
+	}
 }

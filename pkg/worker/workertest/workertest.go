@@ -1,12 +1,31 @@
-// Package workertest helps the workers' tests run replicas side by side.
+// Package workertest helps the workers' tests: run a worker's loop, and run
+// replicas' iterations side by side. Only tests import it.
 package workertest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/worker"
 )
+
+// Run runs w's loop until the test ends, then stops it and requires that
+// it stopped cleanly.
+func Run(t testing.TB, w *worker.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+}
 
 // AtOnce runs each of iterations (one replica's iteration each) in a
 // goroutine of its own, all released together, and waits for them. It fails

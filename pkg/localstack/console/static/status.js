@@ -1,6 +1,8 @@
 // The status page: polls /api/status and draws every service's health and
-// metrics, the switches, and the kill and start buttons. Metrics a service
-// does not report are shown as "—".
+// metrics, every stream as NATS reports it, the switches, and the kill and
+// start buttons. Metrics a service does not report are shown as "—". Each
+// number says whether it is a count since its process started ("since
+// start") or a value now.
 "use strict";
 
 const pollMs = 2000;
@@ -48,7 +50,13 @@ function seconds(v) {
 
 function bytes(v) {
 	if (v === undefined || v === null) return dash;
+	if (v < 1024) return v + " B";
+	if (v < 1 << 20) return (v / 1024).toFixed(0) + " KiB";
 	return (v / (1 << 20)).toFixed(0) + " MiB";
+}
+
+function ago(v) {
+	return v === undefined || v === null ? "never" : seconds(v) + " ago";
 }
 
 function pairs(obj, skip) {
@@ -158,13 +166,19 @@ function drawWorkers(services) {
 			tr.dataset.worker = w.worker;
 			const age = w.last_success_age_seconds;
 			const ageCell = el("td", "num");
-			ageCell.append(age === null ? pill("warn", "never") : document.createTextNode(seconds(age) + " ago"));
+			if (age === null) ageCell.append(pill(w.failing ? "bad" : "warn", "never"));
+			else if (w.failing) ageCell.append(pill("bad", seconds(age) + " ago"));
+			else ageCell.textContent = seconds(age) + " ago";
+			const its = el("td");
+			its.dataset.iterations = w.worker;
+			if (w.failing) its.append(pill("bad", "failing"), " ");
+			its.append(pairs(w.iterations_total));
 			tr.append(td(w.worker), td(s.label), ageCell, td(seconds(w.mean_duration_seconds), "num"),
-				td(pairs(w.iterations)), td(pairs(w.items)), td(pairs(w.gauges)));
+				its, td(pairs(w.last_items)), td(pairs(w.items_total)), td(pairs(w.gauges)));
 			rows.push(tr);
 		}
 	}
-	fill("#workers", rows, 7, "No service reports worker metrics.");
+	fill("#workers", rows, 8, "No service reports worker metrics.");
 }
 
 function drawConsumers(services) {
@@ -172,13 +186,62 @@ function drawConsumers(services) {
 	for (const s of services) {
 		for (const c of s.consumers || []) {
 			const tr = el("tr");
-			const lag = c.gauges && c.gauges.pending !== undefined ? c.gauges.pending : null;
-			tr.append(td(c.stream + " / " + c.consumer), td(s.label), td(lag, "num"),
-				td(pairs(c.gauges, ["pending"])), td(pairs(c.messages)), td(seconds(c.mean_handler_seconds), "num"));
+			tr.append(td(c.stream + " / " + c.consumer), td(s.label), td(pairs(c.deliveries_total)),
+				td(pairs(c.counters)), td(pairs(c.gauges)), td(seconds(c.mean_handler_seconds), "num"));
 			rows.push(tr);
 		}
 	}
 	fill("#consumers", rows, 6, "No service reports consumer metrics.");
+}
+
+// readersCell says who reads a consumer: the running services that report
+// it, or that none does, in red when messages wait for it.
+function readersCell(c, controlled) {
+	const cell = el("td");
+	if (!controlled) return td(dash);
+	const waiting = c.pending + c.ack_pending > 0;
+	if (c.readers.length === 0) {
+		cell.append(pill(waiting ? "bad" : "off", "no reader running"));
+		return cell;
+	}
+	cell.textContent = c.readers.join(", ");
+	if (c.waiting === 0 && c.pending > 0) cell.append(el("div", "detail", "nobody is fetching"));
+	return cell;
+}
+
+function drawStreams(st) {
+	const rows = [];
+	const controlled = (st.services || []).length > 0;
+	for (const s of st.streams || []) {
+		const tr = el("tr", "stream");
+		tr.dataset.stream = s.name;
+		const name = el("td");
+		name.append(el("strong", "", s.name));
+		const dead = Object.entries(s.dead_letters || {}).sort();
+		if (dead.length) name.append(el("div", "detail", "dead letters from " + dead.map(([k, v]) => k + ": " + v).join(", ")));
+		tr.append(name, td(s.messages + " (" + bytes(s.bytes) + ")", "num"), td(""), td(""), td(""),
+			td("stored " + ago(s.last_published_age_seconds)), td(""));
+		rows.push(tr);
+		for (const c of s.consumers || []) {
+			const cr = el("tr", "consumer");
+			cr.dataset.consumer = s.name + "/" + c.name;
+			let label = c.name;
+			if (c.partitions) label += ` (${c.partitions} partitions, ${c.behind || 0} behind)`;
+			const pending = el("td", "num");
+			pending.append(c.pending > 0 && c.readers && c.readers.length === 0 ? pill("bad", String(c.pending)) : String(c.pending));
+			cr.append(td(label, "indent"), td(""), pending, td(c.ack_pending, "num"), td(c.redelivered, "num"),
+				td("delivered " + ago(c.last_delivered_age_seconds)), readersCell(c, controlled));
+			rows.push(cr);
+		}
+	}
+	if (st.streams_error) {
+		const tr = el("tr");
+		const c = el("td", "detail", "cannot read NATS: " + st.streams_error);
+		c.colSpan = 7;
+		tr.append(c);
+		rows.push(tr);
+	}
+	fill("#streams", rows, 7, "No streams yet.");
 }
 
 function fill(table, rows, cols, emptyText) {
@@ -199,42 +262,27 @@ function stat(k, v) {
 	return s;
 }
 
-// dlqSizes merges the DLQ series every service reports: each one reports
-// the same stream, so the largest (freshest) value of a series wins.
-function dlqSizes(services) {
-	const sizes = new Map();
-	for (const s of services) {
-		for (const [k, v] of Object.entries(s.dlq || {})) sizes.set(k, Math.max(sizes.get(k) || 0, v));
-	}
-	return [...sizes.entries()].sort().map(([k, v]) => {
-		const m = /^vpnbot_dlq_messages\{stream="(.*)"\}$/.exec(k);
-		return stat(m ? "dead letters from " + m[1] : k, v);
-	});
-}
-
 function drawStats(st) {
 	let dead = 0;
 	for (const s of st.services) {
-		for (const c of s.consumers || []) dead += (c.messages && c.messages.dlq) || 0;
+		for (const c of s.consumers || []) dead += (c.deliveries_total && c.deliveries_total.dlq) || 0;
 	}
 	const t = st.telegram;
-	const sizes = dlqSizes(st.services);
+	const dlq = (st.streams || []).find((s) => s.name === "DLQ");
 	document.getElementById("stats").replaceChildren(
-		...sizes,
-		stat("sent to the DLQ since start", dead),
-		stat("Telegram 429s answered", t.too_many_requests),
-		stat("updates waiting for the gateway", t.pending),
-		stat("webhook deliveries failed", t.delivery_failures),
+		stat("dead letters in the DLQ now", dlq ? dlq.messages : null),
+		stat("dead-lettered since the running consumers started", dead),
+		stat("Telegram 429s answered since start", t.too_many_requests),
+		stat("updates waiting for the gateway now", t.pending),
+		stat("webhook deliveries failed since start", t.delivery_failures),
 	);
-	document.getElementById("dlq").replaceChildren(sizes.length
-		? el("p", "hint", "Dead letters are listed and replayed with the dlq command.")
-		: el("p", "none", "No service reports the DLQ's size; the count above is what consumers sent there."));
 }
 
 async function refresh() {
 	try {
 		const st = await api("GET", "/api/status");
 		drawServices(st.services);
+		drawStreams(st);
 		drawWorkers(st.services);
 		drawConsumers(st.services);
 		drawStats(st);

@@ -151,7 +151,9 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 // delivered as soon as its access is recorded, then deliver the keys still
 // not delivered (left by an earlier run, or failed just now). Its items are
 // created, extended, failed (panel errors), deferred (waiting out their
-// retry delay), skipped (no longer active), delivered and undeliverable.
+// retry delay), skipped (no longer active), delivered and undeliverable. A
+// period that failed fails the iteration, after the others were tried, so
+// that its outcome says the panel is failing.
 func (a *Activator) Iterate(ctx context.Context) (worker.Result, error) {
 	res := &tally{res: worker.Result{}}
 	activateErr := a.activatePending(ctx, res)
@@ -161,10 +163,12 @@ func (a *Activator) Iterate(ctx context.Context) (worker.Result, error) {
 	return res.res, errors.Join(activateErr, deliverErr)
 }
 
-// tally counts an iteration's items from several goroutines.
+// tally counts an iteration's items from several goroutines, and keeps
+// the first activation that failed.
 type tally struct {
-	mu  sync.Mutex
-	res worker.Result
+	mu    sync.Mutex
+	res   worker.Result
+	first error
 }
 
 func (t *tally) add(item string) {
@@ -173,12 +177,35 @@ func (t *tally) add(item string) {
 	t.res[item]++
 }
 
+// fail counts an activation that failed with err.
+func (t *tally) fail(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.res[itemFailed]++
+	if t.first == nil {
+		t.first = err
+	}
+}
+
+// failures is the error of the activations that failed, of tried; nil when
+// none did. Each was logged as it failed; this names how many, and the
+// first.
+func (t *tally) failures(tried int) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.first == nil {
+		return nil
+	}
+	return fmt.Errorf("%d of %d activations failed, retried later; the first: %w", t.res[itemFailed], tried, t.first)
+}
+
 // activatePending activates the pending periods, periodsPerPanelCall ×
 // Concurrency at a time, and sends each new key right away: drawing it
 // overlaps the other periods' panel calls instead of following them all.
-// Panel errors are counted and retried later, not returned: one broken
-// period must not fail the iteration of the others. A key that could not be
-// sent is logged and left to the sweep (deliver).
+// A failed activation is counted and retried later, and keeps no other
+// period from being tried: the failures are returned together once every
+// period was. A key that could not be sent is logged and left to the sweep
+// (deliver).
 func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 	subs, err := a.shop.PendingActivations(ctx, a.cfg.BatchSize)
 	if err != nil {
@@ -205,6 +232,7 @@ func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 	// doubled delays. A probe that succeeds releases them all (activate);
 	// while the panel stays down it costs one call an iteration.
 	probe := true
+	tried := 0
 	for _, sub := range subs {
 		if !a.due(sub.ID, now) {
 			if !probe || !a.panelFailed(sub.ID) {
@@ -217,11 +245,16 @@ func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
-			return errors.Join(fmt.Errorf("activating pending subscriptions: %w", context.Cause(ctx)), a.record(ctx, &sent))
+			return errors.Join(fmt.Errorf("activating pending subscriptions: %w", context.Cause(ctx)), res.failures(tried), a.record(ctx, &sent))
 		}
+		tried++
 		wg.Go(func() {
 			defer func() { <-sem }()
-			item, acc := a.activate(ctx, sub)
+			item, acc, err := a.activate(ctx, sub)
+			if err != nil {
+				res.fail(err)
+				return
+			}
 			res.add(item)
 			if c, ok := chats[sub.UserID]; ok && item == "created" {
 				a.sendNew(ctx, sub, acc, c, &sent, res)
@@ -229,7 +262,7 @@ func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 		})
 	}
 	wg.Wait()
-	return a.record(ctx, &sent)
+	return errors.Join(res.failures(tried), a.record(ctx, &sent))
 }
 
 // sendNew sends the key of an access just made. A failure is logged, not
@@ -245,9 +278,12 @@ func (a *Activator) sendNew(ctx context.Context, sub shop.Subscription, acc shop
 	}
 }
 
+// itemFailed is the item of a period whose activation failed.
+const itemFailed = "failed"
+
 // activate activates one period and returns the item it counts as and, if
-// activated, its access.
-func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string, shop.Access) {
+// activated, its access; or why it failed, logged already.
+func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string, shop.Access, error) {
 	// A live access that is pending is behind its period's expiry: Activate
 	// extends it, and the user keeps the key they have.
 	extension := sub.Access != nil && sub.Access.RevokedAt == nil
@@ -257,7 +293,7 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 	case errors.Is(err, shop.ErrNotActive):
 		a.forget(sub.ID)
 		log.Info().Err(err).Msg("subscription no longer active; not activated")
-		return "skipped", shop.Access{}
+		return "skipped", shop.Access{}, nil
 	case err != nil:
 		failures, next := a.failed(sub.ID, isPanelError(err))
 		if isPanelError(err) {
@@ -265,7 +301,7 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 		}
 		log.Warn().Str("event", EventActivationFailed).Err(err).Int("failures", failures).
 			Time("retry_after", next).Msg("activation failed; retrying later")
-		return "failed", shop.Access{}
+		return "", shop.Access{}, fmt.Errorf("activating subscription %d: %w", sub.ID, err)
 	}
 	a.forget(sub.ID)
 	a.panelBack()
@@ -273,11 +309,11 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 	if extension {
 		log.Info().Str("event", EventAccessExtended).Str("access_id", acc.ExternalID).
 			Time("expires_at", sub.ExpiresAt).Msg("access extended on the panel")
-		return "extended", acc
+		return "extended", acc, nil
 	}
 	log.Info().Str("event", EventAccessCreated).Str("access_id", acc.ExternalID).
 		Time("expires_at", sub.ExpiresAt).Msg("access created")
-	return "created", acc
+	return "created", acc, nil
 }
 
 // isPanelError tells a failure of the panel (what the panel-errors metric

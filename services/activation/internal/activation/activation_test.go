@@ -110,16 +110,8 @@ func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T
 	sub := e.trial(t, newUserID(), "en")
 	e.fail(true)
 
-	w, err := worker.New(worker.Config{Name: "activation", Interval: 50 * time.Millisecond,
-		IterationTimeout: 300 * time.Millisecond, StopGrace: time.Second}, in.a.Iterate, obstest.NewLogger(in.logs), nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	runWorker(t, in, worker.Config{Name: "activation", Interval: 50 * time.Millisecond,
+		IterationTimeout: 300 * time.Millisecond, StopGrace: time.Second})
 
 	require.Eventually(t, func() bool {
 		for _, end := range in.logs.Events(t, worker.EventIterationEnd) {
@@ -138,6 +130,27 @@ func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T
 	require.Equal(t, 1, e.keys())
 }
 
+// A panel that answers errors fails the worker's iterations: on-call and
+// the status page see outcome error, not ok beside a count of failed items.
+func TestAFailingPanelFailsTheWorkersIterations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "outline")
+	in := e.instance(t, activation.Config{})
+	e.trial(t, newUserID(), "en")
+	e.fail(false)
+
+	runWorker(t, in, worker.Config{Name: "activation", Interval: 50 * time.Millisecond})
+	require.Eventually(t, func() bool {
+		v, _ := obstest.Metric(t, in.reg, "vpnbot_worker_iterations_total", map[string]string{"worker": "activation", "outcome": worker.OutcomeError})
+		return v >= 2
+	}, waitFor, poll, "no iterations with outcome error while the panel fails")
+	ok, _ := obstest.Metric(t, in.reg, "vpnbot_worker_iterations_total", map[string]string{"worker": "activation", "outcome": worker.OutcomeOK})
+	require.Zero(t, ok, "an iteration ended ok while the panel failed")
+	ends := in.logs.Events(t, worker.EventIterationEnd)
+	require.NotEmpty(t, ends)
+	require.Contains(t, ends[0]["error"], "1 of 1 activations failed")
+}
+
 func TestAPanelDownIsRetriedWithAGrowingDelayAndSucceedsWhenBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "outline")
@@ -145,8 +158,7 @@ func TestAPanelDownIsRetriedWithAGrowingDelayAndSucceedsWhenBack(t *testing.T) {
 	subs := []shop.Subscription{e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en")}
 	e.fail(false)
 
-	res := iterate(t, in)
-	require.Equal(t, 2, res["failed"])
+	iterateFailing(t, in, 2, 2)
 	for _, sub := range subs {
 		require.Nil(t, e.access(t, sub.ID), "a failed activation records nothing")
 	}
@@ -154,8 +166,7 @@ func TestAPanelDownIsRetriedWithAGrowingDelayAndSucceedsWhenBack(t *testing.T) {
 	require.EqualValues(t, 2, metric(t, in, "vpnbot_activation_panel_errors_total"))
 	require.Len(t, in.logs.Events(t, activation.EventActivationFailed), 2)
 
-	res = iterate(t, in)
-	require.Equal(t, 1, res["failed"], "one tried anyway, to see whether the panel is back")
+	res := iterateFailing(t, in, 1, 1) // one tried anyway, to see whether the panel is back
 	require.Equal(t, 1, res["deferred"], "the other not retried before its delay")
 
 	e.clearFaults()
@@ -178,9 +189,8 @@ func TestAPanelBackReleasesThePeriodsItFailed(t *testing.T) {
 	in := e.instance(t, activation.Config{RetryBase: time.Hour})
 	subs := []shop.Subscription{e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en")}
 	e.fail(false)
-	require.Equal(t, 3, iterate(t, in)["failed"])
-	res := iterate(t, in)
-	require.Equal(t, 1, res["failed"], "a probe while the panel is down")
+	iterateFailing(t, in, 3, 3)
+	res := iterateFailing(t, in, 1, 1) // a probe while the panel is down
 	require.Equal(t, 2, res["deferred"])
 
 	e.clearFaults()

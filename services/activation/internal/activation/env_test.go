@@ -25,6 +25,8 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
+	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/pkg/worker/workertest"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
 )
@@ -144,6 +146,27 @@ func iterate(t *testing.T, in *instance) map[string]int {
 	res, err := in.a.Iterate(ctx)
 	require.NoError(t, err)
 	return res
+}
+
+// iterateFailing is an iteration in which activations fail: it must fail,
+// saying how many of those it tried.
+func iterateFailing(t *testing.T, in *instance, failed, tried int) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	res, err := in.a.Iterate(ctx)
+	require.ErrorContains(t, err, fmt.Sprintf("%d of %d activations failed", failed, tried))
+	require.Equal(t, failed, res["failed"])
+	return res
+}
+
+// runWorker runs in's iterations in the worker runtime, its metrics on
+// in.reg, until the test ends.
+func runWorker(t *testing.T, in *instance, cfg worker.Config) {
+	t.Helper()
+	w, err := worker.New(cfg, in.a.Iterate, obstest.NewLogger(in.logs), in.reg)
+	require.NoError(t, err)
+	workertest.Run(t, w)
 }
 
 var userSeq atomic.Int64

@@ -25,8 +25,8 @@ func (e *env) claimWithoutPublishing(t *testing.T) (*pgxpool.Pool, int) {
 	now := e.clock.Now()
 	claimed := 0
 	for _, ending := range []store.Ending{
-		{Kind: notify.KindTrial1h, Lead: notifier.DefaultLeads.Last},
-		{Kind: notify.KindTrial24h, Lead: notifier.DefaultLeads.First, Until: notifier.DefaultLeads.Last},
+		{Kind: notify.TrialEndsSoonKind(notifier.DefaultLeads.Last), Lead: notifier.DefaultLeads.Last},
+		{Kind: notify.TrialEndsSoonKind(notifier.DefaultLeads.First), Lead: notifier.DefaultLeads.First, Until: notifier.DefaultLeads.Last},
 	} {
 		notices, err := s.ClaimEnding(t.Context(), ending, now, 10)
 		require.NoError(t, err)

@@ -2,13 +2,15 @@
 // notices, each sent once, through the sender (OUTBOX) in the user's
 // language.
 //
-//   - trial_1h and trial_24h, the last and the first "ends soon" notice: a
-//     running trial ends within Config.Leads' Last (an hour by default), or
-//     within its First (a day; but not within the Last: a missed first
-//     notice is not sent late beside the last one). The notice tells the
-//     lead ("in 24 hours", "in 10 minutes"). The kinds are named after the
-//     default leads, and keep those names at any leads: they are what
-//     notifications_sent and the dedup ids hold;
+//   - the last and the first "ends soon" notice, trial_1h and trial_24h by
+//     default: a running trial ends within Config.Leads' Last (an hour by
+//     default), or within its First (a day; but not within the Last: a
+//     missed first notice is not sent late beside the last one). The notice
+//     tells the lead ("in 24 hours", "in 10 minutes"), and its kind is named
+//     after it (notify.TrialEndsSoonKind), as a reminder's stage is: what
+//     notifications_sent, the dedup ids and the items count it under. A
+//     change of the leads is a new kind, sent to trials already told at the
+//     old lead;
 //   - trial_ended: a trial ran out and was not paid for; it says when the
 //     key stops working (expiry + Grace) and offers the plans. It is due
 //     from the expiry until then, while the period is active: when

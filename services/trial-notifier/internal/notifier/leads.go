@@ -8,10 +8,9 @@ import (
 )
 
 // Leads are how long before a trial's end its two "ends soon" notices fall
-// due: First (recorded as kind trial_24h) and Last (trial_1h). The kinds are
-// named after the default leads and keep those names whatever the leads, as
-// the notifications_sent rows already written do. Read from the environment
-// as "first,last" ("24h,1h").
+// due: First and Last, each recorded, and counted, as the kind named after
+// its lead (notify.TrialEndsSoonKind: trial_24h and trial_1h by default).
+// Read from the environment as "first,last" ("24h,1h").
 type Leads struct {
 	First, Last time.Duration
 }

@@ -124,8 +124,8 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 	}
 	return &Notifier{
 		cfg: cfg, store: store.New(pool, cfg.ClaimTTL), js: js, log: log,
-		endingFirst: store.Ending{Kind: notify.KindTrial24h, Lead: cfg.Leads.First, Until: cfg.Leads.Last},
-		endingLast:  store.Ending{Kind: notify.KindTrial1h, Lead: cfg.Leads.Last},
+		endingFirst: store.Ending{Kind: notify.TrialEndsSoonKind(cfg.Leads.First), Lead: cfg.Leads.First, Until: cfg.Leads.Last},
+		endingLast:  store.Ending{Kind: notify.TrialEndsSoonKind(cfg.Leads.Last), Lead: cfg.Leads.Last},
 		ended:       store.Ending{Kind: notify.KindTrialEnded, Until: -cfg.Grace},
 	}, nil
 }
@@ -176,9 +176,9 @@ func (n *Notifier) passes() []pass {
 }
 
 // Iterate is one iteration: a pass over each kind of notice, most urgent
-// first. Its items are the notices sent by kind (trial_1h, trial_24h,
-// trial_ended, never_started; the first two are the last and the first
-// "ends soon" notices at any Leads), failed (claimed but not published; retried
+// first. Its items are the notices sent by kind (the "ends soon" notices
+// named after their leads, trial_1h and trial_24h by default, then
+// trial_ended, never_started), failed (claimed but not published; retried
 // by the next iteration) and duplicates (published before, dropped by the
 // OUTBOX).
 func (n *Notifier) Iterate(ctx context.Context) (worker.Result, error) {

@@ -108,11 +108,11 @@ func TestAShortTrialGetsItsNoticesAtTheConfiguredLeads(t *testing.T) {
 	require.Empty(t, iterate(t, in), "11 minutes left: nothing is due")
 
 	e.clock.Advance(90 * time.Second)
-	require.Equal(t, map[string]int{"trial_24h": 2}, iterate(t, in), "the first notice, under its historical kind")
+	require.Equal(t, map[string]int{"trial_10m": 2}, iterate(t, in), "the first notice, counted under its own lead")
 	require.Empty(t, iterate(t, in), "the first notice is sent once")
 
 	e.clock.Advance(5 * time.Minute)
-	require.Equal(t, map[string]int{"trial_1h": 2}, iterate(t, in), "the last notice, under its historical kind")
+	require.Equal(t, map[string]int{"trial_5m": 2}, iterate(t, in), "the last notice, counted under its own lead")
 	e.clock.Advance(5 * time.Minute)
 	require.Equal(t, map[string]int{"trial_ended": 2}, iterate(t, in))
 
@@ -126,10 +126,10 @@ func TestAShortTrialGetsItsNoticesAtTheConfiguredLeads(t *testing.T) {
 		sub  shop.Subscription
 		text string
 	}{
-		{"trial_24h", ru, "Пробный период закончится через 10 минут"},
-		{"trial_24h", en, "Your free trial ends in 10 minutes"},
-		{"trial_1h", ru, "Пробный период закончится через 5 минут"},
-		{"trial_1h", en, "Your free trial ends in 5 minutes"},
+		{"trial_10m", ru, "Пробный период закончится через 10 минут"},
+		{"trial_10m", en, "Your free trial ends in 10 minutes"},
+		{"trial_5m", ru, "Пробный период закончится через 5 минут"},
+		{"trial_5m", en, "Your free trial ends in 5 minutes"},
 	} {
 		m := byID[periodDedupID(want.kind, want.sub.ID, want.sub.ExpiresAt)]
 		require.NotNil(t, m, "no %s notice of subscription %d", want.kind, want.sub.ID)
@@ -145,9 +145,9 @@ func TestAMissedFirstNoticeIsNotSentBesideTheLastAtTheConfiguredLeads(t *testing
 
 	// The worker was down from the start to within 5 minutes of the end.
 	e.clock.Advance(demoTrial - 4*time.Minute)
-	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
+	require.Equal(t, map[string]int{"trial_5m": 1}, iterate(t, in))
 	msgs := e.messages(t)
-	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(msgs))
+	require.Equal(t, []string{periodDedupID("trial_5m", sub.ID, sub.ExpiresAt)}, dedupIDs(msgs))
 	require.Contains(t, msgs[0].GetText(), "ends in 5 minutes")
 }
 
@@ -161,8 +161,8 @@ func TestATrialNoLongerThanALeadGetsNoNoticeOfIt(t *testing.T) {
 
 	require.Empty(t, iterate(t, in), "the first notice would come with the key")
 	e.clock.Advance(5 * time.Minute)
-	require.Equal(t, map[string]int{"trial_1h": 1}, iterate(t, in))
-	require.Equal(t, []string{periodDedupID("trial_1h", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
+	require.Equal(t, map[string]int{"trial_10m": 1}, iterate(t, in))
+	require.Equal(t, []string{periodDedupID("trial_10m", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
 }
 
 func TestNewRefusesLeadsThatCannotWork(t *testing.T) {
@@ -422,7 +422,7 @@ func TestATrialEndedNoticeIsDueWhileTheKeyWorks(t *testing.T) {
 	}
 	require.Equal(t, []string{periodDedupID("trial_ended", lastMoment.ID, lastMoment.ExpiresAt)}, dedupIDs(ended))
 	require.Contains(t, ended[0].GetText(), "Ключ VPN будет работать до")
-	require.Equal(t, []string{notify.KindTrial1h}, e.claimedKinds(t, late.ID, late.ExpiresAt),
+	require.Equal(t, []string{notify.TrialEndsSoonKind(notifier.DefaultLeads.Last)}, e.claimedKinds(t, late.ID, late.ExpiresAt),
 		"no trial_ended claimed for the trial whose grace is over")
 }
 

@@ -53,11 +53,11 @@ func BenchmarkSelectionQueries(b *testing.B) {
 		call func(context.Context, *store.Store, time.Time) error
 	}{
 		{"trial_1h: ClaimEnding", func(ctx context.Context, s *store.Store, now time.Time) error {
-			_, err := s.ClaimEnding(ctx, store.Ending{Kind: notify.KindTrial1h, Lead: time.Hour}, now, batch)
+			_, err := s.ClaimEnding(ctx, store.Ending{Kind: notify.TrialEndsSoonKind(time.Hour), Lead: time.Hour}, now, batch)
 			return err
 		}},
 		{"trial_24h: ClaimEnding", func(ctx context.Context, s *store.Store, now time.Time) error {
-			_, err := s.ClaimEnding(ctx, store.Ending{Kind: notify.KindTrial24h, Lead: 24 * time.Hour, Until: time.Hour}, now, batch)
+			_, err := s.ClaimEnding(ctx, store.Ending{Kind: notify.TrialEndsSoonKind(24 * time.Hour), Lead: 24 * time.Hour, Until: time.Hour}, now, batch)
 			return err
 		}},
 		{"trial_ended: ClaimEnding", func(ctx context.Context, s *store.Store, now time.Time) error {
