@@ -62,13 +62,22 @@ func (s store) Undelivered(ctx context.Context, now time.Time, limit int) ([]und
 	return keys, nil
 }
 
+// markDeliveredSQL inserts the rows in key order. Two replicas recording
+// the same keys in their own orders could each wait for the other's
+// uncommitted row (the conflict check waits for it), which PostgreSQL ends
+// as a deadlock; in one order, the second waits for the first and then
+// finds its rows there.
+const markDeliveredSQL = `
+INSERT INTO notifications_sent (subscription_id, kind, expires_at)
+SELECT k.subscription_id, $2, k.made FROM unnest($1::bigint[], $3::timestamptz[]) AS k(subscription_id, made)
+ORDER BY k.subscription_id, k.made
+ON CONFLICT DO NOTHING`
+
 // MarkDelivered records that the keys of the accesses made at
 // accessesMade[i] for subscriptionIDs[i] were handed to the sender.
 // Recording one twice (two replicas) is not an error.
 func (s store) MarkDelivered(ctx context.Context, subscriptionIDs []int64, accessesMade []time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO notifications_sent (subscription_id, kind, expires_at)
-		SELECT k.subscription_id, $2, k.made FROM unnest($1::bigint[], $3::timestamptz[]) AS k(subscription_id, made)
-		ON CONFLICT DO NOTHING`, subscriptionIDs, kindKey, accessesMade)
+	_, err := s.pool.Exec(ctx, markDeliveredSQL, subscriptionIDs, kindKey, accessesMade)
 	if err != nil {
 		return fmt.Errorf("recording %d keys delivered: %w", len(subscriptionIDs), err)
 	}
