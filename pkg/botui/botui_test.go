@@ -14,18 +14,25 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	t.Parallel()
 	for _, action := range []string{botui.ActionMenu, botui.ActionTrial, botui.ActionPlans, botui.ActionSubscription,
 		botui.ActionLanguages, botui.ActionHelp} {
-		gotAction, gotArg := botui.ParseCallback(botui.Callback(action, ""))
+		gotAction, gotArg, notice := botui.ParseCallback(botui.Callback(action, ""))
 		require.Equal(t, [2]string{action, ""}, [2]string{gotAction, gotArg}, "data %q", action)
+		require.False(t, notice, "data %q", action)
+		gotAction, gotArg, notice = botui.ParseCallback(botui.NoticeCallback(action, ""))
+		require.Equal(t, [2]string{action, ""}, [2]string{gotAction, gotArg}, "a notice's %q", action)
+		require.True(t, notice, "a notice's %q", action)
 	}
-	// The longest plan id that fits is the limit of every argument.
-	longest := strings.Repeat("p", botui.MaxCallbackData-len(botui.ActionPayCrypto))
+	// The longest plan id that fits, under a notice's mark too, is the limit
+	// of every argument.
+	longest := strings.Repeat("p", botui.MaxCallbackData-len(botui.ActionPayCrypto)-1)
 	for _, action := range []string{botui.ActionPlan, botui.ActionPayCrypto, botui.ActionPayStars, botui.ActionSetup,
 		botui.ActionSetLanguage} {
 		for _, arg := range []string{"m1", "ios", botui.Russian, longest, ""} {
-			data := botui.Callback(action, arg)
-			require.LessOrEqual(t, len(data), botui.MaxCallbackData, "data %q", data)
-			gotAction, gotArg := botui.ParseCallback(data)
-			require.Equal(t, [2]string{action, arg}, [2]string{gotAction, gotArg}, "data %q", data)
+			for _, build := range []func(string, string) string{botui.Callback, botui.NoticeCallback} {
+				data := build(action, arg)
+				require.LessOrEqual(t, len(data), botui.MaxCallbackData, "data %q", data)
+				gotAction, gotArg, _ := botui.ParseCallback(data)
+				require.Equal(t, [2]string{action, arg}, [2]string{gotAction, gotArg}, "data %q", data)
+			}
 		}
 	}
 	// An action that is the start of another is not mistaken for it, nor
@@ -42,7 +49,7 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 		"pay:":         {"", ""},
 		"plan":         {"", ""},
 	} {
-		action, arg := botui.ParseCallback(data)
+		action, arg, _ := botui.ParseCallback(data)
 		require.Equal(t, want, [2]string{action, arg}, "data %q", data)
 	}
 }

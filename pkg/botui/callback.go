@@ -7,8 +7,9 @@ import (
 
 // MaxCallbackData is Telegram's limit on a button's callback data, in bytes:
 // a longer one is refused with the whole message. The longest action that
-// takes an argument is ActionPayCrypto (7 bytes), so a plan id must be at
-// most 57 bytes; platforms and languages are short constants.
+// takes an argument is ActionPayCrypto (7 bytes), and a notice's button adds
+// its mark (1 byte), so a plan id must be at most 56 bytes; platforms and
+// languages are short constants.
 const MaxCallbackData = 64
 
 // Actions a button asks of the bot-handler: its callback data is the action,
@@ -36,22 +37,35 @@ var (
 	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage}
 )
 
+// noticeMark starts the callback data of a notice's button.
+const noticeMark = "!"
+
 // Callback is the callback data of a button that asks for action with arg:
 // a plan id, a platform or a language for the actions that take one, ""
 // otherwise. It must fit MaxCallbackData.
 func Callback(action, arg string) string { return action + arg }
 
+// NoticeCallback is Callback for a button under a notice, a message the
+// system sends on its own (a worker's, through the sender): the screen it
+// opens comes as a new message below, so the notice — a payment's receipt, a
+// key — stays in the chat. A button under one of the bot's screens puts the
+// next screen in that screen's place instead, so navigating does not pile up
+// messages.
+func NoticeCallback(action, arg string) string { return noticeMark + Callback(action, arg) }
+
 // ParseCallback reads the callback data of a pressed button: the action it
-// asks for and that action's argument. Data of no known action (a button of
-// an older version of the bot) reads as action "".
-func ParseCallback(data string) (action, arg string) {
+// asks for, that action's argument, and whether the button is a notice's
+// (NoticeCallback). Data of no known action (a button of an older version of
+// the bot) reads as action "".
+func ParseCallback(data string) (action, arg string, notice bool) {
+	data, notice = strings.CutPrefix(data, noticeMark)
 	if slices.Contains(actionsAlone, data) {
-		return data, ""
+		return data, "", notice
 	}
 	for _, a := range actionsWithArg {
 		if rest, ok := strings.CutPrefix(data, a); ok {
-			return a, rest
+			return a, rest, notice
 		}
 	}
-	return "", ""
+	return "", "", notice
 }

@@ -6,10 +6,11 @@
 //   - the callback data of inline buttons (callback.go). It is a wire: a
 //     worker writes it under its message, and the bot-handler reads it when
 //     the user presses the button, maybe a release later. Both ends build it
-//     with Callback and the Action constants, and the bot-handler reads it with
-//     ParseCallback, so a button under a worker's message opens the same screen
-//     as the bot's own button does. Telegram takes at most MaxCallbackData
-//     bytes of it;
+//     with Callback (NoticeCallback under a worker's message, whose screen
+//     then comes as a new message, so the notice stays) and the Action
+//     constants, and the bot-handler reads it with ParseCallback, so a button
+//     under a worker's message opens the same screen as the bot's own button
+//     does. Telegram takes at most MaxCallbackData bytes of it;
 //   - the languages, and the one rule that chooses one from a Telegram
 //     language_code or a stored users.language (Language, Pick), with how each
 //     counts ("1 day", "21 день": EnglishNoun, RussianNoun);

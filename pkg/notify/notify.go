@@ -92,7 +92,7 @@ func PaymentReceived(lang string, chatID, invoiceID int64, expires time.Time) *v
 
 func subscriptionKeyboard(ui *botui.Texts) []*vpnbotv1.ButtonRow {
 	return []*vpnbotv1.ButtonRow{
-		{Buttons: []*vpnbotv1.Button{{Text: ui.BtnSubscription, CallbackData: botui.ActionSubscription}}},
+		{Buttons: []*vpnbotv1.Button{{Text: ui.BtnSubscription, CallbackData: botui.NoticeCallback(botui.ActionSubscription, "")}}},
 		menuRow(ui),
 	}
 }
@@ -101,12 +101,12 @@ func subscriptionKeyboard(ui *botui.Texts) []*vpnbotv1.ButtonRow {
 // ended chooses one, and the menu.
 func plansKeyboard(ui *botui.Texts) []*vpnbotv1.ButtonRow {
 	return []*vpnbotv1.ButtonRow{
-		{Buttons: []*vpnbotv1.Button{{Text: ui.BtnPlans, CallbackData: botui.ActionPlans}}},
+		{Buttons: []*vpnbotv1.Button{{Text: ui.BtnPlans, CallbackData: botui.NoticeCallback(botui.ActionPlans, "")}}},
 		menuRow(ui),
 	}
 }
 
 // menuRow is the row of the menu button that ends most messages.
 func menuRow(ui *botui.Texts) *vpnbotv1.ButtonRow {
-	return &vpnbotv1.ButtonRow{Buttons: []*vpnbotv1.Button{{Text: ui.BtnMenu, CallbackData: botui.ActionMenu}}}
+	return &vpnbotv1.ButtonRow{Buttons: []*vpnbotv1.Button{{Text: ui.BtnMenu, CallbackData: botui.NoticeCallback(botui.ActionMenu, "")}}}
 }

@@ -126,3 +126,12 @@ func TestKeyReadyRefusesAKeyTooLongForACaption(t *testing.T) {
 	_, err := notify.KeyReady("en", 1001, 5, notify.PanelRemnawave, "https://panel.example.com/"+strings.Repeat("a", 1000), time.Now())
 	require.ErrorIs(t, err, notify.ErrKeyTooLong)
 }
+
+// requireOpens checks that m's first button opens action's screen, below
+// the notice rather than in its place.
+func requireOpens(t *testing.T, m *vpnbotv1.SendMessage, action string) {
+	t.Helper()
+	got, _, notice := botui.ParseCallback(m.GetRows()[0].GetButtons()[0].GetCallbackData())
+	require.Equal(t, action, got, "the first button's action")
+	require.True(t, notice, "a notice's button opens its screen as a new message, so the notice stays")
+}

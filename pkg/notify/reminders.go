@@ -112,7 +112,7 @@ func PaidEnded(lang string, chatID, subscriptionID int64, expired, keyStops time
 
 // renewRow is the row of the "Renew" button, which opens the plans.
 func renewRow(rt *reminderTexts) *vpnbotv1.ButtonRow {
-	return &vpnbotv1.ButtonRow{Buttons: []*vpnbotv1.Button{{Text: rt.btnRenew, CallbackData: botui.ActionPlans}}}
+	return &vpnbotv1.ButtonRow{Buttons: []*vpnbotv1.Button{{Text: rt.btnRenew, CallbackData: botui.NoticeCallback(botui.ActionPlans, "")}}}
 }
 
 // left writes the time to the expiry, rounded to the unit a reader expects:

@@ -43,7 +43,7 @@ func TestPaidEndedIsOneMessagePerPeriodAndExpiry(t *testing.T) {
 	m := notify.PaidEnded(botui.English, 1001, 7, expired, expired.Add(time.Hour))
 	require.Equal(t, "paid_ended:7:1804680000", m.GetDedupId())
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority(), "it must not overtake keys and receipts")
-	require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData(), "Renew opens the plans")
+	requireOpens(t, m, botui.ActionPlans)
 	require.Equal(t, m.GetDedupId(), notify.PaidEnded(botui.Russian, 1001, 7, expired, expired.Add(time.Minute)).GetDedupId(),
 		"in another language, telling another grace: still one message")
 	require.NotEqual(t, m.GetDedupId(), notify.PaidEnded(botui.English, 1001, 7, expired.AddDate(0, 0, 30), expired.AddDate(0, 0, 31)).GetDedupId(),
@@ -82,7 +82,7 @@ func TestReminderIsOneMessagePerStageAndExpiry(t *testing.T) {
 	m := notify.Reminder(botui.English, 1001, 7, 24*time.Hour, expires, expires.Add(-23*time.Hour))
 	require.Equal(t, "reminder_24h:7:1804680000", m.GetDedupId())
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority())
-	require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData(), "Renew opens the plans")
+	requireOpens(t, m, botui.ActionPlans)
 
 	again := notify.Reminder(botui.Russian, 1001, 7, 24*time.Hour, expires, expires.Add(-22*time.Hour))
 	require.Equal(t, m.GetDedupId(), again.GetDedupId(), "published again later, in another language: still one message")

@@ -142,7 +142,7 @@ func TrialNeverStarted(lang string, chatID, userID int64) *vpnbotv1.SendMessage 
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
 		Rows: []*vpnbotv1.ButtonRow{
-			{Buttons: []*vpnbotv1.Button{{Text: t.btnStart, CallbackData: botui.ActionTrial}}},
+			{Buttons: []*vpnbotv1.Button{{Text: t.btnStart, CallbackData: botui.NoticeCallback(botui.ActionTrial, "")}}},
 			menuRow(botui.TextsIn(lang)),
 		},
 	}

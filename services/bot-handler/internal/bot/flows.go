@@ -51,8 +51,8 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return err
 	}
 	// The workers' messages carry buttons too: botui reads their data as
-	// it reads the bot's own.
-	switch action, arg := botui.ParseCallback(cb.Data); action {
+	// it reads the bot's own (show tells the two apart).
+	switch action, arg, _ := botui.ParseCallback(cb.Data); action {
 	case botui.ActionTrial:
 		return b.trial(ctx, c, lang)
 	case botui.ActionPlans:

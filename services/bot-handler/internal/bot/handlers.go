@@ -154,10 +154,16 @@ func (b *Bot) send(ctx context.Context, c tele.Context, s Screen) error {
 }
 
 // show puts a screen in place of the message whose button was pressed, so
-// navigating does not pile up messages. A message that cannot be edited (too
-// old, deleted) gets the screen as a new message instead.
+// navigating does not pile up messages. A notice's button (a worker's
+// message: a payment's receipt, a key) gets the screen as a new message, so
+// the notice stays in the chat; so does a message that cannot be edited (too
+// old, deleted).
 func (b *Bot) show(ctx context.Context, c tele.Context, s Screen) error {
-	if c.Callback() == nil || c.Callback().Message == nil {
+	cb := c.Callback()
+	if cb == nil || cb.Message == nil {
+		return b.send(ctx, c, s)
+	}
+	if _, _, notice := botui.ParseCallback(cb.Data); notice {
 		return b.send(ctx, c, s)
 	}
 	err := c.Edit(s.Text, options(s)...)

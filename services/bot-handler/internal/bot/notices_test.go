@@ -118,10 +118,11 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 				_, err := users.UpsertStartingUser(ctx, store.StartingUser{ID: user, ChatID: user, FirstName: "Alice", LanguageCode: lang, Language: lang})
 				require.NoError(t, err)
 				sb.SetUser(sandboxtg.User{ID: user, FirstName: "Alice", LanguageCode: lang})
-				// The worker's message is the sender's, which the bot cannot
-				// edit (a photo, or unknown to it): the screen comes as a new
-				// message, the chat's only one.
-				updateID := sb.PressButton(user, 1, btn.GetCallbackData())
+				// The notice reaches the chat as the sender sends it; its
+				// button opens the screen as a new message below it, and the
+				// notice stays as it was.
+				notice := deliver(t, sb, client, n.buildFunc(lang, user))
+				updateID := sb.PressButton(user, notice.ID, btn.GetCallbackData())
 				_, err = b.Process(ctx, nextUpdate(t, sb, token, updateID))
 				require.NoError(t, err, "%s (%s): pressing %q", n.name, lang, btn.GetText())
 				_, answered := sb.CallbackAnswer(updateID)
@@ -129,14 +130,49 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 
 				want := screens[n.opens[i]](lang, user)
 				got := sb.Messages(user)
-				require.Len(t, got, 1, "%s (%s): pressing %q showed one screen", n.name, lang, btn.GetText())
-				require.Equal(t, want.Text, got[0].Text, "%s (%s): %q opens %s", n.name, lang, btn.GetText(), n.opens[i])
-				require.Equal(t, sandboxButtons(want), got[0].Buttons, "%s (%s): %q opens %s", n.name, lang, btn.GetText(), n.opens[i])
+				require.Len(t, got, 2, "%s (%s): pressing %q showed one screen below the notice", n.name, lang, btn.GetText())
+				require.Equal(t, notice, got[0], "%s (%s): the notice stays as it was", n.name, lang)
+				require.Equal(t, want.Text, got[1].Text, "%s (%s): %q opens %s", n.name, lang, btn.GetText(), n.opens[i])
+				require.Equal(t, sandboxButtons(want), got[1].Buttons, "%s (%s): %q opens %s", n.name, lang, btn.GetText(), n.opens[i])
 				pressed++
 			}
 		}
 	}
 	require.Equal(t, 2*17, pressed, "every button of every notice was pressed, in both languages")
+}
+
+// deliver sends a worker's message to its chat as the sender does (a photo
+// with its caption, or a text, under its keyboard) and returns it as the
+// chat shows it.
+func deliver(t *testing.T, sb *sandboxtg.Server, client *telegram.Client, m *vpnbotv1.SendMessage) sandboxtg.Message {
+	t.Helper()
+	var rows [][]map[string]string
+	for _, r := range m.GetRows() {
+		var row []map[string]string
+		for _, b := range r.GetButtons() {
+			row = append(row, map[string]string{"text": b.GetText(), "callback_data": b.GetCallbackData()})
+		}
+		rows = append(rows, row)
+	}
+	params := map[string]any{"chat_id": m.GetChatId(), "parse_mode": m.GetParseMode(),
+		"reply_markup": map[string]any{"inline_keyboard": rows}}
+	var sent struct {
+		MessageID int64 `json:"message_id"`
+	}
+	var err error
+	if len(m.GetPhoto()) > 0 {
+		params["caption"] = m.GetText()
+		err = client.Upload(context.Background(), "sendPhoto", params, "photo", m.GetPhoto(), &sent)
+	} else {
+		params["text"] = m.GetText()
+		err = client.Call(context.Background(), "sendMessage", params, &sent)
+	}
+	require.NoError(t, err)
+	msgs := sb.Messages(m.GetChatId())
+	require.NotEmpty(t, msgs)
+	last := msgs[len(msgs)-1]
+	require.Equal(t, sent.MessageID, last.ID)
+	return last
 }
 
 // nextUpdate reads the update updateID from the sandbox, as the gateway does.
