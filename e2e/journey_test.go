@@ -34,6 +34,9 @@ const (
 	cbTrial = "trial"
 	cbPlans = "plans"
 	cbSub   = "sub"
+	// A notice's Plans button (a worker's message): its screen opens below
+	// the notice instead of in its place.
+	cbNoticePlans = "!plans"
 	// The cheapest plan, m1 (30 days, $4.99 or 250 Stars), seeded by the
 	// shop migration.
 	planID        = "m1"

@@ -67,7 +67,7 @@ func TestSubscriptionLifeWithAllWorkers(t *testing.T) {
 	moveExpiry(-time.Minute)
 	ended := s.waitScreen(user, "saying the subscription ended", contains("Your subscription ended on"))
 	require.Contains(t, ended.Plain, "Your VPN key keeps working until", "the grace is told")
-	require.True(t, withButton(cbPlans)(ended), "the notice offers to renew")
+	require.True(t, withButton(cbNoticePlans)(ended), "the notice offers to renew")
 
 	moveExpiry(-2 * time.Hour) // past the one-hour grace
 	s.waitScreen(user, "saying the key no longer works", contains("no longer works: your subscription ended on"))
@@ -130,14 +130,14 @@ func TestAnUnpaidTrialEndsWithItsEndThenItsRevocation(t *testing.T) {
 		 WHERE user_id = $1 AND status = 'active' RETURNING expires_at`, user).Scan(&expires))
 	ended := s.waitScreen(user, "saying the trial ended", contains("Your free trial ended"))
 	require.Contains(t, ended.Plain, "keeps working until "+shownDate(expires.Add(grace)), "the key's end, after the grace")
-	require.True(t, withButton(cbPlans)(ended), "the notice offers the plans")
+	require.True(t, withButton(cbNoticePlans)(ended), "the notice offers the plans")
 
 	// At expiry + grace the key goes, and the user is told.
 	if !assert.Eventually(t, func() bool { return count("no longer works") > 0 }, wait, 50*time.Millisecond) {
 		t.Fatalf("no message saying the key no longer works; the chat:\n%s", describeChat(s.Sandbox.Messages(user)))
 	}
 	revoked := s.waitScreen(user, "saying the key no longer works", contains("Your VPN key no longer works: your free trial ended on"))
-	require.True(t, withButton(cbPlans)(revoked), "the notice offers the plans")
+	require.True(t, withButton(cbNoticePlans)(revoked), "the notice offers the plans")
 	require.Empty(t, s.Outline.Keys(), "the key is gone from the panel")
 	var status string
 	require.NoError(t, s.db.Pool.QueryRow(t.Context(),
