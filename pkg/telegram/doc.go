@@ -3,6 +3,11 @@
 // deduplication ids such as "<bot id>:<update_id>"), the TG_UPDATES stream,
 // and what a valid update is.
 //
+// A Client given a Pacer makes every call that posts or edits a message
+// (Sends) wait for its chat's turn first, whichever way the call was made:
+// the services that send as the bot share one budget per chat (package
+// chatpace), so that together they stay within Telegram's per-chat limit.
+//
 // DecodeUpdate is that definition, and both ends of the stream call it: the
 // gateway stores only the updates it accepts (answering 400 otherwise), and
 // the bot-handler decodes each stored update with it. It decodes the whole
