@@ -49,6 +49,7 @@ const (
 	checkOrphans    = "no panel user without a live period; no live period without its key"
 	checkSentOnce   = "no message sent twice by the sender"
 	checkBroadcasts = "every broadcast reached each recipient"
+	checkOffers     = "every Crypto Pay invoice is one order's; one order on offer per user and plan"
 	checkLimits     = "Telegram's limits never exceeded by us"
 	checkDLQ        = "no dead letters"
 	checkRestarts   = "services restarted only by the schedule"
@@ -67,6 +68,7 @@ func judge(r *Records) Verdict {
 	v.orphans(r)
 	v.sentOnce(r)
 	v.broadcasts(r)
+	v.offers(r)
 	v.limits(r)
 	v.deadLetters(r)
 	v.restarts(r)
@@ -592,6 +594,59 @@ func (v *Verdict) broadcasts(r *Records) {
 		}
 	}
 	v.row(checkBroadcasts, "%d broadcasts to %d recipients in all", len(r.Broadcasts), n)
+}
+
+// attachWindow is how long after Crypto Pay made an invoice a fault may
+// still keep it from its order: the bot-handler attaches it right after the
+// call returns, within the press's deadline.
+const attachWindow = 30 * time.Second
+
+// providerOrphans is when Crypto Pay may hold an invoice no order has: a
+// bot-handler killed, or PostgreSQL cut, between Crypto Pay's answer and
+// the attach; the press is retried, and its order gets an invoice made
+// again. One per press in flight, and a replica has one per partition.
+func providerOrphans(t Timing) *allowance {
+	return &allowance{
+		may:     oneOf(isKillOf("bot-handler"), isKind(KindPostgres)),
+		perItem: func(Applied) int { return 1 },
+		total:   func(Applied) int { return t.Partitions },
+		charged: map[int]int{},
+	}
+}
+
+// offers checks the one-order-on-offer rule from both ends: every invoice
+// at Crypto Pay is attached to an order (repeated presses reuse the order
+// and its invoice instead of making more), and no user had two orders of
+// one plan on offer.
+func (v *Verdict) offers(r *Records) {
+	attached := map[int64]bool{}
+	onOffer := map[string][]int64{}
+	for _, o := range r.Orders {
+		if o.External != 0 {
+			attached[o.External] = true
+		}
+		if o.OnOffer {
+			key := fmt.Sprintf("user %d, plan %s", o.User, o.Plan)
+			onOffer[key] = append(onOffer[key], o.ID)
+		}
+	}
+	orphans := providerOrphans(r.Timing)
+	for _, inv := range r.ProviderInvoices {
+		if attached[inv.ID] {
+			continue
+		}
+		if !orphans.excuse(r.Applied, []time.Time{inv.Created, inv.Created.Add(attachWindow)}) {
+			v.fail(checkOffers, "Crypto Pay invoice %d, made at %s, is no order's, with no fault to excuse it",
+				inv.ID, clock(inv.Created.Sub(r.Start)))
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(onOffer)) {
+		if ids := onOffer[key]; len(ids) > 1 {
+			v.fail(checkOffers, "%s: %d orders on offer at once (%v)", key, len(ids), ids)
+		}
+	}
+	v.row(checkOffers, "%d Crypto Pay invoices for %d orders; no order's after a fault: %s",
+		len(r.ProviderInvoices), len(r.Orders), orphans.summary(r.Applied, r.Start))
 }
 
 func (v *Verdict) limits(r *Records) {

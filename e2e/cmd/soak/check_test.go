@@ -88,8 +88,15 @@ func healthy() *Records {
 			{DedupID: "key:11:bb", Chat: bob, MessageID: 1, At: at(-13 * time.Minute)},
 		},
 		Broadcasts: []Broadcast{{ID: 1, Recipients: []int64{alice}}},
-		PanelKeys:  []string{"vpnbot-10"},
-		Panel:      PanelView{Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[string]time.Time{}},
+		ProviderInvoices: []ProviderInvoice{
+			{ID: 501, Created: at(8 * time.Second)}, {ID: 502, Created: at(18 * time.Second)}, {ID: 503, Created: at(300 * time.Second)},
+		},
+		Orders: []Order{
+			{ID: 1, User: alice, Plan: "demo", External: 501}, {ID: 2, User: alice, Plan: "demo", External: 502},
+			{ID: 4, User: alice, Plan: "demo", External: 503, OnOffer: true},
+		},
+		PanelKeys: []string{"vpnbot-10"},
+		Panel:     PanelView{Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[string]time.Time{}},
 	}
 }
 
@@ -189,6 +196,12 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		{"a broadcast that missed a recipient", checkBroadcasts, "user 8", func(r *Records) {
 			r.Broadcasts[0].Recipients = append(r.Broadcasts[0].Recipients, bob)
 		}},
+		{"an invoice at Crypto Pay that is no order's, no fault near", checkOffers, "Crypto Pay invoice 504", func(r *Records) {
+			r.ProviderInvoices = append(r.ProviderInvoices, ProviderInvoice{ID: 504, Created: at(300 * time.Second)})
+		}},
+		{"two orders of one plan on offer to one user", checkOffers, "2 orders on offer", func(r *Records) {
+			r.Orders = append(r.Orders, Order{ID: 5, User: alice, Plan: "demo", OnOffer: true})
+		}},
 		{"a 429 of the flood limits", checkLimits, "sendMessage to chat 7", func(r *Records) {
 			r.Floods = []sandboxtg.Flood{{At: at(time.Minute), Method: "sendMessage", ChatID: alice}}
 		}},
@@ -229,12 +242,18 @@ func TestRepeatsInFlightAtAFaultAreAllowedAndCounted(t *testing.T) {
 	r.Chats[alice] = append(r.Chats[alice], sandboxtg.Message{ID: 40, Plain: "Soak notice #1", Date: at(75 * time.Second)})
 	r.Chats[alice][5].Date = at(69 * time.Second)
 	r.SentLog[3].At = at(69 * time.Second)
+	// An invoice Crypto Pay made just before bot-handler-0 was killed,
+	// which the press's retry replaced with another.
+	r.ProviderInvoices = append(r.ProviderInvoices, ProviderInvoice{ID: 504, Created: at(58 * time.Second)})
 	v := judge(r)
 	require.Empty(t, v.Violations)
 	require.Contains(t, v.Rows[0].Result, "1 (1 at kill bot-handler-0 @1:00)")
 	for _, row := range v.Rows {
-		if row.Check == checkSentOnce {
+		switch row.Check {
+		case checkSentOnce:
 			require.Contains(t, row.Result, "1 (1 at kill sender-1 @1:10)")
+		case checkOffers:
+			require.Contains(t, row.Result, "1 (1 at kill bot-handler-0 @1:00)")
 		}
 	}
 }

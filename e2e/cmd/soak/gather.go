@@ -67,6 +67,9 @@ func (g *gatherer) gather(ctx context.Context, r *Records, j *journal) error {
 	for _, k := range g.st.Outline.Keys() {
 		r.PanelKeys = append(r.PanelKeys, k.ID)
 	}
+	for _, inv := range g.st.CryptoPay.Invoices() {
+		r.ProviderInvoices = append(r.ProviderInvoices, ProviderInvoice{ID: inv.InvoiceID, Created: inv.CreatedAt})
+	}
 	r.Floods = g.st.Sandbox.Floods()
 	st := g.st.Sandbox.Stats()
 	r.Injected429 = st.TooManyRequests - st.Flooded
@@ -244,6 +247,20 @@ func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("reading the sent-log: %w", err)
+	}
+
+	rows, err = g.pool.Query(ctx, `SELECT id, user_id, plan_id, COALESCE(external_id, '0')::bigint,
+			status = 'pending' AND superseded_at IS NULL
+		FROM invoices WHERE provider = $1 ORDER BY id`, shop.ProviderCryptoPay)
+	if err != nil {
+		return fmt.Errorf("reading the Crypto Pay orders: %w", err)
+	}
+	var o Order
+	if _, err := pgx.ForEachRow(rows, []any{&o.ID, &o.User, &o.Plan, &o.External, &o.OnOffer}, func() error {
+		r.Orders = append(r.Orders, o)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the Crypto Pay orders: %w", err)
 	}
 
 	rows, err = g.pool.Query(ctx, `SELECT b.id, COALESCE(array_agg(r.user_id ORDER BY r.user_id) FILTER (WHERE r.user_id IS NOT NULL), '{}')

@@ -31,6 +31,10 @@ type Records struct {
 	Accesses   []Access
 	SentLog    []Sent
 	Broadcasts []Broadcast
+	// ProviderInvoices are the invoices Crypto Pay made, as its sandbox
+	// shows them; Orders are the shop's Crypto Pay orders.
+	ProviderInvoices []ProviderInvoice
+	Orders           []Order
 	// Chats are the bot's messages in every chat, as the sandbox shows them.
 	Chats map[int64][]sandboxtg.Message
 
@@ -108,6 +112,23 @@ type Sent struct {
 	Chat      int64
 	MessageID int64 // 0 when Telegram's id was not recorded
 	At        time.Time
+}
+
+// ProviderInvoice is an invoice Crypto Pay made for the bot.
+type ProviderInvoice struct {
+	ID      int64
+	Created time.Time
+}
+
+// Order is one of the shop's Crypto Pay orders (a row of invoices).
+type Order struct {
+	ID       int64
+	User     int64
+	Plan     string
+	External int64 // the Crypto Pay invoice attached to it; 0 while none
+	// OnOffer is true for an order still shown to a press: pending and not
+	// superseded by a newer one.
+	OnOffer bool
 }
 
 // Broadcast is an admin's broadcast and its recipients.
