@@ -484,6 +484,14 @@ func TestConsumerRecreatesDeletedConsumer(t *testing.T) {
 	}, log, nil)
 	publish(t, js, 0, "1", "bot1:1")
 	require.Eventually(t, func() bool { return len(rec.deliveries()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	// The handler has run; its acknowledgement may still be on its way, and
+	// a message not yet acknowledged when its consumer goes is delivered
+	// again to the next one. Delete the consumer once the work queue has
+	// dropped the message.
+	require.Eventually(t, func() bool {
+		st, err := js.Stream(context.Background(), testStream)
+		return err == nil && st.CachedInfo().State.Msgs == 0
+	}, 5*time.Second, 10*time.Millisecond, "the message was acknowledged")
 
 	require.NoError(t, js.DeleteConsumer(context.Background(), testStream, "tester-0"))
 	publish(t, js, 0, "2", "bot1:2")

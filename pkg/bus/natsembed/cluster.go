@@ -2,6 +2,7 @@ package natsembed
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +17,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vpnbot/vpnbot/pkg/procs"
+	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
 // ClusterName is the name of the cluster StartCluster forms.
@@ -139,6 +143,9 @@ func StartCluster(opts ClusterOptions) (*Cluster, error) {
 	}
 	if opts.Nodes > 1 {
 		if err := c.waitMetaLeader(metaTimeout); err != nil {
+			return nil, errors.Join(err, c.Shutdown())
+		}
+		if err := c.waitPlacement(metaTimeout); err != nil {
 			return nil, errors.Join(err, c.Shutdown())
 		}
 	}
@@ -285,6 +292,41 @@ func (c *Cluster) waitMetaLeader(timeout time.Duration) error {
 			return fmt.Errorf("embedded NATS cluster: no JetStream metadata leader within %s", timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// placementProbe is the stream waitPlacement creates and deletes.
+const placementProbe = "NATSEMBED_PLACEMENT_PROBE"
+
+// waitPlacement waits until the metadata leader places a stream on every
+// node. An elected leader may not yet count the other nodes online (it
+// learns of each from its first report), and refuses such a stream with
+// "no suitable peers for placement" meanwhile; a caller's first stream
+// must not meet that.
+func (c *Cluster) waitPlacement(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	nc, err := nats.Connect(c.URL(), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("embedded NATS cluster: connecting to probe placement: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("embedded NATS cluster: probing placement: %w", err)
+	}
+	cfg := jetstream.StreamConfig{Name: placementProbe, Subjects: []string{"natsembed.probe"}, Replicas: len(c.nodes)}
+	for {
+		_, err := js.CreateStream(ctx, cfg)
+		if err == nil {
+			if err := js.DeleteStream(ctx, placementProbe); err != nil {
+				return fmt.Errorf("embedded NATS cluster: deleting the placement probe: %w", err)
+			}
+			return nil
+		}
+		if !retry.Sleep(ctx, 50*time.Millisecond) {
+			return fmt.Errorf("embedded NATS cluster: no stream placed on all %d nodes within %s: %w", len(c.nodes), timeout, err)
+		}
 	}
 }
 
