@@ -221,24 +221,46 @@ func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 	status, _ = d.get(t, fmt.Sprintf("%s/api/chats/%d/messages/%d/photo", d.sandboxURL, user, key.ID))
 	require.Equal(t, http.StatusOK, status, "the key's QR code after the restart")
 
+	// The order is still on offer: a press shows its link again, in a
+	// message whose id goes on from before.
 	again := d.orderCryptoPay(t, user)
 	require.Greater(t, again.ID, lastID, "message ids started again")
-	require.True(t, payLink(again))
-	require.NotEqual(t, oldLink, again.ButtonURL())
-	require.NotContains(t, d.out.String(), "already attached", "an order after the restart met a reused invoice id")
-	attached := attachedIDs(t, db, user)
-	require.Equal(t, attached, d.sandboxInvoiceIDs(t, cryptoPay), "every invoice at the sandbox belongs to an order, on the first try")
-	require.Len(t, attached, 2)
+	require.Equal(t, oldLink, again.ButtonURL(), "the order on offer is shown again")
 
+	// Paying the link handed out before the restart pays that order.
 	resp, err := d.http.PostForm(oldLink, url.Values{})
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	d.waitMessage(t, user, "the payment's confirmation", withText("Payment received"))
+	first := attachedIDs(t, db, user)
+	require.Len(t, first, 1)
 	var paid string
 	require.NoError(t, db.Pool.QueryRow(t.Context(), `SELECT status FROM invoices
-		WHERE provider = 'cryptopay' AND external_id = $1`, attached[0]).Scan(&paid))
+		WHERE provider = 'cryptopay' AND external_id = $1`, first[0]).Scan(&paid))
 	require.Equal(t, "paid", paid, "paying the old link did not pay the old order")
+
+	// The next order is a new one, with the first invoice the sandbox makes
+	// after the restart: it must get an id the database has not seen.
+	time.Sleep(userPace)
+	fresh := d.orderCryptoPay(t, user)
+	require.True(t, payLink(fresh))
+	require.NotEqual(t, oldLink, fresh.ButtonURL())
+	require.NotContains(t, d.out.String(), "already attached", "an order after the restart met a reused invoice id")
+	attached := attachedIDs(t, db, user)
+	require.Equal(t, attached, d.sandboxInvoiceIDs(t, cryptoPay), "every invoice at the sandbox belongs to an order, on the first try")
+	require.Len(t, attached, 2)
+	// Paid too, so that the order after make clean is a new one, not this
+	// one shown again.
+	resp, err = d.http.PostForm(fresh.ButtonURL(), url.Values{})
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		err := db.Pool.QueryRow(t.Context(), `SELECT status FROM invoices
+			WHERE provider = 'cryptopay' AND external_id = $1`, attached[1]).Scan(&paid)
+		return err == nil && paid == "paid"
+	}, time.Minute, 100*time.Millisecond, "the second order was not paid")
 	d.interrupt(t)
 
 	out, err := runDevstackClean(t, env)
@@ -247,9 +269,9 @@ func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 	afresh := d.orderCryptoPay(t, user)
 	require.True(t, payLink(afresh))
 	require.NotContains(t, d.out.String(), "already attached", "an order after make clean met an invoice id the database has")
-	fresh := d.sandboxInvoiceIDs(t, cryptoPay)
-	require.Len(t, fresh, 1, "the sandbox made more than one invoice for the order")
-	require.Equal(t, slices.Concat(attached, fresh), attachedIDs(t, db, user), "the order's invoice is not attached")
+	made := d.sandboxInvoiceIDs(t, cryptoPay)
+	require.Len(t, made, 1, "the sandbox made more than one invoice for the order")
+	require.Equal(t, slices.Concat(attached, made), attachedIDs(t, db, user), "the order's invoice is not attached")
 	d.interrupt(t)
 }
 
