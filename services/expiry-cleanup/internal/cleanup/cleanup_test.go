@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
@@ -50,7 +51,7 @@ func TestAnExpiredPeriodLosesItsKeyAndItsUserIsToldOnce(t *testing.T) {
 	require.Contains(t, m.GetText(), "больше не работает", "in the user's language")
 	require.Equal(t, "expired:"+strconv.FormatInt(sub.ID, 10)+":"+strconv.FormatInt(sub.ExpiresAt.Unix(), 10), m.GetDedupId())
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, m.GetPriority())
-	require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData())
+	require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), m.GetRows()[0].GetButtons()[0].GetCallbackData())
 
 	revoked := in.logs.Events(t, cleanup.EventAccessRevoked)
 	require.Len(t, revoked, 2)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -48,7 +49,7 @@ func TestAPaidPeriodsEndIsToldOnceInItsUsersLanguageWithWhenTheKeyStops(t *testi
 		require.NotNil(t, m, "no end for the %s user", lang)
 		require.Contains(t, m.GetText(), endedText[lang], "the user's language")
 		require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority())
-		require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData(), "renew")
+		require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), m.GetRows()[0].GetButtons()[0].GetCallbackData(), "renew")
 	}
 	require.Contains(t, byChat[en.UserID].GetText(),
 		"Your VPN key keeps working until "+dateOf(en.ExpiresAt.Add(90*time.Minute))+", then stops", "the end of the grace")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
@@ -35,7 +36,7 @@ func TestAPaidSubscriptionIsRemindedOnceAtEachStage(t *testing.T) {
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, m.GetPriority())
 	require.Contains(t, m.GetText(), "Ваша подписка заканчивается", "the user's language")
 	require.Contains(t, m.GetText(), "(через 3 дня)")
-	require.Equal(t, "plans", m.GetRows()[0].GetButtons()[0].GetCallbackData(), "the renew button opens the plans")
+	require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), m.GetRows()[0].GetButtons()[0].GetCallbackData(), "the renew button opens the plans")
 
 	require.Zero(t, iterate(t, in)["sent"], "a stage is sent once")
 	e.clock.set(expires.Add(-48 * time.Hour))

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
@@ -50,7 +51,7 @@ func TestATrialGetsItsDayAndHourNoticesThenTheEndedOneEachOnce(t *testing.T) {
 	require.Equal(t, sub.UserID, day.GetChatId())
 	require.Equal(t, periodDedupID("trial_24h", sub.ID, sub.ExpiresAt), day.GetDedupId())
 	require.Contains(t, day.GetText(), "через 24 часа", "the user's language")
-	require.Equal(t, "plans", button(day))
+	require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), button(day))
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_REMINDER, day.GetPriority())
 	require.Empty(t, iterate(t, in), "the day notice is sent once")
 
@@ -68,9 +69,9 @@ func TestATrialGetsItsDayAndHourNoticesThenTheEndedOneEachOnce(t *testing.T) {
 		periodDedupID("trial_ended", sub.ID, sub.ExpiresAt),
 	}, dedupIDs(msgs))
 	require.Contains(t, msgs[1].GetText(), "через час")
-	require.Equal(t, "plans", button(msgs[1]))
+	require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), button(msgs[1]))
 	require.Contains(t, msgs[2].GetText(), "Пробный период закончился")
-	require.Equal(t, "plans", button(msgs[2]), "the ended notice offers the plans")
+	require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), button(msgs[2]), "the ended notice offers the plans")
 	sent := in.logs.Events(t, notifier.EventNoticeSent)
 	require.Len(t, sent, 3)
 	require.EqualValues(t, sub.ID, sent[2]["subscription_id"])
@@ -193,7 +194,7 @@ func TestAUserWhoNeverTookTheTrialIsNudgedOnceADayAfterRegistering(t *testing.T)
 	require.Equal(t, idle, m.GetChatId())
 	require.Equal(t, "never_started:"+strconv.FormatInt(idle, 10), m.GetDedupId())
 	require.Contains(t, m.GetText(), "You have not tried")
-	require.Equal(t, "trial", button(m), "the button starts the trial")
+	require.Equal(t, botui.NoticeCallback(botui.ActionTrial, ""), button(m), "the button starts the trial")
 	require.Equal(t, "🎁 Start free trial", m.GetRows()[0].GetButtons()[0].GetText())
 
 	e.clock.Advance(25 * time.Hour) // the trial taken ends within a day
