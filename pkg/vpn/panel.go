@@ -53,14 +53,14 @@ func (e PanelEnv) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Panel is a provisioner that holds connections to close.
-type Panel interface {
+// ClosingProvisioner is a provisioner that holds connections to close.
+type ClosingProvisioner interface {
 	Provisioner
 	Close() error
 }
 
 // New builds the configured panel's adapter; it makes no request.
-func (e PanelEnv) New() (Panel, error) {
+func (e PanelEnv) New() (ClosingProvisioner, error) {
 	if e.Panel == PanelRemnawave {
 		return NewRemnawave(RemnawaveConfig{
 			BaseURL: e.RemnawaveURL, Token: e.RemnawaveToken, Timeout: e.PanelTimeout, SquadUUIDs: e.RemnawaveSquads,
