@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -211,20 +213,25 @@ func TestStateDirKeepsUsersAndLinksAcrossARestart(t *testing.T) {
 func TestStateDirAfterAKillNeverReusesAnID(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	// A long interval: nothing but the reservation reaches the disk before
-	// the "kill" (the server is abandoned without Close).
+	// The first change is saved at once, the next not for an hour: the
+	// server is then abandoned without Close, as a kill would leave it.
 	killed := remnawave.New(remnawave.Config{Token: token, Version: remnawave.Version3, StateDir: dir, SaveInterval: time.Hour})
 	require.NoError(t, killed.Start("127.0.0.1:0"))
+	t.Cleanup(killed.Close)
 	e := &env{t: t, s: killed, client: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}}
 	t.Cleanup(e.client.CloseIdleConnections)
+	e.createV3("kept")
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+		return err == nil && strings.Contains(string(b), `"kept"`)
+	}, 5*time.Second, 5*time.Millisecond)
 	lost := e.createV3("ivan")
-	t.Cleanup(killed.Close)
 
 	next := remnawave.New(remnawave.Config{Token: token, Version: remnawave.Version3, StateDir: dir})
 	require.NoError(t, next.Start("127.0.0.1:0"))
 	t.Cleanup(next.Close)
 	e.s = next
-	require.Zero(t, next.Accounts(), "the kill lost the unsaved user")
+	require.Equal(t, 1, next.Accounts(), "the kill lost the unsaved user")
 	u := e.createV3("ivan")
 	require.Greater(t, u.ID, lost.ID, "its id is not handed out again")
 }
