@@ -21,6 +21,15 @@
 // ErrNotFound (the access is not on the panel). Neither the Outline API URL's
 // secret path nor the Remnawave token ever appears in an error.
 //
+// The Remnawave adapter is a Panel on 2.x and 3.x panels alike (the API of
+// github.com/remnawave/backend's libs/contract, read at 2.8.1 and 3.3.2):
+// it asks the panel its version (GET /api/system/metadata) on first use and
+// caches it, and follows the panel when a call shows it changed. Account
+// ids are 3.x's numeric ids or 2.x's uuids; a Ref carrying a 2.x uuid on a
+// 3.x panel is found by its name, which is how accesses recorded before an
+// upgrade carry over. 3.x lists users by keyset pages (users/stream), 2.x
+// by offset.
+//
 // Limit wraps a Provisioner so that it makes at most n panel calls at once,
 // however many goroutines call it: the load a worker puts on the panel.
 //

@@ -284,12 +284,16 @@ func TestNewRemnawaveRejectsBadConfig(t *testing.T) {
 func TestRemnawaveLongestUsernameFitsThePanel(t *testing.T) {
 	t.Parallel()
 	s := startRemnawave(t)
-	r := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.NamePrefix = strings.Repeat("p", 16) })
-	acc, err := r.Create(context.Background(), period(1<<63-1))
+	r := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.NamePrefix = strings.Repeat("p", 15) })
+	acc, err := r.CreateAccount(context.Background(), vpn.Owner{UserID: 1<<63 - 1}, vpn.State{
+		Enabled: true, ExpiresAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
 	require.Len(t, s.Users(), 1)
 	require.Equal(t, acc.ID, s.Users()[0].UUID)
 	require.Len(t, s.Users()[0].Username, 36)
+
+	_, err = vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: s.URL(), Token: rwToken, NamePrefix: strings.Repeat("p", 16)})
+	require.Error(t, err, "a prefix whose account names would not fit")
 }
 
 func TestRemnawaveRefusesAnInvalidPeriod(t *testing.T) {

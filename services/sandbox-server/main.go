@@ -5,7 +5,8 @@
 // (pkg/localstack) starts the same fakes in-process. It serves the Telegram
 // Bot API with its /sandbox/ control API for curl (TELEGRAM_ADDR; the web
 // chat is make run's console), Crypto Pay with its pay page
-// (CRYPTOPAY_ADDR) and a Remnawave VPN panel (REMNAWAVE_ADDR); the services
+// (CRYPTOPAY_ADDR) and a Remnawave VPN panel (REMNAWAVE_ADDR) speaking the
+// 2.x or 3.x API (REMNAWAVE_VERSION, default 2); the services
 // reach them through TELEGRAM_API_URL, CRYPTOPAY_API_URL and REMNAWAVE_URL
 // (deploy/compose/sandbox.env).
 package main
@@ -49,17 +50,20 @@ type Config struct {
 	CryptoPayPublicURL string `env:"CRYPTOPAY_PUBLIC_URL"`
 	RemnawaveToken     string `env:"REMNAWAVE_TOKEN" secret:"true"`
 	RemnawaveAddr      string `env:"REMNAWAVE_ADDR"`
+	// RemnawaveVersion is the panel API the fake Remnawave serves: 2 or 3.
+	RemnawaveVersion int `env:"REMNAWAVE_VERSION"`
 }
 
 func defaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Instance:       host,
-		LogLevel:       "info",
-		TelegramAddr:   ":8080",
-		CryptoPayAddr:  ":8082",
-		RemnawaveAddr:  ":8083",
-		RemnawaveToken: "sandbox",
+		Instance:         host,
+		LogLevel:         "info",
+		TelegramAddr:     ":8080",
+		CryptoPayAddr:    ":8082",
+		RemnawaveAddr:    ":8083",
+		RemnawaveToken:   "sandbox",
+		RemnawaveVersion: 2,
 	}
 }
 
@@ -67,6 +71,9 @@ func defaultConfig() Config {
 func (c Config) Validate() error {
 	if c.TelegramToken == "" || c.CryptoPayToken == "" || c.RemnawaveToken == "" {
 		return errors.New("TELEGRAM_BOT_TOKEN, CRYPTOPAY_TOKEN and REMNAWAVE_TOKEN are required")
+	}
+	if c.RemnawaveVersion != 2 && c.RemnawaveVersion != 3 {
+		return fmt.Errorf("REMNAWAVE_VERSION=%d: want 2 or 3", c.RemnawaveVersion)
 	}
 	return nil
 }
@@ -115,7 +122,7 @@ func run(ctx context.Context) error {
 	if err := cp.Start(cfg.CryptoPayAddr); err != nil {
 		return err
 	}
-	panel := remnawave.New(remnawave.Config{Token: cfg.RemnawaveToken, Log: log})
+	panel := remnawave.New(remnawave.Config{Token: cfg.RemnawaveToken, Version: cfg.RemnawaveVersion, Log: log})
 	defer panel.Close()
 	if err := panel.Start(cfg.RemnawaveAddr); err != nil {
 		return err

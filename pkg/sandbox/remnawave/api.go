@@ -4,12 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
@@ -89,11 +91,21 @@ func (s *Server) routeAPI() {
 	s.route("POST /api/users", s.createUser)
 	s.route("GET /api/users", s.listUsers)
 	s.route("PATCH /api/users", s.updateUser)
-	s.route("GET /api/users/{uuid}", s.getUser)
 	s.route("GET /api/users/by-username/{username}", s.getUserByUsername)
-	s.route("DELETE /api/users/{uuid}", s.deleteUser)
-	s.route("POST /api/users/{uuid}/actions/disable", s.setEnabled(false))
-	s.route("POST /api/users/{uuid}/actions/enable", s.setEnabled(true))
+	s.route("GET /api/system/metadata", s.metadata)
+	// 2.x addresses a user by its uuid; 3.x by its numeric id, and lists
+	// users by keyset pages.
+	key := "{uuid}"
+	if s.cfg.Version == Version3 {
+		key = "{id}"
+		s.route("GET /api/users/stream", s.streamUsers)
+	}
+	s.route("GET /api/users/"+key, s.getUser)
+	s.route("DELETE /api/users/"+key, s.deleteUser)
+	s.route("POST /api/users/"+key+"/actions/disable", s.setEnabled(false))
+	s.route("POST /api/users/"+key+"/actions/enable", s.setEnabled(true))
+	s.route("POST /api/users/"+key+"/actions/revoke", s.revokeSubscription)
+	s.api.Mux.HandleFunc("GET /api/sub/{shortUuid}", s.subscription)
 	s.api.Mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, nestError{
 			StatusCode: http.StatusNotFound, Error: "Not Found",
@@ -114,7 +126,7 @@ func (s *Server) route(pattern string, fn func(*http.Request) reply) {
 
 // wireUser is a user as the panel answers it (ExtendedUsersSchema).
 type wireUser struct {
-	UUID                   string      `json:"uuid"`
+	UUID                   string      `json:"uuid,omitempty"` // 2.x only`
 	ID                     int64       `json:"id"`
 	ShortUUID              string      `json:"shortUuid"`
 	Username               string      `json:"username"`
@@ -156,25 +168,36 @@ type wireTraffic struct {
 	LastConnectedNodeUUID    *string `json:"lastConnectedNodeUuid"`
 }
 
-func (u User) wire() wireUser {
+// wire is u as a panel of version answers it.
+func (u User) wire(version int) wireUser {
 	squads := make([]wireSquad, 0, len(u.ActiveInternalSquads))
 	for _, id := range u.ActiveInternalSquads {
 		squads = append(squads, wireSquad{UUID: id, Name: "squad-" + id[:8]})
 	}
+	var subRevokedAt *string
+	if !u.SubRevokedAt.IsZero() {
+		t := isoTime(u.SubRevokedAt)
+		subRevokedAt = &t
+	}
+	uuid := u.UUID
+	if version == Version3 {
+		uuid = ""
+	}
 	return wireUser{
-		UUID: u.UUID, ID: u.ID, ShortUUID: u.ShortUUID, Username: u.Username, Status: u.Status,
+		UUID: uuid, ID: u.ID, ShortUUID: u.ShortUUID, Username: u.Username, Status: u.Status,
 		TrafficLimitBytes: u.TrafficLimitBytes, TrafficLimitStrategy: u.TrafficLimitStrategy,
 		ExpireAt: isoTime(u.ExpireAt), TelegramID: u.TelegramID, Email: u.Email,
 		Description: u.Description, Tag: u.Tag,
 		TrojanPassword: u.TrojanPassword, VlessUUID: u.VlessUUID, SSPassword: u.SSPassword,
 		CreatedAt: isoTime(u.CreatedAt), UpdatedAt: isoTime(u.UpdatedAt),
-		SubscriptionURL: u.SubscriptionURL, ActiveInternalSquads: squads,
+		SubscriptionURL: u.SubscriptionURL, ActiveInternalSquads: squads, SubRevokedAt: subRevokedAt,
 	}
 }
 
 // userParams are the fields of POST and PATCH /api/users the sandbox keeps.
 type userParams struct {
-	UUID                 *string  `json:"uuid"`
+	UUID                 *string  `json:"uuid"` // 2.x
+	ID                   *int64   `json:"id"`   // 3.x`
 	Username             *string  `json:"username"`
 	Status               *string  `json:"status"`
 	ShortUUID            *string  `json:"shortUuid"`
@@ -253,7 +276,7 @@ func (s *Server) createUser(r *http.Request) reply {
 	case p.Status != nil && *p.Status != StatusActive && *p.Status != StatusDisabled &&
 		*p.Status != StatusLimited && *p.Status != StatusExpired:
 		return invalid("status", "Invalid status")
-	case p.UUID != nil && !uuidPattern.MatchString(*p.UUID):
+	case p.UUID != nil && s.cfg.Version == Version2 && !uuidPattern.MatchString(*p.UUID):
 		return invalid("uuid", "Invalid uuid")
 	}
 	expireAt, ok := parseTime(*p.ExpireAt)
@@ -282,7 +305,7 @@ func (s *Server) createUser(r *http.Request) reply {
 	}
 	u.UUID, u.VlessUUID = newUUID(), newUUID()
 	u.ShortUUID, u.TrojanPassword, u.SSPassword = randomHex(8), randomHex(12), randomHex(16)
-	if p.UUID != nil {
+	if p.UUID != nil && s.cfg.Version == Version2 {
 		u.UUID = *p.UUID
 	}
 	if p.ShortUUID != nil {
@@ -304,9 +327,11 @@ func (s *Server) createUser(r *http.Request) reply {
 	}
 	u.ID = s.nextID
 	s.nextID++
+	s.reserveLocked()
 	s.users[u.UUID] = u
 	s.order = append(s.order, u.UUID)
-	return answer(http.StatusCreated, u.view(time.Now()).wire())
+	s.changedLocked()
+	return s.userReply(http.StatusCreated, u)
 }
 
 func (s *Server) listUsers(r *http.Request) reply {
@@ -330,7 +355,7 @@ func (s *Server) listUsers(r *http.Request) reply {
 	now := time.Now()
 	users := []wireUser{}
 	for i := start; i < len(s.order) && i < start+size; i++ {
-		users = append(users, s.users[s.order[i]].view(now).wire())
+		users = append(users, s.users[s.order[i]].view(now).wire(s.cfg.Version))
 	}
 	return answer(http.StatusOK, map[string]any{"users": users, "total": len(s.order)})
 }
@@ -338,11 +363,51 @@ func (s *Server) listUsers(r *http.Request) reply {
 func (s *Server) getUser(r *http.Request) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[r.PathValue("uuid")]
-	if u == nil {
-		return errUserNotFound.reply(r)
+	u, bad := s.targetLocked(r)
+	if bad != nil {
+		return *bad
 	}
-	return answer(http.StatusOK, u.view(time.Now()).wire())
+	return s.userReply(http.StatusOK, u)
+}
+
+// targetLocked is the user a route's path names: by uuid on 2.x, by id on
+// 3.x, where a path that is not a positive number fails validation, as
+// the panel's numberParamSchema does (a 2.x uuid included).
+func (s *Server) targetLocked(r *http.Request) (*User, *reply) {
+	var u *User
+	if s.cfg.Version == Version2 {
+		u = s.users[r.PathValue("uuid")]
+	} else {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			rp := invalid("userId", "Invalid input: expected number, received NaN")
+			return nil, &rp
+		}
+		if id <= 0 {
+			rp := invalid("userId", "Too small: expected number to be >0")
+			return nil, &rp
+		}
+		u = s.byIDLocked(id)
+	}
+	if u == nil {
+		rp := errUserNotFound.reply(r)
+		return nil, &rp
+	}
+	return u, nil
+}
+
+func (s *Server) byIDLocked(id int64) *User {
+	for _, k := range s.order {
+		if u := s.users[k]; u.ID == id {
+			return u
+		}
+	}
+	return nil
+}
+
+// userReply answers u as the panel does, with status.
+func (s *Server) userReply(status int, u *User) reply {
+	return answer(status, u.view(time.Now()).wire(s.cfg.Version))
 }
 
 func (s *Server) getUserByUsername(r *http.Request) reply {
@@ -352,7 +417,7 @@ func (s *Server) getUserByUsername(r *http.Request) reply {
 	if u == nil {
 		return errUserNotFound.reply(r)
 	}
-	return answer(http.StatusOK, u.view(time.Now()).wire())
+	return s.userReply(http.StatusOK, u)
 }
 
 func (s *Server) updateUser(r *http.Request) reply {
@@ -360,7 +425,13 @@ func (s *Server) updateUser(r *http.Request) reply {
 	if bad != nil {
 		return *bad
 	}
-	if p.UUID == nil && p.Username == nil {
+	if s.cfg.Version == Version3 {
+		// 3.x's schema has no uuid: it is dropped, as zod drops unknown keys.
+		p.UUID = nil
+		if p.ID == nil && p.Username == nil {
+			return invalid("", "At least one of username, id must be provided")
+		}
+	} else if p.UUID == nil && p.Username == nil {
 		return invalid("uuid", "Either uuid or username must be provided")
 	}
 	if p.Status != nil && *p.Status != StatusActive && *p.Status != StatusDisabled {
@@ -383,12 +454,7 @@ func (s *Server) updateUser(r *http.Request) reply {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var u *User
-	if p.UUID != nil { // the uuid wins over the username, as on the panel
-		u = s.users[*p.UUID]
-	} else {
-		u = s.byUsernameLocked(*p.Username)
-	}
+	u := s.updateTargetLocked(p)
 	if u == nil {
 		return errUserNotFound.reply(r)
 	}
@@ -420,18 +486,38 @@ func (s *Server) updateUser(r *http.Request) reply {
 		u.ActiveInternalSquads = p.ActiveInternalSquads
 	}
 	u.UpdatedAt = time.Now().UTC()
-	return answer(http.StatusOK, u.view(time.Now()).wire())
+	s.changedLocked()
+	return s.userReply(http.StatusOK, u)
+}
+
+// updateTargetLocked is the user PATCH /api/users names: 2.x takes the uuid
+// over the username; 3.x looks for the user matching every field given.
+func (s *Server) updateTargetLocked(p userParams) *User {
+	switch {
+	case p.UUID != nil:
+		return s.users[*p.UUID]
+	case p.ID != nil:
+		u := s.byIDLocked(*p.ID)
+		if u == nil || (p.Username != nil && u.Username != *p.Username) {
+			return nil
+		}
+		return u
+	default:
+		return s.byUsernameLocked(*p.Username)
+	}
 }
 
 func (s *Server) deleteUser(r *http.Request) reply {
-	id := r.PathValue("uuid")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.users[id] == nil {
-		return errUserNotFound.reply(r)
+	u, bad := s.targetLocked(r)
+	if bad != nil {
+		return *bad
 	}
-	delete(s.users, id)
-	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
+	s.deleteLocked(u.UUID)
+	if s.cfg.Version == Version3 {
+		return reply{Status: http.StatusNoContent}
+	}
 	return answer(http.StatusOK, map[string]bool{"isDeleted": true})
 }
 
@@ -439,10 +525,10 @@ func (s *Server) setEnabled(enable bool) func(*http.Request) reply {
 	return func(r *http.Request) reply {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		u := s.users[r.PathValue("uuid")]
+		u, bad := s.targetLocked(r)
 		switch {
-		case u == nil:
-			return errUserNotFound.reply(r)
+		case bad != nil:
+			return *bad
 		case !enable && u.Status == StatusDisabled:
 			return errAlreadyDisabled.reply(r)
 		case enable && u.Status != StatusDisabled:
@@ -453,8 +539,104 @@ func (s *Server) setEnabled(enable bool) func(*http.Request) reply {
 			u.Status = StatusActive
 		}
 		u.UpdatedAt = time.Now().UTC()
-		return answer(http.StatusOK, u.view(time.Now()).wire())
+		s.changedLocked()
+		return s.userReply(http.StatusOK, u)
 	}
+}
+
+// revokeSubscription gives the user a new shortUuid, and so a new
+// subscription URL, and new proxy credentials: the old URL stops working.
+// With {"revokeOnlyPasswords": true} the shortUuid stays.
+func (s *Server) revokeSubscription(r *http.Request) reply {
+	var p struct {
+		RevokeOnlyPasswords bool    `json:"revokeOnlyPasswords"`
+		ShortUUID           *string `json:"shortUuid"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return invalid("body", "Invalid JSON: "+err.Error())
+	}
+	if p.ShortUUID != nil && (len(*p.ShortUUID) < 16 || len(*p.ShortUUID) > 64) {
+		return invalid("shortUuid", "Short UUID must be 16-64 characters")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, bad := s.targetLocked(r)
+	if bad != nil {
+		return *bad
+	}
+	if !p.RevokeOnlyPasswords {
+		short := randomHex(8)
+		if p.ShortUUID != nil {
+			short = *p.ShortUUID
+		}
+		u.SubscriptionURL = strings.TrimSuffix(u.SubscriptionURL, u.ShortUUID) + short
+		u.ShortUUID = short
+	}
+	u.VlessUUID, u.TrojanPassword, u.SSPassword = newUUID(), randomHex(12), randomHex(16)
+	now := time.Now().UTC()
+	u.SubRevokedAt, u.UpdatedAt = now, now
+	s.changedLocked()
+	return s.userReply(http.StatusOK, u)
+}
+
+// streamUsers is 3.x's keyset listing: users with an id above cursor, by
+// id, size at a time.
+func (s *Server) streamUsers(r *http.Request) reply {
+	var cursor int64
+	size := 250
+	if v := r.URL.Query().Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return invalid("cursor", "Invalid input: expected number, received NaN")
+		}
+		cursor = n
+	}
+	if v := r.URL.Query().Get("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalid("size", "Number of results to return, no more than 1000")
+		}
+		size = n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	users := []wireUser{}
+	hasMore := false
+	for _, k := range s.order {
+		u := s.users[k]
+		if u.ID <= cursor {
+			continue
+		}
+		if len(users) == size {
+			hasMore = true
+			break
+		}
+		users = append(users, u.view(now).wire(s.cfg.Version))
+	}
+	var next *string
+	if hasMore {
+		c := strconv.FormatInt(users[len(users)-1].ID, 10)
+		next = &c
+	}
+	return answer(http.StatusOK, map[string]any{"users": users, "nextCursor": next, "hasMore": hasMore})
+}
+
+// metadata is where the panel tells its version (GetMetadataCommand, since
+// 2.5).
+func (s *Server) metadata(*http.Request) reply {
+	version := version2Release
+	if s.cfg.Version == Version3 {
+		version = version3Release
+	}
+	return answer(http.StatusOK, map[string]any{
+		"version": version,
+		"build":   map[string]string{"time": "2026-01-01T00:00:00.000Z", "number": "sandbox"},
+		"git": map[string]any{
+			"backend":  map[string]string{"commitSha": "sandbox", "branch": "main", "commitUrl": ""},
+			"frontend": map[string]string{"commitSha": "sandbox", "commitUrl": ""},
+		},
+	})
 }
 
 // newUUID returns a random (version 4) UUID.

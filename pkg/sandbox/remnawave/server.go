@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fakehttp"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/fault"
+	"github.com/vpnbot/vpnbot/pkg/statefile"
 )
 
 // Config sets up a Server. Zero values take the defaults documented on each field.
@@ -19,9 +20,23 @@ type Config struct {
 	// Token is the one API token accepted as "Authorization: Bearer <token>".
 	// Empty refuses every API call.
 	Token string
+	// Version is the major version of the panel's API served: 2 (users
+	// addressed by uuid) or 3 (by numeric id, listed with users/stream).
+	// Zero is 2.
+	Version int
 	// SubscriptionBaseURL starts users' subscription URLs, which end in
-	// "/<shortUuid>" (default: http://<the request's host>/api/sub).
+	// "/<shortUuid>" (default: http://<the request's host>/api/sub, which
+	// the server answers itself).
 	SubscriptionBaseURL string
+	// StateDir, when set, is the folder where the server keeps its users
+	// and ids across restarts: Start restores them, a snapshot is written
+	// within SaveInterval of a change and at Close. A SIGKILL loses the
+	// changes of the last SaveInterval at most, but no id: ids are reserved
+	// on disk before they are handed out. Empty keeps everything in memory.
+	StateDir string
+	// SaveInterval is how often, at most, the snapshot is written while
+	// users change (default 1s).
+	SaveInterval time.Duration
 	// Log receives the server's own logs.
 	Log zerolog.Logger
 }
@@ -55,6 +70,7 @@ type User struct {
 	TrojanPassword       string    `json:"trojanPassword"`
 	SSPassword           string    `json:"ssPassword"`
 	SubscriptionURL      string    `json:"subscriptionUrl"`
+	SubRevokedAt         time.Time `json:"subRevokedAt,omitzero"`
 	CreatedAt            time.Time `json:"createdAt"`
 	UpdatedAt            time.Time `json:"updatedAt"`
 }
@@ -76,13 +92,36 @@ type Server struct {
 	faults *fault.Injector[struct{}] // locks itself
 
 	mu     sync.Mutex
-	users  map[string]*User // by uuid
-	order  []string         // uuids in creation order
+	users  map[string]*User // by uuid, which 3.x keeps but no longer shows
+	order  []string         // uuids in creation order, which is id order
 	nextID int64
+	// saver writes the users to Config.StateDir (nil without one);
+	// reserved is the id below which none is handed out unreserved.
+	saver    *statefile.Saver
+	reserved int64
 }
+
+// The versions Config.Version chooses from.
+const (
+	Version2 = 2
+	Version3 = 3
+)
+
+// The versions GET /api/system/metadata reports, the latest releases the
+// sandbox follows of each major version.
+const (
+	version2Release = "2.8.1"
+	version3Release = "3.3.2"
+)
 
 // New returns a server for cfg. It starts nothing until Start.
 func New(cfg Config) *Server {
+	if cfg.Version != Version3 {
+		cfg.Version = Version2
+	}
+	if cfg.SaveInterval <= 0 {
+		cfg.SaveInterval = defaultSaveInterval
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
@@ -119,16 +158,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.api.Mux.ServeHTTP(w, r)
 }
 
-// Start listens on addr (e.g. "127.0.0.1:0") and serves Handler in the
-// background until Close.
-func (s *Server) Start(addr string) error { return s.web.Start(addr) }
+// Start restores the users of Config.StateDir, then listens on addr (e.g.
+// "127.0.0.1:0") and serves Handler in the background until Close.
+func (s *Server) Start(addr string) error {
+	if err := s.restore(); err != nil {
+		return err
+	}
+	if err := s.web.Start(addr); err != nil {
+		s.closeState()
+		return err
+	}
+	return nil
+}
+
+// Version is the major version of the API served: Version2 or Version3.
+func (s *Server) Version() int { return s.cfg.Version }
 
 // URL is the panel's base URL (the API is under /api), e.g.
 // http://127.0.0.1:PORT; empty before Start.
 func (s *Server) URL() string { return s.web.URL() }
 
-// Close stops serving, releases hanging requests and waits for all of them.
-// It is safe to call more than once.
+// Close stops serving, releases hanging requests and waits for all of them,
+// then writes the users to Config.StateDir. It is safe to call more than
+// once.
 func (s *Server) Close() {
 	// Hung handlers return once the context is cancelled and the faults are
 	// closed; the server waits for them.
@@ -136,6 +188,7 @@ func (s *Server) Close() {
 		s.cancel()
 		s.faults.Close()
 	})
+	s.closeState()
 }
 
 // Users returns the users in creation order, with their status as the panel
@@ -160,6 +213,13 @@ func (s *Server) User(username string) (User, bool) {
 		return User{}, false
 	}
 	return u.view(time.Now()), true
+}
+
+// Accounts counts the users.
+func (s *Server) Accounts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.order)
 }
 
 // Requests counts the calls a route received (as named in the package doc,
