@@ -112,17 +112,17 @@ type User struct {
 	// Expire is the expiry in Unix seconds; 0 is none.
 	Expire int64 `json:"expire"`
 	// DataLimit is the traffic limit in bytes; 0 is unlimited.
-	DataLimit              int64                `json:"data_limit"`
-	DataLimitResetStrategy string               `json:"data_limit_reset_strategy"`
-	UsedTraffic            int64                `json:"used_traffic"`
-	Proxies                map[string]Proxy     `json:"proxies"`
-	Inbounds               map[string][]string  `json:"inbounds"`
-	Note                   string               `json:"note"`
-	OnHoldExpireDuration   int64                `json:"on_hold_expire_duration,omitempty"`
-	CreatedAt              time.Time            `json:"created_at"`
-	SubRevokedAt           time.Time            `json:"sub_revoked_at,omitzero"`
-	SubUpdatedAt           time.Time            `json:"sub_updated_at,omitzero"`
-	SubLastUserAgent       string               `json:"sub_last_user_agent,omitempty"`
+	DataLimit              int64               `json:"data_limit"`
+	DataLimitResetStrategy string              `json:"data_limit_reset_strategy"`
+	UsedTraffic            int64               `json:"used_traffic"`
+	Proxies                map[string]Proxy    `json:"proxies"`
+	Inbounds               map[string][]string `json:"inbounds"`
+	Note                   string              `json:"note"`
+	OnHoldExpireDuration   int64               `json:"on_hold_expire_duration,omitempty"`
+	CreatedAt              time.Time           `json:"created_at"`
+	SubRevokedAt           time.Time           `json:"sub_revoked_at,omitzero"`
+	SubUpdatedAt           time.Time           `json:"sub_updated_at,omitzero"`
+	SubLastUserAgent       string              `json:"sub_last_user_agent,omitempty"`
 }
 
 // Server is a fake Marzban panel. Create it with New, serve it with Start
