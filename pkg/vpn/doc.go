@@ -30,6 +30,15 @@
 // upgrade carry over. 3.x lists users by keyset pages (users/stream), 2.x
 // by offset.
 //
+// Marzban is a vpn.Panel of a Marzban panel (0.8.x): the user
+// "<prefix>_u<user id>" is the account and its ID, active only in status
+// active; the adapter logs in with an admin's password for a token and logs
+// in again, once, when the panel refuses it. The panel issues a new
+// subscription URL with every answer, each valid until the subscription is
+// revoked, so the adapter hands out the first it saw for the user's current
+// credentials; RotateAccount revokes twice, a second apart, because the
+// panel's tokens are kept to the second.
+//
 // Limit wraps a Provisioner so that it makes at most n panel calls at once,
 // however many goroutines call it: the load a worker puts on the panel.
 //
