@@ -25,7 +25,9 @@ type msg struct {
 
 func ok(obj any) reply { return reply{Status: http.StatusOK, Body: msg{Success: true, Obj: obj}} }
 
-func done(text string) reply { return reply{Status: http.StatusOK, Body: msg{Success: true, Msg: text}} }
+func done(text string) reply {
+	return reply{Status: http.StatusOK, Body: msg{Success: true, Msg: text}}
+}
 
 // failed is jsonMsg with an error: the toast text, then the error in brackets.
 func failed(text string, err error) reply {
