@@ -187,7 +187,7 @@ func (x *XUI) call(ctx context.Context, req xuiRequest) (xuiMsg, error) {
 	method, path, body := req(l)
 	a, err := x.api.do(ctx, method, path, body)
 	if err != nil {
-		return xuiMsg{}, err
+		return xuiMsg{}, redact(err, path)
 	}
 	if sessionLost(a) {
 		if l, err = x.relogin(ctx, gen); err != nil {
@@ -195,10 +195,10 @@ func (x *XUI) call(ctx context.Context, req xuiRequest) (xuiMsg, error) {
 		}
 		method, path, body = req(l)
 		if a, err = x.api.do(ctx, method, path, body); err != nil {
-			return xuiMsg{}, err
+			return xuiMsg{}, redact(err, path)
 		}
 	}
-	op := method + " " + path
+	op := method + " " + shownPath(path)
 	switch {
 	case a.status == http.StatusNotFound:
 		return xuiMsg{}, fmt.Errorf("3x-ui %s: answered 404 after a fresh login: the panel does not serve this path (an unknown version?)", op)
@@ -213,6 +213,34 @@ func (x *XUI) call(ctx context.Context, req xuiRequest) (xuiMsg, error) {
 	}
 	return m, nil
 }
+
+// shownPath is path as errors may show it: 2.x's routes carry the client
+// id, which is the VLESS credential itself.
+func shownPath(path string) string {
+	for _, route := range []string{"/updateClient/", "/delClient/"} {
+		if i := strings.Index(path, route); i >= 0 {
+			return path[:i+len(route)] + "{clientId}"
+		}
+	}
+	return path
+}
+
+// redact keeps the client id in path out of err's text, keeping its kind.
+func redact(err error, path string) error {
+	shown := shownPath(path)
+	if shown == path || !strings.Contains(err.Error(), path) {
+		return err
+	}
+	return redactedError{err: err, text: strings.ReplaceAll(err.Error(), path, shown)}
+}
+
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e redactedError) Error() string { return e.text }
+func (e redactedError) Unwrap() error { return e.err }
 
 // sessionLost tells an answer that means "log in first": a 404 for the
 // hidden API (2.x, and 3.x without X-Requested-With), a 401, a 403 for a

@@ -294,3 +294,33 @@ func TestXUIRestartedSandboxKeepsTheAccounts(t *testing.T) {
 	require.True(t, vpntest.XUILinkWorks(t, again, got.URL), "the restarted panel serves the link")
 	require.Equal(t, 2, again.Accounts(), "the operator's client and ours, not a new first client")
 }
+
+func TestXUIErrorsKeepTheClientsCredentialsOut(t *testing.T) {
+	t.Parallel()
+	s := vpntest.StartXUI(t, "2.9")
+	p := vpntest.XUIAdapterWith(t, vpn.XUIConfig{
+		BaseURL: s.URL(), Username: vpntest.XUIUsername, Password: vpntest.XUIPassword, InboundID: xui.InboundID,
+		SubscriptionURL: s.SubscriptionURL(), Timeout: 300 * time.Millisecond,
+	})
+	ctx := t.Context()
+	a, err := p.CreateAccount(ctx, vpn.Owner{UserID: 12}, vpn.State{Enabled: true})
+	require.NoError(t, err)
+	subID := path.Base(a.URL)
+
+	s.Inject(xui.Fault{Route: "POST /panel/api/inbounds/updateClient/{clientId}", Status: http.StatusInternalServerError, Times: 1})
+	_, err = p.SetAccount(ctx, a.Ref(), vpn.State{})
+	require.ErrorIs(t, err, vpn.ErrUnavailable)
+	require.Contains(t, err.Error(), "updateClient/{clientId}")
+
+	s.Inject(xui.Fault{Route: "POST /panel/api/inbounds/{id}/delClient/{clientId}", Hang: true, Times: 1})
+	err2 := p.DeleteAccount(ctx, a.Ref())
+	require.ErrorIs(t, err2, vpn.ErrUnavailable, "no answer within the timeout")
+	s.ClearFaults()
+
+	for _, err := range []error{err, err2} {
+		require.Contains(t, err.Error(), a.Name, "errors name the account by its email")
+		require.NotContains(t, err.Error(), a.ID, "the client id is the VLESS credential")
+		require.NotContains(t, err.Error(), subID, "the subId opens the subscription")
+		require.NotContains(t, err.Error(), vpntest.XUIWebBasePath)
+	}
+}
