@@ -28,7 +28,8 @@ type XUIConfig struct {
 	// Username and Password are a panel login. Two-factor login is not
 	// supported.
 	Username, Password string
-	// InboundID is the inbound whose clients are the bot's accounts.
+	// InboundID is the inbound whose clients are the bot's accounts: a VLESS
+	// or VMess inbound, whose clients the panel keys by their id.
 	InboundID int
 	// SubscriptionURL is the base of the subscription links, the
 	// subscription server's URL and path without the subId, e.g.
@@ -59,7 +60,7 @@ type XUIConfig struct {
 // and reports what the second answer says.
 type XUI struct {
 	api      *apiClient
-	csrf     *csrfTransport
+	csrf     *xuiCSRFTransport
 	user     string
 	password string
 	inbound  int
@@ -123,7 +124,7 @@ func NewXUI(cfg XUIConfig) (*XUI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("3x-ui: making the cookie jar: %w", err)
 	}
-	csrf := &csrfTransport{base: api.client.Transport}
+	csrf := &xuiCSRFTransport{base: api.client.Transport}
 	api.client.Jar, api.client.Transport = jar, csrf
 	return &XUI{
 		api: api, csrf: csrf, user: cfg.Username, password: cfg.Password, inbound: cfg.InboundID,
@@ -140,22 +141,22 @@ func (x *XUI) Close() error {
 	return nil
 }
 
-// csrfTransport adds the session's CSRF token to unsafe requests, as the
+// xuiCSRFTransport adds the session's CSRF token to unsafe requests, as the
 // panel's own pages do.
-type csrfTransport struct {
+type xuiCSRFTransport struct {
 	base http.RoundTripper
 
 	mu    sync.Mutex
 	token string
 }
 
-func (t *csrfTransport) set(token string) {
+func (t *xuiCSRFTransport) set(token string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.token = token
 }
 
-func (t *csrfTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *xuiCSRFTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	token := t.token
 	t.mu.Unlock()
@@ -187,24 +188,24 @@ func (x *XUI) call(ctx context.Context, req xuiRequest) (xuiMsg, error) {
 	method, path, body := req(l)
 	a, err := x.api.do(ctx, method, path, body)
 	if err != nil {
-		return xuiMsg{}, redact(err, path)
+		return xuiMsg{}, xuiRedact(err, path)
 	}
-	if sessionLost(a) {
+	if xuiSessionLost(a) {
 		if l, err = x.relogin(ctx, gen); err != nil {
 			return xuiMsg{}, err
 		}
 		method, path, body = req(l)
 		if a, err = x.api.do(ctx, method, path, body); err != nil {
-			return xuiMsg{}, redact(err, path)
+			return xuiMsg{}, xuiRedact(err, path)
 		}
 	}
-	op := method + " " + shownPath(path)
+	op := method + " " + xuiShownPath(path)
 	switch {
 	case a.status == http.StatusNotFound:
 		return xuiMsg{}, fmt.Errorf("3x-ui %s: answered 404 after a fresh login: the panel does not serve this path (an unknown version?)", op)
 	case a.status != http.StatusOK:
 		return xuiMsg{}, x.api.statusError(op, a, "")
-	case !isJSONObject(a.body):
+	case !xuiJSONObject(a.body):
 		return xuiMsg{}, fmt.Errorf("3x-ui %s: answered a page, not JSON, after a fresh login", op)
 	}
 	var m xuiMsg
@@ -214,9 +215,9 @@ func (x *XUI) call(ctx context.Context, req xuiRequest) (xuiMsg, error) {
 	return m, nil
 }
 
-// shownPath is path as errors may show it: 2.x's routes carry the client
+// xuiShownPath is path as errors may show it: 2.x's routes carry the client
 // id, which is the VLESS credential itself.
-func shownPath(path string) string {
+func xuiShownPath(path string) string {
 	for _, route := range []string{"/updateClient/", "/delClient/"} {
 		if i := strings.Index(path, route); i >= 0 {
 			return path[:i+len(route)] + "{clientId}"
@@ -225,38 +226,38 @@ func shownPath(path string) string {
 	return path
 }
 
-// redact keeps the client id in path out of err's text, keeping its kind.
-func redact(err error, path string) error {
-	shown := shownPath(path)
+// xuiRedact keeps the client id in path out of err's text, keeping its kind.
+func xuiRedact(err error, path string) error {
+	shown := xuiShownPath(path)
 	if shown == path || !strings.Contains(err.Error(), path) {
 		return err
 	}
-	return redactedError{err: err, text: strings.ReplaceAll(err.Error(), path, shown)}
+	return xuiRedactedError{err: err, text: strings.ReplaceAll(err.Error(), path, shown)}
 }
 
-type redactedError struct {
+type xuiRedactedError struct {
 	err  error
 	text string
 }
 
-func (e redactedError) Error() string { return e.text }
-func (e redactedError) Unwrap() error { return e.err }
+func (e xuiRedactedError) Error() string { return e.text }
+func (e xuiRedactedError) Unwrap() error { return e.err }
 
-// sessionLost tells an answer that means "log in first": a 404 for the
+// xuiSessionLost tells an answer that means "log in first": a 404 for the
 // hidden API (2.x, and 3.x without X-Requested-With), a 401, a 403 for a
 // CSRF token the panel no longer knows, or the login page a redirect led to.
-func sessionLost(a answer) bool {
+func xuiSessionLost(a answer) bool {
 	switch a.status {
 	case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
 		return true
 	case http.StatusOK:
-		return !isJSONObject(a.body)
+		return !xuiJSONObject(a.body)
 	default:
 		return false
 	}
 }
 
-func isJSONObject(b []byte) bool {
+func xuiJSONObject(b []byte) bool {
 	return bytes.HasPrefix(bytes.TrimSpace(b), []byte("{"))
 }
 
@@ -295,7 +296,7 @@ func (x *XUI) loginLocked(ctx context.Context) error {
 	token := ""
 	switch {
 	case a.status == http.StatusNotFound:
-	case a.status == http.StatusOK && isJSONObject(a.body):
+	case a.status == http.StatusOK && xuiJSONObject(a.body):
 		var m struct {
 			Success bool   `json:"success"`
 			Obj     string `json:"obj"`
@@ -319,7 +320,7 @@ func (x *XUI) loginLocked(ctx context.Context) error {
 	switch {
 	case a.status == http.StatusNotFound:
 		return fmt.Errorf("logging in to 3x-ui: %w: no login page at BaseURL: check its web base path", ErrUnauthorized)
-	case a.status != http.StatusOK || !isJSONObject(a.body):
+	case a.status != http.StatusOK || !xuiJSONObject(a.body):
 		return fmt.Errorf("logging in to 3x-ui: %w", x.api.statusError("POST /login", a, ""))
 	}
 	var m xuiMsg
@@ -340,7 +341,7 @@ func (x *XUI) loginLocked(ctx context.Context) error {
 		}
 		switch {
 		case a.status == http.StatusNotFound:
-		case a.status == http.StatusOK && isJSONObject(a.body):
+		case a.status == http.StatusOK && xuiJSONObject(a.body):
 			l.clientsAPI = true
 		default:
 			return fmt.Errorf("finding the 3x-ui version: %w", x.api.statusError(http.MethodGet+" "+path, a, ""))
@@ -417,9 +418,9 @@ func (x *XUI) clients(ctx context.Context) ([]xuiClient, error) {
 	return out, nil
 }
 
-// find returns the client ref names: by its email, which stays for life
+// findXUIClient returns the client ref names: by its email, which stays for life
 // (the id changes on rotation), or by the id when the ref has no name.
-func find(clients []xuiClient, ref Ref) (xuiClient, bool) {
+func findXUIClient(clients []xuiClient, ref Ref) (xuiClient, bool) {
 	for _, c := range clients {
 		if (ref.Name != "" && strings.EqualFold(c.Email, ref.Name)) || (ref.Name == "" && ref.ID != "" && c.ID == ref.ID) {
 			return c, true
@@ -435,16 +436,16 @@ func (x *XUI) client(ctx context.Context, ref Ref) (xuiClient, error) {
 	if err != nil {
 		return xuiClient{}, err
 	}
-	c, ok := find(clients, ref)
+	c, ok := findXUIClient(clients, ref)
 	if !ok {
 		return xuiClient{}, ErrNotFound
 	}
 	return c, nil
 }
 
-// refText names an account in errors: by its email, never by its id, which
+// xuiRefText names an account in errors: by its email, never by its id, which
 // is the VLESS credential itself.
-func refText(ref Ref) string {
+func xuiRefText(ref Ref) string {
 	if ref.Name != "" {
 		return ref.Name
 	}
@@ -464,7 +465,7 @@ func (x *XUI) account(c xuiClient) Account {
 	return a
 }
 
-func checkState(want State) error {
+func xuiCheckState(want State) error {
 	if want.DataLimitBytes < 0 {
 		return fmt.Errorf("data limit %d: must not be negative", want.DataLimitBytes)
 	}
@@ -472,7 +473,7 @@ func checkState(want State) error {
 }
 
 // expiryTime is t as the panel keeps it: unix ms, 0 for none.
-func expiryTime(t time.Time) int64 {
+func xuiExpiry(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
@@ -483,7 +484,7 @@ func expiryTime(t time.Time) int64 {
 // inbound if the inbound has none of that email. 3.1 on makes every new
 // client enabled, so a client wanted disabled is set so after it is added.
 func (x *XUI) CreateAccount(ctx context.Context, o Owner, want State) (Account, error) {
-	if err := errors.Join(checkOwner(o), checkState(want)); err != nil {
+	if err := errors.Join(checkOwner(o), xuiCheckState(want)); err != nil {
 		return Account{}, fmt.Errorf("creating 3x-ui client: %w", err)
 	}
 	name := AccountName(x.prefix, o.UserID)
@@ -491,7 +492,7 @@ func (x *XUI) CreateAccount(ctx context.Context, o Owner, want State) (Account, 
 	if err != nil {
 		return Account{}, fmt.Errorf("creating 3x-ui client %s: %w", name, err)
 	}
-	if c, ok := find(clients, Ref{Name: name}); ok {
+	if c, ok := findXUIClient(clients, Ref{Name: name}); ok {
 		return x.account(c), nil
 	}
 
@@ -499,8 +500,8 @@ func (x *XUI) CreateAccount(ctx context.Context, o Owner, want State) (Account, 
 	// the bot leaves it to the operator.
 	id := newXUIUUID()
 	client := map[string]any{
-		"id": id, "email": name, "enable": want.Enabled, "expiryTime": expiryTime(want.ExpiresAt),
-		"totalGB": want.DataLimitBytes, "subId": randomSubID(), "limitIp": 0, "tgId": 0,
+		"id": id, "email": name, "enable": want.Enabled, "expiryTime": xuiExpiry(want.ExpiresAt),
+		"totalGB": want.DataLimitBytes, "subId": xuiSubID(), "limitIp": 0, "tgId": 0,
 		"comment": o.Note, "flow": "", "reset": 0,
 	}
 	m, err := x.call(ctx, func(l xuiLine) (string, string, any) {
@@ -540,7 +541,7 @@ func (x *XUI) settingsBody(client any) map[string]any {
 func (x *XUI) Account(ctx context.Context, ref Ref) (Account, error) {
 	c, err := x.client(ctx, ref)
 	if err != nil {
-		return Account{}, fmt.Errorf("reading 3x-ui client %s: %w", refText(ref), err)
+		return Account{}, fmt.Errorf("reading 3x-ui client %s: %w", xuiRefText(ref), err)
 	}
 	return x.account(c), nil
 }
@@ -549,12 +550,12 @@ func (x *XUI) Account(ctx context.Context, ref Ref) (Account, error) {
 // rest of it. Traffic already used stays counted: a client over its limit
 // works again with a larger one.
 func (x *XUI) SetAccount(ctx context.Context, ref Ref, want State) (Account, error) {
-	if err := checkState(want); err != nil {
-		return Account{}, fmt.Errorf("setting 3x-ui client %s: %w", refText(ref), err)
+	if err := xuiCheckState(want); err != nil {
+		return Account{}, fmt.Errorf("setting 3x-ui client %s: %w", xuiRefText(ref), err)
 	}
 	return x.update(ctx, "setting", ref, func(c xuiClient) {
 		c.set("enable", want.Enabled)
-		c.set("expiryTime", expiryTime(want.ExpiresAt))
+		c.set("expiryTime", xuiExpiry(want.ExpiresAt))
 		c.set("totalGB", want.DataLimitBytes)
 	})
 }
@@ -564,10 +565,12 @@ func (x *XUI) SetAccount(ctx context.Context, ref Ref, want State) (Account, err
 func (x *XUI) RotateAccount(ctx context.Context, ref Ref) (Account, error) {
 	return x.update(ctx, "rotating", ref, func(c xuiClient) {
 		c.set("id", newXUIUUID())
-		c.set("subId", randomSubID())
+		c.set("subId", xuiSubID())
 	})
 }
 
+// set changes a field of the client as it is sent back; the raw map is
+// shared by every copy of c.
 func (c xuiClient) set(field string, v any) {
 	b, _ := json.Marshal(v) // plain values always encode
 	c.raw[field] = b
@@ -577,7 +580,7 @@ func (c xuiClient) set(field string, v any) {
 func (x *XUI) update(ctx context.Context, doing string, ref Ref, change func(xuiClient)) (Account, error) {
 	c, err := x.client(ctx, ref)
 	if err != nil {
-		return Account{}, fmt.Errorf("%s 3x-ui client %s: %w", doing, refText(ref), err)
+		return Account{}, fmt.Errorf("%s 3x-ui client %s: %w", doing, xuiRefText(ref), err)
 	}
 	change(c)
 	m, err := x.call(ctx, func(l xuiLine) (string, string, any) {
@@ -605,9 +608,9 @@ func (x *XUI) update(ctx context.Context, doing string, ref Ref, change func(xui
 func (x *XUI) DeleteAccount(ctx context.Context, ref Ref) error {
 	clients, err := x.clients(ctx)
 	if err != nil {
-		return fmt.Errorf("deleting 3x-ui client %s: %w", refText(ref), err)
+		return fmt.Errorf("deleting 3x-ui client %s: %w", xuiRefText(ref), err)
 	}
-	c, ok := find(clients, ref)
+	c, ok := findXUIClient(clients, ref)
 	if !ok {
 		return nil
 	}
@@ -681,9 +684,9 @@ func newXUIUUID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// randomSubID returns a subscription id as the panel's form makes them:
+// xuiSubID returns a subscription id as the panel's form makes them:
 // lowercase letters and digits.
-func randomSubID() string {
+func xuiSubID() string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, xuiSubIDLen)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
