@@ -452,6 +452,8 @@ func xuiRefText(ref Ref) string {
 	return "(by id)"
 }
 
+// account is c as the bot sees it: enabled only while the panel serves it,
+// enable set and neither expired nor over its traffic limit.
 func (x *XUI) account(c xuiClient) Account {
 	a := Account{
 		Name: c.Email, ID: c.ID, URL: x.subBase + "/" + url.PathEscape(c.SubID),
@@ -465,6 +467,7 @@ func (x *XUI) account(c xuiClient) Account {
 	return a
 }
 
+// xuiCheckState rejects a state the panel cannot keep.
 func xuiCheckState(want State) error {
 	if want.DataLimitBytes < 0 {
 		return fmt.Errorf("data limit %d: must not be negative", want.DataLimitBytes)
@@ -472,7 +475,7 @@ func xuiCheckState(want State) error {
 	return nil
 }
 
-// expiryTime is t as the panel keeps it: unix ms, 0 for none.
+// xuiExpiry is t as the panel keeps it: unix ms, 0 for none.
 func xuiExpiry(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
