@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,5 +323,44 @@ func TestXUIErrorsKeepTheClientsCredentialsOut(t *testing.T) {
 		require.NotContains(t, err.Error(), a.ID, "the client id is the VLESS credential")
 		require.NotContains(t, err.Error(), subID, "the subId opens the subscription")
 		require.NotContains(t, err.Error(), vpntest.XUIWebBasePath)
+	}
+}
+
+func TestXUIConcurrentCallsShareOneLoginAndOneClient(t *testing.T) {
+	t.Parallel()
+	for _, version := range []string{"2.9", "3.1"} {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			s := vpntest.StartXUI(t, version)
+			p, q := vpntest.XUIAdapter(t, s, "", 0), vpntest.XUIAdapter(t, s, "", 0)
+			ctx := t.Context()
+			st := vpn.State{Enabled: true, ExpiresAt: time.Now().Add(time.Hour)}
+			var wg sync.WaitGroup
+			made := make([]vpn.Account, 8)
+			errs := make([]error, len(made))
+			for i := range made {
+				wg.Go(func() {
+					a := []vpn.Panel{p, q}[i%2]
+					made[i], errs[i] = a.CreateAccount(ctx, vpn.Owner{UserID: 21}, st)
+				})
+			}
+			wg.Wait()
+			for i := range made {
+				require.NoError(t, errs[i])
+				require.Equal(t, made[0].ID, made[i].ID, "one client, adopted by every call")
+			}
+			require.Equal(t, 2, s.Accounts(), "the operator's client and one of ours")
+			require.Equal(t, 2, s.Logins(), "one login an adapter")
+
+			s.ExpireSessions()
+			for i := range errs {
+				wg.Go(func() { _, errs[i] = p.Account(ctx, made[0].Ref()) })
+			}
+			wg.Wait()
+			for _, err := range errs {
+				require.NoError(t, err)
+			}
+			require.Equal(t, 3, s.Logins(), "the calls that found the session lost logged in once between them")
+		})
 	}
 }

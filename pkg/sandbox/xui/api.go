@@ -85,8 +85,8 @@ func (s *Server) routeAPI() {
 // (else 403).
 func (s *Server) route(pattern string, fn func(*http.Request) reply) {
 	s.api.Route(pattern, func(r *http.Request) reply {
-		sess := s.sessionOf(r)
-		if sess == nil || !sess.loggedIn {
+		sess, in := s.sessionOf(r)
+		if !in {
 			if s.line.csrf && r.Header.Get("X-Requested-With") == "XMLHttpRequest" {
 				return empty(http.StatusUnauthorized)
 			}
@@ -102,7 +102,7 @@ func (s *Server) route(pattern string, fn func(*http.Request) reply) {
 // csrfToken answers the session's CSRF token, starting a session if the
 // request has none.
 func (s *Server) csrfToken(r *http.Request) reply {
-	sess := s.sessionOf(r)
+	sess, _ := s.sessionOf(r)
 	if sess == nil {
 		sess = s.newSession(writerOf(r))
 	}
@@ -121,7 +121,7 @@ type loginForm struct {
 }
 
 func (s *Server) login(r *http.Request) reply {
-	sess := s.sessionOf(r)
+	sess, _ := s.sessionOf(r)
 	if s.line.csrf && (sess == nil || !s.csrfOK(r, sess)) {
 		return empty(http.StatusForbidden)
 	}

@@ -402,15 +402,17 @@ func (s *Server) inboundLocked(id int) *Inbound {
 	return nil
 }
 
-// sessionOf returns the request's session, if its cookie names one.
-func (s *Server) sessionOf(r *http.Request) *session {
+// sessionOf returns the request's session, if its cookie names one, and
+// whether it is logged in.
+func (s *Server) sessionOf(r *http.Request) (*session, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sessions[c.Value]
+	sess := s.sessions[c.Value]
+	return sess, sess != nil && sess.loggedIn
 }
 
 // newSession starts a session and sets its cookie on w.
