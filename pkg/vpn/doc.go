@@ -14,6 +14,14 @@
 // that raced another replica, is answered by finding the access it made
 // instead of making a second one.
 //
+// XUI keeps accounts as the clients of one inbound of a 3x-ui panel (client
+// email = account name, client id = ID, link = SubscriptionURL/subId). It
+// logs in with a cookie session and tells the panel's line at each login,
+// never from configuration: 2.8–2.9, 3.0 (a CSRF token) or 3.1 on (the CSRF
+// token and /panel/api/clients/*). A lost session is logged in again once
+// per call. Its errors never show the password, the web base path, a client
+// id or a subId, which are all credentials.
+//
 // Errors say what kind of failure it was, with sentinels to test against:
 // ErrUnavailable (panel down, 5xx, too slow: retry later), ErrUnauthorized
 // (wrong token or secret path: an operator must fix the configuration),
