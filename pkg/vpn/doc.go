@@ -21,6 +21,16 @@
 // ErrNotFound (the access is not on the panel). Neither the Outline API URL's
 // secret path nor the Remnawave token ever appears in an error.
 //
+// As a Panel, Outline keeps a user's account as the key whose id and name
+// are the account name, made with PUT /access-keys/{id}. Outline has no
+// expiry and no disabled flag: a disabled account is a data limit of 0
+// bytes, which shadowbox enforces at once, an enabled one has the wanted
+// limit or none, and ExpiresAt is ignored (the bot disables on expiry). A
+// key whose traffic (GET /metrics/transfer) reached its limit is reported
+// disabled. RotateAccount deletes the key and makes it again under the
+// same id and limit, so the server gives it a new password and the old
+// ss:// URL stops working. Accounts pages the one key list by id.
+//
 // Limit wraps a Provisioner so that it makes at most n panel calls at once,
 // however many goroutines call it: the load a worker puts on the panel.
 //
