@@ -149,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 		keys:       map[string]*Key{},
 		faults:     fault.New[struct{}](fault.FoldCase),
 	}
-	s.restoreLocked(st)
+	s.restore(st)
 	s.routeAPI()
 	s.routeControl()
 	s.web = fakehttp.New(fakehttp.Config{
@@ -166,6 +166,7 @@ func New(cfg Config) (*Server, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err := s.saveLocked(); err != nil {
+			cancel()
 			return nil, err
 		}
 	}

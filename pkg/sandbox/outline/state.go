@@ -56,8 +56,9 @@ func (st savedState) certificate(hostname string) (*tls.Certificate, error) {
 	return &cert, nil
 }
 
-// restoreLocked puts st's keys, next id and port in place.
-func (s *Server) restoreLocked(st savedState) {
+// restore puts st's keys, next id and port in place, before the server is
+// shared.
+func (s *Server) restore(st savedState) {
 	s.nextID, s.port = st.NextID, st.APIPort
 	for _, k := range st.Keys {
 		c := k.clone()
