@@ -45,8 +45,9 @@
 // benchmark's table.
 //
 // The sandboxes keep their state in memory, as tests want, unless
-// Config.SandboxDir names a folder: then the sandbox Telegram's chats and
-// the sandbox Crypto Pay's invoices, with their ids, survive a restart of
+// Config.SandboxDir names a folder: then the sandbox Telegram's chats, the
+// sandbox Crypto Pay's invoices, with their ids, and the sandbox Outline's
+// access keys, at the same API URL and certificate, survive a restart of
 // the stack, as make run's do.
 //
 // Nothing here depends on package testing, so a plain main can use it.

@@ -94,12 +94,14 @@ type Config struct {
 	// OutlineAddr is where the fake Outline panel listens, over TLS
 	// (default 127.0.0.1:0).
 	OutlineAddr string
-	// SandboxDir, when set, is where the sandbox Telegram and Crypto Pay
-	// keep their state across restarts (SandboxDir/telegram: chats,
-	// pending updates and ids; SandboxDir/cryptopay: invoices and ids), as
-	// the real services would; empty keeps them in memory, as tests want.
-	// Pay links stay valid across restarts only if CryptoPayAddr names a
-	// fixed port.
+	// SandboxDir, when set, is where the sandbox Telegram, Crypto Pay and
+	// Outline keep their state across restarts (SandboxDir/telegram: chats,
+	// pending updates and ids; SandboxDir/cryptopay: invoices and ids;
+	// SandboxDir/outline: access keys, certificate, secret path and API
+	// port), as the real services would; empty keeps them in memory, as
+	// tests want. Pay links stay valid across restarts only if
+	// CryptoPayAddr names a fixed port; the Outline panel takes its last
+	// port again when OutlineAddr's is 0.
 	SandboxDir string
 	// GatewayAddr is the gateway's webhook address (default: a free
 	// 127.0.0.1 port).
@@ -372,7 +374,7 @@ func (s *Stack) startSandboxes() error {
 	}
 	if len(cfg.PanelEnv) == 0 {
 		var err error
-		s.Outline, err = sandboxoutline.New(sandboxoutline.Config{Log: cfg.Log})
+		s.Outline, err = sandboxoutline.New(sandboxoutline.Config{StateDir: s.sandboxDir("outline"), Log: cfg.Log})
 		if err != nil {
 			return fmt.Errorf("starting the outline sandbox: %w", err)
 		}

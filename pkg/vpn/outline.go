@@ -31,19 +31,30 @@ type OutlineConfig struct {
 	Timeout time.Duration
 	// NamePrefix starts every key id this bot makes (default DefaultNamePrefix).
 	NamePrefix string
+	// PageSize is how many accounts Accounts returns a page (default
+	// outlinePageSize). The server lists every key at once; the pages are
+	// cut from that list.
+	PageSize int
 }
 
-// Outline provisions access keys on an Outline server (shadowbox). A key's id
-// is "<prefix>-<subscription id>", chosen by us through PUT
-// /access-keys/{id}, so a repeated Create finds the key instead of making a
-// second one. Outline keys do not expire: expiry is enforced by revoking.
+// Outline provisions access keys on an Outline server (shadowbox). As a
+// Panel, a user's account is the key whose id and name are
+// AccountName(prefix, user id) ("vpnbot_u42"), chosen by us through PUT
+// /access-keys/{id}, so a repeated CreateAccount finds the key instead of
+// making a second one. As a Provisioner, a period's key id is
+// "<prefix>-<subscription id>". Outline keys do not expire: the bot
+// disables or revokes them when they should.
 type Outline struct {
-	api    *apiClient
-	prefix string
-	secret string // the API URL's path, replaced in any text the server echoes
+	api      *apiClient
+	prefix   string
+	pageSize int
+	secret   string // the API URL's path, replaced in any text the server echoes
 }
 
-var _ Provisioner = (*Outline)(nil)
+var (
+	_ Provisioner = (*Outline)(nil)
+	_ Panel       = (*Outline)(nil)
+)
 
 // NewOutline returns an adapter for cfg. It makes no request.
 func NewOutline(cfg OutlineConfig) (*Outline, error) {
@@ -55,9 +66,13 @@ func NewOutline(cfg OutlineConfig) (*Outline, error) {
 	if u.Scheme != "https" || u.Host == "" {
 		return nil, errors.New("outline APIURL must be an https:// URL with a host")
 	}
-	prefix, err := namePrefix(cfg.NamePrefix)
+	prefix, err := accountPrefix(cfg.NamePrefix, outlineMaxID)
 	if err != nil {
 		return nil, fmt.Errorf("outline: %w", err)
+	}
+	pageSize := cfg.PageSize
+	if pageSize <= 0 {
+		pageSize = outlinePageSize
 	}
 	var tlsConfig *tls.Config
 	if cfg.CertSHA256 != "" {
@@ -68,9 +83,10 @@ func NewOutline(cfg OutlineConfig) (*Outline, error) {
 		tlsConfig = pinnedTLS(pin)
 	}
 	return &Outline{
-		api:    newAPIClient("outline", u.String(), nil, tlsConfig, cfg.Timeout),
-		prefix: prefix,
-		secret: strings.TrimSuffix(u.EscapedPath(), "/"),
+		api:      newAPIClient("outline", u.String(), nil, tlsConfig, cfg.Timeout),
+		prefix:   prefix,
+		pageSize: pageSize,
+		secret:   strings.TrimSuffix(u.EscapedPath(), "/"),
 	}, nil
 }
 
@@ -216,27 +232,37 @@ func (o *Outline) Status(ctx context.Context, accessID string) (Status, error) {
 // List returns the keys whose id is "<prefix>-<number>"; keys made by hand
 // in the Outline Manager are left out.
 func (o *Outline) List(ctx context.Context) ([]Access, error) {
-	const path = "/access-keys"
-	a, err := o.api.do(ctx, http.MethodGet, path, nil)
+	keys, err := o.listKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing outline keys: %w", err)
 	}
-	if a.status != http.StatusOK {
-		return nil, fmt.Errorf("listing outline keys: %w", o.statusError(http.MethodGet+" "+path, a))
-	}
-	var list struct {
-		AccessKeys []outlineKey `json:"accessKeys"`
-	}
-	if err := o.api.decode(http.MethodGet+" "+path, a, &list); err != nil {
-		return nil, fmt.Errorf("listing outline keys: %w", err)
-	}
 	var out []Access
-	for _, k := range list.AccessKeys {
+	for _, k := range keys {
 		if o.ours(k.ID) {
 			out = append(out, k.access())
 		}
 	}
 	return out, nil
+}
+
+// listKeys reads every key on the server.
+func (o *Outline) listKeys(ctx context.Context) ([]outlineKey, error) {
+	const path = "/access-keys"
+	op := http.MethodGet + " " + path
+	a, err := o.api.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.status != http.StatusOK {
+		return nil, o.statusError(op, a)
+	}
+	var list struct {
+		AccessKeys []outlineKey `json:"accessKeys"`
+	}
+	if err := o.api.decode(op, a, &list); err != nil {
+		return nil, err
+	}
+	return list.AccessKeys, nil
 }
 
 func (o *Outline) ours(id string) bool {

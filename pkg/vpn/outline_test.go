@@ -14,6 +14,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 )
 
 func TestMain(m *testing.M) {
@@ -289,4 +290,9 @@ func TestOutlineRefusesAnInvalidPeriod(t *testing.T) {
 	_, err := o.Create(context.Background(), vpn.Period{SubscriptionID: 0})
 	require.Error(t, err)
 	require.Zero(t, s.Requests(""))
+}
+
+func TestOutlineContract(t *testing.T) {
+	t.Parallel()
+	vpntest.Contract(t, vpntest.OutlineHarness())
 }

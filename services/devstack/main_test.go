@@ -4,7 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,7 +191,8 @@ func TestSecondRunIsRefusedAndLeavesTheFirstAlone(t *testing.T) {
 // TestRestartGoesOnWithTheSandboxes is make run stopped and started again in
 // the middle of a subscription's life, after a Crypto Pay order: the chat
 // is as it was (the same messages under the same ids, the key's QR code
-// included), the pay link handed out before the restart opens, new messages
+// included), the sandbox Outline answers at the same API URL and
+// certificate and still has the trial's key, which still connects, the pay link handed out before the restart opens, new messages
 // go on from the last id, a Crypto Pay order right after the restart
 // succeeds at once (no invoice at the sandbox without its order), and
 // paying the old link pays the old order. Then make clean, which keeps the
@@ -204,6 +211,11 @@ func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 	d.press(t, user, menu, "trial")
 	key := d.waitMessage(t, user, "the trial's key", withText("ss://"))
 	require.NotEmpty(t, key.Photo, "the key comes with its QR code")
+	link := accessURL.FindString(key.Plain)
+	require.NotEmpty(t, link, "no ss:// key in %q", key.Plain)
+	panel := d.outlinePanel(t)
+	require.True(t, panel.hasKey(t, link), "the delivered key is not on the panel")
+	require.True(t, panel.keyWorks(t, link), "the delivered key does not connect")
 	time.Sleep(userPace)
 	ordered := d.orderCryptoPay(t, user)
 	require.True(t, payLink(ordered), "the order's message has no pay link: %+v", ordered.Buttons)
@@ -220,6 +232,9 @@ func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 	require.Contains(t, page, `id="pay"`)
 	status, _ = d.get(t, fmt.Sprintf("%s/api/chats/%d/messages/%d/photo", d.sandboxURL, user, key.ID))
 	require.Equal(t, http.StatusOK, status, "the key's QR code after the restart")
+	require.Equal(t, panel.config, d.outlinePanel(t).config, "the Outline panel's API URL or certificate changed across the restart")
+	require.True(t, panel.hasKey(t, link), "the key delivered before the restart is not on the panel")
+	require.True(t, panel.keyWorks(t, link), "the key delivered before the restart does not connect")
 
 	// The order is still on offer: a press shows its link again, in a
 	// message whose id goes on from before.
@@ -273,6 +288,90 @@ func TestRestartGoesOnWithTheSandboxes(t *testing.T) {
 	require.Len(t, made, 1, "the sandbox made more than one invoice for the order")
 	require.Equal(t, slices.Concat(attached, made), attachedIDs(t, db, user), "the order's invoice is not attached")
 	d.interrupt(t)
+}
+
+// accessURL is an Outline key as the sandbox Outline makes it.
+var accessURL = regexp.MustCompile(`ss://[A-Za-z0-9_-]+@[^\s/]+/\?outline=1`)
+
+// outlineSandbox is the sandbox Outline of a devstack, as its welcome text
+// prints its manager config.
+type outlineSandbox struct {
+	// config is the manager config: {"apiUrl": ..., "certSha256": ...}.
+	config string
+	// control is the panel's sandbox control API, outside the secret path.
+	control string
+	http    *http.Client
+}
+
+// outlinePanel reads the sandbox Outline's manager config from the welcome
+// text and returns a client that trusts the certificate it pins.
+func (d *devstack) outlinePanel(t *testing.T) outlineSandbox {
+	t.Helper()
+	const intro = "Sandbox Outline panel, as its installer prints it: "
+	var line string
+	require.Eventually(t, func() bool {
+		_, rest, found := strings.Cut(d.out.String(), intro)
+		line, _, _ = strings.Cut(rest, "\n")
+		return found && strings.HasSuffix(line, "}")
+	}, screenWithin, 50*time.Millisecond, "the welcome text has no Outline manager config")
+	var mc struct {
+		APIURL     string `json:"apiUrl"`
+		CertSHA256 string `json:"certSha256"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(line), &mc), line)
+	pin, err := hex.DecodeString(mc.CertSHA256)
+	require.NoError(t, err)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		// The certificate is self-signed: it is trusted by its pin alone,
+		// as the Outline Manager and the services trust it.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("no certificate")
+			}
+			if sum := sha256.Sum256(raw[0]); !bytes.Equal(sum[:], pin) {
+				return errors.New("not the pinned certificate")
+			}
+			return nil
+		},
+	}}}
+	t.Cleanup(client.CloseIdleConnections)
+	return outlineSandbox{config: line, control: mc.APIURL[:strings.LastIndex(mc.APIURL, "/")] + "/sandbox", http: client}
+}
+
+// hasKey reports whether the panel lists a key of accessURL.
+func (o outlineSandbox) hasKey(t *testing.T, accessURL string) bool {
+	t.Helper()
+	resp, err := o.http.Get(o.control + "/keys")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var keys []struct {
+		AccessURL string `json:"accessUrl"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&keys))
+	for _, k := range keys {
+		if k.AccessURL == accessURL {
+			return true
+		}
+	}
+	return false
+}
+
+// keyWorks reports whether an Outline client given accessURL would connect.
+func (o outlineSandbox) keyWorks(t *testing.T, accessURL string) bool {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{"accessUrl": accessURL})
+	require.NoError(t, err)
+	resp, err := o.http.Post(o.control+"/connect", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var answer struct {
+		Works bool `json:"works"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&answer))
+	return answer.Works
 }
 
 // sandboxInvoiceIDs are the ids of the sandbox Crypto Pay's invoices at

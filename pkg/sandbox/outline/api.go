@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,6 +48,7 @@ func (s *Server) routeAPI() {
 	s.api.Route("PUT /access-keys/{id}/name", s.renameKey)
 	s.api.Route("PUT /access-keys/{id}/data-limit", s.setDataLimit)
 	s.api.Route("DELETE /access-keys/{id}/data-limit", s.removeDataLimit)
+	s.api.Route("GET /metrics/transfer", s.transferMetrics)
 	s.api.Mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "ResourceNotFound", s.prefix+r.URL.Path+" does not exist")
 	})
@@ -123,13 +125,15 @@ func (s *Server) createKey(r *http.Request) reply {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Numeric ids, as shadowbox counts them, skipping any taken by PUT.
-	for s.keys[strconv.Itoa(s.nextID)] != nil {
+	return s.changeLocked(func() reply {
+		// Numeric ids, as shadowbox counts them, skipping any taken by PUT.
+		for s.keys[strconv.Itoa(s.nextID)] != nil {
+			s.nextID++
+		}
+		id := strconv.Itoa(s.nextID)
 		s.nextID++
-	}
-	id := strconv.Itoa(s.nextID)
-	s.nextID++
-	return s.addLocked(id, p)
+		return s.addLocked(id, p)
+	})
 }
 
 func (s *Server) createKeyWithID(r *http.Request) reply {
@@ -143,7 +147,7 @@ func (s *Server) createKeyWithID(r *http.Request) reply {
 	if s.keys[id] != nil {
 		return failure(http.StatusConflict, "Conflict", fmt.Sprintf("Access key %q conflict", id))
 	}
-	return s.addLocked(id, p)
+	return s.changeLocked(func() reply { return s.addLocked(id, p) })
 }
 
 func (s *Server) addLocked(id string, p keyParams) reply {
@@ -204,14 +208,16 @@ func (s *Server) deleteKey(r *http.Request) reply {
 	if s.keys[id] == nil {
 		return notFound(id)
 	}
+	return s.changeLocked(func() reply {
+		s.deleteLocked(id)
+		return reply{Status: http.StatusNoContent}
+	})
+}
+
+// deleteLocked removes the key id, which exists.
+func (s *Server) deleteLocked(id string) {
 	delete(s.keys, id)
-	for i, o := range s.order {
-		if o == id {
-			s.order = append(s.order[:i], s.order[i+1:]...)
-			break
-		}
-	}
-	return reply{Status: http.StatusNoContent}
+	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
 }
 
 func (s *Server) renameKey(r *http.Request) reply {
@@ -231,8 +237,10 @@ func (s *Server) renameKey(r *http.Request) reply {
 	if k == nil {
 		return notFound(id)
 	}
-	k.Name = *p.Name
-	return reply{Status: http.StatusNoContent}
+	return s.changeLocked(func() reply {
+		k.Name = *p.Name
+		return reply{Status: http.StatusNoContent}
+	})
 }
 
 func (s *Server) setDataLimit(r *http.Request) reply {
@@ -256,8 +264,10 @@ func (s *Server) setDataLimit(r *http.Request) reply {
 	if k == nil {
 		return notFound(id)
 	}
-	k.DataLimit = &n
-	return reply{Status: http.StatusNoContent}
+	return s.changeLocked(func() reply {
+		k.DataLimit = &n
+		return reply{Status: http.StatusNoContent}
+	})
 }
 
 func (s *Server) removeDataLimit(r *http.Request) reply {
@@ -268,6 +278,21 @@ func (s *Server) removeDataLimit(r *http.Request) reply {
 	if k == nil {
 		return notFound(id)
 	}
-	k.DataLimit = nil
-	return reply{Status: http.StatusNoContent}
+	return s.changeLocked(func() reply {
+		k.DataLimit = nil
+		return reply{Status: http.StatusNoContent}
+	})
+}
+
+// transferMetrics is the traffic of each key that moved any, by key id.
+func (s *Server) transferMetrics(*http.Request) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	used := map[string]int64{}
+	for id, k := range s.keys {
+		if k.UsedBytes > 0 {
+			used[id] = k.UsedBytes
+		}
+	}
+	return reply{Status: http.StatusOK, Body: map[string]map[string]int64{"bytesTransferredByUserId": used}}
 }

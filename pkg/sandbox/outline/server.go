@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +39,14 @@ type Config struct {
 	Hostname string
 	// Port is the port put in access URLs of new keys (default 8388).
 	Port int
+	// StateDir, when set, is the folder where the server keeps its keys
+	// (secrets, limits and traffic included), the next numeric id, its
+	// certificate, its secret path (unless SecretPath is set) and the port
+	// it listened on, across restarts: New restores them, so a server
+	// started again has the API URL and certificate services were
+	// configured with, and every key handed out still works. Each change
+	// is written before it is answered. Empty keeps everything in memory.
+	StateDir string
 	// Log receives the server's own logs (failed TLS handshakes and the like).
 	Log zerolog.Logger
 }
@@ -56,7 +66,14 @@ type Key struct {
 	Method    string `json:"method"`
 	DataLimit *int64 `json:"dataLimitBytes,omitempty"` // nil: no limit
 	AccessURL string `json:"accessUrl"`
+	// UsedBytes is the traffic the key moved (Transfer): the server blocks
+	// the key once it reaches DataLimit, as shadowbox does.
+	UsedBytes int64 `json:"usedBytes,omitempty"`
 }
+
+// Blocked reports whether the server refuses the key's connections: its
+// data limit is reached, a limit of 0 at once.
+func (k *Key) Blocked() bool { return k.DataLimit != nil && k.UsedBytes >= *k.DataLimit }
 
 // Server is a fake Outline management API. Create it with New, serve it with
 // Start (or mount Handler behind your own TLS) and always Close it.
@@ -82,10 +99,13 @@ type Server struct {
 	keys   map[string]*Key
 	order  []string // key ids in creation order
 	nextID int
+	// port is the port Start listened on, kept in Config.StateDir.
+	port int
 }
 
-// New returns a server for cfg with a fresh self-signed certificate. It
-// starts nothing until Start.
+// New returns a server for cfg with the state Config.StateDir holds, or a
+// fresh self-signed certificate and secret path. It starts nothing until
+// Start.
 func New(cfg Config) (*Server, error) {
 	if cfg.Hostname == "" {
 		cfg.Hostname = defaultHostname
@@ -93,13 +113,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Port <= 0 {
 		cfg.Port = defaultPort
 	}
+	cfg.SecretPath = strings.Trim(cfg.SecretPath, "/")
+	st, err := readState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SecretPath == "" {
+		cfg.SecretPath = st.SecretPath
+	}
 	if cfg.SecretPath == "" {
 		cfg.SecretPath = randomString(16)
 	}
-	cfg.SecretPath = strings.Trim(cfg.SecretPath, "/")
-	cert, err := selfSigned(cfg.Hostname)
+	cert, err := st.certificate(cfg.Hostname)
 	if err != nil {
-		return nil, fmt.Errorf("making the certificate: %w", err)
+		return nil, err
+	}
+	if cert == nil {
+		c, err := selfSigned(cfg.Hostname)
+		if err != nil {
+			return nil, fmt.Errorf("making the certificate: %w", err)
+		}
+		cert = &c
 	}
 	sum := sha256.Sum256(cert.Certificate[0])
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:    cfg,
 		log:    cfg.Log.With().Str("component", "sandbox-outline").Logger(),
 		prefix: "/" + cfg.SecretPath,
-		cert:   cert,
+		cert:   *cert,
 		// Upper-case hex, as the installer prints certSha256.
 		certSHA256: strings.ToUpper(hex.EncodeToString(sum[:])),
 		ctx:        ctx,
@@ -115,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 		keys:       map[string]*Key{},
 		faults:     fault.New[struct{}](fault.FoldCase),
 	}
+	s.restore(st)
 	s.routeAPI()
 	s.routeControl()
 	s.web = fakehttp.New(fakehttp.Config{
@@ -125,6 +160,16 @@ func New(cfg Config) (*Server, error) {
 		},
 		Log: s.log,
 	})
+	if cfg.StateDir != "" {
+		// The certificate and the secret path are on disk before anyone is
+		// told them.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.saveLocked(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -206,8 +251,46 @@ func (s *Server) cutPrefix(path string) (string, bool) {
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves Handler over TLS in
-// the background until Close.
-func (s *Server) Start(addr string) error { return s.web.StartTLS(addr, s.cert) }
+// the background until Close. With Config.StateDir, an addr of port 0
+// takes the port an earlier run listened on, so the API URL stays the
+// same; a new port only if another process holds that one.
+func (s *Server) Start(addr string) error {
+	s.mu.Lock()
+	kept := s.port
+	s.mu.Unlock()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("starting the outline sandbox on %q: %w", addr, err)
+	}
+	started := false
+	if port == "0" && kept != 0 {
+		err := s.web.StartTLS(net.JoinHostPort(host, strconv.Itoa(kept)), s.cert)
+		if err != nil {
+			s.log.Warn().Err(err).Int("port", kept).Msg("the port of the last run is taken: the API URL changes")
+		}
+		started = err == nil
+	}
+	if !started {
+		if err := s.web.StartTLS(addr, s.cert); err != nil {
+			return err
+		}
+	}
+	u, err := url.Parse(s.web.URL())
+	if err != nil {
+		return fmt.Errorf("starting the outline sandbox: %w", err)
+	}
+	listened, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return fmt.Errorf("starting the outline sandbox: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if listened == s.port {
+		return nil
+	}
+	s.port = listened
+	return s.saveLocked()
+}
 
 // APIURL is the management API URL with its secret path, as the installer
 // prints it for the Outline Manager; empty before Start.
