@@ -11,20 +11,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
-// Provisioner is the part of a VPN panel (vpn.Provisioner) that activation
-// and revocation use.
-type Provisioner interface {
-	// Create returns the period's access, making it if needed; the same
-	// period gives the same access.
-	Create(ctx context.Context, p vpn.Period) (vpn.Access, error)
-	// Extend moves the access's expiry on the panel.
-	Extend(ctx context.Context, accessID string, expiresAt time.Time) error
-	// Revoke removes the access; a missing one is not an error.
-	Revoke(ctx context.Context, accessID string) error
-	// Name names the panel, as recorded in vpn_accesses.panel.
-	Name() string
-}
-
 // PendingActivations returns up to limit active, unexpired periods whose
 // access needs the panel: those with no access yet (or whose access was
 // revoked while they were renewed, see ErrRenewed), and those whose panel
@@ -45,18 +31,20 @@ func (s *Shop) PendingActivations(ctx context.Context, limit int) ([]Subscriptio
 	return subs, nil
 }
 
-// Activate makes the panel match an active period and returns its access: it
-// creates the access if the period has none (vpn.Provisioner.Create is
-// idempotent per period, so concurrent or repeated calls make one key) and
-// records it, or extends the access on the panel when the period was paid
-// for beyond the panel's expiry. An activated, current period is returned
+// Activate makes the panel match an active period and returns its access:
+// it enables the user's account until the period's end, creating the account
+// on the first period (vpn.Panel.CreateAccount adopts one of the same name,
+// so a create whose answer was lost, or a concurrent one, makes no second
+// account), and records it; or it extends the account on the panel when the
+// period was paid for beyond the panel's expiry. A user keeps one account,
+// and so one link, across periods. An activated, current period is returned
 // as it is, without calling the panel.
 //
 // The panel is called with no connection held: Activate reads, calls, then
 // records in one statement that re-checks the period. A panel error is
 // returned wrapped and leaves the database unchanged; the caller retries
 // later. A revoked or expired period is ErrNotActive.
-func (s *Shop) Activate(ctx context.Context, subscriptionID int64, p Provisioner) (Access, error) {
+func (s *Shop) Activate(ctx context.Context, subscriptionID int64, f *vpn.Fleet) (Access, error) {
 	sub, err := subscriptionByID(ctx, s.pool, subscriptionID)
 	if err != nil {
 		return Access{}, fmt.Errorf("activating subscription %d: %w", subscriptionID, err)
@@ -68,18 +56,18 @@ func (s *Shop) Activate(ctx context.Context, subscriptionID int64, p Provisioner
 	a := sub.Access
 	switch {
 	case a == nil || a.RevokedAt != nil:
-		err = s.create(ctx, sub, p)
+		err = s.enable(ctx, sub, f)
 	case a.ExpiresAt != nil && a.ExpiresAt.Before(sub.ExpiresAt):
-		err = s.extend(ctx, sub, p)
+		err = s.extend(ctx, sub, f)
 	default:
 		return *a, nil
 	}
 	if err != nil {
-		return Access{}, fmt.Errorf("activating subscription %d on %s: %w", sub.ID, p.Name(), err)
+		return Access{}, fmt.Errorf("activating subscription %d: %w", sub.ID, err)
 	}
 	sub, err = subscriptionByID(ctx, s.pool, subscriptionID)
 	if err == nil && sub.Access == nil {
-		err = errors.New("no access recorded") // cannot happen: recorded, or create failed
+		err = errors.New("no access recorded") // cannot happen: recorded, or enable failed
 	}
 	if err != nil {
 		return Access{}, fmt.Errorf("reading the access of subscription %d: %w", subscriptionID, err)
@@ -87,40 +75,88 @@ func (s *Shop) Activate(ctx context.Context, subscriptionID int64, p Provisioner
 	return *sub.Access, nil
 }
 
-// recordAccessSQL records a created access, unless the period stopped being
-// active meanwhile (then it returns no row). A live access recorded by a
-// concurrent activation is kept (it is the same key: the panel names it by
-// the period); one revoked while the period was renewed is replaced.
+// Account is a user's account on a panel, as recorded.
+type Account struct {
+	Panel      string
+	Name       string
+	ExternalID string
+	URL        string
+}
+
+// Ref addresses the account on its panel.
+func (a Account) Ref() vpn.Ref { return vpn.Ref{ID: a.ExternalID, Name: a.Name} }
+
+// UserAccount returns the user's recorded panel account, or nil when the
+// user has none yet.
+func (s *Shop) UserAccount(ctx context.Context, userID int64) (*Account, error) {
+	var a Account
+	err := s.pool.QueryRow(ctx, `SELECT panel, name, external_id, access_url FROM vpn_accounts WHERE user_id = $1`,
+		userID).Scan(&a.Panel, &a.Name, &a.ExternalID, &a.URL)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the panel account of user %d: %w", userID, err)
+	}
+	return &a, nil
+}
+
+// recordAccountSQL records the user's account as the panel reported it. The
+// name is the panel's unique key of the account, so a concurrent activation
+// records the same account; the id and link are the latest the panel gave.
+const recordAccountSQL = `
+INSERT INTO vpn_accounts AS c (user_id, panel, name, external_id, access_url, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6)
+ON CONFLICT (user_id) DO UPDATE
+	SET panel = EXCLUDED.panel, name = EXCLUDED.name, external_id = EXCLUDED.external_id,
+	    access_url = EXCLUDED.access_url, updated_at = EXCLUDED.updated_at
+	WHERE (c.panel, c.name, c.external_id, c.access_url) IS DISTINCT FROM
+	      (EXCLUDED.panel, EXCLUDED.name, EXCLUDED.external_id, EXCLUDED.access_url)`
+
+// recordAccessSQL records the period's access, unless the period stopped
+// being active meanwhile (then it returns no row). A live access recorded by
+// a concurrent activation is kept (it is the same account); one revoked
+// while the period was renewed is replaced, keeping its created_at when the
+// link is the same, so that the key the user has is not sent to them again
+// (a key is delivered once per access created_at).
 const recordAccessSQL = `
 INSERT INTO vpn_accesses AS a (subscription_id, panel, external_id, access_url, expires_at, created_at)
 SELECT s.id, $2, $3, $4, $5, $6 FROM subscriptions s WHERE s.id = $1 AND s.status = 'active'
 ON CONFLICT (subscription_id) DO UPDATE
 	SET panel = EXCLUDED.panel, external_id = EXCLUDED.external_id, access_url = EXCLUDED.access_url,
-	    expires_at = EXCLUDED.expires_at, created_at = EXCLUDED.created_at, revoked_at = NULL
+	    expires_at = EXCLUDED.expires_at, revoked_at = NULL,
+	    created_at = CASE WHEN a.access_url = EXCLUDED.access_url THEN a.created_at ELSE EXCLUDED.created_at END
 	WHERE a.revoked_at IS NOT NULL
 RETURNING true`
 
-// create makes the period's access on the panel and records it.
-func (s *Shop) create(ctx context.Context, sub Subscription, p Provisioner) error {
-	acc, err := p.Create(ctx, vpn.Period{SubscriptionID: sub.ID, UserID: sub.UserID, ExpiresAt: sub.ExpiresAt})
+// enable makes the user's account work until the period's end, creating it
+// if the user has none (or the panel lost it), and records the period's
+// access.
+func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error {
+	want := vpn.State{Enabled: true, ExpiresAt: sub.ExpiresAt}
+	acc, p, err := s.ensureAccount(ctx, sub.UserID, f, want)
 	if err != nil {
-		return fmt.Errorf("creating the access: %w", err)
+		return err
+	}
+	now := s.now()
+	if _, err := s.pool.Exec(ctx, recordAccountSQL, sub.UserID, p.Name(), acc.Name, acc.ID, acc.URL, now); err != nil {
+		return fmt.Errorf("recording account %s: %w", acc.Name, err)
 	}
 	var expires *time.Time
 	if !acc.ExpiresAt.IsZero() {
 		expires = &acc.ExpiresAt
 	}
 	var recorded bool
-	err = s.pool.QueryRow(ctx, recordAccessSQL, sub.ID, p.Name(), acc.ID, acc.URL, expires, s.now()).Scan(&recorded)
+	err = s.pool.QueryRow(ctx, recordAccessSQL, sub.ID, p.Name(), acc.ID, acc.URL, expires, now).Scan(&recorded)
 	switch {
 	case err == nil:
 		return nil
 	case !errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("recording access %s: %w", acc.ID, err)
+		return fmt.Errorf("recording the access of account %s: %w", acc.Name, err)
 	}
 	// No row: recorded by a concurrent activation, or the period was revoked
-	// after we read it. In the second case nobody will revoke the key just
-	// made, so take it back.
+	// after we read it. In the second case nobody will disable the account
+	// just enabled, so do it here.
 	cur, err := subscriptionByID(ctx, s.pool, sub.ID)
 	if err != nil {
 		return fmt.Errorf("re-reading the subscription: %w", err)
@@ -128,23 +164,87 @@ func (s *Shop) create(ctx context.Context, sub Subscription, p Provisioner) erro
 	if cur.Status == StatusActive {
 		return nil
 	}
-	if err := p.Revoke(ctx, acc.ID); err != nil {
-		return fmt.Errorf("revoking access %s made for a period revoked meanwhile: %w", acc.ID, err)
+	if err := s.disable(ctx, cur.UserID, cur.ID, acc.Ref(), cur.ExpiresAt, p); err != nil {
+		return fmt.Errorf("disabling account %s enabled for a period revoked meanwhile: %w", acc.Name, err)
 	}
 	return ErrNotActive
 }
 
-// extend moves the access's expiry on the panel to the period's and records it.
-func (s *Shop) extend(ctx context.Context, sub Subscription, p Provisioner) error {
-	a := sub.Access
-	if a.Panel != p.Name() {
-		return fmt.Errorf("extending access %s: it is on panel %s", a.ExternalID, a.Panel)
+// ensureAccount returns the user's account in state want, and its panel:
+// the recorded one set to it, or, when the user has none or the panel lost
+// it, one created (or adopted) and set to it. A user with no account is
+// placed on a panel of the fleet (vpn.Fleet.Place); one with an account
+// stays on its panel, which keeps their link.
+func (s *Shop) ensureAccount(ctx context.Context, userID int64, f *vpn.Fleet, want vpn.State) (vpn.Account, *vpn.Member, error) {
+	rec, err := s.UserAccount(ctx, userID)
+	if err != nil {
+		return vpn.Account{}, nil, err
 	}
-	if err := p.Extend(ctx, a.ExternalID, sub.ExpiresAt); err != nil {
-		return fmt.Errorf("extending access %s to %s: %w", a.ExternalID, sub.ExpiresAt.Format(time.RFC3339), err)
+	var m *vpn.Member
+	if rec != nil {
+		var ok bool
+		if m, ok = f.Member(rec.Panel); !ok {
+			return vpn.Account{}, nil, fmt.Errorf("the account %s of user %d is on panel %s, which is not configured", rec.Name, userID, rec.Panel)
+		}
+		acc, err := m.SetAccount(ctx, rec.Ref(), want)
+		if err == nil {
+			return acc, m, nil
+		}
+		if !errors.Is(err, vpn.ErrNotFound) {
+			return vpn.Account{}, m, fmt.Errorf("enabling account %s on %s: %w", rec.Name, m.Name(), err)
+		}
+	} else if m, err = s.place(ctx, f); err != nil {
+		return vpn.Account{}, nil, err
+	}
+	acc, err := m.CreateAccount(ctx, vpn.Owner{UserID: userID, Note: fmt.Sprintf("vpnbot user %d", userID)}, want)
+	if err != nil {
+		return vpn.Account{}, m, fmt.Errorf("creating the account of user %d on %s: %w", userID, m.Name(), err)
+	}
+	if acc.Matches(want) {
+		return acc, m, nil
+	}
+	// Adopted as the panel had it: make it what the period needs.
+	acc, err = m.SetAccount(ctx, acc.Ref(), want)
+	if err != nil {
+		return vpn.Account{}, m, fmt.Errorf("enabling adopted account %s on %s: %w", acc.Name, m.Name(), err)
+	}
+	return acc, m, nil
+}
+
+// place chooses the panel of a new account by the accounts each panel holds.
+func (s *Shop) place(ctx context.Context, f *vpn.Fleet) (*vpn.Member, error) {
+	rows, err := s.pool.Query(ctx, `SELECT panel, count(*) FROM vpn_accounts GROUP BY panel`)
+	if err != nil {
+		return nil, fmt.Errorf("counting the accounts of each panel: %w", err)
+	}
+	counts := map[string]int{}
+	var (
+		name string
+		n    int
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&name, &n}, func() error {
+		counts[name] = n
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("counting the accounts of each panel: %w", err)
+	}
+	return f.Place("", counts)
+}
+
+// extend moves the account's expiry on the panel to the period's and records it.
+func (s *Shop) extend(ctx context.Context, sub Subscription, f *vpn.Fleet) error {
+	a := sub.Access
+	m, ok := f.Member(a.Panel)
+	if !ok {
+		return fmt.Errorf("extending access %s: it is on panel %s, which is not configured", a.ExternalID, a.Panel)
+	}
+	ref := vpn.Ref{ID: a.ExternalID, Name: a.Name}
+	_, err := m.SetAccount(ctx, ref, vpn.State{Enabled: true, ExpiresAt: sub.ExpiresAt})
+	if err != nil {
+		return fmt.Errorf("extending access %s on %s to %s: %w", a.ExternalID, m.Name(), sub.ExpiresAt.Format(time.RFC3339), err)
 	}
 	// Only forward: a concurrent activation that extended further wins.
-	_, err := s.pool.Exec(ctx, `
+	_, err = s.pool.Exec(ctx, `
 		UPDATE vpn_accesses SET expires_at = $3
 		WHERE subscription_id = $1 AND external_id = $2 AND revoked_at IS NULL AND expires_at < $3`,
 		sub.ID, a.ExternalID, sub.ExpiresAt)
@@ -187,16 +287,17 @@ func (s *Shop) ExpiredUnrevoked(ctx context.Context, grace time.Duration, limit 
 	return subs, nil
 }
 
-// Revoke ends a period: it removes its access from the panel, then marks the
-// access and the period revoked in one short transaction. It is idempotent.
-// A panel error is returned wrapped and changes nothing: the period stays
-// active and the caller retries later.
+// Revoke ends a period: it disables the user's account on the panel (the
+// account, and so the user's link, stays for their next period), then marks
+// the access and the period revoked in one short transaction. It is
+// idempotent. A panel error is returned wrapped and changes nothing: the
+// period stays active and the caller retries later.
 //
 // The period is marked revoked only if its expiry is what Revoke read before
 // calling the panel. If a payment extended it meanwhile, it stays active, its
 // access is marked revoked (as it now is on the panel) so that activation
-// makes a new one, and Revoke returns ErrRenewed.
-func (s *Shop) Revoke(ctx context.Context, subscriptionID int64, p Provisioner) error {
+// enables it again, and Revoke returns ErrRenewed.
+func (s *Shop) Revoke(ctx context.Context, subscriptionID int64, f *vpn.Fleet) error {
 	sub, err := subscriptionByID(ctx, s.pool, subscriptionID)
 	if err != nil {
 		return fmt.Errorf("revoking subscription %d: %w", subscriptionID, err)
@@ -204,12 +305,13 @@ func (s *Shop) Revoke(ctx context.Context, subscriptionID int64, p Provisioner) 
 	a := sub.Access
 	live := a != nil && a.RevokedAt == nil
 	if live {
-		if a.Panel != p.Name() {
-			return fmt.Errorf("revoking subscription %d: its access %s is on panel %s, not %s",
-				sub.ID, a.ExternalID, a.Panel, p.Name())
+		m, ok := f.Member(a.Panel)
+		if !ok {
+			return fmt.Errorf("revoking subscription %d: its access %s is on panel %s, which is not configured",
+				sub.ID, a.ExternalID, a.Panel)
 		}
-		if err := p.Revoke(ctx, a.ExternalID); err != nil {
-			return fmt.Errorf("revoking access %s of subscription %d on %s: %w", a.ExternalID, sub.ID, p.Name(), err)
+		if err := s.disable(ctx, sub.UserID, sub.ID, vpn.Ref{ID: a.ExternalID, Name: a.Name}, sub.ExpiresAt, m); err != nil {
+			return fmt.Errorf("revoking access %s of subscription %d on %s: %w", a.ExternalID, sub.ID, m.Name(), err)
 		}
 	}
 	now := s.now()
@@ -247,4 +349,144 @@ func (s *Shop) Revoke(ctx context.Context, subscriptionID int64, p Provisioner) 
 		return fmt.Errorf("revoking subscription %d: %w", subscriptionID, ErrRenewed)
 	}
 	return nil
+}
+
+// disable disables a user's account on the panel (at expiry expires), unless
+// a period of the user other than except is active: the account is theirs
+// for life, so a revoked period's late revocation must not stop the next
+// period's access. A missing account is already off.
+//
+// The check and the panel call cannot be one step, so a new period's
+// activation may enable the account between them and be undone by the
+// disable. Afterwards, then, any live access of another active period of
+// the user is marked revoked, which makes activation enable the account
+// again: whichever order the two panel calls took, the account ends enabled.
+func (s *Shop) disable(ctx context.Context, userID, except int64, ref vpn.Ref, expires time.Time, m *vpn.Member) error {
+	var other bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions
+		WHERE user_id = $1 AND id <> $2 AND status = 'active')`, userID, except).Scan(&other)
+	if err != nil {
+		return fmt.Errorf("checking for another period of user %d: %w", userID, err)
+	}
+	if other {
+		return nil
+	}
+	_, err = m.SetAccount(ctx, ref, vpn.State{Enabled: false, ExpiresAt: expires})
+	if err != nil && !errors.Is(err, vpn.ErrNotFound) {
+		return fmt.Errorf("disabling account %s on %s: %w", refName(ref), m.Name(), err)
+	}
+	_, err = s.pool.Exec(ctx, `UPDATE vpn_accesses a SET revoked_at = $3
+		FROM subscriptions s
+		WHERE a.subscription_id = s.id AND s.user_id = $1 AND s.id <> $2 AND s.status = 'active' AND a.revoked_at IS NULL`,
+		userID, except, s.now())
+	if err != nil {
+		return fmt.Errorf("marking the user's next period to be enabled again: %w", err)
+	}
+	return nil
+}
+
+// DisableAccount disables the account of a user who has no active period
+// (an account found enabled on the panel that nothing pays for), with the
+// same care as a revocation: if a period of the user starts meanwhile, its
+// activation enables the account again. A user with an active period is
+// left alone.
+func (s *Shop) DisableAccount(ctx context.Context, userID int64, ref vpn.Ref, expires time.Time, m *vpn.Member) error {
+	if err := s.disable(ctx, userID, 0, ref, expires, m); err != nil {
+		return fmt.Errorf("disabling the account of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// Reactivate makes the panel match an active period again when its account
+// went missing from the panel (deleted behind the bot's back): the access is
+// marked revoked and the period activated, which re-creates the account
+// under the same name. The user's link is then the new account's.
+func (s *Shop) Reactivate(ctx context.Context, subscriptionID int64, f *vpn.Fleet) (Access, error) {
+	if _, err := s.pool.Exec(ctx, `UPDATE vpn_accesses SET revoked_at = $2
+		WHERE subscription_id = $1 AND revoked_at IS NULL`, subscriptionID, s.now()); err != nil {
+		return Access{}, fmt.Errorf("reactivating subscription %d: %w", subscriptionID, err)
+	}
+	return s.Activate(ctx, subscriptionID, f)
+}
+
+// refName names an account for errors: its name, or its id.
+func refName(r vpn.Ref) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.ID
+}
+
+// RequestNewLink records that the user asked for a new link (theirs leaked):
+// activation rotates their account on its panel (Rotate), and the new link
+// is delivered like a new key. found is false for a user with no account.
+// Asking again before it is done asks once.
+func (s *Shop) RequestNewLink(ctx context.Context, userID int64) (found bool, err error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE vpn_accounts SET rotate_requested_at = coalesce(rotate_requested_at, $2)
+		WHERE user_id = $1`, userID, s.now())
+	if err != nil {
+		return false, fmt.Errorf("requesting a new link for user %d: %w", userID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// PendingRotations returns up to limit users who asked for a new link,
+// longest waiting first.
+func (s *Shop) PendingRotations(ctx context.Context, limit int) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT user_id FROM vpn_accounts WHERE rotate_requested_at IS NOT NULL
+		ORDER BY rotate_requested_at, user_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing requested link rotations: %w", err)
+	}
+	users, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("listing requested link rotations: %w", err)
+	}
+	return users, nil
+}
+
+// Rotate gives the user's account a new link on its panel, the old one
+// stopping at once, and records it: on the account, and on the live access
+// of the user's active period as a new access (created now), which the
+// activation worker then delivers. The request is cleared unless the user
+// asked again meanwhile. A panel error changes nothing; the caller retries.
+func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account, error) {
+	var (
+		rec       Account
+		requested *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `SELECT panel, name, external_id, access_url, rotate_requested_at
+		FROM vpn_accounts WHERE user_id = $1`, userID).Scan(&rec.Panel, &rec.Name, &rec.ExternalID, &rec.URL, &requested)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Account{}, fmt.Errorf("rotating the link of user %d: %w", userID, ErrUnknownUser)
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("rotating the link of user %d: %w", userID, err)
+	}
+	m, ok := f.Member(rec.Panel)
+	if !ok {
+		return Account{}, fmt.Errorf("rotating the link of user %d: the account is on panel %s, which is not configured", userID, rec.Panel)
+	}
+	acc, err := m.RotateAccount(ctx, rec.Ref())
+	if err != nil {
+		return Account{}, fmt.Errorf("rotating the link of user %d: %w", userID, err)
+	}
+	now := s.now()
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET external_id = $2, access_url = $3, updated_at = $4,
+				rotate_requested_at = CASE WHEN rotate_requested_at = $5 THEN NULL ELSE rotate_requested_at END
+			WHERE user_id = $1`, userID, acc.ID, acc.URL, now, requested); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE vpn_accesses a SET external_id = $2, access_url = $3, created_at = $4
+			FROM subscriptions s
+			WHERE a.subscription_id = s.id AND s.user_id = $1 AND s.status = 'active' AND a.revoked_at IS NULL
+			  AND a.panel = $5`, userID, acc.ID, acc.URL, now, rec.Panel)
+		return err
+	})
+	if err != nil {
+		return Account{}, fmt.Errorf("recording the new link of user %d: %w", userID, err)
+	}
+	rec.ExternalID, rec.URL = acc.ID, acc.URL
+	return rec, nil
 }

@@ -28,10 +28,14 @@ type Subscription struct {
 	Access *Access
 }
 
-// Access is the VPN access of a period.
+// Access is the VPN access of a period: the user's panel account, enabled
+// until the period ends.
 type Access struct {
 	// Panel is the provisioner's name (outline, remnawave).
-	Panel      string
+	Panel string
+	// Name is the user's account name on the panel; empty for an access
+	// whose user has no account recorded (one revoked before accounts).
+	Name       string
 	ExternalID string
 	// URL is what the user puts in their VPN app.
 	URL string
@@ -48,16 +52,17 @@ type Access struct {
 // ORDER BY and LIMIT.
 const subscriptionSelect = `
 SELECT s.id, s.user_id, s.kind, s.status, s.starts_at, s.expires_at, s.revoked_at,
-       a.panel, a.external_id, a.access_url, a.expires_at, a.created_at, a.revoked_at
+       a.panel, c.name, a.external_id, a.access_url, a.expires_at, a.created_at, a.revoked_at
 FROM subscriptions s
-LEFT JOIN vpn_accesses a ON a.subscription_id = s.id`
+LEFT JOIN vpn_accesses a ON a.subscription_id = s.id
+LEFT JOIN vpn_accounts c ON c.user_id = s.user_id AND c.panel = a.panel`
 
 func scanSubscription(row pgx.Row) (Subscription, error) {
 	var sub Subscription
-	var panel, externalID, url *string
+	var panel, name, externalID, url *string
 	var accessExpires, accessCreated, accessRevoked *time.Time
 	err := row.Scan(&sub.ID, &sub.UserID, &sub.Kind, &sub.Status, &sub.StartsAt, &sub.ExpiresAt, &sub.RevokedAt,
-		&panel, &externalID, &url, &accessExpires, &accessCreated, &accessRevoked)
+		&panel, &name, &externalID, &url, &accessExpires, &accessCreated, &accessRevoked)
 	if err != nil {
 		return Subscription{}, err
 	}
@@ -67,6 +72,9 @@ func scanSubscription(row pgx.Row) (Subscription, error) {
 		sub.Access = &Access{
 			Panel: *panel, ExternalID: *externalID, URL: *url,
 			ExpiresAt: accessExpires, CreatedAt: *accessCreated, RevokedAt: accessRevoked,
+		}
+		if name != nil {
+			sub.Access.Name = *name
 		}
 	}
 	return sub, nil

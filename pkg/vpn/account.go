@@ -158,3 +158,11 @@ func accountPrefix(prefix string, maxName int) (string, error) {
 	}
 	return p, nil
 }
+
+// Matches reports whether the account is in state want: expiries are
+// compared to the second (what every panel keeps), and an account with no
+// expiry (a panel that keeps none) matches any.
+func (a Account) Matches(want State) bool {
+	sameExpiry := a.ExpiresAt.IsZero() || a.ExpiresAt.Truncate(time.Second).Equal(want.ExpiresAt.Truncate(time.Second))
+	return a.Enabled == want.Enabled && a.DataLimitBytes == want.DataLimitBytes && sameExpiry
+}

@@ -3,7 +3,6 @@ package vpn_test
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,40 +60,55 @@ func TestLimitMakesAtMostCallsRequestsAtOnce(t *testing.T) {
 	require.Equal(t, calls, peak.Most(), "more requests at the panel at once than the limit")
 }
 
-// The panel's answers and errors come back unchanged; Name needs no slot.
+// The panel's answers and errors come back unchanged; Kind needs no slot.
 func TestLimitPassesAnswersThrough(t *testing.T) {
 	t.Parallel()
 	panel := newHeldPanel()
 	close(panel.release)
 	limited := vpn.Limit(panel, 0) // one slot at least: still usable
-	require.Equal(t, "held", limited.Name())
+	require.Equal(t, "held", limited.Kind())
 
-	a, err := limited.Create(t.Context(), period(7))
+	a, err := limited.CreateAccount(t.Context(), vpn.Owner{UserID: 7}, vpn.State{Enabled: true})
 	require.NoError(t, err)
-	require.Equal(t, vpn.Access{ID: "held-7", URL: "ss://held-7"}, a)
-	s, err := limited.Status(t.Context(), "held-7")
+	require.Equal(t, held(7), a)
+	got, err := limited.Account(t.Context(), a.Ref())
 	require.NoError(t, err)
-	require.Equal(t, vpn.StatusActive, s)
-	as, err := limited.List(t.Context())
+	require.Equal(t, held(7), got)
+	page, err := limited.Accounts(t.Context(), "")
 	require.NoError(t, err)
-	require.Equal(t, []vpn.Access{{ID: "held-7"}}, as)
-	require.ErrorIs(t, limited.Extend(t.Context(), "gone", time.Now()), vpn.ErrNotFound)
-	require.ErrorIs(t, limited.Revoke(t.Context(), "down"), vpn.ErrUnavailable)
+	require.Equal(t, vpn.Page{Accounts: []vpn.Account{held(7)}}, page)
+	_, err = limited.SetAccount(t.Context(), vpn.Ref{Name: "gone"}, vpn.State{})
+	require.ErrorIs(t, err, vpn.ErrNotFound)
+	_, err = limited.RotateAccount(t.Context(), vpn.Ref{Name: "gone"})
+	require.ErrorIs(t, err, vpn.ErrNotFound)
+	require.ErrorIs(t, limited.DeleteAccount(t.Context(), vpn.Ref{Name: "down"}), vpn.ErrUnavailable)
 }
 
 // allMethods calls each panel method of p.
-func allMethods(p vpn.Provisioner) []func(context.Context) error {
+func allMethods(p vpn.Panel) []func(context.Context) error {
+	ref := held(1).Ref()
 	return []func(context.Context) error{
-		func(ctx context.Context) error { _, err := p.Create(ctx, period(1)); return err },
-		func(ctx context.Context) error { return p.Extend(ctx, "held-1", time.Now()) },
-		func(ctx context.Context) error { return p.Revoke(ctx, "held-1") },
-		func(ctx context.Context) error { _, err := p.Status(ctx, "held-1"); return err },
-		func(ctx context.Context) error { _, err := p.List(ctx); return err },
+		func(ctx context.Context) error {
+			_, err := p.CreateAccount(ctx, vpn.Owner{UserID: 1}, vpn.State{Enabled: true})
+			return err
+		},
+		func(ctx context.Context) error { _, err := p.Account(ctx, ref); return err },
+		func(ctx context.Context) error { _, err := p.SetAccount(ctx, ref, vpn.State{}); return err },
+		func(ctx context.Context) error { _, err := p.RotateAccount(ctx, ref); return err },
+		func(ctx context.Context) error { return p.DeleteAccount(ctx, ref) },
+		func(ctx context.Context) error { _, err := p.Accounts(ctx, ""); return err },
 	}
 }
 
-// heldPanel is a Provisioner whose requests each announce themselves on
-// entered, then wait until release is closed.
+// held is the account heldPanel has for a user.
+func held(userID int64) vpn.Account {
+	name := vpn.AccountName("held", userID)
+	return vpn.Account{Name: name, ID: name, URL: "ss://" + name, Enabled: true}
+}
+
+// heldPanel is a Panel whose requests each announce themselves on entered,
+// then wait until release is closed. It has every user's account: "gone"
+// is missing and "down" unreachable.
 type heldPanel struct {
 	entered chan struct{}
 	release chan struct{}
@@ -113,36 +127,46 @@ func (p *heldPanel) request() {
 
 func (p *heldPanel) count() int { return int(p.calls.Load()) }
 
-func (p *heldPanel) Create(_ context.Context, period vpn.Period) (vpn.Access, error) {
+// answer is the account ref names, or its error.
+func (p *heldPanel) answer(ref vpn.Ref) (vpn.Account, error) {
 	p.request()
-	id := "held-" + strconv.FormatInt(period.SubscriptionID, 10)
-	return vpn.Access{ID: id, URL: "ss://" + id}, nil
-}
-
-func (p *heldPanel) Extend(_ context.Context, accessID string, _ time.Time) error {
-	p.request()
-	if accessID == "gone" {
-		return vpn.ErrNotFound
+	switch ref.Name {
+	case "gone":
+		return vpn.Account{}, vpn.ErrNotFound
+	case "down":
+		return vpn.Account{}, errors.Join(errors.New("503"), vpn.ErrUnavailable)
 	}
-	return nil
+	id, _ := vpn.AccountUser("held", ref.Name)
+	return held(id), nil
 }
 
-func (p *heldPanel) Revoke(_ context.Context, accessID string) error {
+func (p *heldPanel) CreateAccount(_ context.Context, o vpn.Owner, _ vpn.State) (vpn.Account, error) {
 	p.request()
-	if accessID == "down" {
-		return errors.Join(errors.New("503"), vpn.ErrUnavailable)
-	}
-	return nil
+	return held(o.UserID), nil
 }
 
-func (p *heldPanel) Status(context.Context, string) (vpn.Status, error) {
+func (p *heldPanel) Account(_ context.Context, ref vpn.Ref) (vpn.Account, error) {
+	return p.answer(ref)
+}
+
+func (p *heldPanel) SetAccount(_ context.Context, ref vpn.Ref, _ vpn.State) (vpn.Account, error) {
+	return p.answer(ref)
+}
+
+func (p *heldPanel) RotateAccount(_ context.Context, ref vpn.Ref) (vpn.Account, error) {
+	return p.answer(ref)
+}
+
+func (p *heldPanel) DeleteAccount(_ context.Context, ref vpn.Ref) error {
+	_, err := p.answer(ref)
+	return err
+}
+
+func (p *heldPanel) Accounts(context.Context, string) (vpn.Page, error) {
 	p.request()
-	return vpn.StatusActive, nil
+	return vpn.Page{Accounts: []vpn.Account{held(7)}}, nil
 }
 
-func (p *heldPanel) List(context.Context) ([]vpn.Access, error) {
-	p.request()
-	return []vpn.Access{{ID: "held-7"}}, nil
-}
+func (p *heldPanel) Kind() string { return "held" }
 
-func (p *heldPanel) Name() string { return "held" }
+func (p *heldPanel) Close() error { return nil }

@@ -9,6 +9,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpnmetrics"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
 )
@@ -24,13 +25,13 @@ func main() {
 		// EVENTS wakes the worker; OUTBOX takes the keys it publishes.
 		Streams: []jetstream.StreamConfig{events.StreamConfig(), outbox.StreamConfig()},
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
-			panel, err := cfg.PanelEnv.New()
+			fleet, err := vpnmetrics.Fleet(cfg.PanelEnv, cfg.Concurrency, s.Ops.Registry())
 			if err != nil {
 				return err
 			}
-			s.OnClose(func() { _ = panel.Close() })
+			s.OnClose(func() { _ = fleet.Close() })
 			a, err := activation.New(activation.Config{Concurrency: cfg.Concurrency, BatchSize: cfg.BatchSize},
-				shop.New(s.Pool, shop.Config{}), s.Pool, s.JS, panel, s.Log, s.Ops.Registry())
+				shop.New(s.Pool, shop.Config{}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

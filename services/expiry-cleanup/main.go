@@ -9,6 +9,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpnmetrics"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/prune"
@@ -25,12 +26,12 @@ func main() {
 		// OUTBOX takes the notices.
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
-			panel, err := cfg.PanelEnv.New()
+			fleet, err := vpnmetrics.Fleet(cfg.PanelEnv, cfg.Concurrency, s.Ops.Registry())
 			if err != nil {
 				return err
 			}
-			s.OnClose(func() { _ = panel.Close() })
-			c, err := cleanup.New(cfg.cleanupConfig(), shop.New(s.Pool, shop.Config{}), s.Pool, s.JS, panel, s.Log, s.Ops.Registry())
+			s.OnClose(func() { _ = fleet.Close() })
+			c, err := cleanup.New(cfg.cleanupConfig(), shop.New(s.Pool, shop.Config{}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

@@ -4,23 +4,22 @@ package vpntest
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
-// Peak is a vpn.Provisioner that passes every call on and records the most
-// panel calls (all methods but Name) it had in flight at once: what a test
-// of a concurrency limit asserts on.
+// Peak is a vpn.Panel that passes every call on and records the most panel
+// calls (all methods but Kind and Close) it had in flight at once: what a
+// test of a concurrency limit asserts on.
 type Peak struct {
-	vpn.Provisioner
+	vpn.Panel
 
 	mu             sync.Mutex
 	inFlight, peak int
 }
 
 // NewPeak wraps p.
-func NewPeak(p vpn.Provisioner) *Peak { return &Peak{Provisioner: p} }
+func NewPeak(p vpn.Panel) *Peak { return &Peak{Panel: p} }
 
 // Most returns the most calls that were in flight at once.
 func (p *Peak) Most() int {
@@ -29,29 +28,34 @@ func (p *Peak) Most() int {
 	return p.peak
 }
 
-func (p *Peak) Create(ctx context.Context, period vpn.Period) (vpn.Access, error) {
+func (p *Peak) CreateAccount(ctx context.Context, o vpn.Owner, want vpn.State) (vpn.Account, error) {
 	defer p.enter()()
-	return p.Provisioner.Create(ctx, period)
+	return p.Panel.CreateAccount(ctx, o, want)
 }
 
-func (p *Peak) Extend(ctx context.Context, accessID string, expiresAt time.Time) error {
+func (p *Peak) Account(ctx context.Context, ref vpn.Ref) (vpn.Account, error) {
 	defer p.enter()()
-	return p.Provisioner.Extend(ctx, accessID, expiresAt)
+	return p.Panel.Account(ctx, ref)
 }
 
-func (p *Peak) Revoke(ctx context.Context, accessID string) error {
+func (p *Peak) SetAccount(ctx context.Context, ref vpn.Ref, want vpn.State) (vpn.Account, error) {
 	defer p.enter()()
-	return p.Provisioner.Revoke(ctx, accessID)
+	return p.Panel.SetAccount(ctx, ref, want)
 }
 
-func (p *Peak) Status(ctx context.Context, accessID string) (vpn.Status, error) {
+func (p *Peak) RotateAccount(ctx context.Context, ref vpn.Ref) (vpn.Account, error) {
 	defer p.enter()()
-	return p.Provisioner.Status(ctx, accessID)
+	return p.Panel.RotateAccount(ctx, ref)
 }
 
-func (p *Peak) List(ctx context.Context) ([]vpn.Access, error) {
+func (p *Peak) DeleteAccount(ctx context.Context, ref vpn.Ref) error {
 	defer p.enter()()
-	return p.Provisioner.List(ctx)
+	return p.Panel.DeleteAccount(ctx, ref)
+}
+
+func (p *Peak) Accounts(ctx context.Context, cursor string) (vpn.Page, error) {
+	defer p.enter()()
+	return p.Panel.Accounts(ctx, cursor)
 }
 
 // enter counts a call in and returns what counts it out.

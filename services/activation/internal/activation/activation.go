@@ -98,10 +98,10 @@ type Activator struct {
 	shop  *shop.Shop
 	store store
 	js    jetstream.JetStream
-	panel vpn.Provisioner // at most Concurrency calls at once
+	fleet *vpn.Fleet
 	log   zerolog.Logger
 
-	panelErrors prometheus.Counter
+	panelErrors *prometheus.CounterVec
 
 	mu      sync.Mutex
 	retries map[int64]retryState // by subscription id
@@ -117,13 +117,14 @@ type retryState struct {
 	panel bool
 }
 
-// New returns an Activator activating sh's periods on panel (vpn.Outline,
-// vpn.Remnawave) and publishing keys on js's OUTBOX stream. Its metric is
-// registered on reg (nil: not exported).
-func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, panel vpn.Provisioner,
+// New returns an Activator activating sh's periods on the fleet's panels
+// and publishing keys on js's OUTBOX stream. Its metric is registered on reg
+// (nil: not exported). The fleet's panels should each allow Concurrency
+// calls at once (vpn.PanelEnv.New).
+func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, fleet *vpn.Fleet,
 	log zerolog.Logger, reg prometheus.Registerer) (*Activator, error) {
-	if sh == nil || pool == nil || js == nil || panel == nil {
-		return nil, errors.New("activation: shop, pool, JetStream and panel are required")
+	if sh == nil || pool == nil || js == nil || fleet == nil {
+		return nil, errors.New("activation: shop, pool, JetStream and fleet are required")
 	}
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vpnbot_activation_panel_errors_total",
@@ -140,9 +141,9 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		shop:        sh,
 		store:       store{pool: pool},
 		js:          js,
-		panel:       vpn.Limit(panel, cfg.Concurrency),
+		fleet:       fleet,
 		log:         log,
-		panelErrors: errs.WithLabelValues(panel.Name()),
+		panelErrors: errs,
 		retries:     map[int64]retryState{},
 	}, nil
 }
@@ -287,8 +288,8 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 	// A live access that is pending is behind its period's expiry: Activate
 	// extends it, and the user keeps the key they have.
 	extension := sub.Access != nil && sub.Access.RevokedAt == nil
-	acc, err := a.shop.Activate(ctx, sub.ID, a.panel)
-	log := a.log.With().Int64("subscription_id", sub.ID).Int64("user_id", sub.UserID).Str("panel", a.panel.Name()).Logger()
+	acc, err := a.shop.Activate(ctx, sub.ID, a.fleet)
+	log := a.log.With().Int64("subscription_id", sub.ID).Int64("user_id", sub.UserID).Logger()
 	switch {
 	case errors.Is(err, shop.ErrNotActive):
 		a.forget(sub.ID)
@@ -296,10 +297,11 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 		return "skipped", shop.Access{}, nil
 	case err != nil:
 		failures, next := a.failed(sub.ID, isPanelError(err))
+		panel := vpn.PanelOf(err)
 		if isPanelError(err) {
-			a.panelErrors.Inc()
+			a.panelErrors.WithLabelValues(panel).Inc()
 		}
-		log.Warn().Str("event", EventActivationFailed).Err(err).Int("failures", failures).
+		log.Warn().Str("event", EventActivationFailed).Err(err).Str("panel", panel).Int("failures", failures).
 			Time("retry_after", next).Msg("activation failed; retrying later")
 		return "", shop.Access{}, fmt.Errorf("activating subscription %d: %w", sub.ID, err)
 	}
@@ -307,11 +309,11 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 	a.panelBack()
 	// The key's URL is a credential: it goes to the user only.
 	if extension {
-		log.Info().Str("event", EventAccessExtended).Str("access_id", acc.ExternalID).
+		log.Info().Str("event", EventAccessExtended).Str("panel", acc.Panel).Str("access_id", acc.ExternalID).
 			Time("expires_at", sub.ExpiresAt).Msg("access extended on the panel")
 		return "extended", acc, nil
 	}
-	log.Info().Str("event", EventAccessCreated).Str("access_id", acc.ExternalID).
+	log.Info().Str("event", EventAccessCreated).Str("panel", acc.Panel).Str("access_id", acc.ExternalID).
 		Time("expires_at", sub.ExpiresAt).Msg("access created")
 	return "created", acc, nil
 }

@@ -34,6 +34,9 @@ const (
 	EventNoticeSent = "EXPIRY_NOTICE_SENT"
 	// EventOrphansRevoked closes a reconciliation pass, with its count.
 	EventOrphansRevoked = "ORPHANS_REVOKED"
+	// EventPanelDriftRepaired is one account reconciliation repaired, with
+	// the kind of drift (the Drift constants).
+	EventPanelDriftRepaired = "PANEL_DRIFT_REPAIRED"
 )
 
 // Items of an iteration's Result.
@@ -45,6 +48,7 @@ const (
 	ItemNotified       = "notified"
 	ItemOrphansRevoked = "orphans_revoked"
 	ItemOrphansWaiting = "orphans_waiting"
+	ItemDriftRepaired  = "drift_repaired"
 )
 
 // Defaults of the Config fields left zero.
@@ -140,28 +144,30 @@ type Cleaner struct {
 	shop  *shop.Shop
 	store *store.Store
 	js    jetstream.JetStream
-	panel vpn.Provisioner // at most Concurrency calls at once
+	fleet *vpn.Fleet
 	log   zerolog.Logger
 
-	panelErrors   prometheus.Counter
+	panelErrors   *prometheus.CounterVec
 	overdue       prometheus.Gauge
 	overdueOldest prometheus.Gauge
-	unbacked      prometheus.Gauge
+	unbacked      *prometheus.GaugeVec
+	driftRepaired *prometheus.CounterVec
 
 	iterations atomic.Int64
 
 	mu sync.Mutex
-	// orphans holds when each unbacked panel access was first seen so.
-	orphans map[string]time.Time
+	// orphans holds when each unbacked account was first seen so, by panel
+	// and name.
+	orphans map[string]map[string]time.Time
 }
 
-// New returns a Cleaner revoking sh's expired periods on panel (vpn.Outline,
-// vpn.Remnawave) and publishing notices on js's OUTBOX stream. Its metrics
+// New returns a Cleaner revoking sh's expired periods on the fleet's panels
+// and publishing notices on js's OUTBOX stream. Its metrics
 // are registered on reg (nil: not exported).
-func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, panel vpn.Provisioner,
+func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, fleet *vpn.Fleet,
 	log zerolog.Logger, reg prometheus.Registerer) (*Cleaner, error) {
-	if sh == nil || pool == nil || js == nil || panel == nil {
-		return nil, errors.New("cleanup: shop, pool, JetStream and panel are required")
+	if sh == nil || pool == nil || js == nil || fleet == nil {
+		return nil, errors.New("cleanup: shop, pool, JetStream and fleet are required")
 	}
 	panelErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vpnbot_expiry_panel_errors_total",
@@ -175,12 +181,16 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		Name: "vpnbot_expiry_unrevoked_overdue_seconds",
 		Help: "How long the oldest of those accesses has outlived its period's expiry + grace; 0 when there is none.",
 	})
-	unbacked := prometheus.NewGauge(prometheus.GaugeOpts{
+	unbacked := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vpnbot_expiry_orphans_unbacked",
-		Help: "Panel accesses of ours that no active subscription backs, after the last reconciliation.",
-	})
+		Help: "Panel accounts of ours that nothing backs (unknown, or working with no period paying), after the last reconciliation.",
+	}, []string{"panel"})
+	driftRepaired := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vpnbot_panel_drift_repaired_total",
+		Help: "Panel accounts reconciliation found drifted from the database and repaired, by kind of drift.",
+	}, []string{"panel", "drift"})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{panelErrors, overdue, overdueOldest, unbacked} {
+		for _, c := range []prometheus.Collector{panelErrors, overdue, overdueOldest, unbacked, driftRepaired} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("registering expiry-cleanup metrics: %w", err)
 			}
@@ -192,13 +202,14 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		shop:          sh,
 		store:         store.New(pool),
 		js:            js,
-		panel:         vpn.Limit(panel, cfg.Concurrency),
+		fleet:         fleet,
 		log:           log,
-		panelErrors:   panelErrors.WithLabelValues(panel.Name()),
+		panelErrors:   panelErrors,
 		overdue:       overdue,
 		overdueOldest: overdueOldest,
 		unbacked:      unbacked,
-		orphans:       map[string]time.Time{},
+		driftRepaired: driftRepaired,
+		orphans:       map[string]map[string]time.Time{},
 	}, nil
 }
 
@@ -242,6 +253,13 @@ func (c *Cleaner) measureOverdue(ctx context.Context) error {
 	c.overdue.Set(float64(o.Accesses))
 	c.overdueOldest.Set(oldest.Seconds())
 	return nil
+}
+
+// countPanelError counts err against its panel if it is a panel's failure.
+func (c *Cleaner) countPanelError(err error) {
+	if isPanelError(err) {
+		c.panelErrors.WithLabelValues(vpn.PanelOf(err)).Inc()
+	}
 }
 
 // isPanelError tells a failure of the panel from one of the database.

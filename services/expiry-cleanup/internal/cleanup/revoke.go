@@ -55,7 +55,10 @@ func (c *Cleaner) revokeExpired(ctx context.Context, res worker.Result) error {
 // and, for a failure, why.
 func (c *Cleaner) revoke(ctx context.Context, sub shop.Subscription) (string, error) {
 	log := c.log.With().Int64("subscription_id", sub.ID).Int64("user_id", sub.UserID).
-		Str("panel", c.panel.Name()).Time("expires_at", sub.ExpiresAt).Logger()
+		Time("expires_at", sub.ExpiresAt).Logger()
+	if sub.Access != nil {
+		log = log.With().Str("panel", sub.Access.Panel).Logger()
+	}
 	now := c.cfg.NowFunc()
 	claimed, err := c.store.ClaimRevocation(ctx, sub.ID, sub.ExpiresAt, now, now.Add(-c.cfg.ClaimTTL))
 	if err != nil {
@@ -65,16 +68,14 @@ func (c *Cleaner) revoke(ctx context.Context, sub shop.Subscription) (string, er
 	if !claimed {
 		return ItemClaimed, nil // another replica is revoking it, or just did
 	}
-	err = c.shop.Revoke(ctx, sub.ID, c.panel)
+	err = c.shop.Revoke(ctx, sub.ID, c.fleet)
 	switch {
 	case errors.Is(err, shop.ErrRenewed):
 		log.Info().Str("event", EventRenewedWhileRevoking).
 			Msg("paid for while being revoked: stays active, activation makes a new key; no notice")
 		return ItemRenewed, nil
 	case err != nil:
-		if isPanelError(err) {
-			c.panelErrors.Inc()
-		}
+		c.countPanelError(err)
 		rctx, cancel := detached(ctx)
 		defer cancel()
 		if rerr := c.store.ReleaseRevocation(rctx, sub.ID, sub.ExpiresAt); rerr != nil {

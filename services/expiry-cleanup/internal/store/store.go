@@ -230,22 +230,97 @@ func (s *Store) Overdue(ctx context.Context, cutoff time.Time) (Overdue, error) 
 	return o, nil
 }
 
-// Backed returns which of the panel's access ids (as vpn.Access.ID) a
-// live access of an active period holds: the ones reconciliation must keep.
-func (s *Store) Backed(ctx context.Context, panel string, ids []string) (map[string]bool, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT a.external_id FROM vpn_accesses a JOIN subscriptions s ON s.id = a.subscription_id
-		WHERE a.panel = $1 AND a.external_id = ANY($2) AND a.revoked_at IS NULL AND s.status = 'active'`, panel, ids)
+// Account is what the database says of a panel account.
+type Account struct {
+	UserID     int64
+	Name       string
+	ExternalID string
+	URL        string
+	// SubscriptionID is the user's active period; 0 when there is none, and
+	// the account should be disabled.
+	SubscriptionID int64
+	// ExpiresAt is that period's expiry.
+	ExpiresAt time.Time
+	// Live is whether the period's access is recorded live on this panel;
+	// until it is, the account is activation's to set.
+	Live bool
+	// Settled is false while activation has yet to set the period's new
+	// expiry on the panel (paid for again).
+	Settled bool
+}
+
+// accountsSQL reads the recorded accounts named $2 on panel $1, each with
+// its user's active period, if any, and that period's live access.
+const accountsSQL = `
+SELECT c.user_id, c.name, c.external_id, c.access_url,
+       coalesce(s.id, 0), coalesce(s.expires_at, 'epoch'), a.subscription_id IS NOT NULL,
+       coalesce(a.expires_at IS NULL OR a.expires_at >= s.expires_at, false)
+FROM vpn_accounts c
+LEFT JOIN subscriptions s ON s.user_id = c.user_id AND s.status = 'active'
+LEFT JOIN vpn_accesses a ON a.subscription_id = s.id AND a.revoked_at IS NULL AND a.panel = c.panel
+WHERE c.panel = $1 AND c.name = ANY($2)`
+
+// Accounts returns the recorded accounts among names on panel, by name.
+func (s *Store) Accounts(ctx context.Context, panel string, names []string) (map[string]Account, error) {
+	rows, err := s.pool.Query(ctx, accountsSQL, panel, names)
 	if err != nil {
-		return nil, fmt.Errorf("reading the accesses of active subscriptions: %w", err)
+		return nil, fmt.Errorf("reading the recorded panel accounts: %w", err)
 	}
-	backed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out := make(map[string]Account, len(names))
+	var a Account
+	_, err = pgx.ForEachRow(rows, []any{&a.UserID, &a.Name, &a.ExternalID, &a.URL,
+		&a.SubscriptionID, &a.ExpiresAt, &a.Live, &a.Settled}, func() error {
+		a.ExpiresAt = a.ExpiresAt.UTC()
+		out[a.Name] = a
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the accesses of active subscriptions: %w", err)
-	}
-	out := make(map[string]bool, len(backed))
-	for _, id := range backed {
-		out[id] = true
+		return nil, fmt.Errorf("reading the recorded panel accounts: %w", err)
 	}
 	return out, nil
+}
+
+// Unlisted returns up to limit periods whose account on panel should be
+// working but was not among listed, the names a complete listing of the
+// panel returned: active periods ending after until whose access was
+// recorded live before since (the listing's start).
+func (s *Store) Unlisted(ctx context.Context, panel string, listed []string, since, until time.Time, limit int) ([]Account, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.user_id, c.name, c.external_id, c.access_url, s.id, s.expires_at
+		FROM vpn_accounts c
+		JOIN subscriptions s ON s.user_id = c.user_id AND s.status = 'active' AND s.expires_at > $4
+		JOIN vpn_accesses a ON a.subscription_id = s.id AND a.revoked_at IS NULL AND a.panel = c.panel
+		WHERE c.panel = $1 AND a.created_at < $3 AND c.updated_at < $3 AND NOT (c.name = ANY($2))
+		ORDER BY s.id LIMIT $5`, panel, listed, since, until, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the accounts missing from the panel: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Account, error) {
+		a := Account{Live: true, Settled: true}
+		err := row.Scan(&a.UserID, &a.Name, &a.ExternalID, &a.URL, &a.SubscriptionID, &a.ExpiresAt)
+		a.ExpiresAt = a.ExpiresAt.UTC()
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the accounts missing from the panel: %w", err)
+	}
+	return out, nil
+}
+
+// RecordLink records the id and link the panel reports for a user's
+// account, on the account and on its live access: someone gave it a new
+// link on the panel.
+func (s *Store) RecordLink(ctx context.Context, a Account, id, url string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET external_id = $3, access_url = $4, updated_at = now()
+			WHERE user_id = $1 AND name = $2`, a.UserID, a.Name, id, url); err != nil {
+			return fmt.Errorf("recording the new link of account %s: %w", a.Name, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE vpn_accesses SET external_id = $3, access_url = $4
+			WHERE subscription_id = $1 AND external_id = $2 AND revoked_at IS NULL`,
+			a.SubscriptionID, a.ExternalID, id, url); err != nil {
+			return fmt.Errorf("recording the new link of account %s: %w", a.Name, err)
+		}
+		return nil
+	})
 }

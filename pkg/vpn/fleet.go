@@ -1,0 +1,261 @@
+package vpn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrNoPanel means no panel can take a new account now: every panel of the
+// location is down or full. Retry later.
+var ErrNoPanel = errors.New("no VPN panel can take a new account")
+
+// Member is one panel of a Fleet: its adapter, the name its accounts are
+// recorded under, and how new users are placed on it. Its calls pass to the
+// adapter, each timed and its outcome reported to the fleet's Observer, the
+// panel marked down or up by it (Down), and its errors wrapped in a
+// *PanelError that names the panel.
+type Member struct {
+	panel    Panel
+	observe  Observer
+	name     string
+	location string
+	weight   int
+	capacity int
+
+	mu        sync.Mutex
+	downSince time.Time // zero while the panel answers
+	lastErr   error
+}
+
+// Name is the panel's name, as recorded with its accounts.
+func (m *Member) Name() string { return m.name }
+
+// Location is the label users choose the panel's location by.
+func (m *Member) Location() string { return m.location }
+
+// Weight is the panel's share of new users against the others of its
+// location.
+func (m *Member) Weight() int { return m.weight }
+
+// Capacity is how many accounts the panel takes; 0 is unbounded.
+func (m *Member) Capacity() int { return m.capacity }
+
+// Kind is the adapter's kind.
+func (m *Member) Kind() string { return m.panel.Kind() }
+
+// Observer is told of every call to a fleet's panels: the panel's name, the
+// method (CreateAccount, ...), how long it took and its error; for metrics.
+type Observer func(panel, method string, took time.Duration, err error)
+
+// PanelError is a failed call to one panel of a fleet.
+type PanelError struct {
+	Panel  string
+	Method string
+	Err    error
+}
+
+func (e *PanelError) Error() string { return e.Panel + ": " + e.Err.Error() }
+
+func (e *PanelError) Unwrap() error { return e.Err }
+
+// PanelOf returns the name of the panel whose call err comes from; "" when
+// it comes from none.
+func PanelOf(err error) string {
+	var pe *PanelError
+	if errors.As(err, &pe) {
+		return pe.Panel
+	}
+	return ""
+}
+
+// call runs one call to the panel, timing it and recording its outcome.
+func call[T any](m *Member, method string, fn func() (T, error)) (T, error) {
+	start := time.Now()
+	v, err := fn()
+	took := time.Since(start)
+	m.observeHealth(err, start.Add(took))
+	if m.observe != nil {
+		m.observe(m.name, method, took, err)
+	}
+	if err != nil {
+		return v, &PanelError{Panel: m.name, Method: method, Err: err}
+	}
+	return v, nil
+}
+
+// CreateAccount passes to the adapter (Panel.CreateAccount).
+func (m *Member) CreateAccount(ctx context.Context, o Owner, want State) (Account, error) {
+	return call(m, "CreateAccount", func() (Account, error) { return m.panel.CreateAccount(ctx, o, want) })
+}
+
+// Account passes to the adapter (Panel.Account).
+func (m *Member) Account(ctx context.Context, ref Ref) (Account, error) {
+	return call(m, "Account", func() (Account, error) { return m.panel.Account(ctx, ref) })
+}
+
+// SetAccount passes to the adapter (Panel.SetAccount).
+func (m *Member) SetAccount(ctx context.Context, ref Ref, want State) (Account, error) {
+	return call(m, "SetAccount", func() (Account, error) { return m.panel.SetAccount(ctx, ref, want) })
+}
+
+// RotateAccount passes to the adapter (Panel.RotateAccount).
+func (m *Member) RotateAccount(ctx context.Context, ref Ref) (Account, error) {
+	return call(m, "RotateAccount", func() (Account, error) { return m.panel.RotateAccount(ctx, ref) })
+}
+
+// DeleteAccount passes to the adapter (Panel.DeleteAccount).
+func (m *Member) DeleteAccount(ctx context.Context, ref Ref) error {
+	_, err := call(m, "DeleteAccount", func() (struct{}, error) { return struct{}{}, m.panel.DeleteAccount(ctx, ref) })
+	return err
+}
+
+// Accounts passes to the adapter (Panel.Accounts).
+func (m *Member) Accounts(ctx context.Context, cursor string) (Page, error) {
+	return call(m, "Accounts", func() (Page, error) { return m.panel.Accounts(ctx, cursor) })
+}
+
+// observeHealth records the outcome of a call to the panel: a failure of
+// the panel itself (unreachable, 5xx, too slow, refusing us) marks it down,
+// any answer marks it up. Errors about one account (ErrNotFound) or the
+// caller's context say nothing of the panel's health.
+func (m *Member) observeHealth(err error, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound):
+		m.downSince, m.lastErr = time.Time{}, nil
+	case errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrUntrustedCertificate):
+		if m.downSince.IsZero() {
+			m.downSince = now
+		}
+		m.lastErr = err
+	}
+}
+
+// Down reports since when the panel has failed, and how it last failed;
+// zero while it answers.
+func (m *Member) Down() (since time.Time, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.downSince, m.lastErr
+}
+
+// MemberConfig is how a Fleet places users on one panel.
+type MemberConfig struct {
+	// Name is recorded with the panel's accounts; unique in the fleet.
+	Name string
+	// Location groups panels: a user placed in a location stays on its
+	// panels, and a down panel's new users go to another of its location.
+	Location string
+	// Weight is the panel's share of its location's new users (default 1).
+	Weight int
+	// Capacity bounds the panel's accounts; 0 is unbounded.
+	Capacity int
+}
+
+// Fleet is the panels a bot places its users on.
+type Fleet struct {
+	members []*Member
+	// failover places new users on another panel of the location while
+	// their first choice is down.
+	failover bool
+}
+
+// NewFleet returns the fleet of panels, each with its placement settings
+// (cfgs[i] for panels[i]). With failover, a new user is placed on a panel
+// that answers rather than wait for one that is down. observe, if not nil,
+// is told of every call.
+func NewFleet(panels []Panel, cfgs []MemberConfig, failover bool, observe Observer) (*Fleet, error) {
+	if len(panels) == 0 || len(panels) != len(cfgs) {
+		return nil, fmt.Errorf("a fleet needs at least one panel and one setting per panel (%d panels, %d settings)", len(panels), len(cfgs))
+	}
+	f := &Fleet{failover: failover}
+	for i, p := range panels {
+		c := cfgs[i]
+		if c.Name == "" || !prefixPattern.MatchString(c.Name) {
+			return nil, fmt.Errorf("panel %d: name %q: want letters, digits, '_' or '-'", i+1, c.Name)
+		}
+		if _, dup := f.Member(c.Name); dup {
+			return nil, fmt.Errorf("panel %d: name %q is used twice", i+1, c.Name)
+		}
+		if c.Weight < 0 || c.Capacity < 0 {
+			return nil, fmt.Errorf("panel %s: weight and capacity must not be negative", c.Name)
+		}
+		if c.Weight == 0 {
+			c.Weight = 1
+		}
+		f.members = append(f.members, &Member{panel: p, observe: observe, name: c.Name, location: c.Location, weight: c.Weight, capacity: c.Capacity})
+	}
+	return f, nil
+}
+
+// Members returns the fleet's panels in their configured order.
+func (f *Fleet) Members() []*Member { return slices.Clone(f.members) }
+
+// Member returns the panel of the name.
+func (f *Fleet) Member(name string) (*Member, bool) {
+	for _, m := range f.members {
+		if m.name == name {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// Locations returns the distinct locations, in configured order.
+func (f *Fleet) Locations() []string {
+	var out []string
+	for _, m := range f.members {
+		if !slices.Contains(out, m.location) {
+			out = append(out, m.location)
+		}
+	}
+	return out
+}
+
+// Place chooses the panel for a new user's account: among the panels of
+// location (any location when empty) with room left, the one with the
+// fewest accounts for its weight (accounts holds each panel's count by
+// name), so that placement follows the weights. A panel that is down is
+// passed over when the fleet fails over; otherwise the user waits for it
+// (ErrNoPanel while the best choice is down). ErrNoPanel when none has
+// room.
+func (f *Fleet) Place(location string, accounts map[string]int) (*Member, error) {
+	var best *Member
+	for _, m := range f.members {
+		if location != "" && m.location != location {
+			continue
+		}
+		n := accounts[m.name]
+		if m.capacity > 0 && n >= m.capacity {
+			continue
+		}
+		if since, _ := m.Down(); f.failover && !since.IsZero() {
+			continue
+		}
+		// n/weight < best/bestWeight, without division.
+		if best == nil || n*best.weight < accounts[best.name]*m.weight {
+			best = m
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("placing a new account in location %q: %w", location, ErrNoPanel)
+	}
+	if since, err := best.Down(); !since.IsZero() {
+		return nil, fmt.Errorf("placing a new account on %s, down since %s (%v): %w", best.name, since.Format(time.RFC3339), err, ErrNoPanel)
+	}
+	return best, nil
+}
+
+// Close closes every panel.
+func (f *Fleet) Close() error {
+	var errs []error
+	for _, m := range f.members {
+		errs = append(errs, m.panel.Close())
+	}
+	return errors.Join(errs...)
+}
