@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -173,17 +174,18 @@ func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 // ensureAccount returns the user's account in state want, and its panel:
 // the recorded one set to it, or, when the user has none or the panel lost
 // it, one created (or adopted) and set to it. A user with no account is
-// placed on a panel of the fleet (vpn.Fleet.Place); one with an account
-// stays on its panel, which keeps their link.
+// placed on a panel of the fleet (vpn.Fleet.Place), and placed again at once
+// when that panel fails, which marks it down: with failover the next choice
+// is another panel. A user with an account stays on its panel, which keeps
+// their link.
 func (s *Shop) ensureAccount(ctx context.Context, userID int64, f *vpn.Fleet, want vpn.State) (vpn.Account, *vpn.Member, error) {
 	rec, err := s.UserAccount(ctx, userID)
 	if err != nil {
 		return vpn.Account{}, nil, err
 	}
-	var m *vpn.Member
 	if rec != nil {
-		var ok bool
-		if m, ok = f.Member(rec.Panel); !ok {
+		m, ok := f.Member(rec.Panel)
+		if !ok {
 			return vpn.Account{}, nil, fmt.Errorf("the account %s of user %d is on panel %s, which is not configured", rec.Name, userID, rec.Panel)
 		}
 		acc, err := m.SetAccount(ctx, rec.Ref(), want)
@@ -191,24 +193,46 @@ func (s *Shop) ensureAccount(ctx context.Context, userID int64, f *vpn.Fleet, wa
 			return acc, m, nil
 		}
 		if !errors.Is(err, vpn.ErrNotFound) {
-			return vpn.Account{}, m, fmt.Errorf("enabling account %s on %s: %w", rec.Name, m.Name(), err)
+			return vpn.Account{}, m, fmt.Errorf("enabling account %s: %w", rec.Name, err)
 		}
-	} else if m, err = s.place(ctx, f); err != nil {
-		return vpn.Account{}, nil, err
+		acc, err = s.createAccount(ctx, userID, m, want)
+		return acc, m, err
 	}
+	var (
+		tried   []string
+		lastErr error
+	)
+	for {
+		m, err := s.place(ctx, f)
+		if err != nil && lastErr != nil {
+			return vpn.Account{}, nil, lastErr // no other panel to try
+		}
+		if err != nil {
+			return vpn.Account{}, nil, err
+		}
+		acc, err := s.createAccount(ctx, userID, m, want)
+		if err == nil || !errors.Is(err, vpn.ErrUnavailable) || slices.Contains(tried, m.Name()) {
+			return acc, m, err
+		}
+		tried, lastErr = append(tried, m.Name()), err
+	}
+}
+
+// createAccount creates (or adopts) the user's account on m in state want.
+func (s *Shop) createAccount(ctx context.Context, userID int64, m *vpn.Member, want vpn.State) (vpn.Account, error) {
 	acc, err := m.CreateAccount(ctx, vpn.Owner{UserID: userID, Note: fmt.Sprintf("vpnbot user %d", userID)}, want)
 	if err != nil {
-		return vpn.Account{}, m, fmt.Errorf("creating the account of user %d on %s: %w", userID, m.Name(), err)
+		return vpn.Account{}, fmt.Errorf("creating the account of user %d: %w", userID, err)
 	}
 	if acc.Matches(want) {
-		return acc, m, nil
+		return acc, nil
 	}
 	// Adopted as the panel had it: make it what the period needs.
-	acc, err = m.SetAccount(ctx, acc.Ref(), want)
+	set, err := m.SetAccount(ctx, acc.Ref(), want)
 	if err != nil {
-		return vpn.Account{}, m, fmt.Errorf("enabling adopted account %s on %s: %w", acc.Name, m.Name(), err)
+		return vpn.Account{}, fmt.Errorf("enabling adopted account %s: %w", acc.Name, err)
 	}
-	return acc, m, nil
+	return set, nil
 }
 
 // place chooses the panel of a new account by the accounts each panel holds.
@@ -478,7 +502,10 @@ func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account,
 			WHERE user_id = $1`, userID, acc.ID, acc.URL, now, requested); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE vpn_accesses a SET external_id = $2, access_url = $3, created_at = $4
+		// A key is delivered once per access created_at, which the shop
+		// keeps to the second: the new one is later, even within a second.
+		_, err := tx.Exec(ctx, `UPDATE vpn_accesses a SET external_id = $2, access_url = $3,
+				created_at = GREATEST($4, a.created_at + interval '1 second')
 			FROM subscriptions s
 			WHERE a.subscription_id = s.id AND s.user_id = $1 AND s.status = 'active' AND a.revoked_at IS NULL
 			  AND a.panel = $5`, userID, acc.ID, acc.URL, now, rec.Panel)

@@ -29,6 +29,8 @@ type Member struct {
 	mu        sync.Mutex
 	downSince time.Time // zero while the panel answers
 	lastErr   error
+	probeAt   time.Time // when a down panel may be tried again for a new user
+	probe     time.Duration
 }
 
 // Name is the panel's name, as recorded with its accounts.
@@ -133,7 +135,17 @@ func (m *Member) observeHealth(err error, now time.Time) {
 			m.downSince = now
 		}
 		m.lastErr = err
+		m.probeAt = now.Add(m.probe)
 	}
+}
+
+// passedOver reports whether placement passes the panel over at now: it is
+// down, and not yet due for a probe (a new user placed on it to see whether
+// it is back).
+func (m *Member) passedOver(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.downSince.IsZero() && now.Before(m.probeAt)
 }
 
 // Down reports since when the panel has failed, and how it last failed;
@@ -157,23 +169,39 @@ type MemberConfig struct {
 	Capacity int
 }
 
+// DefaultProbeAfter is how long a panel that failed is passed over for new
+// users, when FleetOptions leaves it zero.
+const DefaultProbeAfter = 30 * time.Second
+
+// FleetOptions is how a fleet treats a failing panel.
+type FleetOptions struct {
+	// Failover places new users on another panel of the location while
+	// the one whose turn it is is down, instead of letting them wait for
+	// it. A down panel is tried again for a new user ProbeAfter after its
+	// last failure, which is how it is seen to be back when nothing else
+	// calls it.
+	Failover   bool
+	ProbeAfter time.Duration
+	// Observe, if not nil, is told of every call.
+	Observe Observer
+}
+
 // Fleet is the panels a bot places its users on.
 type Fleet struct {
-	members []*Member
-	// failover places new users on another panel of the location while
-	// their first choice is down.
+	members  []*Member
 	failover bool
 }
 
 // NewFleet returns the fleet of panels, each with its placement settings
-// (cfgs[i] for panels[i]). With failover, a new user is placed on a panel
-// that answers rather than wait for one that is down. observe, if not nil,
-// is told of every call.
-func NewFleet(panels []Panel, cfgs []MemberConfig, failover bool, observe Observer) (*Fleet, error) {
+// (cfgs[i] for panels[i]).
+func NewFleet(panels []Panel, cfgs []MemberConfig, opts FleetOptions) (*Fleet, error) {
 	if len(panels) == 0 || len(panels) != len(cfgs) {
 		return nil, fmt.Errorf("a fleet needs at least one panel and one setting per panel (%d panels, %d settings)", len(panels), len(cfgs))
 	}
-	f := &Fleet{failover: failover}
+	if opts.ProbeAfter <= 0 {
+		opts.ProbeAfter = DefaultProbeAfter
+	}
+	f := &Fleet{failover: opts.Failover}
 	for i, p := range panels {
 		c := cfgs[i]
 		if c.Name == "" || !prefixPattern.MatchString(c.Name) {
@@ -188,7 +216,7 @@ func NewFleet(panels []Panel, cfgs []MemberConfig, failover bool, observe Observ
 		if c.Weight == 0 {
 			c.Weight = 1
 		}
-		f.members = append(f.members, &Member{panel: p, observe: observe, name: c.Name, location: c.Location, weight: c.Weight, capacity: c.Capacity})
+		f.members = append(f.members, &Member{panel: p, observe: opts.Observe, probe: opts.ProbeAfter, name: c.Name, location: c.Location, weight: c.Weight, capacity: c.Capacity})
 	}
 	return f, nil
 }
@@ -220,12 +248,14 @@ func (f *Fleet) Locations() []string {
 // Place chooses the panel for a new user's account: among the panels of
 // location (any location when empty) with room left, the one with the
 // fewest accounts for its weight (accounts holds each panel's count by
-// name), so that placement follows the weights. A panel that is down is
-// passed over when the fleet fails over; otherwise the user waits for it
-// (ErrNoPanel while the best choice is down). ErrNoPanel when none has
-// room.
+// name), so that placement follows the weights. With failover, a panel that
+// is down is passed over until its probe is due, unless every panel with
+// room is: then the best of them is tried anyway. Without failover, health
+// is not looked at: the user waits for the panel whose turn it is.
+// ErrNoPanel when none has room.
 func (f *Fleet) Place(location string, accounts map[string]int) (*Member, error) {
-	var best *Member
+	now := time.Now()
+	var best, bestDown *Member
 	for _, m := range f.members {
 		if location != "" && m.location != location {
 			continue
@@ -234,19 +264,23 @@ func (f *Fleet) Place(location string, accounts map[string]int) (*Member, error)
 		if m.capacity > 0 && n >= m.capacity {
 			continue
 		}
-		if since, _ := m.Down(); f.failover && !since.IsZero() {
+		// n/weight < best/bestWeight, without division.
+		fewer := func(b *Member) bool { return b == nil || n*b.weight < accounts[b.name]*m.weight }
+		if f.failover && m.passedOver(now) {
+			if fewer(bestDown) {
+				bestDown = m
+			}
 			continue
 		}
-		// n/weight < best/bestWeight, without division.
-		if best == nil || n*best.weight < accounts[best.name]*m.weight {
+		if fewer(best) {
 			best = m
 		}
 	}
 	if best == nil {
-		return nil, fmt.Errorf("placing a new account in location %q: %w", location, ErrNoPanel)
+		best = bestDown
 	}
-	if since, err := best.Down(); !since.IsZero() {
-		return nil, fmt.Errorf("placing a new account on %s, down since %s (%v): %w", best.name, since.Format(time.RFC3339), err, ErrNoPanel)
+	if best == nil {
+		return nil, fmt.Errorf("placing a new account in location %q: %w", location, ErrNoPanel)
 	}
 	return best, nil
 }

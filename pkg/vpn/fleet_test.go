@@ -19,7 +19,7 @@ func fleet(t *testing.T, failover bool, cfgs ...vpn.MemberConfig) *vpn.Fleet {
 		close(p.release)
 		panels[i] = p
 	}
-	f, err := vpn.NewFleet(panels, cfgs, failover, nil)
+	f, err := vpn.NewFleet(panels, cfgs, vpn.FleetOptions{Failover: failover})
 	require.NoError(t, err)
 	return f
 }
@@ -98,9 +98,9 @@ func TestPlacementFailsOverWhileAPanelIsDown(t *testing.T) {
 			if failover {
 				require.Equal(t, map[string]int{"b": 4}, placeMany(t, f, "x", 4, accounts))
 			} else {
-				_, err := f.Place("x", accounts)
-				require.ErrorIs(t, err, vpn.ErrNoPanel, "without failover the user waits for the panel whose turn it is")
-				require.ErrorContains(t, err, "on a, down since")
+				m, err := f.Place("x", accounts)
+				require.NoError(t, err)
+				require.Equal(t, "a", m.Name(), "without failover the user waits for the panel whose turn it is")
 			}
 			_, err = a.Account(t.Context(), held(1).Ref())
 			require.NoError(t, err)
@@ -126,10 +126,10 @@ func TestFleetRejectsBadSettings(t *testing.T) {
 		{[2]vpn.MemberConfig{{Name: "a", Weight: -1}, {Name: "c"}}, "must not be negative"},
 		{[2]vpn.MemberConfig{{Name: "a"}, {Name: "c", Capacity: -2}}, "must not be negative"},
 	} {
-		_, err := vpn.NewFleet(p, tc.cfgs[:], true, nil)
+		_, err := vpn.NewFleet(p, tc.cfgs[:], vpn.FleetOptions{})
 		require.ErrorContains(t, err, tc.want)
 	}
-	_, err := vpn.NewFleet(nil, nil, true, nil)
+	_, err := vpn.NewFleet(nil, nil, vpn.FleetOptions{})
 	require.ErrorContains(t, err, "at least one panel")
 }
 
@@ -144,11 +144,11 @@ func TestMemberCallsAreObservedAndNameThePanel(t *testing.T) {
 		failed        bool
 	}
 	var calls []seen
-	f, err := vpn.NewFleet([]vpn.Panel{p}, []vpn.MemberConfig{{Name: "ams-1"}}, true,
-		func(panel, method string, took time.Duration, err error) {
+	f, err := vpn.NewFleet([]vpn.Panel{p}, []vpn.MemberConfig{{Name: "ams-1"}}, vpn.FleetOptions{
+		Observe: func(panel, method string, took time.Duration, err error) {
 			require.GreaterOrEqual(t, took, time.Duration(0))
 			calls = append(calls, seen{panel, method, err != nil})
-		})
+		}})
 	require.NoError(t, err)
 	m, _ := f.Member("ams-1")
 	require.Equal(t, "held", m.Kind())
@@ -161,4 +161,37 @@ func TestMemberCallsAreObservedAndNameThePanel(t *testing.T) {
 	require.Empty(t, vpn.PanelOf(errors.New("database down")))
 	require.Equal(t, []seen{{"ams-1", "CreateAccount", false}, {"ams-1", "DeleteAccount", true}}, calls)
 	require.NoError(t, f.Close())
+}
+
+// A down panel is tried again for a new user once its probe is due, and
+// when every panel is down the best one is tried anyway: nothing waits for
+// a panel that nothing calls.
+func TestADownPanelIsProbed(t *testing.T) {
+	t.Parallel()
+	panels := []vpn.Panel{newHeldPanel(), newHeldPanel()}
+	for _, p := range panels {
+		close(p.(*heldPanel).release)
+	}
+	f, err := vpn.NewFleet(panels, []vpn.MemberConfig{{Name: "a"}, {Name: "b"}},
+		vpn.FleetOptions{Failover: true, ProbeAfter: 20 * time.Millisecond})
+	require.NoError(t, err)
+	a, _ := f.Member("a")
+	b, _ := f.Member("b")
+	for _, m := range []*vpn.Member{a, b} {
+		_, err := m.Account(t.Context(), vpn.Ref{Name: "down"})
+		require.ErrorIs(t, err, vpn.ErrUnavailable)
+	}
+	m, err := f.Place("", map[string]int{"a": 1})
+	require.NoError(t, err)
+	require.Equal(t, "b", m.Name(), "all down: the best is tried anyway")
+
+	_, err = b.Account(t.Context(), held(1).Ref())
+	require.NoError(t, err)
+	m, err = f.Place("", map[string]int{"b": 5})
+	require.NoError(t, err)
+	require.Equal(t, "b", m.Name(), "a is passed over while its probe is not due")
+	require.Eventually(t, func() bool {
+		m, err := f.Place("", map[string]int{"b": 5})
+		return err == nil && m.Name() == "a"
+	}, 5*time.Second, 5*time.Millisecond, "the down panel was never probed")
 }

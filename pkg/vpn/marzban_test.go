@@ -45,10 +45,6 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func month() vpn.State {
-	return vpn.State{Enabled: true, ExpiresAt: time.Now().Add(30 * 24 * time.Hour)}
-}
-
 // newMarzban is the adapter pointed at s; edit changes the config.
 func newMarzban(t *testing.T, s *marzban.Server, edit func(*vpn.MarzbanConfig)) *vpn.Marzban {
 	t.Helper()

@@ -61,8 +61,11 @@ type PanelEnv struct {
 	Panels PanelList `env:"VPN_PANELS" secret:"true"`
 	// Failover places new users on another panel of their location while
 	// the one whose turn it is is down, instead of waiting for it.
-	Failover bool   `env:"VPN_FAILOVER"`
-	Panel    string `env:"VPN_PANEL"`
+	Failover bool `env:"VPN_FAILOVER"`
+	// ProbeAfter is how long a failed panel is passed over for new users
+	// before one is placed on it to see whether it is back.
+	ProbeAfter time.Duration `env:"VPN_PANEL_PROBE_AFTER"`
+	Panel      string        `env:"VPN_PANEL"`
 	// PanelTimeout bounds one HTTP request to a panel.
 	PanelTimeout time.Duration `env:"VPN_PANEL_TIMEOUT"`
 	// OutlineAPIURL's path is the management API's secret.
@@ -75,7 +78,7 @@ type PanelEnv struct {
 
 // NewPanelEnv returns the defaults: Outline, DefaultTimeout, failover on.
 func NewPanelEnv() PanelEnv {
-	return PanelEnv{Panel: PanelOutline, PanelTimeout: DefaultTimeout, Failover: true}
+	return PanelEnv{Panel: PanelOutline, PanelTimeout: DefaultTimeout, Failover: true, ProbeAfter: DefaultProbeAfter}
 }
 
 // Specs returns the panels the environment configures: VPN_PANELS, or the
@@ -99,6 +102,9 @@ func (e PanelEnv) Validate() error {
 	var errs []error
 	if e.PanelTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("VPN_PANEL_TIMEOUT=%s: must be positive", e.PanelTimeout))
+	}
+	if e.ProbeAfter <= 0 {
+		errs = append(errs, fmt.Errorf("VPN_PANEL_PROBE_AFTER=%s: must be positive", e.ProbeAfter))
 	}
 	if len(e.Panels) == 0 {
 		switch e.Panel {
@@ -177,7 +183,7 @@ func (e PanelEnv) New(calls int, observe Observer) (*Fleet, error) {
 		panels = append(panels, Limit(p, calls))
 		cfgs = append(cfgs, MemberConfig{Name: s.Name, Location: s.Location, Weight: s.Weight, Capacity: s.Capacity})
 	}
-	return NewFleet(panels, cfgs, e.Failover, observe)
+	return NewFleet(panels, cfgs, FleetOptions{Failover: e.Failover, ProbeAfter: e.ProbeAfter, Observe: observe})
 }
 
 // adapter builds the spec's adapter.

@@ -35,6 +35,12 @@ const (
 	// EventKeyUndeliverable is a key that cannot be put in a message (too
 	// long); the user still sees it under "My subscription".
 	EventKeyUndeliverable = "KEY_UNDELIVERABLE"
+	// EventLinkRotated is a user's account given the new link they asked
+	// for; the old one stopped working.
+	EventLinkRotated = "LINK_ROTATED"
+	// EventRotationFailed is a new link the panel could not make now; the
+	// next iteration tries again.
+	EventRotationFailed = "LINK_ROTATION_FAILED"
 )
 
 // Defaults of the Config fields left zero.
@@ -149,19 +155,54 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 }
 
 // Iterate is one iteration: activate the pending periods, each new key
-// delivered as soon as its access is recorded, then deliver the keys still
-// not delivered (left by an earlier run, or failed just now). Its items are
-// created, extended, failed (panel errors), deferred (waiting out their
+// delivered as soon as its access is recorded, give a new link to the users
+// who asked for one, then deliver the keys still not delivered (left by an
+// earlier run, failed just now, or new links). Its items are created,
+// extended, rotated, failed (panel errors), deferred (waiting out their
 // retry delay), skipped (no longer active), delivered and undeliverable. A
 // period that failed fails the iteration, after the others were tried, so
 // that its outcome says the panel is failing.
 func (a *Activator) Iterate(ctx context.Context) (worker.Result, error) {
 	res := &tally{res: worker.Result{}}
 	activateErr := a.activatePending(ctx, res)
+	rotateErr := a.rotatePending(ctx, res)
 	// Deliver even when activation failed part-way: keys recorded so far
 	// are waiting for their users.
 	deliverErr := a.deliver(ctx, res)
-	return res.res, errors.Join(activateErr, deliverErr)
+	return res.res, errors.Join(activateErr, rotateErr, deliverErr)
+}
+
+// rotatePending gives a new link to each user who asked for one
+// (shop.Rotate), one at a time: requests are rare. The new link is
+// recorded as a new access, which deliver sends. A rotation that failed is
+// counted and tried again by the next iteration.
+func (a *Activator) rotatePending(ctx context.Context, res *tally) error {
+	users, err := a.shop.PendingRotations(ctx, a.cfg.BatchSize)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, u := range users {
+		acc, err := a.shop.Rotate(ctx, u, a.fleet)
+		log := a.log.With().Int64("user_id", u).Logger()
+		if err != nil {
+			if isPanelError(err) {
+				a.panelErrors.WithLabelValues(vpn.PanelOf(err)).Inc()
+			}
+			res.add(itemFailed)
+			log.Warn().Str("event", EventRotationFailed).Err(err).Msg("new link not made; retrying next iteration")
+			errs = append(errs, err)
+			continue
+		}
+		res.add("rotated")
+		// The link is a credential: it goes to the user only.
+		log.Info().Str("event", EventLinkRotated).Str("panel", acc.Panel).Str("access_id", acc.ExternalID).
+			Msg("the user's account has a new link; the old one stopped working")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of %d link rotations failed, retried later: %w", len(errs), len(users), errors.Join(errs...))
+	}
+	return nil
 }
 
 // tally counts an iteration's items from several goroutines, and keeps

@@ -14,8 +14,8 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
@@ -24,7 +24,7 @@ import (
 
 func TestATrialGetsItsKeyInOneIteration(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{})
 	sub := e.trial(t, newUserID(), "ru")
 
@@ -55,7 +55,7 @@ func TestATrialGetsItsKeyInOneIteration(t *testing.T) {
 
 func TestThreeInstancesMakeOneKeyAndOneMessagePerSubscription(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "remnawave")
+	e := newEnv(t, vpn.KindRemnawave)
 	var subs []shop.Subscription
 	for range 6 {
 		subs = append(subs, e.trial(t, newUserID(), "en"))
@@ -84,8 +84,8 @@ func TestThreeInstancesMakeOneKeyAndOneMessagePerSubscription(t *testing.T) {
 // are in progress, and every key is still delivered once.
 func TestThePanelGetsAtMostConcurrencyCallsAtOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
-	e.outline.Inject(outline.Fault{Route: "PUT /access-keys/{id}", Latency: 20 * time.Millisecond})
+	e := newEnv(t, vpn.KindOutline)
+	e.sb.Latency(20 * time.Millisecond)
 	counted := vpntest.NewPeak(e.panel)
 	e.panel = counted
 	in := e.instance(t, activation.Config{Concurrency: 3})
@@ -105,7 +105,7 @@ func TestThePanelGetsAtMostConcurrencyCallsAtOnce(t *testing.T) {
 
 func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{})
 	sub := e.trial(t, newUserID(), "en")
 	e.fail(true)
@@ -134,7 +134,7 @@ func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T
 // the status page see outcome error, not ok beside a count of failed items.
 func TestAFailingPanelFailsTheWorkersIterations(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{})
 	e.trial(t, newUserID(), "en")
 	e.fail(false)
@@ -153,7 +153,7 @@ func TestAFailingPanelFailsTheWorkersIterations(t *testing.T) {
 
 func TestAPanelDownIsRetriedWithAGrowingDelayAndSucceedsWhenBack(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{RetryBase: 200 * time.Millisecond})
 	subs := []shop.Subscription{e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en")}
 	e.fail(false)
@@ -185,7 +185,7 @@ func TestAPanelDownIsRetriedWithAGrowingDelayAndSucceedsWhenBack(t *testing.T) {
 // hour).
 func TestAPanelBackReleasesThePeriodsItFailed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{RetryBase: time.Hour})
 	subs := []shop.Subscription{e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en")}
 	e.fail(false)
@@ -206,7 +206,7 @@ func TestAPanelBackReleasesThePeriodsItFailed(t *testing.T) {
 
 func TestAPaidExtensionMovesTheExpiryOnThePanelAndSendsNoNewKey(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "remnawave")
+	e := newEnv(t, vpn.KindRemnawave)
 	in := e.instance(t, activation.Config{})
 	sub := e.trial(t, newUserID(), "en")
 	iterate(t, in)
@@ -222,16 +222,17 @@ func TestAPaidExtensionMovesTheExpiryOnThePanelAndSendsNoNewKey(t *testing.T) {
 	res := iterate(t, in)
 	require.Equal(t, 1, res["extended"])
 	require.Zero(t, res["delivered"])
-	users := e.rw.Users()
-	require.Len(t, users, 1, "no new access")
-	require.True(t, users[0].ExpireAt.Equal(paid.ExpiresAt), "panel expireAt %s, want %s", users[0].ExpireAt, paid.ExpiresAt)
+	require.Equal(t, 1, e.keys(), "no new account")
+	acc, found := e.sb.Account(t, vpn.AccountName(vpn.DefaultNamePrefix, sub.UserID))
+	require.True(t, found)
+	require.True(t, acc.ExpiresAt.Equal(paid.ExpiresAt), "panel expiry %s, want %s", acc.ExpiresAt, paid.ExpiresAt)
 	require.Len(t, e.messages(t), 1, "an extension sends no new key")
 	require.Len(t, in.logs.Events(t, activation.EventAccessExtended), 1)
 }
 
 func TestAnActivationRequestWakesTheWorkerBeforeItsInterval(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{})
 	w, err := worker.New(worker.Config{Name: "activation", Interval: time.Hour, IterationTimeout: 5 * time.Second},
 		in.a.Iterate, obstest.NewLogger(in.logs), nil)
@@ -263,11 +264,11 @@ func TestAnActivationRequestWakesTheWorkerBeforeItsInterval(t *testing.T) {
 
 func TestAKeyRecordedButNotDeliveredIsDeliveredByTheNextIteration(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{})
 	sub := e.trial(t, newUserID(), "en")
 	// An instance killed after recording the access, before publishing.
-	_, err := e.shop.Activate(t.Context(), sub.ID, e.panel)
+	_, err := e.shop.Activate(t.Context(), sub.ID, e.fleet(t, 0))
 	require.NoError(t, err)
 
 	res := iterate(t, in)
@@ -280,7 +281,7 @@ func TestAKeyRecordedButNotDeliveredIsDeliveredByTheNextIteration(t *testing.T) 
 
 func TestKeysTheOutboxRefusedAreDeliveredByTheNextIteration(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, activation.Config{})
 	const periods = 3
 	for range periods {
@@ -302,4 +303,64 @@ func TestKeysTheOutboxRefusedAreDeliveredByTheNextIteration(t *testing.T) {
 	require.Equal(t, periods, res["delivered"], "the keys were not recorded as delivered")
 	require.Len(t, e.messages(t), periods)
 	require.Zero(t, iterate(t, in)["delivered"], "and now they are")
+}
+
+// A user who asked for a new link gets it in one iteration, delivered like
+// a new key, and the old link stops working.
+func TestANewLinkIsMadeAndDeliveredInOneIteration(t *testing.T) {
+	t.Parallel()
+	for _, kind := range vpntest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, kind)
+			in := e.instance(t, activation.Config{})
+			sub := e.trial(t, newUserID(), "en")
+			iterate(t, in)
+			old := e.access(t, sub.ID)
+			require.Len(t, e.messages(t), 1)
+
+			found, err := e.shop.RequestNewLink(t.Context(), sub.UserID)
+			require.NoError(t, err)
+			require.True(t, found)
+			res := iterate(t, in)
+			require.Equal(t, 1, res["rotated"])
+			require.Equal(t, 1, res["delivered"])
+			now := e.access(t, sub.ID)
+			require.NotEqual(t, old.URL, now.URL)
+			require.False(t, e.sb.LinkWorks(old.URL), "the old link still works")
+			require.True(t, e.sb.LinkWorks(now.URL), "the new link does not work")
+			msgs := e.messages(t)
+			require.Len(t, msgs, 2)
+			require.Contains(t, msgs[1].GetText(), now.URL)
+			require.Len(t, in.logs.Events(t, activation.EventLinkRotated), 1)
+
+			res = iterate(t, in)
+			require.Zero(t, res["rotated"]+res["delivered"], "asked once, rotated once")
+		})
+	}
+}
+
+// A rotation the panel fails is retried by the next iteration, and the
+// iteration says it failed.
+func TestAFailedRotationIsRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, vpn.KindRemnawave)
+	in := e.instance(t, activation.Config{})
+	sub := e.trial(t, newUserID(), "en")
+	iterate(t, in)
+	_, err := e.shop.RequestNewLink(t.Context(), sub.UserID)
+	require.NoError(t, err)
+
+	e.fail(false)
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	res, err := in.a.Iterate(ctx)
+	require.ErrorContains(t, err, "1 of 1 link rotations failed")
+	require.Equal(t, 1, res["failed"])
+	require.Len(t, in.logs.Events(t, activation.EventRotationFailed), 1)
+
+	e.clearFaults()
+	res = iterate(t, in)
+	require.Equal(t, 1, res["rotated"])
+	require.Equal(t, 1, res["delivered"])
 }

@@ -1,9 +1,9 @@
 package activation_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,8 +20,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/outbox/outboxtest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
@@ -45,14 +43,14 @@ type env struct {
 	db   *pgdbtest.DB
 	js   jetstream.JetStream
 	shop *shop.Shop
-	// panel is the adapter; outline or rw is its sandbox.
-	panel   vpn.Provisioner
-	outline *outline.Server
-	rw      *remnawave.Server
+	sb   *vpntest.Sandbox
+	// panel is the sandbox's adapter; a test may wrap it.
+	panel vpn.Panel
 }
 
-// newEnv takes a testing.TB so that the benchmarks share it.
-func newEnv(tb testing.TB, panel string) *env {
+// newEnv takes a testing.TB so that the benchmarks share it; kind is the
+// panel's (vpn.KindOutline, ...).
+func newEnv(tb testing.TB, kind string) *env {
 	tb.Helper()
 	e := &env{db: pgdbtest.New(tb)}
 	srv := bustest.NewServer(tb)
@@ -60,15 +58,19 @@ func newEnv(tb testing.TB, panel string) *env {
 	require.NoError(tb, bus.DeclareStreams(tb.Context(), e.js, events.StreamConfig()))
 	require.NoError(tb, bus.DeclareStreams(tb.Context(), e.js, outbox.StreamConfig()))
 	e.shop = shop.New(e.db.Pool, shop.Config{})
-	switch panel {
-	case "outline":
-		e.outline = vpntest.StartOutline(tb)
-		e.panel = vpntest.OutlineAdapter(tb, e.outline, "")
-	default:
-		e.rw = vpntest.StartRemnawave(tb)
-		e.panel = vpntest.RemnawaveAdapter(tb, e.rw, "")
-	}
+	e.sb = vpntest.StartSandbox(tb, kind)
+	e.panel = e.sb.Panel
 	return e
+}
+
+// fleet is the fleet of the env's panel, allowing calls requests at once
+// (the default concurrency for 0), as vpn.PanelEnv makes it.
+func (e *env) fleet(tb testing.TB, calls int) *vpn.Fleet {
+	tb.Helper()
+	f, err := vpn.NewFleet([]vpn.Panel{vpn.Limit(e.panel, cmp.Or(calls, activation.DefaultConcurrency))},
+		[]vpn.MemberConfig{{Name: e.sb.Kind}}, vpn.FleetOptions{Failover: true})
+	require.NoError(tb, err)
+	return f
 }
 
 // instance is one activation replica with what on-call sees of it.
@@ -84,7 +86,7 @@ func (e *env) instance(t *testing.T, cfg activation.Config) *instance {
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = 20 * time.Millisecond
 	}
-	a, err := activation.New(cfg, e.shop, e.db.Pool, e.js, e.panel, obstest.NewLogger(in.logs), in.reg)
+	a, err := activation.New(cfg, e.shop, e.db.Pool, e.js, e.fleet(t, cfg.Concurrency), obstest.NewLogger(in.logs), in.reg)
 	require.NoError(t, err)
 	in.a = a
 	return in
@@ -100,30 +102,13 @@ func (e *env) trial(t *testing.T, userID int64, lang string) shop.Subscription {
 	return sub
 }
 
-// keys counts the accesses on the sandbox panel.
-func (e *env) keys() int {
-	if e.outline != nil {
-		return len(e.outline.Keys())
-	}
-	return len(e.rw.Users())
-}
+// keys counts the bot's accounts on the sandbox panel.
+func (e *env) keys() int { return e.sb.Accounts() }
 
-// fail makes the panel's create calls fail: 503, or hang until cleared.
-func (e *env) fail(hang bool) {
-	if e.outline != nil {
-		e.outline.Inject(outline.Fault{Route: "PUT /access-keys/{id}", Status: http.StatusServiceUnavailable, Hang: hang})
-		return
-	}
-	e.rw.Inject(remnawave.Fault{Route: "POST /api/users", Status: http.StatusServiceUnavailable, Hang: hang})
-}
+// fail makes the panel's calls fail: 503, or hang until cleared.
+func (e *env) fail(hang bool) { e.sb.Fail(hang) }
 
-func (e *env) clearFaults() {
-	if e.outline != nil {
-		e.outline.ClearFaults()
-		return
-	}
-	e.rw.ClearFaults()
-}
+func (e *env) clearFaults() { e.sb.Clear() }
 
 // messages returns the commands in the OUTBOX, oldest first.
 func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {

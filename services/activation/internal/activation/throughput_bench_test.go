@@ -7,16 +7,15 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
 )
 
-// Issue 5's benchmark: activation against an Outline panel whose create
-// call takes panelLatency, as a fraction of the bound the concurrency allows.
+// The benchmark of activation against an Outline panel whose calls take
+// panelLatency, as a fraction of the bound the concurrency allows.
 const (
 	benchPeriods = 200
 	panelLatency = 20 * time.Millisecond
-	createRoute  = "PUT /access-keys/{id}"
 	boundGoal    = 0.8
 )
 
@@ -25,13 +24,13 @@ const (
 // Concurrency/panelLatency reached. Only the iterations are timed, not the
 // seeding.
 func BenchmarkThroughput(b *testing.B) {
-	e := newEnv(b, "outline")
+	e := newEnv(b, vpn.KindOutline)
 	// A silent logger: formatting 400 log lines is not what is measured.
-	a, err := activation.New(activation.Config{}, e.shop, e.db.Pool, e.js, e.panel, zerolog.Nop(), nil)
+	a, err := activation.New(activation.Config{}, e.shop, e.db.Pool, e.js, e.fleet(b, 0), zerolog.Nop(), nil)
 	if err != nil {
 		b.Fatalf("making the activator: %v", err)
 	}
-	e.outline.Inject(outline.Fault{Route: createRoute, Latency: panelLatency})
+	e.sb.Latency(panelLatency)
 
 	var (
 		elapsed time.Duration

@@ -13,7 +13,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
@@ -24,7 +23,7 @@ import (
 
 func TestAnExpiredPeriodLosesItsKeyAndItsUserIsToldOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, cleanup.Config{})
 	sub := e.expire(t, e.activeKey(t, "ru").ID, 2*time.Hour)
 	inGrace := e.expire(t, e.activeKey(t, "en").ID, 30*time.Minute)
@@ -39,7 +38,7 @@ func TestAnExpiredPeriodLosesItsKeyAndItsUserIsToldOnce(t *testing.T) {
 	got := e.sub(t, sub.ID)
 	require.Equal(t, shop.StatusRevoked, got.Status)
 	require.NotNil(t, got.Access.RevokedAt, "the access is marked revoked")
-	require.False(t, e.onPanel(t, got), "the key is gone from the panel")
+	require.False(t, e.onPanel(t, got), "the account is disabled on the panel")
 	require.True(t, e.onPanel(t, e.sub(t, inGrace.ID)), "a period within its grace keeps its key")
 	require.Equal(t, shop.StatusActive, e.sub(t, inGrace.ID).Status)
 	require.False(t, e.onPanel(t, e.sub(t, blocked.ID)), "a user who blocked the bot loses the key too")
@@ -75,7 +74,7 @@ func TestAnExpiredPeriodLosesItsKeyAndItsUserIsToldOnce(t *testing.T) {
 
 func TestThreeInstancesRevokeAndNotifyEachPeriodOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "remnawave")
+	e := newEnv(t, vpn.KindRemnawave)
 	var subs []shop.Subscription
 	for range 6 {
 		subs = append(subs, e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour))
@@ -91,7 +90,9 @@ func TestThreeInstancesRevokeAndNotifyEachPeriodOnce(t *testing.T) {
 	}
 	wg.Wait()
 
-	require.Empty(t, e.rw.Users(), "every key is gone from the panel")
+	for _, s := range subs {
+		require.False(t, e.onPanel(t, e.sub(t, s.ID)), "an account still works")
+	}
 	require.Equal(t, len(subs), e.revokeCalls(), "one revocation per period reached the panel")
 	revoked := 0
 	for _, in := range instances {
@@ -114,19 +115,19 @@ func TestThreeInstancesRevokeAndNotifyEachPeriodOnce(t *testing.T) {
 // periods are in progress.
 func TestThePanelGetsAtMostConcurrencyRevocationsAtOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	const periods = 24
 	for range periods {
 		e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
 	}
-	e.outline.Inject(outline.Fault{Route: e.revokeRoute(), Latency: 20 * time.Millisecond})
+	e.sb.Latency(20 * time.Millisecond)
 	counted := vpntest.NewPeak(e.panel)
 	e.panel = counted
 	in := e.instance(t, cleanup.Config{Concurrency: 3})
 
 	res := iterateOK(t, in)
 	require.Equal(t, periods, res[cleanup.ItemRevoked])
-	require.Empty(t, e.outline.Keys(), "every key is gone from the panel")
+	require.Equal(t, periods, e.revokeCalls(), "every account disabled")
 	most := counted.Most()
 	require.LessOrEqual(t, most, 3, "more revocations at once than the concurrency")
 	require.GreaterOrEqual(t, most, 2, "the revocations never overlapped: the count proves nothing")
@@ -134,7 +135,7 @@ func TestThePanelGetsAtMostConcurrencyRevocationsAtOnce(t *testing.T) {
 
 func TestAPanelDownIsRetriedAndNoKeyOutlivesGraceOnceItIsBack(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, cleanup.Config{})
 	sub := e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
 	e.failRevoke(false)
@@ -150,7 +151,8 @@ func TestAPanelDownIsRetriedAndNoKeyOutlivesGraceOnceItIsBack(t *testing.T) {
 		require.Empty(t, e.messages(t))
 	}
 	require.Len(t, in.logs.Events(t, cleanup.EventRevocationFailed), 2)
-	require.EqualValues(t, 2, metric(t, in, "vpnbot_expiry_panel_errors_total"))
+	require.EqualValues(t, 3, metric(t, in, "vpnbot_expiry_panel_errors_total"),
+		"two revocations, and the first iteration's reconciliation")
 	require.EqualValues(t, 1, metric(t, in, "vpnbot_expiry_unrevoked_overdue"))
 	require.Greater(t, metric(t, in, "vpnbot_expiry_unrevoked_overdue_seconds"), (59 * time.Minute).Seconds(),
 		"on-call sees how long the key has outlived its period")
@@ -172,7 +174,7 @@ func TestAPanelDownIsRetriedAndNoKeyOutlivesGraceOnceItIsBack(t *testing.T) {
 // access are not counted.
 func TestOverdueGaugesCountTheAccessesLeftPastGrace(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, cleanup.Config{BatchSize: 1})
 	noAccess := e.trialWithoutKey(t)
 	e.expire(t, noAccess.ID, 5*time.Hour) // first in line: the batch takes it
@@ -199,7 +201,7 @@ func TestOverdueGaugesCountTheAccessesLeftPastGrace(t *testing.T) {
 
 func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "remnawave")
+	e := newEnv(t, vpn.KindRemnawave)
 	in := e.instance(t, cleanup.Config{})
 	sub := e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
 	e.failRevoke(true)
@@ -237,7 +239,7 @@ func TestAHangingPanelEndsTheIterationAtItsTimeoutAndTheNextOneRuns(t *testing.T
 
 func TestNoticesTheOutboxRefusedAreSentByTheNextIteration(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, cleanup.Config{Concurrency: 2})
 	const periods = 5
 	for range periods {
@@ -260,7 +262,7 @@ func TestNoticesTheOutboxRefusedAreSentByTheNextIteration(t *testing.T) {
 
 func TestAPaymentInGraceKeepsTheKey(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, cleanup.Config{})
 	sub := e.expire(t, e.activeKey(t, "en").ID, 30*time.Minute)
 
@@ -281,7 +283,7 @@ func TestAPaymentInGraceKeepsTheKey(t *testing.T) {
 
 func TestAPaymentDuringTheRevocationKeepsThePeriodWithoutANotice(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, cleanup.Config{})
 	sub := e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
 	e.failRevoke(true)
@@ -297,7 +299,7 @@ func TestAPaymentDuringTheRevocationKeepsThePeriodWithoutANotice(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return e.revokeCalls() == 1 }, waitFor, poll, "the revocation did not reach the panel")
 	paid := e.pay(t, sub.UserID)
-	e.clearFaults() // the panel now removes the key
+	e.clearFaults() // the panel now disables the account
 
 	var out outcome
 	select {
@@ -311,7 +313,7 @@ func TestAPaymentDuringTheRevocationKeepsThePeriodWithoutANotice(t *testing.T) {
 	got := e.sub(t, sub.ID)
 	require.Equal(t, shop.StatusActive, got.Status, "the paid period stays active")
 	require.True(t, got.ExpiresAt.Equal(paid.ExpiresAt))
-	require.NotNil(t, got.Access.RevokedAt, "its removed key is marked so, for activation to make a new one")
+	require.NotNil(t, got.Access.RevokedAt, "its disabled account is marked so, for activation to enable it again")
 	pending, err := e.shop.PendingActivations(t.Context(), 10)
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
@@ -320,72 +322,9 @@ func TestAPaymentDuringTheRevocationKeepsThePeriodWithoutANotice(t *testing.T) {
 	require.Len(t, in.logs.Events(t, cleanup.EventRenewedWhileRevoking), 1)
 }
 
-func TestReconciliationRevokesOrphansAndKeepsBackedAccesses(t *testing.T) {
-	t.Parallel()
-	for _, panel := range []string{"outline", "remnawave"} {
-		t.Run(panel, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, panel)
-			clk := &clock{now: time.Now()}
-			in := e.instance(t, cleanup.Config{ReconcileEvery: 1, OrphanMinAge: time.Minute, NowFunc: clk.Now})
-			backed := e.activeKey(t, "en")
-			// An access made directly on the panel with our prefix, for a
-			// subscription that does not exist.
-			orphan, err := e.panel.Create(t.Context(), vpn.Period{SubscriptionID: 987654, UserID: 1, ExpiresAt: time.Now().Add(time.Hour)})
-			require.NoError(t, err)
-			foreign, err := e.foreign(t).Create(t.Context(), vpn.Period{SubscriptionID: 5, UserID: 1, ExpiresAt: time.Now().Add(time.Hour)})
-			require.NoError(t, err)
-			// Activation's window: the access is on the panel, not yet recorded.
-			userID := newUserID()
-			_, err = e.db.Pool.Exec(t.Context(), `INSERT INTO users (id, chat_id, language) VALUES ($1, $1, 'en')`, userID)
-			require.NoError(t, err)
-			inflight, err := e.shop.StartTrial(t.Context(), userID)
-			require.NoError(t, err)
-			_, err = e.panel.Create(t.Context(), vpn.Period{SubscriptionID: inflight.ID, UserID: userID, ExpiresAt: inflight.ExpiresAt})
-			require.NoError(t, err)
-
-			res := iterateOK(t, in)
-			require.Zero(t, res[cleanup.ItemOrphansRevoked], "an access just seen unbacked waits out the minimum age")
-			require.Equal(t, 2, res[cleanup.ItemOrphansWaiting])
-			require.EqualValues(t, 2, metric(t, in, "vpnbot_expiry_orphans_unbacked"))
-
-			_, err = e.shop.Activate(t.Context(), inflight.ID, e.panel) // activation records it
-			require.NoError(t, err)
-			clk.Advance(2 * time.Minute)
-			res = iterateOK(t, in)
-			require.Equal(t, 1, res[cleanup.ItemOrphansRevoked])
-			require.Zero(t, res[cleanup.ItemOrphansWaiting])
-
-			left, err := e.panel.List(t.Context())
-			require.NoError(t, err)
-			var ids []string
-			for _, a := range left {
-				ids = append(ids, a.ID)
-			}
-			require.NotContains(t, ids, orphan.ID, "the orphan is gone")
-			require.ElementsMatch(t, []string{backed.Access.ExternalID, e.sub(t, inflight.ID).Access.ExternalID}, ids,
-				"backed accesses are left alone")
-			foreignLeft, err := e.foreign(t).List(t.Context())
-			require.NoError(t, err)
-			require.Len(t, foreignLeft, 1, "an access without our prefix is not ours to touch")
-			require.Equal(t, foreign.ID, foreignLeft[0].ID)
-
-			passes := in.logs.Events(t, cleanup.EventOrphansRevoked)
-			require.Len(t, passes, 2)
-			require.EqualValues(t, 1, passes[1]["count"])
-			var orphanRevoked bool
-			for _, r := range in.logs.Events(t, cleanup.EventAccessRevoked) {
-				orphanRevoked = orphanRevoked || (r["reason"] == "orphan" && r["access_id"] == orphan.ID)
-			}
-			require.True(t, orphanRevoked, "ACCESS_REVOKED names the orphan")
-			require.Zero(t, metric(t, in, "vpnbot_expiry_orphans_unbacked"))
-		})
-	}
-}
-
 func TestReconciliationRunsEveryNthIteration(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "outline")
+	e := newEnv(t, vpn.KindOutline)
 	in := e.instance(t, cleanup.Config{ReconcileEvery: 3})
 	for range 4 {
 		iterateOK(t, in)

@@ -1,8 +1,8 @@
 package cleanup_test
 
 import (
+	"cmp"
 	"context"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,8 +19,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/outbox/outboxtest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
-	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
@@ -42,38 +40,48 @@ type env struct {
 	db   *pgdbtest.DB
 	js   jetstream.JetStream
 	shop *shop.Shop
-	// panel is the adapter; outline or rw is its sandbox.
-	panel   vpn.Provisioner
-	outline *outline.Server
-	rw      *remnawave.Server
+	sb   *vpntest.Sandbox
+	// panel is the sandbox's adapter, counting disables; a test may wrap it.
+	panel    vpn.Panel
+	disables *disableCount
 }
 
-// newEnv takes a testing.TB so that the benchmarks share it.
-func newEnv(tb testing.TB, panel string) *env {
+// disableCount is a panel that counts the SetAccount calls that disable.
+type disableCount struct {
+	vpn.Panel
+	n atomic.Int64
+}
+
+func (d *disableCount) SetAccount(ctx context.Context, ref vpn.Ref, want vpn.State) (vpn.Account, error) {
+	if !want.Enabled {
+		d.n.Add(1)
+	}
+	return d.Panel.SetAccount(ctx, ref, want)
+}
+
+// newEnv takes a testing.TB so that the benchmarks share it; kind is the
+// panel's (vpn.KindOutline, ...).
+func newEnv(tb testing.TB, kind string) *env {
 	tb.Helper()
 	e := &env{db: pgdbtest.New(tb)}
 	srv := bustest.NewServer(tb)
 	_, e.js = bustest.Connect(tb, srv.URL())
 	require.NoError(tb, bus.DeclareStreams(tb.Context(), e.js, outbox.StreamConfig()))
 	e.shop = shop.New(e.db.Pool, shop.Config{})
-	switch panel {
-	case "outline":
-		e.outline = vpntest.StartOutline(tb)
-		e.panel = vpntest.OutlineAdapter(tb, e.outline, "")
-	default:
-		e.rw = vpntest.StartRemnawave(tb)
-		e.panel = vpntest.RemnawaveAdapter(tb, e.rw, "")
-	}
+	e.sb = vpntest.StartSandbox(tb, kind)
+	e.disables = &disableCount{Panel: e.sb.Panel}
+	e.panel = e.disables
 	return e
 }
 
-// foreign is an adapter of the same panel with another name prefix: its
-// accesses are not ours.
-func (e *env) foreign(t *testing.T) vpn.Provisioner {
-	if e.outline != nil {
-		return vpntest.OutlineAdapter(t, e.outline, "other")
-	}
-	return vpntest.RemnawaveAdapter(t, e.rw, "other")
+// fleet is the fleet of the env's panel, allowing calls requests at once
+// (the default concurrency for 0), as vpn.PanelEnv makes it.
+func (e *env) fleet(tb testing.TB, calls int) *vpn.Fleet {
+	tb.Helper()
+	f, err := vpn.NewFleet([]vpn.Panel{vpn.Limit(e.panel, cmp.Or(calls, cleanup.DefaultConcurrency))},
+		[]vpn.MemberConfig{{Name: e.sb.Kind}}, vpn.FleetOptions{Failover: true})
+	require.NoError(tb, err)
+	return f
 }
 
 // instance is one expiry-cleanup replica with what on-call sees of it.
@@ -86,7 +94,7 @@ type instance struct {
 func (e *env) instance(t *testing.T, cfg cleanup.Config) *instance {
 	t.Helper()
 	in := &instance{logs: &obstest.LogBuffer{}, reg: prometheus.NewRegistry()}
-	c, err := cleanup.New(cfg, e.shop, e.db.Pool, e.js, e.panel, obstest.NewLogger(in.logs), in.reg)
+	c, err := cleanup.New(cfg, e.shop, e.db.Pool, e.js, e.fleet(t, cfg.Concurrency), obstest.NewLogger(in.logs), in.reg)
 	require.NoError(t, err)
 	in.c = c
 	return in
@@ -106,7 +114,7 @@ func (e *env) activeKey(t *testing.T, lang string) shop.Subscription {
 	require.NoError(t, err)
 	sub, err := e.shop.StartTrial(t.Context(), userID)
 	require.NoError(t, err)
-	_, err = e.shop.Activate(t.Context(), sub.ID, e.panel)
+	_, err = e.shop.Activate(t.Context(), sub.ID, e.fleet(t, 0))
 	require.NoError(t, err)
 	return e.sub(t, sub.ID)
 }
@@ -151,57 +159,21 @@ func (e *env) sub(t *testing.T, id int64) shop.Subscription {
 	return sub
 }
 
-// onPanel reports whether the panel still has the period's access.
+// onPanel reports whether the period's account works on the panel.
 func (e *env) onPanel(t *testing.T, sub shop.Subscription) bool {
 	t.Helper()
 	require.NotNil(t, sub.Access)
-	if e.outline != nil {
-		_, ok := e.outline.Key(sub.Access.ExternalID)
-		return ok
-	}
-	for _, u := range e.rw.Users() {
-		if u.UUID == sub.Access.ExternalID {
-			return true
-		}
-	}
-	return false
+	a, found := e.sb.Account(t, sub.Access.Name)
+	return found && a.Enabled && e.sb.LinkWorks(sub.Access.URL)
 }
 
-// revokeRoute is the panel's revoking route, for faults and counts.
-func (e *env) revokeRoute() string {
-	if e.outline != nil {
-		return "DELETE /access-keys/{id}"
-	}
-	return "DELETE /api/users/{uuid}"
-}
+// revokeCalls counts the disables that reached the panel.
+func (e *env) revokeCalls() int { return int(e.disables.n.Load()) }
 
-func (e *env) revokeCalls() int {
-	if e.outline != nil {
-		return e.outline.Requests(e.revokeRoute())
-	}
-	return e.rw.Requests(e.revokeRoute())
-}
+// failRevoke makes the panel's calls answer 503, or hang until cleared.
+func (e *env) failRevoke(hang bool) { e.sb.Fail(hang) }
 
-// failRevoke makes the panel's revocations answer 503, or hang until cleared.
-func (e *env) failRevoke(hang bool) {
-	status := http.StatusServiceUnavailable
-	if hang {
-		status = 0 // served once released
-	}
-	if e.outline != nil {
-		e.outline.Inject(outline.Fault{Route: e.revokeRoute(), Status: status, Hang: hang})
-		return
-	}
-	e.rw.Inject(remnawave.Fault{Route: e.revokeRoute(), Status: status, Hang: hang})
-}
-
-func (e *env) clearFaults() {
-	if e.outline != nil {
-		e.outline.ClearFaults()
-		return
-	}
-	e.rw.ClearFaults()
-}
+func (e *env) clearFaults() { e.sb.Clear() }
 
 // messages returns the commands in the OUTBOX, oldest first.
 func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {

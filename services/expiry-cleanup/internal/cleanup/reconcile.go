@@ -185,7 +185,10 @@ func (r *repairs) fail(err error) {
 // live repairs the account of a live period: enabled until the period's
 // end, and its link as recorded.
 func (r *repairs) live(ctx context.Context, a vpn.Account, rec store.Account) {
-	if a.ID != rec.ExternalID || a.URL != rec.URL {
+	// Marzban answers a new, equally valid subscription URL every time it
+	// is asked: only a new id says its link changed there.
+	urlChanged := a.URL != rec.URL && r.m.Kind() != vpn.KindMarzban
+	if a.ID != rec.ExternalID || urlChanged {
 		if !r.take() {
 			return
 		}
