@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -140,9 +141,9 @@ func TestPanelEnvBuildsTheFleetOfVPNPanels(t *testing.T) {
 	u, ok := s.rw.User(vpn.AccountName(vpn.DefaultNamePrefix, 2))
 	require.True(t, ok)
 	require.Equal(t, []string{squad}, u.ActiveInternalSquads)
-	mu2, ok := s.mz.User(vpn.AccountName(vpn.DefaultNamePrefix, 3))
+	mzUser, ok := s.mz.User(vpn.AccountName(vpn.DefaultNamePrefix, 3))
 	require.True(t, ok)
-	require.ElementsMatch(t, []string{"vless", "trojan"}, keys(mu2.Proxies))
+	require.ElementsMatch(t, []string{"vless", "trojan"}, keys(mzUser.Proxies))
 	require.Equal(t, []call{{"nl-1", "CreateAccount"}, {"nl-2", "CreateAccount"}, {"de-1", "CreateAccount"}, {"de-2", "CreateAccount"}},
 		seen, "every call is told to the observer under its panel's name")
 }
@@ -188,7 +189,7 @@ func TestPanelEnvFailover(t *testing.T) {
 			t.Setenv("VPN_FAILOVER", failover)
 			f := newFleet(t, loadPanelEnv(t), 1, nil)
 			ol, _ := f.Member("nl-1")
-			s.outline.Inject(outline.Fault{Status: 503, Times: 1})
+			s.outline.Inject(outline.Fault{Status: http.StatusServiceUnavailable, Times: 1})
 			_, err := ol.Accounts(t.Context(), "")
 			require.ErrorIs(t, err, vpn.ErrUnavailable)
 
