@@ -119,14 +119,15 @@ func Load[T any](cfg T) (T, error) {
 }
 
 // Fields flattens a configuration struct into environment-name → value pairs
-// for the start-up log. Fields tagged `secret:"true"` are masked; fields tagged
-// `secret:"dsn"` keep everything but the password.
+// for the start-up log. Fields tagged `secret:"true"` are masked, whatever
+// their type (a list of panels with their tokens is hidden whole); fields
+// tagged `secret:"dsn"` keep everything but the password.
 func Fields(cfg any) map[string]any {
 	out := map[string]any{}
 	walk(reflect.ValueOf(cfg), func(name string, f reflect.StructField, v reflect.Value) {
 		switch f.Tag.Get("secret") {
 		case "true":
-			out[name] = Mask(v.String())
+			out[name] = maskValue(v)
 		case "dsn":
 			out[name] = RedactURL(v.String())
 		default:
@@ -168,6 +169,19 @@ func Mask(s string) string {
 		return ""
 	}
 	return "***"
+}
+
+// maskValue is Mask for a value of any type: "***" when it is set, "" when
+// it is zero or an empty list or map.
+func maskValue(v reflect.Value) string {
+	switch {
+	case v.Kind() == reflect.String:
+		return Mask(v.String())
+	case v.IsZero(), (v.Kind() == reflect.Slice || v.Kind() == reflect.Map) && v.Len() == 0:
+		return ""
+	default:
+		return "***"
+	}
 }
 
 // RedactURL hides the password of a URL such as a DSN. A value that does not

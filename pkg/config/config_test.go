@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,4 +75,46 @@ func TestFieldsMaskSecrets(t *testing.T) {
 	require.Equal(t, "postgres://bot:xxxxx@db:5432/vpnbot", f["DATABASE_URL"])
 	require.Equal(t, int32(3), f["DB_POOL_MAX_SIZE"])
 	require.Equal(t, "***", config.RedactURL("host=db password=hunter2"))
+}
+
+// secretList is a secret setting that is not a string, as a JSON list of
+// panels with their tokens is.
+type secretList []struct{ Name, Token string }
+
+func (l *secretList) UnmarshalText(b []byte) error {
+	for name := range strings.SplitSeq(string(b), ",") {
+		*l = append(*l, struct{ Name, Token string }{name, "token-of-" + name})
+	}
+	return nil
+}
+
+type withSecretValues struct {
+	Panels  secretList        `env:"PANELS" secret:"true"`
+	Keys    []string          `env:"KEYS" secret:"true"`
+	Headers map[string]string `env:"HEADERS" secret:"true"`
+	PIN     int               `env:"PIN" secret:"true"`
+}
+
+func TestFieldsMaskSecretsOfAnyType(t *testing.T) {
+	t.Setenv("PANELS", "nl-1,de-1")
+	t.Setenv("KEYS", "key-one,key-two")
+	t.Setenv("HEADERS", "Authorization:Bearer-abc")
+	t.Setenv("PIN", "4321")
+	cfg, err := config.Load(withSecretValues{})
+	require.NoError(t, err)
+	require.Len(t, cfg.Panels, 2, "the list was read")
+
+	f := config.Fields(cfg)
+	for _, name := range []string{"PANELS", "KEYS", "HEADERS", "PIN"} {
+		require.Equal(t, "***", f[name], name)
+	}
+	logged := fmt.Sprint(f)
+	for _, secret := range []string{"token-of", "key-one", "Bearer-abc", "4321"} {
+		require.NotContains(t, logged, secret)
+	}
+
+	unset := config.Fields(withSecretValues{Keys: []string{}})
+	for _, name := range []string{"PANELS", "KEYS", "HEADERS", "PIN"} {
+		require.Empty(t, unset[name], "%s: an unset secret shows as unset, not as one that is there", name)
+	}
 }

@@ -15,14 +15,14 @@ import (
 	"time"
 )
 
-// maxAnswerBytes bounds how much of an answer is read: a List of tens of
-// thousands of accesses fits, a misbehaving server cannot exhaust memory.
+// maxAnswerBytes bounds how much of an answer is read: Outline's list of
+// tens of thousands of keys fits, a misbehaving server cannot exhaust memory.
 const maxAnswerBytes = 32 << 20
 
 // apiClient sends JSON requests to one panel, each under its own timeout, and
 // turns transport failures into the package's error kinds.
 type apiClient struct {
-	panel   string // "outline" or "remnawave", for error messages
+	panel   string // the panel's kind (KindOutline, ...), for error messages
 	base    string // scheme, host and path prefix; may hold a secret, never printed
 	header  http.Header
 	client  *http.Client

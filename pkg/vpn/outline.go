@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -37,13 +36,12 @@ type OutlineConfig struct {
 	PageSize int
 }
 
-// Outline provisions access keys on an Outline server (shadowbox). As a
-// Panel, a user's account is the key whose id and name are
+// Outline keeps users' accounts as access keys on an Outline server
+// (shadowbox). A user's account is the key whose id and name are
 // AccountName(prefix, user id) ("vpnbot_u42"), chosen by us through PUT
 // /access-keys/{id}, so a repeated CreateAccount finds the key instead of
-// making a second one. As a Provisioner, a period's key id is
-// "<prefix>-<subscription id>". Outline keys do not expire: the bot
-// disables or revokes them when they should.
+// making a second one. Outline keys do not expire: the bot disables or
+// deletes them when they should.
 type Outline struct {
 	api      *apiClient
 	prefix   string
@@ -51,10 +49,7 @@ type Outline struct {
 	secret   string // the API URL's path, replaced in any text the server echoes
 }
 
-var (
-	_ Provisioner = (*Outline)(nil)
-	_ Panel       = (*Outline)(nil)
-)
+var _ Panel = (*Outline)(nil)
 
 // NewOutline returns an adapter for cfg. It makes no request.
 func NewOutline(cfg OutlineConfig) (*Outline, error) {
@@ -83,7 +78,7 @@ func NewOutline(cfg OutlineConfig) (*Outline, error) {
 		tlsConfig = pinnedTLS(pin)
 	}
 	return &Outline{
-		api:      newAPIClient("outline", u.String(), nil, tlsConfig, cfg.Timeout),
+		api:      newAPIClient(KindOutline, u.String(), nil, tlsConfig, cfg.Timeout),
 		prefix:   prefix,
 		pageSize: pageSize,
 		secret:   strings.TrimSuffix(u.EscapedPath(), "/"),
@@ -123,9 +118,6 @@ func pinnedTLS(pin []byte) *tls.Config {
 	}
 }
 
-// Name is "outline".
-func (o *Outline) Name() string { return "outline" }
-
 // Close releases idle connections to the server.
 func (o *Outline) Close() error {
 	o.api.Close()
@@ -153,97 +145,7 @@ type outlineError struct {
 	Message string `json:"message"`
 }
 
-func (o *Outline) keyID(subscriptionID int64) string {
-	return o.prefix + "-" + strconv.FormatInt(subscriptionID, 10)
-}
-
 func keyPath(id string) string { return "/access-keys/" + url.PathEscape(id) }
-
-// Create makes the key "<prefix>-<subscription id>", or returns it if it
-// exists already.
-func (o *Outline) Create(ctx context.Context, p Period) (Access, error) {
-	if err := checkPeriod(p); err != nil {
-		return Access{}, fmt.Errorf("creating outline key: %w", err)
-	}
-	id := o.keyID(p.SubscriptionID)
-	body := map[string]string{"name": fmt.Sprintf("%s user %d", id, p.UserID)}
-	path := keyPath(id)
-	a, err := o.api.do(ctx, http.MethodPut, path, body)
-	if err != nil {
-		return Access{}, fmt.Errorf("creating outline key %s: %w", id, err)
-	}
-	switch a.status {
-	case http.StatusCreated, http.StatusOK:
-		var k outlineKey
-		if err := o.api.decode(http.MethodPut+" "+path, a, &k); err != nil {
-			return Access{}, fmt.Errorf("creating outline key %s: %w", id, err)
-		}
-		return k.access(), nil
-	case http.StatusConflict:
-		// An earlier Create (a lost reply, another replica) made it.
-		k, err := o.get(ctx, id)
-		if err != nil {
-			return Access{}, fmt.Errorf("reading existing outline key %s: %w", id, err)
-		}
-		return k.access(), nil
-	default:
-		return Access{}, fmt.Errorf("creating outline key %s: %w", id, o.statusError(http.MethodPut+" "+path, a))
-	}
-}
-
-// Extend checks that the key exists: Outline keys have no expiry to move.
-func (o *Outline) Extend(ctx context.Context, accessID string, _ time.Time) error {
-	if _, err := o.get(ctx, accessID); err != nil {
-		return fmt.Errorf("extending outline key %s: %w", accessID, err)
-	}
-	return nil
-}
-
-// Revoke deletes the key; a key already gone is fine.
-func (o *Outline) Revoke(ctx context.Context, accessID string) error {
-	path := keyPath(accessID)
-	a, err := o.api.do(ctx, http.MethodDelete, path, nil)
-	if err != nil {
-		return fmt.Errorf("revoking outline key %s: %w", accessID, err)
-	}
-	if a.status == http.StatusNoContent || a.status == http.StatusOK || o.keyMissing(a) {
-		return nil
-	}
-	return fmt.Errorf("revoking outline key %s: %w", accessID, o.statusError(http.MethodDelete+" "+path, a))
-}
-
-// Status is active for an existing key, disabled for one whose data limit
-// is zero (how operators switch a key off in the Outline Manager), and
-// missing for a deleted one.
-func (o *Outline) Status(ctx context.Context, accessID string) (Status, error) {
-	k, err := o.get(ctx, accessID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return StatusMissing, nil
-	case err != nil:
-		return "", fmt.Errorf("reading outline key %s: %w", accessID, err)
-	case k.DataLimit != nil && k.DataLimit.Bytes == 0:
-		return StatusDisabled, nil
-	default:
-		return StatusActive, nil
-	}
-}
-
-// List returns the keys whose id is "<prefix>-<number>"; keys made by hand
-// in the Outline Manager are left out.
-func (o *Outline) List(ctx context.Context) ([]Access, error) {
-	keys, err := o.listKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing outline keys: %w", err)
-	}
-	var out []Access
-	for _, k := range keys {
-		if o.ours(k.ID) {
-			out = append(out, k.access())
-		}
-	}
-	return out, nil
-}
 
 // listKeys reads every key on the server.
 func (o *Outline) listKeys(ctx context.Context) ([]outlineKey, error) {
@@ -263,15 +165,6 @@ func (o *Outline) listKeys(ctx context.Context) ([]outlineKey, error) {
 		return nil, err
 	}
 	return list.AccessKeys, nil
-}
-
-func (o *Outline) ours(id string) bool {
-	n, ok := strings.CutPrefix(id, o.prefix+"-")
-	if !ok {
-		return false
-	}
-	v, err := strconv.ParseInt(n, 10, 64)
-	return err == nil && v > 0 && strconv.FormatInt(v, 10) == n
 }
 
 // get reads one key; a key that does not exist is ErrNotFound.
@@ -299,7 +192,7 @@ func (o *Outline) get(ctx context.Context, id string) (outlineKey, error) {
 // keyMissing tells "no such key" from "no such route": shadowbox answers 404
 // to both, but a request outside the secret path, or to an endpoint the
 // server lacks, is restify's ResourceNotFound, and taking that for a missing
-// key would make Revoke report success against a misconfigured server.
+// key would make DeleteAccount report success against a misconfigured server.
 func (o *Outline) keyMissing(a answer) bool {
 	if a.status != http.StatusNotFound {
 		return false
@@ -332,8 +225,4 @@ func (o *Outline) redact(s string) string {
 		s = strings.ReplaceAll(s, raw, "/<secret>")
 	}
 	return s
-}
-
-func (k outlineKey) access() Access {
-	return Access{ID: k.ID, URL: k.AccessURL}
 }

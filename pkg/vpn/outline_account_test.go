@@ -142,11 +142,11 @@ func TestOutlineAccountsListOnlyThisBotsAccounts(t *testing.T) {
 		_, err := p.CreateAccount(ctx, vpn.Owner{UserID: u}, enabled)
 		require.NoError(t, err)
 	}
-	// A key of the per-period interface, one made by hand, one of a name
-	// that only looks like an account.
-	_, err := newOutline(t, s, nil).Create(ctx, period(5))
-	require.NoError(t, err)
-	status, _ := putKey(t, s, "/access-keys", http.MethodPost)
+	// A key of the per-period names older versions made, one made by hand,
+	// one of a name that only looks like an account.
+	status, _ := putKey(t, s, "/access-keys/vpnbot-5", http.MethodPut)
+	require.Equal(t, http.StatusCreated, status)
+	status, _ = putKey(t, s, "/access-keys", http.MethodPost)
 	require.Equal(t, http.StatusCreated, status)
 	status, _ = putKey(t, s, "/access-keys/vpnbot_u07", http.MethodPut)
 	require.Equal(t, http.StatusCreated, status)

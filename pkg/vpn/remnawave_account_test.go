@@ -28,11 +28,6 @@ func startRW(t *testing.T, version int) *remnawave.Server {
 	return vpntest.StartRemnawaveServer(t, remnawave.Config{Version: version})
 }
 
-// month is an enabled state for a month.
-func month() vpn.State {
-	return vpn.State{Enabled: true, ExpiresAt: time.Now().Add(30 * 24 * time.Hour).UTC()}
-}
-
 func TestRemnawaveAsksThePanelItsVersionOnce(t *testing.T) {
 	t.Parallel()
 	for name, version := range rwVersions {

@@ -1,10 +1,9 @@
 package vpn_test
 
 import (
-	"context"
+	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,27 +11,16 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/sandbox/remnawave"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
+	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 )
 
-const (
-	rwToken = "eyJhbGciOiJIUzI1NiJ9.test-token"
-	squad   = "1b5b6c1e-9a3e-4a8f-8b0e-2f1d3c4b5a69"
-)
+const squad = "1b5b6c1e-9a3e-4a8f-8b0e-2f1d3c4b5a69"
 
-// startRemnawave serves a Remnawave sandbox for one test.
-func startRemnawave(t *testing.T) *remnawave.Server {
-	t.Helper()
-	s := remnawave.New(remnawave.Config{Token: rwToken, SubscriptionBaseURL: "https://sub.example.com"})
-	require.NoError(t, s.Start("127.0.0.1:0"))
-	t.Cleanup(s.Close)
-	return s
-}
-
-// newRemnawave is the production adapter pointed at the sandbox; edit
-// changes the config.
+// newRemnawave is the production adapter pointed at s, which accepts
+// vpntest.RemnawaveToken; edit changes the config.
 func newRemnawave(t *testing.T, s *remnawave.Server, edit func(*vpn.RemnawaveConfig)) *vpn.Remnawave {
 	t.Helper()
-	cfg := vpn.RemnawaveConfig{BaseURL: s.URL(), Token: rwToken, Timeout: 5 * time.Second, SquadUUIDs: []string{squad}}
+	cfg := vpn.RemnawaveConfig{BaseURL: s.URL(), Token: vpntest.RemnawaveToken, Timeout: 5 * time.Second}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -45,9 +33,9 @@ func newRemnawave(t *testing.T, s *remnawave.Server, edit func(*vpn.RemnawaveCon
 // panelCall calls the sandbox's API as an operator or another tool would.
 func panelCall(t *testing.T, s *remnawave.Server, method, path, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, s.URL()+path, strings.NewReader(body))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+rwToken)
+	req.Header.Set("Authorization", "Bearer "+vpntest.RemnawaveToken)
 	req.Header.Set("Content-Type", "application/json")
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
@@ -57,252 +45,230 @@ func panelCall(t *testing.T, s *remnawave.Server, method, path, body string) int
 	return resp.StatusCode
 }
 
-func TestRemnawaveUserLifecycle(t *testing.T) {
+func TestRemnawaveCreatesTheUserInItsSquadsWithItsOwner(t *testing.T) {
 	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, nil)
-	ctx := context.Background()
-	require.Equal(t, "remnawave", r.Name())
-	p := period(42)
+	for name, version := range rwVersions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := startRW(t, version)
+			p := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.SquadUUIDs = []string{squad} })
+			ctx := t.Context()
+			want := month()
 
-	acc, err := r.Create(ctx, p)
-	require.NoError(t, err)
-	u, ok := s.User("vpnbot_42")
-	require.True(t, ok)
-	require.Equal(t, u.UUID, acc.ID)
-	require.Equal(t, "https://sub.example.com/"+u.ShortUUID, acc.URL, "the user gets the panel's subscription URL")
-	require.Equal(t, u.SubscriptionURL, acc.URL)
-	require.True(t, p.ExpiresAt.Truncate(time.Millisecond).Equal(acc.ExpiresAt), "%v != %v", p.ExpiresAt, acc.ExpiresAt)
-	require.True(t, p.ExpiresAt.Truncate(time.Millisecond).Equal(u.ExpireAt))
-	require.Equal(t, remnawave.StatusActive, u.Status)
-	require.Equal(t, []string{squad}, u.ActiveInternalSquads)
-	require.Zero(t, u.TrafficLimitBytes, "unlimited traffic")
+			a, err := p.CreateAccount(ctx, vpn.Owner{UserID: 42, Note: "Alice, paid by card"}, want)
+			require.NoError(t, err)
+			u, ok := s.User("vpnbot_u42")
+			require.True(t, ok)
+			require.Equal(t, []string{squad}, u.ActiveInternalSquads, "without its squads the user gets an empty subscription")
+			require.NotNil(t, u.TelegramID)
+			require.Equal(t, int64(42), *u.TelegramID)
+			require.NotNil(t, u.Description)
+			require.Equal(t, "Alice, paid by card", *u.Description)
+			require.Equal(t, remnawave.StatusActive, u.Status)
+			require.Zero(t, u.TrafficLimitBytes, "unlimited traffic")
+			require.True(t, want.ExpiresAt.Truncate(time.Millisecond).Equal(u.ExpireAt), "%v != %v", want.ExpiresAt, u.ExpireAt)
+			require.Equal(t, u.SubscriptionURL, a.URL, "the user gets the panel's subscription URL")
 
-	again, err := r.Create(ctx, p)
-	require.NoError(t, err)
-	require.Equal(t, acc.ID, again.ID, "creating twice returns the same access")
-	require.Equal(t, acc.URL, again.URL)
-	require.Len(t, s.Users(), 1)
-
-	later := p.ExpiresAt.Add(30 * 24 * time.Hour)
-	require.NoError(t, r.Extend(ctx, acc.ID, later))
-	u, _ = s.User("vpnbot_42")
-	require.True(t, later.Truncate(time.Millisecond).Equal(u.ExpireAt), "extend moves the panel's expireAt")
-	st, err := r.Status(ctx, acc.ID)
-	require.NoError(t, err)
-	require.Equal(t, vpn.StatusActive, st)
-
-	require.NoError(t, r.Revoke(ctx, acc.ID))
-	require.Empty(t, s.Users(), "revoking deletes the user")
-	require.NoError(t, r.Revoke(ctx, acc.ID), "revoking a missing user is not an error")
-	st, err = r.Status(ctx, acc.ID)
-	require.NoError(t, err)
-	require.Equal(t, vpn.StatusMissing, st)
-	require.ErrorIs(t, r.Extend(ctx, acc.ID, later), vpn.ErrNotFound)
-}
-
-func TestRemnawaveStatusFollowsThePanel(t *testing.T) {
-	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, nil)
-	ctx := context.Background()
-
-	acc, err := r.Create(ctx, period(1))
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, panelCall(t, s, http.MethodPost, "/api/users/"+acc.ID+"/actions/disable", ""))
-	st, err := r.Status(ctx, acc.ID)
-	require.NoError(t, err)
-	require.Equal(t, vpn.StatusDisabled, st, "an operator disabled the user")
-	require.NoError(t, r.Extend(ctx, acc.ID, time.Now().Add(time.Hour)))
-	st, err = r.Status(ctx, acc.ID)
-	require.NoError(t, err)
-	require.Equal(t, vpn.StatusActive, st, "a paid extension works again")
-
-	expired := vpn.Period{SubscriptionID: 2, UserID: 7, ExpiresAt: time.Now().Add(-time.Minute)}
-	acc, err = r.Create(ctx, expired)
-	require.NoError(t, err)
-	st, err = r.Status(ctx, acc.ID)
-	require.NoError(t, err)
-	require.Equal(t, vpn.StatusDisabled, st, "the panel expired it")
-	require.NoError(t, r.Extend(ctx, acc.ID, time.Now().Add(time.Hour)))
-	st, err = r.Status(ctx, acc.ID)
-	require.NoError(t, err)
-	require.Equal(t, vpn.StatusActive, st)
-
-	err = r.Extend(ctx, acc.ID, time.Now().Add(-time.Hour))
-	require.Error(t, err, "the panel refuses an expiry in the past")
-	require.NotErrorIs(t, err, vpn.ErrUnavailable)
-	require.Contains(t, err.Error(), "cannot be in the past")
-}
-
-func TestRemnawaveCreateAfterLostReplyFindsTheUser(t *testing.T) {
-	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, nil)
-	ctx := context.Background()
-
-	s.Inject(remnawave.Fault{Route: "POST /api/users", ServeFirst: true, Status: http.StatusBadGateway, Times: 1})
-	_, err := r.Create(ctx, period(9))
-	require.ErrorIs(t, err, vpn.ErrUnavailable)
-	require.Len(t, s.Users(), 1, "the panel acted before the reply was lost")
-
-	acc, err := r.Create(ctx, period(9))
-	require.NoError(t, err)
-	require.Equal(t, s.Users()[0].UUID, acc.ID, "the retry returns the user made by the lost call")
-	require.Equal(t, 1, s.Requests("POST /api/users"), "the retry found it without creating")
-}
-
-func TestRemnawaveRacingCreatesMakeOneUser(t *testing.T) {
-	t.Parallel()
-	s := startRemnawave(t)
-	r1 := newRemnawave(t, s, nil)
-	r2 := newRemnawave(t, s, nil)
-	const lookup = "GET /api/users/by-username/{username}"
-
-	// Both replicas look the user up and find nothing before either creates it.
-	s.Inject(remnawave.Fault{Route: lookup, ServeFirst: true, Hang: true, Times: 2})
-	var wg sync.WaitGroup
-	got := make([]vpn.Access, 2)
-	errs := make([]error, 2)
-	for i, r := range []*vpn.Remnawave{r1, r2} {
-		wg.Go(func() { got[i], errs[i] = r.Create(context.Background(), period(77)) })
+			off := month()
+			off.Enabled = false
+			_, err = p.CreateAccount(ctx, vpn.Owner{UserID: 43}, off)
+			require.NoError(t, err)
+			u, _ = s.User("vpnbot_u43")
+			require.Equal(t, remnawave.StatusDisabled, u.Status, "created disabled, as asked")
+		})
 	}
-	require.Eventually(t, func() bool { return s.Requests(lookup) == 2 }, 5*time.Second, 5*time.Millisecond)
-	s.ClearFaults()
-	wg.Wait()
-
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
-	require.Equal(t, got[0], got[1], "both replicas return the same access")
-	require.Len(t, s.Users(), 1)
-	require.Equal(t, 2, s.Requests("POST /api/users"), "the loser's create was refused as a duplicate")
 }
 
-func TestRemnawaveListsOnlyItsOwnUsers(t *testing.T) {
+func TestRemnawaveExpiryInThePast(t *testing.T) {
 	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, nil)
-	ctx := context.Background()
+	for name, version := range rwVersions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := startRW(t, version)
+			p := newRemnawave(t, s, nil)
+			ctx := t.Context()
+			a, err := p.CreateAccount(ctx, vpn.Owner{UserID: 1}, month())
+			require.NoError(t, err)
 
-	var want []vpn.Access
-	for id := int64(1); id <= 3; id++ {
-		acc, err := r.Create(ctx, period(id))
-		require.NoError(t, err)
-		want = append(want, acc)
+			past := vpn.State{Enabled: true, ExpiresAt: time.Now().Add(-time.Hour)}
+			_, err = p.SetAccount(ctx, a.Ref(), past)
+			require.Error(t, err, "the panel refuses an expiry in the past")
+			require.NotErrorIs(t, err, vpn.ErrUnavailable, "retrying will not make the past the future")
+			require.ErrorContains(t, err, "cannot be in the past", "the panel's own reason reaches the operator")
+
+			// Disabling at the end of a period passes that moment, now past:
+			// the user is disabled and keeps the expiry it had.
+			past.Enabled = false
+			got, err := p.SetAccount(ctx, a.Ref(), past)
+			require.NoError(t, err)
+			require.False(t, got.Enabled)
+			require.True(t, a.ExpiresAt.Equal(got.ExpiresAt), "%v != %v", a.ExpiresAt, got.ExpiresAt)
+			require.False(t, vpntest.RemnawaveLinkWorks(t, a.URL))
+		})
 	}
-	require.Equal(t, http.StatusCreated, panelCall(t, s, http.MethodPost, "/api/users",
-		`{"username":"manual_user","expireAt":"2031-01-01T00:00:00.000Z"}`))
-	require.Equal(t, http.StatusCreated, panelCall(t, s, http.MethodPost, "/api/users",
-		`{"username":"vpnbot_x1","expireAt":"2031-01-01T00:00:00.000Z"}`))
-
-	got, err := r.List(ctx)
-	require.NoError(t, err)
-	require.ElementsMatch(t, want, got)
 }
 
-func TestRemnawaveDownIsUnavailable(t *testing.T) {
+func TestRemnawaveAccountsSkipNamesThatAreNotAccounts(t *testing.T) {
 	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, nil)
-	ctx := context.Background()
+	for name, version := range rwVersions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := startRW(t, version)
+			p := newRemnawave(t, s, nil)
+			ctx := t.Context()
+			var want []string
+			for u := int64(1); u <= 2; u++ {
+				a, err := p.CreateAccount(ctx, vpn.Owner{UserID: u}, month())
+				require.NoError(t, err)
+				want = append(want, a.Name)
+			}
+			// Made by hand, by the per-period names older versions made, and
+			// by a name that only looks like an account.
+			for _, username := range []string{"manual_user", "vpnbot_42", "vpnbot_x1", "vpnbot_u07"} {
+				require.Equal(t, http.StatusCreated, panelCall(t, s, http.MethodPost, "/api/users",
+					`{"username":"`+username+`","expireAt":"2031-01-01T00:00:00.000Z"}`), username)
+			}
+			require.Equal(t, 6, s.Accounts())
 
-	s.Inject(remnawave.Fault{Status: http.StatusServiceUnavailable})
-	_, err := r.Create(ctx, period(3))
-	require.ErrorIs(t, err, vpn.ErrUnavailable)
-	require.ErrorIs(t, r.Extend(ctx, squad, time.Now().Add(time.Hour)), vpn.ErrUnavailable)
-	require.ErrorIs(t, r.Revoke(ctx, squad), vpn.ErrUnavailable)
-	_, err = r.List(ctx)
-	require.ErrorIs(t, err, vpn.ErrUnavailable)
-	s.ClearFaults()
-	require.Empty(t, s.Users())
+			page, err := p.Accounts(ctx, "")
+			require.NoError(t, err)
+			require.Equal(t, want, names(page))
+			require.Empty(t, page.Next)
+		})
+	}
+}
 
-	s.Close()
-	_, err = r.Create(ctx, period(3))
-	require.ErrorIs(t, err, vpn.ErrUnavailable)
-	_, err = r.Status(ctx, squad)
-	require.ErrorIs(t, err, vpn.ErrUnavailable)
+func TestRemnawaveFailuresAreUnavailable(t *testing.T) {
+	t.Parallel()
+	for name, version := range rwVersions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := startRW(t, version)
+			p := newRemnawave(t, s, nil)
+			ctx := t.Context()
+			a, err := p.CreateAccount(ctx, vpn.Owner{UserID: 1}, month())
+			require.NoError(t, err)
+
+			for _, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable} {
+				s.Inject(remnawave.Fault{Status: status})
+				for method, err := range panelCalls(ctx, p, month()) {
+					require.ErrorIs(t, err, vpn.ErrUnavailable, "%s on %d", method, status)
+					require.ErrorContains(t, err, fmt.Sprintf("answered %d", status), method)
+				}
+				s.ClearFaults()
+			}
+			got, err := p.Account(ctx, a.Ref())
+			require.NoError(t, err)
+			require.Equal(t, a, got, "no failed call changed the account")
+			require.Equal(t, 1, s.Accounts())
+
+			s.Close()
+			for method, err := range panelCalls(ctx, p, month()) {
+				require.ErrorIs(t, err, vpn.ErrUnavailable, "%s on a closed panel", method)
+			}
+		})
+	}
 }
 
 func TestRemnawaveSlowPanelTimesOut(t *testing.T) {
 	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.Timeout = 200 * time.Millisecond })
+	s := startRW(t, remnawave.Version3)
+	p := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.Timeout = 200 * time.Millisecond })
 
+	// Without the timeout the call would wait out the minute and succeed.
 	s.Inject(remnawave.Fault{Latency: time.Minute})
-	began := time.Now()
-	_, err := r.Create(context.Background(), period(4))
+	_, err := p.CreateAccount(t.Context(), vpn.Owner{UserID: 4}, month())
 	require.ErrorIs(t, err, vpn.ErrUnavailable)
-	require.Less(t, time.Since(began), 3*time.Second)
+	require.ErrorContains(t, err, "no answer within 200ms")
 	s.ClearFaults()
-	require.Empty(t, s.Users())
+	require.Zero(t, s.Accounts())
 }
 
-func TestRemnawaveWrongToken(t *testing.T) {
+func TestRemnawaveWrongTokenFailsEveryCall(t *testing.T) {
 	t.Parallel()
-	s := startRemnawave(t)
-	const wrong = "eyJhbGciOiJIUzI1NiJ9.stolen-or-stale"
-	r := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.Token = wrong })
-	ctx := context.Background()
+	for name, version := range rwVersions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := startRW(t, version)
+			a, err := newRemnawave(t, s, nil).CreateAccount(t.Context(), vpn.Owner{UserID: 1}, month())
+			require.NoError(t, err)
+			const wrong = "eyJhbGciOiJIUzI1NiJ9.stolen-or-stale"
+			p := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.Token = wrong })
 
-	_, err := r.Create(ctx, period(1))
-	require.ErrorIs(t, err, vpn.ErrUnauthorized)
-	require.NotErrorIs(t, err, vpn.ErrUnavailable, "retrying will not fix a wrong token")
-	require.NotContains(t, err.Error(), wrong)
-	require.NotContains(t, err.Error(), "stolen")
-	require.ErrorIs(t, r.Revoke(ctx, squad), vpn.ErrUnauthorized)
-	require.Empty(t, s.Users())
+			off := month()
+			off.Enabled = false
+			for method, err := range panelCalls(t.Context(), p, off) {
+				require.ErrorIs(t, err, vpn.ErrUnauthorized, method)
+				require.NotErrorIs(t, err, vpn.ErrUnavailable, "%s: retrying will not fix a wrong token", method)
+				require.NotContains(t, err.Error(), "stolen", "%s: the token never appears in errors", method)
+			}
+			require.True(t, vpntest.RemnawaveLinkWorks(t, a.URL), "a refused call disabled, rotated or deleted the account")
+		})
+	}
 }
 
-func TestRemnawaveWrongBaseURLIsNotMissing(t *testing.T) {
+func TestRemnawaveWrongBaseURLIsNoSuccess(t *testing.T) {
 	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.BaseURL += "/panel" })
-	ctx := context.Background()
+	for name, version := range rwVersions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := startRW(t, version)
+			p := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.BaseURL += "/panel" })
 
-	require.Error(t, r.Revoke(ctx, squad), "a 404 from a wrong URL is not an already-deleted user")
-	_, err := r.Status(ctx, squad)
-	require.Error(t, err)
-	_, err = r.Create(ctx, period(1))
-	require.Error(t, err)
-	require.Empty(t, s.Users())
+			// A 404 of a path the panel does not serve is not a missing user:
+			// a delete would report success, a read would report the user gone.
+			for method, err := range panelCalls(t.Context(), p, month()) {
+				require.Error(t, err, method)
+				require.NotErrorIs(t, err, vpn.ErrNotFound, method)
+				require.ErrorContains(t, err, "check BaseURL", method)
+			}
+			require.Zero(t, s.Accounts())
+		})
+	}
+}
+
+func TestRemnawaveRefusesWhatThePanelCannotTake(t *testing.T) {
+	t.Parallel()
+	s := startRW(t, remnawave.Version3)
+	p := newRemnawave(t, s, nil)
+	ctx := t.Context()
+
+	_, err := p.CreateAccount(ctx, vpn.Owner{UserID: -1}, month())
+	require.ErrorContains(t, err, "must be positive")
+	_, err = p.CreateAccount(ctx, vpn.Owner{UserID: 1}, vpn.State{Enabled: true})
+	require.ErrorContains(t, err, "no expiry", "the panel would take year 1 and expire the user at once")
+	_, err = p.SetAccount(ctx, vpn.Ref{Name: vpn.AccountName("vpnbot", 1)}, vpn.State{Enabled: true})
+	require.ErrorContains(t, err, "no expiry")
+	require.Zero(t, s.Requests(""), "a refused call reached the panel")
 }
 
 func TestNewRemnawaveRejectsBadConfig(t *testing.T) {
 	t.Parallel()
+	const token = "eyJhbGciOiJIUzI1NiJ9.test-token"
 	for name, cfg := range map[string]vpn.RemnawaveConfig{
-		"no token":    {BaseURL: "https://panel.example.com"},
-		"no scheme":   {BaseURL: "panel.example.com", Token: rwToken},
-		"bad prefix":  {BaseURL: "https://panel.example.com", Token: rwToken, NamePrefix: "vpn.bot"},
-		"long prefix": {BaseURL: "https://panel.example.com", Token: rwToken, NamePrefix: strings.Repeat("p", 17)},
+		"no token":       {BaseURL: "https://panel.example.com"},
+		"no scheme":      {BaseURL: "panel.example.com", Token: token},
+		"bad prefix":     {BaseURL: "https://panel.example.com", Token: token, NamePrefix: "vpn.bot"},
+		"long prefix":    {BaseURL: "https://panel.example.com", Token: token, NamePrefix: strings.Repeat("p", 17)},
+		"page too large": {BaseURL: "https://panel.example.com", Token: token, PageSize: 1001},
+		"negative page":  {BaseURL: "https://panel.example.com", Token: token, PageSize: -1},
 	} {
 		_, err := vpn.NewRemnawave(cfg)
 		require.Error(t, err, name)
-		require.NotContains(t, err.Error(), rwToken, name)
+		require.NotContains(t, err.Error(), token, name)
 	}
 }
 
 func TestRemnawaveLongestUsernameFitsThePanel(t *testing.T) {
 	t.Parallel()
-	s := startRemnawave(t)
+	s := startRW(t, remnawave.Version2)
 	r := newRemnawave(t, s, func(c *vpn.RemnawaveConfig) { c.NamePrefix = strings.Repeat("p", 15) })
-	acc, err := r.CreateAccount(context.Background(), vpn.Owner{UserID: 1<<63 - 1}, vpn.State{
-		Enabled: true, ExpiresAt: time.Now().Add(time.Hour)})
+	acc, err := r.CreateAccount(t.Context(), vpn.Owner{UserID: 1<<63 - 1}, month())
 	require.NoError(t, err)
 	require.Len(t, s.Users(), 1)
 	require.Equal(t, acc.ID, s.Users()[0].UUID)
 	require.Len(t, s.Users()[0].Username, 36)
 
-	_, err = vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: s.URL(), Token: rwToken, NamePrefix: strings.Repeat("p", 16)})
+	_, err = vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: s.URL(), Token: vpntest.RemnawaveToken, NamePrefix: strings.Repeat("p", 16)})
 	require.Error(t, err, "a prefix whose account names would not fit")
-}
-
-func TestRemnawaveRefusesAnInvalidPeriod(t *testing.T) {
-	t.Parallel()
-	s := startRemnawave(t)
-	r := newRemnawave(t, s, nil)
-	for _, p := range []vpn.Period{{SubscriptionID: -1, ExpiresAt: time.Now()}, {SubscriptionID: 1}} {
-		_, err := r.Create(context.Background(), p)
-		require.Error(t, err)
-	}
-	require.Zero(t, s.Requests(""), "nothing reached the panel")
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // RemnawaveToken is the API token of the sandbox Remnawave that
-// StartRemnawave starts.
+// StartRemnawave and StartRemnawaveServer start.
 const RemnawaveToken = "test-token"
 
 // adapterTimeout bounds one call of a test's panel adapter.
@@ -33,40 +33,22 @@ func StartOutline(tb testing.TB) *outline.Server {
 	return s
 }
 
-// OutlineAdapter is an Outline adapter of s naming its accesses with prefix
-// ("" for the default), closed when the test ends.
+// OutlineAdapter is OutlinePanel listing the adapter's default page size.
 func OutlineAdapter(tb testing.TB, s *outline.Server, prefix string) *vpn.Outline {
 	tb.Helper()
-	p, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: s.APIURL(), CertSHA256: s.CertSHA256(),
-		Timeout: adapterTimeout, NamePrefix: prefix})
-	if err != nil {
-		tb.Fatalf("making the Outline adapter: %v", err)
-	}
-	tb.Cleanup(func() { _ = p.Close() })
-	return p
+	return OutlinePanel(tb, s, prefix, 0)
 }
 
-// StartRemnawave starts a sandbox Remnawave panel on a free port, accepting
-// RemnawaveToken, closed when the test ends.
+// StartRemnawave starts a sandbox Remnawave 2.x panel on a free port,
+// accepting RemnawaveToken, closed when the test ends.
 func StartRemnawave(tb testing.TB) *remnawave.Server {
 	tb.Helper()
-	s := remnawave.New(remnawave.Config{Token: RemnawaveToken, Log: zerolog.Nop()})
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		tb.Fatalf("starting the sandbox Remnawave panel: %v", err)
-	}
-	tb.Cleanup(s.Close)
-	return s
+	return StartRemnawaveServer(tb, remnawave.Config{Log: zerolog.Nop()})
 }
 
-// RemnawaveAdapter is a Remnawave adapter of s naming its accesses with
-// prefix ("" for the default), closed when the test ends.
+// RemnawaveAdapter is RemnawavePanel listing the adapter's default page
+// size.
 func RemnawaveAdapter(tb testing.TB, s *remnawave.Server, prefix string) *vpn.Remnawave {
 	tb.Helper()
-	p, err := vpn.NewRemnawave(vpn.RemnawaveConfig{BaseURL: s.URL(), Token: RemnawaveToken,
-		Timeout: adapterTimeout, NamePrefix: prefix})
-	if err != nil {
-		tb.Fatalf("making the Remnawave adapter: %v", err)
-	}
-	tb.Cleanup(func() { _ = p.Close() })
-	return p
+	return RemnawavePanel(tb, s, prefix, 0)
 }
