@@ -13,7 +13,7 @@ import (
 func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	t.Parallel()
 	for _, action := range []string{botui.ActionMenu, botui.ActionTrial, botui.ActionPlans, botui.ActionSubscription,
-		botui.ActionLanguages, botui.ActionHelp} {
+		botui.ActionLanguages, botui.ActionHelp, botui.ActionRelink, botui.ActionRelinkConfirm} {
 		gotAction, gotArg, notice := botui.ParseCallback(botui.Callback(action, ""))
 		require.Equal(t, [2]string{action, ""}, [2]string{gotAction, gotArg}, "data %q", action)
 		require.False(t, notice, "data %q", action)
@@ -38,16 +38,20 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	// An action that is the start of another is not mistaken for it, nor
 	// the other way round.
 	for data, want := range map[string][2]string{
-		"plans":   {botui.ActionPlans, ""},
-		"plan:s":  {botui.ActionPlan, "s"},
-		"lang":    {botui.ActionLanguages, ""},
-		"lang:ru": {botui.ActionSetLanguage, "ru"},
+		"plans":      {botui.ActionPlans, ""},
+		"plan:s":     {botui.ActionPlan, "s"},
+		"lang":       {botui.ActionLanguages, ""},
+		"lang:ru":    {botui.ActionSetLanguage, "ru"},
+		"relink":     {botui.ActionRelink, ""},
+		"relink:yes": {botui.ActionRelinkConfirm, ""},
 		// Buttons of no action this bot knows, such as an older version's.
 		"":             {"", ""},
 		"subscription": {"", ""},
 		"menu:x":       {"", ""},
 		"pay:":         {"", ""},
 		"plan":         {"", ""},
+		"relink:":      {"", ""},
+		"relink:no":    {"", ""},
 	} {
 		action, arg, _ := botui.ParseCallback(data)
 		require.Equal(t, want, [2]string{action, arg}, "data %q", data)

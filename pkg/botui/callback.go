@@ -28,11 +28,16 @@ const (
 	ActionLanguages    = "lang"
 	ActionSetLanguage  = "lang:" // + language
 	ActionHelp         = "help"
+	// ActionRelink asks for a new link in place of the user's (a leaked
+	// one); ActionRelinkConfirm is the answer yes to the question it shows.
+	ActionRelink        = "relink"
+	ActionRelinkConfirm = "relink:yes"
 )
 
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
-	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp}
+	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
+		ActionRelink, ActionRelinkConfirm}
 	// actionsWithArg are the actions followed by an argument.
 	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage}
 )

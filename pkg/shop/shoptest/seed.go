@@ -1,5 +1,7 @@
 // Package shoptest fills a test schema with a shop of realistic size, for
-// checking the workers' selection queries against it. Only tests import it.
+// checking the workers' selection queries against it, and gives one period
+// what activation would record for it, for tests of what a user sees once
+// their key exists. Only tests import it.
 package shoptest
 
 import (
@@ -47,4 +49,23 @@ func Seed(tb testing.TB, pool *pgxpool.Pool, n int) {
 	}
 	_, err := pool.Exec(ctx, "ANALYZE")
 	require.NoError(tb, err)
+}
+
+// SeedAccess gives an active period a live access on panel with the link
+// url, and its user the panel account that access is (vpn_accounts), as
+// activation records them: a test sees the user's key without running a
+// panel. The account has the name the adapters give it under the default
+// prefix, "vpnbot_u<user id>".
+func SeedAccess(tb testing.TB, pool *pgxpool.Pool, subscriptionID int64, panel, url string) {
+	tb.Helper()
+	tag, err := pool.Exec(context.Background(), `
+		WITH s AS (SELECT id, user_id FROM subscriptions WHERE id = $1 AND status = 'active'),
+		c AS (
+			INSERT INTO vpn_accounts (user_id, panel, name, external_id, access_url)
+			SELECT user_id, $2, 'vpnbot_u' || user_id, 'seed-' || user_id, $3 FROM s
+			RETURNING external_id)
+		INSERT INTO vpn_accesses (subscription_id, panel, external_id, access_url)
+		SELECT s.id, $2, c.external_id, $3 FROM s, c`, subscriptionID, panel, url)
+	require.NoError(tb, err, "seeding the access of subscription %d", subscriptionID)
+	require.EqualValues(tb, 1, tag.RowsAffected(), "subscription %d is active and had no access", subscriptionID)
 }

@@ -75,6 +75,7 @@ type Shop interface {
 	StarsAnnounced(ctx context.Context, payload string) (bool, error)
 	MarkStarsAnnounced(ctx context.Context, payload string) error
 	ActiveSubscription(ctx context.Context, userID int64) (*shop.Subscription, error)
+	RequestNewLink(ctx context.Context, userID int64) (found bool, err error)
 	Stats(ctx context.Context) (shop.Stats, error)
 	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)
 }

@@ -31,7 +31,11 @@
 // their message in place; the trial, orders and payments are pkg/shop's
 // operations, so every money rule is the database's; Crypto Pay is called
 // outside any transaction; Telegram Stars payments are validated at
-// pre-checkout and applied once per charge id.
+// pre-checkout and applied once per charge id. New link, under a key,
+// replaces a leaked link: it asks first, as the old link dies at once, then
+// records the request (shop.RequestNewLink) and wakes the activation worker,
+// which rotates the account on its panel and delivers the new link as a new
+// key; a double tap asks once.
 //
 // broadcast.go is the admins' /broadcast: the bot-handler never messages
 // users in bulk itself; it records the broadcast and its recipients (keyed

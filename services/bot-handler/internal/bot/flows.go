@@ -34,6 +34,9 @@ const (
 const (
 	ReasonTrial   = "trial"
 	ReasonPayment = "payment"
+	// ReasonRelink wakes the activation worker to make a new link the user
+	// asked for (shop.RequestNewLink).
+	ReasonRelink = "relink"
 )
 
 // onCallback answers a button press, then runs what the button stands for.
@@ -67,6 +70,10 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return b.subscription(ctx, c, lang)
 	case botui.ActionSetup:
 		return b.setup(ctx, c, lang, arg)
+	case botui.ActionRelink:
+		return b.relink(ctx, c, lang)
+	case botui.ActionRelinkConfirm:
+		return b.relinkConfirm(ctx, c, lang)
 	case botui.ActionLanguages:
 		return b.show(ctx, c, LanguageScreen(lang))
 	case botui.ActionSetLanguage:
@@ -140,13 +147,14 @@ func (b *Bot) trialTaken(ctx context.Context, c tele.Context, lang string) error
 	return b.show(ctx, c, TrialStartedScreen(lang, sub.ExpiresAt, hasKey))
 }
 
-// requestActivation wakes the activation worker. It is only a wake-up (the
-// worker polls for periods without access), so a failed publish is logged,
-// not retried: retrying the update would not start the trial again.
+// requestActivation wakes the activation worker. It is only a wake-up (what
+// the worker is to do is in the database, which it polls), so a failed
+// publish is logged, not retried: retrying the update would not start the
+// trial again.
 func (b *Bot) requestActivation(ctx context.Context, sub shop.Subscription, reason string, at time.Time) {
 	if err := b.activations.RequestActivation(ctx, sub, reason, at); err != nil {
 		b.log.Warn().Err(err).Int64("subscription_id", sub.ID).Str("reason", reason).
-			Msg("activation request not published; the activation worker's polling will find the subscription")
+			Msg("activation request not published; the activation worker's polling will find what it asks for")
 	}
 }
 
@@ -347,11 +355,10 @@ func (b *Bot) subscription(ctx context.Context, c tele.Context, lang string) err
 	if err := b.show(ctx, c, SubscriptionScreen(lang, v)); err != nil {
 		return err
 	}
-	key := v.key()
-	if key == "" || !v.running() {
+	if !v.keyShown() {
 		return nil
 	}
-	png, err := notify.QRCode(key)
+	png, err := notify.QRCode(v.key())
 	if err != nil {
 		return errors.Join(ErrRejected, err) // a key too long for a QR code stays so
 	}
@@ -369,6 +376,54 @@ func (b *Bot) setup(ctx context.Context, c tele.Context, lang, platform string) 
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}
 	return b.show(ctx, c, SetupScreen(lang, platform, v.key()))
+}
+
+// relink asks the user to confirm a new link. A user whose screen no longer
+// shows a key (the period ended since, or the press is of an old screen)
+// sees their subscription instead: there is no link to replace.
+func (b *Bot) relink(ctx context.Context, c tele.Context, lang string) error {
+	sub, err := b.shop.ActiveSubscription(ctx, c.Sender().ID)
+	if err != nil {
+		return err
+	}
+	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
+	if !v.keyShown() {
+		return b.show(ctx, c, SubscriptionScreen(lang, v))
+	}
+	return b.show(ctx, c, RelinkConfirmScreen(lang))
+}
+
+// relinkConfirm records the user's request for a new link and wakes the
+// activation worker, which rotates their account on its panel and delivers
+// the new link as it does a new key. A second press, or the retry of this
+// one, asks once: the request keeps the time of the first
+// (shop.RequestNewLink), and the wake-up is named after the access whose
+// link is replaced (its created_at, which the rotation renews), so JetStream
+// stores it once within the stream's duplicate window. A user without a key
+// to replace sees their subscription.
+func (b *Bot) relinkConfirm(ctx context.Context, c tele.Context, lang string) error {
+	userID := c.Sender().ID
+	sub, err := b.shop.ActiveSubscription(ctx, userID)
+	if err != nil {
+		return err
+	}
+	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
+	if !v.keyShown() {
+		return b.show(ctx, c, SubscriptionScreen(lang, v))
+	}
+	found, err := b.shop.RequestNewLink(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		// A live access with no account recorded: there is nothing to
+		// rotate, and the user is better shown their key than an error.
+		b.log.Warn().Int64("user_id", userID).Int64("subscription_id", sub.ID).
+			Msg("a new link asked for by a user with a key but no panel account; nothing to rotate")
+		return b.show(ctx, c, SubscriptionScreen(lang, v))
+	}
+	b.requestActivation(ctx, *sub, ReasonRelink, sub.Access.CreatedAt)
+	return b.show(ctx, c, RelinkRequestedScreen(lang))
 }
 
 func (b *Bot) setLanguage(ctx context.Context, c tele.Context, lang string) error {

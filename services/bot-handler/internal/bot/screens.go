@@ -213,8 +213,13 @@ func (v SubscriptionView) running() bool {
 	return v.Sub != nil && v.Sub.ExpiresAt.After(v.Now)
 }
 
+// keyShown reports whether the screen shows a key: the period runs and has a
+// live access. Only such a key can be replaced by a new link.
+func (v SubscriptionView) keyShown() bool { return v.running() && v.key() != "" }
+
 // SubscriptionScreen shows the user's subscription: none, ended, waiting for
-// its key, or the key with setup buttons per platform.
+// its key, or the key with setup buttons per platform and a button to
+// replace it with a new link.
 func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 	t := textsIn(lang)
 	switch {
@@ -236,7 +241,30 @@ func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 			{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
 	}
 	text += "\n\n" + fmt.Sprintf(t.KeyIntro, botui.Escape(key)) + "\n\n" + t.setupPick
-	return Screen{Text: text, Buttons: append(setupButtons(t), []Button{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t))}
+	return Screen{Text: text, Buttons: append(setupButtons(t),
+		[]Button{data(t.BtnPlans, botui.ActionPlans), data(t.btnRelink, botui.ActionRelink)}, menuButton(t))}
+}
+
+// RelinkConfirmScreen asks a user who pressed New link whether to replace
+// their link, saying what it costs them: the link they have stops working at
+// once, and their VPN app must import the new one. Cancel goes back to the
+// subscription.
+func RelinkConfirmScreen(lang string) Screen {
+	t := textsIn(lang)
+	return Screen{Text: t.relinkConfirm, Buttons: [][]Button{
+		{data(t.btnRelinkYes, botui.ActionRelinkConfirm)},
+		{data(t.btnRelinkCancel, botui.ActionSubscription)},
+	}}
+}
+
+// RelinkRequestedScreen answers yes to a new link: it is being made, and
+// comes as a new key does, in a message of its own.
+func RelinkRequestedScreen(lang string) Screen {
+	t := textsIn(lang)
+	return Screen{
+		Text:    t.relinkRequested,
+		Buttons: [][]Button{{data(t.BtnSubscription, botui.ActionSubscription)}, menuButton(t)},
+	}
 }
 
 func setupButtons(t *texts) [][]Button {

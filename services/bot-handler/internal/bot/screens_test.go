@@ -91,6 +91,8 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		"sub_pending":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: pending, Now: now}) },
 		"sub_outline":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now}) },
 		"sub_remnawave":         func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now}) },
+		"relink_confirm":        RelinkConfirmScreen,
+		"relink_requested":      RelinkRequestedScreen,
 		"qr_caption":            func(l string) Screen { return Screen{Text: QRCaption(l)} },
 		"language":              LanguageScreen,
 		"language_changed":      LanguageChangedScreen,

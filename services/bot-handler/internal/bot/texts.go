@@ -66,6 +66,14 @@ type texts struct {
 	languageNames   map[string]string
 	languageChanged string
 
+	// A new link in place of a leaked one: the button, the question and its
+	// answers, and what yes shows.
+	btnRelink       string
+	relinkConfirm   string
+	btnRelinkYes    string
+	btnRelinkCancel string
+	relinkRequested string
+
 	stats string // users, active, trials, payments, revenue, stars
 	// Broadcasts, for admins.
 	broadcastUsage    string
@@ -164,6 +172,15 @@ var en = texts{
 	languageNames:   languageNames,
 	languageChanged: "Language set to English.",
 
+	btnRelink: "🔄 New link",
+	relinkConfirm: "<b>A new link?</b>\nIf your link leaked, or went to someone it should not have, replace it. " +
+		"The current link stops working at once, on every device that uses it: " +
+		"import the new one into your VPN app when it arrives. Your subscription stays as it is.",
+	btnRelinkYes:    "✅ Yes, new link",
+	btnRelinkCancel: "Cancel",
+	relinkRequested: "Your new link is being made and will arrive here in a moment. " +
+		"Import it into your VPN app: the old link stops working.",
+
 	stats: "<b>Stats</b>\nUsers: %d\nActive subscriptions: %d\nTrials taken: %d\nPayments today: %d\nRevenue today: $%s\nStars today: ⭐%d",
 	broadcastUsage: "Usage:\n/broadcast &lt;all|active|expired&gt; &lt;text&gt; — send the text as it is (plain text) to\n" +
 		"• all: everyone who has not blocked the bot\n" +
@@ -245,6 +262,15 @@ var ru = texts{
 	chooseLanguage:  "Выберите язык:",
 	languageNames:   languageNames,
 	languageChanged: "Язык: русский.",
+
+	btnRelink: "🔄 Новая ссылка",
+	relinkConfirm: "<b>Новая ссылка?</b>\nЕсли ваша ссылка утекла или попала не к тому человеку, замените её. " +
+		"Текущая ссылка сразу перестанет работать на всех устройствах, где она есть: " +
+		"когда придёт новая, импортируйте её в приложение VPN. Подписка останется как есть.",
+	btnRelinkYes:    "✅ Да, новая ссылка",
+	btnRelinkCancel: "Отмена",
+	relinkRequested: "Новая ссылка готовится и вот-вот придёт сюда. " +
+		"Импортируйте её в приложение VPN: старая ссылка перестаёт работать.",
 
 	stats: "<b>Статистика</b>\nПользователей: %d\nАктивных подписок: %d\nПробных периодов: %d\nПлатежей сегодня: %d\nВыручка сегодня: $%s\nЗвёзд сегодня: ⭐%d",
 	broadcastUsage: "Как пользоваться:\n/broadcast &lt;all|active|expired&gt; &lt;текст&gt; — отправить текст как есть (без разметки)\n" +
