@@ -62,7 +62,9 @@ func TestJourneyTrialKeyAndAPlanBoughtTwice(t *testing.T) {
 	sh := shop.New(s.db.Pool, shop.Config{})
 	panel, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: s.Outline.APIURL(), CertSHA256: s.Outline.CertSHA256()})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = panel.Close() })
+	fleet, err := vpn.NewFleet([]vpn.Panel{panel}, []vpn.MemberConfig{{Name: vpn.KindOutline}}, vpn.FleetOptions{Failover: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fleet.Close() })
 
 	const user = 7001
 	s.Sandbox.SetUser(sandboxtg.User{ID: user, FirstName: "Alice", Username: "alice", LanguageCode: "en"})
@@ -89,7 +91,7 @@ func TestJourneyTrialKeyAndAPlanBoughtTwice(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
 	require.Equal(t, trial.ID, pending[0].ID)
-	access, err := sh.Activate(ctx, trial.ID, panel)
+	access, err := sh.Activate(ctx, trial.ID, fleet)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(access.URL, "ss://"), "an Outline key: %s", access.URL)
 	keys := s.Outline.Keys()

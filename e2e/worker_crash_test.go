@@ -21,6 +21,7 @@ import (
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
@@ -204,7 +205,7 @@ func (s *system) killMidIteration(label string, kill func() error) {
 // killActivation kills activation while it creates keys on a panel that
 // makes each key at once but answers late. Keys made on the panel but not yet
 // recorded are the half state the kill leaves; the next run must record
-// those same keys (the panel names keys by period), and each user must get
+// those same keys (the panel names keys by user), and each user must get
 // one key.
 func killActivation(s *system) {
 	t := s.t
@@ -225,7 +226,7 @@ func killActivation(s *system) {
 	require.Less(t, recorded, n, "the kill came before every key was recorded")
 	// A recorded access always has its key on the panel (the panel call
 	// comes first); the reverse may lag until the next run.
-	panel := s.panelKeys(ids)
+	panel := s.panelKeys(ps)
 	rows, err := s.db.Pool.Query(t.Context(), `SELECT external_id FROM vpn_accesses WHERE subscription_id = ANY($1)`, ids)
 	require.NoError(t, err)
 	accesses, err := pgx.CollectRows(rows, pgx.RowTo[string])
@@ -242,27 +243,28 @@ func killActivation(s *system) {
 		return s.countPeriods(`SELECT count(*) FROM vpn_accesses WHERE subscription_id = ANY($1) AND revoked_at IS NULL`, ids) == n
 	}, crashWait, 50*time.Millisecond, "not every period got its access after the restart")
 	s.requireEachToldOnce(ps, localstack.Activation, markKey)
-	panel = s.panelKeys(ids)
-	require.Len(t, panel, n, "one key per period on the panel")
-	for _, id := range ids {
-		key := "vpnbot-" + strconv.FormatInt(id, 10)
-		require.True(t, panel[key], "period %d has no key %s on the panel", id, key)
+	panel = s.panelKeys(ps)
+	require.Len(t, panel, n, "one key per user on the panel")
+	for _, p := range ps {
+		key := vpn.AccountName(vpn.DefaultNamePrefix, p.user)
+		require.True(t, panel[key], "period %d has no key %s on the panel", p.id, key)
 		var recordedKey string
 		require.NoError(t, s.db.Pool.QueryRow(t.Context(),
-			`SELECT external_id FROM vpn_accesses WHERE subscription_id = $1`, id).Scan(&recordedKey))
-		require.Equal(t, key, recordedKey, "period %d: the recorded access is the panel's key", id)
+			`SELECT external_id FROM vpn_accesses WHERE subscription_id = $1`, p.id).Scan(&recordedKey))
+		require.Equal(t, key, recordedKey, "period %d: the recorded access is the panel's key", p.id)
 	}
 }
 
-// panelKeys returns the ids of the panel's keys that belong to the periods.
-func (s *system) panelKeys(ids []int64) map[string]bool {
+// panelKeys returns the ids of the panel's working keys (not blocked) that
+// belong to the periods' users.
+func (s *system) panelKeys(ps []period) map[string]bool {
 	ours := map[string]bool{}
-	for _, id := range ids {
-		ours["vpnbot-"+strconv.FormatInt(id, 10)] = true
+	for _, p := range ps {
+		ours[vpn.AccountName(vpn.DefaultNamePrefix, p.user)] = true
 	}
 	keys := map[string]bool{}
 	for _, k := range s.Outline.Keys() {
-		if ours[k.ID] {
+		if ours[k.ID] && !k.Blocked() {
 			keys[k.ID] = true
 		}
 	}
@@ -270,9 +272,9 @@ func (s *system) panelKeys(ids []int64) map[string]bool {
 }
 
 // killExpiryCleanup kills expiry-cleanup while it revokes expired periods on
-// a panel that deletes each key at once but answers late. The invariant at
-// every moment: no period is marked revoked while its key is still on the
-// panel (the panel call comes first). The periods the dead process was
+// a panel that blocks each key at once but answers late. The invariant at
+// every moment: no period is marked revoked while its key still works (the
+// panel call comes first). The periods the dead process was
 // revoking stay claimed by it, but its database sessions ended with it, so
 // the next run takes them over at once, not after the claim's lifetime
 // (WORKER_ITERATION_TIMEOUT + 30 s, 150 s by default, beyond crashWait): it
@@ -285,9 +287,9 @@ func killExpiryCleanup(s *system) {
 	for _, p := range ps {
 		s.waitScreen(p.user, "with the key", withText(markKey))
 	}
-	require.Len(t, s.panelKeys(ids), n)
+	require.Len(t, s.panelKeys(ps), n)
 
-	s.Outline.Inject(outline.Fault{Route: "DELETE /access-keys/{id}", ServeFirst: true, Latency: 300 * time.Millisecond})
+	s.Outline.Inject(outline.Fault{Route: "PUT /access-keys/{id}/data-limit", ServeFirst: true, Latency: 300 * time.Millisecond})
 	t.Cleanup(s.Outline.ClearFaults)
 	_, err := s.db.Pool.Exec(t.Context(),
 		`UPDATE subscriptions SET expires_at = now() - interval '2 hours' WHERE id = ANY($1)`, ids)
@@ -300,14 +302,14 @@ func killExpiryCleanup(s *system) {
 	require.Eventually(t, func() bool { return revoked() >= 4 }, crashWait, 5*time.Millisecond, "expiry-cleanup revoked nothing")
 	s.killMidIteration(localstack.ExpiryCleanup, func() error { return s.Kill(localstack.ExpiryCleanup, 0) })
 
-	ended := s.requireNoRevokedPeriodKeepsItsKey(ids)
+	ended := s.requireNoRevokedPeriodKeepsItsKey(ps)
 	require.Less(t, ended, n, "the kill came before every period was revoked")
-	keyless := n - ended - len(s.panelKeys(ids))
-	require.Positive(t, keyless, "the kill came while keys were being deleted")
+	keyless := n - ended - len(s.panelKeys(ps))
+	require.Positive(t, keyless, "the kill came while keys were being blocked")
 	// 'revoke_claim' is expiry-cleanup's claim on a period it revokes.
 	held := s.countPeriods(`SELECT count(*) FROM notifications_sent n JOIN subscriptions s ON s.id = n.subscription_id
 		WHERE n.kind = 'revoke_claim' AND s.id = ANY($1) AND s.status = 'active'`, ids)
-	require.GreaterOrEqual(t, held, keyless, "a key is deleted only once its period is claimed")
+	require.GreaterOrEqual(t, held, keyless, "a key is blocked only once its period is claimed")
 	t.Logf("at the kill: %d of %d periods revoked, %d more without their key but not yet marked, %d claimed by the dead process",
 		ended, n, keyless, held)
 
@@ -316,24 +318,24 @@ func killExpiryCleanup(s *system) {
 	require.Eventually(t, func() bool {
 		return s.countPeriods(`SELECT count(*) FROM subscriptions WHERE id = ANY($1) AND status = 'revoked'`, ids) == n
 	}, crashWait, 50*time.Millisecond, "not every expired period was revoked after the restart")
-	require.Equal(t, n, s.requireNoRevokedPeriodKeepsItsKey(ids))
-	require.Empty(t, s.panelKeys(ids), "keys of ended periods left on the panel")
+	require.Equal(t, n, s.requireNoRevokedPeriodKeepsItsKey(ps))
+	require.Empty(t, s.panelKeys(ps), "keys of ended periods left working on the panel")
 	require.Zero(t, s.countPeriods(`SELECT count(*) FROM vpn_accesses WHERE subscription_id = ANY($1) AND revoked_at IS NULL`, ids),
 		"accesses of ended periods not marked revoked")
 	s.requireEachToldOnce(ps, localstack.ExpiryCleanup, markEnded)
 }
 
-// requireNoRevokedPeriodKeepsItsKey checks that no revoked period has its key
-// on the panel, and returns how many are revoked.
-func (s *system) requireNoRevokedPeriodKeepsItsKey(ids []int64) int {
+// requireNoRevokedPeriodKeepsItsKey checks that no revoked period's user has
+// a working key on the panel, and returns how many are revoked.
+func (s *system) requireNoRevokedPeriodKeepsItsKey(ps []period) int {
 	s.t.Helper()
-	rows, err := s.db.Pool.Query(s.t.Context(), `SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'revoked'`, ids)
+	rows, err := s.db.Pool.Query(s.t.Context(), `SELECT user_id FROM subscriptions WHERE id = ANY($1) AND status = 'revoked'`, periodIDs(ps))
 	require.NoError(s.t, err)
 	revoked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	require.NoError(s.t, err)
-	panel := s.panelKeys(ids)
-	for _, id := range revoked {
-		require.False(s.t, panel["vpnbot-"+strconv.FormatInt(id, 10)], "period %d is revoked but its key is still on the panel", id)
+	panel := s.panelKeys(ps)
+	for _, user := range revoked {
+		require.False(s.t, panel[vpn.AccountName(vpn.DefaultNamePrefix, user)], "user %d's period is revoked but their key still works", user)
 	}
 	return len(revoked)
 }

@@ -98,9 +98,9 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, err, "the Crypto Pay sandbox accepts the stack's token")
 	outline, err := vpn.NewOutline(vpn.OutlineConfig{APIURL: s.Outline.APIURL(), CertSHA256: s.Outline.CertSHA256()})
 	require.NoError(t, err)
-	keys, err := outline.List(ctx)
+	page, err := outline.Accounts(ctx, "")
 	require.NoError(t, err, "the Outline sandbox answers over its pinned certificate")
-	require.Empty(t, keys)
+	require.Empty(t, page.Accounts)
 	require.NoError(t, outline.Close())
 
 	// The sender delivers what a service puts in the outbox.

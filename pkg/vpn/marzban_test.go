@@ -45,6 +45,11 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// month is an enabled state for a month.
+func month() vpn.State {
+	return vpn.State{Enabled: true, ExpiresAt: time.Now().Add(30 * 24 * time.Hour).UTC()}
+}
+
 // newMarzban is the adapter pointed at s; edit changes the config.
 func newMarzban(t *testing.T, s *marzban.Server, edit func(*vpn.MarzbanConfig)) *vpn.Marzban {
 	t.Helper()

@@ -479,12 +479,12 @@ func (v *Verdict) expired(r *Records) {
 	for _, id := range slices.Sorted(maps.Keys(r.Panel.Overdue)) {
 		o := r.Panel.Overdue[id]
 		if allowed := revokeAllowance(r, o.Due, o.Seen); o.Late() > allowed {
-			v.fail(checkExpired, "period %d's key was on the panel %s past its expiry + grace, at %s (allowed %s)",
+			v.fail(checkExpired, "period %d's key worked on the panel %s past its expiry + grace, at %s (allowed %s)",
 				id, round(o.Late()), clock(o.Seen.Sub(r.Start)), allowed)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.Panel.RevokedKept)) {
-		v.fail(checkExpired, "period %d was revoked while its key was still on the panel, at %s", id, clock(r.Panel.RevokedKept[id].Sub(r.Start)))
+		v.fail(checkExpired, "period %d was revoked while its key still worked on the panel, at %s", id, clock(r.Panel.RevokedKept[id].Sub(r.Start)))
 	}
 	v.row(checkExpired, "%d periods revoked; %d keys seen past due, each within its allowance", len(lag), len(r.Panel.Overdue))
 	v.info("latency: expiry + grace → revoked", "%s", lag)
@@ -497,43 +497,53 @@ func (v *Verdict) expired(r *Records) {
 // (5 min), which runs every RECONCILE_EVERY (10) iterations.
 func orphanAllowance(t Timing) time.Duration { return 5*time.Minute + 11*t.WorkerInterval }
 
-// orphans checks the panel at the end against the database: each key backed
-// by the live access of a running period, and each live access's key there.
+// orphans checks the panel at the end against the database: each working
+// key backed by the live access of a running period, and each live access's
+// key working there. A user keeps one key across periods: their earlier
+// periods' accesses name it too, revoked.
 func (v *Verdict) orphans(r *Records) {
-	accesses := map[string]Access{}
-	for _, a := range r.Accesses {
-		accesses[a.Key] = a
-	}
 	periods := map[int64]Period{}
 	for _, p := range r.Periods {
 		periods[p.ID] = p
+	}
+	live, last := map[string]Access{}, map[string]Access{}
+	for _, a := range r.Accesses {
+		if a.Period > last[a.Key].Period {
+			last[a.Key] = a
+		}
+		if a.Revoked.IsZero() && periods[a.Period].Revoked.IsZero() {
+			live[a.Key] = a
+		}
 	}
 	onPanel := map[string]bool{}
 	young := 0
 	for _, key := range r.PanelKeys {
 		onPanel[key] = true
-		a, ok := accesses[key]
+		a, isLive := live[key]
 		p := periods[a.Period]
+		_, known := last[key]
 		switch {
-		case !ok:
+		case isLive:
+			if r.Drained.After(p.Expires.Add(r.Timing.Grace + revokeAllowance(r, p.Expires.Add(r.Timing.Grace), r.Drained))) {
+				v.fail(checkOrphans, "key %s of period %d works on the panel at the end, past its expiry + grace", key, a.Period)
+			}
+		case known:
+			v.fail(checkOrphans, "key %s of period %d works on the panel though the period was revoked", key, last[key].Period)
+		default:
 			first, seen := r.Panel.Unbacked[key]
 			if !seen || r.Drained.Sub(first) <= orphanAllowance(r.Timing) {
 				young++
 				continue
 			}
-			v.fail(checkOrphans, "key %s is on the panel with no period behind it since %s", key, clock(first.Sub(r.Start)))
-		case !a.Revoked.IsZero() || !p.Revoked.IsZero():
-			v.fail(checkOrphans, "key %s of period %d is on the panel though the period was revoked", key, a.Period)
-		case r.Drained.After(p.Expires.Add(r.Timing.Grace + revokeAllowance(r, p.Expires.Add(r.Timing.Grace), r.Drained))):
-			v.fail(checkOrphans, "key %s of period %d is on the panel at the end, past its expiry + grace", key, a.Period)
+			v.fail(checkOrphans, "key %s works on the panel with no period behind it since %s", key, clock(first.Sub(r.Start)))
 		}
 	}
-	for _, a := range r.Accesses {
-		if a.Revoked.IsZero() && periods[a.Period].Revoked.IsZero() && !onPanel[a.Key] {
-			v.fail(checkOrphans, "period %d of user %d is live, but its key %s is gone from the panel", a.Period, a.User, a.Key)
+	for key, a := range live {
+		if !onPanel[key] {
+			v.fail(checkOrphans, "period %d of user %d is live, but its key %s does not work on the panel", a.Period, a.User, key)
 		}
 	}
-	v.row(checkOrphans, "%d keys on the panel at the end; %d not yet recorded, younger than the reconciliation's %s", len(r.PanelKeys), young, orphanAllowance(r.Timing))
+	v.row(checkOrphans, "%d keys working on the panel at the end; %d not yet recorded, younger than the reconciliation's %s", len(r.PanelKeys), young, orphanAllowance(r.Timing))
 }
 
 // content is what makes two messages the same message: text, photo and

@@ -178,13 +178,13 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		{"a key seen on the panel long past due", checkExpired, "period 10's key", func(r *Records) {
 			r.Panel.Overdue[10] = Overdue{Period: 10, Due: at(5 * time.Minute), Seen: at(6 * time.Minute)}
 		}},
-		{"a period revoked before its key left the panel", checkExpired, "period 11 was revoked while", func(r *Records) {
+		{"a period revoked before its key was blocked", checkExpired, "period 11 was revoked while", func(r *Records) {
 			r.Panel.RevokedKept[11] = at(2 * time.Minute)
 		}},
-		{"a revoked period's key left on the panel", checkOrphans, "vpnbot-11", func(r *Records) {
+		{"a revoked period's key left working on the panel", checkOrphans, "vpnbot-11", func(r *Records) {
 			r.PanelKeys = append(r.PanelKeys, "vpnbot-11")
 		}},
-		{"a live period's key gone from the panel", checkOrphans, "period 10 of user 7 is live", func(r *Records) { r.PanelKeys = nil }},
+		{"a live period's key not working on the panel", checkOrphans, "period 10 of user 7 is live", func(r *Records) { r.PanelKeys = nil }},
 		{"a key on the panel nobody backs, for long", checkOrphans, "vpnbot-99", func(r *Records) {
 			r.PanelKeys = append(r.PanelKeys, "vpnbot-99")
 			r.Panel.Unbacked["vpnbot-99"] = t0
@@ -285,4 +285,24 @@ func TestARepeatIsChargedToTheFaultThatFailedTheAttempt(t *testing.T) {
 	v := judge(r)
 	require.Empty(t, v.Violations)
 	require.Contains(t, v.Rows[0].Result, "1 (1 at telegram-429 @3:20)")
+}
+
+// A user keeps one key across periods: the key of a revoked period that
+// works again for the user's live period breaks nothing, and is still
+// checked against that live period.
+func TestAKeyKeptAcrossPeriodsIsBackedByTheLiveOne(t *testing.T) {
+	r := healthy()
+	r.Periods = append(r.Periods, Period{ID: 12, User: bob, Kind: shop.KindPaid, Status: "active",
+		Starts: at(3 * time.Minute), Expires: at(40 * time.Minute)})
+	r.Accesses = append(r.Accesses, Access{Period: 12, User: bob, URL: "ss://bob", Key: "vpnbot-11", Created: at(3 * time.Minute)})
+	r.PanelKeys = append(r.PanelKeys, "vpnbot-11")
+	v := &Verdict{}
+	v.orphans(r)
+	require.Empty(t, v.Violations)
+
+	r.PanelKeys = r.PanelKeys[:1]
+	v = &Verdict{}
+	v.orphans(r)
+	require.Len(t, v.Violations, 1)
+	require.Contains(t, v.Violations[0].What, "period 12 of user")
 }

@@ -65,7 +65,9 @@ func (g *gatherer) gather(ctx context.Context, r *Records, j *journal) error {
 		r.Chats[chat] = g.st.Sandbox.Messages(chat)
 	}
 	for _, k := range g.st.Outline.Keys() {
-		r.PanelKeys = append(r.PanelKeys, k.ID)
+		if !k.Blocked() {
+			r.PanelKeys = append(r.PanelKeys, k.ID)
+		}
 	}
 	for _, inv := range g.st.CryptoPay.Invoices() {
 		r.ProviderInvoices = append(r.ProviderInvoices, ProviderInvoice{ID: inv.InvoiceID, Created: inv.CreatedAt})

@@ -39,7 +39,8 @@ type Records struct {
 	Chats map[int64][]sandboxtg.Message
 
 	Panel PanelView
-	// PanelKeys are the panel's key ids at the end.
+	// PanelKeys are the ids of the keys working on the panel at the end
+	// (a revoked user's key stays there, blocked).
 	PanelKeys []string
 	// Floods are the sandbox's refusals by its flood limits; Injected429
 	// the 429s the schedule injected.

@@ -31,14 +31,15 @@ func (o Overdue) Late() time.Duration { return o.Seen.Sub(o.Due) }
 type PanelView struct {
 	// Overdue is each period whose key was seen past due, at its worst.
 	Overdue map[int64]Overdue
-	// RevokedKept is each period seen revoked in the database while its
-	// key was still on the panel, when first seen so: a revocation marks
-	// the period only after the panel removed the key, so never.
+	// RevokedKept is each period seen revoked in the database, with no
+	// later period of its user, while its key still worked on the panel,
+	// when first seen so: a revocation marks the period only after the
+	// panel blocked the key, so never.
 	RevokedKept map[int64]time.Time
-	// Unbacked is each key on the panel that no access recorded in the
-	// database backs, when first seen so (activation makes a key before it
-	// records it, so a young one is on its way); only those still unbacked
-	// at the last look are kept.
+	// Unbacked is each key working on the panel that no live access
+	// recorded in the database backs, when first seen so (activation
+	// enables a key before it records the access, so a young one is on its
+	// way); only those still unbacked at the last look are kept.
 	Unbacked map[string]time.Time
 }
 
@@ -75,27 +76,39 @@ func (w *panelWatch) run(ctx context.Context) {
 	}
 }
 
-// accessRow is a recorded access with its period's state.
-type accessRow struct {
+// keyRow is what the database says of a user's key: their latest period,
+// and whether its access is live.
+type keyRow struct {
 	period  int64
-	revoked bool // the access or its period
+	active  bool // the period is active
+	live    bool // and its access recorded, not revoked
+	revoked bool // the period is revoked after its access was recorded
 	expires time.Time
 }
 
-// sample looks at the database first, then at the panel: a key the panel
-// still shows after its period was seen revoked was there after the
-// revocation, not before it.
+// keyRowsSQL reads each user's key (their account) with their latest period
+// and its access.
+const keyRowsSQL = `
+SELECT c.external_id, s.id, s.status = 'active', a.subscription_id IS NOT NULL AND a.revoked_at IS NULL,
+       s.status = 'revoked' AND a.revoked_at IS NOT NULL, s.expires_at
+FROM vpn_accounts c
+JOIN LATERAL (SELECT * FROM subscriptions WHERE user_id = c.user_id ORDER BY id DESC LIMIT 1) s ON true
+LEFT JOIN vpn_accesses a ON a.subscription_id = s.id`
+
+// sample looks at the database first, then at the panel: a key that still
+// works after its period was seen revoked worked after the revocation, not
+// before it. Only working keys count: revocation blocks a user's key, which
+// stays on the panel for their next period.
 func (w *panelWatch) sample(ctx context.Context) error {
-	rows, err := w.pool.Query(ctx, `SELECT a.external_id, s.id, a.revoked_at IS NOT NULL OR s.status = 'revoked', s.expires_at
-		FROM vpn_accesses a JOIN subscriptions s ON s.id = a.subscription_id`)
+	rows, err := w.pool.Query(ctx, keyRowsSQL)
 	if err != nil {
 		return err
 	}
-	byKey := map[string]accessRow{}
+	byKey := map[string]keyRow{}
 	var key string
-	var r accessRow
-	if _, err := pgx.ForEachRow(rows, []any{&key, &r.period, &r.revoked, &r.expires}, func() error {
-		byKey[key] = r // a key is named after its period: one access each
+	var r keyRow
+	if _, err := pgx.ForEachRow(rows, []any{&key, &r.period, &r.active, &r.live, &r.revoked, &r.expires}, func() error {
+		byKey[key] = r
 		return nil
 	}); err != nil {
 		return err
@@ -107,23 +120,27 @@ func (w *panelWatch) sample(ctx context.Context) error {
 	defer w.mu.Unlock()
 	unbacked := map[string]time.Time{}
 	for _, k := range keys {
-		a, ok := byKey[k.ID]
+		if k.Blocked() {
+			continue
+		}
+		a := byKey[k.ID]
 		switch {
-		case !ok:
+		case a.live && now.After(a.expires.Add(w.grace)):
+			o := Overdue{Period: a.period, Due: a.expires.Add(w.grace), Seen: now}
+			if o.Late() > w.view.Overdue[a.period].Late() {
+				w.view.Overdue[a.period] = o
+			}
+		case a.live:
+		case a.revoked:
+			if _, seen := w.view.RevokedKept[a.period]; !seen {
+				w.view.RevokedKept[a.period] = now
+			}
+		default:
 			first, seen := w.view.Unbacked[k.ID]
 			if !seen {
 				first = now
 			}
 			unbacked[k.ID] = first
-		case a.revoked:
-			if _, seen := w.view.RevokedKept[a.period]; !seen {
-				w.view.RevokedKept[a.period] = now
-			}
-		case now.After(a.expires.Add(w.grace)):
-			o := Overdue{Period: a.period, Due: a.expires.Add(w.grace), Seen: now}
-			if o.Late() > w.view.Overdue[a.period].Late() {
-				w.view.Overdue[a.period] = o
-			}
 		}
 	}
 	w.view.Unbacked = unbacked
