@@ -189,6 +189,9 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		Name: "vpnbot_panel_drift_repaired_total",
 		Help: "Panel accounts reconciliation found drifted from the database and repaired, by kind of drift.",
 	}, []string{"panel", "drift"})
+	for _, m := range fleet.Members() {
+		panelErrors.WithLabelValues(m.Name())
+	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{panelErrors, overdue, overdueOldest, unbacked, driftRepaired} {
 			if err := reg.Register(c); err != nil {
