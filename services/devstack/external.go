@@ -58,7 +58,7 @@ func panelEnv(environ []string) []string {
 			continue
 		}
 		env = append(env, kv)
-		if value != "" && (name == "VPN_PANEL" || name == "OUTLINE_API_URL" || name == "REMNAWAVE_URL") {
+		if value != "" && (name == "VPN_PANELS" || name == "VPN_PANEL" || name == "OUTLINE_API_URL" || name == "REMNAWAVE_URL") {
 			configured = true
 		}
 	}
@@ -81,10 +81,26 @@ func mode(c localstack.Config) (telegram, cryptoPay, panel string) {
 	if c.CryptoPayAPIURL != "" {
 		cryptoPay = c.CryptoPayAPIURL
 	}
-	if len(c.PanelEnv) > 0 {
+	if panels := envValue(c.PanelEnv, "VPN_PANELS"); panels != "" {
+		panel = panelNames(panels) + " (VPN_PANELS)"
+	} else if len(c.PanelEnv) > 0 {
 		panel = cmp.Or(envValue(c.PanelEnv, "VPN_PANEL"), "outline") + " (VPN_PANEL)"
 	}
 	return telegram, cryptoPay, panel
+}
+
+// panelNames lists the names and kinds of VPN_PANELS' panels, or says
+// the list does not parse (the services will say why, and stop).
+func panelNames(panels string) string {
+	var list vpn.PanelList
+	if err := list.UnmarshalText([]byte(panels)); err != nil {
+		return "unreadable"
+	}
+	names := make([]string, len(list))
+	for i, p := range list {
+		names[i] = p.Name + " (" + p.Kind + ")"
+	}
+	return strings.Join(names, ", ")
 }
 
 // envValue is the value of name in env, or "".

@@ -44,6 +44,14 @@ func TestRealApply(t *testing.T) {
 		require.Equal(t, "http://bot.example, webhook at https://me.example", telegram)
 		require.Equal(t, "outline (VPN_PANEL)", panel)
 	})
+	t.Run("a list of panels is used as it is", func(t *testing.T) {
+		var c localstack.Config
+		panels := `VPN_PANELS=[{"name":"de-1","kind":"marzban"},{"name":"nl-1","kind":"3x-ui"}]`
+		Real{}.apply(&c, []string{panels, "VPN_FAILOVER=false", "HOME=/root"})
+		require.Equal(t, []string{panels, "VPN_FAILOVER=false"}, c.PanelEnv)
+		_, _, panel := mode(c)
+		require.Equal(t, "de-1 (marzban), nl-1 (3x-ui) (VPN_PANELS)", panel)
+	})
 	t.Run("a Crypto Pay URL without a token keeps the sandbox", func(t *testing.T) {
 		var c localstack.Config
 		Real{CryptoPayAPIURL: "https://testnet-pay.crypt.bot"}.apply(&c, nil)
