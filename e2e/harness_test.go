@@ -66,6 +66,10 @@ type options struct {
 	// both being unlimited.
 	telegramLimits bool
 	env            []string
+	// panelEnv is the VPN panel environment of activation and
+	// expiry-cleanup (localstack.Config.PanelEnv) instead of the stack's
+	// sandbox Outline.
+	panelEnv []string
 	// databaseURL, when set, gives the services' DATABASE_URL for the
 	// test's schema (e.g. through a pgdbtest.Proxy).
 	databaseURL func(db *pgdbtest.DB) string
@@ -115,6 +119,7 @@ func start(t *testing.T, o options) *system {
 		Workers:       o.workers,
 		GlobalRate:    limit,
 		ChatRate:      limit,
+		PanelEnv:      o.panelEnv,
 		Env:           o.env,
 		Output:        out,
 	})
