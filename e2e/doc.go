@@ -1,6 +1,6 @@
 // Package e2e holds the end-to-end tests: the whole system as separately
 // running processes (pkg/localstack) against real PostgreSQL, real NATS JetStream
-// and the sandboxes (fake Telegram, Crypto Pay and Outline panel), driven the
+// and the sandboxes (fake Telegram, Crypto Pay and VPN panels), driven the
 // way users and outages drive it, and judged by what users see in their chats and what an
 // operator sees in logs, metrics and the DLQ.
 //

@@ -34,6 +34,8 @@ type panelUnderTest struct {
 	linkPrefix string
 	// linkWorks reports whether a VPN app given the link would connect.
 	linkWorks func(link string) bool
+	// app is the client the key message tells the user to install.
+	app string
 	// expires is whether the panel keeps an expiry (all but Outline).
 	expires bool
 }
@@ -51,6 +53,7 @@ var panelKinds = []struct {
 			adapter:    vpntest.OutlineAdapter(t, srv, ""),
 			linkPrefix: "ss://",
 			linkWorks:  srv.KeyWorks,
+			app:        "Install Outline",
 		}
 	}},
 	{"remnawave-2.x", func(t *testing.T) panelUnderTest { return remnawavePanel(t, remnawave.Version2) }},
@@ -63,6 +66,7 @@ var panelKinds = []struct {
 			adapter:    vpntest.MarzbanAdapter(t, srv, "", 0),
 			linkPrefix: srv.URL() + "/sub/",
 			linkWorks:  func(link string) bool { return vpntest.MarzbanLinkWorks(t, srv, link) },
+			app:        "Install Hiddify",
 			expires:    true,
 		}
 	}},
@@ -77,6 +81,7 @@ func remnawavePanel(t *testing.T, version int) panelUnderTest {
 		adapter:    vpntest.RemnawaveAdapter(t, srv, ""),
 		linkPrefix: srv.URL() + "/api/sub/",
 		linkWorks:  func(link string) bool { return vpntest.RemnawaveLinkWorks(t, link) },
+		app:        "Install Hiddify",
 		expires:    true,
 	}
 }
@@ -89,6 +94,7 @@ func xuiPanel(t *testing.T, version string) panelUnderTest {
 		adapter:    vpntest.XUIAdapter(t, srv, "", 0),
 		linkPrefix: srv.SubscriptionURL() + "/",
 		linkWorks:  func(link string) bool { return vpntest.XUILinkWorks(t, srv, link) },
+		app:        "Install Hiddify",
 		expires:    true,
 	}
 }
@@ -158,6 +164,7 @@ func (s *system) panelLifecycle(p panelUnderTest) {
 	link := shownKey(key)
 	require.True(t, strings.HasPrefix(link, p.linkPrefix), "the key %q is not a link of the panel (%s…)", link, p.linkPrefix)
 	require.True(t, p.linkWorks(link), "the trial's link %s does not work", link)
+	require.Contains(t, key.Plain, p.app, "the key message names the app for this kind of key")
 	trialEnds := s.activeExpiry(user)
 	acc := account()
 	require.True(t, acc.Enabled, "the trial's account is not enabled on the panel")

@@ -59,3 +59,10 @@ func (t *Texts) Date(ts time.Time) string {
 func Escape(s string) string { return htmlEscaper.Replace(s) }
 
 var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// OutlineKey reports whether a key is an Outline (Shadowsocks) key, static
+// or dynamic, rather than a subscription URL for v2ray-style clients
+// (Remnawave, Marzban, 3x-ui): which app the user is told to install.
+func OutlineKey(key string) bool {
+	return strings.HasPrefix(key, "ss://") || strings.HasPrefix(key, "ssconf://")
+}

@@ -13,13 +13,6 @@ import (
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
-// Panels whose keys KeyReady explains how to use: the names pkg/vpn's
-// provisioners report.
-const (
-	PanelOutline   = "outline"
-	PanelRemnawave = "remnawave"
-)
-
 const (
 	// maxCaption is Telegram's limit on a photo caption, in characters.
 	maxCaption = 1024
@@ -41,15 +34,15 @@ func Language(code string) string { return botui.Language(code) }
 
 // KeyReady is the message that hands a user their VPN key: a QR code of it
 // (PNG) with a caption holding the expiry, the key itself in <code> so a tap
-// copies it, a short setup hint for the panel's clients ("outline": the
-// Outline app; "remnawave": a v2ray-style client with the subscription URL)
-// and a "My subscription" button. Its dedup id is
+// copies it, a short setup hint for the kind of key (an Outline key: the
+// Outline app; a subscription URL: a v2ray-style client) and a "My
+// subscription" button. Its dedup id is
 // "key:<subscriptionID>:<hash of url>", its priority transactional. A key
 // too long for a caption or a QR code fails with ErrKeyTooLong.
-func KeyReady(lang string, chatID int64, subscriptionID int64, panel, url string, expires time.Time) (*vpnbotv1.SendMessage, error) {
+func KeyReady(lang string, chatID int64, subscriptionID int64, url string, expires time.Time) (*vpnbotv1.SendMessage, error) {
 	t, ui := botui.Pick(lang, &keyEN, &keyRU), botui.TextsIn(lang)
 	hint := t.hintV2Ray
-	if panel == PanelOutline {
+	if botui.OutlineKey(url) {
 		hint = t.hintOutline
 	}
 	caption := fmt.Sprintf(t.keyReady, ui.Date(expires)) + "\n\n" +

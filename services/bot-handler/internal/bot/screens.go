@@ -279,18 +279,12 @@ func setupButtons(t *texts) [][]Button {
 	return rows
 }
 
-// isOutlineKey reports whether a key is an Outline (Shadowsocks) key rather
-// than a subscription URL for v2ray-style clients (Remnawave).
-func isOutlineKey(key string) bool {
-	return strings.HasPrefix(key, "ss://") || strings.HasPrefix(key, "ssconf://")
-}
-
 // SetupScreen is the setup instructions of one platform for the kind of key
 // the user has.
 func SetupScreen(lang, platform, key string) Screen {
 	t := textsIn(lang)
 	steps := t.setupV2Ray
-	if isOutlineKey(key) {
+	if botui.OutlineKey(key) {
 		steps = t.setupOutline
 	}
 	text, ok := steps[platform]
