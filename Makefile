@@ -4,7 +4,7 @@ SHELL := /usr/bin/env bash
 
 # Every module of the workspace: go test ./... does not span a go.work.
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
-SERVICES := gateway bot-handler migrate dlq devstack sender payment-watcher activation reminders trial-notifier expiry-cleanup sandbox-server
+SERVICES := gateway bot-handler migrate dlq devstack sender payment-watcher activation reminders trial-notifier expiry-cleanup keyserver sandbox-server
 GO_TEST_FLAGS ?= -count=1 -race -timeout 15m
 
 .PHONY: help

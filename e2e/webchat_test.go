@@ -136,7 +136,7 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	for _, id := range services {
 		labels = append(labels, id.Label)
 	}
-	require.Equal(t, []string{localstack.Gateway, "bot-handler-0", localstack.Sender, localstack.Activation, localstack.PaymentWatcher,
+	require.Equal(t, []string{localstack.Gateway, "bot-handler-0", localstack.Sender, localstack.KeyServer, localstack.Activation, localstack.PaymentWatcher,
 		localstack.Reminders, localstack.TrialNotifier, localstack.ExpiryCleanup}, labels, "the stack's services in start order")
 	b.do("opening the status page", chromedp.Navigate(srv.URL+"/status"))
 	b.poll("every service ready", fmt.Sprintf(`(() => {

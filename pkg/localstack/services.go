@@ -26,7 +26,9 @@ const (
 	Reminders      = "reminders"
 	TrialNotifier  = "trial-notifier"
 	ExpiryCleanup  = "expiry-cleanup"
-	Migrate        = "migrate"
+	// KeyServer answers Outline's dynamic keys.
+	KeyServer = "keyserver"
+	Migrate   = "migrate"
 )
 
 // spec is one service of the system: how the Stack starts it, where its ops
@@ -68,6 +70,7 @@ var services = []spec{
 	{name: Gateway, opsOffset: 0, envFunc: (*Stack).gatewayEnv, startedFunc: (*Stack).waitWebhook},
 	{name: BotHandler, opsOffset: 10, scaled: true, envFunc: (*Stack).botHandlerEnv},
 	{name: Sender, opsOffset: 1, envFunc: (*Stack).paceEnv},
+	{name: KeyServer, opsOffset: 7, envFunc: (*Stack).keyServerEnv},
 	// Shorter intervals than the services' defaults (15 s to a minute), so
 	// that what a person does in make run shows within seconds.
 	{name: Activation, opsOffset: 2, worker: true, envFunc: every(5*time.Second, (*Stack).panelEnv)},
@@ -160,6 +163,14 @@ func (s *Stack) botHandlerEnv() []string {
 		"ADMIN_IDS=" + strings.Join(ids, ","),
 		"SUPPORT_CONTACT=" + s.cfg.SupportContact,
 	})
+}
+
+// keyServerEnv: where the key server listens. Activation is not told
+// KEYSERVER_URL: an Outline client fetches a dynamic key over https only,
+// which the Stack does not serve (Config.Env can set it, for a proxy in
+// front).
+func (s *Stack) keyServerEnv() []string {
+	return []string{"HTTP_ADDR=" + s.cfg.KeyServerAddr}
 }
 
 // cryptoPayEnv is the Crypto Pay a service calls and the token it calls

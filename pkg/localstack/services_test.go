@@ -14,6 +14,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		Dir:              t.TempDir(),
 		DatabaseURL:      "postgres://postgres@127.0.0.1:5432/vpnbot",
 		GatewayAddr:      "127.0.0.1:8081",
+		KeyServerAddr:    "127.0.0.1:8090",
 		OpsPort:          19100,
 		BotHandlers:      2,
 		NATSNodes:        3,
@@ -53,6 +54,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		{BotHandler, 1, slices.Concat([]string{"INSTANCE=bot-handler-1", "OPS_ADDR=127.0.0.1:19111",
 			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay, pace)},
 		{Sender, 0, append([]string{"INSTANCE=sender", "OPS_ADDR=127.0.0.1:19101"}, pace...)},
+		{KeyServer, 0, []string{"INSTANCE=keyserver", "OPS_ADDR=127.0.0.1:19107", "HTTP_ADDR=127.0.0.1:8090"}},
 		{Activation, 0, append([]string{"INSTANCE=activation", "OPS_ADDR=127.0.0.1:19102", "WORKER_INTERVAL=5s"}, panel...)},
 		{PaymentWatcher, 0, append([]string{"INSTANCE=payment-watcher", "OPS_ADDR=127.0.0.1:19103", "WORKER_INTERVAL=10s"}, cryptoPay...)},
 		{Reminders, 0, []string{"INSTANCE=reminders", "OPS_ADDR=127.0.0.1:19104", "WORKER_INTERVAL=30s"}},
@@ -71,7 +73,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 	for _, id := range s.Services() {
 		labels = append(labels, id.Label)
 	}
-	require.Equal(t, []string{"gateway", "bot-handler-0", "bot-handler-1", "sender", "activation",
+	require.Equal(t, []string{"gateway", "bot-handler-0", "bot-handler-1", "sender", "keyserver", "activation",
 		"payment-watcher", "reminders", "trial-notifier", "expiry-cleanup"}, labels, "in start order")
 }
 

@@ -106,6 +106,9 @@ type Config struct {
 	// GatewayAddr is the gateway's webhook address (default: a free
 	// 127.0.0.1 port).
 	GatewayAddr string
+	// KeyServerAddr is where the key server answers dynamic keys (default:
+	// a free 127.0.0.1 port).
+	KeyServerAddr string
 	// Workers starts the five background workers too (activation and
 	// expiry-cleanup against the Outline sandbox, payment-watcher against
 	// the Crypto Pay sandbox, reminders, trial-notifier). Tests that play a
@@ -200,6 +203,13 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		c.GatewayAddr = addr
 	}
+	if c.KeyServerAddr == "" {
+		addr, err := FreeAddr()
+		if err != nil {
+			return c, err
+		}
+		c.KeyServerAddr = addr
+	}
 	if c.BotHandlers <= 0 {
 		c.BotHandlers = 1
 	}
@@ -263,6 +273,9 @@ type Stack struct {
 	NATSURL string
 	// GatewayURL is the gateway's base URL, e.g. http://127.0.0.1:PORT.
 	GatewayURL string
+	// KeyServerURL is the key server's base URL, e.g. http://127.0.0.1:PORT:
+	// GET KeyServerURL/k/{token} answers a dynamic key.
+	KeyServerURL string
 	// WebhookURL is where the sandbox delivers updates:
 	// GatewayURL + /telegram/webhook.
 	WebhookURL string
@@ -301,6 +314,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		natsDir:       filepath.Join(cfg.Dir, "nats"),
 		http:          &http.Client{Timeout: probeTimeout, Transport: &http.Transport{}},
 		GatewayURL:    "http://" + dialable(cfg.GatewayAddr),
+		KeyServerURL:  "http://" + dialable(cfg.KeyServerAddr),
 		WebhookSecret: cfg.WebhookSecret,
 		processes:     map[string][]*process{},
 	}

@@ -103,6 +103,15 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.Empty(t, page.Accounts)
 	require.NoError(t, outline.Close())
 
+	// The key server answers from the database: no account has this token.
+	resp, err := cpHTTP.Get(s.KeyServerURL + "/k/0123456789abcdef0123456789abcdef")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	m, err = s.Metrics(ctx, KeyServer, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1.0, m[`vpnbot_keyserver_requests_total{outcome="unknown"}`], "metrics: %v", m)
+
 	// The sender delivers what a service puts in the outbox.
 	nc, js := bustest.Connect(t, s.NATSURL)
 	_, err = outbox.Publish(ctx, js, &vpnbotv1.SendMessage{
@@ -128,9 +137,9 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.EqualValues(t, 1, msgs[0].ReplyTo)
 
 	s.mu.Lock()
-	gateway, sender, handler := s.lookup(Gateway, 0), s.lookup(Sender, 0), s.lookup(BotHandler, 0)
-	pids := []int{gateway.proc.Pid(), sender.proc.Pid(), handler.proc.Pid()}
-	addrs := []string{gateway.opsAddr, sender.opsAddr, handler.opsAddr, hostPort(t, s.GatewayURL),
+	gateway, sender, handler, keys := s.lookup(Gateway, 0), s.lookup(Sender, 0), s.lookup(BotHandler, 0), s.lookup(KeyServer, 0)
+	pids := []int{gateway.proc.Pid(), sender.proc.Pid(), handler.proc.Pid(), keys.proc.Pid()}
+	addrs := []string{gateway.opsAddr, sender.opsAddr, handler.opsAddr, keys.opsAddr, hostPort(t, s.GatewayURL), hostPort(t, s.KeyServerURL),
 		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL),
 		hostPort(t, s.CryptoPay.URL()), hostPort(t, s.Outline.APIURL())}
 	s.mu.Unlock()

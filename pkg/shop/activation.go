@@ -81,7 +81,9 @@ type Account struct {
 	Panel      string
 	Name       string
 	ExternalID string
-	URL        string
+	// URL is the link the panel gave the account; with dynamic keys, an
+	// Outline account's ss:// key, which its user's dynamic key serves.
+	URL string
 }
 
 // Ref addresses the account on its panel.
@@ -143,12 +145,16 @@ func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 	if _, err := s.pool.Exec(ctx, recordAccountSQL, sub.UserID, p.Name(), acc.Name, acc.ID, acc.URL, now); err != nil {
 		return fmt.Errorf("recording account %s: %w", acc.Name, err)
 	}
+	link, err := s.link(ctx, sub.UserID, p, acc.URL)
+	if err != nil {
+		return err
+	}
 	var expires *time.Time
 	if !acc.ExpiresAt.IsZero() {
 		expires = &acc.ExpiresAt
 	}
 	var recorded bool
-	err = s.pool.QueryRow(ctx, recordAccessSQL, sub.ID, p.Name(), acc.ID, acc.URL, expires, now).Scan(&recorded)
+	err = s.pool.QueryRow(ctx, recordAccessSQL, sub.ID, p.Name(), acc.ID, link, expires, now).Scan(&recorded)
 	switch {
 	case err == nil:
 		return nil
@@ -169,6 +175,26 @@ func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 		return fmt.Errorf("disabling account %s enabled for a period revoked meanwhile: %w", acc.Name, err)
 	}
 	return ErrNotActive
+}
+
+// dynamic reports whether the users of accounts on m get dynamic keys.
+func (s *Shop) dynamic(m *vpn.Member) bool {
+	return s.cfg.DynamicKeys.Enabled() && m.Kind() == vpn.KindOutline
+}
+
+// link is what the user gets for their account on m, whose panel link is
+// url: url itself, or, with dynamic keys, the account's dynamic key, which
+// stays the same whatever key the panel gives the account.
+func (s *Shop) link(ctx context.Context, userID int64, m *vpn.Member, url string) (string, error) {
+	if !s.dynamic(m) {
+		return url, nil
+	}
+	var token string
+	err := s.pool.QueryRow(ctx, `SELECT link_token FROM vpn_accounts WHERE user_id = $1`, userID).Scan(&token)
+	if err != nil {
+		return "", fmt.Errorf("reading the link token of user %d: %w", userID, err)
+	}
+	return s.cfg.DynamicKeys.Link(token), nil
 }
 
 // ensureAccount returns the user's account in state want, and its panel:
@@ -472,8 +498,10 @@ func (s *Shop) PendingRotations(ctx context.Context, limit int) ([]int64, error)
 // Rotate gives the user's account a new link on its panel, the old one
 // stopping at once, and records it: on the account, and on the live access
 // of the user's active period as a new access (created now), which the
-// activation worker then delivers. The request is cleared unless the user
-// asked again meanwhile. A panel error changes nothing; the caller retries.
+// activation worker then delivers. With dynamic keys the account's token
+// is made anew as well, so the old dynamic key no longer answers and the
+// access carries the new one. The request is cleared unless the user asked
+// again meanwhile. A panel error changes nothing; the caller retries.
 func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account, error) {
 	var (
 		rec       Account
@@ -497,10 +525,18 @@ func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account,
 	}
 	now := s.now()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET external_id = $2, access_url = $3, updated_at = $4,
+		// A new token too: the old dynamic key stops answering, like the
+		// old panel key.
+		var token string
+		if err := tx.QueryRow(ctx, `UPDATE vpn_accounts SET external_id = $2, access_url = $3, updated_at = $4,
+				link_token = DEFAULT,
 				rotate_requested_at = CASE WHEN rotate_requested_at = $5 THEN NULL ELSE rotate_requested_at END
-			WHERE user_id = $1`, userID, acc.ID, acc.URL, now, requested); err != nil {
+			WHERE user_id = $1 RETURNING link_token`, userID, acc.ID, acc.URL, now, requested).Scan(&token); err != nil {
 			return err
+		}
+		link := acc.URL
+		if s.dynamic(m) {
+			link = s.cfg.DynamicKeys.Link(token)
 		}
 		// A key is delivered once per access created_at, which the shop
 		// keeps to the second: the new one is later, even within a second.
@@ -508,7 +544,7 @@ func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account,
 				created_at = GREATEST($4, a.created_at + interval '1 second')
 			FROM subscriptions s
 			WHERE a.subscription_id = s.id AND s.user_id = $1 AND s.status = 'active' AND a.revoked_at IS NULL
-			  AND a.panel = $5`, userID, acc.ID, acc.URL, now, rec.Panel)
+			  AND a.panel = $5`, userID, acc.ID, link, now, rec.Panel)
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vpnbot/vpnbot/pkg/ssconf"
 )
 
 // Defaults of Config.
@@ -94,6 +96,11 @@ type Config struct {
 	// while its database session lives: its deadline, after which its call
 	// to the provider was given up (default 30s).
 	ExternalClaimTTL time.Duration
+	// DynamicKeys, when enabled, gives an Outline account's user its
+	// dynamic key (ssconf.Settings.Link of the account's token) as their
+	// link, instead of the panel's ss:// key, which stays on the account
+	// for the key server to answer with. It must be valid.
+	DynamicKeys ssconf.Settings
 	// NowFunc is the clock (default time.Now); tests move it.
 	NowFunc func() time.Time
 }

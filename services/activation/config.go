@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/ssconf"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
@@ -25,6 +26,9 @@ type Config struct {
 	// BatchSize is how many pending subscriptions one iteration takes.
 	BatchSize int `env:"ACTIVATION_BATCH_SIZE"`
 	vpn.PanelEnv
+	// Keys is the key server of Outline's dynamic keys: with KEYSERVER_URL
+	// set, Outline users get a dynamic key instead of the panel's.
+	Keys ssconf.Settings
 }
 
 func defaultConfig() Config {
@@ -35,12 +39,13 @@ func defaultConfig() Config {
 		Concurrency: activation.DefaultConcurrency,
 		BatchSize:   activation.DefaultBatchSize,
 		PanelEnv:    vpn.NewPanelEnv(),
+		Keys:        ssconf.DefaultSettings(),
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Env.Validate(), c.PanelEnv.Validate()}
+	errs := []error{c.DB.Validate(), c.Env.Validate(), c.PanelEnv.Validate(), c.Keys.Validate()}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("ACTIVATION_CONCURRENCY=%d: must be at least 1", c.Concurrency))
 	}

@@ -31,7 +31,7 @@ func main() {
 			}
 			s.OnClose(func() { _ = fleet.Close() })
 			a, err := activation.New(activation.Config{Concurrency: cfg.Concurrency, BatchSize: cfg.BatchSize},
-				shop.New(s.Pool, shop.Config{}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
+				shop.New(s.Pool, shop.Config{DynamicKeys: cfg.Keys}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/ssconf"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
@@ -55,6 +56,10 @@ type Config struct {
 	PruneInterval time.Duration `env:"PRUNE_INTERVAL"`
 
 	vpn.PanelEnv
+	// Keys is activation's setting of the same name: an account gone from
+	// the panel is activated again here, and its user keeps their dynamic
+	// key.
+	Keys ssconf.Settings
 }
 
 func defaultConfig() Config {
@@ -75,12 +80,13 @@ func defaultConfig() Config {
 		PruneInterval:              prune.DefaultEvery,
 
 		PanelEnv: vpn.NewPanelEnv(),
+		Keys:     ssconf.DefaultSettings(),
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Env.Validate(), c.PanelEnv.Validate()}
+	errs := []error{c.DB.Validate(), c.Env.Validate(), c.PanelEnv.Validate(), c.Keys.Validate()}
 	if c.Grace <= 0 {
 		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: must be positive", c.Grace))
 	}

@@ -37,6 +37,8 @@ func TestValidateRefusesSettingsThatCannotWork(t *testing.T) {
 		"RECONCILE_ORPHAN_MIN_AGE": func(c *Config) { c.OrphanMinAge = time.Second },
 		"VPN_PANEL_TIMEOUT":        func(c *Config) { c.PanelTimeout = c.IterationTimeout },
 		"VPN_PANEL":                func(c *Config) { c.Panel = "wireguard" },
+		// An Outline client fetches dynamic keys over https only.
+		"KEYSERVER_URL": func(c *Config) { c.Keys.URL = "http://keys.example.com" },
 		// Shorter than the DLQ keeps a dead letter that can be replayed.
 		"PRUNE_SENT_MESSAGES_RETENTION":      func(c *Config) { c.SentMessagesRetention = 7 * 24 * time.Hour },
 		"PRUNE_PROCESSED_UPDATES_RETENTION":  func(c *Config) { c.ProcessedUpdatesRetention = 14 * 24 * time.Hour },

@@ -31,7 +31,7 @@ func main() {
 				return err
 			}
 			s.OnClose(func() { _ = fleet.Close() })
-			c, err := cleanup.New(cfg.cleanupConfig(), shop.New(s.Pool, shop.Config{}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
+			c, err := cleanup.New(cfg.cleanupConfig(), shop.New(s.Pool, shop.Config{DynamicKeys: cfg.Keys}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

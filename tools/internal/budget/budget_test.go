@@ -48,7 +48,7 @@ func TestRepositoryAgreesWithItsBudget(t *testing.T) {
 	require.NoError(t, err)
 	// Every service that runs in production is budgeted.
 	for _, s := range []string{"gateway", "bot-handler", "sender", "activation", "payment-watcher",
-		"reminders", "trial-notifier", "expiry-cleanup", "migrate"} {
+		"reminders", "trial-notifier", "expiry-cleanup", "keyserver", "migrate"} {
 		require.Contains(t, b.Services, s)
 	}
 	require.LessOrEqual(t, b.Total()+b.Postgres.Reserve, b.Postgres.MaxConnections)
@@ -94,7 +94,7 @@ func TestBudgetOverMaxConnectionsFails(t *testing.T) {
 
 	_, err := budget.Check(root)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "connection budget exceeded: services 103 + reserve 10 = 113 > max_connections 100")
+	require.Contains(t, err.Error(), "connection budget exceeded: services 107 + reserve 10 = 117 > max_connections 100")
 	require.Contains(t, err.Error(), "bot-handler 15 pool × 4 replicas = 60")
 	require.Contains(t, err.Error(), "sender (2 pool + 1 election) × 2 replicas = 6")
 	require.NotContains(t, err.Error(), "DB_POOL_MAX_SIZE=", "the manifests agree with the file")

@@ -20,6 +20,7 @@ import (
 var services = map[string]int{
 	"gateway": 9101, "bot-handler": 9102, "reminders": 9103, "trial-notifier": 9104,
 	"expiry-cleanup": 9105, "activation": 9106, "payment-watcher": 9107, "sender": 9108,
+	"keyserver": 9109,
 }
 
 // natsNodes are the NATS cluster of compose's cluster profile.
@@ -77,7 +78,7 @@ func TestKustomizeBuildsHardenedProbedDeployments(t *testing.T) {
 			require.True(t, ok)
 			require.Equal(t, "1", *pool.Value)
 
-			require.ElementsMatch(t, []string{"gateway"}, names(byKind["Service"]))
+			require.ElementsMatch(t, []string{"gateway", "keyserver"}, names(byKind["Service"]))
 			require.ElementsMatch(t, []string{"gateway"}, names(byKind["HorizontalPodAutoscaler"]))
 			require.ElementsMatch(t, []string{"bot-handler"}, names(byKind["ScaledObject"]))
 			require.Len(t, byKind["ConfigMap"], 1)
@@ -87,11 +88,13 @@ func TestKustomizeBuildsHardenedProbedDeployments(t *testing.T) {
 
 func TestExampleOverlayAddsIngressSecretsAndImages(t *testing.T) {
 	byKind := render(t, "deploy/k8s/overlays/example")
-	require.ElementsMatch(t, []string{"gateway"}, names(byKind["Ingress"]))
+	require.ElementsMatch(t, []string{"gateway", "keyserver"}, names(byKind["Ingress"]))
 	require.Len(t, byKind["Secret"], 1)
 	secret := byKind["Secret"][0].Metadata.Name
 	require.True(t, strings.HasPrefix(secret, "vpnbot-secrets-"), "generated with a hash suffix: %s", secret)
 	require.Equal(t, "3", configValue(t, byKind, "STREAM_REPLICAS"), "every stream on the three nodes of the nats chart")
+	require.Equal(t, "https://keys.example.com", configValue(t, byKind, "KEYSERVER_URL"),
+		"Outline users get dynamic keys, from the host the keyserver's Ingress serves")
 	for _, d := range byKind["Deployment"] {
 		c := d.Spec.Template.Spec.Containers[0]
 		require.True(t, strings.HasPrefix(c.Image, "registry.example.com/vpnbot/"), c.Image)
