@@ -78,6 +78,10 @@ type Spec[C Config] struct {
 	// endpoint serves meanwhile, live but not ready, and ctx ends at
 	// shutdown.
 	BuildFunc func(ctx context.Context, cfg C, s *Service) error
+	// WithoutNATS is for a service that neither reads nor writes a stream
+	// (it has no Streams): it opens no NATS connection, so NATS being down
+	// does not make it unready, and NC and JS are nil.
+	WithoutNATS bool
 	// LogOutput is where the logs go; nil is stdout.
 	LogOutput io.Writer
 }
@@ -164,15 +168,20 @@ func Run[C Config](ctx context.Context, spec Spec[C]) (err error) {
 		// being one: on-call checks one event across the fleet.
 		log.Info().Str("event", obs.EventDBPoolMaxSize).Int("value", 0).Msg("DB_POOL_MAX_SIZE=0 (no database)")
 	}
-	s.NC, s.JS, err = bus.Connect(ctx, base.NATSURL, spec.Name+"@"+base.Instance, log)
-	if err != nil {
-		return err
+	if spec.WithoutNATS && len(spec.Streams) > 0 {
+		return errors.New("a service without NATS has no streams")
 	}
-	defer func() {
-		bus.Drain(s.NC, drainTimeout, log)
-		log.Info().Str("event", EventShutdownStep).Str("step", "nats").Msg("NATS connection drained")
-	}()
-	s.Ops.AddReadiness("nats", bus.Ready(s.NC))
+	if !spec.WithoutNATS {
+		s.NC, s.JS, err = bus.Connect(ctx, base.NATSURL, spec.Name+"@"+base.Instance, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			bus.Drain(s.NC, drainTimeout, log)
+			log.Info().Str("event", EventShutdownStep).Str("step", "nats").Msg("NATS connection drained")
+		}()
+		s.Ops.AddReadiness("nats", bus.Ready(s.NC))
+	}
 	s.Ops.AddReadiness("service", s.ready)
 	s.Ops.SetWatchdog(base.WatchdogExitAfter)
 	// Every stream on STREAM_REPLICAS servers, here and only here: each

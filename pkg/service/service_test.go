@@ -430,3 +430,30 @@ func TestAServerThatStopsServingFailsLivenessAndTheService(t *testing.T) {
 	require.ErrorContains(t, s.Ops.Live(context.Background()), "webhook_server", "its liveness check failed first")
 	require.NotEmpty(t, logs.Events(t, obs.EventServiceStop))
 }
+
+// A service without NATS is ready with NATS down, and one that also names
+// streams is refused: it could never declare them.
+func TestAServiceWithoutNATSIsReadyWhileNATSIsDown(t *testing.T) {
+	srv := bustest.NewServer(t)
+	srv.Stop()
+	ops := env(t, srv.URL(), "")
+	spec := service.Spec[withoutDB]{
+		Name:        "no-nats",
+		Defaults:    withoutDB{Base: config.NewBase(ops)},
+		WithoutNATS: true,
+		LogOutput:   &obstest.LogBuffer{},
+		BuildFunc: func(_ context.Context, _ withoutDB, s *service.Service) error {
+			require.Nil(t, s.NC)
+			require.Nil(t, s.JS)
+			return nil
+		},
+	}
+	cancel, done := start(t, spec)
+	require.Eventually(t, func() bool { code, _ := get("http://" + ops + "/readyz"); return code == http.StatusOK }, waitFor, poll)
+	cancel()
+	require.NoError(t, <-done)
+	done <- nil
+
+	spec.Streams = []jetstream.StreamConfig{workStream()}
+	require.ErrorContains(t, service.Run(t.Context(), spec), "a service without NATS has no streams")
+}

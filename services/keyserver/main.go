@@ -11,7 +11,8 @@ func main() {
 	service.Main(service.Spec[Config]{
 		Name:     "keyserver",
 		Defaults: defaultConfig(),
-		// No stream: everything it answers is in the database.
+		// Everything it answers is in the database.
+		WithoutNATS: true,
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			ks, err := keyserver.New(s.Pool, s.Log, s.Ops.Registry())
 			if err != nil {

@@ -1,6 +1,7 @@
 package cleanup_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/ssconf"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
@@ -163,5 +165,28 @@ func TestReconciliationRecordsALinkChangedOnThePanel(t *testing.T) {
 	rec, err := e.shop.UserAccount(t.Context(), sub.UserID)
 	require.NoError(t, err)
 	require.Equal(t, rotated.URL, rec.URL)
+	require.Zero(t, iterateOK(t, in)[cleanup.ItemDriftRepaired])
+}
+
+// With dynamic keys, an Outline key changed on the panel is recorded on the
+// account, which the key server answers with, while the user's link stays
+// the dynamic key they imported.
+func TestReconciliationKeepsTheDynamicKeyOfAnOutlineUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, vpn.KindOutline)
+	e.shop = shop.New(e.db.Pool, shop.Config{DynamicKeys: ssconf.Settings{URL: "https://keys.example", Label: "VPN"}})
+	sub := e.activeKey(t, "en")
+	dynamic := sub.Access.URL
+	require.True(t, strings.HasPrefix(dynamic, "ssconf://keys.example/"), dynamic)
+	rotated, err := e.sb.Panel.RotateAccount(t.Context(), vpn.Ref{Name: sub.Access.Name})
+	require.NoError(t, err)
+
+	in := e.instance(t, cleanup.Config{ReconcileEvery: 1})
+	require.Equal(t, 1, iterateOK(t, in)[cleanup.ItemDriftRepaired])
+	require.Equal(t, 1, drifts(t, in, vpn.KindOutline, cleanup.DriftLink))
+	rec, err := e.shop.UserAccount(t.Context(), sub.UserID)
+	require.NoError(t, err)
+	require.Equal(t, rotated.URL, rec.URL, "the key server answers with the panel's new key")
+	require.Equal(t, dynamic, e.sub(t, sub.ID).Access.URL, "the user's link is still their dynamic key")
 	require.Zero(t, iterateOK(t, in)[cleanup.ItemDriftRepaired])
 }

@@ -309,16 +309,18 @@ func (s *Store) Unlisted(ctx context.Context, panel string, listed []string, sin
 
 // RecordLink records the id and link the panel reports for a user's
 // account, on the account and on its live access: someone gave it a new
-// link on the panel.
+// link on the panel. An access that carries a dynamic key (not the
+// account's old link) keeps it: the key server answers it with the new one.
 func (s *Store) RecordLink(ctx context.Context, a Account, id, url string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET external_id = $3, access_url = $4, updated_at = now()
 			WHERE user_id = $1 AND name = $2`, a.UserID, a.Name, id, url); err != nil {
 			return fmt.Errorf("recording the new link of account %s: %w", a.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE vpn_accesses SET external_id = $3, access_url = $4
+		if _, err := tx.Exec(ctx, `UPDATE vpn_accesses
+			SET external_id = $3, access_url = CASE WHEN access_url = $5 THEN $4 ELSE access_url END
 			WHERE subscription_id = $1 AND external_id = $2 AND revoked_at IS NULL`,
-			a.SubscriptionID, a.ExternalID, id, url); err != nil {
+			a.SubscriptionID, a.ExternalID, id, url, a.URL); err != nil {
 			return fmt.Errorf("recording the new link of account %s: %w", a.Name, err)
 		}
 		return nil
