@@ -63,7 +63,7 @@ build: ## build every service binary into bin/
 	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .); done
 
 .PHONY: bench
-bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate, workers' query plans and panel throughput
+bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate, workers' query plans, panel throughput and reconciliation of 100,000 periods
 	@scripts/ensure-postgres.sh
 	cd e2e && go run ./cmd/bench
 	cd services/bot-handler && go test -run '^$$' -bench . -benchtime 200x ./internal/updates/
@@ -71,6 +71,7 @@ bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, 
 	cd pkg && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./shop/
 	cd services/activation && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/activation/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/cleanup/
+	cd services/expiry-cleanup && go test -run '^$$' -bench Reconcile -benchtime 1x ./internal/cleanup/
 	cd services/trial-notifier && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./internal/store/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Prune -benchtime 1x ./internal/prune/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Overdue -benchtime 1x ./internal/store/

@@ -30,9 +30,12 @@ type OutlineConfig struct {
 	Timeout time.Duration
 	// NamePrefix starts every key id this bot makes (default DefaultNamePrefix).
 	NamePrefix string
-	// PageSize is how many accounts Accounts returns a page (default
-	// outlinePageSize). The server lists every key at once; the pages are
-	// cut from that list.
+	// PageSize, when positive, is how many accounts Accounts returns a
+	// page. The server lists every key at once and each page is cut from
+	// the whole list read again, so the default is one page of them all:
+	// with pages of 500, a reconciliation of 100,000 keys read the list
+	// 200 times and took 67 s instead of 0.9 s (expiry-cleanup's
+	// BenchmarkReconcile, 20 ms a call).
 	PageSize int
 }
 
@@ -45,7 +48,7 @@ type OutlineConfig struct {
 type Outline struct {
 	api      *apiClient
 	prefix   string
-	pageSize int
+	pageSize int    // 0: one page
 	secret   string // the API URL's path, replaced in any text the server echoes
 }
 
@@ -65,10 +68,6 @@ func NewOutline(cfg OutlineConfig) (*Outline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outline: %w", err)
 	}
-	pageSize := cfg.PageSize
-	if pageSize <= 0 {
-		pageSize = outlinePageSize
-	}
 	var tlsConfig *tls.Config
 	if cfg.CertSHA256 != "" {
 		pin, err := parseCertSHA256(cfg.CertSHA256)
@@ -80,7 +79,7 @@ func NewOutline(cfg OutlineConfig) (*Outline, error) {
 	return &Outline{
 		api:      newAPIClient(KindOutline, u.String(), nil, tlsConfig, cfg.Timeout),
 		prefix:   prefix,
-		pageSize: pageSize,
+		pageSize: max(cfg.PageSize, 0),
 		secret:   strings.TrimSuffix(u.EscapedPath(), "/"),
 	}, nil
 }

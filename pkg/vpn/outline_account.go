@@ -9,14 +9,10 @@ import (
 	"slices"
 )
 
-const (
-	// outlineMaxID bounds the account names, which are key ids: shadowbox
-	// takes any string, and 64 characters keep them readable in the
-	// Outline Manager and in URL paths.
-	outlineMaxID = 64
-	// outlinePageSize is OutlineConfig.PageSize's default.
-	outlinePageSize = 500
-)
+// outlineMaxID bounds the account names, which are key ids: shadowbox
+// takes any string, and 64 characters keep them readable in the Outline
+// Manager and in URL paths.
+const outlineMaxID = 64
 
 // outlineCreate is the body of PUT /access-keys/{id}. Without a password the
 // server makes a random one, so a key made again has a new secret.
@@ -216,7 +212,8 @@ func (o *Outline) deleteKey(ctx context.Context, id string) error {
 }
 
 // Accounts lists the keys whose id is an account name of this bot's
-// prefix, in the order of their ids, PageSize a page after the id cursor.
+// prefix, in the order of their ids, after the id cursor: all of them, or
+// PageSize a page when it is set.
 func (o *Outline) Accounts(ctx context.Context, cursor string) (Page, error) {
 	keys, err := o.listKeys(ctx)
 	if err != nil {
@@ -228,7 +225,7 @@ func (o *Outline) Accounts(ctx context.Context, cursor string) (Page, error) {
 	})
 	slices.SortFunc(keys, func(a, b outlineKey) int { return cmp.Compare(a.ID, b.ID) })
 	var page Page
-	if len(keys) > o.pageSize {
+	if o.pageSize > 0 && len(keys) > o.pageSize {
 		keys = keys[:o.pageSize]
 		page.Next = keys[len(keys)-1].ID
 	}

@@ -161,6 +161,27 @@ func TestOutlineAccountsListOnlyThisBotsAccounts(t *testing.T) {
 	require.Empty(t, last.Next)
 }
 
+// The server lists every key at once, so by default every account comes in
+// one page, from one read of the list, however many there are.
+func TestOutlineAccountsComeInOnePageByDefault(t *testing.T) {
+	t.Parallel()
+	s := startOutline(t)
+	p := vpntest.OutlinePanel(t, s, "", 0)
+	const n = 1200
+	keys := make([]outline.Key, n)
+	for i := range keys {
+		keys[i].ID = vpn.AccountName(vpn.DefaultNamePrefix, int64(i+1))
+	}
+	_, err := s.Seed(keys)
+	require.NoError(t, err)
+
+	page, err := p.Accounts(context.Background(), "")
+	require.NoError(t, err)
+	require.Len(t, page.Accounts, n)
+	require.Empty(t, page.Next)
+	require.Equal(t, 1, s.Requests(""), "one read of the list")
+}
+
 func names(p vpn.Page) []string {
 	var out []string
 	for _, a := range p.Accounts {
