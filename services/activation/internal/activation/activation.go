@@ -141,6 +141,11 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 			return nil, fmt.Errorf("registering activation metrics: %w", err)
 		}
 	}
+	// Each panel's series exists from the start, at 0, so that a rate or
+	// an alert on it sees the first error as an increase.
+	for _, m := range fleet.Members() {
+		errs.WithLabelValues(m.Name())
+	}
 	cfg = cfg.withDefaults()
 	return &Activator{
 		cfg:         cfg,

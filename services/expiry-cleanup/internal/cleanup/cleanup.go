@@ -196,6 +196,14 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 			}
 		}
 	}
+	// Each panel's series exist from the start, at 0, so that a rate or an
+	// alert on them sees the first error or repair as an increase.
+	for _, m := range fleet.Members() {
+		panelErrors.WithLabelValues(m.Name())
+		for _, drift := range []string{DriftMissing, DriftDisabled, DriftExpiry, DriftLink, DriftUnpaid, DriftOrphan} {
+			driftRepaired.WithLabelValues(m.Name(), drift)
+		}
+	}
 	cfg = cfg.withDefaults()
 	return &Cleaner{
 		cfg:           cfg,
