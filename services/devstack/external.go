@@ -58,7 +58,7 @@ func panelEnv(environ []string) []string {
 			continue
 		}
 		env = append(env, kv)
-		if value != "" && (name == "VPN_PANEL" || name == "OUTLINE_API_URL" || name == "REMNAWAVE_URL") {
+		if value != "" && (name == "VPN_PANELS" || name == "VPN_PANEL" || name == "OUTLINE_API_URL" || name == "REMNAWAVE_URL") {
 			configured = true
 		}
 	}
@@ -81,7 +81,10 @@ func mode(c localstack.Config) (telegram, cryptoPay, panel string) {
 	if c.CryptoPayAPIURL != "" {
 		cryptoPay = c.CryptoPayAPIURL
 	}
-	if len(c.PanelEnv) > 0 {
+	switch {
+	case envValue(c.PanelEnv, "VPN_PANELS") != "":
+		panel = "the panels of VPN_PANELS"
+	case len(c.PanelEnv) > 0:
 		panel = cmp.Or(envValue(c.PanelEnv, "VPN_PANEL"), "outline") + " (VPN_PANEL)"
 	}
 	return telegram, cryptoPay, panel

@@ -44,6 +44,14 @@ func TestRealApply(t *testing.T) {
 		require.Equal(t, "http://bot.example, webhook at https://me.example", telegram)
 		require.Equal(t, "outline (VPN_PANEL)", panel)
 	})
+	t.Run("a list of panels replaces the sandbox panels", func(t *testing.T) {
+		var c localstack.Config
+		environ := []string{`VPN_PANELS=[{"name":"nl-1","kind":"remnawave","url":"https://panel.example","token":"t"}]`, "HOME=/root"}
+		Real{}.apply(&c, environ)
+		require.Equal(t, environ[:1], c.PanelEnv)
+		_, _, panel := mode(c)
+		require.Equal(t, "the panels of VPN_PANELS", panel)
+	})
 	t.Run("a Crypto Pay URL without a token keeps the sandbox", func(t *testing.T) {
 		var c localstack.Config
 		Real{CryptoPayAPIURL: "https://testnet-pay.crypt.bot"}.apply(&c, nil)
