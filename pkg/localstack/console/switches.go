@@ -135,7 +135,7 @@ func panelSwitch(p Panel, fault string) Switch {
 	switch fault {
 	case PanelDown:
 		sw.Title = p.Name + " down"
-		sw.Description = "Every API call of this panel hangs, unanswered, until the caller gives up (VPN_PANEL_TIMEOUT): new users go to the other panel."
+		sw.Description = "Every API call of this panel hangs, unanswered, until the caller gives up (VPN_PANEL_TIMEOUT): new users go to another panel of its location."
 	case PanelFailing:
 		sw.Title = p.Name + " failing"
 		sw.Description = "Every API call of this panel answers 500 Internal Server Error."
