@@ -208,6 +208,7 @@ type svc struct {
 	consumer   string    // the stream it reads with bus.Consumer, if any
 	telegram   bool      // calls the Bot API with telegram.Client
 	dlq        bool      // exports vpnbot_dlq_messages
+	panels     bool      // calls the VPN panels (pkg/vpn/vpnmetrics)
 	own        []section // its own metrics
 }
 
@@ -334,6 +335,17 @@ func dlqSection(s svc) section {
 	}}
 }
 
+// panelSection is what the service sees of each VPN panel it calls.
+func panelSection(s svc) section {
+	return section{"VPN panels", []chart{
+		{title: "Panel up", desc: "1 while the panel answers this service, 0 since a call failed on the panel's side (down, 5xx, too slow, refusing us); PanelDown after 5 min.",
+			queries: []query{{fmt.Sprintf(`min by (panel) (vpnbot_panel_up{%s})`, sel(s.name)), "{{panel}}"}}},
+		{title: "Panel calls by outcome", unit: "ops", desc: "outcome: ok, unavailable, unauthorized, untrusted, not_found, canceled, error.",
+			queries: []query{{"sum by (panel, outcome) (" + rate("vpnbot_panel_request_duration_seconds_count", s.name, "") + ")", "{{panel}} {{outcome}}"}}},
+		{title: "Panel call latency", unit: "s", queries: quantiles("vpnbot_panel_request_duration_seconds", s.name, "", "panel")},
+	}}
+}
+
 func processSection(s svc) section {
 	return section{"Process", []chart{
 		{title: "CPU", unit: "percentunit", queries: []query{{rate("process_cpu_seconds_total", s.name, ""), "{{instance}}"}}},
@@ -391,7 +403,7 @@ func services() []svc {
 						queries: []query{{fmt.Sprintf(`vpnbot_leader{%s}`, sel("sender")), "{{instance}}"}}},
 				}},
 			}},
-		{name: "activation", desc: "Creates VPN access on the panel for paid and trial periods and delivers the key.", db: true, worker: true, consumer: "EVENTS", own: []section{
+		{name: "activation", desc: "Creates VPN access on the panels for paid and trial periods and delivers the key.", db: true, worker: true, consumer: "EVENTS", panels: true, own: []section{
 			{"VPN panel", []chart{
 				{title: "Panel errors", unit: "ops", desc: "Unreachable, 5xx, timeout or refused; each activation is retried later.",
 					queries: []query{{"sum by (panel) (" + rate("vpnbot_activation_panel_errors_total", "activation", "") + ")", "{{panel}}"}}},
@@ -418,7 +430,7 @@ func services() []svc {
 			}},
 		}},
 		{name: "trial-notifier", desc: "The trial funnel: started, ending, ended, never-started nudges.", db: true, worker: true},
-		{name: "expiry-cleanup", desc: "Revokes VPN access after expiry + grace and reconciles with the panel.", db: true, worker: true, own: []section{
+		{name: "expiry-cleanup", desc: "Revokes VPN access after expiry + grace and reconciles with the panels.", db: true, worker: true, panels: true, own: []section{
 			{"Revocation", []chart{
 				{title: "Accesses past expiry + grace", desc: "Live accesses of active periods past expiry + grace, counted in the database after each iteration's revocations.",
 					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_unrevoked_overdue{%s})`, sel("expiry-cleanup")), "overdue"}}, stat: true, warnAt: ptr(1)},
@@ -428,6 +440,8 @@ func services() []svc {
 					queries: []query{{fmt.Sprintf(`max(vpnbot_expiry_orphans_unbacked{%s})`, sel("expiry-cleanup")), "unbacked"}}, stat: true, warnAt: ptr(1)},
 				{title: "Panel errors", unit: "ops",
 					queries: []query{{"sum by (panel) (" + rate("vpnbot_expiry_panel_errors_total", "expiry-cleanup", "") + ")", "{{panel}}"}}},
+				{title: "Drift repaired per hour", unit: "short", desc: "Accounts reconciliation found changed on the panel behind the bot's back and repaired (PANEL_DRIFT_REPAIRED), by kind; PanelDriftFrequent: more than 5 in 30 minutes.",
+					queries: []query{{fmt.Sprintf(`sum by (panel, drift) (increase(vpnbot_panel_drift_repaired_total{%s}[1h]))`, sel("expiry-cleanup")), "{{panel}} {{drift}}"}}},
 				{title: "Rows pruned by table", unit: "ops", desc: "Rows past their retention deleted (event=PRUNED).",
 					queries: []query{{"sum by (table) (" + rate("vpnbot_pruned_rows_total", "expiry-cleanup", "") + ")", "{{table}}"}}},
 			}},
@@ -449,6 +463,9 @@ func serviceDashboard(s svc) dashboard {
 	}
 	if s.dlq {
 		b.add(dlqSection(s))
+	}
+	if s.panels {
+		b.add(panelSection(s))
 	}
 	for _, o := range s.own {
 		b.add(o)
@@ -503,6 +520,23 @@ func overview() dashboard {
 				{`max(vpnbot_payment_watcher_paid_unapplied)`, "paid, not applied"},
 				{`max(vpnbot_expiry_unrevoked_overdue)`, "accesses past expiry + grace"},
 			}},
+	}})
+	b.add(section{"VPN panels", []chart{
+		{title: "Panels up", desc: "Per panel, the worst view of the services that call it: 0 since a call failed on the panel's side. PanelDown after 5 min; new users go to the other panels of the location meanwhile.",
+			queries: []query{{`min by (panel, location) (vpnbot_panel_up)`, "{{panel}} ({{location}})"}}},
+		{title: "Panel call latency p95", unit: "s",
+			queries: []query{{`histogram_quantile(0.95, sum by (le, panel) (rate(vpnbot_panel_request_duration_seconds_bucket[$__rate_interval])))`, "{{panel}}"}}},
+		{title: "Panel calls failed", unit: "ops", desc: "Calls that did not end ok, by outcome (unavailable: down, 5xx or too slow).",
+			queries: []query{{`sum by (panel, outcome) (rate(vpnbot_panel_request_duration_seconds_count{outcome!~"ok|not_found"}[$__rate_interval]))`, "{{panel}} {{outcome}}"}}},
+		{title: "Panel errors by service", unit: "ops", desc: "Activations, revocations and listings a panel failed; each is retried.",
+			queries: []query{
+				{`sum by (panel) (rate(vpnbot_activation_panel_errors_total[$__rate_interval]))`, "{{panel}} activation"},
+				{`sum by (panel) (rate(vpnbot_expiry_panel_errors_total[$__rate_interval]))`, "{{panel}} expiry-cleanup"},
+			}},
+		{title: "Drift repaired per hour", unit: "short", desc: "Accounts changed on a panel behind the bot's back and repaired by reconciliation (PANEL_DRIFT_REPAIRED). PanelDriftFrequent: more than 5 in 30 minutes.",
+			queries: []query{{`sum by (panel, drift) (increase(vpnbot_panel_drift_repaired_total[1h]))`, "{{panel}} {{drift}}"}}},
+		{title: "Unbacked accounts", unit: "short", desc: "Accounts on a panel that nothing backs, after the last reconciliation.",
+			queries: []query{{`max by (panel) (vpnbot_expiry_orphans_unbacked)`, "{{panel}}"}}},
 	}})
 	b.add(section{"PostgreSQL connections", []chart{
 		{title: "Acquired vs max by service", unit: "short",

@@ -54,6 +54,9 @@ type options struct {
 	// workers runs the background workers too, instead of the test
 	// playing their part.
 	workers bool
+	// panels is how many sandbox Outline panels the workers place users
+	// on; a test that reads every key from Stack.Outline asks for 1.
+	panels int
 	// natsNodes runs NATS as a cluster of this many nodes, every stream
 	// on all of them.
 	natsNodes int
@@ -117,6 +120,7 @@ func start(t *testing.T, o options) *system {
 		NATSNodes:     o.natsNodes,
 		NATSProcesses: o.natsProcesses,
 		Workers:       o.workers,
+		Panels:        o.panels,
 		GlobalRate:    limit,
 		ChatRate:      limit,
 		PanelEnv:      o.panelEnv,

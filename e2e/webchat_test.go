@@ -39,7 +39,7 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	s := start(t, options{workers: true})
 	sh := shop.New(s.db.Pool, shop.Config{})
 	app, err := console.New(console.Config{
-		Telegram: s.Sandbox, CryptoPay: s.CryptoPay, Panel: s.Outline, Control: s.Stack, JetStream: s.js,
+		Telegram: s.Sandbox, CryptoPay: s.CryptoPay, Panels: console.Panels(s.Stack), Control: s.Stack, JetStream: s.js,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(app.Handler())

@@ -18,8 +18,9 @@ import (
 // what an unset variable means to Load (and why a false bool or a 0 cannot
 // be passed this way). A slice is joined with the field's envSeparator
 // (default ","), a map's entries also with its envKeyValSeparator (default
-// ":"), in key order; a value is written with MarshalText when its type has
-// it, else String (a time.Duration as "5s"), else as fmt prints it.
+// ":"), in key order, unless the list or map has MarshalText itself; a
+// value is written with MarshalText when its type has it, else String (a
+// time.Duration as "5s"), else as fmt prints it.
 func Environ(cfg any) []string {
 	var env []string
 	walk(reflect.ValueOf(cfg), func(name string, f reflect.StructField, v reflect.Value) {
@@ -33,6 +34,11 @@ func Environ(cfg any) []string {
 
 // envValue renders a field's value as Load parses it.
 func envValue(f reflect.StructField, v reflect.Value) string {
+	// A list that marshals itself (a JSON array) is read back whole, with
+	// its UnmarshalText, not item by item.
+	if _, ok := reflect.New(v.Type()).Interface().(encoding.TextMarshaler); ok {
+		return text(v)
+	}
 	sep := cmp.Or(f.Tag.Get("envSeparator"), ",")
 	switch v.Kind() {
 	case reflect.Slice:

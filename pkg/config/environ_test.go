@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +68,24 @@ func TestEnvironLeavesZeroToTheReadersDefault(t *testing.T) {
 	require.Empty(t, config.Environ(config.Base{}))
 	require.Empty(t, config.Environ(&child{Admins: []int64{}}), "an empty list is no setting either")
 	require.Equal(t, []string{"OPS_ADDR=:9102"}, config.Environ(&config.Base{OpsAddr: ":9102"}), "a pointer is read through")
+}
+
+// jsonList is a list that reads and writes itself whole, as a JSON array.
+type jsonList []string
+
+func (l jsonList) MarshalText() ([]byte, error) { return json.Marshal([]string(l)) }
+
+func (l *jsonList) UnmarshalText(b []byte) error { return json.Unmarshal(b, (*[]string)(l)) }
+
+func TestEnvironWritesAListThatMarshalsItselfWhole(t *testing.T) {
+	type withList struct {
+		Items jsonList `env:"ITEMS"`
+	}
+	want := withList{Items: jsonList{"a,b", "c"}}
+	env := config.Environ(want)
+	require.Equal(t, []string{`ITEMS=["a,b","c"]`}, env, "not joined item by item")
+	t.Setenv("ITEMS", strings.TrimPrefix(env[0], "ITEMS="))
+	got, err := config.Load(withList{})
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 }

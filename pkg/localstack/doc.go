@@ -44,11 +44,17 @@
 // (probe.go) scrapes a service's /metrics for the assertions and the
 // benchmark's table.
 //
+// The workers place users on two sandbox Outline panels (Config.Panels),
+// "outline" and "outline-2", in one location with failover, as VPN_PANELS
+// lists them: break one (Inject on Stack.Panels, or make run's switches)
+// and new users go to the other. The first is Stack.Outline, under the
+// name a single panel has, so tests that read one panel's keys ask for one.
+//
 // The sandboxes keep their state in memory, as tests want, unless
 // Config.SandboxDir names a folder: then the sandbox Telegram's chats, the
-// sandbox Crypto Pay's invoices, with their ids, and the sandbox Outline's
-// access keys, at the same API URL and certificate, survive a restart of
-// the stack, as make run's do.
+// sandbox Crypto Pay's invoices, with their ids, and each sandbox Outline
+// panel's access keys, at the same API URL and certificate, survive a
+// restart of the stack, as make run's do.
 //
 // Nothing here depends on package testing, so a plain main can use it.
 package localstack

@@ -179,17 +179,18 @@ func (s *Stack) cryptoPayEnv() []string {
 	return []string{"CRYPTOPAY_TOKEN=" + s.cfg.CryptoPayToken, "CRYPTOPAY_API_URL=" + s.cryptoPayURL()}
 }
 
-// panelEnv is the VPN panel activation and expiry-cleanup call: the sandbox
-// Outline, or Config.PanelEnv.
+// panelEnv is the VPN panels activation and expiry-cleanup call: the
+// sandbox Outline panels, or Config.PanelEnv. Failover is left at the
+// services' default (on), which is what the second panel is there to show.
 func (s *Stack) panelEnv() []string {
-	if s.Outline == nil {
+	if len(s.Panels) == 0 {
 		return s.cfg.PanelEnv
 	}
-	return config.Environ(vpn.PanelEnv{
-		Panel:             vpn.PanelOutline,
-		OutlineAPIURL:     s.Outline.APIURL(),
-		OutlineCertSHA256: s.Outline.CertSHA256(),
-	})
+	specs := make(vpn.PanelList, len(s.Panels))
+	for i, p := range s.Panels {
+		specs[i] = vpn.PanelSpec{Name: p.Name, Kind: vpn.KindOutline, Location: p.Location, URL: p.APIURL(), CertSHA256: p.CertSHA256()}
+	}
+	return config.Environ(vpn.PanelEnv{Panels: specs})
 }
 
 // every is a worker's settings: its interval, then the rest of what it

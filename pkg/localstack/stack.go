@@ -24,6 +24,7 @@ import (
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 // Defaults of Config.
@@ -35,6 +36,10 @@ const (
 	DefaultCryptoPayToken = "4321:SANDBOX-CRYPTOPAY-TOKEN"
 	// DefaultSupportContact is the support contact the bot shows users.
 	DefaultSupportContact = "@vpnbot_sandbox_support"
+	// DefaultPanels is how many sandbox Outline panels a Stack starts.
+	DefaultPanels = 2
+	// PanelLocation is the location of the sandbox panels, all one.
+	PanelLocation = "local"
 )
 
 const (
@@ -91,16 +96,22 @@ type Config struct {
 	// CryptoPayAddr is where the fake Crypto Pay listens (default
 	// 127.0.0.1:0); its pay pages are served there too.
 	CryptoPayAddr string
-	// OutlineAddr is where the fake Outline panel listens, over TLS
-	// (default 127.0.0.1:0).
+	// OutlineAddr is where the first fake Outline panel listens, over TLS
+	// (default 127.0.0.1:0); the others listen on its host, each on a port
+	// of its own.
 	OutlineAddr string
+	// Panels is how many fake Outline panels the workers place users on
+	// (default 2): one location, equal weights, with failover, so that
+	// while one is broken new users go to the other. Tests that read every
+	// key from Stack.Outline ask for 1.
+	Panels int
 	// SandboxDir, when set, is where the sandbox Telegram, Crypto Pay and
-	// Outline keep their state across restarts (SandboxDir/telegram: chats,
-	// pending updates and ids; SandboxDir/cryptopay: invoices and ids;
-	// SandboxDir/outline: access keys, certificate, secret path and API
-	// port), as the real services would; empty keeps them in memory, as
-	// tests want. Pay links stay valid across restarts only if
-	// CryptoPayAddr names a fixed port; the Outline panel takes its last
+	// Outline panels keep their state across restarts (SandboxDir/telegram:
+	// chats, pending updates and ids; SandboxDir/cryptopay: invoices and
+	// ids; SandboxDir/<panel name>: access keys, certificate, secret path
+	// and API port), as the real services would; empty keeps them in
+	// memory, as tests want. Pay links stay valid across restarts only if
+	// CryptoPayAddr names a fixed port; each Outline panel takes its last
 	// port again when OutlineAddr's is 0.
 	SandboxDir string
 	// GatewayAddr is the gateway's webhook address (default: a free
@@ -110,7 +121,7 @@ type Config struct {
 	// a free 127.0.0.1 port).
 	KeyServerAddr string
 	// Workers starts the five background workers too (activation and
-	// expiry-cleanup against the Outline sandbox, payment-watcher against
+	// expiry-cleanup against the Outline panels, payment-watcher against
 	// the Crypto Pay sandbox, reminders, trial-notifier). Tests that play a
 	// worker's part themselves leave it off.
 	Workers bool
@@ -157,10 +168,10 @@ type Config struct {
 	// instead of the sandbox; the Stack then starts no sandbox Crypto Pay and
 	// CryptoPay is nil.
 	CryptoPayAPIURL string
-	// PanelEnv is the VPN panel's environment for activation and
-	// expiry-cleanup (VPN_PANEL, OUTLINE_API_URL, REMNAWAVE_URL… of
-	// pkg/vpn) instead of the sandbox Outline; the Stack then starts no
-	// sandbox Outline and Outline is nil.
+	// PanelEnv is the VPN panels' environment for activation and
+	// expiry-cleanup (VPN_PANELS, VPN_PANEL, OUTLINE_API_URL… of pkg/vpn)
+	// instead of the sandbox Outline panels; the Stack then starts none,
+	// and Outline and Panels are nil.
 	PanelEnv []string
 	// OpsPort, when set, is the first of a block of ports for the services'
 	// ops endpoints, each at its service's offset in the table of
@@ -233,6 +244,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.OutlineAddr == "" {
 		c.OutlineAddr = DefaultSandboxAddr
 	}
+	if c.Panels <= 0 {
+		c.Panels = DefaultPanels
+	}
 	if c.CryptoPayToken == "" {
 		c.CryptoPayToken = DefaultCryptoPayToken
 	}
@@ -264,9 +278,12 @@ type Stack struct {
 	// without, it sends none until SetWebhook. Nil with
 	// Config.CryptoPayAPIURL.
 	CryptoPay *sandboxcp.Server
-	// Outline is the fake Outline panel (APIURL, CertSHA256) for whoever
-	// activates VPN access. Nil with Config.PanelEnv.
+	// Outline is the first fake Outline panel (APIURL, CertSHA256), the
+	// only one with Config.Panels = 1. Nil with Config.PanelEnv.
 	Outline *sandboxoutline.Server
+	// Panels are the fake Outline panels activation and expiry-cleanup
+	// place users on, Outline first. Nil with Config.PanelEnv.
+	Panels []SandboxPanel
 	// NATSURL is the embedded broker's client URL, or its nodes' URLs,
 	// comma-separated, as NATS_URL takes them; it stays the same across
 	// StopNATS and StartNATS, StopNATSNode and StartNATSNode.
@@ -387,15 +404,55 @@ func (s *Stack) startSandboxes() error {
 		}
 	}
 	if len(cfg.PanelEnv) == 0 {
-		var err error
-		s.Outline, err = sandboxoutline.New(sandboxoutline.Config{StateDir: s.sandboxDir("outline"), Log: cfg.Log})
+		return s.startPanels()
+	}
+	return nil
+}
+
+// SandboxPanel is one fake Outline panel of the stack's fleet: the server,
+// and the name and location VPN_PANELS gives it.
+type SandboxPanel struct {
+	*sandboxoutline.Server
+	// Name is the panel's name in VPN_PANELS, which its accounts are
+	// recorded under and its metrics labelled with.
+	Name     string
+	Location string
+}
+
+// panelName is the name of the i-th sandbox panel: the first keeps the
+// single panel's name (its kind), so that the accounts a database already
+// records on it stay its own.
+func panelName(i int) string {
+	if i == 0 {
+		return vpn.KindOutline
+	}
+	return fmt.Sprintf("%s-%d", vpn.KindOutline, i+1)
+}
+
+// startPanels starts Config.Panels sandbox Outline panels, each keeping
+// its state in a folder named after it.
+func (s *Stack) startPanels() error {
+	host, _, err := net.SplitHostPort(s.cfg.OutlineAddr)
+	if err != nil {
+		return fmt.Errorf("OutlineAddr %q: %w", s.cfg.OutlineAddr, err)
+	}
+	for i := range s.cfg.Panels {
+		name := panelName(i)
+		srv, err := sandboxoutline.New(sandboxoutline.Config{StateDir: s.sandboxDir(name), Log: s.cfg.Log})
 		if err != nil {
-			return fmt.Errorf("starting the outline sandbox: %w", err)
+			return fmt.Errorf("starting the outline sandbox %s: %w", name, err)
 		}
-		if err := s.Outline.Start(cfg.OutlineAddr); err != nil {
-			return err
+		// Appended before it starts, so that Close closes it either way.
+		s.Panels = append(s.Panels, SandboxPanel{Server: srv, Name: name, Location: PanelLocation})
+		addr := s.cfg.OutlineAddr
+		if i > 0 {
+			addr = net.JoinHostPort(host, "0")
+		}
+		if err := srv.Start(addr); err != nil {
+			return fmt.Errorf("starting the outline sandbox %s: %w", name, err)
 		}
 	}
+	s.Outline = s.Panels[0].Server
 	return nil
 }
 
@@ -471,8 +528,8 @@ func (s *Stack) Close() error {
 	if s.CryptoPay != nil {
 		s.CryptoPay.ClearFaults()
 	}
-	if s.Outline != nil {
-		s.Outline.ClearFaults()
+	for _, p := range s.Panels {
+		p.ClearFaults()
 	}
 	errs := make([]error, len(running))
 	var wg sync.WaitGroup
@@ -487,8 +544,8 @@ func (s *Stack) Close() error {
 	if s.CryptoPay != nil {
 		s.CryptoPay.Close()
 	}
-	if s.Outline != nil {
-		s.Outline.Close()
+	for _, p := range s.Panels {
+		p.Close()
 	}
 	s.mu.Lock()
 	errs = append(errs, s.stopNATSLocked(), s.closeLogs())

@@ -102,6 +102,8 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, err, "the Outline sandbox answers over its pinned certificate")
 	require.Empty(t, page.Accounts)
 	require.NoError(t, outline.Close())
+	require.Len(t, s.Panels, DefaultPanels, "a second Outline panel to fail over to")
+	require.Same(t, s.Outline, s.Panels[0].Server, "Outline is the first panel")
 
 	// The key server answers from the database: no account has this token.
 	resp, err := cpHTTP.Get(s.KeyServerURL + "/k/0123456789abcdef0123456789abcdef")
@@ -141,7 +143,10 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	pids := []int{gateway.proc.Pid(), sender.proc.Pid(), handler.proc.Pid(), keys.proc.Pid()}
 	addrs := []string{gateway.opsAddr, sender.opsAddr, handler.opsAddr, keys.opsAddr, hostPort(t, s.GatewayURL), hostPort(t, s.KeyServerURL),
 		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL),
-		hostPort(t, s.CryptoPay.URL()), hostPort(t, s.Outline.APIURL())}
+		hostPort(t, s.CryptoPay.URL())}
+	for _, p := range s.Panels {
+		addrs = append(addrs, hostPort(t, p.APIURL()))
+	}
 	s.mu.Unlock()
 
 	closed = true

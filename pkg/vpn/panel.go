@@ -42,6 +42,15 @@ type PanelSpec struct {
 // PanelList is VPN_PANELS: a JSON array of PanelSpec.
 type PanelList []PanelSpec
 
+// MarshalText writes the JSON array, as UnmarshalText reads it.
+func (l PanelList) MarshalText() ([]byte, error) {
+	b, err := json.Marshal([]PanelSpec(l))
+	if err != nil {
+		return nil, fmt.Errorf("writing the panels as JSON: %w", err)
+	}
+	return b, nil
+}
+
 // UnmarshalText reads the JSON array.
 func (l *PanelList) UnmarshalText(b []byte) error {
 	var specs []PanelSpec

@@ -326,6 +326,19 @@ func TestPanelEnvRejectsWhatCannotWork(t *testing.T) {
 	}
 }
 
+func TestPanelEnvEnvironIsWhatLoadReadsBack(t *testing.T) {
+	want := vpn.NewPanelEnv()
+	want.Panels = vpn.PanelList{
+		{Name: "outline", Kind: vpn.KindOutline, Location: "nl", URL: "https://127.0.0.1:41234/S3cretPath", CertSHA256: "AB12"},
+		{Name: "nl-2", Kind: vpn.KindRemnawave, Location: "nl", Weight: 2, URL: "https://panel.example.com", Token: "s3cret", Squads: []string{"a", "b"}},
+	}
+	for _, kv := range config.Environ(want) {
+		name, value, _ := strings.Cut(kv, "=")
+		t.Setenv(name, value)
+	}
+	require.Equal(t, want, loadPanelEnv(t), "VPN_PANELS is written whole, as the JSON array it is read from")
+}
+
 func TestPanelEnvNewNamesThePanelItCannotBuild(t *testing.T) {
 	t.Setenv("VPN_PANELS", `[
 		{"name": "nl-1", "kind": "remnawave", "url": "https://panel.example.com", "token": "s3cret"},

@@ -71,7 +71,7 @@ func panelEnv(environ []string) []string {
 // mode says in a few words which Telegram, Crypto Pay and panel a stack
 // started with c uses, for the welcome text.
 func mode(c localstack.Config) (telegram, cryptoPay, panel string) {
-	telegram, cryptoPay, panel = "sandbox", "sandbox", "sandbox Outline"
+	telegram, cryptoPay, panel = "sandbox", "sandbox", "sandbox Outline panels"
 	switch {
 	case c.TelegramAPIURL != "" && c.WebhookPublicURL != "":
 		telegram = c.TelegramAPIURL + ", webhook at " + c.WebhookPublicURL

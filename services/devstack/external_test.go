@@ -15,7 +15,7 @@ func TestRealApply(t *testing.T) {
 		Real{}.apply(&c, []string{"OUTLINE_CERT_SHA256=ab", "PATH=/bin"})
 		require.Equal(t, localstack.Config{}, c)
 		telegram, cryptoPay, panel := mode(c)
-		require.Equal(t, []string{"sandbox", "sandbox", "sandbox Outline"}, []string{telegram, cryptoPay, panel})
+		require.Equal(t, []string{"sandbox", "sandbox", "sandbox Outline panels"}, []string{telegram, cryptoPay, panel})
 	})
 	t.Run("tokens and a panel choose the real ones", func(t *testing.T) {
 		var c localstack.Config

@@ -305,10 +305,11 @@ activation %s, payment-watcher %s, reminders %s, trial-notifier %s, expiry-clean
 	if app != nil {
 		fmt.Fprintf(w, `
 Open %s to chat with the bot as a Telegram user (any user id), and
-%s/status for every service's health, what waits in each stream (read from
-NATS), the workers' iterations and the pools, and switches that break
-things: slow or failing VPN panel, Telegram 429s, Crypto Pay down, killing
-and restarting a service.
+%s/status for every service's health, each VPN panel's (up, latency,
+errors, keys, drift repaired), what waits in each stream (read from NATS),
+the workers' iterations and the pools, and switches that break things: one
+VPN panel of the two down, failing or slow (new users go to the other),
+Telegram 429s, Crypto Pay down, killing and restarting a service.
 The sandbox Telegram's Bot API is at %s; its control API is on both:
   curl -d '{"text":"/start"}' %s/sandbox/users/42/messages
   curl %s/sandbox/chats/42/messages
@@ -323,8 +324,11 @@ Make Telegram answer 429 twice:
   pay one on its pay page or with curl -X POST %s/sandbox/invoices/ID/paid
 `, cp.URL(), cp.URL(), cp.URL())
 	}
-	if o := st.Outline; o != nil {
-		fmt.Fprintf(w, "Sandbox Outline panel, as its installer prints it: %s\n", o.ManagerConfig())
+	if len(st.Panels) > 0 {
+		fmt.Fprintf(w, "Sandbox Outline panels (VPN_PANELS, location %s, failover on), as their installer prints them:\n", st.Panels[0].Location)
+		for _, p := range st.Panels {
+			fmt.Fprintf(w, "  %s: %s\n", p.Name, p.ManagerConfig())
+		}
 	}
 	if scale == ScaleDemo {
 		fmt.Fprint(w, `

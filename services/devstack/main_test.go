@@ -303,11 +303,12 @@ type outlineSandbox struct {
 	http    *http.Client
 }
 
-// outlinePanel reads the sandbox Outline's manager config from the welcome
-// text and returns a client that trusts the certificate it pins.
+// outlinePanel reads the first sandbox Outline panel's manager config from
+// the welcome text (the panel a devstack's first user is placed on) and
+// returns a client that trusts the certificate it pins.
 func (d *devstack) outlinePanel(t *testing.T) outlineSandbox {
 	t.Helper()
-	const intro = "Sandbox Outline panel, as its installer prints it: "
+	const intro = "as their installer prints them:\n  outline: "
 	var line string
 	require.Eventually(t, func() bool {
 		_, rest, found := strings.Cut(d.out.String(), intro)

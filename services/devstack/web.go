@@ -47,9 +47,7 @@ func serveWeb(ctx context.Context, log zerolog.Logger, st *localstack.Stack, add
 	if st.CryptoPay != nil {
 		cfg.CryptoPay = st.CryptoPay
 	}
-	if st.Outline != nil {
-		cfg.Panel = st.Outline
-	}
+	cfg.Panels = console.Panels(st)
 	app, err := console.New(cfg)
 	if err != nil {
 		nc.Close()

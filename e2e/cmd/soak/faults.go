@@ -52,7 +52,9 @@ type breaker struct {
 	natsNodes int
 	db        *netcut.Proxy
 	switches  *console.Switchboard
-	log       zerolog.Logger
+	// panelFailing is the switch that makes the panel fail.
+	panelFailing string
+	log          zerolog.Logger
 
 	mu       sync.Mutex
 	applied  []Applied
@@ -118,7 +120,7 @@ func (b *breaker) begin(f Fault) (undo func() error, err error) {
 		b.db.Cut()
 		return func() error { b.db.Restore(); return nil }, nil
 	case KindPanel:
-		return b.flip(console.SwitchPanelFailing)
+		return b.flip(b.panelFailing)
 	case KindTelegram:
 		return b.flip(console.SwitchTelegram429)
 	}

@@ -162,6 +162,9 @@ func run(ctx context.Context) (err error) {
 		Dir:         dir,
 		DatabaseURL: proxied,
 		Workers:     true,
+		// One panel: the panel watch and the panel fault are on
+		// Stack.Outline.
+		Panels:      1,
 		NATSNodes:   cfg.NATSNodes,
 		BotHandlers: 2,
 		Replicas:    replicas,

@@ -61,7 +61,8 @@ func soak(ctx context.Context, cfg Config, st *localstack.Stack, proxy *netcut.P
 	}
 	b := &breaker{
 		sys: st, natsNodes: cfg.NATSNodes, db: proxy, log: log,
-		switches: console.NewSwitchboard(console.Config{Telegram: st.Sandbox, CryptoPay: st.CryptoPay, Panel: st.Outline}),
+		switches:     console.NewSwitchboard(console.Config{Telegram: st.Sandbox, CryptoPay: st.CryptoPay, Panels: console.Panels(st)}),
+		panelFailing: console.PanelSwitch(st.Panels[0].Name, console.PanelFailing),
 	}
 	j := &journal{missed: map[string]int{}}
 	client := &http.Client{Timeout: 15 * time.Second}

@@ -20,6 +20,7 @@ import (
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 // Telegram is what the chat and the Telegram switch need of the sandbox
@@ -51,14 +52,43 @@ type Control interface {
 	OpsURL(service string, replica int) string
 }
 
-// Config sets up a Server. Telegram is required; without CryptoPay, Panel,
-// Control or JetStream their switches and the status page's services or
-// streams are left out.
+// SandboxPanel is what a panel's switches and its row on the status page
+// need of a sandbox VPN panel (*sandboxoutline.Server).
+type SandboxPanel interface {
+	Faults[sandboxoutline.Fault]
+	Keys() []sandboxoutline.Key
+}
+
+// Panel is a sandbox VPN panel of the fleet the workers use.
+type Panel struct {
+	// Name is the panel's name in VPN_PANELS, which its metrics are
+	// labelled with.
+	Name     string
+	Kind     string
+	Location string
+	Sandbox  SandboxPanel
+}
+
+// Panels are the sandbox panels of a local stack, for Config.Panels.
+func Panels(st *localstack.Stack) []Panel {
+	var out []Panel
+	for _, p := range st.Panels {
+		out = append(out, Panel{Name: p.Name, Kind: vpn.KindOutline, Location: p.Location, Sandbox: p.Server})
+	}
+	return out
+}
+
+// Config sets up a Server. Telegram is required; without CryptoPay, Panels,
+// Control or JetStream their switches and the status page's services,
+// panels or streams are left out.
 type Config struct {
 	Telegram  Telegram
 	CryptoPay Faults[sandboxcp.Fault]
-	Panel     Faults[sandboxoutline.Fault]
-	Control   Control
+	// Panels are the sandbox VPN panels, each with its switches and its row
+	// of the status page; a panel that only the services' metrics name (a
+	// real one) gets a row too.
+	Panels  []Panel
+	Control Control
 	// JetStream is the broker the status page reads the streams and their
 	// consumers from.
 	JetStream jetstream.JetStream

@@ -23,6 +23,8 @@ import (
 type Metrics struct {
 	Workers   []WorkerMetrics   `json:"workers,omitempty"`
 	Consumers []ConsumerMetrics `json:"consumers,omitempty"`
+	// Panels is what the service says of each VPN panel it calls.
+	Panels []PanelMetrics `json:"panels,omitempty"`
 	// Pool is the PostgreSQL pool's vpnbot_db_pool_* series by the rest of
 	// their name, e.g. "acquired_conns" and "max_conns" (now) and
 	// "acquire_total" (since start).
@@ -106,9 +108,12 @@ func parseMetrics(r io.Reader, now time.Time) (Metrics, error) {
 	var out Metrics
 	workers := map[string]*WorkerMetrics{}
 	consumers := map[[2]string]*ConsumerMetrics{}
+	panels := map[string]*PanelMetrics{}
 	for _, name := range slices.Sorted(maps.Keys(families)) {
 		f := families[name]
 		switch {
+		case isPanelFamily(name):
+			addPanelFamily(panels, f)
 		case strings.HasPrefix(name, workerPrefix):
 			addWorkerFamily(workers, f, now)
 		case strings.HasPrefix(name, consumerPrefix):
@@ -132,6 +137,9 @@ func parseMetrics(r io.Reader, now time.Time) (Metrics, error) {
 		return strings.Compare(a[0]+"/"+a[1], b[0]+"/"+b[1])
 	}) {
 		out.Consumers = append(out.Consumers, *consumers[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(panels)) {
+		out.Panels = append(out.Panels, *panels[k])
 	}
 	return out, err
 }

@@ -33,6 +33,9 @@ func (s *Server) routeStatus(mux *http.ServeMux) {
 type Status struct {
 	Time     time.Time       `json:"time"`
 	Services []ServiceStatus `json:"services"`
+	// Panels is each VPN panel: the sandbox's own view of it and what the
+	// running services that call it report.
+	Panels []PanelStatus `json:"panels"`
 	// Streams is every stream and its consumers as NATS reports them (with
 	// Config.JetStream).
 	Streams []StreamStatus `json:"streams,omitempty"`
@@ -137,6 +140,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Control != nil {
 		addReaders(st.Streams, st.Services)
 	}
+	st.Panels = s.panelStatuses(st.Services)
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -53,11 +53,18 @@ func (f *faults[F]) now() []F {
 	return append([]F(nil), f.injected...)
 }
 
+// panelFake is a sandbox panel that records the faults its switches inject.
+type panelFake struct {
+	faults[sandboxoutline.Fault]
+}
+
+func (*panelFake) Keys() []sandboxoutline.Key { return nil }
+
 func TestSwitchesInjectFaultsAndTurningOneOffKeepsTheOther(t *testing.T) {
 	t.Parallel()
-	panel := &faults[sandboxoutline.Fault]{}
+	a, b := &panelFake{}, &panelFake{}
 	cp := &faults[sandboxcp.Fault]{}
-	e := start(t, console.Config{Panel: panel, CryptoPay: cp})
+	e := start(t, console.Config{Panels: []console.Panel{{Name: "a", Sandbox: a}, {Name: "b", Sandbox: b}}, CryptoPay: cp})
 
 	status, body := e.do(http.MethodGet, "/api/switches", "")
 	require.Equal(t, http.StatusOK, status)
@@ -67,7 +74,10 @@ func TestSwitchesInjectFaultsAndTurningOneOffKeepsTheOther(t *testing.T) {
 		require.NotEmpty(t, sw.Description)
 		names = append(names, sw.Name)
 	}
-	require.Equal(t, []string{console.SwitchPanelSlow, console.SwitchPanelFailing, console.SwitchTelegram429, console.SwitchCryptoPayDown}, names)
+	require.Equal(t, []string{
+		"panel-a-down", "panel-a-failing", "panel-a-slow", "panel-b-down", "panel-b-failing", "panel-b-slow",
+		console.SwitchTelegram429, console.SwitchCryptoPayDown,
+	}, names)
 
 	set := func(name string, on bool) []console.Switch {
 		t.Helper()
@@ -76,22 +86,29 @@ func TestSwitchesInjectFaultsAndTurningOneOffKeepsTheOther(t *testing.T) {
 		return decode[[]console.Switch](t, body)
 	}
 
-	list := set(console.SwitchPanelSlow, true)
-	require.True(t, list[0].On)
-	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second}}, panel.now())
-	set(console.SwitchPanelFailing, true)
-	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second, Status: http.StatusInternalServerError}}, panel.now(),
-		"both panel switches make one fault: only the first matching fault plays")
-	set(console.SwitchPanelSlow, false)
-	require.Equal(t, []sandboxoutline.Fault{{Status: http.StatusInternalServerError}}, panel.now())
-	set(console.SwitchPanelFailing, false)
-	require.Empty(t, panel.now())
+	list := set(console.PanelSwitch("a", console.PanelSlow), true)
+	require.True(t, list[2].On)
+	require.Equal(t, "a", list[2].Panel)
+	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second}}, a.now())
+	set(console.PanelSwitch("a", console.PanelFailing), true)
+	require.Equal(t, []sandboxoutline.Fault{{Latency: 3 * time.Second, Status: http.StatusInternalServerError}}, a.now(),
+		"a panel's switches make one fault: only the first matching fault plays")
+	require.Empty(t, b.now(), "a switch breaks its own panel only")
+	set(console.PanelSwitch("b", console.PanelDown), true)
+	require.Equal(t, []sandboxoutline.Fault{{Hang: true}}, b.now(), "down: no answer until the caller gives up")
+	set(console.PanelSwitch("a", console.PanelSlow), false)
+	require.Equal(t, []sandboxoutline.Fault{{Status: http.StatusInternalServerError}}, a.now())
+	set(console.PanelSwitch("a", console.PanelFailing), false)
+	require.Empty(t, a.now())
+	require.Equal(t, []sandboxoutline.Fault{{Hang: true}}, b.now(), "the other panel stays broken")
+	set(console.PanelSwitch("b", console.PanelDown), false)
+	require.Empty(t, b.now(), "restored")
 
 	set(console.SwitchCryptoPayDown, true)
 	require.Equal(t, []sandboxcp.Fault{{Status: http.StatusServiceUnavailable}}, cp.now())
 	set(console.SwitchCryptoPayDown, false)
 	require.Empty(t, cp.now())
-	require.Empty(t, panel.now(), "a switch touches its own sandbox only")
+	require.Empty(t, a.now(), "a switch touches its own sandbox only")
 
 	// Telegram 429s, seen by the bot on the real sandbox: sending fails,
 	// other methods do not; turned off, sending works again.
@@ -105,7 +122,7 @@ func TestSwitchesInjectFaultsAndTurningOneOffKeepsTheOther(t *testing.T) {
 
 	status, _ = e.do(http.MethodPost, "/api/switches/nothing", `{"on":true}`)
 	require.Equal(t, http.StatusNotFound, status)
-	status, _ = e.do(http.MethodPost, "/api/switches/"+console.SwitchPanelSlow, `{}`)
+	status, _ = e.do(http.MethodPost, "/api/switches/"+console.PanelSwitch("a", console.PanelSlow), `{}`)
 	require.Equal(t, http.StatusBadRequest, status, `"on" is required`)
 }
 
@@ -116,7 +133,7 @@ func TestSwitchesOfAbsentSandboxesAreLeftOut(t *testing.T) {
 	list := decode[[]console.Switch](t, body)
 	require.Len(t, list, 1)
 	require.Equal(t, console.SwitchTelegram429, list[0].Name)
-	status, _ := e.do(http.MethodPost, "/api/switches/"+console.SwitchPanelSlow, `{"on":true}`)
+	status, _ := e.do(http.MethodPost, "/api/switches/"+console.PanelSwitch("outline", console.PanelSlow), `{"on":true}`)
 	require.Equal(t, http.StatusNotFound, status)
 }
 

@@ -13,13 +13,30 @@ import (
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 )
 
-// Names of the switches, as the API and the status page take them.
+// Names of the switches, as the API and the status page take them; each
+// panel has its own (PanelSwitch).
 const (
-	SwitchPanelSlow     = "panel-slow"
-	SwitchPanelFailing  = "panel-failing"
 	SwitchTelegram429   = "telegram-429"
 	SwitchCryptoPayDown = "cryptopay-down"
 )
+
+// The faults a panel's switches inject, as the last part of their names.
+const (
+	// PanelSlow makes every call wait panelLatency.
+	PanelSlow = "slow"
+	// PanelFailing answers every call 500.
+	PanelFailing = "failing"
+	// PanelDown answers no call: each hangs until the caller gives up, as
+	// with a host that is down or cut off.
+	PanelDown = "down"
+)
+
+// panelFaults are a panel's switches in display order.
+var panelFaults = []string{PanelDown, PanelFailing, PanelSlow}
+
+// PanelSwitch is the name of a panel's switch of fault (PanelSlow,
+// PanelFailing, PanelDown), e.g. "panel-outline-2-down".
+func PanelSwitch(panel, fault string) string { return "panel-" + panel + "-" + fault }
 
 // What the switches inject. The panel's latency stays under the panel
 // client's own timeout (vpn.DefaultTimeout, 10 s): calls are slow but
@@ -39,6 +56,10 @@ type Switch struct {
 	Title       string `json:"title"`
 	Description string `json:"description"`
 	On          bool   `json:"on"`
+	// Panel names the panel a panel's switch breaks.
+	Panel string `json:"panel,omitempty"`
+	// fault is a panel's switch's fault (PanelSlow…).
+	fault string
 }
 
 // Switchboard holds which switches are on and turns them into faults: the
@@ -55,15 +76,13 @@ type Switchboard struct {
 }
 
 // NewSwitchboard returns the switches of the sandboxes cfg names, all off;
-// only Telegram, CryptoPay and Panel are read.
+// only Telegram, CryptoPay and Panels are read.
 func NewSwitchboard(cfg Config) *Switchboard {
 	b := &Switchboard{cfg: cfg}
-	if cfg.Panel != nil {
-		b.list = append(b.list,
-			Switch{Name: SwitchPanelSlow, Title: "VPN panel slow",
-				Description: fmt.Sprintf("Every Outline API call waits %s before it is served.", panelLatency)},
-			Switch{Name: SwitchPanelFailing, Title: "VPN panel failing",
-				Description: "Every Outline API call answers 500 Internal Server Error."})
+	for _, p := range cfg.Panels {
+		for _, f := range panelFaults {
+			b.list = append(b.list, panelSwitch(p, f))
+		}
 	}
 	b.list = append(b.list, Switch{Name: SwitchTelegram429, Title: "Telegram 429s",
 		Description: fmt.Sprintf("Sending methods answer 429 Too Many Requests, retry after %ds.", telegramRetryWait)})
@@ -92,9 +111,11 @@ func (b *Switchboard) Set(name string, on bool) error {
 		return fmt.Errorf("%w %q", errNoSwitch, name)
 	}
 	b.list[i].On = on
+	if p := b.list[i].Panel; p != "" {
+		b.applyPanelLocked(p)
+		return nil
+	}
 	switch name {
-	case SwitchPanelSlow, SwitchPanelFailing:
-		b.applyPanelLocked()
 	case SwitchTelegram429:
 		b.applyTelegramLocked()
 	case SwitchCryptoPayDown:
@@ -108,20 +129,59 @@ func (b *Switchboard) onLocked(name string) bool {
 	return i >= 0 && b.list[i].On
 }
 
-// applyPanelLocked injects one fault for both panel switches: the first
-// matching fault is the one that plays, so two would not add up.
-func (b *Switchboard) applyPanelLocked() {
-	b.cfg.Panel.ClearFaults()
-	var f sandboxoutline.Fault
-	if b.onLocked(SwitchPanelSlow) {
-		f.Latency = panelLatency
+// panelSwitch is p's switch of fault, off.
+func panelSwitch(p Panel, fault string) Switch {
+	sw := Switch{Name: PanelSwitch(p.Name, fault), Panel: p.Name, fault: fault}
+	switch fault {
+	case PanelDown:
+		sw.Title = p.Name + " down"
+		sw.Description = "Every API call of this panel hangs, unanswered, until the caller gives up (VPN_PANEL_TIMEOUT): new users go to another panel of its location."
+	case PanelFailing:
+		sw.Title = p.Name + " failing"
+		sw.Description = "Every API call of this panel answers 500 Internal Server Error."
+	case PanelSlow:
+		sw.Title = p.Name + " slow"
+		sw.Description = fmt.Sprintf("Every API call of this panel waits %s before it is served.", panelLatency)
 	}
-	if b.onLocked(SwitchPanelFailing) {
-		f.Status = http.StatusInternalServerError
+	return sw
+}
+
+// applyPanelLocked injects one fault for all of a panel's switches: the
+// first matching fault is the one that plays, so several would not add up.
+func (b *Switchboard) applyPanelLocked(name string) {
+	i := slices.IndexFunc(b.cfg.Panels, func(p Panel) bool { return p.Name == name })
+	panel := b.cfg.Panels[i].Sandbox
+	panel.ClearFaults()
+	var f sandboxoutline.Fault
+	for _, sw := range b.list {
+		if sw.Panel != name || !sw.On {
+			continue
+		}
+		switch sw.fault {
+		case PanelSlow:
+			f.Latency = panelLatency
+		case PanelFailing:
+			f.Status = http.StatusInternalServerError
+		case PanelDown:
+			f.Hang = true
+		}
 	}
 	if f != (sandboxoutline.Fault{}) {
-		b.cfg.Panel.Inject(f)
+		panel.Inject(f)
 	}
+}
+
+// panelFaultsOn lists the faults of the panel's switches that are on.
+func (b *Switchboard) panelFaultsOn(name string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var on []string
+	for _, sw := range b.list {
+		if sw.Panel == name && sw.On {
+			on = append(on, sw.fault)
+		}
+	}
+	return on
 }
 
 func (b *Switchboard) applyTelegramLocked() {

@@ -1,6 +1,6 @@
 // The status page: polls /api/status and draws every service's health and
-// metrics, every stream as NATS reports it, the switches, and the kill and
-// start buttons. Metrics a service does not report are shown as "—". Each
+// metrics, each VPN panel, every stream as NATS reports it, the switches,
+// and the kill and start buttons. Metrics a service does not report are shown as "—". Each
 // number says whether it is a count since its process started ("since
 // start") or a value now.
 "use strict";
@@ -158,6 +158,36 @@ function drawServices(services) {
 	}));
 }
 
+// upCell says whether the services see a panel up, and which see it down.
+function upCell(p) {
+	const cell = el("td");
+	if (p.up === null || p.up === undefined) {
+		cell.append(pill("off", "not reported"));
+		return cell;
+	}
+	cell.append(p.up ? pill("ok", "up") : pill("bad", "down"));
+	if (!p.up && p.down_in) cell.append(el("div", "detail", "as seen by " + p.down_in.join(", ")));
+	return cell;
+}
+
+function drawPanels(panels) {
+	const rows = (panels || []).map((p) => {
+		const tr = el("tr");
+		tr.dataset.panel = p.name;
+		const latency = p.p50_seconds === null && p.p95_seconds === null ? dash : seconds(p.p50_seconds) + " / " + seconds(p.p95_seconds);
+		const drift = pairs(p.drift_repaired_total);
+		const driftCell = td(p.unbacked ? drift + " (unbacked now " + p.unbacked + ")" : drift);
+		const faults = el("td");
+		if (p.faults && p.faults.length) faults.append(...p.faults.map((f) => pill("bad", f)));
+		else faults.textContent = p.sandbox ? "nothing" : dash;
+		tr.append(td(p.name), td([p.kind, p.location].filter(Boolean).join(" / ") || dash), upCell(p),
+			td(pairs(p.calls_total)), td(latency, "num"), td(p.errors_total, "num"),
+			td(p.sandbox ? p.keys + " (" + p.working_keys + ")" : dash, "num"), driftCell, faults);
+		return tr;
+	});
+	fill("#panels", rows, 9, "No VPN panel: the workers are off, or no service reports one yet.");
+}
+
 function drawWorkers(services) {
 	const rows = [];
 	for (const s of services) {
@@ -282,6 +312,7 @@ async function refresh() {
 	try {
 		const st = await api("GET", "/api/status");
 		drawServices(st.services);
+		drawPanels(st.panels);
 		drawStreams(st);
 		drawWorkers(st.services);
 		drawConsumers(st.services);

@@ -136,13 +136,15 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		Name: "vpnbot_activation_panel_errors_total",
 		Help: "Activations the VPN panel failed (unreachable, 5xx, timeout, refused); each is retried later.",
 	}, []string{"panel"})
-	for _, m := range fleet.Members() {
-		errs.WithLabelValues(m.Name())
-	}
 	if reg != nil {
 		if err := reg.Register(errs); err != nil {
 			return nil, fmt.Errorf("registering activation metrics: %w", err)
 		}
+	}
+	// Each panel's series exists from the start, at 0, so that a rate or
+	// an alert on it sees the first error as an increase.
+	for _, m := range fleet.Members() {
+		errs.WithLabelValues(m.Name())
 	}
 	cfg = cfg.withDefaults()
 	return &Activator{

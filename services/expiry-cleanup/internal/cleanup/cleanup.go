@@ -189,14 +189,19 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		Name: "vpnbot_panel_drift_repaired_total",
 		Help: "Panel accounts reconciliation found drifted from the database and repaired, by kind of drift.",
 	}, []string{"panel", "drift"})
-	for _, m := range fleet.Members() {
-		panelErrors.WithLabelValues(m.Name())
-	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{panelErrors, overdue, overdueOldest, unbacked, driftRepaired} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("registering expiry-cleanup metrics: %w", err)
 			}
+		}
+	}
+	// Each panel's series exist from the start, at 0, so that a rate or an
+	// alert on them sees the first error or repair as an increase.
+	for _, m := range fleet.Members() {
+		panelErrors.WithLabelValues(m.Name())
+		for _, drift := range []string{DriftMissing, DriftDisabled, DriftExpiry, DriftLink, DriftUnpaid, DriftOrphan} {
+			driftRepaired.WithLabelValues(m.Name(), drift)
 		}
 	}
 	cfg = cfg.withDefaults()
