@@ -13,7 +13,7 @@ import (
 func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	t.Parallel()
 	for _, action := range []string{botui.ActionMenu, botui.ActionTrial, botui.ActionPlans, botui.ActionSubscription,
-		botui.ActionLanguages, botui.ActionHelp, botui.ActionRelink, botui.ActionRelinkConfirm} {
+		botui.ActionLanguages, botui.ActionHelp, botui.ActionRelink, botui.ActionRelinkConfirm, botui.ActionLocations} {
 		gotAction, gotArg, notice := botui.ParseCallback(botui.Callback(action, ""))
 		require.Equal(t, [2]string{action, ""}, [2]string{gotAction, gotArg}, "data %q", action)
 		require.False(t, notice, "data %q", action)
@@ -25,8 +25,8 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	// of every argument.
 	longest := strings.Repeat("p", botui.MaxCallbackData-len(botui.ActionPayCrypto)-1)
 	for _, action := range []string{botui.ActionPlan, botui.ActionPayCrypto, botui.ActionPayStars, botui.ActionSetup,
-		botui.ActionSetLanguage} {
-		for _, arg := range []string{"m1", "ios", botui.Russian, longest, ""} {
+		botui.ActionSetLanguage, botui.ActionSetLocation} {
+		for _, arg := range []string{"m1", "ios", botui.Russian, "🇩🇪 Frankfurt", longest, ""} {
 			for _, build := range []func(string, string) string{botui.Callback, botui.NoticeCallback} {
 				data := build(action, arg)
 				require.LessOrEqual(t, len(data), botui.MaxCallbackData, "data %q", data)
@@ -44,6 +44,9 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 		"lang:ru":    {botui.ActionSetLanguage, "ru"},
 		"relink":     {botui.ActionRelink, ""},
 		"relink:yes": {botui.ActionRelinkConfirm, ""},
+		"loc":        {botui.ActionLocations, ""},
+		"loc:":       {botui.ActionSetLocation, ""},
+		"loc:loc":    {botui.ActionSetLocation, "loc"},
 		// Buttons of no action this bot knows, such as an older version's.
 		"":             {"", ""},
 		"subscription": {"", ""},
@@ -56,6 +59,26 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 		action, arg, _ := botui.ParseCallback(data)
 		require.Equal(t, want, [2]string{action, arg}, "data %q", data)
 	}
+}
+
+// The longest location label a button carries fits under a notice too.
+func TestALocationOfMaxLocationFitsAButton(t *testing.T) {
+	t.Parallel()
+	label := strings.Repeat("x", botui.MaxLocation)
+	data := botui.NoticeCallback(botui.ActionSetLocation, label)
+	require.Len(t, data, botui.MaxCallbackData)
+	action, arg, notice := botui.ParseCallback(data)
+	require.Equal(t, [2]string{botui.ActionSetLocation, label}, [2]string{action, arg})
+	require.True(t, notice)
+}
+
+// A choice is offered of two labelled locations or more, in their order.
+func TestOfferedLocationsAreTheLabelledOnesWhenThereIsAChoice(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{"Frankfurt", "Amsterdam"}, botui.Offered([]string{"Frankfurt", "", "Amsterdam", "Frankfurt"}))
+	require.Nil(t, botui.Offered([]string{"Frankfurt", "", "Frankfurt"}), "one location: nothing to choose")
+	require.Nil(t, botui.Offered([]string{""}))
+	require.Nil(t, botui.Offered(nil))
 }
 
 func TestLanguageFollowsTheTelegramClientAndFallsBackToEnglish(t *testing.T) {

@@ -32,21 +32,29 @@ const (
 	// one); ActionRelinkConfirm is the answer yes to the question it shows.
 	ActionRelink        = "relink"
 	ActionRelinkConfirm = "relink:yes"
+	// ActionLocations lists the locations offered; ActionSetLocation
+	// chooses one.
+	ActionLocations   = "loc"
+	ActionSetLocation = "loc:" // + location
 )
+
+// MaxLocation is the longest location label, in bytes, that a button of
+// ActionSetLocation carries (under a notice's mark too).
+const MaxLocation = MaxCallbackData - len(noticeMark) - len(ActionSetLocation)
 
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
-		ActionRelink, ActionRelinkConfirm}
+		ActionRelink, ActionRelinkConfirm, ActionLocations}
 	// actionsWithArg are the actions followed by an argument.
-	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage}
+	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation}
 )
 
 // noticeMark starts the callback data of a notice's button.
 const noticeMark = "!"
 
 // Callback is the callback data of a button that asks for action with arg:
-// a plan id, a platform or a language for the actions that take one, ""
+// a plan id, a platform, a language or a location for the actions that take one, ""
 // otherwise. It must fit MaxCallbackData.
 func Callback(action, arg string) string { return action + arg }
 

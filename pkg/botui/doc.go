@@ -16,8 +16,10 @@
 //     counts ("1 day", "21 день": EnglishNoun, RussianNoun);
 //   - the words both ends show (Texts): the buttons that open the user's
 //     subscription, the menu and the plans, the payment receipt, the key ready
-//     to copy, and dates ("2 Jan 2027 15:04 UTC", always UTC, the month in the
-//     user's language);
+//     to copy and the location it is for, and dates ("2 Jan 2027 15:04 UTC",
+//     always UTC, the month in the user's language);
+//   - which of the fleet's locations a user is offered (Offered), which
+//     decides whether a key names its location;
 //   - Escape, for values put into Telegram's HTML.
 //
 // What only one end says stays with it: the screens in the bot-handler, the

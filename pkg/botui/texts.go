@@ -2,6 +2,7 @@ package botui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,7 +20,10 @@ type Texts struct {
 	// KeyIntro shows a VPN key in <code>, so a tap copies it; it takes the
 	// key, escaped.
 	KeyIntro string
-	months   [12]string
+	// KeyLocation names the location a key is for; it takes the
+	// location's label, escaped.
+	KeyLocation string
+	months      [12]string
 }
 
 // TextsIn returns the texts of lang (Pick: English for a language the bot
@@ -33,6 +37,7 @@ var en = Texts{
 	BtnPlans:        "💳 Plans",
 	PaymentReceived: "Payment received, your subscription runs until %s.",
 	KeyIntro:        "Your key (tap to copy):\n<code>%s</code>",
+	KeyLocation:     "📍 Location: %s",
 	months:          [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
 }
 
@@ -43,6 +48,7 @@ var ru = Texts{
 	BtnPlans:        "💳 Тарифы",
 	PaymentReceived: "Оплата получена, подписка действует до %s.",
 	KeyIntro:        "Ваш ключ (нажмите, чтобы скопировать):\n<code>%s</code>",
+	KeyLocation:     "📍 Локация: %s",
 	months:          [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"},
 }
 
@@ -65,4 +71,21 @@ var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // (Remnawave, Marzban, 3x-ui): which app the user is told to install.
 func OutlineKey(key string) bool {
 	return strings.HasPrefix(key, "ss://") || strings.HasPrefix(key, "ssconf://")
+}
+
+// Offered returns the locations a user chooses among, of a fleet's
+// locations in their configured order: the labelled ones, when there are
+// two or more; none otherwise. Keys name their location only when a choice
+// is offered: with one, it says nothing.
+func Offered(locations []string) []string {
+	var out []string
+	for _, l := range locations {
+		if l != "" && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
 }

@@ -36,17 +36,21 @@ func Language(code string) string { return botui.Language(code) }
 // (PNG) with a caption holding the expiry, the key itself in <code> so a tap
 // copies it, a short setup hint for the kind of key (an Outline key: the
 // Outline app; a subscription URL: a v2ray-style client) and a "My
-// subscription" button. Its dedup id is
+// subscription" button; with a location ("" for none: the fleet offers no
+// choice, botui.Offered), the location the key is for. Its dedup id is
 // "key:<subscriptionID>:<hash of url>", its priority transactional. A key
 // too long for a caption or a QR code fails with ErrKeyTooLong.
-func KeyReady(lang string, chatID int64, subscriptionID int64, url string, expires time.Time) (*vpnbotv1.SendMessage, error) {
+func KeyReady(lang string, chatID int64, subscriptionID int64, url, location string, expires time.Time) (*vpnbotv1.SendMessage, error) {
 	t, ui := botui.Pick(lang, &keyEN, &keyRU), botui.TextsIn(lang)
 	hint := t.hintV2Ray
 	if botui.OutlineKey(url) {
 		hint = t.hintOutline
 	}
-	caption := fmt.Sprintf(t.keyReady, ui.Date(expires)) + "\n\n" +
-		fmt.Sprintf(ui.KeyIntro, botui.Escape(url)) + "\n\n" + hint
+	caption := fmt.Sprintf(t.keyReady, ui.Date(expires))
+	if location != "" {
+		caption += "\n" + fmt.Sprintf(ui.KeyLocation, botui.Escape(location))
+	}
+	caption += "\n\n" + fmt.Sprintf(ui.KeyIntro, botui.Escape(url)) + "\n\n" + hint
 	if n := utf8.RuneCountInString(caption); n > maxCaption {
 		return nil, fmt.Errorf("writing the key message of subscription %d: %w: caption is %d characters, more than %d",
 			subscriptionID, ErrKeyTooLong, n, maxCaption)

@@ -67,12 +67,17 @@ func TestMessagesMatchGoldenFiles(t *testing.T) {
 	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.FixedZone("MSK", 3*3600))
 	messages := map[string]func(lang string) *vpnbotv1.SendMessage{
 		"key_ready_outline": func(l string) *vpnbotv1.SendMessage {
-			m, err := notify.KeyReady(l, 1001, 5, "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", expires)
+			m, err := notify.KeyReady(l, 1001, 5, "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", "", expires)
 			require.NoError(t, err)
 			return m
 		},
 		"key_ready_remnawave": func(l string) *vpnbotv1.SendMessage {
-			m, err := notify.KeyReady(l, 1002, 6, "https://panel.example.com/api/sub/abc&def", expires)
+			m, err := notify.KeyReady(l, 1002, 6, "https://panel.example.com/api/sub/abc&def", "", expires)
+			require.NoError(t, err)
+			return m
+		},
+		"key_ready_location": func(l string) *vpnbotv1.SendMessage {
+			m, err := notify.KeyReady(l, 1004, 7, "https://fra.example.com/api/sub/xyz", "Frankfurt <1>", expires)
 			require.NoError(t, err)
 			return m
 		},
@@ -103,7 +108,7 @@ func TestMessagesMatchGoldenFiles(t *testing.T) {
 func TestKeyReadyCarriesTheKeyAsAQRCodePNG(t *testing.T) {
 	t.Parallel()
 	key := "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1"
-	m, err := notify.KeyReady("en", 1001, 5, key, time.Now())
+	m, err := notify.KeyReady("en", 1001, 5, key, "", time.Now())
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(m.GetPhoto(), pngMagic), "the photo is a PNG")
 	// The header alone (no pixel decoding) says it is drawn at the size
@@ -113,17 +118,17 @@ func TestKeyReadyCarriesTheKeyAsAQRCodePNG(t *testing.T) {
 	require.Equal(t, [2]int{512, 512}, [2]int{cfg.Width, cfg.Height})
 	require.Contains(t, m.GetText(), "<code>"+key+"</code>")
 
-	other, err := notify.KeyReady("en", 1001, 5, key+"2", time.Now())
+	other, err := notify.KeyReady("en", 1001, 5, key+"2", "", time.Now())
 	require.NoError(t, err)
 	require.NotEqual(t, m.GetDedupId(), other.GetDedupId(), "a new key for the subscription is a new message")
-	again, err := notify.KeyReady("ru", 1001, 5, key, time.Now().Add(time.Hour))
+	again, err := notify.KeyReady("ru", 1001, 5, key, "", time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, m.GetDedupId(), again.GetDedupId(), "the same key is sent once, whatever else changed")
 }
 
 func TestKeyReadyRefusesAKeyTooLongForACaption(t *testing.T) {
 	t.Parallel()
-	_, err := notify.KeyReady("en", 1001, 5, "https://panel.example.com/"+strings.Repeat("a", 1000), time.Now())
+	_, err := notify.KeyReady("en", 1001, 5, "https://panel.example.com/"+strings.Repeat("a", 1000), "", time.Now())
 	require.ErrorIs(t, err, notify.ErrKeyTooLong)
 }
 

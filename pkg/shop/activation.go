@@ -149,12 +149,8 @@ func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 	if err != nil {
 		return err
 	}
-	var expires *time.Time
-	if !acc.ExpiresAt.IsZero() {
-		expires = &acc.ExpiresAt
-	}
 	var recorded bool
-	err = s.pool.QueryRow(ctx, recordAccessSQL, sub.ID, p.Name(), acc.ID, link, expires, now).Scan(&recorded)
+	err = s.pool.QueryRow(ctx, recordAccessSQL, sub.ID, p.Name(), acc.ID, link, panelExpiry(acc), now).Scan(&recorded)
 	switch {
 	case err == nil:
 		return nil
@@ -197,10 +193,20 @@ func (s *Shop) link(ctx context.Context, userID int64, m *vpn.Member, url string
 	return s.cfg.DynamicKeys.Link(token), nil
 }
 
+// panelExpiry is the expiry an access records of its account: nil on a
+// panel that keeps none.
+func panelExpiry(acc vpn.Account) *time.Time {
+	if acc.ExpiresAt.IsZero() {
+		return nil
+	}
+	return &acc.ExpiresAt
+}
+
 // ensureAccount returns the user's account in state want, and its panel:
 // the recorded one set to it, or, when the user has none or the panel lost
 // it, one created (or adopted) and set to it. A user with no account is
-// placed on a panel of the fleet (vpn.Fleet.Place), and placed again at once
+// placed on a panel of the fleet, in the location they chose if any
+// (vpn.Fleet.PlaceFor), and placed again at once
 // when that panel fails, which marks it down: with failover the next choice
 // is another panel. A user with an account stays on its panel, which keeps
 // their link.
@@ -229,7 +235,7 @@ func (s *Shop) ensureAccount(ctx context.Context, userID int64, f *vpn.Fleet, wa
 		lastErr error
 	)
 	for {
-		m, err := s.place(ctx, f)
+		m, err := s.place(ctx, userID, f)
 		if err != nil && lastErr != nil {
 			return vpn.Account{}, nil, lastErr // no other panel to try
 		}
@@ -261,8 +267,22 @@ func (s *Shop) createAccount(ctx context.Context, userID int64, m *vpn.Member, w
 	return set, nil
 }
 
-// place chooses the panel of a new account by the accounts each panel holds.
-func (s *Shop) place(ctx context.Context, f *vpn.Fleet) (*vpn.Member, error) {
+// place chooses the panel of a new account of the user: in the location
+// they chose, by the accounts each panel holds.
+func (s *Shop) place(ctx context.Context, userID int64, f *vpn.Fleet) (*vpn.Member, error) {
+	counts, err := s.panelCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	location, err := s.chosenLocation(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return f.PlaceFor(location, counts)
+}
+
+// panelCounts returns how many accounts each panel holds, by panel name.
+func (s *Shop) panelCounts(ctx context.Context) (map[string]int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT panel, count(*) FROM vpn_accounts GROUP BY panel`)
 	if err != nil {
 		return nil, fmt.Errorf("counting the accounts of each panel: %w", err)
@@ -278,7 +298,20 @@ func (s *Shop) place(ctx context.Context, f *vpn.Fleet) (*vpn.Member, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("counting the accounts of each panel: %w", err)
 	}
-	return f.Place("", counts)
+	return counts, nil
+}
+
+// chosenLocation returns the location the user chose, "" for none.
+func (s *Shop) chosenLocation(ctx context.Context, userID int64) (string, error) {
+	var location *string
+	err := s.pool.QueryRow(ctx, `SELECT location FROM users WHERE id = $1`, userID).Scan(&location)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("reading the location user %d chose: %w", userID, err)
+	}
+	if location == nil {
+		return "", nil
+	}
+	return *location, nil
 }
 
 // extend moves the account's expiry on the panel to the period's and records it.
@@ -502,13 +535,21 @@ func (s *Shop) PendingRotations(ctx context.Context, limit int) ([]int64, error)
 // is made anew as well, so the old dynamic key no longer answers and the
 // access carries the new one. The request is cleared unless the user asked
 // again meanwhile. A panel error changes nothing; the caller retries.
+//
+// A user who chose a location the fleet offers (users.location), other than
+// their account's, gets the new link there: the account moves (move). A
+// user's link is theirs for life, so a choice of location takes effect on a
+// new link, which they ask for knowing the old one stops. When the chosen
+// location has no room, the link is made new where it is.
 func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account, error) {
 	var (
 		rec       Account
 		requested *time.Time
+		location  *string
 	)
-	err := s.pool.QueryRow(ctx, `SELECT panel, name, external_id, access_url, rotate_requested_at
-		FROM vpn_accounts WHERE user_id = $1`, userID).Scan(&rec.Panel, &rec.Name, &rec.ExternalID, &rec.URL, &requested)
+	err := s.pool.QueryRow(ctx, `SELECT c.panel, c.name, c.external_id, c.access_url, c.rotate_requested_at, u.location
+		FROM vpn_accounts c JOIN users u ON u.id = c.user_id WHERE c.user_id = $1`, userID).
+		Scan(&rec.Panel, &rec.Name, &rec.ExternalID, &rec.URL, &requested, &location)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Account{}, fmt.Errorf("rotating the link of user %d: %w", userID, ErrUnknownUser)
 	}
@@ -519,7 +560,18 @@ func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account,
 	if !ok {
 		return Account{}, fmt.Errorf("rotating the link of user %d: the account is on panel %s, which is not configured", userID, rec.Panel)
 	}
-	acc, err := m.RotateAccount(ctx, rec.Ref())
+	to, err := s.moveTarget(ctx, f, m, location)
+	if err != nil {
+		return Account{}, fmt.Errorf("rotating the link of user %d: %w", userID, err)
+	}
+	var acc vpn.Account
+	moved := to != nil
+	if moved {
+		acc, err = s.move(ctx, userID, rec, m, to)
+	} else {
+		to = m
+		acc, err = m.RotateAccount(ctx, rec.Ref())
+	}
 	if err != nil {
 		return Account{}, fmt.Errorf("rotating the link of user %d: %w", userID, err)
 	}
@@ -528,28 +580,74 @@ func (s *Shop) Rotate(ctx context.Context, userID int64, f *vpn.Fleet) (Account,
 		// A new token too: the old dynamic key stops answering, like the
 		// old panel key.
 		var token string
-		if err := tx.QueryRow(ctx, `UPDATE vpn_accounts SET external_id = $2, access_url = $3, updated_at = $4,
+		if err := tx.QueryRow(ctx, `UPDATE vpn_accounts SET panel = $6, name = $7, external_id = $2, access_url = $3, updated_at = $4,
 				link_token = DEFAULT,
 				rotate_requested_at = CASE WHEN rotate_requested_at = $5 THEN NULL ELSE rotate_requested_at END
-			WHERE user_id = $1 RETURNING link_token`, userID, acc.ID, acc.URL, now, requested).Scan(&token); err != nil {
+			WHERE user_id = $1 RETURNING link_token`, userID, acc.ID, acc.URL, now, requested, to.Name(), acc.Name).Scan(&token); err != nil {
 			return err
 		}
 		link := acc.URL
-		if s.dynamic(m) {
+		if s.dynamic(to) {
 			link = s.cfg.DynamicKeys.Link(token)
 		}
 		// A key is delivered once per access created_at, which the shop
 		// keeps to the second: the new one is later, even within a second.
-		_, err := tx.Exec(ctx, `UPDATE vpn_accesses a SET external_id = $2, access_url = $3,
-				created_at = GREATEST($4, a.created_at + interval '1 second')
+		// A moved account's expiry is the new panel's (none on Outline).
+		_, err := tx.Exec(ctx, `UPDATE vpn_accesses a SET panel = $6, external_id = $2, access_url = $3,
+				created_at = GREATEST($4, a.created_at + interval '1 second'),
+				expires_at = CASE WHEN $7 THEN $8 ELSE a.expires_at END
 			FROM subscriptions s
 			WHERE a.subscription_id = s.id AND s.user_id = $1 AND s.status = 'active' AND a.revoked_at IS NULL
-			  AND a.panel = $5`, userID, acc.ID, link, now, rec.Panel)
+			  AND a.panel = $5`, userID, acc.ID, link, now, rec.Panel, to.Name(), moved, panelExpiry(acc))
 		return err
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("recording the new link of user %d: %w", userID, err)
 	}
-	rec.ExternalID, rec.URL = acc.ID, acc.URL
+	rec.Panel, rec.Name, rec.ExternalID, rec.URL = to.Name(), acc.Name, acc.ID, acc.URL
 	return rec, nil
+}
+
+// moveTarget returns the panel a rotating account moves to: one of the
+// location the user chose, when the fleet offers it and the account is
+// elsewhere; nil when the account stays (no choice, the same location, or
+// no room there).
+func (s *Shop) moveTarget(ctx context.Context, f *vpn.Fleet, from *vpn.Member, location *string) (*vpn.Member, error) {
+	if location == nil || *location == from.Location() || !slices.Contains(f.Locations(), *location) {
+		return nil, nil
+	}
+	counts, err := s.panelCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	to, err := f.Place(*location, counts)
+	if errors.Is(err, vpn.ErrNoPanel) {
+		return nil, nil
+	}
+	return to, err
+}
+
+// move makes the user's account anew on panel to, in the state their
+// periods give it, then deletes it from panel from: the old link stops as a
+// rotated one does. A retry after a failure part-way adopts the account
+// made on to and finds the old one gone.
+func (s *Shop) move(ctx context.Context, userID int64, rec Account, from, to *vpn.Member) (vpn.Account, error) {
+	var (
+		want   vpn.State
+		status string
+	)
+	err := s.pool.QueryRow(ctx, `SELECT status, expires_at FROM subscriptions WHERE user_id = $1
+		ORDER BY status = 'active' DESC, expires_at DESC LIMIT 1`, userID).Scan(&status, &want.ExpiresAt)
+	if err != nil {
+		return vpn.Account{}, fmt.Errorf("reading the period of the account to move: %w", err)
+	}
+	want.Enabled = status == StatusActive
+	acc, err := s.createAccount(ctx, userID, to, want)
+	if err != nil {
+		return vpn.Account{}, fmt.Errorf("moving account %s from %s to %s: %w", rec.Name, from.Name(), to.Name(), err)
+	}
+	if err := from.DeleteAccount(ctx, rec.Ref()); err != nil && !errors.Is(err, vpn.ErrNotFound) {
+		return vpn.Account{}, fmt.Errorf("deleting account %s from %s after its move to %s: %w", rec.Name, from.Name(), to.Name(), err)
+	}
+	return acc, nil
 }

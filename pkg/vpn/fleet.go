@@ -285,6 +285,29 @@ func (f *Fleet) Place(location string, accounts map[string]int) (*Member, error)
 	return best, nil
 }
 
+// PlaceFor chooses the panel for the new account of a user who chose
+// location ("" for no preference, or one the fleet no longer offers:
+// anywhere). It places as Place in that location, and in the whole fleet
+// when the location cannot take the user: every panel of it is full, or,
+// with failover, down (Place would try one anyway) while another location
+// has a panel up. A user gets a working key elsewhere rather than none.
+func (f *Fleet) PlaceFor(location string, accounts map[string]int) (*Member, error) {
+	if location == "" || !slices.Contains(f.Locations(), location) {
+		return f.Place("", accounts)
+	}
+	m, err := f.Place(location, accounts)
+	if errors.Is(err, ErrNoPanel) {
+		return f.Place("", accounts)
+	}
+	if err != nil || !f.failover || !m.passedOver(time.Now()) {
+		return m, err
+	}
+	if other, err := f.Place("", accounts); err == nil && !other.passedOver(time.Now()) {
+		return other, nil
+	}
+	return m, nil
+}
+
 // Close closes every panel.
 func (f *Fleet) Close() error {
 	var errs []error

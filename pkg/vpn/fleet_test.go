@@ -114,6 +114,44 @@ func TestPlacementFailsOverWhileAPanelIsDown(t *testing.T) {
 	}
 }
 
+// A user who chose a location is placed there; elsewhere only when it is
+// full, or down with failover: a working key in another location rather
+// than none, or than waiting.
+func TestPlacementForAUsersLocation(t *testing.T) {
+	t.Parallel()
+	for _, failover := range []bool{true, false} {
+		t.Run(fmt.Sprint("failover=", failover), func(t *testing.T) {
+			t.Parallel()
+			f := fleet(t, failover,
+				vpn.MemberConfig{Name: "ams-1", Location: "Amsterdam", Weight: 9},
+				vpn.MemberConfig{Name: "fra-1", Location: "Frankfurt", Capacity: 2})
+			place := func(location string, accounts map[string]int) string {
+				t.Helper()
+				m, err := f.PlaceFor(location, accounts)
+				require.NoError(t, err)
+				return m.Name()
+			}
+			require.Equal(t, "fra-1", place("Frankfurt", map[string]int{}), "the chosen location, against the weights")
+			require.Equal(t, "ams-1", place("", map[string]int{}), "no preference: by weight")
+			require.Equal(t, "ams-1", place("Paris", map[string]int{}), "a location no longer offered: by weight")
+			require.Equal(t, "ams-1", place("Frankfurt", map[string]int{"fra-1": 2}), "the location is full")
+
+			fra, _ := f.Member("fra-1")
+			_, err := fra.Account(t.Context(), vpn.Ref{Name: "down"})
+			require.ErrorIs(t, err, vpn.ErrUnavailable)
+			if failover {
+				require.Equal(t, "ams-1", place("Frankfurt", map[string]int{}), "the location is down")
+			} else {
+				require.Equal(t, "fra-1", place("Frankfurt", map[string]int{}), "without failover the user waits for it")
+			}
+			ams, _ := f.Member("ams-1")
+			_, err = ams.Account(t.Context(), vpn.Ref{Name: "down"})
+			require.ErrorIs(t, err, vpn.ErrUnavailable)
+			require.Equal(t, "fra-1", place("Frankfurt", map[string]int{}), "every panel down: the chosen one is tried")
+		})
+	}
+}
+
 func TestFleetRejectsBadSettings(t *testing.T) {
 	t.Parallel()
 	p := []vpn.Panel{newHeldPanel(), newHeldPanel()}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/ssconf"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
@@ -51,6 +52,12 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("ACTIVATION_BATCH_SIZE=%d: must be at least 1", c.BatchSize))
+	}
+	// A location is chosen with a button that carries its label.
+	for _, p := range c.Specs() {
+		if len(p.Location) > botui.MaxLocation {
+			errs = append(errs, fmt.Errorf("VPN_PANELS: panel %s: location %q is longer than %d bytes", p.Name, p.Location, botui.MaxLocation))
+		}
 	}
 	// A panel call is bounded by both; the iteration's timeout must leave
 	// room for at least one.

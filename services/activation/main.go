@@ -24,12 +24,17 @@ func main() {
 		Defaults: defaultConfig(),
 		// EVENTS wakes the worker; OUTBOX takes the keys it publishes.
 		Streams: []jetstream.StreamConfig{events.StreamConfig(), outbox.StreamConfig()},
-		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
+		BuildFunc: func(ctx context.Context, cfg Config, s *service.Service) error {
 			fleet, err := vpnmetrics.Fleet(cfg.PanelEnv, cfg.Concurrency, s.Ops.Registry())
 			if err != nil {
 				return err
 			}
 			s.OnClose(func() { _ = fleet.Close() })
+			// The bot-handler offers the locations of the fleet as
+			// configured here.
+			if err := activation.PublishFleet(ctx, s.Pool, fleet); err != nil {
+				return err
+			}
 			a, err := activation.New(activation.Config{Concurrency: cfg.Concurrency, BatchSize: cfg.BatchSize},
 				shop.New(s.Pool, shop.Config{DynamicKeys: cfg.Keys}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
 			if err != nil {

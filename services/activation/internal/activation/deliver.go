@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 )
@@ -42,7 +43,7 @@ func (a *Activator) deliver(ctx context.Context, res *tally) error {
 // either, and the subscription screen shows it.
 func (a *Activator) send(ctx context.Context, k undelivered, sent *sentKeys, res *tally) error {
 	log := a.log.With().Int64("subscription_id", k.SubscriptionID).Int64("user_id", k.UserID).Logger()
-	msg, err := notify.KeyReady(notify.Language(k.Language), k.ChatID, k.SubscriptionID, k.URL, k.ExpiresAt)
+	msg, err := notify.KeyReady(notify.Language(k.Language), k.ChatID, k.SubscriptionID, k.URL, a.keyLocation(k.Panel), k.ExpiresAt)
 	if errors.Is(err, notify.ErrKeyTooLong) {
 		log.Error().Str("event", EventKeyUndeliverable).Err(err).Msg("key cannot be sent in a message")
 		res.add("undeliverable")
@@ -59,6 +60,16 @@ func (a *Activator) send(ctx context.Context, k undelivered, sent *sentKeys, res
 	log.Info().Str("event", EventKeyDelivered).Str("dedup_id", msg.GetDedupId()).Msg("key handed to the sender")
 	res.add("delivered")
 	return nil
+}
+
+// keyLocation is the location a key on panel is for, as its message names
+// it: "" unless the fleet offers a choice of locations (botui.Offered).
+func (a *Activator) keyLocation(panel string) string {
+	m, ok := a.fleet.Member(panel)
+	if !ok || botui.Offered(a.fleet.Locations()) == nil {
+		return ""
+	}
+	return m.Location()
 }
 
 // record records the keys of sent delivered, in one statement. Keys are

@@ -33,4 +33,9 @@
 // the panel answers, the others are tried at the next iteration instead of
 // after their grown delays. WakeConsumer wakes the worker on
 // activation.requested events; polling alone is correct.
+//
+// At start, PublishFleet records the configured panels in vpn_panels: the
+// bot-handler, which holds no panel credentials, offers their locations
+// from there. A key's message names the location of its panel when the
+// fleet offers a choice of locations.
 package activation

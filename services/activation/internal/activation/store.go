@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 // kindKey is the notifications_sent kind of a key delivery. Its expires_at
@@ -109,4 +111,36 @@ func (s store) Chats(ctx context.Context, userIDs []int64) (map[int64]chat, erro
 		return nil, fmt.Errorf("reading the chats of %d users: %w", len(userIDs), err)
 	}
 	return chats, nil
+}
+
+// publishFleetSQL makes vpn_panels the fleet, in one statement: its panels
+// upserted, in their configured order, and the others deleted.
+const publishFleetSQL = `
+WITH gone AS (DELETE FROM vpn_panels WHERE name <> ALL($1::text[]))
+INSERT INTO vpn_panels AS p (name, kind, location, weight, capacity, position, updated_at)
+SELECT f.name, f.kind, f.location, f.weight, f.capacity, f.position, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[]) WITH ORDINALITY
+	AS f(name, kind, location, weight, capacity, position)
+ON CONFLICT (name) DO UPDATE
+	SET kind = EXCLUDED.kind, location = EXCLUDED.location, weight = EXCLUDED.weight,
+	    capacity = EXCLUDED.capacity, position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`
+
+// PublishFleet records the fleet's panels in vpn_panels, removing those no
+// longer configured, for the services that hold no panel credentials: the
+// bot-handler offers the locations it lists, and names a key's location by
+// its panel.
+func PublishFleet(ctx context.Context, pool *pgxpool.Pool, f *vpn.Fleet) error {
+	members := f.Members()
+	var (
+		names, kinds, locations = make([]string, len(members)), make([]string, len(members)), make([]string, len(members))
+		weights, capacities     = make([]int, len(members)), make([]int, len(members))
+	)
+	for i, m := range members {
+		names[i], kinds[i], locations[i] = m.Name(), m.Kind(), m.Location()
+		weights[i], capacities[i] = m.Weight(), m.Capacity()
+	}
+	if _, err := pool.Exec(ctx, publishFleetSQL, names, kinds, locations, weights, capacities); err != nil {
+		return fmt.Errorf("recording the fleet's %d panels: %w", len(members), err)
+	}
+	return nil
 }

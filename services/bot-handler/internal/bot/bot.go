@@ -59,6 +59,8 @@ type Users interface {
 	UpsertStartingUser(ctx context.Context, u store.StartingUser) (language string, err error)
 	UserLanguage(ctx context.Context, userID int64) (language string, found bool, err error)
 	SetLanguage(ctx context.Context, userID int64, language string) (found bool, err error)
+	Locations(ctx context.Context, userID int64) (store.Locations, error)
+	SetLocation(ctx context.Context, userID int64, location string) (found bool, err error)
 	MarkBlocked(ctx context.Context, userID int64) error
 }
 

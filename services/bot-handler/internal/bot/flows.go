@@ -74,6 +74,10 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return b.relink(ctx, c, lang)
 	case botui.ActionRelinkConfirm:
 		return b.relinkConfirm(ctx, c, lang)
+	case botui.ActionLocations:
+		return b.locations(ctx, c, lang)
+	case botui.ActionSetLocation:
+		return b.setLocation(ctx, c, lang, arg)
 	case botui.ActionLanguages:
 		return b.show(ctx, c, LanguageScreen(lang))
 	case botui.ActionSetLanguage:
@@ -344,14 +348,26 @@ func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
 	return b.shop.MarkStarsAnnounced(ctx, p.Payload)
 }
 
+// subscriptionView reads what the subscription screen shows the user.
+func (b *Bot) subscriptionView(ctx context.Context, userID int64) (SubscriptionView, error) {
+	sub, err := b.shop.ActiveSubscription(ctx, userID)
+	if err != nil {
+		return SubscriptionView{}, err
+	}
+	locations, err := b.users.Locations(ctx, userID)
+	if err != nil {
+		return SubscriptionView{}, err
+	}
+	return SubscriptionView{Sub: sub, Now: b.nowFunc(), Locations: locations}, nil
+}
+
 // subscription shows the user's subscription, and with a key its QR code as
 // a photo below.
 func (b *Bot) subscription(ctx context.Context, c tele.Context, lang string) error {
-	sub, err := b.shop.ActiveSubscription(ctx, c.Sender().ID)
+	v, err := b.subscriptionView(ctx, c.Sender().ID)
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if err := b.show(ctx, c, SubscriptionScreen(lang, v)); err != nil {
 		return err
 	}
@@ -367,11 +383,10 @@ func (b *Bot) subscription(ctx context.Context, c tele.Context, lang string) err
 }
 
 func (b *Bot) setup(ctx context.Context, c tele.Context, lang, platform string) error {
-	sub, err := b.shop.ActiveSubscription(ctx, c.Sender().ID)
+	v, err := b.subscriptionView(ctx, c.Sender().ID)
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if v.key() == "" {
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}
@@ -382,15 +397,14 @@ func (b *Bot) setup(ctx context.Context, c tele.Context, lang, platform string) 
 // shows a key (the period ended since, or the press is of an old screen)
 // sees their subscription instead: there is no link to replace.
 func (b *Bot) relink(ctx context.Context, c tele.Context, lang string) error {
-	sub, err := b.shop.ActiveSubscription(ctx, c.Sender().ID)
+	v, err := b.subscriptionView(ctx, c.Sender().ID)
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if !v.keyShown() {
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}
-	return b.show(ctx, c, RelinkConfirmScreen(lang))
+	return b.show(ctx, c, RelinkConfirmScreen(lang, v.moveTo()))
 }
 
 // relinkConfirm records the user's request for a new link and wakes the
@@ -403,11 +417,10 @@ func (b *Bot) relink(ctx context.Context, c tele.Context, lang string) error {
 // to replace sees their subscription.
 func (b *Bot) relinkConfirm(ctx context.Context, c tele.Context, lang string) error {
 	userID := c.Sender().ID
-	sub, err := b.shop.ActiveSubscription(ctx, userID)
+	v, err := b.subscriptionView(ctx, userID)
 	if err != nil {
 		return err
 	}
-	v := SubscriptionView{Sub: sub, Now: b.nowFunc()}
 	if !v.keyShown() {
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}
@@ -418,12 +431,52 @@ func (b *Bot) relinkConfirm(ctx context.Context, c tele.Context, lang string) er
 	if !found {
 		// A live access with no account recorded: there is nothing to
 		// rotate, and the user is better shown their key than an error.
-		b.log.Warn().Int64("user_id", userID).Int64("subscription_id", sub.ID).
+		b.log.Warn().Int64("user_id", userID).Int64("subscription_id", v.Sub.ID).
 			Msg("a new link asked for by a user with a key but no panel account; nothing to rotate")
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}
-	b.requestActivation(ctx, *sub, ReasonRelink, sub.Access.CreatedAt)
+	b.requestActivation(ctx, *v.Sub, ReasonRelink, v.Sub.Access.CreatedAt)
 	return b.show(ctx, c, RelinkRequestedScreen(lang))
+}
+
+// locations lists the locations offered to choose from; with no choice
+// (one location, or the button of an old screen) the subscription instead.
+func (b *Bot) locations(ctx context.Context, c tele.Context, lang string) error {
+	v, err := b.subscriptionView(ctx, c.Sender().ID)
+	if err != nil {
+		return err
+	}
+	if len(v.Locations.Offered) == 0 {
+		return b.show(ctx, c, SubscriptionScreen(lang, v))
+	}
+	return b.show(ctx, c, LocationsScreen(lang, v.Locations))
+}
+
+// setLocation records the location the user chose, for their next new key,
+// and shows their subscription: where their key is, and, when it is
+// elsewhere, how a new link moves it. A location no longer offered (the
+// button of an old screen) is not recorded: the locations are shown again.
+func (b *Bot) setLocation(ctx context.Context, c tele.Context, lang, location string) error {
+	userID := c.Sender().ID
+	l, err := b.users.Locations(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(l.Offered, location) {
+		return b.locations(ctx, c, lang)
+	}
+	found, err := b.users.SetLocation(ctx, userID, location)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return b.show(ctx, c, NeedStartScreen(lang))
+	}
+	v, err := b.subscriptionView(ctx, userID)
+	if err != nil {
+		return err
+	}
+	return b.show(ctx, c, SubscriptionScreen(lang, v))
 }
 
 func (b *Bot) setLanguage(ctx context.Context, c tele.Context, lang string) error {

@@ -75,7 +75,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 		opens []string
 	}{
 		{"key ready", func(lang string, chat int64) *vpnbotv1.SendMessage {
-			m, err := notify.KeyReady(lang, chat, 5, "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", expires)
+			m, err := notify.KeyReady(lang, chat, 5, "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", "", expires)
 			require.NoError(t, err)
 			return m
 		}, []string{"subscription", "menu"}},

@@ -182,7 +182,7 @@ func TestNewLinkIsAskedForOnceAfterAConfirmation(t *testing.T) {
 		require.True(t, m.HasButton(botui.ActionRelink), "%s: a key can be replaced", lang)
 
 		e.press(user, m.ID, botui.ActionRelink)
-		e.requireShows(e.message(user, m.ID), bot.RelinkConfirmScreen(lang), "%s: New link asks first", lang)
+		e.requireShows(e.message(user, m.ID), bot.RelinkConfirmScreen(lang, ""), "%s: New link asks first", lang)
 		requested, found := e.rotateRequested(user)
 		require.True(t, found)
 		require.Nil(t, requested, "%s: the question asks for nothing", lang)
@@ -243,7 +243,7 @@ func TestNewLinkNeedsAKeyToReplace(t *testing.T) {
 	shoptest.SeedAccess(t, e.db.Pool, sub.ID, "outline", "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=2")
 	m = e.subscriptionScreen(noAccount)
 	e.press(noAccount, m.ID, botui.ActionRelink)
-	e.requireShows(e.message(noAccount, m.ID), bot.RelinkConfirmScreen(botui.Russian), "the question, while the account was there")
+	e.requireShows(e.message(noAccount, m.ID), bot.RelinkConfirmScreen(botui.Russian, ""), "the question, while the account was there")
 	_, err := e.db.Pool.Exec(e.ctx, `DELETE FROM vpn_accounts WHERE user_id = $1`, noAccount)
 	require.NoError(t, err)
 	e.press(noAccount, m.ID, botui.ActionRelinkConfirm)

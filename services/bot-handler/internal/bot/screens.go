@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -198,6 +200,46 @@ type SubscriptionView struct {
 	Sub *shop.Subscription
 	// Now tells a period past its expiry (waiting out the grace) from a running one.
 	Now time.Time
+	// Locations are the locations offered, the user's choice and where
+	// their key is; with none offered the screen says nothing of them.
+	Locations store.Locations
+}
+
+// moveTo is the location a new link would move the user's key to: the one
+// they chose, offered and other than the key's; "" when it would not move.
+func (v SubscriptionView) moveTo() string {
+	l := v.Locations
+	if l.Key == "" || l.Chosen == l.Key || !slices.Contains(l.Offered, l.Chosen) {
+		return ""
+	}
+	return l.Chosen
+}
+
+// locationLines are the subscription screen's words on locations, when a
+// choice is offered: where the user's key is (or, before they have one,
+// where it will be made), and how to move it to the location they chose.
+func (v SubscriptionView) locationLines(t *texts) string {
+	l := v.Locations
+	if len(l.Offered) == 0 {
+		return ""
+	}
+	at := cmp.Or(l.Key, l.Chosen)
+	if at == "" {
+		return ""
+	}
+	text := "\n" + fmt.Sprintf(t.KeyLocation, botui.Escape(at))
+	if to := v.moveTo(); to != "" && v.keyShown() {
+		text += "\n" + fmt.Sprintf(t.locationMove, botui.Escape(to))
+	}
+	return text
+}
+
+// locationRow is the button to the locations, when a choice is offered.
+func (v SubscriptionView) locationRow(t *texts) [][]Button {
+	if len(v.Locations.Offered) == 0 {
+		return nil
+	}
+	return [][]Button{{data(t.btnLocation, botui.ActionLocations)}}
 }
 
 // key is the access URL to show, or "" while there is none.
@@ -219,39 +261,74 @@ func (v SubscriptionView) keyShown() bool { return v.running() && v.key() != "" 
 
 // SubscriptionScreen shows the user's subscription: none, ended, waiting for
 // its key, or the key with setup buttons per platform and a button to
-// replace it with a new link.
+// replace it with a new link. When the fleet offers a choice of locations,
+// it says where the key is and has a button to choose.
 func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 	t := textsIn(lang)
+	var (
+		text string
+		rows [][]Button
+	)
 	switch {
 	case v.Sub == nil:
-		return Screen{Text: t.noSubscription, Buttons: [][]Button{
-			{data(t.btnTrial, botui.ActionTrial), data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
+		text = t.noSubscription
+		rows = [][]Button{{data(t.btnTrial, botui.ActionTrial), data(t.BtnPlans, botui.ActionPlans)}}
 	case !v.running():
-		return Screen{Text: fmt.Sprintf(t.expired, t.Date(v.Sub.ExpiresAt)), Buttons: [][]Button{
-			{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
+		text = fmt.Sprintf(t.expired, t.Date(v.Sub.ExpiresAt))
+		rows = [][]Button{{data(t.BtnPlans, botui.ActionPlans)}}
+	default:
+		kind := t.kindPaid
+		if v.Sub.Kind == shop.KindTrial {
+			kind = t.kindTrial
+		}
+		text = fmt.Sprintf(t.subscription, kind, t.Date(v.Sub.ExpiresAt))
 	}
-	kind := t.kindPaid
-	if v.Sub.Kind == shop.KindTrial {
-		kind = t.kindTrial
+	text += v.locationLines(t)
+	switch key := v.key(); {
+	case !v.running():
+	case key == "":
+		text += "\n\n" + t.keyPending
+		rows = [][]Button{{data(t.BtnPlans, botui.ActionPlans)}}
+	default:
+		text += "\n\n" + fmt.Sprintf(t.KeyIntro, botui.Escape(key)) + "\n\n" + t.setupPick
+		rows = append(setupButtons(t), []Button{data(t.BtnPlans, botui.ActionPlans), data(t.btnRelink, botui.ActionRelink)})
 	}
-	text := fmt.Sprintf(t.subscription, kind, t.Date(v.Sub.ExpiresAt))
-	key := v.key()
-	if key == "" {
-		return Screen{Text: text + "\n\n" + t.keyPending, Buttons: [][]Button{
-			{data(t.BtnPlans, botui.ActionPlans)}, menuButton(t)}}
+	rows = append(rows, v.locationRow(t)...)
+	return Screen{Text: text, Buttons: append(rows, menuButton(t))}
+}
+
+// LocationsScreen lists the locations offered, the user's choice marked,
+// each a button that chooses it. A user with a key is told that it stays
+// where it is until they ask for a new link. Back goes to the subscription.
+func LocationsScreen(lang string, l store.Locations) Screen {
+	t := textsIn(lang)
+	text := t.chooseLocation
+	if l.Key != "" {
+		text += "\n\n" + fmt.Sprintf(t.locationKeyStays, botui.Escape(l.Key))
 	}
-	text += "\n\n" + fmt.Sprintf(t.KeyIntro, botui.Escape(key)) + "\n\n" + t.setupPick
-	return Screen{Text: text, Buttons: append(setupButtons(t),
-		[]Button{data(t.BtnPlans, botui.ActionPlans), data(t.btnRelink, botui.ActionRelink)}, menuButton(t))}
+	var rows [][]Button
+	for _, loc := range l.Offered {
+		label := loc
+		if loc == l.Chosen {
+			label = t.chosenMark + loc
+		}
+		rows = append(rows, []Button{data(label, botui.Callback(botui.ActionSetLocation, loc))})
+	}
+	return Screen{Text: text, Buttons: append(rows, []Button{data(t.btnBack, botui.ActionSubscription)})}
 }
 
 // RelinkConfirmScreen asks a user who pressed New link whether to replace
 // their link, saying what it costs them: the link they have stops working at
-// once, and their VPN app must import the new one. Cancel goes back to the
-// subscription.
-func RelinkConfirmScreen(lang string) Screen {
+// once, and their VPN app must import the new one; and, when it moves the
+// key to the location they chose (moveTo, "" when it stays), where. Cancel
+// goes back to the subscription.
+func RelinkConfirmScreen(lang, moveTo string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: t.relinkConfirm, Buttons: [][]Button{
+	text := t.relinkConfirm
+	if moveTo != "" {
+		text += "\n\n" + fmt.Sprintf(t.relinkMoves, botui.Escape(moveTo))
+	}
+	return Screen{Text: text, Buttons: [][]Button{
 		{data(t.btnRelinkYes, botui.ActionRelinkConfirm)},
 		{data(t.btnRelinkCancel, botui.ActionSubscription)},
 	}}

@@ -57,6 +57,7 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		Access: &shop.Access{Panel: "remnawave", URL: "https://panel.example.com/api/sub/abc&def"}}
 	pending := &shop.Subscription{ID: 7, Kind: shop.KindTrial, Status: shop.StatusActive, ExpiresAt: expires}
 	ended := &shop.Subscription{ID: 8, Kind: shop.KindPaid, Status: shop.StatusActive, ExpiresAt: now.Add(-time.Hour)}
+	offered := []string{"Amsterdam", "Frankfurt", "Tokyo <1>"}
 
 	screens := map[string]func(lang string) Screen{
 		"welcome":            func(l string) Screen { return WelcomeScreen(l, "Alice <&>") },
@@ -91,11 +92,25 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		"sub_pending":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: pending, Now: now}) },
 		"sub_outline":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now}) },
 		"sub_remnawave":         func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now}) },
-		"relink_confirm":        RelinkConfirmScreen,
-		"relink_requested":      RelinkRequestedScreen,
-		"qr_caption":            func(l string) Screen { return Screen{Text: QRCaption(l)} },
-		"language":              LanguageScreen,
-		"language_changed":      LanguageChangedScreen,
+		"relink_confirm":        func(l string) Screen { return RelinkConfirmScreen(l, "") },
+		"relink_confirm_move":   func(l string) Screen { return RelinkConfirmScreen(l, "Frankfurt") },
+		"sub_location": func(l string) Screen {
+			return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now, Locations: store.Locations{Offered: offered, Chosen: "Amsterdam", Key: "Amsterdam"}})
+		},
+		"sub_location_move": func(l string) Screen {
+			return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now, Locations: store.Locations{Offered: offered, Chosen: "Tokyo <1>", Key: "Amsterdam"}})
+		},
+		"sub_none_location": func(l string) Screen {
+			return SubscriptionScreen(l, SubscriptionView{Now: now, Locations: store.Locations{Offered: offered, Chosen: "Frankfurt"}})
+		},
+		"locations": func(l string) Screen {
+			return LocationsScreen(l, store.Locations{Offered: offered, Chosen: "Frankfurt", Key: "Amsterdam"})
+		},
+		"locations_no_key": func(l string) Screen { return LocationsScreen(l, store.Locations{Offered: offered}) },
+		"relink_requested": RelinkRequestedScreen,
+		"qr_caption":       func(l string) Screen { return Screen{Text: QRCaption(l)} },
+		"language":         LanguageScreen,
+		"language_changed": LanguageChangedScreen,
 		"stats": func(l string) Screen {
 			return StatsScreen(l, shop.Stats{Users: 120, ActiveSubscriptions: 40, Trials: 75, PaymentsToday: 3, RevenueTodayUSD: "17.98", StarsToday: 250})
 		},

@@ -73,6 +73,16 @@ type texts struct {
 	btnRelinkYes    string
 	btnRelinkCancel string
 	relinkRequested string
+	relinkMoves     string // takes the location the new link is for
+
+	// Locations, where the fleet offers a choice: the button, the
+	// question, what it says of a key made already, the mark of the
+	// choice, and the way to move the key there.
+	btnLocation      string
+	chooseLocation   string
+	locationKeyStays string // takes the key's location
+	chosenMark       string
+	locationMove     string // takes the location chosen
 
 	stats string // users, active, trials, payments, revenue, stars
 	// Broadcasts, for admins.
@@ -180,6 +190,14 @@ var en = texts{
 	btnRelinkCancel: "Cancel",
 	relinkRequested: "Your new link is being made and will arrive here in a moment. " +
 		"Import it into your VPN app: the old link stops working.",
+	relinkMoves: "The new link will be for %s.",
+
+	btnLocation:    "📍 Location",
+	chooseLocation: "<b>Where should your VPN server be?</b>\nChoose a location: your key is made there.",
+	locationKeyStays: "Your current link is for %s and stays so, to keep working in your apps. " +
+		"To move it, choose a location, then ask for a 🔄 New link.",
+	chosenMark:   "✅ ",
+	locationMove: "You chose %s: a 🔄 New link moves your key there (the current link then stops working).",
 
 	stats: "<b>Stats</b>\nUsers: %d\nActive subscriptions: %d\nTrials taken: %d\nPayments today: %d\nRevenue today: $%s\nStars today: ⭐%d",
 	broadcastUsage: "Usage:\n/broadcast &lt;all|active|expired&gt; &lt;text&gt; — send the text as it is (plain text) to\n" +
@@ -271,6 +289,14 @@ var ru = texts{
 	btnRelinkCancel: "Отмена",
 	relinkRequested: "Новая ссылка готовится и вот-вот придёт сюда. " +
 		"Импортируйте её в приложение VPN: старая ссылка перестаёт работать.",
+	relinkMoves: "Новая ссылка будет для локации %s.",
+
+	btnLocation:    "📍 Локация",
+	chooseLocation: "<b>Где должен быть ваш VPN-сервер?</b>\nВыберите локацию: ключ будет создан там.",
+	locationKeyStays: "Ваша текущая ссылка — для локации %s и останется такой, чтобы работать в ваших приложениях. " +
+		"Чтобы перенести её, выберите локацию, а затем запросите 🔄 Новую ссылку.",
+	chosenMark:   "✅ ",
+	locationMove: "Вы выбрали %s: 🔄 Новая ссылка перенесёт ключ туда (текущая ссылка тогда перестанет работать).",
 
 	stats: "<b>Статистика</b>\nПользователей: %d\nАктивных подписок: %d\nПробных периодов: %d\nПлатежей сегодня: %d\nВыручка сегодня: $%s\nЗвёзд сегодня: ⭐%d",
 	broadcastUsage: "Как пользоваться:\n/broadcast &lt;all|active|expired&gt; &lt;текст&gt; — отправить текст как есть (без разметки)\n" +

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vpnbot/vpnbot/pkg/botui"
 )
 
 // Store runs the bot-handler's statements on a connection pool.
@@ -117,4 +119,50 @@ func (s *Store) MarkProcessed(ctx context.Context, botID int64, updateID int64) 
 		return fmt.Errorf("recording update %d in the inbox: %w", updateID, err)
 	}
 	return nil
+}
+
+// Locations is what a user is shown of the fleet's locations.
+type Locations struct {
+	// Offered are the locations the user may choose among, in the fleet's
+	// order (botui.Offered): none when there is no choice.
+	Offered []string
+	// Chosen is the location the user chose; "" for none.
+	Chosen string
+	// Key is the location of the panel the user's account is on; "" when
+	// they have none.
+	Key string
+}
+
+// locationsSQL reads the fleet's locations as activation published them
+// (vpn_panels), in the order of their first panel, with the user's choice
+// and the location of their account.
+const locationsSQL = `
+SELECT coalesce((SELECT array_agg(location ORDER BY first)
+                 FROM (SELECT location, min(position) AS first FROM vpn_panels GROUP BY location) l), '{}'),
+       coalesce((SELECT location FROM users WHERE id = $1), ''),
+       coalesce((SELECT p.location FROM vpn_accounts c JOIN vpn_panels p ON p.name = c.panel WHERE c.user_id = $1), '')`
+
+// Locations returns the locations offered to the user, their choice, and
+// where their account is.
+func (s *Store) Locations(ctx context.Context, userID int64) (Locations, error) {
+	var (
+		l   Locations
+		all []string
+	)
+	if err := s.pool.QueryRow(ctx, locationsSQL, userID).Scan(&all, &l.Chosen, &l.Key); err != nil {
+		return Locations{}, fmt.Errorf("reading the locations of user %d: %w", userID, err)
+	}
+	l.Offered = botui.Offered(all)
+	return l, nil
+}
+
+// SetLocation stores the location a user chose; found is false for a user
+// who never sent /start.
+func (s *Store) SetLocation(ctx context.Context, userID int64, location string) (found bool, err error) {
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE users SET location = $2, updated_at = now() WHERE id = $1`, userID, location)
+	if err != nil {
+		return false, fmt.Errorf("setting the location of user %d: %w", userID, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
