@@ -116,6 +116,24 @@ ON CONFLICT (user_id) DO UPDATE
 	WHERE (c.panel, c.name, c.external_id, c.access_url) IS DISTINCT FROM
 	      (EXCLUDED.panel, EXCLUDED.name, EXCLUDED.external_id, EXCLUDED.access_url)`
 
+// constraintAccountName is vpn_accounts' unique (panel, name).
+const constraintAccountName = "vpn_accounts_panel_name_key"
+
+// recordAccount records the user's account (recordAccountSQL). Two
+// activations of the user inserting at once collide on (panel, name), which
+// the statement's ON CONFLICT (user_id) cannot take as its arbiter: the one
+// that lost does it again, and now updates the row the other committed.
+func (s *Shop) recordAccount(ctx context.Context, userID int64, panel string, acc vpn.Account, now time.Time) error {
+	_, err := s.pool.Exec(ctx, recordAccountSQL, userID, panel, acc.Name, acc.ID, acc.URL, now)
+	if isUniqueViolation(err, constraintAccountName) {
+		_, err = s.pool.Exec(ctx, recordAccountSQL, userID, panel, acc.Name, acc.ID, acc.URL, now)
+	}
+	if err != nil {
+		return fmt.Errorf("recording account %s: %w", acc.Name, err)
+	}
+	return nil
+}
+
 // recordAccessSQL records the period's access, unless the period stopped
 // being active meanwhile (then it returns no row). A live access recorded by
 // a concurrent activation is kept (it is the same account); one revoked
@@ -142,8 +160,8 @@ func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 		return err
 	}
 	now := s.now()
-	if _, err := s.pool.Exec(ctx, recordAccountSQL, sub.UserID, p.Name(), acc.Name, acc.ID, acc.URL, now); err != nil {
-		return fmt.Errorf("recording account %s: %w", acc.Name, err)
+	if err := s.recordAccount(ctx, sub.UserID, p.Name(), acc, now); err != nil {
+		return err
 	}
 	link, err := s.link(ctx, sub.UserID, p, acc.URL)
 	if err != nil {
