@@ -355,7 +355,7 @@ func processSection(s svc) section {
 	}}
 }
 
-// services are the eight services' dashboards.
+// services are the nine services' dashboards.
 func services() []svc {
 	return []svc{
 		{name: "gateway", desc: "Telegram and Crypto Pay webhooks into JetStream. No database.", telegram: true, own: []section{
@@ -446,6 +446,12 @@ func services() []svc {
 					queries: []query{{"sum by (table) (" + rate("vpnbot_pruned_rows_total", "expiry-cleanup", "") + ")", "{{table}}"}}},
 			}},
 		}},
+		{name: "keyserver", desc: "Answers Outline's dynamic keys (ssconf://) from the database. No NATS.", db: true, own: []section{
+			{"Dynamic keys", []chart{
+				{title: "Requests by outcome", unit: "reqps", desc: "served: a live user's key; unknown: 404 (no such link, a replaced link, or no live period); error: 500 (KEY_SERVE_FAILED, the database failed).",
+					queries: []query{{"sum by (outcome) (" + rate("vpnbot_keyserver_requests_total", "keyserver", "") + ")", "{{outcome}}"}}},
+			}},
+		}},
 	}
 }
 
@@ -486,7 +492,7 @@ func serviceDashboard(s svc) dashboard {
 }
 
 func overview() dashboard {
-	jobs := `job=~"gateway|bot-handler|sender|activation|payment-watcher|reminders|trial-notifier|expiry-cleanup"`
+	jobs := `job=~"gateway|bot-handler|sender|activation|payment-watcher|reminders|trial-notifier|expiry-cleanup|keyserver"`
 	b := &builder{}
 	b.add(section{"Services", []chart{
 		{title: "Instances up by service", desc: "0 for a service: ServiceDown.",

@@ -36,7 +36,7 @@ const runbookDir = "../docs/runbooks"
 // dashboards and alerts may query.
 var scrapedServices = []string{
 	localstack.Gateway, localstack.BotHandler, localstack.Sender, localstack.Activation,
-	localstack.PaymentWatcher, localstack.Reminders, localstack.TrialNotifier, localstack.ExpiryCleanup,
+	localstack.PaymentWatcher, localstack.Reminders, localstack.TrialNotifier, localstack.ExpiryCleanup, localstack.KeyServer,
 }
 
 // prometheusOwn are series Prometheus makes itself, not a service.
