@@ -117,18 +117,27 @@ func (s *Stack) environ(sp *spec, instance, opsAddr string) []string {
 // wait, for a sandbox without a per-chat limit.
 const unpaced = 10000
 
-// paceEnv is the per-chat budget the sending services share, matched to the
-// sandbox's limits: no wait when it has none, its rate when it has one (and
-// the budget's default burst, one under the sandbox's). A real Bot API gets
-// the defaults, made for Telegram's limits.
+// paceEnv is the budget the sending services share, matched to the
+// sandbox's limits: no wait where it has none, its rates where it has them
+// (with the budget's default per-chat burst, one under the sandbox's, and a
+// bot-wide burst under its own). A real Bot API, or the sandbox's defaults,
+// get the budget's defaults, made for Telegram's limits.
 func (s *Stack) paceEnv() []string {
 	p := chatpace.DefaultSettings()
+	if s.cfg.TelegramAPIURL != "" {
+		return config.Environ(p)
+	}
 	switch {
-	case s.cfg.TelegramAPIURL != "":
 	case s.cfg.ChatRate < 0:
-		p = chatpace.Settings{Rate: unpaced, Burst: unpaced}
+		p.Rate, p.Burst = unpaced, unpaced
 	case s.cfg.ChatRate > 0:
 		p.Rate = s.cfg.ChatRate
+	}
+	switch {
+	case s.cfg.GlobalRate < 0:
+		p.BotRate, p.BotBurst = unpaced, unpaced
+	case s.cfg.GlobalRate > 0:
+		p.BotRate, p.BotBurst = s.cfg.GlobalRate, max(1, int(s.cfg.GlobalRate)*2/3)
 	}
 	return config.Environ(p)
 }

@@ -41,7 +41,8 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 	}
 	cryptoPay := []string{"CRYPTOPAY_TOKEN=9:C", "CRYPTOPAY_API_URL=https://pay.crypt.bot"}
 	panel := cfg.PanelEnv
-	pace := []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2"} // a real Bot API: Telegram's limits
+	// A real Bot API: Telegram's limits.
+	pace := []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=28", "TELEGRAM_BOT_BURST=20"}
 	for _, c := range []struct {
 		name    string
 		replica int
@@ -77,27 +78,28 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		"payment-watcher", "reminders", "trial-notifier", "expiry-cleanup"}, labels, "in start order")
 }
 
-// The sending services' shared per-chat budget follows the sandbox's limit:
-// none when the sandbox has none, so tests that drive a chat fast are not
-// slowed, and the sandbox's rate, one message under its burst, when it has
-// one.
-func TestThePerChatBudgetFollowsTheSandboxsLimit(t *testing.T) {
+// The sending services' shared budget follows the sandbox's limits: none
+// where the sandbox has none, so tests that drive a chat fast are not
+// slowed, and the sandbox's rates, with bursts under its own, where it has
+// them.
+func TestTheBudgetFollowsTheSandboxsLimits(t *testing.T) {
 	for _, c := range []struct {
-		chatRate float64
-		want     []string
+		chatRate, globalRate float64
+		want                 []string
 	}{
-		{0, []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2"}},
-		{5, []string{"TELEGRAM_CHAT_RATE=5", "TELEGRAM_CHAT_BURST=2"}},
-		{-1, []string{"TELEGRAM_CHAT_RATE=10000", "TELEGRAM_CHAT_BURST=10000"}},
+		{0, 0, []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=28", "TELEGRAM_BOT_BURST=20"}},
+		{5, 6, []string{"TELEGRAM_CHAT_RATE=5", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=6", "TELEGRAM_BOT_BURST=4"}},
+		{-1, -1, []string{"TELEGRAM_CHAT_RATE=10000", "TELEGRAM_CHAT_BURST=10000", "TELEGRAM_BOT_RATE=10000", "TELEGRAM_BOT_BURST=10000"}},
 	} {
-		cfg, err := Config{Dir: t.TempDir(), DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot", ChatRate: c.chatRate}.withDefaults()
+		cfg, err := Config{Dir: t.TempDir(), DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot",
+			ChatRate: c.chatRate, GlobalRate: c.globalRate}.withDefaults()
 		require.NoError(t, err)
 		s := &Stack{cfg: cfg, processes: map[string][]*process{}}
 		for _, name := range []string{Sender, BotHandler} {
 			p, err := s.add(specOf(name), 0)
 			require.NoError(t, err)
 			for _, kv := range c.want {
-				require.Contains(t, p.env, kv, "%s with the sandbox at %g/s", name, c.chatRate)
+				require.Contains(t, p.env, kv, "%s with the sandbox at %g/s a chat, %g/s in all", name, c.chatRate, c.globalRate)
 			}
 		}
 	}

@@ -18,10 +18,10 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/retry"
 )
 
-// Pacer keeps the bot's messages to one chat within Telegram's per-chat
-// limit, across every process that sends as the bot: the bot-handler's
-// replies and the sender's notifications share one budget per chat, so
-// together they are never refused with a 429.
+// Pacer keeps the bot's messages within Telegram's limits, per chat and
+// bot-wide, across every process that sends as the bot: the bot-handler's
+// replies and the sender's notifications share one budget, so together
+// they are never refused with a 429.
 type Pacer interface {
 	// Reserve takes the chat's next sending slot and returns how long to
 	// wait before it comes.

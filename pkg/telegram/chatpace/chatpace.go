@@ -1,16 +1,18 @@
-// Package chatpace is the per-chat sending budget that every service sending
-// as the bot shares, kept in PostgreSQL: the bot-handler's replies and the
-// sender's notifications each take their slot from it before calling
-// Telegram, so that together they stay within Telegram's per-chat limit
-// (about one message a second, with short bursts) instead of each keeping
-// its own limit and exceeding it together.
+// Package chatpace is the sending budget that every service sending as the
+// bot shares, kept in PostgreSQL: the bot-handler's replies and the sender's
+// notifications each take their slot from it before calling Telegram, so
+// that together they stay within Telegram's limits — about one message a
+// second to a chat, with short bursts, and about thirty a second in all —
+// instead of each keeping its own limits and exceeding them together.
 //
-// A chat's budget is one row of telegram_chat_pace, run by the generic cell
-// rate algorithm: its tat (theoretical arrival time) moves on by one
+// Each chat's budget is one row of telegram_chat_pace, and the bot-wide one
+// the row of chat 0 (no Telegram chat has that id), each run by the generic
+// cell rate algorithm: its tat (theoretical arrival time) moves on by one
 // interval, 1/Rate, with each reservation, and a send may go once tat is
-// within Burst intervals of now. Reserve is one upsert, so concurrent
-// reservations for a chat, from any number of processes, queue on its row
-// and each gets its own slot.
+// within Burst intervals of now. Reserve takes a slot of the bot's and then
+// one of the chat's no earlier, in one statement, so concurrent
+// reservations from any number of processes queue on those rows and each
+// gets its own slot.
 package chatpace
 
 import (
@@ -25,9 +27,14 @@ import (
 // Defaults: Telegram's documented "about one message per second" in a chat,
 // with a burst one message short of what it lets through at once, so that a
 // send delayed on its way (a slow connection, a retry) still finds room.
+//
+// The bot-wide defaults are a little under Telegram's "about 30 messages per
+// second" and its bursts, for the same reason.
 const (
-	DefaultRate  = 1
-	DefaultBurst = 2
+	DefaultRate     = 1
+	DefaultBurst    = 2
+	DefaultBotRate  = 28
+	DefaultBotBurst = 20
 )
 
 // Settings are the budget's limits as the sending services read them from
@@ -38,10 +45,17 @@ type Settings struct {
 	// Burst is how many messages one chat may receive at once, before Rate
 	// applies.
 	Burst int `env:"TELEGRAM_CHAT_BURST"`
+	// BotRate is the messages per second the bot may send in all.
+	BotRate float64 `env:"TELEGRAM_BOT_RATE"`
+	// BotBurst is how many messages the bot may send at once, before
+	// BotRate applies.
+	BotBurst int `env:"TELEGRAM_BOT_BURST"`
 }
 
 // DefaultSettings are the settings before the environment overlays them.
-func DefaultSettings() Settings { return Settings{Rate: DefaultRate, Burst: DefaultBurst} }
+func DefaultSettings() Settings {
+	return Settings{Rate: DefaultRate, Burst: DefaultBurst, BotRate: DefaultBotRate, BotBurst: DefaultBotBurst}
+}
 
 // Validate reports settings that cannot work.
 func (s Settings) Validate() error {
@@ -52,17 +66,28 @@ func (s Settings) Validate() error {
 	if s.Burst < 1 {
 		errs = append(errs, fmt.Errorf("TELEGRAM_CHAT_BURST=%d: must be at least 1", s.Burst))
 	}
+	if s.BotRate <= 0 {
+		errs = append(errs, fmt.Errorf("TELEGRAM_BOT_RATE=%g: must be positive", s.BotRate))
+	}
+	if s.BotBurst < 1 {
+		errs = append(errs, fmt.Errorf("TELEGRAM_BOT_BURST=%d: must be at least 1", s.BotBurst))
+	}
 	return errors.Join(errs...)
 }
 
 // Interval is the time between two sends to one chat at the sustained rate.
-func (s Settings) Interval() time.Duration { return time.Duration(float64(time.Second) / s.Rate) }
+func (s Settings) Interval() time.Duration { return every(s.Rate) }
 
-// Budget is the shared per-chat budget; it implements telegram.Pacer.
+// BotInterval is the time between two sends of the bot at the sustained rate.
+func (s Settings) BotInterval() time.Duration { return every(s.BotRate) }
+
+func every(rate float64) time.Duration { return time.Duration(float64(time.Second) / rate) }
+
+// Budget is the shared budget; it implements telegram.Pacer.
 type Budget struct {
-	pool     *pgxpool.Pool
-	interval time.Duration
-	burst    int
+	pool                  *pgxpool.Pool
+	interval, botInterval time.Duration
+	burst, botBurst       int
 }
 
 // New returns the budget kept in pool's database with s's limits.
@@ -70,25 +95,39 @@ func New(pool *pgxpool.Pool, s Settings) (*Budget, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	return &Budget{pool: pool, interval: s.Interval(), burst: s.Burst}, nil
+	return &Budget{pool: pool, interval: s.Interval(), burst: s.Burst, botInterval: s.BotInterval(), botBurst: s.BotBurst}, nil
 }
 
-// reserveSQL moves the chat's tat on by one interval from no earlier than
-// now, and returns how long until the slot it took: the new tat less Burst
-// intervals. Every time is the database's, so the services' clocks do not
-// matter.
+// botChat is the row of the bot-wide budget.
+const botChat = 0
+
+// reserveSQL takes the bot's next slot — its tat moved on by one bot
+// interval from no earlier than now; the slot is the new tat less BotBurst
+// intervals — and then the chat's next slot no earlier than the bot's, and
+// returns how long until that one. Every time is the database's, so the
+// services' clocks do not matter. The bot's row is locked first by every
+// reservation, so two never wait for each other's rows in turn.
 const reserveSQL = `
+WITH bot AS (
+	INSERT INTO telegram_chat_pace AS p (chat_id, tat)
+	VALUES ($4, now() + $5 * interval '1 microsecond')
+	ON CONFLICT (chat_id) DO UPDATE SET tat = greatest(p.tat, now()) + $5 * interval '1 microsecond'
+	RETURNING p.tat - $6 * interval '1 microsecond' AS slot)
 INSERT INTO telegram_chat_pace AS p (chat_id, tat)
-VALUES ($1, now() + $2 * interval '1 microsecond')
-ON CONFLICT (chat_id) DO UPDATE SET tat = greatest(p.tat, now()) + $2 * interval '1 microsecond'
-RETURNING greatest(0, extract(epoch FROM p.tat - now()) * 1e6 - $3)::bigint`
+SELECT $1, greatest(now(), bot.slot) + $2 * interval '1 microsecond' FROM bot
+ON CONFLICT (chat_id) DO UPDATE
+	SET tat = greatest(p.tat, now(), (SELECT slot FROM bot)) + $2 * interval '1 microsecond'
+RETURNING greatest(0, extract(epoch FROM
+	greatest(p.tat - $3 * interval '1 microsecond', (SELECT slot FROM bot)) - now()) * 1e6)::bigint`
 
 // Reserve takes the chat's next slot and returns how long to wait for it.
 // The slot is spent whether or not the caller then sends.
 func (b *Budget) Reserve(ctx context.Context, chatID int64) (time.Duration, error) {
 	var waitMicros int64
-	interval := b.interval.Microseconds()
-	if err := b.pool.QueryRow(ctx, reserveSQL, chatID, interval, interval*int64(b.burst)).Scan(&waitMicros); err != nil {
+	interval, botInterval := b.interval.Microseconds(), b.botInterval.Microseconds()
+	err := b.pool.QueryRow(ctx, reserveSQL, chatID, interval, interval*int64(b.burst),
+		botChat, botInterval, botInterval*int64(b.botBurst)).Scan(&waitMicros)
+	if err != nil {
 		return 0, fmt.Errorf("reserving a send to chat %d: %w", chatID, err)
 	}
 	return time.Duration(waitMicros) * time.Microsecond, nil

@@ -26,6 +26,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// chatLimits are settings with a chat's limits and no bot-wide one to speak
+// of, for the tests of the per-chat budget.
+func chatLimits(rate float64, burst int) chatpace.Settings {
+	return chatpace.Settings{Rate: rate, Burst: burst, BotRate: 1e6, BotBurst: 1e6}
+}
+
 // pool is a pool over a fresh schema: a few connections, so that
 // reservations race in the database.
 func pool(t *testing.T) *pgxpool.Pool {
@@ -36,10 +42,13 @@ func pool(t *testing.T) *pgxpool.Pool {
 func TestSettingsRefuseWhatCannotWork(t *testing.T) {
 	t.Parallel()
 	require.NoError(t, chatpace.DefaultSettings().Validate())
-	err := chatpace.Settings{Rate: 0, Burst: 0}.Validate()
+	err := chatpace.Settings{}.Validate()
 	require.ErrorContains(t, err, "TELEGRAM_CHAT_RATE=0")
 	require.ErrorContains(t, err, "TELEGRAM_CHAT_BURST=0")
+	require.ErrorContains(t, err, "TELEGRAM_BOT_RATE=0")
+	require.ErrorContains(t, err, "TELEGRAM_BOT_BURST=0")
 	require.Equal(t, 250*time.Millisecond, chatpace.Settings{Rate: 4, Burst: 1}.Interval())
+	require.Equal(t, 50*time.Millisecond, chatpace.Settings{BotRate: 20, BotBurst: 1}.BotInterval())
 }
 
 // Reservations racing from the pool's connections each get a slot of their own,
@@ -58,7 +67,7 @@ func TestConcurrentReservationsKeepToTheLimit(t *testing.T) {
 		// busy machine.
 		slack = 150 * time.Millisecond
 	)
-	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: burst})
+	b, err := chatpace.New(pool(t), chatLimits(1, burst))
 	require.NoError(t, err)
 
 	slots := make([]time.Time, n)
@@ -83,7 +92,7 @@ func TestConcurrentReservationsKeepToTheLimit(t *testing.T) {
 
 func TestEveryChatHasABudgetOfItsOwn(t *testing.T) {
 	t.Parallel()
-	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: 2})
+	b, err := chatpace.New(pool(t), chatLimits(1, 2))
 	require.NoError(t, err)
 	var waits []time.Duration
 	for range 4 {
@@ -163,7 +172,7 @@ func TestTwoServicesSharingTheBudgetAreNeverFlooded(t *testing.T) {
 	t.Cleanup(paced.Close)
 	// One message short of the sandbox's burst, as the default is of
 	// Telegram's, to absorb the requests' jitter on a busy machine.
-	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 5, Burst: 1})
+	b, err := chatpace.New(pool(t), chatLimits(5, 1))
 	require.NoError(t, err)
 	require.Zero(t, sendBoth(t, paced, b, 77, perChat), "floods: %v", paced.Floods())
 	require.Len(t, paced.History(77), 4*perChat)
@@ -172,4 +181,61 @@ func TestTwoServicesSharingTheBudgetAreNeverFlooded(t *testing.T) {
 	require.NoError(t, unpaced.Start("127.0.0.1:0"))
 	t.Cleanup(unpaced.Close)
 	require.Positive(t, sendBoth(t, unpaced, nil, 78, perChat), "without the budget, the same sends must be refused")
+}
+
+// The bot-wide budget: sends to different chats, each chat's first, still
+// keep to the bot's rate together, and a chat's slot never comes before
+// the bot's.
+func TestTheBotsBudgetPacesSendsToEveryChat(t *testing.T) {
+	t.Parallel()
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: 2, BotRate: 2, BotBurst: 2})
+	require.NoError(t, err)
+	var waits []time.Duration
+	for chat := int64(1); chat <= 5; chat++ {
+		w, err := b.Reserve(t.Context(), chat)
+		require.NoError(t, err)
+		waits = append(waits, w)
+	}
+	const slack = float64(100 * time.Millisecond)
+	require.Zero(t, waits[0])
+	require.Zero(t, waits[1], "a bot-wide burst of two goes at once")
+	require.InDelta(t, 500*time.Millisecond, waits[2], slack)
+	require.InDelta(t, time.Second, waits[3], slack)
+	require.InDelta(t, 1500*time.Millisecond, waits[4], slack)
+
+	// Chat 5's next sends: its own budget (a burst of two, then one a
+	// second from its first at 1.5s) would let the next two go at once, the
+	// bot's only at 2s and 2.5s; the one after waits for the chat's own,
+	// at 3.5s, later than the bot's next (3s).
+	for _, want := range []time.Duration{2 * time.Second, 2500 * time.Millisecond, 3500 * time.Millisecond} {
+		w, err := b.Reserve(t.Context(), 5)
+		require.NoError(t, err)
+		require.InDelta(t, want, w, slack)
+	}
+}
+
+// The point of the bot-wide budget: two services sending to many chats at
+// once stay within Telegram's bot-wide limit together. Without it, the same
+// sends are refused.
+func TestTwoServicesSendingToManyChatsStayWithinTheBotsLimit(t *testing.T) {
+	t.Parallel()
+	limits := sandboxtg.Config{Token: token, Log: zerolog.Nop(), GlobalRate: 8, ChatRate: -1}
+	send := func(sb *sandboxtg.Server, pacer telegram.Pacer) int {
+		flooded := 0
+		for chat := int64(1); chat <= 4; chat++ {
+			flooded += sendBoth(t, sb, pacer, 100+chat, 2)
+		}
+		return flooded
+	}
+	paced := sandboxtg.New(limits)
+	require.NoError(t, paced.Start("127.0.0.1:0"))
+	t.Cleanup(paced.Close)
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1e6, Burst: 1e6, BotRate: 8, BotBurst: 6})
+	require.NoError(t, err)
+	require.Zero(t, send(paced, b), "floods: %v", paced.Floods())
+
+	unpaced := sandboxtg.New(limits)
+	require.NoError(t, unpaced.Start("127.0.0.1:0"))
+	t.Cleanup(unpaced.Close)
+	require.Positive(t, send(unpaced, nil), "without the budget, the same sends must be refused")
 }
