@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/botui"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 // Verdict is the checks' judgement: the rows of the table and every
@@ -47,6 +49,7 @@ const (
 	checkKeys       = "every paid or trial period's key delivered exactly once"
 	checkExpired    = "no key alive on the panel past expiry + grace"
 	checkOrphans    = "no panel user without a live period; no live period without its key"
+	checkOneLink    = "one link per user: one working account across the panels, one link in all their key messages"
 	checkSentOnce   = "no message sent twice by the sender"
 	checkBroadcasts = "every broadcast reached each recipient"
 	checkOffers     = "every Crypto Pay invoice is one order's; one order on offer per user and plan"
@@ -66,6 +69,7 @@ func judge(r *Records) Verdict {
 	v.keys(r)
 	v.expired(r)
 	v.orphans(r)
+	v.oneLink(r)
 	v.sentOnce(r)
 	v.broadcasts(r)
 	v.offers(r)
@@ -404,9 +408,7 @@ func (v *Verdict) keys(r *Records) {
 		if a.Revoked.IsZero() {
 			live[a.Period] = true
 		}
-		times := messageTimes(r.Chats[a.User], func(m sandboxtg.Message) bool {
-			return len(m.Photo) > 0 && strings.Contains(m.Plain, a.URL)
-		})
+		times := keyTimes(r, a)
 		name := fmt.Sprintf("the key of period %d (user %d, made %s)", a.Period, a.User, clock(a.Created.Sub(r.Start)))
 		switch {
 		case len(times) == 0:
@@ -426,6 +428,25 @@ func (v *Verdict) keys(r *Records) {
 	}
 	v.row(checkKeys, "%d keys made; delivered again after a fault: %s", len(r.Accesses), repeats.summary(r.Applied, r.Start))
 	v.info("latency: new period → key delivered", "%s", took)
+}
+
+// keyTimes are when the key of access a was delivered: the key messages to
+// its user with its link, sent from its making until the user's next access
+// was made. A user keeps one link across periods, so the key of each period
+// that follows a revoked one is the same link, delivered once more: each
+// access has its own. A message is sent after its access is recorded, so
+// the bounds order them without a window.
+func keyTimes(r *Records, a Access) []time.Time {
+	var next time.Time
+	for _, b := range r.Accesses {
+		if b.User == a.User && b.Created.After(a.Created) && (next.IsZero() || b.Created.Before(next)) {
+			next = b.Created
+		}
+	}
+	return messageTimes(r.Chats[a.User], func(m sandboxtg.Message) bool {
+		return len(m.Photo) > 0 && strings.Contains(m.Plain, a.URL) &&
+			!m.Date.Before(a.Created) && (next.IsZero() || m.Date.Before(next))
+	})
 }
 
 // revokeSlack is how late past expiry + grace a key may go when nothing
@@ -506,7 +527,7 @@ func (v *Verdict) orphans(r *Records) {
 	for _, p := range r.Periods {
 		periods[p.ID] = p
 	}
-	live, last := map[string]Access{}, map[string]Access{}
+	live, last := map[KeyID]Access{}, map[KeyID]Access{}
 	for _, a := range r.Accesses {
 		if a.Period > last[a.Key].Period {
 			last[a.Key] = a
@@ -515,9 +536,10 @@ func (v *Verdict) orphans(r *Records) {
 			live[a.Key] = a
 		}
 	}
-	onPanel := map[string]bool{}
+	onPanel := map[KeyID]bool{}
 	young := 0
-	for _, key := range r.PanelKeys {
+	for _, k := range r.PanelKeys {
+		key := k.KeyID
 		onPanel[key] = true
 		a, isLive := live[key]
 		p := periods[a.Period]
@@ -543,7 +565,144 @@ func (v *Verdict) orphans(r *Records) {
 			v.fail(checkOrphans, "period %d of user %d is live, but its key %s does not work on the panel", a.Period, a.User, key)
 		}
 	}
-	v.row(checkOrphans, "%d keys working on the panel at the end; %d not yet recorded, younger than the reconciliation's %s", len(r.PanelKeys), young, orphanAllowance(r.Timing))
+	v.row(checkOrphans, "%d keys working on the panels at the end; %d not yet recorded, younger than the reconciliation's %s", len(r.PanelKeys), young, orphanAllowance(r.Timing))
+}
+
+// placedAgainWithin bounds how long after the fault that cut an activation
+// short its retry may place the user anew: the next iteration of either
+// replica (a WORKER_INTERVAL, doubled for a replica started again), or,
+// when the record failed, the period's retry delay, which doubles from 5 s
+// with each failure: 40 s after the failures of a 20 s cut of PostgreSQL.
+func placedAgainWithin(t Timing) time.Duration { return 2*t.WorkerInterval + time.Minute }
+
+// doubledAccounts is when a user may have two working accounts at once, for
+// a while: an activation cut short between its panel call and its record
+// (its replica killed, or the record failing while PostgreSQL is cut)
+// leaves the account on the panel unrecorded, and the retry places the user
+// anew, on the other panel when the accounts each holds changed meanwhile
+// or the first one failed. The unrecorded account is an orphan, which
+// reconciliation deletes (the orphans check bounds how long it works), and
+// its link was never sent. Once per user per fault, and no more than the
+// periods activation had in progress: a replica's for a kill, every
+// replica's for a cut.
+func doubledAccounts(t Timing) *allowance {
+	return &allowance{
+		may:     oneOf(isKillOf(localstack.Activation), isKind(KindPostgres)),
+		perItem: func(Applied) int { return 1 },
+		total: func(f Applied) int {
+			if f.Kind == KindPostgres {
+				return t.ActivationInFlight * t.ActivationReplicas
+			}
+			return t.ActivationInFlight
+		},
+		charged: map[int]int{},
+	}
+}
+
+// keyIntro is what the key message writes before the key, as the user
+// reads it.
+var keyIntro, _, _ = strings.Cut(botui.TextsIn(botui.English).KeyIntro, "<code>")
+
+// shownKey is the key a key message (notify.KeyReady: a QR code, and the
+// key after keyIntro) hands the user, "" for any other message.
+func shownKey(m sandboxtg.Message) string {
+	if len(m.Photo) == 0 {
+		return ""
+	}
+	_, rest, ok := strings.Cut(m.Plain, keyIntro)
+	if !ok {
+		return ""
+	}
+	key, _, _ := strings.Cut(rest, "\n")
+	return key
+}
+
+// oneLink checks that a user keeps one account, and so one link, for life
+// (vpn_accounts): (a) no user has two working accounts across the panels,
+// as the watch saw them and as they are at the end, beyond what a fault
+// excuses (doubledAccounts); (b) every key message a user got carries the
+// same link, since soak users never ask for a new one. There is no
+// allowance for (b): a user's link changes only when the panel lost the
+// account and activation made it again, and the soak takes no account away
+// (its panel fault answers 500 and changes no key; an orphan that
+// reconciliation deletes is one no user's record names, whose link was
+// never sent).
+func (v *Verdict) oneLink(r *Records) {
+	doubled := maps.Clone(r.Panel.Doubled)
+	if doubled == nil {
+		doubled = map[int64]Doubled{}
+	}
+	atEnd := map[int64][]KeyID{}
+	for _, k := range r.PanelKeys {
+		if user, ok := vpn.AccountUser(vpn.DefaultNamePrefix, k.Name); ok {
+			atEnd[user] = append(atEnd[user], k.KeyID)
+		}
+	}
+	for user, keys := range atEnd {
+		if _, seen := doubled[user]; !seen && len(keys) > 1 {
+			doubled[user] = Doubled{Seen: r.Drained, Keys: keys}
+		}
+	}
+	excused := doubledAccounts(r.Timing)
+	for _, user := range slices.Sorted(maps.Keys(doubled)) {
+		d := doubled[user]
+		if !excused.excuse(r.Applied, []time.Time{d.Seen.Add(-placedAgainWithin(r.Timing)), d.Seen}) {
+			v.fail(checkOneLink, "user %d had %d working accounts at once (%s), seen at %s, with no fault before to excuse it",
+				user, len(d.Keys), keyList(d.Keys), clock(d.Seen.Sub(r.Start)))
+		}
+	}
+
+	given, twice := 0, 0
+	for _, chat := range slices.Sorted(maps.Keys(r.Chats)) {
+		var links []string
+		var times []time.Time
+		for _, m := range r.Chats[chat] {
+			if k := shownKey(m); k != "" {
+				times = append(times, m.Date)
+				if !slices.Contains(links, k) {
+					links = append(links, k)
+				}
+			}
+		}
+		if len(links) > 0 {
+			given++
+		}
+		if len(links) > 1 {
+			twice++
+			v.fail(checkOneLink, "user %d was given %d links in %d key messages, at %s: %s",
+				chat, len(links), len(times), clocks(times, r.Start), strings.Join(links, ", "))
+		}
+	}
+	byPanel := map[string]int{}
+	for _, key := range lastKeys(r.Accesses) {
+		byPanel[key.Panel]++
+	}
+	v.row(checkOneLink, "%d users given a key (their accounts: %s); given more than one link: %d; two working accounts at once after a fault: %s",
+		given, counts(byPanel), twice, excused.summary(r.Applied, r.Start))
+}
+
+// lastKeys is each user's key as their latest access names it.
+func lastKeys(accesses []Access) map[int64]KeyID {
+	latest := map[int64]Access{}
+	for _, a := range accesses {
+		if a.Period > latest[a.User].Period {
+			latest[a.User] = a
+		}
+	}
+	out := map[int64]KeyID{}
+	for user, a := range latest {
+		out[user] = a.Key
+	}
+	return out
+}
+
+func keyList(keys []KeyID) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k.String()
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
 
 // content is what makes two messages the same message: text, photo and
@@ -708,8 +867,8 @@ func (v *Verdict) drained(r *Records) {
 }
 
 // coverage is the vacuity guard: a soak in which the users paid no way, or
-// no key was revoked, or a fault never played, has not checked what its
-// table claims.
+// no key was revoked, or a fault never played, or a panel held no user's
+// account, has not checked what its table claims.
 func (v *Verdict) coverage(r *Records) {
 	need := map[string]int{
 		"answered updates": 0, "trials": 0, "Crypto Pay payments by webhook": 0, "Crypto Pay payments by poll": 0,
@@ -752,6 +911,14 @@ func (v *Verdict) coverage(r *Records) {
 		}
 		need[string(k)+" faults"] = n
 	}
+	for _, panel := range r.Panels {
+		need["accounts on "+panel] = 0
+	}
+	for _, key := range lastKeys(r.Accesses) {
+		if _, ok := need["accounts on "+key.Panel]; ok {
+			need["accounts on "+key.Panel]++
+		}
+	}
 	for _, what := range slices.Sorted(maps.Keys(need)) {
 		if need[what] == 0 {
 			v.fail(checkCoverage, "no %s", what)
@@ -792,7 +959,7 @@ func (v *Verdict) recovery(r *Records) {
 		w := work{begun: p.Starts}
 		for _, a := range r.Accesses {
 			if a.Period == p.ID {
-				if t := messageTimes(r.Chats[a.User], func(m sandboxtg.Message) bool { return len(m.Photo) > 0 && strings.Contains(m.Plain, a.URL) }); len(t) > 0 {
+				if t := keyTimes(r, a); len(t) > 0 {
 					w.done = t[0]
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/localstack"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -23,6 +24,25 @@ const (
 	alice = 7 // a trial, then three payments, one of each way
 	bob   = 8 // a trial that lapsed and was revoked
 )
+
+// The two panels, as localstack names them in VPN_PANELS.
+const (
+	panelA = "outline"
+	panelB = "outline-2"
+)
+
+// keyOf is the user's key on panel, named as the bot names accounts.
+func keyOf(panel string, user int64) PanelKey {
+	name := vpn.AccountName(vpn.DefaultNamePrefix, user)
+	return PanelKey{KeyID: KeyID{Panel: panel, ID: name}, Name: name}
+}
+
+// keyMessage is a key message (notify.KeyReady) handing over link, as the
+// sandbox shows it.
+func keyMessage(id int64, link string, sent time.Time) sandboxtg.Message {
+	return sandboxtg.Message{ID: id, Photo: []byte("qr " + link), Date: sent,
+		Plain: "Your VPN key is ready.\n\n" + keyIntro + link + "\n\nInstall the Outline app."}
+}
 
 // healthy is a small run in which every invariant held and everything a
 // soak must exercise happened: each check passes on it.
@@ -39,7 +59,7 @@ func healthy() *Records {
 		{Fault: Fault{Kind: KindKill, Target: localstack.ServiceID{Name: localstack.Sender, Replica: 1, Label: "sender-1"}}, Began: at(70 * time.Second), Ended: at(74 * time.Second)},
 		{Fault: Fault{Kind: KindNATS}, Began: at(80 * time.Second), Ended: at(90 * time.Second)},
 		{Fault: Fault{Kind: KindPostgres, For: 20 * time.Second}, Began: at(100 * time.Second), Ended: at(120 * time.Second)},
-		{Fault: Fault{Kind: KindPanel}, Began: at(130 * time.Second), Ended: at(190 * time.Second)},
+		{Fault: Fault{Kind: KindPanel, Panel: panelB}, Began: at(130 * time.Second), Ended: at(190 * time.Second)},
 		{Fault: Fault{Kind: KindTelegram, For: 30 * time.Second}, Began: at(200 * time.Second), Ended: at(230 * time.Second)},
 	}
 	return &Records{
@@ -47,6 +67,7 @@ func healthy() *Records {
 		Timing: Timing{
 			Trial: 15 * time.Minute, Grace: time.Minute, WorkerInterval: 10 * time.Second,
 			CallbackMaxAge: time.Minute, Partitions: 64, SenderInFlight: 32,
+			ActivationInFlight: 8, ActivationReplicas: 2,
 		},
 		Applied: applied,
 		Updates: []Update{
@@ -68,17 +89,17 @@ func healthy() *Records {
 				Revoked: at(2*time.Minute + 5*time.Second), Grants: []Grant{{At: at(-14 * time.Minute), For: 15 * time.Minute}}},
 		},
 		Accesses: []Access{
-			{Period: 10, User: alice, URL: "ss://alice", Key: "vpnbot-10", Created: at(3 * time.Second)},
-			{Period: 11, User: bob, URL: "ss://bob", Key: "vpnbot-11", Created: at(-14 * time.Minute), Revoked: at(2*time.Minute + 5*time.Second)},
+			{Period: 10, User: alice, URL: "ss://alice", Key: keyOf(panelA, alice).KeyID, Created: at(3 * time.Second)},
+			{Period: 11, User: bob, URL: "ss://bob", Key: keyOf(panelB, bob).KeyID, Created: at(-14 * time.Minute), Revoked: at(2*time.Minute + 5*time.Second)},
 		},
 		Chats: map[int64][]sandboxtg.Message{
 			alice: {
 				{ID: 2, ReplyTo: 1, Plain: "Welcome", Date: at(2 * time.Second)},
-				{ID: 3, Plain: "Your VPN key is ready: ss://alice", Photo: []byte("qr-alice"), Date: at(5 * time.Second)},
+				keyMessage(3, "ss://alice", at(5*time.Second)),
 				confirm(1, 12*time.Second), confirm(2, 27*time.Second), confirm(3, 32*time.Second),
 				{ID: 20, Plain: "Soak notice #1", Date: at(40 * time.Second)},
 			},
-			bob: {{ID: 1, Plain: "Your VPN key is ready: ss://bob", Photo: []byte("qr-bob"), Date: at(-13 * time.Minute)}},
+			bob: {keyMessage(1, "ss://bob", at(-13*time.Minute))},
 		},
 		SentLog: []Sent{
 			{DedupID: "key:10:aa", Chat: alice, MessageID: 3, At: at(5 * time.Second)},
@@ -95,8 +116,10 @@ func healthy() *Records {
 			{ID: 1, User: alice, Plan: "demo", External: 501}, {ID: 2, User: alice, Plan: "demo", External: 502},
 			{ID: 4, User: alice, Plan: "demo", External: 503, OnOffer: true},
 		},
-		PanelKeys: []string{"vpnbot-10"},
-		Panel:     PanelView{Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[string]time.Time{}},
+		Panels:    []string{panelA, panelB},
+		PanelKeys: []PanelKey{keyOf(panelA, alice)},
+		Panel: PanelView{Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[KeyID]time.Time{},
+			Doubled: map[int64]Doubled{}},
 	}
 }
 
@@ -181,13 +204,22 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		{"a period revoked before its key was blocked", checkExpired, "period 11 was revoked while", func(r *Records) {
 			r.Panel.RevokedKept[11] = at(2 * time.Minute)
 		}},
-		{"a revoked period's key left working on the panel", checkOrphans, "vpnbot-11", func(r *Records) {
-			r.PanelKeys = append(r.PanelKeys, "vpnbot-11")
+		{"a revoked period's key left working on the panel", checkOrphans, "outline-2/vpnbot_u8", func(r *Records) {
+			r.PanelKeys = append(r.PanelKeys, keyOf(panelB, bob))
 		}},
 		{"a live period's key not working on the panel", checkOrphans, "period 10 of user 7 is live", func(r *Records) { r.PanelKeys = nil }},
-		{"a key on the panel nobody backs, for long", checkOrphans, "vpnbot-99", func(r *Records) {
-			r.PanelKeys = append(r.PanelKeys, "vpnbot-99")
-			r.Panel.Unbacked["vpnbot-99"] = t0
+		{"a key on the panel nobody backs, for long", checkOrphans, "outline/vpnbot_u99", func(r *Records) {
+			r.PanelKeys = append(r.PanelKeys, keyOf(panelA, 99))
+			r.Panel.Unbacked[keyOf(panelA, 99).KeyID] = t0
+		}},
+		{"a user seen with a working account on each panel, no fault before", checkOneLink, "user 7 had 2 working accounts at once (outline-2/vpnbot_u7, outline/vpnbot_u7), seen at 5:00", func(r *Records) {
+			r.Panel.Doubled[alice] = Doubled{Seen: at(5 * time.Minute), Keys: []KeyID{keyOf(panelA, alice).KeyID, keyOf(panelB, alice).KeyID}}
+		}},
+		{"a user left with a working account on each panel at the end", checkOneLink, "user 7 had 2 working accounts at once", func(r *Records) {
+			r.PanelKeys = append(r.PanelKeys, keyOf(panelB, alice))
+		}},
+		{"a user given a second link", checkOneLink, "user 7 was given 2 links in 2 key messages, at 0:05, 0:50: ss://alice, ss://alice-2", func(r *Records) {
+			r.Chats[alice] = append(r.Chats[alice], keyMessage(50, "ss://alice-2", at(50*time.Second)))
 		}},
 		{"a broadcast sent twice, no fault between", checkSentOnce, "broadcast:1:7", func(r *Records) {
 			r.Chats[alice] = append(r.Chats[alice], sandboxtg.Message{ID: 40, Plain: "Soak notice #1", Date: at(50 * time.Second)})
@@ -218,6 +250,9 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		{"work left in flight", checkDrained, "3 messages in OUTBOX", func(r *Records) { r.DrainLeft = []string{"3 messages in OUTBOX"} }},
 		{"no Stars payment in the run", checkCoverage, "no Stars payments", func(r *Records) {
 			r.Payments[2].How = PayWebhook
+		}},
+		{"a panel that took no user", checkCoverage, "no accounts on outline-2", func(r *Records) {
+			r.Accesses[1].Key.Panel = panelA
 		}},
 		{"a fault that never played", checkCoverage, "no panel-failing faults", func(r *Records) {
 			r.Applied[4].Kind = KindKill
@@ -294,8 +329,8 @@ func TestAKeyKeptAcrossPeriodsIsBackedByTheLiveOne(t *testing.T) {
 	r := healthy()
 	r.Periods = append(r.Periods, Period{ID: 12, User: bob, Kind: shop.KindPaid, Status: "active",
 		Starts: at(3 * time.Minute), Expires: at(40 * time.Minute)})
-	r.Accesses = append(r.Accesses, Access{Period: 12, User: bob, URL: "ss://bob", Key: "vpnbot-11", Created: at(3 * time.Minute)})
-	r.PanelKeys = append(r.PanelKeys, "vpnbot-11")
+	r.Accesses = append(r.Accesses, Access{Period: 12, User: bob, URL: "ss://bob", Key: keyOf(panelB, bob).KeyID, Created: at(3 * time.Minute)})
+	r.PanelKeys = append(r.PanelKeys, keyOf(panelB, bob))
 	v := &Verdict{}
 	v.orphans(r)
 	require.Empty(t, v.Violations)
@@ -305,4 +340,65 @@ func TestAKeyKeptAcrossPeriodsIsBackedByTheLiveOne(t *testing.T) {
 	v.orphans(r)
 	require.Len(t, v.Violations, 1)
 	require.Contains(t, v.Violations[0].What, "period 12 of user")
+}
+
+// TestOneLinkPerUser: a user's later key messages with the link they have
+// break nothing, nor does a second account an activation cut short by a
+// fault left behind for reconciliation; the row counts both.
+func TestOneLinkPerUser(t *testing.T) {
+	r := healthy()
+	// Bob's renewal after the revocation: his account enabled again, its
+	// link delivered again.
+	r.Chats[bob] = append(r.Chats[bob], keyMessage(2, "ss://bob", at(4*time.Minute)))
+	// Alice's activation was cut short by PostgreSQL's cut after her
+	// account was made on the one panel; its retry placed her on the other.
+	r.Panel.Doubled[alice] = Doubled{Seen: at(150 * time.Second), Keys: []KeyID{keyOf(panelB, alice).KeyID, keyOf(panelA, alice).KeyID}}
+	v := &Verdict{}
+	v.oneLink(r)
+	require.Empty(t, v.Violations)
+	require.Len(t, v.Rows, 1)
+	require.True(t, v.Rows[0].OK)
+	require.Equal(t, "2 users given a key (their accounts: outline 1, outline-2 1); given more than one link: 0; "+
+		"two working accounts at once after a fault: 1 (1 at postgres-cut @1:40)", v.Rows[0].Result)
+
+	// The same double with no fault in the minutes before it.
+	r.Panel.Doubled[alice] = Doubled{Seen: at(9 * time.Minute), Keys: r.Panel.Doubled[alice].Keys}
+	v = &Verdict{}
+	v.oneLink(r)
+	require.Len(t, v.Violations, 1)
+	require.Contains(t, v.Violations[0].What, "user 7 had 2 working accounts at once")
+	require.False(t, v.Rows[0].OK)
+}
+
+// A user's accounts on two panels are two keys though the panels give them
+// the same id: the watch and the checks tell keys apart by panel too.
+func TestKeysOfOneIDOnTwoPanelsAreTwoKeys(t *testing.T) {
+	r := healthy()
+	r.Accesses[1].Key = keyOf(panelA, bob).KeyID
+	r.PanelKeys = append(r.PanelKeys, keyOf(panelB, bob))
+	r.Panel.Unbacked[keyOf(panelB, bob).KeyID] = t0
+	v := &Verdict{}
+	v.orphans(r)
+	require.Len(t, v.Violations, 1)
+	require.Contains(t, v.Violations[0].What, "key outline-2/vpnbot_u8 works on the panel with no period behind it")
+}
+
+// A user who renews after the revocation gets a new period, whose key is the
+// link they have, delivered once more: once for each period, not twice for
+// the first.
+func TestTheSameLinkIsDeliveredOncePerPeriod(t *testing.T) {
+	r := healthy()
+	r.Periods = append(r.Periods, Period{ID: 12, User: bob, Kind: shop.KindPaid, Status: "active",
+		Starts: at(3 * time.Minute), Expires: at(40 * time.Minute)})
+	r.Accesses = append(r.Accesses, Access{Period: 12, User: bob, URL: "ss://bob", Key: keyOf(panelB, bob).KeyID, Created: at(3 * time.Minute)})
+	r.Chats[bob] = append(r.Chats[bob], keyMessage(2, "ss://bob", at(3*time.Minute+time.Second)))
+	v := &Verdict{}
+	v.keys(r)
+	require.Empty(t, v.Violations)
+
+	r.Chats[bob] = append(r.Chats[bob], keyMessage(3, "ss://bob", at(5*time.Minute)))
+	v = &Verdict{}
+	v.keys(r)
+	require.Len(t, v.Violations, 1)
+	require.Contains(t, v.Violations[0].What, "the key of period 12 (user 8, made 3:00) was delivered 2 times, at 3:01, 5:00")
 }

@@ -52,9 +52,7 @@ type breaker struct {
 	natsNodes int
 	db        *netcut.Proxy
 	switches  *console.Switchboard
-	// panelFailing is the switch that makes the panel fail.
-	panelFailing string
-	log          zerolog.Logger
+	log       zerolog.Logger
 
 	mu       sync.Mutex
 	applied  []Applied
@@ -120,7 +118,7 @@ func (b *breaker) begin(f Fault) (undo func() error, err error) {
 		b.db.Cut()
 		return func() error { b.db.Restore(); return nil }, nil
 	case KindPanel:
-		return b.flip(b.panelFailing)
+		return b.flip(console.PanelSwitch(f.Panel, console.PanelFailing))
 	case KindTelegram:
 		return b.flip(console.SwitchTelegram429)
 	}

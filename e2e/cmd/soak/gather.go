@@ -64,11 +64,10 @@ func (g *gatherer) gather(ctx context.Context, r *Records, j *journal) error {
 	for _, chat := range g.st.Sandbox.Chats() {
 		r.Chats[chat] = g.st.Sandbox.Messages(chat)
 	}
-	for _, k := range g.st.Outline.Keys() {
-		if !k.Blocked() {
-			r.PanelKeys = append(r.PanelKeys, k.ID)
-		}
+	for _, p := range g.st.Panels {
+		r.Panels = append(r.Panels, p.Name)
 	}
+	r.PanelKeys = workingKeys(g.st.Panels)
 	for _, inv := range g.st.CryptoPay.Invoices() {
 		r.ProviderInvoices = append(r.ProviderInvoices, ProviderInvoice{ID: inv.InvoiceID, Created: inv.CreatedAt})
 	}
@@ -223,13 +222,13 @@ func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment)
 		}
 	}
 
-	rows, err = g.pool.Query(ctx, `SELECT a.subscription_id, s.user_id, a.access_url, a.external_id, a.created_at, COALESCE(a.revoked_at, 'epoch')
+	rows, err = g.pool.Query(ctx, `SELECT a.subscription_id, s.user_id, a.access_url, a.panel, a.external_id, a.created_at, COALESCE(a.revoked_at, 'epoch')
 		FROM vpn_accesses a JOIN subscriptions s ON s.id = a.subscription_id ORDER BY a.id`)
 	if err != nil {
 		return fmt.Errorf("reading the accesses: %w", err)
 	}
 	var a Access
-	if _, err := pgx.ForEachRow(rows, []any{&a.Period, &a.User, &a.URL, &a.Key, &a.Created, &a.Revoked}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&a.Period, &a.User, &a.URL, &a.Key.Panel, &a.Key.ID, &a.Created, &a.Revoked}, func() error {
 		if a.Revoked.Equal(time.Unix(0, 0)) {
 			a.Revoked = time.Time{}
 		}

@@ -13,9 +13,10 @@
 //     replica of a random service, started again seconds later; once each,
 //     NATS stopped and started (with SOAK_NATS_NODES=3 the broker is a
 //     cluster, and one node of it is), PostgreSQL cut for 20 s (a netcut proxy
-//     stands between the services and the database), the VPN panel failing
-//     for a minute and Telegram answering 429 for half a minute, each in its
-//     own slot of the run. faults.go plays it and plays the orchestrator too:
+//     stands between the services and the database), one of the two VPN
+//     panels failing for a minute (failover places new users on the other)
+//     and Telegram answering 429 for half a minute, each in its own slot of
+//     the run. faults.go plays it and plays the orchestrator too:
 //     a process that exits on its own is started again, and counted.
 //   - driver.go is the users: existing customers whose trials and paid
 //     periods fall due during the run (seeded through pkg/shop with their
@@ -26,8 +27,8 @@
 //     only the payment-watcher's poll finds it) or Telegram Stars; and an
 //     admin who broadcasts. The workers' reminders, trial notices, expiry
 //     notices and revocations follow by themselves.
-//   - sample.go watches the panel while it runs: a key still there past its
-//     period's expiry and grace.
+//   - sample.go watches both panels while it runs: a key still there past
+//     its period's expiry and grace, a user with two working accounts.
 //   - After the drive, the system drains (no faults, no new actions) until
 //     nothing is in flight; gather.go reads what happened and check.go
 //     judges it; table.go prints it.
@@ -162,9 +163,6 @@ func run(ctx context.Context) (err error) {
 		Dir:         dir,
 		DatabaseURL: proxied,
 		Workers:     true,
-		// One panel: the panel watch and the panel fault are on
-		// Stack.Outline.
-		Panels:      1,
 		NATSNodes:   cfg.NATSNodes,
 		BotHandlers: 2,
 		Replicas:    replicas,

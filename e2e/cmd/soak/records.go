@@ -38,10 +38,12 @@ type Records struct {
 	// Chats are the bot's messages in every chat, as the sandbox shows them.
 	Chats map[int64][]sandboxtg.Message
 
-	Panel PanelView
-	// PanelKeys are the ids of the keys working on the panel at the end
-	// (a revoked user's key stays there, blocked).
-	PanelKeys []string
+	// Panels are the VPN panels' names, as VPN_PANELS gives them.
+	Panels []string
+	Panel  PanelView
+	// PanelKeys are the keys working on the panels at the end (a revoked
+	// user's key stays on its panel, blocked).
+	PanelKeys []PanelKey
 	// Floods are the sandbox's refusals by its flood limits; Injected429
 	// the 429s the schedule injected.
 	Floods      []sandboxtg.Flood
@@ -60,6 +62,9 @@ type Timing struct {
 	CallbackMaxAge time.Duration // CALLBACK_MAX_AGE
 	Partitions     int           // UPDATE_PARTITIONS
 	SenderInFlight int           // the sender's concurrent sends
+	// ActivationInFlight is the periods one activation replica has in
+	// progress at once; ActivationReplicas how many replicas run.
+	ActivationInFlight, ActivationReplicas int
 }
 
 // Update is an update a user sent, and what became of it.
@@ -102,9 +107,28 @@ type Period struct {
 // Access is the VPN access of a period.
 type Access struct {
 	Period, User int64
-	URL, Key     string
+	URL          string
+	Key          KeyID
 	Created      time.Time
 	Revoked      time.Time // zero while live
+}
+
+// KeyID names a key across the panels: the panel's name, as VPN_PANELS
+// gives it and vpn_accesses and vpn_accounts record it, and the key's id
+// there. The panels name a user's key alike ("vpnbot_u42"), so an id alone
+// names no key.
+type KeyID struct {
+	Panel, ID string
+}
+
+func (k KeyID) String() string { return k.Panel + "/" + k.ID }
+
+// PanelKey is a key working on a panel.
+type PanelKey struct {
+	KeyID
+	// Name is the account's name on the panel, vpn.AccountName's
+	// "vpnbot_u<user id>".
+	Name string
 }
 
 // Sent is a row of the sender's sent-log.

@@ -10,7 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
-	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
+	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
 // sampleEvery paces the panel watch.
@@ -27,6 +28,13 @@ type Overdue struct {
 // Late is how long past due the key was seen.
 func (o Overdue) Late() time.Duration { return o.Seen.Sub(o.Due) }
 
+// Doubled is a user seen with more than one working account across the
+// panels: when first seen so, and those accounts.
+type Doubled struct {
+	Seen time.Time
+	Keys []KeyID
+}
+
 // PanelView is what the panel watch saw.
 type PanelView struct {
 	// Overdue is each period whose key was seen past due, at its worst.
@@ -40,23 +48,27 @@ type PanelView struct {
 	// recorded in the database backs, when first seen so (activation
 	// enables a key before it records the access, so a young one is on its
 	// way); only those still unbacked at the last look are kept.
-	Unbacked map[string]time.Time
+	Unbacked map[KeyID]time.Time
+	// Doubled is each user seen with more than one working account across
+	// the panels, as first seen so.
+	Doubled map[int64]Doubled
 }
 
-// panelWatch compares the panel with the database every sampleEvery.
+// panelWatch compares the panels with the database every sampleEvery.
 type panelWatch struct {
-	pool  *pgxpool.Pool
-	panel *sandboxoutline.Server
-	grace time.Duration
-	log   zerolog.Logger
+	pool   *pgxpool.Pool
+	panels []localstack.SandboxPanel
+	grace  time.Duration
+	log    zerolog.Logger
 
 	mu   sync.Mutex
 	view PanelView
 }
 
-func newPanelWatch(pool *pgxpool.Pool, panel *sandboxoutline.Server, grace time.Duration, log zerolog.Logger) *panelWatch {
-	return &panelWatch{pool: pool, panel: panel, grace: grace, log: log, view: PanelView{
-		Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[string]time.Time{},
+func newPanelWatch(pool *pgxpool.Pool, panels []localstack.SandboxPanel, grace time.Duration, log zerolog.Logger) *panelWatch {
+	return &panelWatch{pool: pool, panels: panels, grace: grace, log: log, view: PanelView{
+		Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[KeyID]time.Time{},
+		Doubled: map[int64]Doubled{},
 	}}
 }
 
@@ -66,7 +78,7 @@ func (w *panelWatch) run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		if err := w.sample(ctx); err != nil && ctx.Err() == nil {
-			w.log.Warn().Err(err).Msg("sampling the panel")
+			w.log.Warn().Err(err).Msg("sampling the panels")
 		}
 		select {
 		case <-ctx.Done():
@@ -86,44 +98,45 @@ type keyRow struct {
 	expires time.Time
 }
 
-// keyRowsSQL reads each user's key (their account) with their latest period
-// and its access.
+// keyRowsSQL reads each user's key (their account, on its panel) with their
+// latest period and its access.
 const keyRowsSQL = `
-SELECT c.external_id, s.id, s.status = 'active', a.subscription_id IS NOT NULL AND a.revoked_at IS NULL,
+SELECT c.panel, c.external_id, s.id, s.status = 'active', a.subscription_id IS NOT NULL AND a.revoked_at IS NULL,
        s.status = 'revoked' AND a.revoked_at IS NOT NULL, s.expires_at
 FROM vpn_accounts c
 JOIN LATERAL (SELECT * FROM subscriptions WHERE user_id = c.user_id ORDER BY id DESC LIMIT 1) s ON true
 LEFT JOIN vpn_accesses a ON a.subscription_id = s.id`
 
-// sample looks at the database first, then at the panel: a key that still
+// sample looks at the database first, then at the panels: a key that still
 // works after its period was seen revoked worked after the revocation, not
 // before it. Only working keys count: revocation blocks a user's key, which
-// stays on the panel for their next period.
+// stays on its panel for their next period.
 func (w *panelWatch) sample(ctx context.Context) error {
 	rows, err := w.pool.Query(ctx, keyRowsSQL)
 	if err != nil {
 		return err
 	}
-	byKey := map[string]keyRow{}
-	var key string
+	byKey := map[KeyID]keyRow{}
+	var key KeyID
 	var r keyRow
-	if _, err := pgx.ForEachRow(rows, []any{&key, &r.period, &r.active, &r.live, &r.revoked, &r.expires}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&key.Panel, &key.ID, &r.period, &r.active, &r.live, &r.revoked, &r.expires}, func() error {
 		byKey[key] = r
 		return nil
 	}); err != nil {
 		return err
 	}
 	now := time.Now()
-	keys := w.panel.Keys()
+	keys := workingKeys(w.panels)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	unbacked := map[string]time.Time{}
+	unbacked := map[KeyID]time.Time{}
+	byUser := map[int64][]KeyID{}
 	for _, k := range keys {
-		if k.Blocked() {
-			continue
+		if user, ok := vpn.AccountUser(vpn.DefaultNamePrefix, k.Name); ok {
+			byUser[user] = append(byUser[user], k.KeyID)
 		}
-		a := byKey[k.ID]
+		a := byKey[k.KeyID]
 		switch {
 		case a.live && now.After(a.expires.Add(w.grace)):
 			o := Overdue{Period: a.period, Due: a.expires.Add(w.grace), Seen: now}
@@ -136,15 +149,33 @@ func (w *panelWatch) sample(ctx context.Context) error {
 				w.view.RevokedKept[a.period] = now
 			}
 		default:
-			first, seen := w.view.Unbacked[k.ID]
+			first, seen := w.view.Unbacked[k.KeyID]
 			if !seen {
 				first = now
 			}
-			unbacked[k.ID] = first
+			unbacked[k.KeyID] = first
 		}
 	}
 	w.view.Unbacked = unbacked
+	for user, ids := range byUser {
+		if _, seen := w.view.Doubled[user]; !seen && len(ids) > 1 {
+			w.view.Doubled[user] = Doubled{Seen: now, Keys: ids}
+		}
+	}
 	return nil
+}
+
+// workingKeys lists the keys working on the panels: not blocked.
+func workingKeys(panels []localstack.SandboxPanel) []PanelKey {
+	var out []PanelKey
+	for _, p := range panels {
+		for _, k := range p.Keys() {
+			if !k.Blocked() {
+				out = append(out, PanelKey{KeyID: KeyID{Panel: p.Name, ID: k.ID}, Name: k.Name})
+			}
+		}
+	}
+	return out
 }
 
 // View returns what the watch saw so far.
@@ -155,5 +186,6 @@ func (w *panelWatch) View() PanelView {
 		Overdue:     maps.Clone(w.view.Overdue),
 		RevokedKept: maps.Clone(w.view.RevokedKept),
 		Unbacked:    maps.Clone(w.view.Unbacked),
+		Doubled:     maps.Clone(w.view.Doubled),
 	}
 }

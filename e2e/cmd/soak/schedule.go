@@ -21,7 +21,8 @@ const (
 	KindNATS Kind = "nats-down"
 	// KindPostgres cuts every connection to PostgreSQL for For.
 	KindPostgres Kind = "postgres-cut"
-	// KindPanel makes the VPN panel answer 500 for For.
+	// KindPanel makes one VPN panel (Fault.Panel) answer 500 for For: with
+	// failover, new users are placed on the other meanwhile.
 	KindPanel Kind = "panel-failing"
 	// KindTelegram makes Telegram's sending methods answer 429 for For.
 	KindTelegram Kind = "telegram-429"
@@ -35,7 +36,9 @@ type Fault struct {
 	Target localstack.ServiceID
 	// Node is the broker node a KindNATS stops: 0 while there is one.
 	Node int
-	For  time.Duration
+	// Panel is the name of the panel a KindPanel fails.
+	Panel string
+	For   time.Duration
 }
 
 func (f Fault) String() string {
@@ -44,16 +47,19 @@ func (f Fault) String() string {
 		return fmt.Sprintf("kill %s", f.Target.Label)
 	case KindNATS:
 		return fmt.Sprintf("NATS node %d down", f.Node)
+	case KindPanel:
+		return fmt.Sprintf("panel %s failing", f.Panel)
 	}
 	return string(f.Kind)
 }
 
-// Layout is what the schedule may break: the processes it may kill and the
-// broker's nodes. A cluster of brokers is more nodes; a fault of a kind the
-// layout lacks is left out.
+// Layout is what the schedule may break: the processes it may kill, the
+// broker's nodes and the VPN panels, by name. A cluster of brokers is more
+// nodes; a fault of a kind the layout lacks is left out.
 type Layout struct {
 	Processes []localstack.ServiceID
 	NATSNodes int
+	Panels    []string
 }
 
 // The shape of a schedule.
@@ -118,14 +124,21 @@ func Plan(seed int64, d time.Duration, l Layout) []Fault {
 	if l.NATSNodes == 0 {
 		kinds = slices.DeleteFunc(kinds, func(o outage) bool { return o.kind == KindNATS })
 	}
+	if len(l.Panels) == 0 {
+		kinds = slices.DeleteFunc(kinds, func(o outage) bool { return o.kind == KindPanel })
+	}
 	rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
 	slot := (last - warmup) / time.Duration(len(kinds))
 	for i, o := range kinds {
 		length := min(o.long, slot*4/5)
 		at := warmup + time.Duration(i)*slot + randDur(rng, slot-length)
 		f := Fault{At: at, Kind: o.kind, For: length}
-		if o.kind == KindNATS {
+		switch o.kind {
+		case KindNATS:
 			f.Node = rng.IntN(l.NATSNodes)
+		case KindPanel:
+			// One of them: the others take the new users.
+			f.Panel = l.Panels[rng.IntN(len(l.Panels))]
 		}
 		plan = append(plan, f)
 	}

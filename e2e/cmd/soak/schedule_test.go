@@ -18,6 +18,7 @@ var layout = Layout{
 		{Name: localstack.Sender, Replica: 1, Label: "sender-1"},
 	},
 	NATSNodes: 1,
+	Panels:    []string{"outline", "outline-2"},
 }
 
 func TestPlanIsTheSeedsAndHasEveryFaultInItsPlace(t *testing.T) {
@@ -57,6 +58,7 @@ func TestPlanIsTheSeedsAndHasEveryFaultInItsPlace(t *testing.T) {
 			require.Equal(t, 20*time.Second, f.For)
 		case KindPanel:
 			require.Equal(t, time.Minute, f.For)
+			require.Contains(t, layout.Panels, f.Panel, "one of the panels fails")
 		}
 	}
 }
@@ -75,5 +77,6 @@ func TestPlanFitsAShortRunAndAClusterLayout(t *testing.T) {
 
 	for _, f := range Plan(1, 2*time.Minute, Layout{Processes: layout.Processes}) {
 		require.NotEqual(t, KindNATS, f.Kind, "no broker, no broker fault")
+		require.NotEqual(t, KindPanel, f.Kind, "no panel, no panel fault")
 	}
 }

@@ -30,6 +30,10 @@ const (
 	// senderInFlight is the sender's DefaultMaxInFlight
 	// (services/sender/internal/sender): its sends at once.
 	senderInFlight = 32
+	// activationInFlight is the periods an activation replica has in
+	// progress at once (services/activation/internal/activation): its
+	// DefaultConcurrency panel calls, periodsPerPanelCall periods each.
+	activationInFlight = 4 * 2
 )
 
 // The drain: after the drive, the system is given until drainTimeout to
@@ -50,25 +54,29 @@ func soak(ctx context.Context, cfg Config, st *localstack.Stack, proxy *netcut.P
 	}
 	defer nc.Close()
 
-	plan := Plan(cfg.Seed, cfg.Duration, Layout{Processes: st.Services(), NATSNodes: cfg.NATSNodes})
+	var panels []string
+	for _, p := range st.Panels {
+		panels = append(panels, p.Name)
+	}
+	plan := Plan(cfg.Seed, cfg.Duration, Layout{Processes: st.Services(), NATSNodes: cfg.NATSNodes, Panels: panels})
 	printPlan(plan)
 	r := &Records{
 		Seed: cfg.Seed, Length: cfg.Duration, Plan: plan,
 		Timing: Timing{
 			Trial: localstack.DemoTrial, Grace: localstack.DemoGrace, WorkerInterval: localstack.DemoWorkerInterval,
 			CallbackMaxAge: callbackMaxAge, Partitions: telegram.DefaultPartitions, SenderInFlight: senderInFlight,
+			ActivationInFlight: activationInFlight, ActivationReplicas: replicas[localstack.Activation],
 		},
 	}
 	b := &breaker{
 		sys: st, natsNodes: cfg.NATSNodes, db: proxy, log: log,
-		switches:     console.NewSwitchboard(console.Config{Telegram: st.Sandbox, CryptoPay: st.CryptoPay, Panels: console.Panels(st)}),
-		panelFailing: console.PanelSwitch(st.Panels[0].Name, console.PanelFailing),
+		switches: console.NewSwitchboard(console.Config{Telegram: st.Sandbox, CryptoPay: st.CryptoPay, Panels: console.Panels(st)}),
 	}
 	j := &journal{missed: map[string]int{}}
 	client := &http.Client{Timeout: 15 * time.Second}
 	defer client.CloseIdleConnections()
 	d := &driver{st: st, pool: pool, http: client, seed: cfg.Seed, j: j, log: log}
-	watch := newPanelWatch(pool, st.Outline, localstack.DemoGrace, log)
+	watch := newPanelWatch(pool, st.Panels, localstack.DemoGrace, log)
 
 	// The watch and the orchestrator run through the drain; the schedule
 	// and the users only through the drive.
