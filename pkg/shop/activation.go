@@ -104,17 +104,18 @@ func (s *Shop) UserAccount(ctx context.Context, userID int64) (*Account, error) 
 	return &a, nil
 }
 
-// recordAccountSQL records the user's account as the panel reported it. The
-// name is the panel's unique key of the account, so a concurrent activation
-// records the same account; the id and link are the latest the panel gave.
+// recordAccountSQL records the user's account as the panel reported it, on
+// the panel its record names (where it was placed): the name is the panel's
+// unique key of the account, so a concurrent activation records the same
+// account; the id and link are the latest the panel gave.
 const recordAccountSQL = `
 INSERT INTO vpn_accounts AS c (user_id, panel, name, external_id, access_url, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $6)
 ON CONFLICT (user_id) DO UPDATE
 	SET panel = EXCLUDED.panel, name = EXCLUDED.name, external_id = EXCLUDED.external_id,
 	    access_url = EXCLUDED.access_url, updated_at = EXCLUDED.updated_at
-	WHERE (c.panel, c.name, c.external_id, c.access_url) IS DISTINCT FROM
-	      (EXCLUDED.panel, EXCLUDED.name, EXCLUDED.external_id, EXCLUDED.access_url)`
+	WHERE c.panel = EXCLUDED.panel AND (c.name, c.external_id, c.access_url) IS DISTINCT FROM
+	      (EXCLUDED.name, EXCLUDED.external_id, EXCLUDED.access_url)`
 
 // constraintAccountName is vpn_accounts' unique (panel, name).
 const constraintAccountName = "vpn_accounts_panel_name_key"
@@ -123,6 +124,9 @@ const constraintAccountName = "vpn_accounts_panel_name_key"
 // activations of the user inserting at once collide on (panel, name), which
 // the statement's ON CONFLICT (user_id) cannot take as its arbiter: the one
 // that lost does it again, and now updates the row the other committed.
+// An account made on a panel the user's placement moved away from meanwhile
+// (placeAgain by a concurrent activation) is not recorded, and is an error:
+// it is no one's, and reconciliation deletes it.
 func (s *Shop) recordAccount(ctx context.Context, userID int64, panel string, acc vpn.Account, now time.Time) error {
 	_, err := s.pool.Exec(ctx, recordAccountSQL, userID, panel, acc.Name, acc.ID, acc.URL, now)
 	if isUniqueViolation(err, constraintAccountName) {
@@ -130,6 +134,13 @@ func (s *Shop) recordAccount(ctx context.Context, userID int64, panel string, ac
 	}
 	if err != nil {
 		return fmt.Errorf("recording account %s: %w", acc.Name, err)
+	}
+	rec, err := s.claimed(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if rec.Panel != panel {
+		return fmt.Errorf("recording account %s on %s: user %d was placed on %s meanwhile", acc.Name, panel, userID, rec.Panel)
 	}
 	return nil
 }
@@ -221,51 +232,117 @@ func panelExpiry(acc vpn.Account) *time.Time {
 }
 
 // ensureAccount returns the user's account in state want, and its panel:
-// the recorded one set to it, or, when the user has none or the panel lost
-// it, one created (or adopted) and set to it. A user with no account is
+// the recorded one set to it, or, when the user has none yet or the panel
+// lost it, one created (or adopted) and set to it. A user with no account is
 // placed on a panel of the fleet, in the location they chose if any
-// (vpn.Fleet.PlaceFor), and placed again at once
-// when that panel fails, which marks it down: with failover the next choice
-// is another panel. A user with an account stays on its panel, which keeps
-// their link.
+// (vpn.Fleet.PlaceFor), and the placement claimed in the database first
+// (claimPlacement), so that activations of the user running at once (other
+// replicas, a retry) all make the account on the panel the first chose,
+// never one on each. An account not made yet on a panel that fails is
+// placed again at once, which with failover is another panel, as the failure
+// marked this one down. A user with an account stays on its panel, which
+// keeps their link.
 func (s *Shop) ensureAccount(ctx context.Context, userID int64, f *vpn.Fleet, want vpn.State) (vpn.Account, *vpn.Member, error) {
 	rec, err := s.UserAccount(ctx, userID)
 	if err != nil {
 		return vpn.Account{}, nil, err
 	}
-	if rec != nil {
+	if rec == nil {
+		if rec, err = s.claimPlacement(ctx, userID, f); err != nil {
+			return vpn.Account{}, nil, err
+		}
+	}
+	var tried []string
+	for {
 		m, ok := f.Member(rec.Panel)
 		if !ok {
 			return vpn.Account{}, nil, fmt.Errorf("the account %s of user %d is on panel %s, which is not configured", rec.Name, userID, rec.Panel)
 		}
-		acc, err := m.SetAccount(ctx, rec.Ref(), want)
-		if err == nil {
-			return acc, m, nil
-		}
-		if !errors.Is(err, vpn.ErrNotFound) {
-			return vpn.Account{}, m, fmt.Errorf("enabling account %s: %w", rec.Name, err)
-		}
-		acc, err = s.createAccount(ctx, userID, m, want)
-		return acc, m, err
-	}
-	var (
-		tried   []string
-		lastErr error
-	)
-	for {
-		m, err := s.place(ctx, userID, f)
-		if err != nil && lastErr != nil {
-			return vpn.Account{}, nil, lastErr // no other panel to try
-		}
-		if err != nil {
-			return vpn.Account{}, nil, err
-		}
-		acc, err := s.createAccount(ctx, userID, m, want)
-		if err == nil || !errors.Is(err, vpn.ErrUnavailable) || slices.Contains(tried, m.Name()) {
+		acc, err := s.accountOn(ctx, userID, m, rec, want)
+		if err == nil || rec.made() || !errors.Is(err, vpn.ErrUnavailable) {
 			return acc, m, err
 		}
-		tried, lastErr = append(tried, m.Name()), err
+		tried = append(tried, m.Name())
+		moved, perr := s.placeAgain(ctx, userID, f, rec, tried)
+		if perr != nil || moved == nil {
+			return vpn.Account{}, m, errors.Join(err, perr) // no other panel to try
+		}
+		rec = moved
 	}
+}
+
+// made reports whether the account was made on its panel: not a placement
+// claimed and not yet carried out.
+func (a Account) made() bool { return a.ExternalID != "" }
+
+// accountOn makes the user's recorded account rec on m what want says:
+// set, or created (adopted) when the panel lacks it or it was only claimed.
+func (s *Shop) accountOn(ctx context.Context, userID int64, m *vpn.Member, rec *Account, want vpn.State) (vpn.Account, error) {
+	if !rec.made() {
+		return s.createAccount(ctx, userID, m, want)
+	}
+	acc, err := m.SetAccount(ctx, rec.Ref(), want)
+	if err == nil {
+		return acc, nil
+	}
+	if !errors.Is(err, vpn.ErrNotFound) {
+		return vpn.Account{}, fmt.Errorf("enabling account %s: %w", rec.Name, err)
+	}
+	return s.createAccount(ctx, userID, m, want)
+}
+
+// claimPlacementSQL records where a new user's account goes before it is
+// made: an account row with no id and link yet, unless one is there.
+const claimPlacementSQL = `
+INSERT INTO vpn_accounts (user_id, panel, name, external_id, access_url, created_at, updated_at)
+VALUES ($1, $2, $3, '', '', $4, $4)
+ON CONFLICT DO NOTHING`
+
+// claimPlacement places a user who has no account and returns the
+// account's record: the placement this call claimed, or the one a
+// concurrent activation claimed first. A crash before the account is made
+// leaves the claim, which the next activation of the period carries out.
+func (s *Shop) claimPlacement(ctx context.Context, userID int64, f *vpn.Fleet) (*Account, error) {
+	m, err := s.place(ctx, userID, f)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.pool.Exec(ctx, claimPlacementSQL, userID, m.Name(), m.AccountName(userID), s.now()); err != nil {
+		return nil, fmt.Errorf("claiming a place on %s for user %d: %w", m.Name(), userID, err)
+	}
+	return s.claimed(ctx, userID)
+}
+
+// placeAgain moves the claim rec, on a panel that could not make the
+// account, to the panel placement now chooses among those not tried, and
+// returns the record then: another activation may have made the account
+// meanwhile, and then it stays. nil when placement has no other panel.
+func (s *Shop) placeAgain(ctx context.Context, userID int64, f *vpn.Fleet, rec *Account, tried []string) (*Account, error) {
+	m, err := s.place(ctx, userID, f)
+	if errors.Is(err, vpn.ErrNoPanel) || (err == nil && slices.Contains(tried, m.Name())) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE vpn_accounts SET panel = $3, name = $4, updated_at = $5
+		WHERE user_id = $1 AND panel = $2 AND external_id = ''`,
+		userID, rec.Panel, m.Name(), m.AccountName(userID), s.now()); err != nil {
+		return nil, fmt.Errorf("placing user %d on %s instead of %s: %w", userID, m.Name(), rec.Panel, err)
+	}
+	return s.claimed(ctx, userID)
+}
+
+// claimed reads the user's account record, which a claim made sure of.
+func (s *Shop) claimed(ctx context.Context, userID int64) (*Account, error) {
+	rec, err := s.UserAccount(ctx, userID)
+	if err == nil && rec == nil {
+		err = errors.New("no account row after claiming one") // cannot happen: rows are never deleted
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the placement of user %d: %w", userID, err)
+	}
+	return rec, nil
 }
 
 // createAccount creates (or adopts) the user's account on m in state want.
@@ -520,11 +597,12 @@ func refName(r vpn.Ref) string {
 
 // RequestNewLink records that the user asked for a new link (theirs leaked):
 // activation rotates their account on its panel (Rotate), and the new link
-// is delivered like a new key. found is false for a user with no account.
+// is delivered like a new key. found is false for a user with no account
+// (or one only placed, not made yet).
 // Asking again before it is done asks once.
 func (s *Shop) RequestNewLink(ctx context.Context, userID int64) (found bool, err error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE vpn_accounts SET rotate_requested_at = coalesce(rotate_requested_at, $2)
-		WHERE user_id = $1`, userID, s.now())
+		WHERE user_id = $1 AND external_id <> ''`, userID, s.now())
 	if err != nil {
 		return false, fmt.Errorf("requesting a new link for user %d: %w", userID, err)
 	}

@@ -123,6 +123,38 @@ func TestConcurrentActivationsMakeOneAccount(t *testing.T) {
 	})
 }
 
+// Activations of one new user racing from replicas whose placements differ
+// (their weights, their view of the panels' health) make one account: the
+// first placement claimed is where every one of them makes it.
+func TestRacingActivationsWithDifferentPlacementsMakeOneAccount(t *testing.T) {
+	t.Parallel()
+	a, b := vpntest.StartSandbox(t, vpn.KindOutline), vpntest.StartSandbox(t, vpn.KindRemnawave)
+	fleets := make([]*vpn.Fleet, 2)
+	for i, weights := range [][2]int{{2, 1}, {1, 2}} {
+		f, err := vpn.NewFleet([]vpn.Panel{a.Panel, b.Panel}, []vpn.MemberConfig{
+			{Name: "a", Location: "x", Weight: weights[0]}, {Name: "b", Location: "x", Weight: weights[1]},
+		}, vpn.FleetOptions{Failover: true})
+		require.NoError(t, err)
+		fleets[i] = f
+	}
+	e := newEnv(t)
+	for user := int64(1); user <= 10; user++ {
+		sub := e.trial(t, user)
+		const workers = 6
+		accs := make([]shop.Access, workers)
+		errs := make([]error, workers)
+		race(workers, func(i int) { accs[i], errs[i] = e.shop.Activate(t.Context(), sub.ID, fleets[i%2]) })
+		for i := range workers {
+			require.NoError(t, errs[i])
+			require.Equal(t, accs[0], accs[i])
+		}
+		rec, err := e.shop.UserAccount(t.Context(), user)
+		require.NoError(t, err)
+		require.Equal(t, rec.Panel, accs[0].Panel, "the access is on the account's panel")
+	}
+	require.Equal(t, 10, a.Accounts()+b.Accounts(), "one account per user, on one panel")
+}
+
 // A crash after the panel made the account, before it was recorded: the
 // next activation adopts the account, sets it to the period, and makes no
 // second one.
@@ -140,6 +172,9 @@ func TestAnAccountMadeButNotRecordedIsAdopted(t *testing.T) {
 	})
 }
 
+// With the panel down, activation records nothing but where the user's
+// account is to be made (the placement it claimed), and the next one makes
+// it there.
 func TestActivateWithThePanelDownChangesNothing(t *testing.T) {
 	t.Parallel()
 	forEachPanel(t, func(t *testing.T, e *env, sb *vpntest.Sandbox, f *vpn.Fleet, sub shop.Subscription) {
@@ -149,7 +184,9 @@ func TestActivateWithThePanelDownChangesNothing(t *testing.T) {
 		require.ErrorContains(t, err, "activating subscription")
 		require.Equal(t, sb.Kind, vpn.PanelOf(err))
 		require.Zero(t, e.count(t, `SELECT count(*) FROM vpn_accesses`))
-		require.Zero(t, e.count(t, `SELECT count(*) FROM vpn_accounts`))
+		require.Equal(t, 1, e.count(t, `SELECT count(*) FROM vpn_accounts WHERE external_id = '' AND access_url = ''`),
+			"only the placement is claimed")
+		require.Zero(t, e.count(t, `SELECT count(*) FROM vpn_accounts WHERE external_id <> ''`))
 		require.Equal(t, []int64{sub.ID}, e.pending(t), "the period is still to activate")
 
 		// The panel is back: the retry activates.

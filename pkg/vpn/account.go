@@ -89,6 +89,8 @@ type Page struct {
 type Panel interface {
 	// Kind is one of the Kind constants, for logs and metrics.
 	Kind() string
+	// AccountName is the name CreateAccount gives the user's account.
+	AccountName(userID int64) string
 	// CreateAccount returns the owner's account, creating it in state want if
 	// the panel has none of its name. An account that exists (made by an
 	// earlier call whose answer was lost in a crash, or by a concurrent one)

@@ -49,6 +49,9 @@ func (m *Member) Capacity() int { return m.capacity }
 // Kind is the adapter's kind.
 func (m *Member) Kind() string { return m.panel.Kind() }
 
+// AccountName is the name the panel's CreateAccount gives the user's account.
+func (m *Member) AccountName(userID int64) string { return m.panel.AccountName(userID) }
+
 // Observer is told of every call to a fleet's panels: the panel's name, the
 // method (CreateAccount, ...), how long it took and its error; for metrics.
 type Observer func(panel, method string, took time.Duration, err error)

@@ -169,4 +169,6 @@ func (p *heldPanel) Accounts(context.Context, string) (vpn.Page, error) {
 
 func (p *heldPanel) Kind() string { return "held" }
 
+func (p *heldPanel) AccountName(userID int64) string { return vpn.AccountName("held", userID) }
+
 func (p *heldPanel) Close() error { return nil }

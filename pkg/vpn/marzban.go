@@ -148,6 +148,9 @@ func NewMarzban(cfg MarzbanConfig) (*Marzban, error) {
 // Kind is KindMarzban.
 func (m *Marzban) Kind() string { return KindMarzban }
 
+// AccountName is the name CreateAccount gives the user's account.
+func (m *Marzban) AccountName(userID int64) string { return AccountName(m.prefix, userID) }
+
 // Close releases idle connections to the panel.
 func (m *Marzban) Close() error {
 	m.api.Close()

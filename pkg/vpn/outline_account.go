@@ -45,6 +45,9 @@ func sameLimit(a, b *outlineDataLimit) bool {
 // Kind is KindOutline.
 func (o *Outline) Kind() string { return KindOutline }
 
+// AccountName is the name CreateAccount gives the user's account.
+func (o *Outline) AccountName(userID int64) string { return AccountName(o.prefix, userID) }
+
 // refID is the key id ref addresses: the account's name, which is its key
 // id, or the id when the name is missing.
 func refID(ref Ref) string {

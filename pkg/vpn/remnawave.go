@@ -251,6 +251,9 @@ var errIDRejected = errors.New("the panel rejects this form of user id")
 // Kind is KindRemnawave.
 func (r *Remnawave) Kind() string { return KindRemnawave }
 
+// AccountName is the name CreateAccount gives the user's account.
+func (r *Remnawave) AccountName(userID int64) string { return AccountName(r.prefix, userID) }
+
 // apiVersion is the panel's API version, asked once and cached: GET
 // /api/system/metadata tells it since 2.5; an older 2.x answers that route
 // with the framework's own 404. A call that shows the panel changed (an id

@@ -135,6 +135,9 @@ func NewXUI(cfg XUIConfig) (*XUI, error) {
 // Kind is KindXUI.
 func (x *XUI) Kind() string { return KindXUI }
 
+// AccountName is the name CreateAccount gives the user's account.
+func (x *XUI) AccountName(userID int64) string { return AccountName(x.prefix, userID) }
+
 // Close releases idle connections to the panel.
 func (x *XUI) Close() error {
 	x.api.Close()
