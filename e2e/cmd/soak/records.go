@@ -62,9 +62,6 @@ type Timing struct {
 	CallbackMaxAge time.Duration // CALLBACK_MAX_AGE
 	Partitions     int           // UPDATE_PARTITIONS
 	SenderInFlight int           // the sender's concurrent sends
-	// ActivationInFlight is the periods one activation replica has in
-	// progress at once; ActivationReplicas how many replicas run.
-	ActivationInFlight, ActivationReplicas int
 }
 
 // Update is an update a user sent, and what became of it.

@@ -30,10 +30,6 @@ const (
 	// senderInFlight is the sender's DefaultMaxInFlight
 	// (services/sender/internal/sender): its sends at once.
 	senderInFlight = 32
-	// activationInFlight is the periods an activation replica has in
-	// progress at once (services/activation/internal/activation): its
-	// DefaultConcurrency panel calls, periodsPerPanelCall periods each.
-	activationInFlight = 4 * 2
 )
 
 // The drain: after the drive, the system is given until drainTimeout to
@@ -65,7 +61,6 @@ func soak(ctx context.Context, cfg Config, st *localstack.Stack, proxy *netcut.P
 		Timing: Timing{
 			Trial: localstack.DemoTrial, Grace: localstack.DemoGrace, WorkerInterval: localstack.DemoWorkerInterval,
 			CallbackMaxAge: callbackMaxAge, Partitions: telegram.DefaultPartitions, SenderInFlight: senderInFlight,
-			ActivationInFlight: activationInFlight, ActivationReplicas: replicas[localstack.Activation],
 		},
 	}
 	b := &breaker{
