@@ -92,58 +92,40 @@ func (a Account) Ref() vpn.Ref { return vpn.Ref{ID: a.ExternalID, Name: a.Name} 
 // UserAccount returns the user's recorded panel account, or nil when the
 // user has none yet.
 func (s *Shop) UserAccount(ctx context.Context, userID int64) (*Account, error) {
-	var a Account
-	err := s.pool.QueryRow(ctx, `SELECT panel, name, external_id, access_url FROM vpn_accounts WHERE user_id = $1`,
-		userID).Scan(&a.Panel, &a.Name, &a.ExternalID, &a.URL)
+	p, err := s.placement(ctx, userID)
+	if p == nil || err != nil {
+		return nil, err
+	}
+	return &p.Account, nil
+}
+
+// placed is a user's account record as activation acts on it, with its
+// version: the row's xmin, which any change of it (a new link, a move, a
+// link reconciliation found changed on the panel) makes new.
+type placed struct {
+	Account
+	version int64
+}
+
+// placement reads the user's account record, or nil when there is none.
+func (s *Shop) placement(ctx context.Context, userID int64) (*placed, error) {
+	var p placed
+	err := s.pool.QueryRow(ctx, `SELECT panel, name, external_id, access_url, xmin::text::bigint FROM vpn_accounts WHERE user_id = $1`,
+		userID).Scan(&p.Panel, &p.Name, &p.ExternalID, &p.URL, &p.version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the panel account of user %d: %w", userID, err)
 	}
-	return &a, nil
+	return &p, nil
 }
 
-// recordAccountSQL records the user's account as the panel reported it, on
-// the panel its record names (where it was placed): the name is the panel's
-// unique key of the account, so a concurrent activation records the same
-// account; the id and link are the latest the panel gave.
-const recordAccountSQL = `
-INSERT INTO vpn_accounts AS c (user_id, panel, name, external_id, access_url, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $6)
-ON CONFLICT (user_id) DO UPDATE
-	SET panel = EXCLUDED.panel, name = EXCLUDED.name, external_id = EXCLUDED.external_id,
-	    access_url = EXCLUDED.access_url, updated_at = EXCLUDED.updated_at
-	WHERE c.panel = EXCLUDED.panel AND (c.name, c.external_id, c.access_url) IS DISTINCT FROM
-	      (EXCLUDED.name, EXCLUDED.external_id, EXCLUDED.access_url)`
-
-// constraintAccountName is vpn_accounts' unique (panel, name).
-const constraintAccountName = "vpn_accounts_panel_name_key"
-
-// recordAccount records the user's account (recordAccountSQL). Two
-// activations of the user inserting at once collide on (panel, name), which
-// the statement's ON CONFLICT (user_id) cannot take as its arbiter: the one
-// that lost does it again, and now updates the row the other committed.
-// An account made on a panel the user's placement moved away from meanwhile
-// (placeAgain by a concurrent activation) is not recorded, and is an error:
-// it is no one's, and reconciliation deletes it.
-func (s *Shop) recordAccount(ctx context.Context, userID int64, panel string, acc vpn.Account, now time.Time) error {
-	_, err := s.pool.Exec(ctx, recordAccountSQL, userID, panel, acc.Name, acc.ID, acc.URL, now)
-	if isUniqueViolation(err, constraintAccountName) {
-		_, err = s.pool.Exec(ctx, recordAccountSQL, userID, panel, acc.Name, acc.ID, acc.URL, now)
-	}
-	if err != nil {
-		return fmt.Errorf("recording account %s: %w", acc.Name, err)
-	}
-	rec, err := s.claimed(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if rec.Panel != panel {
-		return fmt.Errorf("recording account %s on %s: user %d was placed on %s meanwhile", acc.Name, panel, userID, rec.Panel)
-	}
-	return nil
-}
+// errAccountChanged is an account record changed between an activation's
+// reading it and its panel call's answer (a new link, a move): what the
+// panel answered may be the old account, so nothing is recorded and the
+// activation is tried again.
+var errAccountChanged = errors.New("the account was changed meanwhile (a new link or a move); retrying")
 
 // recordAccessSQL records the period's access, unless the period stopped
 // being active meanwhile (then it returns no row). A live access recorded by
@@ -166,25 +148,13 @@ RETURNING true`
 // access.
 func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error {
 	want := vpn.State{Enabled: true, ExpiresAt: sub.ExpiresAt}
-	acc, p, err := s.ensureAccount(ctx, sub.UserID, f, want)
+	acc, p, rec, err := s.ensureAccount(ctx, sub.UserID, f, want)
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	if err := s.recordAccount(ctx, sub.UserID, p.Name(), acc, now); err != nil {
+	recorded, err := s.record(ctx, sub, p, rec, acc)
+	if err != nil || recorded {
 		return err
-	}
-	link, err := s.link(ctx, sub.UserID, p, acc.URL)
-	if err != nil {
-		return err
-	}
-	var recorded bool
-	err = s.pool.QueryRow(ctx, recordAccessSQL, sub.ID, p.Name(), acc.ID, link, panelExpiry(acc), now).Scan(&recorded)
-	switch {
-	case err == nil:
-		return nil
-	case !errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("recording the access of account %s: %w", acc.Name, err)
 	}
 	// No row: recorded by a concurrent activation, or the period was revoked
 	// after we read it. In the second case nobody will disable the account
@@ -202,24 +172,55 @@ func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 	return ErrNotActive
 }
 
+// record records, in one transaction holding the user's account row, the
+// account as the panel answered (on m, where rec placed it) and the
+// period's access to it; recorded is false when the period stopped being
+// active, or a concurrent activation recorded its access first. A new link
+// or a move of the account (Rotate) waits for the row, and so finds this
+// access to give the new link to; one that came first, between reading rec
+// and the panel's answer, is errAccountChanged unless the record is what
+// the panel answered (a concurrent activation recorded the same account).
+func (s *Shop) record(ctx context.Context, sub Subscription, m *vpn.Member, rec *placed, acc vpn.Account) (recorded bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			cur   placed
+			token string
+		)
+		err := tx.QueryRow(ctx, `SELECT panel, external_id, access_url, xmin::text::bigint, link_token FROM vpn_accounts
+			WHERE user_id = $1 FOR UPDATE`, sub.UserID).Scan(&cur.Panel, &cur.ExternalID, &cur.URL, &cur.version, &token)
+		if err != nil {
+			return fmt.Errorf("locking the account of user %d: %w", sub.UserID, err)
+		}
+		same := cur.Panel == m.Name() && cur.ExternalID == acc.ID && cur.URL == acc.URL
+		if !same && (cur.Panel != m.Name() || cur.version != rec.version) {
+			return fmt.Errorf("recording account %s on %s: %w", acc.Name, m.Name(), errAccountChanged)
+		}
+		now := s.now()
+		if !same {
+			if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET name = $2, external_id = $3, access_url = $4, updated_at = $5
+				WHERE user_id = $1`, sub.UserID, acc.Name, acc.ID, acc.URL, now); err != nil {
+				return fmt.Errorf("recording account %s: %w", acc.Name, err)
+			}
+		}
+		link := acc.URL
+		if s.dynamic(m) {
+			link = s.cfg.DynamicKeys.Link(token)
+		}
+		err = tx.QueryRow(ctx, recordAccessSQL, sub.ID, m.Name(), acc.ID, link, panelExpiry(acc), now).Scan(&recorded)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("recording the access of account %s: %w", acc.Name, err)
+		}
+		return nil
+	})
+	return recorded, err
+}
+
 // dynamic reports whether the users of accounts on m get dynamic keys.
 func (s *Shop) dynamic(m *vpn.Member) bool {
 	return s.cfg.DynamicKeys.Enabled() && m.Kind() == vpn.KindOutline
-}
-
-// link is what the user gets for their account on m, whose panel link is
-// url: url itself, or, with dynamic keys, the account's dynamic key, which
-// stays the same whatever key the panel gives the account.
-func (s *Shop) link(ctx context.Context, userID int64, m *vpn.Member, url string) (string, error) {
-	if !s.dynamic(m) {
-		return url, nil
-	}
-	var token string
-	err := s.pool.QueryRow(ctx, `SELECT link_token FROM vpn_accounts WHERE user_id = $1`, userID).Scan(&token)
-	if err != nil {
-		return "", fmt.Errorf("reading the link token of user %d: %w", userID, err)
-	}
-	return s.cfg.DynamicKeys.Link(token), nil
 }
 
 // panelExpiry is the expiry an access records of its account: nil on a
@@ -241,31 +242,32 @@ func panelExpiry(acc vpn.Account) *time.Time {
 // never one on each. An account not made yet on a panel that fails is
 // placed again at once, which with failover is another panel, as the failure
 // marked this one down. A user with an account stays on its panel, which
-// keeps their link.
-func (s *Shop) ensureAccount(ctx context.Context, userID int64, f *vpn.Fleet, want vpn.State) (vpn.Account, *vpn.Member, error) {
-	rec, err := s.UserAccount(ctx, userID)
+// keeps their link. It returns too the record it acted on, whose version
+// record checks.
+func (s *Shop) ensureAccount(ctx context.Context, userID int64, f *vpn.Fleet, want vpn.State) (vpn.Account, *vpn.Member, *placed, error) {
+	rec, err := s.placement(ctx, userID)
 	if err != nil {
-		return vpn.Account{}, nil, err
+		return vpn.Account{}, nil, nil, err
 	}
 	if rec == nil {
 		if rec, err = s.claimPlacement(ctx, userID, f); err != nil {
-			return vpn.Account{}, nil, err
+			return vpn.Account{}, nil, nil, err
 		}
 	}
 	var tried []string
 	for {
 		m, ok := f.Member(rec.Panel)
 		if !ok {
-			return vpn.Account{}, nil, fmt.Errorf("the account %s of user %d is on panel %s, which is not configured", rec.Name, userID, rec.Panel)
+			return vpn.Account{}, nil, nil, fmt.Errorf("the account %s of user %d is on panel %s, which is not configured", rec.Name, userID, rec.Panel)
 		}
 		acc, err := s.accountOn(ctx, userID, m, rec, want)
 		if err == nil || rec.made() || !errors.Is(err, vpn.ErrUnavailable) {
-			return acc, m, err
+			return acc, m, rec, err
 		}
 		tried = append(tried, m.Name())
 		moved, perr := s.placeAgain(ctx, userID, f, rec, tried)
 		if perr != nil || moved == nil {
-			return vpn.Account{}, m, errors.Join(err, perr) // no other panel to try
+			return vpn.Account{}, m, nil, errors.Join(err, perr) // no other panel to try
 		}
 		rec = moved
 	}
@@ -277,7 +279,7 @@ func (a Account) made() bool { return a.ExternalID != "" }
 
 // accountOn makes the user's recorded account rec on m what want says:
 // set, or created (adopted) when the panel lacks it or it was only claimed.
-func (s *Shop) accountOn(ctx context.Context, userID int64, m *vpn.Member, rec *Account, want vpn.State) (vpn.Account, error) {
+func (s *Shop) accountOn(ctx context.Context, userID int64, m *vpn.Member, rec *placed, want vpn.State) (vpn.Account, error) {
 	if !rec.made() {
 		return s.createAccount(ctx, userID, m, want)
 	}
@@ -302,7 +304,7 @@ ON CONFLICT DO NOTHING`
 // account's record: the placement this call claimed, or the one a
 // concurrent activation claimed first. A crash before the account is made
 // leaves the claim, which the next activation of the period carries out.
-func (s *Shop) claimPlacement(ctx context.Context, userID int64, f *vpn.Fleet) (*Account, error) {
+func (s *Shop) claimPlacement(ctx context.Context, userID int64, f *vpn.Fleet) (*placed, error) {
 	m, err := s.place(ctx, userID, f)
 	if err != nil {
 		return nil, err
@@ -317,7 +319,7 @@ func (s *Shop) claimPlacement(ctx context.Context, userID int64, f *vpn.Fleet) (
 // account, to the panel placement now chooses among those not tried, and
 // returns the record then: another activation may have made the account
 // meanwhile, and then it stays. nil when placement has no other panel.
-func (s *Shop) placeAgain(ctx context.Context, userID int64, f *vpn.Fleet, rec *Account, tried []string) (*Account, error) {
+func (s *Shop) placeAgain(ctx context.Context, userID int64, f *vpn.Fleet, rec *placed, tried []string) (*placed, error) {
 	m, err := s.place(ctx, userID, f)
 	if errors.Is(err, vpn.ErrNoPanel) || (err == nil && slices.Contains(tried, m.Name())) {
 		return nil, nil
@@ -334,8 +336,8 @@ func (s *Shop) placeAgain(ctx context.Context, userID int64, f *vpn.Fleet, rec *
 }
 
 // claimed reads the user's account record, which a claim made sure of.
-func (s *Shop) claimed(ctx context.Context, userID int64) (*Account, error) {
-	rec, err := s.UserAccount(ctx, userID)
+func (s *Shop) claimed(ctx context.Context, userID int64) (*placed, error) {
+	rec, err := s.placement(ctx, userID)
 	if err == nil && rec == nil {
 		err = errors.New("no account row after claiming one") // cannot happen: rows are never deleted
 	}

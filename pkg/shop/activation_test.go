@@ -1,6 +1,8 @@
 package shop_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -423,6 +425,59 @@ func TestRotateGivesANewLinkAndTheOldOneStops(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, users)
 		require.Equal(t, 1, sb.Accounts())
+	})
+}
+
+// rotatingMidway is a panel that, once, right after it answered a
+// SetAccount, gives the user a new link (their press of "New link" handled
+// by another replica at that moment).
+type rotatingMidway struct {
+	vpn.Panel
+	once   sync.Once
+	rotate func()
+}
+
+func (r *rotatingMidway) SetAccount(ctx context.Context, ref vpn.Ref, want vpn.State) (vpn.Account, error) {
+	a, err := r.Panel.SetAccount(ctx, ref, want)
+	r.once.Do(r.rotate)
+	return a, err
+}
+
+// A new link made while an activation's panel call was under way: the
+// activation does not record the account as the call found it (its old
+// link), and its retry records the new link, which works.
+func TestANewLinkMadeDuringAnActivationIsTheOneRecorded(t *testing.T) {
+	t.Parallel()
+	forEachPanel(t, func(t *testing.T, e *env, sb *vpntest.Sandbox, f *vpn.Fleet, sub shop.Subscription) {
+		old := e.activate(t, sub.ID, f)
+		e.clock.Advance(shop.DefaultTrialDuration)
+		e.endPeriod(t, sub)
+		require.NoError(t, e.shop.Revoke(t.Context(), sub.ID, f))
+		next := e.pay(t, e.order(t, 1, "m1", shop.ProviderStars))
+
+		var rotated shop.Account
+		midway := &rotatingMidway{Panel: sb.Panel, rotate: func() {
+			found, err := e.shop.RequestNewLink(t.Context(), 1)
+			require.NoError(t, err)
+			require.True(t, found)
+			rotated, err = e.shop.Rotate(t.Context(), 1, f)
+			require.NoError(t, err)
+		}}
+		racing, err := vpn.NewFleet([]vpn.Panel{midway}, []vpn.MemberConfig{{Name: sb.Kind}}, vpn.FleetOptions{})
+		require.NoError(t, err)
+		_, err = e.shop.Activate(t.Context(), next.ID, racing)
+		require.ErrorContains(t, err, "changed meanwhile")
+		require.NotEqual(t, old.URL, rotated.URL)
+		rec, err := e.shop.UserAccount(t.Context(), 1)
+		require.NoError(t, err)
+		require.Equal(t, rotated.URL, rec.URL, "the old link was not recorded over the new one")
+		require.Nil(t, e.subscription(t, next.ID).Access, "no access with the old link")
+
+		acc := e.activate(t, next.ID, f)
+		require.Equal(t, rotated.URL, acc.URL)
+		require.True(t, sb.LinkWorks(acc.URL))
+		require.False(t, sb.LinkWorks(old.URL))
+		requireAccount(t, sb, 1, acc.URL, true, next.ExpiresAt)
 	})
 }
 
