@@ -283,7 +283,11 @@ func (s *Store) Accounts(ctx context.Context, panel string, names []string) (map
 // Unlisted returns up to limit periods whose account on panel should be
 // working but was not among listed, the names a complete listing of the
 // panel returned: active periods ending after until whose access was
-// recorded live before since (the listing's start).
+// recorded live before since (the listing's start). Accounts recorded under
+// the per-period names of older versions ("vpnbot-<period>",
+// "vpnbot_<period>", kept by the migration to accounts) are left out: a
+// listing of this bot's accounts holds the "_u<user id>" names only, so
+// they would be judged missing on every pass.
 func (s *Store) Unlisted(ctx context.Context, panel string, listed []string, since, until time.Time, limit int) ([]Account, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT c.user_id, c.name, c.external_id, c.access_url, s.id, s.expires_at
@@ -291,6 +295,7 @@ func (s *Store) Unlisted(ctx context.Context, panel string, listed []string, sin
 		JOIN subscriptions s ON s.user_id = c.user_id AND s.status = 'active' AND s.expires_at > $4
 		JOIN vpn_accesses a ON a.subscription_id = s.id AND a.revoked_at IS NULL AND a.panel = c.panel
 		WHERE c.panel = $1 AND a.created_at < $3 AND c.updated_at < $3 AND NOT (c.name = ANY($2))
+		  AND c.name ~ '_u[0-9]+$'
 		ORDER BY s.id LIMIT $5`, panel, listed, since, until, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading the accounts missing from the panel: %w", err)
