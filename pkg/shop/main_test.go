@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 )
@@ -17,30 +18,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// clock is a test's time, moved by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a shop over a fresh schema, with its clock.
 type env struct {
 	db    *pgdbtest.DB
 	pool  *pgxpool.Pool
 	shop  *shop.Shop
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newEnv(t *testing.T) *env {
@@ -58,7 +41,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(pool.Close)
 	// Whole seconds, as the shop stores them, so that expected times compare
 	// equal to what it returns.
-	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	c := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	return &env{db: db, pool: pool, clock: c, shop: shop.New(pool, shop.Config{NowFunc: c.Now})}
 }
 

@@ -6,12 +6,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/marzban"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
@@ -26,24 +26,6 @@ const (
 	loginRoute   = "POST /api/admin/token"
 	getUserRoute = "GET /api/user/{username}"
 )
-
-// clock is a sandbox clock a test moves on.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // month is an enabled state for a month.
 func month() vpn.State {
@@ -66,7 +48,7 @@ func newMarzban(t *testing.T, s *marzban.Server, edit func(*vpn.MarzbanConfig)) 
 
 func TestMarzbanLogsInAgainOnceWhenTheTokenExpires(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: time.Now()}
+	c := clocktest.New(time.Now())
 	s := vpntest.StartMarzban(t, marzban.Config{Now: c.Now, TokenLifetime: time.Hour})
 	m := newMarzban(t, s, nil)
 	ctx := t.Context()
@@ -78,7 +60,7 @@ func TestMarzbanLogsInAgainOnceWhenTheTokenExpires(t *testing.T) {
 	require.Equal(t, 1, s.Requests(loginRoute), "one login serves every call while the token lasts")
 	gets := s.Requests(getUserRoute)
 
-	c.Add(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	got, err := m.Account(ctx, a.Ref())
 	require.NoError(t, err)
 	require.Equal(t, a.ID, got.ID)
@@ -255,7 +237,7 @@ func keys[V any](m map[string]V) []string {
 
 func TestMarzbanKeepsHandingOutOneLinkWhileThePanelIssuesNewOnes(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: time.Now()}
+	c := clocktest.New(time.Now())
 	s := vpntest.StartMarzban(t, marzban.Config{Now: c.Now})
 	m := newMarzban(t, s, nil)
 	ctx := t.Context()
@@ -263,7 +245,7 @@ func TestMarzbanKeepsHandingOutOneLinkWhileThePanelIssuesNewOnes(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(a.URL, s.URL()+"/sub/"), "the panel's relative URL made absolute: %s", a.URL)
 
-	c.Add(5 * time.Second)
+	c.Advance(5 * time.Second)
 	got, err := m.Account(ctx, a.Ref())
 	require.NoError(t, err)
 	require.Equal(t, a.URL, got.URL)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 )
 
@@ -147,7 +148,7 @@ func TestGetInvoicesPagesLikeCryptoPay(t *testing.T) {
 
 func TestInvoicesExpireOnTheirOwn(t *testing.T) {
 	t.Parallel()
-	clk := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	rc := startReceiver(t, always(http.StatusOK))
 	e := start(t, cryptopay.Config{NowFunc: clk.Now, WebhookURL: rc.srv.URL})
 

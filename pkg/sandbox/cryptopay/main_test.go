@@ -177,21 +177,3 @@ func (rc *receiver) deliveries() []delivery {
 	defer rc.mu.Unlock()
 	return append([]delivery(nil), rc.got...)
 }
-
-// clock is a NowFunc tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}

@@ -8,13 +8,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/sandbox/marzban"
 )
 
@@ -26,24 +26,6 @@ const (
 	admin    = "admin"
 	password = "test-password"
 )
-
-// clock is the panel's clock, moved on by the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // env is a started sandbox, an HTTP client of the test's own and a token.
 type env struct {
@@ -177,7 +159,7 @@ func (e *env) works(subURL string) bool {
 
 func TestLoginAndTokens(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: time.Now()}
+	c := clocktest.New(time.Now())
 	e := start(t, marzban.Config{Now: c.Now, TokenLifetime: time.Hour})
 
 	status, body := e.login(admin, "nope")
@@ -313,7 +295,7 @@ func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 func TestSubscriptionTokens(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := &clock{now: base.Add(100 * time.Millisecond)}
+	c := clocktest.New(base.Add(100 * time.Millisecond))
 	e := start(t, marzban.Config{Now: c.Now})
 	u := e.create(`{"username":"carol","proxies":{"vless":{},"shadowsocks":{},"vmess":{},"trojan":{}}}`)
 	first := u.SubscriptionURL

@@ -3,7 +3,6 @@ package cleanup_test
 import (
 	"cmp"
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -201,22 +200,4 @@ func metric(t *testing.T, in *instance, name string) float64 {
 	t.Helper()
 	v, _ := obstest.Metric(t, in.reg, name, nil)
 	return v
-}
-
-// clock is a test's settable time.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -78,7 +79,7 @@ func TestNoticesWhoseReplicaDiedBeforePublishingAreSentByTheNextIteration(t *tes
 func TestNoticesClaimedButNeverPublishedAreTakenOverAfterTheClaimTTL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "outline")
-	clk := &clock{now: time.Now()}
+	clk := clocktest.New(time.Now())
 	in := e.instance(t, cleanup.Config{NowFunc: clk.Now})
 	const periods = 2
 	e.revokedUntold(t, in, periods)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/ssconf"
@@ -50,7 +51,7 @@ func TestReconciliationRepairsDriftBothWays(t *testing.T) {
 				vpn.State{Enabled: true, ExpiresAt: time.Now().Add(24 * time.Hour)})
 			require.NoError(t, err)
 
-			clk := &clock{now: time.Now().Add(time.Second)}
+			clk := clocktest.New(time.Now().Add(time.Second))
 			in := e.instance(t, cleanup.Config{ReconcileEvery: 1, OrphanMinAge: time.Minute, NowFunc: clk.Now})
 			res := iterateOK(t, in)
 			wantExpiry := 0
@@ -109,7 +110,7 @@ func TestReconciliationKeepsAnAccountActivationIsRecording(t *testing.T) {
 		vpn.State{Enabled: true, ExpiresAt: inflight.ExpiresAt})
 	require.NoError(t, err)
 
-	clk := &clock{now: time.Now().Add(time.Second)}
+	clk := clocktest.New(time.Now().Add(time.Second))
 	in := e.instance(t, cleanup.Config{ReconcileEvery: 1, OrphanMinAge: time.Minute, NowFunc: clk.Now})
 	res := iterateOK(t, in)
 	require.Equal(t, 1, res[cleanup.ItemOrphansWaiting])

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/cleanup"
 	"github.com/vpnbot/vpnbot/services/expiry-cleanup/internal/store"
@@ -76,7 +77,7 @@ func TestARevocationWhoseReplicaDiedIsTakenOverByTheNextIteration(t *testing.T) 
 func TestARevocationWhoseReplicaHangsIsTakenOverAfterTheClaimTTL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "outline")
-	clk := &clock{now: time.Now()}
+	clk := clocktest.New(time.Now())
 	in := e.instance(t, cleanup.Config{NowFunc: clk.Now})
 	sub := e.expire(t, e.activeKey(t, "en").ID, 2*time.Hour)
 	e.claimWithoutRevoking(t, sub, clk.Now())

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -32,30 +32,12 @@ func TestMain(m *testing.M) {
 // grace is how long after its end a period is revoked in these tests.
 const grace = time.Hour
 
-// clock is the shop's time, moved by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a key server over a fresh schema, beside the shop that records
 // what it answers and a sandbox Outline panel the shop's accounts are on.
 type env struct {
 	db      *pgdbtest.DB
 	shop    *shop.Shop
-	clock   *clock
+	clock   *clocktest.Clock
 	sb      *vpntest.Sandbox
 	fleet   *vpn.Fleet
 	handler http.Handler
@@ -65,7 +47,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := pgdbtest.New(t)
-	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	c := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	reg := prometheus.NewRegistry()
 	ks, err := keyserver.New(db.Pool, obstest.NewLogger(&obstest.LogBuffer{}), reg)
 	require.NoError(t, err)

@@ -41,7 +41,7 @@ func TestAReminderWhoseReplicaDiedBeforePublishingIsSentByTheNextIteration(t *te
 	e := newEnv(t)
 	in := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "en")
-	e.clock.set(sub.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-23 * time.Hour))
 	dying, claims := e.claimWithoutPublishing(t)
 	require.Len(t, claims, 2, "the 24 h reminder, and the 72 h stage passed over")
 	require.Equal(t, 1, e.pending(t), "only the reminder to send waits to be published")
@@ -54,7 +54,7 @@ func TestAReminderWhoseReplicaDiedBeforePublishingIsSentByTheNextIteration(t *te
 
 	require.Equal(t, []string{dedupID("reminder_24h", sub)}, dedupIDs(e.messages(t)))
 	require.Zero(t, e.pending(t))
-	e.clock.set(sub.ExpiresAt.Add(-22 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-22 * time.Hour))
 	require.Zero(t, iterate(t, in)["sent"], "sent once")
 	require.Len(t, e.messages(t), 1)
 }
@@ -65,14 +65,14 @@ func TestAReminderClaimedButNeverPublishedIsTakenOverAfterTheClaimTTL(t *testing
 	in := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "en")
 	claimedAt := sub.ExpiresAt.Add(-23 * time.Hour)
-	e.clock.set(claimedAt)
+	e.clock.Set(claimedAt)
 	// A replica that lives on but hangs before publishing.
 	_, claims := e.claimWithoutPublishing(t)
 	require.Len(t, claims, 2)
 
-	e.clock.set(claimedAt.Add(reminders.DefaultClaimTTL - time.Second))
+	e.clock.Set(claimedAt.Add(reminders.DefaultClaimTTL - time.Second))
 	require.Zero(t, iterate(t, in)["sent"], "a claim within its TTL is not taken over")
-	e.clock.set(claimedAt.Add(reminders.DefaultClaimTTL + time.Second))
+	e.clock.Set(claimedAt.Add(reminders.DefaultClaimTTL + time.Second))
 	res := iterate(t, in)
 	require.Equal(t, 1, res["sent"])
 	require.Zero(t, res["skipped"], "the 72 h stage was settled by the first claim")

@@ -30,11 +30,11 @@ func TestAPaidPeriodsEndIsToldOnceInItsUsersLanguageWithWhenTheKeyStops(t *testi
 	e.setExpiry(t, ru.ID, en.ExpiresAt)
 	ru.ExpiresAt = en.ExpiresAt
 
-	e.clock.set(en.ExpiresAt.Add(-time.Second))
+	e.clock.Set(en.ExpiresAt.Add(-time.Second))
 	require.Zero(t, iterate(t, in)["ended"], "a second before the end: not yet")
-	e.clock.set(en.ExpiresAt)
+	e.clock.Set(en.ExpiresAt)
 	require.Equal(t, 2, iterate(t, in)["ended"], "at the end")
-	e.clock.set(en.ExpiresAt.Add(89 * time.Minute))
+	e.clock.Set(en.ExpiresAt.Add(89 * time.Minute))
 	require.Empty(t, iterate(t, in), "told once")
 
 	byChat := map[int64]*vpnbotv1.SendMessage{}
@@ -76,7 +76,7 @@ func TestTheEndIsDueWhileTheKeyWorks(t *testing.T) {
 	e.setExpiry(t, lastMoment.ID, late.ExpiresAt.Add(time.Second))
 	lastMoment.ExpiresAt = late.ExpiresAt.Add(time.Second)
 
-	e.clock.set(late.ExpiresAt.Add(time.Hour))
+	e.clock.Set(late.ExpiresAt.Add(time.Hour))
 	res := iterate(t, in)
 	require.Equal(t, 1, res["ended"], "the last second of the grace of one, past the other's")
 	require.Equal(t, 3, res["skipped"], "its three reminders, claimed with the end so that none comes late")
@@ -92,7 +92,7 @@ func TestTwoWorkersAtOnceTellEachPaidEndOnce(t *testing.T) {
 	e := newEnv(t)
 	// A month on, when the periods bought now end.
 	now := time.Now().UTC().Truncate(time.Second).AddDate(0, 0, 30)
-	e.clock.set(now)
+	e.clock.Set(now)
 	langs := map[int64]string{}
 	var want []string
 	for i := range 20 {
@@ -131,7 +131,7 @@ func TestAPaidEndRepublishedAfterItsReplicaDiedIsOneMessage(t *testing.T) {
 	e := newEnv(t)
 	in := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "ru")
-	e.clock.set(sub.ExpiresAt.Add(time.Minute))
+	e.clock.Set(sub.ExpiresAt.Add(time.Minute))
 	dying, claims := e.claimWithoutPublishing(t)
 	require.Len(t, claims, 4, "the end, and the three reminders passed over")
 	_, err := outbox.Publish(t.Context(), e.js,

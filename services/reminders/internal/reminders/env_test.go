@@ -3,7 +3,6 @@ package reminders_test
 import (
 	"context"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/outbox/outboxtest"
@@ -39,12 +39,12 @@ type env struct {
 	db    *pgdbtest.DB
 	js    jetstream.JetStream
 	shop  *shop.Shop
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{db: pgdbtest.New(t), clock: &clock{now: time.Now()}}
+	e := &env{db: pgdbtest.New(t), clock: clocktest.New(time.Now())}
 	srv := bustest.NewServer(t)
 	_, e.js = bustest.Connect(t, srv.URL())
 	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
@@ -52,25 +52,6 @@ func newEnv(t *testing.T) *env {
 	// and the reminders' clock is moved towards their expiry.
 	e.shop = shop.New(e.db.Pool, shop.Config{})
 	return e
-}
-
-// clock is the reminder instances' time, which a test moves.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// set moves the clock to at.
-func (c *clock) set(at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = at
 }
 
 // instance is one reminders replica with what on-call sees of it.

@@ -26,7 +26,7 @@ func TestAPaidSubscriptionIsRemindedOnceAtEachStage(t *testing.T) {
 	sub := e.paid(t, "ru")
 	expires := sub.ExpiresAt
 
-	e.clock.set(expires.Add(-71 * time.Hour))
+	e.clock.Set(expires.Add(-71 * time.Hour))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	msgs := e.messages(t)
 	require.Len(t, msgs, 1)
@@ -39,15 +39,15 @@ func TestAPaidSubscriptionIsRemindedOnceAtEachStage(t *testing.T) {
 	require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), m.GetRows()[0].GetButtons()[0].GetCallbackData(), "the renew button opens the plans")
 
 	require.Zero(t, iterate(t, in)["sent"], "a stage is sent once")
-	e.clock.set(expires.Add(-48 * time.Hour))
+	e.clock.Set(expires.Add(-48 * time.Hour))
 	require.Zero(t, iterate(t, in)["sent"], "no stage opened since")
 
-	e.clock.set(expires.Add(-23*time.Hour - 59*time.Minute))
+	e.clock.Set(expires.Add(-23*time.Hour - 59*time.Minute))
 	require.Equal(t, 1, iterate(t, in)["sent"])
-	e.clock.set(expires.Add(-30 * time.Minute))
+	e.clock.Set(expires.Add(-30 * time.Minute))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	require.Zero(t, iterate(t, in)["sent"])
-	e.clock.set(expires.Add(time.Minute))
+	e.clock.Set(expires.Add(time.Minute))
 	require.Equal(t, map[string]int{"ended": 1}, iterate(t, in), "at the end, the end itself")
 	require.Empty(t, iterate(t, in))
 
@@ -69,7 +69,7 @@ func TestASubscription23HoursFromExpiryGetsThe24HourReminderOnly(t *testing.T) {
 	in := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "en")
 
-	e.clock.set(sub.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-23 * time.Hour))
 	res := iterate(t, in)
 	require.Equal(t, 1, res["sent"])
 	require.Equal(t, 1, res["skipped"], "the 72 h stage is claimed without a message")
@@ -79,10 +79,10 @@ func TestASubscription23HoursFromExpiryGetsThe24HourReminderOnly(t *testing.T) {
 	require.Contains(t, msgs[0].GetText(), "(in 23 hours)")
 
 	for _, left := range []time.Duration{22 * time.Hour, 5 * time.Hour, 61 * time.Minute} {
-		e.clock.set(sub.ExpiresAt.Add(-left))
+		e.clock.Set(sub.ExpiresAt.Add(-left))
 		require.Zero(t, iterate(t, in)["sent"], "%s before expiry", left)
 	}
-	e.clock.set(sub.ExpiresAt.Add(-59 * time.Minute))
+	e.clock.Set(sub.ExpiresAt.Add(-59 * time.Minute))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	require.Equal(t, []string{dedupID("reminder_24h", sub), dedupID("reminder_1h", sub)}, dedupIDs(e.messages(t)),
 		"the 72 h reminder never comes late")
@@ -94,16 +94,16 @@ func TestARenewedSubscriptionGetsTheNextCyclesReminders(t *testing.T) {
 	in := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "en")
 
-	e.clock.set(sub.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-23 * time.Hour))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	renewed := e.pay(t, sub.UserID)
 	require.Equal(t, sub.ID, renewed.ID, "the payment extended the running period")
 	require.Equal(t, sub.ExpiresAt.AddDate(0, 0, 30), renewed.ExpiresAt)
 
 	require.Zero(t, iterate(t, in)["sent"], "the new expiry is a month away")
-	e.clock.set(renewed.ExpiresAt.Add(-70 * time.Hour))
+	e.clock.Set(renewed.ExpiresAt.Add(-70 * time.Hour))
 	require.Equal(t, 1, iterate(t, in)["sent"])
-	e.clock.set(renewed.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(renewed.ExpiresAt.Add(-23 * time.Hour))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 
 	msgs := e.messages(t)
@@ -126,7 +126,7 @@ func TestTrialsAreLeftToTheTrialNotifier(t *testing.T) {
 	require.NoError(t, err)
 
 	for _, left := range []time.Duration{71 * time.Hour, 23 * time.Hour, 30 * time.Minute, -time.Minute} {
-		e.clock.set(trial.ExpiresAt.Add(-left))
+		e.clock.Set(trial.ExpiresAt.Add(-left))
 		require.Empty(t, iterate(t, in), "%s before the trial ends", left)
 	}
 	require.Empty(t, e.messages(t), "the trial-notifier sends the trial's own notices, of its end too")
@@ -134,7 +134,7 @@ func TestTrialsAreLeftToTheTrialNotifier(t *testing.T) {
 	// Paid for before it ran out: a paid period from then on.
 	paid := e.pay(t, userID)
 	require.Equal(t, trial.ID, paid.ID)
-	e.clock.set(paid.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(paid.ExpiresAt.Add(-23 * time.Hour))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	require.Equal(t, []string{dedupID("reminder_24h", paid)}, dedupIDs(e.messages(t)))
 }
@@ -147,7 +147,7 @@ func TestUsersWhoBlockedTheBotAreSkipped(t *testing.T) {
 	_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET blocked_at = now() WHERE id = $1`, sub.UserID)
 	require.NoError(t, err)
 
-	e.clock.set(sub.ExpiresAt.Add(-70 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-70 * time.Hour))
 	require.Zero(t, iterate(t, in)["sent"])
 	require.Empty(t, e.messages(t))
 
@@ -155,7 +155,7 @@ func TestUsersWhoBlockedTheBotAreSkipped(t *testing.T) {
 	// get the stage due then.
 	_, err = e.db.Pool.Exec(t.Context(), `UPDATE users SET blocked_at = NULL WHERE id = $1`, sub.UserID)
 	require.NoError(t, err)
-	e.clock.set(sub.ExpiresAt.Add(-69 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-69 * time.Hour))
 	require.Equal(t, 1, iterate(t, in)["sent"])
 	require.Equal(t, []string{dedupID("reminder_72h", sub)}, dedupIDs(e.messages(t)))
 }
@@ -164,7 +164,7 @@ func TestThreeInstancesSendEachReminderExactlyOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	e.clock.set(now)
+	e.clock.Set(now)
 	// Subscriptions in every stage's window, and some outside all of them.
 	lefts := []time.Duration{30 * time.Minute, 5 * time.Hour, 23 * time.Hour, 50 * time.Hour, 71 * time.Hour, 100 * time.Hour}
 	due := map[string]bool{}
@@ -235,12 +235,12 @@ func TestARestartedInstanceDoesNotRepeatReminders(t *testing.T) {
 	e := newEnv(t)
 	first := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "en")
-	e.clock.set(sub.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-23 * time.Hour))
 	require.Equal(t, 1, iterate(t, first)["sent"])
 
 	restarted := e.instance(t, reminders.Config{})
 	require.Zero(t, iterate(t, restarted)["sent"])
-	e.clock.set(sub.ExpiresAt.Add(-22 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-22 * time.Hour))
 	require.Zero(t, iterate(t, restarted)["sent"])
 	require.Len(t, e.messages(t), 1)
 	require.Empty(t, restarted.logs.Events(t, reminders.EventReminderSent))
@@ -251,7 +251,7 @@ func TestAReminderTheOutboxDidNotTakeIsSentByTheNextIteration(t *testing.T) {
 	e := newEnv(t)
 	in := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "en")
-	e.clock.set(sub.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-23 * time.Hour))
 	require.NoError(t, e.js.DeleteStream(t.Context(), outbox.Stream))
 
 	res, err := in.r.Iterate(t.Context())
@@ -269,7 +269,7 @@ func TestAReminderPublishedBeforeItsClaimWasReleasedIsOneMessage(t *testing.T) {
 	e := newEnv(t)
 	in := e.instance(t, reminders.Config{})
 	sub := e.paid(t, "en")
-	e.clock.set(sub.ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(sub.ExpiresAt.Add(-23 * time.Hour))
 	// An earlier attempt's publish reached the stream but its ack was lost,
 	// so its claim was released.
 	_, err := outbox.Publish(t.Context(), e.js,
@@ -291,7 +291,7 @@ func TestTheWorkerRuntimeReportsTheRemindersOfEachIteration(t *testing.T) {
 	for range 2 {
 		subs = append(subs, e.paid(t, "en"))
 	}
-	e.clock.set(subs[1].ExpiresAt.Add(-23 * time.Hour))
+	e.clock.Set(subs[1].ExpiresAt.Add(-23 * time.Hour))
 
 	w, err := worker.New(worker.Config{Name: "reminders", Interval: time.Hour, IterationTimeout: 5 * time.Second},
 		in.r.Iterate, obstest.NewLogger(in.logs), in.reg)

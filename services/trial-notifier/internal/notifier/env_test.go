@@ -3,7 +3,6 @@ package notifier_test
 import (
 	"context"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
+	"github.com/vpnbot/vpnbot/pkg/clocktest"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/outbox/outboxtest"
@@ -32,31 +32,13 @@ const (
 	poll    = 10 * time.Millisecond
 )
 
-// clock is a test's time, moved by hand; the shop and the notifiers share it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is one test's database, NATS, shop and clock.
 type env struct {
 	db    *pgdbtest.DB
 	nats  *bustest.Server
 	js    jetstream.JetStream
 	shop  *shop.Shop
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newEnv(t *testing.T) *env {
@@ -65,7 +47,7 @@ func newEnv(t *testing.T) *env {
 	_, e.js = bustest.Connect(t, e.nats.URL())
 	require.NoError(t, bus.DeclareStreams(t.Context(), e.js, outbox.StreamConfig()))
 	// Whole seconds, as the shop stores times.
-	e.clock = &clock{now: time.Now().UTC().Truncate(time.Second)}
+	e.clock = clocktest.New(time.Now().UTC().Truncate(time.Second))
 	e.shop = shop.New(e.db.Pool, shop.Config{NowFunc: e.clock.Now})
 	return e
 }
