@@ -147,17 +147,9 @@ func TestJourneyTrialKeyAndAPlanBoughtTwice(t *testing.T) {
 	require.Contains(t, subScreen.Plain, access.URL)
 
 	// Plans → the plan → Telegram Stars: an invoice in XTR, paid in the chat.
-	s.press(user, subScreen, cbPlans)
-	plans = s.waitScreen(user, "listing the plans", withButton(cbPlan))
-	s.press(user, plans, cbPlan)
-	plan = s.waitScreen(user, "offering the ways to pay", withButton(cbPayStars))
-	s.press(user, plan, cbPayStars)
-	invoice := s.waitScreen(user, "with a Stars invoice", func(m sandboxtg.Message) bool { return m.Invoice != nil })
+	invoice, paid := s.payWithStars(user, subScreen)
 	require.Equal(t, shop.StarsCurrency, invoice.Invoice.Currency)
 	require.EqualValues(t, planStars, invoice.Invoice.Total)
-	paid, err := s.Sandbox.PayInvoice(user, invoice.ID)
-	require.NoError(t, err)
-	require.True(t, paid.Accepted, "the bot accepts the checkout: %+v", paid)
 
 	renewed := extended.ExpiresAt.Add(planDays * 24 * time.Hour)
 	s.waitScreen(user, "confirming the payment until "+shownDate(renewed), withText(shownDate(renewed)))
@@ -272,6 +264,24 @@ func (s *system) press(chat int64, m sandboxtg.Message, data string) {
 		_, answered := s.Sandbox.CallbackAnswer(id)
 		return answered
 	}, screenTimeout, 20*time.Millisecond, "the bot did not answer the press of %q", data)
+}
+
+// payWithStars buys the plan with Telegram Stars from a screen that has the
+// Plans button: the plans, the plan, Stars, and the invoice paid in the
+// chat, its checkout accepted by the bot. It returns the invoice and the
+// payment.
+func (s *system) payWithStars(chat int64, from sandboxtg.Message) (sandboxtg.Message, sandboxtg.PaymentResult) {
+	s.t.Helper()
+	s.press(chat, from, cbPlans)
+	plans := s.waitScreen(chat, "listing the plans", withButton(cbPlan))
+	s.press(chat, plans, cbPlan)
+	plan := s.waitScreen(chat, "offering the ways to pay", withButton(cbPayStars))
+	s.press(chat, plan, cbPayStars)
+	invoice := s.waitScreen(chat, "with a Stars invoice", func(m sandboxtg.Message) bool { return m.Invoice != nil })
+	paid, err := s.Sandbox.PayInvoice(chat, invoice.ID)
+	require.NoError(s.t, err)
+	require.True(s.t, paid.Accepted, "the bot refused the checkout: %+v", paid)
+	return invoice, paid
 }
 
 // lastActivationRequest reads the latest activation.requested event.

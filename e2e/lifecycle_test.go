@@ -49,16 +49,7 @@ func TestSubscriptionLifeWithAllWorkers(t *testing.T) {
 	moveExpiry(23 * time.Hour)
 	s.waitScreen(user, "saying the trial ends in 24 hours", contains("trial ends in 24 hours"))
 
-	menu = s.newMenu(user)
-	s.press(user, menu, cbPlans)
-	plans := s.waitScreen(user, "listing the plans", withButton(cbPlan))
-	s.press(user, plans, cbPlan)
-	plan := s.waitScreen(user, "offering the ways to pay", withButton(cbPayStars))
-	s.press(user, plan, cbPayStars)
-	invoice := s.waitScreen(user, "with the Stars invoice", func(m sandboxtg.Message) bool { return m.Invoice != nil })
-	paid, err := s.Sandbox.PayInvoice(user, invoice.ID)
-	require.NoError(t, err)
-	require.True(t, paid.Accepted, "the pre-checkout was refused: %s", paid.ErrorMessage)
+	s.payWithStars(user, s.newMenu(user))
 	s.waitScreen(user, "confirming the payment", contains("Payment received"))
 
 	moveExpiry(23 * time.Hour)

@@ -171,16 +171,7 @@ func (s *system) panelLifecycle(p panelUnderTest) {
 	require.Equal(t, onPanel(trialEnds), acc.ExpiresAt.UTC().Truncate(time.Second), "the account's expiry on the panel")
 
 	// A plan paid with Stars: 30 days more, on the panel too.
-	menu = s.newMenu(user)
-	s.press(user, menu, cbPlans)
-	plans := s.waitScreen(user, "listing the plans", withButton(cbPlan))
-	s.press(user, plans, cbPlan)
-	plan := s.waitScreen(user, "offering the ways to pay", withButton(cbPayStars))
-	s.press(user, plan, cbPayStars)
-	invoice := s.waitScreen(user, "with the Stars invoice", func(m sandboxtg.Message) bool { return m.Invoice != nil })
-	paid, err := s.Sandbox.PayInvoice(user, invoice.ID)
-	require.NoError(t, err)
-	require.True(t, paid.Accepted, "the pre-checkout was refused: %s", paid.ErrorMessage)
+	s.payWithStars(user, s.newMenu(user))
 	paidUntil := trialEnds.Add(planDays * 24 * time.Hour)
 	s.waitScreen(user, "confirming the payment until "+shownDate(paidUntil), withText(shownDate(paidUntil)))
 	require.Equal(t, paidUntil, s.activeExpiry(user), "the plan's days are added to the trial's")
@@ -204,7 +195,7 @@ func (s *system) panelLifecycle(p panelUnderTest) {
 
 	// Past the expiry and the one-hour grace: the account is disabled on
 	// the panel, the link no longer works, and the user is told.
-	_, err = s.db.Pool.Exec(t.Context(),
+	_, err := s.db.Pool.Exec(t.Context(),
 		`UPDATE subscriptions SET expires_at = now() - interval '2 hours', starts_at = now() - interval '33 days'
 		 WHERE user_id = $1 AND status = 'active'`, user)
 	require.NoError(t, err)
