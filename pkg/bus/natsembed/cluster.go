@@ -317,17 +317,35 @@ func (c *Cluster) waitPlacement(timeout time.Duration) error {
 	}
 	cfg := jetstream.StreamConfig{Name: placementProbe, Subjects: []string{"natsembed.probe"}, Replicas: len(c.nodes)}
 	for {
-		_, err := js.CreateStream(ctx, cfg)
+		err := probePlacement(ctx, js, cfg)
 		if err == nil {
-			if err := js.DeleteStream(ctx, placementProbe); err != nil {
-				return fmt.Errorf("embedded NATS cluster: deleting the placement probe: %w", err)
-			}
 			return nil
 		}
 		if !retry.Sleep(ctx, 50*time.Millisecond) {
 			return fmt.Errorf("embedded NATS cluster: no stream placed on all %d nodes within %s: %w", len(c.nodes), timeout, err)
 		}
 	}
+}
+
+// probeAttempt bounds one request of waitPlacement: a request the metadata
+// leader never answers (it lost the leadership to an election as the
+// nodes joined) is asked again instead of using up the whole wait.
+const probeAttempt = 3 * time.Second
+
+// probePlacement creates the probe stream and deletes it again, each
+// request bounded by probeAttempt.
+func probePlacement(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	attempt, cancel := context.WithTimeout(ctx, probeAttempt)
+	defer cancel()
+	if _, err := js.CreateStream(attempt, cfg); err != nil {
+		return err
+	}
+	attempt, cancel = context.WithTimeout(ctx, probeAttempt)
+	defer cancel()
+	if err := js.DeleteStream(attempt, placementProbe); err != nil {
+		return fmt.Errorf("deleting the placement probe: %w", err)
+	}
+	return nil
 }
 
 // freePorts returns n distinct ports of 127.0.0.1 that were free a moment
