@@ -59,11 +59,40 @@ const (
 // given back, so that the next request tries again; so is a wait that
 // would run into ctx's deadline (Crypto Pay is slow to the other request).
 func (s *Shop) CryptoPayOrder(ctx context.Context, userID int64, planID string, create CreateExternalFunc) (Invoice, error) {
+	inv, err := s.cryptoPayOrder(ctx, func(ctx context.Context) (Invoice, error) {
+		return s.offeredCryptoPayOrder(ctx, userID, planID)
+	}, create)
+	if err != nil {
+		return Invoice{}, fmt.Errorf("ordering plan %q with Crypto Pay for user %d: %w", planID, userID, err)
+	}
+	return inv, nil
+}
+
+// CryptoPayTopUp is CryptoPayOrder for a top-up of cents to the user's USD
+// balance: one order on offer per user and amount
+// (invoices_one_pending_cryptopay_topup), with one Crypto Pay invoice. An
+// amount outside Config.TopUpUSD is ErrTopUpAmount.
+func (s *Shop) CryptoPayTopUp(ctx context.Context, userID, cents int64, create CreateExternalFunc) (Invoice, error) {
+	if err := s.cfg.TopUpUSD.check(cents); err != nil {
+		return Invoice{}, fmt.Errorf("topping up user %d with Crypto Pay: %w", userID, err)
+	}
+	inv, err := s.cryptoPayOrder(ctx, func(ctx context.Context) (Invoice, error) {
+		return s.offeredCryptoPayTopUp(ctx, userID, cents)
+	}, create)
+	if err != nil {
+		return Invoice{}, fmt.Errorf("topping up user %d with $%s by Crypto Pay: %w", userID, FormatCents(cents), err)
+	}
+	return inv, nil
+}
+
+// cryptoPayOrder is the order offer returns, with its Crypto Pay invoice
+// made (once, by the request that claims it) and attached.
+func (s *Shop) cryptoPayOrder(ctx context.Context, offer func(context.Context) (Invoice, error), create CreateExternalFunc) (Invoice, error) {
 	wait := retry.Backoff{Min: externalWaitMin, Max: externalWaitMax}
 	for {
-		inv, err := s.offeredCryptoPayOrder(ctx, userID, planID)
+		inv, err := offer(ctx)
 		if err != nil {
-			return Invoice{}, fmt.Errorf("ordering plan %q with Crypto Pay for user %d: %w", planID, userID, err)
+			return Invoice{}, err
 		}
 		if inv.PayURL != "" {
 			return inv, nil
@@ -122,6 +151,34 @@ func (s *Shop) offeredCryptoPayOrder(ctx context.Context, userID int64, planID s
 	case errors.Is(err, pgx.ErrNoRows):
 		err = ErrUnknownPlan
 	case isForeignKeyViolation(err):
+		err = ErrUnknownUser
+	}
+	return inv, err
+}
+
+// offeredCryptoPayTopUp is offeredCryptoPayOrder for a top-up of cents.
+func (s *Shop) offeredCryptoPayTopUp(ctx context.Context, userID, cents int64) (Invoice, error) {
+	now := s.now()
+	var inv Invoice
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			UPDATE invoices SET superseded_at = $3
+			WHERE user_id = $1 AND purpose = 'topup' AND price_usd = $2::numeric / 100 AND provider = 'cryptopay'
+			  AND status = 'pending' AND superseded_at IS NULL AND expires_at <= $4`,
+			userID, cents, now, now.Add(s.cfg.InvoiceTTL/2))
+		if err != nil {
+			return fmt.Errorf("superseding the top-up whose time runs short: %w", err)
+		}
+		inv, err = scanInvoice(tx.QueryRow(ctx, `
+			INSERT INTO invoices AS i (user_id, purpose, provider, price_usd, status, created_at, expires_at)
+			VALUES ($1, 'topup', 'cryptopay', $2::numeric / 100, 'pending', $3, $4)
+			ON CONFLICT (user_id, price_usd) WHERE purpose = 'topup' AND provider = 'cryptopay' AND status = 'pending' AND superseded_at IS NULL
+			DO UPDATE SET superseded_at = i.superseded_at
+			RETURNING `+invoiceColumns,
+			userID, cents, now, now.Add(s.cfg.InvoiceTTL)))
+		return err
+	})
+	if isForeignKeyViolation(err) {
 		err = ErrUnknownUser
 	}
 	return inv, err

@@ -60,8 +60,8 @@ func TestCryptoPayOrderShowsTheSameOrderAndLinkWhileItMayBeOffered(t *testing.T)
 
 	first := e.cryptoOrder(t, p, 1, "m1")
 	require.Equal(t, shop.Invoice{
-		ID: first.ID, UserID: 1, PlanID: "m1", Provider: shop.ProviderCryptoPay,
-		PriceUSD: "4.99", PriceStars: 250, Duration: 30 * day, Status: shop.InvoicePending,
+		ID: first.ID, UserID: 1, Purpose: shop.PurposePlan, PlanID: "m1", Provider: shop.ProviderCryptoPay,
+		PriceUSD: "4.99", PriceStars: 250, Price: 499, Duration: 30 * day, Status: shop.InvoicePending,
 		ExternalID: "901", PayURL: "https://pay.example/901",
 		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour),
 	}, first)

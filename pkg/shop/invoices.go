@@ -13,13 +13,20 @@ import (
 // order fields (UserID, PlanID, Provider, prices, Duration) were copied from
 // the plan when it was made and never change.
 type Invoice struct {
-	ID       int64
-	UserID   int64
+	ID     int64
+	UserID int64
+	// Purpose is PurposePlan, an order of plan PlanID, or PurposeTopUp, of
+	// an amount to add to the balance (no plan, no duration, and only the
+	// price of its provider, which is what it credits).
+	Purpose  string
 	PlanID   string
 	Provider string
 	// PriceUSD is the Crypto Pay amount ("4.99"); PriceStars the XTR amount.
 	PriceUSD   string
 	PriceStars int
+	// Price is what the invoice costs in its Currency, in minor units (cents,
+	// stars): what a top-up credits.
+	Price int64
 	// Duration is what paying grants, as Plan.Duration.
 	Duration time.Duration
 	// Status is InvoicePending, InvoicePaid or InvoiceExpired.
@@ -40,13 +47,17 @@ type Invoice struct {
 	ExpiresAt time.Time
 }
 
-const invoiceColumns = `id, user_id, plan_id, provider, price_usd::text, price_stars, duration, status,
+// priceSQL is an invoice's price in minor units of its currency.
+const priceSQL = `CASE provider WHEN 'stars' THEN price_stars ELSE (price_usd * 100)::bigint END`
+
+const invoiceColumns = `id, user_id, purpose, COALESCE(plan_id, ''), provider, COALESCE(price_usd::text, ''),
+	COALESCE(price_stars, 0), ` + priceSQL + `, COALESCE(duration, interval '0'), status,
 	COALESCE(external_id, ''), COALESCE(pay_url, ''), COALESCE(charge_id, ''), paid_at,
 	COALESCE(subscription_id, 0), COALESCE(request_id, ''), created_at, expires_at`
 
 func scanInvoice(row pgx.Row) (Invoice, error) {
 	var inv Invoice
-	err := row.Scan(&inv.ID, &inv.UserID, &inv.PlanID, &inv.Provider, &inv.PriceUSD, &inv.PriceStars, &inv.Duration,
+	err := row.Scan(&inv.ID, &inv.UserID, &inv.Purpose, &inv.PlanID, &inv.Provider, &inv.PriceUSD, &inv.PriceStars, &inv.Price, &inv.Duration,
 		&inv.Status, &inv.ExternalID, &inv.PayURL, &inv.ChargeID, &inv.PaidAt, &inv.SubscriptionID,
 		&inv.RequestID, &inv.CreatedAt, &inv.ExpiresAt)
 	if err != nil {
@@ -55,6 +66,15 @@ func scanInvoice(row pgx.Row) (Invoice, error) {
 	inUTC(&inv.CreatedAt, &inv.ExpiresAt)
 	inUTCOpt(&inv.PaidAt)
 	return inv, nil
+}
+
+// Currency is the currency the invoice is paid in: USD with Crypto Pay,
+// XTR with Stars.
+func (inv Invoice) Currency() string {
+	if inv.Provider == ProviderStars {
+		return CurrencyXTR
+	}
+	return CurrencyUSD
 }
 
 func collectInvoices(rows pgx.Rows) ([]Invoice, error) {

@@ -45,8 +45,8 @@ func TestCreateOrderBindsUserPlanAndPrice(t *testing.T) {
 	e.addUser(t, 1)
 	inv := e.order(t, 1, "m12", shop.ProviderCryptoPay)
 	require.Equal(t, shop.Invoice{
-		ID: inv.ID, UserID: 1, PlanID: "m12", Provider: shop.ProviderCryptoPay,
-		PriceUSD: "39.99", PriceStars: 2000, Duration: 365 * day, Status: shop.InvoicePending,
+		ID: inv.ID, UserID: 1, Purpose: shop.PurposePlan, PlanID: "m12", Provider: shop.ProviderCryptoPay,
+		PriceUSD: "39.99", PriceStars: 2000, Price: 3999, Duration: 365 * day, Status: shop.InvoicePending,
 		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour),
 	}, inv)
 
@@ -68,8 +68,8 @@ func TestCreateOrderOnceMakesOneOrderPerRequest(t *testing.T) {
 	first, err := once("press-1", 1, "m1", shop.ProviderCryptoPay)
 	require.NoError(t, err)
 	require.Equal(t, shop.Invoice{
-		ID: first.ID, UserID: 1, PlanID: "m1", Provider: shop.ProviderCryptoPay,
-		PriceUSD: "4.99", PriceStars: 250, Duration: 30 * day, Status: shop.InvoicePending, RequestID: "press-1",
+		ID: first.ID, UserID: 1, Purpose: shop.PurposePlan, PlanID: "m1", Provider: shop.ProviderCryptoPay,
+		PriceUSD: "4.99", PriceStars: 250, Price: 499, Duration: 30 * day, Status: shop.InvoicePending, RequestID: "press-1",
 		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour),
 	}, first)
 

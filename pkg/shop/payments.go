@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 // ApplyPayment applies a paid invoice exactly once, whoever reports it and
 // however often (webhook, poller, replicas, Telegram redelivering a
 // successful_payment): the invoice turns paid by a conditional UPDATE, and in
-// the same short transaction the user's active period is extended by the
-// invoice's own duration from GREATEST(now, expires_at), or a new period
-// starts. applied is false, and nothing changes, when the invoice was paid
-// already; sub is then the period that payment went to.
+// the same short transaction its ledger row is written ("payment:<id>", or
+// "topup:<id>") and what it bought is given: the user's active period is
+// extended by the invoice's own duration from GREATEST(now, expires_at), or
+// a new period starts; a top-up adds its price to the balance. applied is
+// false, and nothing changes, when the invoice was paid already; sub is then
+// the period that payment went to. A top-up returns no period (ID 0).
 //
 // chargeID is the Telegram charge id of a Stars payment ("" for Crypto Pay).
 // A charge id other than the one that paid the invoice, or one that paid
@@ -29,16 +32,15 @@ import (
 // plan were fixed when it was made, so honouring it is what the user paid for.
 func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID string) (sub Subscription, applied bool, err error) {
 	now := s.now()
+	var purpose string
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var userID int64
-		// The order's interval, read as exact time (a day is 24 hours, see
-		// Plan.Duration), which grant adds as such.
-		var duration time.Duration
+		var e Entry
 		err := tx.QueryRow(ctx, `
 			UPDATE invoices SET status = 'paid', paid_at = $2, charge_id = NULLIF($3, '')
 			WHERE id = $1 AND status IN ('pending', 'expired')
-			RETURNING user_id, duration`,
-			invoiceID, now, chargeID).Scan(&userID, &duration)
+			RETURNING user_id, purpose, CASE provider WHEN 'stars' THEN 'XTR' ELSE 'USD' END, `+priceSQL+`,
+			          COALESCE(duration, interval '0'), COALESCE(plan_id, '')`,
+			invoiceID, now, chargeID).Scan(&e.UserID, &purpose, &e.Currency, &e.Money, &e.Duration, &e.Ref)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // paid already, or unknown: told apart below
 		}
@@ -48,14 +50,24 @@ func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID strin
 		if err != nil {
 			return err
 		}
-		id, _, err := grant(ctx, tx, userID, KindPaid, now, duration, false)
+		e.InvoiceID = invoiceID
+		if purpose == PurposeTopUp {
+			e.OpKey, e.Kind, e.Amount = "topup:"+strconv.FormatInt(invoiceID, 10), LedgerTopUp, e.Money
+			if _, posted, err := appendEntry(ctx, tx, e, now); err != nil || !posted {
+				return cmp.Or(err, errPostedBefore)
+			}
+			applied = true
+			return nil
+		}
+		e.OpKey, e.Kind = "payment:"+strconv.FormatInt(invoiceID, 10), LedgerPayment
+		e, err = postGrant(ctx, tx, e, KindPaid, now)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE invoices SET subscription_id = $2 WHERE id = $1`, invoiceID, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE invoices SET subscription_id = $2 WHERE id = $1`, invoiceID, e.SubscriptionID); err != nil {
 			return err
 		}
-		sub, err = subscriptionByID(ctx, tx, id)
+		sub, err = subscriptionByID(ctx, tx, e.SubscriptionID)
 		applied = err == nil
 		return err
 	})
@@ -72,6 +84,9 @@ func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID strin
 	if chargeID != "" && inv.ChargeID != chargeID {
 		return Subscription{}, false, fmt.Errorf("applying charge %s to invoice %d, paid by charge %q: %w",
 			chargeID, invoiceID, inv.ChargeID, ErrChargeConflict)
+	}
+	if inv.Purpose == PurposeTopUp {
+		return Subscription{}, false, nil
 	}
 	sub, err = subscriptionByID(ctx, s.pool, inv.SubscriptionID)
 	if err != nil {

@@ -34,6 +34,13 @@ const (
 	StatusRevoked = "revoked"
 )
 
+// Invoice purposes, as stored: an order of a plan, or of an amount to add to
+// the balance.
+const (
+	PurposePlan  = "plan"
+	PurposeTopUp = "topup"
+)
+
 // Invoice statuses, as stored.
 const (
 	InvoicePending = "pending"
@@ -101,6 +108,9 @@ type Config struct {
 	// link, instead of the panel's ss:// key, which stays on the account
 	// for the key server to answer with. It must be valid.
 	DynamicKeys ssconf.Settings
+	// TopUpUSD and TopUpXTR bound a top-up of the balance, in cents and
+	// stars (default DefaultTopUpUSD, DefaultTopUpXTR).
+	TopUpUSD, TopUpXTR Limits
 	// NowFunc is the clock (default time.Now); tests move it.
 	NowFunc func() time.Time
 }
@@ -123,6 +133,12 @@ func New(pool *pgxpool.Pool, cfg Config) *Shop {
 	}
 	if cfg.ExternalClaimTTL <= 0 {
 		cfg.ExternalClaimTTL = DefaultExternalClaimTTL
+	}
+	if cfg.TopUpUSD == (Limits{}) {
+		cfg.TopUpUSD = DefaultTopUpUSD
+	}
+	if cfg.TopUpXTR == (Limits{}) {
+		cfg.TopUpXTR = DefaultTopUpXTR
 	}
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
@@ -166,6 +182,12 @@ func pgError(err error) *pgconn.PgError {
 func isForeignKeyViolation(err error) bool {
 	e := pgError(err)
 	return e != nil && e.Code == "23503"
+}
+
+// isCheckViolation reports whether err violates the check constraint named.
+func isCheckViolation(err error, constraint string) bool {
+	e := pgError(err)
+	return e != nil && e.Code == "23514" && e.ConstraintName == constraint
 }
 
 // isUniqueViolation reports whether err violates the unique constraint named.

@@ -1,9 +1,11 @@
 package shop
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -37,6 +39,11 @@ func (s *Shop) StartTrial(ctx context.Context, userID int64) (Subscription, erro
 		}
 		if !found {
 			return ErrAlreadySubscribed // rolls the trial back
+		}
+		e := Entry{OpKey: "trial:" + strconv.FormatInt(userID, 10), UserID: userID, Kind: LedgerTrial,
+			Duration: s.cfg.TrialDuration, SubscriptionID: id}
+		if _, posted, err := appendEntry(ctx, tx, e, now); err != nil || !posted {
+			return cmp.Or(err, errPostedBefore)
 		}
 		sub, err = subscriptionByID(ctx, tx, id)
 		return err
