@@ -73,10 +73,18 @@ CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
 -- +goose StatementBegin
 CREATE FUNCTION ledger_to_balance() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO balances AS b (user_id, currency, amount, updated_at)
-    VALUES (NEW.user_id, NEW.currency, NEW.amount, NEW.created_at)
-    ON CONFLICT (user_id, currency) DO UPDATE
-        SET amount = b.amount + EXCLUDED.amount, updated_at = EXCLUDED.updated_at;
+    -- An update first: an upsert would check its proposed row, a negative
+    -- amount, against balances_amount_check before finding the balance.
+    UPDATE balances SET amount = amount + NEW.amount, updated_at = NEW.created_at
+    WHERE user_id = NEW.user_id AND currency = NEW.currency;
+    IF NOT FOUND THEN
+        -- The user's first row in the currency; a concurrent first row
+        -- makes this one add to it.
+        INSERT INTO balances AS b (user_id, currency, amount, updated_at)
+        VALUES (NEW.user_id, NEW.currency, NEW.amount, NEW.created_at)
+        ON CONFLICT (user_id, currency) DO UPDATE
+            SET amount = b.amount + EXCLUDED.amount, updated_at = EXCLUDED.updated_at;
+    END IF;
     RETURN NULL;
 END
 $$;
