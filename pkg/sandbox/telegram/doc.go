@@ -21,7 +21,9 @@
 //     sends the bot a pre_checkout_query, waits up to 10 s for
 //     answerPreCheckoutQuery and, if the bot accepted, sends a message with
 //     successful_payment and a unique charge id. ResendSuccessfulPayment
-//     delivers such a message again, as Telegram may.
+//     delivers such a message again, as Telegram may. refundStarPayment
+//     gives a payment back once (CHARGE_ALREADY_REFUNDED after), and only
+//     to its payer (CHARGE_NOT_FOUND otherwise).
 //   - HTML parse_mode is checked like Telegram checks it (unsupported or
 //     unclosed tags fail with 400 "can't parse entities"), edits that change
 //     nothing fail with "message is not modified", and callback data longer

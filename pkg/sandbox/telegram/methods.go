@@ -29,6 +29,7 @@ var methods = func() map[string]method {
 		{name: "sendPhoto", sends: true, handleFunc: (*Server).sendPhoto},
 		{name: "sendInvoice", sends: true, handleFunc: (*Server).sendInvoice},
 		{name: "answerPreCheckoutQuery", handleFunc: (*Server).answerPreCheckoutQuery},
+		{name: "refundStarPayment", handleFunc: (*Server).refundStarPayment},
 		{name: "editMessageText", sends: true, handleFunc: (*Server).editMessageText},
 		{name: "editMessageReplyMarkup", sends: true, handleFunc: (*Server).editMessageReplyMarkup},
 		{name: "deleteMessage", handleFunc: (*Server).deleteMessage},

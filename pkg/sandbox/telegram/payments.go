@@ -320,6 +320,39 @@ func (s *Server) ResendSuccessfulPayment(userID int64, chargeID string) (int64, 
 	return s.pushMessageLocked(paid), nil
 }
 
+// refundStarPayment gives a user back the Stars of a payment, once: as
+// Telegram, it refuses a charge id that is not one of the user's payments,
+// and one refunded already.
+func (s *Server) refundStarPayment(r *request) (any, *apiError) {
+	userID, e := r.params.int64("user_id")
+	if e != nil {
+		return nil, e
+	}
+	chargeID := r.params.str("telegram_payment_charge_id")
+	if chargeID == "" {
+		return nil, badRequest("CHARGE_ID_EMPTY")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	paid, ok := s.payments[chargeID]
+	switch {
+	case !ok || paid.ChatID != userID:
+		return nil, badRequest("CHARGE_NOT_FOUND")
+	case s.refunded[chargeID]:
+		return nil, badRequest("CHARGE_ALREADY_REFUNDED")
+	}
+	s.refunded[chargeID] = true
+	return true, nil
+}
+
+// Refunded reports whether the payment with the charge id was refunded
+// (refundStarPayment).
+func (s *Server) Refunded(chargeID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refunded[chargeID]
+}
+
 // pushMessageLocked queues a message update for the user's message m and
 // returns its update_id.
 func (s *Server) pushMessageLocked(m *storedMessage) int64 {

@@ -277,6 +277,18 @@ func TestSandboxHTTPAPIPaysInvoicesAndResendsPayments(t *testing.T) {
 	}
 	require.Equal(t, first.Message.MessageID, second.Message.MessageID, "the same message, delivered twice")
 
+	// A refund gives the Stars back once, and only to the payer.
+	refund := map[string]any{"user_id": 12, "telegram_payment_charge_id": res.ChargeID}
+	notTheirs := e.callJSON("refundStarPayment", map[string]any{"user_id": 13, "telegram_payment_charge_id": res.ChargeID})
+	require.False(t, notTheirs.OK)
+	require.Equal(t, "Bad Request: CHARGE_NOT_FOUND", notTheirs.Description)
+	require.False(t, e.s.Refunded(res.ChargeID))
+	require.True(t, e.callJSON("refundStarPayment", refund).OK)
+	require.True(t, e.s.Refunded(res.ChargeID))
+	again := e.callJSON("refundStarPayment", refund)
+	require.False(t, again.OK)
+	require.Equal(t, "Bad Request: CHARGE_ALREADY_REFUNDED", again.Description)
+
 	status, body = e.sandbox(http.MethodPost, fmt.Sprintf("/sandbox/users/12/invoices/%d/pay", msgID), "")
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, string(body), "invoice already paid")

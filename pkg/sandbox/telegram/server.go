@@ -121,6 +121,7 @@ type Server struct {
 
 	preCheckouts map[string]*preCheckout   // pre_checkout_query id → the bot's answer
 	payments     map[string]*storedMessage // telegram_payment_charge_id → the successful_payment message
+	refunded     map[string]bool           // telegram_payment_charge_id of each refunded payment
 	// checkouts maps every pre_checkout_query id to its update, for
 	// Answers: a query outlives its wait in preCheckouts.
 	checkouts map[string]int64
@@ -197,6 +198,7 @@ func New(cfg Config) *Server {
 		commands:     map[string]json.RawMessage{},
 		preCheckouts: map[string]*preCheckout{},
 		payments:     map[string]*storedMessage{},
+		refunded:     map[string]bool{},
 		checkouts:    map[string]int64{},
 		answers:      map[int64][]time.Time{},
 		faults:       fault.New[chatFault](fault.FoldCase),
