@@ -79,6 +79,8 @@ type Shop interface {
 	ActiveSubscription(ctx context.Context, userID int64) (*shop.Subscription, error)
 	RequestNewLink(ctx context.Context, userID int64) (found bool, err error)
 	Stats(ctx context.Context) (shop.Stats, error)
+	Invoice(ctx context.Context, id int64) (shop.Invoice, error)
+	Refund(ctx context.Context, invoiceID int64) (shop.Entry, bool, error)
 	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)
 }
 

@@ -317,8 +317,8 @@ func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
 	sub, applied, err := b.shop.ApplyStarsPayment(ctx, userID, p.Payload, p.TelegramChargeID, p.Total)
 	switch {
 	case errors.Is(err, shop.ErrChargeConflict), errors.Is(err, shop.ErrCheckoutMismatch):
-		log.Error().Err(err).Str("event", EventPaymentConflict).Msg("Stars payment not applied; refund it")
-		return b.send(ctx, c, PaymentConflictScreen(lang, b.support))
+		log.Warn().Err(err).Msg("Stars payment not applied; refunding it")
+		return b.autoRefund(ctx, c, lang, p)
 	case err != nil:
 		return err
 	case !applied:

@@ -25,6 +25,8 @@ func (b *Bot) routes(tb *tele.Bot, r *run) {
 	tb.Handle("/user", r.route(KindAdmin, b.onUser))
 	tb.Handle("/broadcast", r.route(KindAdmin, b.onBroadcast))
 	tb.Handle("/broadcast_status", r.route(KindAdmin, b.onBroadcastStatus))
+	tb.Handle("/refund", r.route(KindAdmin, b.onRefund))
+	tb.Handle("/paysupport", r.route(KindHelp, b.onPaySupport))
 	tb.Handle(tele.OnCallback, r.route(KindCallback, b.onCallback))
 	tb.Handle(tele.OnPayment, r.route(KindPayment, b.onPayment))
 	// A pre-checkout query comes from a user, not a chat.

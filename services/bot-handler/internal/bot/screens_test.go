@@ -87,13 +87,20 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		"payment_received":      func(l string) Screen { return PaymentReceivedScreen(l, expires, false) },
 		"payment_received_key":  func(l string) Screen { return PaymentReceivedScreen(l, expires, true) },
 		"payment_conflict":      func(l string) Screen { return PaymentConflictScreen(l, "@vpnbot_support") },
-		"sub_none":              func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Now: now}) },
-		"sub_ended":             func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: ended, Now: now}) },
-		"sub_pending":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: pending, Now: now}) },
-		"sub_outline":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now}) },
-		"sub_remnawave":         func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now}) },
-		"relink_confirm":        func(l string) Screen { return RelinkConfirmScreen(l, "") },
-		"relink_confirm_move":   func(l string) Screen { return RelinkConfirmScreen(l, "Frankfurt") },
+		"pay_support":           func(l string) Screen { return PaySupportScreen(l, "@vpnbot_support") },
+		"refund_notice": func(l string) Screen {
+			return Screen{Text: RefundNotice(l, shop.Entry{Currency: shop.CurrencyUSD, Money: -1299, Amount: -1299})}
+		},
+		"refund_notice_days": func(l string) Screen {
+			return Screen{Text: RefundNotice(l, shop.Entry{Currency: shop.CurrencyXTR, Money: -250, Duration: -30 * 24 * time.Hour})}
+		},
+		"sub_none":            func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Now: now}) },
+		"sub_ended":           func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: ended, Now: now}) },
+		"sub_pending":         func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: pending, Now: now}) },
+		"sub_outline":         func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now}) },
+		"sub_remnawave":       func(l string) Screen { return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now}) },
+		"relink_confirm":      func(l string) Screen { return RelinkConfirmScreen(l, "") },
+		"relink_confirm_move": func(l string) Screen { return RelinkConfirmScreen(l, "Frankfurt") },
 		"sub_location": func(l string) Screen {
 			return SubscriptionScreen(l, SubscriptionView{Sub: remnawave, Now: now, Locations: store.Locations{Offered: offered, Chosen: "Amsterdam", Key: "Amsterdam"}})
 		},
