@@ -44,6 +44,7 @@ type Violation struct {
 const (
 	checkUpdates    = "every update answered exactly once"
 	checkApplied    = "every paid invoice applied exactly once; no period extended twice by one payment"
+	checkLedger     = "the ledger: every balance the sum of its rows, none negative; every paid invoice one row"
 	checkConfirmed  = "every payment confirmed to its user exactly once"
 	checkKeys       = "every paid or trial period's key delivered exactly once"
 	checkExpired    = "no key alive on the panel past expiry + grace"
@@ -72,6 +73,7 @@ func judge(r *Records) Verdict {
 	v.sentOnce(r)
 	v.broadcasts(r)
 	v.offers(r)
+	v.ledger(r)
 	v.limits(r)
 	v.deadLetters(r)
 	v.restarts(r)
@@ -292,16 +294,21 @@ func (v *Verdict) updates(r *Records) {
 
 // replay computes a period's expiry from its grants, as grantSQL does: the
 // first starts it, each later one extends it from the later of its own time
-// and the expiry so far. after is the expiry each invoice left.
+// and the expiry so far; a refund (a negative grant) shortens it by what it
+// took back, which the shop recorded. after is the expiry each invoice
+// left.
 func replay(p Period) (expires time.Time, after map[int64]time.Time) {
 	after = map[int64]time.Time{}
 	for i, g := range p.Grants {
-		if i == 0 {
+		switch {
+		case i == 0:
 			expires = g.At.Add(g.For)
-		} else {
+		case g.For < 0:
+			expires = expires.Add(g.For)
+		default:
 			expires = later(g.At, expires).Add(g.For)
 		}
-		if g.Invoice != 0 {
+		if g.Invoice != 0 && g.For > 0 {
 			after[g.Invoice] = expires
 		}
 	}
@@ -331,7 +338,7 @@ func (v *Verdict) applied(r *Records) map[int64]time.Time {
 	}
 	for _, p := range r.Periods {
 		if len(p.Grants) == 0 {
-			v.fail(checkApplied, "period %d of user %d has no trial or payment behind it", p.ID, p.User)
+			v.fail(checkApplied, "period %d of user %d has no ledger row behind it", p.ID, p.User)
 			continue
 		}
 		if !p.Grants[0].At.Equal(p.Starts) {
@@ -352,11 +359,7 @@ func (v *Verdict) applied(r *Records) map[int64]time.Time {
 func grants(p Period) string {
 	var parts []string
 	for _, g := range p.Grants {
-		what := "trial"
-		if g.Invoice != 0 {
-			what = fmt.Sprintf("invoice %d", g.Invoice)
-		}
-		parts = append(parts, fmt.Sprintf("%s +%s at %s", what, g.For, g.At.UTC().Format(time.TimeOnly)))
+		parts = append(parts, fmt.Sprintf("%s %+v at %s", g.Key, g.For, g.At.UTC().Format(time.TimeOnly)))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -784,6 +787,29 @@ func (v *Verdict) offers(r *Records) {
 		len(r.ProviderInvoices), len(r.Orders), orphans.summary(r.Applied, r.Start))
 }
 
+// ledger checks the ledger's invariants, as the database showed them.
+func (v *Verdict) ledger(r *Records) {
+	l := r.Ledger
+	for _, m := range l.Mismatched {
+		v.fail(checkLedger, "%s: the balance is not the sum of its rows", m)
+	}
+	for _, n := range l.Negative {
+		v.fail(checkLedger, "%s: a negative balance", n)
+	}
+	for _, id := range l.Unrecorded {
+		v.fail(checkLedger, "invoice %d is paid, but the ledger has no row of its payment", id)
+	}
+	for _, id := range l.Unpaid {
+		v.fail(checkLedger, "the ledger records a payment of invoice %d, which is not paid", id)
+	}
+	rows := map[string]int{}
+	for k, n := range l.Rows {
+		rows[k] = n
+	}
+	v.row(checkLedger, "rows: %s; balances: $%s, %d ⭐", counts(rows), shop.FormatCents(l.Balances[shop.CurrencyUSD]),
+		l.Balances[shop.CurrencyXTR])
+}
+
 func (v *Verdict) limits(r *Records) {
 	for _, f := range r.Floods {
 		scope := "the chat's"
@@ -856,7 +882,7 @@ func (v *Verdict) coverage(r *Records) {
 		}
 	}
 	for _, p := range r.Periods {
-		if p.Kind == shop.KindTrial || slices.ContainsFunc(p.Grants, func(g Grant) bool { return g.Invoice == 0 }) {
+		if p.Kind == shop.KindTrial || slices.ContainsFunc(p.Grants, func(g Grant) bool { return g.Kind == shop.LedgerTrial }) {
 			need["trials"]++
 		}
 		if !p.Revoked.IsZero() {

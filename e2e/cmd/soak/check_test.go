@@ -79,13 +79,13 @@ func healthy() *Records {
 		},
 		Periods: []Period{
 			{ID: 10, User: alice, Kind: shop.KindPaid, Status: "active", Starts: t0, Expires: paid(3), Grants: []Grant{
-				{At: t0, For: 15 * time.Minute},
-				{At: at(11 * time.Second), For: 20 * time.Minute, Invoice: 1},
-				{At: at(25 * time.Second), For: 20 * time.Minute, Invoice: 2},
-				{At: at(31 * time.Second), For: 20 * time.Minute, Invoice: 3},
+				{At: t0, For: 15 * time.Minute, Kind: shop.LedgerTrial, Key: "trial:7"},
+				{At: at(11 * time.Second), For: 20 * time.Minute, Invoice: 1, Kind: shop.LedgerPayment, Key: "payment:1"},
+				{At: at(25 * time.Second), For: 20 * time.Minute, Invoice: 2, Kind: shop.LedgerPayment, Key: "payment:2"},
+				{At: at(31 * time.Second), For: 20 * time.Minute, Invoice: 3, Kind: shop.LedgerPayment, Key: "payment:3"},
 			}},
 			{ID: 11, User: bob, Kind: shop.KindTrial, Status: "revoked", Starts: at(-14 * time.Minute), Expires: at(time.Minute),
-				Revoked: at(2*time.Minute + 5*time.Second), Grants: []Grant{{At: at(-14 * time.Minute), For: 15 * time.Minute}}},
+				Revoked: at(2*time.Minute + 5*time.Second), Grants: []Grant{{At: at(-14 * time.Minute), For: 15 * time.Minute, Kind: shop.LedgerTrial, Key: "trial:8"}}},
 		},
 		Accesses: []Access{
 			{Period: 10, User: alice, URL: "ss://alice", Key: keyOf(panelA, alice).KeyID, Created: at(3 * time.Second)},
@@ -246,6 +246,12 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		{"a killed service that did not come back", checkRestarts, "kill sender-1", func(r *Records) {
 			r.Applied[1].Err = errors.New("not started again within 2m0s")
 		}},
+		{"a balance that is not the sum of its rows", checkLedger, "user 7 XTR: balance 250, rows 0", func(r *Records) {
+			r.Ledger.Mismatched = []string{"user 7 XTR: balance 250, rows 0"}
+		}},
+		{"a negative balance", checkLedger, "user 8: -1 USD", func(r *Records) { r.Ledger.Negative = []string{"user 8: -1 USD"} }},
+		{"a paid invoice without its row", checkLedger, "invoice 3 is paid", func(r *Records) { r.Ledger.Unrecorded = []int64{3} }},
+		{"a row of an unpaid invoice", checkLedger, "payment of invoice 4", func(r *Records) { r.Ledger.Unpaid = []int64{4} }},
 		{"work left in flight", checkDrained, "3 messages in OUTBOX", func(r *Records) { r.DrainLeft = []string{"3 messages in OUTBOX"} }},
 		{"no Stars payment in the run", checkCoverage, "no Stars payments", func(r *Records) {
 			r.Payments[2].How = PayWebhook
@@ -297,11 +303,12 @@ func TestReplayExtendsFromTheLaterOfNowAndTheExpiry(t *testing.T) {
 		{At: t0, For: 15 * time.Minute},
 		{At: at(5 * time.Minute), For: 20 * time.Minute, Invoice: 1},  // before the expiry: from it
 		{At: at(40 * time.Minute), For: 20 * time.Minute, Invoice: 2}, // expired 5 minutes: from now
+		{At: at(45 * time.Minute), For: -5 * time.Minute, Invoice: 1}, // invoice 1 refunded: what it took back
 	}}
 	expires, after := replay(p)
-	require.Equal(t, at(35*time.Minute), after[1])
+	require.Equal(t, at(35*time.Minute), after[1], "the refund is not invoice 1's payment")
 	require.Equal(t, at(60*time.Minute), after[2])
-	require.Equal(t, at(60*time.Minute), expires)
+	require.Equal(t, at(55*time.Minute), expires)
 }
 
 // TestARepeatIsChargedToTheFaultThatFailedTheAttempt: an update retried

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -159,44 +160,38 @@ func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment)
 		periods[r.Periods[i].ID] = &r.Periods[i]
 	}
 
-	// The trial's grant went to the user's period that ran when it started.
-	rows, err = g.pool.Query(ctx, `SELECT user_id, started_at FROM trials`)
+	// Every grant is a ledger row of the period, in the order it was
+	// written.
+	rows, err = g.pool.Query(ctx, `SELECT subscription_id, created_at, duration, COALESCE(invoice_id, 0), kind, op_key
+		FROM ledger WHERE subscription_id IS NOT NULL AND duration <> interval '0' ORDER BY id`)
 	if err != nil {
-		return fmt.Errorf("reading the trials: %w", err)
+		return fmt.Errorf("reading the ledger's grants: %w", err)
 	}
-	var user int64
-	var started time.Time
-	if _, err := pgx.ForEachRow(rows, []any{&user, &started}, func() error {
-		for i := range r.Periods {
-			q := &r.Periods[i]
-			if q.User == user && !started.Before(q.Starts) && (q.Revoked.IsZero() || started.Before(q.Revoked)) {
-				q.Grants = append(q.Grants, Grant{At: started, For: r.Timing.Trial})
-			}
+	var period int64
+	var grant Grant
+	if _, err := pgx.ForEachRow(rows, []any{&period, &grant.At, &grant.For, &grant.Invoice, &grant.Kind, &grant.Key}, func() error {
+		if q := periods[period]; q != nil {
+			q.Grants = append(q.Grants, grant)
 		}
 		return nil
 	}); err != nil {
-		return fmt.Errorf("reading the trials: %w", err)
+		return fmt.Errorf("reading the ledger's grants: %w", err)
 	}
 
 	type invoice struct {
-		id, period         int64
+		id                 int64
 		provider, external string
 		charge             string
 	}
 	var paid []invoice
-	rows, err = g.pool.Query(ctx, `SELECT id, subscription_id, provider, COALESCE(external_id, ''), COALESCE(charge_id, ''), paid_at, duration
+	rows, err = g.pool.Query(ctx, `SELECT id, provider, COALESCE(external_id, ''), COALESCE(charge_id, '')
 		FROM invoices WHERE status = 'paid' ORDER BY paid_at, id`)
 	if err != nil {
 		return fmt.Errorf("reading the paid invoices: %w", err)
 	}
 	var inv invoice
-	var grant Grant
-	if _, err := pgx.ForEachRow(rows, []any{&inv.id, &inv.period, &inv.provider, &inv.external, &inv.charge, &grant.At, &grant.For}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&inv.id, &inv.provider, &inv.external, &inv.charge}, func() error {
 		paid = append(paid, inv)
-		grant.Invoice = inv.id
-		if q := periods[inv.period]; q != nil {
-			q.Grants = append(q.Grants, grant)
-		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("reading the paid invoices: %w", err)
@@ -250,7 +245,7 @@ func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment)
 		return fmt.Errorf("reading the sent-log: %w", err)
 	}
 
-	rows, err = g.pool.Query(ctx, `SELECT id, user_id, plan_id, COALESCE(external_id, '0')::bigint,
+	rows, err = g.pool.Query(ctx, `SELECT id, user_id, COALESCE(plan_id, 'top-up of $' || price_usd), COALESCE(external_id, '0')::bigint,
 			status = 'pending' AND superseded_at IS NULL
 		FROM invoices WHERE provider = $1 ORDER BY id`, shop.ProviderCryptoPay)
 	if err != nil {
@@ -275,6 +270,80 @@ func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("reading the broadcasts: %w", err)
+	}
+	return g.readLedger(ctx, r)
+}
+
+// readLedger checks the ledger's invariants in the database.
+func (g *gatherer) readLedger(ctx context.Context, r *Records) error {
+	l := &r.Ledger
+	l.Rows, l.Balances = map[string]int{}, map[string]int64{}
+	queries := []struct {
+		what string
+		sql  string
+		scan func(pgx.Rows) error
+	}{
+		{"rows by kind", `SELECT kind, count(*) FROM ledger GROUP BY kind`, func(rows pgx.Rows) error {
+			var kind string
+			var n int
+			if err := rows.Scan(&kind, &n); err != nil {
+				return err
+			}
+			l.Rows[kind] = n
+			return nil
+		}},
+		{"balances against their rows", `
+			SELECT format('user %s %s: balance %s, rows %s', user_id, currency, COALESCE(b.amount, 0), COALESCE(l.total, 0))
+			FROM (SELECT user_id, currency, sum(amount) AS total FROM ledger WHERE amount <> 0 GROUP BY user_id, currency) l
+			FULL JOIN balances b USING (user_id, currency)
+			WHERE COALESCE(l.total, 0) <> COALESCE(b.amount, 0)`, func(rows pgx.Rows) error {
+			var s string
+			err := rows.Scan(&s)
+			l.Mismatched = append(l.Mismatched, s)
+			return err
+		}},
+		{"negative balances", `SELECT format('user %s: %s %s', user_id, amount, currency) FROM balances WHERE amount < 0`,
+			func(rows pgx.Rows) error {
+				var s string
+				err := rows.Scan(&s)
+				l.Negative = append(l.Negative, s)
+				return err
+			}},
+		{"balances", `SELECT currency, sum(amount) FROM balances GROUP BY currency`, func(rows pgx.Rows) error {
+			var c string
+			var n int64
+			err := rows.Scan(&c, &n)
+			l.Balances[c] = n
+			return err
+		}},
+		{"paid invoices without their row", `SELECT i.id FROM invoices i WHERE i.status = 'paid'
+			AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.invoice_id = i.id AND l.kind IN ('payment', 'topup'))`,
+			func(rows pgx.Rows) error {
+				var id int64
+				err := rows.Scan(&id)
+				l.Unrecorded = append(l.Unrecorded, id)
+				return err
+			}},
+		{"rows of unpaid invoices", `SELECT l.invoice_id FROM ledger l JOIN invoices i ON i.id = l.invoice_id
+			WHERE l.kind IN ('payment', 'topup') AND i.status <> 'paid'`, func(rows pgx.Rows) error {
+			var id int64
+			err := rows.Scan(&id)
+			l.Unpaid = append(l.Unpaid, id)
+			return err
+		}},
+	}
+	for _, q := range queries {
+		rows, err := g.pool.Query(ctx, q.sql)
+		if err != nil {
+			return fmt.Errorf("reading the ledger's %s: %w", q.what, err)
+		}
+		for rows.Next() && err == nil {
+			err = q.scan(rows)
+		}
+		rows.Close()
+		if err = cmp.Or(err, rows.Err()); err != nil {
+			return fmt.Errorf("reading the ledger's %s: %w", q.what, err)
+		}
 	}
 	return nil
 }

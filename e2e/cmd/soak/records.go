@@ -38,6 +38,9 @@ type Records struct {
 	// Chats are the bot's messages in every chat, as the sandbox shows them.
 	Chats map[int64][]sandboxtg.Message
 
+	// Ledger is what the checks found of the ledger's invariants.
+	Ledger LedgerFacts
+
 	// Panels are the VPN panels' names, as VPN_PANELS gives them.
 	Panels []string
 	Panel  PanelView
@@ -83,12 +86,16 @@ type PaidRecord struct {
 	Invoice int64
 }
 
-// Grant is what extended or started a period: the trial (Invoice 0) or a
-// paid invoice, at the time the shop used.
+// Grant is a ledger row that extended, started or (negative For, a
+// refund) shortened a period: the trial, a paid invoice (Invoice), a
+// purchase from the balance, a renewal, a promo code or a referral reward,
+// at the time the shop used.
 type Grant struct {
 	At      time.Time
 	For     time.Duration
 	Invoice int64
+	// Kind is the ledger row's kind (shop.LedgerTrial, …), Key its op key.
+	Kind, Key string
 }
 
 // Period is a subscription period from the database, with its grants in
@@ -169,4 +176,20 @@ type LogFacts struct {
 	// AppliedBy counts the payment-watcher's PAYMENT_APPLIED by source
 	// (webhook, poll).
 	AppliedBy map[string]int
+}
+
+// LedgerFacts are the ledger's invariants as the database shows them at the
+// end, each list naming what broke one (empty when it held).
+type LedgerFacts struct {
+	// Rows counts the ledger's rows by kind.
+	Rows map[string]int
+	// Mismatched are the balances that differ from the sum of their rows.
+	Mismatched []string
+	// Negative are the balances below zero.
+	Negative []string
+	// Unrecorded are the paid invoices without their payment's row;
+	// Unpaid the payment rows of invoices not paid.
+	Unrecorded, Unpaid []int64
+	// Balances is the sum of the balances, by currency.
+	Balances map[string]int64
 }
