@@ -15,31 +15,57 @@ type Stats struct {
 	// ActiveSubscriptions counts periods active and not yet expired.
 	ActiveSubscriptions int
 	// Trials counts the trials ever taken.
-	Trials        int
+	Trials int
+	// PaymentsToday counts today's payments and top-ups.
 	PaymentsToday int
-	// RevenueTodayUSD sums today's Crypto Pay payments ("12.34").
+	// RevenueTodayUSD is today's money in USD, net of refunds ("12.34").
 	RevenueTodayUSD string
-	// StarsToday sums today's Telegram Stars payments.
+	// StarsToday is today's Telegram Stars, net of refunds.
 	StarsToday int
+	// Sources are today's movements of money by source (payments, top-ups,
+	// refunds) and currency, in that order.
+	Sources []Revenue
 }
 
-// Stats counts users, subscriptions, trials and today's payments.
+// Revenue is the money of one source in one currency.
+type Revenue struct {
+	// Kind is the ledger kind: LedgerPayment, LedgerTopUp, LedgerRefund.
+	Kind     string
+	Currency string
+	Count    int
+	// Money is in minor units; negative for refunds.
+	Money int64
+}
+
+// Stats counts users, subscriptions, trials and today's money, which it
+// reads from the ledger.
 func (s *Shop) Stats(ctx context.Context) (Stats, error) {
 	now := s.now()
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	var st Stats
+	var usdCents int64
 	err := s.pool.QueryRow(ctx, `
-		WITH paid AS (SELECT provider, price_usd, price_stars FROM invoices WHERE status = 'paid' AND paid_at >= $2)
+		WITH money AS (SELECT kind, currency, money FROM ledger WHERE money <> 0 AND created_at >= $2)
 		SELECT (SELECT count(*) FROM users),
 		       (SELECT count(*) FROM subscriptions WHERE status = 'active' AND expires_at > $1),
 		       (SELECT count(*) FROM trials),
-		       (SELECT count(*) FROM paid),
-		       (SELECT COALESCE(sum(price_usd), 0)::numeric(14, 2)::text FROM paid WHERE provider = 'cryptopay'),
-		       (SELECT COALESCE(sum(price_stars), 0) FROM paid WHERE provider = 'stars')`,
-		now, midnight).Scan(&st.Users, &st.ActiveSubscriptions, &st.Trials, &st.PaymentsToday,
-		&st.RevenueTodayUSD, &st.StarsToday)
+		       (SELECT count(*) FROM money WHERE kind IN ('payment', 'topup')),
+		       (SELECT COALESCE(sum(money), 0) FROM money WHERE currency = 'USD'),
+		       (SELECT COALESCE(sum(money), 0) FROM money WHERE currency = 'XTR')`,
+		now, midnight).Scan(&st.Users, &st.ActiveSubscriptions, &st.Trials, &st.PaymentsToday, &usdCents, &st.StarsToday)
 	if err != nil {
 		return Stats{}, fmt.Errorf("counting the stats: %w", err)
+	}
+	st.RevenueTodayUSD = FormatCents(usdCents)
+	rows, err := s.pool.Query(ctx, `
+		SELECT kind, currency, count(*), sum(money) FROM ledger WHERE money <> 0 AND created_at >= $1
+		GROUP BY kind, currency
+		ORDER BY array_position(ARRAY['payment', 'topup', 'refund'], kind), currency <> 'USD'`, midnight)
+	if err == nil {
+		st.Sources, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Revenue])
+	}
+	if err != nil {
+		return Stats{}, fmt.Errorf("counting today's money by source: %w", err)
 	}
 	return st, nil
 }

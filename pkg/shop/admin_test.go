@@ -36,18 +36,37 @@ func TestStatsCountTodaysBusiness(t *testing.T) {
 	_, err = e.shop.StartTrial(t.Context(), 4)
 	require.ErrorIs(t, err, shop.ErrAlreadySubscribed)
 
+	// A top-up in Stars, and a refund of the Stars payment.
+	e.topUp(t, 5, 300)
+	_, _, err = e.shop.Refund(t.Context(), e.invoiceOf(t, 4).ID)
+	require.NoError(t, err)
+
 	st, err := e.shop.Stats(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, shop.Stats{
-		Users: 5, ActiveSubscriptions: 5, Trials: 2, PaymentsToday: 3, RevenueTodayUSD: "17.98", StarsToday: 650,
+		Users: 5, ActiveSubscriptions: 5, Trials: 2, PaymentsToday: 4, RevenueTodayUSD: "17.98", StarsToday: 300,
+		Sources: []shop.Revenue{
+			{Kind: shop.LedgerPayment, Currency: shop.CurrencyUSD, Count: 2, Money: 1798},
+			{Kind: shop.LedgerPayment, Currency: shop.CurrencyXTR, Count: 1, Money: 650},
+			{Kind: shop.LedgerTopUp, Currency: shop.CurrencyXTR, Count: 1, Money: 300},
+			{Kind: shop.LedgerRefund, Currency: shop.CurrencyXTR, Count: 1, Money: -650},
+		},
 	}, st)
 
 	e.clock.Advance(2 * day) // user 1's trial (started 2 days ago, 3 days long) runs out
 	st, err = e.shop.Stats(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, shop.Stats{
-		Users: 5, ActiveSubscriptions: 4, Trials: 2, PaymentsToday: 0, RevenueTodayUSD: "0.00", StarsToday: 0,
+		Users: 5, ActiveSubscriptions: 3, Trials: 2, PaymentsToday: 0, RevenueTodayUSD: "0.00", StarsToday: 0, Sources: []shop.Revenue{},
 	}, st)
+}
+
+// invoiceOf is the user's latest invoice.
+func (e *env) invoiceOf(t *testing.T, user int64) shop.Invoice {
+	t.Helper()
+	var id int64
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT max(id) FROM invoices WHERE user_id = $1`, user).Scan(&id))
+	return e.invoice(t, id)
 }
 
 func TestUserInfoShowsTheUsersHistory(t *testing.T) {

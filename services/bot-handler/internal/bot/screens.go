@@ -394,7 +394,7 @@ func LanguageChangedScreen(lang string) Screen {
 func StatsScreen(lang string, st shop.Stats) Screen {
 	t := textsIn(lang)
 	return Screen{Text: fmt.Sprintf(t.stats, st.Users, st.ActiveSubscriptions, st.Trials, st.PaymentsToday,
-		st.RevenueTodayUSD, st.StarsToday)}
+		st.RevenueTodayUSD, st.StarsToday) + statsSources(lang, st.Sources)}
 }
 
 // UserInfoScreen is /user for an admin: the raw fields, in English whatever

@@ -119,7 +119,12 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		"language":         LanguageScreen,
 		"language_changed": LanguageChangedScreen,
 		"stats": func(l string) Screen {
-			return StatsScreen(l, shop.Stats{Users: 120, ActiveSubscriptions: 40, Trials: 75, PaymentsToday: 3, RevenueTodayUSD: "17.98", StarsToday: 250})
+			return StatsScreen(l, shop.Stats{Users: 120, ActiveSubscriptions: 40, Trials: 75, PaymentsToday: 3, RevenueTodayUSD: "17.98", StarsToday: 250,
+				Sources: []shop.Revenue{
+					{Kind: shop.LedgerPayment, Currency: shop.CurrencyUSD, Count: 2, Money: 1798},
+					{Kind: shop.LedgerTopUp, Currency: shop.CurrencyXTR, Count: 1, Money: 500},
+					{Kind: shop.LedgerRefund, Currency: shop.CurrencyXTR, Count: 1, Money: -250},
+				}})
 		},
 		"broadcast_usage":     BroadcastUsageScreen,
 		"broadcast_too_long":  func(l string) Screen { return BroadcastTooLongScreen(l, 5000) },
