@@ -36,6 +36,8 @@ const (
 	// chooses one.
 	ActionLocations   = "loc"
 	ActionSetLocation = "loc:" // + location
+	// ActionPaid is "I paid" under a Crypto Pay order: check it now.
+	ActionPaid = "paid:" // + invoice id
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -47,7 +49,8 @@ var (
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
 		ActionRelink, ActionRelinkConfirm, ActionLocations}
 	// actionsWithArg are the actions followed by an argument.
-	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation}
+	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation,
+		ActionPaid}
 )
 
 // noticeMark starts the callback data of a notice's button.

@@ -74,14 +74,15 @@ func spec() service.Spec[Config] {
 				// handler's deadline: its claim is free from then on.
 				Shop: shop.New(s.Pool, shop.Config{TrialDuration: cfg.TrialDuration, InvoiceTTL: cfg.InvoiceTTL,
 					ExternalClaimTTL: cfg.HandlerTimeout}),
-				CryptoPay:    invoicer,
-				CryptoAssets: cfg.CryptoPayAssets,
-				Activations:  bot.StreamActivations{JS: s.JS},
-				Broadcasts:   users,
-				Outbox:       bot.StreamOutbox{JS: s.JS},
-				AdminIDs:     cfg.AdminIDs,
-				Support:      cfg.SupportContact,
-				Log:          s.Log,
+				CryptoPay:     invoicer,
+				CryptoAssets:  cfg.CryptoPayAssets,
+				PaymentChecks: bot.NATSPaymentChecks{NC: s.NC},
+				Activations:   bot.StreamActivations{JS: s.JS},
+				Broadcasts:    users,
+				Outbox:        bot.StreamOutbox{JS: s.JS},
+				AdminIDs:      cfg.AdminIDs,
+				Support:       cfg.SupportContact,
+				Log:           s.Log,
 			})
 			if err != nil {
 				return err

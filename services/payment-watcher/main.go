@@ -42,6 +42,10 @@ func main() {
 			// Webhook events bring payments in seconds; the poller is the
 			// fallback for those they lose.
 			s.Consume(w.Consumer())
+			// A user's "I paid" asks one replica to check their order now.
+			if _, err := w.ServeChecks(s.NC); err != nil {
+				return err
+			}
 			_, err = worker.Start(s, cfg.Env, lockKey, w.Poll)
 			return err
 		},

@@ -89,6 +89,12 @@ type Invoicer interface {
 	CreateInvoice(ctx context.Context, in cryptopay.CreateInvoice) (cryptopay.Invoice, error)
 }
 
+// PaymentChecks asks the payment-watcher to check a Crypto Pay order now
+// (events.CheckPayment).
+type PaymentChecks interface {
+	CheckPayment(ctx context.Context, invoiceID int64) (status string, err error)
+}
+
 // Activations asks the activation worker to create a period's VPN access.
 type Activations interface {
 	RequestActivation(ctx context.Context, sub shop.Subscription, reason string, at time.Time) error
@@ -106,7 +112,10 @@ type Config struct {
 	CryptoPay Invoicer
 	// CryptoAssets are the assets a Crypto Pay invoice accepts.
 	CryptoAssets []string
-	Activations  Activations
+	// PaymentChecks answers "I paid"; nil hides the button's answer behind
+	// "checked automatically".
+	PaymentChecks PaymentChecks
+	Activations   Activations
 	// Broadcasts records admins' broadcasts; Outbox queues their messages.
 	Broadcasts Broadcasts
 	Outbox     Outbox
@@ -127,6 +136,7 @@ type Bot struct {
 	shop         Shop
 	cryptoPay    Invoicer
 	cryptoAssets []string
+	checks       PaymentChecks
 	activations  Activations
 	broadcasts   Broadcasts
 	outbox       Outbox
@@ -154,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 		shop:         cfg.Shop,
 		cryptoPay:    cfg.CryptoPay,
 		cryptoAssets: cfg.CryptoAssets,
+		checks:       cfg.PaymentChecks,
 		activations:  cfg.Activations,
 		broadcasts:   cfg.Broadcasts,
 		outbox:       cfg.Outbox,

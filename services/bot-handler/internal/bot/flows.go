@@ -66,6 +66,8 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return b.payCrypto(ctx, c, lang, arg)
 	case botui.ActionPayStars:
 		return b.payStars(ctx, c, lang, arg)
+	case botui.ActionPaid:
+		return b.paid(ctx, c, lang, arg)
 	case botui.ActionSubscription:
 		return b.subscription(ctx, c, lang)
 	case botui.ActionSetup:

@@ -140,6 +140,7 @@ func CryptoInvoiceScreen(lang string, inv shop.Invoice, title, payURL string) Sc
 		Text: fmt.Sprintf(t.cryptoPay, botui.Escape(title), inv.PriceUSD),
 		Buttons: [][]Button{
 			{{Text: fmt.Sprintf(t.btnPayURL, inv.PriceUSD), URL: payURL}},
+			{paidButton(lang, inv.ID)},
 			{data(t.btnBack, botui.Callback(botui.ActionPlan, inv.PlanID))},
 		},
 	}

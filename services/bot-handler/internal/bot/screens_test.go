@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/botui"
+	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
@@ -79,6 +80,10 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 			return CryptoInvoiceScreen(l, order, textsIn(l).planTitle(plans[0]), "https://t.me/CryptoBot?start=IVabc")
 		},
 		"payments_down":         func(l string) Screen { return PaymentsDownScreen(l, "m1") },
+		"paid_check_paid":       func(l string) Screen { return PaidCheckScreen(l, order, events.CheckPaid) },
+		"paid_check_pending":    func(l string) Screen { return PaidCheckScreen(l, order, events.CheckPending) },
+		"paid_check_expired":    func(l string) Screen { return PaidCheckScreen(l, order, events.CheckExpired) },
+		"paid_check_failed":     func(l string) Screen { return PaidCheckScreen(l, order, "") },
 		"stars_sent":            StarsSentScreen,
 		"stars_invoice":         func(l string) Screen { ti, d := StarsInvoice(l, plans[2]); return Screen{Text: ti + "\n" + d} },
 		"stars_invoice_minutes": func(l string) Screen { ti, d := StarsInvoice(l, demo); return Screen{Text: ti + "\n" + d} },

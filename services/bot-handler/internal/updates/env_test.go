@@ -187,21 +187,22 @@ func (e *env) newHandler(pool *pgxpool.Pool, reg prometheus.Registerer, opts ...
 	cpHTTP := &http.Transport{}
 	cp, err := cryptopay.New(cryptopay.Config{BaseURL: e.cp.URL(), Token: cryptoPayToken, HTTPClient: &http.Client{Transport: cpHTTP}})
 	require.NoError(e.t, err)
-	_, events := bustest.Connect(e.t, e.natsURL)
+	nc, events := bustest.Connect(e.t, e.natsURL)
 	client, err := telegram.New(telegram.Config{APIURL: e.sb.URL(), Token: token, Registerer: reg})
 	require.NoError(e.t, err)
 	b, err := bot.New(e.ctx(10*time.Second), bot.Config{
-		Client:       client,
-		Users:        users,
-		Shop:         shop.New(pool, shop.Config{}),
-		CryptoPay:    cp,
-		CryptoAssets: []string{"USDT", "TON"},
-		Activations:  bot.StreamActivations{JS: events},
-		Broadcasts:   users,
-		Outbox:       bot.StreamOutbox{JS: events},
-		AdminIDs:     []int64{e.admin},
-		Support:      "@vpnbot_support",
-		Log:          e.log,
+		Client:        client,
+		Users:         users,
+		Shop:          shop.New(pool, shop.Config{}),
+		CryptoPay:     cp,
+		CryptoAssets:  []string{"USDT", "TON"},
+		PaymentChecks: bot.NATSPaymentChecks{NC: nc},
+		Activations:   bot.StreamActivations{JS: events},
+		Broadcasts:    users,
+		Outbox:        bot.StreamOutbox{JS: events},
+		AdminIDs:      []int64{e.admin},
+		Support:       "@vpnbot_support",
+		Log:           e.log,
 	})
 	require.NoError(e.t, err)
 	h, err = updates.NewHandler(e.botID, users, b, e.log, reg, opts...)

@@ -48,6 +48,7 @@ type env struct {
 	pool    *pgxpool.Pool
 	shop    *shop.Shop
 	js      jetstream.JetStream
+	natsURL string
 	sandbox *sandboxcp.Server
 	cp      *cryptopay.Client
 	lockKey int64
@@ -62,7 +63,8 @@ func newEnv(t *testing.T, webhooks bool) *env {
 	e.pool = e.db.Pool
 	e.shop = shop.New(e.pool, shop.Config{})
 	ns := bustest.NewServer(t)
-	_, e.js = bustest.Connect(t, ns.URL())
+	e.natsURL = ns.URL()
+	_, e.js = bustest.Connect(t, e.natsURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, bus.DeclareStreams(ctx, e.js, events.StreamConfig()))
@@ -146,6 +148,7 @@ type replica struct {
 
 type replicaOpts struct {
 	poll     bool          // run the singleton poller
+	checks   bool          // answer payment checks, on a connection of its own
 	interval time.Duration // poll interval (default 100ms)
 	now      func() time.Time
 	// answers, when set, stands between the watcher and the sandbox's
@@ -178,6 +181,15 @@ func (e *env) startReplica(t *testing.T, opts replicaOpts) *replica {
 	r.cancel = cancel
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.Consumer().Run(ctx) })
+	if opts.checks {
+		nc, _ := bustest.Connect(t, e.natsURL)
+		sub, err := w.ServeChecks(nc)
+		require.NoError(t, err)
+		wg.Go(func() {
+			<-ctx.Done()
+			_ = sub.Drain()
+		})
+	}
 	if opts.poll {
 		r.elector = pgdb.NewElector(e.pool.Config().ConnConfig, e.lockKey, "payment-watcher", log, r.reg)
 		r.elector.RetryInterval = 100 * time.Millisecond

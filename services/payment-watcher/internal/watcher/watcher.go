@@ -58,6 +58,8 @@ const (
 const (
 	sourceWebhook = "webhook"
 	sourcePoll    = "poll"
+	// sourceCheck is a user's "I paid" (Check).
+	sourceCheck = "check"
 )
 
 // Defaults of Config.
