@@ -63,12 +63,13 @@ build: ## build every service binary into bin/
 	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .); done
 
 .PHONY: bench
-bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate, workers' query plans, panel throughput and reconciliation of 100,000 periods
+bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate, workers' query plans, the ledger under 1,000 concurrent purchases and over 1,000,000 rows, panel throughput and reconciliation of 100,000 periods
 	@scripts/ensure-postgres.sh
 	cd e2e && go run ./cmd/bench
 	cd services/bot-handler && go test -run '^$$' -bench . -benchtime 200x ./internal/updates/
 	cd services/sender && go test -run '^$$' -bench SustainedRate -benchtime 1500x ./internal/sender/
 	cd pkg && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./shop/
+	cd pkg && go test -run '^$$' -bench Ledger -benchtime 1x ./shop/
 	cd services/activation && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/activation/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/cleanup/
 	cd services/expiry-cleanup && go test -run '^$$' -bench Reconcile -benchtime 1x ./internal/cleanup/
