@@ -36,6 +36,18 @@ const (
 	// chooses one.
 	ActionLocations   = "loc"
 	ActionSetLocation = "loc:" // + location
+	// ActionBalance shows the user's balance and how to top it up;
+	// ActionHistory their latest payments.
+	ActionBalance = "bal"
+	ActionHistory = "hist"
+	// ActionTopUpCrypto and ActionTopUpStars top the balance up: by cents
+	// with Crypto Pay, by stars with Telegram Stars.
+	ActionTopUpCrypto = "top:cp:" // + cents
+	ActionTopUpStars  = "top:st:" // + stars
+	// ActionPayBalanceUSD and ActionPayBalanceXTR pay for a plan from the
+	// user's balance in that currency.
+	ActionPayBalanceUSD = "pay:bu:" // + plan id
+	ActionPayBalanceXTR = "pay:bx:" // + plan id
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -45,9 +57,10 @@ const MaxLocation = MaxCallbackData - len(noticeMark) - len(ActionSetLocation)
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
-		ActionRelink, ActionRelinkConfirm, ActionLocations}
+		ActionRelink, ActionRelinkConfirm, ActionLocations, ActionBalance, ActionHistory}
 	// actionsWithArg are the actions followed by an argument.
-	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation}
+	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation,
+		ActionTopUpCrypto, ActionTopUpStars, ActionPayBalanceUSD, ActionPayBalanceXTR}
 )
 
 // noticeMark starts the callback data of a notice's button.
