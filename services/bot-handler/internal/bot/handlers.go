@@ -25,6 +25,7 @@ func (b *Bot) routes(tb *tele.Bot, r *run) {
 	tb.Handle("/user", r.route(KindAdmin, b.onUser))
 	tb.Handle("/broadcast", r.route(KindAdmin, b.onBroadcast))
 	tb.Handle("/broadcast_status", r.route(KindAdmin, b.onBroadcastStatus))
+	tb.Handle("/topup", r.route(KindTopUp, b.onTopUp))
 	tb.Handle(tele.OnCallback, r.route(KindCallback, b.onCallback))
 	tb.Handle(tele.OnPayment, r.route(KindPayment, b.onPayment))
 	// A pre-checkout query comes from a user, not a chat.
