@@ -38,6 +38,18 @@ const (
 	ActionSetLocation = "loc:" // + location
 	// ActionPaid is "I paid" under a Crypto Pay order: check it now.
 	ActionPaid = "paid:" // + invoice id
+	// ActionBalance shows the user's balance and how to top it up;
+	// ActionHistory their latest payments.
+	ActionBalance = "bal"
+	ActionHistory = "hist"
+	// ActionTopUpCrypto and ActionTopUpStars top the balance up: by cents
+	// with Crypto Pay, by stars with Telegram Stars.
+	ActionTopUpCrypto = "top:cp:" // + cents
+	ActionTopUpStars  = "top:st:" // + stars
+	// ActionPayBalanceUSD and ActionPayBalanceXTR pay for a plan from the
+	// user's balance in that currency.
+	ActionPayBalanceUSD = "pay:bu:" // + plan id
+	ActionPayBalanceXTR = "pay:bx:" // + plan id
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -47,10 +59,10 @@ const MaxLocation = MaxCallbackData - len(noticeMark) - len(ActionSetLocation)
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
-		ActionRelink, ActionRelinkConfirm, ActionLocations}
+		ActionRelink, ActionRelinkConfirm, ActionLocations, ActionBalance, ActionHistory}
 	// actionsWithArg are the actions followed by an argument.
 	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation,
-		ActionPaid}
+		ActionPaid, ActionTopUpCrypto, ActionTopUpStars, ActionPayBalanceUSD, ActionPayBalanceXTR}
 )
 
 // noticeMark starts the callback data of a notice's button.

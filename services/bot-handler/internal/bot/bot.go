@@ -82,6 +82,13 @@ type Shop interface {
 	Invoice(ctx context.Context, id int64) (shop.Invoice, error)
 	Refund(ctx context.Context, invoiceID int64) (shop.Entry, bool, error)
 	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)
+	Balances(ctx context.Context, userID int64) ([]shop.Balance, error)
+	Balance(ctx context.Context, userID int64, currency string) (int64, error)
+	History(ctx context.Context, userID int64, limit int) ([]shop.Entry, error)
+	BuyFromBalance(ctx context.Context, opKey string, userID int64, planID, currency string) (shop.Purchase, bool, error)
+	TopUpLimits(currency string) (shop.Limits, error)
+	CreateStarsTopUpOnce(ctx context.Context, requestID string, userID, stars int64) (shop.Invoice, error)
+	CryptoPayTopUp(ctx context.Context, userID, cents int64, create shop.CreateExternalFunc) (shop.Invoice, error)
 }
 
 // Invoicer creates Crypto Pay invoices (cryptopay.Client).

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +67,18 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return b.payStars(ctx, c, lang, arg)
 	case botui.ActionPaid:
 		return b.paid(ctx, c, lang, arg)
+	case botui.ActionPayBalanceUSD:
+		return b.payFromBalance(ctx, c, lang, arg, shop.CurrencyUSD)
+	case botui.ActionPayBalanceXTR:
+		return b.payFromBalance(ctx, c, lang, arg, shop.CurrencyXTR)
+	case botui.ActionBalance:
+		return b.balance(ctx, c, lang)
+	case botui.ActionHistory:
+		return b.history(ctx, c, lang)
+	case botui.ActionTopUpCrypto:
+		return b.topUpCryptoPress(ctx, c, lang, arg)
+	case botui.ActionTopUpStars:
+		return b.topUpStarsPress(ctx, c, lang, arg)
 	case botui.ActionSubscription:
 		return b.subscription(ctx, c, lang)
 	case botui.ActionSetup:
@@ -101,7 +112,8 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 // database keeps harmless: screens are edits, the trial is given once (the
 // retry shows it running), and a press orders once (a Stars order is bound
 // to the press, pressRequest; a Crypto Pay order is the plan's one on
-// offer), so the retry shows the same order to pay. Other failures are
+// offer), so the retry shows the same order to pay, and a press buys from
+// the balance once (its op key is the press's). Other failures are
 // returned: nothing was done yet, so a 429 or 5xx retries the press whole.
 func (b *Bot) answerCallback(c tele.Context) error {
 	err := c.Respond()
@@ -187,7 +199,11 @@ func (b *Bot) plan(ctx context.Context, c tele.Context, lang, planID string) err
 	if !ok {
 		return err
 	}
-	return b.show(ctx, c, PlanScreen(lang, p, b.cryptoPay != nil))
+	balances, err := b.shop.Balances(ctx, c.Sender().ID)
+	if err != nil {
+		return err
+	}
+	return b.show(ctx, c, PlanWithBalanceScreen(lang, p, b.cryptoPay != nil, balances))
 }
 
 // pressRequest names the order a press of a Stars pay button makes: a retry
@@ -214,18 +230,7 @@ func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string
 		return err
 	}
 	title := textsIn(lang).planTitle(p)
-	inv, err := b.shop.CryptoPayOrder(ctx, c.Sender().ID, p.ID,
-		func(ctx context.Context, inv shop.Invoice, expiresIn time.Duration) (string, string, error) {
-			ci, err := b.cryptoPay.CreateInvoice(ctx, cryptoInvoice(inv, title, b.cryptoAssets, expiresIn))
-			if err != nil {
-				return "", "", err
-			}
-			payURL := ci.BotInvoiceURL
-			if payURL == "" {
-				payURL = ci.MiniAppInvoiceURL
-			}
-			return strconv.FormatInt(ci.InvoiceID, 10), payURL, nil
-		})
+	inv, err := b.shop.CryptoPayOrder(ctx, c.Sender().ID, p.ID, b.createCryptoInvoice(title))
 	switch {
 	case errors.Is(err, shop.ErrUnknownUser):
 		return b.show(ctx, c, NeedStartScreen(lang))
@@ -306,7 +311,8 @@ func (b *Bot) onCheckout(ctx context.Context, c tele.Context) error {
 // it arrived and marks it told. A payment applied already is not applied
 // again; it is confirmed unless it was confirmed already, so the retry of an
 // update whose "Payment received" failed (a 429) still tells the user, and a
-// successful_payment Telegram delivers again goes unanswered.
+// successful_payment Telegram delivers again goes unanswered. A top-up of
+// the balance is told as one, and activates nothing.
 func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
 	p := c.Message().Payment
 	userID := c.Sender().ID
@@ -337,6 +343,10 @@ func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
 		log.Info().Str("event", EventPaymentApplied).Int64("subscription_id", sub.ID).
 			Time("expires_at", sub.ExpiresAt).Msg("Stars payment applied")
 	}
+	if sub.ID == 0 {
+		// A top-up (shop.ApplyPayment): it credits the balance, no period.
+		return b.confirmStarsTopUp(ctx, c, lang, p)
+	}
 	// The expiry is this payment's own, so a retry publishes the same id;
 	// unless a later payment extended the period since, when the request is
 	// one more wake-up of the activation worker.
@@ -360,7 +370,11 @@ func (b *Bot) subscriptionView(ctx context.Context, userID int64) (SubscriptionV
 	if err != nil {
 		return SubscriptionView{}, err
 	}
-	return SubscriptionView{Sub: sub, Now: b.nowFunc(), Locations: locations}, nil
+	balances, err := b.shop.Balances(ctx, userID)
+	if err != nil {
+		return SubscriptionView{}, err
+	}
+	return SubscriptionView{Sub: sub, Now: b.nowFunc(), Locations: locations, Balances: balances}, nil
 }
 
 // subscription shows the user's subscription, and with a key its QR code as

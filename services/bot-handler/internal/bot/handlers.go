@@ -27,6 +27,7 @@ func (b *Bot) routes(tb *tele.Bot, r *run) {
 	tb.Handle("/broadcast_status", r.route(KindAdmin, b.onBroadcastStatus))
 	tb.Handle("/refund", r.route(KindAdmin, b.onRefund))
 	tb.Handle("/paysupport", r.route(KindHelp, b.onPaySupport))
+	tb.Handle("/topup", r.route(KindTopUp, b.onTopUp))
 	tb.Handle(tele.OnCallback, r.route(KindCallback, b.onCallback))
 	tb.Handle(tele.OnPayment, r.route(KindPayment, b.onPayment))
 	// A pre-checkout query comes from a user, not a chat.

@@ -36,7 +36,7 @@ func menuButton(t *texts) []Button { return []Button{data(t.BtnMenu, botui.Actio
 func menuKeyboard(t *texts) [][]Button {
 	return [][]Button{
 		{data(t.btnTrial, botui.ActionTrial), data(t.BtnPlans, botui.ActionPlans)},
-		{data(t.BtnSubscription, botui.ActionSubscription)},
+		{data(t.BtnSubscription, botui.ActionSubscription), balanceButton(t)},
 		{data(t.btnLanguage, botui.ActionLanguages), data(t.btnHelp, botui.ActionHelp)},
 	}
 }
@@ -204,6 +204,8 @@ type SubscriptionView struct {
 	// Locations are the locations offered, the user's choice and where
 	// their key is; with none offered the screen says nothing of them.
 	Locations store.Locations
+	// Balances are the user's balances, shown in one line.
+	Balances []shop.Balance
 }
 
 // moveTo is the location a new link would move the user's key to: the one
@@ -263,7 +265,8 @@ func (v SubscriptionView) keyShown() bool { return v.running() && v.key() != "" 
 // SubscriptionScreen shows the user's subscription: none, ended, waiting for
 // its key, or the key with setup buttons per platform and a button to
 // replace it with a new link. When the fleet offers a choice of locations,
-// it says where the key is and has a button to choose.
+// it says where the key is and has a button to choose. A line shows the
+// balance, and buttons lead to it and to the user's payments.
 func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 	t := textsIn(lang)
 	var (
@@ -284,7 +287,7 @@ func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 		}
 		text = fmt.Sprintf(t.subscription, kind, t.Date(v.Sub.ExpiresAt))
 	}
-	text += v.locationLines(t)
+	text += v.locationLines(t) + v.balanceLine(t)
 	switch key := v.key(); {
 	case !v.running():
 	case key == "":
@@ -295,7 +298,7 @@ func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 		rows = append(setupButtons(t), []Button{data(t.BtnPlans, botui.ActionPlans), data(t.btnRelink, botui.ActionRelink)})
 	}
 	rows = append(rows, v.locationRow(t)...)
-	return Screen{Text: text, Buttons: append(rows, menuButton(t))}
+	return Screen{Text: text, Buttons: append(rows, balanceRow(t), menuButton(t))}
 }
 
 // LocationsScreen lists the locations offered, the user's choice marked,

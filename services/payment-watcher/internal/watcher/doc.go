@@ -25,7 +25,9 @@
 // dropped silently. Then the payment is announced: the user is told (notify.PaymentReceived,
 // dedup id "payment:<invoice>", with the expiry of the period it paid for)
 // and the activation worker woken (activation.requested, requested_at = the
-// invoice's paid_at); once NATS has stored both, the invoice is marked
+// invoice's paid_at); a top-up of the balance is told as one
+// (notify.TopUpReceived, under the same dedup id, with the balance now) and
+// wakes nobody. Once NATS has stored them, the invoice is marked
 // announced (shop.MarkAnnounced). Their message ids are stable, so
 // announcing a payment again adds nothing: the streams and the sender's
 // sent-log keep one.

@@ -23,7 +23,8 @@ import (
 
 // Event names of the watcher's log lines.
 const (
-	// EventPaymentApplied: a paid invoice extended (or started) a period.
+	// EventPaymentApplied: a paid invoice extended (or started) a period, or
+	// topped up a balance.
 	EventPaymentApplied = "PAYMENT_APPLIED"
 	// EventInvoiceExpired: a pending invoice was marked expired.
 	EventInvoiceExpired = "INVOICE_EXPIRED"
@@ -188,7 +189,7 @@ func (w *Watcher) apply(ctx context.Context, inv shop.Invoice, source string) (a
 		Int64("subscription_id", sub.ID).Str("source", source).Logger()
 	if applied {
 		w.m.payments.WithLabelValues(source, "applied").Inc()
-		log.Info().Str("event", EventPaymentApplied).Str("plan_id", inv.PlanID).Str("price_usd", inv.PriceUSD).
+		log.Info().Str("event", EventPaymentApplied).Str("purpose", inv.Purpose).Str("plan_id", inv.PlanID).Str("price_usd", inv.PriceUSD).
 			Time("expires_at", sub.ExpiresAt).Msg("crypto pay payment applied")
 	} else {
 		w.m.payments.WithLabelValues(source, "already_applied").Inc()
@@ -214,11 +215,11 @@ func (w *Watcher) unknownPayment(r cryptopay.Invoice, source, reason string, log
 		Str("paid_amount", r.PaidAmount).Msg("crypto pay reports a payment of an invoice that is none of our orders'; nothing applied")
 }
 
-// announce tells the user of the paid invoice and wakes the activation
-// worker, then marks the payment announced. Every id is built from what the
-// database keeps (the invoice id, its paid_at), so announcing the same
-// payment again adds nothing: the streams' duplicate windows and the
-// sender's sent-log drop the repeat.
+// announce tells the user of the paid invoice and, for a plan, wakes the
+// activation worker, then marks the payment announced. Every id is built
+// from what the database keeps (the invoice id, its paid_at), so announcing
+// the same payment again adds nothing: the streams' duplicate windows and
+// the sender's sent-log drop the repeat.
 func (w *Watcher) announce(ctx context.Context, invoiceID int64) error {
 	if err := w.publishAnnouncement(ctx, invoiceID); err != nil {
 		return fmt.Errorf("announcing the payment of invoice %d: %w", invoiceID, err)
@@ -229,7 +230,9 @@ func (w *Watcher) announce(ctx context.Context, invoiceID int64) error {
 // publishAnnouncement publishes the "Payment received" message, with the
 // expiry of the period the invoice paid for as it is now (so a late
 // announcement includes later payments into that period), and the
-// activation request of that period.
+// activation request of that period. A top-up paid for no period: its
+// message says what it added to the balance and what the balance is now,
+// and nothing is activated.
 func (w *Watcher) publishAnnouncement(ctx context.Context, invoiceID int64) error {
 	paid, err := w.shop.Invoice(ctx, invoiceID)
 	if err != nil {
@@ -237,10 +240,6 @@ func (w *Watcher) publishAnnouncement(ctx context.Context, invoiceID int64) erro
 	}
 	if paid.Status != shop.InvoicePaid || paid.PaidAt == nil {
 		return fmt.Errorf("the invoice is %s, not paid", paid.Status)
-	}
-	sub, err := w.shop.Subscription(ctx, paid.SubscriptionID)
-	if err != nil {
-		return err
 	}
 	user, err := w.shop.UserInfo(ctx, paid.UserID)
 	if err != nil {
@@ -250,7 +249,20 @@ func (w *Watcher) publishAnnouncement(ctx context.Context, invoiceID int64) erro
 	if chatID == 0 {
 		chatID = user.ID // a private chat's id is the user's
 	}
-	msg := notify.PaymentReceived(notify.Language(user.Language), chatID, paid.ID, sub.ExpiresAt)
+	lang := notify.Language(user.Language)
+	if paid.Purpose == shop.PurposeTopUp {
+		balance, err := w.shop.Balance(ctx, paid.UserID, paid.Currency())
+		if err != nil {
+			return err
+		}
+		_, err = outbox.Publish(ctx, w.js, notify.TopUpReceived(lang, chatID, paid.ID, paid.Currency(), paid.Price, balance))
+		return err
+	}
+	sub, err := w.shop.Subscription(ctx, paid.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	msg := notify.PaymentReceived(lang, chatID, paid.ID, sub.ExpiresAt)
 	if _, err := outbox.Publish(ctx, w.js, msg); err != nil {
 		return err
 	}
