@@ -36,6 +36,8 @@ const (
 	// chooses one.
 	ActionLocations   = "loc"
 	ActionSetLocation = "loc:" // + location
+	// ActionInvite shows the user's invite link and what it earned them.
+	ActionInvite = "invite"
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -45,7 +47,7 @@ const MaxLocation = MaxCallbackData - len(noticeMark) - len(ActionSetLocation)
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
-		ActionRelink, ActionRelinkConfirm, ActionLocations}
+		ActionRelink, ActionRelinkConfirm, ActionLocations, ActionInvite}
 	// actionsWithArg are the actions followed by an argument.
 	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation}
 )

@@ -80,6 +80,9 @@ type Shop interface {
 	RequestNewLink(ctx context.Context, userID int64) (found bool, err error)
 	Stats(ctx context.Context) (shop.Stats, error)
 	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)
+	RecordReferral(ctx context.Context, invitee, inviter int64) (recorded bool, err error)
+	ReferralStats(ctx context.Context, userID int64) (shop.ReferralStats, error)
+	Referrals() shop.Referrals
 }
 
 // Invoicer creates Crypto Pay invoices (cryptopay.Client).
