@@ -215,11 +215,13 @@ type paidReferral struct {
 
 // lockReferral takes userID's referral, if they were invited, for the rest
 // of tx, and records invoiceID as their first payment if they made none.
-// It runs before the payment writes any row: of two first payments at once
-// one waits for the other here and finds it first, and every payment of
-// an invitee takes its locks in one order (the referral, their period,
-// their balance, then their inviter's), as a purchase from the balance
-// does (the period, then the balance), so none of them can deadlock.
+// It runs before the payment writes any row, so of two first payments at
+// once one waits for the other here and finds it first. Nothing deadlocks
+// on the rows a payment of an invitee locks after it: two payments of the
+// invitee are in turn on this lock; each locks the invitee's period
+// before their balance, as a purchase from the balance does; and locks
+// pass from an invitee's rows to their inviter's only, whose chain of
+// inviters never comes back to the invitee (RecordReferral).
 func lockReferral(ctx context.Context, tx pgx.Tx, userID, invoiceID int64) (paidReferral, error) {
 	var r paidReferral
 	err := tx.QueryRow(ctx, `UPDATE referrals SET first_invoice_id = COALESCE(first_invoice_id, $2)
