@@ -13,7 +13,7 @@ import (
 func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	t.Parallel()
 	for _, action := range []string{botui.ActionMenu, botui.ActionTrial, botui.ActionPlans, botui.ActionSubscription,
-		botui.ActionLanguages, botui.ActionHelp, botui.ActionRelink, botui.ActionRelinkConfirm, botui.ActionLocations} {
+		botui.ActionLanguages, botui.ActionHelp, botui.ActionRelink, botui.ActionRelinkConfirm, botui.ActionLocations, botui.ActionInvite} {
 		gotAction, gotArg, notice := botui.ParseCallback(botui.Callback(action, ""))
 		require.Equal(t, [2]string{action, ""}, [2]string{gotAction, gotArg}, "data %q", action)
 		require.False(t, notice, "data %q", action)

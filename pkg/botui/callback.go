@@ -50,6 +50,8 @@ const (
 	// user's balance in that currency.
 	ActionPayBalanceUSD = "pay:bu:" // + plan id
 	ActionPayBalanceXTR = "pay:bx:" // + plan id
+	// ActionInvite shows the user's invite link and what it earned them.
+	ActionInvite = "invite"
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -59,7 +61,7 @@ const MaxLocation = MaxCallbackData - len(noticeMark) - len(ActionSetLocation)
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
-		ActionRelink, ActionRelinkConfirm, ActionLocations, ActionBalance, ActionHistory}
+		ActionRelink, ActionRelinkConfirm, ActionLocations, ActionBalance, ActionHistory, ActionInvite}
 	// actionsWithArg are the actions followed by an argument.
 	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation,
 		ActionPaid, ActionTopUpCrypto, ActionTopUpStars, ActionPayBalanceUSD, ActionPayBalanceXTR}

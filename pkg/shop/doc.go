@@ -22,7 +22,11 @@
 //     (external_claimed_at) that lets one request make its invoice while
 //     the others wait for its link;
 //   - one VPN access per period: a UNIQUE subscription_id, inserted with
-//     ON CONFLICT DO NOTHING after the panel call.
+//     ON CONFLICT DO NOTHING after the panel call;
+//   - one inviter per user, for good, and no cycle of invites: the referrals
+//     primary key and trigger, and an inviter who started the bot before
+//     the invitee; a referral reward once per side and payment: its op key,
+//     written in the payment's transaction.
 //
 // Checks in Go are made only on fields the database keeps immutable (whose
 // invoice it is, its price), where reading first cannot race.

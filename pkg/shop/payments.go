@@ -22,6 +22,11 @@ import (
 // false, and nothing changes, when the invoice was paid already; sub is then
 // the period that payment went to. A top-up returns no period (ID 0).
 //
+// The payment of an invitee gives the referral rewards of Config.Referrals
+// in the same transaction ("referral:<id>:inviter", "referral:<id>:invitee"),
+// so they are given once per payment, as the payment is; sub includes what
+// the invitee's own reward added.
+//
 // chargeID is the Telegram charge id of a Stars payment ("" for Crypto Pay).
 // A charge id other than the one that paid the invoice, or one that paid
 // another invoice, is ErrChargeConflict: that money bought nothing.
@@ -51,8 +56,17 @@ func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID strin
 			return err
 		}
 		e.InvoiceID = invoiceID
+		ref, err := lockReferral(ctx, tx, e.UserID, invoiceID)
+		if err != nil {
+			return err
+		}
 		if purpose == PurposeTopUp {
 			e.OpKey, e.Kind, e.Amount = "topup:"+strconv.FormatInt(invoiceID, 10), LedgerTopUp, e.Money
+			// The rewards come before the top-up's row, so that the
+			// invitee's period is locked before their balance (lockReferral).
+			if err := s.rewardReferral(ctx, tx, e, ref, now); err != nil {
+				return err
+			}
 			if _, posted, err := appendEntry(ctx, tx, e, now); err != nil || !posted {
 				return cmp.Or(err, errPostedBefore)
 			}
@@ -62,6 +76,9 @@ func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID strin
 		e.OpKey, e.Kind = "payment:"+strconv.FormatInt(invoiceID, 10), LedgerPayment
 		e, err = postGrant(ctx, tx, e, KindPaid, now)
 		if err != nil {
+			return err
+		}
+		if err := s.rewardReferral(ctx, tx, e, ref, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET subscription_id = $2 WHERE id = $1`, invoiceID, e.SubscriptionID); err != nil {

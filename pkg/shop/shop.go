@@ -111,6 +111,10 @@ type Config struct {
 	// TopUpUSD and TopUpXTR bound a top-up of the balance, in cents and
 	// stars (default DefaultTopUpUSD, DefaultTopUpXTR).
 	TopUpUSD, TopUpXTR Limits
+	// Referrals are what a payment of an invitee gives them and their
+	// inviter; the zero value gives nothing (the services read theirs
+	// with ReferralEnv, whose defaults give the inviter a week).
+	Referrals Referrals
 	// NowFunc is the clock (default time.Now); tests move it.
 	NowFunc func() time.Time
 }

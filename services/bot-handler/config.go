@@ -41,6 +41,9 @@ type Config struct {
 	// CallbackMaxAge is how long a button press may wait in the stream (an
 	// outage, a backlog) and still be acted on; 0 acts on every press.
 	CallbackMaxAge time.Duration `env:"CALLBACK_MAX_AGE"`
+	// Referrals are the rewards of the Stars payments the bot applies; the
+	// payment-watcher must have the same.
+	Referrals shop.ReferralEnv
 }
 
 func defaultConfig() Config {
@@ -62,12 +65,13 @@ func defaultConfig() Config {
 		TrialDuration:   shop.DefaultTrialDuration,
 		InvoiceTTL:      shop.DefaultInvoiceTTL,
 		CallbackMaxAge:  time.Minute,
+		Referrals:       shop.NewReferralEnv(),
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Telegram.Validate(), c.Pace.Validate()}
+	errs := []error{c.DB.Validate(), c.Telegram.Validate(), c.Pace.Validate(), c.Referrals.Validate()}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("UPDATE_PARTITIONS=%d: must be at least 1", c.Partitions))
 	}

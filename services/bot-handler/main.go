@@ -73,7 +73,7 @@ func spec() service.Spec[Config] {
 				// A request making a Crypto Pay invoice gives up at its
 				// handler's deadline: its claim is free from then on.
 				Shop: shop.New(s.Pool, shop.Config{TrialDuration: cfg.TrialDuration, InvoiceTTL: cfg.InvoiceTTL,
-					ExternalClaimTTL: cfg.HandlerTimeout}),
+					ExternalClaimTTL: cfg.HandlerTimeout, Referrals: cfg.Referrals.Referrals()}),
 				CryptoPay:     invoicer,
 				CryptoAssets:  cfg.CryptoPayAssets,
 				PaymentChecks: bot.NATSPaymentChecks{NC: s.NC},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 )
 
@@ -19,6 +20,9 @@ type Config struct {
 	CryptoPayToken string `env:"CRYPTOPAY_TOKEN" secret:"true"`
 	// CryptoPayAPIURL is the API's base URL (the sandbox's in tests and `make run`).
 	CryptoPayAPIURL string `env:"CRYPTOPAY_API_URL"`
+	// Referrals are the rewards of the Crypto Pay payments the watcher
+	// applies; the bot-handler must have the same.
+	Referrals shop.ReferralEnv
 }
 
 func defaultConfig() Config {
@@ -30,12 +34,13 @@ func defaultConfig() Config {
 		DB:              config.NewDB(3),
 		Env:             env,
 		CryptoPayAPIURL: cryptopay.DefaultBaseURL,
+		Referrals:       shop.NewReferralEnv(),
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Env.Validate()}
+	errs := []error{c.DB.Validate(), c.Env.Validate(), c.Referrals.Validate()}
 	if c.CryptoPayToken == "" {
 		errs = append(errs, errors.New("CRYPTOPAY_TOKEN is required"))
 	}

@@ -34,7 +34,7 @@ func main() {
 				return err
 			}
 			w, err := watcher.New(watcher.Config{}, watcher.Deps{
-				Shop: shop.New(s.Pool, shop.Config{}), CryptoPay: cp, JS: s.JS, Log: s.Log, Registerer: s.Ops.Registry(),
+				Shop: shop.New(s.Pool, shop.Config{Referrals: cfg.Referrals.Referrals()}), CryptoPay: cp, JS: s.JS, Log: s.Log, Registerer: s.Ops.Registry(),
 			})
 			if err != nil {
 				return err

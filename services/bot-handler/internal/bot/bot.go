@@ -89,6 +89,9 @@ type Shop interface {
 	TopUpLimits(currency string) (shop.Limits, error)
 	CreateStarsTopUpOnce(ctx context.Context, requestID string, userID, stars int64) (shop.Invoice, error)
 	CryptoPayTopUp(ctx context.Context, userID, cents int64, create shop.CreateExternalFunc) (shop.Invoice, error)
+	RecordReferral(ctx context.Context, invitee, inviter int64) (recorded bool, err error)
+	ReferralStats(ctx context.Context, userID int64) (shop.ReferralStats, error)
+	Referrals() shop.Referrals
 }
 
 // Invoicer creates Crypto Pay invoices (cryptopay.Client).

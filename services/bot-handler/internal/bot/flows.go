@@ -91,6 +91,8 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return b.locations(ctx, c, lang)
 	case botui.ActionSetLocation:
 		return b.setLocation(ctx, c, lang, arg)
+	case botui.ActionInvite:
+		return b.invite(ctx, c, lang)
 	case botui.ActionLanguages:
 		return b.show(ctx, c, LanguageScreen(lang))
 	case botui.ActionSetLanguage:

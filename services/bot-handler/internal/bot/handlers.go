@@ -41,6 +41,7 @@ func (b *Bot) routes(tb *tele.Bot, r *run) {
 
 func (b *Bot) onStart(ctx context.Context, c tele.Context) error {
 	s := c.Sender()
+	param := startParam(c.Message().Payload)
 	lang, err := b.users.UpsertStartingUser(ctx, store.StartingUser{
 		ID:           s.ID,
 		ChatID:       c.Chat().ID,
@@ -48,9 +49,12 @@ func (b *Bot) onStart(ctx context.Context, c tele.Context) error {
 		FirstName:    s.FirstName,
 		LanguageCode: s.LanguageCode,
 		Language:     botui.Language(s.LanguageCode),
-		StartParam:   startParam(c.Message().Payload),
+		StartParam:   param,
 	})
 	if err != nil {
+		return err
+	}
+	if err := b.recordReferral(ctx, s.ID, param); err != nil {
 		return err
 	}
 	return b.reply(ctx, c, WelcomeScreen(lang, s.FirstName))

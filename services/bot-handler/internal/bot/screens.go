@@ -37,6 +37,7 @@ func menuKeyboard(t *texts) [][]Button {
 	return [][]Button{
 		{data(t.btnTrial, botui.ActionTrial), data(t.BtnPlans, botui.ActionPlans)},
 		{data(t.BtnSubscription, botui.ActionSubscription), balanceButton(t)},
+		{inviteButton(t.Lang)},
 		{data(t.btnLanguage, botui.ActionLanguages), data(t.btnHelp, botui.ActionHelp)},
 	}
 }
