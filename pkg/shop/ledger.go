@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -224,6 +225,9 @@ func ParseCents(usd string) (int64, error) {
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("amount %q: %w", usd, err)
+	}
+	if w > math.MaxInt64/100-1 {
+		return 0, fmt.Errorf("amount %q: too large", usd)
 	}
 	f, err := strconv.ParseInt(frac, 10, 64)
 	if err != nil || w < 0 {

@@ -170,3 +170,19 @@ func TestTheLedgerIsAppendOnly(t *testing.T) {
 	require.ErrorContains(t, err, "balances_amount_check", "no row may take a balance below zero")
 	e.requireLedgerMatchesBalances(t)
 }
+
+func TestParseCents(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"4.99": 499, "5": 500, "5.5": 550, "0.07": 7, "1000.00": 100000} {
+		got, err := shop.ParseCents(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	require.Equal(t, "4.99", shop.FormatCents(499))
+	require.Equal(t, "0.07", shop.FormatCents(7))
+	require.Equal(t, "-2.50", shop.FormatCents(-250))
+	for _, in := range []string{"", "abc", "1.234", "-1.00", "1.x", "184467440737095518", "92233720368547758.07"} {
+		_, err := shop.ParseCents(in)
+		require.Error(t, err, in)
+	}
+}
