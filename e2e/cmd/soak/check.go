@@ -44,7 +44,7 @@ type Violation struct {
 const (
 	checkUpdates    = "every update answered exactly once"
 	checkApplied    = "every paid invoice applied exactly once; no period extended twice by one payment"
-	checkLedger     = "the ledger: every balance the sum of its rows, none negative; every paid invoice one row"
+	checkLedger     = "the ledger: every balance the sum of its rows, none negative; every paid invoice one row; one reward per qualifying payment"
 	checkConfirmed  = "every payment confirmed to its user exactly once"
 	checkKeys       = "every paid or trial period's key delivered exactly once"
 	checkExpired    = "no key alive on the panel past expiry + grace"
@@ -801,6 +801,9 @@ func (v *Verdict) ledger(r *Records) {
 	}
 	for _, id := range l.Unpaid {
 		v.fail(checkLedger, "the ledger records a payment of invoice %d, which is not paid", id)
+	}
+	for _, p := range l.Referrals {
+		v.fail(checkLedger, "referral reward: %s", p)
 	}
 	rows := map[string]int{}
 	for k, n := range l.Rows {

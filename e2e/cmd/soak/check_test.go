@@ -251,6 +251,9 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		}},
 		{"a negative balance", checkLedger, "user 8: -1 USD", func(r *Records) { r.Ledger.Negative = []string{"user 8: -1 USD"} }},
 		{"a paid invoice without its row", checkLedger, "invoice 3 is paid", func(r *Records) { r.Ledger.Unrecorded = []int64{3} }},
+		{"a referral reward given twice", checkLedger, "referral:5:inviter", func(r *Records) {
+			r.Ledger.Referrals = []string{"invoice 5: 2 rows referral:5:inviter"}
+		}},
 		{"a row of an unpaid invoice", checkLedger, "payment of invoice 4", func(r *Records) { r.Ledger.Unpaid = []int64{4} }},
 		{"work left in flight", checkDrained, "3 messages in OUTBOX", func(r *Records) { r.DrainLeft = []string{"3 messages in OUTBOX"} }},
 		{"no Stars payment in the run", checkCoverage, "no Stars payments", func(r *Records) {

@@ -332,6 +332,12 @@ func (g *gatherer) readLedger(ctx context.Context, r *Records) error {
 			return err
 		}},
 	}
+	// The stack's services give the default rewards.
+	referrals := shop.New(g.pool, shop.Config{Referrals: shop.NewReferralEnv().Referrals()})
+	var err error
+	if l.Referrals, err = referrals.ReferralProblems(ctx); err != nil {
+		return fmt.Errorf("checking the referral rewards: %w", err)
+	}
 	for _, q := range queries {
 		rows, err := g.pool.Query(ctx, q.sql)
 		if err != nil {

@@ -192,4 +192,7 @@ type LedgerFacts struct {
 	Unrecorded, Unpaid []int64
 	// Balances is the sum of the balances, by currency.
 	Balances map[string]int64
+	// Referrals are the referral rewards missing, wrong or given without
+	// a qualifying payment (shop.ReferralProblems).
+	Referrals []string
 }
