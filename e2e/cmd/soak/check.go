@@ -375,6 +375,11 @@ func (v *Verdict) confirmed(r *Records, after map[int64]time.Time) {
 		}
 		ui := botui.TextsIn(botui.English)
 		text := fmt.Sprintf(ui.PaymentReceived, ui.Date(after[p.Invoice]))
+		if p.TopUp != 0 {
+			// The balance after it varies with what else the user did.
+			text, _, _ = strings.Cut(botui.BalanceTextsIn(botui.English).TopUpReceived, "%s")
+			text += botui.Amount(shop.CurrencyXTR, p.TopUp)
+		}
 		times := messageTimes(r.Chats[p.User], func(m sandboxtg.Message) bool { return strings.Contains(m.Plain, text) })
 		name := fmt.Sprintf("invoice %d (user %d, %s, paid %s)", p.Invoice, p.User, p.How, clock(p.At.Sub(r.Start)))
 		repeats := crypto
@@ -906,6 +911,9 @@ func (v *Verdict) coverage(r *Records) {
 		}
 		need[string(k)+" faults"] = n
 	}
+	need["top-ups"] = r.Ledger.Rows[shop.LedgerTopUp]
+	need["purchases from the balance"] = r.Ledger.Rows[shop.LedgerPurchase]
+	need["referral rewards"] = r.Ledger.Rows[shop.LedgerReferral]
 	for _, panel := range r.Panels {
 		need["accounts on "+panel] = 0
 	}

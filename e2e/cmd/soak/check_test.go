@@ -69,6 +69,9 @@ func healthy() *Records {
 			CallbackMaxAge: time.Minute, Partitions: 64, SenderInFlight: 32,
 		},
 		Applied: applied,
+		Ledger: LedgerFacts{Rows: map[string]int{
+			shop.LedgerTrial: 2, shop.LedgerPayment: 3, shop.LedgerTopUp: 1, shop.LedgerPurchase: 1, shop.LedgerReferral: 1,
+		}},
 		Updates: []Update{
 			{SentUpdate: SentUpdate{ID: 1, Chat: alice, Kind: UpdateMessage, What: "/start", At: at(time.Second)}, Answers: []time.Time{at(2 * time.Second)}},
 		},
@@ -258,6 +261,9 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		{"work left in flight", checkDrained, "3 messages in OUTBOX", func(r *Records) { r.DrainLeft = []string{"3 messages in OUTBOX"} }},
 		{"no Stars payment in the run", checkCoverage, "no Stars payments", func(r *Records) {
 			r.Payments[2].How = PayWebhook
+		}},
+		{"no purchase from the balance in the run", checkCoverage, "no purchases from the balance", func(r *Records) {
+			delete(r.Ledger.Rows, shop.LedgerPurchase)
 		}},
 		{"a panel that took no user", checkCoverage, "no accounts on outline-2", func(r *Records) {
 			r.Accesses[1].Key.Panel = panelA

@@ -55,6 +55,8 @@ type Payment struct {
 	// seeded payment, the shop's invoice id.
 	External string
 	At       time.Time
+	// TopUp is the stars a top-up added to the balance; 0 for a plan.
+	TopUp int64
 }
 
 // journal is what the users did, written by all of them.
@@ -115,6 +117,12 @@ const (
 	broadcasts = 3
 	// pollEvery paces a user's look at the chat while waiting.
 	pollEvery = 250 * time.Millisecond
+	// topUpStars is what a newcomer adds to their balance at a time.
+	topUpStars = 50
+	// invitedEvery: every invitedEvery-th newcomer comes by the invite
+	// link of the newcomer invitedBy places before them.
+	invitedEvery = 3
+	invitedBy    = 7
 )
 
 // driver runs the users.
@@ -142,7 +150,11 @@ func (d *driver) drive(ctx context.Context, length time.Duration) {
 		if !sleepUntil(ctx, start.Add(time.Duration(i)*every)) {
 			break
 		}
-		wg.Go(func() { d.user(firstNewcomer + int64(i)).newcomer(ctx) })
+		var inviter int64
+		if i >= invitedBy && i%invitedEvery == 0 {
+			inviter = firstNewcomer + int64(i-invitedBy)
+		}
+		wg.Go(func() { d.user(firstNewcomer+int64(i)).newcomer(ctx, inviter) })
 	}
 	wg.Wait()
 }
@@ -165,10 +177,16 @@ func (d *driver) user(id int64) *user {
 	return &user{driver: d, id: id, rng: rand.New(rand.NewPCG(uint64(d.seed), uint64(id)))}
 }
 
-// newcomer is a new user: /start, most take the trial, then they look
-// around, ask, and some buy, until the drive ends.
-func (u *user) newcomer(ctx context.Context) {
-	if !u.start(ctx) {
+// newcomer is a new user: /start (by an invite link when inviter is
+// set), most take the trial, then they look around, ask, top up their
+// balance, and some buy, with money or from the balance, until the drive
+// ends.
+func (u *user) newcomer(ctx context.Context, inviter int64) {
+	first := "/start"
+	if inviter != 0 {
+		first += " " + shop.InviteParam(inviter)
+	}
+	if !u.startWith(ctx, first) {
 		return
 	}
 	if u.rng.Float64() < 0.75 {
@@ -188,9 +206,15 @@ func (u *user) newcomer(ctx context.Context) {
 			u.say(ctx, "/help")
 		case n < 70:
 			u.say(ctx, fmt.Sprintf("is my VPN working? (%d)", u.rng.IntN(1000)))
-		case n < 85:
+		case n < 80:
 			if u.menu(ctx) {
 				u.press(ctx, botui.ActionPlans, "the plans", withButton(botui.Callback(botui.ActionPlan, localstack.DemoPlanID)))
+			}
+		case n < 85:
+			u.topUp(ctx)
+		case n < 90:
+			if time.Since(u.bought) > buyAgainAfter {
+				u.buyFromBalance(ctx)
 			}
 		}
 	}
@@ -315,9 +339,13 @@ func (u *user) payHow() string {
 }
 
 // start sends /start and takes the bot's welcome as the screen.
-func (u *user) start(ctx context.Context) bool {
+func (u *user) start(ctx context.Context) bool { return u.startWith(ctx, "/start") }
+
+// startWith is start with the command text, which may carry a deep link's
+// parameter.
+func (u *user) startWith(ctx context.Context, command string) bool {
 	after := u.newest()
-	u.send(ctx, "/start")
+	u.send(ctx, command)
 	m, ok := u.await(ctx, "the welcome", func(m sandboxtg.Message) bool {
 		return m.ID > after && m.ReplyTo != 0 && m.HasButton(botui.ActionSubscription)
 	})
@@ -421,6 +449,39 @@ func (u *user) payStars(ctx context.Context, data string) {
 	if !ok || !u.react(ctx) {
 		return
 	}
+	u.payInvoice(inv, 0)
+}
+
+// topUp tops the balance up by topUpStars with /topup and pays the invoice
+// in the chat.
+func (u *user) topUp(ctx context.Context) {
+	after := u.newest()
+	u.send(ctx, fmt.Sprintf("/topup %d stars", topUpStars))
+	inv, ok := u.await(ctx, "a Stars top-up invoice", func(m sandboxtg.Message) bool { return m.ID > after && m.Invoice != nil })
+	if !ok || !u.react(ctx) {
+		return
+	}
+	u.payInvoice(inv, topUpStars)
+}
+
+// buyFromBalance buys the demo plan from the balance in stars, when the
+// plan's screen offers it (the balance covers its price).
+func (u *user) buyFromBalance(ctx context.Context) {
+	demo := func(action string) string { return botui.Callback(action, localstack.DemoPlanID) }
+	if !u.menu(ctx) ||
+		!u.press(ctx, botui.ActionPlans, "the plans", withButton(demo(botui.ActionPlan))) ||
+		!u.press(ctx, demo(botui.ActionPlan), "the ways to pay", withButton(demo(botui.ActionPayStars))) ||
+		!u.screen.HasButton(demo(botui.ActionPayBalanceXTR)) {
+		return
+	}
+	if u.press(ctx, demo(botui.ActionPayBalanceXTR), "the purchase from the balance", nil) {
+		u.bought = time.Now()
+	}
+}
+
+// payInvoice pays the Stars invoice message inv in the chat: a plan's, or
+// a top-up of topUp stars.
+func (u *user) payInvoice(inv sandboxtg.Message, topUp int64) {
 	r, err := u.st.Sandbox.PayInvoice(u.id, inv.ID)
 	if err != nil {
 		u.log.Warn().Err(err).Int64("user_id", u.id).Msg("paying with Stars")
@@ -438,7 +499,7 @@ func (u *user) payStars(ctx context.Context, data string) {
 		u.j.miss("a Stars checkout the bot accepted (refused: " + r.ErrorMessage + ")")
 		return
 	}
-	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: PayStars, External: r.ChargeID, At: time.Now()})
+	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: PayStars, External: r.ChargeID, At: time.Now(), TopUp: topUp})
 }
 
 // press reads the screen, presses its button with data and waits for the
