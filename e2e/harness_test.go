@@ -76,6 +76,8 @@ type options struct {
 	// databaseURL, when set, gives the services' DATABASE_URL for the
 	// test's schema (e.g. through a pgdbtest.Proxy).
 	databaseURL func(db *pgdbtest.DB) string
+	// adminIDs are the bot's admins (ADMIN_IDS).
+	adminIDs []int64
 }
 
 // start gives the test a system of its own on a fresh schema, waiting for a
@@ -124,6 +126,7 @@ func start(t *testing.T, o options) *system {
 		GlobalRate:    limit,
 		ChatRate:      limit,
 		PanelEnv:      o.panelEnv,
+		AdminIDs:      o.adminIDs,
 		Env:           o.env,
 		Output:        out,
 	})
