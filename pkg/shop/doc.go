@@ -22,7 +22,12 @@
 //     (external_claimed_at) that lets one request make its invoice while
 //     the others wait for its link;
 //   - one VPN access per period: a UNIQUE subscription_id, inserted with
-//     ON CONFLICT DO NOTHING after the panel call.
+//     ON CONFLICT DO NOTHING after the panel call;
+//   - a promo code is used at most its limit, and by one user at most its
+//     per-user limit: each use is counted by an UPDATE conditional on the
+//     limit, which every use of the code queues on, and is numbered per
+//     user and code, uniquely, within the per-user limit (a trigger); the
+//     discount an order was made with is part of the order, immutable.
 //
 // Checks in Go are made only on fields the database keeps immutable (whose
 // invoice it is, its price), where reading first cannot race.
