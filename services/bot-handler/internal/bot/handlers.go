@@ -25,13 +25,16 @@ func (b *Bot) routes(tb *tele.Bot, r *run) {
 	tb.Handle("/user", r.route(KindAdmin, b.onUser))
 	tb.Handle("/broadcast", r.route(KindAdmin, b.onBroadcast))
 	tb.Handle("/broadcast_status", r.route(KindAdmin, b.onBroadcastStatus))
+	tb.Handle("/promo", r.route(KindAdmin, b.onPromo))
 	tb.Handle(tele.OnCallback, r.route(KindCallback, b.onCallback))
 	tb.Handle(tele.OnPayment, r.route(KindPayment, b.onPayment))
 	// A pre-checkout query comes from a user, not a chat.
 	tb.Handle(tele.OnCheckout, r.routeUser(KindCheckout, b.onCheckout))
-	// Anything else a person sends gets a pointer to /help rather than silence.
+	// Anything else a person sends gets a pointer to /help rather than
+	// silence, but a text that is a promo code.
+	tb.Handle(tele.OnText, r.route(KindOther, b.onText))
 	other := r.route(KindOther, b.onOther)
-	for _, end := range []string{tele.OnText, tele.OnMedia, tele.OnContact, tele.OnLocation, tele.OnVenue, tele.OnDice} {
+	for _, end := range []string{tele.OnMedia, tele.OnContact, tele.OnLocation, tele.OnVenue, tele.OnDice} {
 		tb.Handle(end, other)
 	}
 }
@@ -50,7 +53,10 @@ func (b *Bot) onStart(ctx context.Context, c tele.Context) error {
 	if err != nil {
 		return err
 	}
-	return b.reply(ctx, c, WelcomeScreen(lang, s.FirstName))
+	if err := b.reply(ctx, c, WelcomeScreen(lang, s.FirstName)); err != nil {
+		return err
+	}
+	return b.startPromo(ctx, c, lang)
 }
 
 func (b *Bot) onHelp(ctx context.Context, c tele.Context) error {
