@@ -119,7 +119,8 @@ func (s *Shop) cryptoPayOrder(ctx context.Context, offer func(context.Context) (
 
 // offeredCryptoPayOrder returns the user's Crypto Pay order of the plan on
 // offer, or makes one. It supersedes, first, an order on offer that has less
-// than half its TTL left; then it inserts a new order, which conflicts with
+// than half its TTL left, or that was made with another discount than the
+// one the user holds now (none, or one entered since); then it inserts a new order, which conflicts with
 // the one still on offer, if any, or with one a concurrent request has just
 // inserted (waiting for it to commit): the no-op update on a conflict
 // returns that order. Of requests racing over an order to supersede, the
@@ -132,15 +133,15 @@ func (s *Shop) offeredCryptoPayOrder(ctx context.Context, userID int64, planID s
 		_, err := tx.Exec(ctx, `
 			UPDATE invoices SET superseded_at = $3
 			WHERE user_id = $1 AND plan_id = $2 AND provider = 'cryptopay' AND status = 'pending'
-			  AND superseded_at IS NULL AND expires_at <= $4`,
+			  AND superseded_at IS NULL AND (expires_at <= $4 OR promo_use_id IS DISTINCT FROM `+heldUseSQL+`)`,
 			userID, planID, now, now.Add(s.cfg.InvoiceTTL/2))
 		if err != nil {
 			return fmt.Errorf("superseding the order whose time runs short: %w", err)
 		}
 		inv, err = scanInvoice(tx.QueryRow(ctx, `
-			INSERT INTO invoices AS i (user_id, plan_id, provider, price_usd, price_stars, duration, status, created_at, expires_at)
-			SELECT $1, id, 'cryptopay', price_usd, price_stars, duration, 'pending', $3, $4
-			FROM plans WHERE id = $2 AND active
+			INSERT INTO invoices AS i (user_id, plan_id, provider, price_usd, price_stars, duration, status, created_at, expires_at, promo_use_id)
+			SELECT $1, id, 'cryptopay', price_usd, price_stars, duration, 'pending', $3, $4, promo_use_id
+			FROM `+offerSQL+` WHERE id = $2
 			ON CONFLICT (user_id, plan_id) WHERE provider = 'cryptopay' AND status = 'pending' AND superseded_at IS NULL
 			DO UPDATE SET superseded_at = i.superseded_at
 			RETURNING `+invoiceColumns,

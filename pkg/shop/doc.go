@@ -27,6 +27,11 @@
 //     primary key and trigger, and an inviter who started the bot before
 //     the invitee; a referral reward once per side and payment: its op key,
 //     written in the payment's transaction.
+//   - a promo code is used at most its limit, and by one user at most its
+//     per-user limit: each use is counted by an UPDATE conditional on the
+//     limit, which every use of the code queues on, and is numbered per
+//     user and code, uniquely, within the per-user limit (a trigger); the
+//     discount an order was made with is part of the order, immutable.
 //
 // Checks in Go are made only on fields the database keeps immutable (whose
 // invoice it is, its price), where reading first cannot race.

@@ -82,9 +82,10 @@ func collectInvoices(rows pgx.Rows) ([]Invoice, error) {
 }
 
 // CreateOrder makes a pending invoice of the plan for the user, payable with
-// provider until Config.InvoiceTTL from now, at the plan's current price. The
-// plan is read and copied by the same statement, so the order is what the
-// plan was at that instant. A Crypto Pay order of a plan the user has one on
+// provider until Config.InvoiceTTL from now, at the plan's current price less
+// the discount the user holds (see PlansFor), which the order records. The
+// plan and the discount are read and copied by the same statement, so the
+// order is what they were at that instant. A Crypto Pay order of a plan the user has one on
 // offer of is ErrOrderOnOffer: users are shown theirs by CryptoPayOrder.
 func (s *Shop) CreateOrder(ctx context.Context, userID int64, planID, provider string) (Invoice, error) {
 	inv, err := s.createOrder(ctx, "", userID, planID, provider)
@@ -127,9 +128,9 @@ func (s *Shop) createOrder(ctx context.Context, requestID string, userID int64, 
 	}
 	now := s.now()
 	inv, err := scanInvoice(s.pool.QueryRow(ctx, `
-		INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration, status, created_at, expires_at, request_id)
-		SELECT $1, id, $3, price_usd, price_stars, duration, 'pending', $4, $5, NULLIF($6, '')
-		FROM plans WHERE id = $2 AND active
+		INSERT INTO invoices (user_id, plan_id, provider, price_usd, price_stars, duration, status, created_at, expires_at, request_id, promo_use_id)
+		SELECT $1, id, $3, price_usd, price_stars, duration, 'pending', $4, $5, NULLIF($6, ''), promo_use_id
+		FROM `+offerSQL+` WHERE id = $2
 		ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO UPDATE SET request_id = EXCLUDED.request_id
 		RETURNING `+invoiceColumns,
 		userID, planID, provider, now, now.Add(s.cfg.InvoiceTTL), requestID))

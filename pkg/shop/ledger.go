@@ -264,48 +264,19 @@ type Purchase struct {
 // BuyFromBalance pays plan planID from the user's balance in currency and
 // extends their period by the plan's duration, once per opKey (the
 // request's: a press retried, or pressed on two replicas, buys once). The
-// price is the plan's at that instant. applied is false when opKey bought
-// before: p is then that purchase. A balance short of the price is
+// price is the plan's at that instant less the discount the user holds,
+// which the purchase spends (see PlansFor). applied is false when opKey
+// bought before: p is then that purchase. A balance short of the price is
 // ErrInsufficientBalance, decided by the database under any concurrency.
 func (s *Shop) BuyFromBalance(ctx context.Context, opKey string, userID int64, planID, currency string) (p Purchase, applied bool, err error) {
 	if opKey == "" {
 		return Purchase{}, false, fmt.Errorf("buying plan %q from the balance of user %d: no operation key", planID, userID)
 	}
-	plan, err := s.Plan(ctx, planID)
-	if err != nil {
-		return Purchase{}, false, fmt.Errorf("buying from the balance of user %d: %w", userID, err)
+	if currency != CurrencyUSD && currency != CurrencyXTR {
+		return Purchase{}, false, fmt.Errorf("buying plan %q from the balance of user %d: %w %q", planID, userID, ErrUnknownCurrency, currency)
 	}
-	price, err := PlanPrice(plan, currency)
-	if err != nil {
-		return Purchase{}, false, fmt.Errorf("buying plan %q from the balance of user %d: %w", planID, userID, err)
-	}
-	e := Entry{
-		OpKey: opKey, UserID: userID, Kind: LedgerPurchase, Currency: currency,
-		Amount: -price, Duration: plan.Duration, Ref: plan.ID,
-	}
-	return s.spend(ctx, e)
-}
-
-// spend posts e, a row that takes from the balance what it grants, and
-// returns the purchase; applied is false when e's key was posted before.
-func (s *Shop) spend(ctx context.Context, e Entry) (Purchase, bool, error) {
-	now := s.now()
-	var p Purchase
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		if p.Entry, err = postGrant(ctx, tx, e, KindPaid, now); err != nil {
-			return err
-		}
-		p.Sub, err = subscriptionByID(ctx, tx, p.Entry.SubscriptionID)
-		return err
-	})
-	if errors.Is(err, errPostedBefore) {
-		return s.purchaseOf(ctx, e.OpKey)
-	}
-	if err != nil {
-		return Purchase{}, false, fmt.Errorf("spending from the balance of user %d (%s): %w", e.UserID, e.OpKey, err)
-	}
-	return p, true, nil
+	e := Entry{OpKey: opKey, UserID: userID, Kind: LedgerPurchase, Currency: currency, Ref: planID}
+	return s.buyOnOffer(ctx, e)
 }
 
 // purchaseOf is the purchase posted under opKey before.

@@ -18,7 +18,8 @@ import (
 // the same short transaction its ledger row is written ("payment:<id>", or
 // "topup:<id>") and what it bought is given: the user's active period is
 // extended by the invoice's own duration from GREATEST(now, expires_at), or
-// a new period starts; a top-up adds its price to the balance. applied is
+// a new period starts; a top-up adds its price to the balance; the discount
+// the order was made with, if any, is spent. applied is
 // false, and nothing changes, when the invoice was paid already; sub is then
 // the period that payment went to. A top-up returns no period (ID 0).
 //
@@ -81,6 +82,9 @@ func (s *Shop) ApplyPayment(ctx context.Context, invoiceID int64, chargeID strin
 		if err := s.rewardReferral(ctx, tx, e, ref, now); err != nil {
 			return err
 		}
+		if err := spendOrderPromo(ctx, tx, invoiceID, e.OpKey, now); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET subscription_id = $2 WHERE id = $1`, invoiceID, e.SubscriptionID); err != nil {
 			return err
 		}
@@ -137,7 +141,9 @@ func parseStarsPayload(payload string) (int64, bool) {
 // ValidateCheckout decides a pre_checkout_query: it returns the order when
 // payload names a pending, unexpired Stars invoice of this user and currency
 // and total are its price in XTR, and ErrCheckoutMismatch (saying why)
-// otherwise. Telegram takes the money only after a positive answer.
+// otherwise: also when the order was made with a discount that another
+// order's payment spent since. Telegram takes the money only after a
+// positive answer.
 func (s *Shop) ValidateCheckout(ctx context.Context, userID int64, payload, currency string, total int) (Invoice, error) {
 	inv, err := s.starsInvoice(ctx, userID, payload, total)
 	if err != nil {
@@ -151,6 +157,15 @@ func (s *Shop) ValidateCheckout(ctx context.Context, userID int64, payload, curr
 		reason = "the invoice is " + inv.Status
 	case !s.now().Before(inv.ExpiresAt):
 		reason = "the invoice expired at " + inv.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if reason == "" {
+		spent, err := promoSpentElsewhere(ctx, s.pool, inv.ID)
+		if err != nil {
+			return Invoice{}, fmt.Errorf("validating the checkout of invoice %d: %w", inv.ID, err)
+		}
+		if spent {
+			reason = "its discount went to another order"
+		}
 	}
 	if reason != "" {
 		return Invoice{}, fmt.Errorf("validating the checkout of invoice %d by user %d: %w: %s",

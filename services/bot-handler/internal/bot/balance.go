@@ -62,7 +62,7 @@ func (b *Bot) history(ctx context.Context, c tele.Context, lang string) error {
 	if err != nil {
 		return err
 	}
-	plans, err := b.shop.Plans(ctx)
+	plans, _, err := b.shop.PlansFor(ctx, c.Sender().ID)
 	if err != nil {
 		return err
 	}
@@ -184,8 +184,9 @@ func (b *Bot) sendStarsTopUp(ctx context.Context, c tele.Context, lang, requestI
 	return true, nil
 }
 
-// messageRequest names the order a command makes: a retry of its update
-// finds the order the first attempt made.
+// messageRequest names the request of a message: its retry, or Telegram
+// delivering it again, is the same request, so the order a command makes
+// is found again, and a promo code is used once.
 func messageRequest(c tele.Context) string {
 	return "message:" + strconv.FormatInt(c.Chat().ID, 10) + ":" + strconv.Itoa(c.Message().ID)
 }

@@ -67,7 +67,8 @@ type Users interface {
 // Shop is the domain operations the flows call (shop.Shop).
 type Shop interface {
 	StartTrial(ctx context.Context, userID int64) (shop.Subscription, error)
-	Plans(ctx context.Context) ([]shop.Plan, error)
+	PlansFor(ctx context.Context, userID int64) ([]shop.Plan, *shop.Discount, error)
+	PlanFor(ctx context.Context, userID int64, planID string) (shop.Plan, *shop.Discount, error)
 	Plan(ctx context.Context, id string) (shop.Plan, error)
 	RunningTrial(ctx context.Context, userID int64) (*shop.Subscription, error)
 	CreateOrderOnce(ctx context.Context, requestID string, userID int64, planID, provider string) (shop.Invoice, error)
@@ -92,6 +93,11 @@ type Shop interface {
 	RecordReferral(ctx context.Context, invitee, inviter int64) (recorded bool, err error)
 	ReferralStats(ctx context.Context, userID int64) (shop.ReferralStats, error)
 	Referrals() shop.Referrals
+	RedeemPromo(ctx context.Context, requestID string, userID int64, code string) (shop.Redemption, bool, error)
+	CreatePromo(ctx context.Context, n shop.NewPromo) (shop.Promo, error)
+	Promo(ctx context.Context, code string) (shop.Promo, error)
+	Promos(ctx context.Context, limit int) ([]shop.Promo, error)
+	SwitchOffPromo(ctx context.Context, code string) (shop.Promo, error)
 }
 
 // Invoicer creates Crypto Pay invoices (cryptopay.Client).
@@ -130,7 +136,7 @@ type Config struct {
 	Broadcasts Broadcasts
 	Outbox     Outbox
 	// AdminIDs are the Telegram user ids that may use /stats, /user,
-	// /broadcast and /broadcast_status.
+	// /broadcast, /broadcast_status and /promo.
 	AdminIDs []int64
 	// Support is the support contact shown to users, e.g. "@vpnbot_support".
 	Support string

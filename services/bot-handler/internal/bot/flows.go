@@ -178,12 +178,13 @@ func (b *Bot) requestActivation(ctx context.Context, sub shop.Subscription, reas
 	}
 }
 
+// plans shows the plans at the user's prices: less the discount they hold.
 func (b *Bot) plans(ctx context.Context, c tele.Context, lang string) error {
-	plans, err := b.shop.Plans(ctx)
+	plans, held, err := b.shop.PlansFor(ctx, c.Sender().ID)
 	if err != nil {
 		return err
 	}
-	return b.show(ctx, c, PlansScreen(lang, plans))
+	return b.show(ctx, c, WithDiscount(lang, held, PlansScreen(lang, plans)))
 }
 
 // orderPlan reads the plan a button names; ok is false when it is no longer
@@ -196,16 +197,21 @@ func (b *Bot) orderPlan(ctx context.Context, c tele.Context, lang, planID string
 	return p, err == nil, err
 }
 
+// plan shows a plan at the user's prices, as plans; one no longer on offer
+// shows the plans instead.
 func (b *Bot) plan(ctx context.Context, c tele.Context, lang, planID string) error {
-	p, ok, err := b.orderPlan(ctx, c, lang, planID)
-	if !ok {
+	p, held, err := b.shop.PlanFor(ctx, c.Sender().ID, planID)
+	if errors.Is(err, shop.ErrUnknownPlan) {
+		return b.plans(ctx, c, lang)
+	}
+	if err != nil {
 		return err
 	}
 	balances, err := b.shop.Balances(ctx, c.Sender().ID)
 	if err != nil {
 		return err
 	}
-	return b.show(ctx, c, PlanWithBalanceScreen(lang, p, b.cryptoPay != nil, balances))
+	return b.show(ctx, c, WithDiscount(lang, held, PlanWithBalanceScreen(lang, p, b.cryptoPay != nil, balances)))
 }
 
 // pressRequest names the order a press of a Stars pay button makes: a retry

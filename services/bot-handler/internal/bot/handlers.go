@@ -28,13 +28,16 @@ func (b *Bot) routes(tb *tele.Bot, r *run) {
 	tb.Handle("/refund", r.route(KindAdmin, b.onRefund))
 	tb.Handle("/paysupport", r.route(KindHelp, b.onPaySupport))
 	tb.Handle("/topup", r.route(KindTopUp, b.onTopUp))
+	tb.Handle("/promo", r.route(KindAdmin, b.onPromo))
 	tb.Handle(tele.OnCallback, r.route(KindCallback, b.onCallback))
 	tb.Handle(tele.OnPayment, r.route(KindPayment, b.onPayment))
 	// A pre-checkout query comes from a user, not a chat.
 	tb.Handle(tele.OnCheckout, r.routeUser(KindCheckout, b.onCheckout))
-	// Anything else a person sends gets a pointer to /help rather than silence.
+	// Anything else a person sends gets a pointer to /help rather than
+	// silence, but a text that is a promo code.
+	tb.Handle(tele.OnText, r.route(KindOther, b.onText))
 	other := r.route(KindOther, b.onOther)
-	for _, end := range []string{tele.OnText, tele.OnMedia, tele.OnContact, tele.OnLocation, tele.OnVenue, tele.OnDice} {
+	for _, end := range []string{tele.OnMedia, tele.OnContact, tele.OnLocation, tele.OnVenue, tele.OnDice} {
 		tb.Handle(end, other)
 	}
 }
@@ -57,7 +60,10 @@ func (b *Bot) onStart(ctx context.Context, c tele.Context) error {
 	if err := b.recordReferral(ctx, s.ID, param); err != nil {
 		return err
 	}
-	return b.reply(ctx, c, WelcomeScreen(lang, s.FirstName))
+	if err := b.reply(ctx, c, WelcomeScreen(lang, s.FirstName)); err != nil {
+		return err
+	}
+	return b.startPromo(ctx, c, lang)
 }
 
 func (b *Bot) onHelp(ctx context.Context, c tele.Context) error {
