@@ -36,6 +36,16 @@ const (
 	// chooses one.
 	ActionLocations   = "loc"
 	ActionSetLocation = "loc:" // + location
+	// ActionAutoRenewOn and ActionAutoRenewOff turn auto-renewal from the
+	// balance on and off (not a toggle: a press retried keeps its effect);
+	// ActionAutoRenewPlans lists the plans it can renew with, and
+	// ActionAutoRenewPlan picks one; ActionAutoRenewTopUp tops the balance
+	// up by what a renewal lacks.
+	ActionAutoRenewOn    = "ar:on"
+	ActionAutoRenewOff   = "ar:off"
+	ActionAutoRenewPlans = "ar:plans"
+	ActionAutoRenewPlan  = "ar:p:" // + plan id
+	ActionAutoRenewTopUp = "ar:top"
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -45,9 +55,11 @@ const MaxLocation = MaxCallbackData - len(noticeMark) - len(ActionSetLocation)
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
-		ActionRelink, ActionRelinkConfirm, ActionLocations}
+		ActionRelink, ActionRelinkConfirm, ActionLocations,
+		ActionAutoRenewOn, ActionAutoRenewOff, ActionAutoRenewPlans, ActionAutoRenewTopUp}
 	// actionsWithArg are the actions followed by an argument.
-	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation}
+	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation,
+		ActionAutoRenewPlan}
 )
 
 // noticeMark starts the callback data of a notice's button.
