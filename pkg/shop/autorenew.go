@@ -86,6 +86,43 @@ func (s *Shop) SetAutoRenew(ctx context.Context, userID int64, on bool, planID s
 	return s.AutoRenewal(ctx, userID)
 }
 
+// ErrBalanceCovers: the user's balance covers their auto-renewal's plan
+// already, so no top-up is made for it.
+var ErrBalanceCovers = errors.New("the balance covers the renewal")
+
+// CreateRenewalTopUpOnce makes a Stars top-up order of what the user's
+// balance lacks for a renewal with their auto-renewal's plan (AutoRenewal.Plan):
+// its price in stars less the stars they have, and no less than a top-up's
+// least (Config.TopUpXTR), once per requestID as CreateStarsTopUpOnce does.
+// A balance that covers the plan in either currency is ErrBalanceCovers.
+func (s *Shop) CreateRenewalTopUpOnce(ctx context.Context, requestID string, userID int64) (Invoice, error) {
+	a, err := s.AutoRenewal(ctx, userID)
+	if err != nil {
+		return Invoice{}, err
+	}
+	if a.Plan.ID == "" {
+		return Invoice{}, fmt.Errorf("topping up for the renewal of user %d: %w", userID, ErrUnknownPlan)
+	}
+	var stars int64
+	for _, currency := range renewalCurrencies {
+		price, err := PlanPrice(a.Plan, currency)
+		if err != nil {
+			return Invoice{}, err
+		}
+		have, err := s.Balance(ctx, userID, currency)
+		if err != nil {
+			return Invoice{}, err
+		}
+		if have >= price {
+			return Invoice{}, fmt.Errorf("topping up for the renewal of user %d with plan %q: %w", userID, a.Plan.ID, ErrBalanceCovers)
+		}
+		if currency == CurrencyXTR {
+			stars = price - have
+		}
+	}
+	return s.CreateStarsTopUpOnce(ctx, requestID, userID, min(max(stars, s.cfg.TopUpXTR.Min), s.cfg.TopUpXTR.Max))
+}
+
 // RenewalKey is the op key of the renewal of period subID at the expiry
 // expiresAt: one renewal per cycle, since a renewal moves the expiry and so
 // the next cycle's key.

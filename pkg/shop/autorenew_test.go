@@ -422,3 +422,36 @@ func TestRepeatedRenewalsCountsASecondChargeWithinACycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, repeated)
 }
+
+func TestARenewalTopUpIsOfTheStarsMissingOncePerRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sub := e.renewer(t, 1)
+	e.topUpStars(t, 1, 100)
+
+	inv, err := e.shop.CreateRenewalTopUpOnce(t.Context(), "press-1", 1)
+	require.NoError(t, err)
+	require.Equal(t, shop.PurposeTopUp, inv.Purpose)
+	require.Equal(t, shop.ProviderStars, inv.Provider)
+	require.EqualValues(t, m1Stars-100, inv.Price, "what the balance lacks")
+	again, err := e.shop.CreateRenewalTopUpOnce(t.Context(), "press-1", 1)
+	require.NoError(t, err)
+	require.Equal(t, inv.ID, again.ID, "a press retried orders once")
+
+	e.topUpStars(t, 1, 120)
+	inv, err = e.shop.CreateRenewalTopUpOnce(t.Context(), "press-2", 1)
+	require.NoError(t, err)
+	require.EqualValues(t, shop.DefaultTopUpXTR.Min, inv.Price, "30 stars missing: a top-up's least")
+
+	_, applied, err := e.shop.ApplyPayment(t.Context(), inv.ID, "charge-press-2")
+	require.NoError(t, err)
+	require.True(t, applied)
+	_, err = e.shop.CreateRenewalTopUpOnce(t.Context(), "press-3", 1)
+	require.ErrorIs(t, err, shop.ErrBalanceCovers)
+	_, applied, err = e.shop.Renew(t.Context(), sub.ID, sub.ExpiresAt)
+	require.NoError(t, err)
+	require.True(t, applied, "topped up, the renewal goes through")
+
+	_, err = e.shop.CreateRenewalTopUpOnce(t.Context(), "press-4", 99)
+	require.ErrorIs(t, err, shop.ErrUnknownUser)
+}
