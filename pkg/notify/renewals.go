@@ -16,8 +16,11 @@ type renewalTexts struct {
 	renewed  string // takes the length, the price, the new expiry and the balance left
 	short    string // takes the plan's title, its two prices and the expiry
 	btnTopUp string
-	stars    string // takes a number of stars
 }
+
+// starsFormat writes a number of stars, in either language, as the bot
+// writes prices.
+const starsFormat = "⭐%d"
 
 var renewalEN = renewalTexts{
 	renewed: "🔄 Your subscription was renewed for %s from your balance: %s.\n" +
@@ -25,7 +28,6 @@ var renewalEN = renewalTexts{
 	short: "⚠️ Your balance is short of auto-renewal: %s costs %s or %s, and your subscription ends on %s.\n\n" +
 		"Top up your balance before then, and your subscription renews by itself.",
 	btnTopUp: "⭐ Top up the balance",
-	stars:    "%d ⭐",
 }
 
 var renewalRU = renewalTexts{
@@ -34,7 +36,6 @@ var renewalRU = renewalTexts{
 	short: "⚠️ На балансе не хватает для автопродления: %s стоит %s или %s, а подписка заканчивается %s.\n\n" +
 		"Пополните баланс до этого времени, и подписка продлится сама.",
 	btnTopUp: "⭐ Пополнить баланс",
-	stars:    "%d ⭐",
 }
 
 // RenewalReceipt tells a user that auto-renewal renewed their period from
@@ -51,8 +52,8 @@ func RenewalReceipt(lang string, chatID, subscriptionID int64, cycle time.Time, 
 	return &vpnbotv1.SendMessage{
 		DedupId: shop.RenewalKey(subscriptionID, cycle),
 		ChatId:  chatID,
-		Text: fmt.Sprintf(rt.renewed, counts.length(e.Duration), rt.money(e.Currency, -e.Amount), ui.Date(r.ExpiresAt),
-			rt.money(e.Currency, r.Balance)),
+		Text: fmt.Sprintf(rt.renewed, counts.length(e.Duration), money(e.Currency, -e.Amount), ui.Date(r.ExpiresAt),
+			money(e.Currency, r.Balance)),
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_TRANSACTIONAL,
 		Rows:      subscriptionKeyboard(ui),
@@ -73,7 +74,7 @@ func RenewShort(lang string, chatID, subscriptionID int64, p shop.Plan, expires 
 			strconv.FormatInt(expires.Unix(), 10),
 		ChatId: chatID,
 		Text: fmt.Sprintf(rt.short, "<b>"+botui.Escape(title)+"</b>", "$"+botui.Escape(p.PriceUSD),
-			fmt.Sprintf(rt.stars, p.PriceStars), ui.Date(expires)),
+			fmt.Sprintf(starsFormat, p.PriceStars), ui.Date(expires)),
 		ParseMode: "HTML",
 		Priority:  vpnbotv1.Priority_PRIORITY_REMINDER,
 		Rows: append([]*vpnbotv1.ButtonRow{{Buttons: []*vpnbotv1.Button{
@@ -82,10 +83,10 @@ func RenewShort(lang string, chatID, subscriptionID int64, p shop.Plan, expires 
 	}
 }
 
-// money writes an amount in minor units of currency: "$4.99", "250 ⭐".
-func (rt *renewalTexts) money(currency string, amount int64) string {
+// money writes an amount in minor units of currency: "$4.99", "⭐250".
+func money(currency string, amount int64) string {
 	if currency == shop.CurrencyXTR {
-		return fmt.Sprintf(rt.stars, amount)
+		return fmt.Sprintf(starsFormat, amount)
 	}
 	return "$" + shop.FormatCents(amount)
 }

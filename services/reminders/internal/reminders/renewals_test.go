@@ -159,8 +159,8 @@ func TestThreeReplicasRenewEachPeriodOncePerCycle(t *testing.T) {
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, receipt.GetPriority())
 	for _, m := range msgs {
 		if m.GetChatId() == subs[0].UserID && m.GetDedupId() == shop.RenewalKey(subs[0].ID, subs[0].ExpiresAt) {
-			require.Equal(t, "🔄 Your subscription was renewed for 30 days from your balance: 250 ⭐.\n"+
-				"It now runs until "+dateOf(subs[0].ExpiresAt.Add(30*24*time.Hour))+". Left on your balance: 500 ⭐.", m.GetText())
+			require.Equal(t, "🔄 Your subscription was renewed for 30 days from your balance: ⭐250.\n"+
+				"It now runs until "+dateOf(subs[0].ExpiresAt.Add(30*24*time.Hour))+". Left on your balance: ⭐500.", m.GetText())
 		}
 		if m.GetChatId() == subs[1].UserID {
 			require.Contains(t, m.GetText(), "Подписка продлена на 30 дней за счёт баланса", "the user's language")
@@ -204,7 +204,7 @@ func TestAShortBalanceIsToldOnceAndATopUpInTimeRenews(t *testing.T) {
 	require.Len(t, msgs, 1)
 	warning := msgs[0]
 	require.Equal(t, fmt.Sprintf("renew_short:%d:%d", sub.ID, sub.ExpiresAt.Unix()), warning.GetDedupId())
-	require.Contains(t, warning.GetText(), "Your balance is short of auto-renewal: <b>1 month</b> costs $4.99 or 250 ⭐")
+	require.Contains(t, warning.GetText(), "Your balance is short of auto-renewal: <b>1 month</b> costs $4.99 or ⭐250")
 	require.Equal(t, botui.NoticeCallback(botui.ActionAutoRenewTopUp, ""), warning.GetRows()[0].GetButtons()[0].GetCallbackData(),
 		"the first button tops the balance up")
 	require.Equal(t, sub.ExpiresAt, e.expiry(t, sub.ID))
