@@ -80,6 +80,10 @@ type Shop interface {
 	RequestNewLink(ctx context.Context, userID int64) (found bool, err error)
 	Stats(ctx context.Context) (shop.Stats, error)
 	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)
+	// Auto-renewal from the balance (autorenew.go).
+	AutoRenewal(ctx context.Context, userID int64) (shop.AutoRenewal, error)
+	SetAutoRenew(ctx context.Context, userID int64, on bool, planID string) (shop.AutoRenewal, error)
+	CreateRenewalTopUpOnce(ctx context.Context, requestID string, userID int64) (shop.Invoice, error)
 }
 
 // Invoicer creates Crypto Pay invoices (cryptopay.Client).
