@@ -13,7 +13,8 @@ import (
 func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	t.Parallel()
 	for _, action := range []string{botui.ActionMenu, botui.ActionTrial, botui.ActionPlans, botui.ActionSubscription,
-		botui.ActionLanguages, botui.ActionHelp, botui.ActionRelink, botui.ActionRelinkConfirm, botui.ActionLocations, botui.ActionInvite} {
+		botui.ActionLanguages, botui.ActionHelp, botui.ActionRelink, botui.ActionRelinkConfirm, botui.ActionLocations, botui.ActionInvite,
+		botui.ActionAutoRenewOn, botui.ActionAutoRenewOff, botui.ActionAutoRenewPlans, botui.ActionAutoRenewTopUp} {
 		gotAction, gotArg, notice := botui.ParseCallback(botui.Callback(action, ""))
 		require.Equal(t, [2]string{action, ""}, [2]string{gotAction, gotArg}, "data %q", action)
 		require.False(t, notice, "data %q", action)
@@ -25,7 +26,7 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	// of every argument.
 	longest := strings.Repeat("p", botui.MaxCallbackData-len(botui.ActionPayCrypto)-1)
 	for _, action := range []string{botui.ActionPlan, botui.ActionPayCrypto, botui.ActionPayStars, botui.ActionSetup,
-		botui.ActionSetLanguage, botui.ActionSetLocation} {
+		botui.ActionSetLanguage, botui.ActionSetLocation, botui.ActionAutoRenewPlan} {
 		for _, arg := range []string{"m1", "ios", botui.Russian, "🇩🇪 Frankfurt", longest, ""} {
 			for _, build := range []func(string, string) string{botui.Callback, botui.NoticeCallback} {
 				data := build(action, arg)
@@ -47,6 +48,8 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 		"loc":        {botui.ActionLocations, ""},
 		"loc:":       {botui.ActionSetLocation, ""},
 		"loc:loc":    {botui.ActionSetLocation, "loc"},
+		"ar:plans":   {botui.ActionAutoRenewPlans, ""},
+		"ar:p:lans":  {botui.ActionAutoRenewPlan, "lans"},
 		// Buttons of no action this bot knows, such as an older version's.
 		"":             {"", ""},
 		"subscription": {"", ""},

@@ -52,6 +52,16 @@ const (
 	ActionPayBalanceXTR = "pay:bx:" // + plan id
 	// ActionInvite shows the user's invite link and what it earned them.
 	ActionInvite = "invite"
+	// ActionAutoRenewOn and ActionAutoRenewOff turn auto-renewal from the
+	// balance on and off (not a toggle: a press retried keeps its effect);
+	// ActionAutoRenewPlans lists the plans it can renew with, and
+	// ActionAutoRenewPlan picks one; ActionAutoRenewTopUp tops the balance
+	// up by what a renewal lacks.
+	ActionAutoRenewOn    = "ar:on"
+	ActionAutoRenewOff   = "ar:off"
+	ActionAutoRenewPlans = "ar:plans"
+	ActionAutoRenewPlan  = "ar:p:" // + plan id
+	ActionAutoRenewTopUp = "ar:top"
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -61,10 +71,11 @@ const MaxLocation = MaxCallbackData - len(noticeMark) - len(ActionSetLocation)
 var (
 	// actionsAlone are the actions whose callback data is the action alone.
 	actionsAlone = []string{ActionMenu, ActionTrial, ActionPlans, ActionSubscription, ActionLanguages, ActionHelp,
-		ActionRelink, ActionRelinkConfirm, ActionLocations, ActionBalance, ActionHistory, ActionInvite}
+		ActionRelink, ActionRelinkConfirm, ActionLocations, ActionBalance, ActionHistory, ActionInvite,
+		ActionAutoRenewOn, ActionAutoRenewOff, ActionAutoRenewPlans, ActionAutoRenewTopUp}
 	// actionsWithArg are the actions followed by an argument.
 	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation,
-		ActionPaid, ActionTopUpCrypto, ActionTopUpStars, ActionPayBalanceUSD, ActionPayBalanceXTR}
+		ActionPaid, ActionTopUpCrypto, ActionTopUpStars, ActionPayBalanceUSD, ActionPayBalanceXTR, ActionAutoRenewPlan}
 )
 
 // noticeMark starts the callback data of a notice's button.

@@ -13,8 +13,9 @@ import (
 // happens within a sitting (make run) or a soak run: a 15-minute trial told
 // 10 and 5 minutes before its end, a 20-minute plan (DemoPlanID), a minute's
 // grace before an expired key is revoked, a paid period's reminders 10 and 5
-// minutes before its end, and workers that look every 10 s, so that each step
-// shows within seconds of falling due.
+// minutes before its end and its auto-renewal 5 minutes before, and workers
+// that look every 10 s, so that each step shows within seconds of falling
+// due.
 const (
 	// DemoTrial is how long a trial lasts at the demo scale.
 	DemoTrial = 15 * time.Minute
@@ -36,6 +37,7 @@ var demoEnv = []string{
 	"TRIAL_DURATION=" + DemoTrial.String(),           // bot-handler
 	"TRIAL_NOTICE_LEADS=10m,5m",                      // trial-notifier
 	"REMINDER_STAGES=10m,5m",                         // reminders
+	"AUTO_RENEW_LEAD=5m",                             // reminders
 	"EXPIRY_GRACE=" + DemoGrace.String(),             // expiry-cleanup, trial-notifier, reminders
 	"WORKER_INTERVAL=" + DemoWorkerInterval.String(), // every worker
 }

@@ -1,8 +1,9 @@
 // Package notify builds the notifications that workers send to users, as
 // outbox commands (vpnbotv1.SendMessage) for the sender: the key of a newly
 // activated subscription and the receipt of a payment, the reminders before
-// an expiry, the trial funnel's notices, and the two messages of a period's
-// end, in the user's language (English or Russian).
+// an expiry, the receipt of an auto-renewal and the warning that the balance
+// is short of one, the trial funnel's notices, and the two messages of a
+// period's end, in the user's language (English or Russian).
 //
 // A period ends in two steps, each told once: at its expiry the user is told
 // that it ended and until when the key keeps working (TrialEnded from the

@@ -105,9 +105,9 @@ func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
 		require.Equal(t, files[i], a["file"])
 	}
 	require.Equal(t, []string{
-		"balances", "broadcast_recipients", "broadcasts", "goose_db_version", "invoices", "ledger", "notifications_sent", "plans", "processed_updates",
-		"promo_codes", "promo_uses", "referrals", "sent_messages", "subscriptions", "telegram_chat_pace", "trials", "user_notices", "users",
-		"vpn_accesses", "vpn_accounts", "vpn_panels",
+		"auto_renewals", "balances", "broadcast_recipients", "broadcasts", "goose_db_version", "invoices", "ledger", "notifications_sent",
+		"plans", "processed_updates", "promo_codes", "promo_uses", "referrals", "sent_messages", "subscriptions", "telegram_chat_pace",
+		"trials", "user_notices", "users", "vpn_accesses", "vpn_accounts", "vpn_panels",
 	}, tablesIn(t, pool, name))
 	var indexed bool
 	// Not pg_indexes: its pg_get_indexdef may run on other schemas' rows,

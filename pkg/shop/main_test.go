@@ -120,6 +120,14 @@ func (e *env) pay(t *testing.T, inv shop.Invoice) shop.Subscription {
 	return sub
 }
 
+// balance is the user's balance in currency.
+func (e *env) balance(t *testing.T, userID int64, currency string) int64 {
+	t.Helper()
+	b, err := e.shop.Balance(t.Context(), userID, currency)
+	require.NoError(t, err)
+	return b
+}
+
 // requireAppliedOnce checks that of payment reports racing, none failed
 // and exactly one took effect.
 func requireAppliedOnce(t *testing.T, applied []bool, errs []error) {

@@ -45,14 +45,6 @@ func (e *env) starsTopUp(t *testing.T, userID, stars int64) shop.Invoice {
 	return inv
 }
 
-// balance is the user's balance in currency.
-func (e *env) balance(t *testing.T, userID int64, currency string) int64 {
-	t.Helper()
-	b, err := e.shop.Balance(t.Context(), userID, currency)
-	require.NoError(t, err)
-	return b
-}
-
 // rewards counts the user's referral rewards.
 func (e *env) rewards(t *testing.T, userID int64) int {
 	t.Helper()

@@ -26,6 +26,9 @@ type Config struct {
 	// Grace is expiry-cleanup's setting of the same name: the notice of a
 	// period's end tells when the key stops working, and is due until then.
 	Grace time.Duration `env:"EXPIRY_GRACE"`
+	// RenewLead is how long before its expiry a period with auto-renewal
+	// on is renewed from the balance.
+	RenewLead time.Duration `env:"AUTO_RENEW_LEAD"`
 }
 
 func defaultConfig() Config {
@@ -36,6 +39,7 @@ func defaultConfig() Config {
 		Stages:    reminders.DefaultStages(),
 		BatchSize: reminders.DefaultBatchSize,
 		Grace:     reminders.DefaultGrace,
+		RenewLead: reminders.DefaultRenewLead,
 	}
 }
 
@@ -61,6 +65,15 @@ func (c Config) Validate() error {
 		// WORKER_INTERVAL could miss it.
 		errs = append(errs, fmt.Errorf("EXPIRY_GRACE=%s: shorter than WORKER_INTERVAL=%s, a period's end could pass untold",
 			c.Grace, c.Interval))
+	}
+	switch {
+	case c.RenewLead <= 0:
+		errs = append(errs, fmt.Errorf("AUTO_RENEW_LEAD=%s: must be positive", c.RenewLead))
+	case c.RenewLead < c.Interval:
+		// A period could come due and end between two iterations: renewed
+		// only in its grace, its user would be without access meanwhile.
+		errs = append(errs, fmt.Errorf("AUTO_RENEW_LEAD=%s: shorter than WORKER_INTERVAL=%s, a period could end before it is renewed",
+			c.RenewLead, c.Interval))
 	}
 	return errors.Join(errs...)
 }

@@ -56,3 +56,17 @@ func TestAGraceAPollCouldMissIsRefused(t *testing.T) {
 	cfg.Grace = 10 * time.Minute
 	require.NoError(t, cfg.Validate())
 }
+
+func TestTheRenewalLeadIsReadFromTheEnvironmentAndChecked(t *testing.T) {
+	t.Setenv("AUTO_RENEW_LEAD", "36h")
+	cfg, err := config.Load(defaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, 36*time.Hour, cfg.RenewLead)
+	require.Equal(t, 24*time.Hour, defaultConfig().RenewLead, "a day by default")
+
+	cfg = defaultConfig()
+	cfg.RenewLead = 0
+	require.ErrorContains(t, cfg.Validate(), "AUTO_RENEW_LEAD=0s: must be positive")
+	cfg.RenewLead = 30 * time.Second
+	require.ErrorContains(t, cfg.Validate(), "AUTO_RENEW_LEAD=30s: shorter than WORKER_INTERVAL=1m0s")
+}

@@ -29,7 +29,7 @@ func main() {
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize, Grace: cfg.Grace,
-				ClaimTTL: cfg.IterationTimeout + claimMargin}, s.Pool, s.JS, s.Log, s.Ops.Registry())
+				ClaimTTL: cfg.IterationTimeout + claimMargin, RenewLead: cfg.RenewLead}, s.Pool, s.JS, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

@@ -67,6 +67,7 @@ type Users interface {
 // Shop is the domain operations the flows call (shop.Shop).
 type Shop interface {
 	StartTrial(ctx context.Context, userID int64) (shop.Subscription, error)
+	Plans(ctx context.Context) ([]shop.Plan, error)
 	PlansFor(ctx context.Context, userID int64) ([]shop.Plan, *shop.Discount, error)
 	PlanFor(ctx context.Context, userID int64, planID string) (shop.Plan, *shop.Discount, error)
 	Plan(ctx context.Context, id string) (shop.Plan, error)
@@ -98,6 +99,10 @@ type Shop interface {
 	Promo(ctx context.Context, code string) (shop.Promo, error)
 	Promos(ctx context.Context, limit int) ([]shop.Promo, error)
 	SwitchOffPromo(ctx context.Context, code string) (shop.Promo, error)
+	// Auto-renewal from the balance (autorenew.go).
+	AutoRenewal(ctx context.Context, userID int64) (shop.AutoRenewal, error)
+	SetAutoRenew(ctx context.Context, userID int64, on bool, planID string) (shop.AutoRenewal, error)
+	CreateRenewalTopUpOnce(ctx context.Context, requestID string, userID int64) (shop.Invoice, error)
 }
 
 // Invoicer creates Crypto Pay invoices (cryptopay.Client).

@@ -37,6 +37,12 @@
 // which rotates the account on its panel and delivers the new link as a new
 // key; a double tap asks once.
 //
+// autorenew.go is auto-renewal from the balance, on the subscription screen:
+// On and Off (two buttons, so a retried press keeps its effect), and the
+// plan it renews with; the reminders worker renews. The top-up button of
+// its short-balance warning orders the stars the renewal lacks, once per
+// press (shop.CreateRenewalTopUpOnce), and sends their Stars invoice.
+//
 // broadcast.go is the admins' /broadcast: the bot-handler never messages
 // users in bulk itself; it records the broadcast and its recipients (keyed
 // by the update, so a redelivery makes no second one) and publishes one

@@ -99,6 +99,9 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return b.setLanguage(ctx, c, arg)
 	case botui.ActionHelp:
 		return b.show(ctx, c, HelpScreen(lang, b.support))
+	case botui.ActionAutoRenewOn, botui.ActionAutoRenewOff, botui.ActionAutoRenewPlans, botui.ActionAutoRenewPlan,
+		botui.ActionAutoRenewTopUp:
+		return b.onAutoRenew(ctx, c, lang, action, arg)
 	default:
 		// botui.ActionMenu, and buttons of an older version of the bot.
 		return b.show(ctx, c, MenuScreen(lang))
@@ -382,7 +385,11 @@ func (b *Bot) subscriptionView(ctx context.Context, userID int64) (SubscriptionV
 	if err != nil {
 		return SubscriptionView{}, err
 	}
-	return SubscriptionView{Sub: sub, Now: b.nowFunc(), Locations: locations, Balances: balances}, nil
+	autoRenew, err := b.autoRenewOf(ctx, userID, sub)
+	if err != nil {
+		return SubscriptionView{}, err
+	}
+	return SubscriptionView{Sub: sub, Now: b.nowFunc(), Locations: locations, Balances: balances, AutoRenew: autoRenew}, nil
 }
 
 // subscription shows the user's subscription, and with a key its QR code as

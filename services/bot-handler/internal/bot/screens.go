@@ -207,6 +207,9 @@ type SubscriptionView struct {
 	Locations store.Locations
 	// Balances are the user's balances, shown in one line.
 	Balances []shop.Balance
+	// AutoRenew is the user's auto-renewal, shown with a period (off when
+	// zero).
+	AutoRenew shop.AutoRenewal
 }
 
 // moveTo is the location a new link would move the user's key to: the one
@@ -266,8 +269,10 @@ func (v SubscriptionView) keyShown() bool { return v.running() && v.key() != "" 
 // SubscriptionScreen shows the user's subscription: none, ended, waiting for
 // its key, or the key with setup buttons per platform and a button to
 // replace it with a new link. When the fleet offers a choice of locations,
-// it says where the key is and has a button to choose. A line shows the
-// balance, and buttons lead to it and to the user's payments.
+// it says where the key is and has a button to choose. With a period, it
+// has the buttons of auto-renewal, and says with what plan it renews. A
+// line shows the balance, and buttons lead to it and to the user's
+// payments.
 func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 	t := textsIn(lang)
 	var (
@@ -288,7 +293,7 @@ func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 		}
 		text = fmt.Sprintf(t.subscription, kind, t.Date(v.Sub.ExpiresAt))
 	}
-	text += v.locationLines(t) + v.balanceLine(t)
+	text += v.locationLines(t) + v.autoRenewLine(t) + v.balanceLine(t)
 	switch key := v.key(); {
 	case !v.running():
 	case key == "":
@@ -298,6 +303,7 @@ func SubscriptionScreen(lang string, v SubscriptionView) Screen {
 		text += "\n\n" + fmt.Sprintf(t.KeyIntro, botui.Escape(key)) + "\n\n" + t.setupPick
 		rows = append(setupButtons(t), []Button{data(t.BtnPlans, botui.ActionPlans), data(t.btnRelink, botui.ActionRelink)})
 	}
+	rows = append(rows, v.autoRenewRow(t)...)
 	rows = append(rows, v.locationRow(t)...)
 	return Screen{Text: text, Buttons: append(rows, balanceRow(t), menuButton(t))}
 }

@@ -115,6 +115,13 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 		"sub_none_location": func(l string) Screen {
 			return SubscriptionScreen(l, SubscriptionView{Now: now, Locations: store.Locations{Offered: offered, Chosen: "Frankfurt"}})
 		},
+		"sub_auto_renew": func(l string) Screen {
+			return SubscriptionScreen(l, SubscriptionView{Sub: outline, Now: now, AutoRenew: shop.AutoRenewal{On: true, Plan: plans[2]}})
+		},
+		"auto_renew_plans": func(l string) Screen {
+			return AutoRenewPlansScreen(l, plans, shop.AutoRenewal{On: true, PlanID: "m3", Plan: plans[1]})
+		},
+		"auto_renew_top_up_sent": func(l string) Screen { return AutoRenewTopUpSentScreen(l, 150) },
 		"locations": func(l string) Screen {
 			return LocationsScreen(l, store.Locations{Offered: offered, Chosen: "Frankfurt", Key: "Amsterdam"})
 		},

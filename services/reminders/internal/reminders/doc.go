@@ -36,4 +36,16 @@
 // over and publishes it (a claim whose holder lives but never finished is
 // taken over after Config.ClaimTTL). Should the dead replica have published
 // it already, the OUTBOX drops the repeat by its dedup id.
+//
+// Before the reminders, each iteration renews from the balance the periods
+// whose user turned auto-renewal on, once they are within Config.RenewLead
+// of their end (or past it, in the grace before revocation): shop.Renew
+// charges each cycle once, under the lock of the period, and claims the
+// receipt (notifications_sent kind "renewed") in the same transaction, so
+// that a renewal is never left untold: a replica that dies before
+// publishing the receipt leaves the claim to be taken over, like a
+// reminder's. A balance short of the renewal is told once per cycle (kind
+// "renew_short"), before the expiry, with a button to top it up, and the
+// renewal is tried again on every iteration, so that a top-up in time
+// renews the period.
 package reminders

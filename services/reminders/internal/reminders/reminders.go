@@ -13,6 +13,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/notify"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
+	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/store"
@@ -40,6 +41,10 @@ const (
 	// live replica's claim is taken over only when its iteration must have
 	// ended.
 	DefaultClaimTTL = worker.DefaultIterationTimeout + 30*time.Second
+	// DefaultRenewLead is how long before its expiry a period is renewed
+	// from the balance: a day, so that a short balance is told in time to
+	// top it up.
+	DefaultRenewLead = 24 * time.Hour
 )
 
 const (
@@ -68,6 +73,9 @@ type Config struct {
 	// than an iteration can run. A claim whose claimant died is taken over
 	// at once.
 	ClaimTTL time.Duration
+	// RenewLead is how long before its expiry a period with auto-renewal
+	// on is renewed from the balance (default DefaultRenewLead).
+	RenewLead time.Duration
 	// NowFunc is the clock (default time.Now); tests move it.
 	NowFunc func() time.Time
 }
@@ -85,6 +93,9 @@ func (c Config) withDefaults() Config {
 	if c.ClaimTTL <= 0 {
 		c.ClaimTTL = DefaultClaimTTL
 	}
+	if c.RenewLead <= 0 {
+		c.RenewLead = DefaultRenewLead
+	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
 	}
@@ -97,14 +108,17 @@ type Reminder struct {
 	cfg    Config
 	stages []store.Stage
 	store  *store.Store
+	shop   *shop.Shop
 	js     jetstream.JetStream
 	log    zerolog.Logger
 	sent   *prometheus.CounterVec
+	// renewals counts the auto-renewals by outcome.
+	renewals *prometheus.CounterVec
 }
 
 // New returns a Reminder reminding the subscriptions of pool's database
-// through js's OUTBOX stream. Its metric is registered on reg (nil: not
-// exported).
+// through js's OUTBOX stream, and renewing those with auto-renewal on. Its
+// metrics are registered on reg (nil: not exported).
 func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Logger, reg prometheus.Registerer) (*Reminder, error) {
 	if pool == nil || js == nil {
 		return nil, errors.New("reminders: pool and JetStream are required")
@@ -117,10 +131,19 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 		Name: "vpnbot_reminders_sent_total",
 		Help: "Expiry reminders handed to the sender, by stage (reminder_72h, ..., and paid_ended: the end itself).",
 	}, []string{"stage"})
+	renewals := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vpnbot_reminders_renewals_total",
+		Help: "Periods with auto-renewal due: renewed from the balance, or found short of it (again each iteration until renewed or ended).",
+	}, []string{"outcome"})
 	if reg != nil {
-		if err := reg.Register(sent); err != nil {
-			return nil, fmt.Errorf("registering reminders metrics: %w", err)
+		for _, c := range []prometheus.Collector{sent, renewals} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("registering reminders metrics: %w", err)
+			}
 		}
+	}
+	for _, outcome := range []string{outcomeRenewed, outcomeShort} {
+		renewals.WithLabelValues(outcome)
 	}
 	// The end itself is the stage of length 0.
 	stages := []store.Stage{{Kind: notify.KindPaidEnded}}
@@ -131,25 +154,44 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 		// Present from the start, so a dashboard shows 0 rather than nothing.
 		sent.WithLabelValues(st.Kind)
 	}
-	return &Reminder{cfg: cfg, stages: stages, store: store.New(pool), js: js, log: log, sent: sent}, nil
+	return &Reminder{
+		cfg: cfg, stages: stages, store: store.New(pool), js: js, log: log, sent: sent, renewals: renewals,
+		// The shop renews on the worker's clock, so that a renewal is due,
+		// and extends, by the time the iteration reads.
+		shop: shop.New(pool, shop.Config{NowFunc: cfg.NowFunc}),
+	}, nil
 }
 
-// Iterate is one iteration: claim the due reminders and notices of the end
-// and hand them to the sender, batch after batch. Its items are sent (the
-// reminders), ended (the notices of the end), duplicate (the OUTBOX had it
-// already: sent by an earlier attempt), skipped (a larger stage claimed
-// without a message, because a more urgent one is due), failed (released
-// for a later iteration) and invalid.
+// Iterate is one iteration: renew the periods due from the balance (see
+// renew), then claim the due reminders and notices of the end and hand them
+// to the sender, batch after batch. Renewing first spares a period renewed
+// now the reminder of the expiry it no longer has. Its items are renewed,
+// short (a balance short of a renewal, tried again next iteration),
+// receipts and warnings (the auto-renewal's messages handed to the sender),
+// sent (the reminders), ended (the notices of the end), duplicate (the
+// OUTBOX had a message already: sent by an earlier attempt), skipped (a
+// larger stage claimed without a message, because a more urgent one is
+// due), failed (released for a later iteration) and invalid.
+//
+// A failure of either part ends that part only: renewals that fail do not
+// hold the reminders back, nor the other way round.
 func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
 	res := worker.Result{}
+	err := r.renew(ctx, res)
+	return res, errors.Join(err, r.remind(ctx, res))
+}
+
+// remind claims the due reminders and notices of the end and hands them to
+// the sender, batch after batch.
+func (r *Reminder) remind(ctx context.Context, res worker.Result) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("reminding: %w", context.Cause(ctx))
+			return fmt.Errorf("reminding: %w", context.Cause(ctx))
 		}
 		now := r.cfg.NowFunc()
 		claims, err := r.store.ClaimDue(ctx, now, now.Add(-r.cfg.ClaimTTL), r.stages, r.cfg.Grace, r.cfg.BatchSize)
 		if err != nil {
-			return res, err
+			return err
 		}
 		toSend := 0
 		for _, c := range claims {
@@ -160,11 +202,11 @@ func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
 			}
 		}
 		if err := r.sendAll(ctx, claims, now, res); err != nil {
-			return res, err
+			return err
 		}
 		// A short batch is the last one; a full one may have left more due.
 		if toSend < r.cfg.BatchSize {
-			return res, nil
+			return nil
 		}
 	}
 }
