@@ -28,6 +28,9 @@ const (
 	// DemoPlanID is the plans row of the demo plan: 20 minutes for next to
 	// nothing, offered first.
 	DemoPlanID = "demo"
+	// DemoAutoRenewLead is how long before its end a period is renewed
+	// from the balance.
+	DemoAutoRenewLead = 5 * time.Minute
 )
 
 // demoEnv is the services' environment at the demo scale. Plans are data
@@ -37,7 +40,7 @@ var demoEnv = []string{
 	"TRIAL_DURATION=" + DemoTrial.String(),           // bot-handler
 	"TRIAL_NOTICE_LEADS=10m,5m",                      // trial-notifier
 	"REMINDER_STAGES=10m,5m",                         // reminders
-	"AUTO_RENEW_LEAD=5m",                             // reminders
+	"AUTO_RENEW_LEAD=" + DemoAutoRenewLead.String(),  // reminders
 	"EXPIRY_GRACE=" + DemoGrace.String(),             // expiry-cleanup, trial-notifier, reminders
 	"WORKER_INTERVAL=" + DemoWorkerInterval.String(), // every worker
 }

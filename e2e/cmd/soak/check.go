@@ -44,7 +44,7 @@ type Violation struct {
 const (
 	checkUpdates    = "every update answered exactly once"
 	checkApplied    = "every paid invoice applied exactly once; no period extended twice by one payment"
-	checkLedger     = "the ledger: every balance the sum of its rows, none negative; every paid invoice one row; one reward per qualifying payment"
+	checkLedger     = "the ledger: every balance the sum of its rows, none negative; every paid invoice one row; one reward per qualifying payment; promo codes within their limits; one renewal per cycle"
 	checkConfirmed  = "every payment confirmed to its user exactly once"
 	checkKeys       = "every paid or trial period's key delivered exactly once"
 	checkExpired    = "no key alive on the panel past expiry + grace"
@@ -810,6 +810,12 @@ func (v *Verdict) ledger(r *Records) {
 	for _, p := range l.Referrals {
 		v.fail(checkLedger, "referral reward: %s", p)
 	}
+	for _, p := range l.Promos {
+		v.fail(checkLedger, "%s", p)
+	}
+	if l.RepeatedRenewals > 0 {
+		v.fail(checkLedger, "%d renewals came within the cycle an earlier renewal of their period paid for", l.RepeatedRenewals)
+	}
 	rows := map[string]int{}
 	for k, n := range l.Rows {
 		rows[k] = n
@@ -914,6 +920,8 @@ func (v *Verdict) coverage(r *Records) {
 	need["top-ups"] = r.Ledger.Rows[shop.LedgerTopUp]
 	need["purchases from the balance"] = r.Ledger.Rows[shop.LedgerPurchase]
 	need["referral rewards"] = r.Ledger.Rows[shop.LedgerReferral]
+	need["promo codes used"] = r.Ledger.Rows[shop.LedgerPromo]
+	need["automatic renewals"] = r.Ledger.Rows[shop.LedgerRenewal]
 	for _, panel := range r.Panels {
 		need["accounts on "+panel] = 0
 	}

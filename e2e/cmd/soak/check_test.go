@@ -71,6 +71,7 @@ func healthy() *Records {
 		Applied: applied,
 		Ledger: LedgerFacts{Rows: map[string]int{
 			shop.LedgerTrial: 2, shop.LedgerPayment: 3, shop.LedgerTopUp: 1, shop.LedgerPurchase: 1, shop.LedgerReferral: 1,
+			shop.LedgerPromo: 1, shop.LedgerRenewal: 1,
 		}},
 		Updates: []Update{
 			{SentUpdate: SentUpdate{ID: 1, Chat: alice, Kind: UpdateMessage, What: "/start", At: at(time.Second)}, Answers: []time.Time{at(2 * time.Second)}},
@@ -257,6 +258,10 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		{"a referral reward given twice", checkLedger, "referral:5:inviter", func(r *Records) {
 			r.Ledger.Referrals = []string{"invoice 5: 2 rows referral:5:inviter"}
 		}},
+		{"a promo code over its limit", checkLedger, "used 11 times, over its limit of 10", func(r *Records) {
+			r.Ledger.Promos = []string{"promo code SOAK used 11 times, over its limit of 10"}
+		}},
+		{"a period renewed twice in a cycle", checkLedger, "2 renewals came within", func(r *Records) { r.Ledger.RepeatedRenewals = 2 }},
 		{"a row of an unpaid invoice", checkLedger, "payment of invoice 4", func(r *Records) { r.Ledger.Unpaid = []int64{4} }},
 		{"work left in flight", checkDrained, "3 messages in OUTBOX", func(r *Records) { r.DrainLeft = []string{"3 messages in OUTBOX"} }},
 		{"no Stars payment in the run", checkCoverage, "no Stars payments", func(r *Records) {

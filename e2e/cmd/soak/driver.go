@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,6 +124,10 @@ const (
 	// link of the newcomer invitedBy places before them.
 	invitedEvery = 3
 	invitedBy    = 7
+	// soakPromo is the promo code the admin makes at the start, a balance
+	// credit that fewer newcomers may use than try to.
+	soakPromo      = "SOAK"
+	soakPromoLimit = 10
 )
 
 // driver runs the users.
@@ -216,6 +221,10 @@ func (u *user) newcomer(ctx context.Context, inviter int64) {
 			if time.Since(u.bought) > buyAgainAfter {
 				u.buyFromBalance(ctx)
 			}
+		case n < 93:
+			u.say(ctx, strings.ToLower(soakPromo))
+		case n < 97:
+			u.autoRenew(ctx)
 		}
 	}
 }
@@ -308,6 +317,7 @@ func (u *user) admin(ctx context.Context, start time.Time, length time.Duration)
 	if !u.start(ctx) {
 		return
 	}
+	u.say(ctx, fmt.Sprintf("/promo new %s credit 0.50 limit %d", soakPromo, soakPromoLimit))
 	for k := 1; k <= broadcasts; k++ {
 		if !sleepUntil(ctx, start.Add(length*time.Duration(k)/(broadcasts+1))) {
 			return
@@ -477,6 +487,16 @@ func (u *user) buyFromBalance(ctx context.Context) {
 	if u.press(ctx, demo(botui.ActionPayBalanceXTR), "the purchase from the balance", nil) {
 		u.bought = time.Now()
 	}
+}
+
+// autoRenew turns auto-renewal on from My subscription, where the user's
+// period offers it.
+func (u *user) autoRenew(ctx context.Context) {
+	if !u.menu(ctx) || !u.press(ctx, botui.ActionSubscription, "my subscription", nil) ||
+		!u.screen.HasButton(botui.ActionAutoRenewOn) {
+		return
+	}
+	u.press(ctx, botui.ActionAutoRenewOn, "auto-renewal turned on", withButton(botui.ActionAutoRenewOff))
 }
 
 // payInvoice pays the Stars invoice message inv in the chat: a plan's, or

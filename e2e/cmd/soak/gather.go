@@ -338,6 +338,18 @@ func (g *gatherer) readLedger(ctx context.Context, r *Records) error {
 	if l.Referrals, err = referrals.ReferralProblems(ctx); err != nil {
 		return fmt.Errorf("checking the referral rewards: %w", err)
 	}
+	usage, err := referrals.PromoUsage(ctx)
+	if err != nil {
+		return fmt.Errorf("checking the promo codes: %w", err)
+	}
+	for _, u := range usage {
+		if err := u.Violation(); err != nil {
+			l.Promos = append(l.Promos, err.Error())
+		}
+	}
+	if l.RepeatedRenewals, err = referrals.RepeatedRenewals(ctx, localstack.DemoAutoRenewLead); err != nil {
+		return fmt.Errorf("checking the renewals: %w", err)
+	}
 	for _, q := range queries {
 		rows, err := g.pool.Query(ctx, q.sql)
 		if err != nil {

@@ -195,4 +195,10 @@ type LedgerFacts struct {
 	// Referrals are the referral rewards missing, wrong or given without
 	// a qualifying payment (shop.ReferralProblems).
 	Referrals []string
+	// Promos are the promo codes used over a limit, or whose uses and
+	// counts disagree (shop.PromoUsage.Violation).
+	Promos []string
+	// RepeatedRenewals counts renewals of a period within the cycle an
+	// earlier renewal of it paid for (shop.RepeatedRenewals).
+	RepeatedRenewals int
 }
