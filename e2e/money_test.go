@@ -15,11 +15,13 @@ import (
 // TestMoneyJourney runs the money features through the whole system and
 // the sandbox chat, with every worker up: a top-up with Crypto Pay, told by
 // "I paid"; a plan bought from the balance; a friend invited who pays with
-// Stars, and the inviter's reward; that payment refunded by an admin.
+// Stars, and the inviter's reward; that payment refunded by an admin;
+// auto-renewal turned on, the warning that the balance is short, the
+// top-up it offers, and the renewal.
 func TestMoneyJourney(t *testing.T) {
 	t.Parallel()
 	const alice, bob, admin = 7101, 7102, 7109
-	s := start(t, options{workers: true, panels: 1, adminIDs: []int64{admin}})
+	s := start(t, options{workers: true, panels: 1, adminIDs: []int64{admin}, env: []string{"WORKER_INTERVAL=1s"}})
 	ctx := t.Context()
 	sh := shop.New(s.db.Pool, shop.Config{})
 	s.Sandbox.SetUser(sandboxtg.User{ID: alice, FirstName: "Alice", LanguageCode: "en"})
@@ -106,5 +108,39 @@ func TestMoneyJourney(t *testing.T) {
 	refunds := 0
 	require.NoError(t, s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM ledger WHERE kind = 'refund'`).Scan(&refunds))
 	require.Equal(t, 1, refunds)
+
+	// Alice turns auto-renewal on, with $0.01 and no stars left. Her period
+	// nears its end (within AUTO_RENEW_LEAD, 24 hours): she is warned once,
+	// tops up what the renewal lacks from the warning, and it renews.
+	menu = s.newMenu(alice)
+	s.press(alice, menu, cbSub)
+	mySub := s.waitScreen(alice, "her subscription offering auto-renewal", func(m sandboxtg.Message) bool {
+		return m.ID == menu.ID && m.HasButton("ar:on")
+	})
+	s.press(alice, mySub, "ar:on")
+	s.waitScreen(alice, "auto-renewal on", func(m sandboxtg.Message) bool { return m.ID == menu.ID && m.HasButton("ar:off") })
+	ends := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	_, err = s.db.Pool.Exec(ctx, `UPDATE subscriptions SET expires_at = $2 WHERE user_id = $1 AND status = 'active'`, alice, ends)
+	require.NoError(t, err)
+	warning := s.waitScreen(alice, "the short-balance warning", withText("Your balance is short of auto-renewal"))
+	s.press(alice, warning, "!ar:top")
+	topUp := s.waitScreen(alice, "the top-up of what the renewal lacks", func(m sandboxtg.Message) bool {
+		return m.Invoice != nil && m.Invoice.Total == planStars
+	})
+	topped, err := s.Sandbox.PayInvoice(alice, topUp.ID)
+	require.NoError(t, err)
+	require.True(t, topped.Accepted, "the bot refused the checkout: %+v", topped)
+	s.waitScreen(alice, "the renewal's receipt", withText("Your subscription was renewed for 30 days from your balance: ⭐250"))
+	require.Equal(t, ends.Add(planDays*24*time.Hour), activeSubscription(t, sh, alice).ExpiresAt, "renewed from its end")
+	renewals := 0
+	require.NoError(t, s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM ledger WHERE kind = 'renewal'`).Scan(&renewals))
+	require.Equal(t, 1, renewals)
+	warnings := 0
+	for _, m := range s.Sandbox.Messages(alice) {
+		if strings.Contains(m.Plain, "Your balance is short of auto-renewal") {
+			warnings++
+		}
+	}
+	require.Equal(t, 1, warnings, "warned once in the cycle")
 	require.Empty(t, s.dlq(), "nothing went to the DLQ")
 }
