@@ -25,6 +25,11 @@ type Stats struct {
 	// Sources are today's movements of money by source (payments, top-ups,
 	// refunds) and currency, in that order.
 	Sources []Revenue
+	// AutoRenewals counts the users with auto-renewal on.
+	AutoRenewals int
+	// PromoUses counts the uses of promo codes, ever; Referrals the users
+	// who came by an invite link, and ReferralRewards the rewards given.
+	PromoUses, Referrals, ReferralRewards int
 }
 
 // Revenue is the money of one source in one currency.
@@ -37,8 +42,8 @@ type Revenue struct {
 	Money int64
 }
 
-// Stats counts users, subscriptions, trials and today's money, which it
-// reads from the ledger.
+// Stats counts users, subscriptions, trials, today's money (read from the
+// ledger), auto-renewals, promo code uses and referrals.
 func (s *Shop) Stats(ctx context.Context) (Stats, error) {
 	now := s.now()
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
@@ -51,8 +56,13 @@ func (s *Shop) Stats(ctx context.Context) (Stats, error) {
 		       (SELECT count(*) FROM trials),
 		       (SELECT count(*) FROM money WHERE kind IN ('payment', 'topup')),
 		       (SELECT COALESCE(sum(money), 0) FROM money WHERE currency = 'USD'),
-		       (SELECT COALESCE(sum(money), 0) FROM money WHERE currency = 'XTR')`,
-		now, midnight).Scan(&st.Users, &st.ActiveSubscriptions, &st.Trials, &st.PaymentsToday, &usdCents, &st.StarsToday)
+		       (SELECT COALESCE(sum(money), 0) FROM money WHERE currency = 'XTR'),
+		       (SELECT count(*) FROM auto_renewals WHERE enabled),
+		       (SELECT count(*) FROM promo_uses),
+		       (SELECT count(*) FROM referrals),
+		       (SELECT count(*) FROM ledger WHERE kind = 'referral')`,
+		now, midnight).Scan(&st.Users, &st.ActiveSubscriptions, &st.Trials, &st.PaymentsToday, &usdCents, &st.StarsToday,
+		&st.AutoRenewals, &st.PromoUses, &st.Referrals, &st.ReferralRewards)
 	if err != nil {
 		return Stats{}, fmt.Errorf("counting the stats: %w", err)
 	}

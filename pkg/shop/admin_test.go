@@ -41,10 +41,13 @@ func TestStatsCountTodaysBusiness(t *testing.T) {
 	_, _, err = e.shop.Refund(t.Context(), e.invoiceOf(t, 4).ID)
 	require.NoError(t, err)
 
+	// User 3 renews automatically.
+	e.autoRenew(t, 3, true, "")
+
 	st, err := e.shop.Stats(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, shop.Stats{
-		Users: 5, ActiveSubscriptions: 5, Trials: 2, PaymentsToday: 4, RevenueTodayUSD: "17.98", StarsToday: 300,
+		Users: 5, ActiveSubscriptions: 5, Trials: 2, PaymentsToday: 4, RevenueTodayUSD: "17.98", StarsToday: 300, AutoRenewals: 1,
 		Sources: []shop.Revenue{
 			{Kind: shop.LedgerPayment, Currency: shop.CurrencyUSD, Count: 2, Money: 1798},
 			{Kind: shop.LedgerPayment, Currency: shop.CurrencyXTR, Count: 1, Money: 650},
@@ -58,6 +61,7 @@ func TestStatsCountTodaysBusiness(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, shop.Stats{
 		Users: 5, ActiveSubscriptions: 3, Trials: 2, PaymentsToday: 0, RevenueTodayUSD: "0.00", StarsToday: 0, Sources: []shop.Revenue{},
+		AutoRenewals: 1,
 	}, st)
 }
 

@@ -405,7 +405,7 @@ func LanguageChangedScreen(lang string) Screen {
 func StatsScreen(lang string, st shop.Stats) Screen {
 	t := textsIn(lang)
 	return Screen{Text: fmt.Sprintf(t.stats, st.Users, st.ActiveSubscriptions, st.Trials, st.PaymentsToday,
-		st.RevenueTodayUSD, st.StarsToday) + statsSources(lang, st.Sources)}
+		st.RevenueTodayUSD, st.StarsToday) + statsMore(lang, st)}
 }
 
 // UserInfoScreen is /user for an admin: the raw fields, in English whatever

@@ -136,7 +136,8 @@ func TestScreensMatchGoldenFiles(t *testing.T) {
 					{Kind: shop.LedgerPayment, Currency: shop.CurrencyUSD, Count: 2, Money: 1798},
 					{Kind: shop.LedgerTopUp, Currency: shop.CurrencyXTR, Count: 1, Money: 500},
 					{Kind: shop.LedgerRefund, Currency: shop.CurrencyXTR, Count: 1, Money: -250},
-				}})
+				},
+				AutoRenewals: 7, PromoUses: 12, Referrals: 9, ReferralRewards: 4})
 		},
 		"broadcast_usage":     BroadcastUsageScreen,
 		"broadcast_too_long":  func(l string) Screen { return BroadcastTooLongScreen(l, 5000) },

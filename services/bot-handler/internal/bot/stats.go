@@ -14,6 +14,22 @@ var sourceNames = map[string]map[string]string{
 	botui.Russian: {shop.LedgerPayment: "Платежи", shop.LedgerTopUp: "Пополнения", shop.LedgerRefund: "Возвраты"},
 }
 
+// statsGrowth are the lines of auto-renewals, promo codes and referrals.
+var statsGrowth = map[string]string{
+	botui.English: "\nAuto-renewals on: %d\nPromo code uses: %d\nInvited users: %d (rewards given: %d)",
+	botui.Russian: "\nАвтопродлений включено: %d\nИспользований промокодов: %d\nПриглашённых: %d (наград выдано: %d)",
+}
+
+// statsMore is what /stats shows beyond its first lines: today's money by
+// source, then auto-renewals, promo codes and referrals.
+func statsMore(lang string, st shop.Stats) string {
+	growth, ok := statsGrowth[lang]
+	if !ok {
+		growth = statsGrowth[botui.English]
+	}
+	return statsSources(lang, st.Sources) + fmt.Sprintf(growth, st.AutoRenewals, st.PromoUses, st.Referrals, st.ReferralRewards)
+}
+
 // statsSources are the lines of today's money by source: "Top-ups: 3 · 750 ⭐".
 func statsSources(lang string, sources []shop.Revenue) string {
 	names := sourceNames[botui.English]
