@@ -125,7 +125,10 @@ var en = texts{
 	help: "Commands:\n" +
 		"/start — the main menu\n" +
 		"/language — choose the language\n" +
+		"/topup 10 or /topup 300 stars — top up your balance\n" +
+		"/paysupport — help with a payment\n" +
 		"/help — this help\n\n" +
+		"Have a promo code? Just send it as a message.\n\n" +
 		"Questions or problems? Write to %s.",
 	fallback: "I only understand commands. See /help",
 
@@ -224,7 +227,10 @@ var ru = texts{
 	help: "Команды:\n" +
 		"/start — главное меню\n" +
 		"/language — выбрать язык\n" +
+		"/topup 10 или /topup 300 stars — пополнить баланс\n" +
+		"/paysupport — помощь с оплатой\n" +
 		"/help — эта справка\n\n" +
+		"Есть промокод? Просто отправьте его сообщением.\n\n" +
 		"Вопросы или проблемы? Пишите %s.",
 	fallback: "Я понимаю только команды. Список — /help",
 
