@@ -423,10 +423,12 @@ func services() []svc {
 					{title: "Crypto Pay API latency", unit: "s", queries: quantiles("vpnbot_cryptopay_request_duration_seconds", "payment-watcher", "", "method")},
 				}},
 			}},
-		{name: "reminders", desc: "Reminds users before their access expires, once per stage per expiry.", db: true, worker: true, own: []section{
+		{name: "reminders", desc: "Reminds users before their access expires, once per stage per expiry, and renews from the balance those who asked.", db: true, worker: true, own: []section{
 			{"Reminders", []chart{
 				{title: "Reminders sent by stage", unit: "ops", desc: "Handed to the sender (REMINDER_SENT); at most once per stage per expiry.",
 					queries: []query{{"sum by (stage) (" + rate("vpnbot_reminders_sent_total", "reminders", "") + ")", "{{stage}}"}}},
+				{title: "Auto-renewals by outcome", unit: "ops", desc: "Renewed from the balance (AUTO_RENEWED), once per expiry; short of balance (AUTO_RENEW_SHORT), told once per expiry and tried again each pass.",
+					queries: []query{{"sum by (outcome) (" + rate("vpnbot_reminders_renewals_total", "reminders", "") + ")", "{{outcome}}"}}},
 			}},
 		}},
 		{name: "trial-notifier", desc: "The trial funnel: started, ending, ended, never-started nudges.", db: true, worker: true},
