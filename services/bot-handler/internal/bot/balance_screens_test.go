@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -86,30 +85,7 @@ func TestBalanceScreensMatchGoldenFiles(t *testing.T) {
 		},
 	}
 
-	dir := filepath.Join("testdata", "balance")
-	if *update {
-		require.NoError(t, os.RemoveAll(dir))
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-	}
-	for name, screen := range screens {
-		for _, lang := range languages {
-			s := screen(lang)
-			requireValidScreen(t, name, s)
-			path := filepath.Join(dir, name+"."+lang+".txt")
-			if *update {
-				require.NoError(t, os.WriteFile(path, []byte(render(s)), 0o644))
-				continue
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "no golden file for %s: run go test ./internal/bot -update", name)
-			require.Equal(t, string(want), render(s), "screen %s differs from %s (go test ./internal/bot -update rewrites it)", name, path)
-		}
-	}
-	if !*update {
-		files, err := os.ReadDir(dir)
-		require.NoError(t, err)
-		require.Len(t, files, len(screens)*len(languages), "golden files of screens that no longer exist")
-	}
+	requireGolden(t, filepath.Join("testdata", "balance"), screens)
 }
 
 // What /topup reads, and what it does not.

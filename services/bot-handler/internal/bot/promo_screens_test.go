@@ -2,7 +2,6 @@ package bot
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,30 +64,7 @@ func TestPromoScreensMatchGoldenFiles(t *testing.T) {
 	}
 	screens["refused_odd"] = func(l string) Screen { return PromoRefusedScreen(l, "<b>&", shop.ErrUnknownPromo) }
 
-	dir := filepath.Join("testdata", "promo")
-	if *update {
-		require.NoError(t, os.RemoveAll(dir))
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-	}
-	for name, screen := range screens {
-		for _, lang := range languages {
-			s := screen(lang)
-			requireValidScreen(t, name, s)
-			path := filepath.Join(dir, name+"."+lang+".txt")
-			if *update {
-				require.NoError(t, os.WriteFile(path, []byte(render(s)), 0o644))
-				continue
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "no golden file for %s: run go test ./internal/bot -update", name)
-			require.Equal(t, string(want), render(s), "screen %s differs from %s (go test ./internal/bot -update rewrites it)", name, path)
-		}
-	}
-	if !*update {
-		files, err := os.ReadDir(dir)
-		require.NoError(t, err)
-		require.Len(t, files, len(screens)*len(languages), "golden files of screens that no longer exist")
-	}
+	requireGolden(t, filepath.Join("testdata", "promo"), screens)
 }
 
 func TestPromoCommandsReadAsWritten(t *testing.T) {

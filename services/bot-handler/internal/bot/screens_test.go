@@ -265,3 +265,33 @@ func TestBroadcastArgumentsKeepTheTextAsTyped(t *testing.T) {
 		require.Equal(t, want, [2]string{segment, text}, "message %q", message)
 	}
 }
+
+// requireGolden checks each screen, in every language, against its golden
+// file in dir (name.lang.txt), and that dir holds no other; with -update
+// it writes them afresh instead.
+func requireGolden(t *testing.T, dir string, screens map[string]func(lang string) Screen) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.RemoveAll(dir))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+	}
+	for name, screen := range screens {
+		for _, lang := range languages {
+			s := screen(lang)
+			requireValidScreen(t, name, s)
+			path := filepath.Join(dir, name+"."+lang+".txt")
+			if *update {
+				require.NoError(t, os.WriteFile(path, []byte(render(s)), 0o644))
+				continue
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "no golden file for %s: run go test ./internal/bot -update", name)
+			require.Equal(t, string(want), render(s), "screen %s differs from %s (go test ./internal/bot -update rewrites it)", name, path)
+		}
+	}
+	if !*update {
+		files, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Len(t, files, len(screens)*len(languages), "golden files of screens that no longer exist")
+	}
+}
