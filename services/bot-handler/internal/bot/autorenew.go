@@ -196,16 +196,7 @@ func (b *Bot) autoRenewTopUp(ctx context.Context, c tele.Context, lang string) e
 		return err
 	}
 	at := autoRenewTextsIn(lang)
-	_, err = c.Bot().Raw("sendInvoice", map[string]any{
-		"chat_id":        c.Chat().ID,
-		"title":          at.topUpTitle,
-		"description":    fmt.Sprintf(at.topUpDesc, inv.Price),
-		"payload":        shop.StarsPayload(inv.ID),
-		"provider_token": "",
-		"currency":       shop.StarsCurrency,
-		"prices":         []map[string]any{{"label": at.topUpTitle, "amount": inv.Price}},
-	})
-	if err := b.delivered(ctx, c, err); err != nil {
+	if err := b.sendStarsInvoice(ctx, c, inv, at.topUpTitle, fmt.Sprintf(at.topUpDesc, inv.Price)); err != nil {
 		return err
 	}
 	return b.show(ctx, c, AutoRenewTopUpSentScreen(lang, inv.Price))

@@ -164,21 +164,7 @@ func (b *Bot) sendStarsTopUp(ctx context.Context, c tele.Context, lang, requestI
 		return false, err
 	}
 	title, description := StarsTopUpInvoice(lang, stars)
-	params := map[string]any{
-		"chat_id":        c.Chat().ID,
-		"title":          title,
-		"description":    description,
-		"payload":        shop.StarsPayload(inv.ID),
-		"provider_token": "",
-		"currency":       shop.StarsCurrency,
-		"prices":         []map[string]any{{"label": title, "amount": inv.PriceStars}},
-	}
-	if c.Callback() == nil {
-		// The invoice answers the /topup it replies to.
-		params["reply_parameters"] = map[string]any{"message_id": c.Message().ID, "allow_sending_without_reply": true}
-	}
-	_, err = c.Bot().Raw("sendInvoice", params)
-	if err := b.delivered(ctx, c, err); err != nil {
+	if err := b.sendStarsInvoice(ctx, c, inv, title, description); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -273,7 +273,17 @@ func (b *Bot) payStars(ctx context.Context, c tele.Context, lang, planID string)
 		return err
 	}
 	title, description := StarsInvoice(lang, p)
-	_, err = c.Bot().Raw("sendInvoice", map[string]any{
+	if err := b.sendStarsInvoice(ctx, c, inv, title, description); err != nil {
+		return err
+	}
+	return b.show(ctx, c, StarsSentScreen(lang))
+}
+
+// sendStarsInvoice sends the Telegram Stars invoice of order inv, for its
+// price in stars. The invoice of a command (/topup) replies to it, which
+// answers it; a button's press is answered by the press's answer.
+func (b *Bot) sendStarsInvoice(ctx context.Context, c tele.Context, inv shop.Invoice, title, description string) error {
+	params := map[string]any{
 		"chat_id":        c.Chat().ID,
 		"title":          title,
 		"description":    description,
@@ -281,11 +291,12 @@ func (b *Bot) payStars(ctx context.Context, c tele.Context, lang, planID string)
 		"provider_token": "",
 		"currency":       shop.StarsCurrency,
 		"prices":         []map[string]any{{"label": title, "amount": inv.PriceStars}},
-	})
-	if err := b.delivered(ctx, c, err); err != nil {
-		return err
 	}
-	return b.show(ctx, c, StarsSentScreen(lang))
+	if c.Callback() == nil {
+		params["reply_parameters"] = map[string]any{"message_id": c.Message().ID, "allow_sending_without_reply": true}
+	}
+	_, err := c.Bot().Raw("sendInvoice", params)
+	return b.delivered(ctx, c, err)
 }
 
 // onCheckout answers a pre_checkout_query: yes only for a pending order of
