@@ -55,11 +55,14 @@ const invoiceColumns = `id, user_id, purpose, COALESCE(plan_id, ''), provider, C
 	COALESCE(external_id, ''), COALESCE(pay_url, ''), COALESCE(charge_id, ''), paid_at,
 	COALESCE(subscription_id, 0), COALESCE(request_id, ''), created_at, expires_at`
 
-func scanInvoice(row pgx.Row) (Invoice, error) {
+// scanInvoice reads invoiceColumns, and then, into extra, the columns a
+// query selects after them.
+func scanInvoice(row pgx.Row, extra ...any) (Invoice, error) {
 	var inv Invoice
-	err := row.Scan(&inv.ID, &inv.UserID, &inv.Purpose, &inv.PlanID, &inv.Provider, &inv.PriceUSD, &inv.PriceStars, &inv.Price, &inv.Duration,
+	dest := []any{&inv.ID, &inv.UserID, &inv.Purpose, &inv.PlanID, &inv.Provider, &inv.PriceUSD, &inv.PriceStars, &inv.Price, &inv.Duration,
 		&inv.Status, &inv.ExternalID, &inv.PayURL, &inv.ChargeID, &inv.PaidAt, &inv.SubscriptionID,
-		&inv.RequestID, &inv.CreatedAt, &inv.ExpiresAt)
+		&inv.RequestID, &inv.CreatedAt, &inv.ExpiresAt}
+	err := row.Scan(append(dest, extra...)...)
 	if err != nil {
 		return Invoice{}, err
 	}

@@ -62,11 +62,15 @@ func (b *Bot) history(ctx context.Context, c tele.Context, lang string) error {
 	if err != nil {
 		return err
 	}
-	plans, _, err := b.shop.PlansFor(ctx, c.Sender().ID)
+	orders, err := b.shop.Orders(ctx, c.Sender().ID, ordersLimit)
 	if err != nil {
 		return err
 	}
-	return b.show(ctx, c, HistoryScreen(lang, entries, plans))
+	plans, err := b.shop.Plans(ctx)
+	if err != nil {
+		return err
+	}
+	return b.show(ctx, c, HistoryScreen(lang, entries, orders, plans))
 }
 
 // createCryptoInvoice is the CreateExternalFunc that makes an order's Crypto

@@ -234,7 +234,7 @@ func TestTheBalanceAndMyPayments(t *testing.T) {
 		e.press(user, menu.ID, botui.ActionBalance)
 		e.requireShows(e.message(user, menu.ID), bot.BalanceScreen(lang, e.view(user)), "%s: an empty balance", lang)
 		e.press(user, menu.ID, botui.ActionHistory)
-		e.requireShows(e.message(user, menu.ID), bot.HistoryScreen(lang, nil, plans), "%s: no payments yet", lang)
+		e.requireShows(e.message(user, menu.ID), bot.HistoryScreen(lang, nil, nil, plans), "%s: no payments yet", lang)
 
 		e.credit(user, shop.CurrencyUSD, 1000)
 		e.credit(user, shop.CurrencyXTR, 300)
@@ -250,8 +250,10 @@ func TestTheBalanceAndMyPayments(t *testing.T) {
 		history, err := e.shop.History(e.ctx, user, 10)
 		require.NoError(t, err)
 		require.Len(t, history, 3)
+		orders, err := e.shop.Orders(e.ctx, user, 5)
+		require.NoError(t, err)
 		m = e.message(user, menu.ID)
-		e.requireShows(m, bot.HistoryScreen(lang, history, plans), "%s: the payments", lang)
+		e.requireShows(m, bot.HistoryScreen(lang, history, orders, plans), "%s: the payments", lang)
 		for _, want := range []string{"$10.00", "300 ⭐", "$4.99", textsOf(lang, "1 month", "1 месяц")} {
 			require.Contains(t, m.Text, want, lang)
 		}

@@ -213,7 +213,7 @@ func InsufficientBalanceScreen(lang string, p shop.Plan, currency string, price,
 // what (the plan by its title among plans, the plans on offer; by its id
 // once it is no longer offered), and what it paid, returned, added to or
 // took from the balance and the access.
-func HistoryScreen(lang string, entries []shop.Entry, plans []shop.Plan) Screen {
+func HistoryScreen(lang string, entries []shop.Entry, orders []shop.Order, plans []shop.Plan) Screen {
 	t, bt := textsIn(lang), balanceTextsIn(lang)
 	titles := make(map[string]string, len(plans))
 	for _, p := range plans {
@@ -230,6 +230,7 @@ func HistoryScreen(lang string, entries []shop.Entry, plans []shop.Plan) Screen 
 		}
 		lines = append(lines, fmt.Sprintf(bt.historyRow, t.Date(e.CreatedAt), what))
 	}
+	lines = append(lines, orderLines(lang, orders, titles)...)
 	return Screen{
 		Text: strings.Join(lines, "\n"),
 		Buttons: [][]Button{

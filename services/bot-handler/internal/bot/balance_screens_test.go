@@ -40,6 +40,18 @@ func TestBalanceScreensMatchGoldenFiles(t *testing.T) {
 		{Kind: shop.LedgerTrial, Duration: 72 * time.Hour, CreatedAt: at(11)},
 	}
 
+	ptr := func(t time.Time) *time.Time { return &t }
+	orders := []shop.Order{ // at counts hours back
+		{Invoice: shop.Invoice{ID: 24, Purpose: shop.PurposePlan, PlanID: "d1", Provider: shop.ProviderStars, PriceStars: 25, Price: 25,
+			Status: shop.InvoicePending, CreatedAt: at(1)}},
+		{Invoice: shop.Invoice{ID: 23, Purpose: shop.PurposeTopUp, Provider: shop.ProviderCryptoPay, PriceUSD: "5.00", Price: 500,
+			Status: shop.InvoiceExpired, CreatedAt: at(2)}},
+		{Invoice: shop.Invoice{ID: 22, Purpose: shop.PurposePlan, PlanID: "m1", Provider: shop.ProviderCryptoPay, PriceUSD: "4.99", Price: 499,
+			Status: shop.InvoicePaid, CreatedAt: at(5), PaidAt: ptr(at(4))}, ToldAt: ptr(at(4)), KeyAt: ptr(at(3))},
+		{Invoice: shop.Invoice{ID: 21, Purpose: shop.PurposePlan, PlanID: "m3-retired", Provider: shop.ProviderStars, PriceStars: 650, Price: 650,
+			Status: shop.InvoicePaid, CreatedAt: at(7), PaidAt: ptr(at(6))}, KeyAt: ptr(at(9))},
+	}
+
 	screens := map[string]func(lang string) Screen{
 		"balance_empty":      func(l string) Screen { return BalanceScreen(l, limits) },
 		"balance":            func(l string) Screen { return BalanceScreen(l, withBalances) },
@@ -77,8 +89,8 @@ func TestBalanceScreensMatchGoldenFiles(t *testing.T) {
 				Sub:   shop.Subscription{ID: 5, ExpiresAt: expires, Access: key}}, nil)
 		},
 		"insufficient":  func(l string) Screen { return InsufficientBalanceScreen(l, odd, shop.CurrencyUSD, 50, 12) },
-		"history":       func(l string) Screen { return HistoryScreen(l, history, plans) },
-		"history_empty": func(l string) Screen { return HistoryScreen(l, nil, plans) },
+		"history":       func(l string) Screen { return HistoryScreen(l, history, orders, plans) },
+		"history_empty": func(l string) Screen { return HistoryScreen(l, nil, nil, plans) },
 		"sub_balance": func(l string) Screen {
 			return SubscriptionScreen(l, SubscriptionView{Now: at(48), Balances: held,
 				Sub: &shop.Subscription{ID: 5, Kind: shop.KindPaid, Status: shop.StatusActive, ExpiresAt: expires, Access: key}})

@@ -87,6 +87,7 @@ type Shop interface {
 	Balances(ctx context.Context, userID int64) ([]shop.Balance, error)
 	Balance(ctx context.Context, userID int64, currency string) (int64, error)
 	History(ctx context.Context, userID int64, limit int) ([]shop.Entry, error)
+	Orders(ctx context.Context, userID int64, limit int) ([]shop.Order, error)
 	BuyFromBalance(ctx context.Context, opKey string, userID int64, planID, currency string) (shop.Purchase, bool, error)
 	TopUpLimits(currency string) (shop.Limits, error)
 	CreateStarsTopUpOnce(ctx context.Context, requestID string, userID, stars int64) (shop.Invoice, error)
