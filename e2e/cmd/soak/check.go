@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -369,17 +370,18 @@ func grants(p Period) string {
 func (v *Verdict) confirmed(r *Records, after map[int64]time.Time) {
 	stars, crypto := handlerRepeats(r.Timing), senderRepeats(r.Timing)
 	var took latencies
+	topUps := map[topUpOf][]PaidRecord{}
 	for _, p := range r.Payments {
 		if p.Invoice == 0 || p.How == PaySeeded || p.How == "unknown" {
 			continue
 		}
+		if p.TopUp != 0 {
+			k := topUpOf{p.User, p.TopUp}
+			topUps[k] = append(topUps[k], p)
+			continue
+		}
 		ui := botui.TextsIn(botui.English)
 		text := fmt.Sprintf(ui.PaymentReceived, ui.Date(after[p.Invoice]))
-		if p.TopUp != 0 {
-			// The balance after it varies with what else the user did.
-			text, _, _ = strings.Cut(botui.BalanceTextsIn(botui.English).TopUpReceived, "%s")
-			text += botui.Amount(shop.CurrencyXTR, p.TopUp)
-		}
 		times := messageTimes(r.Chats[p.User], func(m sandboxtg.Message) bool { return strings.Contains(m.Plain, text) })
 		name := fmt.Sprintf("invoice %d (user %d, %s, paid %s)", p.Invoice, p.User, p.How, clock(p.At.Sub(r.Start)))
 		repeats := crypto
@@ -395,9 +397,62 @@ func (v *Verdict) confirmed(r *Records, after map[int64]time.Time) {
 			took = append(took, times[0].Sub(p.At))
 		}
 	}
+	for _, k := range slices.SortedFunc(maps.Keys(topUps), func(a, b topUpOf) int { return cmp.Compare(a.user, b.user) }) {
+		took = append(took, v.toppedUp(r, k, topUps[k], stars)...)
+	}
 	v.row(checkConfirmed, "repeats after a fault: Stars %s; Crypto Pay %s",
 		stars.summary(r.Applied, r.Start), crypto.summary(r.Applied, r.Start))
 	v.info("latency: payment → confirmation", "%s", took)
+}
+
+// topUpOf names a user's top-ups of one amount.
+type topUpOf struct {
+	user, stars int64
+}
+
+// toppedUp checks that each of a user's Stars top-ups of one amount was
+// confirmed once: its confirmation names the amount, and the balance after
+// it, which depends on what else the user did, so the confirmations are
+// matched to the payments in time, each to the first one after it; one
+// left over is a repeat of the one before it, and must be excused by a
+// fault between them. It returns the confirmations' latencies.
+func (v *Verdict) toppedUp(r *Records, k topUpOf, payments []PaidRecord, repeats *allowance) latencies {
+	text, _, _ := strings.Cut(botui.BalanceTextsIn(botui.English).TopUpReceived, "%s")
+	text += botui.Amount(shop.CurrencyXTR, k.stars)
+	times := messageTimes(r.Chats[k.user], func(m sandboxtg.Message) bool { return strings.Contains(m.Plain, text) })
+	slices.SortFunc(times, time.Time.Compare)
+	slices.SortFunc(payments, func(a, b PaidRecord) int { return a.At.Compare(b.At) })
+	var took latencies
+	used := make([]bool, len(times))
+	var told []time.Time // the confirmation matched to each payment
+	for _, p := range payments {
+		name := fmt.Sprintf("invoice %d (user %d, top-up of %d stars, paid %s)", p.Invoice, p.User, k.stars, clock(p.At.Sub(r.Start)))
+		i := slices.IndexFunc(times, func(t time.Time) bool { return !t.Before(p.At.Add(-time.Second)) })
+		for i >= 0 && i < len(times) && used[i] {
+			i++
+		}
+		if i < 0 || i == len(times) {
+			v.fail(checkConfirmed, "%s was never confirmed (no %q after it)", name, text)
+			continue
+		}
+		used[i] = true
+		told = append(told, times[i])
+		took = append(took, times[i].Sub(p.At))
+	}
+	for i, t := range times {
+		if used[i] {
+			continue
+		}
+		before := slices.IndexFunc(told, func(c time.Time) bool { return c.After(t) }) - 1
+		if before == -2 {
+			before = len(told) - 1
+		}
+		if before < 0 || !repeats.excuse(r.Applied, []time.Time{told[before], t}) {
+			v.fail(checkConfirmed, "user %d's top-up of %d stars was confirmed again at %s, with no payment or fault to excuse it",
+				k.user, k.stars, clock(t.Sub(r.Start)))
+		}
+	}
+	return took
 }
 
 // keys checks that each access's key reached its user once (the key

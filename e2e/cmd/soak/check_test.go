@@ -419,3 +419,32 @@ func TestTheSameLinkIsDeliveredOncePerPeriod(t *testing.T) {
 	require.Len(t, v.Violations, 1)
 	require.Contains(t, v.Violations[0].What, "the key of period 12 (user 8, made 3:00) was delivered 2 times, at 3:01, 5:00")
 }
+
+// TestTopUpsOfOneAmountAreEachConfirmedOnce: a user's top-ups of one amount
+// have confirmations that differ only in the balance; each is matched to
+// the first confirmation after it, and one more is a repeat.
+func TestTopUpsOfOneAmountAreEachConfirmedOnce(t *testing.T) {
+	toppedUp := func(balance string, sent time.Duration) sandboxtg.Message {
+		return sandboxtg.Message{ID: 40 + int64(sent/time.Second), Date: at(sent),
+			Plain: fmt.Sprintf(botui.BalanceTextsIn(botui.English).TopUpReceived, "50 ⭐", balance)}
+	}
+	withTopUps := func() *Records {
+		r := healthy()
+		for i, paid := range []time.Duration{5 * time.Minute, 7 * time.Minute} {
+			r.Payments = append(r.Payments, PaidRecord{Invoice: int64(50 + i), Payment: Payment{
+				User: bob, Provider: shop.ProviderStars, How: PayStars, External: fmt.Sprintf("stxT%d", i), At: at(paid), TopUp: 50}})
+		}
+		r.Chats[bob] = append(r.Chats[bob], toppedUp("50 ⭐", 5*time.Minute+time.Second), toppedUp("99 ⭐", 7*time.Minute+time.Second))
+		return r
+	}
+	v := judge(withTopUps())
+	require.Empty(t, v.Violations, "two top-ups, two confirmations")
+
+	r := withTopUps()
+	r.Chats[bob] = append(r.Chats[bob], toppedUp("99 ⭐", 8*time.Minute))
+	requireBroken(t, r, checkConfirmed, "user 8's top-up of 50 stars was confirmed again at 8:00")
+
+	r = withTopUps()
+	r.Chats[bob] = r.Chats[bob][:len(r.Chats[bob])-1]
+	requireBroken(t, r, checkConfirmed, "invoice 51 (user 8, top-up of 50 stars, paid 7:00) was never confirmed")
+}

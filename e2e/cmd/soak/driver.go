@@ -237,6 +237,9 @@ type persona struct {
 	// expiry; renewNever lets it lapse.
 	renew time.Duration
 	how   string
+	// autoRenew has them turn auto-renewal on, with a balance that pays
+	// for it: the reminders worker renews them before each expiry.
+	autoRenew bool
 }
 
 const renewNever = time.Duration(-1 << 62)
@@ -253,6 +256,8 @@ var personas = []persona{
 	{kind: shop.KindTrial, renew: 25 * time.Second, how: PayPoll},
 	{kind: shop.KindPaid, renew: -30 * time.Second, how: PayWebhook},
 	{kind: shop.KindTrial, renew: localstack.DemoGrace + 40*time.Second, how: PayStars},
+	{kind: shop.KindPaid, renew: renewNever, autoRenew: true},
+	{kind: shop.KindTrial, renew: renewNever, autoRenew: true},
 }
 
 // The customers' periods expire between these shares of the drive.
@@ -272,6 +277,13 @@ func (u *user) customer(ctx context.Context, p persona, expires time.Time) {
 		u.log.Error().Err(err).Int64("user_id", u.id).Msg("seeding the customer's period")
 		u.j.miss("a seeded period")
 		return
+	}
+	if p.autoRenew {
+		if err := u.seedAutoRenew(ctx, expires); err != nil {
+			u.log.Error().Err(err).Int64("user_id", u.id).Msg("seeding the customer's auto-renewal")
+			u.j.miss("a seeded auto-renewal")
+			return
+		}
 	}
 	if p.renew == renewNever {
 		for u.think(ctx) {
@@ -309,6 +321,27 @@ func (u *user) seedPeriod(ctx context.Context, kind string, expires time.Time) e
 	}
 	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: PaySeeded, External: strconv.FormatInt(inv.ID, 10), At: then})
 	return sh.MarkAnnounced(ctx, inv.ID)
+}
+
+// seedAutoRenew gives the user a balance of topUpStars, topped up with
+// Stars when their period began, and auto-renewal of the demo plan.
+func (u *user) seedAutoRenew(ctx context.Context, expires time.Time) error {
+	then := expires.Add(-localstack.DemoPlanDuration)
+	sh := shop.New(u.pool, shop.Config{NowFunc: func() time.Time { return then }})
+	id := strconv.FormatInt(u.id, 10)
+	inv, err := sh.CreateStarsTopUpOnce(ctx, "soak-seed-topup:"+id, u.id, topUpStars)
+	if err != nil {
+		return err
+	}
+	if _, _, err := sh.ApplyPayment(ctx, inv.ID, "soak-seed-topup-"+id); err != nil {
+		return err
+	}
+	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: PaySeeded, External: strconv.FormatInt(inv.ID, 10), At: then, TopUp: topUpStars})
+	if err := sh.MarkAnnounced(ctx, inv.ID); err != nil {
+		return err
+	}
+	_, err = sh.SetAutoRenew(ctx, u.id, true, localstack.DemoPlanID)
+	return err
 }
 
 // admin is the bot's admin: /start, then a broadcast to everyone at even
