@@ -448,3 +448,25 @@ func TestTopUpsOfOneAmountAreEachConfirmedOnce(t *testing.T) {
 	r.Chats[bob] = r.Chats[bob][:len(r.Chats[bob])-1]
 	requireBroken(t, r, checkConfirmed, "invoice 51 (user 8, top-up of 50 stars, paid 7:00) was never confirmed")
 }
+
+// TestTwoCommandsThatSayTheSameAreNoRepeat: a reminder sent late and the
+// next stage's a moment after say the same thing; that is two commands
+// sent once each, and only a third such message is a repeat.
+func TestTwoCommandsThatSayTheSameAreNoRepeat(t *testing.T) {
+	reminder := func(id int64, sent time.Duration) sandboxtg.Message {
+		return sandboxtg.Message{ID: id, Plain: "⏳ Your subscription ends on 2 Jan 2027 12:09 UTC (in 5 minutes).", Date: at(sent)}
+	}
+	withReminders := func() *Records {
+		r := healthy()
+		r.Chats[bob] = append(r.Chats[bob], reminder(50, 5*time.Minute), reminder(51, 5*time.Minute+9*time.Second))
+		r.SentLog = append(r.SentLog,
+			Sent{DedupID: "reminder_10m:11:1", Chat: bob, MessageID: 50, At: at(5 * time.Minute)},
+			Sent{DedupID: "reminder_5m:11:1", Chat: bob, MessageID: 51, At: at(5*time.Minute + 9*time.Second)})
+		return r
+	}
+	require.Empty(t, judge(withReminders()).Violations)
+
+	r := withReminders()
+	r.Chats[bob] = append(r.Chats[bob], reminder(52, 6*time.Minute))
+	requireBroken(t, r, checkSentOnce, "reminder_")
+}
