@@ -296,8 +296,9 @@ func (v *Verdict) updates(r *Records) {
 // replay computes a period's expiry from its grants, as grantSQL does: the
 // first starts it, each later one extends it from the later of its own time
 // and the expiry so far; a refund (a negative grant) shortens it by what it
-// took back, which the shop recorded. after is the expiry each invoice
-// left.
+// took back, which the shop recorded. after is the expiry each invoice's
+// payment left (not a referral reward that names the invoice it rewards,
+// which went to another user's period).
 func replay(p Period) (expires time.Time, after map[int64]time.Time) {
 	after = map[int64]time.Time{}
 	for i, g := range p.Grants {
@@ -309,7 +310,7 @@ func replay(p Period) (expires time.Time, after map[int64]time.Time) {
 		default:
 			expires = later(g.At, expires).Add(g.For)
 		}
-		if g.Invoice != 0 && g.For > 0 {
+		if g.Kind == shop.LedgerPayment {
 			after[g.Invoice] = expires
 		}
 	}

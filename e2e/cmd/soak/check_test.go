@@ -314,15 +314,17 @@ func TestRepeatsInFlightAtAFaultAreAllowedAndCounted(t *testing.T) {
 
 func TestReplayExtendsFromTheLaterOfNowAndTheExpiry(t *testing.T) {
 	p := Period{Grants: []Grant{
-		{At: t0, For: 15 * time.Minute},
-		{At: at(5 * time.Minute), For: 20 * time.Minute, Invoice: 1},  // before the expiry: from it
-		{At: at(40 * time.Minute), For: 20 * time.Minute, Invoice: 2}, // expired 5 minutes: from now
-		{At: at(45 * time.Minute), For: -5 * time.Minute, Invoice: 1}, // invoice 1 refunded: what it took back
+		{At: t0, For: 15 * time.Minute, Kind: shop.LedgerTrial},
+		{At: at(5 * time.Minute), For: 20 * time.Minute, Invoice: 1, Kind: shop.LedgerPayment},     // before the expiry: from it
+		{At: at(40 * time.Minute), For: 20 * time.Minute, Invoice: 2, Kind: shop.LedgerPayment},    // expired 5 minutes: from now
+		{At: at(45 * time.Minute), For: -5 * time.Minute, Invoice: 1, Kind: shop.LedgerRefund},     // invoice 1 refunded: what it took back
+		{At: at(50 * time.Minute), For: 7 * 24 * time.Hour, Invoice: 3, Kind: shop.LedgerReferral}, // a reward for invoice 3, another user's
 	}}
 	expires, after := replay(p)
 	require.Equal(t, at(35*time.Minute), after[1], "the refund is not invoice 1's payment")
 	require.Equal(t, at(60*time.Minute), after[2])
-	require.Equal(t, at(55*time.Minute), expires)
+	require.NotContains(t, after, int64(3), "a referral reward is not its invoice's payment")
+	require.Equal(t, at(55*time.Minute).Add(7*24*time.Hour), expires)
 }
 
 // TestARepeatIsChargedToTheFaultThatFailedTheAttempt: an update retried
