@@ -48,7 +48,7 @@ func TestNATSNodeCrashLosesNoUpdate(t *testing.T) {
 // killed when crash.
 func loseNodes(t *testing.T, crash bool) {
 	const publishTimeout = time.Second
-	s := start(t, options{natsNodes: 3, natsProcesses: crash, env: []string{
+	s := start(t, options{natsNodes: 3, env: []string{
 		"PUBLISH_TIMEOUT=" + publishTimeout.String(),
 		// Fewer partitions, fewer consumers for the three nodes to keep
 		// on a busy test machine.
