@@ -12,6 +12,12 @@ ARG GO_VERSION=1.26
 
 FROM golang:${GO_VERSION} AS build
 ARG SERVICE
+# The build the binary reports (SERVICE_START, vpnbot_build_info): pass
+# --build-arg VERSION=$(git describe --always --dirty) --build-arg
+# REVISION=$(git rev-parse HEAD); the build context has no .git to read
+# them from, so unset they are "dev".
+ARG VERSION=""
+ARG REVISION=""
 RUN test -n "${SERVICE}" || { echo "build with --build-arg SERVICE=<a folder of services/>"; exit 1; }
 ENV CGO_ENABLED=0 GOWORK=off GOFLAGS=-trimpath
 WORKDIR /src
@@ -31,7 +37,8 @@ COPY tools/go.mod tools/
 COPY tools/cmd/healthcheck/ tools/cmd/healthcheck/
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    cd services/${SERVICE} && go build -ldflags="-s -w" -o /out/service . && \
+    cd services/${SERVICE} && go build -o /out/service \
+        -ldflags="-s -w -X github.com/vpnbot/vpnbot/pkg/buildinfo.version=${VERSION} -X github.com/vpnbot/vpnbot/pkg/buildinfo.revision=${REVISION}" . && \
     cd /src/tools && go build -ldflags="-s -w" -o /out/healthcheck ./cmd/healthcheck
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -4,8 +4,14 @@ SHELL := /usr/bin/env bash
 
 # Every module of the workspace: go test ./... does not span a go.work.
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
-SERVICES := gateway bot-handler migrate dlq devstack sender payment-watcher activation reminders trial-notifier expiry-cleanup keyserver sandbox-server
+SERVICES := gateway bot-handler migrate dlq devstack sender payment-watcher activation reminders trial-notifier expiry-cleanup keyserver webapp sandbox-server
 GO_TEST_FLAGS ?= -count=1 -race -timeout 15m
+# make test runs services/devstack, which mostly waits on the processes of
+# make run, beside the other modules, and e2e alone at the end: the two
+# whole-system modules never share the machine or the database's
+# connections.
+BESIDE := $(CURDIR)/services/devstack
+LAST := $(CURDIR)/e2e
 
 .PHONY: help
 help: ## list the targets
@@ -33,14 +39,19 @@ test: ## every module's tests against real PostgreSQL and embedded NATS, plus st
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-chromium.sh
 	@$(MAKE) --no-print-directory lint standalone check-budget check-alerts
-	@set -e; for m in $(MODULES); do \
+	@set -e; log=$$(mktemp); \
+	(cd services/devstack; rc=0; go test $(GO_TEST_FLAGS) ./... >$$log 2>&1 || rc=$$?; echo $$rc >$$log.rc) & \
+	for m in $(filter-out $(BESIDE) $(LAST),$(MODULES)); do \
 		echo "== go test $${m#$(CURDIR)/}"; \
-		(cd $$m && go test $(GO_TEST_FLAGS) ./...); \
-	done
+		(cd $$m && go test $(GO_TEST_FLAGS) ./...) || { wait; cat $$log; rm -f $$log $$log.rc; exit 1; }; \
+	done; \
+	wait; echo "== go test services/devstack (ran beside the modules above)"; cat $$log; \
+	rc=$$(cat $$log.rc); rm -f $$log $$log.rc; [ "$$rc" = 0 ]; \
+	echo "== go test e2e"; cd e2e && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: check-budget
-check-budget: ## check the PostgreSQL connection budget (deploy/budget.yaml) against max_connections, deploy/k8s and docker-compose.yml
-	cd tools && go run ./cmd/check-budget -root ..
+check-budget: ## check the PostgreSQL connection budget (deploy/budget.yaml) against max_connections, the roles, deploy/k8s and docker-compose.yml (BUDGET_DATABASE=url: that server's roles too)
+	@cd tools && go run ./cmd/check-budget -root .. $(if $(BUDGET_DATABASE),-database '$(BUDGET_DATABASE)')
 
 .PHONY: check-alerts
 check-alerts: ## validate the alert rules and their unit tests with promtool
@@ -58,16 +69,25 @@ lint: ## gofmt and go vet over every module
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
 
 .PHONY: build
-build: ## build every service binary into bin/
+# The build each binary reports (SERVICE_START, vpnbot_build_info): pkg/buildinfo.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILDINFO = github.com/vpnbot/vpnbot/pkg/buildinfo
+LDFLAGS = -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).revision=$(REVISION)
+build: ## build every service binary into bin/, stamped with VERSION (git describe) and REVISION (the commit)
 	@mkdir -p bin
-	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .); done
+	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -ldflags "$(LDFLAGS)" -o ../../bin/$$s .); done
 
 .PHONY: bench
-bench: ## gateway vs bare publish, pipeline latency, DB round trips per update, sender rate, workers' query plans, the ledger under 1,000 concurrent purchases and over 1,000,000 rows, panel throughput and reconciliation of 100,000 periods
+bench: ## gateway vs bare publish, pipeline latency, tracing's cost from publish to handler (off, and on at 100 %), DB round trips per update, the cabinet's /api/me next to bare net/http, sender rate and a 20,000-message broadcast (paid and free), workers' query plans, the ledger under 1,000 concurrent purchases and over 1,000,000 rows, panel throughput and reconciliation of 100,000 periods
 	@scripts/ensure-postgres.sh
 	cd e2e && go run ./cmd/bench
+	cd pkg && go test -run '^$$' -bench Pipeline -benchtime 5000x ./bus/
 	cd services/bot-handler && go test -run '^$$' -bench . -benchtime 200x ./internal/updates/
 	cd services/sender && go test -run '^$$' -bench SustainedRate -benchtime 1500x ./internal/sender/
+	cd services/sender && go test -run '^$$' -bench 'Broadcast/paid' -benchtime 20000x ./internal/sender/
+	cd services/sender && go test -run '^$$' -bench 'Broadcast/free' -benchtime 20000x -timeout 30m ./internal/sender/
+	cd services/webapp && go test -run '^$$' -bench SubscriptionAPI -benchtime 20000x ./internal/webapp/
 	cd pkg && go test -run '^$$' -bench SelectionQueries -benchtime 1x ./shop/
 	cd pkg && go test -run '^$$' -bench Ledger -benchtime 1x ./shop/
 	cd services/activation && go test -run '^$$' -bench Throughput -benchtime 1x ./internal/activation/

@@ -98,6 +98,9 @@ type (
 		RefID        string `json:"refId"`
 		Expr         string `json:"expr"`
 		LegendFormat string `json:"legendFormat"`
+		// Exemplar shows a latency's exemplars: each links to the trace
+		// of a request it measured.
+		Exemplar bool `json:"exemplar,omitempty"`
 	}
 	fieldConfig struct {
 		Defaults  fieldDefaults `json:"defaults"`
@@ -129,6 +132,9 @@ type chart struct {
 	stat              bool
 	// warnAt, when set, colours a stat red from that value on.
 	warnAt *float64
+	// okAt, when set, colours a stat red below that value and green from
+	// it on: for what is bad when low, such as an error budget left.
+	okAt *float64
 }
 
 // section is a titled row of charts.
@@ -170,7 +176,8 @@ func (b *builder) add(s section) {
 func (c chart) panel(id int, pos gridPos) panel {
 	p := panel{ID: id, Title: c.title, Description: c.desc, GridPos: pos, Datasource: datasource}
 	for i, q := range c.queries {
-		p.Targets = append(p.Targets, target{RefID: string(rune('A' + i)), Expr: q.expr, LegendFormat: q.legend})
+		p.Targets = append(p.Targets, target{RefID: string(rune('A' + i)), Expr: q.expr, LegendFormat: q.legend,
+			Exemplar: strings.HasPrefix(q.expr, "histogram_quantile(")})
 	}
 	zero := 0.0
 	p.FieldConfig = &fieldConfig{Defaults: fieldDefaults{Unit: c.unit}, Overrides: []any{}}
@@ -183,6 +190,9 @@ func (c chart) panel(id int, pos gridPos) panel {
 		steps := []step{{Color: "green", Value: nil}}
 		if c.warnAt != nil {
 			steps = append(steps, step{Color: "red", Value: c.warnAt})
+		}
+		if c.okAt != nil {
+			steps = []step{{Color: "red", Value: nil}, {Color: "green", Value: c.okAt}}
 		}
 		p.FieldConfig.Defaults.Thresholds = &thresholds{Mode: "absolute", Steps: steps}
 		return p
@@ -272,6 +282,15 @@ func poolSection(s svc) section {
 		{title: "Mean acquire time", unit: "s",
 			queries: []query{{fmt.Sprintf(`sum by (instance) (%s) / sum by (instance) (%s)`,
 				rate("vpnbot_db_pool_acquire_wait_seconds_total", s.name, ""), rate("vpnbot_db_pool_acquire_total", s.name, "")), "{{instance}}"}}},
+		{title: "Role's connections vs its CONNECTION LIMIT", unit: "short",
+			desc: "The database's count (pg_stat_activity) of the service's role's sessions, all replicas and the election together, and the limit migrate gave the role from deploy/budget.yaml (-1: none, as for a superuser).",
+			queries: []query{
+				{fmt.Sprintf(`max by (role) (vpnbot_db_role_connections{job="%s"})`, s.name), "{{role}}"},
+				{fmt.Sprintf(`max by (role) (vpnbot_db_role_connection_limit{job="%s"})`, s.name), "{{role}} limit"},
+			}},
+		{title: "Connections refused at the limit", unit: "ops",
+			desc:    "New connections the database refused at the role's CONNECTION LIMIT (DB_CONNECTION_LIMIT in the logs): the service wants more than its share of the budget.",
+			queries: []query{{"sum by (instance) (" + rate("vpnbot_db_connection_limit_refusals_total", s.name, "") + ")", "{{instance}}"}}},
 	}}
 }
 
@@ -454,6 +473,17 @@ func services() []svc {
 					queries: []query{{"sum by (outcome) (" + rate("vpnbot_keyserver_requests_total", "keyserver", "") + ")", "{{outcome}}"}}},
 			}},
 		}},
+		{name: "webapp", desc: "The user's cabinet (Telegram Mini App): its page and API, read from the database; orders through the shop. No NATS.", db: true, own: []section{
+			{"Cabinet", []chart{
+				{title: "Requests by route and status", unit: "reqps", desc: "401: no or a bad session (or Telegram's signature refused); 403: CSRF, banned, or a user who never started the bot; 429: rate-limited; 503: Crypto Pay down (CRYPTOPAY_INVOICE_FAILED).",
+					queries: []query{{"sum by (route, code) (" + rate("vpnbot_webapp_requests_total", "webapp", "") + ")", "{{route}} {{code}}"}}},
+				{title: "5xx ratio", unit: "percentunit", desc: "Above 5% for 10 minutes: VpnbotWebapp5xx.",
+					queries: []query{{fmt.Sprintf(`sum(%s) / sum(%s)`, rate("vpnbot_webapp_requests_total", "webapp", `, code=~"5.."`), rate("vpnbot_webapp_requests_total", "webapp", "")), "5xx"}}},
+				{title: "Latency by route", unit: "s", queries: quantiles("vpnbot_webapp_request_duration_seconds", "webapp", "", "route")},
+				{title: "Rate-limited", unit: "reqps", desc: "Requests answered 429, by route: one address or user over RATE_PER_IP or RATE_PER_USER.",
+					queries: []query{{"sum by (route) (" + rate("vpnbot_webapp_requests_total", "webapp", `, code="429"`) + ")", "{{route}}"}}},
+			}},
+		}},
 	}
 }
 
@@ -494,7 +524,7 @@ func serviceDashboard(s svc) dashboard {
 }
 
 func overview() dashboard {
-	jobs := `job=~"gateway|bot-handler|sender|activation|payment-watcher|reminders|trial-notifier|expiry-cleanup|keyserver"`
+	jobs := `job=~"gateway|bot-handler|sender|activation|payment-watcher|reminders|trial-notifier|expiry-cleanup|keyserver|webapp"`
 	b := &builder{}
 	b.add(section{"Services", []chart{
 		{title: "Instances up by service", desc: "0 for a service: ServiceDown.",
@@ -556,9 +586,104 @@ func overview() dashboard {
 			queries: []query{{`sum by (job) (rate(vpnbot_db_pool_empty_acquire_total[$__rate_interval]))`, "{{job}}"}}},
 		{title: "Connections open by service", unit: "short", desc: "Compare with the budget in deploy/budget.yaml.",
 			queries: []query{{`sum by (job) (vpnbot_db_pool_total_conns)`, "{{job}}"}}},
+		{title: "Connections by role vs CONNECTION LIMIT", unit: "short",
+			desc: "Each service's role as the database counts it (pg_stat_activity: all replicas, pools and elections), beside the role's CONNECTION LIMIT from deploy/budget.yaml.",
+			queries: []query{
+				{`max by (role) (vpnbot_db_role_connections)`, "{{role}}"},
+				{`max by (role) (vpnbot_db_role_connection_limit)`, "{{role}} limit"},
+			}},
+		{title: "Connections refused at the limit by service", unit: "ops",
+			desc:    "New connections the database refused at a role's CONNECTION LIMIT (DB_CONNECTION_LIMIT in the service's logs).",
+			queries: []query{{`sum by (job) (rate(vpnbot_db_connection_limit_refusals_total[$__rate_interval]))`, "{{job}}"}}},
 	}})
 	return newDashboard("vpnbot-overview", "vpnbot / overview",
 		"Every service at a glance; the per-service dashboards (links above) go deeper. Alerts and runbooks: docs/runbooks/.", b.panels)
+}
+
+// slo is one SLO of docs/slo.md as the SLO dashboard shows it: its
+// recording rules are deploy/prometheus/rules/slo.yml's
+// slo:sli_error:ratio_rate<window>{slo="<key>"}, and bad and valid are its
+// bad and valid events over a range, from the services' counters.
+type slo struct {
+	key, title, desc string
+	budget           float64
+	bad, valid       func(window string) string
+	// extra are charts of the SLI's metric itself.
+	extra []chart
+}
+
+func slos() []slo {
+	updateLost := func(w string) string {
+		return fmt.Sprintf(`sum(increase(vpnbot_consumer_messages_total{stream="TG_UPDATES", outcome=~"timeout|dlq"}[%s]))`, w)
+	}
+	return []slo{
+		{key: "update_reply", title: "Update → reply: 99 % within 2 s", budget: 0.01,
+			desc: "Updates answered within 2 s of the gateway storing them (vpnbot_bot_update_age_seconds), of those answered, given up or dead-lettered.",
+			bad: func(w string) string {
+				return fmt.Sprintf(`sum(increase(vpnbot_bot_update_age_seconds_count[%s])) - sum(increase(vpnbot_bot_update_age_seconds_bucket{le=~"2|2.0"}[%s])) + %s`, w, w, updateLost(w))
+			},
+			valid: func(w string) string {
+				return fmt.Sprintf(`sum(increase(vpnbot_bot_update_age_seconds_count[%s])) + %s`, w, updateLost(w))
+			},
+			extra: []chart{{title: "Answer time (from the stream)", unit: "s", desc: "From the gateway storing an update to its answer; the bot-handler's own time is on its dashboard.",
+				queries: []query{
+					{`histogram_quantile(0.5, sum by (le) (rate(vpnbot_bot_update_age_seconds_bucket[$__rate_interval])))`, "p50"},
+					{`histogram_quantile(0.99, sum by (le) (rate(vpnbot_bot_update_age_seconds_bucket[$__rate_interval])))`, "p99"},
+				}}}},
+		{key: "key_delivery", title: "Paid → key delivered: 99 % within 60 s", budget: 0.01,
+			desc: "Periods (paid and trial) working on the panel, a new key handed to the sender, within 60 s of their grant (vpnbot_activation_delivery_seconds).",
+			bad: func(w string) string {
+				return fmt.Sprintf(`sum(increase(vpnbot_activation_delivery_seconds_count[%s])) - sum(increase(vpnbot_activation_delivery_seconds_bucket{le=~"60|60.0"}[%s]))`, w, w)
+			},
+			valid: func(w string) string {
+				return fmt.Sprintf(`sum(increase(vpnbot_activation_delivery_seconds_count[%s]))`, w)
+			},
+			extra: []chart{{title: "Delivery time by kind", unit: "s", desc: "From the payment applied (paid) or the trial taken to the access working; paid alone is what the SLO is about.",
+				queries: []query{
+					{`histogram_quantile(0.5, sum by (le, kind) (rate(vpnbot_activation_delivery_seconds_bucket[$__rate_interval])))`, "{{kind}} p50"},
+					{`histogram_quantile(0.99, sum by (le, kind) (rate(vpnbot_activation_delivery_seconds_bucket[$__rate_interval])))`, "{{kind}} p99"},
+				}}}},
+		{key: "webhook", title: "Webhook availability: 99.9 %", budget: 0.001,
+			desc: "Telegram's webhook requests answered without a 5xx (vpnbot_gateway_requests_total).",
+			bad: func(w string) string {
+				return fmt.Sprintf(`(sum(increase(vpnbot_gateway_requests_total{status=~"5.."}[%s])) or vector(0))`, w)
+			},
+			valid: func(w string) string { return fmt.Sprintf(`sum(increase(vpnbot_gateway_requests_total[%s]))`, w) }},
+		{key: "outbox", title: "Outbox delivery: 99.9 %", budget: 0.001,
+			desc: "Messages the sender sent, of those sent or dead-lettered (vpnbot_sender_sends_total); blocked, duplicate and cancelled count neither way.",
+			bad: func(w string) string {
+				return fmt.Sprintf(`(sum(increase(vpnbot_sender_sends_total{outcome="dlq"}[%s])) or vector(0))`, w)
+			},
+			valid: func(w string) string {
+				return fmt.Sprintf(`sum(increase(vpnbot_sender_sends_total{outcome=~"sent|dlq"}[%s]))`, w)
+			}},
+	}
+}
+
+// burn is the burn-rate query of s over window: its error ratio divided by
+// its budget (1: the budget lasts exactly 30 days).
+func (s slo) burn(window string) query {
+	return query{fmt.Sprintf(`slo:sli_error:ratio_rate%s{slo="%s"} / %g`, window, s.key, s.budget), window}
+}
+
+func sloDashboard() dashboard {
+	b := &builder{}
+	for _, s := range slos() {
+		bad30d := fmt.Sprintf(`(%s) / (%s)`, s.bad("30d"), s.valid("30d"))
+		charts := []chart{
+			{title: "Error budget left (30 d)", unit: "percentunit", desc: s.desc + " 100 %: untouched; 0: spent; below 0: overspent. Red below 25 %.",
+				queries: []query{{fmt.Sprintf(`1 - %s / %g`, bad30d, s.budget), "left"}}, stat: true, okAt: ptr(0.25)},
+			{title: "Bad (30 d)", unit: "percentunit", desc: fmt.Sprintf("Share of the events that were bad; the objective allows %g %%.", s.budget*100),
+				queries: []query{{bad30d, "bad"}}, stat: true, warnAt: ptr(s.budget)},
+			{title: "Burn rate, page windows", unit: "short", desc: "Pages at 14.4× over 1h and 5m, or 6× over 6h and 30m.",
+				queries: []query{s.burn("5m"), s.burn("1h"), s.burn("30m"), s.burn("6h")}},
+			{title: "Burn rate, ticket windows", unit: "short", desc: "Tickets at 3× over 1d and 2h, or 1× over 3d and 6h.",
+				queries: []query{s.burn("2h"), s.burn("1d"), s.burn("6h"), s.burn("3d")}},
+		}
+		b.add(section{s.title, append(charts, s.extra...)})
+	}
+	return newDashboard("vpnbot-slo", "vpnbot / SLOs",
+		"The SLOs of docs/slo.md: error budget left over 30 days and how fast it burns. Rules and alerts: deploy/prometheus/rules/slo.yml; runbooks: docs/runbooks/Vpnbot*BudgetBurn.md.", b.panels)
 }
 
 func newDashboard(uid, title, desc string, panels []panel) dashboard {
@@ -575,7 +700,7 @@ func newDashboard(uid, title, desc string, panels []panel) dashboard {
 // generatedDashboards returns each dashboard file's name and content.
 func generatedDashboards(t *testing.T) map[string][]byte {
 	t.Helper()
-	all := []dashboard{overview()}
+	all := []dashboard{overview(), sloDashboard()}
 	for _, s := range services() {
 		all = append(all, serviceDashboard(s))
 	}

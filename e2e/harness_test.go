@@ -75,6 +75,9 @@ type options struct {
 	databaseURL func(db *pgdbtest.DB) string
 	// adminIDs are the bot's admins (ADMIN_IDS).
 	adminIDs []int64
+	// traces has the services export every trace to the stack's receiver
+	// (localstack.Config.Traces), as make run does.
+	traces bool
 }
 
 // start gives the test a system of its own on a fresh schema, waiting for a
@@ -129,6 +132,7 @@ func start(t *testing.T, o options) *system {
 		ChatRate:      limit,
 		PanelEnv:      o.panelEnv,
 		AdminIDs:      o.adminIDs,
+		Traces:        o.traces,
 		Env:           o.env,
 		Output:        out,
 	})

@@ -26,8 +26,9 @@ import (
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 )
 
-// alertRulesFile holds the alert rules, relative to the e2e module.
-const alertRulesFile = "../deploy/prometheus/rules/vpnbot.yml"
+// ruleFiles are Prometheus's rule files, relative to the e2e module: the
+// alerts (vpnbot.yml), and the SLOs' recording rules and alerts (slo.yml).
+const ruleFiles = "../deploy/prometheus/rules/*.yml"
 
 // runbookDir holds one runbook per alert.
 const runbookDir = "../docs/runbooks"
@@ -37,7 +38,15 @@ const runbookDir = "../docs/runbooks"
 var scrapedServices = []string{
 	localstack.Gateway, localstack.BotHandler, localstack.Sender, localstack.Activation,
 	localstack.PaymentWatcher, localstack.Reminders, localstack.TrialNotifier, localstack.ExpiryCleanup, localstack.KeyServer,
+	localstack.WebApp,
 }
+
+// trialPayer is the user of driveTrialAndPayment, and requiredChannel
+// the channel they are a member of.
+const (
+	trialPayer      = 7070
+	requiredChannel = "@vpnbot_news"
+)
 
 // prometheusOwn are series Prometheus makes itself, not a service.
 var prometheusOwn = map[string]bool{"up": true}
@@ -60,10 +69,14 @@ type queried struct {
 // fires.
 func TestEveryQueriedMetricIsExported(t *testing.T) {
 	t.Parallel()
-	queries := append(dashboardQueries(t), alertQueries(t)...)
+	rules, recorded := ruleQueries(t)
+	queries := append(dashboardQueries(t), rules...)
 	require.NotEmpty(t, queries)
 
-	s := start(t, options{workers: true})
+	// The required channel is on, so that its checks have their series;
+	// the user is a member.
+	s := start(t, options{workers: true, env: []string{"REQUIRED_CHANNEL=" + requiredChannel}})
+	require.NoError(t, s.Sandbox.SetChatMember(requiredChannel, trialPayer, sandboxtg.ChatMember{Status: sandboxtg.StatusMember}))
 	s.driveTrialAndPayment()
 	byService := map[string]exported{}
 	for _, name := range scrapedServices {
@@ -73,7 +86,8 @@ func TestEveryQueriedMetricIsExported(t *testing.T) {
 	var problems []string
 	for _, q := range queries {
 		for _, sel := range selectors(t, q) {
-			if prometheusOwn[sel.Name] {
+			// A recorded series is checked through its rule's expression.
+			if prometheusOwn[sel.Name] || recorded[sel.Name] {
 				continue
 			}
 			if p := checkSelector(byService, sel); p != "" {
@@ -89,7 +103,7 @@ func TestEveryQueriedMetricIsExported(t *testing.T) {
 // pay it (gateway webhook, payment-watcher).
 func (s *system) driveTrialAndPayment() {
 	s.t.Helper()
-	const user = 7070
+	const user = trialPayer
 	s.Sandbox.SendText(user, "/start")
 	menu := s.waitScreen(user, "the main menu", withButton(cbTrial))
 	s.press(user, menu, cbTrial)
@@ -216,7 +230,7 @@ func dashboardQueries(t *testing.T) []queried {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dashboardDir, "*.json"))
 	require.NoError(t, err)
-	require.Len(t, files, len(scrapedServices)+1, "a dashboard per service plus the overview")
+	require.Len(t, files, len(scrapedServices)+2, "a dashboard per service, the overview and the SLOs")
 	var out []queried
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -241,11 +255,12 @@ func dashboardQueries(t *testing.T) []queried {
 
 var labelValues = regexp.MustCompile(`^label_values\((.+),\s*\w+\)$`)
 
-// alertRules is the part of a Prometheus rule file the checks read.
-type alertRules struct {
+// ruleFile is the part of a Prometheus rule file the checks read.
+type ruleFile struct {
 	Groups []struct {
 		Name  string
 		Rules []struct {
+			Record      string
 			Alert       string
 			Expr        string
 			Labels      map[string]string
@@ -254,27 +269,38 @@ type alertRules struct {
 	}
 }
 
-// alertQueries returns every alert's expression, after checking that each
-// alert says how bad it is and links a runbook that exists.
-func alertQueries(t *testing.T) []queried {
+// ruleQueries returns every rule's expression, after checking that each
+// alert says how bad it is and links a runbook that exists, and the names
+// the recording rules record, which no service exports.
+func ruleQueries(t *testing.T) (out []queried, recorded map[string]bool) {
 	t.Helper()
-	raw, err := os.ReadFile(alertRulesFile)
+	files, err := filepath.Glob(ruleFiles)
 	require.NoError(t, err)
-	var rules alertRules
-	require.NoError(t, yaml.Unmarshal(raw, &rules))
-	var out []queried
+	require.NotEmpty(t, files, ruleFiles)
+	recorded = map[string]bool{}
 	var names []string
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			require.NotEmpty(t, r.Alert, "group %s: only alerting rules are expected", g.Name)
-			names = append(names, r.Alert)
-			require.Contains(t, []string{"critical", "warning"}, r.Labels["severity"], "%s: severity", r.Alert)
-			require.NotEmpty(t, r.Annotations["summary"], "%s: summary", r.Alert)
-			runbook := "docs/runbooks/" + r.Alert + ".md"
-			require.True(t, strings.HasSuffix(r.Annotations["runbook_url"], "/"+runbook), "%s: runbook_url %q should end in %s", r.Alert, r.Annotations["runbook_url"], runbook)
-			_, err := os.Stat(filepath.Join(runbookDir, r.Alert+".md"))
-			require.NoError(t, err, "%s: its runbook", r.Alert)
-			out = append(out, queried{"alert " + r.Alert, r.Expr})
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var rules ruleFile
+		require.NoError(t, yaml.Unmarshal(raw, &rules), f)
+		for _, g := range rules.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					recorded[r.Record] = true
+					out = append(out, queried{"recording rule " + r.Record, r.Expr})
+					continue
+				}
+				require.NotEmpty(t, r.Alert, "group %s: a rule records or alerts", g.Name)
+				names = append(names, r.Alert)
+				require.Contains(t, []string{"critical", "warning"}, r.Labels["severity"], "%s: severity", r.Alert)
+				require.NotEmpty(t, r.Annotations["summary"], "%s: summary", r.Alert)
+				runbook := "docs/runbooks/" + r.Alert + ".md"
+				require.True(t, strings.HasSuffix(r.Annotations["runbook_url"], "/"+runbook), "%s: runbook_url %q should end in %s", r.Alert, r.Annotations["runbook_url"], runbook)
+				_, err := os.Stat(filepath.Join(runbookDir, r.Alert+".md"))
+				require.NoError(t, err, "%s: its runbook", r.Alert)
+				out = append(out, queried{"alert " + r.Alert, r.Expr})
+			}
 		}
 	}
 	// Each runbook belongs to an alert: none is left behind by a rename.
@@ -289,13 +315,23 @@ func alertQueries(t *testing.T) []queried {
 	}
 	sort.Strings(orphans)
 	require.Empty(t, orphans, "runbooks without an alert")
-	return out
+	return out, recorded
 }
 
 // TestDashboardAndAlertQueriesParse checks, without a running system, that
-// every query is PromQL Prometheus accepts and selects some series.
+// every query (dashboards, alerts, recording rules) is PromQL Prometheus
+// accepts and selects some series, and that every recorded series a query
+// reads is recorded by a rule.
 func TestDashboardAndAlertQueriesParse(t *testing.T) {
-	for _, q := range append(dashboardQueries(t), alertQueries(t)...) {
-		require.NotEmpty(t, selectors(t, q), "%s selects no series: %s", q.where, q.expr)
+	rules, recorded := ruleQueries(t)
+	for _, q := range append(dashboardQueries(t), rules...) {
+		sels := selectors(t, q)
+		require.NotEmpty(t, sels, "%s selects no series: %s", q.where, q.expr)
+		for _, sel := range sels {
+			// A colon is the recording rules' naming (level:metric:operations).
+			if strings.Contains(sel.Name, ":") {
+				require.True(t, recorded[sel.Name], "%s reads %s, which no rule records", q.where, sel.Name)
+			}
+		}
 	}
 }

@@ -38,15 +38,7 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	chromium := chromiumPath(t)
 	s := start(t, options{workers: true})
 	sh := shop.New(s.db.Pool, shop.Config{})
-	app, err := console.New(console.Config{
-		Telegram: s.Sandbox, CryptoPay: s.CryptoPay, Panels: console.Panels(s.Stack), Control: s.Stack, JetStream: s.js,
-	})
-	require.NoError(t, err)
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		app.Close()
-	})
+	srv := serveConsole(t, s)
 	b := openBrowser(t, chromium)
 	const user = 4343
 
@@ -136,7 +128,7 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	for _, id := range services {
 		labels = append(labels, id.Label)
 	}
-	require.Equal(t, []string{localstack.Gateway, "bot-handler-0", localstack.Sender, localstack.KeyServer, localstack.Activation, localstack.PaymentWatcher,
+	require.Equal(t, []string{localstack.Gateway, "bot-handler-0", localstack.Sender, localstack.KeyServer, localstack.WebApp, localstack.Activation, localstack.PaymentWatcher,
 		localstack.Reminders, localstack.TrialNotifier, localstack.ExpiryCleanup}, labels, "the stack's services in start order")
 	b.do("opening the status page", chromedp.Navigate(srv.URL+"/status"))
 	b.poll("every service ready", fmt.Sprintf(`(() => {
@@ -176,6 +168,23 @@ func TestWebChatJourneyInChromium(t *testing.T) {
 	b.poll("the chat's messages", fmt.Sprintf(`document.querySelector('.msg[data-id="%d"]')`, invoice))
 	b.screenshot("11-chat-360")
 	require.True(t, evaluate[bool](b, noSidewaysScroll), "the chat at %d px scrolls sideways: %s", narrowWidth, evaluate[string](b, widths))
+}
+
+// serveConsole serves make run's console (the chat, the status page and
+// its switches) over s for the test, as the devstack does.
+func serveConsole(t *testing.T, s *system) *httptest.Server {
+	t.Helper()
+	app, err := console.New(console.Config{
+		Telegram: s.Sandbox, CryptoPay: s.CryptoPay, Panels: console.Panels(s.Stack), Control: s.Stack, JetStream: s.js,
+		Traces: s.Traces,
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		app.Close()
+	})
+	return srv
 }
 
 // chromiumPath finds the browser: CHROMIUM_PATH, else chromium on PATH. A
@@ -267,7 +276,9 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 func (p *page) fail(what string, err error) {
 	p.t.Helper()
 	p.screenshot("failed")
-	body, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	ctx, cancel := context.WithTimeout(p.ctx, browserTimeout)
+	defer cancel()
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	p.t.Fatalf("%s: %v\nthe page (screenshot in %s):\n%s", what, err, p.dir, body)
 }
 
@@ -339,13 +350,20 @@ func (p *page) click(css string) {
 
 func (p *page) attr(css, name string) string {
 	p.t.Helper()
+	return read(p, "reading "+name+" of "+css, chromedp.AttributeValue(chromedp.CSS(css), name)).Value
+}
+
+// read runs a reading action within browserTimeout; on failure the test
+// stops as do's does.
+func read[T any](p *page, what string, a chromedp.Action[T]) T {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, browserTimeout)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(css), name))
+	v, err := chromedp.Run(ctx, a)
 	if err != nil {
-		p.fail("reading "+name+" of "+css, err)
+		p.fail(what, err)
 	}
-	return v.Value
+	return v
 }
 
 // text is what message id shows.
@@ -357,13 +375,7 @@ func (p *page) text(id int64) string {
 // text0 is the text of the first element the CSS selector finds.
 func (p *page) text0(css string) string {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, browserTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(css)))
-	if err != nil {
-		p.fail("reading the text of "+css, err)
-	}
-	return v
+	return read(p, "reading the text of "+css, chromedp.TextContent(chromedp.CSS(css)))
 }
 
 // tab waits for the tab this page opened at url and returns it.

@@ -26,7 +26,7 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 	// of every argument.
 	longest := strings.Repeat("p", botui.MaxCallbackData-len(botui.ActionPayCrypto)-1)
 	for _, action := range []string{botui.ActionPlan, botui.ActionPayCrypto, botui.ActionPayStars, botui.ActionSetup,
-		botui.ActionSetLanguage, botui.ActionSetLocation, botui.ActionAutoRenewPlan} {
+		botui.ActionSetLanguage, botui.ActionSetLocation, botui.ActionAutoRenewPlan, botui.ActionChannelCheck} {
 		for _, arg := range []string{"m1", "ios", botui.Russian, "🇩🇪 Frankfurt", longest, ""} {
 			for _, build := range []func(string, string) string{botui.Callback, botui.NoticeCallback} {
 				data := build(action, arg)
@@ -50,6 +50,9 @@ func TestCallbackDataReadsBackAsTheActionItWasBuiltFor(t *testing.T) {
 		"loc:loc":    {botui.ActionSetLocation, "loc"},
 		"ar:plans":   {botui.ActionAutoRenewPlans, ""},
 		"ar:p:lans":  {botui.ActionAutoRenewPlan, "lans"},
+		"bc:cx:12":   {botui.ActionBroadcastCancel, "12"},
+		"bc:cxy:12":  {botui.ActionBroadcastCancelConfirm, "12"},
+		"chan:trial": {botui.ActionChannelCheck, "trial"},
 		// Buttons of no action this bot knows, such as an older version's.
 		"":             {"", ""},
 		"subscription": {"", ""},

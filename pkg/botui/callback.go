@@ -62,6 +62,24 @@ const (
 	ActionAutoRenewPlans = "ar:plans"
 	ActionAutoRenewPlan  = "ar:p:" // + plan id
 	ActionAutoRenewTopUp = "ar:top"
+	// ActionAdmin is a button of an admin screen (the user card): the
+	// bot-handler reads its argument, and checks the presser's role.
+	ActionAdmin = "adm:" // + what the admin screen asks
+	// An admin's broadcast: under its preview, ActionBroadcastSend sends
+	// it, ActionBroadcastSendPaid sends it as a paid broadcast and
+	// ActionBroadcastDiscard drops it; under its status,
+	// ActionBroadcastStatus shows the progress afresh, ActionBroadcastCancel
+	// asks whether to cancel it and ActionBroadcastCancelConfirm cancels it.
+	ActionBroadcastSend          = "bc:send:" // + broadcast id
+	ActionBroadcastSendPaid      = "bc:paid:" // + broadcast id
+	ActionBroadcastDiscard       = "bc:drop:" // + broadcast id
+	ActionBroadcastStatus        = "bc:st:"   // + broadcast id
+	ActionBroadcastCancel        = "bc:cx:"   // + broadcast id
+	ActionBroadcastCancelConfirm = "bc:cxy:"  // + broadcast id
+	// ActionChannelCheck is "Check again" under the screen that asks to
+	// join the required channel; its argument is the action to go on with
+	// once the user has joined (ActionTrial), or "" for the menu.
+	ActionChannelCheck = "chan:" // + action
 )
 
 // MaxLocation is the longest location label, in bytes, that a button of
@@ -75,7 +93,10 @@ var (
 		ActionAutoRenewOn, ActionAutoRenewOff, ActionAutoRenewPlans, ActionAutoRenewTopUp}
 	// actionsWithArg are the actions followed by an argument.
 	actionsWithArg = []string{ActionPlan, ActionPayCrypto, ActionPayStars, ActionSetup, ActionSetLanguage, ActionSetLocation,
-		ActionPaid, ActionTopUpCrypto, ActionTopUpStars, ActionPayBalanceUSD, ActionPayBalanceXTR, ActionAutoRenewPlan}
+		ActionPaid, ActionTopUpCrypto, ActionTopUpStars, ActionPayBalanceUSD, ActionPayBalanceXTR, ActionAutoRenewPlan,
+		ActionAdmin,
+		ActionBroadcastSend, ActionBroadcastSendPaid, ActionBroadcastDiscard, ActionBroadcastStatus, ActionBroadcastCancel,
+		ActionBroadcastCancelConfirm, ActionChannelCheck}
 )
 
 // noticeMark starts the callback data of a notice's button.

@@ -10,6 +10,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // Headers a dead letter carries besides the original message's own.
@@ -47,7 +51,10 @@ type DLQEntry struct {
 	Deliveries int
 	Time       time.Time // when it was dead-lettered
 	Stack      string    // the panicking handler's stack, if it panicked
-	Data       []byte
+	// TraceID is the trace of the original message (its traceparent), to
+	// look up in the trace backend; "" when it was not traced.
+	TraceID string
+	Data    []byte
 }
 
 // stackSeparator stands for a line break of a stack in HeaderDLQStack.
@@ -135,6 +142,7 @@ func dlqEntry(raw *jetstream.RawStreamMsg) DLQEntry {
 		MsgID:   h.Get(HeaderDLQMsgID),
 		Stack:   strings.ReplaceAll(h.Get(HeaderDLQStack), stackSeparator, "\n"),
 		Time:    raw.Time,
+		TraceID: TraceID(h),
 		Data:    raw.Data,
 	}
 	// Malformed numbers stay zero: a listing should show what is there
@@ -163,8 +171,10 @@ func GetDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) (DLQEntry, 
 // ReplayDLQ publishes dead letter seq again to its original subject, with its
 // original headers and Nats-Msg-Id "<original id>:replay:<seq>" (new to the
 // original stream's duplicate window, yet the same on a retried replay), then
-// deletes it from the DLQ.
-func ReplayDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) error {
+// deletes it from the DLQ. The replay is traced as a child of the dead
+// letter's original trace (its traceparent), always sampled, so the replayed
+// message's handling continues that trace.
+func ReplayDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) (err error) {
 	s, err := js.Stream(ctx, StreamDLQ)
 	if err != nil {
 		return fmt.Errorf("opening stream %s: %w", StreamDLQ, err)
@@ -182,6 +192,14 @@ func ReplayDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 		origID = raw.Header.Get(HeaderDLQStream) + ":" + raw.Header.Get(HeaderDLQStreamSeq)
 	}
 	msg := &nats.Msg{Subject: subject, Header: withoutHeaders(raw.Header, dlqHeaderPrefix, "Nats-"), Data: raw.Data}
+	ctx, span := tracer().Start(extract(ctx, raw.Header), "replay "+subject, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(tracing.Keep,
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", subject),
+			attribute.Int64("vpnbot.dlq.seq", int64(seq)),
+		))
+	defer func() { endSpan(span, err) }()
+	Inject(ctx, msg)
 	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(origID+":replay:"+strconv.FormatUint(seq, 10))); err != nil {
 		return fmt.Errorf("replaying dead letter %d to %s: %w", seq, subject, err)
 	}

@@ -41,6 +41,18 @@
 // again; Live and Ready are the consumer's health for /livez and /readyz;
 // vpnbot_consumer_* metrics count outcomes, redeliveries and lag.
 //
+// Every message carries W3C trace context (traceparent) in its headers when
+// tracing is on (pkg/tracing): PublishMsg starts a producer span under the
+// caller's and writes it there; the Consumer starts each delivery's
+// consumer span as its child and passes it in the handler's ctx, so a
+// redelivery is another child of the same publish. The per-delivery log
+// lines carry trace_id and span_id. A dead letter keeps the original's
+// traceparent (ListDLQ shows its TraceID), the dead-lettering is a root span
+// of its own linked to the failed delivery and always sampled, and
+// ReplayDLQ's span is a child of the original trace, which the replayed
+// message continues. With tracing off no header is written and the spans
+// are the API's no-ops.
+//
 // The DLQ stream keeps what could not be handled with headers saying why;
 // ListDLQ and ReplayDLQ are what an operator's command uses, and WatchDLQ
 // exports its size for the "DLQ not empty" alert.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Delivery is one delivery of a message to a handler. It carries no way to
@@ -25,6 +26,10 @@ type Delivery struct {
 	// Published is when the stream stored the message: how long it waited
 	// is now minus Published, whatever its deliveries.
 	Published time.Time
+	// Trace is the delivery's consumer span (invalid with tracing off). A
+	// Handler's ctx holds it already; a HoldFunc, which has no ctx, starts
+	// the spans of its later work under it with trace.ContextWithSpanContext.
+	Trace trace.SpanContext
 }
 
 // Handler handles one delivery. Returning nil acknowledges the message. An

@@ -10,6 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
@@ -17,7 +21,14 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 )
 
+// spans records every span the package starts: the tests run with tracing
+// on, as a service with an OTLP endpoint does, and tell their traces apart
+// by trace id.
+var spans = tracetest.NewSpanRecorder()
+
 func TestMain(m *testing.M) {
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	goleak.VerifyTestMain(m, bustest.IgnoreClusterShutdownLeaks()...)
 }
 

@@ -11,21 +11,27 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
-// delivery describes msg, fetched by loop i, to a handler and updates the
-// lag gauges from its metadata; false when it has none (it is then left to
-// be redelivered).
-func (c *Consumer) delivery(i int, msg jetstream.Msg) (Delivery, zerolog.Logger, bool) {
+// delivery describes msg, fetched by loop i, to a handler, starts its
+// consumer span (a child of the publisher's, from the message's headers: a
+// redelivery is another child of the same parent) and updates the lag gauges
+// from its metadata. The logger and ctx it returns carry the span; false
+// when msg has no metadata (it is then left to be redelivered).
+func (c *Consumer) delivery(ctx context.Context, i int, msg jetstream.Msg) (Delivery, context.Context, trace.Span, zerolog.Logger, bool) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		// Cannot happen for a message fetched from a consumer; leave it to
 		// be redelivered rather than guess.
 		c.log.Error().Err(err).Str("subject", msg.Subject()).Msg("message without JetStream metadata")
 		c.nak(msg, c.cfg.RetryBase, c.log)
-		return Delivery{}, c.log, false
+		return Delivery{}, ctx, nil, c.log, false
 	}
 	c.setLag(i, meta.NumPending, c.ackPending[i].Load())
 	if meta.NumDelivered > 1 {
@@ -41,24 +47,38 @@ func (c *Consumer) delivery(i int, msg jetstream.Msg) (Delivery, zerolog.Logger,
 		Partition:    i,
 		Published:    meta.Timestamp,
 	}
+	ctx, span := tracer().Start(extract(ctx, d.Header), "process "+d.Subject,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", d.Subject),
+			attribute.String("messaging.consumer.group.name", c.cfg.Durable),
+			attribute.String("messaging.message.id", d.MsgID),
+			attribute.Int64("messaging.nats.stream_sequence", int64(d.StreamSeq)),
+			attribute.Int64("messaging.nats.deliveries", int64(d.NumDelivered)),
+		))
+	d.Trace = span.SpanContext()
 	log := c.log.With().Str("subject", d.Subject).Uint64("stream_seq", d.StreamSeq).
 		Uint64("deliveries", d.NumDelivered).Str("msg_id", d.MsgID)
 	if c.cfg.Mode == Partitioned {
 		log = log.Int("partition", i)
 	}
-	return d, log.Logger(), true
+	log = tracing.LogFields(ctx, log)
+	return d, ctx, span, log.Logger(), true
 }
 
 // process runs HandleFunc on one message of loop i and settles it.
 func (c *Consumer) process(ctx context.Context, i int, msg jetstream.Msg) {
-	d, log, ok := c.delivery(i, msg)
+	d, ctx, span, log, ok := c.delivery(ctx, i, msg)
 	if !ok {
 		return
 	}
+	defer span.End()
 	msg = c.held.add(msg) // until settled, by whichever path
 	start := time.Now()
 	returned, expired, err := c.call(ctx, d, log)
-	c.m.duration.Observe(time.Since(start).Seconds())
+	obs.Observe(ctx, c.m.duration, time.Since(start).Seconds())
 	c.beats[i].Beat()
 	c.settle(ctx, msg, d, returned, expired, err, log)
 }
@@ -66,7 +86,7 @@ func (c *Consumer) process(ctx context.Context, i int, msg jetstream.Msg) {
 // hold hands one message of loop i to HoldFunc, which settles it later;
 // release runs once it is settled.
 func (c *Consumer) hold(ctx context.Context, i int, msg jetstream.Msg, release func()) {
-	d, log, ok := c.delivery(i, msg)
+	d, ctx, span, log, ok := c.delivery(ctx, i, msg)
 	if !ok {
 		release()
 		return
@@ -76,8 +96,9 @@ func (c *Consumer) hold(ctx context.Context, i int, msg jetstream.Msg, release f
 	var once sync.Once
 	settle := func(err error) {
 		once.Do(func() {
-			c.m.duration.Observe(time.Since(start).Seconds())
+			obs.Observe(ctx, c.m.duration, time.Since(start).Seconds())
 			c.settle(ctx, msg, d, true, false, err, log)
+			span.End()
 			release()
 		})
 	}
@@ -197,6 +218,15 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, d Delivery, re
 		_ = c.gate(ctx, true)
 	}
 	c.m.messages[outcome].Inc()
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attribute.String("vpnbot.outcome", outcome))
+	switch {
+	case herr != nil && v != giveBack:
+		span.RecordError(herr)
+		span.SetStatus(codes.Error, herr.Error())
+	case outcome == outcomeTimeout:
+		span.SetStatus(codes.Error, "handler did not return by its deadline")
+	}
 }
 
 // unsettled records that loop i left a message unacknowledged, waiting for
@@ -220,7 +250,22 @@ func (c *Consumer) retryDelay(n uint64) time.Duration {
 // deadLetter copies the message to the DLQ and terminates it, returning
 // outcome. If the copy cannot be stored the message is not terminated but
 // retried later, so nothing is lost; that counts as a retry.
+//
+// The dead-lettering has a span of its own, a new root linked to the
+// message's consumer span and always sampled (tracing.Keep): whatever the
+// sampling ratio, every dead letter can be found in the traces. The copy
+// keeps the original's traceparent, so a replay continues the original trace.
 func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, d Delivery, reason string, cause error, outcome string, log zerolog.Logger) string {
+	ctx, span := tracer().Start(ctx, "dead-letter "+c.cfg.Stream, trace.WithNewRoot(),
+		trace.WithLinks(trace.LinkFromContext(ctx)),
+		trace.WithAttributes(tracing.Keep,
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", DLQSubject(c.cfg.Stream)),
+			attribute.String("messaging.consumer.group.name", c.cfg.Durable),
+			attribute.String("vpnbot.dlq.reason", reason),
+			attribute.String("vpnbot.dlq.error", cause.Error()),
+		))
+	defer span.End()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	dl := deadLetter(c.cfg.Stream, d, reason, cause, time.Now())
@@ -234,6 +279,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, d Delivery
 	}
 	if err != nil {
 		delay := c.retryDelay(d.NumDelivered)
+		span.SetStatus(codes.Error, err.Error())
 		log.Error().Str("event", EventDLQPublishFailed).Err(err).Str("reason", reason).Dur("retry_in", delay).
 			Msg("cannot copy message to the DLQ; it stays in its stream")
 		c.nak(msg, delay, log)

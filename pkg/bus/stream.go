@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // StreamDLQ holds what could not be handled, on dlq.<stream>, with Dlq-*
@@ -82,7 +83,13 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, data [
 
 // PublishMsg is Publish of a message with headers: what the publisher
 // already knows of the message, for its consumers.
+//
+// The message carries the W3C trace context of a producer span, a child of
+// ctx's span, in its headers (none with tracing off), so its consumers
+// continue the trace.
 func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgID string) (duplicate bool, err error) {
+	ctx, span := startPublish(ctx, msg, msgID)
+	defer func() { endSpan(span, err) }()
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
@@ -91,6 +98,7 @@ func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgI
 	if err != nil {
 		return false, fmt.Errorf("publishing to %s: %w", msg.Subject, err)
 	}
+	span.SetAttributes(attribute.Bool("vpnbot.duplicate", ack.Duplicate))
 	return ack.Duplicate, nil
 }
 

@@ -32,6 +32,15 @@ type Base struct {
 	// WatchdogExitAfter, when set, makes the process exit once its liveness
 	// check has failed for that long: for runs without an orchestrator.
 	WatchdogExitAfter time.Duration `env:"WATCHDOG_EXIT_AFTER"`
+	// OTLPEndpoint and OTLPTracesEndpoint, the standard OpenTelemetry
+	// settings, turn tracing on when either is set (pkg/tracing); the
+	// exporter reads its other OTEL_* settings itself.
+	OTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT" secret:"dsn"`
+	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" secret:"dsn"`
+	// TracesSampler and TracesSamplerArg choose which traces are kept:
+	// parentbased_always_on unless set.
+	TracesSampler    string `env:"OTEL_TRACES_SAMPLER"`
+	TracesSamplerArg string `env:"OTEL_TRACES_SAMPLER_ARG"`
 }
 
 // DB holds the settings of a service that talks to PostgreSQL.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // DefaultBaseURL is the mainnet Crypto Pay API; the testnet one is
@@ -67,7 +69,8 @@ type Config struct {
 	Token string
 	// Timeout bounds each call, connection and answer included (default 10s).
 	Timeout time.Duration
-	// HTTPClient makes the calls (default: a client on http.DefaultTransport).
+	// HTTPClient makes the calls (default: a client on http.DefaultTransport,
+	// each call a span).
 	HTTPClient *http.Client
 	// Registerer, when set, receives the client's metrics
 	// (vpnbot_cryptopay_requests_total, vpnbot_cryptopay_request_duration_seconds).
@@ -104,7 +107,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Timeout = defaultTimeout
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		cfg.HTTPClient = &http.Client{Transport: tracing.HTTPTransport(http.DefaultTransport, "cryptopay")}
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {

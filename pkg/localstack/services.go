@@ -28,7 +28,9 @@ const (
 	ExpiryCleanup  = "expiry-cleanup"
 	// KeyServer answers Outline's dynamic keys.
 	KeyServer = "keyserver"
-	Migrate   = "migrate"
+	// WebApp is the user's cabinet (the Mini App).
+	WebApp  = "webapp"
+	Migrate = "migrate"
 )
 
 // spec is one service of the system: how the Stack starts it, where its ops
@@ -66,14 +68,17 @@ type spec struct {
 // before any update can arrive, then whoever consumes what it publishes,
 // then the workers.
 var services = []spec{
-	{name: Migrate, job: true},
+	// Migrate leaves the roles alone: every service here logs in as the
+	// developer's own user, and that user may not create roles.
+	{name: Migrate, job: true, envFunc: func(*Stack) []string { return []string{"DB_ROLES=false"} }},
 	{name: Gateway, opsOffset: 0, envFunc: (*Stack).gatewayEnv, startedFunc: (*Stack).waitWebhook},
 	{name: BotHandler, opsOffset: 10, scaled: true, envFunc: (*Stack).botHandlerEnv},
 	{name: Sender, opsOffset: 1, envFunc: (*Stack).paceEnv},
 	{name: KeyServer, opsOffset: 7, envFunc: (*Stack).keyServerEnv},
+	{name: WebApp, opsOffset: 8, envFunc: (*Stack).webAppEnv},
 	// Shorter intervals than the services' defaults (15 s to a minute), so
 	// that what a person does in make run shows within seconds.
-	{name: Activation, opsOffset: 2, worker: true, envFunc: every(5*time.Second, (*Stack).panelEnv)},
+	{name: Activation, opsOffset: 2, worker: true, envFunc: every(5*time.Second, (*Stack).panelEnv, (*Stack).appEnv)},
 	{name: PaymentWatcher, opsOffset: 3, worker: true, envFunc: every(10*time.Second, (*Stack).cryptoPayEnv)},
 	{name: Reminders, opsOffset: 4, worker: true, envFunc: every(30 * time.Second)},
 	{name: TrialNotifier, opsOffset: 5, worker: true, envFunc: every(30 * time.Second)},
@@ -107,6 +112,12 @@ func (s *Stack) environ(sp *spec, instance, opsAddr string) []string {
 	env := config.Environ(config.Base{Instance: instance, OpsAddr: opsAddr, NATSURL: s.NATSURL, StreamReplicas: s.cfg.StreamReplicas})
 	env = append(env, config.Environ(config.DB{DatabaseURL: s.cfg.DatabaseURL})...)
 	env = append(env, config.Environ(telegram.Settings{Token: s.cfg.Token, APIURL: s.telegramURL()})...)
+	if s.Traces != nil {
+		// Spans go to the Stack's own receiver, in half a second rather
+		// than the SDK's five, so a newcomer's trace shows at once.
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+s.tracesURL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+			"OTEL_BSP_SCHEDULE_DELAY=500")
+	}
 	if sp.envFunc != nil {
 		env = append(env, sp.envFunc(s)...)
 	}
@@ -130,6 +141,7 @@ func (s *Stack) paceEnv() []string {
 	switch {
 	case s.cfg.ChatRate < 0:
 		p.Rate, p.Burst = unpaced, unpaced
+		p.GroupPerMinute, p.GroupBurst = 60*unpaced, unpaced
 	case s.cfg.ChatRate > 0:
 		p.Rate = s.cfg.ChatRate
 	}
@@ -161,17 +173,28 @@ func (s *Stack) gatewayEnv() []string {
 	}
 }
 
-// botHandlerEnv: the bot makes invoices with Crypto Pay and knows its admins
-// and support contact.
+// botHandlerEnv: the bot makes invoices with Crypto Pay, knows its admins
+// and support contact, and opens the cabinet.
 func (s *Stack) botHandlerEnv() []string {
 	ids := make([]string, len(s.cfg.AdminIDs))
 	for i, id := range s.cfg.AdminIDs {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	return slices.Concat(s.cryptoPayEnv(), s.paceEnv(), []string{
+	return slices.Concat(s.cryptoPayEnv(), s.paceEnv(), s.appEnv(), []string{
 		"ADMIN_IDS=" + strings.Join(ids, ","),
 		"SUPPORT_CONTACT=" + s.cfg.SupportContact,
 	})
+}
+
+// appEnv is the cabinet the bot's buttons open (WEBAPP_URL): the Stack's,
+// with the sandbox, whose chat opens it in a frame; real Telegram opens
+// only an https app, which the Stack does not serve (Config.Env can set
+// it, for a proxy in front).
+func (s *Stack) appEnv() []string {
+	if s.Sandbox == nil {
+		return nil
+	}
+	return []string{"WEBAPP_URL=" + s.WebAppURL + "/"}
 }
 
 // keyServerEnv: where the key server listens. Activation is not told
@@ -180,6 +203,18 @@ func (s *Stack) botHandlerEnv() []string {
 // front).
 func (s *Stack) keyServerEnv() []string {
 	return []string{"HTTP_ADDR=" + s.cfg.KeyServerAddr}
+}
+
+// webAppEnv: where the cabinet listens, and the Crypto Pay its orders are
+// made with, the bot's.
+func (s *Stack) webAppEnv() []string {
+	env := append([]string{"HTTP_ADDR=" + s.cfg.WebAppAddr}, s.cryptoPayEnv()...)
+	if s.Sandbox != nil {
+		// The sandbox chat, on another port of this machine, shows the app
+		// in a frame as Telegram's clients do.
+		env = append(env, "WEBAPP_FRAME_ANCESTORS=http://127.0.0.1:*,http://localhost:*")
+	}
+	return env
 }
 
 // cryptoPayEnv is the Crypto Pay a service calls and the token it calls

@@ -15,6 +15,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		DatabaseURL:      "postgres://postgres@127.0.0.1:5432/vpnbot",
 		GatewayAddr:      "127.0.0.1:8081",
 		KeyServerAddr:    "127.0.0.1:8090",
+		WebAppAddr:       "127.0.0.1:8091",
 		OpsPort:          19100,
 		BotHandlers:      2,
 		NATSNodes:        3,
@@ -42,7 +43,8 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 	cryptoPay := []string{"CRYPTOPAY_TOKEN=9:C", "CRYPTOPAY_API_URL=https://pay.crypt.bot"}
 	panel := cfg.PanelEnv
 	// A real Bot API: Telegram's limits.
-	pace := []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=28", "TELEGRAM_BOT_BURST=20"}
+	pace := []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=28", "TELEGRAM_BOT_BURST=20",
+		"TELEGRAM_GROUP_PER_MINUTE=18", "TELEGRAM_GROUP_BURST=2"}
 	for _, c := range []struct {
 		name    string
 		replica int
@@ -56,6 +58,7 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 			"ADMIN_IDS=7,42", "SUPPORT_CONTACT=@help"}, cryptoPay, pace)},
 		{Sender, 0, append([]string{"INSTANCE=sender", "OPS_ADDR=127.0.0.1:19101"}, pace...)},
 		{KeyServer, 0, []string{"INSTANCE=keyserver", "OPS_ADDR=127.0.0.1:19107", "HTTP_ADDR=127.0.0.1:8090"}},
+		{WebApp, 0, append([]string{"INSTANCE=webapp", "OPS_ADDR=127.0.0.1:19108", "HTTP_ADDR=127.0.0.1:8091"}, cryptoPay...)},
 		{Activation, 0, append([]string{"INSTANCE=activation", "OPS_ADDR=127.0.0.1:19102", "WORKER_INTERVAL=5s"}, panel...)},
 		{PaymentWatcher, 0, append([]string{"INSTANCE=payment-watcher", "OPS_ADDR=127.0.0.1:19103", "WORKER_INTERVAL=10s"}, cryptoPay...)},
 		{Reminders, 0, []string{"INSTANCE=reminders", "OPS_ADDR=127.0.0.1:19104", "WORKER_INTERVAL=30s"}},
@@ -67,14 +70,14 @@ func TestEachServiceGetsItsSettings(t *testing.T) {
 		require.ElementsMatch(t, append(append(common, c.own...), "LOG_LEVEL=debug"), p.env, p.label)
 		require.Equal(t, "LOG_LEVEL=debug", p.env[len(p.env)-1], "%s: Config.Env comes last, so it wins", p.label)
 	}
-	require.Equal(t, append(append([]string{"INSTANCE=migrate"}, common...), "LOG_LEVEL=debug"),
+	require.Equal(t, append(append([]string{"INSTANCE=migrate"}, common...), "DB_ROLES=false", "LOG_LEVEL=debug"),
 		s.environ(specOf(Migrate), Migrate, ""), "the job serves no ops endpoint")
 
 	var labels []string
 	for _, id := range s.Services() {
 		labels = append(labels, id.Label)
 	}
-	require.Equal(t, []string{"gateway", "bot-handler-0", "bot-handler-1", "sender", "keyserver", "activation",
+	require.Equal(t, []string{"gateway", "bot-handler-0", "bot-handler-1", "sender", "keyserver", "webapp", "activation",
 		"payment-watcher", "reminders", "trial-notifier", "expiry-cleanup"}, labels, "in start order")
 }
 
@@ -87,9 +90,12 @@ func TestTheBudgetFollowsTheSandboxsLimits(t *testing.T) {
 		chatRate, globalRate float64
 		want                 []string
 	}{
-		{0, 0, []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=28", "TELEGRAM_BOT_BURST=20"}},
-		{5, 6, []string{"TELEGRAM_CHAT_RATE=5", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=6", "TELEGRAM_BOT_BURST=4"}},
-		{-1, -1, []string{"TELEGRAM_CHAT_RATE=10000", "TELEGRAM_CHAT_BURST=10000", "TELEGRAM_BOT_RATE=10000", "TELEGRAM_BOT_BURST=10000"}},
+		{0, 0, []string{"TELEGRAM_CHAT_RATE=1", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=28", "TELEGRAM_BOT_BURST=20",
+			"TELEGRAM_GROUP_PER_MINUTE=18", "TELEGRAM_GROUP_BURST=2"}},
+		{5, 6, []string{"TELEGRAM_CHAT_RATE=5", "TELEGRAM_CHAT_BURST=2", "TELEGRAM_BOT_RATE=6", "TELEGRAM_BOT_BURST=4",
+			"TELEGRAM_GROUP_PER_MINUTE=18", "TELEGRAM_GROUP_BURST=2"}},
+		{-1, -1, []string{"TELEGRAM_CHAT_RATE=10000", "TELEGRAM_CHAT_BURST=10000", "TELEGRAM_BOT_RATE=10000", "TELEGRAM_BOT_BURST=10000",
+			"TELEGRAM_GROUP_PER_MINUTE=600000", "TELEGRAM_GROUP_BURST=10000"}},
 	} {
 		cfg, err := Config{Dir: t.TempDir(), DatabaseURL: "postgres://postgres@127.0.0.1:5432/vpnbot",
 			ChatRate: c.chatRate, GlobalRate: c.globalRate}.withDefaults()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/localstack/traces"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
@@ -120,6 +121,9 @@ type Config struct {
 	// KeyServerAddr is where the key server answers dynamic keys (default:
 	// a free 127.0.0.1 port).
 	KeyServerAddr string
+	// WebAppAddr is where the cabinet (the Mini App) is served (default: a
+	// free 127.0.0.1 port).
+	WebAppAddr string
 	// Workers starts the five background workers too (activation and
 	// expiry-cleanup against the Outline panels, payment-watcher against
 	// the Crypto Pay sandbox, reminders, trial-notifier). Tests that play a
@@ -173,6 +177,10 @@ type Config struct {
 	// instead of the sandbox Outline panels; the Stack then starts none,
 	// and Outline and Panels are nil.
 	PanelEnv []string
+	// Traces has the services export their spans (OpenTelemetry, every
+	// trace sampled) to the Stack's own receiver, Stack.Traces, which the
+	// status page shows; off, tracing stays off as in a default deployment.
+	Traces bool
 	// OpsPort, when set, is the first of a block of ports for the services'
 	// ops endpoints, each at its service's offset in the table of
 	// services.go, so that they stay the same across runs; 0 takes a free
@@ -220,6 +228,13 @@ func (c Config) withDefaults() (Config, error) {
 			return c, err
 		}
 		c.KeyServerAddr = addr
+	}
+	if c.WebAppAddr == "" {
+		addr, err := FreeAddr()
+		if err != nil {
+			return c, err
+		}
+		c.WebAppAddr = addr
 	}
 	if c.BotHandlers <= 0 {
 		c.BotHandlers = 1
@@ -293,17 +308,24 @@ type Stack struct {
 	// KeyServerURL is the key server's base URL, e.g. http://127.0.0.1:PORT:
 	// GET KeyServerURL/k/{token} answers a dynamic key.
 	KeyServerURL string
+	// WebAppURL is the cabinet's base URL, e.g. http://127.0.0.1:PORT.
+	WebAppURL string
 	// WebhookURL is where the sandbox delivers updates:
 	// GatewayURL + /telegram/webhook.
 	WebhookURL string
 	// WebhookSecret is the secret the gateway expects in the
 	// X-Telegram-Bot-Api-Secret-Token header.
 	WebhookSecret string
+	// Traces are the latest traces the services exported, with
+	// Config.Traces; nil without.
+	Traces *traces.Store
 
-	cfg     Config
-	log     zerolog.Logger
-	natsDir string
-	http    *http.Client
+	cfg       Config
+	tracesURL string
+	tracesSrv *http.Server
+	log       zerolog.Logger
+	natsDir   string
+	http      *http.Client
 	// nats is the broker, set once by Start; its nodes start and stop
 	// under its own lock.
 	nats *natsembed.Cluster
@@ -332,6 +354,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		http:          &http.Client{Timeout: probeTimeout, Transport: &http.Transport{}},
 		GatewayURL:    "http://" + dialable(cfg.GatewayAddr),
 		KeyServerURL:  "http://" + dialable(cfg.KeyServerAddr),
+		WebAppURL:     "http://" + dialable(cfg.WebAppAddr),
 		WebhookSecret: cfg.WebhookSecret,
 		processes:     map[string][]*process{},
 	}
@@ -353,6 +376,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startNATS(); err != nil {
 		return nil, err
 	}
+	if cfg.Traces {
+		if err := s.startTraces(); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.startSandboxes(); err != nil {
 		return nil, err
 	}
@@ -367,6 +395,26 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Str("cryptopay", s.cryptoPayURL()).Int("bot_handlers", cfg.BotHandlers).Int("nats_nodes", cfg.NATSNodes).
 		Int("stream_replicas", cfg.StreamReplicas).Msg("stack ready")
 	return s, nil
+}
+
+// startTraces serves the OTLP/HTTP receiver the services export to, on a
+// free port.
+func (s *Stack) startTraces() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening for the services' traces: %w", err)
+	}
+	s.Traces = traces.New(0)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/traces", s.Traces)
+	s.tracesSrv = &http.Server{Handler: mux, ReadHeaderTimeout: probeTimeout}
+	s.tracesURL = "http://" + ln.Addr().String()
+	go func() {
+		if err := s.tracesSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warn().Err(err).Msg("the traces receiver stopped")
+		}
+	}()
+	return nil
 }
 
 // startSandboxes starts the sandbox Telegram, Crypto Pay and Outline, each
@@ -546,6 +594,10 @@ func (s *Stack) Close() error {
 	}
 	for _, p := range s.Panels {
 		p.Close()
+	}
+	if s.tracesSrv != nil {
+		// After the services: their last spans are flushed at their stop.
+		_ = s.tracesSrv.Close()
 	}
 	s.mu.Lock()
 	errs = append(errs, s.stopNATSLocked(), s.closeLogs())

@@ -114,6 +114,19 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1.0, m[`vpnbot_keyserver_requests_total{outcome="unknown"}`], "metrics: %v", m)
 
+	// The cabinet serves its page, and its API only to a signed-in user.
+	resp, err = cpHTTP.Get(s.WebAppURL + "/")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = cpHTTP.Get(s.WebAppURL + "/api/me")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	m, err = s.Metrics(ctx, WebApp, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1.0, m[`vpnbot_webapp_requests_total{code="401",route="GET /api/me"}`], "metrics: %v", m)
+
 	// The sender delivers what a service puts in the outbox.
 	nc, js := bustest.Connect(t, s.NATSURL)
 	_, err = outbox.Publish(ctx, js, &vpnbotv1.SendMessage{
@@ -139,9 +152,10 @@ func TestStartAnswersAUserAndCloseLeavesNothingBehind(t *testing.T) {
 	require.EqualValues(t, 1, msgs[0].ReplyTo)
 
 	s.mu.Lock()
-	gateway, sender, handler, keys := s.lookup(Gateway, 0), s.lookup(Sender, 0), s.lookup(BotHandler, 0), s.lookup(KeyServer, 0)
-	pids := []int{gateway.proc.Pid(), sender.proc.Pid(), handler.proc.Pid(), keys.proc.Pid()}
-	addrs := []string{gateway.opsAddr, sender.opsAddr, handler.opsAddr, keys.opsAddr, hostPort(t, s.GatewayURL), hostPort(t, s.KeyServerURL),
+	gateway, sender, handler, keys, app := s.lookup(Gateway, 0), s.lookup(Sender, 0), s.lookup(BotHandler, 0), s.lookup(KeyServer, 0), s.lookup(WebApp, 0)
+	pids := []int{gateway.proc.Pid(), sender.proc.Pid(), handler.proc.Pid(), keys.proc.Pid(), app.proc.Pid()}
+	addrs := []string{gateway.opsAddr, sender.opsAddr, handler.opsAddr, keys.opsAddr, app.opsAddr,
+		hostPort(t, s.GatewayURL), hostPort(t, s.KeyServerURL), hostPort(t, s.WebAppURL),
 		hostPort(t, s.Sandbox.URL()), hostPort(t, s.NATSURL),
 		hostPort(t, s.CryptoPay.URL())}
 	for _, p := range s.Panels {

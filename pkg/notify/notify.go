@@ -32,42 +32,60 @@ var ErrKeyTooLong = errors.New("key too long for a key message")
 // language.
 func Language(code string) string { return botui.Language(code) }
 
+// Key is a VPN key to hand its user (KeyReady).
+type Key struct {
+	Lang           string
+	ChatID         int64
+	SubscriptionID int64
+	URL            string
+	// Location is the location the key is for; "" for none (the fleet
+	// offers no choice, botui.Offered).
+	Location string
+	Expires  time.Time
+	// App is the Mini App's URL, for an "Open app" button; "" for none.
+	App string
+}
+
 // KeyReady is the message that hands a user their VPN key: a QR code of it
 // (PNG) with a caption holding the expiry, the key itself in <code> so a tap
 // copies it, a short setup hint for the kind of key (an Outline key: the
-// Outline app; a subscription URL: a v2ray-style client) and a "My
-// subscription" button; with a location ("" for none: the fleet offers no
-// choice, botui.Offered), the location the key is for. Its dedup id is
-// "key:<subscriptionID>:<hash of url>", its priority transactional. A key
-// too long for a caption or a QR code fails with ErrKeyTooLong.
-func KeyReady(lang string, chatID int64, subscriptionID int64, url, location string, expires time.Time) (*vpnbotv1.SendMessage, error) {
-	t, ui := botui.Pick(lang, &keyEN, &keyRU), botui.TextsIn(lang)
+// Outline app; a subscription URL: a v2ray-style client), a "My
+// subscription" button and, with an app, an "Open app" button; with a
+// location, the location the key is for. Its dedup id is
+// "key:<subscription>:<hash of url>", its priority transactional. A key too
+// long for a caption or a QR code fails with ErrKeyTooLong.
+func KeyReady(k Key) (*vpnbotv1.SendMessage, error) {
+	t, ui := botui.Pick(k.Lang, &keyEN, &keyRU), botui.TextsIn(k.Lang)
 	hint := t.hintV2Ray
-	if botui.OutlineKey(url) {
+	if botui.OutlineKey(k.URL) {
 		hint = t.hintOutline
 	}
-	caption := fmt.Sprintf(t.keyReady, ui.Date(expires))
-	if location != "" {
-		caption += "\n" + fmt.Sprintf(ui.KeyLocation, botui.Escape(location))
+	caption := fmt.Sprintf(t.keyReady, ui.Date(k.Expires))
+	if k.Location != "" {
+		caption += "\n" + fmt.Sprintf(ui.KeyLocation, botui.Escape(k.Location))
 	}
-	caption += "\n\n" + fmt.Sprintf(ui.KeyIntro, botui.Escape(url)) + "\n\n" + hint
+	caption += "\n\n" + fmt.Sprintf(ui.KeyIntro, botui.Escape(k.URL)) + "\n\n" + hint
 	if n := utf8.RuneCountInString(caption); n > maxCaption {
 		return nil, fmt.Errorf("writing the key message of subscription %d: %w: caption is %d characters, more than %d",
-			subscriptionID, ErrKeyTooLong, n, maxCaption)
+			k.SubscriptionID, ErrKeyTooLong, n, maxCaption)
 	}
-	png, err := QRCode(url)
+	png, err := QRCode(k.URL)
 	if err != nil {
-		return nil, fmt.Errorf("drawing the QR code of subscription %d: %w: %w", subscriptionID, ErrKeyTooLong, err)
+		return nil, fmt.Errorf("drawing the QR code of subscription %d: %w: %w", k.SubscriptionID, ErrKeyTooLong, err)
 	}
-	sum := sha256.Sum256([]byte(url))
+	sum := sha256.Sum256([]byte(k.URL))
+	rows := subscriptionKeyboard(ui)
+	if k.App != "" {
+		rows = append([]*vpnbotv1.ButtonRow{{Buttons: []*vpnbotv1.Button{{Text: ui.BtnOpenApp, WebAppUrl: k.App}}}}, rows...)
+	}
 	return &vpnbotv1.SendMessage{
-		DedupId:   "key:" + strconv.FormatInt(subscriptionID, 10) + ":" + hex.EncodeToString(sum[:urlHashBytes]),
-		ChatId:    chatID,
+		DedupId:   "key:" + strconv.FormatInt(k.SubscriptionID, 10) + ":" + hex.EncodeToString(sum[:urlHashBytes]),
+		ChatId:    k.ChatID,
 		Text:      caption,
 		ParseMode: "HTML",
 		Photo:     png,
 		Priority:  vpnbotv1.Priority_PRIORITY_TRANSACTIONAL,
-		Rows:      subscriptionKeyboard(ui),
+		Rows:      rows,
 	}, nil
 }
 

@@ -39,7 +39,11 @@ func render(m *vpnbotv1.SendMessage) string {
 			if i > 0 {
 				b.WriteString(" | ")
 			}
-			fmt.Fprintf(&b, "[%s → %s%s]", btn.GetText(), btn.GetCallbackData(), btn.GetUrl())
+			app := ""
+			if btn.GetWebAppUrl() != "" {
+				app = "app " + btn.GetWebAppUrl()
+			}
+			fmt.Fprintf(&b, "[%s → %s%s%s]", btn.GetText(), btn.GetCallbackData(), btn.GetUrl(), app)
 		}
 		b.WriteString("\n")
 	}
@@ -67,17 +71,23 @@ func TestMessagesMatchGoldenFiles(t *testing.T) {
 	expires := time.Date(2027, time.January, 2, 15, 4, 0, 0, time.FixedZone("MSK", 3*3600))
 	messages := map[string]func(lang string) *vpnbotv1.SendMessage{
 		"key_ready_outline": func(l string) *vpnbotv1.SendMessage {
-			m, err := notify.KeyReady(l, 1001, 5, "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", "", expires)
+			m, err := notify.KeyReady(notify.Key{Lang: l, ChatID: 1001, SubscriptionID: 5, URL: "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", Expires: expires})
 			require.NoError(t, err)
 			return m
 		},
 		"key_ready_remnawave": func(l string) *vpnbotv1.SendMessage {
-			m, err := notify.KeyReady(l, 1002, 6, "https://panel.example.com/api/sub/abc&def", "", expires)
+			m, err := notify.KeyReady(notify.Key{Lang: l, ChatID: 1002, SubscriptionID: 6, URL: "https://panel.example.com/api/sub/abc&def", Expires: expires})
 			require.NoError(t, err)
 			return m
 		},
 		"key_ready_location": func(l string) *vpnbotv1.SendMessage {
-			m, err := notify.KeyReady(l, 1004, 7, "https://fra.example.com/api/sub/xyz", "Frankfurt <1>", expires)
+			m, err := notify.KeyReady(notify.Key{Lang: l, ChatID: 1004, SubscriptionID: 7, URL: "https://fra.example.com/api/sub/xyz", Location: "Frankfurt <1>", Expires: expires})
+			require.NoError(t, err)
+			return m
+		},
+		"key_ready_app": func(l string) *vpnbotv1.SendMessage {
+			m, err := notify.KeyReady(notify.Key{Lang: l, ChatID: 1005, SubscriptionID: 8, URL: "https://fra.example.com/api/sub/xyz", Expires: expires,
+				App: "https://app.example.com/"})
 			require.NoError(t, err)
 			return m
 		},
@@ -108,7 +118,7 @@ func TestMessagesMatchGoldenFiles(t *testing.T) {
 func TestKeyReadyCarriesTheKeyAsAQRCodePNG(t *testing.T) {
 	t.Parallel()
 	key := "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1"
-	m, err := notify.KeyReady("en", 1001, 5, key, "", time.Now())
+	m, err := notify.KeyReady(notify.Key{Lang: "en", ChatID: 1001, SubscriptionID: 5, URL: key, Expires: time.Now()})
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(m.GetPhoto(), pngMagic), "the photo is a PNG")
 	// The header alone (no pixel decoding) says it is drawn at the size
@@ -118,17 +128,17 @@ func TestKeyReadyCarriesTheKeyAsAQRCodePNG(t *testing.T) {
 	require.Equal(t, [2]int{512, 512}, [2]int{cfg.Width, cfg.Height})
 	require.Contains(t, m.GetText(), "<code>"+key+"</code>")
 
-	other, err := notify.KeyReady("en", 1001, 5, key+"2", "", time.Now())
+	other, err := notify.KeyReady(notify.Key{Lang: "en", ChatID: 1001, SubscriptionID: 5, URL: key + "2", Expires: time.Now()})
 	require.NoError(t, err)
 	require.NotEqual(t, m.GetDedupId(), other.GetDedupId(), "a new key for the subscription is a new message")
-	again, err := notify.KeyReady("ru", 1001, 5, key, "", time.Now().Add(time.Hour))
+	again, err := notify.KeyReady(notify.Key{Lang: "ru", ChatID: 1001, SubscriptionID: 5, URL: key, Expires: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
 	require.Equal(t, m.GetDedupId(), again.GetDedupId(), "the same key is sent once, whatever else changed")
 }
 
 func TestKeyReadyRefusesAKeyTooLongForACaption(t *testing.T) {
 	t.Parallel()
-	_, err := notify.KeyReady("en", 1001, 5, "https://panel.example.com/"+strings.Repeat("a", 1000), "", time.Now())
+	_, err := notify.KeyReady(notify.Key{Lang: "en", ChatID: 1001, SubscriptionID: 5, URL: "https://panel.example.com/" + strings.Repeat("a", 1000), Expires: time.Now()})
 	require.ErrorIs(t, err, notify.ErrKeyTooLong)
 }
 

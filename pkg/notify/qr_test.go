@@ -32,7 +32,7 @@ func TestKeyReadyQRCodeShowsTheKeySymbol(t *testing.T) {
 	for name, key := range qrKeys {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			m, err := notify.KeyReady("en", 1001, 5, key, "", time.Now())
+			m, err := notify.KeyReady(notify.Key{Lang: "en", ChatID: 1001, SubscriptionID: 5, URL: key, Expires: time.Now()})
 			require.NoError(t, err)
 			img, err := png.Decode(bytes.NewReader(m.GetPhoto()))
 			require.NoError(t, err)
@@ -70,7 +70,7 @@ func BenchmarkQRCode(b *testing.B) {
 	key := qrKeys["outline"]
 	b.Run("KeyReady", func(b *testing.B) {
 		for range b.N {
-			if _, err := notify.KeyReady("en", 1001, 5, key, "", time.Now()); err != nil {
+			if _, err := notify.KeyReady(notify.Key{Lang: "en", ChatID: 1001, SubscriptionID: 5, URL: key, Expires: time.Now()}); err != nil {
 				b.Fatal(err)
 			}
 		}

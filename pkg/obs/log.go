@@ -16,6 +16,7 @@ const (
 	EventServiceStop         = "SERVICE_STOP"
 	EventConfig              = "CONFIG"
 	EventDBPoolMaxSize       = "DB_POOL_MAX_SIZE"
+	EventDBConnectionLimit   = "DB_CONNECTION_LIMIT"
 	EventLivenessCheckFailed = "LIVENESS_CHECK_FAILED"
 	EventWatchdogGraceEnd    = "WATCHDOG_GRACE_END"
 	EventUpdateHandled       = "UPDATE_HANDLED"

@@ -139,7 +139,7 @@ func (o *Ops) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", o.serveCheck(o.Live))
 	mux.HandleFunc("GET /readyz", o.serveCheck(o.Ready))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{Registry: o.registry}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{Registry: o.registry, EnableOpenMetrics: true}))
 	return mux
 }
 

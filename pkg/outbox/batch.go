@@ -26,7 +26,8 @@ const batchWindow = 256
 // set when missing — but keeps up to a window of publishes in flight instead
 // of waiting for each ack, and returns once every one is acknowledged:
 // published were stored, duplicates were already in the stream (a retried
-// batch stores nothing twice). msgs themselves are not changed.
+// batch stores nothing twice). msgs themselves are not changed. Each command
+// carries ctx's trace context, so the sender continues the caller's trace.
 //
 // A batch holding a command that can never be sent is refused whole, before
 // anything is published, with an error wrapping ErrInvalid. On any other
@@ -89,6 +90,7 @@ func PublishBatch(ctx context.Context, js jetstream.JetStream, msgs []*vpnbotv1.
 			Subject: Subject(m.GetPriority(), bus.Partition(m.GetChatId(), Partitions)),
 			Data:    data,
 		}
+		bus.Inject(ctx, msg)
 		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(m.GetDedupId()))
 		if err != nil {
 			return drain(fmt.Errorf("publishing send command %s: %w", m.GetDedupId(), err))

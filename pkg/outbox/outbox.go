@@ -183,6 +183,17 @@ func validate(m *vpnbotv1.SendMessage) error {
 	return validateKeyboard(m.GetRows())
 }
 
+// actions counts what b does when pressed: Telegram wants exactly one.
+func actions(b *vpnbotv1.Button) int {
+	n := 0
+	for _, v := range []string{b.GetCallbackData(), b.GetUrl(), b.GetWebAppUrl()} {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
 func validateKeyboard(rows []*vpnbotv1.ButtonRow) error {
 	for i, row := range rows {
 		for j, b := range row.GetButtons() {
@@ -190,8 +201,8 @@ func validateKeyboard(rows []*vpnbotv1.ButtonRow) error {
 			switch {
 			case b.GetText() == "":
 				return fmt.Errorf("%w: %s has no text", ErrInvalid, where)
-			case (b.GetCallbackData() == "") == (b.GetUrl() == ""):
-				return fmt.Errorf("%w: %s needs exactly one of callback_data and url", ErrInvalid, where)
+			case actions(b) != 1:
+				return fmt.Errorf("%w: %s needs exactly one of callback_data, url and web_app_url", ErrInvalid, where)
 			case len(b.GetCallbackData()) > maxCallbackData:
 				return fmt.Errorf("%w: %s has %d bytes of callback_data, more than %d",
 					ErrInvalid, where, len(b.GetCallbackData()), maxCallbackData)

@@ -188,6 +188,9 @@ func TestInvalidCommandsAreRejectedAndNotPublished(t *testing.T) {
 		"markdown":     {func(m *vpnbotv1.SendMessage) { m.ParseMode = "MarkdownV2" }, "parse_mode"},
 		"bad utf-8":    {func(m *vpnbotv1.SendMessage) { m.Text = "\xff" }, "UTF-8"},
 		"button no op": {func(m *vpnbotv1.SendMessage) { m.Rows[0].Buttons[0].Url = "" }, "button 1 of row 1 needs exactly one"},
+		"button two ops": {func(m *vpnbotv1.SendMessage) {
+			m.Rows[0].Buttons[0].WebAppUrl = "https://app.example.org/"
+		}, "button 1 of row 1 needs exactly one"},
 		"long callback": {func(m *vpnbotv1.SendMessage) {
 			m.Rows[0].Buttons[1].CallbackData = strings.Repeat("c", 65)
 		}, "button 2 of row 1 has 65 bytes"},

@@ -4,6 +4,12 @@
 // a way to tell "the database is down" from "this query is wrong", and leader
 // election for jobs that must run on one replica only.
 //
+// Each service logs in as its own role, whose CONNECTION LIMIT is its share of
+// the connection budget (pkg/schema Roles). A connection over it is refused by
+// the database (SQLSTATE 53300): the Acquire that wanted it fails at once, and
+// the pool logs DB_CONNECTION_LIMIT with the role and counts the refusal, so a
+// pool that outgrew its share is named rather than left to stall.
+//
 // The pool connects lazily: a service starts while the database is down and
 // reports not ready until it answers, instead of crash-looping.
 //

@@ -245,6 +245,9 @@ func (e *Elector) watch(ctx context.Context, conn *pgx.Conn, stop context.Cancel
 		err := conn.Ping(pingCtx)
 		cancel()
 		if err != nil && ctx.Err() == nil {
+			// The database has let the lock go with the connection: stop
+			// claiming leadership before the job is even told.
+			e.leader.Store(false)
 			stop(fmt.Errorf("%w: %w", errConnLost, err))
 			return
 		}

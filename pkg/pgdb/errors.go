@@ -44,3 +44,15 @@ func IsUnavailable(err error) bool {
 	var opErr *net.OpError
 	return errors.As(err, &opErr)
 }
+
+// sqlstateTooManyConnections is too_many_connections: the role's CONNECTION
+// LIMIT, or the server's max_connections, is reached.
+const sqlstateTooManyConnections = "53300"
+
+// IsConnectionLimit reports whether err is the database refusing a new
+// connection because the role's CONNECTION LIMIT (or max_connections) is
+// reached: the service opened more connections than its share of the budget.
+func IsConnectionLimit(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == sqlstateTooManyConnections
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -25,12 +27,14 @@ const (
 // Open builds the service's connection pool from cfg: at most cfg.PoolMaxSize
 // connections, each named service in pg_stat_activity (unless the DSN names
 // them itself). It logs DB_POOL_MAX_SIZE with the redacted DSN and registers the
-// pool's metrics on reg (when reg is not nil).
+// pool's metrics on reg (when reg is not nil). A connection the database
+// refuses at the role's CONNECTION LIMIT is logged as DB_CONNECTION_LIMIT and
+// counted; the Acquire that wanted it fails at once.
 //
 // Open does not connect: a database that is down at start makes the service
 // not ready, not failed. Only a DSN that does not parse, or metrics that clash
 // on reg, are errors.
-func Open(ctx context.Context, cfg config.DB, service string, log zerolog.Logger, reg prometheus.Registerer) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, cfg config.DB, service string, log zerolog.Logger, reg prometheus.Registerer, opts ...Option) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		// pgx masks the password in its parse errors on a best-effort basis
@@ -44,6 +48,16 @@ func Open(ctx context.Context, cfg config.DB, service string, log zerolog.Logger
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
+	for _, opt := range opts {
+		opt(pcfg)
+	}
+	// The refusals' tracer goes beside any an option set (WithTracing's).
+	limits := newLimitTracer(pcfg.ConnConfig.User, log)
+	if pcfg.ConnConfig.Tracer == nil {
+		pcfg.ConnConfig.Tracer = limits
+	} else {
+		pcfg.ConnConfig.Tracer = multitracer.New(pcfg.ConnConfig.Tracer, limits)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating the connection pool: %w", err)
@@ -52,12 +66,29 @@ func Open(ctx context.Context, cfg config.DB, service string, log zerolog.Logger
 		Str("dsn", config.RedactURL(cfg.DatabaseURL)).
 		Msgf("DB_POOL_MAX_SIZE=%d", pcfg.MaxConns)
 	if reg != nil {
-		if err := reg.Register(newPoolCollector(pool)); err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("registering the pool metrics: %w", err)
+		for _, c := range []prometheus.Collector{newPoolCollector(pool), limits.refusals} {
+			if err := reg.Register(c); err != nil {
+				pool.Close()
+				return nil, fmt.Errorf("registering the pool metrics: %w", err)
+			}
 		}
 	}
 	return pool, nil
+}
+
+// Option adjusts the pool Open builds.
+type Option func(*pgxpool.Config)
+
+// WithTracing makes each query, batch, prepare and connect a span
+// (github.com/exaring/otelpgx), with the SQL but never its arguments. Only a
+// query whose ctx holds a recording span gets one, so readiness pings and
+// the elector's keep-alives make no traces of their own. The service
+// skeleton sets it when tracing is on; without it the pool has no tracer
+// at all.
+func WithTracing() Option {
+	return func(c *pgxpool.Config) {
+		c.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithDisableAcquireTracer())
+	}
 }
 
 // Ping is a readiness check: it fails while the pool cannot run one short

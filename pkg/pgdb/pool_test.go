@@ -54,14 +54,19 @@ func TestOpenLogsPoolSizeAndExportsPoolMetrics(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "SELECT current_schema()").Scan(&current))
 	require.Equal(t, db.Schema, current)
 
-	require.EqualValues(t, 7, metric(t, reg, "vpnbot_db_pool_max_conns", nil))
-	require.EqualValues(t, 0, metric(t, reg, "vpnbot_db_pool_acquired_conns", nil))
-	require.EqualValues(t, 1, metric(t, reg, "vpnbot_db_pool_idle_conns", nil))
-	require.EqualValues(t, 1, metric(t, reg, "vpnbot_db_pool_total_conns", nil))
-	require.EqualValues(t, 2, metric(t, reg, "vpnbot_db_pool_acquire_total", nil))
-	require.EqualValues(t, 1, metric(t, reg, "vpnbot_db_pool_empty_acquire_total", nil),
+	scrape := snapshot(t, reg)
+	require.EqualValues(t, 7, metric(t, scrape, "vpnbot_db_pool_max_conns", nil))
+	require.EqualValues(t, 0, metric(t, scrape, "vpnbot_db_pool_acquired_conns", nil))
+	require.EqualValues(t, 1, metric(t, scrape, "vpnbot_db_pool_idle_conns", nil))
+	require.EqualValues(t, 1, metric(t, scrape, "vpnbot_db_pool_total_conns", nil))
+	require.EqualValues(t, 2, metric(t, scrape, "vpnbot_db_pool_acquire_total", nil))
+	require.EqualValues(t, 1, metric(t, scrape, "vpnbot_db_pool_empty_acquire_total", nil),
 		"only the first acquire waited, for the connection to open")
-	require.Greater(t, metric(t, reg, "vpnbot_db_pool_acquire_wait_seconds_total", nil), 0.0)
+	require.Greater(t, metric(t, scrape, "vpnbot_db_pool_acquire_wait_seconds_total", nil), 0.0)
+	// The superuser the tests connect as has no limit; the other tests'
+	// sessions count with this one.
+	require.GreaterOrEqual(t, metric(t, scrape, "vpnbot_db_role_connections", map[string]string{"role": "postgres"}), 1.0)
+	require.EqualValues(t, -1, metric(t, scrape, "vpnbot_db_role_connection_limit", map[string]string{"role": "postgres"}))
 }
 
 func TestOpenRejectsBadDSNWithoutLeakingIt(t *testing.T) {
@@ -156,4 +161,61 @@ func TestIsUnavailableTellsOutagesFromQueryErrors(t *testing.T) {
 		require.False(t, pgdb.IsUnavailable(nil))
 		require.False(t, pgdb.IsUnavailable(errors.New("invoice not found")))
 	})
+}
+
+func TestConnectionOverTheRolesLimitIsRefusedLoggedAndCounted(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := pgdbtest.New(t)
+	role := "pgdb_limit_" + db.Schema
+	ident := pgx.Identifier{role}.Sanitize()
+	_, err := db.Pool.Exec(ctx, "CREATE ROLE "+ident+" LOGIN CONNECTION LIMIT 1")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		// The pool has closed (cleanups run last-in first-out), but its
+		// backend may still be exiting: DROP ROLE waits for no session.
+		require.Eventually(t, func() bool {
+			_, err := db.Pool.Exec(context.Background(), "DROP ROLE "+ident)
+			return err == nil
+		}, 10*time.Second, 50*time.Millisecond)
+	})
+	dsn, err := url.Parse(db.DSN)
+	require.NoError(t, err)
+	dsn.User = url.User(role)
+	var logs obstest.LogBuffer
+	reg := prometheus.NewRegistry()
+
+	// One connection more than the role may open.
+	pool, err := pgdb.Open(ctx, config.DB{DatabaseURL: dsn.String(), PoolMaxSize: 2}, "pgdb-limit", obstest.NewLogger(&logs), reg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	held, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+
+	// The second acquire fails with the database's refusal, well before
+	// its deadline: the pool does not stall waiting for a connection.
+	acquireCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = pool.Acquire(acquireCtx)
+	require.Error(t, err)
+	require.True(t, pgdb.IsConnectionLimit(err), "want SQLSTATE 53300, got %v", err)
+	require.NoError(t, acquireCtx.Err(), "the acquire failed on the refusal, not on its deadline")
+
+	evs := logs.Events(t, obs.EventDBConnectionLimit)
+	require.Len(t, evs, 1)
+	require.Equal(t, role, evs[0]["role"])
+	require.Equal(t, "error", evs[0]["level"])
+	require.Contains(t, evs[0]["error"], "too many connections for role")
+
+	// Within its limit the pool serves again, and the scrape shows the
+	// database's count of the role's sessions beside its limit.
+	held.Release()
+	scrape := snapshot(t, reg)
+	require.EqualValues(t, 1, metric(t, scrape, "vpnbot_db_connection_limit_refusals_total", nil))
+	require.EqualValues(t, 1, metric(t, scrape, "vpnbot_db_role_connections", map[string]string{"role": role}))
+	require.EqualValues(t, 1, metric(t, scrape, "vpnbot_db_role_connection_limit", map[string]string{"role": role}))
+	var one int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT 1").Scan(&one))
+	require.Equal(t, 1, one)
+	require.False(t, pgdb.IsConnectionLimit(pool.QueryRow(ctx, "SELECT 1/0").Scan(&one)))
 }

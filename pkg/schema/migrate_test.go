@@ -105,7 +105,7 @@ func TestMigrateCreatesTablesOnceAndIsIdempotent(t *testing.T) {
 		require.Equal(t, files[i], a["file"])
 	}
 	require.Equal(t, []string{
-		"auto_renewals", "balances", "broadcast_recipients", "broadcasts", "goose_db_version", "invoices", "ledger", "notifications_sent",
+		"admin_audit", "admin_inputs", "admin_roles", "auto_renewals", "balances", "broadcast_recipients", "broadcasts", "feed_events", "feed_messages", "feed_state", "goose_db_version", "invoices", "ledger", "notifications_sent",
 		"plans", "processed_updates", "promo_codes", "promo_uses", "referrals", "sent_messages", "subscriptions", "telegram_chat_pace",
 		"trials", "user_notices", "users", "vpn_accesses", "vpn_accounts", "vpn_panels",
 	}, tablesIn(t, pool, name))

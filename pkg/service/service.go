@@ -19,10 +19,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/buildinfo"
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // Event names of the skeleton's log lines, besides obs.EventServiceStart,
@@ -34,7 +36,7 @@ const (
 	// EventStreamsDeclareFailed: declaring them failed (NATS down?); retrying.
 	EventStreamsDeclareFailed = "STREAMS_DECLARE_FAILED"
 	// EventShutdownStep: one step of the shutdown is done; field step is
-	// http, work, ops, nats or pool, in that order.
+	// http, work, ops, nats, pool or tracing, in that order.
 	EventShutdownStep = "SHUTDOWN_STEP"
 )
 
@@ -47,6 +49,8 @@ const (
 	// attempts while NATS does not answer.
 	declareFirstRetry = 200 * time.Millisecond
 	declareMaxRetry   = 5 * time.Second
+	// flushTimeout bounds the export of the last spans at shutdown.
+	flushTimeout = 5 * time.Second
 )
 
 // Config is a service's typed configuration: a struct that embeds
@@ -82,6 +86,10 @@ type Spec[C Config] struct {
 	// (it has no Streams): it opens no NATS connection, so NATS being down
 	// does not make it unready, and NC and JS are nil.
 	WithoutNATS bool
+	// NATSOptional is for a service whose publishes only wake what also
+	// polls (the web app's activation requests): it connects, but NATS
+	// being down does not make it unready.
+	NATSOptional bool
 	// LogOutput is where the logs go; nil is stdout.
 	LogOutput io.Writer
 }
@@ -138,7 +146,9 @@ func Run[C Config](ctx context.Context, spec Spec[C]) (err error) {
 	if err != nil {
 		return err
 	}
-	log.Info().Str("event", obs.EventServiceStart).Msg("starting")
+	build := buildinfo.Get()
+	log.Info().Str("event", obs.EventServiceStart).Str("version", build.Version).Str("revision", build.Revision).
+		Str("go_version", build.GoVersion).Msg("starting")
 	defer func() {
 		ev := log.Info()
 		if err != nil {
@@ -147,13 +157,40 @@ func Run[C Config](ctx context.Context, spec Spec[C]) (err error) {
 		ev.Str("event", obs.EventServiceStop).Msg("stopped")
 	}()
 	log.Info().Str("event", obs.EventConfig).Fields(config.Fields(cfg)).Msg("configuration")
+	traceCfg := tracing.Config{
+		Endpoint:       base.OTLPEndpoint,
+		TracesEndpoint: base.OTLPTracesEndpoint,
+		Sampler:        base.TracesSampler,
+		SamplerArg:     base.TracesSamplerArg,
+	}
+	shutdownTracing, err := tracing.Setup(ctx, spec.Name, traceCfg, log)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: the spans of the whole shutdown are
+	// flushed.
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		defer cancel()
+		if err := shutdownTracing(fctx); err != nil {
+			log.Warn().Err(err).Msg("could not flush the last traces")
+		}
+		log.Info().Str("event", EventShutdownStep).Str("step", "tracing").Msg("traces flushed")
+	}()
 
 	s := &Service{Name: spec.Name, Log: log, Ops: obs.NewOps(log), redeclare: make(chan struct{}, 1)}
+	if err := s.Ops.Registry().Register(buildinfo.Collector(build)); err != nil {
+		return fmt.Errorf("registering vpnbot_build_info: %w", err)
+	}
 	// Deferred in reverse: NATS is drained, then the pool closed, then the
 	// closers run.
 	defer s.close()
 	if db, ok := any(cfg).(dbConfig); ok {
-		pool, err := pgdb.Open(ctx, db.DBConfig(), spec.Name, log, s.Ops.Registry())
+		var opts []pgdb.Option
+		if traceCfg.Enabled() {
+			opts = append(opts, pgdb.WithTracing())
+		}
+		pool, err := pgdb.Open(ctx, db.DBConfig(), spec.Name, log, s.Ops.Registry(), opts...)
 		if err != nil {
 			return err
 		}
@@ -180,7 +217,9 @@ func Run[C Config](ctx context.Context, spec Spec[C]) (err error) {
 			bus.Drain(s.NC, drainTimeout, log)
 			log.Info().Str("event", EventShutdownStep).Str("step", "nats").Msg("NATS connection drained")
 		}()
-		s.Ops.AddReadiness("nats", bus.Ready(s.NC))
+		if !spec.NATSOptional {
+			s.Ops.AddReadiness("nats", bus.Ready(s.NC))
+		}
 	}
 	s.Ops.AddReadiness("service", s.ready)
 	s.Ops.SetWatchdog(base.WatchdogExitAfter)

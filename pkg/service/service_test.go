@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vpnbot/vpnbot/pkg/buildinfo"
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/config"
@@ -195,13 +197,13 @@ func TestShutdownDrainsInOrder(t *testing.T) {
 
 	var order []string
 	for _, line := range logs.Lines() {
-		for _, mark := range []string{`"step":"http"`, `"step":"work"`, `"step":"ops"`, `"step":"nats"`, `"step":"pool"`, "closer ran", obs.EventServiceStop} {
+		for _, mark := range []string{`"step":"http"`, `"step":"work"`, `"step":"ops"`, `"step":"nats"`, `"step":"pool"`, "closer ran", `"step":"tracing"`, obs.EventServiceStop} {
 			if strings.Contains(line, mark) {
 				order = append(order, mark)
 			}
 		}
 	}
-	require.Equal(t, []string{`"step":"http"`, `"step":"work"`, `"step":"ops"`, `"step":"nats"`, `"step":"pool"`, "closer ran", obs.EventServiceStop}, order)
+	require.Equal(t, []string{`"step":"http"`, `"step":"work"`, `"step":"ops"`, `"step":"nats"`, `"step":"pool"`, "closer ran", `"step":"tracing"`, obs.EventServiceStop}, order)
 	require.Len(t, logs.Events(t, obs.EventServiceStart), 1)
 	require.Len(t, logs.Events(t, obs.EventConfig), 1)
 	require.Equal(t, config.RedactURL(db.DSN), logs.Events(t, obs.EventConfig)[0]["DATABASE_URL"], "CONFIG logs the configuration")
@@ -346,7 +348,13 @@ func TestStreamReplicasALoneServerCannotKeepLeaveTheServiceNotReady(t *testing.T
 	})
 	require.Eventually(t, func() bool { return len(logs.Lines(service.EventStreamsDeclareFailed, "replicas")) > 0 }, waitFor, poll,
 		"no STREAMS_DECLARE_FAILED naming the replicas in:\n%s", logs)
-	code, body := get("http://" + ops + "/readyz")
+	// The ops server may log the failed declaration before it listens.
+	var code int
+	var body string
+	require.Eventually(t, func() bool {
+		code, body = get("http://" + ops + "/readyz")
+		return code != 0
+	}, waitFor, poll, "the ops server never answered")
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Contains(t, body, "streams not declared")
 }
@@ -456,4 +464,53 @@ func TestAServiceWithoutNATSIsReadyWhileNATSIsDown(t *testing.T) {
 
 	spec.Streams = []jetstream.StreamConfig{workStream()}
 	require.ErrorContains(t, service.Run(t.Context(), spec), "a service without NATS has no streams")
+}
+
+// A service for which NATS is optional connects (its publishes go out once
+// NATS is back) but stays ready while NATS is down.
+func TestAServiceWithOptionalNATSIsReadyWhileNATSIsDown(t *testing.T) {
+	srv := bustest.NewServer(t)
+	srv.Stop()
+	ops := env(t, srv.URL(), "")
+	connected := make(chan bool, 1)
+	cancel, done := start(t, service.Spec[withoutDB]{
+		Name:         "optional-nats",
+		Defaults:     withoutDB{Base: config.NewBase(ops)},
+		NATSOptional: true,
+		LogOutput:    &obstest.LogBuffer{},
+		BuildFunc: func(_ context.Context, _ withoutDB, s *service.Service) error {
+			connected <- s.JS != nil
+			return nil
+		},
+	})
+	require.True(t, <-connected, "the service has its JetStream handle to publish with")
+	require.Eventually(t, func() bool { code, _ := get("http://" + ops + "/readyz"); return code == http.StatusOK }, waitFor, poll)
+	cancel()
+	require.NoError(t, <-done)
+	done <- nil
+}
+
+// Every service says which build it runs: vpnbot_build_info on its /metrics
+// and the version in SERVICE_START, the same for both.
+func TestTheBuildIsOnMetricsAndInTheStartEvent(t *testing.T) {
+	ops := env(t, "nats://127.0.0.1:1", "")
+	logs := &obstest.LogBuffer{}
+	start(t, service.Spec[withoutDB]{
+		Name:        "built",
+		Defaults:    withoutDB{Base: config.NewBase(ops)},
+		WithoutNATS: true,
+		LogOutput:   logs,
+		BuildFunc:   func(context.Context, withoutDB, *service.Service) error { return nil },
+	})
+	build := buildinfo.Get()
+	want := fmt.Sprintf(`vpnbot_build_info{go_version=%q,revision=%q,version=%q} 1`, build.GoVersion, build.Revision, build.Version)
+	require.Eventually(t, func() bool {
+		_, body := get("http://" + ops + "/metrics")
+		return strings.Contains(body, want)
+	}, waitFor, poll, "/metrics shows %s", want)
+	started := logs.Events(t, obs.EventServiceStart)
+	require.Len(t, started, 1)
+	require.Equal(t, build.Version, started[0]["version"])
+	require.Equal(t, build.Revision, started[0]["revision"])
+	require.Equal(t, build.GoVersion, started[0]["go_version"])
 }

@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ func (s *Shop) PendingActivations(ctx context.Context, limit int) ([]Subscriptio
 	rows, err := s.pool.Query(ctx, subscriptionSelect+`
 		WHERE s.status = 'active' AND s.expires_at > $1
 		  AND (a.id IS NULL OR a.revoked_at IS NOT NULL OR a.expires_at < s.expires_at)
+		  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.banned_at IS NOT NULL)
 		ORDER BY s.updated_at, s.id LIMIT $2`, s.now(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing subscriptions to activate: %w", err)
@@ -53,6 +55,9 @@ func (s *Shop) Activate(ctx context.Context, subscriptionID int64, f *vpn.Fleet)
 	if sub.Status != StatusActive || !s.now().Before(sub.ExpiresAt) {
 		return Access{}, fmt.Errorf("activating subscription %d (%s until %s): %w",
 			sub.ID, sub.Status, sub.ExpiresAt.Format(time.RFC3339), ErrNotActive)
+	}
+	if at, err := s.Banned(ctx, sub.UserID); err != nil || at != nil {
+		return Access{}, fmt.Errorf("activating subscription %d: %w", sub.ID, cmp.Or(err, ErrBanned))
 	}
 	a := sub.Access
 	switch {
@@ -153,6 +158,9 @@ func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 		return err
 	}
 	recorded, err := s.record(ctx, sub, p, rec, acc)
+	if errors.Is(err, ErrBanned) {
+		return s.unenable(ctx, sub, acc.Ref(), p)
+	}
 	if err != nil || recorded {
 		return err
 	}
@@ -191,6 +199,9 @@ func (s *Shop) record(ctx context.Context, sub Subscription, m *vpn.Member, rec 
 		if err != nil {
 			return fmt.Errorf("locking the account of user %d: %w", sub.UserID, err)
 		}
+		if is, err := banned(ctx, tx, sub.UserID); err != nil || is {
+			return cmp.Or(err, ErrBanned)
+		}
 		same := cur.Panel == m.Name() && cur.ExternalID == acc.ID && cur.URL == acc.URL
 		if !same && (cur.Panel != m.Name() || cur.version != rec.version) {
 			return fmt.Errorf("recording account %s on %s: %w", acc.Name, m.Name(), errAccountChanged)
@@ -212,6 +223,10 @@ func (s *Shop) record(ctx context.Context, sub Subscription, m *vpn.Member, rec 
 		}
 		if err != nil {
 			return fmt.Errorf("recording the access of account %s: %w", acc.Name, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET suspended_at = NULL
+			WHERE user_id = $1 AND suspended_at IS NOT NULL`, sub.UserID); err != nil {
+			return fmt.Errorf("recording account %s no longer suspended: %w", acc.Name, err)
 		}
 		return nil
 	})
@@ -305,14 +320,34 @@ ON CONFLICT DO NOTHING`
 // concurrent activation claimed first. A crash before the account is made
 // leaves the claim, which the next activation of the period carries out.
 func (s *Shop) claimPlacement(ctx context.Context, userID int64, f *vpn.Fleet) (*placed, error) {
-	m, err := s.place(ctx, userID, f)
+	err := s.placing(ctx, userID, f, func(tx pgx.Tx, m *vpn.Member) error {
+		if _, err := tx.Exec(ctx, claimPlacementSQL, userID, m.Name(), m.AccountName(userID), s.now()); err != nil {
+			return fmt.Errorf("claiming a place on %s for user %d: %w", m.Name(), userID, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(ctx, claimPlacementSQL, userID, m.Name(), m.AccountName(userID), s.now()); err != nil {
-		return nil, fmt.Errorf("claiming a place on %s for user %d: %w", m.Name(), userID, err)
-	}
 	return s.claimed(ctx, userID)
+}
+
+// placing chooses the panel of the user's new account and records it with
+// claim, in one transaction under the placement lock: placements (of any
+// replica) queue, and each counts the accounts the ones before it claimed,
+// so the panels' weights hold however many activations run at once.
+// Placements are one per new user, so the queue is short.
+func (s *Shop) placing(ctx context.Context, userID int64, f *vpn.Fleet, claim func(tx pgx.Tx, m *vpn.Member) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('vpn_placement:' || current_schema(), 0))`); err != nil {
+			return fmt.Errorf("waiting to place user %d: %w", userID, err)
+		}
+		m, err := s.place(ctx, tx, userID, f)
+		if err != nil {
+			return err
+		}
+		return claim(tx, m)
+	})
 }
 
 // placeAgain moves the claim rec, on a panel that could not make the
@@ -320,17 +355,23 @@ func (s *Shop) claimPlacement(ctx context.Context, userID int64, f *vpn.Fleet) (
 // returns the record then: another activation may have made the account
 // meanwhile, and then it stays. nil when placement has no other panel.
 func (s *Shop) placeAgain(ctx context.Context, userID int64, f *vpn.Fleet, rec *placed, tried []string) (*placed, error) {
-	m, err := s.place(ctx, userID, f)
-	if errors.Is(err, vpn.ErrNoPanel) || (err == nil && slices.Contains(tried, m.Name())) {
+	errTried := errors.New("placement chose a panel tried already")
+	err := s.placing(ctx, userID, f, func(tx pgx.Tx, m *vpn.Member) error {
+		if slices.Contains(tried, m.Name()) {
+			return errTried
+		}
+		if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET panel = $3, name = $4, updated_at = $5
+			WHERE user_id = $1 AND panel = $2 AND external_id = ''`,
+			userID, rec.Panel, m.Name(), m.AccountName(userID), s.now()); err != nil {
+			return fmt.Errorf("placing user %d on %s instead of %s: %w", userID, m.Name(), rec.Panel, err)
+		}
+		return nil
+	})
+	if errors.Is(err, vpn.ErrNoPanel) || errors.Is(err, errTried) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE vpn_accounts SET panel = $3, name = $4, updated_at = $5
-		WHERE user_id = $1 AND panel = $2 AND external_id = ''`,
-		userID, rec.Panel, m.Name(), m.AccountName(userID), s.now()); err != nil {
-		return nil, fmt.Errorf("placing user %d on %s instead of %s: %w", userID, m.Name(), rec.Panel, err)
 	}
 	return s.claimed(ctx, userID)
 }
@@ -366,12 +407,12 @@ func (s *Shop) createAccount(ctx context.Context, userID int64, m *vpn.Member, w
 
 // place chooses the panel of a new account of the user: in the location
 // they chose, by the accounts each panel holds.
-func (s *Shop) place(ctx context.Context, userID int64, f *vpn.Fleet) (*vpn.Member, error) {
-	counts, err := s.panelCounts(ctx)
+func (s *Shop) place(ctx context.Context, q querier, userID int64, f *vpn.Fleet) (*vpn.Member, error) {
+	counts, err := panelCounts(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	location, err := s.chosenLocation(ctx, userID)
+	location, err := chosenLocation(ctx, q, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -379,8 +420,8 @@ func (s *Shop) place(ctx context.Context, userID int64, f *vpn.Fleet) (*vpn.Memb
 }
 
 // panelCounts returns how many accounts each panel holds, by panel name.
-func (s *Shop) panelCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT panel, count(*) FROM vpn_accounts GROUP BY panel`)
+func panelCounts(ctx context.Context, q querier) (map[string]int, error) {
+	rows, err := q.Query(ctx, `SELECT panel, count(*) FROM vpn_accounts GROUP BY panel`)
 	if err != nil {
 		return nil, fmt.Errorf("counting the accounts of each panel: %w", err)
 	}
@@ -399,9 +440,9 @@ func (s *Shop) panelCounts(ctx context.Context) (map[string]int, error) {
 }
 
 // chosenLocation returns the location the user chose, "" for none.
-func (s *Shop) chosenLocation(ctx context.Context, userID int64) (string, error) {
+func chosenLocation(ctx context.Context, q querier, userID int64) (string, error) {
 	var location *string
-	err := s.pool.QueryRow(ctx, `SELECT location FROM users WHERE id = $1`, userID).Scan(&location)
+	err := q.QueryRow(ctx, `SELECT location FROM users WHERE id = $1`, userID).Scan(&location)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("reading the location user %d chose: %w", userID, err)
 	}
@@ -422,6 +463,12 @@ func (s *Shop) extend(ctx context.Context, sub Subscription, f *vpn.Fleet) error
 	_, err := m.SetAccount(ctx, ref, vpn.State{Enabled: true, ExpiresAt: sub.ExpiresAt})
 	if err != nil {
 		return fmt.Errorf("extending access %s on %s to %s: %w", a.ExternalID, m.Name(), sub.ExpiresAt.Format(time.RFC3339), err)
+	}
+	if at, err := s.Banned(ctx, sub.UserID); err != nil || at != nil {
+		if err != nil {
+			return fmt.Errorf("extending access %s: %w", a.ExternalID, err)
+		}
+		return s.unenable(ctx, sub, ref, m)
 	}
 	// Only forward: a concurrent activation that extended further wins.
 	_, err = s.pool.Exec(ctx, `
@@ -532,7 +579,8 @@ func (s *Shop) Revoke(ctx context.Context, subscriptionID int64, f *vpn.Fleet) e
 }
 
 // disable disables a user's account on the panel (at expiry expires), unless
-// a period of the user other than except is active: the account is theirs
+// a period of the user other than except is active (and the user is not
+// banned): the account is theirs
 // for life, so a revoked period's late revocation must not stop the next
 // period's access. A missing account is already off.
 //
@@ -544,7 +592,8 @@ func (s *Shop) Revoke(ctx context.Context, subscriptionID int64, f *vpn.Fleet) e
 func (s *Shop) disable(ctx context.Context, userID, except int64, ref vpn.Ref, expires time.Time, m *vpn.Member) error {
 	var other bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions
-		WHERE user_id = $1 AND id <> $2 AND status = 'active')`, userID, except).Scan(&other)
+		WHERE user_id = $1 AND id <> $2 AND status = 'active')
+		AND NOT EXISTS (SELECT 1 FROM users WHERE id = $1 AND banned_at IS NOT NULL)`, userID, except).Scan(&other)
 	if err != nil {
 		return fmt.Errorf("checking for another period of user %d: %w", userID, err)
 	}
@@ -603,19 +652,25 @@ func refName(r vpn.Ref) string {
 // (or one only placed, not made yet).
 // Asking again before it is done asks once.
 func (s *Shop) RequestNewLink(ctx context.Context, userID int64) (found bool, err error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE vpn_accounts SET rotate_requested_at = coalesce(rotate_requested_at, $2)
-		WHERE user_id = $1 AND external_id <> ''`, userID, s.now())
+	found, err = requestNewLink(ctx, s.pool, userID, s.now())
 	if err != nil {
 		return false, fmt.Errorf("requesting a new link for user %d: %w", userID, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return found, nil
+}
+
+func requestNewLink(ctx context.Context, q querier, userID int64, now time.Time) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE vpn_accounts SET rotate_requested_at = coalesce(rotate_requested_at, $2)
+		WHERE user_id = $1 AND external_id <> ''`, userID, now)
+	return tag.RowsAffected() == 1, err
 }
 
 // PendingRotations returns up to limit users who asked for a new link,
-// longest waiting first.
+// longest waiting first; a banned user's request waits for the unban.
 func (s *Shop) PendingRotations(ctx context.Context, limit int) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT user_id FROM vpn_accounts WHERE rotate_requested_at IS NOT NULL
-		ORDER BY rotate_requested_at, user_id LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, `SELECT c.user_id FROM vpn_accounts c WHERE c.rotate_requested_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id AND u.banned_at IS NOT NULL)
+		ORDER BY c.rotate_requested_at, c.user_id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing requested link rotations: %w", err)
 	}
@@ -714,7 +769,7 @@ func (s *Shop) moveTarget(ctx context.Context, f *vpn.Fleet, from *vpn.Member, l
 	if location == nil || *location == from.Location() || !slices.Contains(f.Locations(), *location) {
 		return nil, nil
 	}
-	counts, err := s.panelCounts(ctx)
+	counts, err := panelCounts(ctx, s.pool)
 	if err != nil {
 		return nil, err
 	}

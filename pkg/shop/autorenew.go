@@ -164,7 +164,7 @@ func (s *Shop) DueRenewals(ctx context.Context, lead time.Duration, after Renewa
 		JOIN subscriptions s ON s.user_id = ar.user_id AND s.status = 'active'
 		JOIN users u ON u.id = ar.user_id
 		JOIN plans p ON p.id = auto_renewal_plan(ar.user_id, ar.plan_id)
-		WHERE ar.enabled
+		WHERE ar.enabled AND u.banned_at IS NULL
 		  AND s.expires_at < $1::timestamptz + $2::interval
 		  AND s.expires_at < $1::timestamptz + LEAST($2::interval, p.duration)
 		  AND (s.expires_at, s.id) > ($3::timestamptz, $4::bigint)

@@ -171,6 +171,22 @@ func TestWorkersRenewingAtOnceChargeOncePerCycle(t *testing.T) {
 	require.Zero(t, repeated)
 }
 
+func TestABannedUsersPeriodIsNotRenewed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sub := e.renewer(t, 1)
+	e.topUpUSD(t, 1, 5000)
+	e.clock.Set(sub.ExpiresAt.Add(-time.Hour))
+	e.setBanned(t, 1, true)
+	due, err := e.shop.DueRenewals(t.Context(), day, shop.RenewalCycle{}, 10)
+	require.NoError(t, err)
+	require.Empty(t, due, "a banned user is not charged")
+	e.setBanned(t, 1, false)
+	due, err = e.shop.DueRenewals(t.Context(), day, shop.RenewalCycle{}, 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+}
+
 func TestRenewalStopsWhenTurnedOffOrPaidForOrRevoked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -32,6 +32,11 @@
 //     limit, which every use of the code queues on, and is numbered per
 //     user and code, uniquely, within the per-user limit (a trigger); the
 //     discount an order was made with is part of the order, immutable.
+//   - an admin action (extend, end, ban, grant, refund, …) is done once per
+//     op key, the confirmation pressed: under the key's advisory lock, the
+//     action and its admin_audit row (unique op key, append-only) are one
+//     transaction; a grant of days or balance is the ledger row "grant:"
+//     and the key.
 //
 // Checks in Go are made only on fields the database keeps immutable (whose
 // invoice it is, its price), where reading first cannot race.

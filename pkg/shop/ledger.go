@@ -163,10 +163,13 @@ type Balance struct {
 	Amount   int64
 }
 
+// balancesSQL is a user's non-zero balances, USD first.
+const balancesSQL = `SELECT currency, amount FROM balances
+	WHERE user_id = $1 AND amount > 0 ORDER BY currency <> 'USD', currency`
+
 // Balances returns the user's non-zero balances, USD first.
 func (s *Shop) Balances(ctx context.Context, userID int64) ([]Balance, error) {
-	rows, err := s.pool.Query(ctx, `SELECT currency, amount FROM balances
-		WHERE user_id = $1 AND amount > 0 ORDER BY currency <> 'USD', currency`, userID)
+	rows, err := s.pool.Query(ctx, balancesSQL, userID)
 	if err != nil {
 		return nil, fmt.Errorf("reading the balances of user %d: %w", userID, err)
 	}

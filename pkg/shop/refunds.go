@@ -26,38 +26,12 @@ func RefundKey(invoiceID int64) string { return "refund:" + strconv.FormatInt(in
 // ErrInsufficientBalance, and nothing changes.
 func (s *Shop) Refund(ctx context.Context, invoiceID int64) (e Entry, applied bool, err error) {
 	now := s.now()
-	key := RefundKey(invoiceID)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		paid, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryColumns+` FROM ledger
-			WHERE invoice_id = $1 AND kind IN ('payment', 'topup')`, invoiceID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotPaid
-		}
-		if err != nil {
-			return err
-		}
-		e = Entry{
-			OpKey: key, UserID: paid.UserID, Kind: LedgerRefund, Currency: paid.Currency,
-			Amount: -paid.Amount, Money: -paid.Money, InvoiceID: invoiceID, Ref: paid.OpKey,
-		}
-		if paid.Duration > 0 {
-			taken, err := takeBack(ctx, tx, paid.SubscriptionID, paid.Duration, now)
-			if err != nil {
-				return err
-			}
-			if taken > 0 {
-				e.Duration, e.SubscriptionID = -taken, paid.SubscriptionID
-			}
-		}
-		var posted bool
-		e, posted, err = appendEntry(ctx, tx, e, now)
-		if err == nil && !posted {
-			err = errPostedBefore
-		}
+		e, err = refund(ctx, tx, invoiceID, now)
 		return err
 	})
 	if errors.Is(err, errPostedBefore) {
-		e, err = entryByKey(ctx, s.pool, key)
+		e, err = entryByKey(ctx, s.pool, RefundKey(invoiceID))
 		if err != nil {
 			return Entry{}, false, fmt.Errorf("reading the refund of invoice %d: %w", invoiceID, err)
 		}
@@ -67,6 +41,37 @@ func (s *Shop) Refund(ctx context.Context, invoiceID int64) (e Entry, applied bo
 		return Entry{}, false, fmt.Errorf("refunding invoice %d: %w", invoiceID, err)
 	}
 	return e, true, nil
+}
+
+// refund is Refund's transaction. A refund posted before is
+// errPostedBefore, to roll tx back with.
+func refund(ctx context.Context, tx pgx.Tx, invoiceID int64, now time.Time) (Entry, error) {
+	paid, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryColumns+` FROM ledger
+		WHERE invoice_id = $1 AND kind IN ('payment', 'topup')`, invoiceID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, ErrNotPaid
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{
+		OpKey: RefundKey(invoiceID), UserID: paid.UserID, Kind: LedgerRefund, Currency: paid.Currency,
+		Amount: -paid.Amount, Money: -paid.Money, InvoiceID: invoiceID, Ref: paid.OpKey,
+	}
+	if paid.Duration > 0 {
+		taken, err := takeBack(ctx, tx, paid.SubscriptionID, paid.Duration, now)
+		if err != nil {
+			return Entry{}, err
+		}
+		if taken > 0 {
+			e.Duration, e.SubscriptionID = -taken, paid.SubscriptionID
+		}
+	}
+	e, posted, err := appendEntry(ctx, tx, e, now)
+	if err == nil && !posted {
+		err = errPostedBefore
+	}
+	return e, err
 }
 
 // takeBack shortens the active period subID by up to d, to no earlier than

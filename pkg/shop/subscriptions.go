@@ -24,6 +24,10 @@ type Subscription struct {
 	StartsAt  time.Time
 	ExpiresAt time.Time
 	RevokedAt *time.Time
+	// UpdatedAt is when the period last changed: granted (a trial taken, a
+	// payment applied), extended, shortened by a refund, or revoked. For a
+	// period waiting for its activation, it is when the wait began.
+	UpdatedAt time.Time
 	// Access is the period's VPN access; nil until it is activated.
 	Access *Access
 }
@@ -51,7 +55,7 @@ type Access struct {
 // subscriptionSelect reads periods with their access; callers add WHERE,
 // ORDER BY and LIMIT.
 const subscriptionSelect = `
-SELECT s.id, s.user_id, s.kind, s.status, s.starts_at, s.expires_at, s.revoked_at,
+SELECT s.id, s.user_id, s.kind, s.status, s.starts_at, s.expires_at, s.revoked_at, s.updated_at,
        a.panel, c.name, a.external_id, a.access_url, a.expires_at, a.created_at, a.revoked_at
 FROM subscriptions s
 LEFT JOIN vpn_accesses a ON a.subscription_id = s.id
@@ -61,12 +65,12 @@ func scanSubscription(row pgx.Row) (Subscription, error) {
 	var sub Subscription
 	var panel, name, externalID, url *string
 	var accessExpires, accessCreated, accessRevoked *time.Time
-	err := row.Scan(&sub.ID, &sub.UserID, &sub.Kind, &sub.Status, &sub.StartsAt, &sub.ExpiresAt, &sub.RevokedAt,
+	err := row.Scan(&sub.ID, &sub.UserID, &sub.Kind, &sub.Status, &sub.StartsAt, &sub.ExpiresAt, &sub.RevokedAt, &sub.UpdatedAt,
 		&panel, &name, &externalID, &url, &accessExpires, &accessCreated, &accessRevoked)
 	if err != nil {
 		return Subscription{}, err
 	}
-	inUTC(&sub.StartsAt, &sub.ExpiresAt)
+	inUTC(&sub.StartsAt, &sub.ExpiresAt, &sub.UpdatedAt)
 	inUTCOpt(&sub.RevokedAt, &accessExpires, &accessCreated, &accessRevoked)
 	if panel != nil {
 		sub.Access = &Access{

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 const (
@@ -100,6 +101,7 @@ type Client struct {
 	apiURL       string
 	token        string
 	transport    *http.Transport
+	traced       http.RoundTripper // transport, each request a span, the token masked
 	http         *http.Client
 	pacer        Pacer
 	requests     *prometheus.CounterVec
@@ -148,12 +150,14 @@ func New(cfg Config) (*Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = maxIdlePerHost
+	traced := tracing.HTTPTransport(tr, "telegram", cfg.Token)
 	return &Client{
 		base:         strings.TrimRight(cfg.APIURL, "/") + "/bot" + cfg.Token + "/",
 		apiURL:       cfg.APIURL,
 		token:        cfg.Token,
 		transport:    tr,
-		http:         &http.Client{Transport: tr},
+		traced:       traced,
+		http:         &http.Client{Transport: traced},
 		pacer:        cfg.Pacer,
 		requests:     requests,
 		duration:     duration,
@@ -313,7 +317,7 @@ func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	start := time.Now()
-	resp, err := t.c.transport.RoundTrip(req)
+	resp, err := t.c.traced.RoundTrip(req)
 	if err != nil {
 		t.c.observe(method, OutcomeTransportError, start)
 		return nil, t.c.Redact(err)

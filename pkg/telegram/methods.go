@@ -85,3 +85,54 @@ func (c *Client) GetMe(ctx context.Context) (User, error) {
 	}
 	return u, nil
 }
+
+// Statuses of a ChatMember, as Telegram names them.
+const (
+	MemberCreator       = "creator"
+	MemberAdministrator = "administrator"
+	MemberMember        = "member"
+	MemberRestricted    = "restricted"
+	MemberLeft          = "left"
+	MemberKicked        = "kicked"
+)
+
+// ChatMember is the part of a ChatMember object (getChatMember's answer)
+// the services read.
+type ChatMember struct {
+	Status string `json:"status"`
+	// IsMember is set only with MemberRestricted: whether the restricted
+	// user is still in the chat.
+	IsMember bool `json:"is_member"`
+}
+
+// Joined reports whether the user is in the chat: its creator, an
+// administrator, a member, or a restricted user who is still a member. A
+// user who left, was banned, or is restricted outside the chat is not.
+func (m ChatMember) Joined() bool {
+	switch m.Status {
+	case MemberCreator, MemberAdministrator, MemberMember:
+		return true
+	case MemberRestricted:
+		return m.IsMember
+	}
+	return false
+}
+
+// GetChatMember asks Telegram what user userID is in chat, a "@username"
+// or a numeric chat id such as "-1001234567890". For a channel, the bot
+// must be one of its administrators: otherwise Telegram answers 400
+// "member list is inaccessible".
+func (c *Client) GetChatMember(ctx context.Context, chat string, userID int64) (ChatMember, error) {
+	var m ChatMember
+	err := c.Call(ctx, "getChatMember", struct {
+		ChatID string `json:"chat_id"`
+		UserID int64  `json:"user_id"`
+	}{chat, userID}, &m)
+	if err != nil {
+		return ChatMember{}, err
+	}
+	if m.Status == "" {
+		return ChatMember{}, errors.New("telegram getChatMember answered without a status")
+	}
+	return m, nil
+}

@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,9 +24,13 @@ import (
 // replies and the sender's notifications share one budget, so together
 // they are never refused with a 429.
 type Pacer interface {
-	// Reserve takes the chat's next sending slot and returns how long to
-	// wait before it comes.
+	// Reserve takes the bot's next sending slot and the chat's no earlier,
+	// and returns how long to wait before it comes.
 	Reserve(ctx context.Context, chatID int64) (time.Duration, error)
+	// ReserveChat takes the chat's next slot only, not the bot's: for a
+	// paid broadcast's message (allow_paid_broadcast), which Telegram
+	// counts apart from the bot's free limit while the chat's still holds.
+	ReserveChat(ctx context.Context, chatID int64) (time.Duration, error)
 }
 
 // Sends reports whether a Bot API method posts or changes a message in a
@@ -44,21 +49,27 @@ func Sends(method string) bool {
 }
 
 // pace waits for the chat's slot before a sending call. It reads the chat
-// from the request's body, putting the body back. A pacer that fails (its
+// from the request's body, putting the body back; a paid broadcast's
+// message (allow_paid_broadcast true) takes the chat's slot only, since the
+// bot-wide budget is the free limit's. A pacer that fails (its
 // database is unreachable) lets the call go: Telegram's own 429 is the
 // backstop, and every caller handles it. Only the end of ctx stops the call.
 func (c *Client) pace(ctx context.Context, method string, req *http.Request) error {
 	if c.pacer == nil || !Sends(method) {
 		return nil
 	}
-	chatID, err := requestChat(req)
+	chatID, paid, err := requestTarget(req)
 	if err != nil {
 		return fmt.Errorf("telegram %s: %w", method, err)
 	}
 	if chatID == 0 {
 		return nil // a channel's @username: not a chat the bot's users talk in
 	}
-	wait, err := c.pacer.Reserve(ctx, chatID)
+	reserve := c.pacer.Reserve
+	if paid {
+		reserve = c.pacer.ReserveChat
+	}
+	wait, err := reserve(ctx, chatID)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("telegram %s: waiting for the chat's turn: %w", method, ctx.Err())
@@ -77,75 +88,83 @@ func (c *Client) pace(ctx context.Context, method string, req *http.Request) err
 // upload is the largest the bot makes.
 const maxPacedBody = 10 << 20
 
-// requestChat returns the chat_id of a Bot API request sent as JSON (the
-// client's Call, telebot) or as a multipart form (uploads), and leaves the
-// body readable again. It returns 0 for a chat given by @username or for a
+// requestTarget returns the chat_id of a Bot API request sent as JSON (the
+// client's Call, telebot) or as a multipart form (uploads), and whether it
+// is a paid broadcast's (allow_paid_broadcast true), and leaves the body
+// readable again. It returns chat 0 for a chat given by @username or for a
 // body of another kind.
-func requestChat(req *http.Request) (int64, error) {
+func requestTarget(req *http.Request) (chatID int64, paid bool, err error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return 0, nil
+		return 0, false, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxPacedBody+1))
 	req.Body.Close()
 	if err != nil {
-		return 0, fmt.Errorf("reading the request body: %w", err)
+		return 0, false, fmt.Errorf("reading the request body: %w", err)
 	}
 	if len(body) > maxPacedBody {
-		return 0, fmt.Errorf("request body over %d bytes", maxPacedBody)
+		return 0, false, fmt.Errorf("request body over %d bytes", maxPacedBody)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	req.ContentLength = int64(len(body))
 
 	mediaType, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	var raw string
+	var rawChat, rawPaid string
 	switch mediaType {
 	case "application/json":
 		var p struct {
 			ChatID json.RawMessage `json:"chat_id"`
+			Paid   json.RawMessage `json:"allow_paid_broadcast"`
 		}
 		if err := json.Unmarshal(body, &p); err != nil {
-			return 0, fmt.Errorf("decoding the request body: %w", err)
+			return 0, false, fmt.Errorf("decoding the request body: %w", err)
 		}
-		raw = strings.Trim(string(p.ChatID), `"`)
+		rawChat, rawPaid = strings.Trim(string(p.ChatID), `"`), strings.Trim(string(p.Paid), `"`)
 	case "multipart/form-data":
-		if raw, err = formField(body, params["boundary"], "chat_id"); err != nil {
-			return 0, err
+		f, err := formFields(body, params["boundary"], "chat_id", "allow_paid_broadcast")
+		if err != nil {
+			return 0, false, err
 		}
+		rawChat, rawPaid = f["chat_id"], f["allow_paid_broadcast"]
 	case "application/x-www-form-urlencoded":
 		q, err := url.ParseQuery(string(body))
 		if err != nil {
-			return 0, fmt.Errorf("decoding the request body: %w", err)
+			return 0, false, fmt.Errorf("decoding the request body: %w", err)
 		}
-		raw = q.Get("chat_id")
+		rawChat, rawPaid = q.Get("chat_id"), q.Get("allow_paid_broadcast")
 	default:
-		return 0, nil
+		return 0, false, nil
 	}
-	id, err := strconv.ParseInt(raw, 10, 64)
+	id, err := strconv.ParseInt(rawChat, 10, 64)
 	if err != nil {
-		return 0, nil
+		return 0, false, nil
 	}
-	return id, nil
+	// Telegram reads a boolean parameter given as text the same way.
+	paid, _ = strconv.ParseBool(rawPaid)
+	return id, paid, nil
 }
 
-// formField returns the value of one field of a multipart form.
-func formField(body []byte, boundary, name string) (string, error) {
+// formFields returns the values of the named fields of a multipart form.
+func formFields(body []byte, boundary string, names ...string) (map[string]string, error) {
+	out := make(map[string]string, len(names))
 	r := multipart.NewReader(bytes.NewReader(body), boundary)
-	for {
+	for len(out) < len(names) {
 		p, err := r.NextPart()
 		if errors.Is(err, io.EOF) {
-			return "", nil
+			break
 		}
 		if err != nil {
-			return "", fmt.Errorf("decoding the request form: %w", err)
+			return nil, fmt.Errorf("decoding the request form: %w", err)
 		}
-		if p.FormName() != name {
+		if !slices.Contains(names, p.FormName()) {
 			continue
 		}
 		v, err := io.ReadAll(io.LimitReader(p, 64))
 		if err != nil {
-			return "", fmt.Errorf("decoding the request form: %w", err)
+			return nil, fmt.Errorf("decoding the request form: %w", err)
 		}
-		return string(v), nil
+		out[p.FormName()] = string(v)
 	}
+	return out, nil
 }

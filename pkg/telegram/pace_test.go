@@ -21,13 +21,15 @@ import (
 )
 
 // recordingPacer answers every reservation with wait (or err) and records
-// the chats it was asked for.
+// the chats it was asked for, and those asked for without the bot's slot
+// (ReserveChat).
 type recordingPacer struct {
 	wait time.Duration
 	err  error
 
-	mu    sync.Mutex
-	chats []int64
+	mu        sync.Mutex
+	chats     []int64
+	chatsOnly []int64
 }
 
 func (p *recordingPacer) Reserve(_ context.Context, chatID int64) (time.Duration, error) {
@@ -37,10 +39,23 @@ func (p *recordingPacer) Reserve(_ context.Context, chatID int64) (time.Duration
 	return p.wait, p.err
 }
 
+func (p *recordingPacer) ReserveChat(_ context.Context, chatID int64) (time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.chatsOnly = append(p.chatsOnly, chatID)
+	return p.wait, p.err
+}
+
 func (p *recordingPacer) asked() []int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]int64(nil), p.chats...)
+}
+
+func (p *recordingPacer) askedChatOnly() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int64(nil), p.chatsOnly...)
 }
 
 func newPacedClient(t *testing.T, url string, p telegram.Pacer, reg prometheus.Registerer) *telegram.Client {
@@ -157,4 +172,32 @@ func TestAChatByUsernameIsNotPaced(t *testing.T) {
 	c := newPacedClient(t, sb.URL(), pacer, nil)
 	_ = c.Call(context.Background(), "sendMessage", map[string]any{"chat_id": "@news", "text": "hello"}, nil)
 	require.Empty(t, pacer.asked())
+}
+
+// A paid broadcast's message (allow_paid_broadcast true), by any path,
+// takes its chat's slot only: the bot-wide budget is the free limit's. A
+// false or absent flag takes both, as any other send.
+func TestAPaidBroadcastTakesItsChatsTurnOnly(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t)
+	pacer := &recordingPacer{}
+	c := newPacedClient(t, sb.URL(), pacer, nil)
+	ctx := context.Background()
+
+	require.NoError(t, c.Call(ctx, "sendMessage", map[string]any{"chat_id": 1001, "text": "paid", "allow_paid_broadcast": true}, nil))
+	require.NoError(t, c.Upload(ctx, "sendPhoto", map[string]any{"chat_id": 1002, "allow_paid_broadcast": true},
+		"photo", photo(t), nil))
+	req, err := http.NewRequest(http.MethodPost, sb.URL()+"/bot"+token+"/sendMessage",
+		strings.NewReader(`{"chat_id":"1003","text":"paid, as text","allow_paid_broadcast":"true"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.HTTPClient(ctx).Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, c.Call(ctx, "sendMessage", map[string]any{"chat_id": 1004, "text": "free", "allow_paid_broadcast": false}, nil))
+	require.NoError(t, c.Call(ctx, "sendMessage", map[string]any{"chat_id": 1005, "text": "free"}, nil))
+
+	require.Equal(t, []int64{1001, 1002, 1003}, pacer.askedChatOnly())
+	require.Equal(t, []int64{1004, 1005}, pacer.asked())
+	require.Equal(t, 3, sb.Stats().PaidBroadcasts, "the paid messages reached Telegram as paid")
 }

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // maxAnswerBytes bounds how much of an answer is read: Outline's list of
@@ -33,16 +35,23 @@ func newAPIClient(panel, base string, header http.Header, tlsConfig *tls.Config,
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	base = strings.TrimSuffix(base, "/")
+	transport := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     tlsConfig,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	// The base's path is masked in the spans: Outline's is its API secret.
+	var secretPath string
+	if u, err := url.Parse(base); err == nil && strings.Trim(u.Path, "/") != "" {
+		secretPath = u.Path
+	}
 	return &apiClient{
-		panel:  panel,
-		base:   strings.TrimSuffix(base, "/"),
-		header: header,
-		client: &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			TLSClientConfig:     tlsConfig,
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     90 * time.Second,
-		}},
+		panel:   panel,
+		base:    base,
+		header:  header,
+		client:  &http.Client{Transport: tracing.HTTPTransport(transport, panel, secretPath)},
 		timeout: timeout,
 	}
 }

@@ -13,7 +13,9 @@
 // vpnbot_worker_abandoned_iterations until it returns.
 //
 // Stopping (Run's context done) lets the running iteration finish within
-// StopGrace, then cancels its context: outcome canceled.
+// StopGrace, then cancels its context: outcome canceled. A singleton that
+// loses leadership (its election connection died, so another replica may
+// lead already) cancels the running iteration at once, with no grace.
 //
 // Live is the /livez check: it fails when no iteration has completed (returned,
 // whatever its outcome) for Interval + IterationTimeout + LiveMargin. An
@@ -52,6 +54,18 @@
 // within seconds when the leader dies. Leadership can overlap for a moment
 // after a leader's connection dies, so a singleton's iteration must still
 // claim its work as above.
+//
+// # Tracing
+//
+// Each iteration is a span named after the worker, holding the iteration's
+// context: the queries and publishes it makes are its children. It is the
+// root of a trace of its own (pkg/tracing samples it), unless a message's
+// handler asked for it with WakeFrom: it then continues that message's trace
+// (the activation a payment asked for), linked to any other wake-ups merged
+// into it. Its attributes are the
+// items it reported (vpnbot.items.<name>) and its outcome; an error or a
+// timeout is its error status. ITERATION_START and ITERATION_END carry its
+// trace_id and span_id.
 //
 // Start adds a worker loop to a service built with pkg/service, which owns
 // the rest of a worker's main: configuration and start-up logs, the pool,

@@ -11,6 +11,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // Outcomes of an iteration (the outcome field of ITERATION_END and label of
@@ -25,6 +31,9 @@ const (
 var (
 	errIterationTimeout = errors.New("iteration timeout")
 	errStopping         = errors.New("worker stopping")
+	// errLeadershipLost stops a singleton's iteration at once: the lock went
+	// with the leader's connection, so another replica may lead already.
+	errLeadershipLost = fmt.Errorf("%w: leadership lost", errStopping)
 )
 
 // States of an iteration's goroutine: whoever moves it out of running first
@@ -44,21 +53,67 @@ type record struct {
 }
 
 // runIteration runs one iteration and logs its START and END. END is logged
-// in a defer, so even a panic in the runtime cannot lose it.
-func (w *Worker) runIteration(ctx context.Context) {
-	log := w.log.With().Uint64("iteration", w.seq.Add(1)).Logger()
+// in a defer, so even a panic in the runtime cannot lose it. The iteration is
+// a span named after the worker, which its log lines carry: the root of its
+// own trace, or, when WakeFrom brought it, a child of the first wake-up's
+// span, linked to the others.
+func (w *Worker) runIteration(run, ctx context.Context) {
+	seq := w.seq.Add(1)
+	opts := []trace.SpanStartOption{trace.WithAttributes(attribute.Int64("vpnbot.iteration", int64(seq)))}
+	parent := ctx
+	if woke := w.takeWokeBy(); len(woke) > 0 {
+		parent = trace.ContextWithSpanContext(ctx, woke[0])
+		for _, sc := range woke[1:] {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+		}
+	} else {
+		opts = append(opts, trace.WithNewRoot())
+	}
+	ctx, span := otel.Tracer(tracerName).Start(parent, w.cfg.Name, opts...)
+	log := tracing.LogFields(ctx, w.log.With().Uint64("iteration", seq)).Logger()
 	start := time.Now()
 	rec := record{outcome: OutcomeError, err: errors.New("worker runtime failed during the iteration")}
 	log.Info().Str("event", EventIterationStart).Msg("iteration started")
-	defer func() { w.end(log, start, rec) }()
-	rec = w.call(ctx, log)
+	defer func() {
+		w.end(log, start, rec)
+		endSpan(span, rec)
+	}()
+	rec = w.call(run, ctx, log)
+}
+
+// tracerName names the spans pkg/worker starts.
+const tracerName = "github.com/vpnbot/vpnbot/pkg/worker"
+
+// endSpan ends an iteration's span with its items (vpnbot.items.<name>) and
+// outcome; an error or a timeout is its error status.
+func endSpan(span trace.Span, rec record) {
+	attrs := []attribute.KeyValue{
+		attribute.String("vpnbot.outcome", rec.outcome),
+		attribute.Bool("vpnbot.abandoned", rec.abandoned),
+	}
+	for name, n := range rec.result {
+		attrs = append(attrs, attribute.Int("vpnbot.items."+name, n))
+	}
+	span.SetAttributes(attrs...)
+	switch rec.outcome {
+	case OutcomeError, OutcomeTimeout:
+		if rec.err != nil {
+			span.RecordError(rec.err)
+			span.SetStatus(codes.Error, rec.err.Error())
+		} else {
+			span.SetStatus(codes.Error, rec.outcome)
+		}
+	}
+	span.End()
 }
 
 // call runs the iteration in a goroutine of its own, so that one ignoring its
 // context can be abandoned at its timeout (as pkg/bus does with handlers).
-// The iteration's context is not Run's: stopping the worker gives it
-// StopGrace to finish before cancelling it.
-func (w *Worker) call(ctx context.Context, log zerolog.Logger) record {
+// The iteration's context is not Run's: stopping the worker (run done) gives
+// it StopGrace to finish before cancelling it. A singleton's ctx is its
+// leadership term's; when the term ends while run goes on, leadership was
+// lost and the iteration is cancelled at once.
+func (w *Worker) call(run, ctx context.Context, log zerolog.Logger) record {
 	tctx, cancelTimeout := context.WithTimeoutCause(context.WithoutCancel(ctx), w.cfg.IterationTimeout, errIterationTimeout)
 	defer cancelTimeout()
 	ictx, stop := context.WithCancelCause(tctx)
@@ -108,7 +163,12 @@ func (w *Worker) call(ctx context.Context, log zerolog.Logger) record {
 			return w.classify(ictx, r.res, r.err)
 		case <-stopping:
 			stopping = nil
-			grace.Reset(w.cfg.StopGrace)
+			if run.Err() != nil {
+				grace.Reset(w.cfg.StopGrace)
+			} else {
+				log.Info().Msg("leadership lost; cancelling the iteration")
+				stop(errLeadershipLost)
+			}
 		case <-grace.C:
 			if ictx.Err() == nil {
 				log.Info().Dur("stop_grace", w.cfg.StopGrace).Msg("iteration still running after the stop grace; cancelling it")

@@ -90,3 +90,51 @@ func TestSingletonIteratesOnlyOnTheLeaderAndFailsOver(t *testing.T) {
 		require.Len(t, rep.ends(t), starts, "%s: an ITERATION_START without its END", rep.appName)
 	}
 }
+
+// termElector leads at once, in a term the test ends.
+type termElector struct{ end chan struct{} }
+
+func (e termElector) Run(ctx context.Context, lead func(context.Context) error) error {
+	term, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.end:
+			cancel()
+		case <-term.Done():
+		}
+	}()
+	return lead(term)
+}
+
+// TestLostLeadershipCancelsTheIterationAtOnce: the lock went with the
+// leader's connection, so another replica may lead already; the running
+// iteration must not go on for its stop grace.
+func TestLostLeadershipCancelsTheIterationAtOnce(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	cancelled := make(chan struct{})
+	elector := termElector{end: make(chan struct{})}
+	c := cfg("payment-watcher", time.Hour)
+	c.Singleton = true
+	c.Elector = elector
+	c.StopGrace = time.Hour
+	c.IterationTimeout = time.Hour
+	r := start(t, c, func(ctx context.Context) (worker.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		close(cancelled)
+		return worker.Result{"applied": 0}, ctx.Err()
+	})
+	receive(t, started, "the iteration")
+	close(elector.end)
+	select {
+	case <-cancelled:
+	case <-time.After(waitFor):
+		t.Fatal("the iteration went on after leadership was lost")
+	}
+	ends := r.waitEnds(t, 1)
+	require.Equal(t, "canceled", ends[0]["outcome"])
+	require.NotEmpty(t, r.logs.Lines("leadership lost; cancelling the iteration"))
+	r.stop(t)
+}

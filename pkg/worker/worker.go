@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
 )
@@ -144,6 +146,9 @@ type Worker struct {
 	running   atomic.Bool
 	seq       atomic.Uint64 // iteration number, to pair START and END lines
 	abandoned atomic.Int64  // abandoned iterations still running
+
+	wokeMu sync.Mutex
+	wokeBy []trace.SpanContext // spans of the WakeFrom calls the next iteration serves
 }
 
 // New returns a worker running iterate as cfg says. Its metrics are
@@ -181,11 +186,41 @@ func (w *Worker) Wake() {
 	}
 }
 
+// maxWokeBy bounds the wake-ups an iteration's span keeps: a burst of
+// messages is one iteration, and its first few say enough.
+const maxWokeBy = 8
+
+// WakeFrom is Wake from a message's handler: the iteration it brings
+// continues ctx's trace, a child of its span, so a payment's trace goes on
+// into the activation it asked for. Wake-ups merged into one iteration
+// become links of its span.
+func (w *Worker) WakeFrom(ctx context.Context) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		w.wokeMu.Lock()
+		if len(w.wokeBy) < maxWokeBy {
+			w.wokeBy = append(w.wokeBy, sc)
+		}
+		w.wokeMu.Unlock()
+	}
+	w.Wake()
+}
+
+// takeWokeBy returns the spans of the wake-ups since the last iteration
+// started, and forgets them.
+func (w *Worker) takeWokeBy() []trace.SpanContext {
+	w.wokeMu.Lock()
+	defer w.wokeMu.Unlock()
+	woke := w.wokeBy
+	w.wokeBy = nil
+	return woke
+}
+
 // Run loops until ctx is done: an iteration at once, then one every Interval
 // or on Wake, each under IterationTimeout. With Singleton it does so only
 // while this replica leads, standing by otherwise. Once ctx is done the
 // running iteration may finish within StopGrace, after which its context is
-// cancelled; Run then returns nil.
+// cancelled; Run then returns nil. A singleton that loses leadership while
+// Run goes on cancels its running iteration at once.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("worker %s is already running", w.cfg.Name)
@@ -195,12 +230,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		Dur("stop_grace", w.cfg.StopGrace).Bool("singleton", w.cfg.Singleton).Msg("worker starting")
 	defer func() { w.log.Info().Msg("worker stopped") }()
 	if !w.cfg.Singleton {
-		w.loop(ctx)
+		w.loop(ctx, ctx)
 		return nil
 	}
 	w.standby.Store(true)
 	defer w.standby.Store(false)
-	err := w.cfg.Elector.Run(ctx, func(ctx context.Context) error {
+	err := w.cfg.Elector.Run(ctx, func(term context.Context) error {
 		// A new leader has a whole window for its first iteration, however
 		// long it stood by.
 		w.completed.Beat()
@@ -210,7 +245,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.m.leader.Set(0)
 			w.standby.Store(true)
 		}()
-		w.loop(ctx)
+		w.loop(ctx, term)
 		return nil
 	})
 	if err != nil {
@@ -237,7 +272,7 @@ func (w *Worker) Live(ctx context.Context) error {
 }
 
 // loop iterates until ctx is done.
-func (w *Worker) loop(ctx context.Context) {
+func (w *Worker) loop(run, ctx context.Context) {
 	// A wake from before the loop started is served by its first iteration.
 	select {
 	case <-w.wake:
@@ -245,7 +280,7 @@ func (w *Worker) loop(ctx context.Context) {
 	}
 	for ctx.Err() == nil {
 		start := time.Now()
-		w.runIteration(ctx)
+		w.runIteration(run, ctx)
 		t := time.NewTimer(w.cfg.Interval - time.Since(start))
 		select {
 		case <-ctx.Done():

@@ -30,6 +30,9 @@ type Config struct {
 	// Keys is the key server of Outline's dynamic keys: with KEYSERVER_URL
 	// set, Outline users get a dynamic key instead of the panel's.
 	Keys ssconf.Settings
+	// AppURL is the Mini App's public URL: the key messages get a button
+	// that opens it. Empty: no button.
+	AppURL string `env:"WEBAPP_URL"`
 }
 
 func defaultConfig() Config {
@@ -46,7 +49,7 @@ func defaultConfig() Config {
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Env.Validate(), c.PanelEnv.Validate(), c.Keys.Validate()}
+	errs := []error{c.DB.Validate(), c.Env.Validate(), c.PanelEnv.Validate(), c.Keys.Validate(), botui.ValidateAppURL(c.AppURL)}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("ACTIVATION_CONCURRENCY=%d: must be at least 1", c.Concurrency))
 	}

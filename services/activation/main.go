@@ -31,11 +31,12 @@ func main() {
 			}
 			s.OnClose(func() { _ = fleet.Close() })
 			// The bot-handler offers the locations of the fleet as
-			// configured here.
-			if err := activation.PublishFleet(ctx, s.Pool, fleet); err != nil {
+			// configured here; a replica started during a database
+			// outage waits for it.
+			if err := activation.PublishFleetWhenPossible(ctx, s.Pool, fleet, s.Log); err != nil {
 				return err
 			}
-			a, err := activation.New(activation.Config{Concurrency: cfg.Concurrency, BatchSize: cfg.BatchSize},
+			a, err := activation.New(activation.Config{Concurrency: cfg.Concurrency, BatchSize: cfg.BatchSize, App: cfg.AppURL},
 				shop.New(s.Pool, shop.Config{DynamicKeys: cfg.Keys}), s.Pool, s.JS, fleet, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
@@ -45,7 +46,7 @@ func main() {
 				return err
 			}
 			// Polling alone is correct; the wake-ups only shorten the wait.
-			wake, err := activation.WakeConsumer(s.JS, w.Wake, s.Log, s.Ops.Registry())
+			wake, err := activation.WakeConsumer(s.JS, w.WakeFrom, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 )
 
 // Config is the bot-handler's configuration, read once from the environment.
@@ -28,7 +30,8 @@ type Config struct {
 	RetryBase      time.Duration `env:"RETRY_BASE"`
 	RetryMax       time.Duration `env:"RETRY_MAX"`
 	FetchWait      time.Duration `env:"FETCH_WAIT"`
-	// AdminIDs are the Telegram user ids allowed /stats and /user.
+	// AdminIDs are the owners: the Telegram user ids allowed every admin
+	// command, who grant the admin and support roles (/role).
 	AdminIDs []int64 `env:"ADMIN_IDS"`
 	// SupportContact is shown to users who need help, e.g. "@vpnbot_support".
 	SupportContact string `env:"SUPPORT_CONTACT"`
@@ -41,9 +44,17 @@ type Config struct {
 	// CallbackMaxAge is how long a button press may wait in the stream (an
 	// outage, a backlog) and still be acted on; 0 acts on every press.
 	CallbackMaxAge time.Duration `env:"CALLBACK_MAX_AGE"`
+	// SenderRate is the sender's SENDER_RATE, messages a second: a
+	// broadcast's preview says how long it takes at it.
+	SenderRate float64 `env:"SENDER_RATE"`
 	// Referrals are the rewards of the Stars payments the bot applies; the
 	// payment-watcher must have the same.
 	Referrals shop.ReferralEnv
+	// Channel is the channel users must join (REQUIRED_CHANNEL*).
+	Channel RequiredChannel
+	// AppURL is the Mini App's public URL: the menu and the bot's menu
+	// button open it. Empty: no app.
+	AppURL string `env:"WEBAPP_URL"`
 }
 
 func defaultConfig() Config {
@@ -65,13 +76,16 @@ func defaultConfig() Config {
 		TrialDuration:   shop.DefaultTrialDuration,
 		InvoiceTTL:      shop.DefaultInvoiceTTL,
 		CallbackMaxAge:  time.Minute,
+		SenderRate:      bot.DefaultBroadcastRate,
 		Referrals:       shop.NewReferralEnv(),
+		Channel:         newRequiredChannel(),
 	}
 }
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Telegram.Validate(), c.Pace.Validate(), c.Referrals.Validate()}
+	errs := []error{c.DB.Validate(), c.Telegram.Validate(), c.Pace.Validate(), c.Referrals.Validate(), c.Channel.Validate(),
+		botui.ValidateAppURL(c.AppURL)}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("UPDATE_PARTITIONS=%d: must be at least 1", c.Partitions))
 	}
@@ -105,6 +119,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("TRIAL_DURATION=%s: must be at least 1m", c.TrialDuration))
 	}
 	// Crypto Pay invoices live 1 s to 31 days.
+	if c.SenderRate <= 0 {
+		errs = append(errs, fmt.Errorf("SENDER_RATE=%g: must be positive", c.SenderRate))
+	}
 	if c.CallbackMaxAge < 0 {
 		errs = append(errs, fmt.Errorf("CALLBACK_MAX_AGE=%s: must not be negative", c.CallbackMaxAge))
 	}

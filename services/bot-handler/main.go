@@ -53,6 +53,10 @@ func spec() service.Spec[Config] {
 			}
 			s.OnClose(client.Close)
 			users := store.New(s.Pool)
+			channel, err := cfg.Channel.channel(client, s.Ops.Registry())
+			if err != nil {
+				return err
+			}
 			// A nil interface, not a nil *Client, hides the Crypto Pay button.
 			var invoicer bot.Invoicer
 			if cfg.CryptoPayToken == "" {
@@ -80,8 +84,11 @@ func spec() service.Spec[Config] {
 				Activations:   bot.StreamActivations{JS: s.JS},
 				Broadcasts:    users,
 				Outbox:        bot.StreamOutbox{JS: s.JS},
+				BroadcastRate: cfg.SenderRate,
 				AdminIDs:      cfg.AdminIDs,
 				Support:       cfg.SupportContact,
+				Channel:       channel,
+				AppURL:        cfg.AppURL,
 				Log:           s.Log,
 			})
 			if err != nil {

@@ -209,6 +209,8 @@ func run(ctx context.Context) (err error) {
 		OpsPort:       cfg.OpsPort,
 		BotHandlers:   cfg.BotHandlers,
 		Workers:       true,
+		// Every trace kept, for the status page's trace view.
+		Traces: true,
 		// The database keeps the bot's inbox and the invoices' ids across
 		// runs, and may outlive the sandboxes' state (make clean keeps a
 		// database it did not create): they must not hand out ids it has

@@ -41,7 +41,7 @@ func serveWeb(ctx context.Context, log zerolog.Logger, st *localstack.Stack, add
 	if err != nil {
 		return nil, err
 	}
-	cfg := console.Config{Telegram: st.Sandbox, Control: st, JetStream: js, SandboxAPI: st.Sandbox.Handler(), Log: log}
+	cfg := console.Config{Telegram: st.Sandbox, Control: st, JetStream: js, SandboxAPI: st.Sandbox.Handler(), Traces: st.Traces, Log: log}
 	// A sandbox not running must stay a nil interface, or its switch would
 	// call a nil server.
 	if st.CryptoPay != nil {

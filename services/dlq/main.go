@@ -6,6 +6,10 @@
 //	dlq show SEQ
 //	dlq replay SEQ [SEQ...]
 //
+// A dead letter's trace id (from its traceparent, when tracing was on) is
+// the trace to open in the trace backend, and the trace_id to search the
+// logs for: its whole path up to the failure. A replay continues that trace.
+//
 // It reads NATS_URL like every service.
 package main
 
@@ -34,8 +38,8 @@ type Config struct {
 }
 
 const usage = `usage:
-  dlq list [-stream NAME] [-limit N]   list dead letters, oldest first
-  dlq show SEQ                         one dead letter whole: why, the stack of a handler that panicked, the body
+  dlq list [-stream NAME] [-limit N]   list dead letters, oldest first, with their trace ids
+  dlq show SEQ                         one dead letter whole: why, its trace id, the stack of a handler that panicked, the body
   dlq replay SEQ [SEQ...]              republish dead letters to their original subject and remove them`
 
 func main() {
@@ -79,10 +83,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tTIME\tREASON\tDELIVERIES\tSUBJECT\tMSG ID\tERROR")
+		fmt.Fprintln(tw, "SEQ\tTIME\tREASON\tDELIVERIES\tSUBJECT\tMSG ID\tTRACE ID\tERROR")
 		for _, e := range entries {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Reason,
-				e.Deliveries, e.Subject, e.MsgID, e.Error)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Reason,
+				e.Deliveries, e.Subject, e.MsgID, traceID(e), e.Error)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -101,8 +105,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "seq:        %d\ntime:       %s\nreason:     %s\nerror:      %s\nstream:     %s\nsubject:    %s\nmsg id:     %s\ndeliveries: %d\n",
-			e.Seq, e.Time.Format(time.RFC3339), e.Reason, e.Error, e.Stream, e.Subject, e.MsgID, e.Deliveries)
+		fmt.Fprintf(out, "seq:        %d\ntime:       %s\nreason:     %s\nerror:      %s\nstream:     %s\nsubject:    %s\nmsg id:     %s\ndeliveries: %d\ntrace id:   %s\n",
+			e.Seq, e.Time.Format(time.RFC3339), e.Reason, e.Error, e.Stream, e.Subject, e.MsgID, e.Deliveries, traceID(e))
 		if e.Stack != "" {
 			fmt.Fprintf(out, "stack:\n%s\n", e.Stack)
 		}
@@ -126,6 +130,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	default:
 		return errUsage
 	}
+}
+
+// traceID is e's trace id, or "-" when its message was not traced.
+func traceID(e bus.DLQEntry) string {
+	if e.TraceID == "" {
+		return "-"
+	}
+	return e.TraceID
 }
 
 // parseSeq reads a DLQ sequence number from the command line.

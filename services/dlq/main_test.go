@@ -9,6 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
@@ -26,12 +31,14 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	// then accepts it after the "fix".
 	fixed := make(chan struct{})
 	handled := make(chan string, 1)
+	handledIn := make(chan string, 1) // the trace the replayed update was handled in
 	consumer, err := bus.NewConsumer(js, bus.ConsumerConfig{
 		Stream: telegram.UpdatesStream, Subject: telegram.UpdatesSubjectPrefix, Durable: "bot-handler",
 		Mode: bus.Partitioned, Partitions: 1, HandlerTimeout: time.Second, FetchWait: 200 * time.Millisecond,
-		HandleFunc: func(_ context.Context, d bus.Delivery) error {
+		HandleFunc: func(ctx context.Context, d bus.Delivery) error {
 			select {
 			case <-fixed:
+				handledIn <- trace.SpanContextFromContext(ctx).TraceID().String()
 				handled <- string(d.Data)
 				return nil
 			default:
@@ -45,8 +52,18 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	go func() { done <- consumer.Run(rctx) }()
 	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 
-	_, err = bus.Publish(ctx, js, telegram.UpdatesSubject(0), []byte(`{"update_id":7}`), "1:7")
+	// Published by a service with tracing on: the update carries its trace.
+	otel.SetTracerProvider(sdktrace.NewTracerProvider())
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() {
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	})
+	pctx, span := otel.Tracer("test").Start(ctx, "webhook")
+	_, err = bus.Publish(pctx, js, telegram.UpdatesSubject(0), []byte(`{"update_id":7}`), "1:7")
 	require.NoError(t, err)
+	span.End()
+	traceID := span.SpanContext().TraceID().String()
 
 	var out bytes.Buffer
 	require.Eventually(t, func() bool {
@@ -57,6 +74,8 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	require.Contains(t, out.String(), "permanent")
 	require.Contains(t, out.String(), "tg.updates.0")
 	require.Contains(t, out.String(), "unknown command format")
+	require.Contains(t, out.String(), "TRACE ID")
+	require.Contains(t, out.String(), traceID, "on-call finds the update's trace from the list")
 
 	entries, err := bus.ListDLQ(ctx, js, telegram.UpdatesStream, 10)
 	require.NoError(t, err)
@@ -66,6 +85,7 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"show", "1"}, &out))
 	require.Contains(t, out.String(), "reason:     permanent")
+	require.Contains(t, out.String(), "trace id:   "+traceID)
 	require.Contains(t, out.String(), "handler panicked: unknown command format")
 	require.Contains(t, out.String(), "stack:\ngoroutine")
 	require.Contains(t, out.String(), "main_test.go")
@@ -78,6 +98,7 @@ func TestListAndReplayADeadLetter(t *testing.T) {
 	select {
 	case body := <-handled:
 		require.Equal(t, `{"update_id":7}`, body)
+		require.Equal(t, traceID, <-handledIn, "the replay continues the update's trace")
 	case <-time.After(10 * time.Second):
 		t.Fatal("the replayed update was not handled")
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/services/reminders/internal/feed"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/reminders"
 )
 
@@ -29,6 +31,14 @@ type Config struct {
 	// RenewLead is how long before its expiry a period with auto-renewal
 	// on is renewed from the balance.
 	RenewLead time.Duration `env:"AUTO_RENEW_LEAD"`
+	// FeedChat is the seller's chat that the sales feed is posted to (a
+	// group's negative id); 0 turns the feed off.
+	FeedChat int64 `env:"ADMIN_FEED_CHAT"`
+	// FeedSummaryHour is the UTC hour (0–23) from which the feed posts the
+	// summary of the day before.
+	FeedSummaryHour int `env:"ADMIN_FEED_SUMMARY_HOUR"`
+	// FeedLang is the feed's language: en or ru.
+	FeedLang string `env:"ADMIN_FEED_LANG"`
 }
 
 func defaultConfig() Config {
@@ -40,6 +50,9 @@ func defaultConfig() Config {
 		BatchSize: reminders.DefaultBatchSize,
 		Grace:     reminders.DefaultGrace,
 		RenewLead: reminders.DefaultRenewLead,
+
+		FeedSummaryHour: feed.DefaultSummaryHour,
+		FeedLang:        botui.English,
 	}
 }
 
@@ -74,6 +87,17 @@ func (c Config) Validate() error {
 		// only in its grace, its user would be without access meanwhile.
 		errs = append(errs, fmt.Errorf("AUTO_RENEW_LEAD=%s: shorter than WORKER_INTERVAL=%s, a period could end before it is renewed",
 			c.RenewLead, c.Interval))
+	}
+	if c.FeedSummaryHour < 0 || c.FeedSummaryHour > 23 {
+		errs = append(errs, fmt.Errorf("ADMIN_FEED_SUMMARY_HOUR=%d: must be a UTC hour, 0 to 23", c.FeedSummaryHour))
+	}
+	if c.FeedChat != 0 && c.PoolMaxSize < 2 {
+		// A feed pass holds one connection for its length (the chat's
+		// hold) and queries on another.
+		errs = append(errs, fmt.Errorf("DB_POOL_MAX_SIZE=%d: the feed (ADMIN_FEED_CHAT) needs at least 2", c.PoolMaxSize))
+	}
+	if c.FeedLang != botui.English && c.FeedLang != botui.Russian {
+		errs = append(errs, fmt.Errorf("ADMIN_FEED_LANG=%q: must be en or ru", c.FeedLang))
 	}
 	return errors.Join(errs...)
 }

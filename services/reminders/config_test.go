@@ -70,3 +70,40 @@ func TestTheRenewalLeadIsReadFromTheEnvironmentAndChecked(t *testing.T) {
 	cfg.RenewLead = 30 * time.Second
 	require.ErrorContains(t, cfg.Validate(), "AUTO_RENEW_LEAD=30s: shorter than WORKER_INTERVAL=1m0s")
 }
+
+func TestTheFeedIsOffUnlessAChatIsSetAndItsSettingsAreChecked(t *testing.T) {
+	t.Setenv("ADMIN_FEED_CHAT", "-1001234567890")
+	t.Setenv("ADMIN_FEED_SUMMARY_HOUR", "0")
+	t.Setenv("ADMIN_FEED_LANG", "ru")
+	cfg, err := config.Load(defaultConfig())
+	require.NoError(t, err)
+	require.EqualValues(t, -1001234567890, cfg.FeedChat)
+	require.Zero(t, cfg.FeedSummaryHour, "midnight is an hour like any other")
+	require.Equal(t, "ru", cfg.FeedLang)
+
+	def := defaultConfig()
+	require.Zero(t, def.FeedChat, "off by default")
+	require.Equal(t, 9, def.FeedSummaryHour)
+	require.Equal(t, "en", def.FeedLang)
+
+	for hour, want := range map[int]string{-1: "ADMIN_FEED_SUMMARY_HOUR=-1: must be a UTC hour", 24: "ADMIN_FEED_SUMMARY_HOUR=24"} {
+		cfg := defaultConfig()
+		cfg.FeedSummaryHour = hour
+		require.ErrorContains(t, cfg.Validate(), want)
+	}
+	cfg = defaultConfig()
+	cfg.FeedSummaryHour = 23
+	require.NoError(t, cfg.Validate())
+	cfg.FeedLang = "de"
+	require.ErrorContains(t, cfg.Validate(), `ADMIN_FEED_LANG="de": must be en or ru`)
+
+	cfg = defaultConfig()
+	cfg.PoolMaxSize = 1
+	require.NoError(t, cfg.Validate(), "one connection is enough without the feed")
+	cfg.FeedChat = -100
+	require.ErrorContains(t, cfg.Validate(), "DB_POOL_MAX_SIZE=1: the feed (ADMIN_FEED_CHAT) needs at least 2")
+
+	t.Setenv("ADMIN_FEED_SUMMARY_HOUR", "25")
+	_, err = config.Load(defaultConfig())
+	require.ErrorContains(t, err, "ADMIN_FEED_SUMMARY_HOUR=25")
+}

@@ -18,4 +18,12 @@
 // worker: a renewal keeps the period and its key, and the activation
 // worker's polling extends the key's expiry on a panel that keeps one
 // (shop.PendingActivations lists a period whose panel expiry is behind).
+//
+// Last in each iteration, when ADMIN_FEED_CHAT is set, it posts the sales
+// feed to that chat (internal/feed): each trial, payment, top-up, purchase,
+// renewal, refund and admin ban or change of access once, many to a
+// message, in ADMIN_FEED_LANG, and from ADMIN_FEED_SUMMARY_HOUR (UTC) the
+// summary of the day before. It is a stage of this worker because it sends
+// the shop's scheduled messages already: the same interval, OUTBOX and
+// claims, no deployment of its own.
 package main

@@ -9,6 +9,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/worker"
+	"github.com/vpnbot/vpnbot/services/reminders/internal/feed"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/reminders"
 )
 
@@ -29,7 +30,9 @@ func main() {
 		Streams: []jetstream.StreamConfig{outbox.StreamConfig()},
 		BuildFunc: func(_ context.Context, cfg Config, s *service.Service) error {
 			r, err := reminders.New(reminders.Config{Stages: cfg.Stages, BatchSize: cfg.BatchSize, Grace: cfg.Grace,
-				ClaimTTL: cfg.IterationTimeout + claimMargin, RenewLead: cfg.RenewLead}, s.Pool, s.JS, s.Log, s.Ops.Registry())
+				ClaimTTL: cfg.IterationTimeout + claimMargin, RenewLead: cfg.RenewLead,
+				Feed: feed.Config{ChatID: cfg.FeedChat, SummaryHour: cfg.FeedSummaryHour, Lang: cfg.FeedLang}},
+				s.Pool, s.JS, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,27 @@
 // send, so a reply and a notification to one chat never exceed Telegram's
 // limit together.
 //
+// # Paid broadcasts
+//
+// A command with paid_broadcast (the admin chose to pay Stars for a fast
+// broadcast) is sent with Telegram's allow_paid_broadcast, which lets it
+// past the free ~30/s: it takes no token of SENDER_RATE and no slot of the
+// bot-wide budget (the client reserves its chat's slot only), but one of
+// SENDER_PAID_RATE (default and most 1,000/s, Telegram's paid limit), and
+// still one of its chat's, so each chat gets at most a message a second.
+// The sent-log is checked and written in batches across the sends in
+// flight, so a thousand sends a second cost a few dozen round trips for it.
+//
+// # Cancelled broadcasts
+//
+// A command naming a broadcast (broadcast_id) is not sent once an admin has
+// cancelled that broadcast (broadcasts.cancelled_at): it is acknowledged,
+// counted with outcome cancelled, and the broadcast's first such is logged
+// BROADCAST_CANCELLED_DROPPED. The sender reads a broadcast's state at most
+// once a second, however many of its messages are in flight, so up to a
+// second's worth may still go after the cancellation; once known, the rest
+// are dropped without waiting for a rate token.
+//
 // # One sender at a time
 //
 // The limits belong to the bot, so only one replica sends: the replicas
@@ -45,6 +66,7 @@
 //   - 429: the chat waits retry_after; when several chats hit 429 within a
 //     second the limit is taken as bot-wide and every send waits. Logged
 //     FLOOD_WAIT, counted in vpnbot_sender_flood_waits_total.
+//   - Its broadcast cancelled: acknowledged unsent (above).
 //   - 403: users.blocked_at is set (the chat id is the user id in a private
 //     chat), USER_BLOCKED logged, the command dropped; later commands to
 //     that user are dropped without calling Telegram.

@@ -32,7 +32,7 @@ func main() {
 				return err
 			}
 			s.OnClose(client.Close)
-			snd, err := sender.New(sender.Config{Rate: cfg.Rate, ChatRate: cfg.Pace.Rate, MaxAttempts: cfg.MaxAttempts},
+			snd, err := sender.New(sender.Config{Rate: cfg.Rate, PaidRate: cfg.PaidRate, ChatRate: cfg.Pace.Rate, MaxAttempts: cfg.MaxAttempts},
 				s.JS, s.Pool, client, s.Log, s.Ops.Registry())
 			if err != nil {
 				return err

@@ -67,14 +67,16 @@ func judge(r *Records) Verdict {
 	v.updates(r)
 	after := v.applied(r)
 	v.confirmed(r, after)
+	copies := starsCopies(r, after)
 	v.keys(r)
 	v.expired(r)
 	v.orphans(r)
 	v.oneLink(r)
-	v.sentOnce(r)
+	v.sentOnce(r, copies)
 	v.broadcasts(r)
 	v.offers(r)
 	v.ledger(r)
+	v.admin(r)
 	v.limits(r)
 	v.deadLetters(r)
 	v.restarts(r)
@@ -271,6 +273,8 @@ func (v *Verdict) updates(r *Records) {
 	for _, u := range r.Updates {
 		name := fmt.Sprintf("update %d (%s %q, chat %d, sent %s)", u.ID, u.Kind, u.What, u.Chat, clock(u.At.Sub(r.Start)))
 		switch {
+		case r.Admin.inBan(u):
+			// A banned user's: answered once in all (the admin check).
 		case u.DeadLetter != "":
 			v.fail(checkUpdates, "%s went to the DLQ: %s", name, u.DeadLetter)
 		case len(u.Answers) == 0 && u.Stale:
@@ -372,6 +376,18 @@ func (v *Verdict) confirmed(r *Records, after map[int64]time.Time) {
 	stars, crypto := handlerRepeats(r.Timing), senderRepeats(r.Timing)
 	var took latencies
 	topUps := map[topUpOf][]PaidRecord{}
+	ui := botui.TextsIn(botui.English)
+	receipt := func(p PaidRecord) said {
+		return said{p.User, fmt.Sprintf(ui.PaymentReceived, ui.Date(after[p.Invoice]))}
+	}
+	// Payments of a user that left the same expiry (a refund took days
+	// back between them) have receipts alike: each is confirmed once.
+	alike := map[said]int{}
+	for _, p := range r.Payments {
+		if p.Invoice != 0 && p.How != PaySeeded && p.How != "unknown" && p.TopUp == 0 {
+			alike[receipt(p)]++
+		}
+	}
 	for _, p := range r.Payments {
 		if p.Invoice == 0 || p.How == PaySeeded || p.How == "unknown" {
 			continue
@@ -381,9 +397,15 @@ func (v *Verdict) confirmed(r *Records, after map[int64]time.Time) {
 			topUps[k] = append(topUps[k], p)
 			continue
 		}
-		ui := botui.TextsIn(botui.English)
-		text := fmt.Sprintf(ui.PaymentReceived, ui.Date(after[p.Invoice]))
+		text := receipt(p).content
 		times := messageTimes(r.Chats[p.User], func(m sandboxtg.Message) bool { return strings.Contains(m.Plain, text) })
+		if n := alike[receipt(p)]; n > 1 {
+			if len(times) < n {
+				v.fail(checkConfirmed, "user %d's %d payments that left %q were confirmed %d times", p.User, n, text, len(times))
+				continue
+			}
+			times = times[n-1:]
+		}
 		name := fmt.Sprintf("invoice %d (user %d, %s, paid %s)", p.Invoice, p.User, p.How, clock(p.At.Sub(r.Start)))
 		repeats := crypto
 		if p.Provider == shop.ProviderStars {
@@ -652,7 +674,8 @@ func shownKey(m sandboxtg.Message) string {
 // oneLink checks that a user keeps one account, and so one link, for life
 // (vpn_accounts): (a) no user has two working accounts across the panels,
 // as the watch saw them and as they are at the end; (b) every key message a
-// user got carries the same link, since soak users never ask for a new one.
+// user got carries the same link, since soak users never ask for a new one
+// (a new key the admin gave a user, from their card, is one more link).
 // Neither has an allowance. A new user's placement is claimed in the
 // database before the account is made, so activations racing on both
 // replicas, or a retry after a kill or a cut of PostgreSQL, make the
@@ -697,7 +720,7 @@ func (v *Verdict) oneLink(r *Records) {
 		if len(links) > 0 {
 			given++
 		}
-		if len(links) > 1 {
+		if len(links) > 1+r.Admin.reissued(chat) {
 			twice++
 			v.fail(checkOneLink, "user %d was given %d links in %d key messages, at %s: %s",
 				chat, len(links), len(times), clocks(times, r.Start), strings.Join(links, ", "))
@@ -749,17 +772,16 @@ func content(m sandboxtg.Message) string {
 // the chat, and no other message of the bot there that is not a reply has
 // the same content (the users never press the buttons of what the sender
 // sent, so those messages stay as sent; see user.screen).
-func (v *Verdict) sentOnce(r *Records) {
+func (v *Verdict) sentOnce(r *Records, copies map[said]int) {
 	repeats := senderRepeats(r.Timing)
 	kinds := map[string]int{}
 	// Two commands may say the same (a reminder sent late, then the next
-	// stage's a moment after, both "in 5 minutes"): a chat's messages of
-	// one content are repeats only beyond the commands sent with it.
-	type said struct {
-		chat    int64
-		content string
-	}
-	commands := map[said]int{}
+	// stage's a moment after, both "in 5 minutes"), and so may a command
+	// and a message of the bot-handler's (a Crypto Pay payment's receipt
+	// and a Stars payment's that left the same expiry, after a refund took
+	// days back): a chat's messages of one content are repeats only beyond
+	// the commands and the bot-handler's copies sent with it.
+	commands := maps.Clone(copies)
 	for _, s := range r.SentLog {
 		msgs := r.Chats[s.Chat]
 		if i := slices.IndexFunc(msgs, func(m sandboxtg.Message) bool { return m.ID == s.MessageID }); i >= 0 {
@@ -776,7 +798,9 @@ func (v *Verdict) sentOnce(r *Records) {
 			continue
 		}
 		same := content(msgs[i])
-		times := messageTimes(msgs, func(m sandboxtg.Message) bool { return m.ReplyTo == 0 && content(m) == same })
+		times := messageTimes(msgs, func(m sandboxtg.Message) bool {
+			return m.ReplyTo == 0 && content(m) == same && !(s.Chat == adminID && slices.Contains(r.Admin.Previews, m.ID))
+		})
 		if n := commands[said{s.Chat, same}]; n > 1 {
 			times = times[min(n-1, len(times)-1):]
 		}
@@ -787,6 +811,33 @@ func (v *Verdict) sentOnce(r *Records) {
 	}
 	v.row(checkSentOnce, "%d commands sent (%s); sent again after a fault: %s; sent but not recorded: %d",
 		len(r.SentLog), counts(kinds), repeats.summary(r.Applied, r.Start), r.Logs.SentNotRecorded)
+}
+
+// said is a chat's messages of one content.
+type said struct {
+	chat    int64
+	content string
+}
+
+// starsCopies counts, by chat and content, the bot-handler's receipts of
+// Stars payments: each payment's receipt names the expiry it left.
+func starsCopies(r *Records, after map[int64]time.Time) map[said]int {
+	copies := map[said]int{}
+	ui := botui.TextsIn(botui.English)
+	for _, p := range r.Payments {
+		if p.Provider != shop.ProviderStars || p.TopUp != 0 || p.Invoice == 0 || p.How == PaySeeded {
+			continue
+		}
+		text := fmt.Sprintf(ui.PaymentReceived, ui.Date(after[p.Invoice]))
+		seen := map[string]bool{}
+		for _, m := range r.Chats[p.User] {
+			if c := content(m); m.ReplyTo == 0 && strings.Contains(m.Plain, text) && !seen[c] {
+				seen[c] = true
+				copies[said{p.User, c}]++
+			}
+		}
+	}
+	return copies
 }
 
 // broadcastDedupID is the dedup id of a broadcast's message to a user, as
@@ -951,7 +1002,7 @@ func (v *Verdict) drained(r *Records) {
 func (v *Verdict) coverage(r *Records) {
 	need := map[string]int{
 		"answered updates": 0, "trials": 0, "Crypto Pay payments by webhook": 0, "Crypto Pay payments by poll": 0,
-		"Stars payments": 0, "keys delivered": 0, "periods revoked": 0, "broadcasts": len(r.Broadcasts),
+		"Stars payments": 0, "Stars payments in the Mini App": 0, "keys delivered": 0, "periods revoked": 0, "broadcasts": len(r.Broadcasts),
 	}
 	for _, u := range r.Updates {
 		if len(u.Answers) > 0 {
@@ -966,6 +1017,8 @@ func (v *Verdict) coverage(r *Records) {
 			need["Crypto Pay payments by poll"]++
 		case PayStars:
 			need["Stars payments"]++
+		case PayMiniApp:
+			need["Stars payments in the Mini App"]++
 		}
 	}
 	for _, p := range r.Periods {
@@ -1030,6 +1083,9 @@ func (v *Verdict) recovery(r *Records) {
 	type work struct{ begun, done time.Time }
 	var all []work
 	for _, u := range r.Updates {
+		if r.Admin.inBan(u) {
+			continue // a banned user's: left unanswered by design
+		}
 		var done time.Time
 		if len(u.Answers) > 0 {
 			done = u.Answers[0]

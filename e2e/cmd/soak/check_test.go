@@ -50,9 +50,10 @@ func healthy() *Records {
 	// The trial's 15 minutes, then 20 more for each invoice paid before
 	// the period's end.
 	paid := func(inv int64) time.Time { return at(15*time.Minute + time.Duration(inv)*20*time.Minute) }
-	confirm := func(inv int64, sent time.Duration) sandboxtg.Message {
+	// confirm is the receipt of the nth payment, invoice inv.
+	confirm := func(inv, nth int64, sent time.Duration) sandboxtg.Message {
 		ui := botui.TextsIn(botui.English)
-		return sandboxtg.Message{ID: 10 + inv, Plain: fmt.Sprintf(ui.PaymentReceived, ui.Date(paid(inv))), Date: at(sent)}
+		return sandboxtg.Message{ID: 10 + inv, Plain: fmt.Sprintf(ui.PaymentReceived, ui.Date(paid(nth))), Date: at(sent)}
 	}
 	applied := []Applied{
 		{Fault: Fault{Kind: KindKill, Target: localstack.ServiceID{Name: localstack.BotHandler, Label: "bot-handler-0"}}, Began: at(60 * time.Second), Ended: at(65 * time.Second)},
@@ -70,23 +71,27 @@ func healthy() *Records {
 		},
 		Applied: applied,
 		Ledger: LedgerFacts{Rows: map[string]int{
-			shop.LedgerTrial: 2, shop.LedgerPayment: 3, shop.LedgerTopUp: 1, shop.LedgerPurchase: 1, shop.LedgerReferral: 1,
+			shop.LedgerTrial: 2, shop.LedgerPayment: 4, shop.LedgerTopUp: 1, shop.LedgerPurchase: 1, shop.LedgerReferral: 1,
 			shop.LedgerPromo: 1, shop.LedgerRenewal: 1,
 		}},
 		Updates: []Update{
 			{SentUpdate: SentUpdate{ID: 1, Chat: alice, Kind: UpdateMessage, What: "/start", At: at(time.Second)}, Answers: []time.Time{at(2 * time.Second)}},
+			{SentUpdate: SentUpdate{ID: 2, Chat: abuserID, Kind: UpdateMessage, What: "let me in (0)", At: at(310 * time.Second)}, Answers: []time.Time{at(311 * time.Second)}},
+			{SentUpdate: SentUpdate{ID: 3, Chat: abuserID, Kind: UpdateMessage, What: "let me in (1)", At: at(320 * time.Second)}},
 		},
 		Payments: []PaidRecord{
 			{Payment: Payment{User: alice, Provider: shop.ProviderCryptoPay, How: PayWebhook, External: "501", At: at(10 * time.Second)}, Invoice: 1},
 			{Payment: Payment{User: alice, Provider: shop.ProviderCryptoPay, How: PayPoll, External: "502", At: at(20 * time.Second)}, Invoice: 2},
 			{Payment: Payment{User: alice, Provider: shop.ProviderStars, How: PayStars, External: "stxA", At: at(30 * time.Second)}, Invoice: 3},
+			{Payment: Payment{User: alice, Provider: shop.ProviderStars, How: PayMiniApp, External: "stxM", At: at(35 * time.Second)}, Invoice: 5},
 		},
 		Periods: []Period{
-			{ID: 10, User: alice, Kind: shop.KindPaid, Status: "active", Starts: t0, Expires: paid(3), Grants: []Grant{
+			{ID: 10, User: alice, Kind: shop.KindPaid, Status: "active", Starts: t0, Expires: paid(4), Grants: []Grant{
 				{At: t0, For: 15 * time.Minute, Kind: shop.LedgerTrial, Key: "trial:7"},
 				{At: at(11 * time.Second), For: 20 * time.Minute, Invoice: 1, Kind: shop.LedgerPayment, Key: "payment:1"},
 				{At: at(25 * time.Second), For: 20 * time.Minute, Invoice: 2, Kind: shop.LedgerPayment, Key: "payment:2"},
 				{At: at(31 * time.Second), For: 20 * time.Minute, Invoice: 3, Kind: shop.LedgerPayment, Key: "payment:3"},
+				{At: at(36 * time.Second), For: 20 * time.Minute, Invoice: 5, Kind: shop.LedgerPayment, Key: "payment:5"},
 			}},
 			{ID: 11, User: bob, Kind: shop.KindTrial, Status: "revoked", Starts: at(-14 * time.Minute), Expires: at(time.Minute),
 				Revoked: at(2*time.Minute + 5*time.Second), Grants: []Grant{{At: at(-14 * time.Minute), For: 15 * time.Minute, Kind: shop.LedgerTrial, Key: "trial:8"}}},
@@ -99,10 +104,11 @@ func healthy() *Records {
 			alice: {
 				{ID: 2, ReplyTo: 1, Plain: "Welcome", Date: at(2 * time.Second)},
 				keyMessage(3, "ss://alice", at(5*time.Second)),
-				confirm(1, 12*time.Second), confirm(2, 27*time.Second), confirm(3, 32*time.Second),
+				confirm(1, 1, 12*time.Second), confirm(2, 2, 27*time.Second), confirm(3, 3, 32*time.Second), confirm(5, 4, 37*time.Second),
 				{ID: 20, Plain: "Soak notice #1", Date: at(40 * time.Second)},
 			},
-			bob: {keyMessage(1, "ss://bob", at(-13*time.Minute))},
+			bob:      {keyMessage(1, "ss://bob", at(-13*time.Minute)), {ID: 2, Plain: adminMessage, Date: at(441 * time.Second)}},
+			abuserID: {{ID: 1, Plain: "Your access to this bot is suspended. If you think this is a mistake, write to @support.", Date: at(311 * time.Second)}},
 		},
 		SentLog: []Sent{
 			{DedupID: "key:10:aa", Chat: alice, MessageID: 3, At: at(5 * time.Second)},
@@ -110,6 +116,7 @@ func healthy() *Records {
 			{DedupID: "payment:2", Chat: alice, MessageID: 12, At: at(27 * time.Second)},
 			{DedupID: "broadcast:1:7", Chat: alice, MessageID: 20, At: at(40 * time.Second)},
 			{DedupID: "key:11:bb", Chat: bob, MessageID: 1, At: at(-13 * time.Minute)},
+			{DedupID: "tg:1:110:message:8:0", Chat: bob, MessageID: 2, At: at(441 * time.Second)},
 		},
 		Broadcasts: []Broadcast{{ID: 1, Recipients: []int64{alice}}},
 		ProviderInvoices: []ProviderInvoice{
@@ -119,10 +126,42 @@ func healthy() *Records {
 			{ID: 1, User: alice, Plan: "demo", External: 501}, {ID: 2, User: alice, Plan: "demo", External: 502},
 			{ID: 4, User: alice, Plan: "demo", External: 503, OnOffer: true},
 		},
+		Admin:     healthyAdmin(),
 		Panels:    []string{panelA, panelB},
 		PanelKeys: []PanelKey{keyOf(panelA, alice)},
 		Panel: PanelView{Overdue: map[int64]Overdue{}, RevokedKept: map[int64]time.Time{}, Unbacked: map[KeyID]time.Time{},
 			Doubled: map[int64]Doubled{}},
+	}
+}
+
+// healthyAdmin is the admin's card actions of the healthy run: the abuser
+// banned and unbanned, alice's period extended, a new key for bob, her
+// Stars payment refunded, and balance and a message for bob, each pressed
+// twice and done once.
+func healthyAdmin() AdminFacts {
+	return AdminFacts{
+		Presses: []AdminPress{
+			{Action: shop.ActionBan, Target: abuserID, At: at(300 * time.Second), Done: true},
+			{Action: shop.ActionUnban, Target: abuserID, At: at(400 * time.Second), Done: true},
+			{Action: shop.ActionExtend, Target: alice, At: at(410 * time.Second), Done: true},
+			{Action: shop.ActionReissue, Target: bob, At: at(420 * time.Second), Done: true},
+			{Action: shop.ActionRefund, Target: alice, Invoice: 3, At: at(430 * time.Second), Done: true},
+			{Action: shop.ActionGrantBalance, Target: bob, Answer: grantAnswer, At: at(435 * time.Second), Done: true},
+			{Action: shop.ActionMessage, Target: bob, Answer: adminMessage, At: at(440 * time.Second), Done: true},
+		},
+		Ban: BanWindow{From: at(300 * time.Second), To: at(401 * time.Second)},
+		Audit: []AuditRow{
+			{OpKey: "tg:1:50:ban:900002:0", Action: shop.ActionBan, Target: abuserID},
+			{OpKey: "tg:1:60:unban:900002:0", Action: shop.ActionUnban, Target: abuserID},
+			{OpKey: "tg:1:70:extend:7:7", Action: shop.ActionExtend, Target: alice, Grants: 1},
+			{OpKey: "tg:1:80:reissue:8:0", Action: shop.ActionReissue, Target: bob},
+			{OpKey: "tg:1:90:refund:7:3", Action: shop.ActionRefund, Target: alice, Invoice: 3},
+			{OpKey: "tg:1:100:grant_balance:8:150", Action: shop.ActionGrantBalance, Target: bob, Grants: 1},
+			{OpKey: "tg:1:110:message:8:0", Action: shop.ActionMessage, Target: bob},
+		},
+		Refunds:   map[int64]int{3: 1},
+		StarsBack: map[int64]bool{3: true},
+		Suspended: 1,
 	}
 }
 
@@ -168,6 +207,36 @@ func TestEveryCheckFailsOnABrokenRecord(t *testing.T) {
 		}},
 		{"an update never answered", checkUpdates, "update 1 (message \"/start\"", func(r *Records) { r.Updates[0].Answers = nil }},
 		{"an update dead-lettered", checkUpdates, "went to the DLQ", func(r *Records) { r.Updates[0].DeadLetter = "timeout" }},
+		{"an admin action pressed twice recorded twice", checkAdmin, "extend of user 7 pressed twice", func(r *Records) {
+			r.Admin.Audit = append(r.Admin.Audit, AuditRow{OpKey: "tg:1:99:extend:7:7", Action: shop.ActionExtend, Target: alice, Grants: 1})
+		}},
+		{"an extension recorded without its grant", checkAdmin, "wrote 0 ledger grants", func(r *Records) { r.Admin.Audit[2].Grants = 0 }},
+		{"an extension granted twice", checkAdmin, "wrote 2 ledger grants", func(r *Records) { r.Admin.Audit[2].Grants = 2 }},
+		{"a balance granted twice", checkAdmin, "grant_balance of user 8 pressed twice at 7:15 wrote 2 ledger grants", func(r *Records) {
+			r.Admin.Audit[5].Grants = 2
+		}},
+		{"an admin's message sent twice", checkAdmin, "the user got the message 2 times", func(r *Records) {
+			r.Chats[bob] = append(r.Chats[bob], sandboxtg.Message{ID: 3, Plain: adminMessage, Date: at(442 * time.Second)})
+		}},
+		{"an admin's message never delivered", checkAdmin, "the user got the message 0 times", func(r *Records) {
+			r.Chats[bob] = r.Chats[bob][:1]
+		}},
+		{"a refund reversed twice", checkAdmin, "invoice 3 has 2 reversals", func(r *Records) { r.Admin.Refunds[3] = 2 }},
+		{"a refund whose Stars never went back", checkAdmin, "Stars given back: false", func(r *Records) { r.Admin.StarsBack[3] = false }},
+		{"a banned user's key working at the end", checkAdmin, "user 900002", func(r *Records) {
+			r.Admin.BannedLive = []string{"user 900002 (live access: false, working on a panel: true)"}
+		}},
+		{"a ban no activation applied", checkAdmin, "no activation suspended", func(r *Records) { r.Admin.Suspended = 0 }},
+		{"a banned user answered twice", checkAdmin, "2 answers", func(r *Records) {
+			r.Updates[2].Answers = []time.Time{at(321 * time.Second)}
+		}},
+		{"a banned user told twice", checkAdmin, "2 ban notices", func(r *Records) {
+			r.Chats[abuserID] = append(r.Chats[abuserID], sandboxtg.Message{ID: 2, Plain: "Ваш доступ к боту приостановлен.", Date: at(322 * time.Second)})
+		}},
+		{"an admin action never done", checkCoverage, "no admin reissue", func(r *Records) { r.Admin.Presses = r.Admin.Presses[:3] }},
+		{"a second link beyond the admin's new key", checkOneLink, "user 8 was given 3 links", func(r *Records) {
+			r.Chats[bob] = append(r.Chats[bob], keyMessage(2, "ss://bob2", at(430*time.Second)), keyMessage(3, "ss://bob3", at(440*time.Second)))
+		}},
 		{"a press skipped as stale with nothing to hold it up", checkUpdates, "no fault to hold it up", func(r *Records) {
 			r.Updates[0].Answers, r.Updates[0].Stale = nil, true
 			r.Updates[0].At = at(5 * time.Minute)
@@ -471,4 +540,62 @@ func TestTwoCommandsThatSayTheSameAreNoRepeat(t *testing.T) {
 	r := withReminders()
 	r.Chats[bob] = append(r.Chats[bob], reminder(52, 6*time.Minute))
 	requireBroken(t, r, checkSentOnce, "reminder_")
+}
+
+// A refund that takes a payment's days back makes the next payment leave
+// the same expiry, so its receipt says what the first one's did: one
+// receipt per payment is no repeat, a third is.
+func TestReceiptsAlikeAfterARefundAreNoRepeat(t *testing.T) {
+	alike := func() *Records {
+		r := healthy()
+		ui := botui.TextsIn(botui.English)
+		r.Periods[0].Expires = at(75 * time.Minute)
+		r.Periods[0].Grants = []Grant{
+			{At: t0, For: 15 * time.Minute, Kind: shop.LedgerTrial, Key: "trial:7"},
+			{At: at(11 * time.Second), For: 20 * time.Minute, Invoice: 1, Kind: shop.LedgerPayment, Key: "payment:1"},
+			{At: at(25 * time.Second), For: 20 * time.Minute, Invoice: 2, Kind: shop.LedgerPayment, Key: "payment:2"},
+			{At: at(28 * time.Second), For: -20 * time.Minute, Invoice: 2, Kind: shop.LedgerRefund, Key: "refund:2"},
+			{At: at(31 * time.Second), For: 20 * time.Minute, Invoice: 3, Kind: shop.LedgerPayment, Key: "payment:3"},
+			{At: at(36 * time.Second), For: 20 * time.Minute, Invoice: 5, Kind: shop.LedgerPayment, Key: "payment:5"},
+		}
+		first := fmt.Sprintf(ui.PaymentReceived, ui.Date(at(35*time.Minute)))
+		receipt := fmt.Sprintf(ui.PaymentReceived, ui.Date(at(55*time.Minute)))
+		r.Chats[alice] = []sandboxtg.Message{
+			{ID: 2, ReplyTo: 1, Plain: "Welcome", Date: at(2 * time.Second)},
+			keyMessage(3, "ss://alice", at(5*time.Second)),
+			{ID: 11, Plain: first, Date: at(12 * time.Second)},
+			{ID: 12, Plain: receipt, Date: at(27 * time.Second)},
+			{ID: 13, Plain: receipt, Date: at(32 * time.Second)},
+			{ID: 15, Plain: fmt.Sprintf(ui.PaymentReceived, ui.Date(at(75*time.Minute))), Date: at(37 * time.Second)},
+			{ID: 20, Plain: "Soak notice #1", Date: at(40 * time.Second)},
+		}
+		return r
+	}
+	require.Empty(t, judge(alike()).Violations)
+
+	r := alike()
+	r.Chats[alice] = append(r.Chats[alice], sandboxtg.Message{ID: 30, Plain: r.Chats[alice][3].Plain, Date: at(33 * time.Second)})
+	requireBroken(t, r, checkSentOnce, "payment:2")
+}
+
+// The admin is one of "all": the broadcast's preview the bot-handler
+// showed them says what the sender then sends them, and is no repeat.
+func TestABroadcastsPreviewIsNoRepeat(t *testing.T) {
+	withAdmin := func() *Records {
+		r := healthy()
+		r.Chats[adminID] = []sandboxtg.Message{
+			{ID: 5, Plain: "Soak notice #1", Date: at(39 * time.Second)},
+			{ID: 6, ReplyTo: 4, Plain: "Send it?", Date: at(39 * time.Second)},
+			{ID: 7, Plain: "Soak notice #1", Date: at(40 * time.Second)},
+		}
+		r.SentLog = append(r.SentLog, Sent{DedupID: "broadcast:1:900001", Chat: adminID, MessageID: 7, At: at(40 * time.Second)})
+		r.Broadcasts[0].Recipients = append(r.Broadcasts[0].Recipients, adminID)
+		r.Admin.Previews = []int64{5}
+		return r
+	}
+	require.Empty(t, judge(withAdmin()).Violations)
+
+	r := withAdmin()
+	r.Admin.Previews = nil
+	requireBroken(t, r, checkSentOnce, "broadcast:1:900001")
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +70,30 @@ type journal struct {
 	// missed counts the screens users waited for in vain (the drive goes
 	// on; the checks judge the updates): what a user saw, not a verdict.
 	missed map[string]int
+	// presses are the admin's actions on users' cards; ban is when the
+	// abuser was banned.
+	presses []AdminPress
+	ban     BanWindow
+	// previews are the admin's chat's broadcast previews.
+	previews []int64
+}
+
+func (j *journal) preview(messageID int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.previews = append(j.previews, messageID)
+}
+
+func (j *journal) banFrom(t time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ban.From = t
+}
+
+func (j *journal) banTo(t time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ban.To = t
 }
 
 func (j *journal) update(u SentUpdate) {
@@ -145,7 +171,9 @@ type driver struct {
 func (d *driver) drive(ctx context.Context, length time.Duration) {
 	var wg sync.WaitGroup
 	start := time.Now()
-	wg.Go(func() { d.user(adminID).admin(ctx, start, length) })
+	ban, unban := make(chan struct{}), make(chan struct{})
+	wg.Go(func() { d.user(adminID).admin(ctx, start, length, d.adminSteps(ban, unban)) })
+	wg.Go(func() { d.user(abuserID).abuser(ctx, ban, unban) })
 	for i, p := range personas {
 		at := time.Duration(float64(length) * (customerFirst + (customerLast-customerFirst)*float64(i)/float64(len(personas)-1)))
 		wg.Go(func() { d.user(firstCustomer+int64(i)).customer(ctx, p, start.Add(at)) })
@@ -345,19 +373,61 @@ func (u *user) seedAutoRenew(ctx context.Context, expires time.Time) error {
 }
 
 // admin is the bot's admin: /start, then a broadcast to everyone at even
-// times of the drive, and /stats.
-func (u *user) admin(ctx context.Context, start time.Time, length time.Duration) {
+// times of the drive, sent from its preview, and /stats; and between them
+// the actions on users' cards of steps, each at its share of the drive.
+func (u *user) admin(ctx context.Context, start time.Time, length time.Duration, steps []adminStep) {
 	if !u.start(ctx) {
 		return
 	}
 	u.say(ctx, fmt.Sprintf("/promo new %s credit 0.50 limit %d", soakPromo, soakPromoLimit))
 	for k := 1; k <= broadcasts; k++ {
-		if !sleepUntil(ctx, start.Add(length*time.Duration(k)/(broadcasts+1))) {
+		share := float64(k) / (broadcasts + 1)
+		steps = append(steps, adminStep{share, func(ctx context.Context, u *user) {
+			after := u.newest()
+			u.say(ctx, fmt.Sprintf("/broadcast all Soak notice #%d (seed %d): the VPN keeps working.", k, u.seed))
+			u.sendBroadcast(ctx, after)
+			u.say(ctx, "/stats")
+		}})
+	}
+	slices.SortStableFunc(steps, func(a, b adminStep) int { return cmp.Compare(a.at, b.at) })
+	for _, s := range steps {
+		if !sleepUntil(ctx, start.Add(time.Duration(float64(length)*s.at))) {
 			return
 		}
-		u.say(ctx, fmt.Sprintf("/broadcast all Soak notice #%d (seed %d): the VPN keeps working.", k, u.seed))
-		u.say(ctx, "/stats")
+		s.do(ctx, u)
 	}
+}
+
+// sendBroadcast presses Send under the preview of the admin's broadcast:
+// the bot's first message after after that offers it.
+func (u *user) sendBroadcast(ctx context.Context, after int64) {
+	summary, ok := u.await(ctx, "a broadcast's preview", func(m sandboxtg.Message) bool {
+		return m.ID > after && broadcastSendData(m) != ""
+	})
+	if !ok {
+		return
+	}
+	u.screen = summary
+	// The preview, before the summary: the bot-handler's copy of what the
+	// sender will send the admin too.
+	for _, m := range u.st.Sandbox.Messages(u.id) {
+		if m.ID > after && m.ID < summary.ID && m.ReplyTo == 0 {
+			u.j.preview(m.ID)
+		}
+	}
+	u.press(ctx, broadcastSendData(summary), "the broadcast's status", nil)
+}
+
+// broadcastSendData is the data of a message's Send button, or "".
+func broadcastSendData(m sandboxtg.Message) string {
+	for _, row := range m.Buttons {
+		for _, b := range row {
+			if action, _, _ := botui.ParseCallback(b.Data); action == botui.ActionBroadcastSend {
+				return b.Data
+			}
+		}
+	}
+	return ""
 }
 
 // think pauses between actions; false once the drive is over.
@@ -377,8 +447,10 @@ func (u *user) payHow() string {
 		return PayWebhook
 	case n < 6:
 		return PayPoll
+	case n < 8:
+		return PayStars
 	}
-	return PayStars
+	return PayMiniApp
 }
 
 // start sends /start and takes the bot's welcome as the screen.
@@ -420,8 +492,13 @@ func (u *user) subscription(ctx context.Context) {
 	}
 }
 
-// buy buys the demo plan from the menu and pays as how says.
+// buy buys the demo plan from the menu and pays as how says; in the Mini
+// App, from its Plans instead.
 func (u *user) buy(ctx context.Context, how string) {
+	if how == PayMiniApp {
+		u.payInApp(ctx)
+		return
+	}
 	demo := func(action string) string { return botui.Callback(action, localstack.DemoPlanID) }
 	if !u.menu(ctx) ||
 		!u.press(ctx, botui.ActionPlans, "the plans", withButton(demo(botui.ActionPlan))) ||

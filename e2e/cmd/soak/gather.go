@@ -37,6 +37,7 @@ type gatherer struct {
 func (g *gatherer) gather(ctx context.Context, r *Records, j *journal) error {
 	j.mu.Lock()
 	sent, payments, missed := slices.Clone(j.updates), slices.Clone(j.payments), j.missed
+	presses, ban, previews := slices.Clone(j.presses), j.ban, slices.Clone(j.previews)
 	j.mu.Unlock()
 	r.Missed = missed
 
@@ -69,6 +70,9 @@ func (g *gatherer) gather(ctx context.Context, r *Records, j *journal) error {
 		r.Panels = append(r.Panels, p.Name)
 	}
 	r.PanelKeys = workingKeys(g.st.Panels)
+	if err := g.readAdmin(ctx, r, presses, ban, previews); err != nil {
+		return err
+	}
 	for _, inv := range g.st.CryptoPay.Invoices() {
 		r.ProviderInvoices = append(r.ProviderInvoices, ProviderInvoice{ID: inv.InvoiceID, Created: inv.CreatedAt})
 	}
@@ -117,6 +121,7 @@ func (g *gatherer) readLog(r *Records) (stale map[int64]bool, err error) {
 			UpdateID int64  `json:"update_id"`
 			Source   string `json:"source"`
 			Service  string `json:"service"`
+			UserID   int64  `json:"user_id"`
 		}
 		if json.Unmarshal([]byte(body), &line) != nil {
 			continue
@@ -128,6 +133,10 @@ func (g *gatherer) readLog(r *Records) (stale map[int64]bool, err error) {
 			r.Logs.SentNotRecorded++
 		case "FLOOD_WAIT":
 			r.Logs.FloodWaits++
+		case "ACCOUNT_SUSPENDED":
+			if line.UserID == abuserID {
+				r.Admin.Suspended++
+			}
 		case "PAYMENT_APPLIED":
 			if line.Service == localstack.PaymentWatcher {
 				r.Logs.AppliedBy[line.Source]++
@@ -205,7 +214,7 @@ func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment)
 			switch {
 			case pay.How == PaySeeded && strconv.FormatInt(inv.id, 10) == pay.External,
 				pay.Provider == shop.ProviderCryptoPay && inv.provider == shop.ProviderCryptoPay && inv.external == pay.External,
-				pay.How == PayStars && inv.charge == pay.External:
+				pay.How != PaySeeded && pay.Provider == shop.ProviderStars && inv.provider == shop.ProviderStars && inv.charge == pay.External:
 				rec.Invoice = inv.id
 			}
 		}
@@ -260,7 +269,8 @@ func (g *gatherer) readShop(ctx context.Context, r *Records, payments []Payment)
 	}
 
 	rows, err = g.pool.Query(ctx, `SELECT b.id, COALESCE(array_agg(r.user_id ORDER BY r.user_id) FILTER (WHERE r.user_id IS NOT NULL), '{}')
-		FROM broadcasts b LEFT JOIN broadcast_recipients r ON r.broadcast_id = b.id GROUP BY b.id ORDER BY b.id`)
+		FROM broadcasts b LEFT JOIN broadcast_recipients r ON r.broadcast_id = b.id
+		WHERE b.state = 'sending' GROUP BY b.id ORDER BY b.id`)
 	if err != nil {
 		return fmt.Errorf("reading the broadcasts: %w", err)
 	}

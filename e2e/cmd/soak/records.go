@@ -40,6 +40,8 @@ type Records struct {
 
 	// Ledger is what the checks found of the ledger's invariants.
 	Ledger LedgerFacts
+	// Admin is what the admin's actions on users' cards left.
+	Admin AdminFacts
 
 	// Panels are the VPN panels' names, as VPN_PANELS gives them.
 	Panels []string

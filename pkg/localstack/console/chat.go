@@ -20,7 +20,30 @@ func (s *Server) routeChat(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/chats/{id}/messages", s.sendText)
 	mux.HandleFunc("POST /api/chats/{id}/callbacks", s.pressButton)
 	mux.HandleFunc("POST /api/chats/{id}/invoices/{message}/pay", s.payInvoice)
+	mux.HandleFunc("GET /api/invoice-links/{slug}", s.invoiceLink)
+	mux.HandleFunc("POST /api/chats/{id}/invoice-links/{slug}/pay", s.payInvoiceLink)
 	mux.HandleFunc("PUT /api/chats/{id}/user", s.setUser)
+	mux.HandleFunc("GET /api/menu-button", s.menuButton)
+	mux.HandleFunc("GET /api/chats/{id}/webapp", s.webAppLaunch)
+}
+
+// menuButton is the bot's menu button: the page shows a web_app one beside
+// the message field.
+func (s *Server) menuButton(w http.ResponseWriter, _ *http.Request) {
+	m := s.cfg.Telegram.MenuButton()
+	writeJSON(w, http.StatusOK, map[string]string{"type": m.Type, "text": m.Text, "url": m.URL})
+}
+
+// webAppLaunch is the initData the page opens the Mini App with for the
+// chat's user, signed by the sandbox as Telegram signs it; the page puts it
+// in the app's URL fragment (tgWebAppData) as Telegram's clients do.
+func (s *Server) webAppLaunch(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		fail(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"init_data": s.cfg.Telegram.WebAppInitData(id)})
 }
 
 // messageView is a message as the chat page draws it.
@@ -206,6 +229,37 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusBadRequest
 		if errors.Is(err, sandboxtg.ErrInvoicePaid) {
 			status = http.StatusConflict
+		}
+		fail(w, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// invoiceLink is the invoice a Mini App opened with openInvoice, for the
+// page to ask the user to pay it.
+func (s *Server) invoiceLink(w http.ResponseWriter, r *http.Request) {
+	inv, err := s.cfg.Telegram.InvoiceLink(r.PathValue("slug"))
+	if err != nil {
+		fail(w, http.StatusNotFound, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, invoiceView{Title: inv.Title, Description: inv.Description, Currency: inv.Currency, Total: inv.Total})
+}
+
+// payInvoiceLink pays the invoice a Mini App opened, as the Pay button of
+// Telegram's invoice sheet does; it answers as payInvoice.
+func (s *Server) payInvoiceLink(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		fail(w, http.StatusBadRequest, err)
+		return
+	}
+	res, err := s.cfg.Telegram.PayInvoiceLink(id, r.PathValue("slug"))
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, sandboxtg.ErrNoSuchInvoiceLink) {
+			status = http.StatusNotFound
 		}
 		fail(w, status, err)
 		return

@@ -224,6 +224,39 @@ func TestStarsInvoiceIsPaidThroughTheChat(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status, "the user's own message is no invoice")
 }
 
+func TestAMiniAppsInvoiceLinkIsShownAndPaid(t *testing.T) {
+	t.Parallel()
+	e := start(t, console.Config{})
+	const user = 9
+	var link string
+	require.NoError(t, json.Unmarshal(e.bot("createInvoiceLink", map[string]any{
+		"title": "30 days", "description": "VPN for 30 days", "payload": "plan:m1",
+		"currency": "XTR", "prices": []map[string]any{{"label": "30 days", "amount": 250}},
+	}), &link))
+	slug, ok := sandboxtg.InvoiceLinkSlug(link)
+	require.True(t, ok, link)
+
+	status, body := e.do(http.MethodGet, "/api/invoice-links/"+slug, "")
+	require.Equal(t, http.StatusOK, status, string(body))
+	shown := decode[map[string]any](t, body)
+	require.Equal(t, map[string]any{"title": "30 days", "description": "VPN for 30 days", "currency": "XTR", "total": 250.0, "paid": false}, shown,
+		"the payload is the bot's, never shown")
+
+	var wg sync.WaitGroup
+	var botErr error
+	wg.Go(func() { botErr = e.acceptCheckout(0, 250) })
+	status, body = e.do(http.MethodPost, fmt.Sprintf("/api/chats/%d/invoice-links/%s/pay", user, slug), "")
+	wg.Wait()
+	require.NoError(t, botErr)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.True(t, decode[sandboxtg.PaymentResult](t, body).Accepted)
+
+	status, _ = e.do(http.MethodGet, "/api/invoice-links/nosuchslug", "")
+	require.Equal(t, http.StatusNotFound, status)
+	status, _ = e.do(http.MethodPost, fmt.Sprintf("/api/chats/%d/invoice-links/nosuchslug/pay", user), "")
+	require.Equal(t, http.StatusNotFound, status)
+}
+
 func TestPagesAndTheSandboxAPIAreServed(t *testing.T) {
 	t.Parallel()
 	var sandboxCalls atomic.Int32

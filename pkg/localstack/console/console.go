@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vpnbot/vpnbot/pkg/localstack"
+	"github.com/vpnbot/vpnbot/pkg/localstack/traces"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
 	sandboxoutline "github.com/vpnbot/vpnbot/pkg/sandbox/outline"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
@@ -30,9 +31,16 @@ type Telegram interface {
 	SendText(userID int64, text string) int64
 	PressButton(userID, messageID int64, data string) int64
 	PayInvoice(userID, messageID int64) (sandboxtg.PaymentResult, error)
+	// InvoiceLink and PayInvoiceLink run a Mini App's openInvoice.
+	InvoiceLink(slug string) (sandboxtg.Invoice, error)
+	PayInvoiceLink(userID int64, slug string) (sandboxtg.PaymentResult, error)
 	History(chatID int64) []sandboxtg.Message
 	Chats() []int64
 	Stats() sandboxtg.Stats
+	// MenuButton and WebAppInitData open the bot's Mini App as Telegram's
+	// client does.
+	MenuButton() sandboxtg.MenuButton
+	WebAppInitData(userID int64) string
 	Faults[sandboxtg.Fault]
 }
 
@@ -95,6 +103,9 @@ type Config struct {
 	// SandboxAPI, when set, serves /sandbox/... (the sandbox Telegram's
 	// control API, its Handler) beside the web app.
 	SandboxAPI http.Handler
+	// Traces are the latest traces the services exported (localstack's
+	// receiver); nil shows none, and the status page says tracing is off.
+	Traces *traces.Store
 	// ProbeTimeout bounds each scrape of a service's /livez, /readyz and
 	// /metrics, and the reading of the streams (default 2s).
 	ProbeTimeout time.Duration
@@ -150,6 +161,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.routeChat(s.mux)
 	s.routeStatus(s.mux)
+	s.routeTraces(s.mux)
 	files := http.FileServerFS(pages)
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", files))
 	s.mux.HandleFunc("GET /{$}", servePage(pages, "chat.html"))

@@ -21,6 +21,9 @@ import (
 // ones are simply left out. A field says in its name whether it is a count
 // since the process started (…Total, a counter) or a value now (a gauge).
 type Metrics struct {
+	// Version is the build the service runs (vpnbot_build_info's version
+	// and, when it differs, revision), "" when it does not say.
+	Version   string            `json:"version,omitempty"`
 	Workers   []WorkerMetrics   `json:"workers,omitempty"`
 	Consumers []ConsumerMetrics `json:"consumers,omitempty"`
 	// Panels is what the service says of each VPN panel it calls.
@@ -79,6 +82,7 @@ type ConsumerMetrics struct {
 }
 
 const (
+	buildInfo      = "vpnbot_build_info"
 	workerPrefix   = "vpnbot_worker_"
 	consumerPrefix = "vpnbot_consumer_"
 	poolPrefix     = "vpnbot_db_pool_"
@@ -122,6 +126,10 @@ func parseMetrics(r io.Reader, now time.Time) (Metrics, error) {
 			for _, m := range f.GetMetric() {
 				out.Pool = put(out.Pool, strings.TrimPrefix(name, poolPrefix), value(f, m))
 			}
+		case name == buildInfo:
+			for _, m := range f.GetMetric() {
+				out.Version = buildVersion(m)
+			}
 		case processSeries[name] != "":
 			for _, m := range f.GetMetric() {
 				out.Process = put(out.Process, processSeries[name], value(f, m))
@@ -142,6 +150,26 @@ func parseMetrics(r io.Reader, now time.Time) (Metrics, error) {
 		out.Panels = append(out.Panels, *panels[k])
 	}
 	return out, err
+}
+
+// buildVersion is what the status page shows of a vpnbot_build_info
+// series: the version, and the revision too unless the version names it
+// already (git describe of an untagged commit does; "dev", from a build
+// make build did not stamp, does not).
+func buildVersion(m *dto.Metric) string {
+	version, revision := label(m, "version"), label(m, "revision")
+	if revision == "" || strings.Contains(version, shortRevision(revision)) {
+		return version
+	}
+	return version + " (" + shortRevision(revision) + ")"
+}
+
+// shortRevision is a commit as git abbreviates it.
+func shortRevision(rev string) string {
+	if len(rev) > 7 {
+		return rev[:7]
+	}
+	return rev
 }
 
 func addWorkerFamily(workers map[string]*WorkerMetrics, f *dto.MetricFamily, now time.Time) {

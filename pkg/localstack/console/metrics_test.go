@@ -66,3 +66,20 @@ func TestParseMetricsOfNothing(t *testing.T) {
 }
 
 func formatUnix(ts time.Time) string { return strconv.FormatInt(ts.Unix(), 10) }
+
+// The status page names the build each service runs, with its commit when
+// the version alone does not say which.
+func TestParseMetricsReadsTheBuild(t *testing.T) {
+	for body, want := range map[string]string{
+		`vpnbot_build_info{go_version="go1.26.0",revision="b3507891750cadb1abfa585c6ccc76de631d8fbd",version="b350789-dirty"} 1`: "b350789-dirty",
+		`vpnbot_build_info{go_version="go1.26.0",revision="b3507891750cadb1abfa585c6ccc76de631d8fbd",version="dev"} 1`:           "dev (b350789)",
+		`vpnbot_build_info{go_version="go1.26.0",revision="dev",version="dev"} 1`:                                                "dev",
+	} {
+		m, err := parseMetrics(strings.NewReader("# TYPE vpnbot_build_info gauge\n"+body+"\n"), time.Now())
+		require.NoError(t, err)
+		require.Equal(t, want, m.Version, body)
+	}
+	m, err := parseMetrics(strings.NewReader(""), time.Now())
+	require.NoError(t, err)
+	require.Empty(t, m.Version, "a service that does not say")
+}

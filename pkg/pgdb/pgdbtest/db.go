@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,11 @@ type DB struct {
 	DSN string
 	// Schema is the schema's name.
 	Schema string
+
+	// rolesOnce applies the service roles for As, under rolePrefix.
+	rolesOnce  sync.Once
+	rolesErr   error
+	rolePrefix string
 }
 
 // BaseURL returns the test server's URL: TEST_DATABASE_URL, else the local

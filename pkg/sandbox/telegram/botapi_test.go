@@ -148,15 +148,7 @@ func TestTelebotBotHandlesCommandsAndButtonsFromSandboxUsers(t *testing.T) {
 		}
 		return c.Edit("You chose " + c.Data())
 	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.Start()
-	}()
-	t.Cleanup(func() {
-		b.Stop()
-		<-done
-	})
+	run(t, b)
 
 	e.s.SetUser(telegram.User{ID: 5, FirstName: "Ann", LanguageCode: "ru"})
 	e.s.SendText(5, "/start ref42")

@@ -21,7 +21,9 @@ type Button struct {
 	Text string `json:"text"`
 	Data string `json:"data,omitempty"` // callback_data
 	URL  string `json:"url,omitempty"`
-	Pay  bool   `json:"pay,omitempty"` // the Pay button of an invoice
+	// WebApp is the URL of the Mini App the button opens (web_app).
+	WebApp string `json:"web_app,omitempty"`
+	Pay    bool   `json:"pay,omitempty"` // the Pay button of an invoice
 }
 
 // Message is a message the bot sent, as the chat shows it now.
@@ -48,6 +50,9 @@ type Message struct {
 	// FromUser marks a message the user wrote (History lists them; Messages
 	// never does).
 	FromUser bool `json:"from_user,omitempty"`
+	// PaidBroadcast marks a message the bot sent with allow_paid_broadcast:
+	// Telegram let it past the free bot-wide limit and charged Stars for it.
+	PaidBroadcast bool `json:"paid_broadcast,omitempty"`
 }
 
 // HasButton reports whether the message shows an inline button that sends
@@ -289,10 +294,16 @@ type apiPhotoSize struct {
 }
 
 type apiButton struct {
-	Text         string `json:"text"`
-	CallbackData string `json:"callback_data,omitempty"`
-	URL          string `json:"url,omitempty"`
-	Pay          bool   `json:"pay,omitempty"`
+	Text         string     `json:"text"`
+	CallbackData string     `json:"callback_data,omitempty"`
+	URL          string     `json:"url,omitempty"`
+	WebApp       *apiWebApp `json:"web_app,omitempty"`
+	Pay          bool       `json:"pay,omitempty"`
+}
+
+// apiWebApp is Telegram's WebAppInfo.
+type apiWebApp struct {
+	URL string `json:"url"`
 }
 
 type apiMarkup struct {

@@ -15,7 +15,12 @@
 //     wait for getUpdates (long polling, offset confirms); getUpdates while a
 //     webhook is set answers 409 like Telegram.
 //   - Sending methods are flood-limited per chat and bot-wide (429 with
-//     retry_after), and users who blocked the bot answer 403.
+//     retry_after), and users who blocked the bot answer 403. A message sent
+//     with allow_paid_broadcast takes a bot-wide limit of its own (1,000/s,
+//     PaidRate) instead of the free ~30/s, the chat's all the same, and is
+//     counted (Stats.PaidBroadcasts: Telegram bills each in Stars).
+//   - A photo a user sends (SendPhoto) has a file_id, which sendPhoto then
+//     takes as its photo, as Telegram's does.
 //   - Payments in Telegram Stars run as in Telegram: sendInvoice (XTR only;
 //     other currencies need a payment provider and fail), then PayInvoice
 //     sends the bot a pre_checkout_query, waits up to 10 s for
@@ -23,7 +28,15 @@
 //     successful_payment and a unique charge id. ResendSuccessfulPayment
 //     delivers such a message again, as Telegram may. refundStarPayment
 //     gives a payment back once (CHARGE_ALREADY_REFUNDED after), and only
-//     to its payer (CHARGE_NOT_FOUND otherwise).
+//     to its payer (CHARGE_NOT_FOUND otherwise). createInvoiceLink makes
+//     the same invoice as a link (https://t.me/$<slug>) for a Mini App;
+//     PayInvoiceLink pays it the same way, as often as a user pays it.
+//   - getChatMember answers for channels set up with SetChatMember, with
+//     the ChatMember object of each status (creator, administrator, member,
+//     restricted with is_member, left, kicked); a user never set there has
+//     left, an unknown channel is 400 "chat not found", and HideMembers
+//     makes it 400 "member list is inaccessible", Telegram's answer to a
+//     bot that is not the channel's administrator.
 //   - HTML parse_mode is checked like Telegram checks it (unsupported or
 //     unclosed tags fail with 400 "can't parse entities"), edits that change
 //     nothing fail with "message is not modified", and callback data longer

@@ -78,6 +78,9 @@ type Flood struct {
 	// Global is true when the bot-wide limit refused it, false for the
 	// chat's own.
 	Global bool `json:"global"`
+	// Paid is true for a paid broadcast's message: the bot-wide limit it
+	// met was the paid one.
+	Paid bool `json:"paid,omitempty"`
 }
 
 // maxFloods is how many of the latest Floods the server keeps.
@@ -91,9 +94,15 @@ func (s *Server) Floods() []Flood {
 	return slices.Clone(s.floods)
 }
 
+// paramPaidBroadcast is the sending methods' parameter that asks Telegram
+// to let a message past the free bot-wide limit, for Stars.
+const paramPaidBroadcast = "allow_paid_broadcast"
+
 // admitSend refuses a sending call to a chat whose user blocked the bot
-// (403) or over the flood limits (429), as Telegram does.
-func (s *Server) admitSend(method string, chatID int64) *apiError {
+// (403) or over the flood limits (429), as Telegram does: the chat's limit,
+// and the bot-wide one of free messages or, for a paid broadcast's, the
+// paid one.
+func (s *Server) admitSend(method string, chatID int64, paid bool) *apiError {
 	if chatID <= 0 {
 		return nil // the method itself rejects the missing or foreign chat
 	}
@@ -103,8 +112,12 @@ func (s *Server) admitSend(method string, chatID int64) *apiError {
 		return errBlocked
 	}
 	now := time.Now()
+	global := s.global
+	if paid {
+		global = s.paidGlobal
+	}
 	var taken []*rate.Reservation
-	for i, l := range []*rate.Limiter{s.chatLimiterLocked(chatID), s.global} {
+	for i, l := range []*rate.Limiter{s.chatLimiterLocked(chatID), global} {
 		if l == nil {
 			continue
 		}
@@ -124,7 +137,7 @@ func (s *Server) admitSend(method string, chatID int64) *apiError {
 			if len(s.floods) == maxFloods {
 				s.floods = slices.Delete(s.floods, 0, 1)
 			}
-			s.floods = append(s.floods, Flood{At: now, Method: method, ChatID: chatID, Global: i == 1})
+			s.floods = append(s.floods, Flood{At: now, Method: method, ChatID: chatID, Global: i == 1, Paid: paid})
 			return floodError(retry)
 		}
 		taken = append(taken, r)
@@ -150,6 +163,7 @@ type Stats struct {
 	TooManyRequests  int            `json:"too_many_requests"` // 429 answers, injected ones included
 	Flooded          int            `json:"flooded"`           // 429 answers of the flood limits themselves (Floods)
 	Forbidden        int            `json:"forbidden"`         // 403 answers
+	PaidBroadcasts   int            `json:"paid_broadcasts"`   // messages sent with allow_paid_broadcast, each charged in Stars
 	Deliveries       int            `json:"deliveries"`        // webhook deliveries answered 2xx
 	DeliveryFailures int            `json:"delivery_failures"` // webhook attempts that failed
 	Pending          int            `json:"pending"`           // updates not yet delivered or confirmed
@@ -164,6 +178,7 @@ func (s *Server) Stats() Stats {
 		TooManyRequests:  s.tooMany,
 		Flooded:          s.flooded,
 		Forbidden:        s.forbidden,
+		PaidBroadcasts:   s.paidBroadcasts,
 		Deliveries:       s.deliveries,
 		DeliveryFailures: s.deliveryFail,
 		Pending:          len(s.updates.pending),

@@ -44,6 +44,9 @@ func start(t *testing.T, cfg telegram.Config) *env {
 	if cfg.GlobalRate == 0 {
 		cfg.GlobalRate = -1
 	}
+	if cfg.PaidRate == 0 {
+		cfg.PaidRate = -1
+	}
 	s := telegram.New(cfg)
 	require.NoError(t, s.Start("127.0.0.1:0"))
 	tr := &http.Transport{}
@@ -60,6 +63,19 @@ func (e *env) bot() *tele.Bot {
 	b, err := tele.NewBot(tele.Settings{URL: e.s.URL(), Token: token, Offline: true, Client: e.client, Synchronous: true})
 	require.NoError(e.t, err)
 	return b
+}
+
+// run long-polls b until the test ends.
+func run(t *testing.T, b *tele.Bot) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Start()
+	}()
+	t.Cleanup(func() {
+		b.Stop()
+		<-done
+	})
 }
 
 // answer is a Bot API response.

@@ -232,23 +232,36 @@ func (s *Server) answerPreCheckoutQuery(r *request) (any, *apiError) {
 // the sandbox closed while waiting.
 func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var m *storedMessage
 	if c, ok := s.chats[userID]; ok {
 		m = c.find(messageID)
 	}
 	switch {
 	case m == nil || !m.fromBot || m.Invoice == nil:
-		s.mu.Unlock()
 		return PaymentResult{}, fmt.Errorf("paying message %d in chat %d: no such invoice", messageID, userID)
 	case m.Invoice.ChargeID != "":
-		s.mu.Unlock()
 		return PaymentResult{}, fmt.Errorf("paying message %d in chat %d: %w", messageID, userID, ErrInvoicePaid)
 	case m.paying:
-		s.mu.Unlock()
 		return PaymentResult{}, fmt.Errorf("paying message %d in chat %d: a payment of it is in progress", messageID, userID)
 	}
 	m.paying = true
-	inv := *m.Invoice
+	res, err := s.payLocked(userID, *m.Invoice)
+	m.paying = false
+	if err != nil {
+		return PaymentResult{}, fmt.Errorf("paying message %d in chat %d: %w", messageID, userID, err)
+	}
+	if res.Accepted {
+		m.Invoice.ChargeID = res.ChargeID // the invoice shows as paid
+	}
+	return res, nil
+}
+
+// payLocked runs one payment of inv by the user: the pre-checkout query,
+// the wait for the bot's answer (with s.mu released) and, if the bot
+// accepts, the charge and its successful_payment message. It is called, and
+// returns, with s.mu held.
+func (s *Server) payLocked(userID int64, inv Invoice) (PaymentResult, error) {
 	updateID := s.nextUpdateIDLocked()
 	queryID := strconv.FormatInt(s.botID, 10) + strconv.FormatInt(updateID, 10)
 	q := &preCheckout{answered: make(chan struct{})}
@@ -274,13 +287,11 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	m.paying = false
 	delete(s.preCheckouts, queryID)
 	switch {
 	case !q.done && s.ctx.Err() != nil:
 		q.done = true
-		return PaymentResult{}, fmt.Errorf("paying message %d in chat %d: sandbox closed", messageID, userID)
+		return PaymentResult{}, errors.New("sandbox closed")
 	case !q.done:
 		q.done = true // a late answer now fails, as in Telegram
 		return PaymentResult{TimedOut: true, CheckoutUpdateID: updateID}, nil
@@ -292,7 +303,6 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	// sandbox restart (`make run`), and a repeated charge id would look like
 	// one payment delivered twice.
 	chargeID, providerID := "stx"+rand.Text(), "sandbox_"+rand.Text()
-	m.Invoice.ChargeID = chargeID
 	paid := &storedMessage{
 		Message: Message{ChatID: userID, Date: time.Now()},
 		payment: &apiSuccessfulPayment{
@@ -302,7 +312,7 @@ func (s *Server) PayInvoice(userID, messageID int64) (PaymentResult, error) {
 	}
 	s.addLocked(paid)
 	s.payments[chargeID] = paid
-	s.broadcastLocked() // the invoice shows as paid
+	s.broadcastLocked()
 	return PaymentResult{Accepted: true, ChargeID: chargeID, UpdateID: s.pushMessageLocked(paid), CheckoutUpdateID: updateID}, nil
 }
 

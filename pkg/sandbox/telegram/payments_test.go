@@ -46,20 +46,8 @@ func TestTelebotSellsForStarsAndAppliesEachChargeOnce(t *testing.T) {
 		}
 		return c.Accept()
 	})
-	payments := make(chan paymentUpdate, 4)
-	b.Handle(tele.OnPayment, func(c tele.Context) error {
-		payments <- paymentUpdate{updateID: c.Update().ID, payment: *c.Message().Payment}
-		return nil
-	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.Start()
-	}()
-	t.Cleanup(func() {
-		b.Stop()
-		<-done
-	})
+	payments := paymentsOf(b)
+	run(t, b)
 
 	user := &tele.User{ID: 31}
 	e.s.SetUser(telegram.User{ID: 31, FirstName: "Ann", LanguageCode: "ru"})
@@ -124,6 +112,69 @@ func TestTelebotSellsForStarsAndAppliesEachChargeOnce(t *testing.T) {
 		t.Fatalf("a refused order was charged: %+v", p)
 	default:
 	}
+}
+
+// TestAnInvoiceLinkIsPaidFromAMiniAppLikeAnInvoiceMessage: createInvoiceLink
+// makes a link, not a message; paying it asks the bot first and puts the
+// successful payment in the payer's chat, and each payment of the link is a
+// charge of its own.
+func TestAnInvoiceLinkIsPaidFromAMiniAppLikeAnInvoiceMessage(t *testing.T) {
+	t.Parallel()
+	e := start(t, telegram.Config{})
+	b := e.bot()
+	b.Poller = &tele.LongPoller{Timeout: time.Second}
+	b.Handle(tele.OnCheckout, func(c tele.Context) error { return c.Accept() })
+	payments := paymentsOf(b)
+	run(t, b)
+
+	link, err := b.CreateInvoiceLink(*starsInvoice("order-7"))
+	require.NoError(t, err)
+	slug, ok := telegram.InvoiceLinkSlug(link)
+	require.True(t, ok, link)
+	inv, err := e.s.InvoiceLink(slug)
+	require.NoError(t, err)
+	require.Equal(t, telegram.Invoice{
+		Title: "VPN, 1 month", Description: "Unlimited traffic, all locations", Currency: "XTR", Total: 150,
+	}, inv, "the payload is the bot's, never shown")
+	require.Empty(t, e.s.Messages(41), "a link is no message")
+
+	e.s.SetUser(telegram.User{ID: 41, FirstName: "Ann"})
+	res, err := e.s.PayInvoiceLink(41, slug)
+	require.NoError(t, err)
+	require.True(t, res.Accepted, "%+v", res)
+	p := receivePayment(t, payments)
+	require.Equal(t, "order-7", p.payment.Payload)
+	require.Equal(t, res.ChargeID, p.payment.TelegramChargeID)
+	_, err = e.s.ResendSuccessfulPayment(41, res.ChargeID)
+	require.NoError(t, err, "the payment is a message in the payer's chat")
+	require.Equal(t, res.ChargeID, receivePayment(t, payments).payment.TelegramChargeID)
+
+	again, err := e.s.PayInvoiceLink(41, slug)
+	require.NoError(t, err)
+	require.True(t, again.Accepted)
+	require.NotEqual(t, res.ChargeID, again.ChargeID, "a link paid again is charged again")
+	require.Equal(t, again.ChargeID, receivePayment(t, payments).payment.TelegramChargeID)
+
+	_, err = e.s.PayInvoiceLink(41, "nosuchslug")
+	require.ErrorIs(t, err, telegram.ErrNoSuchInvoiceLink)
+	_, ok = telegram.InvoiceLinkSlug("https://t.me/CryptoBot?start=x")
+	require.False(t, ok)
+
+	bad := *starsInvoice("order-8")
+	bad.Currency = "USD"
+	_, err = b.CreateInvoiceLink(bad)
+	require.ErrorContains(t, err, "PAYMENT_PROVIDER_INVALID", "a link is checked as an invoice is")
+}
+
+// paymentsOf has b's payment handler put each payment it sees on the
+// channel it returns.
+func paymentsOf(b *tele.Bot) <-chan paymentUpdate {
+	payments := make(chan paymentUpdate, 4)
+	b.Handle(tele.OnPayment, func(c tele.Context) error {
+		payments <- paymentUpdate{updateID: c.Update().ID, payment: *c.Message().Payment}
+		return nil
+	})
+	return payments
 }
 
 func receivePayment(t *testing.T, payments <-chan paymentUpdate) paymentUpdate {

@@ -12,17 +12,21 @@ import (
 )
 
 // routeSandboxAPI serves the control API for `make run` and curl: fake users
-// write and press buttons, tests read chats, block users, inject faults and
-// read counters.
+// write and press buttons, join and leave channels, tests read chats, block
+// users, inject faults and read counters.
 func (s *Server) routeSandboxAPI(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /sandbox/users/{id}", s.apiSetUser)
 	mux.HandleFunc("POST /sandbox/users/{id}/messages", s.apiSendText)
+	mux.HandleFunc("POST /sandbox/users/{id}/photos", s.apiSendPhoto)
 	mux.HandleFunc("POST /sandbox/users/{id}/callbacks", s.apiPressButton)
 	mux.HandleFunc("POST /sandbox/users/{id}/invoices/{message_id}/pay", s.apiPayInvoice)
 	mux.HandleFunc("POST /sandbox/users/{id}/payments/{charge_id}/resend", s.apiResendPayment)
 	mux.HandleFunc("POST /sandbox/users/{id}/block", s.apiBlock(true))
 	mux.HandleFunc("POST /sandbox/users/{id}/unblock", s.apiBlock(false))
 	mux.HandleFunc("GET /sandbox/chats/{id}/messages", s.apiMessages)
+	mux.HandleFunc("PUT /sandbox/channels/{chat}/members/{id}", s.apiSetChatMember)
+	mux.HandleFunc("POST /sandbox/channels/{chat}/hide-members", s.apiHideMembers(true))
+	mux.HandleFunc("POST /sandbox/channels/{chat}/show-members", s.apiHideMembers(false))
 	fault.HandleControl(mux, func(f faultJSON) {
 		s.Inject(Fault{
 			Method: f.Method, ChatID: f.ChatID, Latency: time.Duration(f.Latency), Status: f.Status,
@@ -162,6 +166,33 @@ func (s *Server) apiBlock(block bool) http.HandlerFunc {
 		} else {
 			s.Unblock(id)
 		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// apiSetChatMember takes a ChatMember, e.g. {"status":"member"} or
+// {"status":"restricted","is_member":true}.
+func (s *Server) apiSetChatMember(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		apiFail(w, err)
+		return
+	}
+	var m ChatMember
+	if err := decodeBody(r, &m); err != nil {
+		apiFail(w, err)
+		return
+	}
+	if err := s.SetChatMember(r.PathValue("chat"), id, m); err != nil {
+		apiFail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiHideMembers(hidden bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.HideMembers(r.PathValue("chat"), hidden)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

@@ -34,6 +34,11 @@ type Config struct {
 	// ChatBurst is how many sending calls a chat may make at once before
 	// ChatRate applies (default 3).
 	ChatBurst int
+	// PaidRate is the bot-wide limit of sending calls per second with
+	// allow_paid_broadcast, which take it instead of GlobalRate (default
+	// 1000, Telegram's paid broadcast limit; < 0 means unlimited). The chat's
+	// limit applies to them all the same.
+	PaidRate float64
 	// RetryBase is the delay before the first redelivery of a failed webhook
 	// update (default 200ms); it doubles on each failure up to RetryMax.
 	RetryBase time.Duration
@@ -68,6 +73,7 @@ type Config struct {
 const (
 	defaultBotUsername    = "vpnbot_test_bot"
 	defaultGlobalRate     = 30
+	defaultPaidRate       = 1000
 	defaultChatRate       = 1
 	defaultChatBurst      = 3
 	defaultRetryBase      = 200 * time.Millisecond
@@ -118,10 +124,13 @@ type Server struct {
 	nextFile     int64
 	callbacks    map[string]*callbackState
 	commands     map[string]json.RawMessage // scope|language → commands as set
+	channels     map[string]*channel        // channelKey → the channel getChatMember looks into
+	menuButton   MenuButton                 // the bot's default menu button (setChatMenuButton)
 
 	preCheckouts map[string]*preCheckout   // pre_checkout_query id → the bot's answer
 	payments     map[string]*storedMessage // telegram_payment_charge_id → the successful_payment message
 	refunded     map[string]bool           // telegram_payment_charge_id of each refunded payment
+	invoiceLinks map[string]*invoiceLink   // slug → the invoice of a createInvoiceLink link
 	// checkouts maps every pre_checkout_query id to its update, for
 	// Answers: a query outlives its wait in preCheckouts.
 	checkouts map[string]int64
@@ -137,8 +146,12 @@ type Server struct {
 	deliveries   int
 	deliveryFail int
 
-	global    *rate.Limiter // nil when unlimited
-	chatLimit map[int64]*rate.Limiter
+	global *rate.Limiter // nil when unlimited
+	// paidGlobal is the bot-wide limit of paid broadcasts (nil when
+	// unlimited), and paidBroadcasts counts the paid messages sent.
+	paidGlobal     *rate.Limiter
+	paidBroadcasts int
+	chatLimit      map[int64]*rate.Limiter
 
 	// changed is closed (and replaced) whenever updates or messages change, to
 	// wake long polls and WaitMessages.
@@ -155,6 +168,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.GlobalRate == 0 {
 		cfg.GlobalRate = defaultGlobalRate
+	}
+	if cfg.PaidRate == 0 {
+		cfg.PaidRate = defaultPaidRate
 	}
 	if cfg.ChatRate == 0 {
 		cfg.ChatRate = defaultChatRate
@@ -199,6 +215,7 @@ func New(cfg Config) *Server {
 		preCheckouts: map[string]*preCheckout{},
 		payments:     map[string]*storedMessage{},
 		refunded:     map[string]bool{},
+		invoiceLinks: map[string]*invoiceLink{},
 		checkouts:    map[string]int64{},
 		answers:      map[int64][]time.Time{},
 		faults:       fault.New[chatFault](fault.FoldCase),
@@ -212,6 +229,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.GlobalRate > 0 {
 		s.global = rate.NewLimiter(rate.Limit(cfg.GlobalRate), max(1, int(cfg.GlobalRate)))
+	}
+	if cfg.PaidRate > 0 {
+		s.paidGlobal = rate.NewLimiter(rate.Limit(cfg.PaidRate), max(1, int(cfg.PaidRate)))
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/", s.serveBotAPI)
@@ -355,13 +375,19 @@ func (s *Server) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, m.name, nil, e)
 		return
 	}
+	paid := m.sends && p.bool(paramPaidBroadcast)
 	if m.sends {
-		if e := s.admitSend(m.name, chatID); e != nil {
+		if e := s.admitSend(m.name, chatID, paid); e != nil {
 			s.answer(w, m.name, nil, e)
 			return
 		}
 	}
 	result, e := m.handleFunc(s, req)
+	if paid && e == nil {
+		s.mu.Lock()
+		s.paidBroadcasts++
+		s.mu.Unlock()
+	}
 	s.answer(w, m.name, result, e)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,13 @@ type savedState struct {
 	// Payments maps charge ids to their successful_payment messages.
 	Payments map[string]messageRef `json:"payments,omitempty"`
 	Pending  []savedUpdate         `json:"pending_updates,omitempty"`
+	// Channels are the channels getChatMember looks into, by channelKey.
+	Channels map[string]savedChannel `json:"channels,omitempty"`
+}
+
+type savedChannel struct {
+	Members map[int64]ChatMember `json:"members"`
+	Hidden  bool                 `json:"hidden,omitempty"`
 }
 
 type savedChat struct {
@@ -164,6 +172,13 @@ func (s *Server) applyLocked(st savedState) {
 			}
 		}
 	}
+	for key, sc := range st.Channels {
+		c := s.channelLocked(key)
+		c.hidden = sc.Hidden
+		for id, m := range sc.Members {
+			c.members[id] = m
+		}
+	}
 	for _, u := range st.Pending {
 		s.updates.lastSeq++
 		s.updates.pending = append(s.updates.pending,
@@ -203,6 +218,12 @@ func (s *Server) snapshot() ([]byte, error) {
 	}
 	for charge, m := range s.payments {
 		st.Payments[charge] = messageRef{ChatID: m.ChatID, MessageID: m.ID}
+	}
+	for key, c := range s.channels {
+		if st.Channels == nil {
+			st.Channels = make(map[string]savedChannel, len(s.channels))
+		}
+		st.Channels[key] = savedChannel{Members: maps.Clone(c.members), Hidden: c.hidden}
 	}
 	for _, u := range s.updates.pending {
 		st.Pending = append(st.Pending, savedUpdate{ID: u.id, ChatID: u.chatID, Body: string(u.body)})

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // chatLimits are settings with a chat's limits and no bot-wide one to speak
 // of, for the tests of the per-chat budget.
 func chatLimits(rate float64, burst int) chatpace.Settings {
-	return chatpace.Settings{Rate: rate, Burst: burst, BotRate: 1e6, BotBurst: 1e6}
+	return chatpace.Settings{Rate: rate, Burst: burst, BotRate: 1e6, BotBurst: 1e6, GroupPerMinute: 20, GroupBurst: 1}
 }
 
 // pool is a pool over a fresh schema: a few connections, so that
@@ -47,6 +47,9 @@ func TestSettingsRefuseWhatCannotWork(t *testing.T) {
 	require.ErrorContains(t, err, "TELEGRAM_CHAT_BURST=0")
 	require.ErrorContains(t, err, "TELEGRAM_BOT_RATE=0")
 	require.ErrorContains(t, err, "TELEGRAM_BOT_BURST=0")
+	require.ErrorContains(t, err, "TELEGRAM_GROUP_PER_MINUTE=0")
+	require.ErrorContains(t, err, "TELEGRAM_GROUP_BURST=0")
+	require.Equal(t, 3*time.Second, chatpace.Settings{GroupPerMinute: 20, GroupBurst: 1}.GroupInterval())
 	require.Equal(t, 250*time.Millisecond, chatpace.Settings{Rate: 4, Burst: 1}.Interval())
 	require.Equal(t, 50*time.Millisecond, chatpace.Settings{BotRate: 20, BotBurst: 1}.BotInterval())
 }
@@ -88,6 +91,51 @@ func TestConcurrentReservationsKeepToTheLimit(t *testing.T) {
 	}
 	require.Less(t, slots[n-1].Sub(first), time.Duration(n-burst)*interval+slack,
 		"the last slot comes later than the limit asks")
+}
+
+// A group or a channel (a negative chat id, as the sales feed's) is paced
+// at Telegram's twenty messages a minute, not a private chat's one a
+// second; paid sends keep to it too.
+func TestAGroupIsPacedByTheMinute(t *testing.T) {
+	t.Parallel()
+	s := chatpace.DefaultSettings()
+	s.BotRate, s.BotBurst = 1e6, 1e6 // the chats' limits alone
+	b, err := chatpace.New(pool(t), s)
+	require.NoError(t, err)
+	const group = -1001234567890
+	var waits []time.Duration
+	for range 2 * chatpace.DefaultGroupPerMinute {
+		w, err := b.Reserve(t.Context(), group)
+		require.NoError(t, err)
+		waits = append(waits, w)
+	}
+	for i := range chatpace.DefaultGroupBurst {
+		require.Less(t, waits[i], 100*time.Millisecond, "the burst goes at once: send %d", i)
+	}
+	interval := time.Minute / chatpace.DefaultGroupPerMinute
+	for i := chatpace.DefaultGroupBurst; i < len(waits); i++ {
+		want := time.Duration(i-chatpace.DefaultGroupBurst+1) * interval
+		require.InDelta(t, want, waits[i], float64(200*time.Millisecond), "send %d waits its slot", i)
+	}
+	// Within any minute, the burst's included, no more than Telegram's 20
+	// (less the measuring's slack).
+	for j := range waits {
+		in := 0
+		for _, w := range waits[j:] {
+			if w-waits[j] < time.Minute-200*time.Millisecond {
+				in++
+			}
+		}
+		require.LessOrEqual(t, in, 20, "the minute from send %d", j)
+	}
+
+	paid, err := b.ReserveChat(t.Context(), group)
+	require.NoError(t, err)
+	require.Greater(t, paid, waits[len(waits)-1], "a paid send to the group queues behind the others")
+
+	w, err := b.Reserve(t.Context(), 7)
+	require.NoError(t, err)
+	require.Less(t, w, 100*time.Millisecond, "a private chat keeps its own pace")
 }
 
 func TestEveryChatHasABudgetOfItsOwn(t *testing.T) {
@@ -188,7 +236,7 @@ func TestTwoServicesSharingTheBudgetAreNeverFlooded(t *testing.T) {
 // the bot's.
 func TestTheBotsBudgetPacesSendsToEveryChat(t *testing.T) {
 	t.Parallel()
-	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: 2, BotRate: 2, BotBurst: 2})
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: 2, BotRate: 2, BotBurst: 2, GroupPerMinute: 20, GroupBurst: 1})
 	require.NoError(t, err)
 	var waits []time.Duration
 	for chat := int64(1); chat <= 5; chat++ {
@@ -230,7 +278,7 @@ func TestTwoServicesSendingToManyChatsStayWithinTheBotsLimit(t *testing.T) {
 	paced := sandboxtg.New(limits)
 	require.NoError(t, paced.Start("127.0.0.1:0"))
 	t.Cleanup(paced.Close)
-	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1e6, Burst: 1e6, BotRate: 8, BotBurst: 6})
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1e6, Burst: 1e6, BotRate: 8, BotBurst: 6, GroupPerMinute: 20, GroupBurst: 1})
 	require.NoError(t, err)
 	require.Zero(t, send(paced, b), "floods: %v", paced.Floods())
 
@@ -238,4 +286,47 @@ func TestTwoServicesSendingToManyChatsStayWithinTheBotsLimit(t *testing.T) {
 	require.NoError(t, unpaced.Start("127.0.0.1:0"))
 	t.Cleanup(unpaced.Close)
 	require.Positive(t, send(unpaced, nil), "without the budget, the same sends must be refused")
+}
+
+// A paid broadcast's reservations take the chat's slots, shared with the
+// free sends to that chat, and never the bot's: many chats at once go
+// without waiting, and the free sends after them find the bot's budget
+// whole.
+func TestPaidReservationsSkipTheBotsBudgetButKeepTheChats(t *testing.T) {
+	t.Parallel()
+	b, err := chatpace.New(pool(t), chatpace.Settings{Rate: 1, Burst: 1, BotRate: 2, BotBurst: 2, GroupPerMinute: 20, GroupBurst: 1})
+	require.NoError(t, err)
+	const slack = float64(100 * time.Millisecond)
+
+	// Fifty chats at once, far over the bot's 2/s: none waits.
+	var wg sync.WaitGroup
+	waits := make([]time.Duration, 50)
+	for i := range waits {
+		wg.Go(func() {
+			w, err := b.ReserveChat(t.Context(), int64(100+i))
+			require.NoError(t, err)
+			waits[i] = w
+		})
+	}
+	wg.Wait()
+	for i, w := range waits {
+		require.Zero(t, w, "paid send %d waited for the bot's budget", i)
+	}
+
+	// The bot's budget is untouched: a burst of two free sends goes at once.
+	for chat := int64(1); chat <= 2; chat++ {
+		w, err := b.Reserve(t.Context(), chat)
+		require.NoError(t, err)
+		require.Zero(t, w)
+	}
+
+	// The chat's budget holds for paid sends, and is shared with free ones.
+	for _, want := range []time.Duration{0, time.Second, 2 * time.Second} {
+		w, err := b.ReserveChat(t.Context(), 7)
+		require.NoError(t, err)
+		require.InDelta(t, want, w, slack)
+	}
+	w, err := b.Reserve(t.Context(), 7)
+	require.NoError(t, err)
+	require.InDelta(t, 3*time.Second, w, slack, "a free send waits behind the chat's paid ones")
 }

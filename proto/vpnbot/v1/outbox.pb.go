@@ -84,12 +84,13 @@ func (Priority) EnumDescriptor() ([]byte, []int) {
 }
 
 // Button is one inline keyboard button: it either sends callback_data back
-// to the bot or opens url.
+// to the bot, opens url, or opens the Mini App at web_app_url.
 type Button struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
 	CallbackData  string                 `protobuf:"bytes,2,opt,name=callback_data,json=callbackData,proto3" json:"callback_data,omitempty"`
 	Url           string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	WebAppUrl     string                 `protobuf:"bytes,4,opt,name=web_app_url,json=webAppUrl,proto3" json:"web_app_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -141,6 +142,13 @@ func (x *Button) GetCallbackData() string {
 func (x *Button) GetUrl() string {
 	if x != nil {
 		return x.Url
+	}
+	return ""
+}
+
+func (x *Button) GetWebAppUrl() string {
+	if x != nil {
+		return x.WebAppUrl
 	}
 	return ""
 }
@@ -213,7 +221,14 @@ type SendMessage struct {
 	PhotoUrl string   `protobuf:"bytes,7,opt,name=photo_url,json=photoUrl,proto3" json:"photo_url,omitempty"`
 	Priority Priority `protobuf:"varint,8,opt,name=priority,proto3,enum=vpnbot.v1.Priority" json:"priority,omitempty"`
 	// When the command was made, for the sender's queue-age metrics.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The admin's broadcast this message is part of (0: none): the sender
+	// drops the message unsent once that broadcast is cancelled.
+	BroadcastId int64 `protobuf:"varint,10,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	// Sent with Telegram's allow_paid_broadcast (the bot pays Stars per
+	// message beyond the free limit): the sender's bot-wide rate does not
+	// apply to it, the paid limit and the per-chat limit do.
+	PaidBroadcast bool `protobuf:"varint,11,opt,name=paid_broadcast,json=paidBroadcast,proto3" json:"paid_broadcast,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -311,17 +326,32 @@ func (x *SendMessage) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SendMessage) GetBroadcastId() int64 {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return 0
+}
+
+func (x *SendMessage) GetPaidBroadcast() bool {
+	if x != nil {
+		return x.PaidBroadcast
+	}
+	return false
+}
+
 var File_vpnbot_v1_outbox_proto protoreflect.FileDescriptor
 
 const file_vpnbot_v1_outbox_proto_rawDesc = "" +
 	"\n" +
-	"\x16vpnbot/v1/outbox.proto\x12\tvpnbot.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n" +
+	"\x16vpnbot/v1/outbox.proto\x12\tvpnbot.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n" +
 	"\x06Button\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12#\n" +
 	"\rcallback_data\x18\x02 \x01(\tR\fcallbackData\x12\x10\n" +
-	"\x03url\x18\x03 \x01(\tR\x03url\"8\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x1e\n" +
+	"\vweb_app_url\x18\x04 \x01(\tR\twebAppUrl\"8\n" +
 	"\tButtonRow\x12+\n" +
-	"\abuttons\x18\x01 \x03(\v2\x11.vpnbot.v1.ButtonR\abuttons\"\xbd\x02\n" +
+	"\abuttons\x18\x01 \x03(\v2\x11.vpnbot.v1.ButtonR\abuttons\"\x87\x03\n" +
 	"\vSendMessage\x12\x19\n" +
 	"\bdedup_id\x18\x01 \x01(\tR\adedupId\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\x03R\x06chatId\x12\x12\n" +
@@ -333,7 +363,10 @@ const file_vpnbot_v1_outbox_proto_rawDesc = "" +
 	"\tphoto_url\x18\a \x01(\tR\bphotoUrl\x12/\n" +
 	"\bpriority\x18\b \x01(\x0e2\x13.vpnbot.v1.PriorityR\bpriority\x129\n" +
 	"\n" +
-	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt*o\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12!\n" +
+	"\fbroadcast_id\x18\n" +
+	" \x01(\x03R\vbroadcastId\x12%\n" +
+	"\x0epaid_broadcast\x18\v \x01(\bR\rpaidBroadcast*o\n" +
 	"\bPriority\x12\x18\n" +
 	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PRIORITY_TRANSACTIONAL\x10\x01\x12\x15\n" +

@@ -48,7 +48,7 @@ func TestRepositoryAgreesWithItsBudget(t *testing.T) {
 	require.NoError(t, err)
 	// Every service that runs in production is budgeted.
 	for _, s := range []string{"gateway", "bot-handler", "sender", "activation", "payment-watcher",
-		"reminders", "trial-notifier", "expiry-cleanup", "keyserver", "migrate"} {
+		"reminders", "trial-notifier", "expiry-cleanup", "keyserver", "webapp", "migrate"} {
 		require.Contains(t, b.Services, s)
 	}
 	require.LessOrEqual(t, b.Total()+b.Postgres.Reserve, b.Postgres.MaxConnections)
@@ -77,10 +77,10 @@ func TestPoolRaisedInManifestFailsNamingServiceAndNumbers(t *testing.T) {
 
 func TestPoolRaisedInComposeFails(t *testing.T) {
 	root := copyRepo(t)
-	edit(t, root, budget.ComposeFile, "OPS_ADDR: \":9108\"\n      DB_POOL_MAX_SIZE: \"2\"", "OPS_ADDR: \":9108\"\n      DB_POOL_MAX_SIZE: \"5\"")
+	edit(t, root, budget.ComposeFile, "OPS_ADDR: \":9108\"\n      DB_POOL_MAX_SIZE: \"4\"", "OPS_ADDR: \":9108\"\n      DB_POOL_MAX_SIZE: \"5\"")
 
 	_, err := budget.Check(root)
-	require.ErrorContains(t, err, "docker-compose.yml: sender: DB_POOL_MAX_SIZE=5 × 1 replicas, but deploy/budget.yaml gives it pool 2 × 2 = 4")
+	require.ErrorContains(t, err, "docker-compose.yml: sender: DB_POOL_MAX_SIZE=5 × 1 replicas, but deploy/budget.yaml gives it pool 4 × 2 = 8")
 }
 
 func TestBudgetOverMaxConnectionsFails(t *testing.T) {
@@ -94,9 +94,9 @@ func TestBudgetOverMaxConnectionsFails(t *testing.T) {
 
 	_, err := budget.Check(root)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "connection budget exceeded: services 107 + reserve 10 = 117 > max_connections 100")
+	require.Contains(t, err.Error(), "connection budget exceeded: services 115 + reserve 10 = 125 > max_connections 110")
 	require.Contains(t, err.Error(), "bot-handler 15 pool × 4 replicas = 60")
-	require.Contains(t, err.Error(), "sender (2 pool + 1 election) × 2 replicas = 6")
+	require.Contains(t, err.Error(), "sender (4 pool + 1 election) × 2 replicas = 10")
 	require.NotContains(t, err.Error(), "DB_POOL_MAX_SIZE=", "the manifests agree with the file")
 }
 
@@ -124,15 +124,15 @@ func TestUnbudgetedElectionFails(t *testing.T) {
 
 func TestComposeMaxConnectionsDisagreeingFails(t *testing.T) {
 	root := copyRepo(t)
-	edit(t, root, budget.ComposeFile, "max_connections=100", "max_connections=50")
+	edit(t, root, budget.ComposeFile, "max_connections=110", "max_connections=50")
 
 	_, err := budget.Check(root)
-	require.ErrorContains(t, err, "docker-compose.yml: postgres: max_connections=50, but deploy/budget.yaml says 100")
+	require.ErrorContains(t, err, "docker-compose.yml: postgres: max_connections=50, but deploy/budget.yaml says 110")
 }
 
 func TestMisspeltBudgetKeyFails(t *testing.T) {
 	root := copyRepo(t)
-	edit(t, root, budget.File, "  sender:\n    pool: 2", "  sender:\n    pools: 2")
+	edit(t, root, budget.File, "  sender:\n    pool: 4", "  sender:\n    pools: 4")
 
 	_, err := budget.Check(root)
 	require.ErrorContains(t, err, "pools")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vpnbot/vpnbot/pkg/schema"
 	"github.com/vpnbot/vpnbot/tools/internal/manifests"
 )
 
@@ -18,15 +19,15 @@ const (
 )
 
 // Check loads the budget under root and checks it whole: the sum against
-// max_connections, the compose file, and the kustomize build of the base and
-// of every overlay. It returns the budget (for its table) and every
+// max_connections, the service roles migrate creates, the compose file, and
+// the kustomize build of the base and of every overlay. It returns the budget (for its table) and every
 // disagreement found.
 func Check(root string) (Budget, error) {
 	b, err := Load(filepath.Join(root, File))
 	if err != nil {
 		return Budget{}, err
 	}
-	errs := []error{b.CheckSum()}
+	errs := append([]error{b.CheckSum()}, b.CheckRoles(schema.Roles)...)
 	c, err := manifests.LoadCompose(filepath.Join(root, ComposeFile))
 	if err != nil {
 		errs = append(errs, err)

@@ -87,6 +87,11 @@ func (b Budget) checkComposeService(name string, svc manifests.ComposeService) [
 		errs = append(errs, fmt.Errorf("DB_POOL_MAX_SIZE=%s × %d replicas, but deploy/budget.yaml gives it pool %d × %d = %d",
 			pool, replicas, want.Pool, want.MaxReplicas, want.Pool*want.MaxReplicas))
 	}
+	if dsn, set := env["DATABASE_URL"]; set {
+		if err := b.checkURLUser(name, dsn); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if replicas > want.MaxReplicas {
 		errs = append(errs, fmt.Errorf("deploy.replicas %d × %d connections, above deploy/budget.yaml's max_replicas %d",
 			replicas, want.Pool+want.Election, want.MaxReplicas))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vpnbot/vpnbot/pkg/schema"
 	"github.com/vpnbot/vpnbot/tools/internal/manifests"
 )
 
@@ -61,6 +62,9 @@ func (b Budget) checkWorkload(where string, w workload) []error {
 	}
 	var errs []error
 	if err := checkPool(w.container, want, w.max); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", prefix, err))
+	}
+	if err := b.checkK8sURL(w); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", prefix, err))
 	}
 	if w.max != want.MaxReplicas {
@@ -210,4 +214,33 @@ func singleton(c manifests.Container) bool {
 	}
 	v, err := strconv.ParseBool(*e.Value)
 	return err == nil && v
+}
+
+// checkK8sURL checks that a service with a role of its own takes its
+// DATABASE_URL from its own key of the Secret (SecretKey), which logs in as
+// that role, or names the role in a literal URL.
+func (b Budget) checkK8sURL(w workload) error {
+	if _, ok := b.roleUser(w.service); !ok {
+		return nil
+	}
+	e, ok := w.container.Var("DATABASE_URL")
+	if !ok {
+		return nil // checkPool reports a service with a pool and no database
+	}
+	if e.Value != nil {
+		return b.checkURLUser(w.service, *e.Value)
+	}
+	var from struct {
+		SecretKeyRef *struct {
+			Key string `json:"key"`
+		} `json:"secretKeyRef"`
+	}
+	if err := json.Unmarshal(e.ValueFrom, &from); err != nil || from.SecretKeyRef == nil {
+		return fmt.Errorf("DATABASE_URL must come from the Secret's key %s, the URL of the service's own role", SecretKey(w.service))
+	}
+	if from.SecretKeyRef.Key != SecretKey(w.service) {
+		return fmt.Errorf("DATABASE_URL comes from the Secret's key %s; it must be %s, the URL of the service's own role %s",
+			from.SecretKeyRef.Key, SecretKey(w.service), schema.RoleName(schema.DefaultRolePrefix, w.service))
+	}
+	return nil
 }

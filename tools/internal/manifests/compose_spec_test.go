@@ -44,7 +44,7 @@ func loadProfiles(t *testing.T, file string, profiles, env []string, envFiles ..
 func TestComposeFileIsValidForDockerCompose(t *testing.T) {
 	envs, err := loadWithCompose(t, repoPath(t, "docker-compose.yml"), nil, repoPath(t, "deploy/compose/sandbox.env"))
 	require.NoError(t, err)
-	require.Len(t, envs, len(services)+6, "the services, postgres, nats, migrate, sandbox, prometheus, grafana")
+	require.Len(t, envs, len(services)+7, "the services, postgres, nats, migrate, sandbox, prometheus, grafana, jaeger")
 	// deploy/compose/sandbox.env points every service at the sandbox.
 	require.Equal(t, "http://sandbox:8080", *envs["bot-handler"]["TELEGRAM_API_URL"])
 	require.Equal(t, "http://sandbox:8082", *envs["payment-watcher"]["CRYPTOPAY_API_URL"])
@@ -66,7 +66,7 @@ func TestComposeClusterProfileKeepsStreamsOnThreeNodes(t *testing.T) {
 	envs, err = loadProfiles(t, repoPath(t, "docker-compose.yml"), []string{"sandbox", "cluster"}, nil,
 		repoPath(t, "deploy/compose/sandbox.env"), repoPath(t, "deploy/compose/cluster.env"))
 	require.NoError(t, err)
-	require.Len(t, envs, len(services)+9, "the services, postgres, nats, migrate, sandbox, prometheus, grafana and three NATS nodes")
+	require.Len(t, envs, len(services)+10, "the services, postgres, nats, migrate, sandbox, prometheus, grafana, jaeger and three NATS nodes")
 	for name := range services {
 		require.Equal(t, "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222", *envs[name]["NATS_URL"], name)
 		require.Equal(t, "3", *envs[name]["STREAM_REPLICAS"], name)

@@ -20,7 +20,7 @@ import (
 var services = map[string]int{
 	"gateway": 9101, "bot-handler": 9102, "reminders": 9103, "trial-notifier": 9104,
 	"expiry-cleanup": 9105, "activation": 9106, "payment-watcher": 9107, "sender": 9108,
-	"keyserver": 9109,
+	"keyserver": 9109, "webapp": 9110,
 }
 
 // natsNodes are the NATS cluster of compose's cluster profile.
@@ -78,7 +78,7 @@ func TestKustomizeBuildsHardenedProbedDeployments(t *testing.T) {
 			require.True(t, ok)
 			require.Equal(t, "1", *pool.Value)
 
-			require.ElementsMatch(t, []string{"gateway", "keyserver"}, names(byKind["Service"]))
+			require.ElementsMatch(t, []string{"gateway", "keyserver", "webapp"}, names(byKind["Service"]))
 			require.ElementsMatch(t, []string{"gateway"}, names(byKind["HorizontalPodAutoscaler"]))
 			require.ElementsMatch(t, []string{"bot-handler"}, names(byKind["ScaledObject"]))
 			require.Len(t, byKind["ConfigMap"], 1)
@@ -88,7 +88,7 @@ func TestKustomizeBuildsHardenedProbedDeployments(t *testing.T) {
 
 func TestExampleOverlayAddsIngressSecretsAndImages(t *testing.T) {
 	byKind := render(t, "deploy/k8s/overlays/example")
-	require.ElementsMatch(t, []string{"gateway", "keyserver"}, names(byKind["Ingress"]))
+	require.ElementsMatch(t, []string{"gateway", "keyserver", "webapp"}, names(byKind["Ingress"]))
 	require.Len(t, byKind["Secret"], 1)
 	secret := byKind["Secret"][0].Metadata.Name
 	require.True(t, strings.HasPrefix(secret, "vpnbot-secrets-"), "generated with a hash suffix: %s", secret)
@@ -217,7 +217,7 @@ func TestComposeRunsTheWholeSystem(t *testing.T) {
 			continue
 		}
 		require.Equal(t, "service_completed_successfully", deps["migrate"], "%s starts after the migrations", name)
-		require.True(t, strings.HasPrefix(env["DATABASE_URL"], "postgres://"), "%s: DATABASE_URL from the x-db anchor", name)
+		require.True(t, strings.HasPrefix(env["DATABASE_URL"], "postgres://"), "%s: DATABASE_URL of its own role", name)
 		require.NotEmpty(t, env["DB_POOL_MAX_SIZE"], name)
 	}
 

@@ -169,6 +169,11 @@ function drawKeyboard(m) {
 			if (b.pay && m.invoice) {
 				const stars = m.invoice.currency === "XTR" ? "Pay ⭐ " + m.invoice.total : "Pay";
 				r.append(payButton(m, b.text || stars));
+			} else if (b.web_app) {
+				const btn = el("button", "kb app", b.text);
+				btn.dataset.webapp = b.web_app;
+				btn.addEventListener("click", () => openApp(b.web_app, b.text));
+				r.append(btn);
 			} else if (b.url) {
 				const a = el("a", "kb url", b.text);
 				a.href = b.url;
@@ -251,6 +256,107 @@ async function poll() {
 	}
 }
 
+// openApp opens the bot's Mini App in the panel, as Telegram's client
+// does: initData signed for this chat's user (by the sandbox, as Telegram
+// signs it), the theme and the version in the URL's fragment.
+async function openApp(url, title) {
+	let launch;
+	try {
+		launch = await api("GET", `/api/chats/${user}/webapp`);
+	} catch (e) {
+		toast("Opening the app failed: " + e.message);
+		return;
+	}
+	const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+	const theme = dark
+		? { bg_color: "#17212b", text_color: "#f5f5f5", hint_color: "#708499", link_color: "#6ab3f3",
+			button_color: "#5288c1", button_text_color: "#ffffff", secondary_bg_color: "#232e3c" }
+		: { bg_color: "#ffffff", text_color: "#000000", hint_color: "#707579", link_color: "#2481cc",
+			button_color: "#2481cc", button_text_color: "#ffffff", secondary_bg_color: "#f1f1f1" };
+	const fragment = new URLSearchParams({
+		tgWebAppData: launch.init_data,
+		tgWebAppVersion: "7.0",
+		tgWebAppPlatform: "web",
+		tgWebAppThemeParams: JSON.stringify(theme),
+	});
+	document.getElementById("app-title").textContent = title || "Mini App";
+	document.getElementById("app-frame").src = url.split("#")[0] + "#" + fragment.toString();
+	document.getElementById("app-panel").hidden = false;
+}
+
+document.getElementById("app-close").addEventListener("click", () => {
+	document.getElementById("invoice-sheet").hidden = true;
+	document.getElementById("app-panel").hidden = true;
+	document.getElementById("app-frame").src = "about:blank";
+});
+
+// The Mini App talks to Telegram's client as in Telegram Web: postMessage
+// with {eventType, eventData}. The panel answers openInvoice
+// (web_app_open_invoice) with Telegram's payment sheet, and tells the app
+// how it ended (invoice_closed).
+window.addEventListener("message", (ev) => {
+	const frame = document.getElementById("app-frame");
+	if (ev.source !== frame.contentWindow || typeof ev.data !== "string") return;
+	let msg;
+	try { msg = JSON.parse(ev.data); } catch (e) { return; }
+	if (msg && msg.eventType === "web_app_open_invoice" && msg.eventData) openInvoice(String(msg.eventData.slug || ""));
+});
+
+async function openInvoice(slug) {
+	const frame = document.getElementById("app-frame");
+	const sheet = document.getElementById("invoice-sheet");
+	const closed = (status) => {
+		sheet.hidden = true;
+		frame.contentWindow.postMessage(JSON.stringify({ eventType: "invoice_closed", eventData: { slug, status } }), "*");
+	};
+	let inv;
+	try {
+		inv = await api("GET", `/api/invoice-links/${encodeURIComponent(slug)}`);
+	} catch (e) {
+		toast("Opening the invoice failed: " + e.message);
+		closed("failed");
+		return;
+	}
+	document.getElementById("invoice-title").textContent = inv.title;
+	document.getElementById("invoice-description").textContent = inv.description;
+	const pay = document.getElementById("invoice-pay");
+	pay.textContent = "Pay ⭐ " + inv.total;
+	pay.disabled = false;
+	sheet.hidden = false;
+	document.getElementById("invoice-cancel").onclick = () => closed("cancelled");
+	pay.onclick = async () => {
+		pay.disabled = true;
+		try {
+			const res = await api("POST", `/api/chats/${user}/invoice-links/${encodeURIComponent(slug)}/pay`);
+			if (res.accepted) {
+				toast("Paid ⭐ " + inv.total);
+				closed("paid");
+			} else {
+				toast(res.timed_out ? "The bot did not confirm the payment in time; nothing was charged." : "The bot refused the payment: " + res.error_message);
+				closed("failed");
+			}
+		} catch (e) {
+			toast("Payment failed: " + e.message);
+			closed("failed");
+		}
+		poll();
+	};
+}
+
+// loadMenuButton shows the bot's menu button beside the message field when
+// it opens the Mini App.
+async function loadMenuButton() {
+	const b = document.getElementById("menu-app");
+	try {
+		const m = await api("GET", "/api/menu-button");
+		b.hidden = m.type !== "web_app";
+		b.textContent = m.text;
+		b.onclick = () => openApp(m.url, m.text);
+	} catch (e) {
+		b.hidden = true;
+	}
+}
+
 async function press(messageID, data, btn) {
 	btn.classList.add("pending");
 	// The bot answers by editing this message or sending a new one; either
@@ -326,4 +432,7 @@ document.getElementById("compose").addEventListener("submit", async (ev) => {
 
 openChat(user);
 loadKnownChats();
+loadMenuButton();
+// The bot sets its menu button when it starts, maybe after this page.
+setInterval(loadMenuButton, 10000);
 textInput.focus();

@@ -144,6 +144,7 @@ function drawServices(services) {
 		link.href = s.ops_url + "/metrics";
 		link.target = "_blank";
 		name.append(link);
+		if (s.version) name.append(el("div", "detail", s.version));
 		if (s.start_error) name.append(el("div", "detail", "start failed: " + s.start_error));
 		const proc = el("td");
 		proc.append(s.starting ? pill("warn", "starting") : s.running ? pill("ok", "running") : pill("bad", "killed"));
@@ -308,7 +309,80 @@ function drawStats(st) {
 	);
 }
 
+// chosenTrace is the trace drawn as a waterfall, kept across refreshes.
+let chosenTrace = "";
+
+function millis(ns) {
+	const ms = ns / 1e6;
+	return ms < 10 ? ms.toFixed(1) + " ms" : Math.round(ms) + " ms";
+}
+
+async function drawTraces() {
+	const v = await api("GET", "/api/traces");
+	if (!v.on) {
+		document.getElementById("traces-hint").textContent =
+			"Tracing is off: the services export no spans here (make run turns it on).";
+	}
+	fill("#traces", v.traces.map((tr) => {
+		const row = el("tr", (tr.trace_id === chosenTrace ? "chosen " : "") + (tr.error ? "failed" : ""));
+		row.dataset.trace = tr.trace_id;
+		row.append(td(new Date(tr.start).toLocaleTimeString()), td(tr.service + ": " + tr.root),
+			td(tr.services.join(", ")), td(tr.spans), td(millis(tr.duration_ns)));
+		row.addEventListener("click", () => { chosenTrace = tr.trace_id; drawWaterfall(); drawTraces(); });
+		return row;
+	}), 5, v.on ? "no traces yet: send the bot a message" : "tracing is off");
+}
+
+// drawWaterfall draws the chosen trace's spans, each under its parent, as
+// bars along the trace's time.
+async function drawWaterfall() {
+	const box = document.getElementById("waterfall");
+	let spans;
+	try {
+		spans = await api("GET", "/api/traces/" + encodeURIComponent(chosenTrace));
+	} catch (e) {
+		box.hidden = true;
+		return;
+	}
+	const start = Math.min(...spans.map((s) => Date.parse(s.start)));
+	const end = Math.max(...spans.map((s) => Date.parse(s.end)));
+	const total = Math.max(end - start, 1);
+	const byParent = new Map();
+	const ids = new Set(spans.map((s) => s.span_id));
+	for (const s of spans) {
+		const p = s.parent_id && ids.has(s.parent_id) ? s.parent_id : "";
+		if (!byParent.has(p)) byParent.set(p, []);
+		byParent.get(p).push(s);
+	}
+	const rows = [];
+	const walk = (parent, depth) => {
+		for (const s of byParent.get(parent) || []) {
+			const row = el("div", "span-row");
+			row.dataset.span = s.span_id;
+			const name = el("div", "span-name");
+			name.style.paddingLeft = depth * 0.9 + "rem";
+			name.append(el("span", "svc", s.service + " "), document.createTextNode(s.name));
+			name.title = s.name + (s.error ? " — " + s.error : "") + "\n" + Object.entries(s.attributes || {}).map(([k, v]) => k + "=" + v).join("\n");
+			const track = el("div", "span-track");
+			const left = (Date.parse(s.start) - start) / total * 100;
+			const bar = el("div", "span-bar" + (s.error ? " error" : ""));
+			bar.style.left = left + "%";
+			bar.style.width = Math.max((Date.parse(s.end) - Date.parse(s.start)) / total * 100, 0.3) + "%";
+			const time = el("div", "span-time", millis((Date.parse(s.end) - Date.parse(s.start)) * 1e6));
+			time.style.left = Math.min(left, 85) + "%";
+			track.append(bar, time);
+			row.append(name, track);
+			rows.push(row);
+			walk(s.span_id, depth + 1);
+		}
+	};
+	walk("", 0);
+	box.replaceChildren(el("div", "hint", "Trace " + chosenTrace + ": " + spans.length + " spans in " + millis(total * 1e6)), ...rows);
+	box.hidden = false;
+}
+
 async function refresh() {
+	drawTraces().catch(() => {});
 	try {
 		const st = await api("GET", "/api/status");
 		drawServices(st.services);

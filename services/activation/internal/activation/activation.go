@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/worker"
@@ -41,6 +42,12 @@ const (
 	// EventRotationFailed is a new link the panel could not make now; the
 	// next iteration tries again.
 	EventRotationFailed = "LINK_ROTATION_FAILED"
+	// EventAccountSuspended is a banned user's account disabled on its
+	// panel; the unban's activation enables it again.
+	EventAccountSuspended = "ACCOUNT_SUSPENDED"
+	// EventSuspensionFailed is a banned user's account the panel could not
+	// disable now; the next iteration tries again.
+	EventSuspensionFailed = "ACCOUNT_SUSPENSION_FAILED"
 )
 
 // Defaults of the Config fields left zero.
@@ -76,6 +83,9 @@ type Config struct {
 	RetryBase, RetryMax time.Duration
 	// NowFunc is the clock of the retry delays (default time.Now).
 	NowFunc func() time.Time
+	// App is the Mini App's URL, for the "Open app" button of the key
+	// messages; "" for none.
+	App string
 }
 
 func (c Config) withDefaults() Config {
@@ -108,6 +118,8 @@ type Activator struct {
 	log   zerolog.Logger
 
 	panelErrors *prometheus.CounterVec
+	// delivery is the key-delivery SLI (docs/slo.md), by the period's kind.
+	delivery *prometheus.HistogramVec
 
 	mu      sync.Mutex
 	retries map[int64]retryState // by subscription id
@@ -136,10 +148,21 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		Name: "vpnbot_activation_panel_errors_total",
 		Help: "Activations the VPN panel failed (unreachable, 5xx, timeout, refused); each is retried later.",
 	}, []string{"panel"})
+	delivery := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "vpnbot_activation_delivery_seconds",
+		Help: "Time from a period's grant (payment applied, trial taken) to its access working on the panel and, for a new access, its key handed to the sender, by kind (paid, trial).",
+		// 60 is the key-delivery SLO's threshold (docs/slo.md).
+		Buckets: []float64{1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600},
+	}, []string{"kind"})
 	if reg != nil {
-		if err := reg.Register(errs); err != nil {
-			return nil, fmt.Errorf("registering activation metrics: %w", err)
+		for _, c := range []prometheus.Collector{errs, delivery} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("registering activation metrics: %w", err)
+			}
 		}
+	}
+	for _, kind := range []string{shop.KindPaid, shop.KindTrial} {
+		delivery.WithLabelValues(kind)
 	}
 	// Each panel's series exists from the start, at 0, so that a rate or
 	// an alert on it sees the first error as an increase.
@@ -155,26 +178,61 @@ func New(cfg Config, sh *shop.Shop, pool *pgxpool.Pool, js jetstream.JetStream, 
 		fleet:       fleet,
 		log:         log,
 		panelErrors: errs,
+		delivery:    delivery,
 		retries:     map[int64]retryState{},
 	}, nil
 }
 
-// Iterate is one iteration: activate the pending periods, each new key
-// delivered as soon as its access is recorded, give a new link to the users
+// Iterate is one iteration: disable the accounts of banned users, activate
+// the pending periods, each new key delivered as soon as its access is
+// recorded, give a new link to the users
 // who asked for one, then deliver the keys still not delivered (left by an
 // earlier run, failed just now, or new links). Its items are created,
-// extended, rotated, failed (panel errors), deferred (waiting out their
-// retry delay), skipped (no longer active), delivered and undeliverable. A
+// extended, rotated, suspended (banned users' accounts disabled), failed
+// (panel errors), deferred (waiting out their retry delay), skipped (no
+// longer active, or banned), delivered and undeliverable. A
 // period that failed fails the iteration, after the others were tried, so
 // that its outcome says the panel is failing.
 func (a *Activator) Iterate(ctx context.Context) (worker.Result, error) {
 	res := &tally{res: worker.Result{}}
+	// Bans first: a banned user's account goes off before anything else
+	// this iteration does.
+	suspendErr := a.suspendPending(ctx, res)
 	activateErr := a.activatePending(ctx, res)
 	rotateErr := a.rotatePending(ctx, res)
 	// Deliver even when activation failed part-way: keys recorded so far
 	// are waiting for their users.
 	deliverErr := a.deliver(ctx, res)
-	return res.res, errors.Join(activateErr, rotateErr, deliverErr)
+	return res.res, errors.Join(suspendErr, activateErr, rotateErr, deliverErr)
+}
+
+// suspendPending disables the accounts of banned users (shop.Suspend), one
+// at a time: bans are rare. A suspension that failed is counted and tried
+// again by the next iteration.
+func (a *Activator) suspendPending(ctx context.Context, res *tally) error {
+	users, err := a.shop.PendingSuspensions(ctx, a.cfg.BatchSize)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, u := range users {
+		log := a.log.With().Int64("user_id", u).Logger()
+		if err := a.shop.Suspend(ctx, u, a.fleet); err != nil {
+			if isPanelError(err) {
+				a.panelErrors.WithLabelValues(vpn.PanelOf(err)).Inc()
+			}
+			res.add(itemFailed)
+			log.Warn().Str("event", EventSuspensionFailed).Err(err).Msg("banned user's account not disabled; retrying next iteration")
+			errs = append(errs, err)
+			continue
+		}
+		res.add("suspended")
+		log.Info().Str("event", EventAccountSuspended).Msg("banned user's account disabled on the panel")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of %d suspensions failed, retried later: %w", len(errs), len(users), errors.Join(errs...))
+	}
+	return nil
 }
 
 // rotatePending gives a new link to each user who asked for one
@@ -306,6 +364,12 @@ func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 			if c, ok := chats[sub.UserID]; ok && item == "created" {
 				a.sendNew(ctx, sub, acc, c, &sent, res)
 			}
+			if item == "created" || item == "extended" {
+				// A key sendNew could not hand over is left to the sweep at
+				// the iteration's end: counted now, seconds early.
+				waited := a.cfg.NowFunc().Sub(sub.UpdatedAt)
+				obs.Observe(ctx, a.delivery.WithLabelValues(sub.Kind), max(waited, 0).Seconds())
+			}
 		})
 	}
 	wg.Wait()
@@ -340,6 +404,10 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 	case errors.Is(err, shop.ErrNotActive):
 		a.forget(sub.ID)
 		log.Info().Err(err).Msg("subscription no longer active; not activated")
+		return "skipped", shop.Access{}, nil
+	case errors.Is(err, shop.ErrBanned):
+		a.forget(sub.ID)
+		log.Info().Err(err).Msg("user banned meanwhile; not activated until the unban")
 		return "skipped", shop.Access{}, nil
 	case err != nil:
 		failures, next := a.failed(sub.ID, isPanelError(err))

@@ -25,7 +25,7 @@ import (
 func TestATrialGetsItsKeyInOneIteration(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, vpn.KindOutline)
-	in := e.instance(t, activation.Config{})
+	in := e.instance(t, activation.Config{App: "https://app.example.com/"})
 	sub := e.trial(t, newUserID(), "ru")
 
 	res := iterate(t, in)
@@ -43,6 +43,7 @@ func TestATrialGetsItsKeyInOneIteration(t *testing.T) {
 	require.Contains(t, m.GetText(), "Ваш ключ", "the user's language")
 	require.True(t, bytes.HasPrefix(m.GetPhoto(), []byte("\x89PNG")), "the QR code is a PNG")
 	require.Equal(t, vpnbotv1.Priority_PRIORITY_TRANSACTIONAL, m.GetPriority())
+	require.Equal(t, "https://app.example.com/", m.GetRows()[0].GetButtons()[0].GetWebAppUrl(), "the key message opens the app")
 	created := in.logs.Events(t, activation.EventAccessCreated)
 	require.Len(t, created, 1)
 	require.EqualValues(t, sub.ID, created[0]["subscription_id"])
@@ -240,7 +241,7 @@ func TestAnActivationRequestWakesTheWorkerBeforeItsInterval(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.Run(ctx) })
-	wake, err := activation.WakeConsumer(e.js, w.Wake, obstest.NewLogger(in.logs), nil)
+	wake, err := activation.WakeConsumer(e.js, w.WakeFrom, obstest.NewLogger(in.logs), nil)
 	require.NoError(t, err)
 	wg.Go(func() { _ = wake.Run(ctx) })
 	defer func() {
@@ -363,4 +364,59 @@ func TestAFailedRotationIsRetried(t *testing.T) {
 	res = iterate(t, in)
 	require.Equal(t, 1, res["rotated"])
 	require.Equal(t, 1, res["delivered"])
+}
+
+// The key-delivery SLI measures from the period's grant, not from the
+// iteration that activated it: a period that waited 5 minutes (the panel
+// was down) is a slow delivery however fast its activation went.
+func TestDeliveryIsTimedFromThePeriodsGrant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, vpn.KindRemnawave)
+	in := e.instance(t, activation.Config{})
+	fresh, waited := e.trial(t, newUserID(), "en"), e.trial(t, newUserID(), "en")
+	_, err := e.db.Pool.Exec(t.Context(), `UPDATE subscriptions SET updated_at = updated_at - interval '5 minutes' WHERE id = $1`, waited.ID)
+	require.NoError(t, err)
+
+	require.Equal(t, 2, iterate(t, in)["created"])
+	within, total := deliveryBucket(t, in, shop.KindTrial, 60)
+	require.EqualValues(t, 2, total, "both trials' keys were delivered")
+	require.EqualValues(t, 1, within, "the one granted 5 minutes ago was not delivered within 60 s")
+	_, paid := deliveryBucket(t, in, shop.KindPaid, 60)
+	require.Zero(t, paid)
+
+	inv, err := e.shop.CreateOrder(t.Context(), fresh.UserID, "m1", shop.ProviderStars)
+	require.NoError(t, err)
+	_, applied, err := e.shop.ApplyPayment(t.Context(), inv.ID, "charge-1")
+	require.NoError(t, err)
+	require.True(t, applied)
+	require.Equal(t, 1, iterate(t, in)["extended"])
+	within, paid = deliveryBucket(t, in, shop.KindPaid, 60)
+	require.EqualValues(t, 1, paid, "the payment's extension is on the panel: the paid days work")
+	require.EqualValues(t, 1, within)
+}
+
+// deliveryBucket reads vpnbot_activation_delivery_seconds{kind}: the
+// deliveries within le seconds, and all of them.
+func deliveryBucket(t *testing.T, in *instance, kind string, le float64) (within, total uint64) {
+	t.Helper()
+	families, err := in.reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != "vpnbot_activation_delivery_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() != kind {
+				continue
+			}
+			h := m.GetHistogram()
+			for _, b := range h.GetBucket() {
+				if b.GetUpperBound() == le {
+					return b.GetCumulativeCount(), h.GetSampleCount()
+				}
+			}
+		}
+	}
+	t.Fatalf("no vpnbot_activation_delivery_seconds{kind=%q} with a bucket le=%g", kind, le)
+	return 0, 0
 }

@@ -2,12 +2,16 @@ package activation_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
+	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 	"github.com/vpnbot/vpnbot/pkg/vpn/vpntest"
 	"github.com/vpnbot/vpnbot/services/activation/internal/activation"
@@ -60,6 +64,40 @@ func TestTheFleetIsPublishedForTheBot(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, activation.PublishFleet(t.Context(), e.db.Pool, f))
 	require.Equal(t, []panelRow{{"ams", vpn.KindRemnawave, "Amsterdam", 2, 0, 1}}, e.panelRows(t))
+}
+
+// A replica started during a database outage records the fleet once the
+// database is back, rather than exiting (a soak restarted activation
+// during a PostgreSQL cut, and it exited).
+func TestTheFleetIsRecordedOnceTheDatabaseIsBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, vpn.KindOutline)
+	other := vpntest.StartSandbox(t, vpn.KindRemnawave)
+	f := e.twoPanels(t, other, vpn.MemberConfig{Name: "fra", Location: "Frankfurt"}, vpn.MemberConfig{Name: "ams", Location: "Amsterdam"})
+	proxy := pgdbtest.NewProxy(t, e.db.Addr())
+	pool, err := pgxpool.New(t.Context(), proxy.DSN(e.db.DSN))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	proxy.Cut()
+
+	logs := &obstest.LogBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- activation.PublishFleetWhenPossible(t.Context(), pool, f, obstest.NewLogger(logs)) }()
+	require.Eventually(t, func() bool { return len(logs.Events(t, activation.EventFleetNotRecorded)) > 0 }, 10*time.Second, 20*time.Millisecond,
+		"the first attempt failed")
+	select {
+	case err := <-done:
+		t.Fatalf("gave up while the database was down: %v", err)
+	default:
+	}
+	proxy.Restore()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the fleet was not recorded once the database was back")
+	}
+	require.Len(t, e.panelRows(t), 2)
 }
 
 // A key is made in the location its user chose, and its message says

@@ -7,7 +7,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/vpn"
 )
 
@@ -143,4 +145,31 @@ func PublishFleet(ctx context.Context, pool *pgxpool.Pool, f *vpn.Fleet) error {
 		return fmt.Errorf("recording the fleet's %d panels: %w", len(members), err)
 	}
 	return nil
+}
+
+// EventFleetNotRecorded: PublishFleet failed at start (the database
+// unreachable); the replica, live but not ready, tries again.
+const EventFleetNotRecorded = "FLEET_NOT_RECORDED"
+
+// Bounds of PublishFleetWhenPossible's waits between attempts.
+const (
+	fleetRetryMin = 500 * time.Millisecond
+	fleetRetryMax = 10 * time.Second
+)
+
+// PublishFleetWhenPossible is PublishFleet tried until it succeeds or ctx
+// ends: a replica started during a database outage waits for the database,
+// live but not ready, instead of exiting.
+func PublishFleetWhenPossible(ctx context.Context, pool *pgxpool.Pool, f *vpn.Fleet, log zerolog.Logger) error {
+	b := retry.Backoff{Min: fleetRetryMin, Max: fleetRetryMax}
+	for {
+		err := PublishFleet(ctx, pool, f)
+		if err == nil {
+			return nil
+		}
+		log.Warn().Str("event", EventFleetNotRecorded).Err(err).Msg("recording the fleet's panels failed; trying again")
+		if !retry.Sleep(ctx, b.Next()) {
+			return fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
+		}
+	}
 }

@@ -269,7 +269,7 @@ func TestTheBalanceAndMyPayments(t *testing.T) {
 		// A worker's notice of a top-up: its buttons open the balance and
 		// the menu below it, and it stays.
 		notice := deliver(t, e.sb, e.client, notify.TopUpReceived(lang, user, 99, shop.CurrencyXTR, 300, 300))
-		opens := []bot.Screen{bot.BalanceScreen(lang, e.view(user)), bot.MenuScreen(lang)}
+		opens := []bot.Screen{bot.BalanceScreen(lang, e.view(user)), bot.MenuScreen(lang, "")}
 		require.Len(t, notice.Buttons, len(opens), lang)
 		for j, want := range opens {
 			before := len(e.sb.Messages(user))

@@ -302,9 +302,9 @@ func (bt *balanceTexts) moved(t *texts, e shop.Entry) string {
 func (t *texts) historyLength(d time.Duration) string {
 	const day = 24 * time.Hour
 	if d >= day {
-		return t.days(int((d + day/2) / day))
+		return t.Days(int((d + day/2) / day))
 	}
-	return t.duration(d)
+	return t.Duration(d)
 }
 
 // balanceLine is the line of the balance on My subscription.

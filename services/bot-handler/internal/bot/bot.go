@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	tele "gopkg.in/telebot.v3"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -62,6 +63,15 @@ type Users interface {
 	Locations(ctx context.Context, userID int64) (store.Locations, error)
 	SetLocation(ctx context.Context, userID int64, location string) (found bool, err error)
 	MarkBlocked(ctx context.Context, userID int64) error
+	// NoticeOnce sends a notice once (a ban's, banned.go).
+	NoticeOnce(ctx context.Context, userID int64, kind string, send func() error) (sent bool, err error)
+	// The user card's questions that an admin's next text answers
+	// (cardinput.go).
+	AskInput(ctx context.Context, adminID int64, action string, targetID int64) error
+	CancelInput(ctx context.Context, adminID int64) error
+	OpenInput(ctx context.Context, adminID, updateID int64, ttl time.Duration) (in store.Input, found bool, err error)
+	AnswerInput(ctx context.Context, adminID, updateID int64, in store.Input, text string) (answered bool, err error)
+	InputAnswer(ctx context.Context, adminID, updateID int64, in store.Input) (text string, found bool, err error)
 }
 
 // Shop is the domain operations the flows call (shop.Shop).
@@ -82,7 +92,6 @@ type Shop interface {
 	RequestNewLink(ctx context.Context, userID int64) (found bool, err error)
 	Stats(ctx context.Context) (shop.Stats, error)
 	Invoice(ctx context.Context, id int64) (shop.Invoice, error)
-	Refund(ctx context.Context, invoiceID int64) (shop.Entry, bool, error)
 	UserInfo(ctx context.Context, userID int64) (shop.UserInfo, error)
 	Balances(ctx context.Context, userID int64) ([]shop.Balance, error)
 	Balance(ctx context.Context, userID int64, currency string) (int64, error)
@@ -104,6 +113,22 @@ type Shop interface {
 	AutoRenewal(ctx context.Context, userID int64) (shop.AutoRenewal, error)
 	SetAutoRenew(ctx context.Context, userID int64, on bool, planID string) (shop.AutoRenewal, error)
 	CreateRenewalTopUpOnce(ctx context.Context, requestID string, userID int64) (shop.Invoice, error)
+	// Running the shop from Telegram (roles.go, usercard.go, audit.go, banned.go).
+	Role(ctx context.Context, userID int64) (string, error)
+	Roles(ctx context.Context) ([]shop.RoleGrant, error)
+	SetRole(ctx context.Context, act shop.Act, userID int64, role string) (shop.AdminResult, error)
+	FindUser(ctx context.Context, query string) (int64, error)
+	UserCard(ctx context.Context, userID int64) (shop.UserCard, error)
+	Banned(ctx context.Context, userID int64) (*time.Time, error)
+	Ban(ctx context.Context, act shop.Act, userID int64) (shop.AdminResult, error)
+	Unban(ctx context.Context, act shop.Act, userID int64) (shop.AdminResult, error)
+	AdminExtend(ctx context.Context, act shop.Act, userID int64, d time.Duration) (shop.AdminResult, error)
+	AdminEndNow(ctx context.Context, act shop.Act, userID int64) (shop.AdminResult, error)
+	AdminGrantBalance(ctx context.Context, act shop.Act, userID int64, currency string, amount int64) (shop.AdminResult, error)
+	AdminReissue(ctx context.Context, act shop.Act, userID int64) (shop.AdminResult, error)
+	AdminRefund(ctx context.Context, act shop.Act, invoiceID int64) (shop.AdminResult, error)
+	AdminMessage(ctx context.Context, act shop.Act, userID int64, text string) (shop.AdminResult, error)
+	Audit(ctx context.Context, targetID int64, limit int) ([]shop.AuditEntry, error)
 }
 
 // Invoicer creates Crypto Pay invoices (cryptopay.Client).
@@ -141,11 +166,20 @@ type Config struct {
 	// Broadcasts records admins' broadcasts; Outbox queues their messages.
 	Broadcasts Broadcasts
 	Outbox     Outbox
-	// AdminIDs are the Telegram user ids that may use /stats, /user,
-	// /broadcast, /broadcast_status and /promo.
+	// BroadcastRate is the sender's rate (SENDER_RATE), messages a second,
+	// for a broadcast's time to send (default DefaultBroadcastRate).
+	BroadcastRate float64
+	// AdminIDs are the owners: the Telegram user ids that may do anything,
+	// and name admins and support (/role).
 	AdminIDs []int64
 	// Support is the support contact shown to users, e.g. "@vpnbot_support".
 	Support string
+	// Channel is the channel users must join (NewChannel); nil requires
+	// none.
+	Channel *Channel
+	// AppURL is the Mini App's URL: the menu's first button and the bot's
+	// menu button open it. "" for none.
+	AppURL string
 	// NowFunc is the clock (default time.Now).
 	NowFunc func() time.Time
 	Log     zerolog.Logger
@@ -162,8 +196,11 @@ type Bot struct {
 	activations  Activations
 	broadcasts   Broadcasts
 	outbox       Outbox
+	bcastRate    float64
 	admins       map[int64]bool
 	support      string
+	channel      *Channel
+	appURL       string
 	nowFunc      func() time.Time
 	log          zerolog.Logger
 	me           *tele.User
@@ -190,15 +227,37 @@ func New(ctx context.Context, cfg Config) (*Bot, error) {
 		activations:  cfg.Activations,
 		broadcasts:   cfg.Broadcasts,
 		outbox:       cfg.Outbox,
+		bcastRate:    cfg.BroadcastRate,
 		admins:       admins,
 		support:      cfg.Support,
+		channel:      cfg.Channel,
+		appURL:       cfg.AppURL,
 		nowFunc:      cfg.NowFunc,
 		log:          cfg.Log,
 	}
 	if err := b.identify(ctx); err != nil {
 		return nil, err
 	}
+	b.setMenuButton(ctx)
 	return b, nil
+}
+
+// setMenuButton makes the bot's menu button, beside the message field,
+// open the Mini App, or with none Telegram's default (the commands), so a
+// bot whose app was taken away keeps no button to nothing. Every replica
+// sets the same at its start. A failure is logged, not fatal: the menu's
+// own button opens the app all the same.
+func (b *Bot) setMenuButton(ctx context.Context) {
+	button := map[string]any{"type": "default"}
+	if b.appURL != "" {
+		button = map[string]any{"type": "web_app", "text": botui.TextsIn(botui.English).BtnOpenApp,
+			"web_app": map[string]any{"url": b.appURL}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, getMeTimeout)
+	defer cancel()
+	if err := b.client.Call(ctx, "setChatMenuButton", map[string]any{"menu_button": button}, nil); err != nil {
+		b.log.Warn().Err(b.client.Redact(err)).Msg("setting the bot's menu button failed; the menu still opens the app")
+	}
 }
 
 func (b *Bot) identify(ctx context.Context) error {
@@ -274,13 +333,32 @@ func (r *run) routeUser(kind string, h func(ctx context.Context, c tele.Context)
 // worth retrying. Error texts never contain the bot token. A handler's panic
 // is not recovered: it reaches the consumer, which dead-letters the update
 // with its stack.
+//
+// Process reads the ban of the update's user itself; ProcessBanned takes
+// it as an earlier read found it (the inbox's, in the same round trip).
 func (b *Bot) Process(ctx context.Context, u tele.Update) (kind string, err error) {
+	var bannedAt *time.Time
+	if user := UpdateUser(u); user != nil {
+		bannedAt, err = b.shop.Banned(ctx, user.ID)
+		if err != nil && !errors.Is(err, shop.ErrUnknownUser) {
+			return "", err
+		}
+	}
+	return b.ProcessBanned(ctx, u, bannedAt)
+}
+
+// ProcessBanned is Process for an update whose user is banned since
+// bannedAt (nil: not banned, or not known yet).
+func (b *Bot) ProcessBanned(ctx context.Context, u tele.Update, bannedAt *time.Time) (kind string, err error) {
 	r := &run{ctx: ctx, kind: KindIgnored}
 	tb, err := b.telebot(ctx, func(err error, _ tele.Context) { r.err = err })
 	if err != nil {
 		return "", err
 	}
 	b.routes(tb, r)
+	if gated, err := b.banGate(ctx, tb, u, bannedAt); gated || err != nil {
+		return KindBanned, b.client.Redact(classify(err))
+	}
 	// Synchronous: the handler has returned, and r.err is set, when ProcessUpdate returns.
 	tb.ProcessUpdate(u)
 	return r.kind, b.client.Redact(classify(r.err))

@@ -43,10 +43,37 @@
 // its short-balance warning orders the stars the renewal lacks, once per
 // press (shop.CreateRenewalTopUpOnce), and sends their Stars invoice.
 //
-// broadcast.go is the admins' /broadcast: the bot-handler never messages
-// users in bulk itself; it records the broadcast and its recipients (keyed
-// by the update, so a redelivery makes no second one) and publishes one
-// SendMessage per recipient to OUTBOX at broadcast priority, for the sender
-// to deliver at Telegram's rate limits. /broadcast_status reads the
-// sender's sent-log to report progress.
+// broadcast.go is the admins' /broadcast (a text, or a photo captioned
+// with it, with buttons in its last lines): the bot-handler never messages
+// users in bulk itself. It records a draft (keyed by the update, so a
+// redelivery makes no second one), shows the admin the message as users
+// will get it and what sending it means, and only Send (or Send as paid
+// broadcast) confirms the draft, once however often it is pressed, fixing
+// its recipients and publishing one SendMessage per recipient to OUTBOX at
+// broadcast priority, for the sender to deliver at Telegram's rate limits.
+// /broadcast_status reads the sender's sent-log to report progress;
+// /broadcast_cancel (after a confirmation) sets cancelled_at, and the
+// sender drops what was not sent. Its texts are in broadcast_texts.go.
+//
+// roles.go, usercard.go, usercmds.go and audit.go run the shop from
+// Telegram. Owners are ADMIN_IDS; admins and support are roles granted by an
+// owner (/role). Each admin command and each button of an admin screen reads
+// the role again when used; to someone without it a command is the unknown
+// command it is to a customer. /user <id | @name | #invoice | charge id>
+// shows a user's card; its actions (days added or taken, end now, ban,
+// unban, new key, refund) ask first, and the yes carries the id of the update
+// that asked, so its op key is the same however often it is pressed or
+// delivered: the shop does it once and records it once (admin_audit).
+// /extend, /grant and /msg are their own confirmation, keyed by their update.
+// /audit lists the trail. banned.go stops a banned user's updates before any
+// route: one notice per ban, claimed in user_notices; a pre-checkout is
+// refused, a payment taken is applied.
+//
+// channel.go is the required channel (REQUIRED_CHANNEL): before the trial,
+// or before any use but payments, help, languages and admin commands, a
+// user must have joined it, which Telegram tells (getChatMember through the
+// bot's telegram.Client, outside telebot). A Channel keeps Telegram's
+// answers per replica for a short while; Check again asks past them. When
+// Telegram cannot tell, the user is let through: the gate is a marketing
+// rule and must never stand between a user and what they pay for.
 package bot

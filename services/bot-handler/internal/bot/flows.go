@@ -54,7 +54,11 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 	}
 	// The workers' messages carry buttons too: botui reads their data as
 	// it reads the bot's own (show tells the two apart).
-	switch action, arg, _ := botui.ParseCallback(cb.Data); action {
+	action, arg, _ := botui.ParseCallback(cb.Data)
+	if gated, err := b.channelGate(ctx, c, lang, action); gated || err != nil {
+		return err
+	}
+	switch action {
 	case botui.ActionTrial:
 		return b.trial(ctx, c, lang)
 	case botui.ActionPlans:
@@ -99,12 +103,19 @@ func (b *Bot) onCallback(ctx context.Context, c tele.Context) error {
 		return b.setLanguage(ctx, c, arg)
 	case botui.ActionHelp:
 		return b.show(ctx, c, HelpScreen(lang, b.support))
+	case botui.ActionChannelCheck:
+		return b.channelCheck(ctx, c, lang, arg)
 	case botui.ActionAutoRenewOn, botui.ActionAutoRenewOff, botui.ActionAutoRenewPlans, botui.ActionAutoRenewPlan,
 		botui.ActionAutoRenewTopUp:
 		return b.onAutoRenew(ctx, c, lang, action, arg)
+	case botui.ActionAdmin:
+		return b.onAdminPress(ctx, c, lang, arg)
+	case botui.ActionBroadcastSend, botui.ActionBroadcastSendPaid, botui.ActionBroadcastDiscard, botui.ActionBroadcastStatus,
+		botui.ActionBroadcastCancel, botui.ActionBroadcastCancelConfirm:
+		return b.onBroadcastButton(ctx, c, lang, action, arg)
 	default:
 		// botui.ActionMenu, and buttons of an older version of the bot.
-		return b.show(ctx, c, MenuScreen(lang))
+		return b.show(ctx, c, MenuScreen(lang, b.appURL))
 	}
 }
 
@@ -532,5 +543,5 @@ func (b *Bot) setLanguage(ctx context.Context, c tele.Context, lang string) erro
 	if !found {
 		return b.show(ctx, c, NeedStartScreen(lang))
 	}
-	return b.show(ctx, c, LanguageChangedScreen(lang))
+	return b.show(ctx, c, LanguageChangedScreen(lang, b.appURL))
 }

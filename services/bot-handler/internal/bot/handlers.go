@@ -2,10 +2,8 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	tele "gopkg.in/telebot.v3"
@@ -25,18 +23,27 @@ func (b *Bot) routes(tb *tele.Bot, r *run) {
 	tb.Handle("/user", r.route(KindAdmin, b.onUser))
 	tb.Handle("/broadcast", r.route(KindAdmin, b.onBroadcast))
 	tb.Handle("/broadcast_status", r.route(KindAdmin, b.onBroadcastStatus))
+	tb.Handle("/broadcast_cancel", r.route(KindAdmin, b.onBroadcastCancel))
+	// A photo is media to anyone but an admin broadcasting it.
+	tb.Handle(tele.OnPhoto, r.route(KindOther, b.onPhoto))
 	tb.Handle("/refund", r.route(KindAdmin, b.onRefund))
 	tb.Handle("/paysupport", r.route(KindHelp, b.onPaySupport))
-	tb.Handle("/topup", r.route(KindTopUp, b.onTopUp))
+	tb.Handle("/topup", r.route(KindTopUp, b.gated(b.onTopUp)))
 	tb.Handle("/promo", r.route(KindAdmin, b.onPromo))
+	tb.Handle("/audit", r.route(KindAdmin, b.onAudit))
+	tb.Handle("/role", r.route(KindAdmin, b.onRole))
+	tb.Handle("/extend", r.route(KindAdmin, b.onExtend))
+	tb.Handle("/grant", r.route(KindAdmin, b.onGrant))
+	tb.Handle("/msg", r.route(KindAdmin, b.onMsg))
 	tb.Handle(tele.OnCallback, r.route(KindCallback, b.onCallback))
 	tb.Handle(tele.OnPayment, r.route(KindPayment, b.onPayment))
 	// A pre-checkout query comes from a user, not a chat.
 	tb.Handle(tele.OnCheckout, r.routeUser(KindCheckout, b.onCheckout))
 	// Anything else a person sends gets a pointer to /help rather than
 	// silence, but a text that is a promo code.
-	tb.Handle(tele.OnText, r.route(KindOther, b.onText))
-	other := r.route(KindOther, b.onOther)
+	// An admin's text may answer the user card's question (cardinput.go).
+	tb.Handle(tele.OnText, r.route(KindOther, b.answers(b.gated(b.onText))))
+	other := r.route(KindOther, b.gated(b.onOther))
 	for _, end := range []string{tele.OnMedia, tele.OnContact, tele.OnLocation, tele.OnVenue, tele.OnDice} {
 		tb.Handle(end, other)
 	}
@@ -60,7 +67,7 @@ func (b *Bot) onStart(ctx context.Context, c tele.Context) error {
 	if err := b.recordReferral(ctx, s.ID, param); err != nil {
 		return err
 	}
-	if err := b.reply(ctx, c, WelcomeScreen(lang, s.FirstName)); err != nil {
+	if err := b.reply(ctx, c, WelcomeScreen(lang, s.FirstName, b.appURL)); err != nil {
 		return err
 	}
 	return b.startPromo(ctx, c, lang)
@@ -90,10 +97,11 @@ func (b *Bot) onOther(ctx context.Context, c tele.Context) error {
 	return b.reply(ctx, c, FallbackScreen(lang))
 }
 
-// onStats is /stats; to anyone but an admin it is an unknown command.
+// onStats is /stats, for support and up; to anyone else it is an unknown
+// command.
 func (b *Bot) onStats(ctx context.Context, c tele.Context) error {
-	if !b.admins[c.Sender().ID] {
-		return b.onOther(ctx, c)
+	if refused, err := b.refused(ctx, c, shop.RoleSupport); refused || err != nil {
+		return err
 	}
 	lang, err := b.language(ctx, c.Sender())
 	if err != nil {
@@ -104,25 +112,6 @@ func (b *Bot) onStats(ctx context.Context, c tele.Context) error {
 		return err
 	}
 	return b.reply(ctx, c, StatsScreen(lang, st))
-}
-
-// onUser is /user <id>; to anyone but an admin it is an unknown command.
-func (b *Bot) onUser(ctx context.Context, c tele.Context) error {
-	if !b.admins[c.Sender().ID] {
-		return b.onOther(ctx, c)
-	}
-	id, err := strconv.ParseInt(strings.TrimSpace(c.Message().Payload), 10, 64)
-	if err != nil {
-		return b.reply(ctx, c, AdminUsageScreen())
-	}
-	info, err := b.shop.UserInfo(ctx, id)
-	if errors.Is(err, shop.ErrUnknownUser) {
-		return b.reply(ctx, c, AdminNoUserScreen(id))
-	}
-	if err != nil {
-		return err
-	}
-	return b.reply(ctx, c, UserInfoScreen(info))
 }
 
 // language is the language the user chose, or for a user who never sent
@@ -146,7 +135,11 @@ func options(s Screen, more ...any) []any {
 		for _, row := range s.Buttons {
 			r := make([]tele.InlineButton, 0, len(row))
 			for _, btn := range row {
-				r = append(r, tele.InlineButton{Text: btn.Text, Data: btn.Data, URL: btn.URL})
+				ib := tele.InlineButton{Text: btn.Text, Data: btn.Data, URL: btn.URL}
+				if btn.WebApp != "" {
+					ib.WebApp = &tele.WebApp{URL: btn.WebApp}
+				}
+				r = append(r, ib)
 			}
 			rows = append(rows, r)
 		}

@@ -58,7 +58,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 		"subscription": func(lang string, _ int64) bot.Screen {
 			return bot.SubscriptionScreen(lang, bot.SubscriptionView{Now: time.Now()})
 		},
-		"menu":  func(lang string, _ int64) bot.Screen { return bot.MenuScreen(lang) },
+		"menu":  func(lang string, _ int64) bot.Screen { return bot.MenuScreen(lang, "") },
 		"plans": func(lang string, _ int64) bot.Screen { return bot.PlansScreen(lang, plans) },
 		"trial": func(lang string, user int64) bot.Screen {
 			sub, err := sh.RunningTrial(ctx, user)
@@ -75,7 +75,7 @@ func TestWorkersButtonsOpenTheScreensTheyName(t *testing.T) {
 		opens []string
 	}{
 		{"key ready", func(lang string, chat int64) *vpnbotv1.SendMessage {
-			m, err := notify.KeyReady(lang, chat, 5, "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", "", expires)
+			m, err := notify.KeyReady(notify.Key{Lang: lang, ChatID: chat, SubscriptionID: 5, URL: "ss://Y2hhY2hhMjA@vpn.example.com:443/?outline=1", Expires: expires})
 			require.NoError(t, err)
 			return m
 		}, []string{"subscription", "menu"}},

@@ -92,16 +92,16 @@ func PaidCheckScreen(lang string, inv shop.Invoice, status string) Screen {
 func (b *Bot) paid(ctx context.Context, c tele.Context, lang, arg string) error {
 	id, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil {
-		return b.show(ctx, c, MenuScreen(lang))
+		return b.show(ctx, c, MenuScreen(lang, b.appURL))
 	}
 	inv, err := b.shop.Invoice(ctx, id)
 	switch {
 	case errors.Is(err, shop.ErrUnknownInvoice):
-		return b.show(ctx, c, MenuScreen(lang))
+		return b.show(ctx, c, MenuScreen(lang, b.appURL))
 	case err != nil:
 		return err
 	case inv.UserID != c.Sender().ID || inv.Provider != shop.ProviderCryptoPay:
-		return b.show(ctx, c, MenuScreen(lang))
+		return b.show(ctx, c, MenuScreen(lang, b.appURL))
 	}
 	status := inv.Status
 	if status == shop.InvoicePending {

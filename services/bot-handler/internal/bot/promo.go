@@ -151,8 +151,8 @@ func positiveCents(usd string) (int64, error) {
 // onPromo is /promo: an admin makes, lists and switches off codes. To
 // anyone else it is an unknown command.
 func (b *Bot) onPromo(ctx context.Context, c tele.Context) error {
-	if !b.admins[c.Sender().ID] {
-		return b.onOther(ctx, c)
+	if refused, err := b.refused(ctx, c, shop.RoleAdmin); refused || err != nil {
+		return err
 	}
 	lang, err := b.language(ctx, c.Sender())
 	if err != nil {
@@ -291,7 +291,7 @@ func PromoAppliedScreen(lang string, r shop.Redemption, hasKey bool) Screen {
 	code := botui.Escape(r.Promo.Code)
 	switch r.Promo.Kind {
 	case shop.PromoDays:
-		text := fmt.Sprintf(t.appliedDays, code, bt.duration(r.Promo.Duration), bt.Date(r.Sub.ExpiresAt))
+		text := fmt.Sprintf(t.appliedDays, code, bt.Duration(r.Promo.Duration), bt.Date(r.Sub.ExpiresAt))
 		if !hasKey {
 			text += bt.keyOnItsWay
 		}
@@ -439,7 +439,7 @@ func (t *promoTexts) terms(p shop.Promo) string {
 	case shop.PromoFixed:
 		return fmt.Sprintf(t.fixedOff, shop.FormatCents(p.OffUSD))
 	case shop.PromoDays:
-		return fmt.Sprintf(t.daysOf, textsIn(t.lang).duration(p.Duration))
+		return fmt.Sprintf(t.daysOf, textsIn(t.lang).Duration(p.Duration))
 	}
 	return fmt.Sprintf(t.creditOf, shop.FormatCents(p.CreditUSD))
 }

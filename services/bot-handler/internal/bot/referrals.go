@@ -121,7 +121,7 @@ func InviteScreen(lang, link string, r shop.Referrals, st shop.ReferralStats) Sc
 func (it *inviteTexts) reward(t *texts, r shop.Reward, share string) string {
 	var parts []string
 	if r.Days > 0 {
-		parts = append(parts, fmt.Sprintf(it.rewardDays, t.days(r.Days)))
+		parts = append(parts, fmt.Sprintf(it.rewardDays, t.Days(r.Days)))
 	}
 	if r.Percent > 0 {
 		parts = append(parts, fmt.Sprintf(share, r.Percent))
@@ -134,7 +134,7 @@ func (it *inviteTexts) reward(t *texts, r shop.Reward, share string) string {
 func (it *inviteTexts) earned(t *texts, st shop.ReferralStats) string {
 	var parts []string
 	if st.Days > 0 {
-		parts = append(parts, t.duration(st.Days))
+		parts = append(parts, t.Duration(st.Days))
 	}
 	for _, b := range st.Balance {
 		switch b.Currency {

@@ -64,7 +64,7 @@ func TestStartByAnInviteLinkRecordsTheInviterOnce(t *testing.T) {
 	for _, user := range []int64{inviter, regular, stranger} {
 		require.Zero(t, e.inviterOf(user), "user %d", user)
 		msgs := e.sb.Messages(user)
-		require.Equal(t, bot.WelcomeScreen(botui.English, "Test").Text, msgs[len(msgs)-1].Text, "user %d is greeted", user)
+		require.Equal(t, bot.WelcomeScreen(botui.English, "Test", "").Text, msgs[len(msgs)-1].Text, "user %d is greeted", user)
 	}
 	require.EqualValues(t, inviter, e.inviterOf(friend), "an inviter is never changed")
 	var n int

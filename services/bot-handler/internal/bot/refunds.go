@@ -74,7 +74,7 @@ func RefundNotice(lang string, r shop.Entry) string {
 	t := refundTextsIn(lang)
 	amount := formatMoney(r.Currency, -r.Money)
 	if r.Duration < 0 {
-		return fmt.Sprintf(t.refundedDays, amount, textsIn(lang).duration((-r.Duration).Round(time.Hour)))
+		return fmt.Sprintf(t.refundedDays, amount, textsIn(lang).Duration((-r.Duration).Round(time.Hour)))
 	}
 	return fmt.Sprintf(t.refunded, amount)
 }
@@ -95,69 +95,94 @@ func (b *Bot) onPaySupport(ctx context.Context, c tele.Context) error {
 	return b.reply(ctx, c, PaySupportScreen(lang, b.support))
 }
 
-// onRefund is an admin's /refund <invoice id>: the payment of a Stars order
-// is reversed in the ledger (once, however often it is asked: the
-// days or balance it bought are taken back) and then given back by
-// Telegram, and the user is told. The ledger goes first, so that a balance
-// spent since refuses the refund before any Stars go back; should
-// Telegram fail after it, the admin asks again, which finds the reversal
-// made and asks Telegram again (a refund Telegram made already answers
-// CHARGE_ALREADY_REFUNDED, which counts as done). To anyone but an admin
-// it is an unknown command.
+// onRefund is an admin's /refund <invoice id>; to anyone else it is an
+// unknown command. It is its own confirmation: the refund is keyed by the
+// update (refundInvoice).
 func (b *Bot) onRefund(ctx context.Context, c tele.Context) error {
-	if !b.admins[c.Sender().ID] {
-		return b.onOther(ctx, c)
+	if refused, err := b.refused(ctx, c, shop.RoleAdmin); refused || err != nil {
+		return err
 	}
-	id, err := strconv.ParseInt(strings.TrimSpace(c.Message().Payload), 10, 64)
+	lang, err := b.language(ctx, c.Sender())
+	if err != nil {
+		return err
+	}
+	adm := adminTextsIn(lang)
+	id, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(c.Message().Payload), "#"), 10, 64)
 	if err != nil || id <= 0 {
-		return b.reply(ctx, c, Screen{Text: "Usage: /refund &lt;invoice id&gt; (a Telegram Stars order; /user lists a user's invoices)"})
+		return b.reply(ctx, c, Screen{Text: adm.refundUsage})
 	}
 	inv, err := b.shop.Invoice(ctx, id)
-	switch {
-	case errors.Is(err, shop.ErrUnknownInvoice):
-		return b.reply(ctx, c, Screen{Text: fmt.Sprintf("No invoice %d.", id)})
-	case err != nil:
-		return err
-	case inv.Provider != shop.ProviderStars:
-		return b.reply(ctx, c, Screen{Text: fmt.Sprintf(
-			"Invoice %d was paid with %s, which has no refunds through the bot: return the money there by hand.", id, inv.Provider)})
+	if errors.Is(err, shop.ErrUnknownInvoice) {
+		return b.reply(ctx, c, Screen{Text: fmt.Sprintf(adm.noInvoice, id)})
 	}
-	r, applied, err := b.shop.Refund(ctx, id)
+	if err != nil {
+		return err
+	}
+	result, err := b.refundInvoice(ctx, c, lang, b.commandAct(c, shop.ActionRefund, inv.UserID, inv.ID), inv)
+	if err != nil {
+		return err
+	}
+	return b.reply(ctx, c, Screen{Text: result})
+}
+
+// refundInvoice gives back the payment of inv under act and returns what
+// the admin is told. The ledger goes first (shop.AdminRefund: the reversal
+// and its audit row, once per invoice however often it is asked), so that
+// a balance spent since refuses the refund before any money goes back.
+// Stars then go back through Telegram; should Telegram fail, asking again
+// finds the reversal made and asks Telegram again (a refund Telegram made
+// already answers CHARGE_ALREADY_REFUNDED, which counts as done). Crypto
+// Pay has no refunds: the reversal is recorded, and the admin returns the
+// money by hand. The user is told either way.
+func (b *Bot) refundInvoice(ctx context.Context, c tele.Context, lang string, act shop.Act, inv shop.Invoice) (string, error) {
+	adm := adminTextsIn(lang)
+	stars := inv.Provider == shop.ProviderStars
+	if !stars {
+		act.Note = refundByHandNote
+	}
+	res, err := b.shop.AdminRefund(ctx, act, inv.ID)
 	switch {
 	case errors.Is(err, shop.ErrNotPaid):
-		return b.reply(ctx, c, Screen{Text: fmt.Sprintf("Invoice %d is %s: there is no payment to refund.", id, inv.Status)})
+		return fmt.Sprintf(adm.notPaid, inv.ID, inv.Status), nil
 	case errors.Is(err, shop.ErrInsufficientBalance):
-		return b.reply(ctx, c, Screen{Text: fmt.Sprintf(
-			"Invoice %d topped up a balance that has been spent since: nothing was refunded.", id)})
+		return fmt.Sprintf(adm.spent, inv.ID), nil
 	case err != nil:
-		return err
+		return "", err
+	case res.Entry == nil:
+		return "", fmt.Errorf("refunding invoice %d: the shop returned no reversal", inv.ID)
 	}
-	if err := b.refundStars(c, inv.UserID, inv.ChargeID); err != nil {
-		b.log.Error().Err(err).Int64("invoice_id", id).Int64("user_id", inv.UserID).
-			Msg("refund recorded, but Telegram did not give the Stars back; /refund again retries it")
-		return b.reply(ctx, c, Screen{Text: fmt.Sprintf(
-			"Invoice %d: the ledger reversal is recorded, but Telegram refused the refund: %s. Send /refund %d again to retry.",
-			id, botui.Escape(err.Error()), id)})
+	r := *res.Entry
+	b.logAction(act, shop.ActionRefund, inv.UserID, res.Applied)
+	if stars {
+		if err := b.refundStars(c, inv.UserID, inv.ChargeID); err != nil {
+			b.log.Error().Err(err).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
+				Msg("refund recorded, but Telegram did not give the Stars back; /refund again retries it")
+			return fmt.Sprintf(adm.telegramRefused, inv.ID, botui.Escape(err.Error()), inv.ID), nil
+		}
 	}
-	b.log.Info().Str("event", EventRefunded).Int64("invoice_id", id).Int64("user_id", inv.UserID).
-		Str("charge_id", inv.ChargeID).Int64("amount", -r.Money).Dur("taken_back", -r.Duration).Bool("again", !applied).
-		Msg("payment refunded")
+	b.log.Info().Str("event", EventRefunded).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
+		Str("provider", inv.Provider).Str("charge_id", inv.ChargeID).Int64("amount", -r.Money).
+		Dur("taken_back", -r.Duration).Bool("again", !res.Applied).Msg("payment refunded")
 	if err := b.tellRefund(ctx, inv.UserID, r); err != nil {
-		return err
+		return "", err
 	}
-	return b.reply(ctx, c, Screen{Text: fmt.Sprintf("Invoice %d refunded: %s to user %d; %s taken back. The user is told.",
-		id, formatMoney(r.Currency, -r.Money), inv.UserID, takenBack(r))})
+	done := adm.refunded
+	if !stars {
+		done = adm.refundedByHand
+	}
+	return fmt.Sprintf(done, inv.ID, formatMoney(r.Currency, -r.Money), inv.UserID, takenBack(lang, r)), nil
 }
 
 // takenBack says, for an admin, what refund r took back.
-func takenBack(r shop.Entry) string {
+func takenBack(lang string, r shop.Entry) string {
+	adm := adminTextsIn(lang)
 	switch {
 	case r.Duration < 0:
-		return textsIn(botui.English).duration((-r.Duration).Round(time.Hour)) + " of access"
+		return fmt.Sprintf(adm.takenAccess, textsIn(lang).Duration((-r.Duration).Round(time.Hour)))
 	case r.Amount < 0:
-		return formatMoney(r.Currency, -r.Amount) + " of balance"
+		return fmt.Sprintf(adm.takenBalance, formatMoney(r.Currency, -r.Amount))
 	}
-	return "nothing (the period had ended)"
+	return adm.takenNothing
 }
 
 // tellRefund queues the user's notice of refund r, once: its dedup id is

@@ -21,11 +21,14 @@ type Screen struct {
 	Buttons [][]Button
 }
 
-// Button is an inline button: it sends Data back, or opens URL.
+// Button is an inline button: it sends Data back, opens URL, or opens the
+// Mini App at WebApp.
 type Button struct {
 	Text string
 	Data string
 	URL  string
+	// WebApp is the URL of the Mini App the button opens.
+	WebApp string
 }
 
 func data(text, d string) Button { return Button{Text: text, Data: d} }
@@ -33,25 +36,31 @@ func data(text, d string) Button { return Button{Text: text, Data: d} }
 func menuButton(t *texts) []Button { return []Button{data(t.BtnMenu, botui.ActionMenu)} }
 
 // menuKeyboard is the main menu.
-func menuKeyboard(t *texts) [][]Button {
-	return [][]Button{
+func menuKeyboard(t *texts, app string) [][]Button {
+	rows := [][]Button{
 		{data(t.btnTrial, botui.ActionTrial), data(t.BtnPlans, botui.ActionPlans)},
 		{data(t.BtnSubscription, botui.ActionSubscription), balanceButton(t)},
 		{inviteButton(t.Lang)},
 		{data(t.btnLanguage, botui.ActionLanguages), data(t.btnHelp, botui.ActionHelp)},
 	}
+	if app != "" {
+		rows = append([][]Button{{{Text: t.BtnOpenApp, WebApp: app}}}, rows...)
+	}
+	return rows
 }
 
-// WelcomeScreen answers /start: a greeting and the main menu.
-func WelcomeScreen(lang, firstName string) Screen {
+// WelcomeScreen answers /start: a greeting and the main menu, which opens
+// the Mini App at app ("" for none) first.
+func WelcomeScreen(lang, firstName, app string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: botui.Escape(t.welcomeFor(firstName)), Buttons: menuKeyboard(t)}
+	return Screen{Text: botui.Escape(t.welcomeFor(firstName)), Buttons: menuKeyboard(t, app)}
 }
 
-// MenuScreen is the main menu.
-func MenuScreen(lang string) Screen {
+// MenuScreen is the main menu, which opens the Mini App at app ("" for
+// none) first.
+func MenuScreen(lang, app string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: t.menu, Buttons: menuKeyboard(t)}
+	return Screen{Text: t.menu, Buttons: menuKeyboard(t, app)}
 }
 
 // HelpScreen lists the commands and the support contact, with a button to
@@ -110,7 +119,7 @@ func PlansScreen(lang string, plans []shop.Plan) Screen {
 	var rows [][]Button
 	for _, p := range plans {
 		title := botui.Escape(t.planTitle(p))
-		lines = append(lines, fmt.Sprintf(t.planLine, title, t.duration(p.Duration), p.PriceUSD, p.PriceStars))
+		lines = append(lines, fmt.Sprintf(t.planLine, title, t.Duration(p.Duration), p.PriceUSD, p.PriceStars))
 		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPlan, t.planTitle(p), p.PriceUSD, p.PriceStars), botui.Callback(botui.ActionPlan, p.ID))})
 	}
 	rows = append(rows, []Button{data(t.btnBack, botui.ActionMenu)})
@@ -121,7 +130,7 @@ func PlansScreen(lang string, plans []shop.Plan) Screen {
 // (cryptoPay false) only Stars is offered.
 func PlanScreen(lang string, p shop.Plan, cryptoPay bool) Screen {
 	t := textsIn(lang)
-	text := fmt.Sprintf(t.plan, botui.Escape(t.planTitle(p)), t.duration(p.Duration), p.PriceUSD, p.PriceStars)
+	text := fmt.Sprintf(t.plan, botui.Escape(t.planTitle(p)), t.Duration(p.Duration), p.PriceUSD, p.PriceStars)
 	var rows [][]Button
 	if cryptoPay {
 		rows = append(rows, []Button{data(fmt.Sprintf(t.btnPayCrypto, p.PriceUSD), botui.Callback(botui.ActionPayCrypto, p.ID))})
@@ -163,8 +172,7 @@ func StarsSentScreen(lang string) Screen {
 // Telegram's limits (32 and 255 characters).
 func StarsInvoice(lang string, p shop.Plan) (title, description string) {
 	t := textsIn(lang)
-	return cut(fmt.Sprintf(t.invoiceTitle, t.planTitle(p)), 32),
-		cut(fmt.Sprintf(t.invoiceDesc, t.planTitle(p), t.duration(p.Duration)), 255)
+	return t.PlanInvoice(t.planTitle(p), p.Duration)
 }
 
 // CheckoutRefusal is the error_message of a refused pre-checkout query;
@@ -358,8 +366,8 @@ func RelinkRequestedScreen(lang string) Screen {
 func setupButtons(t *texts) [][]Button {
 	var row []Button
 	var rows [][]Button
-	for _, p := range platforms {
-		row = append(row, data(t.platformNames[p], botui.Callback(botui.ActionSetup, p)))
+	for _, p := range botui.Platforms {
+		row = append(row, data(botui.PlatformName(p), botui.Callback(botui.ActionSetup, p)))
 		if len(row) == 2 {
 			rows, row = append(rows, row), nil
 		}
@@ -371,13 +379,9 @@ func setupButtons(t *texts) [][]Button {
 // the user has.
 func SetupScreen(lang, platform, key string) Screen {
 	t := textsIn(lang)
-	steps := t.setupV2Ray
-	if botui.OutlineKey(key) {
-		steps = t.setupOutline
-	}
-	text, ok := steps[platform]
-	if !ok {
-		text = t.setupPick
+	text := t.setupPick
+	if g, ok := t.Setup(platform, botui.OutlineKey(key)); ok {
+		text = g.HTML()
 	}
 	return Screen{Text: text, Buttons: [][]Button{{data(t.btnBack, botui.ActionSubscription)}}}
 }
@@ -395,10 +399,11 @@ func LanguageScreen(lang string) Screen {
 	return Screen{Text: t.chooseLanguage, Buttons: [][]Button{row, menuButton(t)}}
 }
 
-// LanguageChangedScreen confirms the new language with the main menu in it.
-func LanguageChangedScreen(lang string) Screen {
+// LanguageChangedScreen confirms the new language with the main menu in it
+// (app: MenuScreen's).
+func LanguageChangedScreen(lang, app string) Screen {
 	t := textsIn(lang)
-	return Screen{Text: t.languageChanged + "\n\n" + t.menu, Buttons: menuKeyboard(t)}
+	return Screen{Text: t.languageChanged + "\n\n" + t.menu, Buttons: menuKeyboard(t, app)}
 }
 
 // StatsScreen is /stats for an admin.
@@ -406,54 +411,6 @@ func StatsScreen(lang string, st shop.Stats) Screen {
 	t := textsIn(lang)
 	return Screen{Text: fmt.Sprintf(t.stats, st.Users, st.ActiveSubscriptions, st.Trials, st.PaymentsToday,
 		st.RevenueTodayUSD, st.StarsToday) + statsMore(lang, st)}
-}
-
-// UserInfoScreen is /user for an admin: the raw fields, in English whatever
-// the admin's language, as they are the database's words.
-func UserInfoScreen(u shop.UserInfo) Screen {
-	t := textsIn(botui.English)
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("<b>User %d</b>", u.ID)
-	w("Name: %s", botui.Escape(orDash(u.FirstName)))
-	w("Username: %s", botui.Escape(orDash(at(u.Username))))
-	w("Language: %s (client %s)", botui.Escape(u.Language), botui.Escape(orDash(u.LanguageCode)))
-	w("Came from: %s", botui.Escape(orDash(u.StartParam)))
-	w("Joined: %s", t.Date(u.CreatedAt))
-	if u.BlockedAt != nil {
-		w("Blocked the bot: %s", t.Date(*u.BlockedAt))
-	}
-	if u.Trial != nil {
-		w("Trial: taken %s", t.Date(*u.Trial))
-	} else {
-		w("Trial: not taken")
-	}
-	if s := u.Subscription; s != nil {
-		w("Subscription %d: %s, %s, %s – %s", s.ID, s.Kind, s.Status, t.Date(s.StartsAt), t.Date(s.ExpiresAt))
-		switch {
-		case s.Access == nil:
-			w("Access: none yet")
-		case s.Access.RevokedAt != nil:
-			w("Access: %s %s, revoked %s", s.Access.Panel, botui.Escape(s.Access.ExternalID), t.Date(*s.Access.RevokedAt))
-		default:
-			w("Access: %s %s", s.Access.Panel, botui.Escape(s.Access.ExternalID))
-		}
-	} else {
-		w("Subscription: none")
-	}
-	if len(u.Invoices) == 0 {
-		w("Invoices: none")
-	} else {
-		w("Invoices:")
-	}
-	for _, inv := range u.Invoices {
-		price := "$" + inv.PriceUSD
-		if inv.Provider == shop.ProviderStars {
-			price = fmt.Sprintf("⭐%d", inv.PriceStars)
-		}
-		w("• #%d %s %s %s %s, %s", inv.ID, inv.PlanID, inv.Provider, price, inv.Status, t.Date(inv.CreatedAt))
-	}
-	return Screen{Text: strings.TrimRight(b.String(), "\n")}
 }
 
 func orDash(s string) string {
@@ -477,50 +434,6 @@ func cut(s string, n int) string {
 	}
 	return string([]rune(s)[:n])
 }
-
-// AdminUsageScreen answers a /user without a user id.
-func AdminUsageScreen() Screen { return Screen{Text: "Usage: /user &lt;telegram user id&gt;"} }
-
-// AdminNoUserScreen answers /user for an id the bot has never seen.
-func AdminNoUserScreen(id int64) Screen {
-	return Screen{Text: fmt.Sprintf("No user %d: they never started the bot.", id)}
-}
-
-// BroadcastUsageScreen answers a /broadcast or /broadcast_status an admin
-// got wrong.
-func BroadcastUsageScreen(lang string) Screen { return Screen{Text: textsIn(lang).broadcastUsage} }
-
-// BroadcastTooLongScreen refuses a broadcast of chars characters, more than
-// one message holds.
-func BroadcastTooLongScreen(lang string, chars int) Screen {
-	return Screen{Text: fmt.Sprintf(textsIn(lang).broadcastTooLong, chars, MaxBroadcastText)}
-}
-
-// BroadcastQueuedScreen tells the admin their broadcast is on its way.
-func BroadcastQueuedScreen(lang string, id int64, recipients int) Screen {
-	return Screen{Text: fmt.Sprintf(textsIn(lang).broadcastQueued, id, recipients, id)}
-}
-
-// BroadcastStatusScreen is /broadcast_status: how many got the message, how
-// many never will (they blocked the bot) and how many are still queued.
-func BroadcastStatusScreen(lang string, p store.BroadcastProgress) Screen {
-	t := textsIn(lang)
-	segment := t.segmentNames[p.Segment]
-	if segment == "" {
-		segment = p.Segment
-	}
-	return Screen{Text: fmt.Sprintf(t.broadcastStatus, p.ID, segment, t.Date(p.CreatedAt),
-		botui.Escape(cut(p.Text, broadcastQuote))+ellipsis(p.Text, broadcastQuote), p.Sent, p.Blocked, p.Waiting(), p.Total)}
-}
-
-// BroadcastNotFoundScreen answers /broadcast_status for an unknown id.
-func BroadcastNotFoundScreen(lang string, id int64) Screen {
-	return Screen{Text: fmt.Sprintf(textsIn(lang).broadcastNotFound, id)}
-}
-
-// broadcastQuote is how much of a broadcast's text its status quotes: enough
-// to tell broadcasts apart.
-const broadcastQuote = 100
 
 // ellipsis marks a text cut to n characters.
 func ellipsis(s string, n int) string {

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/botui"
 )
@@ -42,8 +41,6 @@ type texts struct {
 	btnPayURL    string // takes the USD price
 	paymentsDown string
 	starsSent    string
-	invoiceTitle string // takes the plan title
-	invoiceDesc  string // takes the plan title and duration
 
 	checkoutRefused  string
 	checkoutProblem  string
@@ -59,9 +56,6 @@ type texts struct {
 	keyPending      string
 	qrCaption       string
 	setupPick       string
-	setupOutline    map[string]string // per platform
-	setupV2Ray      map[string]string // per platform
-	platformNames   map[string]string
 	chooseLanguage  string
 	languageNames   map[string]string
 	languageChanged string
@@ -85,34 +79,10 @@ type texts struct {
 	locationMove     string // takes the location chosen
 
 	stats string // users, active, trials, payments, revenue, stars
-	// Broadcasts, for admins.
-	broadcastUsage    string
-	broadcastTooLong  string // the text's length, the limit
-	broadcastQueued   string // id, recipients, id
-	broadcastStatus   string // id, segment, created, text, sent, blocked, waiting, total
-	broadcastNotFound string // takes the id
-	segmentNames      map[string]string
-
-	// A plan's length, in each unit.
-	days, hours, minutes botui.Noun
 }
 
 // textsIn returns the texts of lang, English for a language the bot does not speak.
 func textsIn(lang string) *texts { return botui.Pick(lang, &en, &ru) }
-
-// Platforms with setup instructions, in button order.
-const (
-	PlatformAndroid = "android"
-	PlatformIOS     = "ios"
-	PlatformWindows = "windows"
-	PlatformMacOS   = "macos"
-)
-
-var platforms = []string{PlatformAndroid, PlatformIOS, PlatformWindows, PlatformMacOS}
-
-var platformNames = map[string]string{
-	PlatformAndroid: "Android", PlatformIOS: "iOS", PlatformWindows: "Windows", PlatformMacOS: "macOS",
-}
 
 var languageNames = map[string]string{botui.English: "English", botui.Russian: "Русский"}
 
@@ -151,8 +121,6 @@ var en = texts{
 	btnPayURL:    "Pay $%s",
 	paymentsDown: "Payments are down for a moment, try again in a minute.",
 	starsSent:    "Here is your invoice: pay it with Telegram Stars.",
-	invoiceTitle: "VPN %s",
-	invoiceDesc:  "VPN access: %s (%s).",
 
 	checkoutRefused:  "This invoice is no longer valid. Please choose the plan again.",
 	checkoutProblem:  "Something went wrong on our side. Please try again in a minute.",
@@ -160,27 +128,14 @@ var en = texts{
 	paymentConflict:  "We received your payment but could not apply it automatically. Support will sort it out: %s.",
 	paymentDuplicate: "This payment was already received.",
 
-	noSubscription: "You have no subscription yet. Take the free trial or choose a plan.",
-	expired:        "Your subscription ended on %s. Choose a plan to continue.",
-	subscription:   "<b>%s</b>, active until %s.",
-	kindTrial:      "Free trial",
-	kindPaid:       "Subscription",
-	keyPending:     "Your key is being prepared; it will arrive here in a moment.",
-	qrCaption:      "Scan this QR code in your VPN app.",
-	setupPick:      "Setup instructions:",
-	setupOutline: map[string]string{
-		PlatformAndroid: "<b>Android</b>\n1. Install Outline from Google Play.\n2. Copy your key.\n3. Open Outline, tap +, paste the key and connect.",
-		PlatformIOS:     "<b>iOS</b>\n1. Install Outline from the App Store.\n2. Copy your key.\n3. Open Outline, tap +, paste the key and connect.",
-		PlatformWindows: "<b>Windows</b>\n1. Download Outline Client from getoutline.org.\n2. Copy your key.\n3. Open Outline, click +, paste the key and connect.",
-		PlatformMacOS:   "<b>macOS</b>\n1. Install Outline from the Mac App Store.\n2. Copy your key.\n3. Open Outline, click +, paste the key and connect.",
-	},
-	setupV2Ray: map[string]string{
-		PlatformAndroid: "<b>Android</b>\n1. Install Hiddify or v2rayNG.\n2. Copy your subscription link.\n3. Add it as a new profile (import from clipboard) and connect.",
-		PlatformIOS:     "<b>iOS</b>\n1. Install Hiddify or Streisand from the App Store.\n2. Copy your subscription link.\n3. Add it from the clipboard and connect.",
-		PlatformWindows: "<b>Windows</b>\n1. Install Hiddify from hiddify.com.\n2. Copy your subscription link.\n3. Click «New profile», add from clipboard and connect.",
-		PlatformMacOS:   "<b>macOS</b>\n1. Install Hiddify from hiddify.com.\n2. Copy your subscription link.\n3. Click «New profile», add from clipboard and connect.",
-	},
-	platformNames:   platformNames,
+	noSubscription:  "You have no subscription yet. Take the free trial or choose a plan.",
+	expired:         "Your subscription ended on %s. Choose a plan to continue.",
+	subscription:    "<b>%s</b>, active until %s.",
+	kindTrial:       "Free trial",
+	kindPaid:        "Subscription",
+	keyPending:      "Your key is being prepared; it will arrive here in a moment.",
+	qrCaption:       "Scan this QR code in your VPN app.",
+	setupPick:       "Setup instructions:",
 	chooseLanguage:  "Choose your language:",
 	languageNames:   languageNames,
 	languageChanged: "Language set to English.",
@@ -203,19 +158,6 @@ var en = texts{
 	locationMove: "You chose %s: a 🔄 New link moves your key there (the current link then stops working).",
 
 	stats: "<b>Stats</b>\nUsers: %d\nActive subscriptions: %d\nTrials taken: %d\nPayments today: %d\nRevenue today: $%s\nStars today: ⭐%d",
-	broadcastUsage: "Usage:\n/broadcast &lt;all|active|expired&gt; &lt;text&gt; — send the text as it is (plain text) to\n" +
-		"• all: everyone who has not blocked the bot\n" +
-		"• active: users with a running subscription\n" +
-		"• expired: users whose subscription ended\n" +
-		"/broadcast_status &lt;id&gt; — how far a broadcast got",
-	broadcastTooLong:  "The text is %d characters long; a Telegram message holds at most %d. Nothing was sent.",
-	broadcastQueued:   "Broadcast #%d queued for %d users. /broadcast_status %d shows progress.",
-	broadcastStatus:   "<b>Broadcast #%d</b> to %s, %s\n<blockquote>%s</blockquote>\nSent: %d\nBlocked the bot: %d\nWaiting: %d\nRecipients: %d",
-	broadcastNotFound: "There is no broadcast #%d.",
-	segmentNames:      map[string]string{"all": "all users", "active": "active users", "expired": "expired users"},
-	days:              botui.EnglishNoun("day", "days"),
-	hours:             botui.EnglishNoun("hour", "hours"),
-	minutes:           botui.EnglishNoun("minute", "minutes"),
 }
 
 var ru = texts{
@@ -253,8 +195,6 @@ var ru = texts{
 	btnPayURL:    "Оплатить $%s",
 	paymentsDown: "Платежи временно недоступны, попробуйте через минуту.",
 	starsSent:    "Вот ваш счёт: оплатите его звёздами Telegram.",
-	invoiceTitle: "VPN %s",
-	invoiceDesc:  "Доступ к VPN: %s (%s).",
 
 	checkoutRefused:  "Этот счёт больше не действует. Выберите тариф заново.",
 	checkoutProblem:  "У нас что-то пошло не так. Попробуйте через минуту.",
@@ -262,27 +202,14 @@ var ru = texts{
 	paymentConflict:  "Мы получили оплату, но не смогли зачесть её автоматически. Поддержка во всём разберётся: %s.",
 	paymentDuplicate: "Эта оплата уже получена.",
 
-	noSubscription: "У вас пока нет подписки. Возьмите пробный период или выберите тариф.",
-	expired:        "Подписка закончилась %s. Выберите тариф, чтобы продолжить.",
-	subscription:   "<b>%s</b>, действует до %s.",
-	kindTrial:      "Пробный период",
-	kindPaid:       "Подписка",
-	keyPending:     "Ключ готовится и скоро придёт сюда.",
-	qrCaption:      "Отсканируйте этот QR-код в приложении VPN.",
-	setupPick:      "Инструкции по настройке:",
-	setupOutline: map[string]string{
-		PlatformAndroid: "<b>Android</b>\n1. Установите Outline из Google Play.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
-		PlatformIOS:     "<b>iOS</b>\n1. Установите Outline из App Store.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
-		PlatformWindows: "<b>Windows</b>\n1. Скачайте Outline Client с getoutline.org.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
-		PlatformMacOS:   "<b>macOS</b>\n1. Установите Outline из Mac App Store.\n2. Скопируйте ключ.\n3. Откройте Outline, нажмите +, вставьте ключ и подключитесь.",
-	},
-	setupV2Ray: map[string]string{
-		PlatformAndroid: "<b>Android</b>\n1. Установите Hiddify или v2rayNG.\n2. Скопируйте ссылку подписки.\n3. Добавьте её как новый профиль (импорт из буфера) и подключитесь.",
-		PlatformIOS:     "<b>iOS</b>\n1. Установите Hiddify или Streisand из App Store.\n2. Скопируйте ссылку подписки.\n3. Добавьте её из буфера обмена и подключитесь.",
-		PlatformWindows: "<b>Windows</b>\n1. Установите Hiddify с hiddify.com.\n2. Скопируйте ссылку подписки.\n3. Нажмите «Новый профиль», добавьте из буфера и подключитесь.",
-		PlatformMacOS:   "<b>macOS</b>\n1. Установите Hiddify с hiddify.com.\n2. Скопируйте ссылку подписки.\n3. Нажмите «Новый профиль», добавьте из буфера и подключитесь.",
-	},
-	platformNames:   platformNames,
+	noSubscription:  "У вас пока нет подписки. Возьмите пробный период или выберите тариф.",
+	expired:         "Подписка закончилась %s. Выберите тариф, чтобы продолжить.",
+	subscription:    "<b>%s</b>, действует до %s.",
+	kindTrial:       "Пробный период",
+	kindPaid:        "Подписка",
+	keyPending:      "Ключ готовится и скоро придёт сюда.",
+	qrCaption:       "Отсканируйте этот QR-код в приложении VPN.",
+	setupPick:       "Инструкции по настройке:",
 	chooseLanguage:  "Выберите язык:",
 	languageNames:   languageNames,
 	languageChanged: "Язык: русский.",
@@ -305,19 +232,6 @@ var ru = texts{
 	locationMove: "Вы выбрали %s: 🔄 Новая ссылка перенесёт ключ туда (текущая ссылка тогда перестанет работать).",
 
 	stats: "<b>Статистика</b>\nПользователей: %d\nАктивных подписок: %d\nПробных периодов: %d\nПлатежей сегодня: %d\nВыручка сегодня: $%s\nЗвёзд сегодня: ⭐%d",
-	broadcastUsage: "Как пользоваться:\n/broadcast &lt;all|active|expired&gt; &lt;текст&gt; — отправить текст как есть (без разметки)\n" +
-		"• all: всем, кто не заблокировал бота\n" +
-		"• active: пользователям с действующей подпиской\n" +
-		"• expired: пользователям, у которых подписка закончилась\n" +
-		"/broadcast_status &lt;номер&gt; — как идёт рассылка",
-	broadcastTooLong:  "В тексте %d символов, а в сообщение Telegram помещается не больше %d. Ничего не отправлено.",
-	broadcastQueued:   "Рассылка #%d поставлена в очередь для %d пользователей. Ход рассылки — /broadcast_status %d",
-	broadcastStatus:   "<b>Рассылка #%d</b>: %s, %s\n<blockquote>%s</blockquote>\nОтправлено: %d\nЗаблокировали бота: %d\nВ очереди: %d\nВсего: %d",
-	broadcastNotFound: "Рассылки #%d нет.",
-	segmentNames:      map[string]string{"all": "всем пользователям", "active": "с активной подпиской", "expired": "с истёкшей подпиской"},
-	days:              botui.RussianNoun("день", "дня", "дней"),
-	hours:             botui.RussianNoun("час", "часа", "часов"),
-	minutes:           botui.RussianNoun("минута", "минуты", "минут"),
 }
 
 // welcomeFor greets a user by first name after /start.
@@ -326,17 +240,4 @@ func (t *texts) welcomeFor(firstName string) string {
 		firstName = t.stranger
 	}
 	return fmt.Sprintf(t.welcome, firstName)
-}
-
-// duration writes a plan's length with the plural the language wants: in
-// days when it is whole days, as sold plans are; else in hours, or minutes,
-// for a short plan such as make run's 20-minute demo.
-func (t *texts) duration(d time.Duration) string {
-	switch {
-	case d%(24*time.Hour) == 0:
-		return t.days(int(d / (24 * time.Hour)))
-	case d%time.Hour == 0:
-		return t.hours(int(d / time.Hour))
-	}
-	return t.minutes(max(int(d.Round(time.Minute)/time.Minute), 1))
 }

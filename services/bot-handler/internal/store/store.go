@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -97,16 +98,28 @@ func (s *Store) MarkBlocked(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// IsProcessed reports whether the bot already handled the update.
-func (s *Store) IsProcessed(ctx context.Context, botID int64, updateID int64) (bool, error) {
-	var done bool
-	err := s.pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM processed_updates WHERE bot_id = $1 AND update_id = $2)`,
-		botID, updateID).Scan(&done)
+// InboxRead is what is read of an update before the bot acts on it.
+type InboxRead struct {
+	// Done is whether the bot already handled the update.
+	Done bool
+	// BannedAt is since when the update's user is banned; nil when they
+	// are not, or are not known yet.
+	BannedAt *time.Time
+}
+
+// ReadInbox reports whether the bot already handled the update and, in
+// the same round trip, the ban of its user (userID 0: none), which every
+// update of a person needs before any route (the bot's ban gate).
+func (s *Store) ReadInbox(ctx context.Context, botID, updateID, userID int64) (InboxRead, error) {
+	var r InboxRead
+	err := s.pool.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM processed_updates WHERE bot_id = $1 AND update_id = $2),
+       (SELECT banned_at FROM users WHERE id = $3)`,
+		botID, updateID, userID).Scan(&r.Done, &r.BannedAt)
 	if err != nil {
-		return false, fmt.Errorf("checking inbox for update %d: %w", updateID, err)
+		return InboxRead{}, fmt.Errorf("checking inbox for update %d: %w", updateID, err)
 	}
-	return done, nil
+	return r, nil
 }
 
 // MarkProcessed records the update as handled. Recording it twice is not an

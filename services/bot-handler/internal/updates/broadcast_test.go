@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/botui"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
@@ -55,6 +56,20 @@ func (e *env) answered(user int64, want string) sandboxtg.Message {
 		"user %d is told %q", user, want)
 }
 
+// sendBroadcast presses Send under the admin's preview summary msg of the
+// broadcast made last, waits until it shows the broadcast's status, and
+// returns the broadcast's id.
+func (e *env) sendBroadcast(msg sandboxtg.Message) int64 {
+	e.t.Helper()
+	var id int64
+	require.NoError(e.t, e.db.Pool.QueryRow(e.ctx(5*time.Second),
+		`SELECT id FROM broadcasts WHERE state = 'draft' ORDER BY id DESC LIMIT 1`).Scan(&id))
+	data := botui.Callback(botui.ActionBroadcastSend, fmt.Sprint(id))
+	require.True(e.t, msg.HasButton(data), "the summary of broadcast %d has Send", id)
+	e.press(e.admin, msg.ID, data)
+	return id
+}
+
 func TestBroadcastQueuesOneMessagePerRecipientOnceAndReportsProgress(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 4)
@@ -75,21 +90,27 @@ func TestBroadcastQueuesOneMessagePerRecipientOnceAndReportsProgress(t *testing.
 		VALUES ($1, 'paid', 'revoked', now() - interval '40 days', now() - interval '10 days', now() - interval '9 days')`, expired)
 	e.exec(`UPDATE users SET blocked_at = now() WHERE id = $1`, blocked)
 
-	// The answer to the admin fails once, so the update is delivered again
-	// after its commands were published: the redelivery must publish
-	// nothing twice and make no second broadcast.
+	// The preview to the admin fails once, so the update is delivered
+	// again: the redelivery finds the draft the first made.
 	e.sb.Inject(sandboxtg.Fault{Method: "sendMessage", ChatID: e.admin, Status: 500, Times: 1})
 	const text = "New servers in <b>Amsterdam</b> & Tokyo!\n\nRenew: /start"
 	e.say(e.admin, "/broadcast active "+text)
 	e.forward()
-	answer := e.answered(e.admin, "queued for 3 users")
+	summary := e.answered(e.admin, "Recipients: 3")
 	e.settle()
-	var id int64
-	require.NoError(t, e.db.Pool.QueryRow(e.ctx(5*time.Second), `SELECT id FROM broadcasts`).Scan(&id))
-	require.Equal(t, fmt.Sprintf("Broadcast #%d queued for 3 users. /broadcast_status %d shows progress.", id, id), answer.Plain)
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM broadcasts`))
+	require.Empty(t, e.outboxCommands(), "nothing is queued before Send")
+
+	// The status shown after Send fails once, so the press is delivered
+	// again after its commands were published: the redelivery must publish
+	// nothing twice and make no second broadcast.
+	e.sb.Inject(sandboxtg.Fault{Method: "editMessageText", ChatID: e.admin, Status: 500, Times: 1})
+	id := e.sendBroadcast(summary)
+	e.screen(e.admin, summary.ID, "Waiting: 3")
+	e.settle()
 
 	queuedEvents := e.logs.Events(t, bot.EventBroadcastQueued)
-	require.Len(t, queuedEvents, 2, "the update was handled twice")
+	require.Len(t, queuedEvents, 2, "the press was handled twice")
 	require.EqualValues(t, 3, queuedEvents[0]["published"])
 	require.EqualValues(t, 0, queuedEvents[1]["published"], "the redelivery published nothing new")
 	require.EqualValues(t, 3, queuedEvents[1]["duplicates"])
@@ -108,6 +129,8 @@ func TestBroadcastQueuesOneMessagePerRecipientOnceAndReportsProgress(t *testing.
 		require.Equal(t, text, c.cmd.GetText(), "the admin's text, line breaks and all")
 		require.Empty(t, c.cmd.GetParseMode(), "sent as plain text: the admin's < and & are not markup")
 		require.Equal(t, vpnbotv1.Priority_PRIORITY_BROADCAST, c.cmd.GetPriority())
+		require.Equal(t, id, c.cmd.GetBroadcastId(), "the sender drops it once the broadcast is cancelled")
+		require.False(t, c.cmd.GetPaidBroadcast())
 	}
 
 	// Anyone else: the unknown-command answer, and nothing is published.
@@ -122,7 +145,7 @@ func TestBroadcastQueuesOneMessagePerRecipientOnceAndReportsProgress(t *testing.
 	e.say(e.admin, "/broadcast everyone hello")
 	e.say(e.admin, "/broadcast all "+strings.Repeat("a", 4097))
 	e.forward()
-	e.answered(e.admin, "/broadcast <all|active|expired> <text>")
+	e.answered(e.admin, "/broadcast <audience> <text>")
 	e.answered(e.admin, "The text is 4097 characters long")
 	e.settle()
 	require.Len(t, e.outboxCommands(), 3)
@@ -134,8 +157,8 @@ func TestBroadcastQueuesOneMessagePerRecipientOnceAndReportsProgress(t *testing.
 	e.exec(`UPDATE users SET blocked_at = now() WHERE id = $1`, active3)
 	e.say(e.admin, fmt.Sprintf("/broadcast_status %d", id))
 	e.forward()
-	status := e.answered(e.admin, fmt.Sprintf("Broadcast #%d to active users", id))
-	require.Contains(t, status.Plain, "Sent: 1\nBlocked the bot: 1\nWaiting: 1\nRecipients: 3")
+	status := e.answered(e.admin, "Sent: 1\nBlocked the bot: 1\nFailed: 0\nWaiting: 1\nRecipients: 3")
+	require.Contains(t, status.Plain, fmt.Sprintf("Broadcast #%d to active users", id))
 	require.Contains(t, status.Plain, "New servers in <b>Amsterdam</b> & Tokyo!", "the admin sees which broadcast it is")
 
 	e.say(e.admin, "/broadcast_status 999999")
@@ -160,19 +183,17 @@ func TestBroadcastToAllAndExpiredInTheAdminsLanguage(t *testing.T) {
 		VALUES ($1, 'trial', now() - interval '4 days', now() - interval '1 hour')`, ended)
 
 	e.say(e.admin, "/broadcast expired Come back")
+	e.forward()
+	expiredID := e.sendBroadcast(e.answered(e.admin, "Получателей: 1"))
 	e.say(e.admin, "/broadcast all Hello")
 	e.forward()
-	e.answered(e.admin, "для 1 пользователей")
-	e.answered(e.admin, "для 3 пользователей")
+	allID := e.sendBroadcast(e.answered(e.admin, "Получателей: 3"))
 	e.settle()
 
 	byID := map[string]string{}
 	for _, c := range e.outboxCommands() {
 		byID[c.msgID] = c.cmd.GetText()
 	}
-	var expiredID, allID int64
-	require.NoError(t, e.db.Pool.QueryRow(e.ctx(5*time.Second),
-		`SELECT min(id), max(id) FROM broadcasts`).Scan(&expiredID, &allID))
 	require.Equal(t, map[string]string{
 		fmt.Sprintf("broadcast:%d:%d", expiredID, ended): "Come back",
 		fmt.Sprintf("broadcast:%d:%d", allID, e.admin):   "Hello",
@@ -182,5 +203,5 @@ func TestBroadcastToAllAndExpiredInTheAdminsLanguage(t *testing.T) {
 
 	e.say(e.admin, fmt.Sprintf("/broadcast_status %d", allID))
 	e.forward()
-	e.answered(e.admin, "Отправлено: 0\nЗаблокировали бота: 0\nВ очереди: 3\nВсего: 3")
+	e.answered(e.admin, "Отправлено: 0\nЗаблокировали бота: 0\nНе доставлено: 0\nВ очереди: 3\nВсего: 3")
 }

@@ -22,20 +22,26 @@ import (
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/updates"
 )
 
-// recordingBot stands in for the bot: it records the updates it is given,
-// and panics on the message "boom", as a handler with a bug would.
+// recordingBot stands in for the bot: it records the updates it is given
+// and the bans the inbox read with them, and panics on the message
+// "boom", as a handler with a bug would.
 type recordingBot struct {
-	mu  sync.Mutex
-	ids []int
+	mu     sync.Mutex
+	ids    []int
+	banned map[int]bool
 }
 
-func (b *recordingBot) Process(_ context.Context, u tele.Update) (string, error) {
+func (b *recordingBot) ProcessBanned(_ context.Context, u tele.Update, bannedAt *time.Time) (string, error) {
 	if u.Message != nil && u.Message.Text == "boom" {
 		panic("boom")
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.ids = append(b.ids, u.ID)
+	if b.banned == nil {
+		b.banned = map[int]bool{}
+	}
+	b.banned[u.ID] = bannedAt != nil
 	return "test", nil
 }
 
@@ -58,9 +64,15 @@ func TestUpdateIsHandledWithTheIdsOfItsBody(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var logs obstest.LogBuffer
-	users := store.New(pgdbtest.New(t).Pool)
+	db := pgdbtest.New(t)
+	users := store.New(db.Pool)
 	bot := &recordingBot{}
 	h, err := updates.NewHandler(botID, users, bot, obstest.NewLogger(&logs), prometheus.NewRegistry())
+	require.NoError(t, err)
+	// User 8 is banned: the inbox's read of their update brings the ban.
+	_, err = users.UpsertStartingUser(ctx, store.StartingUser{ID: 8, ChatID: 8, Language: "en"})
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `UPDATE users SET banned_at = now() WHERE id = 8`)
 	require.NoError(t, err)
 
 	// The headers name other ids than the body does, so that what the
@@ -71,10 +83,11 @@ func TestUpdateIsHandledWithTheIdsOfItsBody(t *testing.T) {
 	require.NoError(t, h.Handle(ctx, bus.Delivery{Data: message(6, 8, "/help"), Published: time.Now()}))
 
 	require.Equal(t, []int{5, 6}, bot.seen(), "the bot is given each body, decoded")
+	require.Equal(t, map[int]bool{5: false, 6: true}, bot.banned, "the body's user's ban, read with the inbox")
 	for id, want := range map[int64]bool{500: false, 5: true, 6: true} {
-		done, err := users.IsProcessed(ctx, botID, id)
+		read, err := users.ReadInbox(ctx, botID, id, 0)
 		require.NoError(t, err)
-		require.Equal(t, want, done, "update %d in the inbox", id)
+		require.Equal(t, want, read.Done, "update %d in the inbox", id)
 	}
 	handled := logs.Events(t, obs.EventUpdateHandled)
 	require.Len(t, handled, 2)

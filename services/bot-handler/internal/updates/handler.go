@@ -13,7 +13,9 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
+	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
 
 // Durable is the name prefix of the bot-handler's consumers: partition p is
@@ -36,16 +38,18 @@ const (
 // age alone decides, not whether Telegram still takes an answer to it.
 const EventCallbackStale = "CALLBACK_STALE"
 
-// Inbox remembers which updates were handled.
+// Inbox remembers which updates were handled; its read of an update also
+// brings its user's ban, so the bot's ban gate costs no round trip of its
+// own.
 type Inbox interface {
-	IsProcessed(ctx context.Context, botID, updateID int64) (bool, error)
+	ReadInbox(ctx context.Context, botID, updateID, userID int64) (store.InboxRead, error)
 	MarkProcessed(ctx context.Context, botID, updateID int64) error
 }
 
-// Processor handles one decoded update and says what kind it was. Its errors
-// wrap bot.ErrRejected when retrying cannot help.
+// Processor handles one decoded update, its user's ban read, and says what
+// kind it was. Its errors wrap bot.ErrRejected when retrying cannot help.
 type Processor interface {
-	Process(ctx context.Context, u tele.Update) (kind string, err error)
+	ProcessBanned(ctx context.Context, u tele.Update, bannedAt *time.Time) (kind string, err error)
 }
 
 // Handler handles deliveries of TG_UPDATES; its Handle method is the
@@ -57,6 +61,9 @@ type Handler struct {
 	log     zerolog.Logger
 	updates *prometheus.CounterVec
 	latency prometheus.Histogram
+	// age is the update-reply SLI (docs/slo.md): latency leaves out the
+	// time an update waited in the stream, which a user waits too.
+	age prometheus.Histogram
 	// callbackMaxAge is how long a button press may wait in the stream and
 	// still be handled; 0 handles every press.
 	callbackMaxAge time.Duration
@@ -92,11 +99,17 @@ func NewHandler(botID int64, inbox Inbox, p Processor, log zerolog.Logger, reg p
 			Help:    "Time to handle one update, inbox included, for updates handled now.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25},
 		}),
+		age: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "vpnbot_bot_update_age_seconds",
+			Help: "Time from the gateway storing an update in the stream to its being handled (the user's wait for the answer), for updates handled now.",
+			// 2 is the update-reply SLO's threshold (docs/slo.md).
+			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 300},
+		}),
 	}
 	for _, o := range opts {
 		o(h)
 	}
-	for _, c := range []prometheus.Collector{h.updates, h.latency} {
+	for _, c := range []prometheus.Collector{h.updates, h.latency, h.age} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering the update metrics: %w", err)
 		}
@@ -117,7 +130,7 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 		h.updates.WithLabelValues(OutcomeMalformed).Inc()
 		return bus.Permanent(fmt.Errorf("decoding the update in %s seq %d: %w", d.Subject, d.StreamSeq, err))
 	}
-	log := h.log.With().Int64("update_id", meta.UpdateID).Int64("chat_id", meta.ChatID).Logger()
+	log := tracing.LogFields(ctx, h.log.With().Int64("update_id", meta.UpdateID).Int64("chat_id", meta.ChatID)).Logger()
 	if waited := time.Since(d.Published); u.Callback != nil && h.callbackMaxAge > 0 && waited > h.callbackMaxAge {
 		h.updates.WithLabelValues(OutcomeStale).Inc()
 		log.Info().Str("event", EventCallbackStale).Dur("waited", waited).Str("data", u.Callback.Data).
@@ -134,7 +147,12 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 	case err == nil:
 		took := time.Since(start)
 		h.updates.WithLabelValues(OutcomeHandled).Inc()
-		h.latency.Observe(took.Seconds())
+		obs.Observe(ctx, h.latency, took.Seconds())
+		// Published is the stream's timestamp of the gateway's publish, on
+		// the NATS server's clock; zero only for a delivery made up in a test.
+		if !d.Published.IsZero() {
+			obs.Observe(ctx, h.age, time.Since(d.Published).Seconds())
+		}
 		log.Info().Str("event", obs.EventUpdateHandled).Str("kind", kind).
 			Dur("duration", took).Uint64("deliveries", d.NumDelivered).Msg("update handled")
 		return nil
@@ -158,11 +176,15 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 // handle runs the update through the inbox and the bot; duplicate means it
 // had been handled before.
 func (h *Handler) handle(ctx context.Context, updateID int64, u tele.Update) (kind string, duplicate bool, err error) {
-	done, err := h.inbox.IsProcessed(ctx, h.botID, updateID)
-	if err != nil || done {
-		return "", done, err
+	var userID int64
+	if user := bot.UpdateUser(u); user != nil {
+		userID = user.ID
 	}
-	kind, err = h.bot.Process(ctx, u)
+	read, err := h.inbox.ReadInbox(ctx, h.botID, updateID, userID)
+	if err != nil || read.Done {
+		return "", read.Done, err
+	}
+	kind, err = h.bot.ProcessBanned(ctx, u, read.BannedAt)
 	if err != nil {
 		return kind, false, fmt.Errorf("handling update %d (%s): %w", updateID, kind, err)
 	}

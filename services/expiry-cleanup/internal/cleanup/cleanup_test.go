@@ -30,9 +30,12 @@ func TestAnExpiredPeriodLosesItsKeyAndItsUserIsToldOnce(t *testing.T) {
 	blocked := e.expire(t, e.activeKey(t, "en").ID, 3*time.Hour)
 	_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET blocked_at = now() WHERE id = $1`, blocked.UserID)
 	require.NoError(t, err)
+	banned := e.expire(t, e.activeKey(t, "en").ID, 3*time.Hour)
+	_, err = e.db.Pool.Exec(t.Context(), `UPDATE users SET banned_at = now() WHERE id = $1`, banned.UserID)
+	require.NoError(t, err)
 
 	res := iterateOK(t, in)
-	require.Equal(t, 2, res[cleanup.ItemRevoked])
+	require.Equal(t, 3, res[cleanup.ItemRevoked])
 	require.Equal(t, 1, res[cleanup.ItemNotified])
 
 	got := e.sub(t, sub.ID)
@@ -42,9 +45,10 @@ func TestAnExpiredPeriodLosesItsKeyAndItsUserIsToldOnce(t *testing.T) {
 	require.True(t, e.onPanel(t, e.sub(t, inGrace.ID)), "a period within its grace keeps its key")
 	require.Equal(t, shop.StatusActive, e.sub(t, inGrace.ID).Status)
 	require.False(t, e.onPanel(t, e.sub(t, blocked.ID)), "a user who blocked the bot loses the key too")
+	require.False(t, e.onPanel(t, e.sub(t, banned.ID)), "so does a banned user")
 
 	msgs := e.messages(t)
-	require.Len(t, msgs, 1, "one notice, none to the user who blocked the bot")
+	require.Len(t, msgs, 1, "one notice, none to the user who blocked the bot nor to the banned one")
 	m := msgs[0]
 	require.Equal(t, sub.UserID, m.GetChatId())
 	require.Contains(t, m.GetText(), "больше не работает", "in the user's language")
@@ -53,8 +57,8 @@ func TestAnExpiredPeriodLosesItsKeyAndItsUserIsToldOnce(t *testing.T) {
 	require.Equal(t, botui.NoticeCallback(botui.ActionPlans, ""), m.GetRows()[0].GetButtons()[0].GetCallbackData())
 
 	revoked := in.logs.Events(t, cleanup.EventAccessRevoked)
-	require.Len(t, revoked, 2)
-	ids := []any{revoked[0]["subscription_id"], revoked[1]["subscription_id"]}
+	require.Len(t, revoked, 3)
+	ids := []any{revoked[0]["subscription_id"], revoked[1]["subscription_id"], revoked[2]["subscription_id"]}
 	require.Contains(t, ids, float64(sub.ID))
 	for _, r := range revoked {
 		if r["subscription_id"] == float64(sub.ID) {

@@ -191,3 +191,29 @@ func TestReconciliationKeepsTheDynamicKeyOfAnOutlineUser(t *testing.T) {
 	require.Equal(t, dynamic, e.sub(t, sub.ID).Access.URL, "the user's link is still their dynamic key")
 	require.Zero(t, iterateOK(t, in)[cleanup.ItemDriftRepaired])
 }
+
+// A banned user's period pays for nothing: an account of theirs working on
+// the panel (the ban not yet applied, or the account enabled by hand) is
+// disabled as an unpaid one is, and never enabled as a paid-for one.
+func TestReconciliationDisablesABannedUsersAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, vpn.KindRemnawave)
+	banned := e.activeKey(t, "en")
+	_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET banned_at = now() WHERE id = $1`, banned.UserID)
+	require.NoError(t, err)
+
+	clk := clocktest.New(time.Now().Add(time.Second))
+	in := e.instance(t, cleanup.Config{ReconcileEvery: 1, OrphanMinAge: time.Minute, NowFunc: clk.Now})
+	res := iterateOK(t, in)
+	require.Equal(t, 1, res[cleanup.ItemOrphansWaiting], "it waits out the minimum age, as any unbacked account")
+	clk.Advance(2 * time.Minute)
+	iterateOK(t, in)
+	require.Equal(t, 1, drifts(t, in, vpn.KindRemnawave, cleanup.DriftUnpaid))
+	require.False(t, e.onPanel(t, e.sub(t, banned.ID)), "a banned user's account was left working")
+
+	// Disabled by hand the other way: reconciliation does not enable it.
+	require.True(t, e.sb.DriftDisable(banned.Access.Name))
+	iterateOK(t, in)
+	a, _ := e.sb.Account(t, banned.Access.Name)
+	require.False(t, a.Enabled)
+}

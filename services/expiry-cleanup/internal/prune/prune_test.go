@@ -285,3 +285,21 @@ func TestReplicasPruningAtOnceDeleteEachRowOnce(t *testing.T) {
 	require.Equal(t, worker.Result{"pruned_sent_messages": 3000, "pruned_processed_updates": 3000, "pruned_notifications_sent": 1500},
 		total, "every row counted by the one replica that deleted it")
 }
+
+// The pruner locks the rows it deletes (FOR UPDATE SKIP LOCKED), which needs
+// UPDATE beside DELETE: under the expiry-cleanup's own role, as in
+// production, every table is pruned.
+func TestThePrunerRunsUnderItsRole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := e.clock.Now()
+	e.sentAndHandled(t, 1, 3, 31*day)
+	e.period(t, 1, now.Add(-41*day), 40*day, "expired", "revoke_claim")
+
+	in := &instance{logs: &obstest.LogBuffer{}, reg: prometheus.NewRegistry()}
+	p, err := prune.New(prune.Config{NowFunc: e.clock.Now}, e.db.As(t, "expiry-cleanup"), obstest.NewLogger(in.logs), in.reg)
+	require.NoError(t, err)
+	in.p = p
+	require.Equal(t, worker.Result{"pruned_sent_messages": 3, "pruned_processed_updates": 3, "pruned_notifications_sent": 2}, in.prune(t))
+	require.Equal(t, map[string]int{"sent_messages": 0, "processed_updates": 0, "notifications_sent": 0}, e.counts(t))
+}

@@ -114,7 +114,7 @@ WITH due AS (
 	FROM subscriptions s
 	JOIN users u ON u.id = s.user_id
 	WHERE s.status = 'revoked' AND s.revoked_at > $2
-	  AND u.chat_id IS NOT NULL AND u.blocked_at IS NULL
+	  AND u.chat_id IS NOT NULL AND u.blocked_at IS NULL AND u.banned_at IS NULL
 	  AND NOT EXISTS (SELECT 1 FROM subscriptions a WHERE a.user_id = s.user_id AND a.status = 'active')
 	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
 	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at
@@ -250,13 +250,15 @@ type Account struct {
 }
 
 // accountsSQL reads the recorded accounts named $2 on panel $1, each with
-// its user's active period, if any, and that period's live access.
+// its user's active period, if any, and that period's live access. A banned
+// user's period pays for nothing: their account is to be disabled.
 const accountsSQL = `
 SELECT c.user_id, c.name, c.external_id, c.access_url,
        coalesce(s.id, 0), coalesce(s.expires_at, 'epoch'), a.subscription_id IS NOT NULL,
        coalesce(a.expires_at IS NULL OR a.expires_at >= s.expires_at, false)
 FROM vpn_accounts c
 LEFT JOIN subscriptions s ON s.user_id = c.user_id AND s.status = 'active'
+	AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id AND u.banned_at IS NOT NULL)
 LEFT JOIN vpn_accesses a ON a.subscription_id = s.id AND a.revoked_at IS NULL AND a.panel = c.panel
 WHERE c.panel = $1 AND c.name = ANY($2)`
 

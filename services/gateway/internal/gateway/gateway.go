@@ -15,6 +15,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // pollStallAfter is how long the poller may go without making progress
@@ -102,7 +103,9 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if err := g.addCryptoPay(mux, d); err != nil {
 		return nil, err
 	}
-	g.handler = mux
+	// Each webhook request is a span, the root of its update's trace
+	// through the bot-handler and the sender.
+	g.handler = tracing.HTTPHandler(mux, "webhook")
 	if cfg.Mode == ModePoll {
 		d.Ops.AddLiveness("poller", g.pollBeat.Check)
 	}
@@ -110,7 +113,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 }
 
 // Handler serves POST /telegram/webhook, and POST /cryptopay/webhook when
-// CRYPTOPAY_TOKEN is set.
+// CRYPTOPAY_TOKEN is set, each request a span (pkg/tracing).
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Run runs the gateway's own loops until ctx is done: registering the

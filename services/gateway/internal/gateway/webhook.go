@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 )
 
@@ -59,7 +60,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.traffic.stamp()
 	status := h.serve(w, r)
 	h.m.requests.WithLabelValues(strconv.Itoa(status)).Inc()
-	h.m.requestDuration.Observe(time.Since(start).Seconds())
+	obs.Observe(r.Context(), h.m.requestDuration, time.Since(start).Seconds())
 }
 
 // serve answers the request and returns the status it answered with.

@@ -37,13 +37,15 @@ const (
 )
 
 // keySQL reads the key of the account whose link token is $1, if its user
-// has a live access on the account's panel: an active period whose access
-// was not revoked.
+// has a live access on the account's panel (an active period whose access
+// was not revoked) and is not banned: a ban stops the key here at once,
+// before activation disables the account on the panel.
 const keySQL = `
 SELECT c.access_url FROM vpn_accounts c
 WHERE c.link_token = $1 AND EXISTS (
 	SELECT 1 FROM subscriptions s JOIN vpn_accesses a ON a.subscription_id = s.id
-	WHERE s.user_id = c.user_id AND s.status = 'active' AND a.revoked_at IS NULL AND a.panel = c.panel)`
+	WHERE s.user_id = c.user_id AND s.status = 'active' AND a.revoked_at IS NULL AND a.panel = c.panel)
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id AND u.banned_at IS NOT NULL)`
 
 // Server answers dynamic keys from the database. Make it with New.
 type Server struct {

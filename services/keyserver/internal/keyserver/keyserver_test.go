@@ -210,6 +210,19 @@ func TestADisabledAccountIsNotFoundUntilItsUserBuysAgain(t *testing.T) {
 	e.requireServed(t, link)
 }
 
+func TestABannedUsersLinkIsNotFoundUntilTheUnban(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, link := e.trial(t, 1)
+	e.requireServed(t, link)
+	_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET banned_at = now() WHERE id = 1`)
+	require.NoError(t, err)
+	e.requireNotFound(t, link, "a banned user's link, before activation suspends the account")
+	_, err = e.db.Pool.Exec(t.Context(), `UPDATE users SET banned_at = NULL WHERE id = 1`)
+	require.NoError(t, err)
+	e.requireServed(t, link)
+}
+
 func TestADatabaseFailureIsAnErrorNotA404(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -226,4 +239,16 @@ func TestADatabaseFailureIsAnErrorNotA404(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, rec.Code, "a client retries; a 404 would say the link is dead")
 	require.Len(t, logs.Events(t, keyserver.EventKeyFailed), 1)
 	require.NotContains(t, logs.String(), strings.TrimPrefix(link, "ssconf://keys.example.com/k/")[:32], "the token is a credential")
+}
+
+// Under the keyserver's own role, as in production: its read-only grants
+// are enough to serve a key.
+func TestAKeyIsServedUnderTheServicesRole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, link := e.trial(t, 1)
+	ks, err := keyserver.New(e.db.As(t, "keyserver"), obstest.NewLogger(&obstest.LogBuffer{}), nil)
+	require.NoError(t, err)
+	e.handler = ks.Handler()
+	e.requireServed(t, link)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/worker"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
+	"github.com/vpnbot/vpnbot/services/reminders/internal/feed"
 	"github.com/vpnbot/vpnbot/services/reminders/internal/store"
 )
 
@@ -76,6 +77,9 @@ type Config struct {
 	// RenewLead is how long before its expiry a period with auto-renewal
 	// on is renewed from the balance (default DefaultRenewLead).
 	RenewLead time.Duration
+	// Feed is the sales feed posted after the reminders (off while its
+	// ChatID is 0); its clock is NowFunc.
+	Feed feed.Config
 	// NowFunc is the clock (default time.Now); tests move it.
 	NowFunc func() time.Time
 }
@@ -114,6 +118,7 @@ type Reminder struct {
 	sent   *prometheus.CounterVec
 	// renewals counts the auto-renewals by outcome.
 	renewals *prometheus.CounterVec
+	feed     *feed.Feed
 }
 
 // New returns a Reminder reminding the subscriptions of pool's database
@@ -142,6 +147,12 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 			}
 		}
 	}
+	fcfg := cfg.Feed
+	fcfg.NowFunc = cfg.NowFunc
+	fd, err := feed.New(fcfg, pool, js, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("reminders: %w", err)
+	}
 	for _, outcome := range []string{outcomeRenewed, outcomeShort} {
 		renewals.WithLabelValues(outcome)
 	}
@@ -155,7 +166,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 		sent.WithLabelValues(st.Kind)
 	}
 	return &Reminder{
-		cfg: cfg, stages: stages, store: store.New(pool), js: js, log: log, sent: sent, renewals: renewals,
+		cfg: cfg, stages: stages, store: store.New(pool), js: js, log: log, sent: sent, renewals: renewals, feed: fd,
 		// The shop renews on the worker's clock, so that a renewal is due,
 		// and extends, by the time the iteration reads.
 		shop: shop.New(pool, shop.Config{NowFunc: cfg.NowFunc}),
@@ -173,12 +184,17 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log zerolog.Log
 // larger stage claimed without a message, because a more urgent one is
 // due), failed (released for a later iteration) and invalid.
 //
-// A failure of either part ends that part only: renewals that fail do not
-// hold the reminders back, nor the other way round.
+// Last, the sales feed is posted (feed.Feed.Post, with its own items), when
+// it is on: it is for the seller, and waits behind the users' messages.
+//
+// A failure of any part ends that part only: renewals that fail do not
+// hold the reminders back, nor the other way round, and neither waits on
+// the feed.
 func (r *Reminder) Iterate(ctx context.Context) (worker.Result, error) {
 	res := worker.Result{}
 	err := r.renew(ctx, res)
-	return res, errors.Join(err, r.remind(ctx, res))
+	err = errors.Join(err, r.remind(ctx, res))
+	return res, errors.Join(err, r.feed.Post(ctx, res))
 }
 
 // remind claims the due reminders and notices of the end and hands them to

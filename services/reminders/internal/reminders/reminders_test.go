@@ -139,25 +139,31 @@ func TestTrialsAreLeftToTheTrialNotifier(t *testing.T) {
 	require.Equal(t, []string{dedupID("reminder_24h", paid)}, dedupIDs(e.messages(t)))
 }
 
-func TestUsersWhoBlockedTheBotAreSkipped(t *testing.T) {
+// Users who blocked the bot, and banned users, get no reminder until they
+// are back (they pressed /start again, the unban).
+func TestUsersWhoBlockedTheBotOrAreBannedAreSkipped(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	in := e.instance(t, reminders.Config{})
-	sub := e.paid(t, "en")
-	_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET blocked_at = now() WHERE id = $1`, sub.UserID)
-	require.NoError(t, err)
+	for _, column := range []string{"blocked_at", "banned_at"} {
+		t.Run(column, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			in := e.instance(t, reminders.Config{})
+			sub := e.paid(t, "en")
+			_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET `+column+` = now() WHERE id = $1`, sub.UserID)
+			require.NoError(t, err)
 
-	e.clock.Set(sub.ExpiresAt.Add(-70 * time.Hour))
-	require.Zero(t, iterate(t, in)["sent"])
-	require.Empty(t, e.messages(t))
+			e.clock.Set(sub.ExpiresAt.Add(-70 * time.Hour))
+			require.Zero(t, iterate(t, in)["sent"])
+			require.Empty(t, e.messages(t))
 
-	// Unblocked (they pressed /start again) before the next stage: they
-	// get the stage due then.
-	_, err = e.db.Pool.Exec(t.Context(), `UPDATE users SET blocked_at = NULL WHERE id = $1`, sub.UserID)
-	require.NoError(t, err)
-	e.clock.Set(sub.ExpiresAt.Add(-69 * time.Hour))
-	require.Equal(t, 1, iterate(t, in)["sent"])
-	require.Equal(t, []string{dedupID("reminder_72h", sub)}, dedupIDs(e.messages(t)))
+			// Back before the next stage: they get the stage due then.
+			_, err = e.db.Pool.Exec(t.Context(), `UPDATE users SET `+column+` = NULL WHERE id = $1`, sub.UserID)
+			require.NoError(t, err)
+			e.clock.Set(sub.ExpiresAt.Add(-69 * time.Hour))
+			require.Equal(t, 1, iterate(t, in)["sent"])
+			require.Equal(t, []string{dedupID("reminder_72h", sub)}, dedupIDs(e.messages(t)))
+		})
+	}
 }
 
 func TestThreeInstancesSendEachReminderExactlyOnce(t *testing.T) {

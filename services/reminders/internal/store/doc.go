@@ -13,4 +13,9 @@
 // published again under the same dedup id. The notice of the end itself is
 // claimed as a stage of length 0, with every reminder of its expiry not
 // sent yet, so that none of them arrives after it.
+//
+// It is also the sales feed's SQL (feed.go): the hold of a chat's feed for
+// one pass (GuardFeed), the ledger and admin_audit rows not posted yet, the
+// claim of a message with its events in one transaction, and a day's
+// numbers for the summary.
 package store

@@ -82,7 +82,7 @@ due AS (
     WHERE s.status = 'active' AND s.kind = 'paid'
       AND s.expires_at > $1::timestamptz - make_interval(secs => $7::bigint)
       AND s.expires_at <= $1::timestamptz + make_interval(secs => $4::bigint)
-      AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
+      AND u.blocked_at IS NULL AND u.banned_at IS NULL AND u.chat_id IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM notifications_sent n
                       WHERE n.subscription_id = s.id AND n.kind = target.kind AND n.expires_at = s.expires_at
                         AND (n.pending_pid IS NULL

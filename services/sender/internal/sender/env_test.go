@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -24,6 +25,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
@@ -37,6 +39,7 @@ const token = "123456:TEST-token"
 // call is one Bot API request as the sandbox saw it.
 type call struct {
 	chatID     int64
+	paid       bool // sent with allow_paid_broadcast
 	status     int
 	start, end time.Time
 }
@@ -55,9 +58,10 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	var p struct {
 		ChatID int64 `json:"chat_id"`
+		Paid   bool  `json:"allow_paid_broadcast"`
 	}
 	_ = json.Unmarshal(body, &p) // multipart uploads are not recorded by chat
-	c.chatID = p.ChatID
+	c.chatID, c.paid = p.ChatID, p.Paid
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r.next.ServeHTTP(sw, req)
 	c.status, c.end = sw.status, time.Now()
@@ -108,6 +112,29 @@ type env struct {
 	sb     *sandboxtg.Server
 	rec    *recorder
 	apiURL string
+	// pacer, when set by withPacer, is the shared budget the senders'
+	// clients take their slots from, as in production.
+	pacer telegram.Pacer
+	// pool, when set, is the senders' database instead of db.Pool: the
+	// sender's own role (db.As), as in production.
+	pool *pgxpool.Pool
+}
+
+// withPacer makes the senders built from now on take their slots from the
+// shared budget (chatpace) in the test's schema, with limits s.
+func (e *env) withPacer(t testing.TB, s chatpace.Settings) {
+	t.Helper()
+	b, err := chatpace.New(e.senderPool(), s)
+	require.NoError(t, err)
+	e.pacer = b
+}
+
+// senderPool is the database the senders use.
+func (e *env) senderPool() *pgxpool.Pool {
+	if e.pool != nil {
+		return e.pool
+	}
+	return e.db.Pool
 }
 
 func newEnv(t testing.TB, sb sandboxtg.Config) *env {
@@ -151,10 +178,10 @@ func fastConfig(rate, chatRate float64) sender.Config {
 func (e *env) newInstance(t testing.TB, cfg sender.Config) *instance {
 	t.Helper()
 	in := &instance{reg: prometheus.NewRegistry(), logs: &obstest.LogBuffer{}}
-	client, err := telegram.New(telegram.Config{APIURL: e.apiURL, Token: token, Registerer: in.reg})
+	client, err := telegram.New(telegram.Config{APIURL: e.apiURL, Token: token, Registerer: in.reg, Pacer: e.pacer})
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
-	in.s, err = sender.New(cfg, e.js, e.db.Pool, client, obstest.NewLogger(in.logs), in.reg)
+	in.s, err = sender.New(cfg, e.js, e.senderPool(), client, obstest.NewLogger(in.logs), in.reg)
 	require.NoError(t, err)
 	return in
 }

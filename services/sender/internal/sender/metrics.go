@@ -14,6 +14,7 @@ const (
 	outcomeDropped   = "dropped"   // the user had blocked the bot: not sent
 	outcomeFailed    = "failed"    // one attempt failed (5xx, network, database); it is retried
 	outcomeDLQ       = "dlq"       // given up: handed to its consumer to dead-letter
+	outcomeCancelled = "cancelled" // its broadcast was cancelled: not sent
 )
 
 type metrics struct {
@@ -28,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vpnbot_sender_sends_total",
-			Help: "Send commands by priority and outcome (sent, duplicate, blocked, dropped, failed attempt, dlq).",
+			Help: "Send commands by priority and outcome (sent, duplicate, blocked, dropped, cancelled, failed attempt, dlq).",
 		}, []string{"priority", "outcome"}),
 		floodWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vpnbot_sender_flood_waits_total",

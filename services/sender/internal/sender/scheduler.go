@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -28,6 +30,9 @@ type item struct {
 	attempts int // failed attempts (5xx, network) so far
 	// settleFunc settles the command's delivery with its consumer, once.
 	settleFunc func(error)
+	// trace is the delivery's consumer span, open until it is settled: the
+	// attempts' queries and Telegram calls are its children.
+	trace trace.SpanContext
 }
 
 // chatQueue holds one chat's commands in publish order.
@@ -49,8 +54,14 @@ type chatQueue struct {
 type scheduler struct {
 	chatInterval time.Duration
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// chats are the chats with commands held or an attempt in flight; next
+	// looks through them all, so a chat that has sent its last command
+	// moves to resting while its rate limit still applies: at a thousand
+	// sends a second, those would be most of the map.
 	chats       map[int64]*chatQueue
+	resting     map[int64]time.Time // chat → when its next send may start
+	lastSweep   time.Time           // of resting's past entries
 	held        int
 	closed      bool
 	pausedUntil time.Time           // a bot-wide 429
@@ -62,6 +73,7 @@ func newScheduler(chatInterval time.Duration) *scheduler {
 	return &scheduler{
 		chatInterval: chatInterval,
 		chats:        map[int64]*chatQueue{},
+		resting:      map[int64]time.Time{},
 		recent429:    map[int64]time.Time{},
 		wake:         make(chan struct{}, 1),
 	}
@@ -88,7 +100,8 @@ func (s *scheduler) add(it *item) bool {
 	chatID := it.cmd.GetChatId()
 	q, ok := s.chats[chatID]
 	if !ok {
-		q = &chatQueue{}
+		q = &chatQueue{notBefore: s.resting[chatID]}
+		delete(s.resting, chatID)
 		s.chats[chatID] = q
 	}
 	i := sort.Search(len(q.items), func(i int) bool { return q.items[i].seq > it.seq })
@@ -120,25 +133,33 @@ func (s *scheduler) close() []*item {
 	return out
 }
 
-// next returns the command to attempt now, or nil and how long until one may
-// be ready (a chat's notBefore, or the end of a global pause; 0 when nothing
-// is held).
-func (s *scheduler) next(now time.Time) (*item, time.Duration) {
+// next returns the command to attempt now among those whose limit has room
+// (open says, for paid broadcasts' messages or the others), or nil and how
+// long until one may be ready (a chat's notBefore, or the end of a global
+// pause; 0 when nothing is held), and whether a ready command waits for its
+// limit.
+func (s *scheduler) next(now time.Time, open func(paid bool) bool) (it *item, wait time.Duration, limited bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if now.Before(s.pausedUntil) {
-		return nil, s.pausedUntil.Sub(now)
+		return nil, s.pausedUntil.Sub(now), false
 	}
-	var (
-		best *item
-		wait time.Duration
-	)
+	var best *item
+	openPaid, openFree := open(true), open(false)
+	if now.Sub(s.lastSweep) >= time.Second {
+		for chatID, t := range s.resting {
+			if !t.After(now) {
+				delete(s.resting, chatID)
+			}
+		}
+		s.lastSweep = now
+	}
 	for chatID, q := range s.chats {
-		if !q.busy && len(q.items) == 0 && !q.notBefore.After(now) {
-			delete(s.chats, chatID) // kept only while its rate limit still applies
+		if !q.busy && len(q.items) == 0 {
+			s.rest(chatID, q, now) // its commands were given back
 			continue
 		}
-		if q.busy || len(q.items) == 0 {
+		if q.busy {
 			continue
 		}
 		if d := q.notBefore.Sub(now); d > 0 {
@@ -148,19 +169,22 @@ func (s *scheduler) next(now time.Time) (*item, time.Duration) {
 			continue
 		}
 		h := q.items[0]
+		if paid := h.cmd.GetPaidBroadcast(); (paid && !openPaid) || (!paid && !openFree) {
+			limited = true
+			continue
+		}
 		if best == nil || h.priority < best.priority || (h.priority == best.priority && h.seq < best.seq) {
 			best = h
 		}
 	}
 	if best != nil {
-		return best, 0
+		return best, 0, false
 	}
-	return nil, wait
+	return nil, wait, limited
 }
 
-// start marks its chat busy, if it is still the chat's ready head; the
-// caller took a rate-limit token in between next and start, during which
-// nothing else starts (one dispatcher), so it is.
+// start marks its chat busy; it is its chat's ready head, as next returned
+// it to the one dispatcher, which starts it at once.
 func (s *scheduler) start(it *item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,10 +205,19 @@ func (s *scheduler) finish(it *item, called bool, now time.Time) {
 	if called {
 		q.notBefore = now.Add(s.chatInterval)
 	}
-	if len(q.items) == 0 && !q.notBefore.After(now) {
-		delete(s.chats, chatID)
+	if len(q.items) == 0 {
+		s.rest(chatID, q, now)
 	}
 	s.poke()
+}
+
+// rest removes chatID, which has nothing to send, from the chats, keeping
+// when its next send may start while that is still to come.
+func (s *scheduler) rest(chatID int64, q *chatQueue, now time.Time) {
+	delete(s.chats, chatID)
+	if q.notBefore.After(now) {
+		s.resting[chatID] = q.notBefore
+	}
 }
 
 // retry ends an attempt at it, which stays at its chat's head; the chat

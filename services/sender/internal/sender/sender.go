@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
@@ -20,6 +21,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -29,18 +31,29 @@ const (
 	EventFloodWait   = "FLOOD_WAIT"        // Telegram answered 429; the chat (or every send) waits retry_after
 	EventUserBlocked = "USER_BLOCKED"      // Telegram answered 403; the user is marked blocked
 	EventNotRecorded = "SENT_NOT_RECORDED" // sent, but the sent-log insert failed: a redelivery would repeat it
+	// EventBroadcastCancelled is logged once per cancelled broadcast, at the
+	// first of its messages dropped unsent; vpnbot_sender_sends_total
+	// {outcome="cancelled"} counts them all.
+	EventBroadcastCancelled = "BROADCAST_CANCELLED_DROPPED"
 )
 
 // Defaults of Config.
 const (
-	DefaultRate          = 25
+	DefaultRate = 25
+	// DefaultPaidRate is Telegram's limit for paid broadcasts, which is
+	// also the most SENDER_PAID_RATE may be.
+	DefaultPaidRate      = 1000
+	DefaultCancelRefresh = time.Second
 	DefaultMaxAttempts   = 8
 	DefaultMaxAckPending = 500
 	DefaultFetchWait     = time.Second
 	DefaultRetryBase     = time.Second
 	DefaultRetryMax      = time.Minute
 	DefaultSendTimeout   = 30 * time.Second
-	DefaultMaxInFlight   = 32
+	// DefaultMaxInFlight lets a paid broadcast's thousand sends a second
+	// take up to 64 ms each (the sent-log check, the chat's slot, the call
+	// and the record).
+	DefaultMaxInFlight = 64
 	// liveMaxAge is how long the dispatch loop may go without a turn
 	// before /livez fails; it turns at least once a second when idle.
 	liveMaxAge = 30 * time.Second
@@ -57,6 +70,11 @@ var errLeadershipEnded = errors.New("the sender's leadership ended")
 type Config struct {
 	// Rate is the global limit, in sends per second (SENDER_RATE).
 	Rate float64
+	// PaidRate is the limit of the paid broadcasts' messages, in sends per
+	// second (SENDER_PAID_RATE): they go with allow_paid_broadcast, past
+	// Rate and the bot-wide budget, which are the free limit's; the
+	// per-chat limit holds for them.
+	PaidRate float64
 	// ChatRate spaces the sends to one chat, in sends per second: the rate
 	// of the per-chat budget shared with the bot-handler
 	// (TELEGRAM_CHAT_RATE), which the client waits for before each send.
@@ -83,6 +101,9 @@ type Config struct {
 	SendTimeout time.Duration
 	// MaxInFlight bounds concurrent Bot API calls (to different chats).
 	MaxInFlight int
+	// CancelRefresh is how long a broadcast's cancelled_at, once read, is
+	// trusted: a cancellation stops its messages within about that long.
+	CancelRefresh time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -93,6 +114,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Rate <= 0 {
 		c.Rate = DefaultRate
+	}
+	if c.PaidRate <= 0 {
+		c.PaidRate = DefaultPaidRate
 	}
 	if c.ChatRate <= 0 {
 		c.ChatRate = chatpace.DefaultRate
@@ -111,6 +135,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryBase, DefaultRetryBase)
 	def(&c.RetryMax, DefaultRetryMax)
 	def(&c.SendTimeout, DefaultSendTimeout)
+	def(&c.CancelRefresh, DefaultCancelRefresh)
 	c.RetryMax = max(c.RetryMax, c.RetryBase)
 	return c
 }
@@ -128,6 +153,10 @@ type Sender struct {
 	log       zerolog.Logger
 	m         *metrics
 	limiter   *rate.Limiter
+	paid      *rate.Limiter // the paid broadcasts' own
+	cancels   *cancellations
+	states    *batcher[command, commandState]
+	records   *batcher[sentRecord, struct{}]
 	beat      *obs.Heartbeat
 	sch       *scheduler
 	consumers []*bus.Consumer // one per priority, run in each term
@@ -151,6 +180,13 @@ func New(cfg Config, js jetstream.JetStream, pool *pgxpool.Pool, client *telegra
 		// A burst of 1 spaces sends evenly: Telegram counts per second,
 		// and a burst at a leadership change must not exceed it either.
 		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), 1),
+		// At a thousand a second a token comes every millisecond, about what
+		// a timer oversleeps: a burst of 10 ms keeps the rate from losing
+		// what each wait overshoots.
+		paid:    rate.NewLimiter(rate.Limit(cfg.PaidRate), max(1, int(cfg.PaidRate/100))),
+		cancels: newCancellations(store{pool: pool}.broadcastCancelled, cfg.CancelRefresh),
+		states:  newBatcher(cfg.SendTimeout, store{pool: pool}.states),
+		records: newBatcher(cfg.SendTimeout, store{pool: pool}.recordSent),
 		beat:    obs.NewHeartbeat(liveMaxAge),
 		sch:     newScheduler(time.Duration(float64(time.Second) / cfg.ChatRate)),
 	}
@@ -217,8 +253,15 @@ func (s *Sender) Lead(ctx context.Context) error {
 	for i, c := range s.consumers {
 		running.Go(func() { errs[i] = c.Run(ctx) })
 	}
+	// The batchers serve the attempts, so they stop only after the last.
+	batchCtx, stopBatches := context.WithCancel(context.Background())
+	var batching sync.WaitGroup
+	batching.Go(func() { s.states.run(batchCtx) })
+	batching.Go(func() { s.records.run(batchCtx) })
 	s.takeOver(ctx)
 	s.dispatch(ctx)
+	stopBatches()
+	batching.Wait()
 	// Nothing is in an attempt any more; what a consumer hands over from now
 	// on is given back as it comes.
 	held := s.sch.close()
@@ -241,7 +284,7 @@ func (s *Sender) holdFunc(p vpnbotv1.Priority) bus.HoldFunc {
 			settle(bus.Permanent(fmt.Errorf("decoding the command: %w", err)))
 			return
 		}
-		if !s.sch.add(&item{cmd: cmd, priority: p, seq: d.StreamSeq, settleFunc: settle}) {
+		if !s.sch.add(&item{cmd: cmd, priority: p, seq: d.StreamSeq, settleFunc: settle, trace: d.Trace}) {
 			settle(bus.Release(errLeadershipEnded))
 		}
 	}
@@ -269,17 +312,36 @@ func (s *Sender) takeOver(ctx context.Context) {
 	}
 }
 
-// dispatch starts attempts, one global token each, until ctx is done, then
-// waits for the attempts in flight.
+// dispatch starts attempts, one token each of the global limiter or, for a
+// paid broadcast's message, of the paid one, until ctx is done, then waits
+// for the attempts in flight. It chooses only among commands whose limit
+// has a token, so one limit's wait never holds up the other's sends. A
+// message of a broadcast known to be cancelled is dropped here, without a
+// token.
 func (s *Sender) dispatch(ctx context.Context) {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	slots := make(chan struct{}, s.cfg.MaxInFlight)
+	// waitingSince is when the dispatcher began waiting for a token with a
+	// command ready, for the wait histogram.
+	var waitingSince time.Time
 	for {
 		s.beat.Beat()
 		s.m.queued.Set(float64(s.sch.count()))
-		it, wait := s.sch.next(time.Now())
+		now := time.Now()
+		open := func(paid bool) bool { return s.limiterOf(paid).TokensAt(now) >= 1 }
+		it, wait, limited := s.sch.next(now, open)
 		if it == nil {
+			if limited {
+				if waitingSince.IsZero() {
+					waitingSince = now
+				}
+				for _, paid := range []bool{false, true} {
+					if !open(paid) {
+						wait = minWait(wait, untilToken(s.limiterOf(paid), now))
+					}
+				}
+			}
 			if wait <= 0 || wait > idleTurn {
 				wait = idleTurn
 			}
@@ -291,15 +353,20 @@ func (s *Sender) dispatch(ctx context.Context) {
 			}
 			continue
 		}
-		start := time.Now()
-		if err := s.limiter.Wait(ctx); err != nil {
-			return // ctx is done
-		}
-		s.m.wait.Observe(time.Since(start).Seconds())
-		// While this waited for the token a more urgent command may have
-		// come in: choose again.
-		if it, _ = s.sch.next(time.Now()); it == nil {
+		if id := it.cmd.GetBroadcastId(); id != 0 && s.cancels.knownCancelled(id) {
+			// Off this loop: the acknowledgement is a round trip to NATS.
+			s.sch.start(it)
+			inflight.Go(func() { s.dropCancelled(it) })
 			continue
+		}
+		// The token is there (next chose among open limits), and only this
+		// loop takes tokens.
+		s.limiterOf(it.cmd.GetPaidBroadcast()).AllowN(now, 1)
+		if !waitingSince.IsZero() {
+			s.m.wait.Observe(now.Sub(waitingSince).Seconds())
+			waitingSince = time.Time{}
+		} else {
+			s.m.wait.Observe(0)
 		}
 		select {
 		case slots <- struct{}{}:
@@ -314,17 +381,43 @@ func (s *Sender) dispatch(ctx context.Context) {
 	}
 }
 
+// limiterOf is the limit of paid broadcasts' messages or of the others.
+func (s *Sender) limiterOf(paid bool) *rate.Limiter {
+	if paid {
+		return s.paid
+	}
+	return s.limiter
+}
+
+// untilToken is how long until l has a whole token.
+func untilToken(l *rate.Limiter, now time.Time) time.Duration {
+	missing := 1 - l.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing / float64(l.Limit()) * float64(time.Second))
+}
+
+// minWait is the sooner of two waits, where 0 is none.
+func minWait(a, b time.Duration) time.Duration {
+	if a <= 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
+}
+
 // attempt sends it once and settles the outcome. It runs to its end even
 // when leadership ends meanwhile, so a send is never cut between Telegram's
 // answer and the sent-log.
 func (s *Sender) attempt(leadCtx context.Context, it *item) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(leadCtx), s.cfg.SendTimeout)
+	ctx, cancel := context.WithTimeout(trace.ContextWithSpanContext(context.WithoutCancel(leadCtx), it.trace), s.cfg.SendTimeout)
 	defer cancel()
 	prio := outbox.PriorityName(it.priority)
-	log := s.log.With().Str("dedup_id", it.cmd.GetDedupId()).Int64("chat_id", it.cmd.GetChatId()).
-		Str("priority", prio).Logger()
+	log := tracing.LogFields(ctx, s.log.With().Str("dedup_id", it.cmd.GetDedupId()).Int64("chat_id", it.cmd.GetChatId()).
+		Str("priority", prio)).Logger()
 
-	sent, blocked, err := s.store.state(ctx, it.cmd.GetDedupId(), it.cmd.GetChatId())
+	cmd := command{dedupID: it.cmd.GetDedupId(), chatID: it.cmd.GetChatId()}
+	st, err := s.states.do(ctx, cmd)
 	if err != nil {
 		// A database outage is not the command's fault: it keeps its
 		// attempts and its place.
@@ -334,22 +427,35 @@ func (s *Sender) attempt(leadCtx context.Context, it *item) {
 		return
 	}
 	switch {
-	case sent:
+	case st.sent:
 		s.m.sends.WithLabelValues(prio, outcomeDuplicate).Inc()
 		log.Info().Msg("command already sent; acknowledged without sending")
 		s.settle(it, false, time.Now(), nil)
 		return
-	case blocked:
+	case st.blocked:
 		s.m.sends.WithLabelValues(prio, outcomeDropped).Inc()
 		log.Debug().Msg("user blocked the bot; command dropped")
 		s.settle(it, false, time.Now(), nil)
 		return
 	}
+	if id := it.cmd.GetBroadcastId(); id != 0 {
+		cancelled, err := s.cancels.cancelled(ctx, id, time.Now())
+		if err != nil {
+			s.m.sends.WithLabelValues(prio, outcomeFailed).Inc()
+			log.Warn().Err(err).Msg("cannot check the broadcast; retrying")
+			s.sch.retry(it, s.delay(it.attempts+1), time.Now())
+			return
+		}
+		if cancelled {
+			s.dropCancelled(it)
+			return
+		}
+	}
 
 	msgID, err := s.send(ctx, it.cmd)
 	now := time.Now()
 	if err == nil {
-		if err := s.store.recordSent(ctx, it.cmd.GetDedupId(), it.cmd.GetChatId(), msgID); err != nil {
+		if _, err := s.records.do(ctx, sentRecord{command: cmd, messageID: msgID}); err != nil {
 			log.Error().Str("event", EventNotRecorded).Err(err).Msg("sent, but not recorded in the sent-log")
 		}
 		s.m.sends.WithLabelValues(prio, outcomeSent).Inc()
@@ -398,6 +504,18 @@ func (s *Sender) attempt(leadCtx context.Context, it *item) {
 		log.Warn().Err(err).Int("attempt", it.attempts).Dur("retry_in", d).Msg("send failed; retrying")
 		s.sch.retry(it, d, now)
 	}
+}
+
+// dropCancelled acknowledges it, a message of a cancelled broadcast,
+// unsent; the broadcast's first is logged.
+func (s *Sender) dropCancelled(it *item) {
+	id := it.cmd.GetBroadcastId()
+	s.m.sends.WithLabelValues(outbox.PriorityName(it.priority), outcomeCancelled).Inc()
+	if s.cancels.firstDrop(id) {
+		s.log.Info().Str("event", EventBroadcastCancelled).Int64("broadcast_id", id).
+			Msg("the broadcast was cancelled; its remaining messages are dropped unsent")
+	}
+	s.settle(it, false, time.Now(), nil)
 }
 
 // settle is done with it: the scheduler lets it go, then its consumer

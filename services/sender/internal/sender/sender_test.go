@@ -23,6 +23,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
+	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/sender/internal/sender"
 )
@@ -62,7 +63,9 @@ func TestDeliversEveryMessageInOrderWithoutFloodErrors(t *testing.T) {
 		require.Equal(t, expected, e.texts(chat), "chat %d", chat)
 	}
 	require.Zero(t, e.sb.Stats().TooManyRequests, "the sender went over Telegram's limits")
-	require.Equal(t, float64(chats*perChat), in.sends(t, "sent"))
+	// The last messages are recorded in the sent-log a moment after Telegram
+	// took them.
+	require.Eventually(t, func() bool { return in.sends(t, "sent") == chats*perChat }, 10*time.Second, 20*time.Millisecond)
 	var logged int
 	require.NoError(t, e.db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM sent_messages").Scan(&logged))
 	require.Equal(t, chats*perChat, logged, "every sent message is in the sent-log; not recorded: %v",
@@ -304,7 +307,7 @@ func TestSendsPhotosAndButtons(t *testing.T) {
 	const chat = 901
 	rows := []*vpnbotv1.ButtonRow{{Buttons: []*vpnbotv1.Button{
 		{Text: "Renew", CallbackData: "renew"}, {Text: "Help", Url: "https://example.com/help"},
-	}}}
+	}}, {Buttons: []*vpnbotv1.Button{{Text: "Open app", WebAppUrl: "https://app.example.com/"}}}}
 	e.publish(t, &vpnbotv1.SendMessage{DedupId: "qr", ChatId: chat, Text: "<b>Your key</b>", ParseMode: "HTML",
 		Photo: img.Bytes(), Rows: rows, Priority: transactional})
 	e.publish(t, &vpnbotv1.SendMessage{DedupId: "url", ChatId: chat, Text: "by url",
@@ -315,7 +318,8 @@ func TestSendsPhotosAndButtons(t *testing.T) {
 	msgs := e.sb.Messages(chat)
 	require.Equal(t, img.Bytes(), msgs[0].Photo)
 	require.Equal(t, "Your key", msgs[0].Plain)
-	wantButtons := [][]sandboxtg.Button{{{Text: "Renew", Data: "renew"}, {Text: "Help", URL: "https://example.com/help"}}}
+	wantButtons := [][]sandboxtg.Button{{{Text: "Renew", Data: "renew"}, {Text: "Help", URL: "https://example.com/help"}},
+		{{Text: "Open app", WebApp: "https://app.example.com/"}}}
 	require.Equal(t, wantButtons, msgs[0].Buttons)
 	require.Equal(t, "https://example.com/p.png", msgs[1].PhotoURL)
 	require.Equal(t, "by url", msgs[1].Text)
@@ -361,4 +365,33 @@ wait:
 	tooMany := e.sb.Stats().TooManyRequests
 	b.ReportMetric(float64(tooMany), "429s")
 	require.Zero(b, tooMany, "the sender went over Telegram's limits")
+}
+
+// Under the sender's own role, as in production: its grants are enough to
+// pace the chats, log what it sent and mark a user who blocked the bot.
+func TestSendsUnderTheServicesRole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, fastLimits)
+	e.pool = e.db.As(t, "sender")
+	e.withPacer(t, chatpace.DefaultSettings())
+	const blocked, other = 701, 702
+	ctx := context.Background()
+	_, err := e.db.Pool.Exec(ctx, "INSERT INTO users (id, chat_id) VALUES ($1, $1), ($2, $2)", blocked, other)
+	require.NoError(t, err)
+	e.sb.Block(blocked)
+	e.start(t, fastConfig(50, 4))
+
+	e.publish(t, cmd(blocked, "first", reminder))
+	e.publish(t, cmd(other, "hello", reminder))
+	e.waitDelivered(t, map[int64]int{other: 1}, 10*time.Second)
+	require.Eventually(t, func() bool {
+		var at *time.Time
+		require.NoError(t, e.db.Pool.QueryRow(ctx, "SELECT blocked_at FROM users WHERE id = $1", blocked).Scan(&at))
+		return at != nil
+	}, 10*time.Second, 20*time.Millisecond, "users.blocked_at was not set after the 403")
+	var logged, paced int
+	require.NoError(t, e.db.Pool.QueryRow(ctx, "SELECT count(*) FROM sent_messages").Scan(&logged))
+	require.NoError(t, e.db.Pool.QueryRow(ctx, "SELECT count(*) FROM telegram_chat_pace").Scan(&paced))
+	require.Equal(t, 1, logged, "the message delivered is in the sent-log")
+	require.Positive(t, paced, "the chats' slots were taken from the shared budget")
 }

@@ -7,9 +7,15 @@ import (
 )
 
 type inlineButton struct {
-	Text         string `json:"text"`
-	CallbackData string `json:"callback_data,omitempty"`
-	URL          string `json:"url,omitempty"`
+	Text         string  `json:"text"`
+	CallbackData string  `json:"callback_data,omitempty"`
+	URL          string  `json:"url,omitempty"`
+	WebApp       *webApp `json:"web_app,omitempty"`
+}
+
+// webApp is a button's Mini App (Bot API WebAppInfo).
+type webApp struct {
+	URL string `json:"url"`
 }
 
 type replyMarkup struct {
@@ -17,10 +23,16 @@ type replyMarkup struct {
 }
 
 // send sends m with sendMessage, or sendPhoto when it has a photo (uploaded
-// when it carries the PNG), and returns the id Telegram gave the message. A
-// refusal is a *telegram.Error.
+// when it carries the PNG; otherwise photo_url is a URL or the file_id of a
+// photo Telegram has, such as one an admin sent the bot), and returns the
+// id Telegram gave the message. A refusal is a *telegram.Error.
 func (s *Sender) send(ctx context.Context, m *vpnbotv1.SendMessage) (int64, error) {
 	params := map[string]any{"chat_id": m.GetChatId()}
+	if m.GetPaidBroadcast() {
+		// Past the free limit, for Stars; the client then takes only the
+		// chat's slot of the shared budget.
+		params["allow_paid_broadcast"] = true
+	}
 	if m.GetParseMode() != "" {
 		params["parse_mode"] = m.GetParseMode()
 	}
@@ -29,7 +41,11 @@ func (s *Sender) send(ctx context.Context, m *vpnbotv1.SendMessage) (int64, erro
 		for _, r := range rows {
 			row := make([]inlineButton, 0, len(r.GetButtons()))
 			for _, b := range r.GetButtons() {
-				row = append(row, inlineButton{Text: b.GetText(), CallbackData: b.GetCallbackData(), URL: b.GetUrl()})
+				ib := inlineButton{Text: b.GetText(), CallbackData: b.GetCallbackData(), URL: b.GetUrl()}
+				if u := b.GetWebAppUrl(); u != "" {
+					ib.WebApp = &webApp{URL: u}
+				}
+				row = append(row, ib)
 			}
 			kb.InlineKeyboard = append(kb.InlineKeyboard, row)
 		}

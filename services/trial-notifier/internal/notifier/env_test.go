@@ -109,13 +109,6 @@ func (e *env) pay(t *testing.T, userID int64) shop.Subscription {
 	return sub
 }
 
-// block marks the user as having blocked the bot, as the sender does on a 403.
-func (e *env) block(t *testing.T, userID int64) {
-	t.Helper()
-	_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET blocked_at = $2 WHERE id = $1`, userID, e.clock.Now())
-	require.NoError(t, err)
-}
-
 // messages returns the commands in the OUTBOX, oldest first.
 func (e *env) messages(t *testing.T) []*vpnbotv1.SendMessage {
 	t.Helper()

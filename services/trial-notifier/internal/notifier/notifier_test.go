@@ -240,25 +240,32 @@ func TestAPaidTrialGetsNoTrialNotices(t *testing.T) {
 	}, ended, "the trial paid early got nothing, the one paid late no ended notice")
 }
 
-func TestBlockedUsersGetNoNotices(t *testing.T) {
+// Users who blocked the bot, and banned users, get no notices.
+func TestBlockedOrBannedUsersGetNoNotices(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	in := e.instance(t, notifier.Config{})
-	ended := e.trial(t, "en")
-	idle := e.user(t, "en")
-	control := e.user(t, "en")
-	e.clock.Advance(24 * time.Hour)
-	ending := e.trial(t, "en")
-	// Now ended's trial ran out half an hour ago, ending's ends within a day,
-	// and both idle users registered three days ago.
-	e.clock.Advance(trialLength - 23*time.Hour - 30*time.Minute)
-	for _, u := range []int64{ending.UserID, ended.UserID, idle} {
-		e.block(t, u)
-	}
+	for _, column := range []string{"blocked_at", "banned_at"} {
+		t.Run(column, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			in := e.instance(t, notifier.Config{})
+			ended := e.trial(t, "en")
+			idle := e.user(t, "en")
+			control := e.user(t, "en")
+			e.clock.Advance(24 * time.Hour)
+			ending := e.trial(t, "en")
+			// Now ended's trial ran out half an hour ago, ending's ends within a day,
+			// and both idle users registered three days ago.
+			e.clock.Advance(trialLength - 23*time.Hour - 30*time.Minute)
+			for _, u := range []int64{ending.UserID, ended.UserID, idle} {
+				_, err := e.db.Pool.Exec(t.Context(), `UPDATE users SET `+column+` = $2 WHERE id = $1`, u, e.clock.Now())
+				require.NoError(t, err)
+			}
 
-	require.Equal(t, map[string]int{"never_started": 1}, iterate(t, in))
-	msgs := e.messages(t)
-	require.Equal(t, []string{"never_started:" + strconv.FormatInt(control, 10)}, dedupIDs(msgs))
+			require.Equal(t, map[string]int{"never_started": 1}, iterate(t, in))
+			msgs := e.messages(t)
+			require.Equal(t, []string{"never_started:" + strconv.FormatInt(control, 10)}, dedupIDs(msgs))
+		})
+	}
 }
 
 func TestOldNoticesAreNotSent(t *testing.T) {
@@ -490,4 +497,22 @@ func TestATrialEndedNoticeRepublishedAfterItsReplicaDiedIsOneMessage(t *testing.
 	require.Equal(t, []string{periodDedupID("trial_ended", sub.ID, sub.ExpiresAt)}, dedupIDs(e.messages(t)))
 	require.Zero(t, e.pending(t))
 	require.Empty(t, iterate(t, in))
+}
+
+// Under the trial-notifier's own role, as in production: the nudge and a
+// trial's notices are claimed, sent and recorded with its grants alone.
+func TestNoticesAreSentUnderTheServicesRole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := &instance{logs: &obstest.LogBuffer{}}
+	n, err := notifier.New(notifier.Config{NowFunc: e.clock.Now}, e.db.As(t, "trial-notifier"), e.js, obstest.NewLogger(in.logs))
+	require.NoError(t, err)
+	in.n = n
+	e.user(t, "en")
+	e.trial(t, "en")
+
+	e.clock.Advance(trialLength - 23*time.Hour)
+	require.Equal(t, map[string]int{"never_started": 1, "trial_24h": 1}, iterate(t, in))
+	require.Len(t, e.messages(t), 2)
+	require.Empty(t, iterate(t, in), "recorded as sent")
 }

@@ -65,7 +65,7 @@ WITH due AS (
 	WHERE s.kind = 'trial' AND s.status = 'active'
 	  AND s.expires_at > $2 AND s.expires_at <= $3
 	  AND s.starts_at < s.expires_at - $4::interval
-	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
+	  AND u.blocked_at IS NULL AND u.banned_at IS NULL AND u.chat_id IS NOT NULL
 	  AND NOT EXISTS (SELECT 1 FROM notifications_sent n
 	                  WHERE n.subscription_id = s.id AND n.kind = $1 AND n.expires_at = s.expires_at
 	                    AND (n.pending_pid IS NULL
@@ -135,7 +135,7 @@ WITH due AS (
 		LIMIT 1
 	) ruled_out ON true
 	WHERE u.created_at <= $2 AND u.created_at > $3
-	  AND u.blocked_at IS NULL AND u.chat_id IS NOT NULL
+	  AND u.blocked_at IS NULL AND u.banned_at IS NULL AND u.chat_id IS NOT NULL
 	  AND ruled_out.found IS NULL
 	ORDER BY u.created_at, u.id
 	LIMIT $5

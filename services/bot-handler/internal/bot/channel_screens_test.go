@@ -1,0 +1,21 @@
+package bot
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/vpnbot/vpnbot/pkg/botui"
+)
+
+func TestChannelScreensMatchGoldenFiles(t *testing.T) {
+	t.Parallel()
+	const url = "https://t.me/vpn_news"
+	screens := map[string]func(lang string) Screen{
+		"channel_trial": func(l string) Screen { return ChannelGateScreen(l, url, ChannelScopeTrial, botui.ActionTrial) },
+		"channel_all_trial": func(l string) Screen {
+			return ChannelGateScreen(l, url, ChannelScopeAll, botui.ActionTrial)
+		},
+		"channel_all": func(l string) Screen { return ChannelGateScreen(l, url, ChannelScopeAll, "") },
+	}
+	requireGolden(t, filepath.Join("testdata", "channel"), screens)
+}
