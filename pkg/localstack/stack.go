@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/bus/natsembed"
 	"github.com/vpnbot/vpnbot/pkg/config"
+	"github.com/vpnbot/vpnbot/pkg/freeport"
 	"github.com/vpnbot/vpnbot/pkg/localstack/traces"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	sandboxcp "github.com/vpnbot/vpnbot/pkg/sandbox/cryptopay"
@@ -607,24 +606,8 @@ func (s *Stack) Close() error {
 }
 
 // FreeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago: it listens on it and closes. The port is drawn below the ephemeral
-// range (Linux's default starts at 32768), where the kernel never picks the
-// local port of an outgoing connection: a port from the ephemeral range can
-// be taken by one of the many connections a stack opens before the service
-// it was meant for binds it.
-func FreeAddr() (string, error) {
-	for range 50 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			return addr, ln.Close()
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("finding a free port: %w", err)
-	}
-	return ln.Addr().String(), ln.Close()
-}
+// ago and that this process has handed out to no other server (freeport).
+func FreeAddr() (string, error) { return freeport.Addr() }
 
 // dialable turns a listen address into one to connect to: a missing or
 // unspecified host becomes 127.0.0.1.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vpnbot/vpnbot/pkg/freeport"
 	"github.com/vpnbot/vpnbot/pkg/procs"
 	"github.com/vpnbot/vpnbot/pkg/retry"
 )
@@ -111,7 +111,7 @@ func StartCluster(opts ClusterOptions) (*Cluster, error) {
 		c.monitor = &http.Client{Timeout: time.Second}
 		clientPorts, monitorPorts = make([]int, opts.Nodes), make([]int, opts.Nodes)
 	}
-	free, err := freePorts(len(routePorts) + len(clientPorts) + len(monitorPorts))
+	free, err := freeport.Ports(len(routePorts) + len(clientPorts) + len(monitorPorts))
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded NATS: %w", err)
 	}
@@ -346,31 +346,4 @@ func probePlacement(ctx context.Context, js jetstream.JetStream, cfg jetstream.S
 		return fmt.Errorf("deleting the placement probe: %w", err)
 	}
 	return nil
-}
-
-// freePorts returns n distinct ports of 127.0.0.1 that were free a moment
-// ago, for the routes, which every node must know before the first starts.
-// They are drawn below Linux's ephemeral range (from 32768), where no
-// outgoing connection takes its local port, and held together until all
-// are found.
-func freePorts(n int) ([]int, error) {
-	var held []net.Listener
-	defer func() {
-		for _, ln := range held {
-			_ = ln.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for attempt := 0; len(ports) < n; attempt++ {
-		if attempt == 100*n {
-			return nil, errors.New("no free port for the cluster's routes")
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000))))
-		if err != nil {
-			continue
-		}
-		held = append(held, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
