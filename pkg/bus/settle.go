@@ -64,7 +64,7 @@ func (c *Consumer) delivery(ctx context.Context, i int, msg jetstream.Msg) (Deli
 	if c.cfg.Mode == Partitioned {
 		log = log.Int("partition", i)
 	}
-	log = tracing.LogFields(ctx, log)
+	log = log.Ctx(ctx)
 	return d, ctx, span, log.Logger(), true
 }
 

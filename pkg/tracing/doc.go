@@ -28,8 +28,9 @@
 //     every failing trace needs tail sampling in a collector; the logs keep
 //     trace_id and span_id either way.
 //
-// The rest is shared by the packages that trace: LogFields puts a span's
-// trace_id and span_id on a log line; HTTPHandler and HTTPTransport are
+// The rest is shared by the packages that trace: a log line given its
+// context (zerolog's Event.Ctx or Context.Ctx) carries its span's trace_id
+// and span_id through obs.SpanFields; HTTPHandler and HTTPTransport are
 // otelhttp for the webhooks and for the clients of outside APIs, which get
 // no trace context and whose secrets (a bot token, a panel's secret path)
 // never reach a span. pgdb.WithTracing does the same for queries, with

@@ -156,13 +156,3 @@ func (s keepSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Sampli
 }
 
 func (s keepSampler) Description() string { return "KeepOr{" + s.Sampler.Description() + "}" }
-
-// LogFields adds the trace_id and span_id of ctx's span to lc, when ctx
-// holds a valid span: with tracing off, nothing.
-func LogFields(ctx context.Context, lc zerolog.Context) zerolog.Context {
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		return lc
-	}
-	return lc.Str("trace_id", sc.TraceID().String()).Str("span_id", sc.SpanID().String())
-}

@@ -163,18 +163,3 @@ func TestSetupRefusesAnUnknownSampler(t *testing.T) {
 	_, err = tracing.Setup(context.Background(), "sender", tracing.Config{Endpoint: "http://127.0.0.1:1", Sampler: "traceidratio", SamplerArg: "2"}, zerolog.Nop())
 	require.ErrorContains(t, err, "OTEL_TRACES_SAMPLER_ARG")
 }
-
-func TestLogFieldsCarryTheSpanOnlyWhenThereIsOne(t *testing.T) {
-	var logs obstest.LogBuffer
-	log := obstest.NewLogger(&logs)
-	ctx := aTrace()
-	inSpan := tracing.LogFields(ctx, log.With()).Logger()
-	inSpan.Info().Msg("inside")
-	outside := tracing.LogFields(context.Background(), log.With()).Logger()
-	outside.Info().Msg("outside")
-
-	sc := trace.SpanContextFromContext(ctx)
-	require.Len(t, logs.Lines("inside", `"trace_id":"`+sc.TraceID().String()+`"`, `"span_id":"`+sc.SpanID().String()+`"`), 1)
-	require.Len(t, logs.Lines("outside"), 1)
-	require.Empty(t, logs.Lines("outside", "trace_id"))
-}

@@ -15,8 +15,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // Outcomes of an iteration (the outcome field of ITERATION_END and label of
@@ -70,7 +68,7 @@ func (w *Worker) runIteration(run, ctx context.Context) {
 		opts = append(opts, trace.WithNewRoot())
 	}
 	ctx, span := otel.Tracer(tracerName).Start(parent, w.cfg.Name, opts...)
-	log := tracing.LogFields(ctx, w.log.With().Uint64("iteration", seq)).Logger()
+	log := w.log.With().Uint64("iteration", seq).Ctx(ctx).Logger()
 	start := time.Now()
 	rec := record{outcome: OutcomeError, err: errors.New("worker runtime failed during the iteration")}
 	log.Info().Str("event", EventIterationStart).Msg("iteration started")

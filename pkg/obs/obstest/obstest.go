@@ -12,6 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vpnbot/vpnbot/pkg/obs"
 )
 
 // LogBuffer collects log lines (or any line-wise output) for a test to search.
@@ -72,10 +74,10 @@ func (b *LogBuffer) Events(t testing.TB, event string) []map[string]any {
 	return out
 }
 
-// NewLogger returns a JSON logger writing to b, at debug level and with a
-// timestamp, as a service logs with LOG_LEVEL=debug. It does without the
-// service and instance fields obs.NewLogger adds, which a test that owns b
-// has no use for.
+// NewLogger returns a JSON logger writing to b, at debug level, with a
+// timestamp and a span's trace_id and span_id, as a service logs with
+// LOG_LEVEL=debug. It does without the service and instance fields
+// obs.NewLogger adds, which a test that owns b has no use for.
 func NewLogger(b *LogBuffer) zerolog.Logger {
-	return zerolog.New(b).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	return zerolog.New(b).Level(zerolog.DebugLevel).Hook(obs.SpanFields).With().Timestamp().Logger()
 }

@@ -42,7 +42,7 @@ func (a *Activator) deliver(ctx context.Context, res *tally) error {
 // a message is added too, not published: it would not fit on a retry
 // either, and the subscription screen shows it.
 func (a *Activator) send(ctx context.Context, k undelivered, sent *sentKeys, res *tally) error {
-	log := a.log.With().Int64("subscription_id", k.SubscriptionID).Int64("user_id", k.UserID).Logger()
+	log := a.log.With().Int64("subscription_id", k.SubscriptionID).Int64("user_id", k.UserID).Ctx(ctx).Logger()
 	msg, err := notify.KeyReady(notify.Key{Lang: notify.Language(k.Language), ChatID: k.ChatID, SubscriptionID: k.SubscriptionID, URL: k.URL, Location: a.keyLocation(k.Panel), Expires: k.ExpiresAt, App: a.cfg.App})
 	if errors.Is(err, notify.ErrKeyTooLong) {
 		log.Error().Str("event", EventKeyUndeliverable).Err(err).Msg("key cannot be sent in a message")

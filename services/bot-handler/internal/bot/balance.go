@@ -119,7 +119,7 @@ func (b *Bot) topUpCrypto(ctx context.Context, c tele.Context, lang string, cent
 	case errors.Is(err, shop.ErrUnknownUser):
 		return out(ctx, c, NeedStartScreen(lang))
 	case errors.Is(err, shop.ErrExternal):
-		b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("user_id", c.Sender().ID).Int64("cents", cents).
+		b.log.Warn().Ctx(ctx).Err(err).Str("event", EventCryptoPayDown).Int64("user_id", c.Sender().ID).Int64("cents", cents).
 			Msg("creating the Crypto Pay invoice of a top-up failed; the next request tries again, or the order expires unpaid")
 		return out(ctx, c, TopUpDownScreen(lang))
 	case err != nil:
@@ -267,7 +267,7 @@ func (b *Bot) payFromBalance(ctx context.Context, c tele.Context, lang, planID, 
 		return err
 	}
 	log := b.log.With().Int64("user_id", userID).Str("plan", p.ID).Str("currency", currency).
-		Int64("subscription_id", buy.Sub.ID).Logger()
+		Int64("subscription_id", buy.Sub.ID).Ctx(ctx).Logger()
 	if applied {
 		log.Info().Str("event", EventPurchaseApplied).Int64("amount", -buy.Entry.Amount).Time("expires_at", buy.Sub.ExpiresAt).
 			Msg("plan bought from the balance")

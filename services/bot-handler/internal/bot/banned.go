@@ -73,7 +73,7 @@ func (b *Bot) banGate(ctx context.Context, tb *tele.Bot, u tele.Update, bannedAt
 	if user == nil || bannedAt == nil || b.admins[user.ID] {
 		return false, nil // an owner is never locked out
 	}
-	b.log.Info().Str("event", EventBannedUpdate).Int64("user_id", user.ID).Int("update_id", u.ID).
+	b.log.Info().Ctx(ctx).Str("event", EventBannedUpdate).Int64("user_id", user.ID).Int("update_id", u.ID).
 		Msg("update of a banned user not acted on")
 	lang, err := b.language(ctx, user)
 	if err != nil {

@@ -256,7 +256,7 @@ func (b *Bot) setMenuButton(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, getMeTimeout)
 	defer cancel()
 	if err := b.client.Call(ctx, "setChatMenuButton", map[string]any{"menu_button": button}, nil); err != nil {
-		b.log.Warn().Err(b.client.Redact(err)).Msg("setting the bot's menu button failed; the menu still opens the app")
+		b.log.Warn().Ctx(ctx).Err(b.client.Redact(err)).Msg("setting the bot's menu button failed; the menu still opens the app")
 	}
 }
 
@@ -266,11 +266,11 @@ func (b *Bot) identify(ctx context.Context) error {
 		me, err := b.getMe(ctx)
 		if err == nil {
 			b.me = me
-			b.log.Info().Int64("bot_id", me.ID).Str("username", me.Username).Msg("bot identified")
+			b.log.Info().Ctx(ctx).Int64("bot_id", me.ID).Str("username", me.Username).Msg("bot identified")
 			return nil
 		}
 		wait := delay.Next()
-		b.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("asking Telegram who the bot is failed")
+		b.log.Warn().Ctx(ctx).Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("asking Telegram who the bot is failed")
 		if !retry.Sleep(ctx, wait) {
 			return fmt.Errorf("asking Telegram who the bot is: %w", errors.Join(ctx.Err(), err))
 		}

@@ -310,7 +310,7 @@ func (b *Bot) onBroadcastButton(ctx context.Context, c tele.Context, lang, actio
 				return err
 			}
 			if cancelled {
-				b.log.Info().Str("event", EventBroadcastCancelled).Int64("broadcast_id", id).
+				b.log.Info().Ctx(ctx).Str("event", EventBroadcastCancelled).Int64("broadcast_id", id).
 					Int64("admin_id", c.Sender().ID).Int("waiting", p.Waiting()).Msg("broadcast cancelled")
 			}
 		}
@@ -347,7 +347,7 @@ func (b *Bot) queueBroadcast(ctx context.Context, bc store.Broadcast, again bool
 	if err != nil {
 		return err
 	}
-	b.log.Info().Str("event", EventBroadcastQueued).Int64("broadcast_id", bc.ID).Int64("admin_id", bc.AdminID).
+	b.log.Info().Ctx(ctx).Str("event", EventBroadcastQueued).Int64("broadcast_id", bc.ID).Int64("admin_id", bc.AdminID).
 		Str("segment", bc.Segment).Int("total", bc.Total).Bool("paid", bc.Paid).Bool("photo", bc.Photo != "").
 		Int("published", published).Int("duplicates", duplicates).Bool("again", again).Msg("broadcast queued")
 	return nil

@@ -206,7 +206,7 @@ func (ch *Channel) gate(lang, then string) Screen {
 func (b *Bot) joined(ctx context.Context, c tele.Context, fresh bool) bool {
 	joined, err := b.channel.Joined(ctx, c.Sender().ID, fresh)
 	if err != nil {
-		b.log.Warn().Err(err).Str("event", EventChannelCheckFailed).Int64("user_id", c.Sender().ID).
+		b.log.Warn().Ctx(ctx).Err(err).Str("event", EventChannelCheckFailed).Int64("user_id", c.Sender().ID).
 			Msg("the required channel's membership could not be checked; the user is let through")
 	}
 	return joined

@@ -187,7 +187,7 @@ func (b *Bot) trialTaken(ctx context.Context, c tele.Context, lang string) error
 // trial again.
 func (b *Bot) requestActivation(ctx context.Context, sub shop.Subscription, reason string, at time.Time) {
 	if err := b.activations.RequestActivation(ctx, sub, reason, at); err != nil {
-		b.log.Warn().Err(err).Int64("subscription_id", sub.ID).Str("reason", reason).
+		b.log.Warn().Ctx(ctx).Err(err).Int64("subscription_id", sub.ID).Str("reason", reason).
 			Msg("activation request not published; the activation worker's polling will find what it asks for")
 	}
 }
@@ -257,7 +257,7 @@ func (b *Bot) payCrypto(ctx context.Context, c tele.Context, lang, planID string
 	case errors.Is(err, shop.ErrUnknownUser):
 		return b.show(ctx, c, NeedStartScreen(lang))
 	case errors.Is(err, shop.ErrExternal):
-		b.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("user_id", c.Sender().ID).Str("plan", p.ID).
+		b.log.Warn().Ctx(ctx).Err(err).Str("event", EventCryptoPayDown).Int64("user_id", c.Sender().ID).Str("plan", p.ID).
 			Msg("creating the Crypto Pay invoice failed; the next press tries again, or the order expires unpaid")
 		return b.show(ctx, c, PaymentsDownScreen(lang, p.ID))
 	case err != nil:
@@ -320,7 +320,7 @@ func (b *Bot) onCheckout(ctx context.Context, c tele.Context) error {
 		lang = botui.Language(q.Sender.LanguageCode)
 	}
 	answer := map[string]any{"pre_checkout_query_id": q.ID, "ok": true}
-	log := b.log.With().Int64("user_id", q.Sender.ID).Str("payload", q.Payload).Int("total", q.Total).Logger()
+	log := b.log.With().Int64("user_id", q.Sender.ID).Str("payload", q.Payload).Int("total", q.Total).Ctx(ctx).Logger()
 	if _, err := b.shop.ValidateCheckout(ctx, q.Sender.ID, q.Payload, q.Currency, q.Total); err != nil {
 		problem := !errors.Is(err, shop.ErrCheckoutMismatch)
 		if problem {
@@ -354,7 +354,7 @@ func (b *Bot) onPayment(ctx context.Context, c tele.Context) error {
 		return err
 	}
 	log := b.log.With().Int64("user_id", userID).Str("charge_id", p.TelegramChargeID).
-		Str("payload", p.Payload).Int("total", p.Total).Logger()
+		Str("payload", p.Payload).Int("total", p.Total).Ctx(ctx).Logger()
 	sub, applied, err := b.shop.ApplyStarsPayment(ctx, userID, p.Payload, p.TelegramChargeID, p.Total)
 	switch {
 	case errors.Is(err, shop.ErrChargeConflict), errors.Is(err, shop.ErrCheckoutMismatch):
@@ -484,7 +484,7 @@ func (b *Bot) relinkConfirm(ctx context.Context, c tele.Context, lang string) er
 	if !found {
 		// A live access with no account recorded: there is nothing to
 		// rotate, and the user is better shown their key than an error.
-		b.log.Warn().Int64("user_id", userID).Int64("subscription_id", v.Sub.ID).
+		b.log.Warn().Ctx(ctx).Int64("user_id", userID).Int64("subscription_id", v.Sub.ID).
 			Msg("a new link asked for by a user with a key but no panel account; nothing to rotate")
 		return b.show(ctx, c, SubscriptionScreen(lang, v))
 	}

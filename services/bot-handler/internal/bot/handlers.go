@@ -201,11 +201,11 @@ func (b *Bot) delivered(ctx context.Context, c tele.Context, err error) error {
 		if err := b.users.MarkBlocked(ctx, userID); err != nil {
 			return err
 		}
-		b.log.Info().Str("event", EventUserBlocked).Int64("user_id", userID).
+		b.log.Info().Ctx(ctx).Str("event", EventUserBlocked).Int64("user_id", userID).
 			Str("reason", e.Description).Msg("user blocked the bot; answer dropped")
 		return nil
 	case ok && e.RetryAfter > 0:
-		b.log.Warn().Str("event", EventFloodWait).Int64("chat_id", c.Chat().ID).
+		b.log.Warn().Ctx(ctx).Str("event", EventFloodWait).Int64("chat_id", c.Chat().ID).
 			Dur("retry_after", e.RetryAfter).Msg("Telegram flood control; the update will be retried")
 	}
 	return fmt.Errorf("answering in chat %d: %w", c.Chat().ID, err)

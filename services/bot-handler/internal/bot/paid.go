@@ -119,7 +119,7 @@ func (b *Bot) checkPayment(ctx context.Context, inv shop.Invoice) string {
 	defer cancel()
 	status, err := b.checks.CheckPayment(cctx, inv.ID)
 	if err != nil {
-		b.log.Warn().Err(err).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
+		b.log.Warn().Ctx(ctx).Err(err).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
 			Msg("\"I paid\" could not be checked now; the payment-watcher's poll checks the order")
 		return ""
 	}

@@ -195,7 +195,7 @@ func (b *Bot) onPromo(ctx context.Context, c tele.Context) error {
 	case err != nil:
 		return err
 	}
-	b.log.Info().Int64("admin_id", c.Sender().ID).Str("code", p.Code).Str("kind", p.Kind).Msg("promo code made")
+	b.log.Info().Ctx(ctx).Int64("admin_id", c.Sender().ID).Str("code", p.Code).Str("kind", p.Kind).Msg("promo code made")
 	return b.reply(ctx, c, PromoCreatedScreen(lang, p, b.promoLink(p.Code)))
 }
 
@@ -242,7 +242,7 @@ func (b *Bot) redeemPromo(ctx context.Context, c tele.Context, lang, code string
 	case errors.Is(err, shop.ErrUnknownUser):
 		return b.reply(ctx, c, NeedStartScreen(lang))
 	case promoRefused(err):
-		b.log.Info().Err(err).Int64("user_id", userID).Msg("promo code refused")
+		b.log.Info().Ctx(ctx).Err(err).Int64("user_id", userID).Msg("promo code refused")
 		return b.reply(ctx, c, PromoRefusedScreen(lang, code, err))
 	case err != nil:
 		return err
@@ -253,7 +253,7 @@ func (b *Bot) redeemPromo(ctx context.Context, c tele.Context, lang, code string
 		hasKey = r.Sub.Access != nil && r.Sub.Access.RevokedAt == nil
 	}
 	if applied {
-		b.log.Info().Str("event", EventPromoRedeemed).Int64("user_id", userID).Str("code", r.Promo.Code).
+		b.log.Info().Ctx(ctx).Str("event", EventPromoRedeemed).Int64("user_id", userID).Str("code", r.Promo.Code).
 			Str("kind", r.Promo.Kind).Int("n", r.N).Msg("promo code used")
 	}
 	return b.reply(ctx, c, PromoAppliedScreen(lang, r, hasKey))

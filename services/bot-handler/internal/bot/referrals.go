@@ -174,12 +174,12 @@ func (b *Bot) recordReferral(ctx context.Context, userID int64, param string) er
 	switch {
 	case errors.Is(err, shop.ErrSelfReferral), errors.Is(err, shop.ErrHasInviter), errors.Is(err, shop.ErrNotFirstStart),
 		errors.Is(err, shop.ErrInviterLater), errors.Is(err, shop.ErrUnknownUser):
-		b.log.Debug().Err(err).Int64("user_id", userID).Int64("inviter", inviter).Msg("invite link not recorded")
+		b.log.Debug().Ctx(ctx).Err(err).Int64("user_id", userID).Int64("inviter", inviter).Msg("invite link not recorded")
 		return nil
 	case err != nil:
 		return err
 	case recorded:
-		b.log.Info().Int64("user_id", userID).Int64("inviter", inviter).Msg("referral recorded")
+		b.log.Info().Ctx(ctx).Int64("user_id", userID).Int64("inviter", inviter).Msg("referral recorded")
 	}
 	return nil
 }

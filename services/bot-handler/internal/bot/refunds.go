@@ -155,12 +155,12 @@ func (b *Bot) refundInvoice(ctx context.Context, c tele.Context, lang string, ac
 	b.logAction(act, shop.ActionRefund, inv.UserID, res.Applied)
 	if stars {
 		if err := b.refundStars(c, inv.UserID, inv.ChargeID); err != nil {
-			b.log.Error().Err(err).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
+			b.log.Error().Ctx(ctx).Err(err).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
 				Msg("refund recorded, but Telegram did not give the Stars back; /refund again retries it")
 			return fmt.Sprintf(adm.telegramRefused, inv.ID, botui.Escape(err.Error()), inv.ID), nil
 		}
 	}
-	b.log.Info().Str("event", EventRefunded).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
+	b.log.Info().Ctx(ctx).Str("event", EventRefunded).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).
 		Str("provider", inv.Provider).Str("charge_id", inv.ChargeID).Int64("amount", -r.Money).
 		Dur("taken_back", -r.Duration).Bool("again", !res.Applied).Msg("payment refunded")
 	if err := b.tellRefund(ctx, inv.UserID, r); err != nil {
@@ -222,13 +222,13 @@ func (b *Bot) refundStars(c tele.Context, userID int64, chargeID string) error {
 func (b *Bot) autoRefund(ctx context.Context, c tele.Context, lang string, p *tele.Payment) error {
 	if err := b.refundStars(c, c.Sender().ID, p.TelegramChargeID); err != nil {
 		if e, ok := telegram.AsError(err); ok && !e.Retryable() {
-			b.log.Error().Err(err).Str("event", EventPaymentConflict).Int64("user_id", c.Sender().ID).
+			b.log.Error().Ctx(ctx).Err(err).Str("event", EventPaymentConflict).Int64("user_id", c.Sender().ID).
 				Str("charge_id", p.TelegramChargeID).Msg("Telegram refused to refund a payment that bought nothing; refund it by hand")
 			return b.send(ctx, c, PaymentConflictScreen(lang, b.support))
 		}
 		return fmt.Errorf("refunding charge %s: %w", p.TelegramChargeID, err)
 	}
-	b.log.Warn().Str("event", EventAutoRefunded).Int64("user_id", c.Sender().ID).Str("charge_id", p.TelegramChargeID).
+	b.log.Warn().Ctx(ctx).Str("event", EventAutoRefunded).Int64("user_id", c.Sender().ID).Str("charge_id", p.TelegramChargeID).
 		Str("payload", p.Payload).Int("total", p.Total).Msg("Stars payment that bought nothing refunded")
 	return b.send(ctx, c, Screen{Text: fmt.Sprintf(refundTextsIn(lang).autoRefunded, formatMoney(shop.CurrencyXTR, int64(p.Total))),
 		Buttons: [][]Button{menuButton(textsIn(lang))}})

@@ -487,7 +487,7 @@ func (b *Bot) onAdminPress(ctx context.Context, c tele.Context, lang, arg string
 		return b.show(ctx, c, UserCardScreen(lang, v))
 	}
 	if !allowed(role, shop.RoleAdmin) {
-		b.log.Warn().Int64("admin_id", c.Sender().ID).Str("role", role).Str("action", cardActions[p.act]).
+		b.log.Warn().Ctx(ctx).Int64("admin_id", c.Sender().ID).Str("role", role).Str("action", cardActions[p.act]).
 			Int64("target_id", p.target).Msg("an admin action pressed by a role that cannot do it; refused")
 		return b.show(ctx, c, CardRefusedScreen(lang, role, UserCardScreen(lang, v)))
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
-	"github.com/vpnbot/vpnbot/pkg/tracing"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/bot"
 	"github.com/vpnbot/vpnbot/services/bot-handler/internal/store"
 )
@@ -130,7 +129,7 @@ func (h *Handler) Handle(ctx context.Context, d bus.Delivery) error {
 		h.updates.WithLabelValues(OutcomeMalformed).Inc()
 		return bus.Permanent(fmt.Errorf("decoding the update in %s seq %d: %w", d.Subject, d.StreamSeq, err))
 	}
-	log := tracing.LogFields(ctx, h.log.With().Int64("update_id", meta.UpdateID).Int64("chat_id", meta.ChatID)).Logger()
+	log := h.log.With().Int64("update_id", meta.UpdateID).Int64("chat_id", meta.ChatID).Ctx(ctx).Logger()
 	if waited := time.Since(d.Published); u.Callback != nil && h.callbackMaxAge > 0 && waited > h.callbackMaxAge {
 		h.updates.WithLabelValues(OutcomeStale).Inc()
 		log.Info().Str("event", EventCallbackStale).Dur("waited", waited).Str("data", u.Callback.Data).

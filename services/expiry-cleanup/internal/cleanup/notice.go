@@ -86,7 +86,7 @@ func (c *Cleaner) sendNotice(ctx context.Context, n store.Notice) error {
 		defer cancel()
 		return errors.Join(err, c.store.ReleaseNotice(rctx, n))
 	}
-	c.log.Info().Str("event", EventNoticeSent).Int64("subscription_id", n.SubscriptionID).Int64("user_id", n.UserID).
+	c.log.Info().Ctx(ctx).Str("event", EventNoticeSent).Int64("subscription_id", n.SubscriptionID).Int64("user_id", n.UserID).
 		Str("dedup_id", msg.GetDedupId()).Msg("expiry notice handed to the sender")
 	return nil
 }

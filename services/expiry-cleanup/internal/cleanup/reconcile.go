@@ -114,9 +114,9 @@ func (c *Cleaner) reconcilePanel(ctx context.Context, m *vpn.Member, res worker.
 	res[ItemOrphansWaiting] += waiting
 	res[ItemDriftRepaired] += r.total
 	c.unbacked.WithLabelValues(panel).Set(float64(len(due) - r.counts[DriftOrphan] - r.counts[DriftUnpaid] + waiting))
-	ev := c.log.Info()
+	ev := c.log.Info().Ctx(ctx)
 	if r.total > 0 || len(r.errs) > 0 {
-		ev = c.log.Warn() // the panel and the database had drifted apart
+		ev = c.log.Warn().Ctx(ctx) // the panel and the database had drifted apart
 	}
 	ev.Str("event", EventOrphansRevoked).Int("count", r.counts[DriftOrphan]).Int("repaired", r.total).
 		Int("failed", len(r.errs)).Int("waiting", waiting).Int("panel_accounts", len(accounts)).Str("panel", panel).

@@ -55,7 +55,7 @@ func (c *Cleaner) revokeExpired(ctx context.Context, res worker.Result) error {
 // and, for a failure, why.
 func (c *Cleaner) revoke(ctx context.Context, sub shop.Subscription) (string, error) {
 	log := c.log.With().Int64("subscription_id", sub.ID).Int64("user_id", sub.UserID).
-		Time("expires_at", sub.ExpiresAt).Logger()
+		Time("expires_at", sub.ExpiresAt).Ctx(ctx).Logger()
 	if sub.Access != nil {
 		log = log.With().Str("panel", sub.Access.Panel).Logger()
 	}

@@ -175,9 +175,9 @@ func (p *Pruner) pruneTable(ctx context.Context, t table, deadline time.Time, re
 			res["pruned_"+t.name] += total
 			p.rows.WithLabelValues(t.name).Add(float64(total))
 		}
-		ev := p.log.Info()
+		ev := p.log.Info().Ctx(ctx)
 		if err != nil {
-			ev = p.log.Warn().Err(err)
+			ev = p.log.Warn().Ctx(ctx).Err(err)
 		}
 		ev.Str("event", EventPruned).Str("table", t.name).Int("rows", total).Int("batches", batches).
 			Time("cutoff", t.cutoff).Bool("complete", done).Int64("duration_ms", time.Since(start).Milliseconds()).

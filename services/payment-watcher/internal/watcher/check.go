@@ -99,13 +99,13 @@ func (w *Watcher) answerCheck(m *nats.Msg) {
 	}
 	if err != nil {
 		reply.Error = err.Error()
-		w.log.Warn().Err(err).Int64("invoice_id", id).Msg("payment check failed; the poll checks the order again")
+		w.log.Warn().Ctx(ctx).Err(err).Int64("invoice_id", id).Msg("payment check failed; the poll checks the order again")
 	}
 	data, err := json.Marshal(reply)
 	if err == nil {
 		err = m.Respond(data)
 	}
 	if err != nil {
-		w.log.Warn().Err(err).Int64("invoice_id", id).Msg("answering a payment check failed")
+		w.log.Warn().Ctx(ctx).Err(err).Int64("invoice_id", id).Msg("answering a payment check failed")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/shop"
-	"github.com/vpnbot/vpnbot/pkg/tracing"
 )
 
 // maxAckPending lets replicas handle several payments at once: their order
@@ -49,7 +48,7 @@ func (w *Watcher) Consumer() *bus.Consumer { return w.consumer }
 // acknowledges it once the payment is applied and announced, and retries it
 // when that failed for now.
 func (w *Watcher) handleEvent(ctx context.Context, d bus.Delivery) error {
-	log := tracing.LogFields(ctx, w.log.With().Uint64("stream_seq", d.StreamSeq).Uint64("deliveries", d.NumDelivered).Str("msg_id", d.MsgID)).Logger()
+	log := w.log.With().Uint64("stream_seq", d.StreamSeq).Uint64("deliveries", d.NumDelivered).Str("msg_id", d.MsgID).Ctx(ctx).Logger()
 	err := w.handle(ctx, d.Data, log)
 	if errors.Is(err, cryptopay.ErrMalformedUpdate) {
 		log.Error().Str("event", EventMalformedUpdate).Err(err).Msg("payment event is not a Crypto Pay update; dead-lettered")

@@ -83,7 +83,7 @@ func (w *Watcher) applyPaid(ctx context.Context, res worker.Result) (appliedNow 
 		if !ok || !ofOrder(r, inv) {
 			// Not the invoice of one of our orders: our order's invoice is
 			// not listed, and a payment of this one buys nothing.
-			log := w.log.With().Int64("external_id", r.InvoiceID).Logger()
+			log := w.log.With().Int64("external_id", r.InvoiceID).Ctx(ctx).Logger()
 			switch {
 			case r.Status != cryptopay.StatusPaid:
 			case ok:
@@ -145,7 +145,7 @@ func (w *Watcher) announceUnannounced(ctx context.Context, appliedNow map[int64]
 		}
 		res["announced"]++
 		if !appliedNow[inv.ID] {
-			w.log.Warn().Str("event", EventPaymentAnnouncedLate).Int64("invoice_id", inv.ID).
+			w.log.Warn().Ctx(ctx).Str("event", EventPaymentAnnouncedLate).Int64("invoice_id", inv.ID).
 				Str("external_id", inv.ExternalID).Int64("user_id", inv.UserID).Int64("subscription_id", inv.SubscriptionID).
 				Time("paid_at", *inv.PaidAt).Msg("a payment applied earlier was never announced; announced now")
 		}

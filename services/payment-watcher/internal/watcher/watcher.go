@@ -186,7 +186,7 @@ func (w *Watcher) apply(ctx context.Context, inv shop.Invoice, source string) (a
 		return false, err
 	}
 	log := w.log.With().Int64("invoice_id", inv.ID).Str("external_id", inv.ExternalID).Int64("user_id", inv.UserID).
-		Int64("subscription_id", sub.ID).Str("source", source).Logger()
+		Int64("subscription_id", sub.ID).Str("source", source).Ctx(ctx).Logger()
 	if applied {
 		w.m.payments.WithLabelValues(source, "applied").Inc()
 		log.Info().Str("event", EventPaymentApplied).Str("purpose", inv.Purpose).Str("plan_id", inv.PlanID).Str("price_usd", inv.PriceUSD).
@@ -281,7 +281,7 @@ func (w *Watcher) expire(ctx context.Context, inv shop.Invoice, reason string) (
 		return false, err
 	}
 	w.m.expired.WithLabelValues(reason).Inc()
-	w.log.Info().Str("event", EventInvoiceExpired).Int64("invoice_id", inv.ID).Str("external_id", inv.ExternalID).
+	w.log.Info().Ctx(ctx).Str("event", EventInvoiceExpired).Int64("invoice_id", inv.ID).Str("external_id", inv.ExternalID).
 		Int64("user_id", inv.UserID).Str("reason", reason).Time("expires_at", inv.ExpiresAt).Msg("invoice expired")
 	return true, nil
 }

@@ -150,7 +150,7 @@ func (f *Feed) Post(ctx context.Context, res worker.Result) (err error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 		defer cancel()
 		if rerr := g.Rollback(rctx); rerr != nil {
-			f.log.Warn().Err(rerr).Msg("feed hold not released; it ends with its connection")
+			f.log.Warn().Ctx(ctx).Err(rerr).Msg("feed hold not released; it ends with its connection")
 		}
 	}()
 	if err := f.republish(ctx, res); err != nil {
@@ -291,7 +291,7 @@ func (f *Feed) postDaySummary(ctx context.Context, now, day time.Time, res worke
 // OUTBOX refuses as invalid is recorded published too, unsent: it would be
 // refused again, and hold back every message after it.
 func (f *Feed) publish(ctx context.Context, m store.FeedMessage, res worker.Result) error {
-	log := f.log.With().Str("dedup_id", m.DedupID).Int("events", m.Events).Logger()
+	log := f.log.With().Str("dedup_id", m.DedupID).Int("events", m.Events).Ctx(ctx).Logger()
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	duplicate, err := outbox.Publish(pctx, f.js, &vpnbotv1.SendMessage{
 		DedupId:  m.DedupID,

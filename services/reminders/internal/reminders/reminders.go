@@ -268,7 +268,7 @@ func (r *Reminder) message(c store.Claim, now time.Time) *vpnbotv1.SendMessage {
 // logged and counted, and keeps its claim.
 func (r *Reminder) send(ctx context.Context, c store.Claim, now time.Time, res worker.Result) error {
 	log := r.log.With().Int64("subscription_id", c.SubscriptionID).Int64("user_id", c.UserID).
-		Str("stage", c.Stage.Kind).Time("expires_at", c.ExpiresAt).Logger()
+		Str("stage", c.Stage.Kind).Time("expires_at", c.ExpiresAt).Ctx(ctx).Logger()
 	msg := r.message(c, now)
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	duplicate, err := outbox.Publish(pctx, r.js, msg)
@@ -315,7 +315,7 @@ func (r *Reminder) release(ctx context.Context, claims []store.Claim) error {
 	for _, c := range claims {
 		if err := r.store.Release(ctx, c); err != nil {
 			// Lost until the period's next stage or expiry: say so.
-			r.log.Error().Str("event", EventReminderFailed).Err(err).Int64("subscription_id", c.SubscriptionID).
+			r.log.Error().Ctx(ctx).Str("event", EventReminderFailed).Err(err).Int64("subscription_id", c.SubscriptionID).
 				Str("stage", c.Stage.Kind).Msg("reminder claimed but neither sent nor released; it will not be sent")
 			errs = append(errs, err)
 		}

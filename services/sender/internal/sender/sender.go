@@ -21,7 +21,6 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/outbox"
 	"github.com/vpnbot/vpnbot/pkg/telegram"
 	"github.com/vpnbot/vpnbot/pkg/telegram/chatpace"
-	"github.com/vpnbot/vpnbot/pkg/tracing"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 )
 
@@ -270,7 +269,7 @@ func (s *Sender) Lead(ctx context.Context) error {
 	}
 	running.Wait()
 	s.m.queued.Set(0)
-	s.log.Info().Int("held", len(held)).Msg("stopped sending; held commands given back")
+	s.log.Info().Ctx(ctx).Int("held", len(held)).Msg("stopped sending; held commands given back")
 	return errors.Join(errs...)
 }
 
@@ -413,8 +412,8 @@ func (s *Sender) attempt(leadCtx context.Context, it *item) {
 	ctx, cancel := context.WithTimeout(trace.ContextWithSpanContext(context.WithoutCancel(leadCtx), it.trace), s.cfg.SendTimeout)
 	defer cancel()
 	prio := outbox.PriorityName(it.priority)
-	log := tracing.LogFields(ctx, s.log.With().Str("dedup_id", it.cmd.GetDedupId()).Int64("chat_id", it.cmd.GetChatId()).
-		Str("priority", prio)).Logger()
+	log := s.log.With().Str("dedup_id", it.cmd.GetDedupId()).Int64("chat_id", it.cmd.GetChatId()).
+		Str("priority", prio).Ctx(ctx).Logger()
 
 	cmd := command{dedupID: it.cmd.GetDedupId(), chatID: it.cmd.GetChatId()}
 	st, err := s.states.do(ctx, cmd)

@@ -219,7 +219,7 @@ func (n *Notifier) run(ctx context.Context, p pass, res worker.Result) error {
 			res["duplicates"] += duplicates
 		}
 		for i, nt := range notices {
-			n.log.Info().Str("event", EventNoticeSent).Str("kind", nt.Kind).Int64("user_id", nt.UserID).
+			n.log.Info().Ctx(ctx).Str("event", EventNoticeSent).Str("kind", nt.Kind).Int64("user_id", nt.UserID).
 				Int64("subscription_id", nt.SubscriptionID).Str("dedup_id", msgs[i].GetDedupId()).
 				Msg("trial notice handed to the sender")
 		}
@@ -251,7 +251,7 @@ func (n *Notifier) release(ctx context.Context, notices []store.Notice, cause er
 		return
 	}
 	for _, nt := range notices {
-		n.log.Error().Str("event", EventNoticeLost).Str("kind", nt.Kind).Int64("user_id", nt.UserID).
+		n.log.Error().Ctx(ctx).Str("event", EventNoticeLost).Str("kind", nt.Kind).Int64("user_id", nt.UserID).
 			Int64("subscription_id", nt.SubscriptionID).AnErr("publish_error", cause).Err(err).
 			Msg("trial notice neither published nor released; it will not be sent")
 	}
