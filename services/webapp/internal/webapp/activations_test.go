@@ -6,8 +6,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -53,4 +59,48 @@ func TestABalancePurchaseWakesTheActivationWorkerOnce(t *testing.T) {
 	require.Equal(t, int64(user), m.GetUserId())
 	require.Equal(t, "payment", m.GetReason())
 	require.True(t, bought.ExpiresAt.Equal(m.GetRequestedAt().AsTime()), "named by the expiry the purchase set")
+}
+
+// A purchase in the app is a trace that goes on in the activation worker:
+// the API call is a span named by its route, its log line names that
+// span, and the wake-up it publishes carries the trace.
+//
+// Not parallel: it installs the otel globals, as a service with an OTLP
+// endpoint does, and puts the no-ops back before the parallel tests run.
+func TestAPurchaseInTheAppIsOneTraceWithItsLogAndItsWakeUp(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() {
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	})
+	srv := bustest.NewServer(t)
+	_, js := bustest.Connect(t, srv.URL())
+	_, err := js.CreateStream(t.Context(), events.StreamConfig())
+	require.NoError(t, err)
+	e := newEnv(t, func(c *webapp.Config) { c.Activations = webapp.StreamActivations{JS: js} })
+	const user = 72102
+	e.user(t, user, "en")
+	_, err = e.shop.AdminGrantBalance(t.Context(), shop.Act{OpKey: "seed", AdminID: 1}, user, shop.CurrencyUSD, 1000)
+	require.NoError(t, err)
+	s := e.signIn(t, user)
+	res := e.order(t, s, `{"plan":"m1","provider":"balance","currency":"USD","request_id":"press-00000002"}`)
+	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+
+	var order sdktrace.ReadOnlySpan
+	for _, sp := range rec.Ended() {
+		if sp.Name() == "POST /api/orders" {
+			order = sp
+		}
+	}
+	require.NotNil(t, order, "the API call is a span named by its route")
+	id := order.SpanContext().TraceID().String()
+	require.Len(t, e.logs.Lines(webapp.EventPurchaseApplied, `"trace_id":"`+id+`"`), 1, "the purchase's log line names its trace")
+
+	stream, err := js.Stream(t.Context(), events.Stream)
+	require.NoError(t, err)
+	raw, err := stream.GetLastMsgForSubject(t.Context(), events.SubjectActivationRequested)
+	require.NoError(t, err)
+	require.Equal(t, id, bus.TraceID(raw.Header), "the wake-up goes on in the purchase's trace")
 }

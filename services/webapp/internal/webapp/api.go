@@ -70,7 +70,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, via string, check
 		// third-party cookies keep it only when Partitioned.
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode, Partitioned: true,
 	})
-	s.log.Info().Str("event", EventSessionStarted).Str("via", via).Int64("user_id", auth.User.ID).Msg("session started")
+	s.log.Info().Ctx(ctx).Str("event", EventSessionStarted).Str("via", via).Int64("user_id", auth.User.ID).Msg("session started")
 	writeJSON(w, http.StatusOK, SessionView{UserID: auth.User.ID, CSRFToken: s.sessions.csrf(value), ExpiresAt: expires})
 }
 
@@ -426,7 +426,7 @@ func (s *Server) order(w http.ResponseWriter, r *http.Request, userID int64) {
 		writeError(w, http.StatusNotFound, codeUnknownPlan, "This plan is no longer offered.")
 		return
 	case errors.Is(err, shop.ErrExternal):
-		s.log.Warn().Err(err).Str("event", EventCryptoPayDown).Int64("user_id", userID).Str("plan", p.ID).
+		s.log.Warn().Ctx(ctx).Err(err).Str("event", EventCryptoPayDown).Int64("user_id", userID).Str("plan", p.ID).
 			Msg("creating the Crypto Pay invoice failed; the next request tries again, or the order expires unpaid")
 		writeError(w, http.StatusServiceUnavailable, codePaymentsDown, "Crypto Pay is not answering; try again in a minute.")
 		return
@@ -501,7 +501,7 @@ func (s *Server) starsOrder(w http.ResponseWriter, r *http.Request, userID int64
 		"prices":      []map[string]any{{"label": title, "amount": inv.PriceStars}},
 	}, &link)
 	if err != nil {
-		s.log.Warn().Err(err).Str("event", EventInvoiceLinkFailed).Int64("user_id", userID).Int64("invoice_id", inv.ID).
+		s.log.Warn().Ctx(ctx).Err(err).Str("event", EventInvoiceLinkFailed).Int64("user_id", userID).Int64("invoice_id", inv.ID).
 			Msg("making the Stars invoice link failed; the next press tries again, or the order expires unpaid")
 		writeError(w, http.StatusServiceUnavailable, codePaymentsDown, "Telegram is not answering; try again in a minute.")
 		return
@@ -534,12 +534,12 @@ func (s *Server) buyFromBalance(w http.ResponseWriter, r *http.Request, userID i
 		return
 	}
 	if applied {
-		s.log.Info().Str("event", EventPurchaseApplied).Int64("user_id", userID).Str("plan", req.Plan).
+		s.log.Info().Ctx(ctx).Str("event", EventPurchaseApplied).Int64("user_id", userID).Str("plan", req.Plan).
 			Str("currency", req.Currency).Int64("subscription_id", buy.Sub.ID).Msg("plan bought from the balance in the app")
 	}
 	if s.cfg.Activations != nil {
 		if err := s.cfg.Activations.RequestActivation(ctx, buy.Sub); err != nil {
-			s.log.Warn().Err(err).Int64("subscription_id", buy.Sub.ID).
+			s.log.Warn().Ctx(ctx).Err(err).Int64("subscription_id", buy.Sub.ID).
 				Msg("activation request not published; the activation worker's polling will find what it asks for")
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/tracing"
 	"github.com/vpnbot/vpnbot/pkg/webappauth"
 )
 
@@ -151,10 +152,17 @@ func New(cfg Config) (*Server, error) {
 
 // Handler serves the page and its API; every route is counted by route and
 // status, answers with the security headers, and the API is limited per
-// address.
+// address. Each API call is a trace of its own, a span named by its route,
+// so an order's trace runs from the page's request to the key.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, h)) }
+	route := func(pattern string, h http.Handler) {
+		h = s.instrument(pattern, h)
+		if strings.Contains(pattern, "/api/") {
+			h = tracing.HTTPHandler(h, pattern)
+		}
+		mux.Handle(pattern, h)
+	}
 	route("GET /{$}", http.HandlerFunc(servePage))
 	route("GET /login", http.HandlerFunc(s.serveLogin))
 	// Where the Login Widget returns: the page, which posts the widget's
