@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Subscription is one period of continuous access of a user.
@@ -30,6 +32,10 @@ type Subscription struct {
 	UpdatedAt time.Time
 	// Access is the period's VPN access; nil until it is activated.
 	Access *Access
+	// TraceParent is the W3C traceparent of the sampled span that last
+	// granted the period time (a payment applied, a trial taken), or "":
+	// its activation and key continue that trace.
+	TraceParent string
 }
 
 // Access is the VPN access of a period: the user's panel account, enabled
@@ -55,7 +61,7 @@ type Access struct {
 // subscriptionSelect reads periods with their access; callers add WHERE,
 // ORDER BY and LIMIT.
 const subscriptionSelect = `
-SELECT s.id, s.user_id, s.kind, s.status, s.starts_at, s.expires_at, s.revoked_at, s.updated_at,
+SELECT s.id, s.user_id, s.kind, s.status, s.starts_at, s.expires_at, s.revoked_at, s.updated_at, coalesce(s.trace_parent, ''),
        a.panel, c.name, a.external_id, a.access_url, a.expires_at, a.created_at, a.revoked_at
 FROM subscriptions s
 LEFT JOIN vpn_accesses a ON a.subscription_id = s.id
@@ -65,7 +71,7 @@ func scanSubscription(row pgx.Row) (Subscription, error) {
 	var sub Subscription
 	var panel, name, externalID, url *string
 	var accessExpires, accessCreated, accessRevoked *time.Time
-	err := row.Scan(&sub.ID, &sub.UserID, &sub.Kind, &sub.Status, &sub.StartsAt, &sub.ExpiresAt, &sub.RevokedAt, &sub.UpdatedAt,
+	err := row.Scan(&sub.ID, &sub.UserID, &sub.Kind, &sub.Status, &sub.StartsAt, &sub.ExpiresAt, &sub.RevokedAt, &sub.UpdatedAt, &sub.TraceParent,
 		&panel, &name, &externalID, &url, &accessExpires, &accessCreated, &accessRevoked)
 	if err != nil {
 		return Subscription{}, err
@@ -128,19 +134,22 @@ func subscriptionByID(ctx context.Context, q querier, id int64) (Subscription, e
 // $5 restricts the extension to periods that have expired by $3 (a trial must
 // not be added to a running subscription): a conflict that fails it returns
 // no row and changes nothing.
+//
+// $6 is the traceparent of the grant's span, NULL when it is not sampled.
 const grantSQL = `
-INSERT INTO subscriptions AS s (user_id, kind, status, starts_at, expires_at, created_at, updated_at)
-VALUES ($1, $2, 'active', $3, $3::timestamptz + $4::interval, $3, $3)
+INSERT INTO subscriptions AS s (user_id, kind, status, starts_at, expires_at, created_at, updated_at, trace_parent)
+VALUES ($1, $2, 'active', $3, $3::timestamptz + $4::interval, $3, $3, $6)
 ON CONFLICT (user_id) WHERE status = 'active' DO UPDATE
 	SET expires_at = GREATEST(EXCLUDED.starts_at, s.expires_at) + $4::interval,
 	    kind = CASE WHEN EXCLUDED.kind = 'paid' THEN 'paid' ELSE s.kind END,
-	    updated_at = EXCLUDED.updated_at
+	    updated_at = EXCLUDED.updated_at,
+	    trace_parent = EXCLUDED.trace_parent
 	WHERE NOT $5 OR s.expires_at <= EXCLUDED.starts_at
 RETURNING s.id`
 
 // grant runs grantSQL; found is false when $5 refused the extension.
 func grant(ctx context.Context, q querier, userID int64, kind string, now time.Time, d time.Duration, onlyExpired bool) (id int64, found bool, err error) {
-	err = q.QueryRow(ctx, grantSQL, userID, kind, now, d, onlyExpired).Scan(&id)
+	err = q.QueryRow(ctx, grantSQL, userID, kind, now, d, onlyExpired, traceParent(ctx)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -151,4 +160,16 @@ func grant(ctx context.Context, q querier, userID int64, kind string, now time.T
 		return 0, false, err
 	}
 	return id, true, nil
+}
+
+// traceParent is the W3C traceparent of ctx's span when it is sampled, for
+// a period to keep; nil (NULL) otherwise, as with tracing off.
+func traceParent(ctx context.Context) *string {
+	if !trace.SpanContextFromContext(ctx).IsSampled() {
+		return nil
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	tp := carrier.Get("traceparent")
+	return &tp
 }

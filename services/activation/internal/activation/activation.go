@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/vpnbot/vpnbot/pkg/obs"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -216,7 +218,7 @@ func (a *Activator) suspendPending(ctx context.Context, res *tally) error {
 	}
 	var errs []error
 	for _, u := range users {
-		log := a.log.With().Int64("user_id", u).Logger()
+		log := a.log.With().Int64("user_id", u).Ctx(ctx).Logger()
 		if err := a.shop.Suspend(ctx, u, a.fleet); err != nil {
 			if isPanelError(err) {
 				a.panelErrors.WithLabelValues(vpn.PanelOf(err)).Inc()
@@ -247,7 +249,7 @@ func (a *Activator) rotatePending(ctx context.Context, res *tally) error {
 	var errs []error
 	for _, u := range users {
 		acc, err := a.shop.Rotate(ctx, u, a.fleet)
-		log := a.log.With().Int64("user_id", u).Logger()
+		log := a.log.With().Int64("user_id", u).Ctx(ctx).Logger()
 		if err != nil {
 			if isPanelError(err) {
 				a.panelErrors.WithLabelValues(vpn.PanelOf(err)).Inc()
@@ -355,11 +357,15 @@ func (a *Activator) activatePending(ctx context.Context, res *tally) error {
 		tried++
 		wg.Go(func() {
 			defer func() { <-sem }()
+			ctx, span := startPeriod(ctx, sub)
+			defer span.End()
 			item, acc, err := a.activate(ctx, sub)
 			if err != nil {
+				span.SetStatus(codes.Error, err.Error())
 				res.fail(err)
 				return
 			}
+			span.SetAttributes(attribute.String("vpnbot.item", item))
 			res.add(item)
 			if c, ok := chats[sub.UserID]; ok && item == "created" {
 				a.sendNew(ctx, sub, acc, c, &sent, res)
@@ -384,7 +390,7 @@ func (a *Activator) sendNew(ctx context.Context, sub shop.Subscription, acc shop
 		ExpiresAt: sub.ExpiresAt, Panel: acc.Panel, URL: acc.URL, CreatedAt: acc.CreatedAt,
 	}
 	if err := a.send(ctx, k, sent, res); err != nil {
-		a.log.Warn().Str("event", EventKeyDeliveryFailed).Int64("subscription_id", sub.ID).Err(err).
+		a.log.Warn().Ctx(ctx).Str("event", EventKeyDeliveryFailed).Int64("subscription_id", sub.ID).Err(err).
 			Msg("key not delivered yet; retrying at the end of the iteration")
 	}
 }
@@ -399,7 +405,7 @@ func (a *Activator) activate(ctx context.Context, sub shop.Subscription) (string
 	// extends it, and the user keeps the key they have.
 	extension := sub.Access != nil && sub.Access.RevokedAt == nil
 	acc, err := a.shop.Activate(ctx, sub.ID, a.fleet)
-	log := a.log.With().Int64("subscription_id", sub.ID).Int64("user_id", sub.UserID).Logger()
+	log := a.log.With().Int64("subscription_id", sub.ID).Int64("user_id", sub.UserID).Ctx(ctx).Logger()
 	switch {
 	case errors.Is(err, shop.ErrNotActive):
 		a.forget(sub.ID)

@@ -95,9 +95,15 @@ func (e *env) instance(t *testing.T, cfg activation.Config) *instance {
 // trial registers a user (as /start does) who takes the trial.
 func (e *env) trial(t *testing.T, userID int64, lang string) shop.Subscription {
 	t.Helper()
-	_, err := e.db.Pool.Exec(t.Context(), `INSERT INTO users (id, chat_id, language) VALUES ($1, $1, $2)`, userID, lang)
+	return e.trialIn(t, t.Context(), userID, lang)
+}
+
+// trialIn is trial, the trial taken in ctx (a span's, for a trace).
+func (e *env) trialIn(t *testing.T, ctx context.Context, userID int64, lang string) shop.Subscription {
+	t.Helper()
+	_, err := e.db.Pool.Exec(ctx, `INSERT INTO users (id, chat_id, language) VALUES ($1, $1, $2)`, userID, lang)
 	require.NoError(t, err)
-	sub, err := e.shop.StartTrial(t.Context(), userID)
+	sub, err := e.shop.StartTrial(ctx, userID)
 	require.NoError(t, err)
 	return sub
 }
