@@ -98,7 +98,9 @@ func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, msgI
 	if err != nil {
 		return false, fmt.Errorf("publishing to %s: %w", msg.Subject, err)
 	}
-	span.SetAttributes(attribute.Bool("vpnbot.duplicate", ack.Duplicate))
+	if ack.Duplicate {
+		span.SetAttributes(attribute.Bool("vpnbot.duplicate", true))
+	}
 	return ack.Duplicate, nil
 }
 

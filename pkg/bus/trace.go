@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
@@ -18,9 +19,26 @@ const HeaderTraceparent = "traceparent"
 // tracerName names the spans pkg/bus starts.
 const tracerName = "github.com/vpnbot/vpnbot/pkg/bus"
 
-// tracer is read from the otel globals at each use: pkg/tracing installs
-// them at start, and until then (or with tracing off) they are no-ops.
-func tracer() trace.Tracer { return otel.Tracer(tracerName) }
+// tracer is the global tracer provider's tracer: pkg/tracing installs the
+// provider at start, and until then (or with tracing off) it is a no-op.
+// Asking a provider for its tracer takes a lock and builds its config, so
+// the tracer is kept for as long as the provider stays the same.
+func tracer() trace.Tracer {
+	tp := otel.GetTracerProvider()
+	if c := tracers.Load(); c != nil && c.provider == tp {
+		return c.tracer
+	}
+	t := tp.Tracer(tracerName)
+	tracers.Store(&providerTracer{provider: tp, tracer: t})
+	return t
+}
+
+type providerTracer struct {
+	provider trace.TracerProvider
+	tracer   trace.Tracer
+}
+
+var tracers atomic.Pointer[providerTracer]
 
 // headerCarrier carries trace context in a message's headers, creating them
 // only when there is something to write.
