@@ -14,6 +14,7 @@ import (
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	"github.com/vpnbot/vpnbot/pkg/pgdb/pgdbtest"
+	"github.com/vpnbot/vpnbot/pkg/tracing/tracingtest"
 )
 
 // childSpans returns the spans of rec whose parent is parent.
@@ -28,11 +29,7 @@ func childSpans(rec *tracetest.SpanRecorder, parent trace.SpanContext) []sdktrac
 }
 
 func TestWithTracingMakesQueriesSpansOfTheirCaller(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	rec := tracingtest.Record(t)
 
 	db := pgdbtest.New(t)
 	ctx := t.Context()
@@ -43,7 +40,7 @@ func TestWithTracingMakesQueriesSpansOfTheirCaller(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(untraced.Close)
 
-	sctx, span := tp.Tracer("test").Start(ctx, "update")
+	sctx, span := otel.Tracer("test").Start(ctx, "update")
 	var n int
 	require.NoError(t, pool.QueryRow(sctx, "SELECT 40 + $1::int", 2).Scan(&n))
 	require.Equal(t, 42, n)

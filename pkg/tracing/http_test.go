@@ -11,25 +11,14 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vpnbot/vpnbot/pkg/tracing"
+	"github.com/vpnbot/vpnbot/pkg/tracing/tracingtest"
 )
 
-// recordSpans installs an SDK provider recording every span, and the W3C
-// propagator, until the test ends.
-func recordSpans(t *testing.T) *tracetest.SpanRecorder {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	resetGlobals(t)
-	return rec
-}
-
 func TestHTTPTransportTracesACallWithItsSecretsMasked(t *testing.T) {
-	rec := recordSpans(t)
+	rec := tracingtest.Record(t)
 	var gotPath, gotTraceparent string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotPath, gotTraceparent = r.URL.Path, r.Header.Get("traceparent")
@@ -71,7 +60,7 @@ func TestHTTPTransportTracesACallWithItsSecretsMasked(t *testing.T) {
 }
 
 func TestHTTPHandlerStartsANewTraceForAnOutsideCaller(t *testing.T) {
-	rec := recordSpans(t)
+	rec := tracingtest.Record(t)
 	var inside trace.SpanContext
 	h := tracing.HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inside = trace.SpanContextFromContext(r.Context())

@@ -6,28 +6,19 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/pgdb"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
+	"github.com/vpnbot/vpnbot/pkg/tracing/tracingtest"
 )
 
 // Not parallel: it installs the otel globals, as a service with an OTLP
 // endpoint does, and puts the no-ops back before the parallel tests run.
 func TestAnUpdatesPublishHandlingQueriesAndRepliesAreOneTrace(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() {
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
-	})
+	rec := tracingtest.Record(t)
 
 	e := newEnv(t, 4)
 	pool, err := pgdb.Open(t.Context(), config.DB{DatabaseURL: e.db.DSN, PoolMaxSize: 4}, "bot-handler", zerolog.Nop(), nil, pgdb.WithTracing())

@@ -6,36 +6,41 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
 	"github.com/vpnbot/vpnbot/pkg/bus/bustest"
 	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/shop"
+	"github.com/vpnbot/vpnbot/pkg/tracing/tracingtest"
 	vpnbotv1 "github.com/vpnbot/vpnbot/proto/vpnbot/v1"
 	"github.com/vpnbot/vpnbot/services/webapp/internal/webapp"
 )
+
+// withBalance is an app publishing its wake-ups to an EVENTS stream of its
+// own, and a user of it with $10 on their balance.
+func withBalance(t *testing.T, user int64) (*env, jetstream.JetStream) {
+	t.Helper()
+	srv := bustest.NewServer(t)
+	_, js := bustest.Connect(t, srv.URL())
+	_, err := js.CreateStream(t.Context(), events.StreamConfig())
+	require.NoError(t, err)
+	e := newEnv(t, func(c *webapp.Config) { c.Activations = webapp.StreamActivations{JS: js} })
+	e.user(t, user, "en")
+	_, err = e.shop.AdminGrantBalance(t.Context(), shop.Act{OpKey: "seed", AdminID: 1}, user, shop.CurrencyUSD, 1000)
+	require.NoError(t, err)
+	return e, js
+}
 
 // A purchase from the balance wakes the activation worker, as the bot's
 // does: one activation request for the period, however many times the
 // request is sent.
 func TestABalancePurchaseWakesTheActivationWorkerOnce(t *testing.T) {
 	t.Parallel()
-	srv := bustest.NewServer(t)
-	_, js := bustest.Connect(t, srv.URL())
-	_, err := js.CreateStream(t.Context(), events.StreamConfig())
-	require.NoError(t, err)
-	e := newEnv(t, func(c *webapp.Config) { c.Activations = webapp.StreamActivations{JS: js} })
 	const user = 72101
-	e.user(t, user, "en")
+	e, js := withBalance(t, user)
 	e.trialWithKey(t, user, "ss://Y2hhY2hh@vpn.example.com:443/?outline=1")
-	_, err = e.shop.AdminGrantBalance(t.Context(), shop.Act{OpKey: "seed", AdminID: 1}, user, shop.CurrencyUSD, 1000)
-	require.NoError(t, err)
 	s := e.signIn(t, user)
 	var bought webapp.Purchase
 	for range 3 {
@@ -68,22 +73,9 @@ func TestABalancePurchaseWakesTheActivationWorkerOnce(t *testing.T) {
 // Not parallel: it installs the otel globals, as a service with an OTLP
 // endpoint does, and puts the no-ops back before the parallel tests run.
 func TestAPurchaseInTheAppIsOneTraceWithItsLogAndItsWakeUp(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() {
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
-	})
-	srv := bustest.NewServer(t)
-	_, js := bustest.Connect(t, srv.URL())
-	_, err := js.CreateStream(t.Context(), events.StreamConfig())
-	require.NoError(t, err)
-	e := newEnv(t, func(c *webapp.Config) { c.Activations = webapp.StreamActivations{JS: js} })
+	rec := tracingtest.Record(t)
 	const user = 72102
-	e.user(t, user, "en")
-	_, err = e.shop.AdminGrantBalance(t.Context(), shop.Act{OpKey: "seed", AdminID: 1}, user, shop.CurrencyUSD, 1000)
-	require.NoError(t, err)
+	e, js := withBalance(t, user)
 	s := e.signIn(t, user)
 	res := e.order(t, s, `{"plan":"m1","provider":"balance","currency":"USD","request_id":"press-00000002"}`)
 	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
