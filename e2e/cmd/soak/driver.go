@@ -618,18 +618,25 @@ func (u *user) payInvoice(inv sandboxtg.Message, topUp int64) {
 		u.j.miss("paying a Stars invoice")
 		return
 	}
-	u.j.update(SentUpdate{ID: r.CheckoutUpdateID, Chat: u.id, Kind: UpdateCheckout, What: inv.Invoice.Payload, At: time.Now()})
+	u.checkedOut(r, inv.Invoice.Payload, "a Stars checkout", PayStars, topUp)
+}
+
+// checkedOut journals the checkout of a Stars payment, of the invoice
+// what, and its outcome: paid (How how, a top-up of topUp stars or a
+// plan), or a miss of the checkout kind named.
+func (u *user) checkedOut(r sandboxtg.PaymentResult, what, kind, how string, topUp int64) {
+	u.j.update(SentUpdate{ID: r.CheckoutUpdateID, Chat: u.id, Kind: UpdateCheckout, What: what, At: time.Now()})
 	switch {
 	case r.TimedOut:
 		// Telegram cancels a checkout whose pre-checkout query is not
 		// answered within 10 s, charging nothing: the user tries again.
-		u.j.miss("a Stars checkout the bot answered in time (cancelled, nothing charged)")
+		u.j.miss(kind + " the bot answered in time (cancelled, nothing charged)")
 		return
 	case !r.Accepted:
-		u.j.miss("a Stars checkout the bot accepted (refused: " + r.ErrorMessage + ")")
+		u.j.miss(kind + " the bot accepted (refused: " + r.ErrorMessage + ")")
 		return
 	}
-	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: PayStars, External: r.ChargeID, At: time.Now(), TopUp: topUp})
+	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: how, External: r.ChargeID, At: time.Now(), TopUp: topUp})
 }
 
 // press reads the screen, presses its button with data and waits for the

@@ -128,14 +128,5 @@ func (u *user) payInApp(ctx context.Context) {
 		u.j.miss("paying an invoice link")
 		return
 	}
-	u.j.update(SentUpdate{ID: r.CheckoutUpdateID, Chat: u.id, Kind: UpdateCheckout, What: "invoice link " + slug, At: time.Now()})
-	switch {
-	case r.TimedOut:
-		u.j.miss("a Mini App checkout the bot answered in time (cancelled, nothing charged)")
-		return
-	case !r.Accepted:
-		u.j.miss("a Mini App checkout the bot accepted (refused: " + r.ErrorMessage + ")")
-		return
-	}
-	u.j.paid(Payment{User: u.id, Provider: shop.ProviderStars, How: PayMiniApp, External: r.ChargeID, At: time.Now()})
+	u.checkedOut(r, "invoice link "+slug, "a Mini App checkout", PayMiniApp, 0)
 }

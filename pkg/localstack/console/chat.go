@@ -225,15 +225,20 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.cfg.Telegram.PayInvoice(id, msgID)
-	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, sandboxtg.ErrInvoicePaid) {
-			status = http.StatusConflict
-		}
-		fail(w, status, err)
+	answerPayment(w, res, err, sandboxtg.ErrInvoicePaid, http.StatusConflict)
+}
+
+// answerPayment answers with a sandbox payment's result, or with its
+// error: status for the error named, 400 for any other.
+func answerPayment(w http.ResponseWriter, res sandboxtg.PaymentResult, err, named error, status int) {
+	if err == nil {
+		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	if !errors.Is(err, named) {
+		status = http.StatusBadRequest
+	}
+	fail(w, status, err)
 }
 
 // invoiceLink is the invoice a Mini App opened with openInvoice, for the
@@ -256,15 +261,7 @@ func (s *Server) payInvoiceLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.cfg.Telegram.PayInvoiceLink(id, r.PathValue("slug"))
-	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, sandboxtg.ErrNoSuchInvoiceLink) {
-			status = http.StatusNotFound
-		}
-		fail(w, status, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	answerPayment(w, res, err, sandboxtg.ErrNoSuchInvoiceLink, http.StatusNotFound)
 }
 
 func (s *Server) setUser(w http.ResponseWriter, r *http.Request) {
