@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vpnbot/vpnbot/pkg/botui"
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -51,7 +52,7 @@ type Config struct {
 	// payment-watcher must have the same.
 	Referrals shop.ReferralEnv
 	// Channel is the channel users must join (REQUIRED_CHANNEL*).
-	Channel RequiredChannel
+	Channel channelgate.Settings
 	// AppURL is the Mini App's public URL: the menu and the bot's menu
 	// button open it. Empty: no app.
 	AppURL string `env:"WEBAPP_URL"`
@@ -78,7 +79,7 @@ func defaultConfig() Config {
 		CallbackMaxAge:  time.Minute,
 		SenderRate:      bot.DefaultBroadcastRate,
 		Referrals:       shop.NewReferralEnv(),
-		Channel:         newRequiredChannel(),
+		Channel:         channelgate.DefaultSettings(),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vpnbot/vpnbot/pkg/bus"
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/events"
 	"github.com/vpnbot/vpnbot/pkg/outbox"
@@ -53,7 +54,7 @@ func spec() service.Spec[Config] {
 			}
 			s.OnClose(client.Close)
 			users := store.New(s.Pool)
-			channel, err := cfg.Channel.channel(client, s.Ops.Registry())
+			channel, err := channelgate.New(client, cfg.Channel, s.Ops.Registry())
 			if err != nil {
 				return err
 			}

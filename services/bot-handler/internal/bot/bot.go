@@ -10,6 +10,7 @@ import (
 	tele "gopkg.in/telebot.v3"
 
 	"github.com/vpnbot/vpnbot/pkg/botui"
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/retry"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -174,9 +175,9 @@ type Config struct {
 	AdminIDs []int64
 	// Support is the support contact shown to users, e.g. "@vpnbot_support".
 	Support string
-	// Channel is the channel users must join (NewChannel); nil requires
-	// none.
-	Channel *Channel
+	// Channel is the channel users must join (channelgate.New); nil
+	// requires none.
+	Channel *channelgate.Checker
 	// AppURL is the Mini App's URL: the menu's first button and the bot's
 	// menu button open it. "" for none.
 	AppURL string
@@ -199,7 +200,7 @@ type Bot struct {
 	bcastRate    float64
 	admins       map[int64]bool
 	support      string
-	channel      *Channel
+	channel      *channelgate.Checker
 	appURL       string
 	nowFunc      func() time.Time
 	log          zerolog.Logger

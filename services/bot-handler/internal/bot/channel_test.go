@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vpnbot/vpnbot/pkg/botui"
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/obs/obstest"
 	sandboxtg "github.com/vpnbot/vpnbot/pkg/sandbox/telegram"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -59,10 +60,8 @@ func newChannelEnv(t *testing.T, scope string) *channelEnv {
 	t.Helper()
 	e := &channelEnv{balanceEnv: newBalanceEnv(t, false), scope: scope, reg: prometheus.NewRegistry(), logs: &syncBuffer{},
 		now: time.Date(2026, time.December, 7, 12, 0, 0, 0, time.UTC)}
-	ch, err := bot.NewChannel(e.client, bot.ChannelConfig{
-		Chat: testChannel, URL: testChannelURL, Scope: scope, CacheTTL: channelTTL,
-		Registerer: e.reg, NowFunc: e.clock,
-	})
+	ch, err := channelgate.New(e.client, channelgate.Settings{Chat: testChannel, URL: testChannelURL, Scope: scope, Cache: channelTTL},
+		e.reg, channelgate.WithClock(e.clock))
 	require.NoError(t, err)
 	e.bot, err = bot.New(e.ctx, bot.Config{
 		Client: e.client, Users: e.users, Shop: e.shop, Activations: bot.StreamActivations{JS: e.js},
@@ -108,7 +107,7 @@ func (e *channelEnv) trials(user int64) int {
 // A member presses Free trial and gets it, after one look at the channel.
 func TestAChannelMemberGetsTheTrial(t *testing.T) {
 	t.Parallel()
-	e := newChannelEnv(t, bot.ChannelScopeTrial)
+	e := newChannelEnv(t, channelgate.ScopeTrial)
 	statuses := []string{sandboxtg.StatusMember, sandboxtg.StatusAdministrator, sandboxtg.StatusCreator}
 	for i, status := range statuses {
 		lang := []string{botui.English, botui.Russian}[i%2]
@@ -123,9 +122,9 @@ func TestAChannelMemberGetsTheTrial(t *testing.T) {
 			"%s: the trial started: %s", status, shown.Plain)
 		require.Equal(t, 1, e.wakeUpsOf(user), status)
 	}
-	require.Equal(t, float64(len(statuses)), e.checks(bot.ChannelOutcomeMember))
-	require.Zero(t, e.checks(bot.ChannelOutcomeNotMember))
-	require.Zero(t, e.checks(bot.ChannelOutcomeFailed))
+	require.Equal(t, float64(len(statuses)), e.checks(channelgate.OutcomeMember))
+	require.Zero(t, e.checks(channelgate.OutcomeNotMember))
+	require.Zero(t, e.checks(channelgate.OutcomeFailed))
 }
 
 // A user outside the channel is asked to join; Check again while still
@@ -133,13 +132,13 @@ func TestAChannelMemberGetsTheTrial(t *testing.T) {
 // however many presses arrive at once and however often each is handled.
 func TestANonMemberJoinsAndChecksAgainForTheTrial(t *testing.T) {
 	t.Parallel()
-	e := newChannelEnv(t, bot.ChannelScopeTrial)
+	e := newChannelEnv(t, channelgate.ScopeTrial)
 	for i, lang := range []string{botui.English, botui.Russian} {
 		user := int64(7101 + i)
 		e.user(user, lang)
 		e.join(user, sandboxtg.StatusLeft)
 		menu := e.menu(user)
-		gate := bot.ChannelGateScreen(lang, testChannelURL, bot.ChannelScopeTrial, botui.ActionTrial)
+		gate := bot.ChannelGateScreen(lang, testChannelURL, channelgate.ScopeTrial, botui.ActionTrial)
 
 		e.press(user, menu.ID, botui.ActionTrial)
 		e.requireShows(e.message(user, menu.ID), gate, "%s: the gate", lang)
@@ -189,15 +188,15 @@ func TestANonMemberJoinsAndChecksAgainForTheTrial(t *testing.T) {
 		require.True(t, shown.HasButton(botui.ActionSubscription), "%s: the trial shows: %s", lang, shown.Plain)
 		require.False(t, shown.HasButton(check), lang)
 	}
-	require.Equal(t, float64(2*2), e.checks(bot.ChannelOutcomeNotMember), "a trial press and a check again each")
-	require.Equal(t, float64(2*2*8), e.checks(bot.ChannelOutcomeMember), "every check again asks Telegram")
+	require.Equal(t, float64(2*2), e.checks(channelgate.OutcomeNotMember), "a trial press and a check again each")
+	require.Equal(t, float64(2*2*8), e.checks(channelgate.OutcomeMember), "every check again asks Telegram")
 }
 
 // Telegram failing to answer (a 5xx, a timeout, the bot not an
 // administrator of the channel) lets the user through, logged and counted.
 func TestAFailedChannelCheckLetsTheUserThrough(t *testing.T) {
 	t.Parallel()
-	e := newChannelEnv(t, bot.ChannelScopeTrial)
+	e := newChannelEnv(t, channelgate.ScopeTrial)
 	failures := []func(){
 		func() {
 			e.sb.Inject(sandboxtg.Fault{Method: "getChatMember", Status: http.StatusInternalServerError, Times: 1})
@@ -214,8 +213,8 @@ func TestAFailedChannelCheckLetsTheUserThrough(t *testing.T) {
 		require.Equal(t, 1, e.trials(user), "failure %d: the trial started", i)
 		require.True(t, e.message(user, menu.ID).HasButton(botui.ActionSubscription), "failure %d", i)
 	}
-	require.Equal(t, float64(len(failures)), e.checks(bot.ChannelOutcomeFailed))
-	require.Equal(t, len(failures), strings.Count(e.logs.String(), bot.EventChannelCheckFailed))
+	require.Equal(t, float64(len(failures)), e.checks(channelgate.OutcomeFailed))
+	require.Equal(t, len(failures), strings.Count(e.logs.String(), channelgate.EventCheckFailed))
 	require.Contains(t, e.logs.String(), "member list is inaccessible")
 }
 
@@ -223,11 +222,11 @@ func TestAFailedChannelCheckLetsTheUserThrough(t *testing.T) {
 // alike; Check again asks past it, and a window that passed asks again.
 func TestChannelAnswersAreCachedAndCheckAgainAsksAnew(t *testing.T) {
 	t.Parallel()
-	e := newChannelEnv(t, bot.ChannelScopeAll)
+	e := newChannelEnv(t, channelgate.ScopeAll)
 	const user = 7301
 	e.user(user, botui.English)
 	e.join(user, sandboxtg.StatusMember)
-	gate := bot.ChannelGateScreen(botui.English, testChannelURL, bot.ChannelScopeAll, "")
+	gate := bot.ChannelGateScreen(botui.English, testChannelURL, channelgate.ScopeAll, "")
 
 	e.command(user, "hello")
 	require.Equal(t, 1, e.asked())
@@ -263,7 +262,7 @@ func TestChannelAnswersAreCachedAndCheckAgainAsksAnew(t *testing.T) {
 	require.Equal(t, 4, e.asked())
 	e.requireShows(e.command(user, "hello"), gate)
 	require.Equal(t, 5, e.asked())
-	require.Equal(t, float64(1), e.checks(bot.ChannelOutcomeFailed))
+	require.Equal(t, float64(1), e.checks(channelgate.OutcomeFailed))
 }
 
 // In scope all a plain message, a menu button and /topup meet the gate;
@@ -272,7 +271,7 @@ func TestChannelAnswersAreCachedAndCheckAgainAsksAnew(t *testing.T) {
 // applied without a look at the channel.
 func TestScopeAllGatesUseButNotPayments(t *testing.T) {
 	t.Parallel()
-	e := newChannelEnv(t, bot.ChannelScopeAll)
+	e := newChannelEnv(t, channelgate.ScopeAll)
 	for i, lang := range []string{botui.English, botui.Russian} {
 		user := int64(7401 + i)
 		e.user(user, lang)
@@ -283,7 +282,7 @@ func TestScopeAllGatesUseButNotPayments(t *testing.T) {
 
 		e.join(user, sandboxtg.StatusLeft)
 		e.advance(channelTTL)
-		gate := bot.ChannelGateScreen(lang, testChannelURL, bot.ChannelScopeAll, "")
+		gate := bot.ChannelGateScreen(lang, testChannelURL, channelgate.ScopeAll, "")
 		e.requireShows(e.command(user, "hi"), gate, "%s: a plain message", lang)
 		e.requireShows(e.command(user, "/topup 300 ⭐"), gate, "%s: /topup", lang)
 		require.Len(t, e.invoices(user), 1, lang)
@@ -294,7 +293,7 @@ func TestScopeAllGatesUseButNotPayments(t *testing.T) {
 		e.press(user, menu.ID, botui.ActionPlans)
 		e.requireShows(e.message(user, menu.ID), gate, "%s: a menu button", lang)
 		e.press(user, menu.ID, botui.ActionTrial)
-		e.requireShows(e.message(user, menu.ID), bot.ChannelGateScreen(lang, testChannelURL, bot.ChannelScopeAll, botui.ActionTrial),
+		e.requireShows(e.message(user, menu.ID), bot.ChannelGateScreen(lang, testChannelURL, channelgate.ScopeAll, botui.ActionTrial),
 			"%s: the trial", lang)
 		e.press(user, menu.ID, botui.ActionHelp)
 		e.requireShows(e.message(user, menu.ID), bot.HelpScreen(lang, ""), "%s: help", lang)

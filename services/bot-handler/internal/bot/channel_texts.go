@@ -1,6 +1,9 @@
 package bot
 
-import "github.com/vpnbot/vpnbot/pkg/botui"
+import (
+	"github.com/vpnbot/vpnbot/pkg/botui"
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
+)
 
 // channelTexts are what the required channel's gate says.
 type channelTexts struct {
@@ -35,15 +38,15 @@ func channelTextsIn(lang string) *channelTexts { return botui.Pick(lang, &channe
 // ChannelGateScreen asks a user to join the required channel at url before
 // they go on: to the free trial when then is botui.ActionTrial, else to the
 // bot. Check again goes on with then once they have joined. In scope
-// ChannelScopeTrial the rest of the bot stays open, so the gate has a way
-// back to the menu.
+// channelgate.ScopeTrial the rest of the bot stays open, so the gate has a
+// way back to the menu.
 func ChannelGateScreen(lang, url, scope, then string) Screen {
 	ct, t := channelTextsIn(lang), textsIn(lang)
 	rows := [][]Button{
 		{{Text: ct.btnJoin, URL: url}},
 		{data(ct.btnCheck, botui.Callback(botui.ActionChannelCheck, then))},
 	}
-	if scope == ChannelScopeTrial {
+	if scope == channelgate.ScopeTrial {
 		rows = append(rows, menuButton(t))
 	}
 	if then == botui.ActionTrial {

@@ -1,4 +1,4 @@
-package bot
+package channelgate
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 // The cache stays within its size: a full one drops expired answers first,
 // and any one when none has expired.
-func TestChannelCacheIsBounded(t *testing.T) {
+func TestTheCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	const token = "123456:TEST-channel-cache"
 	sb := sandboxtg.New(sandboxtg.Config{Token: token, GlobalRate: -1, ChatRate: -1})
@@ -26,13 +26,13 @@ func TestChannelCacheIsBounded(t *testing.T) {
 		require.NoError(t, sb.SetChatMember("@news", user, sandboxtg.ChatMember{Status: sandboxtg.StatusMember}))
 	}
 	now := time.Date(2026, time.December, 7, 12, 0, 0, 0, time.UTC)
-	ch, err := NewChannel(client, ChannelConfig{Chat: "@news", URL: "https://t.me/news", Scope: ChannelScopeTrial,
-		CacheTTL: time.Minute, CacheSize: 2, NowFunc: func() time.Time { return now }})
+	c, err := New(client, Settings{Chat: "@news", Scope: ScopeTrial, Cache: time.Minute}, nil, WithClock(func() time.Time { return now }))
 	require.NoError(t, err)
+	c.size = 2
 	ctx := context.Background()
 	joined := func(user int64) {
 		t.Helper()
-		ok, err := ch.Joined(ctx, user, false)
+		ok, err := c.Joined(ctx, user, false)
 		require.NoError(t, err)
 		require.True(t, ok)
 	}
@@ -42,11 +42,11 @@ func TestChannelCacheIsBounded(t *testing.T) {
 	joined(1)
 	require.Equal(t, 2, sb.Stats().Requests["getChatMember"], "user 1's second check is the cache's")
 	joined(3)
-	require.Len(t, ch.cache, 2, "full: one answer made room")
-	require.Contains(t, ch.cache, int64(3))
+	require.Len(t, c.cache, 2, "full: one answer made room")
+	require.Contains(t, c.cache, int64(3))
 
 	now = now.Add(time.Minute)
 	joined(4)
-	require.Equal(t, map[int64]channelAnswer{4: {joined: true, until: now.Add(time.Minute)}}, ch.cache,
+	require.Equal(t, map[int64]answer{4: {joined: true, until: now.Add(time.Minute)}}, c.cache,
 		"the expired answers went first")
 }
