@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/config"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -53,6 +54,9 @@ type Config struct {
 	// FrameAncestors are origins besides Telegram's allowed to show the app
 	// in a frame, e.g. make run's sandbox chat ("http://127.0.0.1:*").
 	FrameAncestors []string `env:"WEBAPP_FRAME_ANCESTORS"`
+	// Channel is the channel users must join, set as the bot-handler's:
+	// in scope all the cabinet is for its members only, as the bot is.
+	Channel channelgate.Settings
 }
 
 func defaultConfig() Config {
@@ -74,6 +78,7 @@ func defaultConfig() Config {
 		CryptoPayAssets: []string{"USDT", "TON", "BTC"},
 		InvoiceTTL:      shop.DefaultInvoiceTTL,
 		RequestTimeout:  15 * time.Second,
+		Channel:         channelgate.DefaultSettings(),
 	}
 }
 
@@ -83,7 +88,7 @@ var frameSource = regexp.MustCompile(`^https?://(\*\.)?[a-zA-Z0-9.-]+(:(\d+|\*))
 
 // Validate reports the settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.DB.Validate(), c.Telegram.Validate()}
+	errs := []error{c.DB.Validate(), c.Telegram.Validate(), c.Channel.Validate()}
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("HTTP_ADDR is required"))
 	}

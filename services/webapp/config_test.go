@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/config"
 )
 
@@ -21,6 +22,13 @@ func TestTheDefaultsWorkWithAToken(t *testing.T) {
 	cfg, err = config.Load(defaultConfig())
 	require.NoError(t, err)
 	require.Equal(t, []string{"http://127.0.0.1:*", "https://*.example.com"}, cfg.FrameAncestors)
+	require.Equal(t, channelgate.DefaultSettings(), cfg.Channel, "no channel required")
+
+	t.Setenv("REQUIRED_CHANNEL", "@vpn_news")
+	t.Setenv("REQUIRED_CHANNEL_SCOPE", "all")
+	cfg, err = config.Load(defaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, "all", cfg.Channel.Scope, "the bot-handler's setting, read the same")
 }
 
 func TestSettingsThatCannotWorkAreRefused(t *testing.T) {
@@ -32,6 +40,7 @@ func TestSettingsThatCannotWorkAreRefused(t *testing.T) {
 		"no Crypto Pay":    {"TELEGRAM_BOT_TOKEN": "123456:AAx", "CRYPTOPAY_API_URL": "pay.crypt.bot"},
 		"framed by a path": {"TELEGRAM_BOT_TOKEN": "123456:AAx", "WEBAPP_FRAME_ANCESTORS": "https://example.com/x"},
 		"framed by script": {"TELEGRAM_BOT_TOKEN": "123456:AAx", "WEBAPP_FRAME_ANCESTORS": "javascript:alert(1)"},
+		"channel scope":    {"TELEGRAM_BOT_TOKEN": "123456:AAx", "REQUIRED_CHANNEL": "@vpn_news", "REQUIRED_CHANNEL_SCOPE": "payments"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for k, v := range env {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/service"
 	"github.com/vpnbot/vpnbot/pkg/shop"
@@ -42,6 +43,10 @@ func main() {
 				}
 				invoicer = cp
 			}
+			channel, err := channelgate.New(client, cfg.Channel, s.Ops.Registry())
+			if err != nil {
+				return err
+			}
 			srv, err := webapp.New(webapp.Config{
 				// A request making a Crypto Pay invoice gives up at its
 				// deadline: its claim is free from then on.
@@ -49,8 +54,8 @@ func main() {
 				BotToken: cfg.Telegram.Token, BotUsername: username,
 				SessionTTL: cfg.SessionTTL, InitDataMaxAge: cfg.InitDataMaxAge,
 				CryptoPay: invoicer, CryptoAssets: cfg.CryptoPayAssets, Telegram: client,
-				Activations: webapp.StreamActivations{JS: s.JS},
-				IPRate:      cfg.IPRate, IPBurst: cfg.IPBurst, UserRate: cfg.UserRate, UserBurst: cfg.UserBurst,
+				Activations: webapp.StreamActivations{JS: s.JS}, Channel: channel,
+				IPRate: cfg.IPRate, IPBurst: cfg.IPBurst, UserRate: cfg.UserRate, UserBurst: cfg.UserBurst,
 				ClientIPHeader: cfg.ClientIPHeader, RequestTimeout: cfg.RequestTimeout, FrameAncestors: cfg.FrameAncestors,
 				Log: s.Log, Registerer: s.Ops.Registry(),
 			})

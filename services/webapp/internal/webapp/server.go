@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/vpnbot/vpnbot/pkg/channelgate"
 	"github.com/vpnbot/vpnbot/pkg/cryptopay"
 	"github.com/vpnbot/vpnbot/pkg/shop"
 	"github.com/vpnbot/vpnbot/pkg/tracing"
@@ -80,6 +81,9 @@ type Config struct {
 	Activations Activations
 	// Telegram makes the invoice links of Stars orders; nil offers no Stars.
 	Telegram BotAPI
+	// Channel is the channel users must join; in its scope all, the
+	// cabinet is for its members only. nil requires none.
+	Channel *channelgate.Checker
 	// CryptoAssets are the assets Crypto Pay invoices accept.
 	CryptoAssets []string
 	// IPRate and IPBurst, UserRate and UserBurst limit requests per
@@ -172,13 +176,14 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/session", s.perIP(http.HandlerFunc(s.startMiniApp)))
 	route("POST /api/session/login", s.perIP(http.HandlerFunc(s.startLogin)))
 	route("GET /api/session", s.perIP(s.signedIn(s.session)))
-	route("GET /api/me", s.perIP(s.signedInReadingBan(s.me)))
+	route("GET /api/me", s.perIP(s.signedInReadingBan(s.member(s.me))))
 	route("GET /api/setup", s.perIP(http.HandlerFunc(setup)))
-	route("GET /api/plans", s.perIP(s.signedIn(s.plans)))
-	route("GET /api/payments", s.perIP(s.signedIn(s.payments)))
-	route("GET /api/invite", s.perIP(s.signedIn(s.invite)))
-	route("GET /api/key/qr", s.perIP(s.signedIn(s.keyQR)))
-	route("POST /api/orders", s.perIP(s.signedIn(s.withCSRF(s.order))))
+	route("GET /api/plans", s.perIP(s.signedIn(s.member(s.plans))))
+	route("GET /api/payments", s.perIP(s.signedIn(s.member(s.payments))))
+	route("GET /api/invite", s.perIP(s.signedIn(s.member(s.invite))))
+	route("GET /api/key/qr", s.perIP(s.signedIn(s.member(s.keyQR))))
+	route("POST /api/orders", s.perIP(s.signedIn(s.withCSRF(s.member(s.order)))))
+	route("GET /api/channel", s.perIP(s.signedIn(s.channelCheck)))
 	// Any other API path or method: a JSON answer too, for the page to read.
 	route("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "No such API call.")
@@ -205,10 +210,11 @@ func securityHeaders(policy string, next http.Handler) http.Handler {
 }
 
 // apiError is every error the API answers, as JSON: Code for the page to
-// branch on, Message for a person.
+// branch on, Message for a person, and for codeChannel the link to join.
 type apiError struct {
 	Code    string `json:"error"`
 	Message string `json:"message"`
+	JoinURL string `json:"join_url,omitempty"`
 }
 
 // Error codes of the API.
@@ -226,6 +232,7 @@ const (
 	codePaymentsDown = "payments_down"
 	codeInsufficient = "insufficient_balance"
 	codeOrderClosed  = "order_closed"
+	codeChannel      = "channel_required"
 	codeInternal     = "internal"
 )
 

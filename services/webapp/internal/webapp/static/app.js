@@ -25,6 +25,8 @@
       open_in_telegram: "Open this page from the bot in Telegram,", login: "or sign in with Telegram.",
       session_ended: "Your session has ended; open the app from the bot again.",
       error: "Something went wrong; try again.",
+      gate: "The app is for subscribers of our channel. Join it, then press Check again.",
+      gate_join: "📢 Join channel", gate_check: "✅ Check again", gate_not_yet: "You have not joined the channel yet.",
     },
     ru: {
       title: "Мой VPN", tab_sub: "Подписка", tab_plans: "Тарифы", tab_payments: "Платежи", tab_invite: "Пригласить",
@@ -45,6 +47,8 @@
       open_in_telegram: "Откройте эту страницу из бота в Telegram", login: "или войдите через Telegram.",
       session_ended: "Сессия закончилась; откройте приложение из бота снова.",
       error: "Что-то пошло не так; попробуйте ещё раз.",
+      gate: "Приложение — для подписчиков нашего канала. Подпишитесь и нажмите «Проверить снова».",
+      gate_join: "📢 Подписаться", gate_check: "✅ Проверить снова", gate_not_yet: "Вы ещё не подписались на канал.",
     },
   };
 
@@ -109,7 +113,10 @@
       res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
     }
     const data = res.headers.get("Content-Type") === "application/json" ? await res.json() : null;
-    if (!res.ok) throw Object.assign(new Error((data && data.message) || t("error")), { status: res.status, code: data && data.error });
+    if (!res.ok) {
+      throw Object.assign(new Error((data && data.message) || t("error")),
+        { status: res.status, code: data && data.error, joinURL: data && data.join_url });
+    }
     return data;
   }
 
@@ -231,7 +238,9 @@
     }
   }
 
-  function openPayLink(url) {
+  // openLink opens a payment's or a channel's link: a t.me one in
+  // Telegram itself, any other in the browser.
+  function openLink(url) {
     const u = new URL(url);
     if (u.hostname === "t.me" && (window.TelegramWebviewProxy || window.parent !== window)) {
       postEvent("web_app_open_tg_link", { path_full: u.pathname + u.search });
@@ -244,9 +253,9 @@
     button.disabled = true;
     try {
       const o = await api("POST", "/api/orders", { plan: planID, provider: "cryptopay" });
-      openPayLink(o.pay_url);
+      openLink(o.pay_url);
       notice("");
-    } catch (e) { notice(e.message); } finally { button.disabled = false; }
+    } catch (e) { failed(e); } finally { button.disabled = false; }
   }
 
   // pressID names a press, so that a request sent again acts once.
@@ -263,7 +272,7 @@
       const o = await api("POST", "/api/orders", { plan: planID, provider: "stars", request_id: pressID() });
       openInvoice(o.pay_url);
       notice("");
-    } catch (e) { notice(e.message); } finally { button.disabled = false; }
+    } catch (e) { failed(e); } finally { button.disabled = false; }
   }
 
   function openInvoice(url) {
@@ -307,7 +316,7 @@
       const p = await api("POST", "/api/orders", { plan: planID, provider: "balance", currency, request_id: id });
       await show("sub");
       notice(t("bought", when(p.expires_at)));
-    } catch (e) { notice(e.message); } finally { button.disabled = false; }
+    } catch (e) { failed(e); } finally { button.disabled = false; }
   }
 
   async function loadPayments() {
@@ -328,7 +337,7 @@
       if (o.pay_url) {
         const b = el("button", t("pay_now"), "primary");
         b.type = "button";
-        b.addEventListener("click", () => openPayLink(o.pay_url));
+        b.addEventListener("click", () => openLink(o.pay_url));
         li.append(b);
       }
       list.append(li);
@@ -345,13 +354,54 @@
   const loaders = { sub: loadMe, plans: loadPlans, payments: loadPayments, invite: loadInvite };
 
   let current = "";
+  let joinURL = "";
+
+  // failed shows what went wrong: the required channel's gate when the
+  // cabinet is for its members only and the user is not one, else the
+  // error's message.
+  function failed(e) {
+    if (e.code === "channel_required") gate(e.joinURL);
+    else notice(e.message);
+  }
+
+  // launchLanguage is the language Telegram says the user's client is in,
+  // for a screen shown before the cabinet has read the user's own.
+  function launchLanguage() {
+    try {
+      const u = JSON.parse(new URLSearchParams(initData).get("user") || "{}");
+      return u.language_code === "ru" ? "ru" : "en";
+    } catch (e) { return "en"; }
+  }
+
+  // gate shows the required channel's gate in place of the tabs.
+  function gate(url) {
+    joinURL = url;
+    current = "";
+    if (!lang) lang = launchLanguage();
+    translate();
+    document.querySelector("nav").hidden = true;
+    document.querySelectorAll("main section").forEach((s) => { s.hidden = s.id !== "gate"; });
+  }
+
+  // checkAgain asks whether the user has joined now (past the app's cache)
+  // and, once they have, opens the cabinet.
+  async function checkAgain(button) {
+    button.disabled = true;
+    try {
+      const v = await api("GET", "/api/channel");
+      if (!v.joined) { notice(t("gate_not_yet")); return; }
+      notice("");
+      document.querySelector("nav").hidden = false;
+      await show("sub");
+    } catch (e) { failed(e); } finally { button.disabled = false; }
+  }
 
   // refresh reloads the tab in view while the page is visible, so a
   // payment made in another window shows as paid, with its new expiry,
   // without a reload.
   async function refresh() {
     if (!current || document.hidden || !csrf) return;
-    try { await loaders[current](); } catch (e) { notice(e.message); }
+    try { await loaders[current](); } catch (e) { failed(e); }
   }
 
   async function show(tab) {
@@ -360,7 +410,7 @@
       if (b.dataset.tab === tab) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
     });
     document.querySelectorAll("main section").forEach((s) => { s.hidden = s.id !== tab; });
-    try { await loaders[tab](); } catch (e) { notice(e.message); }
+    try { await loaders[tab](); } catch (e) { failed(e); }
   }
 
   function copyFrom(id, button) {
@@ -381,6 +431,8 @@
     }));
     $("key-copy").addEventListener("click", (e) => copyFrom("key-text", e.currentTarget));
     $("invite-copy").addEventListener("click", (e) => copyFrom("invite-link", e.currentTarget));
+    $("gate-join").addEventListener("click", () => openLink(joinURL));
+    $("gate-check").addEventListener("click", (e) => checkAgain(e.currentTarget));
     setInterval(tick, 1000);
     setInterval(refresh, refreshMs);
     postEvent("web_app_ready");
