@@ -23,10 +23,14 @@
 //     exported, whatever the sampler. pkg/bus starts the span of a
 //     dead-lettering this way, as a new root linked to the message's own
 //     trace, so every dead letter has a kept trace.
-//   - An error is not known when its trace starts: a span that fails is
-//     kept only when its trace was sampled. Below 100 % sampling, keeping
-//     every failing trace needs tail sampling in a collector; the logs keep
-//     trace_id and span_id either way.
+//   - An error is not known when its trace starts. So a span the sampler
+//     would drop is recorded all the same, not sampled, and when it ends in
+//     an error it is exported as if sampled: every failing span is kept,
+//     though the rest of a trace not sampled is not (its trace_id finds the
+//     logs of the rest). Below 100 % sampling the services therefore record
+//     every span, at the CPU cost of 100 %, and export only the sampled
+//     traces and the failures. Keeping whole failing traces needs tail
+//     sampling in a collector.
 //
 // The rest is shared by the packages that trace: a log line given its
 // context (zerolog's Event.Ctx or Context.Ctx) carries its span's trace_id

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -74,7 +75,7 @@ func Setup(ctx context.Context, service string, cfg Config, log zerolog.Logger) 
 		return nil, fmt.Errorf("describing the service for traces: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		sdktrace.WithSpanProcessor(keepErrors{sdktrace.NewBatchSpanProcessor(exp)}),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(keepSampler{sampler}),
 	)
@@ -138,7 +139,9 @@ func newSampler(name, arg string) (sdktrace.Sampler, error) {
 }
 
 // keepSampler samples a span started with Keep, and leaves every other
-// decision to the configured sampler.
+// decision to the configured sampler, but for one change: a span it would
+// drop is recorded all the same (not sampled), so that keepErrors can
+// export it if it fails.
 type keepSampler struct {
 	sdktrace.Sampler
 }
@@ -152,7 +155,38 @@ func (s keepSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Sampli
 			}
 		}
 	}
-	return s.Sampler.ShouldSample(p)
+	r := s.Sampler.ShouldSample(p)
+	if r.Decision == sdktrace.Drop {
+		r.Decision = sdktrace.RecordOnly
+	}
+	return r
 }
+
+// keepErrors hands its processor the spans of sampled traces and, of the
+// others, those that ended in an error, marked sampled so that they are
+// exported: a failure is kept whatever the sampler, though without the
+// rest of its trace (its trace_id finds the logs of the rest).
+type keepErrors struct {
+	sdktrace.SpanProcessor
+}
+
+func (k keepErrors) OnEnd(s sdktrace.ReadOnlySpan) {
+	sc := s.SpanContext()
+	if !sc.IsSampled() {
+		if s.Status().Code != codes.Error {
+			return
+		}
+		s = sampledSpan{ReadOnlySpan: s, sc: sc.WithTraceFlags(sc.TraceFlags().WithSampled(true))}
+	}
+	k.SpanProcessor.OnEnd(s)
+}
+
+// sampledSpan is a span recorded only, shown to the exporter as sampled.
+type sampledSpan struct {
+	sdktrace.ReadOnlySpan
+	sc trace.SpanContext
+}
+
+func (s sampledSpan) SpanContext() trace.SpanContext { return s.sc }
 
 func (s keepSampler) Description() string { return "KeepOr{" + s.Sampler.Description() + "}" }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -123,7 +124,7 @@ func resetGlobals(t *testing.T) {
 	})
 }
 
-func TestSetupExportsOverOTLPAndKeepsKeptSpansWhateverTheSampler(t *testing.T) {
+func TestSetupExportsOverOTLPAndKeepsKeptAndFailedSpansWhateverTheSampler(t *testing.T) {
 	col := &collector{}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
@@ -141,11 +142,17 @@ func TestSetupExportsOverOTLPAndKeepsKeptSpansWhateverTheSampler(t *testing.T) {
 
 	tr := otel.Tracer("test")
 	_, dropped := tr.Start(context.Background(), "sampled out")
-	require.False(t, dropped.IsRecording(), "a ratio of 0 samples no new trace")
+	require.False(t, dropped.SpanContext().IsSampled(), "a ratio of 0 samples no new trace")
 	dropped.End()
 	_, kept := tr.Start(context.Background(), "dead-lettered", trace.WithAttributes(tracing.Keep))
-	require.True(t, kept.IsRecording(), "a Keep span is sampled all the same")
+	require.True(t, kept.SpanContext().IsSampled(), "a Keep span is sampled all the same")
 	kept.End()
+	ctx, failing := tr.Start(context.Background(), "handler")
+	require.False(t, failing.SpanContext().IsSampled())
+	_, query := tr.Start(ctx, "query")
+	query.End()
+	failing.SetStatus(codes.Error, "the panel answered 500")
+	failing.End()
 
 	carrier := propagation.MapCarrier{}
 	otel.GetTextMapPropagator().Inject(trace.ContextWithSpan(context.Background(), kept), carrier)
@@ -153,8 +160,12 @@ func TestSetupExportsOverOTLPAndKeepsKeptSpansWhateverTheSampler(t *testing.T) {
 
 	require.NoError(t, shutdown(context.Background()), "shutdown flushes the batch")
 	services, spans := col.received()
-	require.Equal(t, []string{"dead-lettered"}, spans)
-	require.Equal(t, []string{"sender"}, services)
+	require.ElementsMatch(t, []string{"dead-lettered", "handler"}, spans,
+		"a failed span is kept whatever the sampler; its trace's other spans are not")
+	require.NotEmpty(t, services)
+	for _, s := range services {
+		require.Equal(t, "sender", s, "the spans are the service's")
+	}
 }
 
 func TestSetupRefusesAnUnknownSampler(t *testing.T) {
