@@ -47,12 +47,12 @@ func (t *limitTracer) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectS
 }
 
 // TraceConnectEnd implements pgx.ConnectTracer.
-func (t *limitTracer) TraceConnectEnd(_ context.Context, data pgx.TraceConnectEndData) {
+func (t *limitTracer) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEndData) {
 	if !IsConnectionLimit(data.Err) {
 		return
 	}
 	t.refusals.Inc()
-	t.log.Error().Str("event", obs.EventDBConnectionLimit).Str("role", t.role).Err(data.Err).
+	t.log.Error().Ctx(ctx).Str("event", obs.EventDBConnectionLimit).Str("role", t.role).Err(data.Err).
 		Msgf("PostgreSQL refused a connection to role %s: its CONNECTION LIMIT is reached; "+
 			"the service holds more connections than deploy/budget.yaml gives it", t.role)
 }

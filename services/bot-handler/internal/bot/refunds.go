@@ -152,7 +152,7 @@ func (b *Bot) refundInvoice(ctx context.Context, c tele.Context, lang string, ac
 		return "", fmt.Errorf("refunding invoice %d: the shop returned no reversal", inv.ID)
 	}
 	r := *res.Entry
-	b.logAction(act, shop.ActionRefund, inv.UserID, res.Applied)
+	b.logAction(ctx, act, shop.ActionRefund, inv.UserID, res.Applied)
 	if stars {
 		if err := b.refundStars(c, inv.UserID, inv.ChargeID); err != nil {
 			b.log.Error().Ctx(ctx).Err(err).Int64("invoice_id", inv.ID).Int64("user_id", inv.UserID).

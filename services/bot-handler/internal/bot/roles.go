@@ -131,7 +131,7 @@ func (b *Bot) onRole(ctx context.Context, c tele.Context) error {
 	if err != nil {
 		return err
 	}
-	b.logAction(act, shop.ActionRole, userID, res.Applied)
+	b.logAction(ctx, act, shop.ActionRole, userID, res.Applied)
 	return b.reply(ctx, c, RoleSetScreen(lang, userID, cmd.role))
 }
 

@@ -564,8 +564,8 @@ func (b *Bot) commandAct(c tele.Context, action string, target, param int64) sho
 }
 
 // logAction logs an admin action, applied now or found done.
-func (b *Bot) logAction(act shop.Act, action string, target int64, applied bool) {
-	b.log.Info().Str("event", EventAdminAction).Str("op_key", act.OpKey).Int64("admin_id", act.AdminID).
+func (b *Bot) logAction(ctx context.Context, act shop.Act, action string, target int64, applied bool) {
+	b.log.Info().Ctx(ctx).Str("event", EventAdminAction).Str("op_key", act.OpKey).Int64("admin_id", act.AdminID).
 		Str("action", action).Int64("target_id", target).Bool("again", !applied).Msg("admin action")
 }
 
@@ -614,7 +614,7 @@ func (b *Bot) doCardAction(ctx context.Context, c tele.Context, lang string, act
 	case err != nil:
 		return "", err
 	}
-	b.logAction(act, cardActions[p.act], u.ID, res.Applied)
+	b.logAction(ctx, act, cardActions[p.act], u.ID, res.Applied)
 	var result string
 	switch p.act {
 	case cardEnd:
@@ -677,7 +677,7 @@ func (b *Bot) extend(ctx context.Context, lang string, act shop.Act, u shop.User
 	if err != nil {
 		return "", err
 	}
-	b.logAction(act, action, u.ID, res.Applied)
+	b.logAction(ctx, act, action, u.ID, res.Applied)
 	if res.Subscription == nil {
 		return withAgain(adm, fmt.Sprintf(adm.nothingLive, who(u)), res.Applied), nil
 	}

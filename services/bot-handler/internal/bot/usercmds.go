@@ -169,7 +169,7 @@ func (b *Bot) grantBalance(ctx context.Context, lang string, act shop.Act, u sho
 	if err != nil {
 		return "", err
 	}
-	b.logAction(act, shop.ActionGrantBalance, u.ID, res.Applied)
+	b.logAction(ctx, act, shop.ActionGrantBalance, u.ID, res.Applied)
 	balance, err := b.shop.Balance(ctx, u.ID, currency)
 	if err != nil {
 		return "", err
@@ -204,7 +204,7 @@ func (b *Bot) sendAdminMessage(ctx context.Context, lang string, act shop.Act, u
 	if err != nil {
 		return "", err
 	}
-	b.logAction(act, shop.ActionMessage, u.ID, res.Applied)
+	b.logAction(ctx, act, shop.ActionMessage, u.ID, res.Applied)
 	_, _, err = b.outbox.PublishBatch(ctx, []*vpnbotv1.SendMessage{{
 		DedupId:   act.OpKey,
 		ChatId:    u.ID,

@@ -164,14 +164,14 @@ func (r *repairs) take() bool {
 }
 
 // done counts a repair made and logs it.
-func (r *repairs) done(drift string, a store.Account, detail string) {
+func (r *repairs) done(ctx context.Context, drift string, a store.Account, detail string) {
 	if r.counts == nil {
 		r.counts = map[string]int{}
 	}
 	r.counts[drift]++
 	r.total++
 	r.c.driftRepaired.WithLabelValues(r.m.Name(), drift).Inc()
-	r.c.log.Warn().Str("event", EventPanelDriftRepaired).Str("drift", drift).Str("panel", r.m.Name()).
+	r.c.log.Warn().Ctx(ctx).Str("event", EventPanelDriftRepaired).Str("drift", drift).Str("panel", r.m.Name()).
 		Str("account", a.Name).Int64("user_id", a.UserID).Int64("subscription_id", a.SubscriptionID).
 		Msg(detail)
 }
@@ -196,7 +196,7 @@ func (r *repairs) live(ctx context.Context, a vpn.Account, rec store.Account) {
 			r.fail(err)
 			return
 		}
-		r.done(DriftLink, rec, "the account's link was changed on the panel: the new one recorded")
+		r.done(ctx, DriftLink, rec, "the account's link was changed on the panel: the new one recorded")
 	}
 	want := vpn.State{Enabled: true, ExpiresAt: rec.ExpiresAt}
 	if a.Matches(want) || !r.take() {
@@ -210,7 +210,7 @@ func (r *repairs) live(ctx context.Context, a vpn.Account, rec store.Account) {
 		r.fail(fmt.Errorf("repairing account %s: %w", a.Name, err))
 		return
 	}
-	r.done(drift, rec, detail)
+	r.done(ctx, drift, rec, detail)
 }
 
 // unpaid disables an account working with no active period of its user.
@@ -223,7 +223,7 @@ func (r *repairs) unpaid(ctx context.Context, a vpn.Account, rec store.Account) 
 		return
 	}
 	r.c.forgetOrphan(r.m.Name(), a.Name)
-	r.done(DriftUnpaid, rec, "an account working with no period paying for it: disabled")
+	r.done(ctx, DriftUnpaid, rec, "an account working with no period paying for it: disabled")
 }
 
 // orphan deletes an account of ours the database does not know.
@@ -236,7 +236,7 @@ func (r *repairs) orphan(ctx context.Context, a vpn.Account) {
 		return
 	}
 	r.c.forgetOrphan(r.m.Name(), a.Name)
-	r.done(DriftOrphan, store.Account{Name: a.Name}, "an account no user's record names: deleted from the panel")
+	r.done(ctx, DriftOrphan, store.Account{Name: a.Name}, "an account no user's record names: deleted from the panel")
 }
 
 // missing re-creates the account of a live period that the panel lost.
@@ -254,7 +254,7 @@ func (r *repairs) missing(ctx context.Context, rec store.Account) {
 		r.fail(err)
 		return
 	}
-	r.done(DriftMissing, rec, "a paid-for account was gone from the panel: re-created")
+	r.done(ctx, DriftMissing, rec, "a paid-for account was gone from the panel: re-created")
 }
 
 // orphansDue records the unbacked accounts among names on panel and returns

@@ -103,20 +103,20 @@ func (h *cryptoPayWebhook) serve(w http.ResponseWriter, r *http.Request) int {
 	msg := &nats.Msg{Subject: events.SubjectCryptoPayPayments, Data: body}
 	// The update's id as message id: Crypto Pay redelivering it is stored once.
 	if _, err := h.pub.store(r.Context(), msg, "cryptopay:"+strconv.FormatInt(head.UpdateID, 10)); err != nil {
-		h.log.Error().Str("event", EventCryptoPayPublishFailed).Err(err).Int64("update_id", head.UpdateID).
+		h.log.Error().Ctx(r.Context()).Str("event", EventCryptoPayPublishFailed).Err(err).Int64("update_id", head.UpdateID).
 			Msg("could not store the crypto pay update; answering 503 so that Crypto Pay retries")
 		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, "update not stored, retry", http.StatusServiceUnavailable)
 		return http.StatusServiceUnavailable
 	}
-	h.log.Debug().Str("event", EventCryptoPayPublished).Int64("update_id", head.UpdateID).Msg("crypto pay update stored")
+	h.log.Debug().Ctx(r.Context()).Str("event", EventCryptoPayPublished).Int64("update_id", head.UpdateID).Msg("crypto pay update stored")
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK
 }
 
 // reject answers status and logs why, never with the body or the signature.
 func (h *cryptoPayWebhook) reject(w http.ResponseWriter, r *http.Request, status int, reason string, err error) int {
-	ev := h.log.Warn().Str("event", EventCryptoPayRejected).Str("reason", reason).Int("status", status).
+	ev := h.log.Warn().Ctx(r.Context()).Str("event", EventCryptoPayRejected).Str("reason", reason).Int("status", status).
 		Str("remote", r.RemoteAddr).Int64("content_length", r.ContentLength)
 	if err != nil {
 		ev = ev.Err(err)

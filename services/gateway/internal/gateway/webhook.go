@@ -87,14 +87,14 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) int {
 	}
 	subject, duplicate, err := h.pub.publish(r.Context(), body, meta, ModeWebhook)
 	if err != nil {
-		h.log.Error().Str("event", EventPublishFailed).Err(err).
+		h.log.Error().Ctx(r.Context()).Str("event", EventPublishFailed).Err(err).
 			Int64("update_id", meta.UpdateID).Str("subject", subject).
 			Msg("could not store the update; answering 503 so that Telegram retries")
 		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, "update not stored, retry", http.StatusServiceUnavailable)
 		return http.StatusServiceUnavailable
 	}
-	h.log.Debug().Str("event", EventUpdatePublished).Int64("update_id", meta.UpdateID).
+	h.log.Debug().Ctx(r.Context()).Str("event", EventUpdatePublished).Int64("update_id", meta.UpdateID).
 		Str("subject", subject).Bool("duplicate", duplicate).Msg("update stored")
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK
@@ -145,7 +145,7 @@ func invalidReason(err error) string {
 // with why (the reason and where in the body), since the caller passed the
 // secret check; a refused caller learns only the status.
 func (h *webhook) reject(w http.ResponseWriter, r *http.Request, status int, reason string, err error) int {
-	ev := h.log.Warn().Str("event", EventWebhookRejected).Str("reason", reason).Int("status", status).
+	ev := h.log.Warn().Ctx(r.Context()).Str("event", EventWebhookRejected).Str("reason", reason).Int("status", status).
 		Str("remote", r.RemoteAddr).Int64("content_length", r.ContentLength)
 	if err != nil {
 		ev = ev.Err(err)

@@ -511,7 +511,7 @@ func (s *Sender) dropCancelled(it *item) {
 	id := it.cmd.GetBroadcastId()
 	s.m.sends.WithLabelValues(outbox.PriorityName(it.priority), outcomeCancelled).Inc()
 	if s.cancels.firstDrop(id) {
-		s.log.Info().Str("event", EventBroadcastCancelled).Int64("broadcast_id", id).
+		s.log.Info().Ctx(trace.ContextWithSpanContext(context.Background(), it.trace)).Str("event", EventBroadcastCancelled).Int64("broadcast_id", id).
 			Msg("the broadcast was cancelled; its remaining messages are dropped unsent")
 	}
 	s.settle(it, false, time.Now(), nil)

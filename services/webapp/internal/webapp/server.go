@@ -249,7 +249,7 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 
 // fail answers 500 for err, logged with what was being done.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.Error().Str("event", EventRequestFailed).Str("path", r.URL.Path).Err(err).Msg("request failed")
+	s.log.Error().Ctx(r.Context()).Str("event", EventRequestFailed).Str("path", r.URL.Path).Err(err).Msg("request failed")
 	writeError(w, http.StatusInternalServerError, codeInternal, "Something went wrong on our side; try again in a moment.")
 }
 
