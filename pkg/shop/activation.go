@@ -106,17 +106,19 @@ func (s *Shop) UserAccount(ctx context.Context, userID int64) (*Account, error) 
 
 // placed is a user's account record as activation acts on it, with its
 // version: the row's xmin, which any change of it (a new link, a move, a
-// link reconciliation found changed on the panel) makes new.
+// link reconciliation found changed on the panel) makes new; and how many
+// times it had been disabled (disable).
 type placed struct {
 	Account
-	version int64
+	version  int64
+	disables int64
 }
 
 // placement reads the user's account record, or nil when there is none.
 func (s *Shop) placement(ctx context.Context, userID int64) (*placed, error) {
 	var p placed
-	err := s.pool.QueryRow(ctx, `SELECT panel, name, external_id, access_url, xmin::text::bigint FROM vpn_accounts WHERE user_id = $1`,
-		userID).Scan(&p.Panel, &p.Name, &p.ExternalID, &p.URL, &p.version)
+	err := s.pool.QueryRow(ctx, `SELECT panel, name, external_id, access_url, xmin::text::bigint, disables FROM vpn_accounts WHERE user_id = $1`,
+		userID).Scan(&p.Panel, &p.Name, &p.ExternalID, &p.URL, &p.version, &p.disables)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -131,6 +133,12 @@ func (s *Shop) placement(ctx context.Context, userID int64) (*placed, error) {
 // panel answered may be the old account, so nothing is recorded and the
 // activation is tried again.
 var errAccountChanged = errors.New("the account was changed meanwhile (a new link or a move); retrying")
+
+// errAccountDisabled is an account disabled on its panel between an
+// activation's reading it and its recording the access: the disable may
+// have reached the panel after the enable, so nothing is recorded and the
+// activation is tried again.
+var errAccountDisabled = errors.New("the account was disabled meanwhile; retrying")
 
 // recordAccessSQL records the period's access, unless the period stopped
 // being active meanwhile (then it returns no row). A live access recorded by
@@ -148,16 +156,34 @@ ON CONFLICT (subscription_id) DO UPDATE
 	WHERE a.revoked_at IS NOT NULL
 RETURNING true`
 
+// enableAttempts bounds the enables of one activation that disables keep
+// undoing; past them the activation fails and is tried again later.
+const enableAttempts = 3
+
 // enable makes the user's account work until the period's end, creating it
 // if the user has none (or the panel lost it), and records the period's
 // access.
 func (s *Shop) enable(ctx context.Context, sub Subscription, f *vpn.Fleet) error {
 	want := vpn.State{Enabled: true, ExpiresAt: sub.ExpiresAt}
-	acc, p, rec, err := s.ensureAccount(ctx, sub.UserID, f, want)
-	if err != nil {
-		return err
+	var (
+		acc      vpn.Account
+		p        *vpn.Member
+		recorded bool
+		err      error
+	)
+	// An account disabled meanwhile is enabled again: that disable's panel
+	// call is over, so this one comes after it.
+	for range enableAttempts {
+		var rec *placed
+		acc, p, rec, err = s.ensureAccount(ctx, sub.UserID, f, want)
+		if err != nil {
+			return err
+		}
+		recorded, err = s.record(ctx, sub, p, rec, acc)
+		if !errors.Is(err, errAccountDisabled) {
+			break
+		}
 	}
-	recorded, err := s.record(ctx, sub, p, rec, acc)
 	if errors.Is(err, ErrBanned) {
 		return s.unenable(ctx, sub, acc.Ref(), p)
 	}
@@ -194,10 +220,13 @@ func (s *Shop) record(ctx context.Context, sub Subscription, m *vpn.Member, rec 
 			cur   placed
 			token string
 		)
-		err := tx.QueryRow(ctx, `SELECT panel, external_id, access_url, xmin::text::bigint, link_token FROM vpn_accounts
-			WHERE user_id = $1 FOR UPDATE`, sub.UserID).Scan(&cur.Panel, &cur.ExternalID, &cur.URL, &cur.version, &token)
+		err := tx.QueryRow(ctx, `SELECT panel, external_id, access_url, xmin::text::bigint, disables, link_token FROM vpn_accounts
+			WHERE user_id = $1 FOR UPDATE`, sub.UserID).Scan(&cur.Panel, &cur.ExternalID, &cur.URL, &cur.version, &cur.disables, &token)
 		if err != nil {
 			return fmt.Errorf("locking the account of user %d: %w", sub.UserID, err)
+		}
+		if cur.disables != rec.disables {
+			return fmt.Errorf("recording account %s on %s: %w", acc.Name, m.Name(), errAccountDisabled)
 		}
 		if is, err := banned(ctx, tx, sub.UserID); err != nil || is {
 			return cmp.Or(err, ErrBanned)
@@ -586,9 +615,12 @@ func (s *Shop) Revoke(ctx context.Context, subscriptionID int64, f *vpn.Fleet) e
 //
 // The check and the panel call cannot be one step, so a new period's
 // activation may enable the account between them and be undone by the
-// disable. Afterwards, then, any live access of another active period of
-// the user is marked revoked, which makes activation enable the account
-// again: whichever order the two panel calls took, the account ends enabled.
+// disable. Afterwards, then, the account's disables are counted and any
+// live access of another active period of the user is marked revoked,
+// which makes activation enable the account again; an activation that read
+// the account before and records after finds the count changed and tries
+// again. Whichever order the two panel calls took, the account ends
+// enabled.
 func (s *Shop) disable(ctx context.Context, userID, except int64, ref vpn.Ref, expires time.Time, m *vpn.Member) error {
 	var other bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions
@@ -604,10 +636,19 @@ func (s *Shop) disable(ctx context.Context, userID, except int64, ref vpn.Ref, e
 	if err != nil && !errors.Is(err, vpn.ErrNotFound) {
 		return fmt.Errorf("disabling account %s on %s: %w", refName(ref), m.Name(), err)
 	}
-	_, err = s.pool.Exec(ctx, `UPDATE vpn_accesses a SET revoked_at = $3
-		FROM subscriptions s
-		WHERE a.subscription_id = s.id AND s.user_id = $1 AND s.id <> $2 AND s.status = 'active' AND a.revoked_at IS NULL`,
-		userID, except, s.now())
+	// Holding the account's row, as an activation recording its access
+	// does: one recorded before is marked here, and one not yet recorded
+	// finds the count changed and tries again.
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE vpn_accounts SET disables = disables + 1 WHERE user_id = $1`, userID); err != nil {
+			return fmt.Errorf("counting the disable: %w", err)
+		}
+		_, err := tx.Exec(ctx, `UPDATE vpn_accesses a SET revoked_at = $3
+			FROM subscriptions s
+			WHERE a.subscription_id = s.id AND s.user_id = $1 AND s.id <> $2 AND s.status = 'active' AND a.revoked_at IS NULL`,
+			userID, except, s.now())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("marking the user's next period to be enabled again: %w", err)
 	}
