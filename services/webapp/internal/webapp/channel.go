@@ -13,7 +13,7 @@ import (
 // Anyone else gets 403 channel_required with the link to join. In scope
 // trial the cabinet, which offers no trial, is open to all.
 func (s *Server) member(h userHandler) userHandler {
-	if s.cfg.Channel == nil || s.cfg.Channel.Scope() != channelgate.ScopeAll {
+	if !s.membersOnly() {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request, userID int64) {
@@ -28,6 +28,12 @@ func (s *Server) member(h userHandler) userHandler {
 	}
 }
 
+// membersOnly reports whether the cabinet is for the required channel's
+// members only: a channel is required in scope all.
+func (s *Server) membersOnly() bool {
+	return s.cfg.Channel != nil && s.cfg.Channel.Scope() == channelgate.ScopeAll
+}
+
 // ChannelView is the user's standing with the required channel.
 type ChannelView struct {
 	// Required is whether the cabinet needs the user in a channel.
@@ -39,7 +45,7 @@ type ChannelView struct {
 // channelCheck is the gate's "Check again": it asks Telegram past the
 // cache, so a user who has just joined is let in at once.
 func (s *Server) channelCheck(w http.ResponseWriter, r *http.Request, userID int64) {
-	if s.cfg.Channel == nil || s.cfg.Channel.Scope() != channelgate.ScopeAll {
+	if !s.membersOnly() {
 		writeJSON(w, http.StatusOK, ChannelView{Joined: true})
 		return
 	}
